@@ -1,0 +1,95 @@
+"""Queue administration across queues: finding tasks by id prefix, listings and stats for `assist queue`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import NotFound, UsageError
+from .queue.base import Backend, TaskInfo
+from .timeutil import now_ms, rfc3339
+
+
+def resolve(backend: Backend, prefix: str, queue: str | None = None) -> TaskInfo:
+    """The one task whose id starts with prefix (ids may be shortened while they stay unique).
+
+    A task passed from one queue to the next keeps its id; then the copy still in play (not done) is the
+    one meant, else the latest.
+    """
+    if not prefix:
+        raise UsageError("an empty id matches every task")
+    matches = backend.find(prefix, queue)
+    ids = sorted({m.id for m in matches})
+    if not ids:
+        where = f" in queue {queue}" if queue else ""
+        raise NotFound(f"no task with an id starting {prefix!r}{where}")
+    if len(ids) > 1:
+        shown = ", ".join(ids[:5])
+        raise UsageError(f"id prefix {prefix!r} is ambiguous: {shown}{' …' if len(ids) > 5 else ''}")
+    return max(matches, key=lambda m: (m.state not in ("done", "cancelled"), m.changed_ms or 0))
+
+
+@dataclass
+class Row:
+    info: TaskInfo
+    doc: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.info.id, "queue": self.info.queue, "state": self.info.state}
+        if self.info.priority is not None:
+            out["priority"] = self.info.priority
+        if self.info.due_ms is not None:
+            out["due"] = rfc3339(self.info.due_ms)
+        if self.info.deadline_ms is not None:
+            out["lease_deadline"] = rfc3339(self.info.deadline_ms)
+            out["owner"] = self.info.owner
+        if self.info.changed_ms is not None:
+            out["changed"] = rfc3339(self.info.changed_ms)
+        if self.doc is not None:
+            meta = self.doc.get("meta", {})
+            out["type"] = self.doc.get("type")
+            out["priority"] = self.doc.get("priority", out.get("priority"))
+            out["attempts"] = meta.get("attempts", 0)
+            out["created"] = self.doc.get("created")
+            if meta.get("last_error"):
+                out["last_error"] = meta["last_error"]
+            if meta.get("hold_reason"):
+                out["hold_reason"] = meta["hold_reason"]
+            planned = [a for a in self.doc.get("actions", []) if a.get("status") == "awaiting_approval"]
+            if planned:
+                out["awaiting"] = [{"type": a.get("type"), "args": a.get("args", {})} for a in planned]
+        return out
+
+
+def listing(backend: Backend, queues: list[str], states: list[str], limit: int | None) -> tuple[list[Row], int]:
+    """Rows for `queue ls` (documents read for the first `limit` only) and the count of all matches."""
+    rows: list[Row] = []
+    total = 0
+    for name in queues:
+        q = backend.queue(name, create=False)
+        for state in states:
+            for info in q.list(state):
+                total += 1
+                if limit is None or len(rows) < limit:
+                    rows.append(Row(info, q.read(info)))
+    return rows, total
+
+
+def describe(row: dict[str, Any]) -> str:
+    """The INFO column: what a person wants to know about the task in its state."""
+    now = now_ms()
+    state = row["state"]
+    if state == "new" and row.get("due"):
+        from .timeutil import human_age, parse_rfc3339
+
+        wait = (parse_rfc3339(row["due"]) - now) / 1000
+        if wait > 0:
+            return f"due in {human_age(wait)}" + (f"; last error: {row['last_error']}" if row.get("last_error") else "")
+    if state == "cur":
+        return f"leased by {row.get('owner')}"
+    if state == "hold":
+        awaiting = row.get("awaiting")
+        if awaiting:
+            return "would run: " + ", ".join(a["type"] for a in awaiting)
+        return row.get("hold_reason", "")
+    return row.get("last_error", "")

@@ -1,0 +1,39 @@
+"""Helpers shared by the command modules: loading the config, tables, JSON output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def load_config() -> Any:
+    from ..config import load
+
+    return load()
+
+
+def backend(config: Any) -> Any:
+    from ..queue import open_backend
+
+    return open_backend(config)
+
+
+def print_json(value: Any) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    sys.stdout.flush()
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """An aligned table with a header row; plain tab-free text that stays readable over ssh."""
+    text_rows = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))
+    click.echo(line.rstrip())
+    for row in text_rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())

@@ -1,0 +1,47 @@
+"""The flags every stage command shares, and the call into the stage runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--from", "source", metavar="QUEUE", default=None,
+                     help="Take tasks from this queue instead of stdin."),
+        click.option("--to", "dest", metavar="QUEUE", default=None,
+                     help="Put results in this queue instead of writing them to stdout."),
+        click.option("--once/--follow", default=True, show_default=True,
+                     help="With --from: drain the ready tasks then exit, or keep waiting for new ones."),
+        click.option("--concurrency", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
+                     help="Tasks (or batches) worked on at once."),
+        click.option("--timeout", "timeout", metavar="DURATION", default=None,
+                     help="Give up on a task after this long (default: the task's meta.timeout_s, "
+                          "else queue.timeout)."),
+        click.option("--dead-letter", metavar="QUEUE", default=None,
+                     help="Reading stdin: keep tasks that fail for good in this queue's failed/ "
+                          "(default: a queue named after the stage)."),
+        click.option("--rejects", type=click.Path(dir_okay=False), default=None,
+                     help="Reading stdin: also append bad input lines to this file."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, concurrency: int,
+              timeout: str | None, dead_letter: str | None, rejects: str | None) -> int:
+    from ..config import load
+    from ..stages.runner import Runner, RunOptions
+    from ..timeutil import parse_duration
+
+    try:
+        timeout_s = parse_duration(timeout) if timeout else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    options = RunOptions(source=source, dest=dest, once=once, concurrency=concurrency, timeout_s=timeout_s,
+                         dead_letter=dead_letter, rejects_path=rejects)
+    return Runner(stage, load(), options).run()

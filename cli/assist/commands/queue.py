@@ -1,0 +1,268 @@
+"""`assist queue`: administer the queues (ls, show, retry, cancel, approve, reject, purge, stats, reap)."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import backend, load_config, print_json, print_table
+
+LIVE_STATES = ["new", "cur", "hold", "failed"]
+
+
+def _states(text: str | None) -> list[str]:
+    from ..queue.base import STATES, state_name
+
+    if text is None:
+        return LIVE_STATES
+    if text == "all":
+        return list(STATES)
+    try:
+        return [state_name(part.strip()) for part in text.split(",")]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--state") from None
+
+
+def _queues(b: object, name: str | None) -> list[str]:
+    if name:
+        if name not in b.queues():  # type: ignore[attr-defined]
+            raise click.BadParameter(f"no queue named {name!r}", param_hint="--queue")
+        return [name]
+    return b.queues()  # type: ignore[attr-defined]
+
+
+@click.group()
+def queue() -> None:
+    """List, inspect, retry, cancel and approve queued tasks.
+
+    States: new (ready or delayed), cur (leased to a worker), hold (awaiting approval), done, failed
+    (dead letter), cancelled. Ids may be given by any unique prefix.
+
+    \b
+    Examples:
+      assist queue ls --state failed
+      assist queue show 01JD3K
+      assist queue retry --failed --queue inbox
+      assist queue stats --json
+    """
+
+
+@queue.command("ls")
+@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue (default: all).")
+@click.option("--state", "-s", default=None, metavar="STATE[,STATE]",
+              help="new, cur, hold, done, failed, cancelled or all (default: new,cur,hold,failed).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True,
+              help="At most this many rows.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array with every field.")
+def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> None:
+    """List tasks, in service order within each queue.
+
+    \b
+    Examples:
+      assist queue ls
+      assist queue ls --queue inbox --state hold
+      assist queue ls --state all --json | jq '.[].id'
+    """
+    states = _states(state)
+    b = backend(load_config())
+    queues = _queues(b, queue_name)
+    if not queues:
+        if as_json:
+            print_json([])
+        else:
+            click.echo("no queues yet (tasks arrive with `assist enqueue` or `assist ingest ... --to QUEUE`)")
+        return
+    from ..admin import describe, listing
+    from ..timeutil import human_age, now_ms, parse_rfc3339
+
+    rows, total = listing(b, queues, states, limit)
+    data = [r.as_dict() for r in rows]
+    if as_json:
+        print_json(data)
+        return
+    now = now_ms()
+    table = []
+    for d in data:
+        created = d.get("created")
+        age = human_age((now - parse_rfc3339(created)) / 1000) if created else ""
+        table.append([d["id"], d["queue"], d["state"], d.get("priority", ""), d.get("type", ""),
+                      d.get("attempts", ""), age, describe(d)])
+    if table:
+        print_table(["id", "queue", "state", "pri", "type", "tries", "age", "info"], table)
+    else:
+        click.echo(f"no tasks in {', '.join(states)}")
+    if total > len(rows):
+        click.echo(f"… {total - len(rows)} more (use --limit or --state)", err=True)
+
+
+@queue.command()
+@click.argument("task_id")
+@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+def show(task_id: str, queue_name: str | None) -> None:
+    """Print one task: where it is and its whole document, as JSON.
+
+    \b
+    Example:
+      assist queue show 01JD3K
+    """
+    from ..admin import resolve
+
+    b = backend(load_config())
+    info = resolve(b, task_id, queue_name)
+    found, doc = b.queue(info.queue, create=False).get(info.id)
+    print_json({"queue": found.queue, "state": found.state, "task": doc})
+
+
+def _one(task_id: str, queue_name: str | None, verb: str) -> None:
+    from ..admin import resolve
+
+    b = backend(load_config())
+    info = resolve(b, task_id, queue_name)
+    q = b.queue(info.queue, create=False)
+    result = getattr(q, verb)(info.id)
+    click.echo(f"{verb}: {info.queue}/{info.id}" + (f" (was {result})" if isinstance(result, str) else ""))
+
+
+@queue.command()
+@click.argument("task_id", required=False)
+@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed task (in --queue, or all queues).")
+@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+def retry(task_id: str | None, all_failed: bool, queue_name: str | None) -> None:
+    """Put a failed or cancelled task back to new, with its attempts reset.
+
+    \b
+    Examples:
+      assist queue retry 01JD3K
+      assist queue retry --failed --queue inbox
+    """
+    if bool(task_id) == all_failed:
+        raise click.UsageError("give a task id or --failed, not both")
+    if task_id:
+        _one(task_id, queue_name, "retry")
+        return
+    b = backend(load_config())
+    count = 0
+    for name in _queues(b, queue_name):
+        q = b.queue(name, create=False)
+        for info in list(q.list("failed")):
+            q.retry(info.id)
+            count += 1
+    click.echo(f"retried {count} failed task(s)")
+
+
+@queue.command()
+@click.argument("task_id")
+@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+def cancel(task_id: str, queue_name: str | None) -> None:
+    """Cancel a task that is new, leased, held or failed. A worker running it notices and drops it.
+
+    \b
+    Example:
+      assist queue cancel 01JD3K
+    """
+    _one(task_id, queue_name, "cancel")
+
+
+@queue.command()
+@click.argument("task_id")
+@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+def approve(task_id: str, queue_name: str | None) -> None:
+    """Approve a held task: it goes back to its queue, marked approved, and runs what it proposed.
+
+    \b
+    Example:
+      assist queue ls --state hold      # see what each held task would do
+      assist queue approve 01JD3K
+    """
+    _one(task_id, queue_name, "approve")
+
+
+@queue.command()
+@click.argument("task_id")
+@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+@click.option("--reason", default="", help="Why, recorded in the task.")
+def reject(task_id: str, queue_name: str | None, reason: str) -> None:
+    """Reject a held task: it is closed (cancelled) and nothing it proposed runs.
+
+    \b
+    Example:
+      assist queue reject 01JD3K --reason "not this one"
+    """
+    from ..admin import resolve
+
+    b = backend(load_config())
+    info = resolve(b, task_id, queue_name)
+    b.queue(info.queue, create=False).reject(info.id, reason)
+    click.echo(f"reject: {info.queue}/{info.id}")
+
+
+@queue.command()
+@click.option("--state", "-s", default="done", show_default=True, type=click.Choice(["done", "failed", "cancelled"]))
+@click.option("--older-than", required=True, metavar="DURATION", help="e.g. 7d, 12h, 30m.")
+@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+def purge(state: str, older_than: str, queue_name: str | None) -> None:
+    """Delete finished tasks older than a duration (by when they reached the state).
+
+    \b
+    Example:
+      assist queue purge --state done --older-than 7d
+    """
+    from ..timeutil import parse_duration
+
+    try:
+        seconds = parse_duration(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    b = backend(load_config())
+    removed = sum(b.queue(n, create=False).purge(state, seconds) for n in _queues(b, queue_name))
+    click.echo(f"purged {removed} {state} task(s) older than {older_than}")
+
+
+@queue.command()
+@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def stats(queue_name: str | None, as_json: bool) -> None:
+    """Depth per state and queue, age of the oldest ready task, and recent throughput.
+
+    \b
+    Example:
+      assist queue stats
+    """
+    from ..timeutil import human_age
+
+    b = backend(load_config())
+    data = [b.queue(n, create=False).stats() for n in _queues(b, queue_name)]
+    if as_json:
+        print_json(data)
+        return
+    if not data:
+        click.echo("no queues yet")
+        return
+    rows = []
+    for s in data:
+        d = s["depth"]
+        oldest = s["oldest_ready_age_s"]
+        rows.append([s["queue"], s["ready"], s["delayed"], d["cur"], d["hold"], d["done"], d["failed"],
+                     d["cancelled"], human_age(oldest) if oldest is not None else "-",
+                     s["done_last_1m"], s["done_last_15m"]])
+    print_table(["queue", "ready", "delayed", "cur", "hold", "done", "failed", "cancelled", "oldest",
+                 "done/1m", "done/15m"], rows)
+
+
+@queue.command()
+@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reap(queue_name: str | None, as_json: bool) -> None:
+    """Requeue tasks whose lease expired or whose worker died; clear stale temporary files; apply the
+    retention of done/ (queue.keep_done). Workers do this by themselves; this is for cron or by hand.
+
+    \b
+    Example:
+      assist queue reap
+    """
+    b = backend(load_config())
+    result = {n: b.queue(n, create=False).reap() for n in _queues(b, queue_name)}
+    if as_json:
+        print_json(result)
+        return
+    for name, counts in result.items():
+        click.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

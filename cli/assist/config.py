@@ -1,0 +1,154 @@
+"""assist.toml: reading, defaults and validation (`assist config check`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .home import CONFIG_NAME, find_home
+from .timeutil import parse_duration
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "queue": {
+        "url": "spool",
+        "max_attempts": 5,
+        "lease": "5m",
+        "timeout": "2m",
+        "backoff_base": "2s",
+        "backoff_max": "15m",
+        "keep_done": "7d",
+        "fsync": True,
+    },
+    "logs": {"level": "info", "max_bytes": 5_000_000, "backups": 3, "log_content": False},
+    "limits": {"max_line_bytes": 1 << 20},
+}
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    max_attempts: int = 5
+    lease_s: float = 300.0
+    timeout_s: float = 120.0
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 900.0
+    keep_done_s: float = 7 * 86400.0
+    fsync: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    path: Path | None  # the assist.toml read, if any
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        merged = dict(DEFAULTS.get(name, {}))
+        merged.update(self.raw.get(name, {}))
+        return merged
+
+    @property
+    def queue_url(self) -> str:
+        return self.section("queue")["url"]
+
+    @property
+    def queue_settings(self) -> QueueSettings:
+        q = self.section("queue")
+        return QueueSettings(
+            max_attempts=q["max_attempts"],
+            lease_s=parse_duration(q["lease"]),
+            timeout_s=parse_duration(q["timeout"]),
+            backoff_base_s=parse_duration(q["backoff_base"]),
+            backoff_max_s=parse_duration(q["backoff_max"]),
+            keep_done_s=parse_duration(q["keep_done"]),
+            fsync=q["fsync"],
+        )
+
+    @property
+    def max_line_bytes(self) -> int:
+        return self.section("limits")["max_line_bytes"]
+
+
+@cache
+def _validator():
+    import jsonschema_rs
+    import orjson
+
+    schema = (Path(__file__).parent / "schemas" / "config.schema.json").read_bytes()
+    return jsonschema_rs.validator_for(orjson.loads(schema))
+
+
+def check(raw: dict[str, Any], path: Path) -> list[str]:
+    """Every problem in a parsed config, each as 'FILE: KEY: problem'."""
+    validator = _validator()
+    if validator.is_valid(raw):
+        return []
+    out = []
+    for error in validator.iter_errors(raw):
+        key = ".".join(str(p) for p in error.instance_path) or "(top level)"
+        out.append(f"{path}: {key}: {_explain(error)}")
+    return sorted(out)
+
+
+def _explain(error: Any) -> str:
+    kind = type(error.kind).__name__
+    value = error.instance
+    if kind == "AdditionalProperties":
+        return "unknown key(s): " + ", ".join(repr(k) for k in error.kind.unexpected)
+    if kind == "Enum":
+        return f"{value!r} is not one of: " + ", ".join(repr(o) for o in error.kind.options)
+    if kind == "OneOfNotValid":
+        return f"{value!r} is not a duration (use seconds or a string such as 90s, 15m, 7d)"
+    return error.message
+
+
+def read(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: TOML syntax: {exc}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+
+
+def load(home: Path | None = None) -> Config:
+    """The configuration of a home (found as DESIGN §6 says when not given), validated."""
+    home = home or find_home()
+    path = home / CONFIG_NAME
+    if not path.exists():
+        return Config(home=home, path=None)
+    raw = read(path)
+    if not _checked_before(home, path):
+        problems = check(raw, path)
+        if problems:
+            raise ConfigError(problems)
+        _remember_checked(home, path)
+    return Config(home=home, path=path, raw=raw)
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    schema = (Path(__file__).parent / "schemas" / "config.schema.json").stat()
+    return f"{st.st_mtime_ns} {st.st_size} {st.st_ino} {schema.st_mtime_ns}"
+
+
+def _checked_before(home: Path, path: Path) -> bool:
+    """Whether this very file passed the check already (saves loading the validator on every start)."""
+    try:
+        return (home / "state" / "config.checked").read_text() == _stamp(path)
+    except OSError:
+        return False
+
+
+def _remember_checked(home: Path, path: Path) -> None:
+    try:
+        state = home / "state"
+        state.mkdir(exist_ok=True, mode=0o700)
+        (state / "config.checked").write_text(_stamp(path))
+    except OSError:
+        pass  # a read-only home only costs the check on every start

@@ -1,0 +1,162 @@
+"""JSON-lines input and output with orjson.
+
+The reader works on the raw file descriptor so that an over-long line is skipped without being held in
+memory, every line keeps its number for error messages, and callers can ask whether more input is ready
+now (to close a batch instead of waiting on a slow producer).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+_CHUNK = 1 << 16
+
+
+@dataclass(slots=True)
+class Line:
+    number: int
+    raw: bytes  # the line without its newline; empty when it was too long (see `too_long`)
+    too_long: int = 0  # length in bytes of an over-long line, which was not kept
+
+
+@dataclass(slots=True)
+class BadLine:
+    number: int
+    reason: str
+    raw: bytes
+
+
+class LineReader:
+    """Reads newline-delimited lines from a file descriptor."""
+
+    def __init__(self, fd: int, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES):
+        self.fd = fd
+        self.max = max_line_bytes
+        self._buf = bytearray()
+        self._eof = False
+        self._number = 0
+        self._skipping = 0  # > 0 while discarding the rest of an over-long line
+
+    def ready(self) -> bool:
+        """True when the next line can be returned without blocking."""
+        if b"\n" in self._buf or self._eof:
+            return True
+        try:
+            readable, _, _ = select.select([self.fd], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def _fill(self) -> None:
+        chunk = os.read(self.fd, _CHUNK)
+        if not chunk:
+            self._eof = True
+        else:
+            self._buf += chunk
+
+    def __iter__(self) -> Iterator[Line]:
+        while True:
+            line = self.next_line()
+            if line is None:
+                return
+            yield line
+
+    def next_line(self) -> Line | None:
+        while True:
+            nl = self._buf.find(b"\n")
+            if self._skipping:
+                if nl < 0:
+                    self._skipping += len(self._buf)
+                    self._buf.clear()
+                    if self._eof:
+                        return self._emit_long()
+                    self._fill()
+                    continue
+                self._skipping += nl
+                del self._buf[: nl + 1]
+                return self._emit_long()
+            if nl >= 0:
+                if nl > self.max:
+                    self._skipping = nl
+                    del self._buf[: nl + 1]
+                    return self._emit_long()
+                raw = bytes(self._buf[:nl])
+                del self._buf[: nl + 1]
+                self._number += 1
+                return Line(self._number, raw.rstrip(b"\r"))
+            if len(self._buf) > self.max:
+                self._skipping = len(self._buf)
+                self._buf.clear()
+                continue
+            if self._eof:
+                if not self._buf:
+                    return None
+                raw = bytes(self._buf)
+                self._buf.clear()
+                self._number += 1
+                return Line(self._number, raw.rstrip(b"\r"))
+            self._fill()
+
+    def _emit_long(self) -> Line:
+        self._number += 1
+        size, self._skipping = self._skipping, 0
+        return Line(self._number, b"", too_long=size)
+
+
+def parse(line: Line, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Any | BadLine:
+    """The JSON object on a line, or a BadLine saying why not. Blank lines are returned as None."""
+    if line.too_long:
+        return BadLine(line.number, f"line longer than {max_line_bytes} bytes ({line.too_long} bytes)", b"")
+    if not line.raw.strip():
+        return None
+    try:
+        value = orjson.loads(line.raw)
+    except orjson.JSONDecodeError as exc:
+        return BadLine(line.number, f"invalid JSON: {_short(str(exc))}", line.raw)
+    if not isinstance(value, dict):
+        return BadLine(line.number, f"expected a JSON object, got {type(value).__name__}", line.raw)
+    return value
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = text.splitlines()[0] if text else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def dumps(doc: Any) -> bytes:
+    return orjson.dumps(doc)
+
+
+def write_lines(docs: list[Any], out: IO[bytes] | None = None) -> None:
+    """Write documents as JSON lines and flush, so a downstream stage sees them at once."""
+    out = out or sys.stdout.buffer
+    out.write(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+    out.flush()
+
+
+class Rejects:
+    """Reports bad input lines on stderr and, if asked, keeps them aside in a file (nothing is lost)."""
+
+    def __init__(self, label: str, keep_path: str | None = None):
+        self.label = label
+        self.count = 0
+        self._keep = open(keep_path, "ab") if keep_path else None  # noqa: SIM115
+
+    def add(self, bad: BadLine) -> None:
+        self.count += 1
+        sys.stderr.write(f"{self.label}: line {bad.number}: {bad.reason}\n")
+        if self._keep is not None:
+            self._keep.write(bad.raw + b"\n")
+            self._keep.flush()
+
+    def close(self) -> None:
+        if self._keep is not None:
+            self._keep.close()

@@ -1,0 +1,73 @@
+"""Reading the JSON-lines logs back for `assist logs`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .log import LEVELS, log_files
+
+_SKIP = ("at", "level", "component", "event")
+
+
+def _keep(record: dict[str, Any], level: str) -> bool:
+    return LEVELS.get(record.get("level", "info"), 20) >= LEVELS[level]
+
+
+def read_records(folder: Path, component: str | None, level: str) -> list[tuple[dict[str, Any], str]]:
+    """All records of the chosen component(s) at or above `level`, oldest first."""
+    out = []
+    for path in log_files(folder, component):
+        with path.open("rb") as handle:
+            for raw in handle:
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if _keep(record, level):
+                    out.append((record, raw.decode().rstrip("\n")))
+    out.sort(key=lambda r: r[0].get("at", ""))
+    return out
+
+
+def follow_records(folder: Path, component: str | None, level: str,
+                   interval_s: float = 0.5) -> Iterator[tuple[dict[str, Any], str]]:
+    """New records as they are appended (across rotation), checking every interval_s."""
+    offsets: dict[Path, tuple[int, int]] = {}
+    for path in log_files(folder, component):
+        if ".jsonl." not in path.name:
+            st = path.stat()
+            offsets[path] = (st.st_ino, st.st_size)
+    while True:
+        for path in log_files(folder, component):
+            if ".jsonl." in path.name:
+                continue
+            st = path.stat()
+            ino, offset = offsets.get(path, (st.st_ino, 0))
+            if ino != st.st_ino or st.st_size < offset:
+                offset = 0  # rotated: read the new file from its start
+            if st.st_size > offset:
+                with path.open("rb") as handle:
+                    handle.seek(offset)
+                    for raw in handle:
+                        if not raw.endswith(b"\n"):
+                            break
+                        offset += len(raw)
+                        try:
+                            record = orjson.loads(raw)
+                        except orjson.JSONDecodeError:
+                            continue
+                        if _keep(record, level):
+                            yield record, raw.decode().rstrip("\n")
+            offsets[path] = (st.st_ino, offset)
+        time.sleep(interval_s)
+
+
+def format_record(record: dict[str, Any]) -> str:
+    extra = " ".join(f"{k}={v}" for k, v in record.items() if k not in _SKIP)
+    return f"{record.get('at', '')} {record.get('level', ''):7} {record.get('component', '')}: " \
+           f"{record.get('event', '')} {extra}".rstrip()

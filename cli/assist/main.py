@@ -1,0 +1,76 @@
+"""The `assist` command: a click group that imports each subcommand only when it runs (fast start)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from .errors import AssistError
+
+# name -> (module, attribute, one-line help shown in `assist --help` without importing the module)
+COMMANDS = {
+    "enqueue": ("assist.commands.enqueue", "enqueue", "Put tasks (JSON lines on stdin) into a queue."),
+    "queue": ("assist.commands.queue", "queue", "List, inspect, retry, cancel and approve queued tasks."),
+    "stage": ("assist.commands.stage", "stage", "Run a built-in utility stage (passthrough)."),
+    "logs": ("assist.commands.logs", "logs", "Show the per-component JSON logs."),
+    "config": ("assist.commands.config", "config", "Check assist.toml and show where files live."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        return getattr(module, spec[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(file_okay=False), envvar="ASSIST_HOME",
+              help="The assist home (default: $ASSIST_HOME, else the nearest folder upward with assist.toml, "
+                   "else the user data folder).")
+@click.version_option(package_name="assist", message="assist %(version)s")
+def main(home: str | None) -> None:
+    """assist: a local-first orchestration layer for a personal AI assistant.
+
+    Small commands that read and write JSON lines and share a durable spool queue, so stages run piped
+    together or separately under cron and systemd.
+
+    \b
+    Examples:
+      echo '{"type": "text", "data": {"text": "hi"}}' | assist enqueue --queue inbox
+      assist stage passthrough --from inbox --to outbox --once
+      assist queue ls --state failed
+    """
+    if home:
+        os.environ["ASSIST_HOME"] = os.path.abspath(home)
+
+
+def cli() -> None:
+    try:
+        main.main(prog_name="assist")
+    except AssistError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            sys.stderr.write(f"assist: {line}\n")
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, as unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    cli()

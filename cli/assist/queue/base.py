@@ -1,0 +1,177 @@
+"""The queue interface every backend implements (the spool here; Redis Streams later).
+
+A task moves between states:
+
+    new ──claim──▶ cur ──ack──▶ done
+     ▲              │ ├─nack (attempts left)──▶ new (not_before = now + backoff)
+     │              │ ├─nack (permanent / no attempts left)──▶ failed
+     │              │ └─hold──▶ hold ──approve──▶ new   (reject ──▶ cancelled)
+     └──retry── failed, cancelled          any live state ──cancel──▶ cancelled
+
+`cur` holds leases: a lease names its owner and a deadline; `reap` puts a task whose lease expired, or
+whose owner died, back in `new` (counting an attempt). A worker that finds its lease gone (the task was
+cancelled or reaped) gets LeaseLost and must drop the task.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import QueueSettings
+
+STATES = ("new", "cur", "hold", "done", "failed", "cancelled")
+TERMINAL = ("done", "failed", "cancelled")
+STATE_ALIASES = {"ready": "new", "queued": "new", "leased": "cur", "running": "cur", "held": "hold",
+                 "dead": "failed", "canceled": "cancelled"}
+QUEUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+def state_name(text: str) -> str:
+    state = STATE_ALIASES.get(text, text)
+    if state not in STATES:
+        raise ValueError(f"unknown state {text!r} (one of: {', '.join(STATES)})")
+    return state
+
+
+@dataclass(eq=False)
+class Lease:
+    """A claimed task. `doc` is the task as claimed; `handle` is the backend's name for the lease."""
+
+    queue: str
+    id: str
+    doc: dict[str, Any]
+    deadline_ms: int
+    handle: str
+    lost: threading.Event = field(default_factory=threading.Event)
+    mutex: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
+class TaskInfo:
+    id: str
+    queue: str
+    state: str
+    priority: int | None = None
+    due_ms: int | None = None  # new: when it may be claimed
+    deadline_ms: int | None = None  # cur: when the lease expires
+    owner: str | None = None  # cur: pid@host
+    changed_ms: int | None = None  # last state change
+    handle: str | None = field(default=None, repr=False)  # the backend's own name for it
+
+
+def backoff_s(attempts: int, settings: QueueSettings) -> float:
+    """Exponential backoff with jitter: base·2^(attempts-1), capped, then scaled by 0.5–1.0."""
+    import random
+
+    delay = min(settings.backoff_max_s, settings.backoff_base_s * (2 ** max(0, attempts - 1)))
+    return delay * random.uniform(0.5, 1.0)
+
+
+class Queue(ABC):
+    name: str
+    settings: QueueSettings
+
+    @abstractmethod
+    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
+        """Store tasks durably (one shared sync for the batch); their ids, once all are safe.
+
+        `state` is "new" (ready, or delayed by meta.not_before) or "failed" (a dead letter)."""
+
+    def put(self, doc: dict[str, Any]) -> str:
+        return self.put_many([doc])[0]
+
+    @abstractmethod
+    def claim(self, n: int = 1, lease_s: float | None = None) -> list[Lease]:
+        """Lease up to n ready tasks, highest priority and earliest due first."""
+
+    @abstractmethod
+    def heartbeat(self, lease: Lease, lease_s: float | None = None) -> None:
+        """Extend a lease; raises LeaseLost when the task was cancelled or reaped."""
+
+    @abstractmethod
+    def ack(self, lease: Lease, doc: dict[str, Any] | None = None) -> None:
+        """Finish a task (keeping `doc` as its final form if given); LeaseLost if the lease is gone."""
+
+    @abstractmethod
+    def nack(self, lease: Lease, error: str, *, permanent: bool = False,
+             doc: dict[str, Any] | None = None) -> str:
+        """Record a failed attempt: back to new with backoff, or to failed. Returns the new state."""
+
+    @abstractmethod
+    def hold(self, lease: Lease, doc: dict[str, Any], reason: str) -> None:
+        """Park a leased task for a person (approve or reject)."""
+
+    @abstractmethod
+    def release(self, lease: Lease) -> None:
+        """Give a lease back unchanged, without counting an attempt (a worker shutting down)."""
+
+    @abstractmethod
+    def cancel(self, task_id: str) -> str:
+        """Cancel a task in new, cur, hold or failed. Returns the state it was in."""
+
+    @abstractmethod
+    def approve(self, task_id: str) -> None:
+        """Move a held task back to new, marked approved."""
+
+    @abstractmethod
+    def reject(self, task_id: str, reason: str = "") -> None:
+        """Close a held task (to cancelled)."""
+
+    @abstractmethod
+    def retry(self, task_id: str) -> str:
+        """Put a failed or cancelled task back in new with its attempts reset. Returns the old state."""
+
+    @abstractmethod
+    def list(self, state: str | None = None) -> Iterator[TaskInfo]:
+        """Tasks in one state (or all), in service order for new."""
+
+    @abstractmethod
+    def get(self, task_id: str) -> tuple[TaskInfo, dict[str, Any]]:
+        """One task by exact id: where it is and its document."""
+
+    @abstractmethod
+    def read(self, info: TaskInfo) -> dict[str, Any] | None:
+        """The document of a listed task, or None if it moved on since it was listed."""
+
+    @abstractmethod
+    def find(self, prefix: str) -> list[TaskInfo]:
+        """Tasks whose id starts with prefix."""
+
+    @abstractmethod
+    def purge(self, state: str, older_than_s: float) -> int:
+        """Delete tasks in a terminal state that changed longer ago than older_than_s."""
+
+    @abstractmethod
+    def reap(self) -> dict[str, int]:
+        """Requeue expired or orphaned leases, clear stale temporary files, apply retention."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]:
+        """Depth per state, age of the oldest ready task, recent throughput."""
+
+    @abstractmethod
+    def wait(self, timeout_s: float) -> None:
+        """Block until a task may have become ready, or timeout_s passed (no busy polling)."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """Wake every `wait` at once (a worker shutting down)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends
+        """Release watchers and connections."""
+
+
+class Backend(ABC):
+    @abstractmethod
+    def queue(self, name: str, create: bool = True) -> Queue: ...
+
+    @abstractmethod
+    def queues(self) -> list[str]: ...
+
+    def find(self, prefix: str, queue: str | None = None) -> list[TaskInfo]:
+        names = [queue] if queue else self.queues()
+        return [info for name in names for info in self.queue(name, create=False).find(prefix)]

@@ -1,0 +1,593 @@
+"""The spool: a queue of one file per task on the local disk (DESIGN §4).
+
+    <root>/<queue>/tmp/        being written, never read
+                   new/        <priority>-<due ms>-<id>.json: sorted order is service order
+                   cur/        <id>@<lease deadline ms>@<pid>@<host>.json: the name is the lease
+                   hold/ done/ failed/ cancelled/   <id>.json
+
+Durability: a put writes the file, syncs it, renames it into new/ and syncs the folder before it returns.
+A claim is one rename (new/ to cur/): the rename is the lock, one claimant wins. An ack is one rename
+(cur/ to done/). Lease renewal is a rename to a later deadline. These renames are not synced: after a power
+cut a task may be delivered again, never lost (at-least-once; side effects are deduplicated by the act
+journal). Every other change (nack, hold, cancel, approve, retry, reap) rewrites the task under the
+queue's file lock: the new content replaces the leased file in place, and one rename moves it on, so a
+crash at any point leaves the task in exactly one state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..config import QueueSettings
+from ..errors import Conflict, LeaseLost, NotFound
+from ..timeutil import now_ms, parse_rfc3339, rfc3339
+from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, backoff_s
+
+HOST = "".join(c if c.isalnum() or c == "-" else "-" for c in os.uname().nodename)[:64] or "host"
+PID = os.getpid()
+REFRESH_S = 1.0  # how long a listing of new/ is trusted before new arrivals are looked for
+STALE_TMP_S = 3600.0
+_tmp_counter = iter(range(1 << 62))
+
+
+def _new_name(doc: dict[str, Any], due_ms: int) -> str:
+    return f"{doc.get('priority', 5)}-{due_ms:013d}-{doc['id']}.json"
+
+
+def _parse_new(name: str) -> tuple[int, int, str]:
+    prio, due, rest = name.split("-", 2)
+    return int(prio), int(due), rest[:-5]
+
+
+def _parse_cur(name: str) -> tuple[str, int, int, str]:
+    task_id, deadline, pid, host = name[:-5].split("@", 3)
+    return task_id, int(deadline), int(pid), host
+
+
+def _due_ms(doc: dict[str, Any], default: int) -> int:
+    nb = doc.get("meta", {}).get("not_before")
+    if not nb:
+        return default
+    try:
+        return max(0, parse_rfc3339(nb))
+    except ValueError:
+        return default
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host is alive (a zombie counts as dead)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _syncfs(fd: int) -> None:
+    """Flush every dirty file of the file system that holds fd (one sync for a whole batch)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syncfs(fd) == 0:
+            return
+    except (OSError, AttributeError):
+        pass
+    os.sync()
+
+
+class SpoolQueue(Queue):
+    def __init__(self, root: Path, name: str, settings: QueueSettings, create: bool = True):
+        self.name = name
+        self.root = root / name
+        self.settings = settings
+        self.dirs = {state: self.root / state for state in (*STATES, "tmp")}
+        if create:
+            for path in self.dirs.values():
+                path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        elif not self.dirs["new"].is_dir():
+            raise NotFound(f"no queue named {name!r} in {root}")
+        self._claim_mutex = threading.Lock()
+        self._listing: list[str] = []
+        self._pos = 0
+        self._listed_at = 0.0
+        self.next_due_ms: int | None = None
+        self._thread_lock = threading.Lock()
+        self._file_lock: Any = None
+        self._observer: Any = None
+        self._wakeup = threading.Event()
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _path(self, state: str, name: str) -> str:
+        return f"{self.root}/{state}/{name}"
+
+    def _tmp_path(self, task_id: str) -> str:
+        return f"{self.root}/tmp/{task_id}.{PID}.{next(_tmp_counter)}.tmp"
+
+    def _write(self, path: str, data: bytes, sync: bool) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, data)
+            if sync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _sync_dir(self, state: str) -> None:
+        if not self.settings.fsync:
+            return
+        fd = os.open(self.dirs[state], os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The queue's file lock, for read-modify-write changes (never held on put, claim or ack)."""
+        if self._file_lock is None:
+            from filelock import FileLock
+
+            self._file_lock = FileLock(str(self.root / ".lock"), thread_local=False, is_singleton=False)
+        with self._thread_lock, self._file_lock.acquire(poll_interval=0.002):
+            yield
+
+    def _rewrite_and_move(self, src: str, dest: str, doc: dict[str, Any]) -> None:
+        """Give the file at src new content, then move it to dest (src must be ours, under the lock)."""
+        tmp = self._tmp_path(doc["id"])
+        self._write(tmp, orjson.dumps(doc), self.settings.fsync)
+        os.rename(tmp, src)
+        os.rename(src, dest)
+        self._sync_dir(dest.rsplit("/", 2)[-2])
+
+    def _read(self, path: str) -> dict[str, Any]:
+        with open(path, "rb") as handle:
+            return orjson.loads(handle.read())
+
+    # -- producing ----------------------------------------------------------------------------------
+
+    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
+        docs = list(docs)
+        if not docs:
+            return []
+        now = now_ms()
+        single = len(docs) == 1
+        sync_each = self.settings.fsync and single
+        moves = []
+        for doc in docs:
+            tmp = self._tmp_path(doc["id"])
+            self._write(tmp, orjson.dumps(doc), sync_each)
+            name = _new_name(doc, _due_ms(doc, now)) if state == "new" else f"{doc['id']}.json"
+            moves.append((tmp, self._path(state, name)))
+        if self.settings.fsync and not single:
+            fd = os.open(self.dirs["tmp"], os.O_RDONLY)
+            try:
+                _syncfs(fd)
+            finally:
+                os.close(fd)
+        for tmp, dest in moves:
+            os.rename(tmp, dest)
+        self._sync_dir(state)
+        return [doc["id"] for doc in docs]
+
+    # -- consuming ----------------------------------------------------------------------------------
+
+    def _lease_name(self, task_id: str, lease_s: float | None) -> tuple[str, int]:
+        deadline = now_ms() + int(1000 * (lease_s or self.settings.lease_s))
+        return f"{task_id}@{deadline}@{PID}@{HOST}.json", deadline
+
+    def claim(self, n: int = 1, lease_s: float | None = None) -> list[Lease]:
+        out: list[Lease] = []
+        with self._claim_mutex:
+            relisted = False
+            while len(out) < n:
+                now = now_ms()
+                if self._pos >= len(self._listing) or time.monotonic() - self._listed_at > REFRESH_S:
+                    if relisted and self._pos >= len(self._listing):
+                        break
+                    self._listing = sorted(os.listdir(self.dirs["new"]))
+                    self._pos = 0
+                    self._listed_at = time.monotonic()
+                    self.next_due_ms = None
+                    relisted = True
+                    if not self._listing:
+                        break
+                name = self._listing[self._pos]
+                self._pos += 1
+                try:
+                    _prio, due, task_id = _parse_new(name)
+                except ValueError:
+                    continue  # not a task file
+                if due > now:
+                    if self.next_due_ms is None or due < self.next_due_ms:
+                        self.next_due_ms = due
+                    continue
+                lease_name, deadline = self._lease_name(task_id, lease_s)
+                cur = self._path("cur", lease_name)
+                try:
+                    os.rename(self._path("new", name), cur)
+                except FileNotFoundError:
+                    continue  # another worker won it
+                try:
+                    doc = self._read(cur)
+                except (OSError, orjson.JSONDecodeError):
+                    with contextlib.suppress(OSError):
+                        os.rename(cur, self._path("failed", f"{task_id}.json"))
+                    continue
+                out.append(Lease(self.name, task_id, doc, deadline, lease_name))
+        return out
+
+    def heartbeat(self, lease: Lease, lease_s: float | None = None) -> None:
+        with lease.mutex:
+            new_name, deadline = self._lease_name(lease.id, lease_s)
+            try:
+                os.rename(self._path("cur", lease.handle), self._path("cur", new_name))
+            except FileNotFoundError:
+                lease.lost.set()
+                raise LeaseLost(f"task {lease.id}: lease lost (cancelled or reaped)") from None
+            lease.handle, lease.deadline_ms = new_name, deadline
+
+    def ack(self, lease: Lease, doc: dict[str, Any] | None = None) -> None:
+        dest = self._path("done", f"{lease.id}.json")
+        tmp = None
+        if doc is not None:
+            tmp = self._tmp_path(lease.id)
+            self._write(tmp, orjson.dumps(doc), self.settings.fsync)
+        with lease.mutex:
+            try:
+                os.rename(self._path("cur", lease.handle), dest)
+            except FileNotFoundError:
+                lease.lost.set()
+                if tmp:
+                    os.unlink(tmp)
+                raise LeaseLost(f"task {lease.id}: lease lost (cancelled or reaped)") from None
+        if tmp:
+            os.rename(tmp, dest)
+
+    def _leased_path(self, lease: Lease) -> str:
+        path = self._path("cur", lease.handle)
+        if not os.path.exists(path):
+            lease.lost.set()
+            raise LeaseLost(f"task {lease.id}: lease lost (cancelled or reaped)")
+        return path
+
+    def nack(self, lease: Lease, error: str, *, permanent: bool = False,
+             doc: dict[str, Any] | None = None) -> str:
+        doc = doc if doc is not None else lease.doc
+        with self._locked(), lease.mutex:
+            src = self._leased_path(lease)
+            return self._requeue(src, doc, error, permanent)
+
+    def _requeue(self, src: str, doc: dict[str, Any], error: str, permanent: bool) -> str:
+        meta = doc.setdefault("meta", {})
+        meta["attempts"] = attempts = meta.get("attempts", 0) + 1
+        meta["last_error"] = error
+        max_attempts = meta.get("max_attempts", self.settings.max_attempts)
+        if permanent or attempts >= max_attempts:
+            meta.pop("not_before", None)
+            self._rewrite_and_move(src, self._path("failed", f"{doc['id']}.json"), doc)
+            return "failed"
+        due = now_ms() + int(1000 * backoff_s(attempts, self.settings))
+        meta["not_before"] = rfc3339(due)
+        self._rewrite_and_move(src, self._path("new", _new_name(doc, due)), doc)
+        return "new"
+
+    def hold(self, lease: Lease, doc: dict[str, Any], reason: str) -> None:
+        doc.setdefault("meta", {})["hold_reason"] = reason
+        with self._locked(), lease.mutex:
+            src = self._leased_path(lease)
+            self._rewrite_and_move(src, self._path("hold", f"{lease.id}.json"), doc)
+
+    def release(self, lease: Lease) -> None:
+        with lease.mutex:
+            dest = self._path("new", _new_name(lease.doc, _due_ms(lease.doc, now_ms())))
+            try:
+                os.rename(self._path("cur", lease.handle), dest)
+            except FileNotFoundError:
+                lease.lost.set()
+                raise LeaseLost(f"task {lease.id}: lease lost (cancelled or reaped)") from None
+
+    # -- administration -----------------------------------------------------------------------------
+
+    def _locate(self, task_id: str) -> tuple[str, str] | None:
+        """(state, file name) of a task, or None."""
+        for state in ("hold", "failed", "done", "cancelled"):
+            name = f"{task_id}.json"
+            if os.path.exists(self._path(state, name)):
+                return state, name
+        suffix = f"-{task_id}.json"
+        for name in os.listdir(self.dirs["new"]):
+            if name.endswith(suffix):
+                return "new", name
+        prefix = f"{task_id}@"
+        for name in os.listdir(self.dirs["cur"]):
+            if name.startswith(prefix):
+                return "cur", name
+        return None
+
+    def _must_locate(self, task_id: str) -> tuple[str, str]:
+        found = self._locate(task_id)
+        if found is None:
+            raise NotFound(f"no task {task_id} in queue {self.name}")
+        return found
+
+    def cancel(self, task_id: str) -> str:
+        with self._locked():
+            for _ in range(3):  # a claim may move it from new/ to cur/ while we look
+                state, name = self._must_locate(task_id)
+                if state in ("done", "cancelled"):
+                    raise Conflict(f"task {task_id} is already {state}")
+                try:
+                    os.rename(self._path(state, name), self._path("cancelled", f"{task_id}.json"))
+                except FileNotFoundError:
+                    continue
+                self._sync_dir("cancelled")
+                return state
+        raise Conflict(f"task {task_id} kept moving; try again")
+
+    def approve(self, task_id: str) -> None:
+        with self._locked():
+            state, name = self._must_locate(task_id)
+            if state != "hold":
+                raise Conflict(f"task {task_id} is {state}, not waiting for approval (hold)")
+            src = self._path("hold", name)
+            doc = self._read(src)
+            meta = doc.setdefault("meta", {})
+            meta["approved"] = True
+            meta.pop("not_before", None)
+            self._rewrite_and_move(src, self._path("new", _new_name(doc, now_ms())), doc)
+
+    def reject(self, task_id: str, reason: str = "") -> None:
+        with self._locked():
+            state, name = self._must_locate(task_id)
+            if state != "hold":
+                raise Conflict(f"task {task_id} is {state}, not waiting for approval (hold)")
+            src = self._path("hold", name)
+            doc = self._read(src)
+            doc.setdefault("meta", {})["last_error"] = "rejected" + (f": {reason}" if reason else "")
+            self._rewrite_and_move(src, self._path("cancelled", f"{task_id}.json"), doc)
+
+    def retry(self, task_id: str) -> str:
+        with self._locked():
+            state, name = self._must_locate(task_id)
+            if state not in ("failed", "cancelled"):
+                raise Conflict(f"task {task_id} is {state}; only failed or cancelled tasks can be retried")
+            src = self._path(state, name)
+            doc = self._read(src)
+            meta = doc.setdefault("meta", {})
+            meta["attempts"] = 0
+            meta.pop("not_before", None)
+            self._rewrite_and_move(src, self._path("new", _new_name(doc, now_ms())), doc)
+            return state
+
+    def _info(self, state: str, name: str, entry: os.DirEntry | None = None) -> TaskInfo | None:
+        if not name.endswith(".json"):
+            return None
+        changed = None
+        if entry is not None:
+            with contextlib.suppress(OSError):
+                st = entry.stat()
+                changed = int(max(st.st_mtime, st.st_ctime) * 1000)
+        try:
+            if state == "new":
+                prio, due, task_id = _parse_new(name)
+                return TaskInfo(task_id, self.name, state, priority=prio, due_ms=due, changed_ms=changed,
+                                handle=name)
+            if state == "cur":
+                task_id, deadline, pid, host = _parse_cur(name)
+                return TaskInfo(task_id, self.name, state, deadline_ms=deadline, owner=f"{pid}@{host}",
+                                changed_ms=changed, handle=name)
+        except ValueError:
+            return None
+        return TaskInfo(name[:-5], self.name, state, changed_ms=changed, handle=name)
+
+    def read(self, info: TaskInfo) -> dict[str, Any] | None:
+        try:
+            return self._read(self._path(info.state, info.handle or f"{info.id}.json"))
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return None
+
+    def list(self, state: str | None = None) -> Iterator[TaskInfo]:
+        for st in [state] if state else STATES:
+            try:
+                entries = sorted(os.scandir(self.dirs[st]), key=lambda e: e.name)
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                info = self._info(st, entry.name, entry)
+                if info is not None:
+                    yield info
+
+    def get(self, task_id: str) -> tuple[TaskInfo, dict[str, Any]]:
+        for _ in range(3):
+            state, name = self._must_locate(task_id)
+            try:
+                doc = self._read(self._path(state, name))
+            except FileNotFoundError:
+                continue
+            info = self._info(state, name)
+            assert info is not None
+            return info, doc
+        raise Conflict(f"task {task_id} kept moving; try again")
+
+    def find(self, prefix: str) -> list[TaskInfo]:
+        found = []
+        for state in STATES:
+            try:
+                names = os.listdir(self.dirs[state])
+            except FileNotFoundError:
+                continue
+            for name in names:
+                if not (name.startswith(prefix) or (state == "new" and prefix in name)):
+                    continue
+                info = self._info(state, name)
+                if info is not None and info.id.startswith(prefix):
+                    found.append(info)
+        return found
+
+    def purge(self, state: str, older_than_s: float) -> int:
+        if state not in TERMINAL:
+            raise Conflict(f"only {', '.join(TERMINAL)} can be purged, not {state}")
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for entry in os.scandir(self.dirs[state]):
+            try:
+                st = entry.stat()
+                if max(st.st_mtime, st.st_ctime) < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def reap(self) -> dict[str, int]:
+        counts = {"requeued": 0, "failed": 0, "tmp_removed": 0, "purged": 0}
+        with self._locked():
+            now = now_ms()
+            for name in os.listdir(self.dirs["cur"]):
+                try:
+                    task_id, deadline, pid, host = _parse_cur(name)
+                except ValueError:
+                    continue
+                if deadline < now:
+                    reason = f"lease expired (worker pid {pid} on {host})"
+                elif host == HOST and not pid_alive(pid):
+                    reason = f"worker pid {pid} on {host} died"
+                else:
+                    continue
+                stolen, _ = self._lease_name(task_id, 60)
+                try:  # take the lease first, so a late ack or renewal of the old owner fails
+                    os.rename(self._path("cur", name), self._path("cur", stolen))
+                except FileNotFoundError:
+                    continue
+                src = self._path("cur", stolen)
+                try:
+                    doc = self._read(src)
+                except orjson.JSONDecodeError:
+                    os.rename(src, self._path("failed", f"{task_id}.json"))
+                    counts["failed"] += 1
+                    continue
+                state = self._requeue(src, doc, reason, permanent=False)
+                counts["requeued" if state == "new" else "failed"] += 1
+            for entry in os.scandir(self.dirs["tmp"]):
+                parts = entry.name.split(".")
+                try:
+                    owner_gone = len(parts) >= 3 and not pid_alive(int(parts[-3]))
+                    old = time.time() - entry.stat().st_mtime > STALE_TMP_S
+                except (ValueError, FileNotFoundError):
+                    continue
+                if owner_gone or old:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                        counts["tmp_removed"] += 1
+        counts["purged"] = self.purge("done", self.settings.keep_done_s)
+        return counts
+
+    def stats(self) -> dict[str, Any]:
+        now = now_ms()
+        depth = {}
+        for state in STATES:
+            try:
+                depth[state] = sum(1 for n in os.listdir(self.dirs[state]) if n.endswith(".json"))
+            except FileNotFoundError:
+                depth[state] = 0
+        ready = delayed = 0
+        oldest_due = None
+        for name in os.listdir(self.dirs["new"]):
+            try:
+                _p, due, _i = _parse_new(name)
+            except ValueError:
+                continue
+            if due <= now:
+                ready += 1
+                oldest_due = due if oldest_due is None else min(oldest_due, due)
+            else:
+                delayed += 1
+        done_times = []
+        for entry in os.scandir(self.dirs["done"]):
+            with contextlib.suppress(OSError):
+                st = entry.stat()
+                done_times.append(max(st.st_mtime, st.st_ctime))
+        t = time.time()
+        return {
+            "queue": self.name,
+            "depth": depth,
+            "ready": ready,
+            "delayed": delayed,
+            "oldest_ready_age_s": round((now - oldest_due) / 1000, 3) if oldest_due is not None else None,
+            "done_last_1m": sum(1 for x in done_times if t - x <= 60),
+            "done_last_5m": sum(1 for x in done_times if t - x <= 300),
+            "done_last_15m": sum(1 for x in done_times if t - x <= 900),
+        }
+
+    # -- waiting ------------------------------------------------------------------------------------
+
+    def wait(self, timeout_s: float) -> None:
+        if self._observer is None:
+            self._start_watch()
+        self._wakeup.wait(timeout_s)
+        self._wakeup.clear()
+
+    def interrupt(self) -> None:
+        self._wakeup.set()
+
+    def _start_watch(self) -> None:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        wakeup = self._wakeup
+
+        class _Arrivals(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                if event.event_type in ("created", "moved"):
+                    wakeup.set()
+
+        observer = Observer()
+        observer.schedule(_Arrivals(), str(self.dirs["new"]), recursive=False)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+        self._listed_at = 0.0
+
+    def close(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=2)
+            self._observer = None
+
+
+class Spool(Backend):
+    """All spool queues under one folder."""
+
+    def __init__(self, root: Path, settings: QueueSettings):
+        self.root = root
+        self.settings = settings
+        self._queues: dict[str, SpoolQueue] = {}
+
+    def queue(self, name: str, create: bool = True) -> SpoolQueue:
+        q = self._queues.get(name)
+        if q is None:
+            q = SpoolQueue(self.root, name, self.settings, create=create)
+            self._queues[name] = q
+        return q
+
+    def queues(self) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(self.root) if e.is_dir() and (Path(e.path) / "new").is_dir())
+        except FileNotFoundError:
+            return []

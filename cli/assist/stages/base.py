@@ -1,0 +1,49 @@
+"""What a stage is: a function from task to task, run by the stage runner.
+
+A stage returns the task with its own section added, or `Hold(task, reason)` to park it for a person. It
+raises `TemporaryError` for failures worth retrying (a server down, a timeout) and `PermanentError` for
+the rest; any other exception is a bug and counts as permanent. Long work should look at
+`ctx.cancelled` now and then: it is set when the task was cancelled or timed out.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..task import Task
+
+
+@dataclass
+class Hold:
+    task: Task
+    reason: str
+
+
+Outcome = Task | Hold | BaseException
+
+
+@dataclass
+class StageContext:
+    config: Any
+    log: Any
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class Stage:
+    name = "stage"
+    batch_size = 1  # how many tasks process_batch takes at once
+
+    def process(self, task: Task, ctx: StageContext) -> Task | Hold:
+        raise NotImplementedError
+
+    def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
+        """Override to run a model once per batch; the default calls `process` per task."""
+        out: list[Outcome] = []
+        for task in tasks:
+            try:
+                out.append(self.process(task, ctx))
+            except Exception as exc:  # recorded per task by the runner
+                out.append(exc)
+        return out

@@ -1,0 +1,87 @@
+"""Task documents: ids, the JSON Schema check, and the fields enqueue fills in (DESIGN §3)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .timeutil import now_ms, rfc3339
+
+Task = dict[str, Any]
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_id_lock = threading.Lock()
+_last: list[int] = [0, 0]  # last timestamp (ms), last random part
+
+
+def new_id(ms: int | None = None) -> str:
+    """A 26-character, lexicographically sortable id (ULID layout: 48-bit time, 80-bit random).
+
+    Ids made in one process are strictly increasing, even within one millisecond.
+    """
+    ms = now_ms() if ms is None else ms
+    with _id_lock:
+        if ms <= _last[0]:
+            ms = _last[0]
+            rand = _last[1] + 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big") >> 1  # leave room to count up
+        _last[0], _last[1] = ms, rand
+    value = (ms << 80) | rand
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -5, -5))
+
+
+@cache
+def _validator():
+    import jsonschema_rs
+
+    schema = (Path(__file__).parent / "schemas" / "task.schema.json").read_bytes()
+    import orjson
+
+    return jsonschema_rs.validator_for(orjson.loads(schema))
+
+
+def problems(doc: Any) -> list[str]:
+    """Every schema violation of a task document, each as 'path: message'; empty when valid."""
+    validator = _validator()
+    if validator.is_valid(doc):
+        return []
+    out = []
+    for error in validator.iter_errors(doc):
+        path = "/".join(str(p) for p in error.instance_path) or "(document)"
+        out.append(f"{path}: {error.message}")
+    return out
+
+
+def normalize(doc: Task, *, source: str, priority: int | None = None, max_attempts: int = 5,
+              timeout_s: float | None = None, not_before_ms: int | None = None) -> Task:
+    """Fill in what enqueue owns: id, created, source, priority and meta. Returns the same dict."""
+    if "id" not in doc:
+        doc["id"] = new_id()
+    doc.setdefault("created", rfc3339())
+    doc.setdefault("source", source)
+    if priority is not None:
+        doc["priority"] = priority
+    else:
+        doc.setdefault("priority", 5)
+    meta = doc.setdefault("meta", {})
+    meta.setdefault("attempts", 0)
+    meta.setdefault("max_attempts", max_attempts)
+    if timeout_s is not None:
+        meta["timeout_s"] = timeout_s
+    if not_before_ms is not None:
+        meta["not_before"] = rfc3339(not_before_ms)
+    return doc
+
+
+def fresh_for_next_queue(doc: Task) -> Task:
+    """A task leaving one queue for the next starts with its attempts counted afresh."""
+    meta = doc.get("meta")
+    if meta:
+        meta["attempts"] = 0
+        for key in ("not_before", "last_error", "hold_reason", "approved"):
+            meta.pop(key, None)
+    return doc

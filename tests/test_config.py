@@ -1,0 +1,81 @@
+"""Home discovery and `assist config check`."""
+
+from __future__ import annotations
+
+from assist.config import load
+from assist.home import find_home
+from conftest import run
+
+
+def test_home_is_found_upward_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASSIST_HOME", raising=False)
+    (tmp_path / "assist.toml").write_text("")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_home(deep) == tmp_path.resolve()
+
+
+def test_env_wins_over_discovery_and_home_flag_wins_over_env(tmp_path, monkeypatch):
+    (tmp_path / "assist.toml").write_text("")
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("ASSIST_HOME", str(other))
+    assert find_home(tmp_path) == other.resolve()
+    flag_home = tmp_path / "flag"
+    flag_home.mkdir()
+    r = run(["--home", str(flag_home), "config", "paths"], cwd=tmp_path)
+    assert f"home    {flag_home}" in r.out
+
+
+def test_without_any_home_the_user_data_folder_is_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("ASSIST_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert find_home(tmp_path) == tmp_path / "xdg" / "assist"
+
+
+def test_check_accepts_the_repository_config(monkeypatch):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("ASSIST_HOME", str(repo))
+    r = run(["config", "check"])
+    assert r.code == 0 and r.out.startswith("ok: ") and r.out.strip().endswith("assist.toml")
+    cfg = load()
+    assert cfg.queue_settings.max_attempts == 5 and cfg.queue_settings.lease_s == 300
+
+
+def test_check_names_file_key_and_problem_for_every_error(home):
+    (home / "assist.toml").write_text(
+        'allow_remote = "yes"\n'
+        "colour = 3\n"
+        "[queue]\n"
+        "max_attempts = 0\n"
+        'lease = "soon"\n'
+        "[logs]\n"
+        'level = "loud"\n'
+    )
+    r = run(["config", "check"])
+    assert r.code == 78
+    lines = r.err.splitlines()
+    path = str(home / "assist.toml")
+    assert all(line.startswith(f"assist: {path}: ") for line in lines)
+    text = r.err
+    assert "allow_remote: " in text and "is not of type \"boolean\"" in text
+    assert "(top level): unknown key(s): 'colour'" in text
+    assert "queue.max_attempts: 0 is less than the minimum of 1" in text
+    assert "queue.lease: " in text and "not a duration" in text
+    assert "logs.level: " in text
+    assert len(lines) == 5
+
+
+def test_toml_syntax_error_is_one_clear_line(home):
+    (home / "assist.toml").write_text("[queue\n")
+    r = run(["config", "check"])
+    assert r.code == 78 and "TOML syntax" in r.err and str(home / "assist.toml") in r.err
+
+
+def test_a_fixed_config_is_checked_again(home):
+    (home / "assist.toml").write_text("[queue]\nmax_attempts = 3\n")
+    assert run(["config", "check"]).code == 0
+    (home / "assist.toml").write_text("[queue]\nmax_attempts = -3\n")
+    assert run(["config", "check"]).code == 78

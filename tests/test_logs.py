@@ -1,0 +1,79 @@
+"""Per-component JSON logs: what goes in (never bodies), rotation, and `assist logs`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import orjson
+
+from assist.log import ComponentLog
+from conftest import ASSIST, jsonl, run
+
+
+def test_stage_logs_have_ids_and_timings_but_no_bodies(home):
+    secret = "the-password-is-swordfish"
+    run(["enqueue", "--queue", "in"], jsonl({"type": "email.received", "data": {"body_text": secret}}))
+    run(["stage", "passthrough", "--from", "in", "--to", "out"])
+    text = (home / "logs" / "passthrough.jsonl").read_text()
+    assert secret not in text
+    records = [orjson.loads(line) for line in text.splitlines()]
+    finished = [r for r in records if r["event"] == "run_finished"]
+    assert finished and finished[0]["ok"] == 1 and finished[0]["component"] == "passthrough"
+    assert all(r["at"].endswith("Z") and r["level"] in ("debug", "info", "warning", "error") for r in records)
+
+
+def test_rotation_by_size_across_processes(tmp_path):
+    folder = tmp_path / "logs"
+    code = (
+        "import sys; from pathlib import Path; from assist.log import ComponentLog; "
+        f"log = ComponentLog(Path({str(folder)!r}), 'x', max_bytes=20000, backups=2); "
+        "[log.info('tick', n=i, who=sys.argv[1]) for i in range(400)]"
+    )
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(k)]) for k in range(3)]
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    files = sorted(os.listdir(folder))
+    assert files[:3] == ["x.jsonl", "x.jsonl.1", "x.jsonl.2"]
+    assert "x.jsonl.3" not in files
+    for name in ("x.jsonl", "x.jsonl.1", "x.jsonl.2"):
+        assert (folder / name).stat().st_size < 20000 + 2000
+        for line in (folder / name).read_bytes().splitlines():
+            orjson.loads(line)  # every line whole: no interleaved writes
+
+
+def test_assist_logs_filters_by_component_and_level(home):
+    folder = home / "logs"
+    a = ComponentLog(folder, "alpha")
+    b = ComponentLog(folder, "beta")
+    a.info("started")
+    a.error("failed", task="T1", error="boom")
+    b.warning("slow", ms=900)
+    r = run(["logs", "--level", "warning"])
+    assert r.code == 0
+    assert "alpha: failed" in r.out and "beta: slow" in r.out and "started" not in r.out
+    r = run(["logs", "--component", "beta", "--json"])
+    [record] = [orjson.loads(line) for line in r.out.splitlines()]
+    assert record["event"] == "slow" and record["ms"] == 900
+
+
+def test_assist_logs_follow_prints_new_records(home):
+    log = ComponentLog(home / "logs", "gamma")
+    log.info("before")
+    proc = subprocess.Popen([ASSIST, "logs", "--follow", "--component", "gamma"], stdout=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        log.info("after", task="T9")
+        deadline = time.monotonic() + 10
+        seen = b""
+        os.set_blocking(proc.stdout.fileno(), False)
+        while time.monotonic() < deadline and b"after" not in seen:
+            chunk = proc.stdout.read()
+            seen += chunk or b""
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert b"gamma: before" in seen and b"gamma: after" in seen and b"task=T9" in seen
