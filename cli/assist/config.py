@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ConfigError
 from .home import CONFIG_NAME, find_home
@@ -27,8 +26,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True)
-class QueueSettings:
+class QueueSettings(NamedTuple):
     max_attempts: int = 5
     lease_s: float = 300.0
     timeout_s: float = 120.0
@@ -38,11 +36,10 @@ class QueueSettings:
     fsync: bool = True
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     home: Path
     path: Path | None  # the assist.toml read, if any
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = {}  # noqa: RUF012 - never mutated
 
     def section(self, name: str) -> dict[str, Any]:
         merged = dict(DEFAULTS.get(name, {}))
@@ -122,33 +119,47 @@ def load(home: Path | None = None) -> Config:
     path = home / CONFIG_NAME
     if not path.exists():
         return Config(home=home, path=None)
-    raw = read(path)
-    if not _checked_before(home, path):
+    raw = _remembered(home, path)
+    if raw is None:
+        raw = read(path)
         problems = check(raw, path)
         if problems:
             raise ConfigError(problems)
-        _remember_checked(home, path)
+        _remember(home, path, raw)
     return Config(home=home, path=path, raw=raw)
 
 
-def _stamp(path: Path) -> str:
+# A config that passed the check is remembered, parsed, in state/config.checked together with what
+# identifies that very file, so later starts skip both the TOML parser and the validator.
+
+def _stamp(path: Path) -> tuple[Any, ...]:
+    import sys
+
     st = path.stat()
     schema = (Path(__file__).parent / "schemas" / "config.schema.json").stat()
-    return f"{st.st_mtime_ns} {st.st_size} {st.st_ino} {schema.st_mtime_ns}"
+    return (st.st_mtime_ns, st.st_size, st.st_ino, schema.st_mtime_ns, sys.hexversion)
 
 
-def _checked_before(home: Path, path: Path) -> bool:
-    """Whether this very file passed the check already (saves loading the validator on every start)."""
+def _remembered(home: Path, path: Path) -> dict[str, Any] | None:
+    import marshal
+
     try:
-        return (home / "state" / "config.checked").read_text() == _stamp(path)
-    except OSError:
-        return False
+        stamp, raw = marshal.loads((home / "state" / "config.checked").read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return raw if stamp == _stamp(path) else None
 
 
-def _remember_checked(home: Path, path: Path) -> None:
+def _remember(home: Path, path: Path, raw: dict[str, Any]) -> None:
+    import marshal
+    import os
+
     try:
+        data = marshal.dumps((_stamp(path), raw))  # ValueError for TOML dates: then just not remembered
         state = home / "state"
         state.mkdir(exist_ok=True, mode=0o700)
-        (state / "config.checked").write_text(_stamp(path))
-    except OSError:
+        tmp = state / f"config.checked.{os.getpid()}"
+        tmp.write_bytes(data)
+        os.replace(tmp, state / "config.checked")
+    except (OSError, ValueError):
         pass  # a read-only home only costs the check on every start

@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import QueueSettings
@@ -37,30 +36,44 @@ def state_name(text: str) -> str:
     return state
 
 
-@dataclass(eq=False)
 class Lease:
     """A claimed task. `doc` is the task as claimed; `handle` is the backend's name for the lease."""
 
-    queue: str
-    id: str
-    doc: dict[str, Any]
-    deadline_ms: int
-    handle: str
-    lost: threading.Event = field(default_factory=threading.Event)
-    mutex: threading.Lock = field(default_factory=threading.Lock)
+    __slots__ = ("deadline_ms", "doc", "handle", "id", "lost", "mutex", "queue")
+
+    def __init__(self, queue: str, id: str, doc: dict[str, Any], deadline_ms: int, handle: str):
+        self.queue = queue
+        self.id = id
+        self.doc = doc
+        self.deadline_ms = deadline_ms
+        self.handle = handle
+        self.lost = threading.Event()  # set once the backend finds the lease gone
+        self.mutex = threading.Lock()  # serialises renewal, ack and nack of this lease
+
+    def __repr__(self) -> str:
+        return f"Lease({self.queue}/{self.id})"
 
 
-@dataclass
 class TaskInfo:
-    id: str
-    queue: str
-    state: str
-    priority: int | None = None
-    due_ms: int | None = None  # new: when it may be claimed
-    deadline_ms: int | None = None  # cur: when the lease expires
-    owner: str | None = None  # cur: pid@host
-    changed_ms: int | None = None  # last state change
-    handle: str | None = field(default=None, repr=False)  # the backend's own name for it
+    """Where a task is, read from the backend's listing without opening the task."""
+
+    __slots__ = ("changed_ms", "deadline_ms", "due_ms", "handle", "id", "owner", "priority", "queue", "state")
+
+    def __init__(self, id: str, queue: str, state: str, *, priority: int | None = None, due_ms: int | None = None,
+                 deadline_ms: int | None = None, owner: str | None = None, changed_ms: int | None = None,
+                 handle: str | None = None):
+        self.id = id
+        self.queue = queue
+        self.state = state
+        self.priority = priority
+        self.due_ms = due_ms  # new: when it may be claimed
+        self.deadline_ms = deadline_ms  # cur: when the lease expires
+        self.owner = owner  # cur: pid@host
+        self.changed_ms = changed_ms  # last state change
+        self.handle = handle  # the backend's own name for it
+
+    def __repr__(self) -> str:
+        return f"TaskInfo({self.queue}/{self.id}, {self.state})"
 
 
 def backoff_s(attempts: int, settings: QueueSettings) -> float:

@@ -5,7 +5,10 @@
                    cur/        <id>@<lease deadline ms>@<pid>@<host>.json: the name is the lease
                    hold/ done/ failed/ cancelled/   <id>.json
 
-Durability: a put writes the file, syncs it, renames it into new/ and syncs the folder before it returns.
+Durability: a put writes the file in tmp/, renames it into new/, then syncs the file before it returns;
+on a journaling file system that one sync also makes the rename durable, since the rename changed the
+file's inode in the same transaction (see docs/queue.md). A batch shares one syncfs.
+
 A claim is one rename (new/ to cur/): the rename is the lock, one claimant wins. An ack is one rename
 (cur/ to done/). Lease renewal is a rename to a later deadline. These renames are not synced: after a power
 cut a task may be delivered again, never lost (at-least-once; side effects are deduplicated by the act
@@ -18,13 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from ..config import QueueSettings
 from ..errors import Conflict, LeaseLost, NotFound
@@ -60,6 +62,18 @@ def _due_ms(doc: dict[str, Any], default: int) -> int:
         return max(0, parse_rfc3339(nb))
     except ValueError:
         return default
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    import orjson  # imported on first use: listing an empty spool should not pay for it
+
+    return orjson.dumps(doc)
+
+
+def _loads(data: bytes) -> dict[str, Any]:
+    import orjson
+
+    return orjson.loads(data)
 
 
 def pid_alive(pid: int) -> bool:
@@ -108,7 +122,8 @@ class SpoolQueue(Queue):
         self.next_due_ms: int | None = None
         self._thread_lock = threading.Lock()
         self._file_lock: Any = None
-        self._observer: Any = None
+        self._watch: Any = None  # None: not started; False: no inotify here; else (fd, wake_r, wake_w)
+        self._inotify: Any = None
         self._wakeup = threading.Event()
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -119,21 +134,26 @@ class SpoolQueue(Queue):
     def _tmp_path(self, task_id: str) -> str:
         return f"{self.root}/tmp/{task_id}.{PID}.{next(_tmp_counter)}.tmp"
 
-    def _write(self, path: str, data: bytes, sync: bool) -> None:
+    def _create(self, path: str, data: bytes) -> int:
+        """Write a new file and return its descriptor, still open so it can be synced after it is moved."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(fd, data)
-            if sync:
-                os.fsync(fd)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        return fd
 
-    def _sync_dir(self, state: str) -> None:
-        if not self.settings.fsync:
-            return
-        fd = os.open(self.dirs[state], os.O_RDONLY)
+    def _commit(self, fd: int) -> None:
+        """Sync a file after its final rename, then close it.
+
+        The rename changed the file's inode (its ctime) in the same journal transaction that moved its
+        directory entry, so syncing the file makes its data and its new name durable together: one sync
+        per task instead of a sync of the file and another of the folder.
+        """
         try:
-            os.fsync(fd)
+            if self.settings.fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
@@ -150,40 +170,50 @@ class SpoolQueue(Queue):
     def _rewrite_and_move(self, src: str, dest: str, doc: dict[str, Any]) -> None:
         """Give the file at src new content, then move it to dest (src must be ours, under the lock)."""
         tmp = self._tmp_path(doc["id"])
-        self._write(tmp, orjson.dumps(doc), self.settings.fsync)
-        os.rename(tmp, src)
-        os.rename(src, dest)
-        self._sync_dir(dest.rsplit("/", 2)[-2])
+        fd = self._create(tmp, _dumps(doc))
+        try:
+            os.rename(tmp, src)
+            os.rename(src, dest)
+        finally:
+            self._commit(fd)
 
     def _read(self, path: str) -> dict[str, Any]:
         with open(path, "rb") as handle:
-            return orjson.loads(handle.read())
+            return _loads(handle.read())
 
     # -- producing ----------------------------------------------------------------------------------
 
     def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
+        """Write each task to tmp/, rename it into place, then sync: one fsync per task, or a single
+        syncfs for a batch. A task is never visible half-written, and is durable when this returns."""
         docs = list(docs)
         if not docs:
             return []
         now = now_ms()
-        single = len(docs) == 1
-        sync_each = self.settings.fsync and single
-        moves = []
+        if len(docs) == 1:
+            doc = docs[0]
+            tmp = self._tmp_path(doc["id"])
+            fd = self._create(tmp, _dumps(doc))
+            try:
+                os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
+            finally:
+                self._commit(fd)
+            return [doc["id"]]
         for doc in docs:
             tmp = self._tmp_path(doc["id"])
-            self._write(tmp, orjson.dumps(doc), sync_each)
-            name = _new_name(doc, _due_ms(doc, now)) if state == "new" else f"{doc['id']}.json"
-            moves.append((tmp, self._path(state, name)))
-        if self.settings.fsync and not single:
-            fd = os.open(self.dirs["tmp"], os.O_RDONLY)
+            os.close(self._create(tmp, _dumps(doc)))
+            os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
+        if self.settings.fsync:
+            fd = os.open(self.dirs[state], os.O_RDONLY)
             try:
                 _syncfs(fd)
             finally:
                 os.close(fd)
-        for tmp, dest in moves:
-            os.rename(tmp, dest)
-        self._sync_dir(state)
         return [doc["id"] for doc in docs]
+
+    @staticmethod
+    def _name_in(state: str, doc: dict[str, Any], now: int) -> str:
+        return _new_name(doc, _due_ms(doc, now)) if state == "new" else f"{doc['id']}.json"
 
     # -- consuming ----------------------------------------------------------------------------------
 
@@ -225,7 +255,7 @@ class SpoolQueue(Queue):
                     continue  # another worker won it
                 try:
                     doc = self._read(cur)
-                except (OSError, orjson.JSONDecodeError):
+                except (OSError, ValueError):
                     with contextlib.suppress(OSError):
                         os.rename(cur, self._path("failed", f"{task_id}.json"))
                     continue
@@ -244,20 +274,19 @@ class SpoolQueue(Queue):
 
     def ack(self, lease: Lease, doc: dict[str, Any] | None = None) -> None:
         dest = self._path("done", f"{lease.id}.json")
-        tmp = None
-        if doc is not None:
-            tmp = self._tmp_path(lease.id)
-            self._write(tmp, orjson.dumps(doc), self.settings.fsync)
         with lease.mutex:
             try:
                 os.rename(self._path("cur", lease.handle), dest)
             except FileNotFoundError:
                 lease.lost.set()
-                if tmp:
-                    os.unlink(tmp)
                 raise LeaseLost(f"task {lease.id}: lease lost (cancelled or reaped)") from None
-        if tmp:
-            os.rename(tmp, dest)
+        if doc is not None:  # keep the final form: replace the done file's content atomically
+            tmp = self._tmp_path(lease.id)
+            fd = self._create(tmp, _dumps(doc))
+            try:
+                os.rename(tmp, dest)
+            finally:
+                self._commit(fd)
 
     def _leased_path(self, lease: Lease) -> str:
         path = self._path("cur", lease.handle)
@@ -336,7 +365,7 @@ class SpoolQueue(Queue):
                     os.rename(self._path(state, name), self._path("cancelled", f"{task_id}.json"))
                 except FileNotFoundError:
                     continue
-                self._sync_dir("cancelled")
+                self._commit(os.open(self._path("cancelled", f"{task_id}.json"), os.O_RDONLY))
                 return state
         raise Conflict(f"task {task_id} kept moving; try again")
 
@@ -399,7 +428,7 @@ class SpoolQueue(Queue):
     def read(self, info: TaskInfo) -> dict[str, Any] | None:
         try:
             return self._read(self._path(info.state, info.handle or f"{info.id}.json"))
-        except (FileNotFoundError, orjson.JSONDecodeError):
+        except (FileNotFoundError, ValueError):
             return None
 
     def list(self, state: str | None = None) -> Iterator[TaskInfo]:
@@ -478,7 +507,7 @@ class SpoolQueue(Queue):
                 src = self._path("cur", stolen)
                 try:
                     doc = self._read(src)
-                except orjson.JSONDecodeError:
+                except ValueError:
                     os.rename(src, self._path("failed", f"{task_id}.json"))
                     counts["failed"] += 1
                     continue
@@ -538,37 +567,48 @@ class SpoolQueue(Queue):
     # -- waiting ------------------------------------------------------------------------------------
 
     def wait(self, timeout_s: float) -> None:
-        if self._observer is None:
-            self._start_watch()
-        self._wakeup.wait(timeout_s)
-        self._wakeup.clear()
+        """Sleep until something arrives in new/ (inotify on Linux), interrupt() is called, or the timeout.
+
+        The kernel queues the events while the worker is busy; they cost nothing until it waits again.
+        Elsewhere than Linux it wakes at least once a second to look.
+        """
+        if self._watch is None:
+            self._watch = self._start_watch()
+        if self._watch is False:
+            self._wakeup.wait(min(timeout_s, 1.0))
+            self._wakeup.clear()
+            return
+        watch_fd, wake_r, _ = self._watch
+        readable, _, _ = select.select([watch_fd, wake_r], [], [], max(0.0, timeout_s))
+        for fd in readable:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(fd, 65536):
+                    pass
+        self._listed_at = 0.0  # look at new/ afresh
 
     def interrupt(self) -> None:
         self._wakeup.set()
+        if self._watch:
+            os.write(self._watch[2], b"!")
 
-    def _start_watch(self) -> None:
-        from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
-
-        wakeup = self._wakeup
-
-        class _Arrivals(FileSystemEventHandler):
-            def on_any_event(self, event: Any) -> None:
-                if event.event_type in ("created", "moved"):
-                    wakeup.set()
-
-        observer = Observer()
-        observer.schedule(_Arrivals(), str(self.dirs["new"]), recursive=False)
-        observer.daemon = True
-        observer.start()
-        self._observer = observer
-        self._listed_at = 0.0
+    def _start_watch(self) -> Any:
+        try:
+            from inotify_simple import INotify, flags
+        except (ImportError, OSError):
+            return False
+        inotify = INotify(nonblocking=True)
+        inotify.add_watch(str(self.dirs["new"]), flags.MOVED_TO | flags.CREATE)
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        self._inotify = inotify  # keep it open for the life of the queue
+        return (inotify.fileno(), wake_r, wake_w)
 
     def close(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=2)
-            self._observer = None
+        if self._watch:
+            self._inotify.close()
+            os.close(self._watch[1])
+            os.close(self._watch[2])
+        self._watch = None
 
 
 class Spool(Backend):
