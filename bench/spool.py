@@ -8,6 +8,8 @@ figure's ratio to its anchor measured in the same run:
     batch enqueue (5,000 lines)    anchor: the same floor; assist runs as the real `assist enqueue` command
     claim+ack                      target: 5,000 tasks/s
     end to end (1 producer, 2 consumer processes)   anchors: persist-queue and dirq
+        e2e: the producer puts one task at a time (each durable before the next)
+        e2e-batch: the producer puts 100 at a time with the system's batch put, if it has one
     cold start of `assist queue ls` on an empty spool   anchor: `python -c pass`, same interpreter
 
 Consumers that find nothing wait as each system is meant to: assist on its inotify watch (as `--follow`
@@ -36,23 +38,30 @@ PY = sys.executable
 ASSIST = str(Path(PY).parent / "assist")
 PAYLOAD = {"type": "email.received", "source": "imap://bench",
            "data": {"from": "a@example.org", "subject": "quarterly numbers", "body_text": "x" * 160}}
-SYSTEMS = ["assist", "persist-queue", "litequeue", "dirq", "bare"]
+SYSTEMS = ["assist", "persist-queue", "litequeue", "dirq", "bare", "assist-nofsync"]
 
 
 # -- per-system adapters (each used in this process and in consumer processes) ------------------------
 
 class AssistQ:
+    fsync = True
+
     def __init__(self, path: str):
         from assist.config import QueueSettings
         from assist.queue.spool import Spool
 
-        self.q = Spool(Path(path), QueueSettings(lease_s=600)).queue("bench")
+        self.q = Spool(Path(path), QueueSettings(lease_s=600, fsync=self.fsync)).queue("bench")
         self._n = 0
 
     def put(self, doc: dict) -> None:
         from assist.task import normalize
 
         self.q.put(normalize(dict(doc), source="bench"))
+
+    def put_batch(self, docs: list[dict]) -> None:
+        from assist.task import normalize
+
+        self.q.put_many([normalize(dict(d), source="bench") for d in docs])
 
     def get_ack(self) -> bool:
         leases = self.q.claim(1)
@@ -63,6 +72,12 @@ class AssistQ:
 
     def idle(self) -> None:
         self.q.wait(0.05)  # woken by inotify when a task arrives, as `--follow` workers are
+
+
+class AssistNoSyncQ(AssistQ):
+    """The spool with queue.fsync = false: like for like with dirq, which never syncs."""
+
+    fsync = False
 
 
 class PersistQ:
@@ -95,6 +110,13 @@ class LiteQ:
 
     def put(self, doc: dict) -> None:
         self.q.put(orjson.dumps(doc).decode())
+
+    def put_batch(self, docs: list[dict]) -> None:
+        with self.q.transaction():
+            for doc in docs:
+                self.q.conn.execute(
+                    f"INSERT INTO {self.q.table} (data, message_id, status, in_time) VALUES (?, ?, 0, ?)",
+                    (orjson.dumps(doc).decode(), os.urandom(16).hex(), time.time_ns()))
 
     def get_ack(self) -> bool:
         message = self.q.pop()
@@ -147,6 +169,24 @@ class BareQ:
         os.close(fd)
         os.rename(tmp, f"{self.root}/new/{name}")
 
+    def put_batch(self, docs: list[dict]) -> None:
+        """Write them all, one syncfs, then rename them all into new/."""
+        names = []
+        for doc in docs:
+            self._n += 1
+            name = f"{time.time_ns()}-{os.getpid()}-{self._n}"
+            fd = os.open(f"{self.root}/tmp/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, orjson.dumps(doc))
+            os.close(fd)
+            names.append(name)
+        from assist.queue.spool import _syncfs
+
+        fd = os.open(self.root, os.O_RDONLY)
+        _syncfs(fd)
+        os.close(fd)
+        for name in names:
+            os.rename(f"{self.root}/tmp/{name}", f"{self.root}/new/{name}")
+
     def get_ack(self) -> bool:
         while True:
             if not self._names:
@@ -162,7 +202,8 @@ class BareQ:
             return True
 
 
-ADAPTERS = {"assist": AssistQ, "persist-queue": PersistQ, "litequeue": LiteQ, "dirq": DirQ, "bare": BareQ}
+ADAPTERS = {"assist": AssistQ, "assist-nofsync": AssistNoSyncQ, "persist-queue": PersistQ, "litequeue": LiteQ,
+            "dirq": DirQ, "bare": BareQ}
 
 
 # -- scenarios ---------------------------------------------------------------------------------------
@@ -177,9 +218,11 @@ def bench_put(system: str, work: Path, n: int) -> float:
 
 def bench_batch(system: str, work: Path, n: int) -> float:
     """5,000 tasks at once. assist: the real `assist enqueue` command (process start included)."""
-    if system == "assist":
+    if system.startswith("assist"):
         home = work / "home"
         home.mkdir()
+        if system == "assist-nofsync":
+            (home / "assist.toml").write_text("[queue]\nfsync = false\n")
         lines = b"".join(orjson.dumps(PAYLOAD) + b"\n" for _ in range(n))
         env = dict(os.environ, ASSIST_HOME=str(home))
         start = time.perf_counter()
@@ -211,7 +254,7 @@ def bench_batch(system: str, work: Path, n: int) -> float:
 
 def bench_claim_ack(system: str, work: Path, n: int) -> float:
     q = ADAPTERS[system](str(work / "q"))
-    if system == "assist":
+    if system.startswith("assist"):
         from assist.task import normalize
 
         q.q.put_many([normalize(dict(PAYLOAD), source="bench") for _ in range(n)])
@@ -227,8 +270,11 @@ def bench_claim_ack(system: str, work: Path, n: int) -> float:
     return n / elapsed
 
 
-def bench_end_to_end(system: str, work: Path, n: int) -> tuple[float, int]:
-    """1 producer and 2 consumer processes; returns tasks/s (unique tasks) and duplicate deliveries."""
+def bench_end_to_end(system: str, work: Path, n: int, batch: int = 1) -> tuple[float, int]:
+    """1 producer and 2 consumer processes; returns tasks/s (unique tasks) and duplicate deliveries.
+
+    With batch > 1 the producer stores `batch` tasks at a time with the system's batch put, where it has
+    one (assist put_many, a litequeue transaction, the bare floor's one syncfs); the others put singly."""
     path = str(work / "q")
     ADAPTERS[system](path)  # create it before the processes race to
     flag = work / "producer-done"
@@ -236,7 +282,7 @@ def bench_end_to_end(system: str, work: Path, n: int) -> tuple[float, int]:
     start = time.perf_counter()
     consumers = [subprocess.Popen([PY, me, "_consume", system, path, str(flag)], stdout=subprocess.PIPE)
                  for _ in range(2)]
-    producer = subprocess.Popen([PY, me, "_produce", system, path, str(n)])
+    producer = subprocess.Popen([PY, me, "_produce", system, path, str(n), str(batch)])
     assert producer.wait() == 0
     flag.touch()
     results = [orjson.loads(c.communicate()[0]) for c in consumers]
@@ -247,8 +293,12 @@ def bench_end_to_end(system: str, work: Path, n: int) -> tuple[float, int]:
     return n / elapsed, delivered - n
 
 
-def _produce(system: str, path: str, n: int) -> None:
+def _produce(system: str, path: str, n: int, batch: int) -> None:
     q = ADAPTERS[system](path)
+    if batch > 1 and hasattr(q, "put_batch"):
+        for i in range(0, n, batch):
+            q.put_batch([PAYLOAD] * min(batch, n - i))
+        return
     for _ in range(n):
         q.put(PAYLOAD)
 
@@ -270,16 +320,17 @@ def _consume(system: str, path: str, flag: str) -> None:
 
 
 def warm_up(base: Path) -> None:
-    """Create and delete many files first: the first inodes a file system hands out in a while come from
-    cold bitmaps and are several times slower, which would otherwise fall on whoever runs first."""
+    """Create many files first: the first inodes a file system hands out in a while come from cold
+    bitmaps and are several times slower, which would otherwise fall on whoever runs first. Nothing is
+    deleted before the end of the run either: on a file system mounted with `discard`, deletions make the
+    following journal commits slower, which would fall on whoever runs next."""
     folder = base / "warm-up"
     folder.mkdir(parents=True)
     for i in range(30_000):
         fd = os.open(folder / str(i), os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, b"x" * 300)
         os.close(fd)
-    os.sync()
-    shutil.rmtree(folder)
+    os.sync()  # kept until the end: deleting files here (a `discard` mount) would slow the next syncs
 
 
 def bench_cold_start(runs: int) -> tuple[float, float]:
@@ -302,11 +353,11 @@ def bench_cold_start(runs: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--put", type=int, default=500, help="tasks for the single-put test")
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--claim", type=int, default=3000)
-    parser.add_argument("--e2e", type=int, default=2000)
+    parser.add_argument("--e2e", type=int, default=3000)
     parser.add_argument("--dir", default=None, help="where to run (default: a temporary folder on /work's disk)")
     args = parser.parse_args()
 
@@ -319,6 +370,7 @@ def main() -> None:
         "batch": lambda s, w: bench_batch(s, w, args.batch),
         "claim+ack": lambda s, w: bench_claim_ack(s, w, args.claim),
         "e2e": lambda s, w: bench_end_to_end(s, w, args.e2e),
+        "e2e-batch": lambda s, w: bench_end_to_end(s, w, args.e2e, batch=100),
     }
     rates: dict[tuple[str, str], list[float]] = {}
     dupes: dict[str, int] = {}
@@ -335,7 +387,6 @@ def main() -> None:
                         result, dup = result
                         dupes[system] = dupes.get(system, 0) + dup
                     rates.setdefault((name, system), []).append(result)
-                    shutil.rmtree(work)
             cold.append(bench_cold_start(15))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     finally:
@@ -357,6 +408,9 @@ def main() -> None:
         ("claim+ack tasks/s / 5,000", med[("claim+ack", "assist")] / 5000, 1.0),
         ("e2e / persist-queue", med[("e2e", "assist")] / med[("e2e", "persist-queue")], 1.0),
         ("e2e / dirq", med[("e2e", "assist")] / med[("e2e", "dirq")], 1.0),
+        ("e2e-batch / persist-queue", med[("e2e-batch", "assist")] / med[("e2e-batch", "persist-queue")], 1.0),
+        ("e2e-batch / dirq", med[("e2e-batch", "assist")] / med[("e2e-batch", "dirq")], 1.0),
+        ("e2e without fsync / dirq (never syncs)", med[("e2e", "assist-nofsync")] / med[("e2e", "dirq")], 1.0),
         ("python -c pass / queue ls cold start (x5)", 5 * py_s / ls_s, 1.0),
     ]
     print(f"\ncold start: assist queue ls {ls_s * 1000:.1f} ms, python -c pass {py_s * 1000:.1f} ms "
@@ -375,7 +429,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_produce":
-        _produce(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        _produce(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     elif len(sys.argv) > 1 and sys.argv[1] == "_consume":
         _consume(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

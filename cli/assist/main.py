@@ -17,6 +17,7 @@ COMMANDS = {
     "stage": ("assist.commands.stage", "stage", "Run a built-in utility stage (passthrough)."),
     "logs": ("assist.commands.logs", "logs", "Show the per-component JSON logs."),
     "config": ("assist.commands.config", "config", "Check assist.toml and show where files live."),
+    "token": ("assist.commands.token", "token", "Keep credentials in the encrypted token store."),
 }
 
 

@@ -38,6 +38,8 @@ def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, c
     from ..stages.runner import Runner, RunOptions
     from ..timeutil import parse_duration
 
+    if not source and not once:
+        raise click.UsageError("--follow needs --from QUEUE (reading stdin ends at end of input)")
     try:
         timeout_s = parse_duration(timeout) if timeout else None
     except ValueError as exc:

@@ -47,13 +47,19 @@ def enqueue(queue_name: str, priority: int | None, delay: str, rejects: str | No
         delay_s = parse_duration(delay)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--delay") from None
+    from .. import log
+
     config = load_config()
     queue = backend(config).queue(queue_name)
+    if sys.stdin.isatty():
+        click.echo("assist enqueue: reading tasks as JSON lines from the terminal; end with Ctrl-D", err=True)
     reader = jsonl.LineReader(sys.stdin.fileno(), config.max_line_bytes)
     bad = jsonl.Rejects("assist enqueue", rejects)
     try:
         result = enqueue_stream(reader, queue, bad, source=source, priority=priority, delay_s=delay_s)
     finally:
         bad.close()
+    log.for_component(config, "enqueue").info("enqueued", queue=queue_name, count=result.enqueued,
+                                              bad_lines=result.bad_lines)
     click.echo(f'{{"queue": "{queue_name}", "enqueued": {result.enqueued}, "bad_lines": {result.bad_lines}}}')
     sys.exit(errors.DATAERR if result.bad_lines else errors.OK)

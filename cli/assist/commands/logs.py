@@ -28,6 +28,8 @@ def logs(component: str | None, level: str, follow: bool, as_json: bool, tail: i
     cfg = load()
     folder = cfg.home / "logs"
     records = read_records(folder, component, level)
+    if not records and not follow:
+        click.echo(f"no log records{' for ' + component if component else ''} in {folder}", err=True)
     for record, raw in records[-tail:] if tail else []:
         click.echo(raw if as_json else format_record(record))
     if follow:

@@ -1,0 +1,107 @@
+"""OAuth2 access tokens: refreshed shortly before they expire, and once after a 401."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import AssistError, TemporaryError, Unavailable
+from ..timeutil import now_ms, parse_rfc3339, rfc3339
+from .store import TokenStore
+
+SKEW_S = 60  # refresh this long before the access token expires
+
+
+class SignInAgain(AssistError):
+    """The refresh token was revoked or expired: only the user can fix it, by signing in again."""
+
+
+def _expiring(entry: dict[str, Any], skew_s: float) -> bool:
+    expires = entry.get("expires_at")
+    if not entry.get("access_token"):
+        return True
+    return bool(expires) and parse_rfc3339(expires) - now_ms() < skew_s * 1000
+
+
+def refresh(store: TokenStore, name: str, *, force: bool = False, skew_s: float = SKEW_S,
+            timeout_s: float = 15.0) -> dict[str, Any]:
+    """Use the refresh token (RFC 6749 §6) and store the new access token. Under the store's lock, so
+    processes refreshing at once make one request; the others find the token fresh and use it."""
+    with store.transaction() as data:
+        entry = data["entries"].get(name)
+        if entry is None or entry.get("kind") != "oauth2":
+            raise AssistError(f"token {name!r} is not an OAuth2 token")
+        if not force and not _expiring(entry, skew_s):
+            return dict(entry)
+        form = {"grant_type": "refresh_token", "refresh_token": entry["refresh_token"]}
+        if entry.get("client_id"):
+            form["client_id"] = entry["client_id"]
+        if entry.get("client_secret"):
+            form["client_secret"] = entry["client_secret"]
+        if entry.get("scopes"):
+            form["scope"] = " ".join(entry["scopes"])
+        response = _post(entry["token_url"], form, timeout_s, name)
+        if response.status_code in (400, 401):
+            error = _json(response).get("error", f"HTTP {response.status_code}")
+            raise SignInAgain(f"token {name!r}: the token endpoint refused the refresh token ({error}); "
+                              f"sign in again and store the new one with `assist token set {name} --kind oauth2`")
+        if response.status_code >= 500 or response.status_code == 429:
+            raise TemporaryError(f"token {name!r}: the token endpoint answered HTTP {response.status_code}")
+        body = _json(response)
+        if response.status_code != 200 or "access_token" not in body:
+            raise AssistError(f"token {name!r}: unexpected answer from the token endpoint "
+                              f"(HTTP {response.status_code})")
+        entry["access_token"] = body["access_token"]
+        if body.get("refresh_token"):  # a rotating refresh token replaces the old one
+            entry["refresh_token"] = body["refresh_token"]
+        expires_in = body.get("expires_in")
+        entry["expires_at"] = rfc3339(now_ms() + int(float(expires_in) * 1000)) if expires_in else None
+        entry["updated_at"] = rfc3339()
+        return dict(entry)
+
+
+def _post(url: str, form: dict[str, str], timeout_s: float, name: str) -> Any:
+    import requests
+
+    for attempt in range(3):
+        try:
+            return requests.post(url, data=form, timeout=timeout_s, headers={"Accept": "application/json"})
+        except requests.ConnectionError:
+            if attempt == 2:
+                raise Unavailable(f"token {name!r}: cannot reach the token endpoint {url}") from None
+        except requests.Timeout:
+            if attempt == 2:
+                raise TemporaryError(f"token {name!r}: the token endpoint {url} timed out") from None
+        import time
+
+        time.sleep(0.2 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _json(response: Any) -> dict[str, Any]:
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def secret(store: TokenStore, name: str) -> str:
+    """The value to present for a named token: an OAuth2 access token (refreshed first if it is about
+    to expire), a bearer token, an API key or a password."""
+    entry = store.get(name)
+    kind = entry["kind"]
+    if kind == "oauth2":
+        if _expiring(entry, SKEW_S):
+            entry = refresh(store, name)
+        return entry["access_token"]
+    return entry[{"bearer": "token", "api_key": "key"}.get(kind, "password")]
+
+
+def call_with_token(store: TokenStore, name: str, call: Callable[[str], Any]) -> Any:
+    """Run call(token). If it answers 401 (a response with status_code 401), refresh once and retry."""
+    result = call(secret(store, name))
+    if getattr(result, "status_code", None) == 401 and store.get(name).get("kind") == "oauth2":
+        refresh(store, name, force=True)
+        result = call(secret(store, name))
+    return result

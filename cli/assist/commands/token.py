@@ -1,0 +1,255 @@
+"""`assist token`: the encrypted credential store."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ._common import load_config, print_json, print_table
+
+KIND_CHOICE = click.Choice(["bearer", "api_key", "basic", "password", "oauth2"])
+
+
+def _store(passphrase_prompt: bool = True):
+    import os
+
+    from ..auth.store import KDF_SCRYPT, TokenStore
+
+    store = TokenStore(load_config().home)
+    if store.passphrase is None and passphrase_prompt and store.exists() and sys.stdin.isatty():
+        blob = store.path.read_bytes()
+        if len(blob) > 15 and blob[15] == KDF_SCRYPT and not os.environ.get("ASSIST_KEY"):
+            store.passphrase = click.prompt("Passphrase", hide_input=True)
+    return store
+
+
+def _log():
+    from .. import log
+
+    return log.for_component(load_config(), "token")
+
+
+@click.group()
+def token() -> None:
+    """Keep credentials (API keys, passwords, OAuth2 tokens) in an encrypted store, tokens.enc.
+
+    Secrets are read from stdin or a hidden prompt, never from the command line, and are never printed
+    unless you ask with `show --reveal`. The store's key comes from $ASSIST_KEY, the key file token.key,
+    the OS keyring, or a passphrase ($ASSIST_PASSPHRASE or a prompt).
+
+    \b
+    Examples:
+      assist token init
+      printf '%s' "$APP_PASSWORD" | assist token set fastmail --kind password --username me@fastmail.com
+      assist token ls
+    """
+
+
+@token.command()
+@click.option("--keyring", "where", flag_value="keyring", help="Keep the key in the OS keyring.")
+@click.option("--passphrase", "where", flag_value="passphrase", help="Lock the store with a passphrase.")
+@click.option("--key-file", "where", flag_value="file", default=True, help="Keep the key in token.key (default).")
+def init(where: str) -> None:
+    """Create an empty store and its key.
+
+    With $ASSIST_KEY set, the store is locked with that key and no key file is written.
+
+    \b
+    Examples:
+      assist token init
+      ASSIST_PASSPHRASE=... assist token init --passphrase
+    """
+    import os
+
+    store = _store(passphrase_prompt=False)
+    if where == "passphrase" and store.passphrase is None:
+        store.passphrase = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+    if where == "file" and os.environ.get("ASSIST_KEY"):
+        where = "env"
+    note = store.init(where)
+    click.echo(f"created {store.path}: {note}")
+
+
+@token.command("set")
+@click.argument("name")
+@click.option("--kind", "-k", type=KIND_CHOICE, required=True, help="What sort of credential it is.")
+@click.option("--username", help="basic / password: the user name.")
+@click.option("--header", help="api_key: the HTTP header that carries it (e.g. X-Api-Key).")
+@click.option("--token-url", help="oauth2: the token endpoint used to refresh.")
+@click.option("--client-id", help="oauth2: the client id.")
+@click.option("--scopes", help="oauth2: the scopes, space-separated.")
+@click.option("--expires-in", metavar="DURATION", help="When the secret stops working (e.g. 1h, 90d).")
+def set_(name: str, kind: str, username: str | None, header: str | None, token_url: str | None,
+         client_id: str | None, scopes: str | None, expires_in: str | None) -> None:
+    """Store a credential. Its secret values come from stdin or a hidden prompt, never from arguments.
+
+    On stdin give either the one secret (bearer: token, api_key: key, basic/password: password), or a
+    JSON object with the secret fields (oauth2: refresh_token, and access_token, client_secret if any).
+
+    \b
+    Examples:
+      printf '%s' "$OPENAI_KEY" | assist token set openai --kind api_key --header Authorization
+      echo '{"refresh_token": "...", "client_secret": "..."}' | \\
+        assist token set gmail --kind oauth2 --token-url https://oauth2.googleapis.com/token --client-id ID
+    """
+    from ..auth.store import KINDS
+    from ..timeutil import now_ms, parse_duration, rfc3339
+
+    entry: dict = {"kind": kind}
+    for field, value in (("username", username), ("header", header), ("token_url", token_url),
+                         ("client_id", client_id)):
+        if value:
+            entry[field] = value
+    if scopes:
+        entry["scopes"] = scopes.split()
+    if expires_in:
+        try:
+            entry["expires_at"] = rfc3339(now_ms() + int(parse_duration(expires_in) * 1000))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expires-in") from None
+    secret_fields = KINDS[kind]["secret"]
+    if sys.stdin.isatty():
+        asked = ("refresh_token", "client_secret") if kind == "oauth2" else secret_fields[:1]
+        for field in asked:
+            value = click.prompt(field.replace("_", " ").capitalize(), hide_input=True,
+                                 default="" if field == "client_secret" else None, show_default=False)
+            if value:
+                entry[field] = value
+    else:
+        entry.update(_secrets_from_stdin(sys.stdin.buffer.read(), secret_fields))
+    store = _store()
+    store.set(name, entry)
+    _log().info("token_set", name=name, kind=kind)
+    click.echo(f"stored {name} ({kind})")
+
+
+def _secrets_from_stdin(data: bytes, fields: tuple[str, ...]) -> dict:
+    import orjson
+
+    try:
+        text = data.decode().strip()
+    except UnicodeDecodeError:
+        raise click.UsageError("the secret on stdin is not UTF-8 text") from None
+    if text.startswith("{"):
+        try:
+            given = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise click.UsageError("stdin looks like JSON but is not valid JSON") from None
+        unknown = set(given) - set(fields)
+        if unknown:
+            raise click.UsageError(f"unknown secret field(s) on stdin: {', '.join(sorted(unknown))} "
+                                   f"(expected: {', '.join(fields)})")
+        return {k: str(v) for k, v in given.items() if v}
+    if not text:
+        raise click.UsageError("no secret on stdin")
+    return {fields[0]: text}
+
+
+@token.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def ls(as_json: bool) -> None:
+    """List stored credentials: names, kinds and expiry, never their values.
+
+    \b
+    Example:
+      assist token ls
+    """
+    entries = _store().names()
+    if as_json:
+        print_json(entries)
+        return
+    if not entries:
+        click.echo("no tokens stored (add one with `assist token set NAME --kind KIND`)")
+        return
+    print_table(["name", "kind", "user / client", "expires", "updated"],
+                [[e["name"], e["kind"], e.get("username") or e.get("client_id", ""), _when(e.get("expires_at")),
+                  e.get("updated_at", "")] for e in entries])
+
+
+def _when(at: str | None) -> str:
+    if not at:
+        return "-"
+    from ..timeutil import human_age, now_ms, parse_rfc3339
+
+    delta = (parse_rfc3339(at) - now_ms()) / 1000
+    return f"in {human_age(delta)}" if delta > 0 else f"EXPIRED {human_age(-delta)} ago"
+
+
+@token.command()
+@click.argument("name")
+@click.option("--reveal", is_flag=True, help="Print the secret values too.")
+def show(name: str, reveal: bool) -> None:
+    """Show one credential as JSON; secret values only with --reveal.
+
+    \b
+    Example:
+      assist token show gmail
+    """
+    from ..auth.store import SECRET_FIELDS, public
+
+    store = _store()
+    entry = store.get(name)
+    if reveal:
+        _log().info("token_revealed", name=name)
+        print_json({"name": name, **entry})
+    else:
+        shown = public(name, entry)
+        print_json({**shown, **{f: "(hidden: use --reveal)" for f in SECRET_FIELDS if entry.get(f)}})
+
+
+@token.command()
+@click.argument("name")
+def rm(name: str) -> None:
+    """Delete a credential.
+
+    \b
+    Example:
+      assist token rm old-api
+    """
+    _store().remove(name)
+    _log().info("token_removed", name=name)
+    click.echo(f"removed {name}")
+
+
+@token.command()
+@click.argument("name")
+def refresh(name: str) -> None:
+    """Get a new OAuth2 access token with the stored refresh token, now.
+
+    \b
+    Example:
+      assist token refresh gmail
+    """
+    from ..auth.oauth import refresh as do_refresh
+
+    entry = do_refresh(_store(), name, force=True)
+    _log().info("token_refreshed", name=name, expires_at=entry.get("expires_at"))
+    click.echo(f"refreshed {name}: expires {entry.get('expires_at') or 'never'}")
+
+
+@token.command("rotate-key")
+@click.option("--keyring", "where", flag_value="keyring", help="Keep the new key in the OS keyring.")
+@click.option("--passphrase", "where", flag_value="passphrase", help="Lock the store with a new passphrase.")
+@click.option("--key-file", "where", flag_value="file", default=True, help="Keep the new key in token.key (default).")
+def rotate_key(where: str) -> None:
+    """Re-encrypt the store under a new key (the old key file is replaced).
+
+    \b
+    Example:
+      assist token rotate-key
+    """
+    store = _store()
+    store.load()  # the old key must work before anything changes
+    new_passphrase = None
+    if where == "passphrase":
+        import os
+
+        new_passphrase = os.environ.get("ASSIST_NEW_PASSPHRASE")
+        if not new_passphrase:
+            if not sys.stdin.isatty():
+                raise click.UsageError("set ASSIST_NEW_PASSPHRASE, or run in a terminal to type it")
+            new_passphrase = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+    note = store.rotate_key(where, new_passphrase)
+    _log().info("token_key_rotated", where=where)
+    click.echo(f"re-encrypted {store.path}: {note}")
