@@ -26,15 +26,11 @@ def enqueue_stream(reader: jsonl.LineReader, queue: Queue, rejects: jsonl.Reject
     pending: list[taskmod.Task] = []
     settings = queue.settings
     for line in reader:
-        value = jsonl.parse(line, reader.max)
+        value = jsonl.parse_task(line, reader.max)
         if value is None:
             continue
         if isinstance(value, jsonl.BadLine):
             rejects.add(value)
-            continue
-        problems = taskmod.problems(value)
-        if problems:
-            rejects.add(jsonl.BadLine(line.number, "not a task: " + "; ".join(problems[:3]), line.raw))
             continue
         not_before = now_ms() + int(delay_s * 1000) if delay_s > 0 else None
         pending.append(taskmod.normalize(value, source=source, priority=priority,

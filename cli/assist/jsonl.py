@@ -126,6 +126,18 @@ def parse(line: Line, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Any | Bad
     return value
 
 
+def parse_task(line: Line, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Any | BadLine:
+    """Like `parse`, and the object must also be a task document (the JSON Schema)."""
+    value = parse(line, max_line_bytes)
+    if isinstance(value, dict):
+        from .task import problems
+
+        found = problems(value)
+        if found:
+            return BadLine(line.number, "not a task: " + "; ".join(found[:3]), line.raw)
+    return value
+
+
 def _short(text: str, limit: int = 120) -> str:
     text = text.splitlines()[0] if text else text
     return text if len(text) <= limit else text[: limit - 1] + "…"

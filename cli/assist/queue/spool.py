@@ -369,13 +369,17 @@ class SpoolQueue(Queue):
                 return state
         raise Conflict(f"task {task_id} kept moving; try again")
 
+    def _held(self, task_id: str) -> tuple[str, dict[str, Any]]:
+        """Path and document of a task in hold/ (under the lock)."""
+        state, name = self._must_locate(task_id)
+        if state != "hold":
+            raise Conflict(f"task {task_id} is {state}, not waiting for approval (hold)")
+        src = self._path("hold", name)
+        return src, self._read(src)
+
     def approve(self, task_id: str) -> None:
         with self._locked():
-            state, name = self._must_locate(task_id)
-            if state != "hold":
-                raise Conflict(f"task {task_id} is {state}, not waiting for approval (hold)")
-            src = self._path("hold", name)
-            doc = self._read(src)
+            src, doc = self._held(task_id)
             meta = doc.setdefault("meta", {})
             meta["approved"] = True
             meta.pop("not_before", None)
@@ -383,11 +387,7 @@ class SpoolQueue(Queue):
 
     def reject(self, task_id: str, reason: str = "") -> None:
         with self._locked():
-            state, name = self._must_locate(task_id)
-            if state != "hold":
-                raise Conflict(f"task {task_id} is {state}, not waiting for approval (hold)")
-            src = self._path("hold", name)
-            doc = self._read(src)
+            src, doc = self._held(task_id)
             doc.setdefault("meta", {})["last_error"] = "rejected" + (f": {reason}" if reason else "")
             self._rewrite_and_move(src, self._path("cancelled", f"{task_id}.json"), doc)
 

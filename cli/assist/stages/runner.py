@@ -147,15 +147,11 @@ class Runner:
             line = reader.next_line()
             if line is None:
                 return batch or None
-            value = jsonl.parse(line, self.config.max_line_bytes)
+            value = jsonl.parse_task(line, self.config.max_line_bytes)
             if value is None:
                 continue
             if isinstance(value, jsonl.BadLine):
                 rejects.add(value)
-                continue
-            problems = taskmod.problems(value)
-            if problems:
-                rejects.add(jsonl.BadLine(line.number, "not a task: " + "; ".join(problems[:3]), line.raw))
                 continue
             batch.append(taskmod.normalize(value, source="stdin", max_attempts=self.settings.max_attempts))
         return batch
