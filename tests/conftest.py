@@ -63,3 +63,53 @@ def jsonl(*docs: dict) -> bytes:
 @pytest.fixture
 def cli():
     return run
+
+
+def start_redis(folder: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """A real redis-server on a free loopback port, its data in folder; (process, url)."""
+    import shutil
+    import socket
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: scripts/test installs it (apt-get install redis-server)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+                             "--save", "", "--appendonly", "yes", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            import time
+
+            time.sleep(0.05)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> str:
+    """The test Redis: the one scripts/test started ($ASSIST_TEST_REDIS_URL), else one started here."""
+    url = os.environ.get("ASSIST_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    proc, url = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fresh_redis(redis_url) -> str:
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    return redis_url

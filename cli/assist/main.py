@@ -42,8 +42,10 @@ class LazyGroup(click.Group):
 @click.option("--home", type=click.Path(file_okay=False), envvar="ASSIST_HOME",
               help="The assist home (default: $ASSIST_HOME, else the nearest folder upward with assist.toml, "
                    "else the user data folder).")
+@click.option("--queue-url", envvar="ASSIST_QUEUE_URL", metavar="URL",
+              help="Use this queue instead of queue.url: a spool folder or redis://host:port/db.")
 @click.version_option(package_name="assist", message="assist %(version)s")
-def main(home: str | None) -> None:
+def main(home: str | None, queue_url: str | None) -> None:
     """assist: a local-first orchestration layer for a personal AI assistant.
 
     Small commands that read and write JSON lines and share a durable spool queue, so stages run piped
@@ -57,6 +59,8 @@ def main(home: str | None) -> None:
     """
     if home:
         os.environ["ASSIST_HOME"] = os.path.abspath(home)
+    if queue_url:
+        os.environ["ASSIST_QUEUE_URL"] = queue_url
 
 
 def cli() -> None:

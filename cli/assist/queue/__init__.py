@@ -1,7 +1,9 @@
-"""Queue backends. `open_backend` picks one from the config's queue URL (or --queue-url)."""
+"""Queue backends. `open_backend` picks one from the queue URL: $ASSIST_QUEUE_URL (what --queue-url sets),
+else `queue.url` in assist.toml."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,9 +15,14 @@ if TYPE_CHECKING:
 
 
 def open_backend(config: Config, url: str | None = None) -> Backend:
-    url = url or config.queue_url
-    if url.startswith("redis://") or url.startswith("rediss://"):
-        raise ConfigError([f"{config.path or 'queue.url'}: queue.url: the Redis backend is not built yet ({url})"])
+    url = url or os.environ.get("ASSIST_QUEUE_URL") or config.queue_url
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from .redis import RedisBackend
+        except ImportError as exc:
+            raise ConfigError([f"queue.url {url}: the Redis backend needs the redis package: "
+                               f"pip install 'assist[redis]' ({exc})"]) from None
+        return RedisBackend(url, config.queue_settings)
     from .spool import Spool
 
     root = Path(url).expanduser()

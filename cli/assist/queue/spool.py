@@ -33,7 +33,9 @@ from ..errors import Conflict, LeaseLost, NotFound
 from ..timeutil import now_ms, parse_rfc3339, rfc3339
 from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, backoff_s
 
-HOST = "".join(c if c.isalnum() or c == "-" else "-" for c in os.uname().nodename)[:64] or "host"
+# the name of this machine in lease records: $ASSIST_HOST, else the host name
+HOST = "".join(c if c.isalnum() or c == "-" else "-"
+               for c in os.environ.get("ASSIST_HOST") or os.uname().nodename)[:64] or "host"
 PID = os.getpid()
 REFRESH_S = 1.0  # how long a listing of new/ is trusted before new arrivals are looked for
 STALE_TMP_S = 3600.0

@@ -1,0 +1,254 @@
+"""The queue interface, run against every backend: the spool and Redis Streams."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from assist.config import QueueSettings
+from assist.errors import Conflict, LeaseLost, NotFound
+from assist.task import normalize
+from assist.timeutil import now_ms, rfc3339
+from helpers.queue_worker import backend
+
+SETTINGS = QueueSettings(max_attempts=3, lease_s=30, timeout_s=10, backoff_base_s=0.05, backoff_max_s=0.2,
+                         keep_done_s=3600)
+WORKER = str(Path(__file__).parent / "helpers" / "queue_worker.py")
+
+
+@pytest.fixture(params=["spool", "redis"])
+def url(request, tmp_path) -> str:
+    if request.param == "redis":
+        return request.getfixturevalue("fresh_redis")
+    return str(tmp_path / "spool")
+
+
+@pytest.fixture
+def q(url):
+    queue = backend(url, SETTINGS).queue("inbox")
+    yield queue
+    queue.close()
+
+
+def task(**extra) -> dict:
+    return normalize({"type": "text", "data": {"n": 1}, **extra}, source="test", max_attempts=3)
+
+
+def states(q) -> dict[str, str]:
+    return {info.id: info.state for info in q.list()}
+
+
+def claim_soon(q, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        leases = q.claim()
+        if leases:
+            return leases
+        time.sleep(0.01)
+    return []
+
+
+def test_priority_then_due_order(q):
+    low, high, a, b = task(priority=7), task(priority=1), task(priority=5), task(priority=5)
+    for t in (low, a, high, b):
+        q.put(t)
+    assert [lease.id for lease in q.claim(10)] == [high["id"], a["id"], b["id"], low["id"]]
+    assert set(states(q).values()) == {"cur"}
+
+
+def test_put_is_idempotent_by_id_or_keeps_one_copy(q):
+    t = task()
+    q.put_many([t])
+    assert [lease.id for lease in q.claim(5)] == [t["id"]]
+
+
+def test_delayed_task_waits_until_due(q):
+    t = task()
+    t["meta"]["not_before"] = rfc3339(now_ms() + 300)
+    q.put(t)
+    assert q.claim() == []
+    assert q.stats()["delayed"] == 1
+    time.sleep(0.35)
+    assert [lease.id for lease in q.claim()] == [t["id"]]
+
+
+def test_ack_keeps_the_final_document(q):
+    q.put(task())
+    [lease] = q.claim()
+    q.ack(lease, dict(lease.doc, result={"text": "ok"}))
+    info, doc = q.get(lease.id)
+    assert info.state == "done" and doc["result"] == {"text": "ok"}
+
+
+def test_nack_backs_off_then_dead_letters(q):
+    t = task()
+    q.put(t)
+    seen = []
+    for attempt in range(1, 4):
+        [lease] = claim_soon(q)
+        seen.append(q.nack(lease, f"boom {attempt}"))
+    assert seen == ["new", "new", "failed"]
+    info, doc = q.get(t["id"])
+    assert info.state == "failed" and doc["meta"]["attempts"] == 3 and doc["meta"]["last_error"] == "boom 3"
+
+
+def test_permanent_nack_and_dead_letter_put(q):
+    q.put(task())
+    [lease] = q.claim()
+    assert q.nack(lease, "bad", permanent=True) == "failed"
+    dead = task()
+    q.put_many([dead], state="failed")
+    assert sorted(i.id for i in q.list("failed")) == sorted([lease.id, dead["id"]])
+
+
+def test_hold_approve_reject(q):
+    a, b = task(), task()
+    q.put_many([a, b])
+    la, lb = q.claim(2)
+    q.hold(la, la.doc, "confirm")
+    q.hold(lb, lb.doc, "confirm")
+    assert states(q) == {a["id"]: "hold", b["id"]: "hold"}
+    q.approve(a["id"])
+    [again] = q.claim()
+    assert again.id == a["id"] and again.doc["meta"]["approved"] is True
+    q.reject(b["id"], "no")
+    info, doc = q.get(b["id"])
+    assert info.state == "cancelled" and doc["meta"]["last_error"] == "rejected: no"
+    with pytest.raises(Conflict):
+        q.approve(b["id"])
+
+
+def test_cancel_in_every_live_state(q):
+    ids = q.put_many([task() for _ in range(3)])
+    assert q.cancel(ids[0]) == "new"
+    la, lb = q.claim(2)
+    q.hold(la, la.doc, "x")
+    q.nack(lb, "x", permanent=True)
+    assert q.cancel(la.id) == "hold"
+    assert q.cancel(lb.id) == "failed"
+    with pytest.raises(Conflict):
+        q.cancel(ids[0])
+    with pytest.raises(NotFound):
+        q.cancel("NOSUCHTASK")
+
+
+def test_cancelled_lease_is_lost_to_its_worker(q):
+    q.put(task())
+    [lease] = q.claim()
+    assert q.cancel(lease.id) == "cur"
+    with pytest.raises(LeaseLost):
+        q.heartbeat(lease)
+    with pytest.raises(LeaseLost):
+        q.ack(lease)
+    assert states(q) == {lease.id: "cancelled"}
+
+
+def test_heartbeat_release_and_retry(q):
+    q.put(task())
+    [lease] = q.claim(lease_s=1)
+    q.heartbeat(lease, lease_s=60)
+    assert lease.deadline_ms > now_ms() + 50_000
+    q.release(lease)
+    [again] = q.claim()
+    assert again.doc["meta"]["attempts"] == 0
+    q.nack(again, "x", permanent=True)
+    assert q.retry(again.id) == "failed"
+    [third] = q.claim()
+    assert third.doc["meta"]["attempts"] == 0
+    with pytest.raises(Conflict):
+        q.retry(third.id)
+
+
+def test_reap_requeues_an_expired_lease(q):
+    q.put(task())
+    [lease] = q.claim(lease_s=0.05)
+    time.sleep(0.2)
+    assert q.reap()["requeued"] == 1
+    with pytest.raises(LeaseLost):
+        q.ack(lease)
+    [again] = claim_soon(q)
+    assert again.doc["meta"]["attempts"] == 1 and "lease expired" in again.doc["meta"]["last_error"]
+
+
+def test_reap_requeues_the_lease_of_a_dead_worker_at_once(q, url):
+    q.put(task())
+    subprocess.run([sys.executable, WORKER, "claim-and-exit", url, "inbox"], check=True)
+    assert q.stats()["depth"]["cur"] == 1
+    assert q.reap()["requeued"] == 1
+    assert claim_soon(q)
+
+
+def test_reap_leaves_live_leases_alone(q):
+    q.put(task())
+    [lease] = q.claim()
+    assert q.reap()["requeued"] == 0
+    q.ack(lease)
+
+
+def test_purge_stats_find(q):
+    ids = q.put_many([task() for _ in range(3)])
+    for lease in q.claim(2):
+        q.ack(lease)
+    s = q.stats()
+    assert s["depth"]["done"] == 2 and s["ready"] == 1 and s["done_last_1m"] == 2
+    assert s["oldest_ready_age_s"] is not None
+    assert q.purge("done", 3600) == 0
+    time.sleep(0.05)
+    assert q.purge("done", 0.01) == 2
+    with pytest.raises(Conflict):
+        q.purge("new", 0)
+    [found] = q.find(ids[2][:22])
+    assert found.id == ids[2] and found.state == "new"
+    assert q.read(found)["id"] == ids[2]
+
+
+def test_wait_wakes_on_arrival(q):
+    woke: list[float] = []
+
+    def waiter():
+        t0 = time.monotonic()
+        q.wait(10)
+        woke.append(time.monotonic() - t0)
+
+    q.wait(0.01)
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.3)
+    q.put(task())
+    thread.join(12)
+    assert woke and woke[0] < 9
+
+
+def test_interrupt_wakes_a_waiter(q):
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (q.wait(30), done.set()))
+    thread.start()
+    time.sleep(0.3)
+    q.interrupt()
+    assert done.wait(5)
+
+
+def test_two_producers_two_consumers_deliver_each_task_once(url, tmp_path):
+    stop = tmp_path / "stop"
+    logs = [tmp_path / f"c{i}.log" for i in range(2)]
+    backend(url, SETTINGS).queue("q")  # create it before the processes race to
+    consumers = [subprocess.Popen([sys.executable, WORKER, "consume", url, "q", str(log), str(stop)]) for log in logs]
+    producers = [subprocess.Popen([sys.executable, WORKER, "produce", url, "q", str(i * 1000), "1000"])
+                 for i in range(2)]
+    assert all(p.wait(timeout=120) == 0 for p in producers)
+    stop.touch()
+    assert all(c.wait(timeout=120) == 0 for c in consumers)
+    acks: dict[int, int] = defaultdict(int)
+    for log in logs:
+        for line in log.read_text().splitlines():
+            kind, n, _pid = line.split()
+            if kind == "ack":
+                acks[int(n)] += 1
+    assert sorted(acks) == list(range(2000)) and set(acks.values()) == {1}
+    assert backend(url, SETTINGS).queue("q").stats()["depth"]["done"] == 2000
