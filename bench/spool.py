@@ -11,6 +11,8 @@ figure's ratio to its anchor measured in the same run:
         e2e: the producer puts one task at a time (each durable before the next)
         e2e-batch: the producer puts 100 at a time with the system's batch put, if it has one
     cold start of `assist queue ls` on an empty spool   anchor: `python -c pass`, same interpreter
+    the Redis backend against RQ on the same Redis server (AOF on), with appendfsync always and everysec:
+        put, claim+ack, end to end; target: e2e ≥ 3x RQ's
 
 Consumers that find nothing wait as each system is meant to: assist on its inotify watch (as `--follow`
 workers do), the others by polling every 0.5 ms. dirq's QueueSimple has no fsync option, so its puts are
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -38,7 +41,10 @@ PY = sys.executable
 ASSIST = str(Path(PY).parent / "assist")
 PAYLOAD = {"type": "email.received", "source": "imap://bench",
            "data": {"from": "a@example.org", "subject": "quarterly numbers", "body_text": "x" * 160}}
-SYSTEMS = ["assist", "persist-queue", "litequeue", "dirq", "bare", "assist-nofsync"]
+FILE_SYSTEMS = ["assist", "persist-queue", "litequeue", "dirq", "bare", "assist-nofsync"]
+REDIS_SYSTEMS = ["assist-redis/always", "rq/always", "assist-redis/everysec", "rq/everysec"]
+SYSTEMS = FILE_SYSTEMS + REDIS_SYSTEMS
+REDIS_URLS: dict[str, str] = {}  # appendfsync setting -> URL of the server started for it
 
 
 # -- per-system adapters (each used in this process and in consumer processes) ------------------------
@@ -78,6 +84,56 @@ class AssistNoSyncQ(AssistQ):
     """The spool with queue.fsync = false: like for like with dirq, which never syncs."""
 
     fsync = False
+
+
+class AssistRedisQ:
+    """The assist Redis Streams backend. `path` is the server's URL."""
+
+    def __init__(self, path: str):
+        from assist.config import QueueSettings
+        from assist.queue.redis import RedisBackend
+
+        self.q = RedisBackend(path, QueueSettings(lease_s=600)).queue("bench")
+
+    put = AssistQ.put
+    put_batch = AssistQ.put_batch
+    get_ack = AssistQ.get_ack
+
+    def idle(self) -> None:
+        self.q.wait(0.05)  # blocks on the streams (XREAD), as `--follow` workers do
+
+
+class RQQ:
+    """RQ (python-rq) on the same Redis: enqueue a no-op job; a SimpleWorker in burst mode drains."""
+
+    def __init__(self, path: str):
+        import redis
+        from rq import Queue as RQQueue
+
+        self.r = redis.Redis.from_url(path)
+        self.q = RQQueue("bench", connection=self.r)
+
+    def put(self, doc: dict) -> None:
+        self.q.enqueue("rq_job.handle", doc)
+
+    def put_batch(self, docs: list[dict]) -> None:
+        self.q.enqueue_many([self.q.prepare_data("rq_job.handle", args=(doc,)) for doc in docs])
+
+    def drain(self) -> int:
+        from rq import SimpleWorker
+
+        ran = []
+
+        class CountingWorker(SimpleWorker):
+            def execute_job(self, job: Any, queue: Any) -> Any:
+                ran.append(1)
+                return super().execute_job(job, queue)
+
+        CountingWorker([self.q], connection=self.r).work(burst=True, logging_level="WARNING")
+        return len(ran)
+
+    def empty(self) -> bool:
+        return self.q.count == 0
 
 
 class PersistQ:
@@ -203,13 +259,29 @@ class BareQ:
 
 
 ADAPTERS = {"assist": AssistQ, "assist-nofsync": AssistNoSyncQ, "persist-queue": PersistQ, "litequeue": LiteQ,
-            "dirq": DirQ, "bare": BareQ}
+            "dirq": DirQ, "bare": BareQ, "assist-redis": AssistRedisQ, "rq": RQQ}
+
+
+def adapter(system: str, work: Path) -> Any:
+    """The queue of a system: file systems in a fresh folder, Redis ones on their server (flushed)."""
+    name, _, fsync = system.partition("/")
+    if fsync:
+        import redis
+
+        redis.Redis.from_url(REDIS_URLS[fsync]).flushdb()
+        return ADAPTERS[name](REDIS_URLS[fsync])
+    return ADAPTERS[name](str(work / "q"))
+
+
+def location(system: str, work: Path) -> str:
+    fsync = system.partition("/")[2]
+    return REDIS_URLS[fsync] if fsync else str(work / "q")
 
 
 # -- scenarios ---------------------------------------------------------------------------------------
 
 def bench_put(system: str, work: Path, n: int) -> float:
-    q = ADAPTERS[system](str(work / "q"))
+    q = adapter(system, work)
     start = time.perf_counter()
     for _ in range(n):
         q.put(PAYLOAD)
@@ -225,12 +297,22 @@ def bench_batch(system: str, work: Path, n: int) -> float:
             (home / "assist.toml").write_text("[queue]\nfsync = false\n")
         lines = b"".join(orjson.dumps(PAYLOAD) + b"\n" for _ in range(n))
         env = dict(os.environ, ASSIST_HOME=str(home))
+        if "/" in system:
+            adapter(system, work)  # flush its server
+            env["ASSIST_QUEUE_URL"] = location(system, work)
         start = time.perf_counter()
         proc = subprocess.run([ASSIST, "enqueue", "--queue", "bench"], input=lines, env=env, capture_output=True)
         elapsed = time.perf_counter() - start
         assert proc.returncode == 0, proc.stderr
-        assert len(os.listdir(home / "spool" / "bench" / "new")) == n
+        if "/" not in system:
+            assert len(os.listdir(home / "spool" / "bench" / "new")) == n
         return n / elapsed
+    if system.startswith("rq/"):
+        q = adapter(system, work)
+        start = time.perf_counter()
+        for i in range(0, n, 500):
+            q.put_batch([PAYLOAD] * min(500, n - i))
+        return n / (time.perf_counter() - start)
     if system == "persist-queue":  # its batch mode: one commit for the lot
         from persistqueue import SQLiteAckQueue
 
@@ -253,18 +335,25 @@ def bench_batch(system: str, work: Path, n: int) -> float:
 
 
 def bench_claim_ack(system: str, work: Path, n: int) -> float:
-    q = ADAPTERS[system](str(work / "q"))
+    q = adapter(system, work)
     if system.startswith("assist"):
         from assist.task import normalize
 
-        q.q.put_many([normalize(dict(PAYLOAD), source="bench") for _ in range(n)])
+        for i in range(0, n, 500):
+            q.q.put_many([normalize(dict(PAYLOAD), source="bench") for _ in range(min(500, n - i))])
+    elif hasattr(q, "put_batch") and system.startswith("rq"):
+        for i in range(0, n, 500):
+            q.put_batch([PAYLOAD] * min(500, n - i))
     else:
         for _ in range(n):
             q.put(PAYLOAD)
     start = time.perf_counter()
     done = 0
-    while q.get_ack():
-        done += 1
+    if hasattr(q, "drain"):
+        done = q.drain()
+    else:
+        while q.get_ack():
+            done += 1
     elapsed = time.perf_counter() - start
     assert done == n, (system, done, n)
     return n / elapsed
@@ -275,8 +364,8 @@ def bench_end_to_end(system: str, work: Path, n: int, batch: int = 1) -> tuple[f
 
     With batch > 1 the producer stores `batch` tasks at a time with the system's batch put, where it has
     one (assist put_many, a litequeue transaction, the bare floor's one syncfs); the others put singly."""
-    path = str(work / "q")
-    ADAPTERS[system](path)  # create it before the processes race to
+    adapter(system, work)  # create (or flush) it before the processes race to
+    path = location(system, work)
     flag = work / "producer-done"
     me = str(Path(__file__).resolve())
     start = time.perf_counter()
@@ -294,7 +383,7 @@ def bench_end_to_end(system: str, work: Path, n: int, batch: int = 1) -> tuple[f
 
 
 def _produce(system: str, path: str, n: int, batch: int) -> None:
-    q = ADAPTERS[system](path)
+    q = ADAPTERS[system.partition("/")[0]](path)
     if batch > 1 and hasattr(q, "put_batch"):
         for i in range(0, n, batch):
             q.put_batch([PAYLOAD] * min(batch, n - i))
@@ -304,8 +393,15 @@ def _produce(system: str, path: str, n: int, batch: int) -> None:
 
 
 def _consume(system: str, path: str, flag: str) -> None:
-    q = ADAPTERS[system](path)
+    q = ADAPTERS[system.partition("/")[0]](path)
     count = 0
+    while hasattr(q, "drain"):  # RQ: a burst worker drains what is there; again until the producer is done
+        count += q.drain()
+        if os.path.exists(flag) and q.empty():
+            count += q.drain()
+            sys.stdout.write(orjson.dumps({"count": count, "end": time.time()}).decode())
+            return
+        time.sleep(0.01)
     while True:
         if q.get_ack():
             count += 1
@@ -317,6 +413,30 @@ def _consume(system: str, path: str, flag: str) -> None:
         else:
             time.sleep(0.0005)
     sys.stdout.write(orjson.dumps({"count": count, "end": time.time()}).decode())
+
+
+def start_redis(folder: Path, fsync: str) -> subprocess.Popen:
+    """Debian's redis-server on a free loopback port, AOF on with the given appendfsync."""
+    import socket
+
+    import redis
+
+    folder.mkdir(parents=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+                             "--save", "", "--appendonly", "yes", "--appendfsync", fsync],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    REDIS_URLS[fsync] = f"redis://127.0.0.1:{port}/0"
+    return proc
 
 
 def warm_up(base: Path) -> None:
@@ -353,7 +473,7 @@ def bench_cold_start(runs: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--put", type=int, default=500, help="tasks for the single-put test")
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--claim", type=int, default=3000)
@@ -365,6 +485,7 @@ def main() -> None:
                    capture_output=True)  # as an installed package would be, even with PYTHONDONTWRITEBYTECODE
     base = Path(args.dir or tempfile.mkdtemp(prefix="assist-bench-", dir=REPO / "bench"))
     warm_up(base)
+    servers = [start_redis(base / f"redis-{fsync}", fsync) for fsync in ("always", "everysec")]
     scenarios = {
         "put": lambda s, w: bench_put(s, w, args.put),
         "batch": lambda s, w: bench_batch(s, w, args.batch),
@@ -390,16 +511,21 @@ def main() -> None:
             cold.append(bench_cold_start(15))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
     finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)
 
     med = {k: statistics.median(v) for k, v in rates.items()}
     print(f"\nassist spool benchmark: {args.rounds} rounds, median tasks/s (durable: fsync / synchronous=FULL)")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, disk of {base.parent}\n")
-    header = f"{'scenario':<11}" + "".join(f"{s:>15}" for s in SYSTEMS)
-    print(header)
-    for name in scenarios:
-        print(f"{name:<11}" + "".join(f"{med[(name, s)]:>15,.0f}" for s in SYSTEMS))
+    for group in (FILE_SYSTEMS, REDIS_SYSTEMS):
+        print(f"{'scenario':<11}" + "".join(f"{s:>23}" if "/" in s else f"{s:>15}" for s in group))
+        for name in scenarios:
+            print(f"{name:<11}" + "".join(f"{med[(name, s)]:>23,.0f}" if "/" in s else f"{med[(name, s)]:>15,.0f}"
+                                          for s in group))
+        print()
     ls_s = statistics.median(c[0] for c in cold)
     py_s = statistics.median(c[1] for c in cold)
     checks = [
@@ -411,6 +537,10 @@ def main() -> None:
         ("e2e-batch / persist-queue", med[("e2e-batch", "assist")] / med[("e2e-batch", "persist-queue")], 1.0),
         ("e2e-batch / dirq", med[("e2e-batch", "assist")] / med[("e2e-batch", "dirq")], 1.0),
         ("e2e without fsync / dirq (never syncs)", med[("e2e", "assist-nofsync")] / med[("e2e", "dirq")], 1.0),
+        ("redis e2e / rq e2e, appendfsync always",
+         med[("e2e", "assist-redis/always")] / med[("e2e", "rq/always")], 3.0),
+        ("redis e2e / rq e2e, appendfsync everysec",
+         med[("e2e", "assist-redis/everysec")] / med[("e2e", "rq/everysec")], 3.0),
         ("python -c pass / queue ls cold start (x5)", 5 * py_s / ls_s, 1.0),
     ]
     print(f"\ncold start: assist queue ls {ls_s * 1000:.1f} ms, python -c pass {py_s * 1000:.1f} ms "
