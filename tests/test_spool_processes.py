@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-HELPER = str(Path(__file__).parent / "helpers" / "spool_worker.py")
+HELPER = str(Path(__file__).parent / "helpers" / "queue_worker.py")
 
 
 def _start(*args: str) -> subprocess.Popen:

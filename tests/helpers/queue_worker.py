@@ -52,7 +52,7 @@ def main() -> None:
         leases = q.claim(8)
         if not leases:
             q.reap()
-            if os.path.exists(stopfile) and q.stats()["depth"]["new"] == 0 and q.stats()["depth"]["cur"] == 0:
+            if os.path.exists(stopfile) and next(q.list("new"), None) is None and next(q.list("cur"), None) is None:
                 return
             time.sleep(0.01)
             continue
