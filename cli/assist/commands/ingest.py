@@ -1,0 +1,194 @@
+"""`assist ingest`: events from mail, stdin and timers, to stdout or (--to) a queue."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ._common import load_config
+
+to_option = click.option("--to", "dest", metavar="QUEUE", default=None,
+                         help="Put the events in this queue (durably) instead of writing them to stdout.")
+
+
+def _sink(dest: str | None):
+    from ..ingest.events import Sink
+
+    config = load_config()
+    return config, Sink(config, dest)
+
+
+def _done(config, source: str, count: int) -> None:
+    from .. import log
+
+    log.for_component(config, "ingest").info("ingested", source=source, count=count)
+    click.echo(f"assist ingest {source}: {count} event(s)", err=True)
+
+
+@click.group()
+def ingest() -> None:
+    """Turn mail, lines of text and timer ticks into events (task documents).
+
+    Events go to stdout as JSON lines, ready for the next stage, or with --to QUEUE into the spool.
+    Mail sources remember what they ingested (under state/), so each message is ingested once.
+
+    \b
+    Examples:
+      assist ingest imap --host imap.fastmail.com --user me@fastmail.com --token fastmail --once --to inbox
+      assist ingest maildir ~/Maildir --to inbox
+      echo "remind me to call mum" | assist ingest stdin | assist enqueue
+      assist ingest tick --name morning --to inbox        # from cron
+    """
+
+
+@ingest.command()
+@click.option("--type", "kind", default="text", show_default=True, help="The event type of plain text lines.")
+@to_option
+def stdin(kind: str, dest: str | None) -> None:
+    """One event per line of stdin: a JSON object with a "type" is taken as it is, any other line
+    becomes {"type": TYPE, "data": {"text": LINE}}. Bad lines are named on stderr (exit 65).
+
+    \b
+    Example:
+      printf 'buy milk\\ncall mum\\n' | assist ingest stdin --type note --to inbox
+    """
+    from .. import errors, jsonl
+    from ..ingest.events import event
+    from ..task import normalize, problems
+
+    config, sink = _sink(dest)
+    reader = jsonl.LineReader(sys.stdin.fileno(), config.max_line_bytes)
+    rejects = jsonl.Rejects("assist ingest stdin")
+    batch: list = []
+    for line in reader:
+        if line.too_long:
+            rejects.add(jsonl.BadLine(line.number, f"line longer than {config.max_line_bytes} bytes", b""))
+            continue
+        try:
+            text = line.raw.decode()
+        except UnicodeDecodeError:
+            rejects.add(jsonl.BadLine(line.number, "not UTF-8 text", line.raw))
+            continue
+        if not text.strip():
+            continue
+        value = jsonl.parse(line) if text.lstrip().startswith("{") else None
+        if isinstance(value, dict) and "type" in value:
+            found = problems(value)
+            if found:
+                rejects.add(jsonl.BadLine(line.number, "not a task: " + "; ".join(found[:3]), line.raw))
+                continue
+            batch.append(normalize(value, source="stdin"))
+        else:
+            batch.append(event(kind, "stdin", {"text": text}))
+        if not reader.ready():
+            sink.send(batch)
+            batch = []
+    sink.send(batch)
+    _done(config, "stdin", sink.count)
+    sys.exit(errors.DATAERR if rejects.count else errors.OK)
+
+
+@ingest.command()
+@click.option("--name", required=True, help="What the tick is for (routes match on data.name).")
+@to_option
+def tick(name: str, dest: str | None) -> None:
+    """One timer.tick event, for cron or a systemd timer.
+
+    \b
+    Example:
+      assist ingest tick --name weekly-review --to inbox
+    """
+    from ..ingest.events import event
+    from ..timeutil import rfc3339
+
+    config, sink = _sink(dest)
+    sink.send([event("timer.tick", f"timer:{name}", {"name": name, "at": rfc3339()})])
+    _done(config, "tick", 1)
+
+
+@ingest.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@to_option
+def mbox(path: Path, dest: str | None) -> None:
+    """The messages of an mbox file not ingested before.
+
+    \b
+    Example:
+      assist ingest mbox ~/mail/archive.mbox --to inbox
+    """
+    from ..ingest.local_mail import ingest_mbox
+
+    config, sink = _sink(dest)
+    _done(config, "mbox", ingest_mbox(path, sink, config.home))
+
+
+@ingest.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@to_option
+def maildir(path: Path, dest: str | None) -> None:
+    """The messages of a Maildir folder not ingested before.
+
+    \b
+    Example:
+      assist ingest maildir ~/Maildir --to inbox
+    """
+    from ..ingest.local_mail import ingest_maildir
+
+    config, sink = _sink(dest)
+    _done(config, "maildir", ingest_maildir(path, sink, config.home))
+
+
+@ingest.command()
+@click.option("--host", required=True, help="The IMAP server.")
+@click.option("--port", type=int, default=None, help="Default: 993 with --tls, else 143.")
+@click.option("--tls", "security", flag_value="tls", default=True, help="IMAP over TLS (default).")
+@click.option("--starttls", "security", flag_value="starttls", help="Plain IMAP upgraded with STARTTLS.")
+@click.option("--plain", "security", flag_value="plain", help="No encryption: only to this machine.")
+@click.option("--cafile", type=click.Path(dir_okay=False), help="Trust this CA (a self-signed server).")
+@click.option("--user", required=True, help="The login name.")
+@click.option("--token", "token_name", metavar="NAME",
+              help="The password, from the token store (else $ASSIST_IMAP_PASSWORD).")
+@click.option("--folder", default="INBOX", show_default=True)
+@click.option("--once/--idle", default=True, show_default=True,
+              help="Fetch what is new and exit (cron), or keep waiting with IMAP IDLE.")
+@to_option
+def imap(host: str, port: int | None, security: str, cafile: str | None, user: str, token_name: str | None,
+         folder: str, once: bool, dest: str | None) -> None:
+    """New messages of an IMAP folder, each ingested once across runs (UIDVALIDITY/UID state).
+
+    \b
+    Examples:
+      assist token set fastmail --kind password --username me@fastmail.com   # once
+      assist ingest imap --host imap.fastmail.com --user me@fastmail.com --token fastmail --once --to inbox
+    """
+    import os
+
+    from ..ingest.events import State
+    from ..ingest.imap import ImapAccount, idle, poll
+
+    config, sink = _sink(dest)
+    if token_name:
+        from ..auth.oauth import secret
+        from ..auth.store import TokenStore
+
+        password = secret(TokenStore(config.home), token_name)
+    else:
+        password = os.environ.get("ASSIST_IMAP_PASSWORD")
+        if not password:
+            raise click.UsageError("give --token NAME (see `assist token set`) or set ASSIST_IMAP_PASSWORD")
+    account = ImapAccount(host, port or (993 if security == "tls" else 143), user, password, folder, security,
+                          cafile)
+    state = State(config.home, f"imap-{account.name}")
+    if once:
+        _done(config, "imap", poll(account, sink, state))
+        return
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    idle(account, sink, state, stop)
+    _done(config, "imap", sink.count)

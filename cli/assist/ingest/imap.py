@@ -1,0 +1,152 @@
+"""`assist ingest imap`: new messages of an IMAP folder, each ingested once across runs.
+
+The state (`state/imap-<account>.json`) keeps the folder's UIDVALIDITY and the highest UID ingested. A
+batch of messages is sent on (durably, with --to) before the state moves past it, so a crash can repeat
+a message but never skip one. If the server's UIDVALIDITY changes (the folder was rebuilt), the folder
+is read again from the start, as IMAP requires.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AssistError, ConfigError, Unavailable
+from .events import Sink, State, event, safe_name
+from .mail import parse_message
+
+BATCH = 50
+
+
+@dataclass
+class ImapAccount:
+    host: str
+    port: int
+    user: str
+    password: str
+    folder: str = "INBOX"
+    security: str = "tls"  # tls, starttls or plain (plain only to this machine)
+    cafile: str | None = None
+
+    @property
+    def name(self) -> str:
+        return safe_name(f"{self.user}@{self.host}-{self.folder}")
+
+
+def connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
+    if account.security == "plain" and account.host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError([f"imap {account.host}: a password is only sent unencrypted to this machine; "
+                           "use --tls or --starttls"])
+    context = ssl.create_default_context(cafile=account.cafile)
+    try:
+        if account.security == "tls":
+            conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(account.host, account.port, ssl_context=context,
+                                                     timeout=timeout_s)
+        else:
+            conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
+            if account.security == "starttls":
+                conn.starttls(ssl_context=context)
+        conn.login(account.user, account.password)
+    except (TimeoutError, OSError) as exc:
+        raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
+    except imaplib.IMAP4.error as exc:
+        raise AssistError(f"imap {account.host}: login as {account.user} refused ({_short(exc)})") from None
+    return conn
+
+
+def _short(exc: Exception) -> str:
+    text = exc.args[0] if exc.args else str(exc)
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+
+
+def _select(conn: imaplib.IMAP4, folder: str) -> int:
+    status, _ = conn.select(_quote(folder), readonly=True)
+    if status != "OK":
+        raise AssistError(f"imap: no folder {folder!r}")
+    status, data = conn.response("UIDVALIDITY")
+    return int(data[0]) if data and data[0] else 0
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | None = None) -> int:
+    """Ingest every message newer than the state; returns how many were sent."""
+    own = conn is None
+    conn = conn or connect(account)
+    try:
+        uidvalidity = _select(conn, account.folder)
+        saved = state.load()
+        last = saved.get("last_uid", 0) if saved.get("uidvalidity") == uidvalidity else 0
+        _status, data = conn.uid("SEARCH", None, f"UID {last + 1}:*")
+        uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > last)
+        sent = 0
+        for start in range(0, len(uids), BATCH):
+            chunk = uids[start: start + BATCH]
+            events = [_fetch(conn, account, uid, uidvalidity) for uid in chunk]
+            sink.send([e for e in events if e is not None])
+            state.save({"uidvalidity": uidvalidity, "last_uid": chunk[-1], "at": time.time()})
+            sent += len(chunk)
+        return sent
+    finally:
+        if own:
+            _logout(conn)
+
+
+def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int) -> dict[str, Any] | None:
+    status, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
+    raw = next((part[1] for part in data if isinstance(part, tuple)), None)
+    if status != "OK" or raw is None:
+        return None  # expunged since the search
+    source = f"imap://{account.user}@{account.host}/{account.folder};UIDVALIDITY={uidvalidity}/;UID={uid}"
+    doc = event("email.received", source, parse_message(raw))
+    doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity}
+    return doc
+
+
+def _logout(conn: imaplib.IMAP4) -> None:
+    with contextlib.suppress(OSError, imaplib.IMAP4.error):
+        conn.logout()
+
+
+def idle(account: ImapAccount, sink: Sink, state: State, stop: Any, wait_s: float = 25 * 60) -> None:
+    """Poll, then wait with IMAP IDLE (RFC 2177) for the server to announce new mail; again until stop."""
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            conn = connect(account)
+            backoff = 1.0
+            while not stop.is_set():
+                poll(account, sink, state, conn)
+                _idle_once(conn, min(wait_s, 29 * 60), stop)
+        except Unavailable:
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 300)
+
+
+def _idle_once(conn: imaplib.IMAP4, wait_s: float, stop: Any) -> None:
+    """One IDLE: wait until the server announces a change (EXISTS), stop is set, or wait_s passed."""
+    import select
+
+    tag = conn._new_tag().decode()  # type: ignore[attr-defined]
+    conn.send(f"{tag} IDLE\r\n".encode())
+    conn.readline()  # "+ idling"
+    sock = conn.socket()
+    deadline = time.monotonic() + wait_s
+    while not stop.is_set() and time.monotonic() < deadline:
+        # select first: a read that times out would leave imaplib's buffered reader unusable
+        readable, _, _ = select.select([sock], [], [], 1.0)
+        if readable:
+            line = conn.readline()
+            if not line or b"EXISTS" in line:
+                break
+    conn.send(b"DONE\r\n")
+    while True:  # read to the tagged end of IDLE
+        line = conn.readline()
+        if not line or line.startswith(tag.encode()):
+            break

@@ -1,0 +1,161 @@
+"""Mail ingestion: the parser on real tricky messages, local mailboxes, and a real IMAP server."""
+
+from __future__ import annotations
+
+import gzip
+import mailbox
+import os
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from assist.ingest.mail import MAX_BODY, parse_message
+from assist.task import normalize, problems
+from conftest import ASSIST, run
+from helpers.dovecot import start_dovecot
+
+FIXTURES = Path(__file__).parent / "fixtures" / "email"
+
+
+def messages(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(("LICENSE", "README")))
+
+
+def raw(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+def test_every_fixture_message_parses_into_a_valid_event():
+    paths = messages(FIXTURES / "cpython") + messages(FIXTURES / "flanker")
+    assert len(paths) == 96
+    for path in paths:
+        data = parse_message(raw(path))
+        doc = normalize({"type": "email.received", "data": data}, source=f"file://{path}")
+        assert problems(doc) == [], path
+        assert isinstance(data["body_text"], str) and len(data["body_text"]) <= MAX_BODY
+        orjson.dumps(doc)  # serialisable as a JSON line
+
+
+def test_parsed_fields_of_a_plain_message():
+    data = parse_message((FIXTURES / "spamassassin" / "ham" / "00001.eml").read_bytes())
+    assert data["from"] == "Robert Elz <kre@munnari.OZ.AU>"
+    assert data["subject"] == "Re: New Sequences Window"
+    assert data["date"] == "2002-08-22T11:26:25Z"
+    assert data["message_id"] == "<13258.1030015585@munnari.OZ.AU>"
+    assert data["in_reply_to"] == "<1029945287.4797.TMDA@deepeddy.vircio.com>"
+    assert "This is the debug log of the pick happening" in data["body_text"]
+
+
+def test_html_only_mail_becomes_text_and_attachments_are_listed():
+    msg = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
+           b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n'
+           b"<html><head><style>p{}</style></head><body><p>Hello <b>there</b></p>"
+           b'<p><a href="https://example.org/x">link</a> &amp; more</p><script>evil()</script></body></html>\r\n'
+           b"--XX\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"r.pdf\"\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n")
+    data = parse_message(msg)
+    assert data["body_text"] == "Hello there\n\nlink <https://example.org/x> & more"
+    assert data["attachments"] == [{"name": "r.pdf", "content_type": "application/pdf", "size": 9}]
+
+
+def test_a_huge_body_is_cut_and_marked():
+    msg = b"Subject: big\r\n\r\n" + b"word " * 50_000
+    data = parse_message(msg)
+    assert len(data["body_text"]) == MAX_BODY and data["body_truncated"] is True
+
+
+def test_maildir_and_mbox_ingest_each_message_once(home, tmp_path):
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    for path in messages(FIXTURES / "spamassassin" / "ham")[:10]:
+        box.add(path.read_bytes())
+    first = run(["ingest", "maildir", str(tmp_path / "Maildir")])
+    assert first.code == 0 and len(first.lines) == 10
+    assert all(e["type"] == "email.received" and e["data"]["subject"] for e in first.lines)
+    assert run(["ingest", "maildir", str(tmp_path / "Maildir")]).lines == []
+    box.add(messages(FIXTURES / "spamassassin" / "spam")[0].read_bytes())
+    assert len(run(["ingest", "maildir", str(tmp_path / "Maildir")]).lines) == 1
+
+    mb = mailbox.mbox(str(tmp_path / "box.mbox"))
+    for path in messages(FIXTURES / "spamassassin" / "spam")[:4]:
+        mb.add(path.read_bytes())
+    mb.flush()
+    r = run(["ingest", "mbox", str(tmp_path / "box.mbox"), "--to", "inbox"])
+    assert r.code == 0 and "4 event(s)" in r.err
+    assert len(run(["queue", "ls", "--json"]).json()) == 4
+    assert "0 event(s)" in run(["ingest", "mbox", str(tmp_path / "box.mbox"), "--to", "inbox"]).err
+    assert run(["ingest", "maildir", str(tmp_path / "nope")]).code == 2
+
+
+def test_stdin_and_tick(home):
+    r = run(["ingest", "stdin", "--type", "note"], 'buy milk\n{"type": "email.received", "data": {}}\n{"type": 1}\n')
+    assert r.code == 65 and "line 3" in r.err
+    assert [(e["type"], e["data"]) for e in r.lines] == [("note", {"text": "buy milk"}), ("email.received", {})]
+    r = run(["ingest", "tick", "--name", "morning"])
+    [tick] = r.lines
+    assert tick["type"] == "timer.tick" and tick["data"]["name"] == "morning"
+
+
+@pytest.fixture
+def imap_server():
+    server = start_dovecot()
+    yield server
+    server.stop()
+
+
+def test_imap_ingests_every_message_exactly_once(home, imap_server, monkeypatch):
+    corpus = messages(FIXTURES / "spamassassin")
+    for n, path in enumerate(corpus):
+        imap_server.deliver(path.read_bytes(), n)
+    monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
+    args = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap_server.port),
+            "--user", imap_server.user, "--once", "--to", "inbox"]
+    r = run(args)
+    assert r.code == 0, r.err
+    assert f"{len(corpus)} event(s)" in r.err
+    assert "0 event(s)" in run(args).err  # a second run finds nothing new
+    imap_server.deliver(messages(FIXTURES / "cpython")[5].read_bytes(), 999)
+    assert "1 event(s)" in run(args).err
+    rows = run(["queue", "ls", "--json", "--limit", "1000"]).json()
+    assert len(rows) == len(corpus) + 1 and {r["type"] for r in rows} == {"email.received"}
+    uids = []
+    for row in rows:
+        doc = run(["queue", "show", row["id"]]).json()["task"]
+        uids.append(doc["data"]["imap"]["uid"])
+        assert doc["source"].startswith(f"imap://{imap_server.user}@127.0.0.1/INBOX;UIDVALIDITY=")
+    assert sorted(uids) == list(range(1, len(corpus) + 2))
+
+
+def test_imap_errors_are_clear(home, imap_server, monkeypatch):
+    monkeypatch.setenv("ASSIST_IMAP_PASSWORD", "wrong")
+    base = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--user", "testuser", "--once"]
+    r = run([*base, "--port", str(imap_server.port)])
+    assert r.code == 1 and "login as testuser refused" in r.err and "wrong" not in r.err
+    r = run([*base, "--port", "9"])
+    assert r.code == 69 and "cannot connect" in r.err
+    r = run(["ingest", "imap", "--plain", "--host", "imap.example.org", "--user", "u", "--once"])
+    assert r.code == 78 and "unencrypted" in r.err
+
+
+def test_imap_idle_picks_up_new_mail(home, imap_server, monkeypatch):
+    monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
+    import signal
+    import time
+
+    proc = subprocess.Popen([ASSIST, "ingest", "imap", "--plain", "--host", "127.0.0.1", "--port",
+                             str(imap_server.port), "--user", "testuser", "--idle", "--to", "inbox"],
+                            stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        time.sleep(1.0)
+        imap_server.deliver(messages(FIXTURES / "spamassassin" / "ham")[0].read_bytes(), 1)
+        deadline = time.monotonic() + 20
+        count = 0
+        while time.monotonic() < deadline and count == 0:
+            rows = run(["queue", "ls", "--json"])
+            count = len(rows.json()) if rows.code == 0 and rows.out.startswith("[") else 0
+            time.sleep(0.2)
+        assert count == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=40)
