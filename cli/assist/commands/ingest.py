@@ -192,3 +192,55 @@ def imap(host: str, port: int | None, security: str, cafile: str | None, user: s
         signal.signal(sig, lambda *_: stop.set())
     idle(account, sink, state, stop)
     _done(config, "imap", sink.count)
+
+
+@ingest.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=int, default=8787, show_default=True)
+@click.option("--to", "dest", metavar="QUEUE", default="inbox", show_default=True, help="The queue for the events.")
+@click.option("--max-body", default="1MB", show_default=True, metavar="SIZE", help="Larger bodies get 413.")
+@click.option("--rate", type=float, default=50.0, show_default=True, help="Requests per second per caller.")
+@click.option("--burst", type=int, default=100, show_default=True, help="Requests a caller may send at once.")
+@click.option("--hmac-token", "hmac_tokens", multiple=True, metavar="NAME",
+              help="Accept X-Hub-Signature-256 signatures made with this stored secret (repeatable).")
+def http(host: str, port: int, dest: str, max_body: str, rate: float, burst: int, hmac_tokens: tuple[str, ...]) -> None:
+    """Receive webhooks: POST /trigger/NAME with a JSON object makes a webhook.NAME event.
+
+    Callers send a bearer JWT (`assist token jwt --audience ingest`) or a GitHub-style
+    X-Hub-Signature-256 made with a secret from the token store; anything else gets 401. A 202 is sent
+    only once the event is stored.
+
+    \b
+    Examples:
+      assist ingest http --port 8787 --to inbox
+      curl -H "Authorization: Bearer $(assist token jwt --audience ingest)" \\
+           -H 'Content-Type: application/json' -d '{"text": "hi"}' http://127.0.0.1:8787/trigger/note
+    """
+    from .. import log
+    from ..auth.oauth import secret
+    from ..auth.store import TokenStore
+    from ..ingest.http import HttpOptions, build_app, serve
+    from ..queue import open_backend
+
+    config = load_config()
+    store = TokenStore(config.home)
+    options = HttpOptions(queue=dest, max_body=_size(max_body), rate=rate, burst=burst)
+    if store.exists():
+        options.jwt_key = store.jwt_key()
+        options.hmac_secrets = {name: secret(store, name).encode() for name in hmac_tokens}
+    elif hmac_tokens:
+        raise click.UsageError("--hmac-token needs the token store: run `assist token init` first")
+    else:
+        raise click.UsageError("no way to check callers: run `assist token init` (for JWTs) or give --hmac-token")
+    app = build_app(open_backend(config).queue(dest), options, log.for_component(config, "ingest-http"))
+    click.echo(f"assist ingest http: listening on http://{host}:{port}, events to queue {dest}", err=True)
+    serve(app, host, port)
+
+
+def _size(text: str) -> int:
+    import re
+
+    match = re.match(r"^\s*(\d+)\s*(b|kb|k|mb|m)?\s*$", text.lower())
+    if not match:
+        raise click.BadParameter(f"not a size: {text!r} (e.g. 512KB, 1MB)", param_hint="--max-body")
+    return int(match.group(1)) * {"b": 1, "k": 1024, "kb": 1024, "m": 1 << 20, "mb": 1 << 20}[match.group(2) or "b"]

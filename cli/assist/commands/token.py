@@ -253,3 +253,24 @@ def rotate_key(where: str) -> None:
     note = store.rotate_key(where, new_passphrase)
     _log().info("token_key_rotated", where=where)
     click.echo(f"re-encrypted {store.path}: {note}")
+
+
+@token.command()
+@click.option("--audience", required=True, help="Who accepts it: ingest (assist ingest http) or serve.")
+@click.option("--ttl", default="5m", show_default=True, metavar="DURATION", help="How long it is valid.")
+@click.option("--subject", default="cli", show_default=True, help="Who it names (shown in logs).")
+def jwt(audience: str, ttl: str, subject: str) -> None:
+    """Print a short-lived JWT signed with the store's key, for assist's own HTTP endpoints.
+
+    \b
+    Example:
+      curl -H "Authorization: Bearer $(assist token jwt --audience ingest)" ...
+    """
+    from ..auth.jwt_tokens import mint
+    from ..timeutil import parse_duration
+
+    try:
+        seconds = parse_duration(ttl)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    click.echo(mint(_store(), audience=audience, subject=subject, ttl_s=seconds))

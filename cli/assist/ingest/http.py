@@ -1,0 +1,179 @@
+"""`assist ingest http`: webhooks into the queue, over a real ASGI server (Starlette on uvicorn).
+
+    POST /trigger/{name}   a JSON object -> a `webhook.<name>` event; 202 {"id": ...} once it is stored
+    GET  /healthz          200 {"ok": true}
+
+Callers prove who they are with a bearer JWT (HS256, signed with the key in the token store, audience
+"ingest") or a webhook signature `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` keyed with a
+secret from the token store. Anything else is refused (401). Bodies over the limit get 413, other content
+types 415, clients over their rate 429 (with Retry-After); every error is a JSON body
+{"error": ..., "status": ...}.
+
+Requests arriving together are stored together: a writer thread takes what is waiting and stores it with
+one put_many (one sync), and each request is answered only after its task is on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import queue as stdqueue
+import re
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..task import Task
+from .events import event
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@dataclass
+class HttpOptions:
+    queue: str = "inbox"
+    max_body: int = 1 << 20
+    rate: float = 50.0  # requests per second per client
+    burst: int = 100
+    hmac_secrets: dict[str, bytes] = field(default_factory=dict)  # token name -> secret
+    jwt_key: bytes | None = None
+
+
+class GroupWriter:
+    """Stores tasks in batches from one thread; `submit` returns a future resolved once stored."""
+
+    def __init__(self, queue: Any, max_batch: int = 256):
+        self.queue = queue
+        self.max_batch = max_batch
+        self.pending: stdqueue.Queue[tuple[Task, Future[str]]] = stdqueue.Queue()
+        self.thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self.thread.start()
+
+    def submit(self, task: Task) -> Future[str]:
+        done: Future[str] = Future()
+        self.pending.put((task, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.pending.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self.pending.get_nowait())
+                except stdqueue.Empty:
+                    break
+            try:
+                self.queue.put_many([task for task, _ in batch])
+            except Exception as exc:  # the disk or Redis failed: every request of the batch is told
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for task, done in batch:
+                done.set_result(task["id"])
+
+
+class RateLimiter:
+    """A token bucket per client."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, client: str) -> float:
+        """0 when the request may go ahead, else the seconds to wait."""
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(client, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1:
+                self.buckets[client] = (tokens - 1, now)
+                return 0.0
+            self.buckets[client] = (tokens, now)
+            return (1 - tokens) / self.rate
+
+
+def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    writer = GroupWriter(backend_queue)
+    limiter = RateLimiter(options.rate, options.burst)
+
+    def error(status: int, message: str, **headers: str) -> JSONResponse:
+        return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers or None)
+
+    def identify(request: Request, body: bytes) -> str | None:
+        """The caller's name if its JWT or signature is good, else None."""
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer ") and options.jwt_key:
+            import jwt
+
+            try:
+                claims = jwt.decode(auth[7:].strip(), options.jwt_key, algorithms=["HS256"], audience="ingest",
+                                    issuer="assist", options={"require": ["exp", "aud", "iss"]})
+            except jwt.InvalidTokenError:
+                return None
+            return f"jwt:{claims.get('sub', '?')}"
+        signature = request.headers.get("x-hub-signature-256", "")
+        if signature.startswith("sha256="):
+            for name, secret in options.hmac_secrets.items():
+                expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+                if hmac.compare_digest(signature[7:], expected):
+                    return f"hmac:{name}"
+        return None
+
+    async def trigger(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        if not NAME.match(name):
+            return error(404, f"no trigger named {name!r}")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return error(415, "send application/json")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > options.max_body:
+            return error(413, f"body over {options.max_body} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > options.max_body:
+                return error(413, f"body over {options.max_body} bytes")
+        client = identify(request, bytes(body))
+        if client is None:
+            log.warning("refused", peer=request.client.host if request.client else None, trigger=name)
+            return error(401, "a valid bearer JWT or X-Hub-Signature-256 is required",
+                         **{"WWW-Authenticate": 'Bearer realm="assist"'})
+        wait = limiter.allow(client)
+        if wait:
+            return error(429, "too many requests", **{"Retry-After": str(max(1, round(wait)))})
+        import orjson
+
+        try:
+            data = orjson.loads(bytes(body))
+        except orjson.JSONDecodeError as exc:
+            return error(400, f"invalid JSON: {str(exc).splitlines()[0][:120]}")
+        if not isinstance(data, dict):
+            return error(400, "the body must be a JSON object")
+        task = event(f"webhook.{name}", f"http:{client}", data)
+        try:
+            task_id = await run_in_threadpool(writer.submit(task).result, 30)
+        except Exception as exc:
+            log.error("store_failed", trigger=name, error=type(exc).__name__)
+            return error(503, "cannot store the event now; try again later", **{"Retry-After": "5"})
+        return JSONResponse({"id": task_id, "type": task["type"]}, status_code=202)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/trigger/{name}", trigger, methods=["POST"]),
+                             Route("/healthz", healthz, methods=["GET"])])
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)

@@ -1,0 +1,132 @@
+"""`assist ingest http` as a real server: who may post, what is refused, and that a 202 means stored."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import socket
+import subprocess
+import time
+
+import jwt as pyjwt
+import pytest
+import requests
+
+from assist.auth import jwt_tokens
+from assist.auth.store import TokenStore
+from conftest import ASSIST, run
+
+SECRET = "hook-secret-value"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(home):
+    store = TokenStore(home)
+    store.init("file")
+    store.set("github", {"kind": "api_key", "key": SECRET})
+    port = free_port()
+    proc = subprocess.Popen([ASSIST, "ingest", "http", "--port", str(port), "--to", "hooks", "--hmac-token",
+                             "github", "--rate", "2", "--burst", "40", "--max-body", "1MB"],
+                            stderr=subprocess.PIPE, env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(f"{url}/healthz", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    yield url, store
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def stored(home) -> int:
+    path = home / "spool" / "hooks" / "new"
+    return len(os.listdir(path)) if path.exists() else 0
+
+
+def post(url, body=b'{"text": "hi"}', headers=None, name="note"):
+    h = {"Content-Type": "application/json", **(headers or {})}
+    return requests.post(f"{url}/trigger/{name}", data=body, headers=h, timeout=10)
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed(body: bytes, secret: str = SECRET) -> dict:
+    return {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+
+
+def test_a_valid_jwt_or_signature_is_stored_before_the_202(server, home):
+    url, store = server
+    r = post(url, headers=bearer(jwt_tokens.mint(store, audience="ingest")))
+    assert r.status_code == 202 and r.json()["type"] == "webhook.note"
+    body = b'{"ref": "main"}'
+    r2 = post(url, body, signed(body), name="push")
+    assert r2.status_code == 202
+    rows = {row["id"]: row for row in run(["queue", "ls", "--queue", "hooks", "--json"]).json()}
+    assert set(rows) == {r.json()["id"], r2.json()["id"]}
+    shown = run(["queue", "show", r2.json()["id"]]).json()["task"]
+    assert shown["data"] == {"ref": "main"} and shown["source"] == "http:hmac:github"
+    assert requests.get(f"{url}/healthz", timeout=5).json() == {"ok": True}
+
+
+def test_everything_else_is_refused_with_a_json_error(server, home):
+    url, store = server
+    key = store.jwt_key()
+    now = int(time.time())
+    expired = pyjwt.encode({"iss": "assist", "aud": "ingest", "iat": now - 600, "exp": now - 300}, key, "HS256")
+    other_key = pyjwt.encode({"iss": "assist", "aud": "ingest", "iat": now, "exp": now + 60}, b"x" * 32, "HS256")
+    wrong_audience = jwt_tokens.mint(store, audience="serve")
+    body = b'{"a": 1}'
+    cases = [
+        ({}, body),  # nothing
+        (bearer(expired), body),
+        (bearer(other_key), body),
+        (bearer(wrong_audience), body),
+        (bearer("not.a.jwt"), body),
+        (signed(body, "wrong-secret"), body),
+        (signed(b'{"a": 2}'), body),  # a signature of another body
+        ({"X-Hub-Signature-256": "sha1=abc"}, body),
+    ]
+    for headers, payload in cases:
+        r = post(url, payload, headers)
+        assert r.status_code == 401, headers
+        assert r.json() == {"error": "a valid bearer JWT or X-Hub-Signature-256 is required", "status": 401}
+    token = bearer(jwt_tokens.mint(store, audience="ingest"))
+    big = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    assert post(url, big, token).status_code == 413
+    chunked = requests.post(f"{url}/trigger/note", data=iter([big[i:i + 65536] for i in range(0, len(big), 65536)]),
+                            headers={"Content-Type": "application/json", **token}, timeout=10)
+    assert chunked.status_code == 413
+    r = requests.post(f"{url}/trigger/note", data=b"hi", headers={"Content-Type": "text/plain", **token}, timeout=10)
+    assert r.status_code == 415 and r.json()["status"] == 415
+    assert post(url, b"[1, 2]", token).status_code == 400
+    assert post(url, b'{"a": ', token).status_code == 400
+    assert post(url, body, token, name="Bad Name").status_code == 404
+    assert stored(home) == 0
+
+
+def test_a_caller_over_its_rate_gets_429(server, home):
+    url, store = server
+    token = bearer(jwt_tokens.mint(store, audience="ingest", subject="chatty"))
+    codes = [post(url, headers=token).status_code for _ in range(45)]
+    assert codes[:40] == [202] * 40
+    assert 429 in codes[40:]
+    r = post(url, headers=token)
+    if r.status_code == 429:
+        assert int(r.headers["Retry-After"]) >= 1
+    assert stored(home) == codes.count(202) + (r.status_code == 202)
+
+
+def test_refuses_to_start_without_a_way_to_check_callers(home):
+    r = run(["ingest", "http", "--port", str(free_port())], timeout=30)
+    assert r.code == 2 and "token init" in r.err
