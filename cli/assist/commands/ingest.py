@@ -244,3 +244,47 @@ def _size(text: str) -> int:
     if not match:
         raise click.BadParameter(f"not a size: {text!r} (e.g. 512KB, 1MB)", param_hint="--max-body")
     return int(match.group(1)) * {"b": 1, "k": 1024, "kb": 1024, "m": 1 << 20, "mb": 1 << 20}[match.group(2) or "b"]
+
+
+@ingest.command()
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--glob", "globs", multiple=True, metavar="PATTERN",
+              help="Only files matching (repeatable), e.g. '*.md'.")
+@click.option("--ignore", multiple=True, metavar="PATTERN", help="Also ignore these (temporary files always are).")
+@click.option("--debounce", default="500ms", show_default=True, metavar="DURATION",
+              help="Quiet time before a file's events become one.")
+@click.option("--once/--follow", default=False, show_default=True,
+              help="Compare with the last run and exit (cron), or keep watching.")
+@to_option
+def watch(folders: tuple[Path, ...], globs: tuple[str, ...], ignore: tuple[str, ...], debounce: str, once: bool,
+          dest: str | None) -> None:
+    """Events for files created, modified, moved or deleted under folders.
+
+    An editor's save (temporary file renamed over the original) gives one file.modified.
+
+    \b
+    Examples:
+      assist ingest watch ~/Notes --glob '*.md' --to inbox
+      assist ingest watch ~/Downloads --once --to inbox      # from cron
+    """
+    import signal
+    import threading
+
+    from ..ingest.watch import Filter, follow
+    from ..ingest.watch import once as scan_once
+    from ..timeutil import parse_duration
+
+    try:
+        debounce_s = parse_duration(debounce)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--debounce") from None
+    config, sink = _sink(dest)
+    roots = [f.expanduser().resolve() for f in folders]
+    keep = Filter(globs, ignore)
+    if once:
+        _done(config, "watch", scan_once(roots, keep, sink, config.home))
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    _done(config, "watch", follow(roots, keep, sink, debounce_s, stop))

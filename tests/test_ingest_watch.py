@@ -1,0 +1,122 @@
+"""`assist ingest watch`: bursts, editors' save patterns, a folder that disappears, and --once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from conftest import ASSIST, run
+
+
+def spooled(home: Path) -> list[dict]:
+    folder = home / "spool" / "files" / "new"
+    if not folder.exists():
+        return []
+    return [orjson.loads((folder / n).read_bytes()) for n in sorted(os.listdir(folder))]
+
+
+def settle(home: Path, expect: int, timeout: float = 30) -> list[dict]:
+    """Wait until `expect` events are stored, then a little longer to see that no more come."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(spooled(home)) < expect:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    return spooled(home)
+
+
+@pytest.fixture
+def watcher(home, tmp_path):
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "existing.txt").write_text("v1\n")
+    proc = subprocess.Popen([ASSIST, "ingest", "watch", str(folder), "--to", "files", "--debounce", "300ms"],
+                            stderr=subprocess.PIPE, env=os.environ.copy())
+    time.sleep(1.0)  # the watch is set up
+    yield folder, proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_a_burst_of_1000_files_gives_1000_events(home, watcher):
+    folder, _ = watcher
+    for i in range(1000):
+        (folder / f"f{i:04}.txt").write_text(f"{i}\n")
+    events = settle(home, 1000)
+    assert len(events) == 1000
+    assert {e["type"] for e in events} == {"file.created"}
+    assert len({e["data"]["path"] for e in events}) == 1000
+
+
+def test_editors_saves_give_one_modified_event(home, watcher):
+    folder, _ = watcher
+    target = folder / "existing.txt"
+    # vim: a probe file, the original renamed to a backup, the new content written, the backup removed
+    (folder / "4913").write_text("")
+    os.unlink(folder / "4913")
+    os.rename(target, folder / "existing.txt~")
+    target.write_text("v2\n")
+    os.unlink(folder / "existing.txt~")
+    events = settle(home, 1)
+    assert [(e["type"], e["data"]["name"]) for e in events] == [("file.modified", "existing.txt")]
+    # gedit / VS Code: a hidden temporary file renamed over the original
+    tmp = folder / ".goutputstream-ABC123"
+    tmp.write_text("v3\n")
+    os.rename(tmp, target)
+    events = settle(home, 2)
+    assert [(e["type"], e["data"]["name"]) for e in events][1:] == [("file.modified", "existing.txt")]
+    # emacs: an autosave file comes and goes
+    (folder / "#existing.txt#").write_text("draft")
+    os.unlink(folder / "#existing.txt#")
+    # a file created and deleted within the debounce: nothing
+    (folder / "blip.txt").write_text("x")
+    os.unlink(folder / "blip.txt")
+    assert len(settle(home, 2)) == 2
+
+
+def test_moves_and_deletes(home, watcher):
+    folder, _ = watcher
+    os.rename(folder / "existing.txt", folder / "renamed.txt")
+    events = settle(home, 1)
+    assert [(e["type"], e["data"]["name"], e["data"]["from"]) for e in events] == [
+        ("file.moved", "renamed.txt", str(folder / "existing.txt"))]
+    os.unlink(folder / "renamed.txt")
+    events = settle(home, 2)
+    assert (events[1]["type"], events[1]["data"]["name"]) == ("file.deleted", "renamed.txt")
+
+
+def test_a_deleted_watched_folder_is_a_clear_error(home, watcher):
+    folder, proc = watcher
+    import shutil
+
+    shutil.rmtree(folder)
+    code = proc.wait(timeout=20)
+    err = proc.stderr.read().decode()
+    assert code == 1 and "the watched folder does not exist (or was deleted)" in err and str(folder) in err
+    assert "Traceback" not in err
+
+
+def test_once_compares_with_the_last_run(home, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.md").write_text("a")
+    (folder / "b.md").write_text("b")
+    (folder / "skip.log").write_text("x")
+    first = run(["ingest", "watch", str(folder), "--once", "--glob", "*.md"])
+    assert sorted((e["type"], e["data"]["name"]) for e in first.lines) == [
+        ("file.created", "a.md"), ("file.created", "b.md")]
+    assert run(["ingest", "watch", str(folder), "--once", "--glob", "*.md"]).lines == []
+    time.sleep(0.01)
+    (folder / "a.md").write_text("a, longer")
+    os.unlink(folder / "b.md")
+    third = run(["ingest", "watch", str(folder), "--once", "--glob", "*.md"])
+    assert sorted((e["type"], e["data"]["name"]) for e in third.lines) == [
+        ("file.deleted", "b.md"), ("file.modified", "a.md")]
+    r = run(["ingest", "watch", str(tmp_path / "missing"), "--once"])
+    assert r.code == 1 and "does not exist" in r.err
