@@ -288,3 +288,30 @@ def watch(folders: tuple[Path, ...], globs: tuple[str, ...], ignore: tuple[str, 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     _done(config, "watch", follow(roots, keep, sink, debounce_s, stop))
+
+
+@ingest.command()
+@click.argument("url")
+@click.option("--type", "kind", default="ws.message", show_default=True,
+              help="The event type of messages that are not events themselves.")
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after this many messages.")
+@to_option
+def ws(url: str, kind: str, count: int | None, dest: str | None) -> None:
+    """Each message of a WebSocket feed as an event; reconnects with backoff when the feed drops.
+
+    \b
+    Example:
+      assist ingest ws ws://127.0.0.1:8123/api/websocket --type homeassistant.event --to inbox
+    """
+    import signal
+    import threading
+
+    from .. import log
+    from ..ingest.ws import follow as follow_ws
+
+    config, sink = _sink(dest)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    taken = follow_ws(url, sink, kind, stop, log.for_component(config, "ingest-ws"), count)
+    _done(config, "ws", taken)
