@@ -17,6 +17,9 @@ from conftest import ASSIST, run
 from helpers.dovecot import start_dovecot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email"
+# the whole SpamAssassin corpus (600 messages) where the project's shared data sits beside the checkout,
+# as in CI; else the 40 of it committed here
+SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "email" / "spamassassin"
 
 
 def messages(folder: Path) -> list[Path]:
@@ -105,7 +108,8 @@ def imap_server():
 
 
 def test_imap_ingests_every_message_exactly_once(home, imap_server, monkeypatch):
-    corpus = messages(FIXTURES / "spamassassin")
+    corpus = messages(SHARED_CORPUS) if SHARED_CORPUS.is_dir() else messages(FIXTURES / "spamassassin")
+    assert len(corpus) in (600, 40)
     for n, path in enumerate(corpus):
         imap_server.deliver(path.read_bytes(), n)
     monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
@@ -120,8 +124,8 @@ def test_imap_ingests_every_message_exactly_once(home, imap_server, monkeypatch)
     rows = run(["queue", "ls", "--json", "--limit", "1000"]).json()
     assert len(rows) == len(corpus) + 1 and {r["type"] for r in rows} == {"email.received"}
     uids = []
-    for row in rows:
-        doc = run(["queue", "show", row["id"]]).json()["task"]
+    for name in os.listdir(home / "spool" / "inbox" / "new"):
+        doc = orjson.loads((home / "spool" / "inbox" / "new" / name).read_bytes())
         uids.append(doc["data"]["imap"]["uid"])
         assert doc["source"].startswith(f"imap://{imap_server.user}@127.0.0.1/INBOX;UIDVALIDITY=")
     assert sorted(uids) == list(range(1, len(corpus) + 2))

@@ -96,16 +96,19 @@ class RateLimiter:
 
 
 def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
+    import asyncio
+
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     writer = GroupWriter(backend_queue)
     limiter = RateLimiter(options.rate, options.burst)
+    counts = {"accepted": 0, "refused": 0}
 
     def error(status: int, message: str, **headers: str) -> JSONResponse:
+        counts["refused"] += 1
         return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers or None)
 
     def identify(request: Request, body: bytes) -> str | None:
@@ -160,17 +163,26 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
             return error(400, "the body must be a JSON object")
         task = event(f"webhook.{name}", f"http:{client}", data)
         try:
-            task_id = await run_in_threadpool(writer.submit(task).result, 30)
+            task_id = await asyncio.wait_for(asyncio.wrap_future(writer.submit(task)), 30)
         except Exception as exc:
             log.error("store_failed", trigger=name, error=type(exc).__name__)
             return error(503, "cannot store the event now; try again later", **{"Retry-After": "5"})
+        counts["accepted"] += 1
         return JSONResponse({"id": task_id, "type": task["type"]}, status_code=202)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    import contextlib
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        log.info("started", queue=options.queue)
+        yield
+        log.info("stopped", **counts)  # what was answered 202 (stored) and what was refused
+
     return Starlette(routes=[Route("/trigger/{name}", trigger, methods=["POST"]),
-                             Route("/healthz", healthz, methods=["GET"])])
+                             Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
 
 
 def serve(app: Any, host: str, port: int) -> None:
