@@ -163,3 +163,22 @@ def test_imap_idle_picks_up_new_mail(home, imap_server, monkeypatch):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)
+
+
+def test_imap_over_tls_and_starttls_checks_the_certificate(home, monkeypatch):
+    server = start_dovecot(tls=True)
+    try:
+        server.deliver(messages(FIXTURES / "spamassassin" / "ham")[0].read_bytes(), 1)
+        monkeypatch.setenv("ASSIST_IMAP_PASSWORD", server.password)
+        base = ["ingest", "imap", "--host", "127.0.0.1", "--user", server.user, "--once"]
+        r = run([*base, "--tls", "--port", str(server.imaps_port), "--cafile", server.cafile])
+        assert r.code == 0 and len(r.lines) == 1, r.err
+        home_state = list((home / "state").glob("imap-*.json"))
+        for path in home_state:
+            path.unlink()  # read the folder again, this time over STARTTLS
+        r = run([*base, "--starttls", "--port", str(server.port), "--cafile", server.cafile])
+        assert r.code == 0 and len(r.lines) == 1, r.err
+        r = run([*base, "--tls", "--port", str(server.imaps_port)])  # a self-signed certificate is not trusted
+        assert r.code == 69 and "CERTIFICATE_VERIFY_FAILED" in r.err
+    finally:
+        server.stop()

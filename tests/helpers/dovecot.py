@@ -44,7 +44,7 @@ service imap-login {{
   }}
   inet_listener imaps {{
     address = 127.0.0.1
-    port = 0
+    port = {imaps_port}
   }}
 }}
 disable_plaintext_auth = no
@@ -63,7 +63,7 @@ namespace inbox {{
   inbox = yes
 }}
 mail_max_userip_connections = 100
-ssl = no
+{ssl}
 """
 
 
@@ -78,6 +78,8 @@ class Dovecot:
     proc: subprocess.Popen
     uid: int
     gid: int
+    imaps_port: int = 0
+    cafile: str | None = None  # the self-signed certificate, when started with tls=True
 
     def deliver(self, raw: bytes, n: int) -> None:
         """Drop a message into the Maildir (tmp/, then rename into new/), as a delivery agent does."""
@@ -94,7 +96,14 @@ class Dovecot:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_dovecot(timeout: float = 15) -> Dovecot:
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_dovecot(timeout: float = 15, tls: bool = False) -> Dovecot:
+    """tls=True: also IMAPS on imaps_port and STARTTLS on port, with a fresh self-signed certificate."""
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(binary):
         raise RuntimeError("dovecot is not installed: scripts/test installs it (apt-get install dovecot-imapd)")
@@ -105,16 +114,24 @@ def start_dovecot(timeout: float = 15) -> Dovecot:
 
     user, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
     workdir = Path(tempfile.mkdtemp(prefix="dc-", dir="/tmp"))  # short, and traversable by nobody
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
+    imaps_port, ssl, cafile = 0, "ssl = no", None
+    if tls:
+        imaps_port = _free_port()
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(workdir / "key.pem"),
+                        "-out", str(workdir / "cert.pem")], check=True, capture_output=True)
+        ssl = f"ssl = yes\nssl_cert = <{workdir}/cert.pem\nssl_key = <{workdir}/key.pem"
+        cafile = str(workdir / "cert.pem")
     maildir = workdir / "home" / "testuser" / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
     (workdir / "state").mkdir()
     (workdir / "users").write_text("testuser:{PLAIN}secret\n")
     conf = workdir / "dovecot.conf"
-    conf.write_text(CONF.format(d=workdir, port=port, user=user, group=group, uid=uid, gid=gid))
+    conf.write_text(CONF.format(d=workdir, port=port, user=user, group=group, uid=uid, gid=gid,
+                                imaps_port=imaps_port, ssl=ssl))
     if root:
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, uid, gid)
@@ -122,7 +139,7 @@ def start_dovecot(timeout: float = 15) -> Dovecot:
     proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr", "wb"),  # noqa: SIM115
                             start_new_session=True, **kwargs)
-    server = Dovecot("127.0.0.1", port, "testuser", "secret", maildir, workdir, proc, uid, gid)
+    server = Dovecot("127.0.0.1", port, "testuser", "secret", maildir, workdir, proc, uid, gid, imaps_port, cafile)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
