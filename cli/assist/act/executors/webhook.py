@@ -1,0 +1,54 @@
+"""webhook.post: a JSON body, signed with HMAC-SHA256, to a URL the config allows; retried on 5xx."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import time
+from typing import Any
+from urllib.parse import urlparse
+
+from ...errors import TemporaryError
+from ..registry import ActionContext, ActionError, Refused, executor
+
+
+@executor("webhook.post", {
+    "required": ["url", "body"],
+    "properties": {"url": {"type": "string", "pattern": "^https?://", "maxLength": 2000}, "body": {"type": "object"}},
+})
+def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    import orjson
+    import requests
+
+    section = ctx.section("webhook")
+    url = args["url"]
+    if not any(fnmatch.fnmatch(url, pattern) for pattern in section.get("allow", [])):
+        raise Refused(f"webhook: {url} is not in [actions.webhook] allow")
+    host = urlparse(url).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1") and not ctx.config.raw.get("allow_remote", False):
+        raise Refused(f"webhook: {host} is not this machine and allow_remote is false")
+    body = orjson.dumps(args["body"])
+    headers = {"Content-Type": "application/json", "X-Assist-Delivery": ctx.key}
+    if section.get("token"):
+        from ...auth.oauth import secret
+        from ...auth.store import TokenStore
+
+        key = secret(TokenStore(ctx.config.home), section["token"]).encode()
+        headers["X-Assist-Signature-256"] = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+    status = None
+    for attempt in range(3):
+        try:
+            response = requests.post(url, data=body, headers=headers, timeout=15)
+            status = response.status_code
+        except requests.RequestException as exc:
+            status = type(exc).__name__
+        else:
+            if status < 500:
+                break
+        time.sleep(0.2 * 2**attempt)
+    if not isinstance(status, int) or status >= 500:
+        raise TemporaryError(f"webhook: {url} failed ({status})")
+    if status >= 400:
+        raise ActionError(f"webhook: {url} refused the call (HTTP {status})")
+    return {"status": status}

@@ -1,0 +1,53 @@
+"""Planning: a task's proposed actions (the route's fixed ones, then the model's) checked against the
+route's policy. Model output is untrusted: an action the route does not list, an unknown action, or
+arguments outside the executor's schema is refused and recorded, never run."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .registry import REGISTRY, load_all, problems
+
+
+def action_key(task_id: str, index: int, kind: str, args: Any) -> str:
+    import orjson
+
+    canonical = orjson.dumps(args, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{task_id}|{index}|{kind}|".encode() + canonical).hexdigest()[:32]
+
+
+def route_of(task: dict[str, Any], config: Any) -> tuple[str, dict[str, Any]]:
+    name = (task.get("intent") or {}).get("route") or "default"
+    return name, config.raw.get("routes", {}).get(name, {})
+
+
+def plan(task: dict[str, Any], config: Any) -> list[dict[str, Any]]:
+    """The task's actions with a status each: planned, awaiting_approval or refused. A task planned
+    before (a retry, or an approval) keeps its plan, so every action keeps its idempotency key."""
+    load_all()
+    if task.get("actions"):
+        return task["actions"]
+    route_name, route = route_of(task, config)
+    allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
+    confirm = set(route.get("confirm", []))
+    parsed = (task.get("result") or {}).get("parsed") or {}
+    proposed = [(a, "route") for a in route.get("fixed", [])]
+    proposed += [(a, "model") for a in (parsed.get("actions") or [] if isinstance(parsed, dict) else [])]
+    actions = []
+    for index, (raw, origin) in enumerate(proposed):
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        args = raw.get("args", {}) if isinstance(raw, dict) else {}
+        entry: dict[str, Any] = {"type": str(kind), "args": args, "origin": origin, "status": "planned",
+                                 "key": action_key(task["id"], index, str(kind), args), "result": None, "error": None}
+        if kind not in REGISTRY:
+            entry.update(status="refused", error=f"unknown action {kind!r}")
+        elif kind not in allowed:
+            entry.update(status="refused", error=f"route {route_name!r} does not allow {kind}")
+        elif not isinstance(args, dict) or problems(kind, args):
+            found = problems(kind, args) if isinstance(args, dict) else ["arguments must be an object"]
+            entry.update(status="refused", error="bad arguments: " + "; ".join(found[:3]))
+        elif kind in confirm:
+            entry["status"] = "awaiting_approval"
+        actions.append(entry)
+    return actions

@@ -1,0 +1,62 @@
+"""The executor registry: each action type has a JSON Schema for its arguments and a function
+`(args, ctx) -> result`. Executors raise TemporaryError for what may work later, anything else fails the
+action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AssistError
+
+
+@dataclass
+class ActionContext:
+    config: Any
+    key: str  # the action's idempotency key
+    task: dict[str, Any]
+
+    def section(self, name: str) -> dict[str, Any]:
+        return self.config.raw.get("actions", {}).get(name, {})
+
+
+@dataclass
+class Executor:
+    name: str
+    schema: dict[str, Any]
+    run: Callable[[dict[str, Any], ActionContext], dict[str, Any]]
+
+
+REGISTRY: dict[str, Executor] = {}
+
+
+def executor(name: str, schema: dict[str, Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY[name] = Executor(name, {"type": "object", "additionalProperties": False, **schema}, fn)
+        return fn
+
+    return register
+
+
+def load_all() -> dict[str, Executor]:
+    """Import every executor module (each registers itself)."""
+    from .executors import calendar, email_smtp, files, notes, shell, webhook  # noqa: F401
+
+    return REGISTRY
+
+
+class ActionError(AssistError):
+    """An action that cannot be done as asked: it fails (and is recorded), the other actions go on."""
+
+
+class Refused(ActionError):
+    """An action the policy forbids (a path out of its roots, a URL or command not allowed): it is
+    recorded as refused and nothing happens."""
+
+
+def problems(name: str, args: Any) -> list[str]:
+    import jsonschema_rs
+
+    validator = jsonschema_rs.validator_for(REGISTRY[name].schema)
+    return [f"{'/'.join(map(str, e.instance_path)) or '(args)'}: {e.message}" for e in validator.iter_errors(args)]

@@ -1,0 +1,92 @@
+"""`assist act`: run a task's planned actions, exactly once each, after approval where the route asks.
+
+Each action is journaled by its idempotency key before and after it runs (state/actions.db). A task that
+comes back (a retry, a redelivery after a crash, an approval) skips what is done. An action found
+`started` but not finished was interrupted: the idempotent executors (notes, files, calendar, webhooks
+with their delivery id) run again; for the others (email.send, shell.run) the action fails as "unsure"
+with what identifies it, rather than doing it twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import PermanentError, TemporaryError
+from ..task import Task
+from .base import Hold, Stage, StageContext
+
+REPEATABLE = {"notes.append", "file.write", "file.trash", "calendar.add", "webhook.post"}
+
+
+class ActStage(Stage):
+    name = "act"
+
+    def __init__(self, dry_run: bool = False):
+        self.dry_run = dry_run
+        self._journal: Any = None
+
+    def journal(self, home: Any) -> Any:
+        if self._journal is None:
+            from ..act.journal import Journal
+
+            self._journal = Journal(home)
+        return self._journal
+
+    def process(self, task: Task, ctx: StageContext) -> Task | Hold:
+        from ..act.plan import plan
+
+        actions = task["actions"] = plan(task, ctx.config)
+        for action in actions:
+            if action["status"] == "refused":
+                ctx.log.warning("refused", task=task["id"], action=action["type"], error=action["error"])
+        if self.dry_run:
+            return task
+        approved = bool(task.get("meta", {}).get("approved"))
+        waiting = [a["type"] for a in actions if a["status"] == "awaiting_approval"]
+        if waiting and not approved:
+            return Hold(task, "awaiting approval: " + ", ".join(waiting))
+        journal = self.journal(ctx.config.home)
+        for action in actions:
+            if action["status"] in ("planned", "awaiting_approval"):
+                self._run(task, action, journal, ctx)
+        failed = [a for a in actions if a["status"] == "failed"]
+        if failed:
+            raise PermanentError(f"{len(failed)} of {len(actions)} action(s) failed: "
+                                 + "; ".join(f"{a['type']}: {a['error']}" for a in failed)[:400])
+        return task
+
+    def _run(self, task: Task, action: dict[str, Any], journal: Any, ctx: StageContext) -> None:
+        from ..act.registry import REGISTRY, ActionContext, Refused
+
+        key, kind = action["key"], action["type"]
+        prior = journal.get(key)
+        if prior and prior["state"] == "done":
+            action.update(status="done", result=prior["result"], error=None)
+            return
+        if prior and prior["state"] == "started" and kind not in REPEATABLE:
+            error = f"interrupted earlier: unsure whether it happened (key {key}); check before retrying"
+            action.update(status="failed", error=error)
+            journal.failed(key, task["id"], kind, error)
+            return
+        journal.started(key, task["id"], kind)
+        try:
+            result = REGISTRY[kind].run(action["args"], ActionContext(ctx.config, key, task))
+        except TemporaryError:
+            journal.forget(key)  # it did not happen: the retry of the task may do it
+            raise
+        except Refused as exc:
+            action.update(status="refused", error=str(exc)[:500])
+            journal.failed(key, task["id"], kind, str(exc)[:500])
+            ctx.log.warning("refused", task=task["id"], action=kind, error=str(exc)[:200])
+            return
+        except Exception as exc:  # an ActionError, or a bug in an executor: this action fails, others go on
+            from ..errors import AssistError
+
+            error = str(exc) if isinstance(exc, AssistError) else f"{type(exc).__name__}: {exc}"
+            action.update(status="failed", error=error[:500])
+            journal.failed(key, task["id"], kind, error[:500])
+            ctx.log.warning("action_failed", task=task["id"], action=kind, error=error[:200])
+            return
+        journal.done(key, task["id"], kind, result)
+        action.update(status="done", result=result, error=None)
+        ctx.log.info("action_done", task=task["id"], action=kind)

@@ -1,0 +1,271 @@
+"""`assist act`: route policies, approvals, the journal, and the executors against real servers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import threading
+from email import message_from_bytes
+from email.policy import default as email_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+import pytest
+from aiosmtpd.controller import Controller
+
+from assist.act.journal import Journal
+from assist.auth.store import TokenStore
+from conftest import jsonl, run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=email_policy))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def hooks():
+    """A local HTTP receiver for webhook.post that checks the HMAC signature."""
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            sig = self.headers.get("X-Assist-Signature-256", "")
+            good = sig == "sha256=" + hmac.new(b"hook-key", body, hashlib.sha256).hexdigest()
+            received.append({"body": json.loads(body), "signed": good, "delivery": self.headers["X-Assist-Delivery"]})
+            self.send_response(200 if good else 401)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+
+
+@pytest.fixture
+def act_home(home, tmp_path, smtp, hooks):
+    controller, _ = smtp
+    url, _ = hooks
+    TokenStore(home).init("file")
+    TokenStore(home).set("hook", {"kind": "api_key", "key": "hook-key"})
+    (tmp_path / "vault").mkdir()
+    (tmp_path / "files").mkdir()
+    (home / "assist.toml").write_text(f"""
+[queue]
+backoff_base = "10ms"
+backoff_max = "20ms"
+
+[routes.triage]
+actions = ["notes.append", "notes.create", "file.write", "file.move", "file.copy", "file.trash", "calendar.add",
+           "webhook.post", "shell.run", "email.reply"]
+confirm = ["email.send"]
+fixed = [{{type = "notes.append", args = {{note = "Inbox log", text = "a message was triaged"}}}}]
+
+[actions.notes]
+vault = "{tmp_path / 'vault'}"
+
+[actions.files]
+roots = {{docs = "{tmp_path / 'files'}"}}
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {controller.port}
+security = "plain"
+from = "assistant@example.org"
+
+[actions.webhook]
+allow = ["{url}/*"]
+token = "hook"
+
+[actions.shell]
+allow = [["echo"]]
+
+[actions.calendar]
+file = "{tmp_path / 'cal.ics'}"
+""")
+    return home, tmp_path
+
+
+def task(actions, route="triage", **extra):
+    return {"type": "email.received", "intent": {"route": route}, "data": {"subject": "hi"},
+            "result": {"parsed": {"actions": actions}}, **extra}
+
+
+def act(*docs, args=()):
+    return run(["act", *args], jsonl(*docs))
+
+
+def test_policy_refuses_what_the_route_does_not_allow_and_does_nothing(act_home, smtp):
+    home, tmp = act_home
+    _, inbox = smtp
+    r = act(task([
+        {"type": "email.forward_all", "args": {"to": "evil@example.com"}},   # no such action
+        {"type": "email.reply", "args": {"to": "x@example.org", "subject": "s"}},  # bad args: no body
+        {"type": "file.write", "args": {"path": "../../etc/passwd", "content": "x"}},
+        {"type": "file.write", "args": {"path": "/etc/passwd", "content": "x"}},
+        {"type": "shell.run", "args": {"argv": ["rm", "-rf", "/"]}},
+        {"type": "webhook.post", "args": {"url": "https://evil.example.com/x", "body": {}}},
+        {"type": "notes.create", "args": {"title": "Ok", "body": "fine"}},
+    ], route="triage"))
+    assert r.code == 0, r.err
+    [out] = r.lines
+    statuses = [(a["type"], a["status"]) for a in out["actions"]]
+    assert statuses == [("notes.append", "done"), ("email.forward_all", "refused"), ("email.reply", "refused"),
+                        ("file.write", "refused"), ("file.write", "refused"), ("shell.run", "refused"),
+                        ("webhook.post", "refused"), ("notes.create", "done")]
+    errors = [a["error"] for a in out["actions"] if a["status"] == "refused"]
+    assert "unknown action" in errors[0] and "bad arguments" in errors[1] and "'..' is not allowed" in errors[2]
+    assert "must be relative" in errors[3] and "not in [actions.shell] allow" in errors[4]
+    assert not (tmp.parent / "etc").exists() and inbox.messages == []
+    log = (home / "logs" / "act.jsonl").read_text()
+    assert log.count('"event":"refused"') >= 6
+
+
+def test_a_route_that_does_not_list_an_action_refuses_it(act_home):
+    r = act(task([{"type": "notes.create", "args": {"title": "x", "body": "y"}}], route="unknown-route"))
+    [out] = r.lines
+    assert out["actions"][0]["status"] == "refused" and "does not allow" in out["actions"][0]["error"]
+
+
+def test_confirm_holds_then_approve_sends_exactly_once(act_home, smtp):
+    _, inbox = smtp
+    r = run(["enqueue", "--queue", "act"], jsonl(task([{"type": "email.send", "args": {
+        "to": "ann@example.org", "subject": "Your invoice", "body": "Attached, as promised."}}])))
+    assert r.code == 0
+    assert run(["act", "--from", "act", "--once"]).code == 0
+    held = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert held[0]["awaiting"] == [{"type": "email.send", "args": {
+        "to": "ann@example.org", "subject": "Your invoice", "body": "Attached, as promised."}}]
+    assert inbox.messages == []
+    assert run(["queue", "approve", held[0]["id"]]).code == 0
+    assert run(["act", "--from", "act", "--once"]).code == 0
+    assert len(inbox.messages) == 1
+    msg = inbox.messages[0]
+    assert msg["To"] == "ann@example.org" and msg["From"] == "assistant@example.org"
+    assert msg["Message-ID"].endswith("@assist.local>")
+    done = run(["queue", "show", held[0]["id"]]).json()
+    assert done["state"] == "done"
+    assert [a["status"] for a in done["task"]["actions"]] == ["done", "done"]
+    # delivered again (a redelivery after a crash): the journal skips both actions
+    again = act(done["task"])
+    assert again.code == 0 and len(inbox.messages) == 1
+
+
+def test_reply_keeps_the_thread(act_home, smtp):
+    _, inbox = smtp
+    r = act(task([{"type": "email.reply", "args": {"to": "bob@example.org", "subject": "Lunch", "body": "Yes!",
+                                                    "in_reply_to": "<m2@x>", "references": ["<m1@x>"]}}]))
+    assert r.code == 0, r.err
+    msg = inbox.messages[0]
+    assert msg["Subject"] == "Re: Lunch" and msg["In-Reply-To"] == "<m2@x>" and msg["References"] == "<m1@x> <m2@x>"
+
+
+def test_an_interrupted_send_is_not_repeated(act_home, smtp):
+    home, _ = act_home
+    _, inbox = smtp
+    doc = task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}],
+               meta={"approved": True})
+    planned = act(doc, args=("--dry-run",)).lines[0]
+    key = planned["actions"][1]["key"]
+    Journal(home).started(key, planned["id"], "email.send")  # as if the process died mid-send
+    r = act(planned)
+    assert r.code == 1 and inbox.messages == []
+    assert "unsure whether it happened" in r.err
+
+
+def test_dry_run_plans_and_does_nothing(act_home, smtp):
+    _, tmp = act_home
+    r = act(task([{"type": "notes.create", "args": {"title": "T", "body": "B"}}]), args=("--dry-run",))
+    [out] = r.lines
+    assert [a["status"] for a in out["actions"]] == ["planned", "planned"]
+    assert list((tmp / "vault").iterdir()) == []
+
+
+def test_notes_files_calendar_shell_and_webhooks(act_home, hooks):
+    home, tmp = act_home
+    url, received = hooks
+    (tmp / "files" / "old.txt").write_text("old")
+    r = act(task([
+        {"type": "notes.create", "args": {"title": "Meeting: Q3 plan", "body": "Agenda", "tags": ["work"]}},
+        {"type": "file.write", "args": {"root": "docs", "path": "reports/summary.md", "content": "# Summary"}},
+        {"type": "file.copy", "args": {"src": "reports/summary.md", "dest": "archive/summary.md"}},
+        {"type": "file.move", "args": {"src": "old.txt", "dest": "moved/old.txt"}},
+        {"type": "file.trash", "args": {"path": "moved/old.txt"}},
+        {"type": "calendar.add", "args": {"summary": "Dentist", "start": "2026-12-01T09:00:00+01:00",
+                                          "end": "2026-12-01T10:00:00+01:00"}},
+        {"type": "shell.run", "args": {"argv": ["echo", "hello"]}},
+        {"type": "webhook.post", "args": {"url": f"{url}/notify", "body": {"text": "done"}}},
+    ]))
+    assert r.code == 0, r.err
+    [out] = r.lines
+    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
+    note = (tmp / "vault" / "Meeting-Q3-plan.md").read_text()
+    assert note.startswith("---\ntitle: 'Meeting: Q3 plan'") and "tags: [work]" in note and note.endswith("Agenda\n")
+    log = (tmp / "vault" / "Inbox log.md").read_text()
+    assert "a message was triaged" in log and "<!-- assist:" in log
+    assert (tmp / "files" / "reports" / "summary.md").read_text() == "# Summary"
+    assert (tmp / "files" / "archive" / "summary.md").read_text() == "# Summary"
+    assert not (tmp / "files" / "moved" / "old.txt").exists()
+    trash = home / "trash"
+    manifest = [orjson.loads(line) for line in (trash / "manifest.jsonl").read_bytes().splitlines()]
+    assert manifest[0]["from"] == str(tmp / "files" / "moved" / "old.txt")
+    assert (trash / manifest[0]["kept"]).read_text() == "old"  # nothing unlinked
+    ics = (tmp / "cal.ics").read_text()
+    assert "SUMMARY:Dentist" in ics and ics.count("BEGIN:VEVENT") == 1
+    assert out["actions"][7]["result"]["stdout"] == "hello\n"
+    assert received == [{"body": {"text": "done"}, "signed": True, "delivery": out["actions"][8]["key"]}]
+
+
+def test_a_symlink_out_of_the_root_is_refused(act_home):
+    _, tmp = act_home
+    (tmp / "outside").mkdir()
+    os.symlink(tmp / "outside", tmp / "files" / "link")
+    r = act(task([{"type": "file.write", "args": {"path": "link/x.txt", "content": "x"}}]))
+    [out] = r.lines
+    assert out["actions"][1]["status"] == "refused" and "outside" in out["actions"][1]["error"]
+    assert not (tmp / "outside" / "x.txt").exists()
+
+
+def test_executor_errors_fail_the_action_clearly(act_home):
+    _, tmp = act_home
+    (tmp / "files" / "exists.txt").write_text("keep me")
+    r = act(task([
+        {"type": "file.write", "args": {"path": "exists.txt", "content": "new"}},  # no overwrite
+        {"type": "file.move", "args": {"src": "missing.txt", "dest": "x.txt"}},
+        {"type": "calendar.add", "args": {"summary": "x", "start": "2026-12-01T10:00:00",
+                                          "end": "2026-12-01T09:00:00"}},
+    ]))
+    assert r.code == 1 and "Traceback" not in r.err
+    failed = run(["queue", "show", r.err.split("task ")[1].split(" ")[0]]).json()["task"]["actions"]
+    assert [a["status"] for a in failed] == ["done", "failed", "failed", "failed"]
+    assert "exists" in failed[1]["error"] and "no such file" in failed[2]["error"]
+    assert "ends before" in failed[3]["error"]
+    assert (tmp / "files" / "exists.txt").read_text() == "keep me"
