@@ -269,3 +269,134 @@ def test_executor_errors_fail_the_action_clearly(act_home):
     assert "exists" in failed[1]["error"] and "no such file" in failed[2]["error"]
     assert "ends before" in failed[3]["error"]
     assert (tmp / "files" / "exists.txt").read_text() == "keep me"
+
+
+@pytest.fixture
+def gmail(home):
+    from helpers.gmail_double import GmailDouble
+
+    double = GmailDouble()
+    store = TokenStore(home)
+    store.init("file")
+    store.set("gmail", {"kind": "oauth2", "token_url": f"{double.url}/token", "refresh_token": "RT-gmail",
+                        "access_token": "AT-0", "expires_at": "2999-01-01T00:00:00.000Z"})
+    (home / "assist.toml").write_text(f"""
+[routes.g]
+actions = ["gmail.send", "gmail.draft", "gmail.label"]
+
+[actions.gmail]
+token = "gmail"
+api = "{double.url}"
+""")
+    yield double
+    double.stop()
+
+
+def test_gmail_send_draft_label_through_the_double_with_a_refresh_after_401(gmail, home):
+    gmail.valid_access = {"AT-revoked-early"}  # the stored access token stopped working
+    r = act(task([
+        {"type": "gmail.send", "args": {"to": "ann@example.org", "subject": "Hi", "body": "Hello", "thread_id": "t9"}},
+        {"type": "gmail.draft", "args": {"to": "bob@example.org", "subject": "Re: x", "body": "Draft",
+                                         "in_reply_to": "<x@y>"}},
+        {"type": "gmail.label", "args": {"message_id": "m1", "add": ["Receipts"], "remove": ["INBOX"]}},
+    ], route="g"))
+    assert r.code == 0, r.err
+    [out] = r.lines
+    assert [a["status"] for a in out["actions"]] == ["done", "done", "done"]
+    assert gmail.unauthorized == 1 and gmail.refreshes == 1  # one 401, one refresh, then the retry worked
+    assert gmail.sent[0]["To"] == "ann@example.org" and gmail.sent[0]["Message-ID"].endswith("@assist.local>")
+    assert gmail.drafts[0]["In-Reply-To"] == "<x@y>"
+    assert out["actions"][2]["result"] == {"labels": ["Receipts"]}
+    assert TokenStore(home).get("gmail")["access_token"] == "AT-1"  # the new token was stored
+
+
+def test_gmail_with_a_revoked_refresh_token_fails_the_action_clearly(gmail, home):
+    gmail.valid_access = set()
+    gmail.refresh_token = "rotated-elsewhere"
+    r = act(task([{"type": "gmail.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="g"))
+    assert r.code == 1 and "sign in again" in r.err and gmail.sent == []
+
+
+def test_gmail_is_remote_and_needs_allow_remote(home):
+    TokenStore(home).init("file")
+    (home / "assist.toml").write_text('[routes.g]\nactions = ["gmail.send"]\n[actions.gmail]\ntoken = "gmail"\n')
+    r = act(task([{"type": "gmail.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="g"))
+    [out] = r.lines
+    assert out["actions"][0]["status"] == "refused" and "allow_remote is false" in out["actions"][0]["error"]
+
+
+def test_every_executor_refuses_bad_arguments_without_a_traceback(act_home):
+    from assist.act.registry import load_all
+
+    names = sorted(load_all())
+    assert len(names) == 17
+    config = (act_home[0] / "assist.toml").read_text()
+    (act_home[0] / "assist.toml").write_text(config.replace(
+        'actions = ["notes.append"', "actions = [" + ", ".join(f'"{n}"' for n in names) + ', "notes.append"'))
+    r = act(task([{"type": name, "args": {"unexpected": True}} for name in names]))
+    assert r.code == 0 and "Traceback" not in r.err
+    [out] = r.lines
+    assert [a["status"] for a in out["actions"][1:]] == ["refused"] * len(names)
+    assert all(a["error"].startswith("bad arguments: ") for a in out["actions"][1:])
+
+
+def test_smtp_with_auth(home, tmp_path, monkeypatch):
+    from aiosmtpd.smtp import AuthResult
+
+    inbox = Inbox()
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"assistant" and auth_data.password == b"s3cret"
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+                            auth_required=True, auth_require_tls=False)
+    controller.start()
+    try:
+        monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
+        (home / "assist.toml").write_text(f"""
+[routes.r]
+actions = ["email.send"]
+[actions.smtp]
+host = "127.0.0.1"
+port = {controller.port}
+security = "plain"
+username = "assistant"
+password_env = "SMTP_PASSWORD"
+from = "assistant@example.org"
+""")
+        send = task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="r")
+        assert act(send).code == 0 and len(inbox.messages) == 1
+        monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+        r = act(send)
+        assert r.code == 1 and "refused the login" in r.err and "wrong" not in r.err
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()
+
+
+def test_webhook_retries_on_5xx(act_home, hooks):
+    url, _ = hooks
+    calls = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(1)
+            self.send_response(503 if len(calls) < 3 else 200)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    flaky = f"http://127.0.0.1:{server.server_address[1]}"
+    config = (act_home[0] / "assist.toml").read_text()
+    config = config.replace(f'allow = ["{url}/*"]', f'allow = ["{url}/*", "{flaky}/*"]')
+    (act_home[0] / "assist.toml").write_text(config)
+    try:
+        r = act(task([{"type": "webhook.post", "args": {"url": f"{flaky}/x", "body": {"a": 1}}}]))
+    finally:
+        server.shutdown()
+    assert r.code == 0 and len(calls) == 3

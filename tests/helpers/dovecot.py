@@ -89,6 +89,15 @@ class Dovecot:
         os.chown(tmp, self.uid, self.gid)
         os.rename(tmp, self.maildir / "new" / name)
 
+    def deliver_to(self, folder: str, raw: bytes) -> None:
+        """Drop a message into a Maildir++ subfolder such as ".Sent"."""
+        name = f"{time.time_ns()}.{os.getpid()}.assist-test"
+        base = self.maildir / folder
+        tmp = base / "tmp" / name
+        tmp.write_bytes(raw)
+        os.chown(tmp, self.uid, self.gid)
+        os.rename(tmp, base / "new" / name)
+
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)

@@ -41,7 +41,7 @@ def executor(name: str, schema: dict[str, Any]) -> Callable[[Callable[..., Any]]
 
 def load_all() -> dict[str, Executor]:
     """Import every executor module (each registers itself)."""
-    from .executors import calendar, email_smtp, files, notes, shell, webhook  # noqa: F401
+    from .executors import calendar, email_imap, email_smtp, files, gmail, notes, shell, webhook  # noqa: F401
 
     return REGISTRY
 

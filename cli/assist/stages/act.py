@@ -55,6 +55,21 @@ class ActStage(Stage):
                                  + "; ".join(f"{a['type']}: {a['error']}" for a in failed)[:400])
         return task
 
+    @staticmethod
+    def _look_for(kind: str, key: str, ctx: StageContext, task: Task) -> dict[str, Any] | bool | None:
+        """After a crash mid-send: find the message in the Sent folder by the Message-ID made from its key.
+        A result when it was sent, False when it certainly was not, None when nothing can tell."""
+        if kind not in ("email.send", "email.reply"):
+            return None
+        from ..act.executors.email_imap import was_sent
+        from ..act.registry import ActionContext
+
+        message_id = f"<{key}@assist.local>"
+        sent = was_sent(ActionContext(ctx.config, key, task), message_id)
+        if sent is None:
+            return None
+        return {"message_id": message_id, "found_in_sent": True} if sent else False
+
     def _run(self, task: Task, action: dict[str, Any], journal: Any, ctx: StageContext) -> None:
         from ..act.registry import REGISTRY, ActionContext, Refused
 
@@ -64,10 +79,21 @@ class ActStage(Stage):
             action.update(status="done", result=prior["result"], error=None)
             return
         if prior and prior["state"] == "started" and kind not in REPEATABLE:
-            error = f"interrupted earlier: unsure whether it happened (key {key}); check before retrying"
-            action.update(status="failed", error=error)
-            journal.failed(key, task["id"], kind, error)
-            return
+            found = self._look_for(kind, key, ctx, task)
+            if found:  # it did happen before the crash: record it, do not repeat it
+                journal.done(key, task["id"], kind, found)
+                action.update(status="done", result=found, error=None)
+                return
+            if found is None:
+                error = f"interrupted earlier: unsure whether it happened (key {key}); check before retrying"
+                action.update(status="failed", error=error)
+                journal.failed(key, task["id"], kind, error)
+                return
+        limit = ctx.config.raw.get("actions", {}).get("limits", {}).get(kind)
+        if limit:
+            from ..act.limits import take
+
+            take(ctx.config.home, kind, limit)  # may wait; TemporaryError when the wait would be long
         journal.started(key, task["id"], kind)
         try:
             result = REGISTRY[kind].run(action["args"], ActionContext(ctx.config, key, task))

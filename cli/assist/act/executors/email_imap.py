@@ -1,0 +1,147 @@
+"""email.move, email.flag and email.draft over IMAP; and finding a sent message by its Message-ID.
+
+Messages are named by their Message-ID (the `data.message_id` of an email.received event), searched in
+the folder given (default INBOX). The account is `[actions.imap]`: host, port, security, username,
+token (or password_env), cafile, drafts (folder), sent (folder).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import time
+from email.message import EmailMessage
+from typing import Any
+
+from ...errors import TemporaryError
+from ..registry import ActionContext, ActionError, executor
+
+FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "deleted": "\\Deleted",
+         "draft": "\\Draft"}
+MESSAGE_ID = {"type": "string", "minLength": 3, "maxLength": 998}
+FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r\\n\"]+$"}
+
+
+def account(ctx: ActionContext) -> Any:
+    from ...ingest.imap import ImapAccount
+
+    section = ctx.section("imap")
+    if not section.get("host"):
+        raise ActionError("email: no IMAP account is configured ([actions.imap] host)")
+    password = None
+    if section.get("token"):
+        from ...auth.oauth import secret
+        from ...auth.store import TokenStore
+
+        password = secret(TokenStore(ctx.config.home), section["token"])
+    elif section.get("password_env"):
+        password = os.environ.get(section["password_env"])
+    security = section.get("security", "tls")
+    return ImapAccount(section["host"], section.get("port", 993 if security == "tls" else 143),
+                       section.get("username", ""), password or "", "INBOX", security, section.get("cafile"))
+
+
+def connect(ctx: ActionContext) -> imaplib.IMAP4:
+    from ...errors import Unavailable
+    from ...ingest.imap import connect as imap_connect
+
+    try:
+        return imap_connect(account(ctx))
+    except Unavailable as exc:
+        raise TemporaryError(str(exc)) from None
+
+
+def _q(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = True) -> list[bytes]:
+    status, _ = conn.select(_q(folder), readonly=readonly)
+    if status != "OK":
+        raise ActionError(f"email: no folder {folder!r}")
+    status, data = conn.uid("SEARCH", None, "HEADER", "Message-ID", f'"{message_id}"')
+    return (data[0] or b"").split() if status == "OK" else []
+
+
+def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
+    """Whether the Sent folder holds the message (None when no IMAP account is configured to tell)."""
+    if not ctx.section("imap").get("host"):
+        return None
+    conn = connect(ctx)
+    try:
+        return bool(find(conn, ctx.section("imap").get("sent", "Sent"), message_id))
+    finally:
+        conn.logout()
+
+
+@executor("email.move", {"required": ["message_id", "to"],
+                         "properties": {"message_id": MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
+def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    conn = connect(ctx)
+    try:
+        source = args.get("from", "INBOX")
+        uids = find(conn, source, args["message_id"], readonly=False)
+        if not uids:
+            if _exists(conn, args["to"]) and find(conn, args["to"], args["message_id"]):
+                return {"already": True}  # moved before (a retry)
+            raise ActionError(f"email: no message {args['message_id']} in {source}")
+        conn.create(_q(args["to"]))  # fails harmlessly when it exists
+        conn.select(_q(source))
+        status, _ = conn.uid("MOVE", b",".join(uids).decode(), _q(args["to"]))
+        if status != "OK":
+            raise ActionError(f"email: the server refused to move it to {args['to']!r}")
+        return {"moved": len(uids), "to": args["to"]}
+    finally:
+        conn.logout()
+
+
+@executor("email.flag", {"required": ["message_id", "flag"],
+                         "properties": {"message_id": MESSAGE_ID, "folder": FOLDER,
+                                        "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}})
+def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    conn = connect(ctx)
+    try:
+        folder = args.get("folder", "INBOX")
+        uids = find(conn, folder, args["message_id"], readonly=False)
+        if not uids:
+            raise ActionError(f"email: no message {args['message_id']} in {folder}")
+        op = "-FLAGS.SILENT" if args.get("unset") else "+FLAGS.SILENT"
+        conn.uid("STORE", b",".join(uids).decode(), op, f"({FLAGS[args['flag']]})")
+        return {"flagged": len(uids), "flag": args["flag"], "unset": bool(args.get("unset"))}
+    finally:
+        conn.logout()
+
+
+@executor("email.draft", {"required": ["to", "subject", "body"],
+                          "properties": {"to": {"type": "string", "minLength": 3, "maxLength": 998},
+                                         "subject": {"type": "string", "maxLength": 998},
+                                         "body": {"type": "string", "maxLength": 5_000_000},
+                                         "in_reply_to": MESSAGE_ID,
+                                         "references": {"type": "array", "items": {"type": "string"}}}})
+def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    folder = ctx.section("imap").get("drafts", "Drafts")
+    msg = EmailMessage()
+    msg["From"] = ctx.section("smtp").get("from") or ctx.section("imap").get("username", "")
+    msg["To"] = args["to"]
+    msg["Subject"] = args["subject"]
+    msg["Message-ID"] = f"<{ctx.key}@assist.local>"
+    if args.get("in_reply_to"):
+        msg["In-Reply-To"] = args["in_reply_to"]
+        msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
+    msg.set_content(args["body"])
+    conn = connect(ctx)
+    try:
+        if _exists(conn, folder) and find(conn, folder, msg["Message-ID"]):
+            return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
+        conn.create(_q(folder))
+        status, _ = conn.append(_q(folder), "(\\Draft)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
+        if status != "OK":
+            raise ActionError(f"email: the server refused the draft in {folder!r}")
+        return {"folder": folder, "message_id": msg["Message-ID"]}
+    finally:
+        conn.logout()
+
+
+def _exists(conn: imaplib.IMAP4, folder: str) -> bool:
+    status, data = conn.list('""', _q(folder))
+    return status == "OK" and bool(data and data[0])

@@ -1,0 +1,88 @@
+"""gmail.send, gmail.label, gmail.draft over Gmail's REST API with a stored OAuth2 token.
+
+`[actions.gmail] token = "gmail"` names an oauth2 entry of the token store; it is refreshed before it
+expires and once after a 401. Gmail is a remote service: it is used only with `allow_remote = true`.
+"""
+
+from __future__ import annotations
+
+import base64
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlparse
+
+from ...errors import TemporaryError
+from ..registry import ActionContext, ActionError, Refused, executor
+
+API = "https://gmail.googleapis.com"
+MAIL = {"to": {"type": "string", "minLength": 3, "maxLength": 998}, "subject": {"type": "string", "maxLength": 998},
+        "body": {"type": "string", "maxLength": 5_000_000}, "in_reply_to": {"type": "string", "maxLength": 998},
+        "thread_id": {"type": "string", "pattern": "^[0-9a-zA-Z]{1,64}$"}}
+
+
+def _call(ctx: ActionContext, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    import requests
+
+    from ...auth.oauth import call_with_token
+    from ...auth.store import TokenStore
+
+    section = ctx.section("gmail")
+    if not section.get("token"):
+        raise ActionError("gmail: no token is configured ([actions.gmail] token)")
+    api = section.get("api", API).rstrip("/")
+    host = urlparse(api).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1") and not ctx.config.raw.get("allow_remote", False):
+        raise Refused("gmail: Gmail is a remote service and allow_remote is false")
+
+    def request(token: str) -> Any:
+        try:
+            return requests.request(method, f"{api}/gmail/v1/users/me/{path}", json=body, timeout=30,
+                                    headers={"Authorization": f"Bearer {token}"})
+        except requests.RequestException as exc:
+            raise TemporaryError(f"gmail: cannot reach {host} ({type(exc).__name__})") from None
+
+    response = call_with_token(TokenStore(ctx.config.home), section["token"], request)
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TemporaryError(f"gmail: HTTP {response.status_code}; retrying later")
+    if response.status_code >= 400:
+        raise ActionError(f"gmail: {path.split('/')[0]} refused (HTTP {response.status_code})")
+    return response.json()
+
+
+def _raw(args: dict[str, Any], ctx: ActionContext) -> str:
+    msg = EmailMessage()
+    msg["To"] = args["to"]
+    msg["Subject"] = args.get("subject", "")
+    msg["Message-ID"] = f"<{ctx.key}@assist.local>"
+    if args.get("in_reply_to"):
+        msg["In-Reply-To"] = args["in_reply_to"]
+        msg["References"] = args["in_reply_to"]
+    msg.set_content(args.get("body", ""))
+    return base64.urlsafe_b64encode(msg.as_bytes()).decode()
+
+
+@executor("gmail.send", {"required": ["to", "subject", "body"], "properties": MAIL})
+def send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    body: dict[str, Any] = {"raw": _raw(args, ctx)}
+    if args.get("thread_id"):
+        body["threadId"] = args["thread_id"]
+    answer = _call(ctx, "POST", "messages/send", body)
+    return {"id": answer.get("id"), "thread_id": answer.get("threadId")}
+
+
+@executor("gmail.draft", {"required": ["to", "subject", "body"], "properties": MAIL})
+def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    answer = _call(ctx, "POST", "drafts", {"message": {"raw": _raw(args, ctx)}})
+    return {"draft_id": answer.get("id")}
+
+
+@executor("gmail.label", {
+    "required": ["message_id"],
+    "properties": {"message_id": {"type": "string", "pattern": "^[0-9a-zA-Z]{1,64}$"},
+                   "add": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 20},
+                   "remove": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 20}},
+})
+def label(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    answer = _call(ctx, "POST", f"messages/{args['message_id']}/modify",
+                   {"addLabelIds": args.get("add", []), "removeLabelIds": args.get("remove", [])})
+    return {"labels": answer.get("labelIds", [])}

@@ -1,0 +1,173 @@
+"""Mail actions against real servers: IMAP (dovecot) executors, rate limits, and sends under SIGKILL."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+from collections import Counter
+from email import message_from_bytes
+from email.policy import default as email_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import ASSIST, jsonl, run
+from helpers.dovecot import start_dovecot
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SentFolder:
+    """An SMTP server that, like a mail provider, files every accepted message in the Sent folder (the
+    dovecot Maildir's .Sent) before it answers 250, and counts what it received by Message-ID."""
+
+    def __init__(self, server):
+        self.server = server
+        self.received: Counter[str] = Counter()
+        self.sent = server.maildir / ".Sent"
+
+    async def handle_DATA(self, srv, session, envelope):
+        msg = message_from_bytes(envelope.content, policy=email_policy)
+        self.received[msg["Message-ID"]] += 1
+        for sub in ("cur", "new", "tmp"):
+            (self.sent / sub).mkdir(parents=True, exist_ok=True)
+            os.chown(self.sent / sub, self.server.uid, self.server.gid)
+        os.chown(self.sent, self.server.uid, self.server.gid)
+        self.server.deliver_to(".Sent", envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def mail(home):
+    imap = start_dovecot()
+    sent = SentFolder(imap)
+    smtp = Controller(sent, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    (home / "assist.toml").write_text(f"""
+[queue]
+max_attempts = 100
+backoff_base = "10ms"
+backoff_max = "50ms"
+lease = "30s"
+
+[routes.mail]
+actions = ["email.send", "email.move", "email.flag", "email.draft"]
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+from = "assistant@example.org"
+
+[actions.imap]
+host = "127.0.0.1"
+port = {imap.port}
+security = "plain"
+username = "{imap.user}"
+password_env = "TEST_IMAP_PASSWORD"
+sent = "Sent"
+drafts = "Drafts"
+
+[actions.limits]
+"email.flag" = "2/h"
+""")
+    os.environ["TEST_IMAP_PASSWORD"] = imap.password
+    yield imap, sent
+    smtp.stop()
+    imap.stop()
+    os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def imap_session(server):
+    conn = imaplib.IMAP4("127.0.0.1", server.port)
+    conn.login(server.user, server.password)
+    return conn
+
+
+def test_move_flag_and_draft_over_imap(mail):
+    imap, _ = mail
+    for n in range(2):
+        raw = f"Message-ID: <m{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@example.org\r\n\r\nbody\r\n"
+        imap.deliver(raw.encode(), n)
+    r = run(["act"], jsonl({"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+        {"type": "email.flag", "args": {"message_id": "<m0@example.org>", "flag": "flagged"}},
+        {"type": "email.move", "args": {"message_id": "<m1@example.org>", "to": "Newsletters"}},
+        {"type": "email.draft", "args": {"to": "a@example.org", "subject": "Re: s0", "body": "Thanks!",
+                                         "in_reply_to": "<m0@example.org>"}},
+        {"type": "email.move", "args": {"message_id": "<nope@example.org>", "to": "X"}},
+    ]}}}))
+    assert r.code == 1 and "no message <nope@example.org>" in r.err
+    conn = imap_session(imap)
+    conn.select("INBOX")
+    _, data = conn.uid("SEARCH", None, "FLAGGED")
+    assert len(data[0].split()) == 1
+    _, data = conn.uid("SEARCH", None, "ALL")
+    assert len(data[0].split()) == 1  # one moved away
+    conn.select('"Newsletters"')
+    _, data = conn.uid("SEARCH", None, "HEADER", "Message-ID", '"<m1@example.org>"')
+    assert len(data[0].split()) == 1
+    conn.select('"Drafts"')
+    _, data = conn.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[])")
+    draft = message_from_bytes(data[0][1], policy=email_policy)
+    assert b"\\Draft" in data[0][0] and draft["In-Reply-To"] == "<m0@example.org>" and "Thanks!" in draft.get_content()
+    conn.logout()
+
+
+def test_rate_limit_is_shared_across_processes(mail):
+    imap, _ = mail
+    imap.deliver(b"Message-ID: <r@example.org>\r\nSubject: r\r\n\r\nx\r\n", 1)
+    docs = [{"type": "email.received", "intent": {"route": "mail"}, "meta": {"max_attempts": 2},
+             "result": {"parsed": {"actions": [{"type": "email.flag", "args": {"message_id": "<r@example.org>",
+                                                                                "flag": flag}}]}}}
+            for flag in ("seen", "flagged", "answered")]
+    procs = [subprocess.Popen([ASSIST, "act"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in docs]
+    results = [proc.communicate(jsonl(doc)) for proc, doc in zip(procs, docs, strict=True)]
+    codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 0, 1]  # "2/h": two processes got a token, the third did not
+    assert sum(b"rate limit 2/h reached" in err for _, err in results) == 1
+
+
+def test_sends_under_sigkill_arrive_exactly_once(mail):
+    _, sent = mail
+    total = 500
+    docs = [{"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+        {"type": "email.send", "args": {"to": f"user{i}@example.org", "subject": f"note {i}", "body": "hello"}}]}}}
+        for i in range(total)]
+    assert run(["enqueue", "--queue", "act"], jsonl(*docs)).code == 0
+    rng = random.Random(5)
+    workers = [subprocess.Popen([ASSIST, "act", "--from", "act", "--follow"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) for _ in range(3)]
+    kills = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and sum(sent.received.values()) < total * 0.9:
+        time.sleep(rng.uniform(0.05, 0.3))
+        victim = rng.randrange(len(workers))
+        workers[victim].send_signal(signal.SIGKILL)
+        workers[victim].wait()
+        kills += 1
+        workers[victim] = subprocess.Popen([ASSIST, "act", "--from", "act", "--follow"],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+        w.wait(timeout=60)
+    # a last worker: reaps what the killed ones held and finishes the queue
+    for _ in range(20):
+        run(["act", "--from", "act", "--once"], timeout=300)
+        stats = run(["queue", "stats", "--json"]).json()[0]
+        if stats["depth"]["new"] == 0 and stats["depth"]["cur"] == 0:
+            break
+        time.sleep(0.2)
+    assert kills >= 5
+    assert stats["depth"]["done"] == total, stats
+    assert len(sent.received) == total, "every message arrived"
+    assert set(sent.received.values()) == {1}, "and none twice"
