@@ -400,3 +400,35 @@ def test_webhook_retries_on_5xx(act_home, hooks):
     finally:
         server.shutdown()
     assert r.code == 0 and len(calls) == 3
+
+
+def test_smtp_with_starttls_checks_the_certificate(home, tmp_path):
+    import ssl
+    import subprocess as sp
+
+    sp.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
+    controller.start()
+    base = f"""
+[routes.r]
+actions = ["email.send"]
+[actions.smtp]
+host = "127.0.0.1"
+port = {controller.port}
+security = "starttls"
+from = "assistant@example.org"
+"""
+    try:
+        send = task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="r")
+        (home / "assist.toml").write_text(base + f'cafile = "{tmp_path / "cert.pem"}"\n')
+        assert act(send).code == 0 and len(inbox.messages) == 1
+        (home / "assist.toml").write_text(base)  # the self-signed certificate is not trusted without cafile
+        r = act(send)
+        assert r.code == 1 and "certificate is not trusted" in r.err and len(inbox.messages) == 1
+    finally:
+        controller.stop()

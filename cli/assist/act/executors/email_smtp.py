@@ -66,6 +66,9 @@ def send(msg: EmailMessage, ctx: ActionContext) -> None:
         raise ActionError(f"email: the SMTP server refused the login ({exc.smtp_code})") from None
     except smtplib.SMTPRecipientsRefused as exc:
         raise ActionError(f"email: recipients refused: {', '.join(exc.recipients)}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise ActionError(f"email: {host}'s certificate is not trusted ({exc.verify_message}); "
+                          "set [actions.smtp] cafile for a private CA") from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
         raise TemporaryError(f"email: cannot reach {host}:{port} ({type(exc).__name__})") from None
     except smtplib.SMTPResponseException as exc:
