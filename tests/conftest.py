@@ -65,17 +65,23 @@ def cli():
     return run
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def start_redis(folder: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """A real redis-server on a free loopback port, its data in folder; (process, url)."""
     import shutil
-    import socket
 
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is not installed: scripts/test installs it (apt-get install redis-server)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
                              "--save", "", "--appendonly", "yes", *args],

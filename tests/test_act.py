@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import threading
 from email import message_from_bytes
 from email.policy import default as email_policy
@@ -18,13 +17,7 @@ from aiosmtpd.controller import Controller
 
 from assist.act.journal import Journal
 from assist.auth.store import TokenStore
-from conftest import jsonl, run
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port, jsonl, run
 
 
 class Inbox:

@@ -6,7 +6,6 @@ import imaplib
 import os
 import random
 import signal
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -16,14 +15,8 @@ from email.policy import default as email_policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import ASSIST, jsonl, run
+from conftest import ASSIST, free_port, jsonl, run
 from helpers.dovecot import start_dovecot
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SentFolder:

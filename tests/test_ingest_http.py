@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import socket
 import subprocess
 import time
 
@@ -15,15 +14,10 @@ import requests
 
 from assist.auth import jwt_tokens
 from assist.auth.store import TokenStore
-from conftest import ASSIST, run
+from conftest import ASSIST, free_port, run
 
 SECRET = "hook-secret-value"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

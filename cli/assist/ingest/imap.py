@@ -38,7 +38,9 @@ class ImapAccount:
 
 
 def connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
-    if account.security == "plain" and account.host not in ("127.0.0.1", "localhost", "::1"):
+    from ..act.access import is_loopback
+
+    if account.security == "plain" and not is_loopback(account.host):
         raise ConfigError([f"imap {account.host}: a password is only sent unencrypted to this machine; "
                            "use --tls or --starttls"])
     context = ssl.create_default_context(cafile=account.cafile)

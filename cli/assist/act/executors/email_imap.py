@@ -8,12 +8,12 @@ token (or password_env), cafile, drafts (folder), sent (folder).
 from __future__ import annotations
 
 import imaplib
-import os
 import time
 from email.message import EmailMessage
 from typing import Any
 
 from ...errors import TemporaryError
+from ..access import password
 from ..registry import ActionContext, ActionError, executor
 
 FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "deleted": "\\Deleted",
@@ -28,17 +28,10 @@ def account(ctx: ActionContext) -> Any:
     section = ctx.section("imap")
     if not section.get("host"):
         raise ActionError("email: no IMAP account is configured ([actions.imap] host)")
-    password = None
-    if section.get("token"):
-        from ...auth.oauth import secret
-        from ...auth.store import TokenStore
-
-        password = secret(TokenStore(ctx.config.home), section["token"])
-    elif section.get("password_env"):
-        password = os.environ.get(section["password_env"])
     security = section.get("security", "tls")
     return ImapAccount(section["host"], section.get("port", 993 if security == "tls" else 143),
-                       section.get("username", ""), password or "", "INBOX", security, section.get("cafile"))
+                       section.get("username", ""), password(section, ctx) or "", "INBOX", security,
+                       section.get("cafile"))
 
 
 def connect(ctx: ActionContext) -> imaplib.IMAP4:

@@ -6,13 +6,13 @@ the server (or in the Sent folder) by that id instead of being sent blindly agai
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from email.message import EmailMessage
 from typing import Any
 
 from ...errors import TemporaryError
+from ..access import is_loopback, password
 from ..registry import ActionContext, ActionError, executor
 
 ADDRESSES = {"oneOf": [{"type": "string", "minLength": 3, "maxLength": 320},
@@ -30,17 +30,6 @@ def _list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def _password(section: dict[str, Any], ctx: ActionContext) -> str | None:
-    if section.get("token"):
-        from ...auth.oauth import secret
-        from ...auth.store import TokenStore
-
-        return secret(TokenStore(ctx.config.home), section["token"])
-    if section.get("password_env"):
-        return os.environ.get(section["password_env"])
-    return None
-
-
 def send(msg: EmailMessage, ctx: ActionContext) -> None:
     section = ctx.section("smtp")
     host = section.get("host")
@@ -48,7 +37,7 @@ def send(msg: EmailMessage, ctx: ActionContext) -> None:
         raise ActionError("email: no SMTP server is configured ([actions.smtp] host)")
     security = section.get("security", "starttls")
     port = section.get("port", 465 if security == "tls" else 587)
-    if security == "plain" and host not in ("127.0.0.1", "localhost", "::1") and section.get("username"):
+    if security == "plain" and not is_loopback(host) and section.get("username"):
         raise ActionError(f"email: a password is only sent unencrypted to this machine, not to {host}")
     context = ssl.create_default_context(cafile=section.get("cafile"))
     try:
@@ -60,7 +49,7 @@ def send(msg: EmailMessage, ctx: ActionContext) -> None:
                 server.starttls(context=context)
         with server:
             if section.get("username"):
-                server.login(section["username"], _password(section, ctx) or "")
+                server.login(section["username"], password(section, ctx) or "")
             server.send_message(msg)
     except smtplib.SMTPAuthenticationError as exc:
         raise ActionError(f"email: the SMTP server refused the login ({exc.smtp_code})") from None

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ...errors import TemporaryError
-from ..registry import ActionContext, ActionError, Refused, executor
+from ..access import require_local_or_allowed
+from ..registry import ActionContext, ActionError, executor
 
 API = "https://gmail.googleapis.com"
 MAIL = {"to": {"type": "string", "minLength": 3, "maxLength": 998}, "subject": {"type": "string", "maxLength": 998},
@@ -31,8 +32,7 @@ def _call(ctx: ActionContext, method: str, path: str, body: dict[str, Any]) -> d
         raise ActionError("gmail: no token is configured ([actions.gmail] token)")
     api = section.get("api", API).rstrip("/")
     host = urlparse(api).hostname or ""
-    if host not in ("127.0.0.1", "localhost", "::1") and not ctx.config.raw.get("allow_remote", False):
-        raise Refused("gmail: Gmail is a remote service and allow_remote is false")
+    require_local_or_allowed(host, ctx, "gmail")
 
     def request(token: str) -> Any:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ...errors import TemporaryError
+from ..access import require_local_or_allowed
 from ..registry import ActionContext, ActionError, Refused, executor
 
 
@@ -25,9 +26,7 @@ def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     url = args["url"]
     if not any(fnmatch.fnmatch(url, pattern) for pattern in section.get("allow", [])):
         raise Refused(f"webhook: {url} is not in [actions.webhook] allow")
-    host = urlparse(url).hostname or ""
-    if host not in ("127.0.0.1", "localhost", "::1") and not ctx.config.raw.get("allow_remote", False):
-        raise Refused(f"webhook: {host} is not this machine and allow_remote is false")
+    require_local_or_allowed(urlparse(url).hostname or "", ctx, "webhook")
     body = orjson.dumps(args["body"])
     headers = {"Content-Type": "application/json", "X-Assist-Delivery": ctx.key}
     if section.get("token"):
