@@ -80,12 +80,14 @@ def _validator():
 def check(raw: dict[str, Any], path: Path) -> list[str]:
     """Every problem in a parsed config, each as 'FILE: KEY: problem'."""
     validator = _validator()
-    if validator.is_valid(raw):
-        return []
     out = []
     for error in validator.iter_errors(raw):
         key = ".".join(str(p) for p in error.instance_path) or "(top level)"
         out.append(f"{path}: {key}: {_explain(error)}")
+    if not out and raw.get("rules"):
+        from .decide.rules import problems as rule_problems
+
+        out = [f"{path}: {p}" for p in rule_problems(raw["rules"], raw.get("routes", {}))]
     return sorted(out)
 
 

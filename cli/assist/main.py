@@ -18,6 +18,7 @@ COMMANDS = {
     "queue": ("assist.commands.queue", "queue", "List, inspect, retry, cancel and approve queued tasks."),
     "stage": ("assist.commands.stage", "stage", "Run a built-in utility stage (passthrough)."),
     "logs": ("assist.commands.logs", "logs", "Show the per-component JSON logs."),
+    "classify": ("assist.commands.classify", "classify", "Route tasks: rules, then the intent model."),
     "config": ("assist.commands.config", "config", "Check assist.toml and show where files live."),
     "token": ("assist.commands.token", "token", "Keep credentials in the encrypted token store."),
 }

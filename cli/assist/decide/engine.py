@@ -1,0 +1,88 @@
+"""The decision engine: rules first, then the intent model, then the fallback (DESIGN §7).
+
+The model is `[classify] model` when set, else one trained from the routes' `examples` and kept in
+state/intent-model.npz (trained again when the examples change).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .intent import IntentModel, task_text
+from .rules import first_match
+
+DEFAULT_MODEL = "state/intent-model.npz"
+
+
+class DecisionEngine:
+    def __init__(self, config: Any):
+        self.config = config
+        self.rules = config.raw.get("rules", [])
+        self.settings = config.raw.get("classify", {})
+        self._model: IntentModel | None = None
+        self._loaded = False
+        self._embedder: Any = None
+
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from .embedder import shared
+
+            self._embedder = shared(self.settings.get("encoder"), self.settings.get("tokenizer"))
+        return self._embedder
+
+    def model(self) -> IntentModel | None:
+        if self._loaded:
+            return self._model
+        self._loaded = True
+        home = self.config.home
+        if self.settings.get("model"):
+            path = Path(self.settings["model"]).expanduser()
+            self._model = IntentModel.load(path if path.is_absolute() else home / path)
+            return self._model
+        examples = [(text, name) for name, route in self.config.raw.get("routes", {}).items()
+                    for text in route.get("examples", [])]
+        if len({name for _, name in examples}) < 2:
+            return None
+        digest = hashlib.sha256(json.dumps(sorted(examples)).encode()).hexdigest()[:16]
+        path = home / DEFAULT_MODEL
+        if path.exists():
+            cached = IntentModel.load(path)
+            if cached.meta.get("examples_hash") == digest:
+                self._model = cached
+                return cached
+        from .intent import train
+
+        vectors = self.embedder().embed([t for t, _ in examples])
+        model = train(vectors, [n for _, n in examples], name="routes")
+        model.meta["examples_hash"] = digest
+        model.save(path)
+        self._model = model
+        return model
+
+    def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The intent of each task, with its evidence."""
+        out: list[dict[str, Any] | None] = []
+        pending = []
+        for i, task in enumerate(tasks):
+            rule = first_match(self.rules, task)
+            if rule is not None:
+                out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],
+                            "by": f"rule:{rule['name']}", "confidence": 1.0})
+            else:
+                out.append(None)
+                pending.append(i)
+        model = self.model() if pending else None
+        if pending and model is None:
+            for i in pending:
+                out[i] = {"route": "fallback", "labels": [], "by": "none", "confidence": 0.0,
+                          "reason": "no rule matched and no intent model (add route examples)"}
+        elif pending:
+            vectors = self.embedder().embed([task_text(tasks[i]) for i in pending])
+            probs = model.probabilities(vectors)
+            threshold = self.settings.get("threshold")
+            for row, i in enumerate(pending):
+                out[i] = model.decide(probs[row], threshold)
+        return out  # type: ignore[return-value]

@@ -1,0 +1,131 @@
+"""The decision engine: rules, the intent model (trained and evaluated for real), the stage, explain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assist.decide.rules import first_match, matches
+from conftest import jsonl, run
+
+CLINC = Path(__file__).parent / "fixtures" / "clinc150"
+
+
+def test_rule_operators_and_first_match_wins():
+    task = {"type": "email.received", "data": {"from": "News <news@shop.example>", "subject": "50% OFF today",
+                                               "to": ["me@example.org", "list@example.org"]}}
+    assert matches({"field": "type", "equals": "email.received"}, task)
+    assert matches({"field": "data.from", "glob": "*@shop.example>"}, task)
+    assert matches({"field": "data.subject", "regex": r"\d+% off"}, task)
+    assert matches({"field": "data.to", "contains": "list@"}, task)  # any element of a list
+    assert not matches({"field": "data.missing", "contains": "x"}, task)
+    assert matches({"all": [{"field": "type", "equals": "email.received"},
+                            {"any": [{"field": "data.subject", "contains": "nope"},
+                                     {"field": "data.subject", "contains": "off"}]}]}, task)
+    rules = [{"name": "a", "route": "x", "match": {"field": "data.subject", "contains": "zzz"}},
+             {"name": "b", "route": "y", "match": {"field": "data.subject", "contains": "off"}},
+             {"name": "c", "route": "z", "match": {"field": "type", "glob": "email.*"}}]
+    assert first_match(rules, task)["name"] == "b"
+
+
+def test_config_check_validates_rules(home):
+    (home / "assist.toml").write_text("""
+[routes.news]
+actions = []
+[[rules]]
+name = "bad-regex"
+route = "news"
+match = {field = "data.subject", regex = "(unclosed"}
+[[rules]]
+name = "unknown-route"
+route = "nowhere"
+match = {field = "type", equals = "x"}
+""")
+    r = run(["config", "check"])
+    assert r.code == 78
+    assert "rules.0.match.regex: '(unclosed' is not a valid regular expression" in r.err
+    assert "rules.1.route: no route named 'nowhere'" in r.err
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "intent.npz"
+    r = run(["classify", "train", str(CLINC / "train.jsonl"), "--val", str(CLINC / "val.jsonl"), "--out", str(out)])
+    assert r.code == 0, r.err
+    assert "8 routes" in r.out
+    return out
+
+
+def test_train_and_eval_on_held_out_data(model_file):
+    r = run(["classify", "eval", str(CLINC / "test.jsonl"), "--model", str(model_file), "--json"])
+    assert r.code == 0, r.err
+    result = r.json()
+    assert result["examples"] == 100
+    assert result["in_scope_accuracy"] >= 0.85  # 8 intents from 40 examples each
+    assert result["oos_recall"] >= 0.4
+    assert 0 < result["threshold"] < 1
+    assert isinstance(result["most_confused"], list)
+    table = run(["classify", "eval", str(CLINC / "test.jsonl"), "--model", str(model_file)]).out
+    assert "in_scope_accuracy" in table and "macro_f1" in table
+
+
+def test_the_stage_uses_rules_then_the_model_then_holds(home, model_file):
+    (home / "assist.toml").write_text(f"""
+[classify]
+model = "{model_file}"
+[routes.alarm]
+actions = []
+[routes.weather]
+actions = []
+[[rules]]
+name = "timers-by-rule"
+route = "alarm"
+match = {{field = "data.text", regex = "^wake me"}}
+""")
+    docs = [{"type": "text", "data": {"text": "wake me up at six"}},
+            {"type": "text", "data": {"text": "will it rain in paris tomorrow"}},
+            {"type": "text", "data": {"text": "xq zzv plorb"}}]
+    r = run(["enqueue", "--queue", "in"], jsonl(*docs))
+    assert r.code == 0
+    r = run(["classify", "--from", "in", "--to", "act", "--once"])
+    assert r.code == 0, r.err
+    forwarded = run(["queue", "ls", "--queue", "act", "--json"]).json()
+    assert len(forwarded) == 2
+    intents = {}
+    for row in forwarded:
+        task = run(["queue", "show", row["id"], "--queue", "act"]).json()["task"]
+        intents[task["data"]["text"]] = task["intent"]
+    assert intents["wake me up at six"]["by"] == "rule:timers-by-rule"
+    assert intents["wake me up at six"]["confidence"] == 1.0
+    weather = intents["will it rain in paris tomorrow"]
+    assert weather["route"] == "weather" and weather["by"].startswith("model:")
+    assert weather["confidence"] >= weather["threshold"]
+    held = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert len(held) == 1 and "held for a person" in held[0]["hold_reason"]
+
+
+def test_route_examples_train_a_model_on_first_use(home):
+    (home / "assist.toml").write_text("""
+[routes.shopping]
+actions = []
+examples = ["add milk to my shopping list", "put eggs on the grocery list", "we need more bread",
+            "remember to buy coffee", "add apples to the list"]
+[routes.music]
+actions = []
+examples = ["play some jazz", "put on my workout playlist", "play the latest album by adele",
+            "i want to hear some music", "start my morning playlist"]
+""")
+    r = run(["classify"], jsonl({"type": "text", "data": {"text": "add oranges to the grocery list"}},
+                                {"type": "text", "data": {"text": "play something relaxing"}}))
+    assert r.code == 0, r.err
+    assert [t["intent"]["route"] for t in r.lines] == ["shopping", "music"]
+    assert (home / "state" / "intent-model.npz").exists()
+    explained = run(["classify", "explain", "--text", "buy cheese"]).json()
+    assert explained["top"][0]["name"] == "shopping" and "threshold" in explained
+
+
+def test_bad_input_is_named_and_the_rest_goes_on(home):
+    r = run(["classify"], b'{"type": "text", "data": {"text": "hi"}}\nnot json\n\xff\xfe\n')
+    assert r.code == 65 and "line 2" in r.err and "line 3" in r.err
+    assert len(r.lines) == 1 and r.lines[0]["intent"]["route"] == "fallback"
