@@ -157,6 +157,7 @@ def evaluate(model: IntentModel, vectors: Any, labels: list[str]) -> dict[str, A
     return {
         "examples": len(truth),
         "in_scope_accuracy": round(float((decided[inscope] == truth[inscope]).mean()), 4) if inscope.any() else None,
+        "top1_accuracy": round(float((pred[inscope] == truth[inscope]).mean()), 4) if inscope.any() else None,
         "macro_f1": round(float(np.mean(f1s)), 4),
         "oos_recall": round(float(rejected[~inscope].mean()), 4) if (~inscope).any() else None,
         "oos_precision": round(float((truth[rejected] == OOS).mean()), 4) if rejected.any() else None,
