@@ -74,7 +74,7 @@ def test_consumers_killed_while_draining_lose_nothing(fresh_redis, tmp_path):
     def spawn():
         log = tmp_path / f"c{len(logs)}.log"
         logs.append(log)
-        consumers.append(subprocess.Popen([sys.executable, WORKER, "consume", url, "q", str(log), str(stop), "0.003"]))
+        consumers.append(subprocess.Popen([sys.executable, WORKER, "consume", url, "q", str(log), str(stop), "0.005"]))
 
     for _ in range(3):
         spawn()
