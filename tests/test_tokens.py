@@ -264,10 +264,27 @@ def test_expired_entries_show_as_expired(store):
     assert "EXPIRED 2h ago" in run(["token", "ls"]).out
 
 
-def test_keyring_without_the_package_is_a_clear_error(home):
+def test_without_a_usable_keyring_init_is_a_clear_error(home, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     r = run(["token", "init", "--keyring"])
     assert r.code == 78 and "keyring" in r.err and "Traceback" not in r.err
     assert not (home / "tokens.enc").exists()
+
+
+def test_the_key_can_live_in_the_os_keyring(home, tmp_path, monkeypatch):
+    # keyrings.alt's file backend stands in for the desktop's keyring service, through the same API
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    r = run(["token", "init", "--keyring"])
+    assert r.code == 0 and "OS keyring" in r.out
+    assert not (home / "token.key").exists()
+    assert run(["token", "set", "api", "--kind", "api_key"], "s3cr3t-bearer-value").code == 0
+    assert run(["token", "show", "api", "--reveal"]).json()["key"] == "s3cr3t-bearer-value"
+    import keyring
+
+    keyring.delete_password("assist", str(home))
+    r = run(["token", "ls"])
+    assert r.code == 78 and "no key found" in r.err
 
 
 def test_init_twice_is_refused(store):
