@@ -1,15 +1,11 @@
-"""What the executors share about reaching other machines: loopback checks and stored credentials."""
+"""What the executors share about reaching other machines: the allow_remote policy and stored credentials."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK
+from ..net import is_loopback
 
 
 def require_local_or_allowed(host: str, ctx: Any, what: str) -> None:

@@ -55,38 +55,12 @@ def stdin(kind: str, dest: str | None) -> None:
       printf 'buy milk\\ncall mum\\n' | assist ingest stdin --type note --to inbox
     """
     from .. import errors, jsonl
-    from ..ingest.events import event
-    from ..task import normalize, problems
+    from ..ingest.lines import ingest_lines
 
     config, sink = _sink(dest)
-    reader = jsonl.LineReader(sys.stdin.fileno(), config.max_line_bytes)
     rejects = jsonl.Rejects("assist ingest stdin")
-    batch: list = []
-    for line in reader:
-        if line.too_long:
-            rejects.add(jsonl.BadLine(line.number, f"line longer than {config.max_line_bytes} bytes", b""))
-            continue
-        try:
-            text = line.raw.decode()
-        except UnicodeDecodeError:
-            rejects.add(jsonl.BadLine(line.number, "not UTF-8 text", line.raw))
-            continue
-        if not text.strip():
-            continue
-        value = jsonl.parse(line) if text.lstrip().startswith("{") else None
-        if isinstance(value, dict) and "type" in value:
-            found = problems(value)
-            if found:
-                rejects.add(jsonl.BadLine(line.number, "not a task: " + "; ".join(found[:3]), line.raw))
-                continue
-            batch.append(normalize(value, source="stdin"))
-        else:
-            batch.append(event(kind, "stdin", {"text": text}))
-        if not reader.ready():
-            sink.send(batch)
-            batch = []
-    sink.send(batch)
-    _done(config, "stdin", sink.count)
+    count = ingest_lines(jsonl.LineReader(sys.stdin.fileno(), config.max_line_bytes), sink, kind, rejects)
+    _done(config, "stdin", count)
     sys.exit(errors.DATAERR if rejects.count else errors.OK)
 
 

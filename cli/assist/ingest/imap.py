@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AssistError, ConfigError, Unavailable
+from ..net import is_loopback
 from .events import Sink, State, event, safe_name
 from .mail import parse_message
 
@@ -38,8 +39,6 @@ class ImapAccount:
 
 
 def connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
-    from ..act.access import is_loopback
-
     if account.security == "plain" and not is_loopback(account.host):
         raise ConfigError([f"imap {account.host}: a password is only sent unencrypted to this machine; "
                            "use --tls or --starttls"])

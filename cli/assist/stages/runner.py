@@ -18,6 +18,7 @@ from typing import Any
 from .. import errors, jsonl
 from .. import task as taskmod
 from ..errors import LeaseLost, PermanentError, TemporaryError
+from ..queue.base import backoff_s
 from ..timeutil import now_ms, rfc3339
 from .base import Hold, Outcome, Stage, StageContext
 
@@ -192,8 +193,7 @@ class Runner:
                                      f"{doc['meta']['last_error']} (kept in queue {queue}, failed/)\n")
             if retry:
                 self.counts.retried += len(retry)
-                time.sleep(min(self.settings.backoff_max_s,
-                               self.settings.backoff_base_s * 2 ** (attempt - 1)))
+                time.sleep(backoff_s(attempt, self.settings))
             pending = retry
 
     # -- queue mode ---------------------------------------------------------------------------------

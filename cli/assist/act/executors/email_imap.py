@@ -7,8 +7,10 @@ token (or password_env), cafile, drafts (folder), sent (folder).
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -34,14 +36,21 @@ def account(ctx: ActionContext) -> Any:
                        section.get("cafile"))
 
 
-def connect(ctx: ActionContext) -> imaplib.IMAP4:
+@contextlib.contextmanager
+def session(ctx: ActionContext) -> Iterator[imaplib.IMAP4]:
+    """A logged-in IMAP connection for one action; a server out of reach is a temporary error."""
     from ...errors import Unavailable
     from ...ingest.imap import connect as imap_connect
 
     try:
-        return imap_connect(account(ctx))
+        conn = imap_connect(account(ctx))
     except Unavailable as exc:
         raise TemporaryError(str(exc)) from None
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            conn.logout()
 
 
 def _q(folder: str) -> str:
@@ -60,18 +69,14 @@ def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
     """Whether the Sent folder holds the message (None when no IMAP account is configured to tell)."""
     if not ctx.section("imap").get("host"):
         return None
-    conn = connect(ctx)
-    try:
+    with session(ctx) as conn:
         return bool(find(conn, ctx.section("imap").get("sent", "Sent"), message_id))
-    finally:
-        conn.logout()
 
 
 @executor("email.move", {"required": ["message_id", "to"],
                          "properties": {"message_id": MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    conn = connect(ctx)
-    try:
+    with session(ctx) as conn:
         source = args.get("from", "INBOX")
         uids = find(conn, source, args["message_id"], readonly=False)
         if not uids:
@@ -84,16 +89,13 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if status != "OK":
             raise ActionError(f"email: the server refused to move it to {args['to']!r}")
         return {"moved": len(uids), "to": args["to"]}
-    finally:
-        conn.logout()
 
 
 @executor("email.flag", {"required": ["message_id", "flag"],
                          "properties": {"message_id": MESSAGE_ID, "folder": FOLDER,
                                         "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}})
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    conn = connect(ctx)
-    try:
+    with session(ctx) as conn:
         folder = args.get("folder", "INBOX")
         uids = find(conn, folder, args["message_id"], readonly=False)
         if not uids:
@@ -101,8 +103,6 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         op = "-FLAGS.SILENT" if args.get("unset") else "+FLAGS.SILENT"
         conn.uid("STORE", b",".join(uids).decode(), op, f"({FLAGS[args['flag']]})")
         return {"flagged": len(uids), "flag": args["flag"], "unset": bool(args.get("unset"))}
-    finally:
-        conn.logout()
 
 
 @executor("email.draft", {"required": ["to", "subject", "body"],
@@ -122,8 +122,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         msg["In-Reply-To"] = args["in_reply_to"]
         msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
     msg.set_content(args["body"])
-    conn = connect(ctx)
-    try:
+    with session(ctx) as conn:
         if _exists(conn, folder) and find(conn, folder, msg["Message-ID"]):
             return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
         conn.create(_q(folder))
@@ -131,8 +130,6 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if status != "OK":
             raise ActionError(f"email: the server refused the draft in {folder!r}")
         return {"folder": folder, "message_id": msg["Message-ID"]}
-    finally:
-        conn.logout()
 
 
 def _exists(conn: imaplib.IMAP4, folder: str) -> bool:

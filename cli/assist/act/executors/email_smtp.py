@@ -12,7 +12,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from ...errors import TemporaryError
-from ..access import is_loopback, password
+from ...net import is_loopback
+from ..access import password
 from ..registry import ActionContext, ActionError, executor
 
 ADDRESSES = {"oneOf": [{"type": "string", "minLength": 3, "maxLength": 320},

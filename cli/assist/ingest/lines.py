@@ -1,0 +1,39 @@
+"""`assist ingest stdin`: one event per line of text."""
+
+from __future__ import annotations
+
+from .. import jsonl
+from ..task import normalize, problems
+from .events import Sink, event
+
+
+def ingest_lines(reader: jsonl.LineReader, sink: Sink, kind: str, rejects: jsonl.Rejects) -> int:
+    """A JSON object with a "type" is taken as an event as it is (if it is a valid task); any other line
+    becomes {"type": kind, "data": {"text": line}}. Bad lines go to `rejects`; events are sent whenever
+    no more input is ready. Returns how many events were sent."""
+    batch: list = []
+    for line in reader:
+        if line.too_long:
+            rejects.add(jsonl.BadLine(line.number, f"line longer than {reader.max} bytes", b""))
+            continue
+        try:
+            text = line.raw.decode()
+        except UnicodeDecodeError:
+            rejects.add(jsonl.BadLine(line.number, "not UTF-8 text", line.raw))
+            continue
+        if not text.strip():
+            continue
+        value = jsonl.parse(line) if text.lstrip().startswith("{") else None
+        if isinstance(value, dict) and "type" in value:
+            found = problems(value)
+            if found:
+                rejects.add(jsonl.BadLine(line.number, "not a task: " + "; ".join(found[:3]), line.raw))
+                continue
+            batch.append(normalize(value, source="stdin"))
+        else:
+            batch.append(event(kind, "stdin", {"text": text}))
+        if not reader.ready():
+            sink.send(batch)
+            batch = []
+    sink.send(batch)
+    return sink.count
