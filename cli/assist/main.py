@@ -21,6 +21,10 @@ COMMANDS = {
     "classify": ("assist.commands.classify", "classify", "Route tasks: rules, then the intent model."),
     "config": ("assist.commands.config", "config", "Check assist.toml and show where files live."),
     "token": ("assist.commands.token", "token", "Keep credentials in the encrypted token store."),
+    "prompt": ("assist.commands.prompt", "prompt", "Build each task's prompt from its route's template."),
+    "run": ("assist.commands.run", "run", "Ask a model each task's prompt; parse and check the reply."),
+    "models": ("assist.commands.models", "models", "List, fetch and check the language models."),
+    "memory": ("assist.commands.memory", "memory", "Add, query and remove notes in the context store."),
 }
 
 

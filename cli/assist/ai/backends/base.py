@@ -1,0 +1,76 @@
+"""What every model backend offers: `complete`, `stream`, `health` and token counting.
+
+Errors: `ModelUnavailable` (connection refused, timeout, 429/5xx after retries: try another model or
+later) and `ModelError` (the request itself is wrong: retrying will not help).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import PermanentError, TemporaryError
+
+Messages = list[dict[str, str]]
+
+
+class ModelUnavailable(TemporaryError):
+    """The model could not be reached or did not answer in time."""
+
+
+class ModelError(PermanentError):
+    """The model refused the request (bad request, unknown model, prompt too long)."""
+
+
+@dataclass
+class Options:
+    temperature: float = 0.0
+    max_tokens: int = 256
+    schema: dict[str, Any] | None = None  # constrain the reply to JSON of this shape, where the backend can
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
+class Backend:
+    kind = "base"
+
+    def __init__(self, name: str, spec: dict[str, Any], config: Any):
+        self.name = name
+        self.spec = spec
+        self.config = config
+        self.context = int(spec.get("context", 2048))
+        self.tags: list[str] = list(spec.get("tags", []))
+
+    @property
+    def model_id(self) -> str:
+        """What the backend calls the model (a file name, a server-side model name)."""
+        return str(self.spec.get("model", self.name))
+
+    def complete(self, messages: Messages, options: Options) -> Completion:
+        raise NotImplementedError
+
+    def stream(self, messages: Messages, options: Options) -> Iterator[str]:
+        """The reply in pieces as they are generated. The default yields the whole reply at once."""
+        yield self.complete(messages, options).text
+
+    def health(self) -> None:
+        """Return if the model can answer now; raise ModelUnavailable (with the reason) otherwise."""
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text`. Backends without a tokenizer at hand over-estimate (a token per 3 bytes), so
+        a prompt judged to fit does fit."""
+        return math.ceil(len(text.encode()) / 3)
+
+    def count_messages(self, messages: Messages) -> int:
+        """Tokens of a chat, with a few per message for the chat template's markers."""
+        return sum(self.count_tokens(m["content"]) + 6 for m in messages) + 3

@@ -1,0 +1,81 @@
+"""What the HTTP backends share: a requests session that retries 429/5xx and refused connections with
+backoff (urllib3's Retry), the remote-endpoint policy, and the bearer token from the token store."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from ...errors import ConfigError
+from ...net import is_loopback
+from ...timeutil import parse_duration
+from .base import Backend, ModelError, ModelUnavailable
+
+RETRY_STATUS = (429, 500, 502, 503, 504)
+
+
+def check_remote(name: str, url: str, allow_remote: bool) -> None:
+    host = urlsplit(url).hostname or ""
+    if not is_loopback(host) and not allow_remote:
+        raise ConfigError([f"models.{name}: {url} is not on this machine; set allow_remote = true in "
+                           "assist.toml to send prompts there"])
+
+
+class HttpBackend(Backend):
+    default_url = "http://127.0.0.1:8080"
+
+    def __init__(self, name: str, spec: dict[str, Any], config: Any):
+        super().__init__(name, spec, config)
+        self.url = str(spec.get("url", self.default_url)).rstrip("/")
+        check_remote(name, self.url, bool(config.raw.get("allow_remote", False)))
+        self.timeout_s = parse_duration(str(spec.get("timeout", "120s")))
+        self.retries = int(spec.get("retries", 2))
+        self._session: Any = None
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            import requests
+            from requests.adapters import HTTPAdapter
+            from urllib3.util.retry import Retry
+
+            retry = Retry(total=self.retries, connect=self.retries, read=0, status=self.retries,
+                          backoff_factor=float(self.spec.get("backoff", 0.5)), status_forcelist=RETRY_STATUS,
+                          allowed_methods=None, respect_retry_after_header=True, raise_on_status=False)
+            session = requests.Session()
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+            session.trust_env = False  # no proxy from the environment may see prompts
+            self._session = session
+        return self._session
+
+    def headers(self) -> dict[str, str]:
+        token = self.spec.get("token")
+        if not token:
+            return {}
+        from ...auth.oauth import secret
+        from ...auth.store import TokenStore
+
+        return {"Authorization": f"Bearer {secret(TokenStore(self.config.home), token)}"}
+
+    def request(self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> Any:
+        """Send a request; connection problems, timeouts and 429/5xx (after the retries) raise
+        ModelUnavailable, other 4xx raise ModelError, both naming the model and the URL."""
+        import requests
+
+        url = self.url + path
+        try:
+            response = self.session.request(method, url, headers=self.headers(),
+                                             timeout=timeout_s or self.timeout_s, **kwargs)
+        except requests.Timeout:
+            raise ModelUnavailable(f"model {self.name}: no answer from {url} within "
+                                   f"{timeout_s or self.timeout_s:g}s") from None
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            raise ModelUnavailable(f"model {self.name}: cannot reach {url} ({reason})") from None
+        if response.status_code in RETRY_STATUS:
+            raise ModelUnavailable(f"model {self.name}: {url} answered {response.status_code}")
+        if response.status_code >= 400:
+            detail = response.text[:200].replace("\n", " ")
+            raise ModelError(f"model {self.name}: {url} answered {response.status_code}: {detail}")
+        return response

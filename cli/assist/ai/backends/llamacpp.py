@@ -1,0 +1,169 @@
+"""`backend = "llamacpp"`: a GGUF model run in this process by llama-cpp-python (the `llm` extra).
+
+One loaded model per process and file, shared by every task and thread (calls are serialised: a
+llama.cpp context is not thread-safe). A JSON schema in the options becomes a grammar, so the reply is
+JSON of that shape. Token counts come from the model's own vocabulary, loaded alone when only counting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError
+from .base import Backend, Completion, Messages, ModelError, ModelUnavailable, Options
+
+DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+REPEAT_PENALTY = 1.2  # llama.cpp's 1.1 lets small models loop until max_tokens, cutting JSON replies short
+_loaded: dict[tuple[Any, ...], tuple[Any, threading.Lock]] = {}
+_loading = threading.Lock()
+
+
+def _load(path: Path, **kwargs: Any) -> tuple[Any, threading.Lock]:
+    key = (str(path), tuple(sorted(kwargs.items())))
+    with _loading:
+        if key not in _loaded:
+            try:
+                import llama_cpp
+            except ImportError:
+                raise ConfigError(["llama-cpp-python is not installed: pip install 'assist[llm]'"]) from None
+            from llama_cpp._utils import suppress_stdout_stderr
+
+            try:  # llama.cpp prints load-time warnings to stderr even when not verbose
+                with suppress_stdout_stderr(disable=False):
+                    model = llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+            except (ValueError, RuntimeError) as exc:
+                raise ModelError(f"{path}: llama.cpp cannot load it ({exc})") from None
+            _loaded[key] = (model, threading.Lock())
+        return _loaded[key]
+
+
+# llama-cpp-python's schema converter spells `maxLength: 300` as 300 nested rules, which its grammar
+# parser rejects (and then it silently allows any JSON at all). So bounded strings go through the
+# converter as a marker and come out as llama.cpp's own `{m,n}` repetition; patterns and formats are left
+# to validation. Strings never hold raw control characters (JSON does not allow them).
+MARKER = re.compile(r'"\\"@@ASSIST_STR_(\d+)_(\d+)@@\\""')
+CHAR_RULE = r'assist-char ::= [^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
+
+
+def _marked(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_marked(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "string" and ("maxLength" in schema or "minLength" in schema):
+        return {"const": f"@@ASSIST_STR_{int(schema.get('minLength', 0))}_{int(schema.get('maxLength', 100_000))}@@"}
+    return {k: _marked(v) for k, v in schema.items() if k not in ("pattern", "format")}
+
+
+def gbnf(schema: dict[str, Any]) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    text = json_schema_to_gbnf(json.dumps(_marked(schema)))
+    text = MARKER.sub(lambda m: f'"\\"" assist-char{{{m[1]},{m[2]}}} "\\"" space', text)
+    text = re.sub(r"^char ::= .*$", "char ::= assist-char", text, flags=re.M)
+    return text + "\n" + CHAR_RULE + "\n"
+
+
+_grammars: dict[str, Any] = {}
+
+
+def grammar_for(schema: dict[str, Any]) -> Any:
+    """The llama.cpp grammar that only lets JSON of the schema's shape through (built once per schema)."""
+    key = json.dumps(schema, sort_keys=True)
+    if key not in _grammars:
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        try:
+            _grammars[key] = LlamaGrammar.from_string(gbnf(schema), verbose=False)
+        except Exception as exc:  # the converter and parser raise bare Exceptions
+            raise ModelError(f"cannot turn the output schema into a llama.cpp grammar: {exc}") from None
+    return _grammars[key]
+
+
+class LlamaCppBackend(Backend):
+    kind = "llamacpp"
+
+    def __init__(self, name: str, spec: dict[str, Any], config: Any):
+        super().__init__(name, spec, config)
+        path = Path(os.path.expanduser(str(spec.get("path", DEFAULT_FILE))))
+        self.path = path if path.is_absolute() else config.home / "models" / path
+        self.threads = int(spec.get("threads", 0)) or None
+
+    @property
+    def model_id(self) -> str:
+        return self.path.name
+
+    def _missing(self) -> ModelUnavailable:
+        hint = " (run `assist models pull`)" if self.path.name == DEFAULT_FILE else ""
+        return ModelUnavailable(f"model {self.name}: {self.path} is missing{hint}")
+
+    def model(self) -> tuple[Any, threading.Lock]:
+        if not self.path.is_file():
+            raise self._missing()
+        return _load(self.path, n_ctx=self.context, n_threads=self.threads)
+
+    def _vocab(self) -> tuple[Any, threading.Lock]:
+        for (path, _), loaded in _loaded.items():
+            if path == str(self.path):
+                return loaded
+        if not self.path.is_file():
+            raise self._missing()
+        return _load(self.path, vocab_only=True)
+
+    def count_tokens(self, text: str) -> int:
+        model, lock = self._vocab()
+        with lock:
+            return len(model.tokenize(text.encode(), add_bos=False, special=False))
+
+    def _kwargs(self, messages: Messages, options: Options, stream: bool) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"messages": messages, "temperature": options.temperature,
+                                  "max_tokens": options.max_tokens, "stream": stream,
+                                  "repeat_penalty": float(self.spec.get("repeat_penalty", REPEAT_PENALTY))}
+        if options.stop:
+            kwargs["stop"] = options.stop
+        if options.schema is not None:
+            kwargs["grammar"] = grammar_for(options.schema)
+        if "seed" in self.spec:
+            kwargs["seed"] = int(self.spec["seed"])
+        return kwargs
+
+    def complete(self, messages: Messages, options: Options) -> Completion:
+        model, lock = self.model()
+        with lock:
+            try:
+                out = model.create_chat_completion(**self._kwargs(messages, options, False))
+            except ValueError as exc:  # llama.cpp's "Requested tokens exceed context window"
+                raise ModelError(f"model {self.name}: {exc}") from None
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Completion(text=choice["message"].get("content") or "",
+                          prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                          completion_tokens=int(usage.get("completion_tokens", 0)),
+                          finish_reason=choice.get("finish_reason") or "stop")
+
+    def stream(self, messages: Messages, options: Options) -> Iterator[str]:
+        model, lock = self.model()
+        with lock:
+            try:
+                for chunk in model.create_chat_completion(**self._kwargs(messages, options, True)):
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        yield piece
+            except ValueError as exc:
+                raise ModelError(f"model {self.name}: {exc}") from None
+
+    def health(self) -> None:
+        if not self.path.is_file():
+            raise self._missing()
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            raise ModelUnavailable(f"model {self.name}: llama-cpp-python is not installed "
+                                   "(pip install 'assist[llm]')") from None
+

@@ -1,0 +1,208 @@
+"""The context store (DESIGN §8): ChromaDB under `$ASSIST_HOME/memory/`, or a Chroma server by URL
+(`[memory] url = "http://127.0.0.1:8000"`), with the same offline MiniLM embedder as `assist classify`.
+
+The embedder is passed to every collection call (chroma's own default would download a model); the
+vectors of added chunks are computed here in batches. Chunk ids derive from the source and position, so
+adding a file again replaces its chunks instead of duplicating them. Chroma's telemetry is off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from ..errors import AssistError, ConfigError
+from .chunking import chunks, title_of
+
+TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
+DEFAULT_COLLECTION = "notes"
+ADD_BATCH = 256
+
+
+@dataclass
+class Chunk:
+    id: str
+    text: str
+    source: str
+    title: str = ""
+    index: int = 0
+
+
+def _chunk_id(source: str, index: int) -> str:
+    return f"{hashlib.sha1(source.encode()).hexdigest()[:16]}-{index}"
+
+
+def file_chunks(path: Path) -> list[Chunk]:
+    """A text or Markdown file's chunks; a .jsonl file gives one or more chunks per line
+    (`{"text": ..., "id"?: ..., "title"?: ...}`)."""
+    source = str(path.resolve())
+    if path.suffix == ".jsonl":
+        out: list[Chunk] = []
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = orjson.loads(line)
+                text = str(row["text"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                raise AssistError(f"{path}: line {number}: expected {{\"text\": ...}}") from None
+            base = f"{source}:{row.get('id', number)}"
+            for i, piece in enumerate(chunks(text)):
+                out.append(Chunk(_chunk_id(base, i), piece, base, str(row.get("title", "")), i))
+        return out
+    text = path.read_text(encoding="utf-8", errors="replace")
+    title = title_of(text, path.stem)
+    return [Chunk(_chunk_id(source, i), piece, source, title, i) for i, piece in enumerate(chunks(text))]
+
+
+def collect(paths: Iterable[Path]) -> list[Path]:
+    """Files to add: the given files, and the text files under the given folders (hidden ones skipped)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES | {".jsonl"}
+                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise AssistError(f"{path}: no such file or folder")
+    return found
+
+
+def _embedding_function(embedder: Any) -> Any:
+    from chromadb.api.types import EmbeddingFunction
+
+    class AssistMiniLM(EmbeddingFunction):  # type: ignore[misc, type-arg]
+        def __init__(self) -> None:
+            self.embedder = embedder
+
+        def __call__(self, input: list[str]) -> Any:
+            return list(self.embedder.embed(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "assist-minilm"
+
+        def get_config(self) -> dict[str, Any]:
+            return {}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> Any:
+            raise NotImplementedError("assist passes its embedder explicitly")
+
+        def default_space(self) -> Any:
+            return "cosine"
+
+    return AssistMiniLM()
+
+
+class Memory:
+    def __init__(self, config: Any, collection: str | None = None):
+        section = config.raw.get("memory", {})
+        self.config = config
+        self.url: str | None = section.get("url")
+        self.path = config.home / "memory"
+        self.collection_name = collection or section.get("collection", DEFAULT_COLLECTION)
+        self._collection: Any = None
+        self._embedder: Any = None
+        if self.url:
+            from ..net import is_loopback
+
+            host = urlsplit(self.url).hostname or ""
+            if not is_loopback(host) and not config.raw.get("allow_remote", False):
+                raise ConfigError([f"memory.url: {self.url} is not on this machine; set allow_remote = true"])
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from ..decide.embedder import shared
+
+            section = self.config.raw.get("classify", {})
+            self._embedder = shared(section.get("encoder"), section.get("tokenizer"))
+        return self._embedder
+
+    def client(self) -> Any:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        try:
+            import chromadb
+            from chromadb.config import Settings
+        except ImportError:
+            raise ConfigError(["the context store needs the memory extra: pip install 'assist[memory]'"]) from None
+        settings = Settings(anonymized_telemetry=False)
+        if self.url:
+            parts = urlsplit(self.url)
+            return chromadb.HttpClient(host=parts.hostname, port=parts.port or 8000, ssl=parts.scheme == "https",
+                                       settings=settings)
+        self.path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(self.path), settings=settings)
+
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            self._collection = self.client().get_or_create_collection(
+                self.collection_name, embedding_function=_embedding_function(self.embedder),
+                configuration={"hnsw": {"space": "cosine"}})
+        return self._collection
+
+    def add(self, items: list[Chunk], progress: Any = None) -> int:
+        """Store chunks (replacing earlier chunks of the same sources); returns how many were stored."""
+        sources = sorted({c.source for c in items})
+        for start in range(0, len(sources), 100):
+            self.collection.delete(where={"source": {"$in": sources[start:start + 100]}})
+        for start in range(0, len(items), ADD_BATCH):
+            batch = items[start:start + ADD_BATCH]
+            vectors = self.embedder.embed([f"{c.title}\n{c.text}" if c.title else c.text for c in batch])
+            self.collection.add(ids=[c.id for c in batch], embeddings=vectors, documents=[c.text for c in batch],
+                                metadatas=[{"source": c.source, "title": c.title, "index": c.index} for c in batch])
+            if progress:
+                progress(start + len(batch))
+        return len(items)
+
+    def query(self, text: str, k: int = 4, max_distance: float | None = None) -> list[dict[str, Any]]:
+        """The k nearest chunks, nearest first, each {id, text, source, title, distance}; chunks farther
+        than `max_distance` (cosine distance, 0 = same direction) are left out."""
+        if not self.url and not (self.path / "chroma.sqlite3").exists():
+            return []  # nothing was ever added: no need to start chroma
+        if self.collection.count() == 0:
+            return []
+        vector = self.embedder.embed([text])
+        found = self.collection.query(query_embeddings=vector, n_results=k,
+                                      include=["documents", "metadatas", "distances"])
+        out = []
+        for id_, doc, meta, distance in zip(found["ids"][0], found["documents"][0], found["metadatas"][0],
+                                            found["distances"][0], strict=True):
+            if max_distance is not None and distance > max_distance:
+                continue
+            out.append({"id": id_, "text": doc, "source": meta.get("source", ""), "title": meta.get("title", ""),
+                        "distance": round(float(distance), 4)})
+        return out
+
+    def sources(self) -> dict[str, int]:
+        """Chunks per source."""
+        counts: dict[str, int] = {}
+        total = self.collection.count()
+        for offset in range(0, total, 5000):
+            for meta in self.collection.get(include=["metadatas"], limit=5000, offset=offset)["metadatas"]:
+                counts[meta.get("source", "")] = counts.get(meta.get("source", ""), 0) + 1
+        return dict(sorted(counts.items()))
+
+    def remove(self, source: str | None = None, ids: list[str] | None = None) -> int:
+        """Forget a source's chunks (a path is resolved first) or chunks by id; returns how many."""
+        if ids:
+            found = self.collection.get(ids=ids, include=[])["ids"]
+            if found:
+                self.collection.delete(ids=found)
+            return len(found)
+        assert source is not None
+        candidates = [source, str(Path(source).expanduser().resolve())]
+        found = self.collection.get(where={"source": {"$in": candidates}}, include=[])["ids"]
+        if found:
+            self.collection.delete(ids=found)
+        return len(found)

@@ -1,0 +1,61 @@
+"""Reading a model's reply: find the JSON in it (fenced or bare) and validate it against the template's
+schema. Model output is untrusted: the parsed value is data for later stages, nothing more."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+FENCED = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
+
+
+class OutputError(ValueError):
+    """The reply holds no JSON, or JSON of the wrong shape; the message says what is wrong."""
+
+
+def find_json(text: str) -> Any:
+    """The first JSON object or array in `text`: inside a ``` fence if there is one, else the first `{` or
+    `[` from which a whole JSON value decodes."""
+    for block in FENCED.findall(text):
+        try:
+            return json.loads(block)
+        except json.JSONDecodeError:
+            pass
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+            return value
+        except json.JSONDecodeError:
+            continue
+    raise OutputError("the reply holds no JSON value")
+
+
+@cache
+def _validator(schema_json: str) -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(json.loads(schema_json))
+
+
+def validate(value: Any, schema: dict[str, Any]) -> None:
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    for error in validator.iter_errors(value):
+        where = "/".join(str(p) for p in error.instance_path) or "the reply"
+        raise OutputError(f"{where}: {error.message}")
+
+
+def parse(text: str, schema: dict[str, Any] | None) -> Any:
+    """The JSON in the reply, checked against the schema (when the template has one)."""
+    value = find_json(text)
+    if schema is not None:
+        validate(value, schema)
+    return value
+
+
+def repair_message(error: OutputError, schema: dict[str, Any]) -> dict[str, str]:
+    """The one follow-up turn that asks the model to fix its reply."""
+    return {"role": "user", "content": f"Your reply could not be used: {error}. Reply again with only a JSON "
+            f"value that matches this JSON Schema, and nothing else:\n{json.dumps(schema)}"}

@@ -1,0 +1,131 @@
+"""Building a task's prompt (`assist prompt`): the route's template rendered over the task and the
+context found in memory, fitted to the chosen model's context window.
+
+A prompt that does not fit is cut on purpose, in this order: the least similar context chunks are
+dropped, then the longest text fields of `data` are shortened (each marked where it was cut). What was
+cut is recorded in `prompt.cut` and logged; a template that cannot fit even with empty fields fails the
+task with the numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import PermanentError
+from . import templates
+from .models import Models
+
+MIN_FIELD = 200  # fields shorter than this are never cut
+REPLY_MARGIN = 8  # tokens kept free beyond max_tokens
+
+
+def route_of(task: dict[str, Any], config: Any) -> tuple[str, dict[str, Any]]:
+    name = (task.get("intent") or {}).get("route") or "default"
+    return name, config.raw.get("routes", {}).get(name, {})
+
+
+def _cut_strings(data: Any, limit: int, cut: list[str], path: str = "data") -> Any:
+    if isinstance(data, str) and len(data) > max(limit, MIN_FIELD):
+        cut.append(path)
+        return data[:limit].rstrip() + f" […cut {len(data) - limit} characters]"
+    if isinstance(data, dict):
+        return {k: _cut_strings(v, limit, cut, f"{path}.{k}") for k, v in data.items()}
+    if isinstance(data, list):
+        return [_cut_strings(v, limit, cut, f"{path}[{i}]") for i, v in enumerate(data)]
+    return data
+
+
+def _longest(data: Any) -> int:
+    if isinstance(data, str):
+        return len(data)
+    if isinstance(data, dict):
+        return max((_longest(v) for v in data.values()), default=0)
+    if isinstance(data, list):
+        return max((_longest(v) for v in data), default=0)
+    return 0
+
+
+class PromptBuilder:
+    def __init__(self, config: Any, models: Models | None = None, memory: Any = None):
+        self.config = config
+        self.models = models or Models(config)
+        self._memory = memory
+
+    def memory(self) -> Any:
+        if self._memory is None:
+            from .memory import Memory
+
+            self._memory = Memory(self.config)
+        return self._memory
+
+    def context_for(self, task: dict[str, Any], template: templates.Template,
+                    route: dict[str, Any]) -> list[dict[str, Any]]:
+        settings = {**template.context, **route.get("context", {})}
+        k = int(settings.get("k", 0))
+        if k <= 0:
+            return []
+        from ..decide.intent import task_text
+
+        found = self.memory().query(task_text(task), k=k, max_distance=settings.get("max_distance", 0.7))
+        return [{"id": c["id"], "text": c["text"], "source": c["source"], "title": c["title"],
+                 "score": round(1 - c["distance"], 4)} for c in found]
+
+    def build(self, task: dict[str, Any]) -> dict[str, Any] | None:
+        """The `prompt` section for the task, or None when its route has no template (nothing to ask)."""
+        route_name, route = route_of(task, self.config)
+        name = route.get("template")
+        if not name:
+            return None
+        template = templates.load(name, self.config.home)
+        model_name = self.models.chain(route.get("model") or template.model, route.get("tags"))[0]
+        backend = self.models.get(model_name)
+        budget = backend.context - template.max_tokens - REPLY_MARGIN
+        context = self.context_for(task, template, route)
+        data = task.get("data") or {}
+
+        def render(data: Any, context: list[dict[str, Any]]) -> tuple[list[dict[str, str]], int]:
+            messages = template.render(task=task, data=data, intent=task.get("intent") or {}, context=context)
+            return messages, backend.count_messages(messages)
+
+        messages, tokens = render(data, context)
+        first_count = tokens
+        cut: dict[str, Any] = {}
+        dropped = 0
+        while tokens > budget and context:
+            context = context[:-1]
+            dropped += 1
+            messages, tokens = render(data, context)
+        if tokens > budget:
+            low, high, best = 0, _longest(data), None
+            while low <= high:  # the longest field length that still fits
+                mid = (low + high) // 2
+                fields: list[str] = []
+                trial = _cut_strings(data, mid, fields)
+                trial_messages, trial_tokens = render(trial, context)
+                if trial_tokens <= budget:
+                    best = (mid, fields, trial_messages, trial_tokens)
+                    low = mid + 1
+                else:
+                    high = mid - 1
+            if best is None:
+                raise PermanentError(f"template {name}: the prompt needs {tokens} tokens even with its text "
+                                     f"fields emptied; model {model_name} has {budget} for it "
+                                     f"(context {backend.context} - max_tokens {template.max_tokens})")
+            kept, fields, messages, tokens = best
+            cut["fields"] = fields
+            cut["kept_chars"] = kept
+        if dropped or cut:
+            cut.update(tokens_before=first_count, tokens=tokens, limit=budget, context_dropped=dropped)
+        section: dict[str, Any] = {
+            "template": name, "route": route_name, "model": model_name, "messages": messages,
+            "context": [{k: c[k] for k in ("id", "source", "title", "score")} for c in context],
+            "options": {"temperature": template.temperature, "max_tokens": template.max_tokens},
+            "tokens": tokens,
+        }
+        if template.output is not None:
+            section["schema"] = template.output
+        if route.get("tags"):
+            section["tags"] = list(route["tags"])
+        if cut:
+            section["cut"] = cut
+        return section

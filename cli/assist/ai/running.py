@@ -1,0 +1,78 @@
+"""Running a task's prompt (`assist run`): the first model of the chain that answers, its reply parsed
+and validated, one repair round when it is not what the template asked for.
+
+A model that cannot be reached or times out is marked down and the next one is tried; when none
+answers, the task is retried later (a temporary error), so nothing is lost while a server is down. A
+reply that is still wrong after the repair round fails the task with the validation error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import PermanentError, TemporaryError
+from . import output
+from .backends.base import Backend, Completion, ModelError, ModelUnavailable, Options
+from .models import Models
+
+
+def _ask(backend: Backend, messages: list[dict[str, str]], options: Options,
+         on_piece: Callable[[str], None] | None) -> Completion:
+    if on_piece is None:
+        return backend.complete(messages, options)
+    pieces = []
+    for piece in backend.stream(messages, options):
+        on_piece(piece)
+        pieces.append(piece)
+    text = "".join(pieces)
+    return Completion(text=text, prompt_tokens=backend.count_messages(messages),
+                      completion_tokens=backend.count_tokens(text))
+
+
+def run_prompt(prompt: dict[str, Any], models: Models,
+               on_piece: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The `result` section for a task's `prompt` section."""
+    schema = prompt.get("schema")
+    settings = prompt.get("options") or {}
+    options = Options(temperature=float(settings.get("temperature", 0.0)),
+                      max_tokens=int(settings.get("max_tokens", 256)), schema=schema)
+    messages = list(prompt["messages"])
+    tried: list[dict[str, str]] = []
+    for backend in models.candidates(prompt.get("model"), prompt.get("tags")):
+        started = time.perf_counter()
+        try:
+            reply = _ask(backend, messages, options, on_piece)
+        except ModelUnavailable as exc:
+            models.mark_down(backend.name, str(exc))
+            tried.append({"model": backend.name, "error": str(exc)})
+            continue
+        models.mark_up(backend.name)
+        result: dict[str, Any] = {"backend": backend.kind, "model": backend.name, "model_id": backend.model_id}
+        prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
+        parsed: Any = None
+        if schema is not None or prompt.get("parse"):
+            try:
+                parsed = output.parse(reply.text, schema)
+            except output.OutputError as first:
+                retry = [*messages, {"role": "assistant", "content": reply.text}, output.repair_message(first, schema)]
+                try:
+                    second = _ask(backend, retry, options, on_piece)
+                except (ModelUnavailable, ModelError) as exc:
+                    raise TemporaryError(f"model {backend.name}: repair round failed: {exc}") from None
+                prompt_tokens += second.prompt_tokens
+                completion_tokens += second.completion_tokens
+                result["repaired"] = True
+                try:
+                    parsed = output.parse(second.text, schema)
+                except output.OutputError as again:
+                    raise PermanentError(f"model {backend.name} replied with unusable JSON twice: {again}") from None
+                reply = second
+        result.update(text=reply.text, parsed=parsed, finish_reason=reply.finish_reason,
+                      usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
+                      ms=round((time.perf_counter() - started) * 1000, 1))
+        if tried:
+            result["fallbacks"] = tried
+        return result
+    raise TemporaryError("no model answered: " + "; ".join(t["error"] for t in tried)[:400])

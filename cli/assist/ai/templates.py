@@ -1,0 +1,137 @@
+"""Prompt templates: `prompts/NAME.md`, TOML front matter between `+++` lines and a Jinja2 body.
+
+    +++
+    description = "what it is for"
+    model = "default"          # or a model name from [models]
+    temperature = 0.2
+    max_tokens = 200
+    system = "You are ..."     # the system message (optional)
+    [output]                   # a JSON Schema: the reply must be JSON of this shape (optional)
+    type = "object"
+    +++
+    Body over `task`, `data` (= task.data), `intent` and `context` (the chunks from memory).
+
+A file in `$ASSIST_HOME/prompts/` overrides the built-in template of the same name. The body is rendered
+in Jinja2's sandbox; task data fills it as values, never as template code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+FENCE = "+++"
+
+
+def builtin_dir() -> Path:
+    """`assist/prompts` in an installed wheel, the repository's `prompts/` in a checkout."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "prompts", package.parent.parent / "prompts"):
+        if candidate.is_dir():
+            return candidate
+    return package / "prompts"
+
+
+@dataclass
+class Template:
+    name: str
+    path: Path
+    body: str
+    description: str = ""
+    model: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 256
+    system: str | None = None
+    output: dict[str, Any] | None = None
+    context: dict[str, Any] = field(default_factory=dict)  # memory lookup: k, max_distance, collection
+
+    def render(self, **values: Any) -> list[dict[str, str]]:
+        messages = []
+        if self.system:
+            messages.append({"role": "system", "content": _compile(self.system).render(**values).strip()})
+        messages.append({"role": "user", "content": _compile(self.body).render(**values).strip()})
+        return messages
+
+
+@cache
+def _environment() -> Any:
+    from jinja2 import ChainableUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+@cache
+def _compile(source: str) -> Any:
+    return _environment().from_string(source)
+
+
+def parse(text: str, path: Path) -> Template:
+    problems: list[str] = []
+    meta: dict[str, Any] = {}
+    body = text
+    if text.startswith(FENCE):
+        head, sep, rest = text[len(FENCE):].partition("\n" + FENCE)
+        if not sep:
+            raise ConfigError([f"{path}: front matter opened with +++ is never closed"])
+        try:
+            meta = tomllib.loads(head)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{path}: front matter: {exc}"]) from None
+        body = rest.partition("\n")[2]
+    known = {"description", "model", "temperature", "max_tokens", "system", "output", "context"}
+    problems += [f"{path}: front matter: unknown key {key!r}" for key in meta if key not in known]
+    if "output" in meta:
+        try:
+            import jsonschema_rs
+
+            jsonschema_rs.validator_for(meta["output"])
+        except (ValueError, jsonschema_rs.ValidationError) as exc:
+            problems.append(f"{path}: output: not a valid JSON Schema ({str(exc).splitlines()[0]})")
+    try:
+        _compile(body)
+        if meta.get("system"):
+            _compile(str(meta["system"]))
+    except Exception as exc:  # jinja2.TemplateSyntaxError, without importing jinja2 here
+        problems.append(f"{path}: line {getattr(exc, 'lineno', '?')}: {exc}")
+    if problems:
+        raise ConfigError(problems)
+    return Template(name=path.stem, path=path, body=body, description=str(meta.get("description", "")),
+                    model=meta.get("model"), temperature=float(meta.get("temperature", 0.0)),
+                    max_tokens=int(meta.get("max_tokens", 256)), system=meta.get("system"),
+                    output=meta.get("output"), context=dict(meta.get("context", {})))
+
+
+def find(name: str, home: Path) -> Path:
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError([f"template {name!r}: a name is letters, digits, - and _"])
+    for folder in (home / "prompts", builtin_dir()):
+        path = folder / f"{name}.md"
+        if path.is_file():
+            return path
+    raise ConfigError([f"template {name!r}: no {name}.md in {home / 'prompts'} or the built-in templates"])
+
+
+_loaded: dict[Path, tuple[float, Template]] = {}
+
+
+def load(name: str, home: Path) -> Template:
+    path = find(name, home)
+    mtime = path.stat().st_mtime
+    cached = _loaded.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    template = parse(path.read_text(encoding="utf-8"), path)
+    _loaded[path] = (mtime, template)
+    return template
+
+
+def available(home: Path) -> dict[str, Path]:
+    found = {p.stem: p for p in sorted(builtin_dir().glob("*.md")) if p.name != "README.md"}
+    found.update({p.stem: p for p in sorted((home / "prompts").glob("*.md"))})
+    return found

@@ -1,0 +1,118 @@
+"""`assist memory`: the context store the prompts draw on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import load_config, print_json, print_table
+
+
+@click.group()
+@click.option("--collection", default=None, help="Use this collection (default: memory.collection, else notes).")
+@click.pass_context
+def memory(ctx: click.Context, collection: str | None) -> None:
+    """The context store: notes and documents, cut into overlapping chunks and embedded offline with
+    MiniLM, kept by ChromaDB in $ASSIST_HOME/memory/ (or a Chroma server: memory.url). Routes whose template
+    asks for context get the nearest chunks in their prompt.
+
+    \b
+    Examples:
+      assist memory add ~/notes
+      assist memory query "when is the dentist appointment" -k 3
+      assist memory ls
+      assist memory rm ~/notes/old.md
+    """
+    ctx.obj = collection
+
+
+def _memory(ctx: click.Context):
+    from ..ai.memory import Memory
+
+    return Memory(load_config(), ctx.obj)
+
+
+@memory.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Add files, folders of Markdown or text notes, or JSONL files ({"text", "id"?, "title"?} per line).
+    Adding a file again replaces its chunks.
+
+    \b
+    Example:
+      assist memory add ~/notes ~/projects/plan.md facts.jsonl
+    """
+    from ..ai.memory import collect, file_chunks
+
+    files = collect(paths)
+    chunks = [c for f in files for c in file_chunks(f)]
+    store = _memory(ctx)
+    show = click.get_text_stream("stderr").isatty()
+    done = store.add(chunks, progress=(lambda n: click.echo(f"\r{n}/{len(chunks)} chunks", nl=False, err=True))
+                     if show else None)
+    if show:
+        click.echo(err=True)
+    click.echo(f"added {done} chunks from {len(files)} files")
+
+
+@memory.command()
+@click.argument("text")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=4, show_default=True, help="How many chunks.")
+@click.option("--max-distance", type=click.FloatRange(0, 2), default=None,
+              help="Leave out chunks farther than this cosine distance (0 = same meaning).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def query(ctx: click.Context, text: str, k: int, max_distance: float | None, as_json: bool) -> None:
+    """The chunks nearest in meaning to TEXT, nearest first.
+
+    \b
+    Example:
+      assist memory query "wifi password at the cabin" -k 2 --json
+    """
+    found = _memory(ctx).query(text, k=k, max_distance=max_distance)
+    if as_json:
+        print_json(found)
+        return
+    for chunk in found:
+        click.echo(f"{chunk['distance']:.3f}  {chunk['title'] or chunk['source']}  [{chunk['id']}]")
+        click.echo("    " + chunk["text"][:300].replace("\n", " "))
+
+
+@memory.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_sources(ctx: click.Context, as_json: bool) -> None:
+    """The sources in the store, with their chunk counts.
+
+    \b
+    Example:
+      assist memory ls
+    """
+    sources = _memory(ctx).sources()
+    if as_json:
+        print_json(sources)
+        return
+    print_table(["chunks", "source"], [[n, s] for s, n in sources.items()])
+
+
+@memory.command()
+@click.argument("sources", nargs=-1)
+@click.option("--id", "ids", multiple=True, help="Remove this chunk id (repeatable).")
+@click.pass_context
+def rm(ctx: click.Context, sources: tuple[str, ...], ids: tuple[str, ...]) -> None:
+    """Forget sources (their paths as added) or single chunks by id.
+
+    \b
+    Examples:
+      assist memory rm ~/notes/old.md
+      assist memory rm --id 3f2a9c01d2e4b5a6-0
+    """
+    if not sources and not ids:
+        raise click.UsageError("name a source or give --id")
+    store = _memory(ctx)
+    removed = sum(store.remove(source=s) for s in sources) + (store.remove(ids=list(ids)) if ids else 0)
+    if removed == 0:
+        raise click.ClickException("nothing matched")
+    click.echo(f"removed {removed} chunks")

@@ -1,0 +1,29 @@
+"""`assist prompt`: add the `prompt` section (template rendered with context, fitted to the model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..task import Task
+from .base import Stage, StageContext
+
+
+class PromptStage(Stage):
+    name = "prompt"
+
+    def __init__(self, config: Any):
+        from ..ai.prompting import PromptBuilder
+
+        self.builder = PromptBuilder(config)
+
+    def process(self, task: Task, ctx: StageContext) -> Task:
+        section = self.builder.build(task)
+        if section is None:
+            return task  # the route asks no model: the task goes on as it is
+        task["prompt"] = section
+        if "cut" in section:
+            cut = section["cut"]
+            ctx.log.warning("prompt cut to fit", task=task["id"], model=section["model"],
+                            tokens_before=cut["tokens_before"], limit=cut["limit"],
+                            context_dropped=cut["context_dropped"], fields=cut.get("fields", []))
+        return task

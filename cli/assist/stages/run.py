@@ -1,0 +1,43 @@
+"""`assist run`: ask the model (the first healthy one of the chain) and add the `result` section."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..task import Task
+from .base import Stage, StageContext
+
+
+class RunStage(Stage):
+    name = "run"
+
+    def __init__(self, config: Any, stream: bool = False):
+        from ..ai.models import Models
+
+        self.models = Models(config)
+        self.stream = stream
+
+    def process(self, task: Task, ctx: StageContext) -> Task:
+        from ..ai.running import run_prompt
+
+        prompt = task.get("prompt")
+        if not prompt:
+            return task  # nothing to ask
+        on_piece = None
+        if self.stream:
+            def on_piece(piece: str) -> None:
+                sys.stderr.write(piece)
+                sys.stderr.flush()
+        result = run_prompt(prompt, self.models, on_piece)
+        if self.stream:
+            sys.stderr.write("\n")
+        task["result"] = result
+        fields: dict[str, Any] = {"task": task["id"], "model": result["model"], "ms": result["ms"],
+                                  **result["usage"]}
+        if result.get("fallbacks"):
+            fields["fell_back_from"] = [f["model"] for f in result["fallbacks"]]
+        if ctx.config.section("logs").get("log_content"):
+            fields["text"] = result["text"]
+        ctx.log.info("answered", **fields)
+        return task

@@ -1,0 +1,111 @@
+"""The embedded model (SmolLM2-135M-Instruct, llama.cpp in process) through `assist prompt | assist run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema_rs
+import orjson
+
+from assist.ai import templates
+from assist.ingest.mail import parse_message
+from conftest import jsonl
+
+FIXTURES = Path(__file__).parent / "fixtures" / "email"
+
+
+def email_tasks(count: int) -> list[dict]:
+    files = sorted((FIXTURES / "spamassassin").rglob("*"))
+    files += sorted((FIXTURES / "cpython").glob("msg_*.txt"))
+    tasks = []
+    for path in [f for f in files if f.is_file()][:count]:
+        data = parse_message(path.read_bytes())
+        tasks.append({"type": "email.received", "source": f"file:{path.name}", "data": data,
+                      "intent": {"route": "triage", "by": "rule:test", "confidence": 1.0}})
+    assert len(tasks) == count
+    return tasks
+
+
+def configure(home: Path, extra: str = "") -> None:
+    with (home / "assist.toml").open("a") as f:
+        f.write('\n[routes.triage]\ntemplate = "email-triage"\nactions = ["notes.append"]\n'
+                '[routes.plain]\nactions = ["notes.append"]\n' + extra)
+
+
+def test_fifty_json_prompts_all_parse_and_validate(llm_home, cli):
+    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\nseed = 7\n')
+    schema = templates.load("email-triage", llm_home).output
+    validator = jsonschema_rs.validator_for(schema)
+    prompted = cli(["prompt"], input=jsonl(*email_tasks(50)), timeout=300)
+    assert prompted.code == 0, prompted.err
+    answered = cli(["run"], input=prompted.out, timeout=600)
+    assert answered.code == 0, answered.err
+    tasks = answered.lines
+    assert len(tasks) == 50
+    for task in tasks:
+        result = task["result"]
+        assert result["model"] == "embedded" and result["backend"] == "llamacpp"
+        assert validator.is_valid(result["parsed"]), result["text"]
+        assert orjson.loads(result["text"]) == result["parsed"]
+        assert result["usage"]["completion_tokens"] > 0
+        assert task["prompt"]["tokens"] <= 2048 - 400
+
+
+def test_a_long_email_is_cut_to_fit_and_says_so(llm_home, cli):
+    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\ncontext = 512\n')
+    body = " ".join(f"Paragraph {i} of a very long report about the quarterly numbers." for i in range(600))
+    task = {"type": "email.received", "data": {"from": "a@example.com", "subject": "Report", "body_text": body},
+            "intent": {"route": "triage"}}
+    prompted = cli(["prompt"], input=jsonl(task))
+    assert prompted.code == 0, prompted.err
+    [out] = prompted.lines
+    cut = out["prompt"]["cut"]
+    assert cut["fields"] == ["data.body_text"]
+    assert cut["tokens_before"] > cut["limit"] >= out["prompt"]["tokens"]
+    assert cut["limit"] == 512 - 400 - 8
+    assert "[…cut" in out["prompt"]["messages"][-1]["content"]
+    assert out["data"]["body_text"] == body  # the task's data itself is untouched
+    log = (llm_home / "logs" / "prompt.jsonl").read_text()
+    assert "prompt cut to fit" in log and "quarterly" not in log
+    answered = cli(["run"], input=prompted.out)
+    assert answered.code == 0, answered.err
+    assert answered.lines[0]["result"]["usage"]["prompt_tokens"] <= cut["limit"]
+
+
+def test_a_template_that_cannot_fit_fails_with_the_numbers(llm_home, cli):
+    (llm_home / "prompts").mkdir()
+    (llm_home / "prompts" / "huge.md").write_text("+++\nmax_tokens = 100\n+++\n" + "word " * 3000 + "{{ data.text }}")
+    configure(llm_home, '[routes.huge]\ntemplate = "huge"\n[models.embedded]\nbackend = "llamacpp"\ncontext = 512\n')
+    result = cli(["prompt"], input=jsonl({"type": "text", "data": {"text": "x" * 5000}, "intent": {"route": "huge"}}))
+    assert result.code == 1
+    assert "template huge: the prompt needs" in result.err and "model embedded has 404" in result.err
+
+
+def test_routes_without_a_template_pass_through(llm_home, cli):
+    configure(llm_home)
+    task = {"type": "text", "data": {"text": "hi"}, "intent": {"route": "plain"}}
+    prompted = cli(["prompt"], input=jsonl(task))
+    answered = cli(["run"], input=prompted.out)
+    assert answered.code == 0
+    [out] = answered.lines
+    assert "prompt" not in out and "result" not in out
+    assert [t["stage"] for t in out["trace"]] == ["prompt", "run"]
+
+
+def test_stream_shows_the_reply_as_it_comes(llm_home, cli):
+    configure(llm_home, '[routes.echo]\ntemplate = "echo"\n')
+    task = {"type": "text", "data": {"text": "The quick brown fox"}, "intent": {"route": "echo"}}
+    prompted = cli(["prompt"], input=jsonl(task))
+    answered = cli(["run", "--stream"], input=prompted.out)
+    assert answered.code == 0, answered.err
+    text = answered.lines[0]["result"]["text"]
+    assert text and text.strip() in answered.err
+
+
+def test_missing_model_file_says_how_to_get_it(home, cli):
+    configure(home, '[routes.echo]\ntemplate = "echo"\n')
+    task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "echo"}}
+    checked = cli(["models", "check"])
+    assert checked.code == 69 and "assist models pull" in checked.out
+    answered = cli(["prompt"], input=jsonl(task))
+    assert answered.code == 1 and "assist models pull" in answered.err

@@ -1,0 +1,118 @@
+"""Prompt templates: front matter, overrides, the sandbox, and every built-in template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema_rs
+import pytest
+
+from assist.ai import output, templates
+from assist.errors import ConfigError
+
+EMAIL = {"id": "01JT0000000000000000000001", "type": "email.received",
+         "data": {"from": "ann@example.com", "subject": "Lunch on Friday?", "date": "2026-11-20T10:00:00Z",
+                  "body_text": "Shall we meet at noon at the usual place? Please bring the contract."},
+         "intent": {"route": "triage"}}
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.md"
+    path.write_text(text)
+    return path
+
+
+def test_front_matter_and_body(tmp_path):
+    path = write(tmp_path, "t", '+++\nmodel = "big"\ntemperature = 0.5\nmax_tokens = 9\nsystem = "Be {{ data.tone }}"\n'
+                 '[output]\ntype = "object"\nrequired = ["a"]\n+++\nSay {{ data.word }}.\n')
+    t = templates.parse(path.read_text(), path)
+    assert (t.model, t.temperature, t.max_tokens) == ("big", 0.5, 9)
+    assert t.output == {"type": "object", "required": ["a"]}
+    assert t.render(data={"word": "hi", "tone": "brief"}) == [
+        {"role": "system", "content": "Be brief"}, {"role": "user", "content": "Say hi."}]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("+++\nmodel = 'x'\nSay hi", "never closed"),
+    ("+++\nmodel = \n+++\nbody", "front matter:"),
+    ("+++\ncolour = 'red'\n+++\nbody", "unknown key 'colour'"),
+    ("+++\n[output]\ntype = 'thing'\n+++\nbody", "not a valid JSON Schema"),
+    ("+++\n+++\n{% for x in %}", "line 1"),
+])
+def test_bad_templates_say_what_is_wrong(tmp_path, text, problem):
+    path = write(tmp_path, "bad", text)
+    with pytest.raises(ConfigError) as caught:
+        templates.parse(path.read_text(), path)
+    assert str(path) in str(caught.value) and problem in str(caught.value)
+
+
+def test_task_data_is_rendered_as_text_never_run(tmp_path):
+    path = write(tmp_path, "t", "Subject: {{ data.subject }}")
+    t = templates.parse(path.read_text(), path)
+    [message] = t.render(data={"subject": "{{ 7 * 7 }} {% raw %}"})
+    assert message["content"] == "Subject: {{ 7 * 7 }} {% raw %}"
+
+
+def test_the_sandbox_refuses_python_internals(tmp_path):
+    path = write(tmp_path, "t", "{{ data.__class__.__mro__[1].__subclasses__() }}")
+    t = templates.parse(path.read_text(), path)
+    from jinja2.exceptions import SecurityError
+
+    with pytest.raises(SecurityError):
+        t.render(data={})
+
+
+def test_home_template_overrides_builtin(home):
+    write(home / "prompts", "echo", "Mine: {{ data.text }}")
+    assert templates.load("echo", home).render(data={"text": "x"})[0]["content"] == "Mine: x"
+    assert "echo" in templates.available(home)
+
+
+def test_unknown_and_unsafe_names(home):
+    with pytest.raises(ConfigError, match=r"no nothing-here\.md"):
+        templates.find("nothing-here", home)
+    with pytest.raises(ConfigError, match="letters, digits"):
+        templates.find("../etc/passwd", home)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in templates.available(Path("/nonexistent"))))
+def test_every_builtin_template_parses_and_renders(name):
+    t = templates.load(name, Path("/nonexistent"))
+    task = dict(EMAIL, data={**EMAIL["data"], "text": "hello", "week_start": "2026-11-23",
+                             "events": [{"start": "Mon 09:00", "summary": "Standup"}],
+                             "files": [{"path": "a.md", "change": "modified"}]})
+    messages = t.render(task=task, data=task["data"], intent=task["intent"], context=[],
+                        routes=[{"name": "triage", "about": "mail"}])
+    assert messages[-1]["role"] == "user" and len(messages[-1]["content"]) > 20
+    assert "{{" not in messages[-1]["content"] and "{%" not in messages[-1]["content"]
+    if t.output is not None:
+        jsonschema_rs.validator_for(t.output)  # a usable schema
+
+
+def test_config_check_names_missing_templates_and_models(home, cli):
+    (home / "assist.toml").write_text('[routes.a]\ntemplate = "nope"\n[routes.b]\nmodel = "ghost"\n')
+    result = cli(["config", "check"])
+    assert result.code == 78
+    assert "routes.a.template: template 'nope'" in result.err
+    assert "routes.b.model: no model 'ghost'" in result.err
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ('{"a": 1}', {"a": 1}),
+    ('Sure! Here it is:\n```json\n{"a": 2}\n```\nAnything else?', {"a": 2}),
+    ('The answer is {"a": 3} as asked.', {"a": 3}),
+    ('I think {not json} but then {"a": 4}', {"a": 4}),
+    ('[1, 2]', [1, 2]),
+])
+def test_find_json_in_replies(reply, expected):
+    assert output.find_json(reply) == expected
+
+
+def test_parse_names_the_problem():
+    schema = {"type": "object", "required": ["urgency"], "properties": {"urgency": {"enum": ["low", "high"]}}}
+    with pytest.raises(output.OutputError, match="no JSON"):
+        output.parse("I cannot help with that.", schema)
+    with pytest.raises(output.OutputError, match="urgency"):
+        output.parse('{"urgency": "soon"}', schema)
+    assert output.parse('{"urgency": "low"}', schema) == {"urgency": "low"}
