@@ -62,15 +62,21 @@ class HttpBackend(Backend):
         """Send a request; connection problems, timeouts and 429/5xx (after the retries) raise
         ModelUnavailable, other 4xx raise ModelError, both naming the model and the URL."""
         import requests
+        from urllib3.exceptions import NewConnectionError
+        from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
         url = self.url + path
         try:
             response = self.session.request(method, url, headers=self.headers(),
                                              timeout=timeout_s or self.timeout_s, **kwargs)
-        except requests.Timeout:
-            raise ModelUnavailable(f"model {self.name}: no answer from {url} within "
-                                   f"{timeout_s or self.timeout_s:g}s") from None
         except requests.RequestException as exc:
+            # with retries mounted, a timeout arrives as a ConnectionError wrapping urllib3's MaxRetryError;
+            # urllib3 counts a refused connection (NewConnectionError) as a kind of timeout: it is not one
+            reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+            timed_out = isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
+            if (isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectionError)) or timed_out:
+                raise ModelUnavailable(f"model {self.name}: no answer from {url} within "
+                                       f"{timeout_s or self.timeout_s:g}s") from None
             reason = type(exc).__name__
             raise ModelUnavailable(f"model {self.name}: cannot reach {url} ({reason})") from None
         if response.status_code in RETRY_STATUS:

@@ -1,0 +1,78 @@
+"""The `ollama` backend against a double of Ollama's API; the repair round of the output parser."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from assist.ai.backends.base import ModelUnavailable, Options
+from assist.ai.models import Models
+from assist.config import load
+from conftest import jsonl
+from helpers.ollama_double import OllamaDouble
+
+
+@pytest.fixture
+def ollama(home):
+    double = OllamaDouble(["llama3.2:latest"])
+    with (home / "assist.toml").open("a") as f:
+        f.write(f'\n[models.local]\nbackend = "ollama"\nurl = "{double.url}"\nmodel = "llama3.2"\ncontext = 8192\n'
+                '[routes.items]\ntemplate = "action-items"\n')
+    yield double
+    double.close()
+
+
+def test_chat_sets_num_ctx_from_the_prompt_and_passes_the_schema(home, ollama):
+    backend = Models(load(home)).get("local")
+    backend.health()
+    ollama.replies.append('{"items": []}')
+    short = [{"role": "user", "content": "hi"}]
+    reply = backend.complete(short, Options(max_tokens=100, schema={"type": "object"}))
+    assert reply.text == '{"items": []}' and reply.completion_tokens == 2
+    sent = ollama.requests[-1]
+    assert sent["stream"] is False and sent["format"] == {"type": "object"}
+    assert sent["options"]["num_ctx"] == 512 and sent["options"]["num_predict"] == 100
+    long = [{"role": "user", "content": "word " * 3000}]  # 15,000 bytes: about 5,000 tokens by the estimate
+    backend.complete(long, Options(max_tokens=500))
+    num_ctx = ollama.requests[-1]["options"]["num_ctx"]
+    assert num_ctx % 512 == 0 and backend.count_messages(long) + 500 <= num_ctx <= 8192
+    huge = [{"role": "user", "content": "word " * 30000}]
+    backend.complete(huge, Options(max_tokens=500))
+    assert ollama.requests[-1]["options"]["num_ctx"] == 8192  # never past the model's context
+
+
+def test_streaming_ndjson(home, ollama):
+    backend = Models(load(home)).get("local")
+    ollama.replies.append("one two three four")
+    pieces = list(backend.stream([{"role": "user", "content": "count"}], Options()))
+    assert "".join(pieces).split() == ["one", "two", "three", "four"] and len(pieces) == 4
+    assert ollama.requests[-1]["stream"] is True
+
+
+def test_health_names_a_missing_model(home, ollama):
+    ollama.models = ["mistral:latest"]
+    with pytest.raises(ModelUnavailable, match=r"does not have 'llama3.2' \(has: mistral:latest\); run `ollama pull"):
+        Models(load(home)).get("local").health()
+
+
+def test_one_repair_round_fixes_a_bad_reply(home, ollama, cli):
+    ollama.replies += ["Sure! The items are: buy milk", '```json\n{"items": [{"task": "buy milk"}]}\n```']
+    task = {"type": "text", "data": {"text": "Please buy milk.", "from": "ann"}, "intent": {"route": "items"}}
+    answered = cli(["run"], input=cli(["prompt"], input=jsonl(task)).out)
+    assert answered.code == 0, answered.err
+    result = answered.lines[0]["result"]
+    assert result["parsed"] == {"items": [{"task": "buy milk"}]} and result["repaired"] is True
+    repair = ollama.requests[-1]["messages"]
+    assert repair[-2] == {"role": "assistant", "content": "Sure! The items are: buy milk"}
+    assert "could not be used: the reply holds no JSON value" in repair[-1]["content"]
+
+
+def test_a_reply_still_wrong_after_repair_fails_the_task_readably(home, ollama, cli):
+    ollama.replies += ['{"items": "milk"}', '{"things": []}']
+    task = {"type": "text", "data": {"text": "Please buy milk."}, "intent": {"route": "items"}}
+    answered = cli(["run"], input=cli(["prompt"], input=jsonl(task)).out)
+    assert answered.code == 1
+    assert "model local replied with unusable JSON twice: the reply: Additional properties are not allowed" \
+        in answered.err
+    [failed] = list((home / "spool" / "run" / "failed").glob("*.json"))
+    assert "unusable JSON" in orjson.loads(failed.read_bytes())["meta"]["last_error"]

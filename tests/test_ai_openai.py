@@ -1,0 +1,165 @@
+"""The `openai` backend against a real llama.cpp server on loopback; the model selector's fallback and
+the retry of tasks while no model answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from assist.ai.backends.base import ModelUnavailable, Options
+from assist.ai.models import Models
+from assist.config import load
+from conftest import ASSIST, free_port, jsonl, run
+from helpers.llama_server import LlamaServer
+
+SCHEMA = {"type": "object", "required": ["colour"], "additionalProperties": False,
+          "properties": {"colour": {"enum": ["red", "green", "blue"]}}}
+
+
+@pytest.fixture
+def server(llm_home, gguf, tmp_path):
+    srv = LlamaServer(gguf, free_port(), tmp_path / "server.log").start()
+    yield srv
+    srv.stop()
+
+
+def configure(home: Path, models: str) -> None:
+    with (home / "assist.toml").open("a") as f:
+        f.write('\n[routes.echo]\ntemplate = "echo"\n' + models)
+
+
+def server_model(url: str, **overrides: str) -> str:
+    keys = {"backend": '"openai"', "url": f'"{url}"', "model": '"smollm2"', "json_mode": '"json_object"',
+            "timeout": '"30s"', "retries": "1", "backoff": "0.05", **overrides}
+    return "[models.server]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())
+
+
+EMBEDDED = '[models.embedded]\nbackend = "llamacpp"\n'
+
+
+def test_completion_json_and_streaming(server, llm_home):
+    configure(llm_home, server_model(server.url))
+    backend = Models(load(llm_home)).get("server")
+    backend.health()
+    messages = [{"role": "user", "content": "Pick a colour for the sky. Reply in JSON."}]
+    reply = backend.complete(messages, Options(max_tokens=30, schema=SCHEMA))
+    assert orjson.loads(reply.text)["colour"] in ("red", "green", "blue")
+    assert reply.prompt_tokens > 5 and reply.completion_tokens > 0
+    pieces = list(backend.stream([{"role": "user", "content": "Count from one to five."}], Options(max_tokens=24)))
+    assert len(pieces) > 3 and "".join(pieces).strip()
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def arrived(home: Path) -> list[dict]:
+    return [orjson.loads(p.read_bytes()) for p in sorted((home / "spool" / "out" / "new").glob("*.json"))]
+
+
+def enqueue_echo(texts: list[str]) -> None:
+    tasks = [{"type": "text", "data": {"text": t}, "intent": {"route": "echo"}} for t in texts]
+    prompted = run(["prompt"], input=jsonl(*tasks))
+    assert prompted.code == 0, prompted.err
+    assert run(["enqueue", "--queue", "run"], input=prompted.out).code == 0
+
+
+def test_server_stopped_mid_run_falls_back_to_the_next_model(server, llm_home):
+    configure(llm_home, server_model(server.url) + EMBEDDED)
+    worker = subprocess.Popen([ASSIST, "run", "--from", "run", "--to", "out", "--follow"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        enqueue_echo(["alpha", "beta"])
+        wait_for(lambda: len(arrived(llm_home)) == 2, what="two answers from the server")
+        server.stop()
+        enqueue_echo(["gamma", "delta"])
+        wait_for(lambda: len(arrived(llm_home)) == 4, what="two answers after the server stopped")
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=30) == 0, worker.stderr.read().decode()
+    done = {t["data"]["text"]: t["result"] for t in arrived(llm_home)}
+    assert sorted(done) == ["alpha", "beta", "delta", "gamma"]
+    assert done["alpha"]["model"] == done["beta"]["model"] == "server"
+    assert done["alpha"]["backend"] == "openai"
+    for text in ("gamma", "delta"):
+        assert done[text]["model"] == "embedded" and done[text]["backend"] == "llamacpp"
+    # the first task after the stop tried the server; the next one knew it was down and tried it last
+    assert "cannot reach" in done["gamma"]["fallbacks"][0]["error"]
+    health = orjson.loads((llm_home / "state" / "model-health.json").read_bytes())
+    assert health["server"]["ok"] is False and health["embedded"]["ok"] is True
+
+
+def test_tasks_wait_while_no_model_answers_and_finish_when_it_returns(server, llm_home):
+    (llm_home / "assist.toml").write_text('[queue]\nbackoff_base = "200ms"\nbackoff_max = "1s"\nmax_attempts = 500\n')
+    configure(llm_home, server_model(server.url))
+    worker = subprocess.Popen([ASSIST, "run", "--from", "run", "--to", "out", "--follow"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        server.stop()
+        enqueue_echo(["one", "two", "three"])
+
+        def retried() -> bool:
+            listing = run(["queue", "ls", "--queue", "run", "--json"]).json()
+            return len(listing) == 3 and all(t["attempts"] >= 1 for t in listing)
+
+        wait_for(retried, what="every task retried")
+        first = run(["queue", "ls", "--queue", "run", "--json"]).json()[0]["id"]
+        shown = run(["queue", "show", first]).json()
+        assert "no model answered: model server: cannot reach" in shown["task"]["meta"]["last_error"]
+        assert arrived(llm_home) == []
+        server.start()
+        wait_for(lambda: len(arrived(llm_home)) == 3, what="the tasks to finish once the server is back")
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    done = arrived(llm_home)
+    assert sorted(t["data"]["text"] for t in done) == ["one", "three", "two"]
+    for task in done:
+        runs = [t for t in task["trace"] if t["stage"] == "run"]
+        assert task["result"]["model"] == "server"
+        assert runs[-1]["ok"] and len(runs) >= 2 and not any(t["ok"] for t in runs[:-1])
+    assert run(["queue", "ls", "--queue", "run", "--json"]).json() == []
+
+
+def test_a_server_that_never_answers_times_out(home):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        configure(home, server_model(url, timeout='"0.5s"', retries="0"))
+        backend = Models(load(home)).get("server")
+        started = time.monotonic()
+        with pytest.raises(ModelUnavailable, match=r"no answer from .* within 0.5s"):
+            backend.complete([{"role": "user", "content": "hi"}], Options(max_tokens=5))
+        assert time.monotonic() - started < 10  # it gave up instead of waiting forever
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+
+
+def test_remote_endpoints_need_allow_remote(home, cli):
+    groq = '[models.groq]\nbackend = "openai"\nurl = "https://api.groq.com/openai/v1"\nmodel = "llama-3.1-8b"\n'
+    configure(home, groq)
+    refused = cli(["config", "check"])
+    assert refused.code == 78
+    assert "models.groq.url: https://api.groq.com/openai/v1 is not on this machine; set allow_remote = true" \
+        in refused.err
+    text = (home / "assist.toml").read_text()
+    (home / "assist.toml").write_text("allow_remote = true\n" + text)
+    assert cli(["config", "check"]).code == 0
