@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,31 @@ from .chunking import chunks, title_of
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
 DEFAULT_COLLECTION = "notes"
 ADD_BATCH = 256
+KEYWORDS = 3  # the query's longest keywords looked up in the full-text index
+KEYWORD_CANDIDATES = 20  # per keyword
+KEYWORD_WEIGHT = 0.3  # bonus for a chunk holding all the query's keywords, on top of cosine similarity
+_STOPWORDS = """a an the is are was were be been am do does did i me my we our us you your he she it its they
+them their what when where who whom which how why that this these those of in on at to for from with by about and
+or not no can could should would will shall may might must have has had any some there here than then so if as
+into over under up down out off again very just also too please"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z]+|[0-9]+", text.lower())
+
+
+def keywords(text: str) -> list[str]:
+    return [w for w in _tokens(text) if len(w) >= 2 and w not in STOPWORDS]
+
+
+def keyword_share(wanted: list[str], doc: str) -> float:
+    """The share of the query's keywords in the chunk (a word counts if the chunk has one of the same
+    first five letters: plant, planted, planting)."""
+    if not wanted:
+        return 0.0
+    stems = {w[:5] for w in _tokens(doc)}
+    return sum(1 for w in wanted if w[:5] in stems) / len(wanted)
 
 
 @dataclass
@@ -76,31 +102,44 @@ def collect(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
+_embedding_class: Any = None
+
+
 def _embedding_function(embedder: Any) -> Any:
-    from chromadb.api.types import EmbeddingFunction
+    """Our MiniLM embedder as a chroma embedding function, registered under the name stored with the
+    collection, so chroma never reaches for its own (downloading) default."""
+    global _embedding_class
+    if _embedding_class is None:
+        from chromadb.api.types import EmbeddingFunction
+        from chromadb.utils.embedding_functions import register_embedding_function
 
-    class AssistMiniLM(EmbeddingFunction):  # type: ignore[misc, type-arg]
-        def __init__(self) -> None:
-            self.embedder = embedder
+        class AssistMiniLM(EmbeddingFunction):  # type: ignore[misc, type-arg]
+            def __init__(self, embedder: Any = None) -> None:
+                if embedder is None:
+                    from ..decide.embedder import shared
 
-        def __call__(self, input: list[str]) -> Any:
-            return list(self.embedder.embed(list(input)))
+                    embedder = shared()
+                self.embedder = embedder
 
-        @staticmethod
-        def name() -> str:
-            return "assist-minilm"
+            def __call__(self, input: list[str]) -> Any:
+                return list(self.embedder.embed(list(input)))
 
-        def get_config(self) -> dict[str, Any]:
-            return {}
+            @staticmethod
+            def name() -> str:
+                return "assist-minilm"
 
-        @staticmethod
-        def build_from_config(config: dict[str, Any]) -> Any:
-            raise NotImplementedError("assist passes its embedder explicitly")
+            def get_config(self) -> dict[str, Any]:
+                return {}
 
-        def default_space(self) -> Any:
-            return "cosine"
+            @staticmethod
+            def build_from_config(config: dict[str, Any]) -> Any:
+                return AssistMiniLM()
 
-    return AssistMiniLM()
+            def default_space(self) -> Any:
+                return "cosine"
+
+        _embedding_class = register_embedding_function(AssistMiniLM)
+    return _embedding_class(embedder)
 
 
 class Memory:
@@ -166,23 +205,44 @@ class Memory:
         return len(items)
 
     def query(self, text: str, k: int = 4, max_distance: float | None = None) -> list[dict[str, Any]]:
-        """The k nearest chunks, nearest first, each {id, text, source, title, distance}; chunks farther
-        than `max_distance` (cosine distance, 0 = same direction) are left out."""
+        """The k best chunks for `text`, best first, each {id, text, source, title, distance, score}.
+
+        Hybrid retrieval: the nearest chunks by meaning (chroma's HNSW index) and the chunks that contain
+        the query's longest keywords (chroma's full-text index; catches what approximate search misses
+        and what a small encoder does not know, such as names and numbers) are ranked together by cosine
+        similarity plus a bonus for the share of keywords they contain. Chunks farther than
+        `max_distance` (cosine distance, 0 = same direction) are left out."""
+        import numpy as np
+
         if not self.url and not (self.path / "chroma.sqlite3").exists():
             return []  # nothing was ever added: no need to start chroma
-        if self.collection.count() == 0:
+        total = self.collection.count()
+        if total == 0:
             return []
         vector = self.embedder.embed([text])
-        found = self.collection.query(query_embeddings=vector, n_results=k,
+        found = self.collection.query(query_embeddings=vector, n_results=min(total, max(4 * k, 20)),
                                       include=["documents", "metadatas", "distances"])
-        out = []
-        for id_, doc, meta, distance in zip(found["ids"][0], found["documents"][0], found["metadatas"][0],
-                                            found["distances"][0], strict=True):
+        candidates = {id_: (doc, meta, float(distance)) for id_, doc, meta, distance in
+                      zip(found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0],
+                          strict=True)}
+        wanted = keywords(text)
+        longest = sorted(set(wanted), key=len, reverse=True)[:KEYWORDS]
+        for word in longest:  # one lookup per word: a common word must not crowd out a rare one
+            more = self.collection.get(where_document={"$contains": word}, limit=KEYWORD_CANDIDATES,
+                                       include=["documents", "metadatas", "embeddings"])
+            for id_, doc, meta, emb in zip(more["ids"], more["documents"], more["metadatas"], more["embeddings"],
+                                           strict=True):
+                if id_ not in candidates:
+                    candidates[id_] = (doc, meta, 1.0 - float(np.dot(vector[0], emb)))
+        ranked = []
+        for id_, (doc, meta, distance) in candidates.items():
             if max_distance is not None and distance > max_distance:
                 continue
-            out.append({"id": id_, "text": doc, "source": meta.get("source", ""), "title": meta.get("title", ""),
-                        "distance": round(float(distance), 4)})
-        return out
+            score = (1.0 - distance) + KEYWORD_WEIGHT * keyword_share(wanted, doc)
+            ranked.append({"id": id_, "text": doc, "source": meta.get("source", ""), "title": meta.get("title", ""),
+                           "distance": round(distance, 4), "score": round(score, 4)})
+        ranked.sort(key=lambda c: c["score"], reverse=True)
+        return ranked[:k]
 
     def sources(self) -> dict[str, int]:
         """Chunks per source."""

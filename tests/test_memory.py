@@ -1,0 +1,118 @@
+"""The context store: ChromaDB on disk with the offline MiniLM embedder; chunking; context in prompts."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+
+from assist.ai.chunking import OVERLAP, SIZE, chunks
+from assist.ai.memory import Memory
+from assist.config import load
+from conftest import FAST_CONFIG, jsonl, run
+
+FIXTURES = Path(__file__).parent / "fixtures" / "memory"
+NOTES = FIXTURES / "notes"
+
+
+@pytest.fixture(scope="module")
+def store_home(tmp_path_factory) -> Path:
+    """A home whose memory holds the 20 notes among 10,000 Banking77 texts (built once per module)."""
+    home = tmp_path_factory.mktemp("memory") / "home"
+    home.mkdir()
+    (home / "assist.toml").write_text(FAST_CONFIG)
+    lines = gzip.decompress((FIXTURES / "banking77-10000.txt.gz").read_bytes()).decode().splitlines()
+    distractors = home / "banking77.jsonl"
+    distractors.write_bytes(b"".join(orjson.dumps({"id": i, "text": t}) + b"\n" for i, t in enumerate(lines)))
+    env = {**os.environ, "ASSIST_HOME": str(home)}
+    import subprocess
+
+    from conftest import ASSIST
+
+    added = subprocess.run([ASSIST, "memory", "add", str(distractors), str(NOTES)], env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip() == "added 10020 chunks from 21 files"
+    return home
+
+
+def test_known_questions_find_their_note_first_among_ten_thousand_chunks(store_home):
+    memory = Memory(load(store_home))
+    assert memory.collection.count() == 10_020
+    misses = []
+    for row in map(orjson.loads, (FIXTURES / "questions.jsonl").read_bytes().splitlines()):
+        [top] = memory.query(row["question"], k=1)
+        if Path(top["source"]).stem != row["note"]:
+            misses.append((row["question"], top["source"], top["text"][:60]))
+    assert misses == []
+
+
+def test_cli_query_ls_and_rm(store_home, monkeypatch):
+    monkeypatch.setenv("ASSIST_HOME", str(store_home))
+    found = run(["memory", "query", "code for the bike lock", "-k", "3", "--json"])
+    assert found.code == 0, found.err
+    hits = found.json()
+    assert len(hits) == 3 and Path(hits[0]["source"]).name == "bike-lock.md" and "4-7-1-9" in hits[0]["text"]
+    assert hits[0]["distance"] <= hits[1]["distance"] <= hits[2]["distance"]
+    far = run(["memory", "query", "code for the bike lock", "-k", "3", "--max-distance", "0.0001", "--json"]).json()
+    assert far == []
+    sources = run(["memory", "ls", "--json"]).json()
+    assert sources[str((NOTES / "gym.md").resolve())] == 1 and len(sources) == 10_020
+    assert run(["memory", "add", str(NOTES / "gym.md")]).out.strip() == "added 1 chunks from 1 files"
+    assert run(["memory", "ls", "--json"]).json()[str((NOTES / "gym.md").resolve())] == 1  # replaced, not doubled
+    removed = run(["memory", "rm", str(NOTES / "gym.md")])
+    assert removed.code == 0 and removed.out.strip() == "removed 1 chunks"
+    assert str((NOTES / "gym.md").resolve()) not in run(["memory", "ls", "--json"]).json()
+    again = run(["memory", "rm", str(NOTES / "gym.md")])
+    assert again.code == 1 and "nothing matched" in again.err
+    assert run(["memory", "add", str(NOTES / "gym.md")]).code == 0
+
+
+def test_prompts_carry_the_context_they_used(store_home, gguf, monkeypatch):
+    monkeypatch.setenv("ASSIST_HOME", str(store_home))
+    (store_home / "models").mkdir(exist_ok=True)
+    if not (store_home / "models" / gguf.name).exists():
+        (store_home / "models" / gguf.name).symlink_to(gguf)
+    config = store_home / "assist.toml"
+    config.write_text(FAST_CONFIG + '[routes.triage]\ntemplate = "email-triage"\n')
+    task = {"type": "email.received", "intent": {"route": "triage"},
+            "data": {"from": "lena@example.com", "subject": "Book club on Thursday",
+                     "body_text": "Hi! Are you still bringing the wine for the book club? Which book is it again?"}}
+    prompted = run(["prompt"], input=jsonl(task))
+    assert prompted.code == 0, prompted.err
+    section = prompted.lines[0]["prompt"]
+    assert Path(section["context"][0]["source"]).name == "book-club.md"
+    assert 0 < section["context"][0]["score"] <= 1
+    assert "The Left Hand of Darkness" in section["messages"][-1]["content"]
+    # a model with a small window: the context goes first, then the body is cut
+    config.write_text(FAST_CONFIG + '[routes.triage]\ntemplate = "email-triage"\n'
+                      '[models.embedded]\nbackend = "llamacpp"\ncontext = 640\n')
+    task["data"]["body_text"] += " More news from the neighbourhood." * 60
+    prompted = run(["prompt"], input=jsonl(task))
+    cut = prompted.lines[0]["prompt"]["cut"]
+    assert cut["context_dropped"] >= 1 and cut["tokens"] <= cut["limit"] == 640 - 400 - 8
+
+
+def test_chunks_overlap_and_stay_small():
+    text = "\n\n".join(f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * (3 + i % 40) for i in range(60))
+    pieces = list(chunks(text))
+    assert len(pieces) > 5
+    assert all(len(p) <= SIZE + OVERLAP + 2 for p in pieces)
+    for before, after in itertools.pairwise(pieces):
+        head = after.split("\n\n")[0]
+        assert head and head in before  # each chunk starts with the end of the previous one
+    words = set(" ".join(pieces).split())
+    assert words == set(text.split())  # nothing dropped
+
+
+def test_adding_missing_paths_and_bad_jsonl_say_so(home, tmp_path):
+    missing = run(["memory", "add", str(tmp_path / "nope")])
+    assert missing.code == 1 and f"{tmp_path / 'nope'}: no such file or folder" in missing.err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "fine"}\n{"txt": "oops"}\n')
+    result = run(["memory", "add", str(bad)])
+    assert result.code == 1 and f"{bad}: line 2: expected" in result.err
