@@ -1,5 +1,6 @@
 """`assist classify`: the decision engine as a stage. A task nobody is sure about (route "fallback") is
-held for a person; the LLM fallback joins when a model backend exists."""
+shown to the language model named by `[classify] fallback_model`, if any; what is still unplaced is held
+for a person."""
 
 from __future__ import annotations
 
@@ -16,12 +17,24 @@ class ClassifyStage(Stage):
         from ..decide.engine import DecisionEngine
 
         self.engine = DecisionEngine(config)
-        self.batch_size = int(config.raw.get("classify", {}).get("batch", 32))
+        settings = config.raw.get("classify", {})
+        self.batch_size = int(settings.get("batch", 32))
+        self.llm = None
+        if settings.get("fallback_model"):
+            from ..decide.llm_fallback import LlmFallback
+
+            self.llm = LlmFallback(config, settings["fallback_model"])
 
     def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
         intents = self.engine.decide(tasks)
         out: list[Outcome] = []
         for task, intent in zip(tasks, intents, strict=True):
+            if intent["route"] == "fallback" and self.llm is not None:
+                try:
+                    intent = self.llm.choose(task, intent)
+                except Exception as exc:  # a model down or a bad reply: retried later, like any stage error
+                    out.append(exc)
+                    continue
             task["intent"] = intent
             ctx.log.debug("classified", task=task["id"], route=intent["route"], by=intent["by"],
                           confidence=intent["confidence"])
