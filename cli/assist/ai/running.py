@@ -43,6 +43,12 @@ def run_prompt(prompt: dict[str, Any], models: Models,
     for backend in models.candidates(prompt.get("model"), prompt.get("tags")):
         started = time.perf_counter()
         try:
+            if backend.name != prompt.get("model"):  # the prompt was fitted to its own model, not this one
+                needed = backend.count_messages(messages) + options.max_tokens
+                if needed > backend.context:
+                    tried.append({"model": backend.name, "error": f"prompt needs {needed} tokens, context is "
+                                                                  f"{backend.context}"})
+                    continue
             reply = _ask(backend, messages, options, on_piece)
         except ModelUnavailable as exc:
             models.mark_down(backend.name, str(exc))
