@@ -25,7 +25,7 @@ from .chunking import chunks, title_of
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
 DEFAULT_COLLECTION = "notes"
 ADD_BATCH = 256
-KEYWORDS = 3  # the query's longest keywords looked up in the full-text index
+KEYWORDS = 2  # the query's longest keywords looked up in the full-text index
 KEYWORD_CANDIDATES = 20  # per keyword
 KEYWORD_WEIGHT = 0.3  # bonus for a chunk holding all the query's keywords, on top of cosine similarity
 _STOPWORDS = """a an the is are was were be been am do does did i me my we our us you your he she it its they
