@@ -46,7 +46,12 @@ class Embedder:
     def __init__(self, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None):
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
         import onnxruntime as ort
+        from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
+
+        # OpenBLAS's worker threads spin for a while after each call (the intent head's matrix product)
+        # and starve onnxruntime's: one BLAS thread took `assist classify` from ~306 to ~527 texts/s.
+        threadpool_limits(1, user_api="blas")
 
         path = model or default_model()
         if not path.is_file():
