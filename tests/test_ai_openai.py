@@ -160,6 +160,9 @@ def test_remote_endpoints_need_allow_remote(home, cli):
     assert refused.code == 78
     assert "models.groq.url: https://api.groq.com/openai/v1 is not on this machine; set allow_remote = true" \
         in refused.err
+    with (home / "assist.toml").open("a") as f:
+        f.write('[memory]\nurl = "https://chroma.example.net"\n')
+    assert "memory.url: https://chroma.example.net is not on this machine" in cli(["config", "check"]).err
     text = (home / "assist.toml").read_text()
     (home / "assist.toml").write_text("allow_remote = true\n" + text)
     assert cli(["config", "check"]).code == 0

@@ -5,15 +5,19 @@ from __future__ import annotations
 import gzip
 import itertools
 import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import orjson
 import pytest
+import requests
 
 from assist.ai.chunking import OVERLAP, SIZE, chunks
 from assist.ai.memory import Memory
 from assist.config import load
-from conftest import FAST_CONFIG, jsonl, run
+from conftest import ASSIST, FAST_CONFIG, free_port, jsonl, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "memory"
 NOTES = FIXTURES / "notes"
@@ -29,10 +33,6 @@ def store_home(tmp_path_factory) -> Path:
     distractors = home / "banking77.jsonl"
     distractors.write_bytes(b"".join(orjson.dumps({"id": i, "text": t}) + b"\n" for i, t in enumerate(lines)))
     env = {**os.environ, "ASSIST_HOME": str(home)}
-    import subprocess
-
-    from conftest import ASSIST
-
     added = subprocess.run([ASSIST, "memory", "add", str(distractors), str(NOTES)], env=env, capture_output=True,
                            text=True, timeout=600)
     assert added.returncode == 0, added.stderr
@@ -116,3 +116,30 @@ def test_adding_missing_paths_and_bad_jsonl_say_so(home, tmp_path):
     bad.write_text('{"text": "fine"}\n{"txt": "oops"}\n')
     result = run(["memory", "add", str(bad)])
     assert result.code == 1 and f"{bad}: line 2: expected" in result.err
+
+
+def test_a_chroma_server_by_url(home, tmp_path):
+    """memory.url: the same commands against a real Chroma server (`chroma run`) on loopback."""
+    port = free_port()
+    server = subprocess.Popen([shutil.which("chroma") or "chroma", "run", "--path", str(tmp_path / "chroma"),
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(150):
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("chroma run did not start")
+        with (home / "assist.toml").open("a") as f:
+            f.write(f'\n[memory]\nurl = "http://127.0.0.1:{port}"\ncollection = "assist-test"\n')
+        added = run(["memory", "add", str(NOTES)])
+        assert added.code == 0 and added.out.strip() == "added 20 chunks from 20 files", added.err
+        hits = run(["memory", "query", "how deep do tulips go", "-k", "1", "--json"]).json()
+        assert Path(hits[0]["source"]).name == "garden.md"
+        assert not (home / "memory").exists()  # nothing stored locally: it all went to the server
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

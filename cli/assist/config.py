@@ -88,7 +88,7 @@ def check(raw: dict[str, Any], path: Path) -> list[str]:
         from .decide.rules import problems as rule_problems
 
         out = [f"{path}: {p}" for p in rule_problems(raw["rules"], raw.get("routes", {}))]
-    if not out and (raw.get("routes") or raw.get("models") or raw.get("classify")):
+    if not out and any(raw.get(k) for k in ("routes", "models", "classify", "memory")):
         from .ai.checks import problems as ai_problems
 
         out = [f"{path}: {p}" for p in ai_problems(raw, path.parent)]

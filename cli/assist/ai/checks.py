@@ -22,6 +22,9 @@ def problems(raw: dict[str, Any], home: Path) -> list[str]:
         url = spec.get("url")
         if url and not is_loopback(urlsplit(url).hostname or "") and not allow_remote:
             out.append(f"models.{name}.url: {url} is not on this machine; set allow_remote = true to use it")
+    memory_url = raw.get("memory", {}).get("url")
+    if memory_url and not is_loopback(urlsplit(memory_url).hostname or "") and not allow_remote:
+        out.append(f"memory.url: {memory_url} is not on this machine; set allow_remote = true to use it")
     fallback = raw.get("classify", {}).get("fallback_model")
     if fallback and fallback not in models:
         out.append(f"classify.fallback_model: no model {fallback!r} (configured: {', '.join(models)})")
