@@ -25,6 +25,7 @@ COMMANDS = {
     "run": ("assist.commands.run", "run", "Ask a model each task's prompt; parse and check the reply."),
     "models": ("assist.commands.models", "models", "List, fetch and check the language models."),
     "memory": ("assist.commands.memory", "memory", "Add, query and remove notes in the context store."),
+    "work": ("assist.commands.work", "work", "Run several stages in one long-lived process."),
 }
 
 

@@ -83,9 +83,11 @@ class Runner:
 
     def _timeout_for(self, tasks: list[taskmod.Task]) -> float:
         if self.opts.timeout_s:
-            return self.opts.timeout_s
-        per_task = [t.get("meta", {}).get("timeout_s") for t in tasks]
-        return max([p for p in per_task if p] or [self.settings.timeout_s])
+            limit = self.opts.timeout_s
+        else:
+            per_task = [t.get("meta", {}).get("timeout_s") for t in tasks]
+            limit = max([p for p in per_task if p] or [self.settings.timeout_s])
+        return limit * len(tasks) if getattr(self.stage, "timeout_per_task", False) else limit
 
     def _run_batch(self, tasks: list[taskmod.Task], cancelled: threading.Event) -> tuple[list[Outcome], float]:
         """Run the stage on a batch in a helper thread, giving up after the timeout."""
@@ -109,9 +111,12 @@ class Runner:
             return [TemporaryError(f"timed out after {timeout:g}s")] * len(tasks), ms
         return box[0], ms
 
-    def _trace(self, doc: taskmod.Task, ms: float, error: str | None) -> None:
+    def _trace(self, doc: taskmod.Task, ms: float, error: str | None, exc: BaseException | None = None) -> None:
+        if error is None and getattr(self.stage, "traces_itself", False):
+            return
+        stage = getattr(exc, "stage", None) or self.stage.name
         doc.setdefault("trace", []).append(
-            {"stage": self.stage.name, "at": rfc3339(), "ms": ms, "ok": error is None, "error": error})
+            {"stage": stage, "at": rfc3339(), "ms": ms, "ok": error is None, "error": error})
 
     def _emit(self, docs: list[taskmod.Task]) -> None:
         """Send finished tasks on: to the destination queue (durably) or to stdout."""
@@ -167,7 +172,7 @@ class Runner:
             for doc, outcome in zip(pending, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     error = _error_text(outcome)
-                    self._trace(doc, ms, error)
+                    self._trace(doc, ms, error, outcome)
                     meta = doc.setdefault("meta", {})
                     meta["attempts"] = attempt
                     meta["last_error"] = error
@@ -300,7 +305,7 @@ class Runner:
     def _fail(self, queue: Any, lease: Any, exc: BaseException, ms: float) -> None:
         error = _error_text(exc)
         doc = lease.doc
-        self._trace(doc, ms, error)
+        self._trace(doc, ms, error, exc)
         permanent = isinstance(exc, PermanentError) or not _is_temporary(exc)
         state = queue.nack(lease, error, permanent=permanent, doc=doc)
         if state == "failed":

@@ -1,0 +1,129 @@
+"""`assist work`: the stages in one process give the same outcomes as the piped commands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+
+from conftest import FAST_CONFIG, jsonl, run
+
+CONFIG = FAST_CONFIG + """
+[[rules]]
+name = "shopping"
+route = "todo"
+match = {field = "data.text", contains = "buy"}
+
+[[rules]]
+name = "greeting"
+route = "hello"
+match = {field = "data.text", regex = "^(hi|hello)"}
+
+[[rules]]
+name = "rest"
+route = "log"
+match = {field = "type", equals = "text"}
+
+[routes.todo]
+template = "action-items"
+actions = ["notes.append"]
+fixed = [{type = "notes.append", args = {note = "Todo", text = "a to-do message arrived"}}]
+
+[routes.hello]
+template = "echo"
+
+[routes.log]
+actions = ["notes.append"]
+fixed = [{type = "notes.append", args = {note = "Log", text = "logged"}}]
+
+[models.embedded]
+backend = "llamacpp"
+seed = 3
+
+[actions.notes]
+vault = "VAULT"
+"""
+
+TASKS = [{"id": f"01JT00000000000000000000{i:02d}", "type": "text", "data": {"text": t}}
+         for i, t in enumerate(["please buy milk and eggs", "hello there", "the meeting notes are attached",
+                                "buy a birthday present for Sam by Friday"])]
+
+
+def make_home(root: Path, gguf: Path) -> dict[str, str]:
+    root.mkdir()
+    (root / "models").mkdir()
+    (root / "models" / gguf.name).symlink_to(gguf)
+    (root / "assist.toml").write_text(CONFIG.replace("VAULT", str(root / "vault")))
+    return {**os.environ, "ASSIST_HOME": str(root)}
+
+
+def outcome(task: dict) -> tuple:
+    return (task["id"], task["intent"]["route"], task["intent"]["by"],
+            (task.get("result") or {}).get("text"),
+            tuple((a["type"], a["status"]) for a in task.get("actions", [])),
+            tuple(t["stage"] for t in task["trace"] if t["ok"]))
+
+
+def test_work_matches_the_piped_commands(tmp_path, gguf, monkeypatch):
+    results = {}
+    # 1. piped commands
+    monkeypatch.setattr(os, "environ", make_home(tmp_path / "piped", gguf))
+    out = jsonl(*TASKS)
+    for stage in ("classify", "prompt", "run", "act"):
+        step = run([stage], input=out)
+        assert step.code == 0, step.err
+        out = step.out.encode()
+    results["piped"] = sorted(outcome(orjson.loads(line)) for line in out.splitlines())
+    # 2. assist work on stdin
+    monkeypatch.setattr(os, "environ", make_home(tmp_path / "work", gguf))
+    worked = run(["work"], input=jsonl(*TASKS))
+    assert worked.code == 0, worked.err
+    results["work"] = sorted(outcome(t) for t in worked.lines)
+    # 3. assist work from a queue, as cron would run it
+    monkeypatch.setattr(os, "environ", make_home(tmp_path / "queued", gguf))
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(*TASKS)).code == 0
+    drained = run(["work", "--from", "inbox", "--to", "done", "--once"])
+    assert drained.code == 0, drained.err
+    queued = [orjson.loads(p.read_bytes()) for p in (tmp_path / "queued" / "spool" / "done" / "new").glob("*.json")]
+    results["queued"] = sorted(outcome(t) for t in queued)
+
+    assert results["piped"] == results["work"] == results["queued"]
+    by_id = {r[0]: r for r in results["work"]}
+    assert by_id[TASKS[0]["id"]][1] == "todo" and by_id[TASKS[1]["id"]][1] == "hello"
+    assert by_id[TASKS[2]["id"]][3] is None  # the log route asks no model
+    assert by_id[TASKS[0]["id"]][5] == ("classify", "prompt", "run", "act")
+    for home in ("piped", "work", "queued"):
+        todo = (tmp_path / home / "vault" / "Todo.md").read_text()
+        assert todo.count("a to-do message arrived") == 2
+
+
+def test_a_task_resumes_at_the_stage_where_it_stopped(tmp_path, gguf, monkeypatch):
+    env = make_home(tmp_path / "h", gguf)
+    monkeypatch.setattr(os, "environ", env)
+    (tmp_path / "h" / "models" / gguf.name).unlink()  # the model is missing: prompt (which counts its
+    # tokens with the model's vocabulary) fails, and the task is retried later
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(TASKS[1])).code == 0
+    first = run(["work", "--from", "inbox", "--to", "done", "--once"])
+    assert first.code == 0, first.err  # retried later, not failed
+    [listed] = run(["queue", "ls", "--queue", "inbox", "--json"]).json()
+    task = run(["queue", "show", listed["id"]]).json()["task"]
+    assert task["intent"]["route"] == "hello" and "prompt" not in task and "result" not in task
+    assert task["trace"][-1]["stage"] == "prompt" and "assist models pull" in task["trace"][-1]["error"]
+    (tmp_path / "h" / "models" / gguf.name).symlink_to(gguf)
+    import time
+
+    time.sleep(0.3)  # past the retry's backoff
+    second = run(["work", "--from", "inbox", "--to", "done", "--once"])
+    assert second.code == 0, second.err
+    [done] = [orjson.loads(p.read_bytes()) for p in (tmp_path / "h" / "spool" / "done" / "new").glob("*.json")]
+    stages = [(t["stage"], t["ok"]) for t in done["trace"]]
+    # classified once; resumed at prompt
+    assert stages == [("classify", True), ("prompt", False), ("prompt", True), ("run", True), ("act", True)]
+
+
+def test_stages_are_checked(home, cli):
+    bad = cli(["work", "--stages", "classify,think"])
+    assert bad.code == 2 and "unknown stage(s) think" in bad.err
+    order = cli(["work", "--stages", "run,classify"])
+    assert order.code == 2 and "in the order classify, prompt, run, act" in order.err
