@@ -28,7 +28,11 @@ match = {field = "type", equals = "text"}
 [routes.todo]
 template = "action-items"
 actions = ["notes.append"]
-fixed = [{type = "notes.append", args = {note = "Todo", text = "a to-do message arrived"}}]
+
+[[routes.todo.fixed]]
+type = "notes.append"
+args.note = "Todo"
+args.text = "to do: {% for i in parsed['items'] %}{{ i.task }}; {% endfor %}"
 
 [routes.hello]
 template = "echo"
@@ -94,8 +98,10 @@ def test_work_matches_the_piped_commands(tmp_path, gguf, monkeypatch):
     assert by_id[TASKS[2]["id"]][3] is None  # the log route asks no model
     assert by_id[TASKS[0]["id"]][5] == ("classify", "prompt", "run", "act")
     for home in ("piped", "work", "queued"):
-        todo = (tmp_path / home / "vault" / "Todo.md").read_text()
-        assert todo.count("a to-do message arrived") == 2
+        lines = [x for x in (tmp_path / home / "vault" / "Todo.md").read_text().splitlines() if "to do:" in x]
+        assert len(lines) == 2 and all(len(x) > len("to do: ") for x in lines)  # filled from the parsed reply
+        piped = (tmp_path / "piped" / "vault" / "Todo.md").read_text().splitlines()
+        assert lines == [x for x in piped if "to do:" in x]
 
 
 def test_a_task_resumes_at_the_stage_where_it_stopped(tmp_path, gguf, monkeypatch):

@@ -22,6 +22,22 @@ def route_of(task: dict[str, Any], config: Any) -> tuple[str, dict[str, Any]]:
     return name, config.raw.get("routes", {}).get(name, {})
 
 
+def render_args(args: Any, task: dict[str, Any]) -> Any:
+    """A route's fixed action arguments with `{{ ... }}` filled in from the task (Jinja2's sandbox):
+    `text = "{{ result.parsed.summary }}"`. Values from the task are inserted as text, never run."""
+    if isinstance(args, str) and ("{{" in args or "{%" in args):
+        from ..ai.templates import _compile
+
+        result = task.get("result") or {}
+        return _compile(args).render(task=task, data=task.get("data") or {}, intent=task.get("intent") or {},
+                                     result=result, parsed=result.get("parsed") or {})
+    if isinstance(args, dict):
+        return {k: render_args(v, task) for k, v in args.items()}
+    if isinstance(args, list):
+        return [render_args(v, task) for v in args]
+    return args
+
+
 def plan(task: dict[str, Any], config: Any) -> list[dict[str, Any]]:
     """The task's actions with a status each: planned, awaiting_approval or refused. A task planned
     before (a retry, or an approval) keeps its plan, so every action keeps its idempotency key."""
@@ -32,7 +48,7 @@ def plan(task: dict[str, Any], config: Any) -> list[dict[str, Any]]:
     allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
     confirm = set(route.get("confirm", []))
     parsed = (task.get("result") or {}).get("parsed") or {}
-    proposed = [(a, "route") for a in route.get("fixed", [])]
+    proposed = [({**a, "args": render_args(a.get("args", {}), task)}, "route") for a in route.get("fixed", [])]
     proposed += [(a, "model") for a in (parsed.get("actions") or [] if isinstance(parsed, dict) else [])]
     actions = []
     for index, (raw, origin) in enumerate(proposed):
