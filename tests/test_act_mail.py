@@ -8,35 +8,14 @@ import random
 import signal
 import subprocess
 import time
-from collections import Counter
 from email import message_from_bytes
 from email.policy import default as email_policy
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from assist.demo.servers import SentFolder, start_dovecot
 from conftest import ASSIST, free_port, jsonl, run
-from helpers.dovecot import start_dovecot
-
-
-class SentFolder:
-    """An SMTP server that, like a mail provider, files every accepted message in the Sent folder (the
-    dovecot Maildir's .Sent) before it answers 250, and counts what it received by Message-ID."""
-
-    def __init__(self, server):
-        self.server = server
-        self.received: Counter[str] = Counter()
-        self.sent = server.maildir / ".Sent"
-
-    async def handle_DATA(self, srv, session, envelope):
-        msg = message_from_bytes(envelope.content, policy=email_policy)
-        self.received[msg["Message-ID"]] += 1
-        for sub in ("cur", "new", "tmp"):
-            (self.sent / sub).mkdir(parents=True, exist_ok=True)
-            os.chown(self.sent / sub, self.server.uid, self.server.gid)
-        os.chown(self.sent, self.server.uid, self.server.gid)
-        self.server.deliver_to(".Sent", envelope.content)
-        return "250 OK"
 
 
 @pytest.fixture
