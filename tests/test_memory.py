@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 import itertools
 import os
-import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -121,7 +121,7 @@ def test_adding_missing_paths_and_bad_jsonl_say_so(home, tmp_path):
 def test_a_chroma_server_by_url(home, tmp_path):
     """memory.url: the same commands against a real Chroma server (`chroma run`) on loopback."""
     port = free_port()
-    server = subprocess.Popen([shutil.which("chroma") or "chroma", "run", "--path", str(tmp_path / "chroma"),
+    server = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "chroma"),
                                "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -25,6 +25,9 @@ from .chunking import chunks, title_of
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
 DEFAULT_COLLECTION = "notes"
 ADD_BATCH = 256
+# chroma's defaults (100, 100, 16) found 13 of the 20 test notes among 10,000 texts where exact search
+# finds 18; these find 16, for ~10% slower adds and +0.2 ms per query
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32}
 KEYWORDS = 2  # the query's longest keywords looked up in the full-text index
 KEYWORD_CANDIDATES = 20  # per keyword
 KEYWORD_WEIGHT = 0.3  # bonus for a chunk holding all the query's keywords, on top of cosine similarity
@@ -187,7 +190,7 @@ class Memory:
         if self._collection is None:
             self._collection = self.client().get_or_create_collection(
                 self.collection_name, embedding_function=_embedding_function(self.embedder),
-                configuration={"hnsw": {"space": "cosine"}})
+                configuration={"hnsw": HNSW})
         return self._collection
 
     def add(self, items: list[Chunk], progress: Any = None) -> int:
@@ -227,8 +230,9 @@ class Memory:
                           strict=True)}
         wanted = keywords(text)
         longest = sorted(set(wanted), key=len, reverse=True)[:KEYWORDS]
-        for word in longest:  # one lookup per word: a common word must not crowd out a rare one
-            more = self.collection.get(where_document={"$contains": word}, limit=KEYWORD_CANDIDATES,
+        for word in longest:  # one lookup per word (the full-text index is case-sensitive: three spellings)
+            forms = [{"$contains": form} for form in dict.fromkeys((word, word.capitalize(), word.upper()))]
+            more = self.collection.get(where_document={"$or": forms}, limit=KEYWORD_CANDIDATES,
                                        include=["documents", "metadatas", "embeddings"])
             for id_, doc, meta, emb in zip(more["ids"], more["documents"], more["metadatas"], more["embeddings"],
                                            strict=True):
