@@ -26,6 +26,7 @@ COMMANDS = {
     "models": ("assist.commands.models", "models", "List, fetch and check the language models."),
     "memory": ("assist.commands.memory", "memory", "Add, query and remove notes in the context store."),
     "work": ("assist.commands.work", "work", "Run several stages in one long-lived process."),
+    "demo": ("assist.commands.demo", "demo", "Run the whole pipeline on a sample mailbox, locally."),
 }
 
 

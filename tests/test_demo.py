@@ -1,0 +1,70 @@
+"""The demo end to end: real dovecot and SMTP servers, the intent model, SmolLM2 through llama.cpp, the
+actions; then a second run that changes nothing, and a scan of the logs for message bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from assist.ingest.mail import parse_message
+
+MAILBOX = Path(__file__).resolve().parent.parent / "demo" / "mailbox"
+ASSIST = str(Path(sys.executable).parent / "assist")
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_demo_runs_the_pipeline_and_a_second_run_does_nothing(gguf):
+    import os
+    import shutil
+    import tempfile
+
+    # dovecot runs as nobody when we are root: its folders must be reachable (pytest's tmp_path is 0700)
+    root = Path(tempfile.mkdtemp(prefix="assist-demo-", dir="/tmp"))
+    os.chmod(root, 0o755)
+    try:
+        run_demo_twice(root / "demo", gguf)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_demo_twice(home: Path, gguf: Path) -> None:
+    (home / "models").mkdir(parents=True)
+    (home / "models" / gguf.name).symlink_to(gguf)
+    first = subprocess.run([ASSIST, "demo", "--dir", str(home)], capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "30 new messages queued" in first.stdout
+    rows = [line for line in first.stdout.splitlines() if re.search(r"\s(done|hold|failed)$", line)]
+    assert len(rows) == 30 and not [r for r in rows if r.endswith("failed")]
+    urgent = [r for r in rows if " urgent " in r]
+    assert len(urgent) == 2 and all("email.draft:awaiting_approval" in r and r.endswith("hold") for r in urgent)
+    lists = [r for r in rows if " newsletter " in r]
+    assert lists and all("email.move:done" in r for r in lists)
+    maildir = home / "mailserver" / "home" / "demo" / "Maildir"
+    filed = sum(1 for _ in (maildir / ".Lists").rglob("*,W=*")) if (maildir / ".Lists").exists() else 0
+    assert filed == len(lists)
+    notes = (home / "notes" / "Inbox summary.md").read_text()
+    triaged = [r for r in rows if " triage " in r]
+    assert notes.count("<!-- assist:") == len(triaged) > 0
+
+    before = digest(home / "notes"), digest(home / "spool")
+    second = subprocess.run([ASSIST, "demo", "--dir", str(home)], capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "nothing new" in second.stdout
+    assert (digest(home / "notes"), digest(home / "spool")) == before
+
+    # privacy: with the default log_content = false, no message body reaches the logs
+    logs = "".join(p.read_text() for p in (home / "logs").glob("*.jsonl"))
+    assert logs
+    for path in sorted(MAILBOX.glob("*.eml")):
+        body = parse_message(path.read_bytes()).get("body_text", "")
+        for line in (x.strip() for x in body.splitlines()):
+            if len(line) >= 30:
+                assert line not in logs, f"{path.name}: a body line is in the logs"
+    assert "demo-password" not in logs
