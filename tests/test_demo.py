@@ -4,9 +4,12 @@ actions; then a second run that changes nothing, and a scan of the logs for mess
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from assist.ingest.mail import parse_message
@@ -20,21 +23,33 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_demo_runs_the_pipeline_and_a_second_run_does_nothing(gguf):
-    import os
-    import shutil
-    import tempfile
+def outcome_rows(stdout: str) -> list[tuple[str, ...]]:
+    """The result table without the time column (subject, route, confidence, by, model, actions, state)."""
+    rows = [line.split("  ") for line in stdout.splitlines() if re.search(r"\s(done|hold|failed)$", line)]
+    return sorted(tuple(c.strip() for c in row if c.strip() and not re.fullmatch(r"\d+\.\ds", c.strip()))
+                  for row in rows)
 
+
+def test_demo_runs_the_pipeline_and_a_second_run_does_nothing(gguf):
     # dovecot runs as nobody when we are root: its folders must be reachable (pytest's tmp_path is 0700)
     root = Path(tempfile.mkdtemp(prefix="assist-demo-", dir="/tmp"))
     os.chmod(root, 0o755)
     try:
-        run_demo_twice(root / "demo", gguf)
+        first = run_demo_twice(root / "demo", gguf)
+        # local-only proof: the same run in a network namespace that has nothing but loopback
+        offline = root / "offline"
+        (offline / "models").mkdir(parents=True)
+        (offline / "models" / gguf.name).symlink_to(gguf)
+        inside = f"ip link set lo up && exec {ASSIST} demo --dir {offline}"
+        boxed = subprocess.run(["unshare", "-n", "bash", "-c", inside], capture_output=True, text=True, timeout=900)
+        assert boxed.returncode == 0, boxed.stderr + boxed.stdout
+        assert len(outcome_rows(first)) == 30
+        assert outcome_rows(boxed.stdout) == outcome_rows(first)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_demo_twice(home: Path, gguf: Path) -> None:
+def run_demo_twice(home: Path, gguf: Path) -> str:
     (home / "models").mkdir(parents=True)
     (home / "models" / gguf.name).symlink_to(gguf)
     first = subprocess.run([ASSIST, "demo", "--dir", str(home)], capture_output=True, text=True, timeout=900)
@@ -68,3 +83,4 @@ def run_demo_twice(home: Path, gguf: Path) -> None:
             if len(line) >= 30:
                 assert line not in logs, f"{path.name}: a body line is in the logs"
     assert "demo-password" not in logs
+    return first.stdout

@@ -79,12 +79,21 @@ def test_work_matches_the_piped_commands(tmp_path, gguf, monkeypatch):
         assert step.code == 0, step.err
         out = step.out.encode()
     results["piped"] = sorted(outcome(orjson.loads(line)) for line in out.splitlines())
-    # 2. assist work on stdin
+    # 2. one command per stage, queue to queue, as cron would run them
+    monkeypatch.setattr(os, "environ", make_home(tmp_path / "stages", gguf))
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(*TASKS)).code == 0
+    for stage, source, dest in (("classify", "inbox", "prompt"), ("prompt", "prompt", "run"), ("run", "run", "act"),
+                                ("act", "act", "done")):
+        step = run([stage, "--from", source, "--to", dest, "--once"])
+        assert step.code == 0, step.err
+    staged = [orjson.loads(p.read_bytes()) for p in (tmp_path / "stages" / "spool" / "done" / "new").glob("*.json")]
+    results["stages"] = sorted(outcome(t) for t in staged)
+    # 3. assist work on stdin
     monkeypatch.setattr(os, "environ", make_home(tmp_path / "work", gguf))
     worked = run(["work"], input=jsonl(*TASKS))
     assert worked.code == 0, worked.err
     results["work"] = sorted(outcome(t) for t in worked.lines)
-    # 3. assist work from a queue, as cron would run it
+    # 4. assist work from a queue
     monkeypatch.setattr(os, "environ", make_home(tmp_path / "queued", gguf))
     assert run(["enqueue", "--queue", "inbox"], input=jsonl(*TASKS)).code == 0
     drained = run(["work", "--from", "inbox", "--to", "done", "--once"])
@@ -92,12 +101,12 @@ def test_work_matches_the_piped_commands(tmp_path, gguf, monkeypatch):
     queued = [orjson.loads(p.read_bytes()) for p in (tmp_path / "queued" / "spool" / "done" / "new").glob("*.json")]
     results["queued"] = sorted(outcome(t) for t in queued)
 
-    assert results["piped"] == results["work"] == results["queued"]
+    assert results["piped"] == results["stages"] == results["work"] == results["queued"]
     by_id = {r[0]: r for r in results["work"]}
     assert by_id[TASKS[0]["id"]][1] == "todo" and by_id[TASKS[1]["id"]][1] == "hello"
     assert by_id[TASKS[2]["id"]][3] is None  # the log route asks no model
     assert by_id[TASKS[0]["id"]][5] == ("classify", "prompt", "run", "act")
-    for home in ("piped", "work", "queued"):
+    for home in ("piped", "stages", "work", "queued"):
         lines = [x for x in (tmp_path / home / "vault" / "Todo.md").read_text().splitlines() if "to do:" in x]
         assert len(lines) == 2 and all(len(x) > len("to do: ") for x in lines)  # filled from the parsed reply
         piped = (tmp_path / "piped" / "vault" / "Todo.md").read_text().splitlines()
