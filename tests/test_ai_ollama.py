@@ -76,3 +76,16 @@ def test_a_reply_still_wrong_after_repair_fails_the_task_readably(home, ollama, 
         in answered.err
     [failed] = list((home / "spool" / "run" / "failed").glob("*.json"))
     assert "unusable JSON" in orjson.loads(failed.read_bytes())["meta"]["last_error"]
+
+
+def test_busy_and_failing_servers_are_retried_with_backoff(home, ollama):
+    config = home / "assist.toml"
+    config.write_text(config.read_text().replace("context = 8192\n", "context = 8192\nretries = 2\nbackoff = 0.01\n"))
+    backend = Models(load(home)).get("local")
+    ollama.failures += [429, 503]
+    ollama.replies.append("fine")
+    assert backend.complete([{"role": "user", "content": "hi"}], Options()).text == "fine"
+    assert len(ollama.requests) == 3  # two refused, the third answered
+    ollama.failures += [500, 502, 503]
+    with pytest.raises(ModelUnavailable, match="answered 503"):
+        backend.complete([{"role": "user", "content": "hi"}], Options())

@@ -14,6 +14,7 @@ class OllamaDouble:
         self.models = models
         self.requests: list[dict] = []
         self.replies: list[str] = []
+        self.failures: list[int] = []  # statuses to answer the next chat requests with, before replying
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,6 +39,8 @@ class OllamaDouble:
                 double.requests.append(body)
                 if self.path != "/api/chat":
                     return self._send(404, b'{"error": "not found"}')
+                if double.failures:
+                    return self._send(double.failures.pop(0), b'{"error": "busy"}')
                 name = body["model"] if ":" in body["model"] else body["model"] + ":latest"  # Ollama's default tag
                 if name not in double.models:
                     return self._send(404, json.dumps({"error": f"model '{body['model']}' not found"}).encode())
