@@ -201,8 +201,12 @@ class Memory:
         for start in range(0, len(items), ADD_BATCH):
             batch = items[start:start + ADD_BATCH]
             vectors = self.embedder.embed([f"{c.title}\n{c.text}" if c.title else c.text for c in batch])
-            self.collection.add(ids=[c.id for c in batch], embeddings=vectors, documents=[c.text for c in batch],
-                                metadatas=[{"source": c.source, "title": c.title, "index": c.index} for c in batch])
+            # the document is the lowercased text, for the (case-sensitive) full-text index; the text itself
+            # travels in the metadata
+            self.collection.add(ids=[c.id for c in batch], embeddings=vectors,
+                                documents=[c.text.lower() for c in batch],
+                                metadatas=[{"source": c.source, "title": c.title, "index": c.index, "text": c.text}
+                                           for c in batch])
             if progress:
                 progress(start + len(batch))
         return len(items)
@@ -230,9 +234,8 @@ class Memory:
                           strict=True)}
         wanted = keywords(text)
         longest = sorted(set(wanted), key=len, reverse=True)[:KEYWORDS]
-        for word in longest:  # one lookup per word (the full-text index is case-sensitive: three spellings)
-            forms = [{"$contains": form} for form in dict.fromkeys((word, word.capitalize(), word.upper()))]
-            more = self.collection.get(where_document={"$or": forms}, limit=KEYWORD_CANDIDATES,
+        for word in longest:  # one lookup per word: a common word must not crowd out a rare one
+            more = self.collection.get(where_document={"$contains": word}, limit=KEYWORD_CANDIDATES,
                                        include=["documents", "metadatas", "embeddings"])
             for id_, doc, meta, emb in zip(more["ids"], more["documents"], more["metadatas"], more["embeddings"],
                                            strict=True):
@@ -243,7 +246,8 @@ class Memory:
             if max_distance is not None and distance > max_distance:
                 continue
             score = (1.0 - distance) + KEYWORD_WEIGHT * keyword_share(wanted, doc)
-            ranked.append({"id": id_, "text": doc, "source": meta.get("source", ""), "title": meta.get("title", ""),
+            ranked.append({"id": id_, "text": meta.get("text", doc), "source": meta.get("source", ""),
+                           "title": meta.get("title", ""),
                            "distance": round(distance, 4), "score": round(score, 4)})
         ranked.sort(key=lambda c: c["score"], reverse=True)
         return ranked[:k]
