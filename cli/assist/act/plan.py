@@ -26,11 +26,11 @@ def render_args(args: Any, task: dict[str, Any]) -> Any:
     """A route's fixed action arguments with `{{ ... }}` filled in from the task (Jinja2's sandbox):
     `text = "{{ result.parsed.summary }}"`. Values from the task are inserted as text, never run."""
     if isinstance(args, str) and ("{{" in args or "{%" in args):
-        from ..ai.templates import _compile
+        from ..ai.templates import render_text
 
         result = task.get("result") or {}
-        return _compile(args).render(task=task, data=task.get("data") or {}, intent=task.get("intent") or {},
-                                     result=result, parsed=result.get("parsed") or {})
+        return render_text(args, task=task, data=task.get("data") or {}, intent=task.get("intent") or {},
+                           result=result, parsed=result.get("parsed") or {})
     if isinstance(args, dict):
         return {k: render_args(v, task) for k, v in args.items()}
     if isinstance(args, list):

@@ -71,6 +71,11 @@ def _compile(source: str) -> Any:
     return _environment().from_string(source)
 
 
+def render_text(source: str, **values: Any) -> str:
+    """A template string rendered in the sandbox (compiled once per distinct string)."""
+    return _compile(source).render(**values)
+
+
 def parse(text: str, path: Path) -> Template:
     problems: list[str] = []
     meta: dict[str, Any] = {}
