@@ -1,6 +1,7 @@
 """The whole pipeline on 500 real emails with the embedded models, as `assist work` and as piped commands.
 
-Run by `scripts/bench pipeline` (about 15 minutes). Needs ../shared/data/email/spamassassin (it stops and
+Run by `scripts/bench pipeline [MODE ...]` (about 15 minutes; modes: work, piped, work-jN for
+`assist work -j N`; default work and piped). Needs ../shared/data/email/spamassassin (it stops and
 says so when that is absent) and Debian's dovecot. For each mode, a fresh home (the checkout's routes)
 and a fresh local IMAP server holding the same 500 messages:
   work:   assist ingest imap --once --to inbox; assist work --from inbox --to done --once
@@ -55,9 +56,10 @@ def run_mode(mode: str, messages: list[Path], root: Path) -> dict:
         ingest = [ASSIST, "ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap.port), "--user",
                   LOGIN, "--once"]
         started = time.perf_counter()
-        if mode == "work":
+        if mode.startswith("work"):
+            jobs = ["-j", mode[len("work-j"):]] if mode.startswith("work-j") else []
             subprocess.run([*ingest, "--to", "inbox"], env=env, check=True, capture_output=True)
-            subprocess.run([ASSIST, "work", "--from", "inbox", "--to", "done", "--once"], env=env,
+            subprocess.run([ASSIST, "work", "--from", "inbox", "--to", "done", "--once", *jobs], env=env,
                            capture_output=True)
             tasks = [orjson.loads(p.read_bytes()) for folder in ("done/new", "inbox/hold", "inbox/failed")
                      for p in (home / "spool" / folder).glob("*.json")]
@@ -86,7 +88,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="assist-bench-pipeline-", dir="/tmp"))
     os.chmod(root, 0o755)  # dovecot runs as nobody when we are root
     try:
-        results = [run_mode(mode, messages, root) for mode in ("work", "piped")]
+        results = [run_mode(mode, messages, root) for mode in (sys.argv[1:] or ["work", "piped"])]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
