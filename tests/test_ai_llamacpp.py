@@ -48,6 +48,7 @@ def test_fifty_json_prompts_all_parse_and_validate(llm_home, cli):
         assert validator.is_valid(result["parsed"]), result["text"]
         assert orjson.loads(result["text"]) == result["parsed"]
         assert result["usage"]["completion_tokens"] > 0
+        assert 0 < result["model_ms"] <= result["ms"]  # the model's own time, within the whole call
         assert task["prompt"]["tokens"] <= 2048 - 400
 
 

@@ -57,6 +57,7 @@ def run_prompt(prompt: dict[str, Any], models: Models,
         models.mark_up(backend.name)
         result: dict[str, Any] = {"backend": backend.kind, "model": backend.name, "model_id": backend.model_id}
         prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
+        model_ms = reply.model_ms
         parsed: Any = None
         if schema is not None or prompt.get("parse"):
             try:
@@ -69,15 +70,18 @@ def run_prompt(prompt: dict[str, Any], models: Models,
                     raise TemporaryError(f"model {backend.name}: repair round failed: {exc}") from None
                 prompt_tokens += second.prompt_tokens
                 completion_tokens += second.completion_tokens
+                if model_ms is not None and second.model_ms is not None:
+                    model_ms += second.model_ms
                 result["repaired"] = True
                 try:
                     parsed = output.parse(second.text, schema)
                 except output.OutputError as again:
                     raise PermanentError(f"model {backend.name} replied with unusable JSON twice: {again}") from None
                 reply = second
+        ms = (time.perf_counter() - started) * 1000
         result.update(text=reply.text, parsed=parsed, finish_reason=reply.finish_reason,
                       usage={"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
-                      ms=round((time.perf_counter() - started) * 1000, 1))
+                      ms=round(ms, 1), model_ms=round(model_ms if model_ms is not None else ms, 1))
         if tried:
             result["fallbacks"] = tried
         return result

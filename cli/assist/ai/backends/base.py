@@ -38,6 +38,7 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str = "stop"
+    model_ms: float | None = None  # the model's own time, without waiting for a shared model (in process)
 
 
 class Backend:

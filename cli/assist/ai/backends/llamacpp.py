@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,16 +137,18 @@ class LlamaCppBackend(Backend):
     def complete(self, messages: Messages, options: Options) -> Completion:
         model, lock = self.model()
         with lock:
+            started = time.perf_counter()
             try:
                 out = model.create_chat_completion(**self._kwargs(messages, options, False))
             except ValueError as exc:  # llama.cpp's "Requested tokens exceed context window"
                 raise ModelError(f"model {self.name}: {exc}") from None
+            model_ms = (time.perf_counter() - started) * 1000
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Completion(text=choice["message"].get("content") or "",
                           prompt_tokens=int(usage.get("prompt_tokens", 0)),
                           completion_tokens=int(usage.get("completion_tokens", 0)),
-                          finish_reason=choice.get("finish_reason") or "stop")
+                          finish_reason=choice.get("finish_reason") or "stop", model_ms=model_ms)
 
     def stream(self, messages: Messages, options: Options) -> Iterator[str]:
         model, lock = self.model()
