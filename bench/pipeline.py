@@ -1,9 +1,9 @@
 """The whole pipeline on 500 real emails with the embedded models, as `assist work` and as piped commands.
 
-Run by `scripts/bench pipeline [MODE ...]` (about 15 minutes; modes: work, piped, work-jN for
-`assist work -j N`; default work and piped). Needs ../shared/data/email/spamassassin (it stops and
-says so when that is absent) and Debian's dovecot. For each mode, a fresh home (the checkout's routes)
-and a fresh local IMAP server holding the same 500 messages:
+Run by `scripts/bench pipeline [MODE ...]` (about 15 minutes; modes: work (its default, two batches at
+once), piped, work-jN for `assist work -j N`; default work and piped). Needs
+../shared/data/email/spamassassin (it stops and says so when that is absent) and Debian's dovecot. For
+each mode, a fresh home (the checkout's routes) and a fresh local IMAP server holding the same 500 messages:
   work:   assist ingest imap --once --to inbox; assist work --from inbox --to done --once
   piped:  assist ingest imap --once | assist classify | assist prompt | assist run | assist act
 Printed per mode: emails per minute (wall time of the whole run), p50/p95 from ingestion to the last

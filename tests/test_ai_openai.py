@@ -166,3 +166,87 @@ def test_remote_endpoints_need_allow_remote(home, cli):
     text = (home / "assist.toml").read_text()
     (home / "assist.toml").write_text("allow_remote = true\n" + text)
     assert cli(["config", "check"]).code == 0
+
+
+class Outbox:
+    """An aiosmtpd handler that counts the messages it accepts, by subject."""
+
+    def __init__(self):
+        from collections import Counter
+
+        self.subjects: Counter[str] = Counter()
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        from email import message_from_bytes
+
+        self.subjects[str(message_from_bytes(envelope.content)["Subject"])] += 1
+        return "250 OK"
+
+
+def test_the_whole_pipeline_waits_for_its_model_and_sends_each_reply_once(server, llm_home):
+    """ingest'd tasks -> assist work (classify, prompt, run, act) with the only model down: the tasks wait
+    and retry, no mail goes out; the model comes back, every reply is sent exactly once."""
+    from aiosmtpd.controller import Controller
+
+    outbox = Outbox()
+    smtp = Controller(outbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    (llm_home / "assist.toml").write_text(f"""
+[queue]
+backoff_base = "200ms"
+backoff_max = "1s"
+max_attempts = 500
+
+[[rules]]
+name = "everything"
+route = "reply"
+match = {{field = "type", equals = "text"}}
+
+[routes.reply]
+template = "echo"
+model = "server"
+actions = ["email.send"]
+
+[[routes.reply.fixed]]
+type = "email.send"
+args = {{to = "me@example.org", subject = "re: {{{{ data.text }}}}", body = "{{{{ result.text }}}}"}}
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+from = "assistant@example.org"
+""" + server_model(server.url))
+    server.stop()
+    texts = ["invoice 17", "lunch on friday", "the quarterly report"]
+    tasks = [{"type": "text", "data": {"text": t}} for t in texts]
+    worker = subprocess.Popen([ASSIST, "work", "--from", "inbox", "--follow"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert run(["enqueue", "--queue", "inbox"], input=jsonl(*tasks)).code == 0
+
+        def retried() -> bool:
+            listing = run(["queue", "ls", "--queue", "inbox", "--json"]).json()
+            return len(listing) == 3 and all(t["attempts"] >= 2 for t in listing)
+
+        wait_for(retried, what="every task retried twice")
+        assert sum(outbox.subjects.values()) == 0
+        server.start()
+        finished = llm_home / "spool" / "inbox" / "done"
+        wait_for(lambda: len(list(finished.glob("*.json"))) == 3, what="the tasks to finish")
+    finally:
+        worker.terminate()
+        code = worker.wait(timeout=30)
+    assert code == 0, worker.stderr.read().decode()
+    again = run(["work", "--from", "inbox", "--once"])  # a later run finds nothing to do
+    assert again.code == 0, again.err
+    smtp.stop()
+    assert outbox.subjects == {f"re: {t}": 1 for t in texts}
+    for path in finished.glob("*.json"):
+        task = orjson.loads(path.read_bytes())
+        runs = [t for t in task["trace"] if t["stage"] == "run"]
+        assert len(runs) >= 3 and runs[-1]["ok"] and not any(t["ok"] for t in runs[:-1])
+        assert "cannot reach" in runs[0]["error"]
+        assert [t["stage"] for t in task["trace"] if t["ok"]] == ["classify", "prompt", "run", "act"]
+        assert task["result"]["model"] == "server" and task["actions"][0]["status"] == "done"
+    assert run(["queue", "ls", "--queue", "inbox", "--json"]).json() == []

@@ -125,6 +125,31 @@ examples = ["play some jazz", "put on my workout playlist", "play the latest alb
     assert explained["top"][0]["name"] == "shopping" and "threshold" in explained
 
 
+def test_a_route_threshold_sends_unsure_tasks_to_the_fallback(home):
+    routes = """
+[routes.shopping]
+actions = []
+examples = ["add milk to my shopping list", "put eggs on the grocery list", "we need more bread",
+            "remember to buy coffee", "add apples to the list"]
+[routes.music]
+actions = []
+examples = ["play some jazz", "put on my workout playlist", "play the latest album by adele",
+            "i want to hear some music", "start my morning playlist"]
+"""
+    (home / "assist.toml").write_text(routes)
+    shopping = run(["classify", "explain", "--text", "add oranges to the grocery list"]).json()
+    music = run(["classify", "explain", "--text", "play something relaxing"]).json()
+    assert (shopping["route"], music["route"]) == ("shopping", "music")
+    need = round((shopping["confidence"] + 1) / 2, 3)  # more than the model gives the shopping text
+    (home / "assist.toml").write_text(routes.replace("[routes.music]", f"threshold = {need}\n[routes.music]"))
+    assert run(["config", "check"]).code == 0
+    unsure = run(["classify", "explain", "--text", "add oranges to the grocery list"]).json()
+    assert unsure["route"] == "fallback" and unsure["threshold"] == need
+    assert unsure["confidence"] == shopping["confidence"]
+    other = run(["classify", "explain", "--text", "play something relaxing"]).json()
+    assert other["route"] == "music" and other["threshold"] == music["threshold"]
+
+
 def test_bad_input_is_named_and_the_rest_goes_on(home):
     r = run(["classify"], b'{"type": "text", "data": {"text": "hi"}}\nnot json\n\xff\xfe\n')
     assert r.code == 65 and "line 2" in r.err and "line 3" in r.err

@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import orjson
+
 from assist.ingest.mail import parse_message
 
 MAILBOX = Path(__file__).resolve().parent.parent / "demo" / "mailbox"
@@ -74,13 +76,24 @@ def run_demo_twice(home: Path, gguf: Path) -> str:
     assert "nothing new" in second.stdout
     assert (digest(home / "notes"), digest(home / "spool")) == before
 
-    # privacy: with the default log_content = false, no message body reaches the logs
+    # privacy: with the default log_content = false, no message body reaches the logs, and finished
+    # tasks keep no content in the spool. Held tasks keep theirs: a person decides on them.
     logs = "".join(p.read_text() for p in (home / "logs").glob("*.jsonl"))
-    assert logs
+    spool_files = [p for p in (home / "spool").rglob("*") if p.is_file() and p.parent.name != "hold"]
+    finished = [p for p in spool_files if p.parent.name == "done"]
+    assert logs and len(finished) == len(rows) - sum(r.endswith("hold") for r in rows)
+    assert all("content_removed" in orjson.loads(p.read_bytes())["meta"] for p in finished)
+    spool = "".join(p.read_text() for p in spool_files)
+    held = "".join(p.read_text() for p in (home / "spool").rglob("hold/*.json"))
+    scanned, kept_for_a_person = 0, 0
     for path in sorted(MAILBOX.glob("*.eml")):
         body = parse_message(path.read_bytes()).get("body_text", "")
         for line in (x.strip() for x in body.splitlines()):
             if len(line) >= 30:
+                scanned += 1
                 assert line not in logs, f"{path.name}: a body line is in the logs"
-    assert "demo-password" not in logs
+                assert line not in spool, f"{path.name}: a body line is in a finished task"
+                kept_for_a_person += orjson.dumps(line).decode()[1:-1] in held
+    assert scanned > 200 and kept_for_a_person > 0
+    assert "demo-password" not in logs + spool
     return first.stdout

@@ -39,6 +39,28 @@ def wait_for(predicate, timeout=20.0):
 
 # -- through the command ------------------------------------------------------------------------------
 
+
+def test_finished_tasks_keep_no_content_in_done(home):
+    mail = {"type": "email", "data": {"subject": "hello", "body_text": "the secret plan", "from": "a@b"},
+            "result": {"text": "a reply quoting the secret plan", "model": "m", "ms": 5}}
+    run(["enqueue", "--queue", "in"], jsonl(mail, {"type": "t", "data": {"n": 1}}))
+    assert run(["stage", "passthrough", "--from", "in", "--to", "out", "--once"]).code == 0
+    assert run(["stage", "passthrough", "--from", "out", "--once"]).code == 0
+    for queue in ("in", "out"):  # passed on, then finished: neither done/ keeps the body or the reply
+        email, plain = sorted(docs(home, queue, "done"), key=lambda d: d["type"])
+        assert "body_text" not in email["data"] and "text" not in email["result"]
+        assert email["data"]["subject"] == "hello" and email["result"]["model"] == "m"
+        assert email["meta"]["content_removed"] == ["data.body_text", "result.text"]
+        assert plain["data"] == {"n": 1} and "content_removed" not in plain["meta"]
+        raw = b"".join((home / "spool" / queue / "done" / n).read_bytes() for n in names(home, queue, "done"))
+        assert b"secret plan" not in raw
+    (home / "assist.toml").write_text("[queue]\nkeep_content = true\n")
+    run(["enqueue", "--queue", "kept"], jsonl(mail))
+    assert run(["stage", "passthrough", "--from", "kept", "--once"]).code == 0
+    [kept] = docs(home, "kept", "done")
+    assert kept["data"]["body_text"] == "the secret plan" and "content_removed" not in kept["meta"]
+
+
 def test_stdin_to_stdout_keeps_order_and_adds_a_trace(home):
     r = run(["stage", "passthrough"], jsonl(*({"type": "text", "data": {"n": i}} for i in range(100))))
     assert r.code == 0, r.err

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import ConfigError
+from .fileutil import write_atomic
 from .home import CONFIG_NAME, find_home
 from .timeutil import parse_duration
 
@@ -158,14 +159,11 @@ def _remembered(home: Path, path: Path) -> dict[str, Any] | None:
 
 def _remember(home: Path, path: Path, raw: dict[str, Any]) -> None:
     import marshal
-    import os
 
     try:
         data = marshal.dumps((_stamp(path), raw))  # ValueError for TOML dates: then just not remembered
         state = home / "state"
         state.mkdir(exist_ok=True, mode=0o700)
-        tmp = state / f"config.checked.{os.getpid()}"
-        tmp.write_bytes(data)
-        os.replace(tmp, state / "config.checked")
+        write_atomic(state / "config.checked", data, sync=False)
     except (OSError, ValueError):
         pass  # a read-only home only costs the check on every start

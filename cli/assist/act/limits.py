@@ -3,12 +3,12 @@ home: a token bucket kept in state/limits.json under a file lock."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
 from ..errors import TemporaryError
+from ..fileutil import write_atomic
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_WAIT_S = 60.0  # wait this long for a token in place; beyond it the task is retried later
@@ -42,9 +42,7 @@ def take(home: Path, kind: str, spec: str) -> None:
                 buckets[kind] = [tokens - 1, now]
             else:
                 buckets[kind] = [tokens, now]
-            tmp = path.with_name(f".limits.{os.getpid()}")
-            tmp.write_bytes(orjson.dumps(buckets))
-            os.replace(tmp, path)
+            write_atomic(path, orjson.dumps(buckets), sync=False)
         if wait == 0.0:
             return
         if wait > MAX_WAIT_S:

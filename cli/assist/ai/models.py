@@ -9,7 +9,6 @@ down go to the end of the chain rather than out of it: when everything is down, 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from ..errors import ConfigError
+from ..fileutil import write_atomic
 from .backends import make
 from .backends.base import Backend, ModelUnavailable
 from .backends.llamacpp import DEFAULT_FILE
@@ -68,9 +68,7 @@ class Models:
         records = self._read_health()
         records[name] = {"ok": error is None, "at": time.time(), "error": error}
         self._health_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._health_path.with_name(f".{self._health_path.name}.{os.getpid()}")
-        tmp.write_bytes(orjson.dumps(records))
-        os.replace(tmp, self._health_path)
+        write_atomic(self._health_path, orjson.dumps(records), sync=False)
 
     def cached_health(self, name: str) -> bool | None:
         """True or False while a recent probe is remembered, None when it is time to probe again."""

@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from ..errors import AssistError, ConfigError
+from ..fileutil import write_atomic
 
 KEY_FILE = "token.key"
 KEYRING_SERVICE = "assist"
@@ -52,14 +53,7 @@ def check_private(path: Path, what: str) -> None:
 
 def write_private(path: Path, data: bytes) -> None:
     """Write a file only its owner can read, atomically (tmp, fsync, rename, fsync folder)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=0o600)
     dfd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)

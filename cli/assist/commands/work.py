@@ -20,12 +20,13 @@ def work(stages: str, dry_run: bool, **options: object) -> None:
     once for the life of the worker. The results are those of the piped commands.
 
     A task that stops at a stage (held for approval, or failed and retried) resumes at that stage: the
-    sections it already has are not computed again.
+    sections it already has are not computed again. From a queue, two batches are worked on at once
+    unless -j says otherwise: one is classified or acted on while the other waits for the model.
 
     \b
     Examples:
       assist work --from inbox --once                     # all stages, from a cron tick
-      assist work --from inbox --follow -j 2              # as a systemd service
+      assist work --from inbox --follow                   # as a systemd service
       assist ingest imap --once | assist work --stages classify,prompt,run
     """
     from ..stages.pipeline import ORDER, Pipeline, make_stage
@@ -37,6 +38,8 @@ def work(stages: str, dry_run: bool, **options: object) -> None:
                                  f"{', '.join(ORDER)}", param_hint="--stages")
     if names != sorted(names, key=ORDER.index) or len(set(names)) != len(names):
         raise click.BadParameter(f"stages run in the order {', '.join(ORDER)}, each once", param_hint="--stages")
+    if click.get_current_context().get_parameter_source("concurrency") is click.core.ParameterSource.DEFAULT:
+        options["concurrency"] = 2
     config = load_config()
     pipeline = Pipeline([make_stage(n, config, dry_run) for n in names])
     sys.exit(run_stage(pipeline, **options))

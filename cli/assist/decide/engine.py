@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ class DecisionEngine:
         self._model: IntentModel | None = None
         self._loaded = False
         self._embedder: Any = None
+        self._lock = threading.Lock()  # `assist work -j N` shares one engine between its workers
 
     def embedder(self) -> Any:
         if self._embedder is None:
@@ -34,14 +36,17 @@ class DecisionEngine:
         return self._embedder
 
     def model(self) -> IntentModel | None:
-        if self._loaded:
+        with self._lock:
+            if not self._loaded:
+                self._model = self._load_model()
+                self._loaded = True
             return self._model
-        self._loaded = True
+
+    def _load_model(self) -> IntentModel | None:
         home = self.config.home
         if self.settings.get("model"):
             path = Path(self.settings["model"]).expanduser()
-            self._model = IntentModel.load(path if path.is_absolute() else home / path)
-            return self._model
+            return IntentModel.load(path if path.is_absolute() else home / path)
         examples = [(text, name) for name, route in self.config.raw.get("routes", {}).items()
                     for text in route.get("examples", [])]
         if len({name for _, name in examples}) < 2:
@@ -51,7 +56,6 @@ class DecisionEngine:
         if path.exists():
             cached = IntentModel.load(path)
             if cached.meta.get("examples_hash") == digest:
-                self._model = cached
                 return cached
         from .intent import train
 
@@ -59,7 +63,6 @@ class DecisionEngine:
         model = train(vectors, [n for _, n in examples], name="routes")
         model.meta["examples_hash"] = digest
         model.save(path)
-        self._model = model
         return model
 
     def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,6 +86,8 @@ class DecisionEngine:
             vectors = self.embedder().embed([task_text(tasks[i]) for i in pending])
             probs = model.probabilities(vectors)
             threshold = self.settings.get("threshold")
+            own = {name: route["threshold"] for name, route in self.config.raw.get("routes", {}).items()
+                   if "threshold" in route}
             for row, i in enumerate(pending):
-                out[i] = model.decide(probs[row], threshold)
+                out[i] = model.decide(probs[row], threshold, route_thresholds=own)
         return out  # type: ignore[return-value]

@@ -7,11 +7,14 @@ Training needs scikit-learn (the `classify` extra); using a trained model needs 
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..fileutil import write_atomic
 
 OOS = "oos"  # the label of out-of-scope examples in training data
 
@@ -32,13 +35,16 @@ class IntentModel:
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
-    def decide(self, probs: Any, threshold: float | None = None, top: int = 3) -> dict[str, Any]:
-        """intent for one row of probabilities: the route (or fallback), labels with scores, evidence."""
+    def decide(self, probs: Any, threshold: float | None = None, top: int = 3,
+               route_thresholds: dict[str, float] | None = None) -> dict[str, Any]:
+        """intent for one row of probabilities: the route (or fallback), labels with scores, evidence.
+        A route's own threshold (`routes.NAME.threshold`) replaces the model's for that route."""
         threshold = self.threshold if threshold is None else threshold
         order = probs.argsort()[::-1][:max(top, 5)]
         labels = [{"name": self.classes[i], "score": round(float(probs[i]), 4)} for i in order[:top]
                   if probs[i] >= 0.1 or i == order[0]]
         best = float(probs[order[0]])
+        threshold = (route_thresholds or {}).get(self.classes[order[0]], threshold)
         route = self.classes[order[0]] if best >= threshold else "fallback"
         return {"route": route, "labels": labels, "by": f"model:{self.meta.get('name', 'intent')}",
                 "confidence": round(best, 4), "threshold": round(threshold, 4),
@@ -48,10 +54,10 @@ class IntentModel:
         import numpy as np
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez(tmp, weights=self.weights, bias=self.bias, classes=np.array(json.dumps(self.classes)),
+        buffer = io.BytesIO()
+        np.savez(buffer, weights=self.weights, bias=self.bias, classes=np.array(json.dumps(self.classes)),
                  threshold=np.array(self.threshold), meta=np.array(json.dumps(self.meta)))
-        tmp.replace(path)
+        write_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> IntentModel:

@@ -2,7 +2,7 @@
 
 It starts a local IMAP server (dovecot) holding the sample messages and a local SMTP server, writes a
 demo home (the checkout's routes plus the servers' addresses), fetches the embedded model, then runs
-the real commands: `assist ingest imap --once --to inbox` and `assist work --from inbox --to done
+the real commands: `assist ingest imap --once --to inbox` and `assist work --from inbox
 --once`. It ends with a table of what happened to each message. The home, its spool and the mailbox
 persist, so a second run finds nothing new and changes nothing.
 """
@@ -57,10 +57,10 @@ def _assist(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 def _tasks(home: Path) -> list[dict[str, Any]]:
     """Every task of the demo, wherever it is now (done, held, failed or still queued)."""
     found = []
-    for folder in ("done/new", "done/done", "inbox/hold", "inbox/failed", "inbox/new", "inbox/cur"):
-        for path in sorted((home / "spool" / folder).glob("*.json")):
+    for state in ("done", "hold", "failed", "new", "cur"):
+        for path in sorted((home / "spool" / "inbox" / state).glob("*.json")):
             task = orjson.loads(path.read_bytes())
-            task["_where"] = folder.split("/")[1] if folder.startswith("inbox") else "done"
+            task["_where"] = state
             found.append(task)
     return sorted(found, key=lambda t: t["id"])
 
@@ -137,11 +137,11 @@ def run(home: Path, mailbox: Path, out: Any = print) -> int:
             out("   nothing new: every message was handled by an earlier run")
         else:
             out(f"   {new} new messages queued")
-            out("4. assist work --from inbox --to done --once (classify, prompt, run, act) ...")
+            out("4. assist work --from inbox --once (classify, prompt, run, act) ...")
             stop = threading.Event()
             ticker = threading.Thread(target=_progress, args=(home, new, stop, out), daemon=True)
             ticker.start()
-            worked = _assist(["work", "--from", "inbox", "--to", "done", "--once"], env)
+            worked = _assist(["work", "--from", "inbox", "--once"], env)
             stop.set()
             ticker.join()
             if worked.returncode not in (0, 1):

@@ -3,11 +3,11 @@ that let sources ingest each thing once across runs."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from .. import jsonl
+from ..fileutil import write_atomic
 from ..task import Task, normalize
 
 
@@ -54,14 +54,7 @@ class State:
         import orjson
 
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, orjson.dumps(value))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, orjson.dumps(value), mode=0o600)
 
 
 def safe_name(text: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import errors, jsonl
 from .. import task as taskmod
+from ..content import CONTENT_FIELDS, without_content
 from ..errors import LeaseLost, PermanentError, TemporaryError
 from ..queue.base import backoff_s
 from ..timeutil import now_ms, rfc3339
@@ -74,6 +75,9 @@ class Runner:
         self.log = log or logmod.for_component(config, stage.name)
         self.backend = open_backend(config)
         self.counts = Counts()
+        queue_cfg = config.section("queue")
+        self._content_fields = () if queue_cfg.get("keep_content") else tuple(
+            queue_cfg.get("content_fields") or CONTENT_FIELDS)
         self._out_lock = threading.Lock()
         self._stop = threading.Event()
         self._active: set[Any] = set()
@@ -292,7 +296,7 @@ class Runner:
             self._emit([doc for _, doc in finished])
             for lease, doc in finished:
                 try:
-                    queue.ack(lease, None if self.opts.dest else doc)
+                    queue.ack(lease, self._kept_in_done(lease, doc))
                     self.counts.ok += 1
                     self.log.debug("done", task=lease.id, queue=queue.name, ms=ms)
                 except LeaseLost:
@@ -301,6 +305,15 @@ class Runner:
         finally:
             with self._active_lock:
                 self._active.difference_update(entries)
+
+    def _kept_in_done(self, lease: Any, doc: taskmod.Task) -> taskmod.Task | None:
+        """The copy done/ keeps (None: the task as claimed): the final form when the task ends here,
+        the claimed form when it went on to another queue; without its content either way."""
+        final = lease.doc if self.opts.dest else doc
+        kept = without_content(final, self._content_fields) if self._content_fields else None
+        if kept is not None:
+            return kept
+        return None if self.opts.dest else doc
 
     def _fail(self, queue: Any, lease: Any, exc: BaseException, ms: float) -> None:
         error = _error_text(exc)
