@@ -93,3 +93,26 @@ def describe(row: dict[str, Any]) -> str:
             return "would run: " + ", ".join(a["type"] for a in awaiting)
         return row.get("hold_reason", "")
     return row.get("last_error", "")
+
+
+VERBS = ("retry", "cancel", "approve", "reject")
+
+
+def show(backend: Backend, prefix: str, queue: str | None = None) -> dict[str, Any]:
+    """One task: where it is and its whole document (`assist queue show`, GET /api/tasks/ID)."""
+    info = resolve(backend, prefix, queue)
+    found, doc = backend.queue(info.queue, create=False).get(info.id)
+    return {"queue": found.queue, "state": found.state, "task": doc}
+
+
+def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "") -> dict[str, Any]:
+    """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?}."""
+    if verb not in VERBS:
+        raise UsageError(f"unknown action {verb!r} (choose from {', '.join(VERBS)})")
+    info = resolve(backend, prefix, queue)
+    q = backend.queue(info.queue, create=False)
+    result = q.reject(info.id, reason) if verb == "reject" else getattr(q, verb)(info.id)
+    out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
+    if isinstance(result, str):
+        out["was"] = result
+    return out

@@ -34,20 +34,52 @@ def read_records(folder: Path, component: str | None, level: str) -> list[tuple[
     return out
 
 
-def follow_records(folder: Path, component: str | None, level: str,
-                   interval_s: float = 0.5) -> Iterator[tuple[dict[str, Any], str]]:
-    """New records as they are appended (across rotation), checking every interval_s."""
-    offsets: dict[Path, tuple[int, int]] = {}
+def recent_records(folder: Path, component: str | None, level: str, limit: int = 50,
+                   window_bytes: int = 512 * 1024) -> list[dict[str, Any]]:
+    """The latest `limit` records at or above `level`, newest last, reading only the end of each live
+    file (a dashboard asks often; the full history is `assist logs`)."""
+    out = []
     for path in log_files(folder, component):
-        if ".jsonl." not in path.name:
-            st = path.stat()
-            offsets[path] = (st.st_ino, st.st_size)
-    while True:
-        for path in log_files(folder, component):
-            if ".jsonl." in path.name:
+        if ".jsonl." in path.name:
+            continue
+        with path.open("rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - window_bytes))
+            if size > window_bytes:
+                handle.readline()  # a partial line
+            for raw in handle:
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    continue
+                if _keep(record, level):
+                    out.append(record)
+    out.sort(key=lambda r: r.get("at", ""))
+    return out[-limit:]
+
+
+class LogTail:
+    """The records appended since the last look (across rotation), without blocking."""
+
+    def __init__(self, folder: Path, component: str | None, level: str, from_start: bool = False):
+        self.folder, self.component, self.level = folder, component, level
+        self.offsets: dict[Path, tuple[int, int]] = {}
+        if not from_start:
+            for path in self._live():
+                st = path.stat()
+                self.offsets[path] = (st.st_ino, st.st_size)
+
+    def _live(self) -> list[Path]:
+        return [p for p in log_files(self.folder, self.component) if ".jsonl." not in p.name]
+
+    def read_new(self) -> list[tuple[dict[str, Any], str]]:
+        out = []
+        for path in self._live():
+            try:
+                st = path.stat()
+            except FileNotFoundError:
                 continue
-            st = path.stat()
-            ino, offset = offsets.get(path, (st.st_ino, 0))
+            ino, offset = self.offsets.get(path, (st.st_ino, 0))
             if ino != st.st_ino or st.st_size < offset:
                 offset = 0  # rotated: read the new file from its start
             if st.st_size > offset:
@@ -61,9 +93,18 @@ def follow_records(folder: Path, component: str | None, level: str,
                             record = orjson.loads(raw)
                         except orjson.JSONDecodeError:
                             continue
-                        if _keep(record, level):
-                            yield record, raw.decode().rstrip("\n")
-            offsets[path] = (st.st_ino, offset)
+                        if _keep(record, self.level):
+                            out.append((record, raw.decode().rstrip("\n")))
+            self.offsets[path] = (st.st_ino, offset)
+        return out
+
+
+def follow_records(folder: Path, component: str | None, level: str,
+                   interval_s: float = 0.5) -> Iterator[tuple[dict[str, Any], str]]:
+    """New records as they are appended (across rotation), checking every interval_s."""
+    tail = LogTail(folder, component, level)
+    while True:
+        yield from tail.read_new()
         time.sleep(interval_s)
 
 

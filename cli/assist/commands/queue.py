@@ -104,22 +104,16 @@ def show(task_id: str, queue_name: str | None) -> None:
     Example:
       assist queue show 01JD3K
     """
-    from ..admin import resolve
+    from ..admin import show as show_task
 
-    b = backend(load_config())
-    info = resolve(b, task_id, queue_name)
-    found, doc = b.queue(info.queue, create=False).get(info.id)
-    print_json({"queue": found.queue, "state": found.state, "task": doc})
+    print_json(show_task(backend(load_config()), task_id, queue_name))
 
 
-def _one(task_id: str, queue_name: str | None, verb: str) -> None:
-    from ..admin import resolve
+def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "") -> None:
+    from ..admin import change
 
-    b = backend(load_config())
-    info = resolve(b, task_id, queue_name)
-    q = b.queue(info.queue, create=False)
-    result = getattr(q, verb)(info.id)
-    click.echo(f"{verb}: {info.queue}/{info.id}" + (f" (was {result})" if isinstance(result, str) else ""))
+    done = change(backend(load_config()), task_id, verb, queue_name, reason)
+    click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else ""))
 
 
 @queue.command()
@@ -187,12 +181,7 @@ def reject(task_id: str, queue_name: str | None, reason: str) -> None:
     Example:
       assist queue reject 01JD3K --reason "not this one"
     """
-    from ..admin import resolve
-
-    b = backend(load_config())
-    info = resolve(b, task_id, queue_name)
-    b.queue(info.queue, create=False).reject(info.id, reason)
-    click.echo(f"reject: {info.queue}/{info.id}")
+    _one(task_id, queue_name, "reject", reason)
 
 
 @queue.command()

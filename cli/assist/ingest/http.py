@@ -115,12 +115,11 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
         """The caller's name if its JWT or signature is good, else None."""
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer ") and options.jwt_key:
-            import jwt
+            from ..auth.jwt_tokens import BadToken, verify_with_key
 
             try:
-                claims = jwt.decode(auth[7:].strip(), options.jwt_key, algorithms=["HS256"], audience="ingest",
-                                    issuer="assist", options={"require": ["exp", "aud", "iss"]})
-            except jwt.InvalidTokenError:
+                claims = verify_with_key(options.jwt_key, auth[7:].strip(), "ingest")
+            except BadToken:
                 return None
             return f"jwt:{claims.get('sub', '?')}"
         signature = request.headers.get("x-hub-signature-256", "")

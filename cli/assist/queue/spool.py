@@ -633,3 +633,85 @@ class Spool(Backend):
             return sorted(e.name for e in os.scandir(self.root) if e.is_dir() and (Path(e.path) / "new").is_dir())
         except FileNotFoundError:
             return []
+
+    def state_watch(self) -> StateWatch | None:
+        """Every state change of every task as it happens (Linux inotify), or None where there is none."""
+        try:
+            return StateWatch(self.root)
+        except (ImportError, OSError):
+            return None
+
+
+class StateWatch:
+    """The states tasks enter, in the order the kernel saw the renames (inotify on each state folder).
+
+    `read()` returns (queue, task id, state) tuples, never blocking; a lease renewal (a rename inside
+    cur/) shows as cur again. `overflowed` is set when the kernel dropped events: list everything again.
+    """
+
+    def __init__(self, root: Path):
+        from inotify_simple import INotify, flags
+
+        self.flags = flags
+        self.inotify = INotify(nonblocking=True)
+        self.root = root
+        self.watches: dict[int, tuple[str, str | None]] = {}
+        self.overflowed = False
+        root.mkdir(parents=True, exist_ok=True)
+        self._add(root, "", None)
+        for entry in os.scandir(root):
+            if entry.is_dir():
+                self._watch_queue(entry.name)
+
+    def _add(self, path: Path, queue: str, state: str | None) -> None:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            wd = self.inotify.add_watch(str(path), self.flags.MOVED_TO | self.flags.CREATE)
+            self.watches[wd] = (queue, state)
+
+    def _watch_queue(self, name: str) -> None:
+        self._add(self.root / name, name, None)  # its state folders, if they come after
+        for state in STATES:
+            self._add(self.root / name / state, name, state)
+
+    def _present(self, queue: str, state: str) -> list[tuple[str, str, str]]:
+        """Tasks already in a folder found late (made just before its watch): they arrived unseen."""
+        try:
+            names = sorted(os.listdir(self.root / queue / state))
+        except FileNotFoundError:
+            return []
+        return [(queue, task_id, state) for n in names if n.endswith(".json") and (task_id := _task_id(state, n))]
+
+    def read(self) -> list[tuple[str, str, str]]:
+        out = []
+        for event in self.inotify.read(timeout=0):
+            if event.mask & self.flags.Q_OVERFLOW:
+                self.overflowed = True
+                continue
+            queue, state = self.watches.get(event.wd, (None, None))
+            is_dir = bool(event.mask & self.flags.ISDIR)
+            if queue == "" and is_dir:
+                self._watch_queue(event.name)
+                for found in STATES:
+                    out += self._present(event.name, found)
+            elif queue and state is None and is_dir and event.name in STATES:
+                self._add(self.root / queue / event.name, queue, event.name)
+                out += self._present(queue, event.name)
+            elif queue and state and event.name.endswith(".json") and not is_dir:
+                task_id = _task_id(state, event.name)
+                if task_id:
+                    out.append((queue, task_id, state))
+        return out
+
+    def close(self) -> None:
+        self.inotify.close()
+
+
+def _task_id(state: str, name: str) -> str | None:
+    try:
+        if state == "new":
+            return _parse_new(name)[2]
+        if state == "cur":
+            return _parse_cur(name)[0]
+    except ValueError:
+        return None
+    return name[:-5]

@@ -1,0 +1,177 @@
+"""What is happening now, for `assist top` and `assist serve`: queue depths, running and held tasks,
+throughput, the latest errors per component; and what changed since the last look (task state changes,
+new error records), which `assist serve` pushes over its WebSocket.
+
+Everything is read from the queue backend and the logs, as `assist queue` and `assist logs` read them:
+the monitor keeps no state of its own and works with any number of workers in other processes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import admin
+from .logview import LogTail, recent_records
+from .queue.base import Backend
+from .timeutil import now_ms
+
+STATES = ("new", "cur", "hold", "done", "failed", "cancelled")
+
+
+def queues(backend: Backend) -> list[dict[str, Any]]:
+    """Each queue's depth per state, ready/delayed counts and finished tasks per minute."""
+    out = []
+    for name in backend.queues():
+        stats = backend.queue(name, create=False).stats()
+        out.append({"name": name, "depth": stats["depth"], "ready": stats["ready"], "delayed": stats["delayed"],
+                    "done_per_min_1m": stats["done_last_1m"], "done_per_min_5m": round(stats["done_last_5m"] / 5, 2),
+                    "oldest_ready_age_s": stats.get("oldest_ready_age_s")})
+    return out
+
+
+def tasks(backend: Backend, queue: str | None = None, state: str | None = None,
+          limit: int = 200) -> list[dict[str, Any]]:
+    """Task rows (as `assist queue ls --json` prints them) with an `info` line; running ones also say
+    for how long and which command holds them."""
+    names = [queue] if queue else backend.queues()
+    if queue and queue not in backend.queues():
+        return []
+    rows, _total = admin.listing(backend, names, [state] if state else list(STATES), limit)
+    out = []
+    now = now_ms()
+    for row in rows:
+        item = row.as_dict()
+        item["info"] = admin.describe(item)
+        if row.info.state == "cur":
+            item["stage"] = _command_of(row.info.owner)
+        if item.get("created"):
+            item["age_s"] = round(now / 1000 - _epoch(item["created"]), 1)
+        if row.doc is not None:
+            trace = row.doc.get("trace") or []
+            item["last_stage"] = trace[-1]["stage"] if trace else None
+            intent = row.doc.get("intent") or {}
+            item["route"] = intent.get("route")
+            item["subject"] = (row.doc.get("data") or {}).get("subject")
+        out.append(item)
+    return out
+
+
+def _command_of(owner: str | None) -> str | None:
+    """`assist work`, `assist classify`...: the command line of a lease's owner when it runs here."""
+    if not owner or "@" not in owner:
+        return None
+    pid, _, host = owner.partition("@")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    words = [os.path.basename(a.decode(errors="replace")) for a in argv if a][:3]
+    for i, word in enumerate(words):
+        if word == "assist" and i + 1 < len(words):
+            return f"assist {words[i + 1]}"
+    return " ".join(words[:2]) or None
+
+
+def errors_by_component(log_folder: Path, per_component: int = 3) -> dict[str, list[dict[str, Any]]]:
+    """The latest warnings and errors of each component, newest last."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for record in recent_records(log_folder, None, "warning", limit=500):
+        grouped.setdefault(record.get("component", "?"), []).append(record)
+    return {name: records[-per_component:] for name, records in sorted(grouped.items())}
+
+
+def rates(queue_rows: list[dict[str, Any]], log_folder: Path, minutes: float = 5.0) -> dict[str, Any]:
+    """Tasks finished and failed attempts per minute over the last five minutes, and the error rate."""
+    done = sum(q["done_per_min_5m"] for q in queue_rows)
+    since = time.time() - minutes * 60
+    failures = [r for r in recent_records(log_folder, None, "warning", limit=5000)
+                if r.get("event") in ("retry", "failed") and _epoch(r.get("at")) >= since]
+    failed_per_min = len(failures) / minutes
+    total = done + failed_per_min
+    return {"minutes": minutes, "done_per_min": round(done, 2), "failed_attempts_per_min": round(failed_per_min, 2),
+            "error_rate": round(failed_per_min / total, 4) if total else 0.0}
+
+
+def _epoch(at: str | None) -> float:
+    if not at:
+        return 0.0
+    from .timeutil import parse_rfc3339
+
+    try:
+        return parse_rfc3339(at) / 1000
+    except ValueError:
+        return 0.0
+
+
+def overview(backend: Backend, log_folder: Path) -> dict[str, Any]:
+    """Everything a dashboard shows at once."""
+    rows = queues(backend)
+    return {"queues": rows, "running": tasks(backend, state="cur"), "held": tasks(backend, state="hold"),
+            "failed": tasks(backend, state="failed", limit=50), "errors": errors_by_component(log_folder),
+            "rates": rates(rows, log_folder)}
+
+
+@dataclass
+class Watcher:
+    """The changes since the previous look: task state changes and new error records.
+
+    The first look remembers where every task is. On the spool, every state a task enters is seen, in
+    order (inotify) — in a queue made after the watch began, from when its folder is seen (tasks already
+    in it are reported in the state they are in); on other backends each look compares listings, so a state shorter than the interval
+    between looks can be missed. A task seen in a new place is reported with the state it left (None
+    when it is new to the watcher).
+    """
+
+    backend: Backend
+    log_folder: Path
+    seen: dict[tuple[str, str], str] = field(default_factory=dict)
+    started: bool = False
+    tail: LogTail | None = None
+    watch: Any = None
+
+    def _listing(self) -> dict[tuple[str, str], str]:
+        now = {}
+        for name in self.backend.queues():
+            for info in self.backend.queue(name, create=False).list():
+                now[(name, info.id)] = info.state
+        return now
+
+    def changes(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if not self.started:
+            watch = getattr(self.backend, "state_watch", None)
+            self.watch = watch() if watch else None
+            self.tail = LogTail(self.log_folder, None, "error")
+            self.seen, self.started = self._listing(), True
+        elif self.watch is not None and not self.watch.overflowed:
+            for queue, task_id, state in self.watch.read():
+                self._moved(events, queue, task_id, state)
+        else:
+            if self.watch is not None:
+                self.watch.read()
+                self.watch.overflowed = False
+            now = self._listing()
+            for key, state in now.items():
+                self._moved(events, *key, state)
+            self.seen = now
+        assert self.tail is not None
+        for record, _raw in self.tail.read_new():
+            events.append({"kind": "log", "record": record})
+        return events
+
+    def _moved(self, events: list[dict[str, Any]], queue: str, task_id: str, state: str) -> None:
+        before = self.seen.get((queue, task_id))
+        if before != state:
+            events.append({"kind": "task", "queue": queue, "id": task_id, "state": state, "previous": before})
+            self.seen[(queue, task_id)] = state
+
+    def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()

@@ -1,0 +1,49 @@
+"""Starting `assist serve`: the keys, the address checks, uvicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError, UsageError
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def start(config: Any, host: str | None, port: int | None, certfile: str | None, keyfile: str | None,
+          login_url_only: bool, echo: Any) -> None:
+    from .. import log as logmod
+    from ..auth.store import TokenStore
+    from .auth import Auth, login_path
+
+    settings = config.raw.get("serve", {})
+    host = host or settings.get("host", "127.0.0.1")
+    port = port or settings.get("port", 8770)
+    if host not in LOOPBACK:
+        if not config.raw.get("allow_remote"):
+            raise ConfigError([f"serve.host: {host} is not loopback; set allow_remote = true to listen there"])
+        if not (certfile and keyfile):
+            raise UsageError(f"listening on {host} needs HTTPS: give --certfile and --keyfile")
+    if bool(certfile) != bool(keyfile):
+        raise UsageError("give both --certfile and --keyfile")
+    store = TokenStore(config.home)
+    if not store.exists():
+        raise ConfigError(["assist serve signs its sessions with the token store's key: run `assist token init`"])
+    auth = Auth(store.jwt_key())
+    scheme = "https" if certfile else "http"
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown_host}:{port}"
+    if login_url_only:
+        echo(base + login_path(auth.login_token()))
+        return
+
+    import uvicorn
+
+    from ..queue import open_backend
+    from .app import build_app
+
+    log = logmod.for_component(config, "serve")
+    app = build_app(open_backend(config), config.home / "logs", auth, log)
+    echo(f"assist serve: {base}/  (API description: {base}/openapi.json)", err=True)
+    echo(f"sign in to the dashboard (link valid 10 minutes, once): {base}{login_path(auth.login_token())}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,
+                ws="websockets-sansio", ssl_certfile=certfile, ssl_keyfile=keyfile)

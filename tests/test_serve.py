@@ -1,0 +1,279 @@
+"""`assist serve` as a real server: REST and the WebSocket against a real spool with a worker moving
+tasks, the auth rules (tokens, session cookie, CSRF, WebSocket origin), and the dashboard in a real
+headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+import requests
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from assist.auth import jwt_tokens
+from assist.auth.store import TokenStore
+from conftest import ASSIST, free_port, jsonl, run
+
+ROUTES = """
+[queue]
+backoff_base = "50ms"
+backoff_max = "100ms"
+max_attempts = 1
+
+[routes.bills]
+actions = ["notes.append"]
+confirm = ["notes.append"]
+fixed = [{{type = "notes.append", args = {{note = "Bills", text = "pay: {{{{ data.subject }}}}"}}}}]
+
+[actions.notes]
+vault = "{vault}"
+"""
+
+
+@pytest.fixture
+def served(home, tmp_path):
+    """A running `assist serve` on a free port: (base url, bearer headers, token store)."""
+    (home / "assist.toml").write_text(ROUTES.format(vault=tmp_path / "vault"))
+    store = TokenStore(home)
+    store.init("file")
+    port = free_port()
+    proc = subprocess.Popen([ASSIST, "serve", "--port", str(port)], stderr=subprocess.PIPE, env=os.environ.copy())
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{base}/openapi.json", timeout=1)
+            break
+        except requests.ConnectionError:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+    bearer = {"Authorization": f"Bearer {jwt_tokens.mint(store, 'serve', ttl_s=600)}"}
+    yield base, bearer, store
+    proc.terminate()
+    assert proc.wait(timeout=20) in (0, -15)  # uvicorn stops, then ends by the signal it was sent
+
+
+def bill(subject: str) -> dict:
+    return {"type": "email.received", "intent": {"route": "bills"}, "data": {"subject": subject}}
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class EventLog:
+    """The events of /api/events, read by a thread."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        assert orjson.loads(self.ws.recv(timeout=10)) == {"kind": "hello"}
+        self.events: list[dict] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for message in self.ws:
+                self.events.append(orjson.loads(message))
+        except Exception:
+            pass
+
+    def states(self, task_id: str) -> list[str]:
+        return [e["state"] for e in list(self.events) if e["kind"] == "task" and e["id"] == task_id]
+
+
+def test_rest_and_events_follow_a_worker(served, home, tmp_path):
+    base, bearer, _ = served
+    worker = subprocess.Popen([ASSIST, "act", "--from", "act", "--follow"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (home / "spool" / "act" / "hold").is_dir(), what="the worker's queue")
+        with connect(base.replace("http", "ws") + "/api/events", additional_headers=bearer, open_timeout=10) as ws:
+            feed = EventLog(ws)
+            assert run(["enqueue", "--queue", "act"], jsonl(bill("Electricity, November"))).code == 0
+            held = wait_for(lambda: requests.get(f"{base}/api/tasks?state=hold", headers=bearer, timeout=5).json(),
+                            what="the task held for approval")
+            [row] = held
+            task_id = row["id"]
+            assert row["queue"] == "act" and row["subject"] == "Electricity, November"
+            assert row["awaiting"] == [{"type": "notes.append", "args": {"note": "Bills",
+                                                                         "text": "pay: Electricity, November"}}]
+            wait_for(lambda: "hold" in feed.states(task_id), what="the hold event")
+            assert not (tmp_path / "vault" / "Bills.md").exists()
+
+            approved = requests.post(f"{base}/api/tasks/{task_id[:12]}/approve", headers=bearer, timeout=5)
+            assert approved.status_code == 200
+            assert approved.json() == {"queue": "act", "id": task_id, "verb": "approve"}
+            wait_for(lambda: "done" in feed.states(task_id), what="the done event")
+            assert "pay: Electricity, November" in (tmp_path / "vault" / "Bills.md").read_text()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    # every state it went through, in order (the spool's renames, seen by inotify)
+    assert feed.states(task_id) == ["new", "cur", "hold", "new", "cur", "done"]
+
+    shown = requests.get(f"{base}/api/tasks/{task_id}", headers=bearer, timeout=5).json()
+    assert shown["state"] == "done" and shown["task"]["meta"]["approved"] is True
+    queues = {q["name"]: q for q in requests.get(f"{base}/api/queues", headers=bearer, timeout=5).json()}
+    assert queues["act"]["depth"]["done"] == 1 and queues["act"]["depth"]["hold"] == 0
+    logs = requests.get(f"{base}/api/logs?component=act&level=info", headers=bearer, timeout=5).json()
+    assert any(r["event"] == "held" for r in logs) and all(r["component"] == "act" for r in logs)
+
+
+def test_retry_and_cancel_through_the_api_change_the_spool(served, home):
+    base, bearer, _ = served
+    broken = {"type": "text", "prompt": {"messages": [{"role": "user", "content": "hi"}], "model": "nowhere"}}
+    assert run(["enqueue", "--queue", "prompt"], jsonl(broken, broken)).code == 0
+    assert run(["run", "--from", "prompt", "--once"]).code == 1
+    failed = requests.get(f"{base}/api/tasks?queue=prompt&state=failed", headers=bearer, timeout=5).json()
+    assert len(failed) == 2 and all("models.nowhere: no such model" in t["last_error"] for t in failed)
+    first, second = (t["id"] for t in failed)
+
+    r = requests.post(f"{base}/api/tasks/{first}/retry", headers=bearer, timeout=5)
+    assert r.status_code == 200 and r.json()["verb"] == "retry"
+    assert [p.name for p in (home / "spool" / "prompt" / "failed").iterdir()] == [f"{second}.json"]
+    [again] = list((home / "spool" / "prompt" / "new").iterdir())
+    assert first in again.name and orjson.loads(again.read_bytes())["meta"]["attempts"] == 0
+    r = requests.post(f"{base}/api/tasks/{first}/cancel", headers=bearer, timeout=5)
+    assert r.status_code == 200 and (home / "spool" / "prompt" / "cancelled" / f"{first}.json").exists()
+    # what cannot be done is said, and changes nothing
+    r = requests.post(f"{base}/api/tasks/{first}/approve", headers=bearer, timeout=5)
+    assert r.status_code == 409 and "error" in r.json()
+    assert requests.post(f"{base}/api/tasks/{first}/explode", headers=bearer, timeout=5).status_code == 404
+    assert requests.get(f"{base}/api/tasks/ZZZZ", headers=bearer, timeout=5).status_code == 404
+    assert requests.get(f"{base}/api/tasks?state=bogus", headers=bearer, timeout=5).status_code == 400
+
+    metrics = requests.get(f"{base}/metrics", headers=bearer, timeout=5)
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'assist_queue_tasks{queue="prompt",state="failed"} 1.0' in metrics.text
+    assert 'assist_queue_tasks{queue="prompt",state="cancelled"} 1.0' in metrics.text
+
+
+def test_the_openapi_description_covers_every_route(served):
+    base, _, _ = served
+    spec = requests.get(f"{base}/openapi.json", timeout=5).json()
+    from assist.serve.app import build_app
+    from assist.serve.auth import Auth
+
+    app = build_app(None, Path("/nonexistent"), Auth(b"k" * 32), log=None)
+    paths = {route.path for route in app.routes if route.path != "/static"}
+    assert paths == set(spec["paths"]), paths ^ set(spec["paths"])
+
+
+def test_refused_without_a_good_token_session_or_csrf(served):
+    base, _, store = served
+    api = ["/api/overview", "/api/queues", "/api/tasks", "/api/tasks/X", "/api/logs", "/metrics"]
+    other_audience = jwt_tokens.mint(store, "ingest")
+    expired = jwt_tokens.mint(store, "serve", ttl_s=-60)
+    forged = jwt_tokens.mint_with_key(b"not the key" * 4, "serve")
+    for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": f"Bearer {other_audience}"},
+                    {"Authorization": f"Bearer {expired}"}, {"Authorization": f"Bearer {forged}"}):
+        for path in api:
+            assert requests.get(base + path, headers=headers, timeout=5).status_code == 401, (path, headers)
+        assert requests.post(f"{base}/api/tasks/X/retry", headers=headers, timeout=5).status_code == 401
+    # the dashboard without a session: how to sign in, no data
+    page = requests.get(base + "/", timeout=5)
+    assert page.status_code == 401 and "assist serve --login-url" in page.text
+
+    # a login link: one session, once; the cookie is Secure, HttpOnly, SameSite=Strict
+    link = run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip()
+    assert link.startswith(base + "/login?token=")
+    login = requests.get(link, allow_redirects=False, timeout=5)
+    assert login.status_code == 303 and login.headers["location"] == "/"
+    cookie_header = login.headers["set-cookie"]
+    for attribute in ("HttpOnly", "Secure", "SameSite=strict", "Path=/"):
+        assert attribute.lower() in cookie_header.lower(), cookie_header
+    assert requests.get(link, allow_redirects=False, timeout=5).status_code == 401  # used already
+    session = {"Cookie": cookie_header.split(";")[0]}
+    page = requests.get(base + "/", headers=session, timeout=5)
+    assert page.status_code == 200
+    csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    assert len(csrf) == 64
+    assert requests.get(f"{base}/api/queues", headers=session, timeout=5).status_code == 200
+    # a change with the cookie needs the CSRF token
+    assert run(["enqueue", "--queue", "q"], jsonl({"type": "t"})).code == 0
+    task_id = requests.get(f"{base}/api/tasks?queue=q", headers=session, timeout=5).json()[0]["id"]
+    for headers in (session, {**session, "X-CSRF-Token": "0" * 64}):
+        r = requests.post(f"{base}/api/tasks/{task_id}/cancel", headers=headers, timeout=5)
+        assert r.status_code == 403, r.text
+    assert run(["queue", "show", task_id]).json()["state"] == "new"
+    r = requests.post(f"{base}/api/tasks/{task_id}/cancel", headers={**session, "X-CSRF-Token": csrf}, timeout=5)
+    assert r.status_code == 200 and run(["queue", "show", task_id]).json()["state"] == "cancelled"
+
+    # the event feed: nobody, a bad token, or the cookie from a foreign page are turned away
+    ws_url = base.replace("http", "ws") + "/api/events"
+    for headers in ({}, {"Authorization": "Bearer nonsense"}, {**session, "Origin": "http://evil.example"}):
+        with pytest.raises(InvalidStatus) as refused, connect(ws_url, additional_headers=headers, open_timeout=5):
+            pass
+        assert refused.value.response.status_code == 403  # closed before the handshake completes
+    with connect(ws_url, additional_headers={**session, "Origin": base}, open_timeout=5) as ws:
+        assert orjson.loads(ws.recv(timeout=5)) == {"kind": "hello"}
+
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)
+    browser_home = tmp_path / "browser-home"
+    browser_home.mkdir()
+    env = {**os.environ, "HOME": str(browser_home), "XDG_CONFIG_HOME": str(browser_home / ".config"),
+           "XDG_CACHE_HOME": str(browser_home / ".cache")}
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True, env=env)
+        yield chromium
+        chromium.close()
+
+
+def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
+    from playwright.sync_api import expect
+
+    base, _, _ = served
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    link = run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip()
+    page.goto(link)
+    expect(page.get_by_test_id("live")).to_have_text("live")
+    expect(page.get_by_test_id("held")).to_contain_text("nothing is waiting for you")
+
+    # a task held by a worker appears without a reload
+    assert run(["enqueue", "--queue", "act"], jsonl(bill("Water <b>bill</b>"))).code == 0
+    assert run(["act", "--from", "act", "--once"]).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    row = page.locator(f'tr[data-task="{held["id"]}"]')
+    expect(row).to_contain_text("Water <b>bill</b>")  # shown as text, not markup
+    expect(row).to_contain_text("notes.append")
+    expect(page.get_by_test_id("queues")).to_contain_text("act")
+    expect(page.get_by_test_id("activity")).to_contain_text(f"act/{held['id']}")
+    page.screenshot(path=str(tmp_path / "dashboard-held.png"), full_page=True)
+
+    # approve from the page: the spool changes, the row goes away
+    page.get_by_test_id(f"approve-{held['id']}").click()
+    expect(page.get_by_test_id("message")).to_contain_text(f"approve: {held['id']}")
+    expect(row).to_have_count(0)
+    shown = run(["queue", "show", held["id"]]).json()
+    assert shown["state"] == "new" and shown["task"]["meta"]["approved"] is True
+    assert run(["act", "--from", "act", "--once"]).code == 0
+    assert "pay: Water <b>bill</b>" in (tmp_path / "vault" / "Bills.md").read_text()
+    expect(page.get_by_test_id("activity")).to_contain_text("→ done")
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    assert errors == []
