@@ -112,3 +112,40 @@ def test_unknown_queue_and_state_are_usage_errors(home):
     assert run(["queue", "ls", "--queue", "nope"]).code == 2
     r = run(["queue", "ls", "--state", "sleeping"])
     assert r.code == 2 and "unknown state" in r.err
+
+
+def test_retention_by_purge_and_by_a_follow_worker(home):
+    import subprocess
+    import time
+
+    from conftest import ASSIST
+
+    (home / "assist.toml").write_text('[queue]\nkeep_done_max = 2\nlease = "10s"\n[logs]\nkeep = "1d"\n')
+    logs = home / "logs"
+    logs.mkdir()
+    old, recent = logs / "work.jsonl.2", logs / "work.jsonl.1"
+    for path in (old, recent):
+        path.write_text('{"event": "x"}\n')
+    os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    enqueue(*({"type": "t", "data": {"n": i}} for i in range(5)))
+    assert run(["stage", "passthrough", "--from", "inbox", "--once"]).code == 0
+    done = home / "spool" / "inbox" / "done"
+    assert len(os.listdir(done)) == 5
+    r = run(["queue", "purge"])
+    assert r.code == 0 and "removed 3 finished task(s) and 1 old log file(s)" in r.out, r.out
+    assert len(os.listdir(done)) == 2 and not old.exists() and recent.exists()
+
+    # a --follow worker applies the same rules as it goes
+    os.utime(recent, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    worker = subprocess.Popen([ASSIST, "stage", "passthrough", "--from", "inbox", "--follow"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        enqueue(*({"type": "t", "data": {"n": i}} for i in range(4)))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (len(os.listdir(done)) != 2 or recent.exists()
+                                               or os.listdir(home / "spool" / "inbox" / "new")):
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        assert worker.wait(timeout=20) == 0
+    assert len(os.listdir(done)) == 2 and not recent.exists()

@@ -208,6 +208,20 @@ def test_purge_stats_find(q):
     assert q.read(found)["id"] == ids[2]
 
 
+def test_trim_keeps_the_newest_finished_tasks(q):
+    ids = q.put_many([task() for _ in range(7)])
+    for task_id in ids:  # finished one after another, a few ms apart
+        [lease] = q.claim()
+        assert lease.id == task_id
+        q.ack(lease)
+        time.sleep(0.01)
+    assert q.trim("done", 10) == 0
+    assert q.trim("done", 3) == 4
+    assert sorted(i.id for i in q.list("done")) == sorted(ids[4:])
+    with pytest.raises(Conflict):
+        q.trim("new", 0)
+
+
 def test_wait_wakes_on_arrival(q):
     woke: list[float] = []
 

@@ -20,9 +20,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "backoff_base": "2s",
         "backoff_max": "15m",
         "keep_done": "7d",
+        "keep_done_max": 0,
         "fsync": True,
     },
-    "logs": {"level": "info", "max_bytes": 5_000_000, "backups": 3, "log_content": False},
+    "logs": {"level": "info", "max_bytes": 5_000_000, "backups": 3, "log_content": False, "keep": "30d"},
     "limits": {"max_line_bytes": 1 << 20},
 }
 
@@ -35,6 +36,7 @@ class QueueSettings(NamedTuple):
     backoff_max_s: float = 900.0
     keep_done_s: float = 7 * 86400.0
     fsync: bool = True
+    keep_done_max: int = 0  # at most this many tasks in done/ per queue (0: no limit)
 
 
 class Config(NamedTuple):
@@ -62,6 +64,7 @@ class Config(NamedTuple):
             backoff_max_s=parse_duration(q["backoff_max"]),
             keep_done_s=parse_duration(q["keep_done"]),
             fsync=q["fsync"],
+            keep_done_max=q["keep_done_max"],
         )
 
     @property
@@ -93,6 +96,10 @@ def check(raw: dict[str, Any], path: Path) -> list[str]:
         from .ai.checks import problems as ai_problems
 
         out = [f"{path}: {p}" for p in ai_problems(raw, path.parent)]
+    if not out and raw.get("alerts"):
+        from .alerts import problems as alert_problems
+
+        out = [f"{path}: {p}" for p in alert_problems(raw)]
     return sorted(out)
 
 

@@ -124,9 +124,9 @@ class Watcher:
 
     The first look remembers where every task is. On the spool, every state a task enters is seen, in
     order (inotify) — in a queue made after the watch began, from when its folder is seen (tasks already
-    in it are reported in the state they are in); on other backends each look compares listings, so a state shorter than the interval
-    between looks can be missed. A task seen in a new place is reported with the state it left (None
-    when it is new to the watcher).
+    in it are reported in the state they are in); on other backends each look compares listings, so a
+    state shorter than the interval between looks can be missed. A task seen in a new place is reported
+    with the state it left (None when it is new to the watcher).
     """
 
     backend: Backend

@@ -186,22 +186,36 @@ def reject(task_id: str, queue_name: str | None, reason: str) -> None:
 
 @queue.command()
 @click.option("--state", "-s", default="done", show_default=True, type=click.Choice(["done", "failed", "cancelled"]))
-@click.option("--older-than", required=True, metavar="DURATION", help="e.g. 7d, 12h, 30m.")
+@click.option("--older-than", default=None, metavar="DURATION",
+              help="e.g. 7d, 12h, 30m. Without it: apply the configured retention.")
 @click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
-def purge(state: str, older_than: str, queue_name: str | None) -> None:
+def purge(state: str, older_than: str | None, queue_name: str | None) -> None:
     """Delete finished tasks older than a duration (by when they reached the state).
 
+    Without --older-than, applies the configured retention: done/ kept for queue.keep_done (and at
+    most queue.keep_done_max tasks per queue), rotated logs for logs.keep. `--follow` workers do the
+    same as they go; this is for cron, or by hand.
+
     \b
-    Example:
-      assist queue purge --state done --older-than 7d
+    Examples:
+      assist queue purge                                 # the configured retention
+      assist queue purge --state failed --older-than 30d
     """
     from ..timeutil import parse_duration
 
+    config = load_config()
+    b = backend(config)
+    if older_than is None:
+        from ..retention import apply
+
+        counts = apply(config, b, _queues(b, queue_name))
+        click.echo(f"retention: removed {counts['done_removed']} finished task(s) and "
+                   f"{counts['logs_removed']} old log file(s)")
+        return
     try:
         seconds = parse_duration(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    b = backend(load_config())
     removed = sum(b.queue(n, create=False).purge(state, seconds) for n in _queues(b, queue_name))
     click.echo(f"purged {removed} {state} task(s) older than {older_than}")
 

@@ -159,6 +159,10 @@ class Queue(ABC):
         """Delete tasks in a terminal state that changed longer ago than older_than_s."""
 
     @abstractmethod
+    def trim(self, state: str, keep: int) -> int:
+        """Delete the oldest tasks of a finished state beyond the newest `keep`; how many went."""
+
+    @abstractmethod
     def reap(self) -> dict[str, int]:
         """Requeue expired or orphaned leases, clear stale temporary files, apply retention."""
 

@@ -396,6 +396,20 @@ class RedisQueue(Queue):
             if removed < 5000:
                 return total
 
+    def trim(self, state: str, keep: int) -> int:
+        if state not in TERMINAL:
+            raise Conflict(f"only {', '.join(TERMINAL)} can be trimmed, not {state}")
+        zset = f"{self.prefix}z:{state}"
+        total = 0
+        while (count := self.r.zcard(zset)) > keep:
+            # the newest of those to go: everything up to its time goes, oldest first
+            [(_, score)] = self.r.zrange(zset, count - keep - 1, count - keep - 1, withscores=True)
+            removed = self._call(self.b.purge, self.prefix, state, int(score))
+            total += removed
+            if not removed:
+                break
+        return total
+
     def reap(self) -> dict[str, int]:
         counts = {"requeued": 0, "failed": 0, "tmp_removed": 0, "purged": 0}
         reaper = f"{HOST}:{os.getpid()}:reaper"
@@ -426,6 +440,8 @@ class RedisQueue(Queue):
                               dest, due, now_ms()):
                     counts["requeued" if dest == "new" else "failed"] += 1
         counts["purged"] = self.purge("done", self.settings.keep_done_s)
+        if self.settings.keep_done_max:
+            counts["purged"] += self.trim("done", self.settings.keep_done_max)
         return counts
 
     def stats(self) -> dict[str, Any]:

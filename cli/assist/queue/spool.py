@@ -486,6 +486,22 @@ class SpoolQueue(Queue):
                 continue
         return removed
 
+    def trim(self, state: str, keep: int) -> int:
+        if state not in TERMINAL:
+            raise Conflict(f"only {', '.join(TERMINAL)} can be trimmed, not {state}")
+        aged = []
+        for entry in os.scandir(self.dirs[state]):
+            with contextlib.suppress(FileNotFoundError):
+                st = entry.stat()
+                aged.append((max(st.st_mtime, st.st_ctime), entry.path))
+        aged.sort()
+        removed = 0
+        for _, path in aged[:max(0, len(aged) - keep)]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                removed += 1
+        return removed
+
     def reap(self) -> dict[str, int]:
         counts = {"requeued": 0, "failed": 0, "tmp_removed": 0, "purged": 0}
         with self._locked():
@@ -527,6 +543,8 @@ class SpoolQueue(Queue):
                         os.unlink(entry.path)
                         counts["tmp_removed"] += 1
         counts["purged"] = self.purge("done", self.settings.keep_done_s)
+        if self.settings.keep_done_max:
+            counts["purged"] += self.trim("done", self.settings.keep_done_max)
         return counts
 
     def stats(self) -> dict[str, Any]:

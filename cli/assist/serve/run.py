@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError, UsageError
-
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+from ..net import is_loopback
 
 
 def start(config: Any, host: str | None, port: int | None, certfile: str | None, keyfile: str | None,
@@ -18,7 +17,7 @@ def start(config: Any, host: str | None, port: int | None, certfile: str | None,
     settings = config.raw.get("serve", {})
     host = host or settings.get("host", "127.0.0.1")
     port = port or settings.get("port", 8770)
-    if host not in LOOPBACK:
+    if not is_loopback(host):
         if not config.raw.get("allow_remote"):
             raise ConfigError([f"serve.host: {host} is not loopback; set allow_remote = true to listen there"])
         if not (certfile and keyfile):

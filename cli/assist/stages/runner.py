@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import errors, jsonl
 from .. import task as taskmod
+from ..alerts import Alerts
 from ..content import CONTENT_FIELDS, without_content
 from ..errors import LeaseLost, PermanentError, TemporaryError
 from ..queue.base import backoff_s
@@ -75,6 +76,7 @@ class Runner:
         self.log = log or logmod.for_component(config, stage.name)
         self.backend = open_backend(config)
         self.counts = Counts()
+        self.alerts = Alerts(config, self.log)
         queue_cfg = config.section("queue")
         self._content_fields = () if queue_cfg.get("keep_content") else tuple(
             queue_cfg.get("content_fields") or CONTENT_FIELDS)
@@ -82,6 +84,7 @@ class Runner:
         self._stop = threading.Event()
         self._active: set[Any] = set()
         self._active_lock = threading.Lock()
+        self._logs_pruned = float("-inf")
 
     # -- running one batch --------------------------------------------------------------------------
 
@@ -200,6 +203,7 @@ class Runner:
                 for doc in dead:
                     sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} failed: "
                                      f"{doc['meta']['last_error']} (kept in queue {queue}, failed/)\n")
+                    self.alerts.task_failed(doc, queue, doc["meta"]["last_error"])
             if retry:
                 self.counts.retried += len(retry)
                 time.sleep(backoff_s(attempt, self.settings))
@@ -255,15 +259,30 @@ class Runner:
             if not leases:
                 if self.opts.once:
                     return
-                if time.monotonic() - last_reap > max(5.0, self.settings.lease_s / 2):
-                    queue.reap()
+                reap_every = max(5.0, self.settings.lease_s / 2)
+                if time.monotonic() - last_reap > reap_every:
+                    queue.reap()  # also trims done/ (queue.keep_done, keep_done_max)
                     last_reap = time.monotonic()
-                wait = 30.0
+                    self._prune_logs()
+                wait = min(30.0, max(0.5, reap_every - (time.monotonic() - last_reap)))
                 if getattr(queue, "next_due_ms", None):
                     wait = min(wait, max(0.01, (queue.next_due_ms - now_ms()) / 1000))
                 queue.wait(wait)
                 continue
             self._handle(queue, leases)
+
+    def _prune_logs(self) -> None:
+        """Rotated logs past logs.keep go, at most every ten minutes (one worker thread does it)."""
+        now = time.monotonic()
+        with self._active_lock:
+            if now - self._logs_pruned < 600:
+                return
+            self._logs_pruned = now
+        from ..retention import prune_logs
+
+        removed = prune_logs(self.config)
+        if removed:
+            self.log.info("logs_pruned", files=removed)
 
     def _handle(self, queue: Any, leases: list[Any]) -> None:
         cancelled = threading.Event()
@@ -324,6 +343,7 @@ class Runner:
         if state == "failed":
             self.counts.failed += 1
             self.log.error("failed", task=lease.id, queue=queue.name, type=doc.get("type"), error=error)
+            self.alerts.task_failed(doc, queue.name, error)
         else:
             self.counts.retried += 1
             self.log.warning("retry", task=lease.id, queue=queue.name, type=doc.get("type"), error=error,

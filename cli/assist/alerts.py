@@ -1,0 +1,148 @@
+"""Alerts: when a task lands in failed/ (its attempts used up, or a permanent error), tell a person.
+
+    [alerts]
+    notify = ["desktop", "webhook", "email"]   # any of these
+    webhook = "http://127.0.0.1:9000/assist"  # POST a JSON alert (a remote URL needs allow_remote)
+    email = "me@example.org"                   # sent through [actions.smtp]
+    rate = "10/h"                              # at most this many alerts per period; the rest are counted
+
+An alert names the task (id, queue, type) and the error, never the message's content. Over the rate,
+alerts are counted, not sent; the next one that goes out says how many were held back. The count is kept
+in state/alerts.json under a lock, so every worker on the machine shares one budget. A notifier that
+fails is logged (as a warning) and never fails the task's stage.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from typing import Any
+
+from .timeutil import rfc3339
+
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|m|h|d)\s*$")  # 10/h, 2/30s
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DEFAULT_RATE = "10/h"
+
+
+def parse_rate(text: str) -> tuple[int, float]:
+    match = RATE.match(text)
+    if not match:
+        raise ValueError(f"alerts.rate: {text!r} is not like 10/h")
+    return int(match.group(1)), float(int(match.group(2) or 1) * UNITS[match.group(3)])
+
+
+def problems(raw: dict[str, Any]) -> list[str]:
+    """What `assist config check` says about [alerts]."""
+    settings = raw.get("alerts", {})
+    out = []
+    channels = settings.get("notify", [])
+    if "webhook" in channels and not settings.get("webhook"):
+        out.append("alerts.webhook: notify has webhook but no URL is set")
+    if "email" in channels and not settings.get("email"):
+        out.append("alerts.email: notify has email but no address is set")
+    if "email" in channels and not raw.get("actions", {}).get("smtp", {}).get("host"):
+        out.append("alerts.email: alerts are mailed through [actions.smtp], which has no host")
+    if settings.get("rate"):
+        try:
+            if parse_rate(settings["rate"])[0] < 1:
+                out.append("alerts.rate: allow at least one alert per period")
+        except ValueError as exc:
+            out.append(str(exc))
+    return out
+
+
+class Alerts:
+    def __init__(self, config: Any, log: Any):
+        self.config, self.log = config, log
+        self.settings = config.raw.get("alerts", {})
+        self.channels: list[str] = list(self.settings.get("notify", []))
+
+    def task_failed(self, doc: dict[str, Any], queue: str, error: str) -> None:
+        if not self.channels:
+            return
+        held_back = self._admit()
+        if held_back is None:
+            self.log.info("alert_held_back", task=doc.get("id"), queue=queue)
+            return
+        alert = {"kind": "task_failed", "task": doc.get("id"), "queue": queue, "type": doc.get("type"),
+                 "error": error[:500], "attempts": doc.get("meta", {}).get("attempts"), "at": rfc3339(),
+                 "host": socket.gethostname(), "held_back_before": held_back}
+        for channel in self.channels:
+            try:
+                getattr(self, f"_{channel}")(alert)
+                self.log.info("alert_sent", channel=channel, task=alert["task"])
+            except Exception as exc:  # an alert that cannot go out must not fail the stage
+                self.log.warning("alert_failed", channel=channel, task=alert["task"],
+                                 error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def _admit(self) -> int | None:
+        """None when over the rate (counted); else how many were held back since the last alert."""
+        import orjson
+        from filelock import FileLock
+
+        from .fileutil import write_atomic
+
+        limit, period = parse_rate(self.settings.get("rate", DEFAULT_RATE))
+        state = self.config.home / "state"
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = state / "alerts.json"
+        with FileLock(str(state / "alerts.lock")):
+            try:
+                record = orjson.loads(path.read_bytes())
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                record = {"sent": [], "held_back": 0}
+            now = time.time()
+            sent = [t for t in record["sent"] if now - t < period]
+            if len(sent) >= limit:
+                record = {"sent": sent, "held_back": record["held_back"] + 1}
+                admitted = None
+            else:
+                admitted = record["held_back"]
+                record = {"sent": [*sent, now], "held_back": 0}
+            write_atomic(path, orjson.dumps(record), sync=False)
+        return admitted
+
+    def _text(self, alert: dict[str, Any]) -> tuple[str, str]:
+        title = f"assist: a task failed in queue {alert['queue']}"
+        body = (f"task {alert['task']} ({alert['type']}) failed after {alert['attempts']} attempt(s): "
+                f"{alert['error']}\nSee it with: assist queue show {alert['task']}; "
+                f"retry with: assist queue retry {alert['task']}")
+        if alert["held_back_before"]:
+            body += f"\n({alert['held_back_before']} earlier alert(s) were held back by alerts.rate)"
+        return title, body
+
+    def _webhook(self, alert: dict[str, Any]) -> None:
+        from urllib.parse import urlsplit
+
+        import requests
+
+        from .net import is_loopback
+
+        url = self.settings["webhook"]
+        if not is_loopback(urlsplit(url).hostname or "") and not self.config.raw.get("allow_remote"):
+            raise PermissionError(f"alerts.webhook: {url} is not on this machine; set allow_remote = true")
+        requests.post(url, json=alert, timeout=10).raise_for_status()
+
+    def _email(self, alert: dict[str, Any]) -> None:
+        from email.message import EmailMessage
+
+        from .act.executors.email_smtp import send
+        from .act.registry import ActionContext
+
+        title, body = self._text(alert)
+        msg = EmailMessage()
+        smtp = self.config.raw.get("actions", {}).get("smtp", {})
+        msg["From"] = smtp.get("from", "assist@localhost")
+        msg["To"] = self.settings["email"]
+        msg["Subject"] = title
+        msg.set_content(body)
+        send(msg, ActionContext(self.config, f"alert-{alert['task']}-{time.time_ns()}", {}))
+
+    def _desktop(self, alert: dict[str, Any]) -> None:
+        import subprocess
+
+        title, body = self._text(alert)
+        subprocess.run(["notify-send", "--app-name=assist", "--urgency=critical", title, body], check=True,
+                       timeout=10, capture_output=True)

@@ -1,0 +1,128 @@
+"""Alerts when tasks land in failed/: a webhook (a real local HTTP server), an email (a real aiosmtpd
+server), a desktop notification (a stand-in `notify-send` on PATH: no desktop session runs here), the
+rate limit shared by every worker, and config check."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import orjson
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import FAST_CONFIG, free_port, jsonl, run
+
+BROKEN = {"type": "email.received", "data": {"subject": "private matters", "body_text": "the secret body"},
+          "prompt": {"messages": [{"role": "user", "content": "hi"}], "model": "nowhere"}}
+
+
+@pytest.fixture
+def hooks():
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(orjson.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", received
+    server.shutdown()
+
+
+def fail(count: int) -> None:
+    """`count` tasks that fail for good in `assist run` (their model does not exist)."""
+    assert run(["enqueue", "--queue", "run"], jsonl(*[BROKEN] * count)).code == 0
+    assert run(["run", "--from", "run", "--once"]).code == 1
+
+
+def test_a_webhook_per_failed_task_within_the_rate(home, hooks):
+    url, received = hooks
+    (home / "assist.toml").write_text(FAST_CONFIG + f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n'
+                                                    'rate = "2/3s"\n')
+    assert run(["config", "check"]).code == 0
+    fail(5)
+    assert len(received) == 2
+    failed = {t["id"] for t in run(["queue", "ls", "--state", "failed", "--json"]).json()}
+    for alert in received:
+        assert alert["kind"] == "task_failed" and alert["queue"] == "run" and alert["task"] in failed
+        assert "models.nowhere: no such model" in alert["error"] and alert["held_back_before"] == 0
+        assert "secret body" not in orjson.dumps(alert).decode() and "private" not in orjson.dumps(alert).decode()
+    assert orjson.loads((home / "state" / "alerts.json").read_bytes())["held_back"] == 3
+    time.sleep(3.1)  # a new period: the next alert goes out and says how many were held back
+    fail(1)
+    assert len(received) == 3 and received[2]["held_back_before"] == 3
+    logs = (home / "logs" / "run.jsonl").read_text()
+    assert logs.count('"alert_sent"') == 3 and logs.count('"alert_held_back"') == 3
+
+
+def test_an_email_alert_through_the_smtp_server(home):
+    messages = []
+
+    class Inbox:
+        async def handle_DATA(self, server, session, envelope):
+            messages.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    smtp = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        (home / "assist.toml").write_text(FAST_CONFIG + f"""
+[alerts]
+notify = ["email"]
+email = "me@example.org"
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+from = "assistant@example.org"
+""")
+        fail(1)
+    finally:
+        smtp.stop()
+    [msg] = messages
+    [task] = run(["queue", "ls", "--state", "failed", "--json"]).json()
+    assert msg["To"] == "me@example.org" and msg["Subject"] == "assist: a task failed in queue run"
+    body = msg.get_payload(decode=True).decode()
+    assert task["id"] in body and "models.nowhere" in body and f"assist queue retry {task['id']}" in body
+    assert "secret body" not in body
+
+
+def test_a_desktop_notification_and_a_broken_notifier_do_not_fail_the_stage(home, tmp_path, hooks):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "notify-send.calls"
+    stand_in = bin_dir / "notify-send"  # stands in for the desktop's notification service
+    stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {calls}\n')
+    stand_in.chmod(0o755)
+    os.environ["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    dead_port = free_port()
+    (home / "assist.toml").write_text(FAST_CONFIG + f'[alerts]\nnotify = ["webhook", "desktop"]\n'
+                                                    f'webhook = "http://127.0.0.1:{dead_port}/nobody"\n')
+    fail(1)
+    lines = calls.read_text().splitlines()
+    assert "--urgency=critical" in lines and "assist: a task failed in queue run" in lines
+    logs = [orjson.loads(line) for line in (home / "logs" / "run.jsonl").read_text().splitlines()]
+    assert any(r["event"] == "alert_failed" and r["channel"] == "webhook" for r in logs)
+    assert any(r["event"] == "alert_sent" and r["channel"] == "desktop" for r in logs)
+    assert len(run(["queue", "ls", "--state", "failed", "--json"]).json()) == 1
+
+
+def test_config_check_names_what_alerts_miss(home):
+    (home / "assist.toml").write_text('[alerts]\nnotify = ["webhook", "email", "pager"]\nrate = "often"\n')
+    r = run(["config", "check"])
+    assert r.code == 78 and "'pager' is not one of" in r.err and "alerts.rate" in r.err
+    (home / "assist.toml").write_text('[alerts]\nnotify = ["webhook", "email"]\n')
+    r = run(["config", "check"])
+    assert r.code == 78
+    assert "alerts.webhook: notify has webhook but no URL" in r.err and "[actions.smtp], which has no host" in r.err
