@@ -23,6 +23,9 @@ def test_wheel_ships_prompts_and_schemas(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "assist/prompts/echo.md" in names
     assert "assist/schemas/task.schema.json" in names and "assist/schemas/config.schema.json" in names
+    for name in ("index.html", "signin.html", "app.js", "app.css"):  # the dashboard, no build step
+        assert f"assist/serve/static/{name}" in names
+    assert "assist/serve/openapi.json" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "assist = assist.main:cli" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(n.startswith(("tests/", "spool/")) for n in names)

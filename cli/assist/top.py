@@ -1,0 +1,175 @@
+"""`assist top`: a live terminal dashboard (Textual) of the queues, the tasks that need a look, and the
+latest errors; with keys to retry, cancel, approve, reject or inspect the selected task.
+
+It reads what `assist serve` reads (`assist.monitor`), once a second, and changes tasks through the same
+functions as `assist queue` (`assist.admin`). Fits an 80x24 terminal; works over ssh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Static
+
+from . import admin, monitor
+from .errors import AssistError
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+class Inspect(ModalScreen[None]):
+    """One task's whole document; any key closes it."""
+
+    BINDINGS = [Binding("escape,q,i,enter", "dismiss", "Close")]  # noqa: RUF012 - Textual's own convention
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="inspect"):
+            yield Static(self.text, markup=False)
+        yield Footer()
+
+
+class Top(App[None]):
+    TITLE = "assist top"
+    CSS = """
+    #summary { height: 1; padding: 0 1; background: $boost; }
+    #queues { height: 7; }
+    #tasks { height: 1fr; min-height: 5; }
+    #errors { height: 4; padding: 0 1; color: $warning; }
+    #status { height: 1; padding: 0 1; }
+    #inspect { padding: 0 1; }
+    """
+    BINDINGS = [  # noqa: RUF012 - Textual's own convention
+        Binding("q", "quit", "Quit"),
+        Binding("a", "change('approve')", "Approve"),
+        Binding("x", "change('reject')", "Reject"),
+        Binding("r", "change('retry')", "Retry"),
+        Binding("c", "change('cancel')", "Cancel"),
+        Binding("i,enter", "inspect", "Inspect"),
+        Binding("tab", "focus_next", "Switch", show=False),
+    ]
+
+    def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0):
+        super().__init__()
+        self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
+        self.rows: dict[str, dict[str, Any]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="summary", markup=False)
+        yield DataTable(id="queues", cursor_type="none", zebra_stripes=True)
+        yield DataTable(id="tasks", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="errors", markup=False)
+        yield Static("", id="status", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        queues = self.query_one("#queues", DataTable)
+        queues.add_columns("queue", "ready", "delay", "run", "held", "done", "failed", "/min")
+        tasks = self.query_one("#tasks", DataTable)
+        tasks.add_columns("state", "task", "queue", "what", "age")
+        tasks.focus()
+        self.refresh_data()
+        self.set_interval(self.interval_s, self.refresh_data)
+
+    def refresh_data(self) -> None:
+        try:
+            view = monitor.overview(self.backend, self.log_folder)
+        except Exception as exc:  # a spool being created or removed under us: say so, look again soon
+            self.query_one("#status", Static).update(f"cannot read the queues: {type(exc).__name__}: {exc}")
+            return
+        rates = view["rates"]
+        running = len(view["running"])
+        self.query_one("#summary", Static).update(
+            f"{len(view['queues'])} queue(s) · {running} running · {len(view['held'])} waiting for you · "
+            f"{rates['done_per_min']}/min done · error rate {rates['error_rate'] * 100:.1f}%")
+        queues = self.query_one("#queues", DataTable)
+        queues.clear()
+        for q in view["queues"]:
+            d = q["depth"]
+            queues.add_row(q["name"], q["ready"], q["delayed"], d["cur"], d["hold"], d["done"], d["failed"],
+                           q["done_per_min_1m"])
+        if not view["queues"]:
+            queues.add_row("no queues yet", "", "", "", "", "", "", "")
+        self._fill_tasks(view["running"] + view["held"] + view["failed"])
+        lines = [f"{r.get('at', '')[11:19]} {name}: {r.get('event')} {r.get('error', '')}".rstrip()
+                 for name, records in view["errors"].items() for r in records]
+        self.query_one("#errors", Static).update("\n".join(sorted(lines)[-4:]) or "no recent warnings or errors")
+
+    def _fill_tasks(self, rows: list[dict[str, Any]]) -> None:
+        tasks = self.query_one("#tasks", DataTable)
+        selected = self.selected_id()
+        tasks.clear()
+        self.rows = {}
+        for row in rows:
+            what = row.get("stage") or row.get("info") or ""
+            if row.get("subject") and row["state"] == "hold":
+                what = f"{row['subject']}: {what}"
+            key = f"{row['queue']}/{row['id']}"
+            self.rows[key] = row
+            tasks.add_row(row["state"], row["id"][-10:], row["queue"], what[:60], _age(row.get("age_s")), key=key)
+        if selected in self.rows:
+            tasks.move_cursor(row=list(self.rows).index(selected))
+
+    def selected_id(self) -> str | None:
+        tasks = self.query_one("#tasks", DataTable)
+        if not self.rows or tasks.row_count == 0:
+            return None
+        try:
+            key = tasks.coordinate_to_cell_key(tasks.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return key.value
+
+    def _say(self, text: str) -> None:
+        self.query_one("#status", Static).update(text)
+
+    def action_change(self, verb: str) -> None:
+        key = self.selected_id()
+        if key is None:
+            self._say(f"{verb}: select a task first (arrow keys)")
+            return
+        row = self.rows[key]
+        try:
+            done = admin.change(self.backend, row["id"], verb, row["queue"])
+        except AssistError as exc:
+            self._say(f"{verb} refused: {exc}")
+        else:
+            self._say(f"{verb}: {done['queue']}/{done['id']}")
+        self.refresh_data()
+
+    def action_inspect(self) -> None:
+        key = self.selected_id()
+        if key is None:
+            self._say("inspect: select a task first (arrow keys)")
+            return
+        import orjson
+
+        row = self.rows[key]
+        try:
+            shown = admin.show(self.backend, row["id"], row["queue"])
+        except AssistError as exc:
+            self._say(f"inspect: {exc}")
+            return
+        self.push_screen(Inspect(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode()))
+
+
+def run(backend: Any, log_folder: Path, interval_s: float) -> None:
+    Top(backend, log_folder, interval_s).run()
