@@ -142,3 +142,32 @@ def llm_home(home: Path, gguf: Path) -> Path:
     (home / "models").mkdir()
     (home / "models" / gguf.name).symlink_to(gguf)
     return home
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition", every: float = 0.1):
+    """predicate()'s first true value, checked every `every` seconds; AssertionError after `timeout`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+BILLS_ROUTE = """
+[routes.bills]
+actions = ["notes.append"]
+confirm = ["notes.append"]
+fixed = [{{type = "notes.append", args = {{note = "Bills", text = "pay: {{{{ data.subject }}}}"}}}}]
+
+[actions.notes]
+vault = "{vault}"
+"""  # a route whose note waits for approval: str.format(vault=...) it
+
+
+def bill(subject: str) -> dict:
+    """A task for BILLS_ROUTE."""
+    return {"type": "email.received", "intent": {"route": "bills"}, "data": {"subject": subject}}

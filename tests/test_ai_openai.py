@@ -15,7 +15,7 @@ import pytest
 from assist.ai.backends.base import ModelUnavailable, Options
 from assist.ai.models import Models
 from assist.config import load
-from conftest import ASSIST, free_port, jsonl, run
+from conftest import ASSIST, free_port, jsonl, run, wait_for
 from helpers.llama_server import LlamaServer
 
 SCHEMA = {"type": "object", "required": ["colour"], "additionalProperties": False,
@@ -55,16 +55,6 @@ def test_completion_json_and_streaming(server, llm_home):
     assert len(pieces) > 3 and "".join(pieces).strip()
 
 
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def arrived(home: Path) -> list[dict]:
     return [orjson.loads(p.read_bytes()) for p in sorted((home / "spool" / "out" / "new").glob("*.json"))]
 
@@ -82,10 +72,10 @@ def test_server_stopped_mid_run_falls_back_to_the_next_model(server, llm_home):
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         enqueue_echo(["alpha", "beta"])
-        wait_for(lambda: len(arrived(llm_home)) == 2, what="two answers from the server")
+        wait_for(lambda: len(arrived(llm_home)) == 2, timeout=120, what="two answers from the server")
         server.stop()
         enqueue_echo(["gamma", "delta"])
-        wait_for(lambda: len(arrived(llm_home)) == 4, what="two answers after the server stopped")
+        wait_for(lambda: len(arrived(llm_home)) == 4, timeout=120, what="two answers after the server stopped")
     finally:
         worker.terminate()
         assert worker.wait(timeout=30) == 0, worker.stderr.read().decode()
@@ -114,13 +104,13 @@ def test_tasks_wait_while_no_model_answers_and_finish_when_it_returns(server, ll
             listing = run(["queue", "ls", "--queue", "run", "--json"]).json()
             return len(listing) == 3 and all(t["attempts"] >= 1 for t in listing)
 
-        wait_for(retried, what="every task retried")
+        wait_for(retried, timeout=120, what="every task retried")
         first = run(["queue", "ls", "--queue", "run", "--json"]).json()[0]["id"]
         shown = run(["queue", "show", first]).json()
         assert "no model answered: model server: cannot reach" in shown["task"]["meta"]["last_error"]
         assert arrived(llm_home) == []
         server.start()
-        wait_for(lambda: len(arrived(llm_home)) == 3, what="the tasks to finish once the server is back")
+        wait_for(lambda: len(arrived(llm_home)) == 3, timeout=120, what="the tasks to finish once the server is back")
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -229,11 +219,11 @@ from = "assistant@example.org"
             listing = run(["queue", "ls", "--queue", "inbox", "--json"]).json()
             return len(listing) == 3 and all(t["attempts"] >= 2 for t in listing)
 
-        wait_for(retried, what="every task retried twice")
+        wait_for(retried, timeout=120, what="every task retried twice")
         assert sum(outbox.subjects.values()) == 0
         server.start()
         finished = llm_home / "spool" / "inbox" / "done"
-        wait_for(lambda: len(list(finished.glob("*.json"))) == 3, what="the tasks to finish")
+        wait_for(lambda: len(list(finished.glob("*.json"))) == 3, timeout=120, what="the tasks to finish")
     finally:
         worker.terminate()
         code = worker.wait(timeout=30)

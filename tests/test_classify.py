@@ -10,6 +10,16 @@ from assist.decide.rules import first_match, matches
 from conftest import jsonl, run
 
 CLINC = Path(__file__).parent / "fixtures" / "clinc150"
+SHOPPING_AND_MUSIC = """
+[routes.shopping]
+actions = []
+examples = ["add milk to my shopping list", "put eggs on the grocery list", "we need more bread",
+            "remember to buy coffee", "add apples to the list"]
+[routes.music]
+actions = []
+examples = ["play some jazz", "put on my workout playlist", "play the latest album by adele",
+            "i want to hear some music", "start my morning playlist"]
+"""
 
 
 def test_rule_operators_and_first_match_wins():
@@ -106,16 +116,7 @@ match = {{field = "data.text", regex = "^wake me"}}
 
 
 def test_route_examples_train_a_model_on_first_use(home):
-    (home / "assist.toml").write_text("""
-[routes.shopping]
-actions = []
-examples = ["add milk to my shopping list", "put eggs on the grocery list", "we need more bread",
-            "remember to buy coffee", "add apples to the list"]
-[routes.music]
-actions = []
-examples = ["play some jazz", "put on my workout playlist", "play the latest album by adele",
-            "i want to hear some music", "start my morning playlist"]
-""")
+    (home / "assist.toml").write_text(SHOPPING_AND_MUSIC)
     r = run(["classify"], jsonl({"type": "text", "data": {"text": "add oranges to the grocery list"}},
                                 {"type": "text", "data": {"text": "play something relaxing"}}))
     assert r.code == 0, r.err
@@ -126,16 +127,7 @@ examples = ["play some jazz", "put on my workout playlist", "play the latest alb
 
 
 def test_a_route_threshold_sends_unsure_tasks_to_the_fallback(home):
-    routes = """
-[routes.shopping]
-actions = []
-examples = ["add milk to my shopping list", "put eggs on the grocery list", "we need more bread",
-            "remember to buy coffee", "add apples to the list"]
-[routes.music]
-actions = []
-examples = ["play some jazz", "put on my workout playlist", "play the latest album by adele",
-            "i want to hear some music", "start my morning playlist"]
-"""
+    routes = SHOPPING_AND_MUSIC
     (home / "assist.toml").write_text(routes)
     shopping = run(["classify", "explain", "--text", "add oranges to the grocery list"]).json()
     music = run(["classify", "explain", "--text", "play something relaxing"]).json()

@@ -4,10 +4,10 @@ headless Chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -18,59 +18,45 @@ from websockets.sync.client import connect
 
 from assist.auth import jwt_tokens
 from assist.auth.store import TokenStore
-from conftest import ASSIST, free_port, jsonl, run
+from conftest import ASSIST, BILLS_ROUTE, bill, free_port, jsonl, run, wait_for
 
 ROUTES = """
 [queue]
 backoff_base = "50ms"
 backoff_max = "100ms"
 max_attempts = 1
-
-[routes.bills]
-actions = ["notes.append"]
-confirm = ["notes.append"]
-fixed = [{{type = "notes.append", args = {{note = "Bills", text = "pay: {{{{ data.subject }}}}"}}}}]
-
-[actions.notes]
-vault = "{vault}"
-"""
+""" + BILLS_ROUTE
 
 
-@pytest.fixture
-def served(home, tmp_path):
-    """A running `assist serve` on a free port: (base url, bearer headers, token store)."""
-    (home / "assist.toml").write_text(ROUTES.format(vault=tmp_path / "vault"))
+@contextlib.contextmanager
+def serving(home: Path, config: str):
+    """`assist serve` on a free port with this config: (base url, bearer headers, token store)."""
+    (home / "assist.toml").write_text(config)
     store = TokenStore(home)
     store.init("file")
     port = free_port()
     proc = subprocess.Popen([ASSIST, "serve", "--port", str(port)], stderr=subprocess.PIPE, env=os.environ.copy())
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
+        assert proc.poll() is None, proc.stderr.read().decode()
         try:
-            requests.get(f"{base}/openapi.json", timeout=1)
-            break
+            return requests.get(f"{base}/openapi.json", timeout=1).ok
         except requests.ConnectionError:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
-    bearer = {"Authorization": f"Bearer {jwt_tokens.mint(store, 'serve', ttl_s=600)}"}
-    yield base, bearer, store
-    proc.terminate()
-    assert proc.wait(timeout=20) in (0, -15)  # uvicorn stops, then ends by the signal it was sent
+            return False
+
+    wait_for(up, what="assist serve to answer", every=0.05)
+    try:
+        yield base, {"Authorization": f"Bearer {jwt_tokens.mint(store, 'serve', ttl_s=600)}"}, store
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) in (0, -15)  # uvicorn stops, then ends by the signal it was sent
 
 
-def bill(subject: str) -> dict:
-    return {"type": "email.received", "intent": {"route": "bills"}, "data": {"subject": subject}}
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+@pytest.fixture
+def served(home, tmp_path):
+    with serving(home, ROUTES.format(vault=tmp_path / "vault")) as running:
+        yield running
 
 
 class EventLog:
@@ -130,6 +116,25 @@ def test_rest_and_events_follow_a_worker(served, home, tmp_path):
     assert queues["act"]["depth"]["done"] == 1 and queues["act"]["depth"]["hold"] == 0
     logs = requests.get(f"{base}/api/logs?component=act&level=info", headers=bearer, timeout=5).json()
     assert any(r["event"] == "held" for r in logs) and all(r["component"] == "act" for r in logs)
+
+
+def test_events_and_approval_on_the_redis_backend(home, tmp_path, fresh_redis):
+    """On Redis the feed compares listings (no inotify there): the states that last show up, in order."""
+    config = f'[queue]\nurl = "{fresh_redis}"\n' + BILLS_ROUTE.format(vault=tmp_path / "vault")
+    with serving(home, config) as (base, bearer, _), \
+            connect(base.replace("http", "ws") + "/api/events", additional_headers=bearer, open_timeout=10) as ws:
+        feed = EventLog(ws)
+        assert run(["enqueue", "--queue", "act"], jsonl(bill("Phone bill"))).code == 0
+        assert run(["act", "--from", "act", "--once"]).code == 0
+        [held] = wait_for(lambda: requests.get(f"{base}/api/tasks?state=hold", headers=bearer, timeout=5).json(),
+                          what="the held task")
+        wait_for(lambda: "hold" in feed.states(held["id"]), what="the hold event")
+        assert requests.post(f"{base}/api/tasks/{held['id']}/approve", headers=bearer, timeout=5).status_code == 200
+        assert run(["act", "--from", "act", "--once"]).code == 0
+        wait_for(lambda: "done" in feed.states(held["id"]), what="the done event")
+    seen = feed.states(held["id"])
+    assert seen.index("hold") < seen.index("done") and set(seen) <= {"new", "cur", "hold", "done"}
+    assert "pay: Phone bill" in (tmp_path / "vault" / "Bills.md").read_text()
 
 
 def test_retry_and_cancel_through_the_api_change_the_spool(served, home):

@@ -12,17 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ASSIST, jsonl, run
-
-CONFIG = """
-[routes.bills]
-actions = ["notes.append"]
-confirm = ["notes.append"]
-fixed = [{{type = "notes.append", args = {{note = "Bills", text = "pay: {{{{ data.subject }}}}"}}}}]
-
-[actions.notes]
-vault = "{vault}"
-"""
+from conftest import ASSIST, BILLS_ROUTE, bill, jsonl, run
 
 
 class Terminal:
@@ -91,10 +81,9 @@ def test_an_empty_home_draws_and_quits_cleanly(terminal, home, tmp_path):
 
 
 def test_keys_approve_retry_and_inspect_the_selected_task(terminal, home, tmp_path):
-    (home / "assist.toml").write_text(CONFIG.format(vault=tmp_path / "vault"))
-    bill = {"type": "email.received", "intent": {"route": "bills"}, "data": {"subject": "Gas bill"}}
+    (home / "assist.toml").write_text(BILLS_ROUTE.format(vault=tmp_path / "vault"))
     broken = {"type": "t", "prompt": {"messages": [{"role": "user", "content": "hi"}], "model": "nowhere"}}
-    assert run(["enqueue", "--queue", "act"], jsonl(bill)).code == 0
+    assert run(["enqueue", "--queue", "act"], jsonl(bill("Gas bill"))).code == 0
     assert run(["act", "--from", "act", "--once"]).code == 0
     assert run(["enqueue", "--queue", "run"], jsonl(broken)).code == 0
     assert run(["run", "--from", "run", "--once"]).code == 1

@@ -23,14 +23,21 @@ def read_records(folder: Path, component: str | None, level: str) -> list[tuple[
     out = []
     for path in log_files(folder, component):
         with path.open("rb") as handle:
-            for raw in handle:
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
-                if _keep(record, level):
-                    out.append((record, raw.decode().rstrip("\n")))
+            out += _records(handle, level)
     out.sort(key=lambda r: r[0].get("at", ""))
+    return out
+
+
+def _records(lines: Any, level: str) -> list[tuple[dict[str, Any], str]]:
+    """(record, line) for each JSON line at or above `level`; lines that are not JSON are passed over."""
+    out = []
+    for raw in lines:
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if _keep(record, level):
+            out.append((record, raw.decode().rstrip("\n")))
     return out
 
 
@@ -47,13 +54,7 @@ def recent_records(folder: Path, component: str | None, level: str, limit: int =
             handle.seek(max(0, size - window_bytes))
             if size > window_bytes:
                 handle.readline()  # a partial line
-            for raw in handle:
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    continue
-                if _keep(record, level):
-                    out.append(record)
+            out += [record for record, _ in _records(handle, level)]
     out.sort(key=lambda r: r.get("at", ""))
     return out[-limit:]
 
