@@ -87,8 +87,9 @@ def errors_by_component(log_folder: Path, per_component: int = 3) -> dict[str, l
     return {name: records[-per_component:] for name, records in sorted(grouped.items())}
 
 
-def rates(queue_rows: list[dict[str, Any]], log_folder: Path, minutes: float = 5.0) -> dict[str, Any]:
+def rates(queue_rows: list[dict[str, Any]], log_folder: Path) -> dict[str, Any]:
     """Tasks finished and failed attempts per minute over the last five minutes, and the error rate."""
+    minutes = 5.0
     done = sum(q["done_per_min_5m"] for q in queue_rows)
     since = time.time() - minutes * 60
     failures = [r for r in recent_records(log_folder, None, "warning", limit=5000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from ..errors import ConfigError
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER = Path(__file__).resolve().parent.parent / "models" / "minilm" / "tokenizer.json"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
-BATCH = 8  # texts run together after sorting by length; larger batches were slower on 2 cores
+CHUNK = 4  # texts run together after sorting by length (little padding); 8 and 16 were slower on 2 cores
 
 
 def default_model() -> Path:
@@ -45,33 +46,53 @@ def _verify(path: Path, expected: str | None) -> None:
 class Embedder:
     def __init__(self, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None):
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
-        import onnxruntime as ort
+        import numpy  # noqa: F401 - loads OpenBLAS, so that the limit below reaches it
         from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
 
         # OpenBLAS's worker threads spin for a while after each call (the intent head's matrix product)
-        # and starve onnxruntime's: one BLAS thread took `assist classify` from ~306 to ~527 texts/s.
+        # and starve onnxruntime's: one BLAS thread took `assist classify` from ~345 to ~560 texts/s.
         threadpool_limits(1, user_api="blas")
 
         path = model or default_model()
         if not path.is_file():
             raise ConfigError([f"classify.model: no ONNX file at {path}"])
         _verify(path, MODEL_SHA256 if model is None else None)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.inputs = {i.name for i in self.session.get_inputs()}
+        # Batches: one thread per run, and as many runs at once as there are cores; for inputs this small,
+        # splitting each operator across threads costs more than it gains (2 threads per run: ~500 texts/s;
+        # 2 runs of 1 thread: ~570). A lone text has nothing to run beside it: its own session splits the
+        # operators instead (p50 2.8 ms instead of 4.7). Each session is made when first needed.
+        self.path = path
+        self.workers = threads or min(4, os.cpu_count() or 1)
+        self._sessions: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._pool: Any = None
+        first = self.session(self.workers)
+        self.inputs = {i.name for i in first.get_inputs()}
+        self.dim = first.get_outputs()[0].shape[-1]
         self.tokenizer = Tokenizer.from_file(str(tokenizer or TOKENIZER))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()  # we pad per batch of similar lengths (tokenizer.json pads to 128)
-        self.dim = self.session.get_outputs()[0].shape[-1]
+
+    def session(self, threads: int) -> Any:
+        """The ONNX session whose runs use this many threads."""
+        with self._lock:
+            if threads not in self._sessions:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = threads
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                self._sessions[threads] = ort.InferenceSession(str(self.path), options,
+                                                               providers=["CPUExecutionProvider"])
+            return self._sessions[threads]
 
     def embed(self, texts: list[str]) -> Any:
         """An (n, dim) float32 array of unit vectors, one per text.
 
-        Texts are tokenized together, then run in batches of similar length, so that short texts are not
-        padded to the length of a long one."""
+        Texts are tokenized together, sorted by length and run in small chunks (so that short texts are
+        not padded to the length of a long one), the chunks on all cores at once."""
         import numpy as np
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -79,23 +100,42 @@ class Embedder:
             return out
         encodings = self.tokenizer.encode_batch([t if t.strip() else "." for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), BATCH):
-            chunk = order[start: start + BATCH]
-            width = max(len(encodings[i].ids) for i in chunk)
-            ids = np.zeros((len(chunk), width), dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for row, i in enumerate(chunk):
-                n = len(encodings[i].ids)
-                ids[row, :n] = encodings[i].ids
-                mask[row, :n] = 1
-            feed = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.inputs:
-                feed["token_type_ids"] = np.zeros_like(ids)
-            hidden = self.session.run(None, feed)[0]
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            out[chunk] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        chunks = [order[start: start + CHUNK] for start in range(0, len(order), CHUNK)]
+        if len(chunks) == 1 or self.workers == 1:
+            solo = self.session(self.workers)
+            results = (self._run(chunk, encodings, solo) for chunk in chunks)
+        else:
+            session = self.session(1)
+            results = self.pool().map(lambda chunk: self._run(chunk, encodings, session), chunks)
+        for chunk, vectors in zip(chunks, results, strict=True):
+            out[chunk] = vectors
         return out
+
+    def pool(self) -> Any:
+        if self._pool is None:  # one per embedder, which is one per process (`shared`)
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embed")
+        return self._pool
+
+    def _run(self, chunk: list[int], encodings: list[Any], session: Any) -> Any:
+        """Mean-pooled, normalised vectors for the texts of one chunk (session.run releases the GIL)."""
+        import numpy as np
+
+        width = max(len(encodings[i].ids) for i in chunk)
+        ids = np.zeros((len(chunk), width), dtype=np.int64)
+        mask = np.zeros((len(chunk), width), dtype=np.int64)
+        for row, i in enumerate(chunk):
+            n = len(encodings[i].ids)
+            ids[row, :n] = encodings[i].ids
+            mask[row, :n] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = session.run(None, feed)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
 @cache

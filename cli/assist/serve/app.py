@@ -190,7 +190,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
 
     def login(request: Request) -> Response:
         try:
-            cookie, _csrf = auth.start_session(request.query_params.get("token", ""))
+            cookie = auth.start_session(request.query_params.get("token", ""))
         except BadToken as exc:
             log.warning("login_refused", reason=str(exc))
             return PlainTextResponse(f"login refused: {exc}\n", status_code=401)

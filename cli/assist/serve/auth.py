@@ -40,15 +40,14 @@ class Auth:
     def login_token(self, ttl_s: float = LOGIN_S) -> str:
         return mint_with_key(self.key, "serve-login", "browser", ttl_s)
 
-    def start_session(self, login_token: str) -> tuple[str, str]:
-        """(cookie value, CSRF token) for a good login token; BadToken otherwise, also when reused."""
+    def start_session(self, login_token: str) -> str:
+        """The session cookie's value for a good login token; BadToken otherwise, also when reused."""
         claims = verify_with_key(self.key, login_token, "serve-login")
         with self.lock:
             if claims["jti"] in self.used_logins:
                 raise BadToken("this login link was used already; run `assist serve --login-url`")
             self.used_logins.add(claims["jti"])
-        cookie = mint_with_key(self.key, "serve-session", claims.get("sub", "browser"), SESSION_S)
-        return cookie, self.csrf_token(verify_with_key(self.key, cookie, "serve-session")["jti"])
+        return mint_with_key(self.key, "serve-session", claims.get("sub", "browser"), SESSION_S)
 
     def csrf_token(self, session: str) -> str:
         return hmac.new(self.key, b"csrf:" + session.encode(), hashlib.sha256).hexdigest()
@@ -80,8 +79,3 @@ class Auth:
 
 def login_path(token: str) -> str:
     return f"/login?token={token}"
-
-
-def session_hash(value: str) -> str:
-    """A short, non-reversible name for a session in the logs."""
-    return hashlib.sha256(value.encode()).hexdigest()[:12]
