@@ -146,3 +146,23 @@ def test_bad_input_is_named_and_the_rest_goes_on(home):
     r = run(["classify"], b'{"type": "text", "data": {"text": "hi"}}\nnot json\n\xff\xfe\n')
     assert r.code == 65 and "line 2" in r.err and "line 3" in r.err
     assert len(r.lines) == 1 and r.lines[0]["intent"]["route"] == "fallback"
+
+
+def test_a_person_routes_a_held_task_and_classify_keeps_that(home):
+    from conftest import UNSURE_ROUTES
+
+    (home / "assist.toml").write_text(UNSURE_ROUTES)
+    run(["enqueue", "--queue", "inbox"], jsonl({"type": "text", "data": {"text": "some jazz for the evening"}}))
+    assert run(["classify", "--from", "inbox", "--to", "prompt", "--once"]).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert "no confident route" in held["hold_reason"]
+    assert run(["queue", "approve", held["id"], "--route", "nowhere"]).code == 2
+    r = run(["queue", "approve", held["id"], "--route", "music"])
+    assert r.code == 0 and "on route music" in r.out
+    assert run(["classify", "--from", "inbox", "--to", "prompt", "--once"]).code == 0
+    [placed] = run(["queue", "ls", "--queue", "prompt", "--json"]).json()
+    task = run(["queue", "show", placed["id"], "--queue", "prompt"]).json()["task"]
+    assert task["intent"]["route"] == "music" and task["intent"]["by"] == "person"
+    assert task["intent"]["engine"]["route"] == "fallback" and "approved" not in task["meta"]
+    # a task that has a route is approved as it is
+    assert run(["queue", "approve", placed["id"], "--route", "music"]).code == 2

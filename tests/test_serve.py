@@ -282,3 +282,33 @@ def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     assert errors == []
+
+
+def test_a_person_files_an_unplaced_task_from_the_page(home, tmp_path, browser):
+    from playwright.sync_api import expect
+
+    from conftest import UNSURE_ROUTES
+
+    with serving(home, ROUTES.format(vault=tmp_path / "vault") + UNSURE_ROUTES) as (base, bearer, _):
+        text = {"type": "text", "data": {"text": "some jazz for the evening"}}
+        assert run(["enqueue", "--queue", "inbox"], jsonl(text, text)).code == 0
+        assert run(["classify", "--from", "inbox", "--to", "prompt", "--once"]).code == 0
+        first, second = (t["id"] for t in run(["queue", "ls", "--state", "hold", "--json"]).json())
+        # over the API: a route it does not know is refused, a configured one is taken
+        r = requests.post(f"{base}/api/tasks/{first}/approve?route=nowhere", headers=bearer, timeout=5)
+        assert r.status_code == 400 and "no route named 'nowhere'" in r.json()["error"]
+        r = requests.post(f"{base}/api/tasks/{first}/approve?route=shopping", headers=bearer, timeout=5)
+        assert r.status_code == 200 and r.json()["route"] == "shopping"
+
+        page = browser.new_page()
+        page.goto(run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip())
+        row = page.locator(f'tr[data-task="{second}"]')
+        expect(row).to_contain_text("no confident route")
+        expect(page.get_by_test_id(f"approve-{second}")).to_have_count(0)  # it needs a route, not a yes
+        page.get_by_test_id(f"route-{second}").select_option("music")
+        page.get_by_test_id(f"file-{second}").click()
+        expect(page.get_by_test_id("message")).to_contain_text(f"approve: {second} on route music")
+        expect(row).to_have_count(0)
+    routed = {i: run(["queue", "show", i]).json()["task"]["intent"] for i in (first, second)}
+    assert routed[first]["route"] == "shopping" and routed[second]["route"] == "music"
+    assert {i["by"] for i in routed.values()} == {"person"}

@@ -115,3 +115,26 @@ def test_keys_approve_retry_and_inspect_the_selected_task(terminal, home, tmp_pa
     term.keys("q")
     assert term.exit_code() == 0
     assert "Traceback" not in term.screen()
+
+
+def test_a_task_without_a_route_gets_one_from_a_picker(terminal, home, tmp_path):
+    from conftest import UNSURE_ROUTES
+
+    (home / "assist.toml").write_text(BILLS_ROUTE.format(vault=tmp_path / "vault") + UNSURE_ROUTES)
+    assert run(["enqueue", "--queue", "inbox"], jsonl({"type": "text", "data": {"text": "jazz tonight"}})).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "prompt", "--once"]).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    term = terminal()
+    term.wait_for("q Quit")
+    term.wait_for("needs a route (a)")
+    term.keys("a")
+    screen = term.wait_for("on which route?")
+    assert "bills" in screen and "shopping" in screen and "music" in screen
+    term.keys("Down", "Down")
+    time.sleep(0.3)
+    term.keys("Enter")
+    term.wait_for(f"approve: inbox/{held['id']} on route music")
+    intent = run(["queue", "show", held["id"]]).json()["task"]["intent"]
+    assert intent["route"] == "music" and intent["by"] == "person"
+    term.keys("q")
+    assert term.exit_code() == 0

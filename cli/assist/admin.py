@@ -105,14 +105,36 @@ def show(backend: Backend, prefix: str, queue: str | None = None) -> dict[str, A
     return {"queue": found.queue, "state": found.state, "task": doc}
 
 
-def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "") -> dict[str, Any]:
-    """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?}."""
+def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "",
+           route: str | None = None, routes: list[str] | None = None) -> dict[str, Any]:
+    """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?, "route"?}.
+
+    `route` (with approve) places a task that was held for want of a route on one of `routes`."""
     if verb not in VERBS:
         raise UsageError(f"unknown action {verb!r} (choose from {', '.join(VERBS)})")
     info = resolve(backend, prefix, queue)
     q = backend.queue(info.queue, create=False)
-    result = q.reject(info.id, reason) if verb == "reject" else getattr(q, verb)(info.id)
+    if route is not None:
+        _check_route(q, info, verb, route, routes or [])
+    if verb == "reject":
+        result = q.reject(info.id, reason)
+    elif verb == "approve":
+        result = q.approve(info.id, route)
+    else:
+        result = getattr(q, verb)(info.id)
     out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
     if isinstance(result, str):
         out["was"] = result
+    if route:
+        out["route"] = route
     return out
+
+
+def _check_route(q: Any, info: TaskInfo, verb: str, route: str, routes: list[str]) -> None:
+    if verb != "approve":
+        raise UsageError("a route goes with approve")
+    if route not in routes:
+        raise UsageError(f"no route named {route!r} (configured: {', '.join(routes) or 'none'})")
+    _, doc = q.get(info.id)
+    if (doc.get("intent") or {}).get("route") != "fallback":
+        raise UsageError(f"task {info.id} has a route already; approve it without --route")

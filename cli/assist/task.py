@@ -85,3 +85,11 @@ def fresh_for_next_queue(doc: Task) -> Task:
         for key in ("not_before", "last_error", "hold_reason", "approved"):
             meta.pop(key, None)
     return doc
+
+
+def routed_by_person(doc: Task, route: str) -> None:
+    """A person chose the route of a task that no rule or model placed (approve --route): the decision
+    is recorded as theirs, keeping what the engine had said; classify leaves it alone from then on."""
+    before = doc.get("intent") or {}
+    doc["intent"] = {"route": route, "labels": [{"name": route, "score": 1.0}], "by": "person", "confidence": 1.0,
+                     "engine": {k: before[k] for k in ("route", "by", "confidence", "top") if k in before}}

@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, OptionList, Static
 
 from . import admin, monitor
 from .errors import AssistError
@@ -47,6 +47,24 @@ class Inspect(ModalScreen[None]):
         yield Footer()
 
 
+class PickRoute(ModalScreen[str | None]):
+    """The route for a task that no rule or model placed."""
+
+    BINDINGS = [Binding("escape,q", "dismiss", "Cancel")]  # noqa: RUF012 - Textual's own convention
+
+    def __init__(self, task_id: str, routes: list[str]):
+        super().__init__()
+        self.task_id, self.routes = task_id, routes
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"File {self.task_id} on which route? (Enter picks, Esc cancels)", markup=False)
+        yield OptionList(*self.routes, id="routes")
+        yield Footer()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.routes[event.option_index])
+
+
 class Top(App[None]):
     TITLE = "assist top"
     CSS = """
@@ -67,9 +85,10 @@ class Top(App[None]):
         Binding("tab", "focus_next", "Switch", show=False),
     ]
 
-    def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0):
+    def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0, routes: list[str] | None = None):
         super().__init__()
         self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
+        self.routes = routes or []
         self.rows: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
@@ -120,6 +139,8 @@ class Top(App[None]):
         self.rows = {}
         for row in rows:
             what = row.get("stage") or row.get("info") or ""
+            if row.get("route") == "fallback" and row["state"] == "hold":
+                what = "needs a route (a): " + what
             if row.get("subject") and row["state"] == "hold":
                 what = f"{row['subject']}: {what}"
             key = f"{row['queue']}/{row['id']}"
@@ -147,12 +168,21 @@ class Top(App[None]):
             self._say(f"{verb}: select a task first (arrow keys)")
             return
         row = self.rows[key]
+        if verb == "approve" and row["state"] == "hold" and row.get("route") == "fallback":
+            if not self.routes:
+                self._say("this task needs a route, and assist.toml has none")
+                return
+            self.push_screen(PickRoute(row["id"], self.routes), lambda route: route and self._change(row, verb, route))
+            return
+        self._change(row, verb, None)
+
+    def _change(self, row: dict[str, Any], verb: str, route: str | None) -> None:
         try:
-            done = admin.change(self.backend, row["id"], verb, row["queue"])
+            done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes)
         except AssistError as exc:
             self._say(f"{verb} refused: {exc}")
         else:
-            self._say(f"{verb}: {done['queue']}/{done['id']}")
+            self._say(f"{verb}: {done['queue']}/{done['id']}" + (f" on route {route}" if route else ""))
         self.refresh_data()
 
     def action_inspect(self) -> None:
@@ -171,5 +201,5 @@ class Top(App[None]):
         self.push_screen(Inspect(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode()))
 
 
-def run(backend: Any, log_folder: Path, interval_s: float) -> None:
-    Top(backend, log_folder, interval_s).run()
+def run(backend: Any, log_folder: Path, interval_s: float, routes: list[str]) -> None:
+    Top(backend, log_folder, interval_s, routes).run()

@@ -109,11 +109,13 @@ def show(task_id: str, queue_name: str | None) -> None:
     print_json(show_task(backend(load_config()), task_id, queue_name))
 
 
-def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "") -> None:
+def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", route: str | None = None) -> None:
     from ..admin import change
 
-    done = change(backend(load_config()), task_id, verb, queue_name, reason)
-    click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else ""))
+    config = load_config()
+    done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.raw.get("routes", {})))
+    click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
+               + (f" on route {route}" if route else ""))
 
 
 @queue.command()
@@ -159,15 +161,21 @@ def cancel(task_id: str, queue_name: str | None) -> None:
 @queue.command()
 @click.argument("task_id")
 @click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
-def approve(task_id: str, queue_name: str | None) -> None:
+@click.option("--route", default=None, metavar="NAME",
+              help="For a task held because no route was sure: put it on this route (its confirmations still apply).")
+def approve(task_id: str, queue_name: str | None, route: str | None) -> None:
     """Approve a held task: it goes back to its queue, marked approved, and runs what it proposed.
 
+    A task held because neither the rules nor the intent model placed it needs a route instead: give it
+    one with --route, and it goes on as if classified so (`intent.by` = "person").
+
     \b
-    Example:
+    Examples:
       assist queue ls --state hold      # see what each held task would do
       assist queue approve 01JD3K
+      assist queue approve 01JD7Q --route triage
     """
-    _one(task_id, queue_name, "approve")
+    _one(task_id, queue_name, "approve", route=route)
 
 
 @queue.command()

@@ -14,7 +14,8 @@ def top(interval: float) -> None:
     """Watch the queues live: depths per state, tasks running (which command, how old), tasks waiting
     for you and failed ones, throughput and error rate, the latest errors of each component.
 
-    Keys: arrows select a task; a approve, x reject, r retry, c cancel, i (or Enter) inspect; q quits.
+    Keys: arrows select a task; a approve (for a task no route was sure of: pick its route), x reject,
+    r retry, c cancel, i (or Enter) inspect; q quits.
     Needs the `tui` extra (Textual). Works in an 80x24 terminal and over ssh.
 
     \b
@@ -29,4 +30,4 @@ def top(interval: float) -> None:
     from ..queue import open_backend
 
     config = load_config()
-    run(open_backend(config), config.home / "logs", interval)
+    run(open_backend(config), config.home / "logs", interval, list(config.raw.get("routes", {})))

@@ -156,8 +156,11 @@ def run(home: Path, mailbox: Path, out: Any = print) -> int:
         out(f"notes:   {home / 'notes'}  ({', '.join(sorted(p.name for p in (home / 'notes').glob('*.md')))})")
         out(f"mail:    folders Junk and Lists on the demo IMAP server ({home / 'mailserver'})")
         if held:
-            out(f"waiting: {len(held)} task(s) for your approval (a drafted reply, a flag): "
-                f"ASSIST_HOME={home} assist queue ls --state hold, then assist queue approve ID")
+            unsure = sum(1 for t in held if (t.get("intent") or {}).get("route") == "fallback")
+            out(f"waiting: {len(held)} task(s) for you: {len(held) - unsure} to approve (a drafted reply, a flag), "
+                f"{unsure} the intent model was not sure enough to file")
+            out(f"         see them: ASSIST_HOME={home} assist queue ls --state hold (or assist top, assist serve); "
+                "then assist queue approve ID")
         return 0
     finally:
         smtp.stop()  # type: ignore[attr-defined]

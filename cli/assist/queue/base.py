@@ -127,8 +127,9 @@ class Queue(ABC):
         """Cancel a task in new, cur, hold or failed. Returns the state it was in."""
 
     @abstractmethod
-    def approve(self, task_id: str) -> None:
-        """Move a held task back to new, marked approved."""
+    def approve(self, task_id: str, route: str | None = None) -> None:
+        """Move a held task back to new, marked approved; or, given a route, placed on that route by a
+        person (then not marked approved: the route's own confirmations still apply)."""
 
     @abstractmethod
     def reject(self, task_id: str, reason: str = "") -> None:

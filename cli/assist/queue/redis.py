@@ -27,6 +27,7 @@ from typing import Any
 
 from ..config import QueueSettings
 from ..errors import Conflict, LeaseLost, NotFound, Unavailable
+from ..task import routed_by_person
 from ..timeutil import now_ms, parse_rfc3339, rfc3339
 from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, backoff_s
 from .spool import HOST, pid_alive
@@ -323,10 +324,13 @@ class RedisQueue(Queue):
     def cancel(self, task_id: str) -> str:
         return self._move(task_id, "new,cur,hold,failed", "cancelled", None, "it cannot be cancelled")
 
-    def approve(self, task_id: str) -> None:
+    def approve(self, task_id: str, route: str | None = None) -> None:
         doc = self._doc(task_id)
         meta = doc.setdefault("meta", {})
-        meta["approved"] = True
+        if route:
+            routed_by_person(doc, route)
+        else:
+            meta["approved"] = True
         meta.pop("not_before", None)
         self._move(task_id, "hold", "new", doc, "not waiting for approval (hold)")
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from ..config import QueueSettings
 from ..errors import Conflict, LeaseLost, NotFound
+from ..task import routed_by_person
 from ..timeutil import now_ms, parse_rfc3339, rfc3339
 from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, backoff_s
 
@@ -379,11 +380,14 @@ class SpoolQueue(Queue):
         src = self._path("hold", name)
         return src, self._read(src)
 
-    def approve(self, task_id: str) -> None:
+    def approve(self, task_id: str, route: str | None = None) -> None:
         with self._locked():
             src, doc = self._held(task_id)
             meta = doc.setdefault("meta", {})
-            meta["approved"] = True
+            if route:
+                routed_by_person(doc, route)
+            else:
+                meta["approved"] = True
             meta.pop("not_before", None)
             self._rewrite_and_move(src, self._path("new", _new_name(doc, now_ms())), doc)
 

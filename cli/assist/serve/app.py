@@ -6,7 +6,7 @@
     GET  /api/queues                depth per state, throughput
     GET  /api/tasks?queue=&state=   task rows (as `assist queue ls --json`)
     GET  /api/tasks/{id}            one task (as `assist queue show`)
-    POST /api/tasks/{id}/{verb}     retry, cancel, approve, reject
+    POST /api/tasks/{id}/{verb}     retry, cancel, approve (?route= for an unplaced task), reject
     GET  /api/logs?component=&level=&limit=
     WS   /api/events                task state changes and error records, as they happen
     GET  /metrics                   Prometheus text format
@@ -87,7 +87,8 @@ async def _first_to_finish(part: Any, scope: Any) -> None:
     scope.cancel()
 
 
-def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None) -> Any:
+def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None,
+              routes: list[str] | None = None) -> Any:
     import anyio
     import orjson
     from starlette.applications import Starlette
@@ -138,7 +139,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
         return int(raw)
 
     def overview(request: Request) -> Response:
-        return Json(monitor.overview(backend, log_folder))
+        return Json({**monitor.overview(backend, log_folder), "routes": routes or []})
 
     def queues(request: Request) -> Response:
         return Json(monitor.queues(backend))
@@ -158,8 +159,9 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
         if verb not in admin.VERBS:
             raise NotFound(f"no action {verb!r} (choose from {', '.join(admin.VERBS)})")
         done = admin.change(backend, request.path_params["id"], verb, request.query_params.get("queue") or None,
-                            request.query_params.get("reason", ""))
-        log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb)
+                            request.query_params.get("reason", ""), request.query_params.get("route") or None,
+                            routes or [])
+        log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb, route=done.get("route"))
         return Json(done)
 
     def logs(request: Request) -> Response:
@@ -241,7 +243,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             hub.task.cancel()
         log.info("stopped")
 
-    routes = [
+    table = [
         Route("/", page, methods=["GET"]),
         Route("/login", login, methods=["GET"]),
         Route("/api/overview", guarded(overview), methods=["GET"]),
@@ -255,4 +257,4 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
         WebSocketRoute("/api/events", events),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=table, lifespan=lifespan)

@@ -41,7 +41,7 @@ def start(config: Any, host: str | None, port: int | None, certfile: str | None,
     from .app import build_app
 
     log = logmod.for_component(config, "serve")
-    app = build_app(open_backend(config), config.home / "logs", auth, log)
+    app = build_app(open_backend(config), config.home / "logs", auth, log, routes=list(config.raw.get("routes", {})))
     echo(f"assist serve: {base}/  (API description: {base}/openapi.json)", err=True)
     echo(f"sign in to the dashboard (link valid 10 minutes, once): {base}{login_path(auth.login_token())}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,

@@ -1,6 +1,6 @@
 """`assist classify`: the decision engine as a stage. A task nobody is sure about (route "fallback") is
 shown to the language model named by `[classify] fallback_model`, if any; what is still unplaced is held
-for a person."""
+for a person, who may give it a route (`assist queue approve ID --route NAME`); that choice stands."""
 
 from __future__ import annotations
 
@@ -26,9 +26,14 @@ class ClassifyStage(Stage):
             self.llm = LlmFallback(config, settings["fallback_model"])
 
     def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
-        intents = self.engine.decide(tasks)
+        undecided = [t for t in tasks if (t.get("intent") or {}).get("by") != "person"]
+        decided = iter(self.engine.decide(undecided) if undecided else [])
         out: list[Outcome] = []
-        for task, intent in zip(tasks, intents, strict=True):
+        for task in tasks:
+            if (task.get("intent") or {}).get("by") == "person":  # `assist queue approve ID --route R`
+                out.append(task)
+                continue
+            intent = next(decided)
             if intent["route"] == "fallback" and self.llm is not None:
                 try:
                     intent = self.llm.choose(task, intent)

@@ -34,11 +34,12 @@ function button(label, cls, verb, task) {
   return b;
 }
 
-async function act(verb, task) {
-  const url = `/api/tasks/${encodeURIComponent(task.id)}/${verb}?queue=${encodeURIComponent(task.queue)}`;
+async function act(verb, task, route) {
+  let url = `/api/tasks/${encodeURIComponent(task.id)}/${verb}?queue=${encodeURIComponent(task.queue)}`;
+  if (route) url += `&route=${encodeURIComponent(route)}`;
   const response = await fetch(url, { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
   const body = await response.json();
-  say(response.ok ? `${verb}: ${task.id}` : `${verb} refused: ${body.error}`);
+  say(response.ok ? `${verb}: ${task.id}${route ? " on route " + route : ""}` : `${verb} refused: ${body.error}`);
   refresh();
 }
 
@@ -55,6 +56,19 @@ function age(seconds) {
   return `${Math.round(seconds / 3600)}h`;
 }
 
+// A task no rule or model placed: a person picks its route, then it goes on as if classified so.
+function routePicker(task, routes) {
+  const select = document.createElement("select");
+  select.dataset.testid = `route-${task.id}`;
+  for (const name of routes) select.append(new Option(name, name));
+  const file = document.createElement("button");
+  file.textContent = "file";
+  file.className = "approve";
+  file.dataset.testid = `file-${task.id}`;
+  file.addEventListener("click", () => act("approve", task, select.value));
+  return [select, file];
+}
+
 function render(o) {
   rows($("queues"), o.queues, (q) => {
     const tr = document.createElement("tr");
@@ -69,7 +83,8 @@ function render(o) {
     tr.dataset.task = t.id;
     const would = (t.awaiting || []).map((a) => `${a.type} ${JSON.stringify(a.args)}`).join("; ") || t.info;
     const buttons = cell("");
-    buttons.append(button("approve", "approve", "approve", t), button("reject", "reject", "reject", t));
+    if (t.route === "fallback") buttons.append(...routePicker(t, o.routes), button("reject", "reject", "reject", t));
+    else buttons.append(button("approve", "approve", "approve", t), button("reject", "reject", "reject", t));
     tr.append(cell(t.id, "id"), cell(t.queue), cell(t.subject ?? t.type), cell(would), buttons);
     return tr;
   }, "nothing is waiting for you", 5);
