@@ -17,10 +17,8 @@ from typing import Any
 
 from . import admin
 from .logview import LogTail, recent_records
-from .queue.base import Backend
+from .queue.base import STATES, Backend
 from .timeutil import now_ms
-
-STATES = ("new", "cur", "hold", "done", "failed", "cancelled")
 
 
 def queues(backend: Backend) -> list[dict[str, Any]]:

@@ -24,18 +24,17 @@ from typing import Any
 
 from .. import admin, monitor
 from ..errors import AssistError, NotFound, UsageError
+from ..log import LEVELS
 from ..logview import recent_records
 from .auth import COOKIE, SESSION_S, Auth, BadToken
 
 HERE = Path(__file__).parent
-LEVELS = ("debug", "info", "warning", "error")
 STATES = monitor.STATES
 
 
 @dataclass
 class ServeOptions:
     poll_s: float = 0.2  # how often the event feed looks at the queues and logs
-    secure_cookie: bool = True
 
 
 class Hub:
@@ -198,7 +197,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             return PlainTextResponse(f"login refused: {exc}\n", status_code=401)
         log.info("login")
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, cookie, max_age=SESSION_S, httponly=True, secure=opts.secure_cookie,
+        response.set_cookie(COOKIE, cookie, max_age=SESSION_S, httponly=True, secure=True,
                             samesite="strict", path="/")
         return response
 
