@@ -166,6 +166,26 @@ def test_retry_and_cancel_through_the_api_change_the_spool(served, home):
     assert 'assist_queue_tasks{queue="prompt",state="cancelled"} 1.0' in metrics.text
 
 
+def test_a_running_task_is_shown_with_its_worker_and_command(served, home):
+    import socket
+
+    from assist.config import load
+    from assist.queue import open_backend
+
+    base, bearer, _ = served
+    assert run(["enqueue", "--queue", "inbox"], jsonl({"type": "text", "data": {"text": "x"}})).code == 0
+    queue = open_backend(load(home)).queue("inbox")
+    [lease] = queue.claim(1)  # this test process is the worker holding it
+    try:
+        overview = requests.get(f"{base}/api/overview", headers=bearer, timeout=5).json()
+    finally:
+        queue.ack(lease)
+    [running] = overview["running"]
+    assert running["id"] == lease.id and running["owner"] == f"{os.getpid()}@{socket.gethostname()}"
+    assert "python" in running["stage"] and running["age_s"] >= 0 and running["info"].startswith("leased by")
+    assert overview["queues"][0]["depth"]["cur"] == 1 and overview["routes"] == ["bills"]
+
+
 def test_the_openapi_description_covers_every_route(served):
     base, _, _ = served
     spec = requests.get(f"{base}/openapi.json", timeout=5).json()

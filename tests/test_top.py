@@ -138,3 +138,22 @@ def test_a_task_without_a_route_gets_one_from_a_picker(terminal, home, tmp_path)
     assert intent["route"] == "music" and intent["by"] == "person"
     term.keys("q")
     assert term.exit_code() == 0
+
+
+def test_a_running_task_shows_its_worker_and_command(terminal, home):
+    from assist.config import load
+    from assist.queue import open_backend
+
+    assert run(["enqueue", "--queue", "inbox"], jsonl({"type": "text", "data": {"text": "x"}})).code == 0
+    queue = open_backend(load(home)).queue("inbox")
+    [lease] = queue.claim(1)  # this test process is the worker holding it
+    try:
+        term = terminal()
+        term.wait_for("q Quit")
+        screen = term.wait_for("1 running")
+        row = next(line for line in screen.splitlines() if lease.id[-10:] in line)
+        assert " cur " in f" {row} " and "python" in row  # the command line of the lease's owner
+    finally:
+        queue.ack(lease)
+    shown = run(["queue", "ls", "--state", "done", "--json"]).json()
+    assert [t["id"] for t in shown] == [lease.id]
