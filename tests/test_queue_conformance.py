@@ -248,6 +248,33 @@ def test_interrupt_wakes_a_waiter(q):
     assert done.wait(5)
 
 
+def test_interrupt_wakes_every_waiting_thread_and_later_waits(q):
+    woken = [threading.Event() for _ in range(3)]
+    threads = [threading.Thread(target=lambda e=e: (q.wait(30), e.set())) for e in woken]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    q.interrupt()
+    assert all(e.wait(5) for e in woken)  # a worker with -j 3 stops at once, not after its wait
+    started = time.monotonic()
+    q.wait(30)
+    assert time.monotonic() - started < 5
+
+
+def test_an_arrival_wakes_every_waiting_thread(tmp_path):
+    """On the spool one thread watches new/ and the others sleep until it comes back: all look again."""
+    from assist.queue.spool import Spool
+
+    q = Spool(tmp_path / "spool", SETTINGS).queue("q")
+    woken = [threading.Event() for _ in range(2)]
+    threads = [threading.Thread(target=lambda e=e: (q.wait(30), e.set())) for e in woken]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    q.put(task())
+    assert all(e.wait(5) for e in woken)
+
+
 def test_two_producers_two_consumers_deliver_each_task_once(url, tmp_path):
     stop = tmp_path / "stop"
     logs = [tmp_path / f"c{i}.log" for i in range(2)]

@@ -127,7 +127,10 @@ class SpoolQueue(Queue):
         self._file_lock: Any = None
         self._watch: Any = None  # None: not started; False: no inotify here; else (fd, wake_r, wake_w)
         self._inotify: Any = None
-        self._wakeup = threading.Event()
+        self._wakeup = threading.Event()  # interrupt(): stays set, every later wait returns at once
+        self._arrivals = threading.Condition()  # wait() in several threads: one selects, the others sleep here
+        self._selecting = False
+        self._looks = 0  # how many times the selecting thread came back: the sleepers' cue to look again
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -596,22 +599,37 @@ class SpoolQueue(Queue):
         The kernel queues the events while the worker is busy; they cost nothing until it waits again.
         Elsewhere than Linux it wakes at least once a second to look.
         """
-        if self._watch is None:
-            self._watch = self._start_watch()
-        if self._watch is False:
-            self._wakeup.wait(min(timeout_s, 1.0))
-            self._wakeup.clear()
+        if self._wakeup.is_set():
             return
-        watch_fd, wake_r, _ = self._watch
-        readable, _, _ = select.select([watch_fd, wake_r], [], [], max(0.0, timeout_s))
-        for fd in readable:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(fd, 65536):
-                    pass
+        with self._arrivals:
+            if self._watch is None:
+                self._watch = self._start_watch()
+            if self._selecting or self._watch is False:  # another thread watches: wake when it does
+                looks = self._looks
+                self._arrivals.wait_for(lambda: self._looks != looks or self._wakeup.is_set(),
+                                        min(timeout_s, 1.0) if self._watch is False else timeout_s)
+                self._listed_at = 0.0
+                return
+            self._selecting = True
+        try:
+            watch_fd, wake_r, _ = self._watch
+            readable, _, _ = select.select([watch_fd, wake_r], [], [], max(0.0, timeout_s))
+            if watch_fd in readable:  # the wake pipe stays readable after interrupt(): everyone returns
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(watch_fd, 65536):
+                        pass
+        finally:
+            with self._arrivals:
+                self._selecting = False
+                self._looks += 1
+                self._arrivals.notify_all()
         self._listed_at = 0.0  # look at new/ afresh
 
     def interrupt(self) -> None:
+        """Wake every waiting thread now, and make later waits return at once (the worker is stopping)."""
         self._wakeup.set()
+        with self._arrivals:
+            self._arrivals.notify_all()
         if self._watch:
             os.write(self._watch[2], b"!")
 

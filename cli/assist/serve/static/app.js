@@ -57,10 +57,14 @@ function age(seconds) {
 }
 
 // A task no rule or model placed: a person picks its route, then it goes on as if classified so.
+// The choice survives the redraws that live updates cause.
+const chosen = new Map();
 function routePicker(task, routes) {
   const select = document.createElement("select");
   select.dataset.testid = `route-${task.id}`;
   for (const name of routes) select.append(new Option(name, name));
+  if (chosen.has(task.id)) select.value = chosen.get(task.id);
+  select.addEventListener("change", () => chosen.set(task.id, select.value));
   const file = document.createElement("button");
   file.textContent = "file";
   file.className = "approve";
@@ -120,7 +124,9 @@ async function refresh() {
     location.reload();
     return;
   }
-  render(await response.json());
+  const text = await response.text();
+  if (text !== refresh.last) render(JSON.parse(text));  // nothing changed: leave the page as it is
+  refresh.last = text;
 }
 
 let pending = null;
