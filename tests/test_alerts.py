@@ -126,3 +126,20 @@ def test_config_check_names_what_alerts_miss(home):
     r = run(["config", "check"])
     assert r.code == 78
     assert "alerts.webhook: notify has webhook but no URL" in r.err and "[actions.smtp], which has no host" in r.err
+
+
+def test_a_task_whose_worker_died_on_its_last_attempt_raises_an_alert(home, hooks):
+    from assist.config import load
+    from assist.queue import open_backend
+
+    url, received = hooks
+    (home / "assist.toml").write_text(f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n')
+    assert run(["enqueue", "--queue", "q"], jsonl({"type": "t", "meta": {"max_attempts": 1}})).code == 0
+    queue = open_backend(load(home)).queue("q")
+    [lease] = queue.claim(1, lease_s=0.1)  # a worker that stops renewing its lease (as if it hung)
+    time.sleep(0.3)
+    assert run(["stage", "passthrough", "--from", "q", "--once"]).code == 0  # its reap finds the lease
+    assert [t["id"] for t in run(["queue", "ls", "--state", "failed", "--json"]).json()] == [lease.id]
+    [alert] = received
+    assert alert["queue"] == "q" and alert["task"] is None
+    assert "1 task(s) went to failed/ when their worker died" in alert["error"]

@@ -1,4 +1,5 @@
-"""Alerts: when a task lands in failed/ (its attempts used up, or a permanent error), tell a person.
+"""Alerts: when a task lands in failed/ (its attempts used up, or a permanent error, or its worker died
+on its last attempt), tell a person.
 
     [alerts]
     notify = ["desktop", "webhook", "email"]   # any of these
@@ -77,6 +78,12 @@ class Alerts:
                 self.log.warning("alert_failed", channel=channel, task=alert["task"],
                                  error=f"{type(exc).__name__}: {exc}"[:300])
 
+    def reaped_to_failed(self, queue: str, count: int) -> None:
+        """Tasks whose worker died (or overran its lease) on their last attempt: `reap` put them in failed/."""
+        self.task_failed({"id": None, "type": None, "meta": {}}, queue,
+                         f"{count} task(s) went to failed/ when their worker died or overran its lease; "
+                         f"see them with: assist queue ls --queue {queue} --state failed")
+
     def _admit(self) -> int | None:
         """None when over the rate (counted); else how many were held back since the last alert."""
         import orjson
@@ -106,9 +113,12 @@ class Alerts:
 
     def _text(self, alert: dict[str, Any]) -> tuple[str, str]:
         title = f"assist: a task failed in queue {alert['queue']}"
-        body = (f"task {alert['task']} ({alert['type']}) failed after {alert['attempts']} attempt(s): "
-                f"{alert['error']}\nSee it with: assist queue show {alert['task']}; "
-                f"retry with: assist queue retry {alert['task']}")
+        if alert["task"] is None:  # several, found by reap
+            body = alert["error"]
+        else:
+            body = (f"task {alert['task']} ({alert['type']}) failed after {alert['attempts']} attempt(s): "
+                    f"{alert['error']}\nSee it with: assist queue show {alert['task']}; "
+                    f"retry with: assist queue retry {alert['task']}")
         if alert["held_back_before"]:
             body += f"\n({alert['held_back_before']} earlier alert(s) were held back by alerts.rate)"
         return title, body

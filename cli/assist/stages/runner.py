@@ -213,9 +213,7 @@ class Runner:
 
     def run_queue(self) -> int:
         queue = self.backend.queue(self.opts.source)  # type: ignore[arg-type]
-        reaped = queue.reap()
-        if reaped["requeued"] or reaped["failed"]:
-            self.log.info("reaped", queue=queue.name, **reaped)
+        self._reap(queue)
         if not self.opts.once:
             self._install_signal_handlers(queue)
         beat = threading.Thread(target=self._heartbeats, args=(queue,), name="heartbeat", daemon=True)
@@ -261,7 +259,7 @@ class Runner:
                     return
                 reap_every = max(5.0, self.settings.lease_s / 2)
                 if time.monotonic() - last_reap > reap_every:
-                    queue.reap()  # also trims done/ (queue.keep_done, keep_done_max)
+                    self._reap(queue)  # also trims done/ (queue.keep_done, keep_done_max)
                     last_reap = time.monotonic()
                     self._prune_logs()
                 wait = min(30.0, max(0.5, reap_every - (time.monotonic() - last_reap)))
@@ -270,6 +268,14 @@ class Runner:
                 queue.wait(wait)
                 continue
             self._handle(queue, leases)
+
+    def _reap(self, queue: Any) -> None:
+        """Hand back the leases of dead or late workers; those on their last attempt go to failed/."""
+        reaped = queue.reap()
+        if reaped["requeued"] or reaped["failed"]:
+            self.log.info("reaped", queue=queue.name, **reaped)
+        if reaped["failed"]:
+            self.alerts.reaped_to_failed(queue.name, reaped["failed"])
 
     def _prune_logs(self) -> None:
         """Rotated logs past logs.keep go, at most every ten minutes (one worker thread does it)."""
