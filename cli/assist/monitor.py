@@ -36,9 +36,11 @@ def tasks(backend: Backend, queue: str | None = None, state: str | None = None,
           limit: int = 200) -> list[dict[str, Any]]:
     """Task rows (as `assist queue ls --json` prints them) with an `info` line; running ones also say
     for how long and which command holds them."""
-    names = [queue] if queue else backend.queues()
-    if queue and queue not in backend.queues():
-        return []
+    names = backend.queues()
+    if queue:
+        if queue not in names:
+            return []
+        names = [queue]
     rows, _total = admin.listing(backend, names, [state] if state else list(STATES), limit)
     out = []
     now = now_ms()
@@ -77,21 +79,26 @@ def _command_of(owner: str | None) -> str | None:
     return " ".join(words[:2]) or None
 
 
-def errors_by_component(log_folder: Path, per_component: int = 3) -> dict[str, list[dict[str, Any]]]:
+def problems(log_folder: Path) -> list[dict[str, Any]]:
+    """The recent warning and error records of every component, oldest first: read once per look, for
+    errors_by_component and rates."""
+    return recent_records(log_folder, None, "warning", limit=5000)
+
+
+def errors_by_component(records: list[dict[str, Any]], per_component: int = 3) -> dict[str, list[dict[str, Any]]]:
     """The latest warnings and errors of each component, newest last."""
     grouped: dict[str, list[dict[str, Any]]] = {}
-    for record in recent_records(log_folder, None, "warning", limit=500):
+    for record in records:
         grouped.setdefault(record.get("component", "?"), []).append(record)
-    return {name: records[-per_component:] for name, records in sorted(grouped.items())}
+    return {name: found[-per_component:] for name, found in sorted(grouped.items())}
 
 
-def rates(queue_rows: list[dict[str, Any]], log_folder: Path) -> dict[str, Any]:
+def rates(queue_rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any]:
     """Tasks finished and failed attempts per minute over the last five minutes, and the error rate."""
     minutes = 5.0
     done = sum(q["done_per_min_5m"] for q in queue_rows)
     since = time.time() - minutes * 60
-    failures = [r for r in recent_records(log_folder, None, "warning", limit=5000)
-                if r.get("event") in ("retry", "failed") and _epoch(r.get("at")) >= since]
+    failures = [r for r in records if r.get("event") in ("retry", "failed") and _epoch(r.get("at")) >= since]
     failed_per_min = len(failures) / minutes
     total = done + failed_per_min
     return {"minutes": minutes, "done_per_min": round(done, 2), "failed_attempts_per_min": round(failed_per_min, 2),
@@ -111,10 +118,10 @@ def _epoch(at: str | None) -> float:
 
 def overview(backend: Backend, log_folder: Path) -> dict[str, Any]:
     """Everything a dashboard shows at once."""
-    rows = queues(backend)
+    rows, records = queues(backend), problems(log_folder)
     return {"queues": rows, "running": tasks(backend, state="cur"), "held": tasks(backend, state="hold"),
-            "failed": tasks(backend, state="failed", limit=50), "errors": errors_by_component(log_folder),
-            "rates": rates(rows, log_folder)}
+            "failed": tasks(backend, state="failed", limit=50), "errors": errors_by_component(records),
+            "rates": rates(rows, records)}
 
 
 @dataclass

@@ -24,14 +24,15 @@ def render(backend: Any, log_folder: Path) -> tuple[bytes, str]:
                     tasks.add_metric([row["name"], state], count)
                 ready.add_metric([row["name"]], row["ready"])
                 done.add_metric([row["name"]], row["done_per_min_1m"])
-            rates = monitor.rates(rows, log_folder)
+            records = monitor.problems(log_folder)
+            rates = monitor.rates(rows, records)
             failing = GaugeMetricFamily("assist_failed_attempts_per_minute",
                                         "Retries and failures per minute over the last five minutes")
             failing.add_metric([], rates["failed_attempts_per_min"])
             errors = GaugeMetricFamily("assist_log_errors_recent", "Recent warning and error records",
                                        labels=["component"])
-            for component, records in monitor.errors_by_component(log_folder, per_component=1000).items():
-                errors.add_metric([component], len(records))
+            for component, latest in monitor.errors_by_component(records, per_component=1000).items():
+                errors.add_metric([component], len(latest))
             yield from (tasks, ready, done, failing, errors)
 
     registry = CollectorRegistry(auto_describe=False)
