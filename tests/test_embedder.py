@@ -20,6 +20,7 @@ def embedder():
 
 
 def test_cosine_with_the_reference_embeddings_is_at_least_0_99(embedder):
+    assert embedder.identity.endswith("/int8")  # with integer products (tests/test_int8_matmul.py)
     rows = [orjson.loads(line) for line in REFERENCE.read_bytes().splitlines()]
     assert len(rows) == 20
     ours = embedder.embed([r["text"] for r in rows])
@@ -34,7 +35,7 @@ def test_batches_give_the_same_vectors_as_single_texts(embedder):
     texts = ["turn off the lights", "what is on my calendar tomorrow", "", "x " * 1000]
     together = embedder.embed(texts)
     alone = np.vstack([embedder.embed([t]) for t in texts])
-    assert np.allclose(together, alone, atol=1e-4)
+    assert np.allclose(together, alone, atol=1e-6)  # integer products: a run per text
 
 
 def test_a_model_file_that_does_not_match_its_pinned_hash_is_refused(tmp_path):

