@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from assist.decide import int8_matmul
 from assist.decide.embedder import MODEL_SHA256, Embedder, _verify
 from assist.errors import ConfigError
+from helpers.encoders import float_encoder
 
 RNG = np.random.default_rng(7)
 
@@ -43,23 +44,6 @@ def int8_dense(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
          numpy_helper.from_array(bias, "b")])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return weights, scale, bias
-
-
-def float_encoder(path: Path, dim: int = 8) -> np.ndarray:
-    """An encoder with float weights only: each word piece's row of a table, masked."""
-    table = RNG.normal(size=(30522, dim)).astype(np.float32)
-    nodes = [helper.make_node("Gather", ["table", "input_ids"], ["rows"]),
-             helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
-             helper.make_node("Unsqueeze", ["mask_f", "last"], ["mask3"]),
-             helper.make_node("Mul", ["rows", "mask3"], ["last_hidden_state"])]
-    graph = helper.make_graph(
-        nodes, "encoder",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "t"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["b", "t"])],
-        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["b", "t", dim])],
-        [numpy_helper.from_array(table, "table"), numpy_helper.from_array(np.array([2], np.int64), "last")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return table
 
 
 def run(graph: Path | bytes, x: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from assist.ai.chunking import OVERLAP, SIZE, chunks
 from assist.ai.memory import Memory
 from assist.config import load
 from conftest import ASSIST, FAST_CONFIG, free_port, jsonl, run
+from helpers.encoders import float_encoder
 
 FIXTURES = Path(__file__).parent / "fixtures" / "memory"
 NOTES = FIXTURES / "notes"
@@ -143,3 +144,34 @@ def test_a_chroma_server_by_url(home, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_a_store_made_with_another_encoder_is_embedded_again(home, tmp_path):
+    assert run(["memory", "add", str(NOTES)]).code == 0
+    hit = run(["memory", "query", "code for the bike lock", "-k", "1", "--json"]).json()[0]
+    before = run(["memory", "ls", "--json"]).json()
+    client = Memory(load(home)).client()
+    junk = client.create_collection("notes.embedded-again")  # a copy cut short by a crash: discarded
+    junk.add(ids=["x"], embeddings=[[0.0, 1.0]], documents=["x"])
+    del client, junk
+
+    float_encoder(tmp_path / "encoder.onnx", dim=16)  # other vectors, and another dimension
+    with (home / "assist.toml").open("a") as config:
+        config.write(f'\n[classify]\nencoder = "{tmp_path / "encoder.onnx"}"\n')
+    exact = f"{hit['title']}\n{hit['text']}" if hit["title"] else hit["text"]
+    found = run(["memory", "query", exact, "-k", "1", "--json"])
+    assert found.code == 0, found.err
+    assert "embedding the 20 chunks of 'notes' again" in found.err
+    assert found.json()[0]["id"] == hit["id"] and found.json()[0]["distance"] < 1e-4
+    assert run(["memory", "ls", "--json"]).json() == before
+    again = run(["memory", "query", exact, "-k", "1"])
+    assert again.code == 0 and "again" not in again.err
+
+    memory = Memory(load(home))
+    assert memory.collection.metadata["encoder"] == memory.embedder.identity
+    client = memory.client()
+    assert sorted(c.name for c in client.list_collections()) == ["notes"]
+    client.get_collection("notes").modify(name="notes.embedded-again")  # stopped before the rename
+    del client, memory
+    recovered = run(["memory", "query", exact, "-k", "1", "--json"])
+    assert recovered.code == 0 and recovered.json()[0]["id"] == hit["id"] and "again" not in recovered.err

@@ -3,14 +3,17 @@
 
 The embedder is passed to every collection call (chroma's own default would download a model); the
 vectors of added chunks are computed here in batches. Chunk ids derive from the source and position, so
-adding a file again replaces its chunks instead of duplicating them. Chroma's telemetry is off.
+adding a file again replaces its chunks instead of duplicating them. A collection records its encoder
+and is embedded again when that changes. Chroma's telemetry is off.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from .chunking import chunks, title_of
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
 DEFAULT_COLLECTION = "notes"
+SPARE = ".embedded-again"  # suffix of the collection filled with new vectors when the encoder changed
 ADD_BATCH = 256
 # chroma's defaults (100, 100, 16) found 13 of the 20 test notes among 10,000 texts where exact search
 # finds 18; these find 16, for ~10% slower adds and +0.2 ms per query
@@ -62,6 +66,11 @@ class Chunk:
     source: str
     title: str = ""
     index: int = 0
+
+
+def _embedded(title: str, text: str) -> str:
+    """What a chunk's vector is made from."""
+    return f"{title}\n{text}" if title else text
 
 
 def _chunk_id(source: str, index: int) -> str:
@@ -188,10 +197,65 @@ class Memory:
     @property
     def collection(self) -> Any:
         if self._collection is None:
-            self._collection = self.client().get_or_create_collection(
-                self.collection_name, embedding_function=_embedding_function(self.embedder),
-                configuration={"hnsw": HNSW})
+            self._collection = self._open(self.client())
         return self._collection
+
+    def _open(self, client: Any) -> Any:
+        """The collection, made with the encoder in use: one whose vectors came from another encoder
+        (recorded in its metadata; none recorded before assist kept it) is embedded again first."""
+        name, spare = self.collection_name, f"{self.collection_name}{SPARE}"
+        functions = _embedding_function(self.embedder)
+        encoder = self.embedder.identity
+        names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        if name not in names and spare in names:  # embedded again, then stopped before the rename
+            client.get_collection(spare, embedding_function=functions).modify(name=name)
+        elif name not in names:
+            return client.create_collection(name, embedding_function=functions, configuration={"hnsw": HNSW},
+                                            metadata={"encoder": encoder})
+        collection = client.get_collection(name, embedding_function=functions)
+        if (collection.metadata or {}).get("encoder") == encoder:
+            return collection
+        if not collection.count():
+            collection.modify(metadata={"encoder": encoder})
+            return collection
+        with self._lock():
+            collection = client.get_collection(name, embedding_function=functions)  # another process may
+            if (collection.metadata or {}).get("encoder") == encoder:               # have done it meanwhile
+                return collection
+            return self._embed_again(client, collection, encoder)
+
+    def _lock(self) -> Any:
+        if self.url:
+            return contextlib.nullcontext()  # a server's collections: one process at a time is up to you
+        from filelock import FileLock
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.path / ".embed-again.lock")
+
+    def _embed_again(self, client: Any, old: Any, encoder: str) -> Any:
+        """Copy every chunk of `old` into a new collection with vectors from the encoder in use, then put
+        it in the old one's place. The old collection is deleted only once the copy is whole."""
+        spare = f"{old.name}{SPARE}"
+        if spare in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+            client.delete_collection(spare)  # a copy that was cut short
+        functions = _embedding_function(self.embedder)
+        new = client.create_collection(spare, embedding_function=functions, configuration={"hnsw": HNSW},
+                                       metadata={"encoder": encoder})
+        total = old.count()
+        sys.stderr.write(f"assist: memory: the encoder changed; embedding the {total} chunks of "
+                         f"'{old.name}' again\n")
+        for offset in range(0, total, ADD_BATCH):
+            got = old.get(include=["documents", "metadatas"], limit=ADD_BATCH, offset=offset)
+            texts = [_embedded(meta.get("title", ""), meta.get("text", doc))
+                     for doc, meta in zip(got["documents"], got["metadatas"], strict=True)]
+            new.add(ids=got["ids"], embeddings=self.embedder.embed(texts), documents=got["documents"],
+                    metadatas=got["metadatas"])
+        if new.count() != total:
+            raise AssistError(f"memory: embedding '{old.name}' again copied {new.count()} of {total} chunks; "
+                              "the old collection is kept")
+        client.delete_collection(old.name)
+        new.modify(name=old.name)
+        return client.get_collection(old.name, embedding_function=functions)
 
     def add(self, items: list[Chunk], progress: Any = None) -> int:
         """Store chunks (replacing earlier chunks of the same sources); returns how many were stored."""
@@ -200,7 +264,7 @@ class Memory:
             self.collection.delete(where={"source": {"$in": sources[start:start + 100]}})
         for start in range(0, len(items), ADD_BATCH):
             batch = items[start:start + ADD_BATCH]
-            vectors = self.embedder.embed([f"{c.title}\n{c.text}" if c.title else c.text for c in batch])
+            vectors = self.embedder.embed([_embedded(c.title, c.text) for c in batch])
             # the document is the lowercased text, for the (case-sensitive) full-text index; the text itself
             # travels in the metadata
             self.collection.add(ids=[c.id for c in batch], embeddings=vectors,
