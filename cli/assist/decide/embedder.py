@@ -76,11 +76,18 @@ class Embedder:
 
     def _graph(self, source: Path, pinned: bool) -> Path | bytes:
         """What onnxruntime loads: the graph with integer products (int8_matmul), made from the source
-        after checking it. The pinned default graph is not read again once its rewrite is cached."""
-        from .int8_matmul import file_sha256, prepared
+        after checking it, where this CPU's 8-bit products are exact; else the checked source. The
+        pinned default graph is not read again once its rewrite is cached."""
+        from .int8_matmul import file_sha256, integer_products_are_exact, prepared
 
         digest = MODEL_SHA256 if pinned else file_sha256(source)
-        graph = prepared(source, digest, check=(lambda: _verify(source, digest)) if pinned else None)
+        check = (lambda: _verify(source, digest)) if pinned else None
+        if integer_products_are_exact():
+            graph = prepared(source, digest, check)
+        else:
+            if check:
+                check()
+            graph = source
         self.identity = f"{digest[:16]}/{'int8' if graph != source else 'float'}"
         return graph
 

@@ -6,7 +6,7 @@ replaces each such product (and the bias added after it) with one `DynamicQuanti
 (onnxruntime's com.microsoft domain): the activations are quantized to 8 bits per run and the product
 uses the CPU's integer instructions. On this project's 2-core machine that took `assist classify` from
 ~550 to ~850 texts/s (one text per run, see embedder.CHUNK_INT8); the embeddings stay within cosine 0.99
-of the float reference.
+of the float reference. Only where the CPU's 8-bit products are exact (integer_products_are_exact).
 
 The rewritten graph is made once per source graph and kept in `$XDG_CACHE_HOME/assist/encoders/` (by
 default ~/.cache/assist/encoders/), named by the source's sha256, with the sha256 of the rewritten file
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,24 @@ from ..errors import ConfigError
 from ..fileutil import write_atomic
 
 VERSION = 1  # of the rewrite: a change to it makes new cached files
+
+
+def integer_products_are_exact() -> bool:
+    """Whether this CPU's 8-bit products are free of saturation. x86 CPUs without VNNI multiply u8 by s8
+    with VPMADDUBSW, which saturates pairs of products at 16 bits (onnxruntime's quantization guide: use
+    7-bit weights there); these weights use all 8 bits, so such CPUs keep the float products. ARM's dot
+    products do not saturate. Unknown CPUs keep the float products too."""
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return True
+    if machine not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
 def cache_dir() -> Path:
