@@ -73,6 +73,10 @@ def _embedded(title: str, text: str) -> str:
     return f"{title}\n{text}" if title else text
 
 
+def _collection_names(client: Any) -> set[str]:
+    return {collection.name for collection in client.list_collections()}
+
+
 def _chunk_id(source: str, index: int) -> str:
     return f"{hashlib.sha1(source.encode()).hexdigest()[:16]}-{index}"
 
@@ -206,7 +210,7 @@ class Memory:
         name, spare = self.collection_name, f"{self.collection_name}{SPARE}"
         functions = _embedding_function(self.embedder)
         encoder = self.embedder.identity
-        names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        names = _collection_names(client)
         if name not in names and spare in names:  # embedded again, then stopped before the rename
             client.get_collection(spare, embedding_function=functions).modify(name=name)
         elif name not in names:
@@ -236,7 +240,7 @@ class Memory:
         """Copy every chunk of `old` into a new collection with vectors from the encoder in use, then put
         it in the old one's place. The old collection is deleted only once the copy is whole."""
         spare = f"{old.name}{SPARE}"
-        if spare in {c if isinstance(c, str) else c.name for c in client.list_collections()}:
+        if spare in _collection_names(client):
             client.delete_collection(spare)  # a copy that was cut short
         functions = _embedding_function(self.embedder)
         new = client.create_collection(spare, embedding_function=functions, configuration={"hnsw": HNSW},

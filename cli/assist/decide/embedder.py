@@ -57,7 +57,8 @@ class Embedder:
         source = model or default_model()
         if not source.is_file():
             raise ConfigError([f"classify.encoder: no ONNX file at {source}"])
-        self.path = self._graph(source, pinned=model is None)
+        # identity: which vectors these are (the routes' head and memory collections record it)
+        self.path, self.identity = self._graph(source, pinned=model is None)
         self.chunk = CHUNK_INT8 if self.identity.endswith("/int8") else CHUNK_FLOAT
         # Batches: one thread per run, and as many runs at once as there are cores; for inputs this small,
         # splitting each operator across threads costs more than it gains (2 threads per run: ~500 texts/s;
@@ -74,10 +75,11 @@ class Embedder:
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()  # we pad per batch of similar lengths (tokenizer.json pads to 128)
 
-    def _graph(self, source: Path, pinned: bool) -> Path | bytes:
-        """What onnxruntime loads: the graph with integer products (int8_matmul), made from the source
-        after checking it, where this CPU's 8-bit products are exact; else the checked source. The
-        pinned default graph is not read again once its rewrite is cached."""
+    @staticmethod
+    def _graph(source: Path, pinned: bool) -> tuple[Path | bytes, str]:
+        """What onnxruntime loads, and its identity: the graph with integer products (int8_matmul), made
+        from the source after checking it, where this CPU's 8-bit products are exact; else the checked
+        source. The pinned default graph is not read again once its rewrite is cached."""
         from .int8_matmul import file_sha256, integer_products_are_exact, prepared
 
         digest = MODEL_SHA256 if pinned else file_sha256(source)
@@ -88,8 +90,7 @@ class Embedder:
             if check:
                 check()
             graph = source
-        self.identity = f"{digest[:16]}/{'int8' if graph != source else 'float'}"
-        return graph
+        return graph, f"{digest[:16]}/{'int8' if graph != source else 'float'}"
 
     def session(self, threads: int) -> Any:
         """The ONNX session whose runs use this many threads."""
