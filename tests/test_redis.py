@@ -76,13 +76,20 @@ def test_consumers_killed_while_draining_lose_nothing(fresh_redis, tmp_path):
         logs.append(log)
         consumers.append(subprocess.Popen([sys.executable, WORKER, "consume", url, "q", str(log), str(stop), "0.005"]))
 
+    def working(i: int) -> bool:  # it has claimed tasks: a slow start must not make the kill a no-op
+        return logs[i].exists() and b"claim" in logs[i].read_bytes()
+
     for _ in range(3):
         spawn()
     for _ in range(5):
         time.sleep(0.4)
-        victim = next((c for c in consumers if c.poll() is None), None)
-        if victim is None:
+        i = next((i for i, c in enumerate(consumers) if c.poll() is None), None)
+        if i is None:
             break
+        deadline = time.monotonic() + 60
+        while not working(i) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        victim = consumers[i]
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed.add(str(victim.pid))
