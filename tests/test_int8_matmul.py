@@ -122,13 +122,27 @@ def test_without_a_writable_cache_the_rewritten_graph_is_used_from_memory(tmp_pa
     assert embedder.embed(["hello"]).shape == (1, 384)
 
 
+def test_an_earlier_version_of_the_rewrite_is_removed_when_the_new_one_is_kept(tmp_path, cache, monkeypatch):
+    source = tmp_path / "dense.onnx"
+    int8_dense(source)
+    sha = int8_matmul.file_sha256(source)
+    monkeypatch.setattr(int8_matmul, "VERSION", 1)
+    first = int8_matmul.prepared(source, sha)
+    other = cache / "0123456789abcdef0123456789abcdef-v1.onnx"  # another source's graph stays
+    other.write_bytes(b"another graph")
+    monkeypatch.setattr(int8_matmul, "VERSION", 2)
+    second = int8_matmul.prepared(source, sha)
+    assert isinstance(first, Path) and isinstance(second, Path) and second != first
+    assert sorted(p.name for p in cache.iterdir()) == sorted([other.name, second.name,
+                                                              second.with_suffix(".sha256").name])
+
+
 def test_a_source_that_is_not_the_pinned_one_is_not_rewritten(tmp_path, cache):
     fake = tmp_path / "model.onnx"
     int8_dense(fake)
     with pytest.raises(ConfigError, match="is not the pinned"):
         int8_matmul.prepared(fake, MODEL_SHA256, check=lambda: _verify(fake, MODEL_SHA256))
     assert not cache.exists() or not list(cache.iterdir())
-
 
 
 def test_a_cpu_whose_8_bit_products_saturate_keeps_the_float_products(cache, monkeypatch):

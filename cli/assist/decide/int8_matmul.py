@@ -10,7 +10,8 @@ of the float reference. Only where the CPU's 8-bit products are exact (integer_p
 
 The rewritten graph is made once per source graph and kept in `$XDG_CACHE_HOME/assist/encoders/` (by
 default ~/.cache/assist/encoders/), named by the source's sha256, with the sha256 of the rewritten file
-beside it: a cached file that does not match is made again. Rewriting needs the `onnx` package (in the
+beside it: a cached file that does not match is made again, and the files of an earlier version of the
+rewrite are removed when the new one is kept. Rewriting needs the `onnx` package (in the
 classify extra); loading the cached file does not.
 """
 
@@ -91,6 +92,9 @@ def prepared(source: Path, sha256: str, check: Callable[[], None] | None = None)
         sys.stderr.write(f"assist: cannot keep the rewritten encoder in {folder} ({exc.strerror or exc}); "
                          "it is made again in each process\n")
         return data if data is not None else source
+    for stale in folder.glob(f"{sha256[:32]}-v*"):  # made by an earlier VERSION of the rewrite
+        if not stale.name.startswith(f"{stem}."):
+            stale.unlink(missing_ok=True)
     return graph if data is not None else source
 
 
