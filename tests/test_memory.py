@@ -175,3 +175,38 @@ def test_a_store_made_with_another_encoder_is_embedded_again(home, tmp_path):
     del client, memory
     recovered = run(["memory", "query", exact, "-k", "1", "--json"])
     assert recovered.code == 0 and recovered.json()[0]["id"] == hit["id"] and "again" not in recovered.err
+
+
+def test_a_process_with_the_store_open_sees_what_other_processes_write(home):
+    """A worker keeps its store open while `assist memory add` and `rm` run beside it (chroma's local
+    client alone does not see other processes' writes: "Error finding id")."""
+    memory = Memory(load(home))
+    assert run(["memory", "add", str(NOTES / "bike-lock.md")]).code == 0
+    assert Path(memory.query("code for the bike lock", k=1)[0]["source"]).name == "bike-lock.md"
+    assert run(["memory", "add", str(NOTES / "gym.md")]).code == 0
+    [hit] = memory.query("what is my locker code at the climbing gym", k=1)
+    assert Path(hit["source"]).name == "gym.md"
+    assert set(memory.sources()) == {str((NOTES / n).resolve()) for n in ("bike-lock.md", "gym.md")}
+    assert run(["memory", "rm", str(NOTES / "bike-lock.md")]).code == 0
+    assert [Path(h["source"]).name for h in memory.query("code for the bike lock", k=4)] == ["gym.md"]
+    assert memory.remove(source=str(NOTES / "gym.md")) == 1  # and what it writes, the others see
+    assert run(["memory", "ls", "--json"]).json() == {}
+
+
+def test_three_processes_adding_at_once_all_land(home, tmp_path):
+    """Without the write lock, this raced on making the collection ("Collection [notes] already exists")
+    and left a store that `memory ls` then hung on."""
+    files = []
+    for name in ("a", "b", "c"):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(b"".join(orjson.dumps({"id": i, "text": f"{name} note number {i} about topic {i % 17}"})
+                                  + b"\n" for i in range(600)))
+        files.append(path)
+    procs = [subprocess.Popen([ASSIST, "memory", "add", str(f)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for f in files]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-300:] for o in outs]
+    sources = run(["memory", "ls", "--json"], timeout=60).json()
+    assert len(sources) == 1800
+    found = run(["memory", "query", "b note number 123 about topic 4", "-k", "1", "--json"]).json()
+    assert found[0]["source"].endswith("b.jsonl:123")

@@ -5,6 +5,11 @@ The embedder is passed to every collection call (chroma's own default would down
 vectors of added chunks are computed here in batches. Chunk ids derive from the source and position, so
 adding a file again replaces its chunks instead of duplicating them. A collection records its encoder
 and is embedded again when that changes. Chroma's telemetry is off.
+
+Chroma's local client keeps its index in memory and does not see what other processes write (a worker
+queried a note added by `assist memory add` meanwhile: "Error finding id"). So a local store is written
+under a file lock (memory/.write.lock), each write changes a stamp (memory/.changed), and a process
+whose stamp is out of date opens the store again, under the same lock, before it reads.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import hashlib
 import os
 import re
 import sys
-from collections.abc import Iterable
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,9 @@ TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
 DEFAULT_COLLECTION = "notes"
 SPARE = ".embedded-again"  # suffix of the collection filled with new vectors when the encoder changed
 ADD_BATCH = 256
+STAMP = ".changed"  # under memory/: a new token after each write
+WRITE_LOCK = ".write.lock"
+LOCK_TIMEOUT_S = 600  # the longest wait for another process's write (a large `memory add`)
 # chroma's defaults (100, 100, 16) found 13 of the 20 test notes among 10,000 texts where exact search
 # finds 18; these find 16, for ~10% slower adds and +0.2 ms per query
 HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32}
@@ -165,8 +175,12 @@ class Memory:
         self.url: str | None = section.get("url")
         self.path = config.home / "memory"
         self.collection_name = collection or section.get("collection", DEFAULT_COLLECTION)
+        self._client: Any = None
         self._collection: Any = None
         self._embedder: Any = None
+        self._seen: bytes | None = None  # the stamp when the store was opened or last written here
+        self._lock: Any = None
+        self._threads = threading.RLock()  # `assist work -j N` shares one store between its workers
         if self.url:
             from ..net import is_loopback
 
@@ -200,41 +214,106 @@ class Memory:
 
     @property
     def collection(self) -> Any:
-        if self._collection is None:
-            self._collection = self._open(self.client())
-        return self._collection
+        """The collection as the last write left it (opened again when another process wrote since)."""
+        with self._threads:
+            if self._collection is not None and not self.url and self._read_stamp() != self._seen:
+                self._close()
+            if self._collection is None:
+                with self._write_lock():
+                    self._seen = self._read_stamp()
+                    self._client = self.client()
+                    self._collection = self._open(self._client)
+            return self._collection
+
+    def _close(self) -> None:
+        self._collection = None
+        if self._client is not None and hasattr(self._client, "close"):
+            self._client.close()
+        self._client = None
+
+    def _read_stamp(self) -> bytes | None:
+        try:
+            return (self.path / STAMP).read_bytes()
+        except OSError:
+            return None
+
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """One writer at a time across processes (a local store; a server orders its own writes)."""
+        if self.url:
+            yield
+            return
+        from filelock import FileLock, Timeout
+
+        if self._lock is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = FileLock(self.path / WRITE_LOCK, timeout=LOCK_TIMEOUT_S)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise AssistError(f"memory: another process has been writing {self.path} for {LOCK_TIMEOUT_S} s "
+                              f"(it holds {WRITE_LOCK})") from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """The collection, to change: other processes see the stamp change before the write begins (and
+        wait for the lock to open the store again) and after it ends."""
+        with self._threads, self._write_lock():
+            collection = self.collection
+            self._mark()
+            try:
+                yield collection
+            finally:
+                self._mark()
+
+    def _mark(self) -> None:
+        if not self.url:
+            from ..fileutil import write_atomic
+
+            self._seen = uuid.uuid4().hex.encode()
+            write_atomic(self.path / STAMP, self._seen)
+
+    def _reading(self, read: Callable[[Any], Any]) -> Any:
+        """read(collection), once more on a store opened again when chroma fails (a write by another
+        process that began after the stamp was checked)."""
+        from chromadb.errors import ChromaError
+
+        with self._threads:
+            try:
+                return read(self.collection)
+            except ChromaError:
+                if self.url:
+                    raise
+                self._close()
+                return read(self.collection)
 
     def _open(self, client: Any) -> Any:
         """The collection, made with the encoder in use: one whose vectors came from another encoder
-        (recorded in its metadata; none recorded before assist kept it) is embedded again first."""
+        (recorded in its metadata; none recorded before assist kept it) is embedded again first. Called
+        under the write lock."""
         name, spare = self.collection_name, f"{self.collection_name}{SPARE}"
         functions = _embedding_function(self.embedder)
         encoder = self.embedder.identity
         names = _collection_names(client)
         if name not in names and spare in names:  # embedded again, then stopped before the rename
             client.get_collection(spare, embedding_function=functions).modify(name=name)
+            self._mark()
         elif name not in names:
+            self._mark()
             return client.create_collection(name, embedding_function=functions, configuration={"hnsw": HNSW},
                                             metadata={"encoder": encoder})
         collection = client.get_collection(name, embedding_function=functions)
         if (collection.metadata or {}).get("encoder") == encoder:
             return collection
+        self._mark()
         if not collection.count():
             collection.modify(metadata={"encoder": encoder})
             return collection
-        with self._lock():
-            collection = client.get_collection(name, embedding_function=functions)  # another process may
-            if (collection.metadata or {}).get("encoder") == encoder:               # have done it meanwhile
-                return collection
-            return self._embed_again(client, collection, encoder)
-
-    def _lock(self) -> Any:
-        if self.url:
-            return contextlib.nullcontext()  # a server's collections: one process at a time is up to you
-        from filelock import FileLock
-
-        self.path.mkdir(parents=True, exist_ok=True)
-        return FileLock(self.path / ".embed-again.lock")
+        return self._embed_again(client, collection, encoder)
 
     def _embed_again(self, client: Any, old: Any, encoder: str) -> Any:
         """Copy every chunk of `old` into a new collection with vectors from the encoder in use, then put
@@ -264,19 +343,20 @@ class Memory:
     def add(self, items: list[Chunk], progress: Any = None) -> int:
         """Store chunks (replacing earlier chunks of the same sources); returns how many were stored."""
         sources = sorted({c.source for c in items})
-        for start in range(0, len(sources), 100):
-            self.collection.delete(where={"source": {"$in": sources[start:start + 100]}})
-        for start in range(0, len(items), ADD_BATCH):
-            batch = items[start:start + ADD_BATCH]
-            vectors = self.embedder.embed([_embedded(c.title, c.text) for c in batch])
-            # the document is the lowercased text, for the (case-sensitive) full-text index; the text itself
-            # travels in the metadata
-            self.collection.add(ids=[c.id for c in batch], embeddings=vectors,
-                                documents=[c.text.lower() for c in batch],
-                                metadatas=[{"source": c.source, "title": c.title, "index": c.index, "text": c.text}
-                                           for c in batch])
-            if progress:
-                progress(start + len(batch))
+        with self._writing() as collection:
+            for start in range(0, len(sources), 100):
+                collection.delete(where={"source": {"$in": sources[start:start + 100]}})
+            for start in range(0, len(items), ADD_BATCH):
+                batch = items[start:start + ADD_BATCH]
+                vectors = self.embedder.embed([_embedded(c.title, c.text) for c in batch])
+                # the document is the lowercased text, for the (case-sensitive) full-text index; the text
+                # itself travels in the metadata
+                collection.add(ids=[c.id for c in batch], embeddings=vectors,
+                               documents=[c.text.lower() for c in batch],
+                               metadatas=[{"source": c.source, "title": c.title, "index": c.index, "text": c.text}
+                                          for c in batch])
+                if progress:
+                    progress(start + len(batch))
         return len(items)
 
     def query(self, text: str, k: int = 4, max_distance: float | None = None) -> list[dict[str, Any]]:
@@ -291,24 +371,29 @@ class Memory:
 
         if not self.url and not (self.path / "chroma.sqlite3").exists():
             return []  # nothing was ever added: no need to start chroma
-        total = self.collection.count()
-        if total == 0:
-            return []
         vector = self.embedder.embed([text])
-        found = self.collection.query(query_embeddings=vector, n_results=min(total, max(4 * k, 20)),
-                                      include=["documents", "metadatas", "distances"])
-        candidates = {id_: (doc, meta, float(distance)) for id_, doc, meta, distance in
-                      zip(found["ids"][0], found["documents"][0], found["metadatas"][0], found["distances"][0],
-                          strict=True)}
         wanted = keywords(text)
         longest = sorted(set(wanted), key=len, reverse=True)[:KEYWORDS]
-        for word in longest:  # one lookup per word: a common word must not crowd out a rare one
-            more = self.collection.get(where_document={"$contains": word}, limit=KEYWORD_CANDIDATES,
-                                       include=["documents", "metadatas", "embeddings"])
-            for id_, doc, meta, emb in zip(more["ids"], more["documents"], more["metadatas"], more["embeddings"],
-                                           strict=True):
-                if id_ not in candidates:
-                    candidates[id_] = (doc, meta, 1.0 - float(np.dot(vector[0], emb)))
+
+        def candidates_in(collection: Any) -> dict[str, tuple[str, dict[str, Any], float]]:
+            total = collection.count()
+            if total == 0:
+                return {}
+            found = collection.query(query_embeddings=vector, n_results=min(total, max(4 * k, 20)),
+                                     include=["documents", "metadatas", "distances"])
+            candidates = {id_: (doc, meta, float(distance)) for id_, doc, meta, distance in
+                          zip(found["ids"][0], found["documents"][0], found["metadatas"][0],
+                              found["distances"][0], strict=True)}
+            for word in longest:  # one lookup per word: a common word must not crowd out a rare one
+                more = collection.get(where_document={"$contains": word}, limit=KEYWORD_CANDIDATES,
+                                      include=["documents", "metadatas", "embeddings"])
+                for id_, doc, meta, emb in zip(more["ids"], more["documents"], more["metadatas"],
+                                               more["embeddings"], strict=True):
+                    if id_ not in candidates:
+                        candidates[id_] = (doc, meta, 1.0 - float(np.dot(vector[0], emb)))
+            return candidates
+
+        candidates = self._reading(candidates_in)
         ranked = []
         for id_, (doc, meta, distance) in candidates.items():
             if max_distance is not None and distance > max_distance:
@@ -322,23 +407,24 @@ class Memory:
 
     def sources(self) -> dict[str, int]:
         """Chunks per source."""
-        counts: dict[str, int] = {}
-        total = self.collection.count()
-        for offset in range(0, total, 5000):
-            for meta in self.collection.get(include=["metadatas"], limit=5000, offset=offset)["metadatas"]:
-                counts[meta.get("source", "")] = counts.get(meta.get("source", ""), 0) + 1
-        return dict(sorted(counts.items()))
+        def count(collection: Any) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for offset in range(0, collection.count(), 5000):
+                for meta in collection.get(include=["metadatas"], limit=5000, offset=offset)["metadatas"]:
+                    counts[meta.get("source", "")] = counts.get(meta.get("source", ""), 0) + 1
+            return counts
+
+        return dict(sorted(self._reading(count).items()))
 
     def remove(self, source: str | None = None, ids: list[str] | None = None) -> int:
         """Forget a source's chunks (a path is resolved first) or chunks by id; returns how many."""
-        if ids:
-            found = self.collection.get(ids=ids, include=[])["ids"]
+        with self._writing() as collection:
+            if ids:
+                found = collection.get(ids=ids, include=[])["ids"]
+            else:
+                assert source is not None
+                candidates = [source, str(Path(source).expanduser().resolve())]
+                found = collection.get(where={"source": {"$in": candidates}}, include=[])["ids"]
             if found:
-                self.collection.delete(ids=found)
-            return len(found)
-        assert source is not None
-        candidates = [source, str(Path(source).expanduser().resolve())]
-        found = self.collection.get(where={"source": {"$in": candidates}}, include=[])["ids"]
-        if found:
-            self.collection.delete(ids=found)
+                collection.delete(ids=found)
         return len(found)
