@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assist.decide.rules import first_match, matches
-from conftest import jsonl, run
+from conftest import FAST_CONFIG, jsonl, run
 
 CLINC = Path(__file__).parent / "fixtures" / "clinc150"
 SHOPPING_AND_MUSIC = """
@@ -95,7 +95,8 @@ match = {{field = "data.text", regex = "^wake me"}}
 """)
     docs = [{"type": "text", "data": {"text": "wake me up at six"}},
             {"type": "text", "data": {"text": "will it rain in paris tomorrow"}},
-            {"type": "text", "data": {"text": "xq zzv plorb"}}]
+            {"type": "text", "data": {"text": "xq zzv plorb"}},
+            {"type": "email.received", "data": {"subject": "", "body_text": ""}}]
     r = run(["enqueue", "--queue", "in"], jsonl(*docs))
     assert r.code == 0
     r = run(["classify", "--from", "in", "--to", "act", "--once"])
@@ -111,8 +112,10 @@ match = {{field = "data.text", regex = "^wake me"}}
     weather = intents["will it rain in paris tomorrow"]
     assert weather["route"] == "weather" and weather["by"].startswith("model:")
     assert weather["confidence"] >= weather["threshold"]
-    held = run(["queue", "ls", "--state", "hold", "--json"]).json()
-    assert len(held) == 1 and "held for a person" in held[0]["hold_reason"]
+    held = sorted(run(["queue", "ls", "--state", "hold", "--json"]).json(), key=lambda h: h["hold_reason"])
+    assert len(held) == 2 and all("held for a person" in h["hold_reason"] for h in held)
+    assert held[0]["hold_reason"].startswith("no confident route")
+    assert held[1]["hold_reason"].startswith("nothing to classify")  # the empty mail: a person decides
 
 
 def test_route_examples_train_a_model_on_first_use(home):
@@ -146,6 +149,31 @@ def test_bad_input_is_named_and_the_rest_goes_on(home):
     r = run(["classify"], b'{"type": "text", "data": {"text": "hi"}}\nnot json\n\xff\xfe\n')
     assert r.code == 65 and "line 2" in r.err and "line 3" in r.err
     assert len(r.lines) == 1 and r.lines[0]["intent"]["route"] == "fallback"
+
+
+def test_empty_text_huge_lines_and_missing_fields_are_named_and_the_rest_goes_on(home, model_file):
+    (home / "assist.toml").write_text(FAST_CONFIG + f'[classify]\nmodel = "{model_file}"\n')
+    huge = b'{"type": "text", "data": {"text": "' + b"a" * 1_048_576 + b'"}}'
+    lines = [b'{"type": "text", "data": {"text": "play some jazz"}}',
+             b'{"type": "text", "data": {"text": "   "}}',                          # empty text
+             b'{"type": "email.received", "data": {"subject": "", "body_text": ""}}',  # empty mail
+             huge,                                                                   # 1 MB text
+             b'{"data": {"text": "no type"}}',                                      # a missing field
+             b'{"type": "note"}',                                                    # no data at all
+             b'{"type": "text", "data": {"text": "what is the weather tomorrow"}}']
+    r = run(["classify"], b"\n".join(lines) + b"\n")
+    assert r.code == 65
+    named = sorted(int(line.split("line ")[1].split(":")[0]) for line in r.err.splitlines())
+    assert named == [2, 3, 4, 5, 6]
+    assert "longer than 1048576 bytes" in r.err and '"type" is a required property' in r.err
+    assert r.err.count("nothing to classify") == 3
+    assert "Traceback" not in r.err
+    by_text = {(t.get("data") or {}).get("text", t["type"]): t["intent"] for t in r.lines}
+    assert len(r.lines) == 5  # the unusable tasks go on too, held for a person; the unreadable lines do not
+    assert by_text["play some jazz"]["route"] == "play_music"
+    assert by_text["what is the weather tomorrow"]["route"] == "weather"
+    for key in ("   ", "email.received", "note"):
+        assert by_text[key]["route"] == "fallback" and by_text[key]["reason"].startswith("nothing to classify")
 
 
 def test_a_person_routes_a_held_task_and_classify_keeps_that(home):

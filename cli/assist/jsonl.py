@@ -169,6 +169,11 @@ class Rejects:
             self._keep.write(bad.raw + b"\n")
             self._keep.flush()
 
+    def name(self, number: int, reason: str) -> None:
+        """Report a line that parsed but cannot be worked on (its task goes on, held for a person)."""
+        self.count += 1
+        sys.stderr.write(f"{self.label}: line {number}: {reason}\n")
+
     def close(self) -> None:
         if self._keep is not None:
             self._keep.close()

@@ -66,7 +66,10 @@ class PromptBuilder:
             return []
         from ..decide.intent import task_text
 
-        found = self.memory().query(task_text(task), k=k, max_distance=settings.get("max_distance", 0.7))
+        text = task_text(task)
+        if not text:
+            return []
+        found = self.memory().query(text, k=k, max_distance=settings.get("max_distance", 0.7))
         return [{"id": c["id"], "text": c["text"], "source": c["source"], "title": c["title"],
                  "score": round(1 - c["distance"], 4)} for c in found]
 

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .intent import IntentModel, task_text
+from .intent import NOTHING_TO_CLASSIFY, IntentModel, task_text
 from .rules import first_match
 
 DEFAULT_MODEL = "state/intent-model.npz"
@@ -71,22 +71,28 @@ class DecisionEngine:
     def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The intent of each task, with its evidence."""
         out: list[dict[str, Any] | None] = []
-        pending = []
+        pending, texts = [], []
         for i, task in enumerate(tasks):
             rule = first_match(self.rules, task)
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],
                             "by": f"rule:{rule['name']}", "confidence": 1.0})
+                continue
+            text = task_text(task)
+            if not text:  # bad input: held for a person, and named (`assist classify` exits 65)
+                out.append({"route": "fallback", "labels": [], "by": "none", "confidence": 0.0,
+                            "reason": NOTHING_TO_CLASSIFY})
             else:
                 out.append(None)
                 pending.append(i)
+                texts.append(text)
         model = self.model() if pending else None
         if pending and model is None:
             for i in pending:
                 out[i] = {"route": "fallback", "labels": [], "by": "none", "confidence": 0.0,
                           "reason": "no rule matched and no intent model (add route examples)"}
         elif pending:
-            vectors = self.embedder().embed([task_text(tasks[i]) for i in pending])
+            vectors = self.embedder().embed(texts)
             probs = model.probabilities(vectors)
             threshold = self.settings.get("threshold")
             own = {name: route["threshold"] for name, route in self.config.raw.get("routes", {}).items()

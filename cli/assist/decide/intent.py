@@ -172,13 +172,20 @@ def evaluate(model: IntentModel, vectors: Any, labels: list[str]) -> dict[str, A
     }
 
 
+NOTHING_TO_CLASSIFY = "nothing to classify: no data.text, subject or body"
+
+
 def task_text(task: dict[str, Any]) -> str:
-    """What the model reads of a task: an email's subject and the start of its body, else data.text."""
+    """What the model reads of a task: an email's subject and the start of its body, else data.text, else
+    its other data as JSON; "" when the task has none of these (an empty text, an email with neither
+    subject nor body, no data)."""
     data = task.get("data") or {}
     if not isinstance(data, dict):
-        return str(data)[:2000]
-    if data.get("subject") or data.get("body_text"):
-        return f"{data.get('subject', '')}\n{str(data.get('body_text', ''))[:1000]}".strip()
-    if data.get("text"):
-        return str(data["text"])[:2000]
+        return str(data)[:2000].strip()
+    if "subject" in data or "body_text" in data:
+        return f"{data.get('subject') or ''}\n{str(data.get('body_text') or '')[:1000]}".strip()
+    if "text" in data:
+        return str(data["text"] or "")[:2000].strip()
+    if not any(value not in (None, "", [], {}) for value in data.values()):
+        return ""
     return json.dumps(data, ensure_ascii=False)[:2000]

@@ -1,6 +1,7 @@
 """What a stage is: a function from task to task, run by the stage runner.
 
-A stage returns the task with its own section added, or `Hold(task, reason)` to park it for a person. It
+A stage returns the task with its own section added, or `Hold(task, reason)` to park it for a person
+(`bad_input=True` when the task itself is unusable, as a classify task with no text). It
 raises `TemporaryError` for failures worth retrying (a server down, a timeout) and `PermanentError` for
 the rest; any other exception is a bug and counts as permanent. Long work should look at
 `ctx.cancelled` now and then: it is set when the task was cancelled or timed out.
@@ -19,6 +20,7 @@ from ..task import Task
 class Hold:
     task: Task
     reason: str
+    bad_input: bool = False  # held because the task itself is unusable: reading stdin, its line is named (exit 65)
 
 
 Outcome = Task | Hold | BaseException

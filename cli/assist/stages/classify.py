@@ -1,11 +1,13 @@
 """`assist classify`: the decision engine as a stage. A task nobody is sure about (route "fallback") is
 shown to the language model named by `[classify] fallback_model`, if any; what is still unplaced is held
-for a person, who may give it a route (`assist queue approve ID --route NAME`); that choice stands."""
+for a person, who may give it a route (`assist queue approve ID --route NAME`); that choice stands. A task
+with nothing to classify (no text, subject or body) is held too, and named as bad input."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..decide.intent import NOTHING_TO_CLASSIFY
 from ..task import Task
 from .base import Hold, Outcome, Stage, StageContext
 
@@ -34,6 +36,10 @@ class ClassifyStage(Stage):
                 out.append(task)
                 continue
             intent = next(decided)
+            if intent.get("reason") == NOTHING_TO_CLASSIFY:
+                task["intent"] = intent
+                out.append(Hold(task, f"{NOTHING_TO_CLASSIFY}; held for a person", bad_input=True))
+                continue
             if intent["route"] == "fallback" and self.llm is not None:
                 try:
                     intent = self.llm.choose(task, intent)

@@ -85,6 +85,7 @@ class Runner:
         self._active: set[Any] = set()
         self._active_lock = threading.Lock()
         self._logs_pruned = float("-inf")
+        self._line_numbers: dict[int, int] = {}  # id(task) -> its stdin line, while its batch runs
 
     # -- running one batch --------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ class Runner:
                 if batch is None:
                     break
                 if batch:
-                    self._process_stdin_batch(batch)
+                    self._process_stdin_batch(batch, rejects)
         finally:
             rejects.close()
         self.counts.bad_lines = rejects.count
@@ -166,10 +167,12 @@ class Runner:
             if isinstance(value, jsonl.BadLine):
                 rejects.add(value)
                 continue
-            batch.append(taskmod.normalize(value, source="stdin", max_attempts=self.settings.max_attempts))
+            doc = taskmod.normalize(value, source="stdin", max_attempts=self.settings.max_attempts)
+            self._line_numbers[id(doc)] = line.number
+            batch.append(doc)
         return batch
 
-    def _process_stdin_batch(self, tasks: list[taskmod.Task]) -> None:
+    def _process_stdin_batch(self, tasks: list[taskmod.Task], rejects: jsonl.Rejects) -> None:
         pending = tasks
         attempt = 0
         while pending:
@@ -192,6 +195,8 @@ class Runner:
                                      attempt=attempt)
                 else:
                     out = outcome.task if isinstance(outcome, Hold) else outcome
+                    if isinstance(outcome, Hold) and outcome.bad_input:
+                        rejects.name(self._line_numbers.get(id(doc), 0), f"task {doc['id']}: {outcome.reason}")
                     self._trace(out, ms, None)
                     done.append(out)
             self._emit(done)
@@ -208,6 +213,8 @@ class Runner:
                 self.counts.retried += len(retry)
                 time.sleep(backoff_s(attempt, self.settings))
             pending = retry
+        for doc in tasks:
+            self._line_numbers.pop(id(doc), None)
 
     # -- queue mode ---------------------------------------------------------------------------------
 
