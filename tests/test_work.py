@@ -133,8 +133,11 @@ def test_a_task_resumes_at_the_stage_where_it_stopped(tmp_path, gguf, monkeypatc
     assert second.code == 0, second.err
     [done] = [orjson.loads(p.read_bytes()) for p in (tmp_path / "h" / "spool" / "done" / "new").glob("*.json")]
     stages = [(t["stage"], t["ok"]) for t in done["trace"]]
-    # classified once; resumed at prompt
-    assert stages == [("classify", True), ("prompt", False), ("prompt", True), ("run", True), ("act", True)]
+    # classified once; resumed at prompt. (The first run may have tried prompt more than once: a worker
+    # that comes back after the 25-50 ms backoff claims the task again.)
+    assert stages[0] == ("classify", True) and stages.count(("classify", True)) == 1
+    assert stages[-3:] == [("prompt", True), ("run", True), ("act", True)]
+    assert len(stages) > 4 and set(stages[1:-3]) == {("prompt", False)}
 
 
 def test_stages_are_checked(home, cli):
