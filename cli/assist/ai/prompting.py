@@ -9,6 +9,7 @@ task with the numbers.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ..errors import PermanentError
@@ -50,13 +51,17 @@ class PromptBuilder:
         self.config = config
         self.models = models or Models(config)
         self._memory = memory
+        self._memory_lock = threading.Lock()
 
     def memory(self) -> Any:
-        if self._memory is None:
-            from .memory import Memory
+        """One store per process: `assist work -j N` shares this builder between its workers, and a second
+        chroma client would keep the store as it was when the first opens it again (memory.py)."""
+        with self._memory_lock:
+            if self._memory is None:
+                from .memory import Memory
 
-            self._memory = Memory(self.config)
-        return self._memory
+                self._memory = Memory(self.config)
+            return self._memory
 
     def context_for(self, task: dict[str, Any], template: templates.Template,
                     route: dict[str, Any]) -> list[dict[str, Any]]:
