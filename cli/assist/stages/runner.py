@@ -85,7 +85,7 @@ class Runner:
         self._active: set[Any] = set()
         self._active_lock = threading.Lock()
         self._logs_pruned = float("-inf")
-        self._line_numbers: dict[int, int] = {}  # id(task) -> its stdin line, while its batch runs
+        self._line_numbers: dict[int, int] = {}  # id(task) -> its stdin line, for the batch read last
 
     # -- running one batch --------------------------------------------------------------------------
 
@@ -155,6 +155,7 @@ class Runner:
 
     def _read_batch(self, reader: jsonl.LineReader, rejects: jsonl.Rejects) -> list[taskmod.Task] | None:
         batch: list[taskmod.Task] = []
+        self._line_numbers = {}
         while len(batch) < self.stage.batch_size:
             if batch and not reader.ready():
                 break
@@ -213,8 +214,6 @@ class Runner:
                 self.counts.retried += len(retry)
                 time.sleep(backoff_s(attempt, self.settings))
             pending = retry
-        for doc in tasks:
-            self._line_numbers.pop(id(doc), None)
 
     # -- queue mode ---------------------------------------------------------------------------------
 
