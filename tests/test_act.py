@@ -99,7 +99,7 @@ allow = ["{url}/*"]
 token = "hook"
 
 [actions.shell]
-allow = [["echo"]]
+allow = [["echo", {{pattern = "[a-z]+"}}]]
 
 [actions.calendar]
 file = "{tmp_path / 'cal.ics'}"
@@ -181,15 +181,23 @@ def test_reply_keeps_the_thread(act_home, smtp):
     assert msg["Subject"] == "Re: Lunch" and msg["In-Reply-To"] == "<m2@x>" and msg["References"] == "<m1@x> <m2@x>"
 
 
+def held_task(home) -> dict:
+    """The one task `assist act` parked for approval (reading stdin, in its own queue `act`)."""
+    [row] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert row["queue"] == "act"
+    return run(["queue", "show", row["id"]]).json()["task"]
+
+
 def test_an_interrupted_send_is_not_repeated(act_home, smtp):
     home, _ = act_home
     _, inbox = smtp
-    doc = task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}],
-               meta={"approved": True})
-    planned = act(doc, args=("--dry-run",)).lines[0]
+    r = act(task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}]))
+    assert r.code == 0 and "held: awaiting approval: email.send" in r.err and r.out == ""
+    planned = held_task(home)
     key = planned["actions"][1]["key"]
     Journal(home).started(key, planned["id"], "email.send")  # as if the process died mid-send
-    r = act(planned)
+    assert run(["queue", "approve", planned["id"]]).code == 0
+    r = act()  # nothing on stdin: the run carries on with what was approved since
     assert r.code == 1 and inbox.messages == []
     assert "unsure whether it happened" in r.err
 

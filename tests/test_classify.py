@@ -148,7 +148,10 @@ def test_a_route_threshold_sends_unsure_tasks_to_the_fallback(home):
 def test_bad_input_is_named_and_the_rest_goes_on(home):
     r = run(["classify"], b'{"type": "text", "data": {"text": "hi"}}\nnot json\n\xff\xfe\n')
     assert r.code == 65 and "line 2" in r.err and "line 3" in r.err
-    assert len(r.lines) == 1 and r.lines[0]["intent"]["route"] == "fallback"
+    # the unplaced task is parked for a person (queue classify, hold/), not passed down the pipe
+    assert r.lines == [] and "held: no confident route" in r.err
+    [held] = run(["queue", "ls", "--queue", "classify", "--state", "hold", "--json"]).json()
+    assert run(["queue", "show", held["id"]]).json()["task"]["intent"]["route"] == "fallback"
 
 
 def test_empty_text_huge_lines_and_missing_fields_are_named_and_the_rest_goes_on(home, model_file):
@@ -163,15 +166,21 @@ def test_empty_text_huge_lines_and_missing_fields_are_named_and_the_rest_goes_on
              b'{"type": "text", "data": {"text": "what is the weather tomorrow"}}']
     r = run(["classify"], b"\n".join(lines) + b"\n")
     assert r.code == 65
-    named = sorted(int(line.split("line ")[1].split(":")[0]) for line in r.err.splitlines())
+    named_lines = [line for line in r.err.splitlines() if ": line " in line]
+    named = sorted(int(line.split("line ")[1].split(":")[0]) for line in named_lines)
     assert named == [2, 3, 4, 5, 6]
     assert "longer than 1048576 bytes" in r.err and '"type" is a required property' in r.err
-    assert r.err.count("nothing to classify") == 3
+    assert sum("nothing to classify" in line for line in named_lines) == 3
+    assert r.err.count(" held: nothing to classify") == 3  # and each says where it waits
     assert "Traceback" not in r.err
     by_text = {(t.get("data") or {}).get("text", t["type"]): t["intent"] for t in r.lines}
-    assert len(r.lines) == 5  # the unusable tasks go on too, held for a person; the unreadable lines do not
+    assert len(r.lines) == 2  # the unusable tasks are parked for a person; the unreadable lines are not kept
     assert by_text["play some jazz"]["route"] == "play_music"
     assert by_text["what is the weather tomorrow"]["route"] == "weather"
+    held = [run(["queue", "show", row["id"]]).json()["task"]
+            for row in run(["queue", "ls", "--queue", "classify", "--state", "hold", "--json"]).json()]
+    by_text = {(t.get("data") or {}).get("text", t["type"]): t["intent"] for t in held}
+    assert sorted(by_text) == sorted(["   ", "email.received", "note"])
     for key in ("   ", "email.received", "note"):
         assert by_text[key]["route"] == "fallback" and by_text[key]["reason"].startswith("nothing to classify")
 

@@ -16,7 +16,7 @@ def queue_files(home, queue="inbox", state="new"):
 def test_enqueue_fills_in_ids_and_meta(home):
     r = run(["enqueue"], jsonl({"type": "text", "data": {"text": "hello"}}))
     assert r.code == 0, r.err
-    assert r.json() == {"queue": "inbox", "enqueued": 1, "bad_lines": 0}
+    assert r.json() == {"queue": "inbox", "enqueued": 1, "duplicates": 0, "bad_lines": 0, "last_line": 1}
     [name] = queue_files(home)
     doc = orjson.loads((home / "spool" / "inbox" / "new" / name).read_bytes())
     assert len(doc["id"]) == 26 and doc["priority"] == 5 and doc["source"] == "stdin"

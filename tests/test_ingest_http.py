@@ -55,8 +55,10 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def signed(body: bytes, secret: str = SECRET) -> dict:
-    return {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+def signed(body: bytes, secret: str = SECRET, stamp: int | None = None) -> dict:
+    stamp = int(time.time()) if stamp is None else stamp
+    mac = hmac.new(secret.encode(), str(stamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Assist-Timestamp": str(stamp), "X-Assist-Signature-256": f"sha256={mac}"}
 
 
 def test_a_valid_jwt_or_signature_is_stored_before_the_202(server, home):
@@ -89,12 +91,15 @@ def test_everything_else_is_refused_with_a_json_error(server, home):
         (bearer("not.a.jwt"), body),
         (signed(body, "wrong-secret"), body),
         (signed(b'{"a": 2}'), body),  # a signature of another body
-        ({"X-Hub-Signature-256": "sha1=abc"}, body),
+        ({"X-Assist-Signature-256": "sha1=abc", "X-Assist-Timestamp": str(now)}, body),
+        ({"X-Hub-Signature-256": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()},
+         body),  # GitHub's body-only signature: replayable, not taken
     ]
     for headers, payload in cases:
         r = post(url, payload, headers)
         assert r.status_code == 401, headers
-        assert r.json() == {"error": "a valid bearer JWT or X-Hub-Signature-256 is required", "status": 401}
+        assert r.json() == {"error": "a valid bearer JWT, or X-Assist-Signature-256 with a recent "
+                                     "X-Assist-Timestamp, sent once, is required", "status": 401}
     token = bearer(jwt_tokens.mint(store, audience="ingest"))
     big = b'{"pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     assert post(url, big, token).status_code == 413

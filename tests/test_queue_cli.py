@@ -86,7 +86,12 @@ def test_retry_failed_approve_and_reject_held(home):
     states = {r["id"]: r["state"] for r in ls("--state", "all")}
     assert states == {"F1": "new", "F2": "new", "H1": "new", "H2": "cancelled"}
     approved = [lease for lease in q.claim(3) if lease.id == "H1"]
-    assert approved[0].doc["meta"]["approved"] is True
+    assert "approved" not in approved[0].doc["meta"]  # never in the document: in the home's records
+    from assist.act.approvals import Approvals, plan_digest
+
+    assert Approvals(load().home).plan_approved("H1", plan_digest(approved[0].doc["actions"]))
+    [record] = Approvals(load().home).of("H1")
+    assert record["kind"] == "plan" and record["by"].startswith("cli:")
 
 
 def test_stats_purge_and_reap_json(home):

@@ -111,7 +111,9 @@ def test_rest_and_events_follow_a_worker(served, home, tmp_path):
     assert feed.states(task_id) == ["new", "cur", "hold", "new", "cur", "done"]
 
     shown = requests.get(f"{base}/api/tasks/{task_id}", headers=bearer, timeout=5).json()
-    assert shown["state"] == "done" and shown["task"]["meta"]["approved"] is True
+    assert shown["state"] == "done" and "approved" not in shown["task"]["meta"]
+    [approval] = shown["approvals"]  # recorded outside the task, by who approved
+    assert approval["kind"] == "plan" and approval["by"].startswith("api:")
     queues = {q["name"]: q for q in requests.get(f"{base}/api/queues", headers=bearer, timeout=5).json()}
     assert queues["act"]["depth"]["done"] == 1 and queues["act"]["depth"]["hold"] == 0
     logs = requests.get(f"{base}/api/logs?component=act&level=info", headers=bearer, timeout=5).json()
@@ -295,7 +297,7 @@ def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     expect(page.get_by_test_id("message")).to_contain_text(f"approve: {held['id']}")
     expect(row).to_have_count(0)
     shown = run(["queue", "show", held["id"]]).json()
-    assert shown["state"] == "new" and shown["task"]["meta"]["approved"] is True
+    assert shown["state"] == "new" and [a["kind"] for a in shown["approvals"]] == ["plan"]
     assert run(["act", "--from", "act", "--once"]).code == 0
     assert "pay: Water <b>bill</b>" in (tmp_path / "vault" / "Bills.md").read_text()
     expect(page.get_by_test_id("activity")).to_contain_text("→ done")

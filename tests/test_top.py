@@ -105,7 +105,7 @@ def test_keys_approve_retry_and_inspect_the_selected_task(terminal, home, tmp_pa
     term.keys("a")
     term.wait_for(f"approve: act/{held['id']}")
     shown = run(["queue", "show", held["id"]]).json()
-    assert shown["state"] == "new" and shown["task"]["meta"]["approved"] is True
+    assert shown["state"] == "new" and [(a["kind"], a["by"]) for a in shown["approvals"]] == [("plan", "top")]
 
     term.wait_for("0 waiting for you")
     term.keys("r")  # the failed task is the only row left

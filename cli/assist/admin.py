@@ -98,28 +98,39 @@ def describe(row: dict[str, Any]) -> str:
 VERBS = ("retry", "cancel", "approve", "reject")
 
 
-def show(backend: Backend, prefix: str, queue: str | None = None) -> dict[str, Any]:
-    """One task: where it is and its whole document (`assist queue show`, GET /api/tasks/ID)."""
+def show(backend: Backend, prefix: str, queue: str | None = None, approvals: Any = None) -> dict[str, Any]:
+    """One task: where it is, its whole document and the decisions a person recorded for it
+    (`assist queue show`, GET /api/tasks/ID)."""
     info = resolve(backend, prefix, queue)
     found, doc = backend.queue(info.queue, create=False).get(info.id)
-    return {"queue": found.queue, "state": found.state, "task": doc}
+    out = {"queue": found.queue, "state": found.state, "task": doc}
+    if approvals is not None:
+        out["approvals"] = approvals.of(info.id)
+    return out
 
 
 def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "",
-           route: str | None = None, routes: list[str] | None = None) -> dict[str, Any]:
+           route: str | None = None, routes: list[str] | None = None, approvals: Any = None,
+           by: str = "cli") -> dict[str, Any]:
     """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?, "route"?}.
 
-    `route` (with approve) places a task that was held for want of a route on one of `routes`."""
+    An approval is recorded in `approvals` (act/approvals.py) before the task moves on: for a task held
+    by its actions, the digest of the exact plan the person saw; for a task held because no route was
+    sure, the route they gave it (`route`, one of `routes`). `by` says who decided (cli, api:NAME, top).
+    """
     if verb not in VERBS:
         raise UsageError(f"unknown action {verb!r} (choose from {', '.join(VERBS)})")
+    if route is not None and verb != "approve":
+        raise UsageError("a route goes with approve")
     info = resolve(backend, prefix, queue)
     q = backend.queue(info.queue, create=False)
-    if route is not None:
-        _check_route(q, info, verb, route, routes or [])
-    if verb == "reject":
+    if verb == "retry":
+        _retryable(q, info)
+    if verb == "approve":
+        _approve(q, info, route, routes or [], approvals, by)
+        result: Any = None
+    elif verb == "reject":
         result = q.reject(info.id, reason)
-    elif verb == "approve":
-        result = q.approve(info.id, route)
     else:
         result = getattr(q, verb)(info.id)
     out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
@@ -130,11 +141,37 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
     return out
 
 
-def _check_route(q: Any, info: TaskInfo, verb: str, route: str, routes: list[str]) -> None:
-    if verb != "approve":
-        raise UsageError("a route goes with approve")
-    if route not in routes:
-        raise UsageError(f"no route named {route!r} (configured: {', '.join(routes) or 'none'})")
+def _retryable(q: Any, info: TaskInfo) -> None:
+    """A record of something that was not a task (queue/checks.py) cannot be retried: it has no task."""
+    from .errors import Conflict
+    from .queue.checks import INVALID_TYPE
+
     _, doc = q.get(info.id)
-    if (doc.get("intent") or {}).get("route") != "fallback":
+    if doc.get("type") == INVALID_TYPE:
+        where = (doc.get("data") or {}).get("kept_as")
+        raise Conflict(f"task {info.id} is not a task ({(doc.get('data') or {}).get('reason')}); nothing to retry"
+                       + (f": the original is kept as {where} in the spool" if where else ""))
+
+
+def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], approvals: Any, by: str) -> None:
+    from .act.approvals import plan_digest, waiting
+    from .errors import Conflict
+
+    if approvals is None:
+        raise UsageError("approving needs the home's approval records")
+    if route is not None and route not in routes:
+        raise UsageError(f"no route named {route!r} (configured: {', '.join(routes) or 'none'})")
+    found, doc = q.get(info.id)
+    unplaced = (doc.get("intent") or {}).get("route") == "fallback"
+    if route is not None and not unplaced:
         raise UsageError(f"task {info.id} has a route already; approve it without --route")
+    if found.state != "hold":
+        raise Conflict(f"task {info.id} is {found.state}, not waiting for approval (hold)")
+    if route is not None:
+        approvals.choose_route(info.id, route, by)
+    elif unplaced:
+        raise UsageError(f"task {info.id} has no route yet: give it one with --route NAME "
+                         f"(configured: {', '.join(routes) or 'none'})")
+    elif waiting(doc.get("actions") or []):
+        approvals.approve_plan(info.id, plan_digest(doc["actions"]), by)
+    q.approve(info.id, route)

@@ -126,14 +126,16 @@ class Alerts:
     def _webhook(self, alert: dict[str, Any]) -> None:
         from urllib.parse import urlsplit
 
-        import requests
-
-        from .net import is_loopback
+        from .net import is_loopback, request
 
         url = self.settings["webhook"]
-        if not is_loopback(urlsplit(url).hostname or "") and not self.config.raw.get("allow_remote"):
-            raise PermissionError(f"alerts.webhook: {url} is not on this machine; set allow_remote = true")
-        requests.post(url, json=alert, timeout=10).raise_for_status()
+
+        def check(target: str) -> None:
+            if not is_loopback(urlsplit(target).hostname or "") and not self.config.raw.get("allow_remote"):
+                raise PermissionError(f"alerts.webhook: {target} is not on this machine; set allow_remote = true"
+                                      + (f" (a redirect from {url}, not followed)" if target != url else ""))
+
+        request("POST", url, check=check, json=alert, timeout=10).raise_for_status()
 
     def _email(self, alert: dict[str, Any]) -> None:
         from email.message import EmailMessage

@@ -100,7 +100,33 @@ def check(raw: dict[str, Any], path: Path) -> list[str]:
         from .alerts import problems as alert_problems
 
         out = [f"{path}: {p}" for p in alert_problems(raw)]
+    if not out:
+        out = [f"{path}: {p}" for p in _pattern_problems(raw)]
     return sorted(out)
+
+
+def _pattern_problems(raw: dict[str, Any]) -> list[str]:
+    from .decide.regex import explain, problem
+
+    out = []
+    for index, entry in enumerate(raw.get("actions", {}).get("shell", {}).get("allow", [])):
+        for position, want in enumerate(entry):
+            reason = problem(want["pattern"]) if isinstance(want, dict) else None
+            if reason:
+                out.append(f"actions.shell.allow.{index}.{position}.pattern: {want['pattern']!r} "
+                           f"{explain(want['pattern'], reason)}")
+    return out
+
+
+def warnings(raw: dict[str, Any], path: Path) -> list[str]:
+    """What `assist config check` points out without refusing the file, each as 'FILE: KEY: warning'."""
+    out = []
+    allow = raw.get("actions", {}).get("shell", {}).get("allow", [])
+    if allow:
+        from .act.executors.shell import warnings as shell_warnings
+
+        out += shell_warnings(allow)
+    return [f"{path}: {w}" for w in out]
 
 
 def _explain(error: Any) -> str:
@@ -123,6 +149,8 @@ def read(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: TOML syntax: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
 

@@ -148,10 +148,29 @@ def dumps(doc: Any) -> bytes:
 
 
 def write_lines(docs: list[Any], out: IO[bytes] | None = None) -> None:
-    """Write documents as JSON lines and flush, so a downstream stage sees them at once."""
+    """Write documents as JSON lines and flush, so a downstream stage sees them at once. ReaderGone when
+    the reader of the pipe went away."""
+    from .errors import ReaderGone
+
     out = out or sys.stdout.buffer
-    out.write(b"".join(orjson.dumps(d) + b"\n" for d in docs))
-    out.flush()
+    try:
+        out.write(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+        out.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        _silence(out)
+        raise ReaderGone("the reader of stdout went away") from None
+
+
+def _silence(out: IO[bytes]) -> None:
+    """Point a broken stdout at /dev/null, so the interpreter's last flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 class Rejects:
@@ -168,6 +187,10 @@ class Rejects:
         if self._keep is not None:
             self._keep.write(bad.raw + b"\n")
             self._keep.flush()
+
+    def note(self, number: int, what: str) -> None:
+        """Say something about a line that is not an error (it does not count as a bad line)."""
+        sys.stderr.write(f"{self.label}: line {number}: {what}\n")
 
     def name(self, number: int, reason: str) -> None:
         """Report a line that parsed but cannot be worked on (its task goes on, held for a person)."""

@@ -32,6 +32,9 @@ COMMANDS = {
 }
 
 
+_invoked: list[str] = []  # the command being run, for error messages ("assist serve needs ...")
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -40,6 +43,7 @@ class LazyGroup(click.Group):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
+        _invoked[:] = [cmd_name]
         module = importlib.import_module(spec[0])
         return getattr(module, spec[1])
 
@@ -74,18 +78,46 @@ def main(home: str | None, queue_url: str | None) -> None:
         os.environ["ASSIST_QUEUE_URL"] = queue_url
 
 
+def _command() -> str:
+    """The command being run, with its subcommand: "serve", "ingest http"."""
+    if not _invoked:
+        return ""
+    args = sys.argv[1:]
+    rest = args[args.index(_invoked[0]) + 1:] if _invoked[0] in args else []
+    sub = next((a for a in rest if not a.startswith("-")), None)
+    return f"{_invoked[0]} {sub}" if sub and _invoked[0] in ("ingest", "queue", "memory", "models", "token",
+                                                            "config", "classify", "stage") else _invoked[0]
+
+
+def _fail(exc: AssistError) -> None:
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        sys.stderr.write(f"assist: {line}\n")
+    sys.exit(exc.exit_code)
+
+
 def cli() -> None:
+    from .errors import storage_error
+    from .extras import missing_extra
+
     try:
         main.main(prog_name="assist")
     except AssistError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            sys.stderr.write(f"assist: {line}\n")
-        sys.exit(exc.exit_code)
+        _fail(exc)
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): stop quietly, as unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(1)
+    except ImportError as exc:  # an optional extra is not installed: one line, exit 69
+        found = missing_extra(exc, _command())
+        if found is None:
+            raise
+        _fail(found)
+    except OSError as exc:  # the disk is full, read-only or not ours: one line, exit 75 or 73
+        found = storage_error(exc)
+        if found is None:
+            raise
+        _fail(found)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,18 @@ def new_id(ms: int | None = None) -> str:
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -5, -5))
 
 
+def stable_id(key: str, ms: int | None = None) -> str:
+    """An id made from what identifies an event at its source (a Maildir key, an IMAP UID), laid out as
+    new_id's: the same event gets the same id on every run, so a queue stores it once (a put of an id it
+    holds is skipped) and its actions keep their journal keys, however often it is ingested."""
+    import hashlib
+
+    ms = min(max(0, ms or 0), (1 << 48) - 1)
+    rand = int.from_bytes(hashlib.sha256(key.encode()).digest()[:10], "big")
+    value = (ms << 80) | rand
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -5, -5))
+
+
 @cache
 def _validator():
     import jsonschema_rs
@@ -77,12 +89,30 @@ def normalize(doc: Task, *, source: str, priority: int | None = None, max_attemp
     return doc
 
 
+# What the stages own: a document that arrives from outside (a line of `ingest stdin`, a message of
+# `ingest ws`) may not bring them, nor choose its id or its queue bookkeeping (DESIGN §2.7).
+STAGE_SECTIONS = ("intent", "prompt", "result", "actions", "trace", "meta", "id", "source")
+SAFE_ID = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
+
+
+def from_outside(doc: Task, *, source: str) -> Task:
+    """An event document from an untrusted source: the sections stages own are dropped (and named in
+    meta.dropped), then what enqueue owns is filled in afresh. Returns the same dict."""
+    dropped = [key for key in STAGE_SECTIONS if key in doc]
+    for key in dropped:
+        del doc[key]
+    normalize(doc, source=source)
+    if dropped:
+        doc["meta"]["dropped"] = dropped
+    return doc
+
+
 def fresh_for_next_queue(doc: Task) -> Task:
     """A task leaving one queue for the next starts with its attempts counted afresh."""
     meta = doc.get("meta")
     if meta:
         meta["attempts"] = 0
-        for key in ("not_before", "last_error", "hold_reason", "approved"):
+        for key in ("not_before", "last_error", "hold_reason"):
             meta.pop(key, None)
     return doc
 

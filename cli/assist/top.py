@@ -85,9 +85,11 @@ class Top(App[None]):
         Binding("tab", "focus_next", "Switch", show=False),
     ]
 
-    def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0, routes: list[str] | None = None):
+    def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0, routes: list[str] | None = None,
+                 approvals: Any = None):
         super().__init__()
         self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
+        self.approvals = approvals
         self.routes = routes or []
         self.rows: dict[str, dict[str, Any]] = {}
 
@@ -178,7 +180,8 @@ class Top(App[None]):
 
     def _change(self, row: dict[str, Any], verb: str, route: str | None) -> None:
         try:
-            done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes)
+            done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes,
+                                approvals=self.approvals, by="top")
         except AssistError as exc:
             self._say(f"{verb} refused: {exc}")
         else:
@@ -194,12 +197,12 @@ class Top(App[None]):
 
         row = self.rows[key]
         try:
-            shown = admin.show(self.backend, row["id"], row["queue"])
+            shown = admin.show(self.backend, row["id"], row["queue"], self.approvals)
         except AssistError as exc:
             self._say(f"inspect: {exc}")
             return
         self.push_screen(Inspect(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode()))
 
 
-def run(backend: Any, log_folder: Path, interval_s: float, routes: list[str]) -> None:
-    Top(backend, log_folder, interval_s, routes).run()
+def run(backend: Any, log_folder: Path, interval_s: float, routes: list[str], approvals: Any) -> None:
+    Top(backend, log_folder, interval_s, routes, approvals).run()

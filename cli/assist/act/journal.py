@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import Any
 
 
+def open_db(home: Path) -> sqlite3.Connection:
+    """state/actions.db: the journal and the approvals, synced on every write (autocommit, WAL)."""
+    path = home / "state" / "actions.db"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    return db
+
+
 class Journal:
     def __init__(self, home: Path):
-        path = home / "state" / "actions.db"
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db = open_db(home)
         self.db.execute("CREATE TABLE IF NOT EXISTS journal (key TEXT PRIMARY KEY, task TEXT, type TEXT,"
                         " state TEXT, result TEXT, error TEXT, updated REAL)")
 

@@ -39,11 +39,13 @@ def render_args(args: Any, task: dict[str, Any]) -> Any:
 
 
 def plan(task: dict[str, Any], config: Any) -> list[dict[str, Any]]:
-    """The task's actions with a status each: planned, awaiting_approval or refused. A task planned
-    before (a retry, or an approval) keeps its plan, so every action keeps its idempotency key."""
+    """The task's actions with a status each: planned, awaiting_approval or refused.
+
+    The plan is always made afresh from the route (its fixed actions, then what the model proposed); an
+    `actions` list the task already carries is never reused, since a task document is data. Planning
+    the same task under the same config gives the same plan with the same idempotency keys, so a retry
+    or an approval finds its actions in the journal; what is done is what the journal says."""
     load_all()
-    if task.get("actions"):
-        return task["actions"]
     route_name, route = route_of(task, config)
     allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
     confirm = set(route.get("confirm", []))

@@ -61,11 +61,20 @@ def refresh(store: TokenStore, name: str, *, force: bool = False, skew_s: float 
 
 
 def _post(url: str, form: dict[str, str], timeout_s: float, name: str) -> Any:
+    from urllib.parse import urlsplit
+
     import requests
+
+    from ..net import request
+
+    def same_origin(target: str) -> None:  # a token endpoint has no business sending the secrets elsewhere
+        if (urlsplit(target).scheme, urlsplit(target).netloc) != (urlsplit(url).scheme, urlsplit(url).netloc):
+            raise AssistError(f"token {name!r}: the token endpoint {url} redirected to {target}; not followed")
 
     for attempt in range(3):
         try:
-            return requests.post(url, data=form, timeout=timeout_s, headers={"Accept": "application/json"})
+            return request("POST", url, check=same_origin, data=form, timeout=timeout_s,
+                           headers={"Accept": "application/json"})
         except requests.ConnectionError:
             if attempt == 2:
                 raise Unavailable(f"token {name!r}: cannot reach the token endpoint {url}") from None

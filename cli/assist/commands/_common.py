@@ -9,6 +9,19 @@ from typing import Any
 import click
 
 
+def queue_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: a queue name given on the command line, checked as every queue name is."""
+    if value is None:
+        return None
+    from ..errors import UsageError
+    from ..queue.base import checked_name
+
+    try:
+        return checked_name(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def load_config() -> Any:
     from ..config import load
 

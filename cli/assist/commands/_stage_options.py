@@ -7,12 +7,14 @@ from typing import Any
 
 import click
 
+from ._common import queue_name
+
 
 def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--from", "source", metavar="QUEUE", default=None,
+        click.option("--from", "source", metavar="QUEUE", default=None, callback=queue_name,
                      help="Take tasks from this queue instead of stdin."),
-        click.option("--to", "dest", metavar="QUEUE", default=None,
+        click.option("--to", "dest", metavar="QUEUE", default=None, callback=queue_name,
                      help="Put results in this queue instead of writing them to stdout."),
         click.option("--once/--follow", default=True, show_default=True,
                      help="With --from: drain the ready tasks then exit, or keep waiting for new ones."),
@@ -21,9 +23,12 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeout", "timeout", metavar="DURATION", default=None,
                      help="Give up on a task after this long (default: the task's meta.timeout_s, "
                           "else queue.timeout)."),
-        click.option("--dead-letter", metavar="QUEUE", default=None,
+        click.option("--dead-letter", metavar="QUEUE", default=None, callback=queue_name,
                      help="Reading stdin: keep tasks that fail for good in this queue's failed/ "
-                          "(default: a queue named after the stage)."),
+                          "(default: the --hold-queue)."),
+        click.option("--hold-queue", metavar="QUEUE", default=None, callback=queue_name,
+                     help="Reading stdin: park held tasks in this queue's hold/ until approved; each run "
+                          "first carries on with what it has ready (default: a queue named after the stage)."),
         click.option("--rejects", type=click.Path(dir_okay=False), default=None,
                      help="Reading stdin: also append bad input lines to this file."),
     ]
@@ -33,7 +38,7 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, concurrency: int,
-              timeout: str | None, dead_letter: str | None, rejects: str | None) -> int:
+              timeout: str | None, dead_letter: str | None, rejects: str | None, hold_queue: str | None) -> int:
     from ..config import load
     from ..stages.runner import Runner, RunOptions
     from ..timeutil import parse_duration
@@ -45,5 +50,5 @@ def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, c
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timeout") from None
     options = RunOptions(source=source, dest=dest, once=once, concurrency=concurrency, timeout_s=timeout_s,
-                         dead_letter=dead_letter, rejects_path=rejects)
+                         dead_letter=dead_letter, rejects_path=rejects, hold_queue=hold_queue)
     return Runner(stage, load(), options).run()

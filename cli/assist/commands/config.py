@@ -20,13 +20,18 @@ def config() -> None:
 def check() -> None:
     """Validate assist.toml; print every problem as FILE: KEY: PROBLEM (exit 78 if there are any).
 
+    Warnings (things that work but are riskier than they look, such as a shell allowlist entry for a
+    program that can run others) are printed as `warning: FILE: KEY: ...` and do not change the exit code.
+
     \b
     Example:
       assist config check && echo ok
     """
-    from ..config import load
+    from ..config import load, warnings
 
     cfg = load()
+    for line in warnings(cfg.raw, cfg.path) if cfg.path else []:
+        click.echo(f"warning: {line}", err=True)
     where = cfg.path or f"{cfg.home} (no assist.toml: defaults apply)"
     click.echo(f"ok: {where}")
 

@@ -23,6 +23,10 @@ def demo(home: Path | None, mailbox: Path | None) -> None:
       scripts/demo                       # sets up what it needs, then runs this
       assist demo --dir /tmp/assist-demo
     """
+    from ..extras import require
+
+    for module in ("aiosmtpd", "llama_cpp", "onnxruntime", "tokenizers"):  # before any server starts
+        require(module, "demo")
     from ..demo.run import repo_root, run
 
     root = repo_root()

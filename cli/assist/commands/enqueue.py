@@ -6,11 +6,12 @@ import sys
 
 import click
 
-from ._common import backend, load_config
+from ._common import backend, load_config, queue_name
 
 
 @click.command()
-@click.option("--queue", "-q", "queue_name", default="inbox", show_default=True, help="The queue to put tasks in.")
+@click.option("--queue", "-q", "queue_name", default="inbox", show_default=True, callback=queue_name,
+              help="The queue to put tasks in.")
 @click.option("--priority", "-p", type=click.IntRange(0, 9), default=None,
               help="0 (served first) to 9; overrides the tasks' own priority (default 5).")
 @click.option("--delay", default="0s", show_default=True, metavar="DURATION",
@@ -26,7 +27,13 @@ def enqueue(queue_name: str, priority: int | None, delay: str, rejects: str | No
     number and skipped; the good lines are still enqueued. Tasks are stored in batches that share their
     disk syncs, and are safe on disk before the command exits.
 
-    Prints a JSON summary on stdout. Exit status: 0 all enqueued, 65 some lines were bad.
+    A task whose id the queue already holds (in any state) is not stored again: the first is kept, the
+    line is named on stderr and counted in "duplicates". If the disk refuses a write (full, read-only),
+    the summary says how far it got ("last_line": the last line stored) and the command stops with a
+    one-line error: exit 75 when space may come back, 73 when the spool cannot be written; the lines
+    after it were not read, so the writer of the pipe sees it stop.
+
+    Prints a JSON summary on stdout. Exit status: 0 all enqueued, 65 some lines were bad, 73 or 75 stopped.
 
     \b
     Examples:
@@ -34,19 +41,16 @@ def enqueue(queue_name: str, priority: int | None, delay: str, rejects: str | No
       assist ingest imap --once | assist enqueue --queue mail --priority 3
       cat events.jsonl | assist enqueue --delay 15m --rejects bad.jsonl
     """
-    import re
-
     from .. import errors, jsonl
-    from ..enqueue import enqueue_stream
-    from ..queue.base import QUEUE_NAME_PATTERN
+    from ..enqueue import Stopped, enqueue_stream
     from ..timeutil import parse_duration
 
-    if not re.match(QUEUE_NAME_PATTERN, queue_name):
-        raise click.BadParameter("lowercase letters, digits, '.', '_' and '-' only", param_hint="--queue")
     try:
         delay_s = parse_duration(delay)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--delay") from None
+    import orjson
+
     from .. import log
 
     config = load_config()
@@ -55,11 +59,21 @@ def enqueue(queue_name: str, priority: int | None, delay: str, rejects: str | No
         click.echo("assist enqueue: reading tasks as JSON lines from the terminal; end with Ctrl-D", err=True)
     reader = jsonl.LineReader(sys.stdin.fileno(), config.max_line_bytes)
     bad = jsonl.Rejects("assist enqueue", rejects)
+    stopped = None
     try:
         result = enqueue_stream(reader, queue, bad, source=source, priority=priority, delay_s=delay_s)
+    except Stopped as exc:
+        result, stopped = exc.result, exc
     finally:
         bad.close()
     log.for_component(config, "enqueue").info("enqueued", queue=queue_name, count=result.enqueued,
-                                              bad_lines=result.bad_lines)
-    click.echo(f'{{"queue": "{queue_name}", "enqueued": {result.enqueued}, "bad_lines": {result.bad_lines}}}')
+                                              duplicates=result.duplicates, bad_lines=result.bad_lines,
+                                              stopped=stopped is not None)
+    summary = {"queue": queue_name, "enqueued": result.enqueued, "duplicates": result.duplicates,
+               "bad_lines": result.bad_lines, "last_line": result.last_line}
+    click.echo(orjson.dumps(summary).decode())
+    if stopped is not None:
+        fault = errors.storage_error(stopped.__cause__) or errors.StorageError(str(stopped.__cause__), errors.TEMPFAIL)
+        raise errors.StorageError(f"enqueue: stopped at line {stopped.first_line} after storing {result.enqueued} "
+                                  f"task(s): {fault}", fault.exit_code)
     sys.exit(errors.DATAERR if result.bad_lines else errors.OK)

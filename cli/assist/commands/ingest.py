@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ._common import load_config
+from ._common import load_config, queue_name
 
-to_option = click.option("--to", "dest", metavar="QUEUE", default=None,
+to_option = click.option("--to", "dest", metavar="QUEUE", default=None, callback=queue_name,
                          help="Put the events in this queue (durably) instead of writing them to stdout.")
 
 
@@ -171,34 +171,62 @@ def imap(host: str, port: int | None, security: str, cafile: str | None, user: s
 @ingest.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=int, default=8787, show_default=True)
-@click.option("--to", "dest", metavar="QUEUE", default="inbox", show_default=True, help="The queue for the events.")
+@click.option("--to", "dest", metavar="QUEUE", default="inbox", show_default=True, callback=queue_name,
+              help="The queue for the events.")
 @click.option("--max-body", default="1MB", show_default=True, metavar="SIZE", help="Larger bodies get 413.")
 @click.option("--rate", type=float, default=50.0, show_default=True, help="Requests per second per caller.")
 @click.option("--burst", type=int, default=100, show_default=True, help="Requests a caller may send at once.")
 @click.option("--hmac-token", "hmac_tokens", multiple=True, metavar="NAME",
-              help="Accept X-Hub-Signature-256 signatures made with this stored secret (repeatable).")
-def http(host: str, port: int, dest: str, max_body: str, rate: float, burst: int, hmac_tokens: tuple[str, ...]) -> None:
+              help="Accept X-Assist-Signature-256 signatures made with this stored secret (repeatable).")
+@click.option("--certfile", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Serve HTTPS with this certificate (needed to listen beyond loopback).")
+@click.option("--keyfile", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="The certificate's private key.")
+@click.option("--header-timeout", default="10s", show_default=True, metavar="DURATION",
+              help="Close a connection whose request headers take longer.")
+@click.option("--body-timeout", default="30s", show_default=True, metavar="DURATION",
+              help="Answer 408 to a body that takes longer.")
+@click.option("--max-connections", type=click.IntRange(1, 100_000), default=256, show_default=True,
+              help="Connections open at once; more are closed as they come.")
+def http(host: str, port: int, dest: str, max_body: str, rate: float, burst: int, hmac_tokens: tuple[str, ...],
+         certfile: str | None, keyfile: str | None, header_timeout: str, body_timeout: str,
+         max_connections: int) -> None:
     """Receive webhooks: POST /trigger/NAME with a JSON object makes a webhook.NAME event.
 
-    Callers send a bearer JWT (`assist token jwt --audience ingest`) or a GitHub-style
-    X-Hub-Signature-256 made with a secret from the token store; anything else gets 401. A 202 is sent
-    only once the event is stored.
+    Callers send a bearer JWT (`assist token jwt --audience ingest`) or a signed request: the headers
+    X-Assist-Timestamp (unix seconds, within 5 minutes) and X-Assist-Signature-256 (sha256= and the hex
+    HMAC-SHA256 of "TIMESTAMP." followed by the body, with a secret from the token store); a signed
+    request is accepted once. Anything else gets 401. A 202 is sent only once the event is stored.
+    It listens on loopback unless allow_remote = true and --certfile/--keyfile are given.
 
     \b
     Examples:
       assist ingest http --port 8787 --to inbox
       curl -H "Authorization: Bearer $(assist token jwt --audience ingest)" \\
            -H 'Content-Type: application/json' -d '{"text": "hi"}' http://127.0.0.1:8787/trigger/note
+      ts=$(date +%s); body='{"text": "hi"}'
+      sig=$(printf '%s.%s' "$ts" "$body" | openssl dgst -sha256 -hmac "$SECRET" | cut -d' ' -f2)
+      curl -H "X-Assist-Timestamp: $ts" -H "X-Assist-Signature-256: sha256=$sig" \\
+           -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:8787/trigger/note
     """
     from .. import log
     from ..auth.oauth import secret
     from ..auth.store import TokenStore
-    from ..ingest.http import HttpOptions, build_app, serve
+    from ..httpd import Limits, check_address
+    from ..ingest.http import HttpOptions, Replays, build_app, serve
     from ..queue import open_backend
+    from ..timeutil import parse_duration
 
     config = load_config()
+    check_address(config, host, certfile, keyfile, "ingest http --host")
+    try:
+        limits = Limits(parse_duration(header_timeout), parse_duration(body_timeout), max_connections)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     store = TokenStore(config.home)
-    options = HttpOptions(queue=dest, max_body=_size(max_body), rate=rate, burst=burst)
+    replays = Replays(config.home / "state" / "ingest-http.db")
+    options = HttpOptions(queue=dest, max_body=_size(max_body), rate=rate, burst=burst,
+                          body_timeout_s=limits.body_timeout_s, replays=replays)
     if store.exists():
         options.jwt_key = store.jwt_key()
         options.hmac_secrets = {name: secret(store, name).encode() for name in hmac_tokens}
@@ -207,8 +235,9 @@ def http(host: str, port: int, dest: str, max_body: str, rate: float, burst: int
     else:
         raise click.UsageError("no way to check callers: run `assist token init` (for JWTs) or give --hmac-token")
     app = build_app(open_backend(config).queue(dest), options, log.for_component(config, "ingest-http"))
-    click.echo(f"assist ingest http: listening on http://{host}:{port}, events to queue {dest}", err=True)
-    serve(app, host, port)
+    scheme = "https" if certfile else "http"
+    click.echo(f"assist ingest http: listening on {scheme}://{host}:{port}, events to queue {dest}", err=True)
+    serve(app, host, port, certfile, keyfile, limits)
 
 
 def _size(text: str) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from ..admin import change
 from ._common import backend, load_config, print_json, print_table
+from ._common import queue_name as checked_queue
 
 LIVE_STATES = ["new", "cur", "hold", "failed"]
 
@@ -47,7 +49,8 @@ def queue() -> None:
 
 
 @queue.command("ls")
-@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue (default: all).")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue,
+              help="Only this queue (default: all).")
 @click.option("--state", "-s", default=None, metavar="STATE[,STATE]",
               help="new, cur, hold, done, failed, cancelled or all (default: new,cur,hold,failed).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True,
@@ -96,7 +99,7 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
 
 @queue.command()
 @click.argument("task_id")
-@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Look only in this queue.")
 def show(task_id: str, queue_name: str | None) -> None:
     """Print one task: where it is and its whole document, as JSON.
 
@@ -104,16 +107,21 @@ def show(task_id: str, queue_name: str | None) -> None:
     Example:
       assist queue show 01JD3K
     """
+    from ..act.approvals import Approvals
     from ..admin import show as show_task
 
-    print_json(show_task(backend(load_config()), task_id, queue_name))
+    config = load_config()
+    print_json(show_task(backend(config), task_id, queue_name, Approvals(config.home)))
 
 
 def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", route: str | None = None) -> None:
-    from ..admin import change
+    import os
+
+    from ..act.approvals import Approvals
 
     config = load_config()
-    done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.raw.get("routes", {})))
+    done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.raw.get("routes", {})),
+                  Approvals(config.home), by=f"cli:{os.environ.get('USER') or os.getuid()}")
     click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
                + (f" on route {route}" if route else ""))
 
@@ -121,7 +129,7 @@ def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", rout
 @queue.command()
 @click.argument("task_id", required=False)
 @click.option("--failed", "all_failed", is_flag=True, help="Retry every failed task (in --queue, or all queues).")
-@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Only this queue.")
 def retry(task_id: str | None, all_failed: bool, queue_name: str | None) -> None:
     """Put a failed or cancelled task back to new, with its attempts reset.
 
@@ -135,19 +143,24 @@ def retry(task_id: str | None, all_failed: bool, queue_name: str | None) -> None
     if task_id:
         _one(task_id, queue_name, "retry")
         return
+    from ..errors import AssistError
+
     b = backend(load_config())
-    count = 0
+    count = skipped = 0
     for name in _queues(b, queue_name):
-        q = b.queue(name, create=False)
-        for info in list(q.list("failed")):
-            q.retry(info.id)
-            count += 1
-    click.echo(f"retried {count} failed task(s)")
+        for info in list(b.queue(name, create=False).list("failed")):
+            try:
+                change(b, info.id, "retry", name)
+                count += 1
+            except AssistError as exc:  # not a task (a damaged file's record), or it moved meanwhile
+                click.echo(f"assist: skipped {name}/{info.id}: {exc}", err=True)
+                skipped += 1
+    click.echo(f"retried {count} failed task(s)" + (f", skipped {skipped}" if skipped else ""))
 
 
 @queue.command()
 @click.argument("task_id")
-@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Look only in this queue.")
 def cancel(task_id: str, queue_name: str | None) -> None:
     """Cancel a task that is new, leased, held or failed. A worker running it notices and drops it.
 
@@ -160,14 +173,16 @@ def cancel(task_id: str, queue_name: str | None) -> None:
 
 @queue.command()
 @click.argument("task_id")
-@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Look only in this queue.")
 @click.option("--route", default=None, metavar="NAME",
               help="For a task held because no route was sure: put it on this route (its confirmations still apply).")
 def approve(task_id: str, queue_name: str | None, route: str | None) -> None:
-    """Approve a held task: it goes back to its queue, marked approved, and runs what it proposed.
+    """Approve a held task: it goes back to its queue and runs what it proposed.
 
-    A task held because neither the rules nor the intent model placed it needs a route instead: give it
-    one with --route, and it goes on as if classified so (`intent.by` = "person").
+    The approval is recorded in the home's state (not in the task), for the exact plan shown by
+    `assist queue ls --state hold`: if the plan changes before it runs, it waits again. A task held
+    because neither the rules nor the intent model placed it needs a route instead: give it one with
+    --route, and it goes on as if classified so (`intent.by` = "person").
 
     \b
     Examples:
@@ -180,7 +195,7 @@ def approve(task_id: str, queue_name: str | None, route: str | None) -> None:
 
 @queue.command()
 @click.argument("task_id")
-@click.option("--queue", "-q", "queue_name", default=None, help="Look only in this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Look only in this queue.")
 @click.option("--reason", default="", help="Why, recorded in the task.")
 def reject(task_id: str, queue_name: str | None, reason: str) -> None:
     """Reject a held task: it is closed (cancelled) and nothing it proposed runs.
@@ -196,7 +211,7 @@ def reject(task_id: str, queue_name: str | None, reason: str) -> None:
 @click.option("--state", "-s", default="done", show_default=True, type=click.Choice(["done", "failed", "cancelled"]))
 @click.option("--older-than", default=None, metavar="DURATION",
               help="e.g. 7d, 12h, 30m. Without it: apply the configured retention.")
-@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Only this queue.")
 def purge(state: str, older_than: str | None, queue_name: str | None) -> None:
     """Delete finished tasks older than a duration (by when they reached the state).
 
@@ -229,7 +244,7 @@ def purge(state: str, older_than: str | None, queue_name: str | None) -> None:
 
 
 @queue.command()
-@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Only this queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(queue_name: str | None, as_json: bool) -> None:
     """Depth per state and queue, age of the oldest ready task, and recent throughput.
@@ -260,7 +275,7 @@ def stats(queue_name: str | None, as_json: bool) -> None:
 
 
 @queue.command()
-@click.option("--queue", "-q", "queue_name", default=None, help="Only this queue.")
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Only this queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def reap(queue_name: str | None, as_json: bool) -> None:
     """Requeue tasks whose lease expired or whose worker died; clear stale temporary files; apply the

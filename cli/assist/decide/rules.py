@@ -5,14 +5,17 @@
     route = "newsletter"
     match = {field = "data.from", glob = "*@news.*"}          # equals, glob, regex or contains
     # or: match = {any = [{...}, {...}]}   /   match = {all = [{...}, {...}]}
+
+A regex is matched by RE2 (decide/regex.py), case-insensitively: in time linear in the text, whatever the
+pattern, so a mail cannot make a rule hang.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import re
-from functools import lru_cache
 from typing import Any
+
+from . import regex
 
 OPERATORS = ("equals", "glob", "regex", "contains")
 
@@ -29,11 +32,6 @@ def field_value(task: dict[str, Any], path: str) -> Any:
     return value
 
 
-@lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
-
-
 def matches(spec: dict[str, Any], task: dict[str, Any]) -> bool:
     if "any" in spec:
         return any(matches(s, task) for s in spec["any"])
@@ -47,7 +45,7 @@ def matches(spec: dict[str, Any], task: dict[str, Any]) -> bool:
     if "glob" in spec:
         return any(fnmatch.fnmatch(t.lower(), str(spec["glob"]).lower()) for t in texts)
     if "regex" in spec:
-        return any(_regex(spec["regex"]).search(t) for t in texts)
+        return any(regex.search(spec["regex"], t, ignore_case=True) for t in texts)
     if "contains" in spec:
         return any(str(spec["contains"]).lower() in t.lower() for t in texts)
     return False
@@ -67,10 +65,9 @@ def problems(rules: list[dict[str, Any]], routes: dict[str, Any]) -> list[str]:
             spec = stack.pop()
             stack.extend(spec.get("any", []) + spec.get("all", []))
             if "regex" in spec:
-                try:
-                    re.compile(spec["regex"])
-                except re.error as exc:
-                    out.append(f"{where}.match.regex: {spec['regex']!r} is not a valid regular expression ({exc})")
+                reason = regex.problem(spec["regex"])
+                if reason:
+                    out.append(f"{where}.match.regex: {spec['regex']!r} {regex.explain(spec['regex'], reason)}")
         if rule.get("route") not in routes and rule.get("route") != "fallback":
             out.append(f"{where}.route: no route named {rule.get('route')!r} in [routes]")
     return out

@@ -1,26 +1,53 @@
 """Where ingested events go: stdout as JSON lines, or durably into a queue. And the small state files
-that let sources ingest each thing once across runs."""
+that let sources ingest each thing once across runs.
+
+A source moves its state past an event only once the event is accepted: stored in the queue, or taken
+by the reader of stdout. When the reader goes away (its process failed: a full disk, say), a source
+cannot tell which of the lines it wrote were stored, so it puts its state back where the run began and
+stops (exit 75): the next run sends those events again, with the same ids (`stable_id`), and a queue
+keeps one of each. At the end of a run that wrote to a pipe, the source waits until the reader has
+taken every line, and a moment more (PIPE_GRACE_S) in which a reader that fails to store the last of
+them is seen to go; only then is the run's state kept.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .. import jsonl
+from ..errors import ReaderGone
 from ..fileutil import write_atomic
-from ..task import Task, normalize
+from ..task import Task, normalize, stable_id
 
 
-def event(kind: str, source: str, data: dict[str, Any]) -> Task:
-    return normalize({"type": kind, "source": source, "data": data}, source=source)
+def event(kind: str, source: str, data: dict[str, Any], key: str | None = None) -> Task:
+    """An event; `key` (what identifies it at its source) makes its id stable across runs."""
+    doc: Task = {"type": kind, "source": source, "data": data}
+    if key is not None:
+        from ..timeutil import parse_rfc3339
+
+        try:
+            ms = parse_rfc3339(data["date"]) if data.get("date") else 0
+        except ValueError:
+            ms = 0
+        doc["id"] = stable_id(key, ms)
+    return normalize(doc, source=source)
+
+
+PIPE_GRACE_S = 1.0
 
 
 class Sink:
     """Sends events on. With a queue, `send` returns only once they are on disk (or in Redis)."""
 
     def __init__(self, config: Any, queue: str | None):
+        self.config = config
         self.queue = None
         self.count = 0
+        self._log: Any = None
         if queue:
             from ..queue import open_backend
 
@@ -29,11 +56,76 @@ class Sink:
     def send(self, events: list[Task]) -> None:
         if not events:
             return
+        for doc in events:
+            if doc.get("meta", {}).get("dropped"):
+                self.log.warning("untrusted_sections_dropped", task=doc["id"], type=doc.get("type"),
+                                 source=doc.get("source"), dropped=doc["meta"]["dropped"])
         if self.queue is not None:
             self.queue.put_many(events)
         else:
-            jsonl.write_lines(events)
+            try:
+                jsonl.write_lines(events)
+            except ReaderGone:
+                raise ReaderGone(f"the reader of stdout went away after {self.count} event(s); this run's "
+                                 "events are sent again next time") from None
         self.count += len(events)
+
+
+    def confirm(self, grace_s: float = PIPE_GRACE_S) -> None:
+        """Writing to a pipe: return once the reader has taken every line and has not gone away within
+        grace_s after; ReaderGone if it went away first."""
+        if self.queue is not None or not self.count:
+            return
+        import fcntl
+        import os
+        import select
+        import stat
+        import struct
+        import sys
+        import termios
+        import time
+
+        try:
+            fd = sys.stdout.fileno()
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return  # a file or a terminal: what was written is there
+        except (OSError, ValueError):
+            return
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR and POLLHUP are reported whatever is asked
+        gone = ReaderGone(f"the reader of stdout went away before it had stored the {self.count} event(s) "
+                          "sent; this run's events are sent again next time")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if poller.poll(50):
+                raise gone
+            unread = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+            if unread == 0:
+                break
+        if poller.poll(int(grace_s * 1000)):
+            raise gone
+
+    @property
+    def log(self) -> Any:
+        if self._log is None:
+            from .. import log
+
+            self._log = log.for_component(self.config, "ingest")
+        return self._log
+
+
+@contextlib.contextmanager
+def accepted_only(state: State, sink: Sink) -> Iterator[None]:
+    """Writing to stdout, put the state back where the run began if the reader goes away: which of the
+    events written since it read is unknown, so all are sent again (a queue keeps one of each)."""
+    before = state.load()
+    try:
+        yield
+        sink.confirm()
+    except ReaderGone:
+        if sink.queue is None:
+            state.save(before)
+        raise
 
 
 class State:

@@ -4,9 +4,12 @@
     GET  /healthz          200 {"ok": true}
 
 Callers prove who they are with a bearer JWT (HS256, signed with the key in the token store, audience
-"ingest") or a webhook signature `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>` keyed with a
-secret from the token store. Anything else is refused (401). Bodies over the limit get 413, other content
-types 415, clients over their rate 429 (with Retry-After); every error is a JSON body
+"ingest") or a signed webhook: `X-Assist-Timestamp: <unix seconds>` and `X-Assist-Signature-256:
+sha256=<hex HMAC-SHA256 of "<timestamp>." followed by the body>`, keyed with a secret from the token
+store. A signature is good for REPLAY_WINDOW_S around its timestamp and only once: a request sent again
+(a replay) is refused, also by other `ingest http` processes of the home (state/ingest-http.db).
+Anything else is refused (401). Bodies over the limit get 413, bodies slower than the limit 408, other
+content types 415, clients over their rate 429 (with Retry-After); every error is a JSON body
 {"error": ..., "status": ...}.
 
 Requests arriving together are stored together: a writer thread takes what is waiting and stores it with
@@ -29,6 +32,35 @@ from ..task import Task
 from .events import event
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+REPLAY_WINDOW_S = 300
+
+
+class Replays:
+    """The signatures accepted within the window, shared by the home's servers: a second use is a replay."""
+
+    def __init__(self, path: Any):
+        import sqlite3
+
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS seen (signature TEXT PRIMARY KEY, expires REAL)")
+        self.lock = threading.Lock()
+        self.swept = 0.0
+
+    def first_use(self, signature: str) -> bool:
+        import sqlite3
+
+        now = time.time()
+        with self.lock:
+            if now - self.swept > 60:
+                self.db.execute("DELETE FROM seen WHERE expires < ?", (now,))
+                self.swept = now
+            try:
+                self.db.execute("INSERT INTO seen VALUES (?, ?)", (signature, now + 2 * REPLAY_WINDOW_S))
+            except sqlite3.IntegrityError:
+                return False
+        return True
 
 
 @dataclass
@@ -39,6 +71,8 @@ class HttpOptions:
     burst: int = 100
     hmac_secrets: dict[str, bytes] = field(default_factory=dict)  # token name -> secret
     jwt_key: bytes | None = None
+    body_timeout_s: float = 30.0
+    replays: Any = None  # a Replays; None: no signed callers
 
 
 class GroupWriter:
@@ -111,8 +145,8 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
         counts["refused"] += 1
         return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers or None)
 
-    def identify(request: Request, body: bytes) -> str | None:
-        """The caller's name if its JWT or signature is good, else None."""
+    def identify(request: Request, body: bytes) -> tuple[str | None, str]:
+        """The caller's name if its JWT or signature is good (else None), and why not."""
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer ") and options.jwt_key:
             from ..auth.jwt_tokens import BadToken, verify_with_key
@@ -120,15 +154,21 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
             try:
                 claims = verify_with_key(options.jwt_key, auth[7:].strip(), "ingest")
             except BadToken:
-                return None
-            return f"jwt:{claims.get('sub', '?')}"
-        signature = request.headers.get("x-hub-signature-256", "")
-        if signature.startswith("sha256="):
-            for name, secret in options.hmac_secrets.items():
-                expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-                if hmac.compare_digest(signature[7:], expected):
-                    return f"hmac:{name}"
-        return None
+                return None, "bad token"
+            return f"jwt:{claims.get('sub', '?')}", ""
+        signature = request.headers.get("x-assist-signature-256", "")
+        stamp = request.headers.get("x-assist-timestamp", "")
+        if not signature.startswith("sha256=") or not options.hmac_secrets:
+            return None, "no credentials"
+        if not stamp.isdigit() or abs(time.time() - int(stamp)) > REPLAY_WINDOW_S:
+            return None, "timestamp missing or outside the window"
+        for name, secret in options.hmac_secrets.items():
+            expected = hmac.new(secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+            if hmac.compare_digest(signature[7:], expected):
+                if not options.replays.first_use(expected):
+                    return None, "replayed"
+                return f"hmac:{name}", ""
+        return None, "bad signature"
 
     async def trigger(request: Request) -> JSONResponse:
         name = request.path_params["name"]
@@ -140,15 +180,19 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
         if declared and declared.isdigit() and int(declared) > options.max_body:
             return error(413, f"body over {options.max_body} bytes")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > options.max_body:
-                return error(413, f"body over {options.max_body} bytes")
-        client = identify(request, bytes(body))
+        try:
+            async with asyncio.timeout(options.body_timeout_s):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > options.max_body:
+                        return error(413, f"body over {options.max_body} bytes")
+        except TimeoutError:
+            return error(408, f"the body took longer than {options.body_timeout_s:g}s")
+        client, why = identify(request, bytes(body))
         if client is None:
-            log.warning("refused", peer=request.client.host if request.client else None, trigger=name)
-            return error(401, "a valid bearer JWT or X-Hub-Signature-256 is required",
-                         **{"WWW-Authenticate": 'Bearer realm="assist"'})
+            log.warning("refused", peer=request.client.host if request.client else None, trigger=name, reason=why)
+            return error(401, "a valid bearer JWT, or X-Assist-Signature-256 with a recent X-Assist-Timestamp, "
+                              "sent once, is required", **{"WWW-Authenticate": 'Bearer realm="assist"'})
         wait = limiter.allow(client)
         if wait:
             return error(429, "too many requests", **{"Retry-After": str(max(1, round(wait)))})
@@ -184,7 +228,7 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
                              Route("/healthz", healthz, methods=["GET"])], lifespan=lifespan)
 
 
-def serve(app: Any, host: str, port: int) -> None:
-    import uvicorn
+def serve(app: Any, host: str, port: int, certfile: str | None, keyfile: str | None, limits: Any) -> None:
+    from ..httpd import run
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    run(app, host, port, certfile=certfile, keyfile=keyfile, limits=limits)

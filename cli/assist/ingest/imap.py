@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import AssistError, ConfigError, Unavailable
 from ..net import is_loopback
-from .events import Sink, State, event, safe_name
+from .events import Sink, State, accepted_only, event, safe_name
 from .mail import parse_message
 
 BATCH = 50
@@ -87,12 +87,13 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
         _status, data = conn.uid("SEARCH", None, f"UID {last + 1}:*")
         uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > last)
         sent = 0
-        for start in range(0, len(uids), BATCH):
-            chunk = uids[start: start + BATCH]
-            events = [_fetch(conn, account, uid, uidvalidity) for uid in chunk]
-            sink.send([e for e in events if e is not None])
-            state.save({"uidvalidity": uidvalidity, "last_uid": chunk[-1], "at": time.time()})
-            sent += len(chunk)
+        with accepted_only(state, sink):
+            for start in range(0, len(uids), BATCH):
+                chunk = uids[start: start + BATCH]
+                events = [_fetch(conn, account, uid, uidvalidity) for uid in chunk]
+                sink.send([e for e in events if e is not None])
+                state.save({"uidvalidity": uidvalidity, "last_uid": chunk[-1], "at": time.time()})
+                sent += len(chunk)
         return sent
     finally:
         if own:
@@ -105,7 +106,7 @@ def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int
     if status != "OK" or raw is None:
         return None  # expunged since the search
     source = f"imap://{account.user}@{account.host}/{account.folder};UIDVALIDITY={uidvalidity}/;UID={uid}"
-    doc = event("email.received", source, parse_message(raw))
+    doc = event("email.received", source, parse_message(raw), key=source)
     doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity}
     return doc
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from .. import jsonl
-from ..task import normalize, problems
+from ..task import from_outside, problems
 from .events import Sink, event
 
 
 def ingest_lines(reader: jsonl.LineReader, sink: Sink, kind: str, rejects: jsonl.Rejects) -> int:
-    """A JSON object with a "type" is taken as an event as it is (if it is a valid task); any other line
-    becomes {"type": kind, "data": {"text": line}}. Bad lines go to `rejects`; events are sent whenever
-    no more input is ready. Returns how many events were sent."""
+    """A JSON object with a "type" is taken as an event (if it is a valid task once the sections stages
+    own are dropped: the line is untrusted); any other line becomes {"type": kind, "data": {"text":
+    line}}. Bad lines go to `rejects`; events are sent whenever no more input is ready. Returns how many
+    events were sent."""
     batch: list = []
     for line in reader:
         if line.too_long:
@@ -25,11 +26,12 @@ def ingest_lines(reader: jsonl.LineReader, sink: Sink, kind: str, rejects: jsonl
             continue
         value = jsonl.parse(line) if text.lstrip().startswith("{") else None
         if isinstance(value, dict) and "type" in value:
-            found = problems(value)
+            doc = from_outside(value, source="stdin")
+            found = problems(doc)
             if found:
                 rejects.add(jsonl.BadLine(line.number, "not a task: " + "; ".join(found[:3]), line.raw))
                 continue
-            batch.append(normalize(value, source="stdin"))
+            batch.append(doc)
         else:
             batch.append(event(kind, "stdin", {"text": text}))
         if not reader.ready():

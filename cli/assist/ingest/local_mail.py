@@ -8,7 +8,7 @@ import mailbox
 from pathlib import Path
 
 from ..errors import UsageError
-from .events import Sink, State, event, safe_name
+from .events import Sink, State, accepted_only, event, safe_name
 from .mail import parse_message
 
 BATCH = 200
@@ -22,13 +22,17 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path) -> int:
     state = State(home, f"maildir-{safe_name(str(folder.resolve()))}")
     seen = set(state.load().get("seen", []))
     keys = sorted(k for k in box.keys() if k not in seen)  # noqa: SIM118 - iterating a mailbox gives messages
-    for start in range(0, len(keys), BATCH):
-        chunk = keys[start: start + BATCH]
-        sink.send([event("email.received", f"maildir://{folder.resolve()}/{key}", parse_message(box.get_bytes(key)))
-                   for key in chunk])
-        seen.update(chunk)
-        state.save({"seen": sorted(seen)})
+    with accepted_only(state, sink):
+        for start in range(0, len(keys), BATCH):
+            chunk = keys[start: start + BATCH]
+            sink.send([_event(f"maildir://{folder.resolve()}/{key}", box.get_bytes(key)) for key in chunk])
+            seen.update(chunk)
+            state.save({"seen": sorted(seen)})
     return len(keys)
+
+
+def _event(source: str, raw: bytes, key: str | None = None) -> dict:
+    return event("email.received", source, parse_message(raw), key=key or source)
 
 
 def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
@@ -39,15 +43,16 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
     state = State(home, f"mbox-{safe_name(str(path.resolve()))}")
     seen = set(state.load().get("seen", []))
     pending, count = [], 0
-    for key in box.keys():  # noqa: SIM118 - iterating a mailbox gives messages
-        raw = box.get_bytes(key)
-        digest = hashlib.sha256(raw).hexdigest()[:32]
-        if digest in seen:
-            continue
-        pending.append((digest, event("email.received", f"mbox://{path.resolve()}#{key}", parse_message(raw))))
-        if len(pending) >= BATCH:
-            count += _flush(pending, seen, sink, state)
-    count += _flush(pending, seen, sink, state)
+    with accepted_only(state, sink):
+        for key in box.keys():  # noqa: SIM118 - iterating a mailbox gives messages
+            raw = box.get_bytes(key)
+            digest = hashlib.sha256(raw).hexdigest()[:32]
+            if digest in seen:
+                continue
+            pending.append((digest, _event(f"mbox://{path.resolve()}#{key}", raw, f"mbox:{path.resolve()}:{digest}")))
+            if len(pending) >= BATCH:
+                count += _flush(pending, seen, sink, state)
+        count += _flush(pending, seen, sink, state)
     return count
 
 

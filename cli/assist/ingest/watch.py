@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AssistError
-from .events import Sink, State, event, safe_name
+from .events import Sink, State, accepted_only, event, safe_name
 
 IGNORED = (".*", "*~", "*.swp", "*.swx", "#*#", "4913", "*.tmp", "*.part", "*.crdownload")
 
@@ -75,19 +75,22 @@ def once(roots: list[Path], keep: Filter, sink: Sink, home: Path) -> int:
     before = state.load().get("files", {})
     now = scan(roots, keep)
     events = []
-    for path, stamp in sorted(now.items()):
+    for path, stamp in sorted(now.items()):  # keyed by what changed, so a run sent again gives the same ids
         if path not in before:
-            events.append(event("file.created", f"file://{path}", _file_data(path, _root_of(path, roots))))
+            events.append(event("file.created", f"file://{path}", _file_data(path, _root_of(path, roots)),
+                                key=f"created:{path}:{stamp}"))
         elif before[path] != stamp:
-            events.append(event("file.modified", f"file://{path}", _file_data(path, _root_of(path, roots))))
-    events.extend(_deleted(path) for path in sorted(set(before) - set(now)))
-    sink.send(events)
-    state.save({"files": now})
+            events.append(event("file.modified", f"file://{path}", _file_data(path, _root_of(path, roots)),
+                                key=f"modified:{path}:{stamp}"))
+    events.extend(_deleted(path, f"deleted:{path}:{before[path]}") for path in sorted(set(before) - set(now)))
+    with accepted_only(state, sink):
+        sink.send(events)
+        state.save({"files": now})
     return len(events)
 
 
-def _deleted(path: str) -> dict[str, Any]:
-    return event("file.deleted", f"file://{path}", {"path": path, "name": os.path.basename(path)})
+def _deleted(path: str, key: str | None = None) -> dict[str, Any]:
+    return event("file.deleted", f"file://{path}", {"path": path, "name": os.path.basename(path)}, key=key)
 
 
 def _root_of(path: str, roots: list[Path]) -> Path:

@@ -1,8 +1,9 @@
 """`assist ingest ws URL`: each message of a WebSocket feed becomes an event; the connection is
 re-opened with backoff when it drops.
 
-A text message holding a JSON object with a "type" is taken as an event as it is; another JSON object
-becomes the `data` of a `ws.message` event (or --type); anything else becomes {"text": message}.
+A text message holding a JSON object with a "type" is taken as an event, without the sections stages own
+(the feed is untrusted: it cannot bring an intent, a plan or an approval); another JSON object becomes the
+`data` of a `ws.message` event (or --type); anything else becomes {"text": message}.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from ..task import Task, normalize, problems
+from ..task import Task, from_outside, problems
 from .events import Sink, event
 
 
@@ -26,8 +27,10 @@ def to_event(message: str | bytes, url: str, kind: str) -> Task | None:
         value = orjson.loads(message)
     except orjson.JSONDecodeError:
         value = None
-    if isinstance(value, dict) and "type" in value and not problems(value):
-        return normalize(value, source=url)
+    if isinstance(value, dict) and "type" in value:
+        doc = from_outside(dict(value), source=url)
+        if not problems(doc):
+            return doc
     if isinstance(value, dict):
         return event(kind, url, value)
     return event(kind, url, {"text": message})

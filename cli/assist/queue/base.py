@@ -1,4 +1,4 @@
-"""The queue interface every backend implements (the spool here; Redis Streams later).
+"""The queue interface every backend implements (the spool, and Redis Streams in queue/redis.py).
 
 A task moves between states:
 
@@ -27,6 +27,30 @@ TERMINAL = ("done", "failed", "cancelled")
 STATE_ALIASES = {"ready": "new", "queued": "new", "leased": "cur", "running": "cur", "held": "hold",
                  "dead": "failed", "canceled": "cancelled"}
 QUEUE_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+def checked_name(name: str) -> str:
+    """A queue name as given by a user or a caller, refused unless it is a plain name."""
+    import re
+
+    from ..errors import UsageError
+
+    if not isinstance(name, str) or not re.match(QUEUE_NAME_PATTERN, name):
+        raise UsageError(f"bad queue name {str(name)[:80]!r}: lowercase letters, digits, '.', '_' and '-', "
+                         "starting with a letter or digit")
+    return name
+
+
+def checked_id(doc: dict[str, Any]) -> str:
+    """A task's id before it names a file or a key: only the characters the schema allows."""
+    import re
+
+    from ..task import SAFE_ID
+
+    task_id = doc.get("id")
+    if not isinstance(task_id, str) or not re.match(SAFE_ID, task_id):
+        raise ValueError(f"a task id must match {SAFE_ID}, not {str(task_id)[:80]!r}")
+    return task_id
 
 
 def state_name(text: str) -> str:
@@ -84,9 +108,28 @@ def backoff_s(attempts: int, settings: QueueSettings) -> float:
     return delay * random.uniform(0.5, 1.0)
 
 
+def next_attempt(doc: dict[str, Any], error: str, permanent: bool, settings: QueueSettings) -> tuple[str, int]:
+    """Count a failed attempt in the task's meta and decide what comes next, for every backend and for
+    stages reading stdin alike: ("new", due ms) to try again after a backoff, or ("failed", now) when
+    the error is permanent or the attempts are used up."""
+    from ..timeutil import now_ms, rfc3339
+
+    meta = doc.setdefault("meta", {})
+    meta["attempts"] = attempts = meta.get("attempts", 0) + 1
+    meta["last_error"] = error
+    meta.pop("hold_reason", None)
+    if permanent or attempts >= meta.get("max_attempts", settings.max_attempts):
+        meta.pop("not_before", None)
+        return "failed", now_ms()
+    due = now_ms() + int(1000 * backoff_s(attempts, settings))
+    meta["not_before"] = rfc3339(due)
+    return "new", due
+
+
 class Queue(ABC):
     name: str
     settings: QueueSettings
+    next_due_ms: int | None = None  # after a claim that found nothing ready: when the next delayed task is due
 
     @abstractmethod
     def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
@@ -128,8 +171,8 @@ class Queue(ABC):
 
     @abstractmethod
     def approve(self, task_id: str, route: str | None = None) -> None:
-        """Move a held task back to new, marked approved; or, given a route, placed on that route by a
-        person (then not marked approved: the route's own confirmations still apply)."""
+        """Move a held task back to new; given a route, placed on that route by a person. The approval
+        itself is recorded outside the task (act/approvals.py), never in the document."""
 
     @abstractmethod
     def reject(self, task_id: str, reason: str = "") -> None:

@@ -28,8 +28,9 @@ from typing import Any
 from ..config import QueueSettings
 from ..errors import Conflict, LeaseLost, NotFound, Unavailable
 from ..task import routed_by_person
-from ..timeutil import now_ms, parse_rfc3339, rfc3339
-from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, backoff_s
+from ..timeutil import now_ms, parse_rfc3339
+from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, checked_id, checked_name, next_attempt
+from .checks import InvalidTask, invalid_record, notice, parse_document
 from .spool import HOST, pid_alive
 
 GROUP = "workers"
@@ -244,12 +245,14 @@ class RedisQueue(Queue):
     # -- producing ----------------------------------------------------------------------------------
 
     def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
+        """Store tasks in one round trip; a task whose id the queue holds already is skipped (the first
+        is kept). Returns the ids stored now."""
         docs = list(docs)
         now = now_ms()
-        calls = [(self.b.put, self.prefix, d["id"], _dumps(d), d.get("priority", 5), state,
+        calls = [(self.b.put, self.prefix, checked_id(d), _dumps(d), d.get("priority", 5), state,
                   _due(d, now) if state == "new" else now, now) for d in docs]
-        self.b.pipeline_calls(calls)
-        return [d["id"] for d in docs]
+        stored = self.b.pipeline_calls(calls)
+        return [d["id"] for d, new in zip(docs, stored, strict=True) if new]
 
     # -- consuming ----------------------------------------------------------------------------------
 
@@ -258,7 +261,25 @@ class RedisQueue(Queue):
         now = now_ms()
         got, nxt = self._call(self.b.claim, self.prefix, GROUP, self.consumer, n, now, lease_ms)
         self.next_due_ms = int(float(nxt)) if nxt else None
-        return [Lease(self.name, _s(tid), _loads(doc), now + lease_ms, _s(handle)) for tid, handle, doc in got]
+        leases = []
+        for tid, handle, doc in got:
+            lease = Lease(self.name, _s(tid), {}, now + lease_ms, _s(handle))
+            try:
+                lease.doc = parse_document(doc, lease.id)
+            except InvalidTask as exc:  # not a task: set aside in failed/ with the reason
+                record = invalid_record(lease.id, self.name, str(exc), None, doc)
+                self._finish(lease, record if self._safe(lease.id) else None, "failed", now)
+                continue
+            leases.append(lease)
+        return leases
+
+    @staticmethod
+    def _safe(task_id: str) -> bool:
+        try:
+            checked_id({"id": task_id})
+        except ValueError:
+            return False
+        return True
 
     def heartbeat(self, lease: Lease, lease_s: float | None = None) -> None:
         with lease.mutex:
@@ -281,20 +302,9 @@ class RedisQueue(Queue):
     def nack(self, lease: Lease, error: str, *, permanent: bool = False,
              doc: dict[str, Any] | None = None) -> str:
         doc = doc if doc is not None else lease.doc
-        dest, due = self._next_attempt(doc, error, permanent)
+        dest, due = next_attempt(doc, error, permanent, self.settings)
         self._finish(lease, doc, dest, due)
         return dest
-
-    def _next_attempt(self, doc: dict[str, Any], error: str, permanent: bool) -> tuple[str, int]:
-        meta = doc.setdefault("meta", {})
-        meta["attempts"] = attempts = meta.get("attempts", 0) + 1
-        meta["last_error"] = error
-        if permanent or attempts >= meta.get("max_attempts", self.settings.max_attempts):
-            meta.pop("not_before", None)
-            return "failed", now_ms()
-        due = now_ms() + int(1000 * backoff_s(attempts, self.settings))
-        meta["not_before"] = rfc3339(due)
-        return "new", due
 
     def hold(self, lease: Lease, doc: dict[str, Any], reason: str) -> None:
         doc.setdefault("meta", {})["hold_reason"] = reason
@@ -316,10 +326,15 @@ class RedisQueue(Queue):
         return state
 
     def _doc(self, task_id: str) -> dict[str, Any]:
+        from ..errors import Unreadable
+
         raw = self.r.hget(f"{self.prefix}doc", task_id)
         if raw is None:
             raise NotFound(f"no task {task_id} in queue {self.name}")
-        return _loads(raw)
+        try:
+            return parse_document(raw, task_id)
+        except InvalidTask as exc:
+            raise Unreadable(f"queue {self.name}, task {task_id}: {exc}") from None
 
     def cancel(self, task_id: str) -> str:
         return self._move(task_id, "new,cur,hold,failed", "cancelled", None, "it cannot be cancelled")
@@ -329,9 +344,8 @@ class RedisQueue(Queue):
         meta = doc.setdefault("meta", {})
         if route:
             routed_by_person(doc, route)
-        else:
-            meta["approved"] = True
-        meta.pop("not_before", None)
+        for key in ("not_before", "hold_reason", "approved"):
+            meta.pop(key, None)
         self._move(task_id, "hold", "new", doc, "not waiting for approval (hold)")
 
     def reject(self, task_id: str, reason: str = "") -> None:
@@ -371,7 +385,13 @@ class RedisQueue(Queue):
 
     def read(self, info: TaskInfo) -> dict[str, Any] | None:
         raw = self.r.hget(f"{self.prefix}doc", info.id)
-        return _loads(raw) if raw is not None else None
+        if raw is None:
+            return None
+        try:
+            return parse_document(raw, info.id)
+        except InvalidTask as exc:
+            notice(f"{self.name}/{info.id}: {exc}")
+            return None
 
     def get(self, task_id: str) -> tuple[TaskInfo, dict[str, Any]]:
         state = self.r.hget(f"{self.prefix}state", task_id)
@@ -439,7 +459,7 @@ class RedisQueue(Queue):
                 if not self.r.xclaim(stream, GROUP, reaper, threshold, [eid], justid=True):
                     continue
                 doc = self._doc(task_id)
-                dest, due = self._next_attempt(doc, reason, permanent=False)
+                dest, due = next_attempt(doc, reason, False, self.settings)
                 if self._call(self.b.finish, self.prefix, GROUP, reaper, task_id, f"{prio}|{eid}", _dumps(doc),
                               dest, due, now_ms()):
                     counts["requeued" if dest == "new" else "failed"] += 1
@@ -526,8 +546,9 @@ class RedisBackend(Backend):
                 time.sleep(min(2.0, 0.1 * 2**attempt))
         raise AssertionError("unreachable")
 
-    def pipeline_calls(self, calls: list[tuple[Any, ...]], retries: int = 5) -> None:
-        """Several script calls in one round trip (a batch put); retried whole, as puts are idempotent."""
+    def pipeline_calls(self, calls: list[tuple[Any, ...]], retries: int = 5) -> list[Any]:
+        """Several script calls in one round trip (a batch put); retried whole, as puts are idempotent.
+        Their results, in order."""
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -536,8 +557,7 @@ class RedisBackend(Backend):
                 pipe = self.r.pipeline(transaction=False)
                 for script, *args in calls:
                     script(args=list(args), client=pipe)
-                pipe.execute()
-                return
+                return pipe.execute()
             except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as exc:
                 if attempt == retries:
                     raise Unavailable(f"Redis at {self.url} is unavailable: {exc}") from None
@@ -546,7 +566,7 @@ class RedisBackend(Backend):
     def queue(self, name: str, create: bool = True) -> RedisQueue:
         q = self._queues.get(name)
         if q is None:
-            q = RedisQueue(self, name, self.settings, create=create)
+            q = RedisQueue(self, checked_name(name), self.settings, create=create)
             self._queues[name] = q
         return q
 

@@ -4,6 +4,9 @@
                    new/        <priority>-<due ms>-<id>.json: sorted order is service order
                    cur/        <id>@<lease deadline ms>@<pid>@<host>.json: the name is the lease
                    hold/ done/ failed/ cancelled/   <id>.json
+                   ids/        <id>: one per task in the queue, made first (O_EXCL), so a second put of
+                               the same id is found and skipped (the first is kept)
+                   quarantine/ what was found where a task should be and was not one (see checks.py)
 
 Durability: a put writes the file in tmp/, renames it into new/, then syncs the file before it returns;
 on a journaling file system that one sync also makes the rename durable, since the rename changed the
@@ -31,8 +34,9 @@ from typing import Any
 from ..config import QueueSettings
 from ..errors import Conflict, LeaseLost, NotFound
 from ..task import routed_by_person
-from ..timeutil import now_ms, parse_rfc3339, rfc3339
-from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, backoff_s
+from ..timeutil import now_ms, parse_rfc3339
+from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, checked_id, checked_name, next_attempt
+from .checks import InvalidTask, invalid_record, notice, parse_document, read_file
 
 # the name of this machine in lease records: $ASSIST_HOST, else the host name
 HOST = "".join(c if c.isalnum() or c == "-" else "-"
@@ -40,6 +44,7 @@ HOST = "".join(c if c.isalnum() or c == "-" else "-"
 PID = os.getpid()
 REFRESH_S = 1.0  # how long a listing of new/ is trusted before new arrivals are looked for
 STALE_TMP_S = 3600.0
+IN_FLIGHT_S = 5.0  # a put takes far less; an id marker without its task that is older was left by a crash
 _tmp_counter = iter(range(1 << 62))
 
 
@@ -112,7 +117,7 @@ class SpoolQueue(Queue):
         self.name = name
         self.root = root / name
         self.settings = settings
-        self.dirs = {state: self.root / state for state in (*STATES, "tmp")}
+        self.dirs = {state: self.root / state for state in (*STATES, "tmp", "ids")}
         if create:
             for path in self.dirs.values():
                 path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -184,31 +189,104 @@ class SpoolQueue(Queue):
             self._commit(fd)
 
     def _read(self, path: str) -> dict[str, Any]:
-        with open(path, "rb") as handle:
-            return _loads(handle.read())
+        """A task file's document, for administration: an unreadable one is a one-line error."""
+        from ..errors import Unreadable
+
+        try:
+            data = read_file(path)
+            return parse_document(data, _task_id(os.path.basename(os.path.dirname(path)),
+                                                 os.path.basename(path)) or "")
+        except InvalidTask as exc:
+            raise Unreadable(f"{path}: {exc}") from None
+
+    def _read_task(self, path: str, task_id: str) -> dict[str, Any]:
+        """A leased task's document, checked (InvalidTask when it is not one)."""
+        data = read_file(path)
+        try:
+            return parse_document(data, task_id)
+        except InvalidTask as exc:
+            exc.raw = data  # type: ignore[attr-defined]
+            raise
+
+    def _set_aside(self, path: str, task_id: str | None, reason: str, raw: bytes | None) -> None:
+        """Something that is not a task, found at path (leased to us): the original goes to quarantine/,
+        a record saying why to failed/. Nothing is deleted."""
+        import re
+
+        from ..task import SAFE_ID, new_id
+
+        kept = self.root / "quarantine"
+        kept.mkdir(exist_ok=True, mode=0o700)
+        name = f"{now_ms()}-{os.path.basename(path)}"
+        os.rename(path, kept / name)
+        if not task_id or not re.match(SAFE_ID, task_id) or self._locate(task_id) is not None:
+            task_id = new_id()
+        record = invalid_record(task_id, self.name, reason, f"{self.name}/quarantine/{name}", raw)
+        self.put_many([record], state="failed")
+
+    def _set_aside_unleased(self, state: str, name: str, reason: str) -> None:
+        """Like _set_aside, for an entry nobody leased (a badly named file in new/)."""
+        path = self._path(state, name)
+        raw = None
+        try:
+            raw = read_file(path)
+        except InvalidTask as exc:  # not even a file: say that first
+            reason = f"{exc}; {reason}"
+        except OSError:
+            pass
+        with contextlib.suppress(FileNotFoundError):  # another worker set it aside first
+            self._set_aside(path, None, reason, raw)
 
     # -- producing ----------------------------------------------------------------------------------
 
     def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
         """Write each task to tmp/, rename it into place, then sync: one fsync per task, or a single
-        syncfs for a batch. A task is never visible half-written, and is durable when this returns."""
-        docs = list(docs)
+        syncfs for a batch. A task is never visible half-written, and is durable when this returns.
+
+        A task whose id the queue already holds (in any state) is skipped: the first one is kept, so a
+        put repeated after a crash, or the same event ingested twice, is stored once. Returns the ids
+        stored now."""
+        unique = {checked_id(doc): doc for doc in reversed(list(docs))}  # the first of each id
+        docs = [doc for task_id, doc in reversed(unique.items()) if self._reserve(task_id)]
         if not docs:
             return []
         now = now_ms()
-        if len(docs) == 1:
-            doc = docs[0]
-            tmp = self._tmp_path(doc["id"])
-            fd = self._create(tmp, _dumps(doc))
-            try:
-                os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
-            finally:
-                self._commit(fd)
-            return [doc["id"]]
-        for doc in docs:
-            tmp = self._tmp_path(doc["id"])
-            os.close(self._create(tmp, _dumps(doc)))
-            os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
+        placed = 0
+        try:
+            if len(docs) == 1:
+                doc = docs[0]
+                tmp = self._tmp_path(doc["id"])
+                fd = self._create(tmp, _dumps(doc))
+                try:
+                    os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
+                    placed = 1
+                finally:
+                    self._commit(fd)
+                return [doc["id"]]
+            for doc in docs:
+                tmp = self._tmp_path(doc["id"])
+                try:
+                    os.close(self._create(tmp, _dumps(doc)))
+                    os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+                    raise
+                placed += 1
+        except BaseException as exc:  # the disk refused one: free the ids of those not placed, for the next try
+            for doc in docs[placed:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path("ids", doc["id"]))
+            if placed and self.settings.fsync:
+                with contextlib.suppress(OSError):
+                    fd = os.open(self.dirs[state], os.O_RDONLY)
+                    try:
+                        _syncfs(fd)  # those placed are safe: say which
+                    finally:
+                        os.close(fd)
+            if isinstance(exc, OSError):
+                exc.stored = [doc["id"] for doc in docs[:placed]]  # type: ignore[attr-defined]
+            raise
         if self.settings.fsync:
             fd = os.open(self.dirs[state], os.O_RDONLY)
             try:
@@ -216,6 +294,35 @@ class SpoolQueue(Queue):
             finally:
                 os.close(fd)
         return [doc["id"] for doc in docs]
+
+    def _reserve(self, task_id: str) -> bool:
+        """Claim the id for a put (ids/<id>, an empty file made exclusively); False when the queue holds
+        the task already.
+
+        A marker without its task is either a put under way (it is younger than IN_FLIGHT_S: wait for
+        it) or the trace of a put that crashed before its rename (older: taken over)."""
+        marker = self._path("ids", task_id)
+        deadline = time.monotonic() + IN_FLIGHT_S
+        while True:
+            try:
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                return True
+            except FileNotFoundError:
+                self.dirs["ids"].mkdir(exist_ok=True, mode=0o700)  # a queue made before ids/ existed
+                continue
+            except FileExistsError:
+                pass
+            if self._locate(task_id) is not None:
+                return False
+            try:
+                age = time.time() - os.stat(marker).st_mtime
+            except FileNotFoundError:
+                continue  # purged meanwhile: try again
+            if age < IN_FLIGHT_S and time.monotonic() < deadline:
+                time.sleep(0.02)  # another put is placing it right now
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(marker)  # stale: its put never finished
 
     @staticmethod
     def _name_in(state: str, doc: dict[str, Any], now: int) -> str:
@@ -248,7 +355,9 @@ class SpoolQueue(Queue):
                 try:
                     _prio, due, task_id = _parse_new(name)
                 except ValueError:
-                    continue  # not a task file
+                    if name.endswith(".json"):
+                        self._set_aside_unleased("new", name, "its name is not <priority>-<due>-<id>.json")
+                    continue
                 if due > now:
                     if self.next_due_ms is None or due < self.next_due_ms:
                         self.next_due_ms = due
@@ -260,10 +369,9 @@ class SpoolQueue(Queue):
                 except FileNotFoundError:
                     continue  # another worker won it
                 try:
-                    doc = self._read(cur)
-                except (OSError, ValueError):
-                    with contextlib.suppress(OSError):
-                        os.rename(cur, self._path("failed", f"{task_id}.json"))
+                    doc = self._read_task(cur, task_id)
+                except InvalidTask as exc:
+                    self._set_aside(cur, task_id, str(exc), getattr(exc, "raw", None))
                     continue
                 out.append(Lease(self.name, task_id, doc, deadline, lease_name))
         return out
@@ -309,18 +417,11 @@ class SpoolQueue(Queue):
             return self._requeue(src, doc, error, permanent)
 
     def _requeue(self, src: str, doc: dict[str, Any], error: str, permanent: bool) -> str:
-        meta = doc.setdefault("meta", {})
-        meta["attempts"] = attempts = meta.get("attempts", 0) + 1
-        meta["last_error"] = error
-        max_attempts = meta.get("max_attempts", self.settings.max_attempts)
-        if permanent or attempts >= max_attempts:
-            meta.pop("not_before", None)
-            self._rewrite_and_move(src, self._path("failed", f"{doc['id']}.json"), doc)
-            return "failed"
-        due = now_ms() + int(1000 * backoff_s(attempts, self.settings))
-        meta["not_before"] = rfc3339(due)
-        self._rewrite_and_move(src, self._path("new", _new_name(doc, due)), doc)
-        return "new"
+        state, due = next_attempt(doc, error, permanent, self.settings)
+        dest = self._path("failed", f"{doc['id']}.json") if state == "failed" else \
+            self._path("new", _new_name(doc, due))
+        self._rewrite_and_move(src, dest, doc)
+        return state
 
     def hold(self, lease: Lease, doc: dict[str, Any], reason: str) -> None:
         doc.setdefault("meta", {})["hold_reason"] = reason
@@ -389,9 +490,8 @@ class SpoolQueue(Queue):
             meta = doc.setdefault("meta", {})
             if route:
                 routed_by_person(doc, route)
-            else:
-                meta["approved"] = True
-            meta.pop("not_before", None)
+            for key in ("not_before", "hold_reason", "approved"):
+                meta.pop(key, None)
             self._rewrite_and_move(src, self._path("new", _new_name(doc, now_ms())), doc)
 
     def reject(self, task_id: str, reason: str = "") -> None:
@@ -419,7 +519,7 @@ class SpoolQueue(Queue):
         changed = None
         if entry is not None:
             with contextlib.suppress(OSError):
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)
                 changed = int(max(st.st_mtime, st.st_ctime) * 1000)
         try:
             if state == "new":
@@ -435,9 +535,15 @@ class SpoolQueue(Queue):
         return TaskInfo(name[:-5], self.name, state, changed_ms=changed, handle=name)
 
     def read(self, info: TaskInfo) -> dict[str, Any] | None:
+        from ..errors import Unreadable
+
+        path = self._path(info.state, info.handle or f"{info.id}.json")
         try:
-            return self._read(self._path(info.state, info.handle or f"{info.id}.json"))
-        except (FileNotFoundError, ValueError):
+            return self._read(path)
+        except FileNotFoundError:
+            return None
+        except Unreadable as exc:
+            notice(str(exc))
             return None
 
     def list(self, state: str | None = None) -> Iterator[TaskInfo]:
@@ -447,6 +553,10 @@ class SpoolQueue(Queue):
             except FileNotFoundError:
                 continue
             for entry in entries:
+                if not entry.is_file(follow_symlinks=False):
+                    if entry.name.endswith(".json"):
+                        notice(f"{entry.path}: not a task file")
+                    continue
                 info = self._info(st, entry.name, entry)
                 if info is not None:
                     yield info
@@ -478,39 +588,43 @@ class SpoolQueue(Queue):
                     found.append(info)
         return found
 
-    def purge(self, state: str, older_than_s: float) -> int:
+    def _finished(self, state: str) -> list[tuple[float, str]]:
+        """(when it got there, name) of each task file in a finished state; anything else is skipped."""
         if state not in TERMINAL:
-            raise Conflict(f"only {', '.join(TERMINAL)} can be purged, not {state}")
-        cutoff = time.time() - older_than_s
-        removed = 0
-        for entry in os.scandir(self.dirs[state]):
-            try:
-                st = entry.stat()
-                if max(st.st_mtime, st.st_ctime) < cutoff:
-                    os.unlink(entry.path)
-                    removed += 1
-            except FileNotFoundError:
-                continue
-        return removed
-
-    def trim(self, state: str, keep: int) -> int:
-        if state not in TERMINAL:
-            raise Conflict(f"only {', '.join(TERMINAL)} can be trimmed, not {state}")
+            raise Conflict(f"only {', '.join(TERMINAL)} can be purged or trimmed, not {state}")
         aged = []
         for entry in os.scandir(self.dirs[state]):
-            with contextlib.suppress(FileNotFoundError):
-                st = entry.stat()
-                aged.append((max(st.st_mtime, st.st_ctime), entry.path))
-        aged.sort()
-        removed = 0
-        for _, path in aged[:max(0, len(aged) - keep)]:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-                removed += 1
-        return removed
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    notice(f"{entry.path}: not a task file")
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if entry.name.endswith(".json"):
+                aged.append((max(st.st_mtime, st.st_ctime), entry.name))
+        return aged
+
+    def _remove(self, state: str, name: str) -> bool:
+        """Delete a finished task's file, then its id (so the id may be used again)."""
+        try:
+            os.unlink(self._path(state, name))
+        except FileNotFoundError:
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path("ids", name[:-5]))
+        return True
+
+    def purge(self, state: str, older_than_s: float) -> int:
+        cutoff = time.time() - older_than_s
+        return sum(self._remove(state, name) for changed, name in self._finished(state) if changed < cutoff)
+
+    def trim(self, state: str, keep: int) -> int:
+        aged = sorted(self._finished(state))
+        return sum(self._remove(state, name) for _, name in aged[:max(0, len(aged) - keep)])
 
     def reap(self) -> dict[str, int]:
-        counts = {"requeued": 0, "failed": 0, "tmp_removed": 0, "purged": 0}
+        counts = {"requeued": 0, "failed": 0, "tmp_removed": 0, "purged": 0, "invalid": 0}
         with self._locked():
             now = now_ms()
             for name in os.listdir(self.dirs["cur"]):
@@ -531,10 +645,10 @@ class SpoolQueue(Queue):
                     continue
                 src = self._path("cur", stolen)
                 try:
-                    doc = self._read(src)
-                except ValueError:
-                    os.rename(src, self._path("failed", f"{task_id}.json"))
-                    counts["failed"] += 1
+                    doc = self._read_task(src, task_id)
+                except InvalidTask as exc:
+                    self._set_aside(src, task_id, str(exc), getattr(exc, "raw", None))
+                    counts["invalid"] += 1
                     continue
                 state = self._requeue(src, doc, reason, permanent=False)
                 counts["requeued" if state == "new" else "failed"] += 1
@@ -558,10 +672,15 @@ class SpoolQueue(Queue):
         now = now_ms()
         depth = {}
         for state in STATES:
-            try:
-                depth[state] = sum(1 for n in os.listdir(self.dirs[state]) if n.endswith(".json"))
-            except FileNotFoundError:
-                depth[state] = 0
+            depth[state] = 0
+            with contextlib.suppress(FileNotFoundError):
+                for entry in os.scandir(self.dirs[state]):
+                    if not entry.name.endswith(".json"):
+                        continue
+                    if entry.is_file(follow_symlinks=False):
+                        depth[state] += 1
+                    else:
+                        notice(f"{entry.path}: not a task file")
         ready = delayed = 0
         oldest_due = None
         for name in os.listdir(self.dirs["new"]):
@@ -664,7 +783,7 @@ class Spool(Backend):
     def queue(self, name: str, create: bool = True) -> SpoolQueue:
         q = self._queues.get(name)
         if q is None:
-            q = SpoolQueue(self.root, name, self.settings, create=create)
+            q = SpoolQueue(self.root, checked_name(name), self.settings, create=create)
             self._queues[name] = q
         return q
 

@@ -87,7 +87,7 @@ async def _first_to_finish(part: Any, scope: Any) -> None:
 
 
 def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None,
-              routes: list[str] | None = None) -> Any:
+              routes: list[str] | None = None, approvals: Any = None) -> Any:
     import anyio
     import orjson
     from starlette.applications import Starlette
@@ -118,6 +118,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             if changes and not auth.csrf_ok(caller, request.headers):
                 log.warning("refused", path=request.url.path, reason="missing or wrong CSRF token")
                 return error(403, "missing or wrong X-CSRF-Token")
+            request.state.caller = caller
             try:
                 return handler(request)
             except NotFound as exc:
@@ -151,7 +152,8 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
                                   _int(request, "limit", 200, 10_000)))
 
     def task(request: Request) -> Response:
-        return Json(admin.show(backend, request.path_params["id"], request.query_params.get("queue") or None))
+        return Json(admin.show(backend, request.path_params["id"], request.query_params.get("queue") or None,
+                               approvals))
 
     def change(request: Request) -> Response:
         verb = request.path_params["verb"]
@@ -159,7 +161,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             raise NotFound(f"no action {verb!r} (choose from {', '.join(admin.VERBS)})")
         done = admin.change(backend, request.path_params["id"], verb, request.query_params.get("queue") or None,
                             request.query_params.get("reason", ""), request.query_params.get("route") or None,
-                            routes or [])
+                            routes or [], approvals, by=f"api:{request.state.caller.subject}")
         log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb, route=done.get("route"))
         return Json(done)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError, UsageError
-from ..net import is_loopback
+from ..errors import ConfigError
+from ..httpd import check_address
 
 
 def start(config: Any, host: str | None, port: int | None, certfile: str | None, keyfile: str | None,
@@ -17,13 +17,7 @@ def start(config: Any, host: str | None, port: int | None, certfile: str | None,
     settings = config.raw.get("serve", {})
     host = host or settings.get("host", "127.0.0.1")
     port = port or settings.get("port", 8770)
-    if not is_loopback(host):
-        if not config.raw.get("allow_remote"):
-            raise ConfigError([f"serve.host: {host} is not loopback; set allow_remote = true to listen there"])
-        if not (certfile and keyfile):
-            raise UsageError(f"listening on {host} needs HTTPS: give --certfile and --keyfile")
-    if bool(certfile) != bool(keyfile):
-        raise UsageError("give both --certfile and --keyfile")
+    check_address(config, host, certfile, keyfile, "serve.host")
     store = TokenStore(config.home)
     if not store.exists():
         raise ConfigError(["assist serve signs its sessions with the token store's key: run `assist token init`"])
@@ -35,14 +29,15 @@ def start(config: Any, host: str | None, port: int | None, certfile: str | None,
         echo(base + login_path(auth.login_token()))
         return
 
-    import uvicorn
-
+    from .. import httpd
     from ..queue import open_backend
     from .app import build_app
 
     log = logmod.for_component(config, "serve")
-    app = build_app(open_backend(config), config.home / "logs", auth, log, routes=list(config.raw.get("routes", {})))
+    from ..act.approvals import Approvals
+
+    app = build_app(open_backend(config), config.home / "logs", auth, log, routes=list(config.raw.get("routes", {})),
+                    approvals=Approvals(config.home))
     echo(f"assist serve: {base}/  (API description: {base}/openapi.json)", err=True)
     echo(f"sign in to the dashboard (link valid 10 minutes, once): {base}{login_path(auth.login_token())}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False,
-                ws="websockets-sansio", ssl_certfile=certfile, ssl_keyfile=keyfile)
+    httpd.run(app, host, port, certfile=certfile, keyfile=keyfile, ws="websockets-sansio")

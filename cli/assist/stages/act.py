@@ -24,6 +24,7 @@ class ActStage(Stage):
     def __init__(self, dry_run: bool = False):
         self.dry_run = dry_run
         self._journal: Any = None
+        self._approvals: Any = None
 
     def journal(self, home: Any) -> Any:
         if self._journal is None:
@@ -32,19 +33,26 @@ class ActStage(Stage):
             self._journal = Journal(home)
         return self._journal
 
+    def approvals(self, home: Any) -> Any:
+        if self._approvals is None:
+            from ..act.approvals import Approvals
+
+            self._approvals = Approvals(home)
+        return self._approvals
+
     def process(self, task: Task, ctx: StageContext) -> Task | Hold:
+        from ..act.approvals import plan_digest, waiting
         from ..act.plan import plan
 
-        actions = task["actions"] = plan(task, ctx.config)
+        actions = task["actions"] = plan(task, ctx.config)  # from the route, whatever the task brought
         for action in actions:
             if action["status"] == "refused":
                 ctx.log.warning("refused", task=task["id"], action=action["type"], error=action["error"])
         if self.dry_run:
             return task
-        approved = bool(task.get("meta", {}).get("approved"))
-        waiting = [a["type"] for a in actions if a["status"] == "awaiting_approval"]
-        if waiting and not approved:
-            return Hold(task, "awaiting approval: " + ", ".join(waiting))
+        held = waiting(actions)
+        if held and not self.approvals(ctx.config.home).plan_approved(task["id"], plan_digest(actions)):
+            return Hold(task, "awaiting approval: " + ", ".join(held))
         journal = self.journal(ctx.config.home)
         for action in actions:
             if action["status"] in ("planned", "awaiting_approval"):

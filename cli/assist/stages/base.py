@@ -36,6 +36,8 @@ class StageContext:
 class Stage:
     name = "stage"
     batch_size = 1  # how many tasks process_batch takes at once
+    timeout_per_task = False  # the timeout applies to each task of a batch (True) or to the whole batch
+    traces_itself = False  # the stage adds its own trace entries for successes (a pipeline of stages)
 
     def process(self, task: Task, ctx: StageContext) -> Task | Hold:
         raise NotImplementedError

@@ -21,18 +21,33 @@ class ClassifyStage(Stage):
         self.engine = DecisionEngine(config)
         settings = config.raw.get("classify", {})
         self.batch_size = int(settings.get("batch", 32))
+        self.home = config.home
+        self._approvals: Any = None
         self.llm = None
         if settings.get("fallback_model"):
             from ..decide.llm_fallback import LlmFallback
 
             self.llm = LlmFallback(config, settings["fallback_model"])
 
+    def _routed_by_person(self, task: Task) -> bool:
+        """Whether a person gave the task its route (`assist queue approve ID --route R`): the task says
+        so, and the approval records agree (a document claiming it is not enough)."""
+        intent = task.get("intent") or {}
+        if intent.get("by") != "person":
+            return False
+        if self._approvals is None:
+            from ..act.approvals import Approvals
+
+            self._approvals = Approvals(self.home)
+        return self._approvals.chosen_route(task["id"]) == intent.get("route")
+
     def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
-        undecided = [t for t in tasks if (t.get("intent") or {}).get("by") != "person"]
+        by_person = {id(t) for t in tasks if self._routed_by_person(t)}
+        undecided = [t for t in tasks if id(t) not in by_person]
         decided = iter(self.engine.decide(undecided) if undecided else [])
         out: list[Outcome] = []
         for task in tasks:
-            if (task.get("intent") or {}).get("by") == "person":  # `assist queue approve ID --route R`
+            if id(task) in by_person:
                 out.append(task)
                 continue
             intent = next(decided)

@@ -42,8 +42,8 @@ def make_stage(name: str, config: Any, dry_run: bool = False) -> Stage:
 
 class Pipeline(Stage):
     name = "work"
-    traces_itself = True  # the runner adds no entry of its own for successes
-    timeout_per_task = True  # queue.timeout applies to each task of a batch, not to the whole batch
+    traces_itself = True
+    timeout_per_task = True
 
     def __init__(self, stages: list[Stage]):
         self.stages = stages

@@ -4,6 +4,13 @@ Input is stdin (JSON lines) or a queue (`--from`); output is stdout or a queue (
 trace entry. Temporary errors are retried with backoff, permanent ones go to the dead letter (failed/).
 From a queue, each batch is leased, its leases renewed while it runs, and it is acked only after its
 output is safe, so a crash redelivers it and never loses it.
+
+Reading stdin, nothing a stage holds or fails is lost either: held tasks are parked in the hold/ of a
+queue named after the stage (or --hold-queue), failed ones in its failed/, and a run first carries on
+with what that queue has ready (tasks approved or retried since), so the next run of the pipe picks them
+up where they stopped. Tasks that cannot be written on (the reader of stdout went away) are kept there
+too. A fault of the worker itself (a full disk, a missing extra, a bug) stops it with a one-line error and
+an exit code; its leases are given back.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ from .. import errors, jsonl
 from .. import task as taskmod
 from ..alerts import Alerts
 from ..content import CONTENT_FIELDS, without_content
-from ..errors import LeaseLost, PermanentError, TemporaryError
-from ..queue.base import backoff_s
+from ..errors import AssistError, LeaseLost, PermanentError, ReaderGone, TemporaryError
+from ..queue.base import next_attempt
 from ..timeutil import now_ms, rfc3339
 from .base import Hold, Outcome, Stage, StageContext
+from .watchdog import Watchdog
 
 
 @dataclass
@@ -32,8 +40,9 @@ class RunOptions:
     once: bool = True
     concurrency: int = 1
     timeout_s: float | None = None
-    dead_letter: str | None = None  # queue for tasks that fail when reading stdin
+    dead_letter: str | None = None  # reading stdin: the queue that keeps failed tasks (default: the stage's)
     rejects_path: str | None = None
+    hold_queue: str | None = None  # reading stdin: the queue that keeps held tasks (default: the stage's)
 
 
 @dataclass
@@ -64,6 +73,14 @@ def _is_temporary(exc: BaseException) -> bool:
     return isinstance(exc, TemporaryError | TimeoutError | ConnectionError)
 
 
+def worker_fault(exc: BaseException, command: str) -> AssistError | None:
+    """The error that stops a worker rather than failing a task: a full or read-only disk, a missing
+    optional extra. None for anything else (a task's own failure)."""
+    from ..extras import missing_extra
+
+    return errors.storage_error(exc) or missing_extra(exc, command)
+
+
 class Runner:
     def __init__(self, stage: Stage, config: Any, options: RunOptions, log: Any = None):
         from .. import log as logmod
@@ -85,7 +102,13 @@ class Runner:
         self._active: set[Any] = set()
         self._active_lock = threading.Lock()
         self._logs_pruned = float("-inf")
-        self._line_numbers: dict[int, int] = {}  # id(task) -> its stdin line, for the batch read last
+        self._fault: BaseException | None = None  # what stopped the worker, if anything did
+        self._watchdog = Watchdog()
+
+    @property
+    def own_queue(self) -> str:
+        """Reading stdin: the queue that keeps what this stage holds (and, unless --dead-letter, fails)."""
+        return self.opts.hold_queue or self.stage.name
 
     # -- running one batch --------------------------------------------------------------------------
 
@@ -95,10 +118,14 @@ class Runner:
         else:
             per_task = [t.get("meta", {}).get("timeout_s") for t in tasks]
             limit = max([p for p in per_task if p] or [self.settings.timeout_s])
-        return limit * len(tasks) if getattr(self.stage, "timeout_per_task", False) else limit
+        return limit * len(tasks) if self.stage.timeout_per_task else limit
 
     def _run_batch(self, tasks: list[taskmod.Task], cancelled: threading.Event) -> tuple[list[Outcome], float]:
-        """Run the stage on a batch in a helper thread, giving up after the timeout."""
+        """Run the stage on a batch in a helper thread, giving up after the timeout.
+
+        A stage that is still busy a grace period after its timeout (it ignores `ctx.cancelled`) could
+        still act late: the worker stops (StageStuck). One that cannot even be interrupted (a C call
+        holding the interpreter) is ended by the watchdog, and its leases come back."""
         ctx = StageContext(self.config, self.log, cancelled)
         box: list[Any] = []
         started = time.perf_counter()
@@ -109,20 +136,26 @@ class Runner:
             except BaseException as exc:  # a batch-level failure applies to every task
                 box.append([exc] * len(tasks))
 
-        thread = threading.Thread(target=work, name=f"{self.stage.name}-work", daemon=True)
-        thread.start()
         timeout = self._timeout_for(tasks)
-        thread.join(timeout)
-        ms = round((time.perf_counter() - started) * 1000, 3)
-        if thread.is_alive():
+        grace = max(5.0, timeout / 10)
+        thread = threading.Thread(target=work, name=f"{self.stage.name}-work", daemon=True)
+        with self._watchdog.guard(timeout + grace + 10):
+            thread.start()
+            thread.join(timeout)
+            ms = round((time.perf_counter() - started) * 1000, 3)
+            if not thread.is_alive():
+                return box[0], ms
             cancelled.set()
-            return [TemporaryError(f"timed out after {timeout:g}s")] * len(tasks), ms
-        return box[0], ms
+            thread.join(grace)
+        if thread.is_alive():
+            self._set_fault(StageStuck(f"{self.stage.name} did not stop within {grace:g}s of its {timeout:g}s "
+                                       "timeout; the worker stops so it cannot act late"))
+        return [TemporaryError(f"timed out after {timeout:g}s")] * len(tasks), ms
 
     def _trace(self, doc: taskmod.Task, ms: float, error: str | None, exc: BaseException | None = None) -> None:
-        if error is None and getattr(self.stage, "traces_itself", False):
+        if error is None and self.stage.traces_itself:
             return
-        stage = getattr(exc, "stage", None) or self.stage.name
+        stage = getattr(exc, "stage", None) or self.stage.name  # a pipeline names the stage that failed
         doc.setdefault("trace", []).append(
             {"stage": stage, "at": rfc3339(), "ms": ms, "ok": error is None, "error": error})
 
@@ -132,30 +165,71 @@ class Runner:
             return
         if self.opts.dest:
             self.backend.queue(self.opts.dest).put_many([taskmod.fresh_for_next_queue(d) for d in docs])
-        else:
-            with self._out_lock:
-                jsonl.write_lines(docs)
+            return
+        with self._out_lock:
+            jsonl.write_lines(docs)
+
+    def _fatal_outcome(self, outcomes: list[Outcome]) -> AssistError | None:
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                fault = worker_fault(outcome, self.stage.name)
+                if fault is not None:
+                    return fault
+        return None
 
     # -- stdin mode ---------------------------------------------------------------------------------
 
     def run_stdin(self) -> int:
+        self._drain_own_queue()
         reader = jsonl.LineReader(sys.stdin.fileno(), self.config.max_line_bytes)
         rejects = jsonl.Rejects(f"assist {self.stage.name}", self.opts.rejects_path)
         try:
-            while True:
+            while not self._stop.is_set():
                 batch = self._read_batch(reader, rejects)
                 if batch is None:
                     break
                 if batch:
                     self._process_stdin_batch(batch, rejects)
+            if self._fault is not None:  # stopped by a stuck stage: keep what is still in the pipe
+                self._keep_ready_input(reader, rejects)
+        except Exception:  # the batch in hand was kept where it stood; now what is still in the pipe
+            self._keep_ready_input(reader, rejects)
+            raise
         finally:
+            self.counts.bad_lines = rejects.count
             rejects.close()
-        self.counts.bad_lines = rejects.count
         return self.counts.exit_code()
 
-    def _read_batch(self, reader: jsonl.LineReader, rejects: jsonl.Rejects) -> list[taskmod.Task] | None:
-        batch: list[taskmod.Task] = []
-        self._line_numbers = {}
+    def _keep_ready_input(self, reader: jsonl.LineReader, rejects: jsonl.Rejects) -> None:
+        """Stopping on a fault: the lines already sent to us (those ready now) are kept for the next run
+        rather than left in the pipe; the writer finds the pipe closed and keeps the rest itself."""
+        docs: list[taskmod.Task] = []
+        while reader.ready() and len(docs) < 10_000:  # what was sent, not what a fast writer sends next
+            batch = self._read_batch(reader, rejects)
+            if not batch:
+                break
+            docs += [doc for _, doc in batch]
+        self._keep(docs, "new", "unread when the stage stopped")
+
+    def _drain_own_queue(self) -> None:
+        """First carry on with the stage's own queue: tasks a person approved, or retried, since."""
+        if self.own_queue not in self.backend.queues():
+            return
+        queue = self.backend.queue(self.own_queue)
+        if not queue.stats()["ready"]:
+            return
+        self.log.info("resuming", queue=queue.name)
+        with self._heartbeating(queue):
+            while not self._stop.is_set():
+                leases = queue.claim(self.stage.batch_size)
+                if not leases:
+                    break
+                self._handle(queue, leases)
+
+    def _read_batch(self, reader: jsonl.LineReader, rejects: jsonl.Rejects
+                    ) -> list[tuple[int, taskmod.Task]] | None:
+        """The next (line number, task) pairs: as many as are ready, up to the stage's batch size."""
+        batch: list[tuple[int, taskmod.Task]] = []
         while len(batch) < self.stage.batch_size:
             if batch and not reader.ready():
                 break
@@ -168,52 +242,93 @@ class Runner:
             if isinstance(value, jsonl.BadLine):
                 rejects.add(value)
                 continue
-            doc = taskmod.normalize(value, source="stdin", max_attempts=self.settings.max_attempts)
-            self._line_numbers[id(doc)] = line.number
-            batch.append(doc)
+            batch.append((line.number, taskmod.normalize(value, source="stdin",
+                                                         max_attempts=self.settings.max_attempts)))
         return batch
 
-    def _process_stdin_batch(self, tasks: list[taskmod.Task], rejects: jsonl.Rejects) -> None:
-        pending = tasks
-        attempt = 0
+    def _process_stdin_batch(self, batch: list[tuple[int, taskmod.Task]], rejects: jsonl.Rejects) -> None:
+        pending = batch
         while pending:
-            attempt += 1
-            outcomes, ms = self._run_batch(pending, threading.Event())
-            done, retry, dead = [], [], []
-            for doc, outcome in zip(pending, outcomes, strict=True):
+            outcomes, ms = self._run_batch([doc for _, doc in pending], threading.Event())
+            fault = self._fatal_outcome(outcomes)
+            if fault is not None:
+                self._keep([doc for _, doc in pending], "new", f"kept for the next run: {fault}")
+                raise fault
+            done, held, dead, retry = [], [], [], []
+            due = 0
+            for (number, doc), outcome in zip(pending, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     error = _error_text(outcome)
                     self._trace(doc, ms, error, outcome)
-                    meta = doc.setdefault("meta", {})
-                    meta["attempts"] = attempt
-                    meta["last_error"] = error
-                    max_attempts = meta.get("max_attempts", self.settings.max_attempts)
-                    if _is_temporary(outcome) and attempt < max_attempts:
-                        retry.append(doc)
+                    state, when = next_attempt(doc, error, not _is_temporary(outcome), self.settings)
+                    self.log.warning("task_error", task=doc["id"], type=doc.get("type"), error=error,
+                                     attempt=doc["meta"]["attempts"])
+                    if state == "new":
+                        retry.append((number, doc))
+                        due = max(due, when)
                     else:
                         dead.append(doc)
-                    self.log.warning("task_error", task=doc["id"], type=doc.get("type"), error=error,
-                                     attempt=attempt)
+                elif isinstance(outcome, Hold):
+                    self._trace(outcome.task, ms, None)
+                    outcome.task.setdefault("meta", {})["hold_reason"] = outcome.reason
+                    held.append(outcome.task)
+                    if outcome.bad_input:
+                        rejects.name(number, f"task {doc['id']}: {outcome.reason}")
                 else:
-                    out = outcome.task if isinstance(outcome, Hold) else outcome
-                    if isinstance(outcome, Hold) and outcome.bad_input:
-                        rejects.name(self._line_numbers.get(id(doc), 0), f"task {doc['id']}: {outcome.reason}")
-                    self._trace(out, ms, None)
-                    done.append(out)
-            self._emit(done)
+                    self._trace(outcome, ms, None)
+                    done.append(outcome)
+            self._park(held)
+            self._dead_letter(dead)
+            try:
+                self._emit(done)
+            except ReaderGone:
+                self._keep(done + [doc for _, doc in retry], "new", "the reader of stdout went away; kept "
+                                                                   "for the next run")
+                raise
             self.counts.ok += len(done)
-            if dead:
-                queue = self.opts.dead_letter or self.stage.name
-                self.backend.queue(queue).put_many(dead, state="failed")
-                self.counts.failed += len(dead)
-                for doc in dead:
-                    sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} failed: "
-                                     f"{doc['meta']['last_error']} (kept in queue {queue}, failed/)\n")
-                    self.alerts.task_failed(doc, queue, doc["meta"]["last_error"])
             if retry:
                 self.counts.retried += len(retry)
-                time.sleep(backoff_s(attempt, self.settings))
-            pending = retry
+                self._stop.wait(max(0.0, (due - now_ms()) / 1000))
+            pending = retry if not self._stop.is_set() else []
+            if self._stop.is_set() and retry:
+                self._keep([doc for _, doc in retry], "new", "stopped; kept for the next run")
+
+    def _park(self, held: list[taskmod.Task]) -> None:
+        """Held tasks wait in the stage's own queue (hold/) for `assist queue approve`."""
+        if not held:
+            return
+        self.backend.queue(self.own_queue).put_many(held, state="hold")
+        self.counts.held += len(held)
+        for doc in held:
+            self.log.info("held", task=doc["id"], queue=self.own_queue, reason=doc["meta"]["hold_reason"])
+            sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} held: {doc['meta']['hold_reason']} "
+                             f"(kept in queue {self.own_queue}; `assist queue approve {doc['id']}`, then the "
+                             f"next run carries on)\n")
+
+    def _dead_letter(self, dead: list[taskmod.Task]) -> None:
+        if not dead:
+            return
+        queue = self.opts.dead_letter or self.own_queue
+        self.backend.queue(queue).put_many(dead, state="failed")
+        self.counts.failed += len(dead)
+        for doc in dead:
+            sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} failed: "
+                             f"{doc['meta']['last_error']} (kept in queue {queue}, failed/)\n")
+            self.alerts.task_failed(doc, queue, doc["meta"]["last_error"])
+
+    def _keep(self, docs: list[taskmod.Task], state: str, why: str) -> None:
+        """Tasks read from stdin that this run cannot finish: into the stage's own queue, so the next
+        run (which starts with that queue) carries them on."""
+        if not docs:
+            return
+        try:
+            self.backend.queue(self.own_queue).put_many(docs, state=state)
+        except OSError as exc:
+            self.log.error("not_kept", count=len(docs), queue=self.own_queue, error=str(exc)[:200])
+            sys.stderr.write(f"assist {self.stage.name}: {len(docs)} task(s) read from stdin could not be kept "
+                             f"({exc.strerror or exc}); run the pipe again\n")
+            return
+        self.log.warning("kept", count=len(docs), queue=self.own_queue, why=why)
 
     # -- queue mode ---------------------------------------------------------------------------------
 
@@ -222,17 +337,31 @@ class Runner:
         self._reap(queue)
         if not self.opts.once:
             self._install_signal_handlers(queue)
-        beat = threading.Thread(target=self._heartbeats, args=(queue,), name="heartbeat", daemon=True)
-        beat.start()
-        workers = [threading.Thread(target=self._worker, args=(queue,), name=f"worker-{i}")
-                   for i in range(max(1, self.opts.concurrency))]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        self._stop.set()
+        with self._heartbeating(queue):
+            workers = [threading.Thread(target=self._worker, args=(queue,), name=f"worker-{i}")
+                       for i in range(max(1, self.opts.concurrency))]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
         queue.close()
         return self.counts.exit_code()
+
+    def _heartbeating(self, queue: Any) -> Any:
+        """A context in which the leases of the batches being worked on are renewed."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def beating() -> Any:
+            done = threading.Event()
+            beat = threading.Thread(target=self._heartbeats, args=(queue, done), name="heartbeat", daemon=True)
+            beat.start()
+            try:
+                yield
+            finally:
+                done.set()
+
+        return beating()
 
     def _install_signal_handlers(self, queue: Any) -> None:
         def stop(signum: int, _frame: Any) -> None:
@@ -244,9 +373,9 @@ class Runner:
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
 
-    def _heartbeats(self, queue: Any) -> None:
+    def _heartbeats(self, queue: Any, done: threading.Event) -> None:
         interval = max(0.05, min(self.settings.lease_s / 3, 10.0))
-        while not self._stop.wait(interval):
+        while not done.wait(interval):
             with self._active_lock:
                 active = list(self._active)
             for lease, cancelled in active:
@@ -255,8 +384,17 @@ class Runner:
                 except LeaseLost:
                     cancelled.set()
                     self.log.info("lease_lost", task=lease.id, queue=queue.name)
+                except Exception as exc:  # Redis away for a moment: the next beat tries again
+                    self.log.warning("heartbeat_failed", task=lease.id, error=_error_text(exc))
 
     def _worker(self, queue: Any) -> None:
+        try:
+            self._work(queue)
+        except BaseException as exc:  # the worker itself failed: stop every thread, say why once
+            self._set_fault(exc)
+            queue.interrupt()
+
+    def _work(self, queue: Any) -> None:
         last_reap = time.monotonic()
         while not self._stop.is_set():
             leases = queue.claim(self.stage.batch_size)
@@ -269,11 +407,17 @@ class Runner:
                     last_reap = time.monotonic()
                     self._prune_logs()
                 wait = min(30.0, max(0.5, reap_every - (time.monotonic() - last_reap)))
-                if getattr(queue, "next_due_ms", None):
+                if queue.next_due_ms:
                     wait = min(wait, max(0.01, (queue.next_due_ms - now_ms()) / 1000))
                 queue.wait(wait)
                 continue
             self._handle(queue, leases)
+
+    def _set_fault(self, exc: BaseException) -> None:
+        with self._active_lock:
+            if self._fault is None:
+                self._fault = exc
+        self._stop.set()
 
     def _reap(self, queue: Any) -> None:
         """Hand back the leases of dead or late workers; those on their last attempt go to failed/."""
@@ -282,6 +426,8 @@ class Runner:
             self.log.info("reaped", queue=queue.name, **reaped)
         if reaped["failed"]:
             self.alerts.reaped_to_failed(queue.name, reaped["failed"])
+        if reaped.get("invalid"):
+            self.log.warning("invalid_tasks", queue=queue.name, count=reaped["invalid"])
 
     def _prune_logs(self) -> None:
         """Rotated logs past logs.keep go, at most every ten minutes (one worker thread does it)."""
@@ -297,18 +443,26 @@ class Runner:
             self.log.info("logs_pruned", files=removed)
 
     def _handle(self, queue: Any, leases: list[Any]) -> None:
+        """Run one leased batch and settle every lease: ack (after the output is safe), hold or nack.
+
+        If the worker fails on the way (a full disk, a missing extra, a bug), the leases not settled yet
+        are given back before the error goes on: a fault of the worker costs the tasks no attempt."""
         cancelled = threading.Event()
         entries = [(lease, cancelled) for lease in leases]
+        unsettled = {lease.id: lease for lease in leases}
         with self._active_lock:
             self._active.update(entries)
         try:
             tasks = [lease.doc for lease in leases]
             outcomes, ms = self._run_batch(tasks, cancelled)
+            fault = self._fatal_outcome(outcomes)
+            if fault is not None:
+                raise fault
             finished = []
             for lease, outcome in zip(leases, outcomes, strict=True):
                 if lease.lost.is_set():
-                    self.counts.dropped += 1
-                    self.log.info("dropped", task=lease.id, queue=queue.name, reason="lease lost")
+                    self._dropped(queue, lease, "lease lost")
+                    unsettled.pop(lease.id)
                     continue
                 try:
                     if isinstance(outcome, BaseException):
@@ -321,9 +475,10 @@ class Runner:
                     else:
                         self._trace(outcome, ms, None)
                         finished.append((lease, outcome))
+                        continue
                 except LeaseLost:
-                    self.counts.dropped += 1
-                    self.log.info("dropped", task=lease.id, queue=queue.name, reason="lease lost")
+                    self._dropped(queue, lease, "lease lost")
+                unsettled.pop(lease.id)
             self._emit([doc for _, doc in finished])
             for lease, doc in finished:
                 try:
@@ -331,11 +486,25 @@ class Runner:
                     self.counts.ok += 1
                     self.log.debug("done", task=lease.id, queue=queue.name, ms=ms)
                 except LeaseLost:
-                    self.counts.dropped += 1
-                    self.log.info("dropped", task=lease.id, queue=queue.name, reason="lease lost at ack")
+                    self._dropped(queue, lease, "lease lost at ack")
+                unsettled.pop(lease.id)
+        except BaseException:
+            self._give_back(queue, list(unsettled.values()))
+            raise
         finally:
             with self._active_lock:
                 self._active.difference_update(entries)
+
+    def _give_back(self, queue: Any, leases: list[Any]) -> None:
+        for lease in leases:
+            try:
+                queue.release(lease)
+            except Exception as exc:  # the lease is reaped once this process is gone
+                self.log.warning("release_failed", task=lease.id, queue=queue.name, error=_error_text(exc))
+
+    def _dropped(self, queue: Any, lease: Any, reason: str) -> None:
+        self.counts.dropped += 1
+        self.log.info("dropped", task=lease.id, queue=queue.name, reason=reason)
 
     def _kept_in_done(self, lease: Any, doc: taskmod.Task) -> taskmod.Task | None:
         """The copy done/ keeps (None: the task as claimed): the final form when the task ends here,
@@ -356,6 +525,9 @@ class Runner:
             self.counts.failed += 1
             self.log.error("failed", task=lease.id, queue=queue.name, type=doc.get("type"), error=error)
             self.alerts.task_failed(doc, queue.name, error)
+            if self.opts.source is None:  # reading stdin, carrying on with the stage's own queue: say so
+                sys.stderr.write(f"assist {self.stage.name}: task {lease.id} failed: {error} "
+                                 f"(kept in queue {queue.name}, failed/)\n")
         else:
             self.counts.retried += 1
             self.log.warning("retry", task=lease.id, queue=queue.name, type=doc.get("type"), error=error,
@@ -363,9 +535,33 @@ class Runner:
 
     def run(self) -> int:
         started = time.perf_counter()
-        code = self.run_queue() if self.opts.source else self.run_stdin()
+        try:
+            code = self.run_queue() if self.opts.source else self.run_stdin()
+        except Exception as exc:  # a fault of the worker (reading stdin); its tasks were kept
+            self._set_fault(exc)
+            code = errors.OK
         c = self.counts
         self.log.info("run_finished", source=self.opts.source or "stdin", dest=self.opts.dest or "stdout",
                       ok=c.ok, held=c.held, retried=c.retried, failed=c.failed, dropped=c.dropped,
                       bad_lines=c.bad_lines, ms=round((time.perf_counter() - started) * 1000, 1))
+        if self._fault is not None:
+            return self._report_fault(self._fault)
         return code
+
+    def _report_fault(self, exc: BaseException) -> int:
+        """One line for a fault a user can fix (exit 75, 73, 69); a bug also shows its traceback (70)."""
+        fault = worker_fault(exc, self.stage.name) or (exc if isinstance(exc, AssistError) else None)
+        if fault is not None:
+            self.log.error("stopped", error=_error_text(fault))
+            sys.stderr.write(f"assist {self.stage.name}: stopped: {_error_text(fault)}\n")
+            return fault.exit_code
+        import traceback
+
+        self.log.error("worker_died", error=_error_text(exc))
+        sys.stderr.write(f"assist {self.stage.name}: the worker died (a bug; its tasks were given back):\n")
+        traceback.print_exception(exc, file=sys.stderr)
+        return errors.SOFTWARE
+
+
+class StageStuck(TemporaryError):
+    """A stage kept working past its timeout and the grace after it."""

@@ -3,6 +3,11 @@
 Messages are named by their Message-ID (the `data.message_id` of an email.received event), searched in
 the folder given (default INBOX). The account is `[actions.imap]`: host, port, security, username,
 token (or password_env), cafile, drafts (folder), sent (folder).
+
+A Message-ID comes from a mail, so from anyone: it must have the strict form `<left@right>` (act/headers.py)
+and is sent as a quoted string. IMAP's HEADER search matches substrings, so every message it finds is
+checked for that exact Message-ID, and an action goes ahead only on exactly one message: none is "not
+found", several are "ambiguous", and nothing is moved or flagged.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ from typing import Any
 
 from ...errors import TemporaryError
 from ..access import password
+from ..headers import ADDRESS, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
 
 FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "deleted": "\\Deleted",
          "draft": "\\Draft"}
-MESSAGE_ID = {"type": "string", "minLength": 3, "maxLength": 998}
-FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r\\n\"]+$"}
+FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r\\n\"\\x00]+$"}
 
 
 def account(ctx: ActionContext) -> Any:
@@ -58,11 +63,39 @@ def _q(folder: str) -> str:
 
 
 def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = True) -> list[bytes]:
+    """The UIDs of the messages in folder whose Message-ID is exactly message_id."""
+    import re
+
+    from ..headers import MESSAGE_ID_PATTERN
+
+    if not re.match(MESSAGE_ID_PATTERN, message_id):  # the schema checked it: a last line of defence
+        raise ActionError(f"email: {message_id[:80]!r} is not a Message-ID")
     status, _ = conn.select(_q(folder), readonly=readonly)
     if status != "OK":
         raise ActionError(f"email: no folder {folder!r}")
-    status, data = conn.uid("SEARCH", None, "HEADER", "Message-ID", f'"{message_id}"')
-    return (data[0] or b"").split() if status == "OK" else []
+    status, data = conn.uid("SEARCH", None, "HEADER", "Message-ID", _q(message_id))
+    found = (data[0] or b"").split() if status == "OK" else []
+    return [uid for uid in found if _message_id_of(conn, uid) == message_id]
+
+
+def _message_id_of(conn: imaplib.IMAP4, uid: bytes) -> str | None:
+    from email.parser import BytesHeaderParser
+
+    status, data = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    raw = next((part[1] for part in data or [] if isinstance(part, tuple)), None)
+    if status != "OK" or raw is None:
+        return None
+    value = BytesHeaderParser().parsebytes(raw).get("Message-ID")
+    return " ".join(str(value).split()) if value is not None else None
+
+
+def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = False) -> bytes | None:
+    """The UID of the one message with this Message-ID, None when there is none; several are refused."""
+    uids = find(conn, folder, message_id, readonly=readonly)
+    if len(uids) > 1:
+        raise ActionError(f"email: {len(uids)} messages in {folder} have the Message-ID {message_id}; "
+                          "ambiguous, nothing done")
+    return uids[0] if uids else None
 
 
 def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
@@ -78,17 +111,17 @@ def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
         source = args.get("from", "INBOX")
-        uids = find(conn, source, args["message_id"], readonly=False)
-        if not uids:
-            if _exists(conn, args["to"]) and find(conn, args["to"], args["message_id"]):
+        uid = one(conn, source, args["message_id"])
+        if uid is None:
+            if _exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
                 return {"already": True}  # moved before (a retry)
             raise ActionError(f"email: no message {args['message_id']} in {source}")
         conn.create(_q(args["to"]))  # fails harmlessly when it exists
         conn.select(_q(source))
-        status, _ = conn.uid("MOVE", b",".join(uids).decode(), _q(args["to"]))
+        status, _ = conn.uid("MOVE", uid.decode(), _q(args["to"]))
         if status != "OK":
             raise ActionError(f"email: the server refused to move it to {args['to']!r}")
-        return {"moved": len(uids), "to": args["to"]}
+        return {"moved": 1, "to": args["to"]}
 
 
 @executor("email.flag", {"required": ["message_id", "flag"],
@@ -97,20 +130,18 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
         folder = args.get("folder", "INBOX")
-        uids = find(conn, folder, args["message_id"], readonly=False)
-        if not uids:
+        uid = one(conn, folder, args["message_id"])
+        if uid is None:
             raise ActionError(f"email: no message {args['message_id']} in {folder}")
         op = "-FLAGS.SILENT" if args.get("unset") else "+FLAGS.SILENT"
-        conn.uid("STORE", b",".join(uids).decode(), op, f"({FLAGS[args['flag']]})")
-        return {"flagged": len(uids), "flag": args["flag"], "unset": bool(args.get("unset"))}
+        conn.uid("STORE", uid.decode(), op, f"({FLAGS[args['flag']]})")
+        return {"flagged": 1, "flag": args["flag"], "unset": bool(args.get("unset"))}
 
 
 @executor("email.draft", {"required": ["to", "subject", "body"],
-                          "properties": {"to": {"type": "string", "minLength": 3, "maxLength": 998},
-                                         "subject": {"type": "string", "maxLength": 998},
+                          "properties": {"to": ADDRESS, "subject": HEADER_TEXT,
                                          "body": {"type": "string", "maxLength": 5_000_000},
-                                         "in_reply_to": MESSAGE_ID,
-                                         "references": {"type": "array", "items": {"type": "string"}}}})
+                                         "in_reply_to": MESSAGE_ID, "references": REFERENCES}})
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     folder = ctx.section("imap").get("drafts", "Drafts")
     msg = EmailMessage()

@@ -14,13 +14,10 @@ from typing import Any
 from ...errors import TemporaryError
 from ...net import is_loopback
 from ..access import password
+from ..headers import ADDRESSES, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
 
-ADDRESSES = {"oneOf": [{"type": "string", "minLength": 3, "maxLength": 320},
-                       {"type": "array", "items": {"type": "string", "minLength": 3, "maxLength": 320},
-                        "minItems": 1, "maxItems": 50}]}
-COMMON = {"to": ADDRESSES, "cc": ADDRESSES, "subject": {"type": "string", "maxLength": 998},
-          "body": {"type": "string", "maxLength": 5_000_000}}
+COMMON = {"to": ADDRESSES, "cc": ADDRESSES, "subject": HEADER_TEXT, "body": {"type": "string", "maxLength": 5_000_000}}
 
 
 def message_id(ctx: ActionContext) -> str:
@@ -91,8 +88,7 @@ def email_send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 
 @executor("email.reply", {
     "required": ["to", "subject", "body", "in_reply_to"],
-    "properties": {**COMMON, "in_reply_to": {"type": "string", "minLength": 3, "maxLength": 998},
-                   "references": {"type": "array", "items": {"type": "string"}, "maxItems": 100}},
+    "properties": {**COMMON, "in_reply_to": MESSAGE_ID, "references": REFERENCES},
 })
 def email_reply(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     msg = _message(args, ctx)

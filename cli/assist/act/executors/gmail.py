@@ -13,11 +13,12 @@ from urllib.parse import urlparse
 
 from ...errors import TemporaryError
 from ..access import require_local_or_allowed
+from ..headers import ADDRESS, HEADER_TEXT, MESSAGE_ID
 from ..registry import ActionContext, ActionError, executor
 
 API = "https://gmail.googleapis.com"
-MAIL = {"to": {"type": "string", "minLength": 3, "maxLength": 998}, "subject": {"type": "string", "maxLength": 998},
-        "body": {"type": "string", "maxLength": 5_000_000}, "in_reply_to": {"type": "string", "maxLength": 998},
+MAIL = {"to": ADDRESS, "subject": HEADER_TEXT,
+        "body": {"type": "string", "maxLength": 5_000_000}, "in_reply_to": MESSAGE_ID,
         "thread_id": {"type": "string", "pattern": "^[0-9a-zA-Z]{1,64}$"}}
 
 
@@ -34,10 +35,15 @@ def _call(ctx: ActionContext, method: str, path: str, body: dict[str, Any]) -> d
     host = urlparse(api).hostname or ""
     require_local_or_allowed(host, ctx, "gmail")
 
+    def check(url: str) -> None:  # a redirect goes nowhere the first address could not
+        require_local_or_allowed(urlparse(url).hostname or "", ctx, f"gmail: a redirect to {url}")
+
     def request(token: str) -> Any:
+        from ...net import request as http_request
+
         try:
-            return requests.request(method, f"{api}/gmail/v1/users/me/{path}", json=body, timeout=30,
-                                    headers={"Authorization": f"Bearer {token}"})
+            return http_request(method, f"{api}/gmail/v1/users/me/{path}", check=check, json=body, timeout=30,
+                                headers={"Authorization": f"Bearer {token}"})
         except requests.RequestException as exc:
             raise TemporaryError(f"gmail: cannot reach {host} ({type(exc).__name__})") from None
 

@@ -1,4 +1,6 @@
-"""webhook.post: a JSON body, signed with HMAC-SHA256, to a URL the config allows; retried on 5xx."""
+"""webhook.post: a JSON body, signed with HMAC-SHA256, to a URL the config allows; retried on 5xx.
+
+A redirect is followed only to a URL that passes the same checks (the allowlist, allow_remote)."""
 
 from __future__ import annotations
 
@@ -16,17 +18,26 @@ from ..registry import ActionContext, ActionError, Refused, executor
 
 @executor("webhook.post", {
     "required": ["url", "body"],
-    "properties": {"url": {"type": "string", "pattern": "^https?://", "maxLength": 2000}, "body": {"type": "object"}},
+    "properties": {"url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000},
+                   "body": {"type": "object"}},
 })
 def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     import orjson
     import requests
 
+    from ...net import request
+
     section = ctx.section("webhook")
     url = args["url"]
-    if not any(fnmatch.fnmatch(url, pattern) for pattern in section.get("allow", [])):
-        raise Refused(f"webhook: {url} is not in [actions.webhook] allow")
-    require_local_or_allowed(urlparse(url).hostname or "", ctx, "webhook")
+
+    def check(target: str) -> None:
+        what = "webhook" if target == url else f"webhook: {url} redirected to {target}, which"
+        if not any(fnmatch.fnmatch(target, pattern) for pattern in section.get("allow", [])):
+            raise Refused(f"{what} is not in [actions.webhook] allow" if target == url else
+                          f"{what} is not in [actions.webhook] allow; not followed")
+        require_local_or_allowed(urlparse(target).hostname or "", ctx, what)
+
+    check(url)
     body = orjson.dumps(args["body"])
     headers = {"Content-Type": "application/json", "X-Assist-Delivery": ctx.key}
     if section.get("token"):
@@ -38,7 +49,7 @@ def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     status = None
     for attempt in range(3):
         try:
-            response = requests.post(url, data=body, headers=headers, timeout=15)
+            response = request("POST", url, check=check, data=body, headers=headers, timeout=15)
             status = response.status_code
         except requests.RequestException as exc:
             status = type(exc).__name__

@@ -65,10 +65,21 @@ class HttpBackend(Backend):
         from urllib3.exceptions import NewConnectionError
         from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+        from ...net import request
+
         url = self.url + path
+        allow_remote = bool(self.config.raw.get("allow_remote", False))
+
+        def check(target: str) -> None:  # a redirect goes nowhere the configured address could not
+            try:
+                check_remote(self.name, target, allow_remote)
+            except ConfigError:
+                raise ModelError(f"model {self.name}: {url} redirected to {target}, which is not on this machine "
+                                 "(allow_remote is false); not followed") from None
+
         try:
-            response = self.session.request(method, url, headers=self.headers(),
-                                             timeout=timeout_s or self.timeout_s, **kwargs)
+            response = request(method, url, check=check, session=self.session, headers=self.headers(),
+                               timeout=timeout_s or self.timeout_s, **kwargs)
         except requests.RequestException as exc:
             # with retries mounted, a timeout arrives as a ConnectionError wrapping urllib3's MaxRetryError;
             # urllib3 counts a refused connection (NewConnectionError) as a kind of timeout: it is not one

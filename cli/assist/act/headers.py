@@ -1,0 +1,18 @@
+"""Argument schemas for whatever reaches a mail header or a protocol line.
+
+A value from a task (a model's reply, a mail's own headers) that holds CR or LF could end the line it is
+put on and start another: a Bcc header, an IMAP command. These schemas refuse such values when an action
+is planned, before any executor runs. Message-IDs are held to the strict form `<left@right>`: no spaces,
+quotes, backslashes or control characters, so a value can be sent as a quoted IMAP string as it is.
+"""
+
+from __future__ import annotations
+
+ONE_LINE = r"^[^\r\n\x00]*$"
+MESSAGE_ID_PATTERN = r'^<[^<>\s"\\\x00-\x1f\x7f]+@[^<>\s"\\\x00-\x1f\x7f]+>$'
+
+MESSAGE_ID = {"type": "string", "minLength": 5, "maxLength": 998, "pattern": MESSAGE_ID_PATTERN}
+HEADER_TEXT = {"type": "string", "maxLength": 998, "pattern": ONE_LINE}
+ADDRESS = {"type": "string", "minLength": 3, "maxLength": 320, "pattern": ONE_LINE}
+ADDRESSES = {"oneOf": [ADDRESS, {"type": "array", "items": ADDRESS, "minItems": 1, "maxItems": 50}]}
+REFERENCES = {"type": "array", "items": MESSAGE_ID, "maxItems": 100}
