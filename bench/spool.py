@@ -53,7 +53,7 @@ class AssistQ:
     fsync = True
 
     def __init__(self, path: str):
-        from assist.config import QueueSettings
+        from assist.queue.settings import QueueSettings
         from assist.queue.spool import Spool
 
         self.q = Spool(Path(path), QueueSettings(lease_s=600, fsync=self.fsync)).queue("bench")
@@ -90,8 +90,8 @@ class AssistRedisQ:
     """The assist Redis Streams backend. `path` is the server's URL."""
 
     def __init__(self, path: str):
-        from assist.config import QueueSettings
         from assist.queue.redis import RedisBackend
+        from assist.queue.settings import QueueSettings
 
         self.q = RedisBackend(path, QueueSettings(lease_s=600)).queue("bench")
 

@@ -130,12 +130,10 @@ def test_config_check_names_what_alerts_miss(home):
 
 def test_a_task_whose_worker_died_on_its_last_attempt_raises_an_alert(home, hooks):
     from assist.config import load
-    from assist.queue import open_backend
-
     url, received = hooks
     (home / "assist.toml").write_text(f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n')
     assert run(["enqueue", "--queue", "q"], jsonl({"type": "t", "meta": {"max_attempts": 1}})).code == 0
-    queue = open_backend(load(home)).queue("q")
+    queue = load(home).backend().queue("q")
     [lease] = queue.claim(1, lease_s=0.1)  # a worker that stops renewing its lease (as if it hung)
     time.sleep(0.3)
     assert run(["stage", "passthrough", "--from", "q", "--once"]).code == 0  # its reap finds the lease

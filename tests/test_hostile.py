@@ -264,9 +264,10 @@ def test_an_ambiguous_or_smuggling_message_id_from_a_model_is_refused(imap_home)
 
 
 def test_header_arguments_with_line_breaks_are_refused():
-    from assist.act.registry import load_all, problems
+    from assist.act.plan import executors
+    from assist.act.registry import problems
 
-    load_all()
+    executors()
     assert problems("email.send", {"to": "a@b.c\r\nBcc: all@corp.example", "subject": "s", "body": "b"})
     assert problems("email.send", {"to": "a@b.c", "subject": "hi\nBcc: x@y.z", "body": "b"})
     assert problems("email.reply", {"to": "a@b.c", "subject": "s", "body": "b", "in_reply_to": "<a@b>\r\nX: y"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from assist.config import load
-from assist.queue import open_backend
 from conftest import jsonl, run
 
 
@@ -63,7 +62,7 @@ def test_cancel_then_retry(home):
 
 def test_retry_failed_approve_and_reject_held(home):
     enqueue({"type": "x", "id": "F1"}, {"type": "x", "id": "F2"}, {"type": "y", "id": "H1"}, {"type": "y", "id": "H2"})
-    q = open_backend(load()).queue("inbox")
+    q = load().backend().queue("inbox")
     leases = {lease.id: lease for lease in q.claim(4)}
     q.nack(leases["F1"], "model said no", permanent=True)
     q.nack(leases["F2"], "model said no", permanent=True)
@@ -96,7 +95,7 @@ def test_retry_failed_approve_and_reject_held(home):
 
 def test_stats_purge_and_reap_json(home):
     enqueue(*({"type": "x"} for _ in range(4)))
-    q = open_backend(load()).queue("inbox")
+    q = load().backend().queue("inbox")
     for lease in q.claim(2):
         q.ack(lease)
     r = run(["queue", "stats", "--json"])

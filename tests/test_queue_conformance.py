@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assist.config import QueueSettings
 from assist.errors import Conflict, LeaseLost, NotFound
+from assist.queue.settings import QueueSettings
 from assist.task import normalize
 from assist.timeutil import now_ms, rfc3339
 from helpers.queue_worker import backend

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import redis as redis_client
 
-from assist.config import QueueSettings
+from assist.queue.settings import QueueSettings
 from conftest import jsonl, run, start_redis
 from helpers.queue_worker import backend
 

@@ -13,7 +13,6 @@ import pytest
 
 from assist.config import load
 from assist.errors import PermanentError, TemporaryError
-from assist.queue import open_backend
 from assist.stages.base import Hold, Stage
 from assist.stages.runner import Runner, RunOptions
 from conftest import ASSIST, jsonl, run
@@ -177,7 +176,7 @@ def run_until_empty(home, stage, source="in", dest="out"):
         runner.run()
         for key in total:
             total[key] += getattr(runner.counts, key)
-        q = open_backend(config).queue(source)
+        q = config.backend().queue(source)
         if not names(home, source, "new") and not names(home, source, "cur"):
             break
         q.wait(0.05)

@@ -172,11 +172,9 @@ def test_a_running_task_is_shown_with_its_worker_and_command(served, home):
     import socket
 
     from assist.config import load
-    from assist.queue import open_backend
-
     base, bearer, _ = served
     assert run(["enqueue", "--queue", "inbox"], jsonl({"type": "text", "data": {"text": "x"}})).code == 0
-    queue = open_backend(load(home)).queue("inbox")
+    queue = load(home).backend().queue("inbox")
     [lease] = queue.claim(1)  # this test process is the worker holding it
     try:
         overview = requests.get(f"{base}/api/overview", headers=bearer, timeout=5).json()

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from assist.config import QueueSettings
 from assist.errors import Conflict, LeaseLost
+from assist.queue.settings import QueueSettings
 from assist.queue.spool import HOST, Spool, SpoolQueue
 from assist.task import new_id, normalize
 from assist.timeutil import now_ms

@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, precondition, rule
 
-from assist.config import QueueSettings
 from assist.errors import AssistError, Conflict, LeaseLost
+from assist.queue.settings import QueueSettings
 from assist.queue.spool import Spool
 from assist.task import normalize
 
@@ -34,7 +34,7 @@ SETTINGS = QueueSettings(max_attempts=3, lease_s=60, timeout_s=10, backoff_base_
 HOLDER = r"""
 import sys, time
 from pathlib import Path
-from assist.config import QueueSettings
+from assist.queue.settings import QueueSettings
 from assist.queue.spool import Spool
 q = Spool(Path(sys.argv[1]), QueueSettings(lease_s=60)).queue("q")
 print(" ".join(lease.id for lease in q.claim(int(sys.argv[2]))), flush=True)

@@ -124,24 +124,21 @@ class Alerts:
         return title, body
 
     def _webhook(self, alert: dict[str, Any]) -> None:
-        from urllib.parse import urlsplit
-
-        from .net import is_loopback, request
+        from .net import request, require_local
 
         url = self.settings["webhook"]
 
         def check(target: str) -> None:
-            if not is_loopback(urlsplit(target).hostname or "") and not self.config.raw.get("allow_remote"):
-                raise PermissionError(f"alerts.webhook: {target} is not on this machine; set allow_remote = true"
-                                      + (f" (a redirect from {url}, not followed)" if target != url else ""))
+            require_local(target, self.config, "alerts.webhook" if target == url else
+                          f"alerts.webhook (a redirect from {url}, not followed)")
 
         request("POST", url, check=check, json=alert, timeout=10).raise_for_status()
 
     def _email(self, alert: dict[str, Any]) -> None:
         from email.message import EmailMessage
 
-        from .act.executors.email_smtp import send
-        from .act.registry import ActionContext
+        from .auth.secrets import section_secret
+        from .mail import smtp_send
 
         title, body = self._text(alert)
         msg = EmailMessage()
@@ -150,7 +147,7 @@ class Alerts:
         msg["To"] = self.settings["email"]
         msg["Subject"] = title
         msg.set_content(body)
-        send(msg, ActionContext(self.config, f"alert-{alert['task']}-{time.time_ns()}", {}))
+        smtp_send(msg, smtp, section_secret(smtp, self.config.home))
 
     def _desktop(self, alert: dict[str, Any]) -> None:
         import subprocess

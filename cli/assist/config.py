@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ConfigError
 from .fileutil import write_atomic
 from .home import CONFIG_NAME, find_home
-from .timeutil import parse_duration
+from .queue.settings import QueueSettings
+
+if TYPE_CHECKING:
+    from .queue.base import Backend
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "queue": {
@@ -28,17 +31,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-class QueueSettings(NamedTuple):
-    max_attempts: int = 5
-    lease_s: float = 300.0
-    timeout_s: float = 120.0
-    backoff_base_s: float = 2.0
-    backoff_max_s: float = 900.0
-    keep_done_s: float = 7 * 86400.0
-    fsync: bool = True
-    keep_done_max: int = 0  # at most this many tasks in done/ per queue (0: no limit)
-
-
 class Config(NamedTuple):
     home: Path
     path: Path | None  # the assist.toml read, if any
@@ -55,17 +47,15 @@ class Config(NamedTuple):
 
     @property
     def queue_settings(self) -> QueueSettings:
-        q = self.section("queue")
-        return QueueSettings(
-            max_attempts=q["max_attempts"],
-            lease_s=parse_duration(q["lease"]),
-            timeout_s=parse_duration(q["timeout"]),
-            backoff_base_s=parse_duration(q["backoff_base"]),
-            backoff_max_s=parse_duration(q["backoff_max"]),
-            keep_done_s=parse_duration(q["keep_done"]),
-            fsync=q["fsync"],
-            keep_done_max=q["keep_done_max"],
-        )
+        return QueueSettings.from_section(self.section("queue"))
+
+    def backend(self) -> Backend:
+        """The home's queue backend: $ASSIST_QUEUE_URL (what --queue-url sets), else queue.url."""
+        import os
+
+        from .queue import open_backend
+
+        return open_backend(os.environ.get("ASSIST_QUEUE_URL") or self.queue_url, self.queue_settings, self.home)
 
     @property
     def max_line_bytes(self) -> int:

@@ -1,17 +1,39 @@
-"""Reaching other machines: what may be reached without `allow_remote`, and HTTP requests whose
-redirects cannot carry a request past the checks its first address passed."""
+"""Reaching other machines: the one privacy gate (nothing goes beyond this machine unless
+`allow_remote = true`), and HTTP requests whose redirects cannot carry a request past the checks its
+first address passed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from .errors import ConfigError
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 REDIRECTS = (301, 302, 303, 307, 308)
 
 
+class RemoteNotAllowed(ConfigError):
+    """An address beyond this machine while allow_remote is false."""
+
+
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK
+
+
+def remote_problem(url: str, allow_remote: bool, what: str) -> str | None:
+    """Why `what` may not reach url (it is not this machine and allow_remote is false), or None."""
+    if allow_remote or is_loopback(host_of(url) if "://" in url else url):
+        return None
+    return f"{what}: {url} is not on this machine; set allow_remote = true to use it"
+
+
+def require_local(url: str, config: Any, what: str) -> None:
+    """The privacy gate: RemoteNotAllowed unless url is on this machine or the config allows remote ones.
+    `url` may also be a bare host name."""
+    problem = remote_problem(url, bool(config.raw.get("allow_remote", False)), what)
+    if problem:
+        raise RemoteNotAllowed([problem])
 
 
 def host_of(url: str) -> str:

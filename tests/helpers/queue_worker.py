@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from assist.config import QueueSettings
+from assist.queue.settings import QueueSettings
 from assist.task import normalize
 
 SETTINGS = QueueSettings(lease_s=120, backoff_base_s=0.01, backoff_max_s=0.05, max_attempts=50)

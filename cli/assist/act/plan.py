@@ -7,7 +7,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .registry import REGISTRY, load_all, problems
+from .registry import REGISTRY, Executor, problems
+
+
+def executors() -> dict[str, Executor]:
+    """Every executor, by action type (importing their modules registers them)."""
+    from .executors import calendar, email_imap, email_smtp, files, gmail, notes, shell, webhook  # noqa: F401
+
+    return REGISTRY
 
 
 def action_key(task_id: str, index: int, kind: str, args: Any) -> str:
@@ -45,7 +52,7 @@ def plan(task: dict[str, Any], config: Any) -> list[dict[str, Any]]:
     `actions` list the task already carries is never reused, since a task document is data. Planning
     the same task under the same config gives the same plan with the same idempotency keys, so a retry
     or an approval finds its actions in the journal; what is done is what the journal says."""
-    load_all()
+    executors()
     route_name, route = route_of(task, config)
     allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
     confirm = set(route.get("confirm", []))

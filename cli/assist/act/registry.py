@@ -39,13 +39,6 @@ def executor(name: str, schema: dict[str, Any]) -> Callable[[Callable[..., Any]]
     return register
 
 
-def load_all() -> dict[str, Executor]:
-    """Import every executor module (each registers itself)."""
-    from .executors import calendar, email_imap, email_smtp, files, gmail, notes, shell, webhook  # noqa: F401
-
-    return REGISTRY
-
-
 class ActionError(AssistError):
     """An action that cannot be done as asked: it fails (and is recorded), the other actions go on."""
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from ..net import is_loopback
+from ..net import remote_problem
 
 
 def problems(raw: dict[str, Any], home: Path) -> list[str]:
@@ -18,13 +17,9 @@ def problems(raw: dict[str, Any], home: Path) -> list[str]:
     out: list[str] = []
     models = raw.get("models") or DEFAULT_MODELS
     allow_remote = bool(raw.get("allow_remote", False))
-    for name, spec in models.items():
-        url = spec.get("url")
-        if url and not is_loopback(urlsplit(url).hostname or "") and not allow_remote:
-            out.append(f"models.{name}.url: {url} is not on this machine; set allow_remote = true to use it")
-    memory_url = raw.get("memory", {}).get("url")
-    if memory_url and not is_loopback(urlsplit(memory_url).hostname or "") and not allow_remote:
-        out.append(f"memory.url: {memory_url} is not on this machine; set allow_remote = true to use it")
+    urls = [(f"models.{name}.url", spec.get("url")) for name, spec in models.items()]
+    urls.append(("memory.url", raw.get("memory", {}).get("url")))
+    out += [problem for key, url in urls if url and (problem := remote_problem(url, allow_remote, key))]
     fallback = raw.get("classify", {}).get("fallback_model")
     if fallback and fallback not in models:
         out.append(f"classify.fallback_model: no model {fallback!r} (configured: {', '.join(models)})")

@@ -182,11 +182,9 @@ class Memory:
         self._lock: Any = None
         self._threads = threading.RLock()  # `assist work -j N` shares one store between its workers
         if self.url:
-            from ..net import is_loopback
+            from ..net import require_local
 
-            host = urlsplit(self.url).hostname or ""
-            if not is_loopback(host) and not config.raw.get("allow_remote", False):
-                raise ConfigError([f"memory.url: {self.url} is not on this machine; set allow_remote = true"])
+            require_local(self.url, config, "memory.url")
 
     @property
     def embedder(self) -> Any:

@@ -29,9 +29,7 @@ def load_config() -> Any:
 
 
 def backend(config: Any) -> Any:
-    from ..queue import open_backend
-
-    return open_backend(config)
+    return config.backend()
 
 
 def print_json(value: Any) -> None:

@@ -121,9 +121,8 @@ def explain(text: str | None, task_id: str | None) -> None:
     config = load_config()
     if task_id:
         from ..admin import resolve
-        from ..queue import open_backend
 
-        backend = open_backend(config)
+        backend = config.backend()
         info = resolve(backend, task_id)
         _, task = backend.queue(info.queue, create=False).get(info.id)
     else:

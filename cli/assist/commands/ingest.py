@@ -140,14 +140,14 @@ def imap(host: str, port: int | None, security: str, cafile: str | None, user: s
     import os
 
     from ..ingest.events import State
-    from ..ingest.imap import ImapAccount, idle, poll
+    from ..ingest.imap import idle, poll
+    from ..mail import ImapAccount
 
     config, sink = _sink(dest)
     if token_name:
-        from ..auth.oauth import secret
-        from ..auth.store import TokenStore
+        from ..auth.secrets import secret
 
-        password = secret(TokenStore(config.home), token_name)
+        password = secret(config.home, token_name)
     else:
         password = os.environ.get("ASSIST_IMAP_PASSWORD")
         if not password:
@@ -214,7 +214,6 @@ def http(host: str, port: int, dest: str, max_body: str, rate: float, burst: int
     from ..auth.store import TokenStore
     from ..httpd import Limits, check_address
     from ..ingest.http import HttpOptions, Replays, build_app, serve
-    from ..queue import open_backend
     from ..timeutil import parse_duration
 
     config = load_config()
@@ -234,7 +233,7 @@ def http(host: str, port: int, dest: str, max_body: str, rate: float, burst: int
         raise click.UsageError("--hmac-token needs the token store: run `assist token init` first")
     else:
         raise click.UsageError("no way to check callers: run `assist token init` (for JWTs) or give --hmac-token")
-    app = build_app(open_backend(config).queue(dest), options, log.for_component(config, "ingest-http"))
+    app = build_app(config.backend().queue(dest), options, log.for_component(config, "ingest-http"))
     scheme = "https" if certfile else "http"
     click.echo(f"assist ingest http: listening on {scheme}://{host}:{port}, events to queue {dest}", err=True)
     serve(app, host, port, certfile, keyfile, limits)

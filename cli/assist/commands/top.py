@@ -28,8 +28,7 @@ def top(interval: float) -> None:
         raise click.UsageError(f"assist top needs the tui extra: pip install 'assist[tui]' ({exc.name} is missing)"
                                ) from None
     from ..act.approvals import Approvals
-    from ..queue import open_backend
 
     config = load_config()
-    run(open_backend(config), config.home / "logs", interval, list(config.raw.get("routes", {})),
+    run(config.backend(), config.home / "logs", interval, list(config.raw.get("routes", {})),
         Approvals(config.home))

@@ -49,9 +49,7 @@ class Sink:
         self.count = 0
         self._log: Any = None
         if queue:
-            from ..queue import open_backend
-
-            self.queue = open_backend(config).queue(queue)
+            self.queue = config.backend().queue(queue)
 
     def send(self, events: list[Task]) -> None:
         if not events:

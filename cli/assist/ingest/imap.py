@@ -10,58 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import ssl
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AssistError, ConfigError, Unavailable
-from ..net import is_loopback
-from .events import Sink, State, accepted_only, event, safe_name
+from ..errors import AssistError, Unavailable
+from ..mail import ImapAccount
+from ..mail import imap_connect as connect
+from .events import Sink, State, accepted_only, event
 from .mail import parse_message
 
 BATCH = 50
-
-
-@dataclass
-class ImapAccount:
-    host: str
-    port: int
-    user: str
-    password: str
-    folder: str = "INBOX"
-    security: str = "tls"  # tls, starttls or plain (plain only to this machine)
-    cafile: str | None = None
-
-    @property
-    def name(self) -> str:
-        return safe_name(f"{self.user}@{self.host}-{self.folder}")
-
-
-def connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
-    if account.security == "plain" and not is_loopback(account.host):
-        raise ConfigError([f"imap {account.host}: a password is only sent unencrypted to this machine; "
-                           "use --tls or --starttls"])
-    context = ssl.create_default_context(cafile=account.cafile)
-    try:
-        if account.security == "tls":
-            conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(account.host, account.port, ssl_context=context,
-                                                     timeout=timeout_s)
-        else:
-            conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
-            if account.security == "starttls":
-                conn.starttls(ssl_context=context)
-        conn.login(account.user, account.password)
-    except (TimeoutError, OSError) as exc:
-        raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
-    except imaplib.IMAP4.error as exc:
-        raise AssistError(f"imap {account.host}: login as {account.user} refused ({_short(exc)})") from None
-    return conn
-
-
-def _short(exc: Exception) -> str:
-    text = exc.args[0] if exc.args else str(exc)
-    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
 def _select(conn: imaplib.IMAP4, folder: str) -> int:

@@ -1,31 +1,30 @@
-"""Queue backends. `open_backend` picks one from the queue URL: $ASSIST_QUEUE_URL (what --queue-url sets),
-else `queue.url` in assist.toml."""
+"""Queue backends. `open_backend` picks one from a queue URL: a spool folder (relative ones under the
+home), or redis://... (see `Config.backend`, which takes the URL from $ASSIST_QUEUE_URL or queue.url)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
-
 if TYPE_CHECKING:
-    from ..config import Config
     from .base import Backend
+    from .settings import QueueSettings
 
 
-def open_backend(config: Config, url: str | None = None) -> Backend:
-    url = url or os.environ.get("ASSIST_QUEUE_URL") or config.queue_url
+def open_backend(url: str, settings: QueueSettings, home: Path) -> Backend:
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from .redis import RedisBackend
-        except ImportError as exc:
-            raise ConfigError([f"queue.url {url}: the Redis backend needs the redis package: "
-                               f"pip install 'assist[redis]' ({exc})"]) from None
-        return RedisBackend(url, config.queue_settings)
+        except ImportError:
+            from ..errors import MissingExtra
+
+            raise MissingExtra(f"queue.url {url}: the Redis backend needs the redis extra: "
+                               "pip install 'assist[redis]'") from None
+
+        return RedisBackend(url, settings)
     from .spool import Spool
 
     root = Path(url).expanduser()
     if not root.is_absolute():
-        root = config.home / root
-    return Spool(root, config.queue_settings)
+        root = home / root
+    return Spool(root, settings)

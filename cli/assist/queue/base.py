@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..config import QueueSettings
+from .settings import QueueSettings
 
 STATES = ("new", "cur", "hold", "done", "failed", "cancelled")
 TERMINAL = ("done", "failed", "cancelled")

@@ -25,12 +25,12 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..config import QueueSettings
 from ..errors import Conflict, LeaseLost, NotFound, Unavailable
 from ..task import routed_by_person
 from ..timeutil import now_ms, parse_rfc3339
 from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, checked_id, checked_name, next_attempt
 from .checks import InvalidTask, invalid_record, notice, parse_document
+from .settings import QueueSettings
 from .spool import HOST, pid_alive
 
 GROUP = "workers"

@@ -31,12 +31,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..config import QueueSettings
 from ..errors import Conflict, LeaseLost, NotFound
 from ..task import routed_by_person
 from ..timeutil import now_ms, parse_rfc3339
 from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, checked_id, checked_name, next_attempt
 from .checks import InvalidTask, invalid_record, notice, parse_document, read_file
+from .settings import QueueSettings
 
 # the name of this machine in lease records: $ASSIST_HOST, else the host name
 HOST = "".join(c if c.isalnum() or c == "-" else "-"

@@ -30,13 +30,12 @@ def start(config: Any, host: str | None, port: int | None, certfile: str | None,
         return
 
     from .. import httpd
-    from ..queue import open_backend
     from .app import build_app
 
     log = logmod.for_component(config, "serve")
     from ..act.approvals import Approvals
 
-    app = build_app(open_backend(config), config.home / "logs", auth, log, routes=list(config.raw.get("routes", {})),
+    app = build_app(config.backend(), config.home / "logs", auth, log, routes=list(config.raw.get("routes", {})),
                     approvals=Approvals(config.home))
     echo(f"assist serve: {base}/  (API description: {base}/openapi.json)", err=True)
     echo(f"sign in to the dashboard (link valid 10 minutes, once): {base}{login_path(auth.login_token())}", err=True)

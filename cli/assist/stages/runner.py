@@ -84,14 +84,13 @@ def worker_fault(exc: BaseException, command: str) -> AssistError | None:
 class Runner:
     def __init__(self, stage: Stage, config: Any, options: RunOptions, log: Any = None):
         from .. import log as logmod
-        from ..queue import open_backend
 
         self.stage = stage
         self.config = config
         self.opts = options
         self.settings = config.queue_settings
         self.log = log or logmod.for_component(config, stage.name)
-        self.backend = open_backend(config)
+        self.backend = config.backend()
         self.counts = Counts()
         self.alerts = Alerts(config, self.log)
         queue_cfg = config.section("queue")

@@ -30,7 +30,7 @@ FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r
 
 
 def account(ctx: ActionContext) -> Any:
-    from ...ingest.imap import ImapAccount
+    from ...mail import ImapAccount
 
     section = ctx.section("imap")
     if not section.get("host"):
@@ -45,7 +45,7 @@ def account(ctx: ActionContext) -> Any:
 def session(ctx: ActionContext) -> Iterator[imaplib.IMAP4]:
     """A logged-in IMAP connection for one action; a server out of reach is a temporary error."""
     from ...errors import Unavailable
-    from ...ingest.imap import connect as imap_connect
+    from ...mail import imap_connect
 
     try:
         conn = imap_connect(account(ctx))

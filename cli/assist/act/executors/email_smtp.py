@@ -6,13 +6,9 @@ the server (or in the Sent folder) by that id instead of being sent blindly agai
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from email.message import EmailMessage
 from typing import Any
 
-from ...errors import TemporaryError
-from ...net import is_loopback
 from ..access import password
 from ..headers import ADDRESSES, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
@@ -29,39 +25,13 @@ def _list(value: Any) -> list[str]:
 
 
 def send(msg: EmailMessage, ctx: ActionContext) -> None:
+    from ...mail import MailError, smtp_send
+
     section = ctx.section("smtp")
-    host = section.get("host")
-    if not host:
-        raise ActionError("email: no SMTP server is configured ([actions.smtp] host)")
-    security = section.get("security", "starttls")
-    port = section.get("port", 465 if security == "tls" else 587)
-    if security == "plain" and not is_loopback(host) and section.get("username"):
-        raise ActionError(f"email: a password is only sent unencrypted to this machine, not to {host}")
-    context = ssl.create_default_context(cafile=section.get("cafile"))
     try:
-        if security == "tls":
-            server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=context)
-        else:
-            server = smtplib.SMTP(host, port, timeout=30)
-            if security == "starttls":
-                server.starttls(context=context)
-        with server:
-            if section.get("username"):
-                server.login(section["username"], password(section, ctx) or "")
-            server.send_message(msg)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise ActionError(f"email: the SMTP server refused the login ({exc.smtp_code})") from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise ActionError(f"email: recipients refused: {', '.join(exc.recipients)}") from None
-    except ssl.SSLCertVerificationError as exc:
-        raise ActionError(f"email: {host}'s certificate is not trusted ({exc.verify_message}); "
-                          "set [actions.smtp] cafile for a private CA") from None
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
-        raise TemporaryError(f"email: cannot reach {host}:{port} ({type(exc).__name__})") from None
-    except smtplib.SMTPResponseException as exc:
-        if 400 <= exc.smtp_code < 500:
-            raise TemporaryError(f"email: the SMTP server said try later ({exc.smtp_code})") from None
-        raise ActionError(f"email: the SMTP server refused the message ({exc.smtp_code})") from None
+        smtp_send(msg, section, password(section, ctx))
+    except MailError as exc:
+        raise ActionError(str(exc)) from None
 
 
 def _message(args: dict[str, Any], ctx: ActionContext) -> EmailMessage:

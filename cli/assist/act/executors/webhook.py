@@ -41,10 +41,9 @@ def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     body = orjson.dumps(args["body"])
     headers = {"Content-Type": "application/json", "X-Assist-Delivery": ctx.key}
     if section.get("token"):
-        from ...auth.oauth import secret
-        from ...auth.store import TokenStore
+        from ...auth.secrets import secret
 
-        key = secret(TokenStore(ctx.config.home), section["token"]).encode()
+        key = secret(ctx.config.home, section["token"]).encode()
         headers["X-Assist-Signature-256"] = "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
     status = None
     for attempt in range(3):

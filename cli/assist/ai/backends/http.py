@@ -4,21 +4,14 @@ backoff (urllib3's Retry), the remote-endpoint policy, and the bearer token from
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from ...errors import ConfigError
-from ...net import is_loopback
+from ...net import RemoteNotAllowed, require_local
 from ...timeutil import parse_duration
 from .base import Backend, ModelError, ModelUnavailable
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
-def check_remote(name: str, url: str, allow_remote: bool) -> None:
-    host = urlsplit(url).hostname or ""
-    if not is_loopback(host) and not allow_remote:
-        raise ConfigError([f"models.{name}: {url} is not on this machine; set allow_remote = true in "
-                           "assist.toml to send prompts there"])
 
 
 class HttpBackend(Backend):
@@ -27,7 +20,7 @@ class HttpBackend(Backend):
     def __init__(self, name: str, spec: dict[str, Any], config: Any):
         super().__init__(name, spec, config)
         self.url = str(spec.get("url", self.default_url)).rstrip("/")
-        check_remote(name, self.url, bool(config.raw.get("allow_remote", False)))
+        require_local(self.url, config, f"models.{name}")
         self.timeout_s = parse_duration(str(spec.get("timeout", "120s")))
         self.retries = int(spec.get("retries", 2))
         self._session: Any = None
@@ -53,10 +46,9 @@ class HttpBackend(Backend):
         token = self.spec.get("token")
         if not token:
             return {}
-        from ...auth.oauth import secret
-        from ...auth.store import TokenStore
+        from ...auth.secrets import secret
 
-        return {"Authorization": f"Bearer {secret(TokenStore(self.config.home), token)}"}
+        return {"Authorization": f"Bearer {secret(self.config.home, token)}"}
 
     def request(self, method: str, path: str, *, timeout_s: float | None = None, **kwargs: Any) -> Any:
         """Send a request; connection problems, timeouts and 429/5xx (after the retries) raise
@@ -68,12 +60,10 @@ class HttpBackend(Backend):
         from ...net import request
 
         url = self.url + path
-        allow_remote = bool(self.config.raw.get("allow_remote", False))
-
         def check(target: str) -> None:  # a redirect goes nowhere the configured address could not
             try:
-                check_remote(self.name, target, allow_remote)
-            except ConfigError:
+                require_local(target, self.config, f"models.{self.name}")
+            except RemoteNotAllowed:
                 raise ModelError(f"model {self.name}: {url} redirected to {target}, which is not on this machine "
                                  "(allow_remote is false); not followed") from None
 

@@ -1,0 +1,102 @@
+"""Mail servers, as every part of assist meets them: connecting to an IMAP account (ingestion, the mail
+actions) and sending a message over SMTP (the mail actions, alerts).
+
+A password is sent in clear only to this machine (`security = "plain"` elsewhere is refused); a server
+out of reach is Unavailable (IMAP) or TemporaryError (SMTP), a refusal is a MailError, each in one line.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from .errors import AssistError, ConfigError, TemporaryError, Unavailable
+from .net import is_loopback
+
+
+class MailError(AssistError):
+    """The server refused (a login, a recipient, a message): trying again will not help."""
+
+
+@dataclass
+class ImapAccount:
+    host: str
+    port: int
+    user: str
+    password: str
+    folder: str = "INBOX"
+    security: str = "tls"  # tls, starttls or plain (plain only to this machine)
+    cafile: str | None = None
+
+    @property
+    def name(self) -> str:
+        from .ingest.events import safe_name
+
+        return safe_name(f"{self.user}@{self.host}-{self.folder}")
+
+
+def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
+    if account.security == "plain" and not is_loopback(account.host):
+        raise ConfigError([f"imap {account.host}: a password is only sent unencrypted to this machine; "
+                           "use --tls or --starttls"])
+    context = ssl.create_default_context(cafile=account.cafile)
+    try:
+        if account.security == "tls":
+            conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(account.host, account.port, ssl_context=context,
+                                                     timeout=timeout_s)
+        else:
+            conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
+            if account.security == "starttls":
+                conn.starttls(ssl_context=context)
+        conn.login(account.user, account.password)
+    except (TimeoutError, OSError) as exc:
+        raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
+    except imaplib.IMAP4.error as exc:
+        raise AssistError(f"imap {account.host}: login as {account.user} refused ({_short(exc)})") from None
+    return conn
+
+
+def _short(exc: Exception) -> str:
+    text = exc.args[0] if exc.args else str(exc)
+    return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+
+
+def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:
+    """Send a message through the SMTP server of a config section ([actions.smtp]: host, port, security,
+    username, cafile)."""
+    host = section.get("host")
+    if not host:
+        raise MailError("email: no SMTP server is configured ([actions.smtp] host)")
+    security = section.get("security", "starttls")
+    port = section.get("port", 465 if security == "tls" else 587)
+    if security == "plain" and not is_loopback(host) and section.get("username"):
+        raise MailError(f"email: a password is only sent unencrypted to this machine, not to {host}")
+    context = ssl.create_default_context(cafile=section.get("cafile"))
+    try:
+        if security == "tls":
+            server: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=context)
+        else:
+            server = smtplib.SMTP(host, port, timeout=30)
+            if security == "starttls":
+                server.starttls(context=context)
+        with server:
+            if section.get("username"):
+                server.login(section["username"], password or "")
+            server.send_message(msg)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise MailError(f"email: the SMTP server refused the login ({exc.smtp_code})") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise MailError(f"email: recipients refused: {', '.join(exc.recipients)}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise MailError(f"email: {host}'s certificate is not trusted ({exc.verify_message}); "
+                        "set [actions.smtp] cafile for a private CA") from None
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
+        raise TemporaryError(f"email: cannot reach {host}:{port} ({type(exc).__name__})") from None
+    except smtplib.SMTPResponseException as exc:
+        if 400 <= exc.smtp_code < 500:
+            raise TemporaryError(f"email: the SMTP server said try later ({exc.smtp_code})") from None
+        raise MailError(f"email: the SMTP server refused the message ({exc.smtp_code})") from None
