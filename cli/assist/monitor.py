@@ -152,8 +152,7 @@ class Watcher:
     def changes(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         if not self.started:
-            watch = getattr(self.backend, "state_watch", None)
-            self.watch = watch() if watch else None
+            self.watch = self.backend.state_watch()
             self.tail = LogTail(self.log_folder, None, "error")
             self.seen, self.started = self._listing(), True
         elif self.watch is not None and not self.watch.overflowed:

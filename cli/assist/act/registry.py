@@ -1,6 +1,11 @@
 """The executor registry: each action type has a JSON Schema for its arguments and a function
 `(args, ctx) -> result`. Executors raise TemporaryError for what may work later, anything else fails the
-action."""
+action.
+
+Each executor also says how it recovers when a crash left it `started` in the journal (act/perform.py):
+`repeatable=True` when running it again does no harm (it finds its own earlier work by the action's
+key), else `check_done(key, ctx)` to find out whether it happened (a result, False when it surely did
+not, None when nothing can tell); an executor with neither is reported as unsure rather than repeated."""
 
 from __future__ import annotations
 
@@ -21,19 +26,26 @@ class ActionContext:
         return self.config.raw.get("actions", {}).get(name, {})
 
 
+CheckDone = Callable[[str, ActionContext], "dict[str, Any] | bool | None"]
+
+
 @dataclass
 class Executor:
     name: str
     schema: dict[str, Any]
     run: Callable[[dict[str, Any], ActionContext], dict[str, Any]]
+    repeatable: bool = False  # running it again after a crash mid-way does no harm
+    check_done: CheckDone | None = None  # else: find out whether an interrupted run happened
 
 
 REGISTRY: dict[str, Executor] = {}
 
 
-def executor(name: str, schema: dict[str, Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def executor(name: str, schema: dict[str, Any], *, repeatable: bool = False,
+             check_done: CheckDone | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY[name] = Executor(name, {"type": "object", "additionalProperties": False, **schema}, fn)
+        REGISTRY[name] = Executor(name, {"type": "object", "additionalProperties": False, **schema}, fn,
+                                  repeatable, check_done)
         return fn
 
     return register

@@ -233,6 +233,12 @@ class Backend(ABC):
     @abstractmethod
     def queues(self) -> list[str]: ...
 
+    def state_watch(self) -> Any:
+        """Something whose `read()` gives every (queue, task id, state) as the task enters it, and that sets
+        `overflowed` when it missed some; None where the backend has no such watch (then listings are
+        compared)."""
+        return None
+
     def find(self, prefix: str, queue: str | None = None) -> list[TaskInfo]:
         names = [queue] if queue else self.queues()
         return [info for name in names for info in self.queue(name, create=False).find(prefix)]

@@ -23,7 +23,24 @@ class Hold:
     bad_input: bool = False  # held because the task itself is unusable: reading stdin, its line is named (exit 65)
 
 
-Outcome = Task | Hold | BaseException
+@dataclass
+class Failure:
+    """A task's failure in a stage that runs others (a pipeline): the error, and which stage it was in."""
+
+    error: BaseException
+    stage: str
+
+
+Outcome = Task | Hold | BaseException | Failure
+
+
+def failure_of(outcome: Outcome) -> tuple[BaseException, str | None] | None:
+    """(the error, the stage it names or None) when the outcome is a failure, else None."""
+    if isinstance(outcome, Failure):
+        return outcome.error, outcome.stage
+    if isinstance(outcome, BaseException):
+        return outcome, None
+    return None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..task import Task
 from ..timeutil import rfc3339
-from .base import Hold, Outcome, Stage, StageContext
+from .base import Failure, Hold, Outcome, Stage, StageContext
 
 ORDER = ("classify", "prompt", "run", "act")
 DONE_WHEN = {"classify": "intent", "prompt": "prompt", "run": "result"}
@@ -64,8 +64,7 @@ class Pipeline(Stage):
             ms = round((time.perf_counter() - started) * 1000 / len(todo), 3)
             for i, result in zip(todo, results, strict=True):
                 if isinstance(result, BaseException):
-                    result.stage = stage.name  # type: ignore[attr-defined]  # the runner names it in the trace
-                    outcomes[i] = result
+                    outcomes[i] = Failure(result, stage.name)  # the runner names the stage in the trace
                     alive.remove(i)
                     continue
                 doc = result.task if isinstance(result, Hold) else result

@@ -29,7 +29,7 @@ from ..content import CONTENT_FIELDS, without_content
 from ..errors import AssistError, LeaseLost, PermanentError, ReaderGone, TemporaryError
 from ..queue.base import next_attempt
 from ..timeutil import now_ms, rfc3339
-from .base import Hold, Outcome, Stage, StageContext
+from .base import Hold, Outcome, Stage, StageContext, failure_of
 from .watchdog import Watchdog
 
 
@@ -151,12 +151,12 @@ class Runner:
                                        "timeout; the worker stops so it cannot act late"))
         return [TemporaryError(f"timed out after {timeout:g}s")] * len(tasks), ms
 
-    def _trace(self, doc: taskmod.Task, ms: float, error: str | None, exc: BaseException | None = None) -> None:
+    def _trace(self, doc: taskmod.Task, ms: float, error: str | None, stage: str | None = None) -> None:
+        """Add the attempt to the task's trace; `stage` names the stage that failed inside a pipeline."""
         if error is None and self.stage.traces_itself:
             return
-        stage = getattr(exc, "stage", None) or self.stage.name  # a pipeline names the stage that failed
         doc.setdefault("trace", []).append(
-            {"stage": stage, "at": rfc3339(), "ms": ms, "ok": error is None, "error": error})
+            {"stage": stage or self.stage.name, "at": rfc3339(), "ms": ms, "ok": error is None, "error": error})
 
     def _emit(self, docs: list[taskmod.Task]) -> None:
         """Send finished tasks on: to the destination queue (durably) or to stdout."""
@@ -170,8 +170,9 @@ class Runner:
 
     def _fatal_outcome(self, outcomes: list[Outcome]) -> AssistError | None:
         for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                fault = worker_fault(outcome, self.stage.name)
+            failed = failure_of(outcome)
+            if failed is not None:
+                fault = worker_fault(failed[0], self.stage.name)
                 if fault is not None:
                     return fault
         return None
@@ -256,10 +257,12 @@ class Runner:
             done, held, dead, retry = [], [], [], []
             due = 0
             for (number, doc), outcome in zip(pending, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    error = _error_text(outcome)
-                    self._trace(doc, ms, error, outcome)
-                    state, when = next_attempt(doc, error, not _is_temporary(outcome), self.settings)
+                failed = failure_of(outcome)
+                if failed is not None:
+                    exc, stage = failed
+                    error = _error_text(exc)
+                    self._trace(doc, ms, error, stage)
+                    state, when = next_attempt(doc, error, not _is_temporary(exc), self.settings)
                     self.log.warning("task_error", task=doc["id"], type=doc.get("type"), error=error,
                                      attempt=doc["meta"]["attempts"])
                     if state == "new":
@@ -464,8 +467,9 @@ class Runner:
                     unsettled.pop(lease.id)
                     continue
                 try:
-                    if isinstance(outcome, BaseException):
-                        self._fail(queue, lease, outcome, ms)
+                    failed = failure_of(outcome)
+                    if failed is not None:
+                        self._fail(queue, lease, *failed, ms)
                     elif isinstance(outcome, Hold):
                         self._trace(outcome.task, ms, None)
                         queue.hold(lease, outcome.task, outcome.reason)
@@ -514,10 +518,10 @@ class Runner:
             return kept
         return None if self.opts.dest else doc
 
-    def _fail(self, queue: Any, lease: Any, exc: BaseException, ms: float) -> None:
+    def _fail(self, queue: Any, lease: Any, exc: BaseException, stage: str | None, ms: float) -> None:
         error = _error_text(exc)
         doc = lease.doc
-        self._trace(doc, ms, error, exc)
+        self._trace(doc, ms, error, stage)
         permanent = isinstance(exc, PermanentError) or not _is_temporary(exc)
         state = queue.nack(lease, error, permanent=permanent, doc=doc)
         if state == "failed":

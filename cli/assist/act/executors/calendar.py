@@ -19,7 +19,7 @@ from ._io import write_atomic
                    "end": {"type": "string", "format": "date-time"},
                    "location": {"type": "string", "maxLength": 500},
                    "description": {"type": "string", "maxLength": 100_000}},
-})
+}, repeatable=True)
 def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from icalendar import Calendar, Event
 

@@ -49,7 +49,18 @@ def _message(args: dict[str, Any], ctx: ActionContext) -> EmailMessage:
     return msg
 
 
-@executor("email.send", {"required": ["to", "subject", "body"], "properties": COMMON})
+def found_in_sent(key: str, ctx: ActionContext) -> dict[str, Any] | bool | None:
+    """After a crash mid-send: whether the Sent folder holds the message with the Message-ID made from the
+    key (a result when it does, False when it surely does not, None with no IMAP account to tell)."""
+    from .email_imap import was_sent
+
+    sent = was_sent(ctx, f"<{key}@assist.local>")
+    if sent is None:
+        return None
+    return {"message_id": f"<{key}@assist.local>", "found_in_sent": True} if sent else False
+
+
+@executor("email.send", {"required": ["to", "subject", "body"], "properties": COMMON}, check_done=found_in_sent)
 def email_send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     msg = _message(args, ctx)
     send(msg, ctx)
@@ -59,7 +70,7 @@ def email_send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 @executor("email.reply", {
     "required": ["to", "subject", "body", "in_reply_to"],
     "properties": {**COMMON, "in_reply_to": MESSAGE_ID, "references": REFERENCES},
-})
+}, check_done=found_in_sent)
 def email_reply(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     msg = _message(args, ctx)
     msg["In-Reply-To"] = args["in_reply_to"]

@@ -41,7 +41,7 @@ def _to_trash(path: Path, ctx: ActionContext) -> str:
     "required": ["path", "content"],
     "properties": {"root": ROOT, "path": PATH, "content": {"type": "string", "maxLength": 10_000_000},
                    "overwrite": {"type": "boolean"}},
-})
+}, repeatable=True)
 def write(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     path = confine(args["path"], _root(ctx, args.get("root")))
     trashed = None
@@ -88,7 +88,8 @@ def copy(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     return {"path": str(dest)}
 
 
-@executor("file.trash", {"required": ["path"], "properties": {"root": ROOT, "path": PATH}})
+@executor("file.trash", {"required": ["path"], "properties": {"root": ROOT, "path": PATH}},
+          repeatable=True)
 def trash(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     path = confine(args["path"], _root(ctx, args.get("root")))
     if not path.exists():

@@ -49,7 +49,7 @@ def create(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 300},
                    "text": {"type": "string", "maxLength": 1_000_000},
                    "heading": {"type": "string", "maxLength": 200}},
-})
+}, repeatable=True)
 def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     vault = root_of(ctx.section("notes"), "vault", None, "notes")
     name = args["note"] if args["note"].endswith(".md") else f"{args['note']}.md"

@@ -20,7 +20,7 @@ from ..registry import ActionContext, ActionError, Refused, executor
     "required": ["url", "body"],
     "properties": {"url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000},
                    "body": {"type": "object"}},
-})
+}, repeatable=True)
 def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     import orjson
     import requests

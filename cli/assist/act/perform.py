@@ -1,0 +1,68 @@
+"""Carrying out a plan exactly once: each action is journaled by its idempotency key before and after it
+runs (state/actions.db). A task that comes back (a retry, a redelivery after a crash, an approval) skips
+what is done. An action found `started` but not finished was interrupted: an executor that is
+`repeatable` runs again; one with `check_done` is asked whether it happened (a mail found in Sent is
+done); for the others (shell.run, notes.create...) the action fails as "unsure" with its key, rather
+than happening twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import AssistError, TemporaryError
+from .registry import REGISTRY, ActionContext, Refused
+
+
+def perform(task: dict[str, Any], actions: list[dict[str, Any]], journal: Any, config: Any, log: Any) -> None:
+    """Run the plan's actions that are planned or approved, updating each one's status, result and error.
+    A TemporaryError goes on up (the action did not happen; the task is retried)."""
+    for action in actions:
+        if action["status"] in ("planned", "awaiting_approval"):
+            _perform(task, action, journal, config, log)
+
+
+def _perform(task: dict[str, Any], action: dict[str, Any], journal: Any, config: Any, log: Any) -> None:
+    key, kind = action["key"], action["type"]
+    executor = REGISTRY[kind]
+    ctx = ActionContext(config, key, task)
+    prior = journal.get(key)
+    if prior and prior["state"] == "done":
+        action.update(status="done", result=prior["result"], error=None)
+        return
+    if prior and prior["state"] == "started" and not executor.repeatable:
+        found = executor.check_done(key, ctx) if executor.check_done else None
+        if found:  # it did happen before the crash: record it, do not repeat it
+            journal.done(key, task["id"], kind, found)
+            action.update(status="done", result=found, error=None)
+            return
+        if found is None:
+            error = f"interrupted earlier: unsure whether it happened (key {key}); check before retrying"
+            action.update(status="failed", error=error)
+            journal.failed(key, task["id"], kind, error)
+            return
+    limit = config.raw.get("actions", {}).get("limits", {}).get(kind)
+    if limit:
+        from .limits import take
+
+        take(config.home, kind, limit)  # may wait; TemporaryError when the wait would be long
+    journal.started(key, task["id"], kind)
+    try:
+        result = executor.run(action["args"], ctx)
+    except TemporaryError:
+        journal.forget(key)  # it did not happen: the retry of the task may do it
+        raise
+    except Refused as exc:
+        action.update(status="refused", error=str(exc)[:500])
+        journal.failed(key, task["id"], kind, str(exc)[:500])
+        log.warning("refused", task=task["id"], action=kind, error=str(exc)[:200])
+        return
+    except Exception as exc:  # an ActionError, or a bug in an executor: this action fails, others go on
+        error = str(exc) if isinstance(exc, AssistError) else f"{type(exc).__name__}: {exc}"
+        action.update(status="failed", error=error[:500])
+        journal.failed(key, task["id"], kind, error[:500])
+        log.warning("action_failed", task=task["id"], action=kind, error=error[:200])
+        return
+    journal.done(key, task["id"], kind, result)
+    action.update(status="done", result=result, error=None)
+    log.info("action_done", task=task["id"], action=kind)
