@@ -38,8 +38,8 @@ def when(stamp: str) -> float:
 
 def run_mode(mode: str, messages: list[Path], root: Path) -> dict:
     from assist.ai.pull import EMBEDDED, pull
-    from assist.demo.run import LOGIN, PASSWORD, PASSWORD_ENV, demo_config
     from assist.demo.servers import start_dovecot, start_smtp
+    from assist.demo.showcase import LOGIN, PASSWORD, PASSWORD_ENV, demo_config
 
     home = root / mode
     (home / "models").mkdir(parents=True)

@@ -24,14 +24,22 @@ WORKER = str(Path(__file__).parent / "helpers" / "queue_worker.py")
 
 @pytest.fixture(params=["spool", "redis"])
 def url(request, tmp_path) -> str:
+    """A queue several processes can share (the tests that run workers as processes)."""
     if request.param == "redis":
         return request.getfixturevalue("fresh_redis")
     return str(tmp_path / "spool")
 
 
-@pytest.fixture
-def q(url):
-    queue = backend(url, SETTINGS).queue("inbox")
+@pytest.fixture(params=["spool", "redis", "memory"])
+def q(request, tmp_path):
+    """The queue every backend implements: the spool, Redis, and the in-memory one the fast tests use."""
+    if request.param == "redis":
+        where = request.getfixturevalue("fresh_redis")
+    elif request.param == "memory":
+        where = "memory://conformance"
+    else:
+        where = str(tmp_path / "spool")
+    queue = backend(where, SETTINGS).queue("inbox")
     yield queue
     queue.close()
 
@@ -222,7 +230,8 @@ def test_reap_requeues_an_expired_lease(q):
     assert again.doc["meta"]["attempts"] == 1 and "lease expired" in again.doc["meta"]["last_error"]
 
 
-def test_reap_requeues_the_lease_of_a_dead_worker_at_once(q, url):
+def test_reap_requeues_the_lease_of_a_dead_worker_at_once(url):
+    q = backend(url, SETTINGS).queue("inbox")
     q.put(task())
     subprocess.run([sys.executable, WORKER, "claim-and-exit", url, "inbox"], check=True)
     assert q.stats()["depth"]["cur"] == 1

@@ -146,7 +146,7 @@ def read(path: Path) -> dict[str, Any]:
 
 
 def load(home: Path | None = None) -> Config:
-    """The configuration of a home (found as DESIGN §6 says when not given), validated."""
+    """The configuration of a home (found as docs/configuration.md says when not given), validated."""
     home = home or find_home()
     path = home / CONFIG_NAME
     if not path.exists():

@@ -1,4 +1,4 @@
-"""Exceptions and the exit codes they map to (DESIGN §5, docs/exit-codes.md)."""
+"""Exceptions and the exit codes they map to (docs/stages.md, docs/exit-codes.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where assist keeps its files (DESIGN §6).
+"""Where assist keeps its files (docs/configuration.md).
 
 $ASSIST_HOME is `--home`, else the ASSIST_HOME environment variable, else the nearest folder upward from
 the working directory that holds `assist.toml`, else the user data folder.

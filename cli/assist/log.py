@@ -1,8 +1,8 @@
 """One JSON-lines log per component under $ASSIST_HOME/logs/, rotated by size.
 
-Records hold ids, types, timings and errors, never message bodies or secrets (DESIGN §2). Many processes
-may append to the same file: each record is one O_APPEND write, and rotation happens under a file lock,
-after which every writer reopens the new file.
+Records hold ids, types, timings and errors, never message bodies or secrets (docs/design.md,
+principles). Many processes may append to the same file: each record is one O_APPEND write, and rotation
+happens under a file lock, after which every writer reopens the new file.
 """
 
 from __future__ import annotations

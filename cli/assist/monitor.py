@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import admin
 from .logview import LogTail, recent_records
+from .queue import admin
 from .queue.base import STATES, Backend
 from .timeutil import now_ms
 

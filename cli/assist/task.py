@@ -1,4 +1,4 @@
-"""Task documents: ids, the JSON Schema check, and the fields enqueue fills in (DESIGN §3)."""
+"""Task documents: ids, the JSON Schema check, and the fields enqueue fills in (docs/design.md)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def normalize(doc: Task, *, source: str, priority: int | None = None, max_attemp
 
 
 # What the stages own: a document that arrives from outside (a line of `ingest stdin`, a message of
-# `ingest ws`) may not bring them, nor choose its id or its queue bookkeeping (DESIGN §2.7).
+# `ingest ws`) may not bring them, nor choose its id or its queue bookkeeping (docs/actions.md, threat model).
 STAGE_SECTIONS = ("intent", "prompt", "result", "actions", "trace", "meta", "id", "source")
 SAFE_ID = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
 

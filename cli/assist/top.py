@@ -2,7 +2,7 @@
 latest errors; with keys to retry, cancel, approve, reject or inspect the selected task.
 
 It reads what `assist serve` reads (`assist.monitor`), once a second, and changes tasks through the same
-functions as `assist queue` (`assist.admin`). Fits an 80x24 terminal; works over ssh.
+functions as `assist queue` (`assist.queue.admin`). Fits an 80x24 terminal; works over ssh.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, OptionList, Static
 
-from . import admin, monitor
+from . import monitor
 from .errors import AssistError
+from .queue import admin
 
 
 def _age(seconds: float | None) -> str:

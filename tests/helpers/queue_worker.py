@@ -19,6 +19,10 @@ SETTINGS = QueueSettings(lease_s=120, backoff_base_s=0.01, backoff_max_s=0.05, m
 
 
 def backend(url: str, settings: QueueSettings = SETTINGS):
+    if url.startswith("memory://"):
+        from assist.queue.memory import MemoryBackend
+
+        return MemoryBackend(settings)
     if url.startswith("redis://"):
         from assist.queue.redis import RedisBackend
 

@@ -1,1 +1,1 @@
-"""Actions: what the assistant does in the world, under route policies, approvals and a journal (DESIGN §9)."""
+"""Actions: what the assistant does in the world, under route policies, approvals and a journal (docs/actions.md)."""

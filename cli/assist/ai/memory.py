@@ -1,4 +1,4 @@
-"""The context store (DESIGN §8): ChromaDB under `$ASSIST_HOME/memory/`, or a Chroma server by URL
+"""The context store (docs/memory.md): ChromaDB under `$ASSIST_HOME/memory/`, or a Chroma server by URL
 (`[memory] url = "http://127.0.0.1:8000"`), with the same offline MiniLM embedder as `assist classify`.
 
 The embedder is passed to every collection call (chroma's own default would download a model); the

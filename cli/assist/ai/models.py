@@ -18,7 +18,7 @@ import orjson
 from ..errors import ConfigError
 from ..fileutil import write_atomic
 from .backends import make
-from .backends.base import Backend, ModelUnavailable
+from .backends.base import ModelBackend, ModelUnavailable
 from .backends.llamacpp import DEFAULT_FILE
 
 DEFAULT_MODELS: dict[str, dict[str, Any]] = {
@@ -32,13 +32,13 @@ class Models:
     def __init__(self, config: Any):
         self.config = config
         self.specs: dict[str, dict[str, Any]] = config.raw.get("models") or DEFAULT_MODELS
-        self._backends: dict[str, Backend] = {}
+        self._backends: dict[str, ModelBackend] = {}
         self._health_path = config.home / "state" / "model-health.json"
 
     def names(self) -> list[str]:
         return list(self.specs)
 
-    def get(self, name: str) -> Backend:
+    def get(self, name: str) -> ModelBackend:
         if name not in self.specs:
             known = ", ".join(self.specs) or "none"
             raise ConfigError([f"models.{name}: no such model (configured: {known})"])
@@ -97,7 +97,7 @@ class Models:
         if self.cached_health(name) is not True:
             self._write_health(name, None)
 
-    def candidates(self, model: str | None = None, tags: list[str] | None = None) -> Iterator[Backend]:
+    def candidates(self, model: str | None = None, tags: list[str] | None = None) -> Iterator[ModelBackend]:
         """Backends to try in order: healthy or newly probed healthy ones first, known-down ones last."""
         down: list[str] = []
         for name in self.chain(model, tags):

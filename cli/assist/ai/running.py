@@ -14,11 +14,11 @@ from typing import Any
 
 from ..errors import PermanentError, TemporaryError
 from . import output
-from .backends.base import Backend, Completion, ModelError, ModelUnavailable, Options
+from .backends.base import Completion, ModelBackend, ModelError, ModelUnavailable, Options
 from .models import Models
 
 
-def _ask(backend: Backend, messages: list[dict[str, str]], options: Options,
+def _ask(backend: ModelBackend, messages: list[dict[str, str]], options: Options,
          on_piece: Callable[[str], None] | None) -> Completion:
     if on_piece is None:
         return backend.complete(messages, options)

@@ -1,1 +1,1 @@
-"""Credentials: the encrypted token store, its keys, OAuth2 refresh and internal JWTs (DESIGN §10)."""
+"""Credentials: the encrypted token store, its keys, OAuth2 refresh and internal JWTs (docs/tokens.md)."""

@@ -120,7 +120,7 @@ def explain(text: str | None, task_id: str | None) -> None:
         raise click.UsageError("give --text TEXT or a task id")
     config = load_config()
     if task_id:
-        from ..admin import resolve
+        from ..queue.admin import resolve
 
         backend = config.backend()
         info = resolve(backend, task_id)

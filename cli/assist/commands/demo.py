@@ -27,7 +27,7 @@ def demo(home: Path | None, mailbox: Path | None) -> None:
 
     for module in ("aiosmtpd", "llama_cpp", "onnxruntime", "tokenizers"):  # before any server starts
         require(module, "demo")
-    from ..demo.run import repo_root, run
+    from ..demo.showcase import repo_root, run
 
     root = repo_root()
     sys.exit(run((home or root / "demo" / "home").resolve(), (mailbox or root / "demo" / "mailbox").resolve()))

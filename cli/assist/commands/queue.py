@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..admin import change
+from ..queue.admin import change
 from ._common import backend, load_config, print_json, print_table
 from ._common import queue_name as checked_queue
 
@@ -74,7 +74,7 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
         else:
             click.echo("no queues yet (tasks arrive with `assist enqueue` or `assist ingest ... --to QUEUE`)")
         return
-    from ..admin import describe, listing
+    from ..queue.admin import describe, listing
     from ..timeutil import human_age, now_ms, parse_rfc3339
 
     rows, total = listing(b, queues, states, limit)
@@ -108,7 +108,7 @@ def show(task_id: str, queue_name: str | None) -> None:
       assist queue show 01JD3K
     """
     from ..act.approvals import Approvals
-    from ..admin import show as show_task
+    from ..queue.admin import show as show_task
 
     config = load_config()
     print_json(show_task(backend(config), task_id, queue_name, Approvals(config.home)))

@@ -30,6 +30,6 @@ def serve(host: str | None, port: int | None, certfile: str | None, keyfile: str
       assist serve --login-url                       # a new link for a running server
       curl -H "Authorization: Bearer $(assist token jwt --audience serve)" http://127.0.0.1:8770/api/queues
     """
-    from ..serve.run import start
+    from ..serve.start import start
 
     start(load_config(), host, port, certfile, keyfile, login_url, click.echo)

@@ -1,1 +1,1 @@
-"""The decision engine: rules, an offline intent model and the fallback (DESIGN §7)."""
+"""The decision engine: rules, an offline intent model and the fallback (docs/classify.md)."""

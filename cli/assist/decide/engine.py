@@ -1,4 +1,4 @@
-"""The decision engine: rules first, then the intent model, then the fallback (DESIGN §7).
+"""The decision engine: rules first, then the intent model, then the fallback (docs/classify.md).
 
 The model is `[classify] model` when set, else one trained from the routes' `examples` and kept in
 state/intent-model.npz (trained again when the examples or the encoder change).

@@ -1,1 +1,1 @@
-"""Event ingestion: turning mail, files, webhooks and timers into task documents (DESIGN §1)."""
+"""Event ingestion: turning mail, files, webhooks and timers into task documents (docs/architecture.md)."""

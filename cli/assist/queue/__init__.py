@@ -1,5 +1,6 @@
 """Queue backends. `open_backend` picks one from a queue URL: a spool folder (relative ones under the
-home), or redis://... (see `Config.backend`, which takes the URL from $ASSIST_QUEUE_URL or queue.url)."""
+home), redis://..., or memory://NAME (this process only; see `Config.backend`, which takes the URL from
+$ASSIST_QUEUE_URL or queue.url)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ if TYPE_CHECKING:
 
 
 def open_backend(url: str, settings: QueueSettings, home: Path) -> Backend:
+    if url.startswith("memory://"):
+        from .memory import memory_backend
+
+        return memory_backend(url, settings)
     if url.startswith(("redis://", "rediss://", "unix://")):
         try:
             from .redis import RedisBackend

@@ -1,4 +1,4 @@
-"""The spool: a queue of one file per task on the local disk (DESIGN §4).
+"""The spool: a queue of one file per task on the local disk (docs/queue.md).
 
     <root>/<queue>/tmp/        being written, never read
                    new/        <priority>-<due ms>-<id>.json: sorted order is service order

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import admin, monitor
+from .. import monitor
 from ..errors import AssistError, NotFound, UsageError
 from ..log import LEVELS
 from ..logview import recent_records
+from ..queue import admin
 from .auth import COOKIE, SESSION_S, Auth, BadToken
 
 HERE = Path(__file__).parent

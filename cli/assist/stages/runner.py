@@ -1,4 +1,4 @@
-"""The stage runner shared by every stage command (DESIGN §5).
+"""The stage runner shared by every stage command (docs/stages.md).
 
 Input is stdin (JSON lines) or a queue (`--from`); output is stdout or a queue (`--to`). Each task gets a
 trace entry. Temporary errors are retried with backoff, permanent ones go to the dead letter (failed/).
@@ -25,9 +25,9 @@ from typing import Any
 from .. import errors, jsonl
 from .. import task as taskmod
 from ..alerts import Alerts
-from ..content import CONTENT_FIELDS, without_content
 from ..errors import AssistError, LeaseLost, PermanentError, ReaderGone, TemporaryError
 from ..queue.base import next_attempt
+from ..redaction import CONTENT_FIELDS, without_content
 from ..timeutil import now_ms, rfc3339
 from .base import Hold, Outcome, Stage, StageContext, failure_of
 from .watchdog import Watchdog

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Backend
+from .base import ModelBackend
 
 KINDS = ("llamacpp", "openai", "ollama")
 
 
-def make(name: str, spec: dict[str, Any], config: Any) -> Backend:
+def make(name: str, spec: dict[str, Any], config: Any) -> ModelBackend:
     """The backend for `[models.NAME]` (already validated by `assist config check`)."""
     kind = spec["backend"]
     if kind == "llamacpp":

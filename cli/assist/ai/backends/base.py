@@ -41,7 +41,7 @@ class Completion:
     model_ms: float | None = None  # the model's own time, without waiting for a shared model (in process)
 
 
-class Backend:
+class ModelBackend:
     kind = "base"
 
     def __init__(self, name: str, spec: dict[str, Any], config: Any):

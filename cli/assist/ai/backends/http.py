@@ -7,14 +7,14 @@ from typing import Any
 
 from ...net import RemoteNotAllowed, require_local
 from ...timeutil import parse_duration
-from .base import Backend, ModelError, ModelUnavailable
+from .base import ModelBackend, ModelError, ModelUnavailable
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
 
 
-class HttpBackend(Backend):
+class HttpBackend(ModelBackend):
     default_url = "http://127.0.0.1:8080"
 
     def __init__(self, name: str, spec: dict[str, Any], config: Any):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from .base import Backend, Completion, Messages, ModelError, ModelUnavailable, Options
+from .base import Completion, Messages, ModelBackend, ModelError, ModelUnavailable, Options
 
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 REPEAT_PENALTY = 1.2  # llama.cpp's 1.1 lets small models loop until max_tokens, cutting JSON replies short
@@ -87,7 +87,7 @@ def grammar_for(schema: dict[str, Any]) -> Any:
     return _grammars[key]
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(ModelBackend):
     kind = "llamacpp"
 
     def __init__(self, name: str, spec: dict[str, Any], config: Any):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import NotFound, UsageError
-from .queue.base import Backend, TaskInfo
-from .timeutil import now_ms, rfc3339
+from ..errors import NotFound, UsageError
+from ..timeutil import now_ms, rfc3339
+from .base import Backend, TaskInfo
 
 
 def resolve(backend: Backend, prefix: str, queue: str | None = None) -> TaskInfo:
@@ -80,7 +80,7 @@ def describe(row: dict[str, Any]) -> str:
     now = now_ms()
     state = row["state"]
     if state == "new" and row.get("due"):
-        from .timeutil import human_age, parse_rfc3339
+        from ..timeutil import human_age, parse_rfc3339
 
         wait = (parse_rfc3339(row["due"]) - now) / 1000
         if wait > 0:
@@ -143,8 +143,8 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
 
 def _retryable(q: Any, info: TaskInfo) -> None:
     """A record of something that was not a task (queue/checks.py) cannot be retried: it has no task."""
-    from .errors import Conflict
-    from .queue.checks import INVALID_TYPE
+    from ..errors import Conflict
+    from .checks import INVALID_TYPE
 
     _, doc = q.get(info.id)
     if doc.get("type") == INVALID_TYPE:
@@ -154,8 +154,8 @@ def _retryable(q: Any, info: TaskInfo) -> None:
 
 
 def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], approvals: Any, by: str) -> None:
-    from .act.approvals import plan_digest, waiting
-    from .errors import Conflict
+    from ..act.approvals import plan_digest, waiting
+    from ..errors import Conflict
 
     if approvals is None:
         raise UsageError("approving needs the home's approval records")
