@@ -58,7 +58,7 @@ def generation(home: Path) -> None:
     from assist.ai.models import Models
     from assist.ai.prompting import PromptBuilder
     from assist.ai.running import run_prompt
-    from assist.config import load
+    from assist.config_file import load
 
     config = load(home)
     models = Models(config)
@@ -127,7 +127,7 @@ def generation(home: Path) -> None:
 
 def memory_query(home: Path) -> None:
     from assist.ai.memory import Chunk, Memory, file_chunks
-    from assist.config import load
+    from assist.config_file import load
 
     if SHARED.exists():
         texts = [json.loads(line)["text"] for line in SHARED.read_text().splitlines()][:10_000]

@@ -7,7 +7,7 @@ import pytest
 
 from assist.ai.backends.base import ModelUnavailable, Options
 from assist.ai.models import Models
-from assist.config import load
+from assist.config_file import load
 from conftest import jsonl
 from helpers.ollama_double import OllamaDouble
 

@@ -14,7 +14,7 @@ import pytest
 
 from assist.ai.backends.base import ModelUnavailable, Options
 from assist.ai.models import Models
-from assist.config import load
+from assist.config_file import load
 from conftest import ASSIST, free_port, jsonl, run, wait_for
 from helpers.llama_server import LlamaServer
 

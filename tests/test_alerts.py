@@ -129,7 +129,7 @@ def test_config_check_names_what_alerts_miss(home):
 
 
 def test_a_task_whose_worker_died_on_its_last_attempt_raises_an_alert(home, hooks):
-    from assist.config import load
+    from assist.config_file import load
     url, received = hooks
     (home / "assist.toml").write_text(f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n')
     assert run(["enqueue", "--queue", "q"], jsonl({"type": "t", "meta": {"max_attempts": 1}})).code == 0

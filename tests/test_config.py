@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assist.config import load
+from assist.config_file import load
 from assist.home import find_home
 from conftest import run
 

@@ -385,7 +385,7 @@ allow = ["{near_url}/*"]
 
 def test_the_other_http_clients_follow_no_redirect_past_their_checks(home, redirects):
     from assist.alerts import Alerts
-    from assist.config import load
+    from assist.config_file import load
     from assist.errors import AssistError
 
     near, near_url, far, _ = redirects
@@ -464,7 +464,7 @@ match = {field = "data.text", regex = "(?<=pay)ment"}
 
 STUCK_STAGE = r"""
 import re, sys
-from assist.config import load
+from assist.config_file import load
 from assist.stages.base import Stage
 from assist.stages.runner import Runner, RunOptions
 

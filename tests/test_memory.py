@@ -16,7 +16,7 @@ import requests
 
 from assist.ai.chunking import OVERLAP, SIZE, chunks
 from assist.ai.memory import Memory
-from assist.config import load
+from assist.config_file import load
 from conftest import ASSIST, FAST_CONFIG, free_port, jsonl, run
 from helpers.encoders import float_encoder
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from assist.config import load
+from assist.config_file import load
 from conftest import jsonl, run
 
 

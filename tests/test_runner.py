@@ -11,7 +11,7 @@ import time
 import orjson
 import pytest
 
-from assist.config import load
+from assist.config_file import load
 from assist.errors import PermanentError, TemporaryError
 from assist.stages.base import Hold, Stage
 from assist.stages.runner import Runner, RunOptions

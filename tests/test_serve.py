@@ -171,7 +171,7 @@ def test_retry_and_cancel_through_the_api_change_the_spool(served, home):
 def test_a_running_task_is_shown_with_its_worker_and_command(served, home):
     import socket
 
-    from assist.config import load
+    from assist.config_file import load
     base, bearer, _ = served
     assert run(["enqueue", "--queue", "inbox"], jsonl({"type": "text", "data": {"text": "x"}})).code == 0
     queue = load(home).backend().queue("inbox")

@@ -141,7 +141,7 @@ def test_a_task_without_a_route_gets_one_from_a_picker(terminal, home, tmp_path)
 
 
 def test_a_running_task_shows_its_worker_and_command(terminal, home):
-    from assist.config import load
+    from assist.config_file import load
     assert run(["enqueue", "--queue", "inbox"], jsonl({"type": "text", "data": {"text": "x"}})).code == 0
     queue = load(home).backend().queue("inbox")
     [lease] = queue.claim(1)  # this test process is the worker holding it

@@ -18,9 +18,12 @@ from __future__ import annotations
 import re
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .timeutil import rfc3339
+
+if TYPE_CHECKING:
+    from .config import Config
 
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|m|h|d)\s*$")  # 10/h, 2/30s
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -55,9 +58,9 @@ def problems(raw: dict[str, Any]) -> list[str]:
 
 
 class Alerts:
-    def __init__(self, config: Any, log: Any):
+    def __init__(self, config: Config, log: Any):
         self.config, self.log = config, log
-        self.settings = config.raw.get("alerts", {})
+        self.settings = config.section("alerts")
         self.channels: list[str] = list(self.settings.get("notify", []))
 
     def task_failed(self, doc: dict[str, Any], queue: str, error: str) -> None:
@@ -142,7 +145,7 @@ class Alerts:
 
         title, body = self._text(alert)
         msg = EmailMessage()
-        smtp = self.config.raw.get("actions", {}).get("smtp", {})
+        smtp = self.config.action_section("smtp")
         msg["From"] = smtp.get("from", "assist@localhost")
         msg["To"] = self.settings["email"]
         msg["Subject"] = title

@@ -11,10 +11,13 @@ come. A request body must arrive within `body_timeout_s` (the application enforc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, UsageError
 from .net import is_loopback
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 @dataclass
@@ -24,13 +27,13 @@ class Limits:
     max_connections: int = 256
 
 
-def check_address(config: Any, host: str, certfile: str | None, keyfile: str | None, what: str) -> None:
+def check_address(config: Config, host: str, certfile: str | None, keyfile: str | None, what: str) -> None:
     """Refuse an address other than loopback unless allow_remote is set and TLS is configured."""
     if bool(certfile) != bool(keyfile):
         raise UsageError("give both --certfile and --keyfile")
     if is_loopback(host):
         return
-    if not config.raw.get("allow_remote"):
+    if not config.allow_remote:
         raise ConfigError([f"{what}: {host} is not loopback; set allow_remote = true to listen there (with a "
                            "certificate)"])
     if not (certfile and keyfile):

@@ -11,11 +11,14 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .timeutil import rfc3339
+
+if TYPE_CHECKING:
+    from .config import Config
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -97,7 +100,7 @@ class ComponentLog:
         self.write("error", event, **fields)
 
 
-def for_component(config: Any, component: str, echo: bool = False) -> ComponentLog:
+def for_component(config: Config, component: str, echo: bool = False) -> ComponentLog:
     logs = config.section("logs")
     return ComponentLog(config.home / "logs", component, level=logs["level"], max_bytes=logs["max_bytes"],
                         backups=logs["backups"], echo=echo)

@@ -109,15 +109,15 @@ def cli() -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(1)
     except ImportError as exc:  # an optional extra is not installed: one line, exit 69
-        found = missing_extra(exc, _command())
-        if found is None:
+        extra = missing_extra(exc, _command())
+        if extra is None:
             raise
-        _fail(found)
+        _fail(extra)
     except OSError as exc:  # the disk is full, read-only or not ours: one line, exit 75 or 73
-        found = storage_error(exc)
-        if found is None:
+        storage = storage_error(exc)
+        if storage is None:
             raise
-        _fail(found)
+        _fail(storage)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ first address passed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -28,10 +31,10 @@ def remote_problem(url: str, allow_remote: bool, what: str) -> str | None:
     return f"{what}: {url} is not on this machine; set allow_remote = true to use it"
 
 
-def require_local(url: str, config: Any, what: str) -> None:
+def require_local(url: str, config: Config, what: str) -> None:
     """The privacy gate: RemoteNotAllowed unless url is on this machine or the config allows remote ones.
     `url` may also be a bare host name."""
-    problem = remote_problem(url, bool(config.raw.get("allow_remote", False)), what)
+    problem = remote_problem(url, config.allow_remote, what)
     if problem:
         raise RemoteNotAllowed([problem])
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .timeutil import parse_duration
 
+if TYPE_CHECKING:
+    from .config import Config
 
-def apply(config: Any, backend: Any, queues: list[str] | None = None) -> dict[str, int]:
+
+def apply(config: Config, backend: Any, queues: list[str] | None = None) -> dict[str, int]:
     settings = config.queue_settings
     removed = 0
     for name in queues if queues is not None else backend.queues():
@@ -29,7 +32,7 @@ def apply(config: Any, backend: Any, queues: list[str] | None = None) -> dict[st
     return {"done_removed": removed, "logs_removed": prune_logs(config)}
 
 
-def prune_logs(config: Any) -> int:
+def prune_logs(config: Config) -> int:
     """Remove rotated log files older than logs.keep; the live files are bounded by their rotation."""
     keep_s = parse_duration(config.section("logs")["keep"])
     folder = config.home / "logs"

@@ -175,7 +175,8 @@ class Top(App[None]):
             if not self.routes:
                 self._say("this task needs a route, and assist.toml has none")
                 return
-            self.push_screen(PickRoute(row["id"], self.routes), lambda route: route and self._change(row, verb, route))
+            self.push_screen(PickRoute(row["id"], self.routes), lambda route: self._change(row, verb, route) if route
+                             else None)
             return
         self._change(row, verb, None)
 

@@ -8,13 +8,16 @@ than happening twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AssistError, TemporaryError
 from .registry import REGISTRY, ActionContext, Refused
 
+if TYPE_CHECKING:
+    from ..config import Config
 
-def perform(task: dict[str, Any], actions: list[dict[str, Any]], journal: Any, config: Any, log: Any) -> None:
+
+def perform(task: dict[str, Any], actions: list[dict[str, Any]], journal: Any, config: Config, log: Any) -> None:
     """Run the plan's actions that are planned or approved, updating each one's status, result and error.
     A TemporaryError goes on up (the action did not happen; the task is retried)."""
     for action in actions:
@@ -22,7 +25,7 @@ def perform(task: dict[str, Any], actions: list[dict[str, Any]], journal: Any, c
             _perform(task, action, journal, config, log)
 
 
-def _perform(task: dict[str, Any], action: dict[str, Any], journal: Any, config: Any, log: Any) -> None:
+def _perform(task: dict[str, Any], action: dict[str, Any], journal: Any, config: Config, log: Any) -> None:
     key, kind = action["key"], action["type"]
     executor = REGISTRY[kind]
     ctx = ActionContext(config, key, task)
@@ -41,7 +44,7 @@ def _perform(task: dict[str, Any], action: dict[str, Any], journal: Any, config:
             action.update(status="failed", error=error)
             journal.failed(key, task["id"], kind, error)
             return
-    limit = config.raw.get("actions", {}).get("limits", {}).get(kind)
+    limit = config.action_section("limits").get(kind)
     if limit:
         from .limits import take
 

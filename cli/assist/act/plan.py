@@ -5,9 +5,12 @@ arguments outside the executor's schema is refused and recorded, never run."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .registry import REGISTRY, Executor, problems
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def executors() -> dict[str, Executor]:
@@ -22,11 +25,6 @@ def action_key(task_id: str, index: int, kind: str, args: Any) -> str:
 
     canonical = orjson.dumps(args, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(f"{task_id}|{index}|{kind}|".encode() + canonical).hexdigest()[:32]
-
-
-def route_of(task: dict[str, Any], config: Any) -> tuple[str, dict[str, Any]]:
-    name = (task.get("intent") or {}).get("route") or "default"
-    return name, config.raw.get("routes", {}).get(name, {})
 
 
 def render_args(args: Any, task: dict[str, Any]) -> Any:
@@ -45,7 +43,7 @@ def render_args(args: Any, task: dict[str, Any]) -> Any:
     return args
 
 
-def plan(task: dict[str, Any], config: Any) -> list[dict[str, Any]]:
+def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
     """The task's actions with a status each: planned, awaiting_approval or refused.
 
     The plan is always made afresh from the route (its fixed actions, then what the model proposed); an
@@ -53,7 +51,7 @@ def plan(task: dict[str, Any], config: Any) -> list[dict[str, Any]]:
     the same task under the same config gives the same plan with the same idempotency keys, so a retry
     or an approval finds its actions in the journal; what is done is what the journal says."""
     executors()
-    route_name, route = route_of(task, config)
+    route_name, route = config.route_of(task)
     allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
     confirm = set(route.get("confirm", []))
     parsed = (task.get("result") or {}).get("parsed") or {}

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AssistError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @dataclass
 class ActionContext:
-    config: Any
+    config: Config
     key: str  # the action's idempotency key
     task: dict[str, Any]
 
     def section(self, name: str) -> dict[str, Any]:
-        return self.config.raw.get("actions", {}).get(name, {})
+        return self.config.action_section(name)
 
 
 CheckDone = Callable[[str, ActionContext], "dict[str, Any] | bool | None"]

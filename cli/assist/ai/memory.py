@@ -6,10 +6,9 @@ vectors of added chunks are computed here in batches. Chunk ids derive from the 
 adding a file again replaces its chunks instead of duplicating them. A collection records its encoder
 and is embedded again when that changes. Chroma's telemetry is off.
 
-Chroma's local client keeps its index in memory and does not see what other processes write (a worker
-queried a note added by `assist memory add` meanwhile: "Error finding id"). So a local store is written
-under a file lock (memory/.write.lock), each write changes a stamp (memory/.changed), and a process
-whose stamp is out of date opens the store again, under the same lock, before it reads.
+Chroma's local client keeps its index in memory and does not see what other processes write. So a local
+store is written under a file lock (memory/.write.lock), each write changes a stamp (memory/.changed),
+and a process whose stamp is out of date opens the store again, under the same lock, before it reads.
 """
 
 from __future__ import annotations
@@ -24,13 +23,16 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
 
 from ..errors import AssistError, ConfigError
 from .chunking import chunks, title_of
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
 DEFAULT_COLLECTION = "notes"
@@ -139,7 +141,7 @@ def _embedding_function(embedder: Any) -> Any:
         from chromadb.api.types import EmbeddingFunction
         from chromadb.utils.embedding_functions import register_embedding_function
 
-        class AssistMiniLM(EmbeddingFunction):  # type: ignore[misc, type-arg]
+        class AssistMiniLM(EmbeddingFunction):
             def __init__(self, embedder: Any = None) -> None:
                 if embedder is None:
                     from ..decide.embedder import shared
@@ -169,8 +171,8 @@ def _embedding_function(embedder: Any) -> Any:
 
 
 class Memory:
-    def __init__(self, config: Any, collection: str | None = None):
-        section = config.raw.get("memory", {})
+    def __init__(self, config: Config, collection: str | None = None):
+        section = config.section("memory")
         self.config = config
         self.url: str | None = section.get("url")
         self.path = config.home / "memory"
@@ -191,7 +193,7 @@ class Memory:
         if self._embedder is None:
             from ..decide.embedder import shared
 
-            section = self.config.raw.get("classify", {})
+            section = self.config.section("classify")
             self._embedder = shared(section.get("encoder"), section.get("tokenizer"))
         return self._embedder
 
@@ -205,8 +207,8 @@ class Memory:
         settings = Settings(anonymized_telemetry=False)
         if self.url:
             parts = urlsplit(self.url)
-            return chromadb.HttpClient(host=parts.hostname, port=parts.port or 8000, ssl=parts.scheme == "https",
-                                       settings=settings)
+            return chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=parts.port or 8000,
+                                       ssl=parts.scheme == "https", settings=settings)
         self.path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(self.path), settings=settings)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +21,9 @@ from .backends import make
 from .backends.base import ModelBackend, ModelUnavailable
 from .backends.llamacpp import DEFAULT_FILE
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     "embedded": {"backend": "llamacpp", "path": DEFAULT_FILE, "context": 2048, "tags": ["local", "fast"]},
 }
@@ -29,7 +32,7 @@ UNHEALTHY_FOR_S = 15.0
 
 
 class Models:
-    def __init__(self, config: Any):
+    def __init__(self, config: Config):
         self.config = config
         self.specs: dict[str, dict[str, Any]] = config.raw.get("models") or DEFAULT_MODELS
         self._backends: dict[str, ModelBackend] = {}

@@ -10,19 +10,17 @@ task with the numbers.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PermanentError
 from . import templates
 from .models import Models
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 MIN_FIELD = 200  # fields shorter than this are never cut
 REPLY_MARGIN = 8  # tokens kept free beyond max_tokens
-
-
-def route_of(task: dict[str, Any], config: Any) -> tuple[str, dict[str, Any]]:
-    name = (task.get("intent") or {}).get("route") or "default"
-    return name, config.raw.get("routes", {}).get(name, {})
 
 
 def _cut_strings(data: Any, limit: int, cut: list[str], path: str = "data") -> Any:
@@ -47,7 +45,7 @@ def _longest(data: Any) -> int:
 
 
 class PromptBuilder:
-    def __init__(self, config: Any, models: Models | None = None, memory: Any = None):
+    def __init__(self, config: Config, models: Models | None = None, memory: Any = None):
         self.config = config
         self.models = models or Models(config)
         self._memory = memory
@@ -80,7 +78,7 @@ class PromptBuilder:
 
     def build(self, task: dict[str, Any]) -> dict[str, Any] | None:
         """The `prompt` section for the task, or None when its route has no template (nothing to ask)."""
-        route_name, route = route_of(task, self.config)
+        route_name, route = self.config.route_of(task)
         name = route.get("template")
         if not name:
             return None

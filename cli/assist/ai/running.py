@@ -63,7 +63,8 @@ def run_prompt(prompt: dict[str, Any], models: Models,
             try:
                 parsed = output.parse(reply.text, schema)
             except output.OutputError as first:
-                retry = [*messages, {"role": "assistant", "content": reply.text}, output.repair_message(first, schema)]
+                retry = [*messages, {"role": "assistant", "content": reply.text},
+                         output.repair_message(first, schema or {})]
                 try:
                     second = _ask(backend, retry, options, on_piece)
                 except (ModelUnavailable, ModelError) as exc:

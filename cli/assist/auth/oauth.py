@@ -20,7 +20,7 @@ def _expiring(entry: dict[str, Any], skew_s: float) -> bool:
     expires = entry.get("expires_at")
     if not entry.get("access_token"):
         return True
-    return bool(expires) and parse_rfc3339(expires) - now_ms() < skew_s * 1000
+    return bool(expires) and parse_rfc3339(str(expires)) - now_ms() < skew_s * 1000
 
 
 def refresh(store: TokenStore, name: str, *, force: bool = False, skew_s: float = SKEW_S,

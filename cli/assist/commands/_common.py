@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def queue_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -23,12 +26,12 @@ def queue_name(ctx: click.Context, param: click.Parameter, value: str | None) ->
 
 
 def load_config() -> Any:
-    from ..config import load
+    from ..config_file import load
 
     return load()
 
 
-def backend(config: Any) -> Any:
+def backend(config: Config) -> Any:
     return config.backend()
 
 

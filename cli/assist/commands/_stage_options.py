@@ -39,7 +39,7 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, concurrency: int,
               timeout: str | None, dead_letter: str | None, rejects: str | None, hold_queue: str | None) -> int:
-    from ..config import load
+    from ..config_file import load
     from ..stages.runner import Runner, RunOptions
     from ..timeutil import parse_duration
 

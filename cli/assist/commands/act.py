@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from ._stage_options import run_stage, stage_options
 @click.command()
 @stage_options
 @click.option("--dry-run", is_flag=True, help="Plan the actions and record them, but do nothing.")
-def act(dry_run: bool, **options: object) -> None:
+def act(dry_run: bool, **options: Any) -> None:
     """Carry out each task's actions: the route's fixed ones and those the model proposed.
 
     A route in assist.toml lists the actions it may take; anything else is refused and recorded. Actions

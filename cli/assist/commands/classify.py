@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,7 +15,7 @@ from ._stage_options import run_stage, stage_options
 @click.group(invoke_without_command=True)
 @stage_options
 @click.pass_context
-def classify(ctx: click.Context, **options: object) -> None:
+def classify(ctx: click.Context, **options: Any) -> None:
     """Decide each task's route: the first matching rule in assist.toml, else the intent model (MiniLM
     embeddings and a trained head), else "fallback", which holds the task for a person.
 

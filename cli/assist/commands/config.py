@@ -27,7 +27,7 @@ def check() -> None:
     Example:
       assist config check && echo ok
     """
-    from ..config import load, warnings
+    from ..config_file import load, warnings
 
     cfg = load()
     for line in warnings(cfg.raw, cfg.path) if cfg.path else []:
@@ -44,7 +44,7 @@ def paths() -> None:
     Example:
       assist config paths
     """
-    from ..config import load
+    from ..config_file import load
 
     cfg = load()
     spool = cfg.queue_url

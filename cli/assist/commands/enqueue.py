@@ -73,7 +73,8 @@ def enqueue(queue_name: str, priority: int | None, delay: str, rejects: str | No
                "bad_lines": result.bad_lines, "last_line": result.last_line}
     click.echo(orjson.dumps(summary).decode())
     if stopped is not None:
-        fault = errors.storage_error(stopped.__cause__) or errors.StorageError(str(stopped.__cause__), errors.TEMPFAIL)
+        cause = stopped.__cause__ or stopped
+        fault = errors.storage_error(cause) or errors.StorageError(str(cause), errors.TEMPFAIL)
         raise errors.StorageError(f"enqueue: stopped at line {stopped.first_line} after storing {result.enqueued} "
                                   f"task(s): {fault}", fault.exit_code)
     sys.exit(errors.DATAERR if result.bad_lines else errors.OK)

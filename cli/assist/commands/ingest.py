@@ -149,7 +149,7 @@ def imap(host: str, port: int | None, security: str, cafile: str | None, user: s
 
         password = secret(config.home, token_name)
     else:
-        password = os.environ.get("ASSIST_IMAP_PASSWORD")
+        password = os.environ.get("ASSIST_IMAP_PASSWORD") or ""
         if not password:
             raise click.UsageError("give --token NAME (see `assist token set`) or set ASSIST_IMAP_PASSWORD")
     account = ImapAccount(host, port or (993 if security == "tls" else 143), user, password, folder, security,

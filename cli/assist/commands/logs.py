@@ -22,7 +22,7 @@ def logs(component: str | None, level: str, follow: bool, as_json: bool, tail: i
       assist logs --component passthrough --follow
       assist logs --json | jq 'select(.event == "failed")'
     """
-    from ..config import load
+    from ..config_file import load
     from ..logview import follow_records, format_record, read_records
 
     cfg = load()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,7 +29,7 @@ def memory(ctx: click.Context, collection: str | None) -> None:
     ctx.obj = collection
 
 
-def _memory(ctx: click.Context):
+def _memory(ctx: click.Context) -> Any:
     from ..ai.memory import Memory
 
     return Memory(load_config(), ctx.obj)
@@ -49,10 +51,10 @@ def add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     files = collect(paths)
     chunks = [c for f in files for c in file_chunks(f)]
     store = _memory(ctx)
-    show = click.get_text_stream("stderr").isatty()
+    interactive = sys.stderr.isatty()
     done = store.add(chunks, progress=(lambda n: click.echo(f"\r{n}/{len(chunks)} chunks", nl=False, err=True))
-                     if show else None)
-    if show:
+                     if interactive else None)
+    if interactive:
         click.echo(err=True)
     click.echo(f"added {done} chunks from {len(files)} files")
 

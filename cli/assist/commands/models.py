@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,7 +38,7 @@ def list_models(as_json: bool) -> None:
     from ..ai.models import Models
 
     chosen = Models(load_config())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in chosen.names():
         backend = chosen.get(name)
         health = chosen.cached_health(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -12,7 +13,7 @@ from ._stage_options import run_stage, stage_options
 
 @click.command()
 @stage_options
-def prompt(**options: object) -> None:
+def prompt(**options: Any) -> None:
     """Render the route's prompt template over each task (its data, intent and the context found in
     memory), fitted to the model's context window, into the task's `prompt` section.
 

@@ -120,7 +120,7 @@ def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", rout
     from ..act.approvals import Approvals
 
     config = load_config()
-    done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.raw.get("routes", {})),
+    done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.routes),
                   Approvals(config.home), by=f"cli:{os.environ.get('USER') or os.getuid()}")
     click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
                + (f" on route {route}" if route else ""))

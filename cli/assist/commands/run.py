@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -13,7 +14,7 @@ from ._stage_options import run_stage, stage_options
 @click.command()
 @stage_options
 @click.option("--stream", is_flag=True, help="Also show each reply on stderr as it is generated.")
-def run(stream: bool, **options: object) -> None:
+def run(stream: bool, **options: Any) -> None:
     """Send each task's prompt to a model and add the reply to the task's `result` section.
 
     The model is the one the prompt names, else one with the route's tags, else the first healthy one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ def stage() -> None:
 @stage_options
 @click.option("--sleep", "sleep_s", type=click.FloatRange(min=0), default=0.0,
               help="Pretend each task takes this many seconds (to try timeouts and cancellation).")
-def passthrough(sleep_s: float, **options: object) -> None:
+def passthrough(sleep_s: float, **options: Any) -> None:
     """Copy tasks through unchanged, adding a trace entry: a check of the plumbing.
 
     \b

@@ -30,5 +30,5 @@ def top(interval: float) -> None:
     from ..act.approvals import Approvals
 
     config = load_config()
-    run(config.backend(), config.home / "logs", interval, list(config.raw.get("routes", {})),
+    run(config.backend(), config.home / "logs", interval, list(config.routes),
         Approvals(config.home))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -15,7 +16,7 @@ from ._stage_options import run_stage, stage_options
               help="The stages to run, in order (from classify, prompt, run, act).")
 @click.option("--dry-run", is_flag=True, help="act: plan the actions and run none.")
 @stage_options
-def work(stages: str, dry_run: bool, **options: object) -> None:
+def work(stages: str, dry_run: bool, **options: Any) -> None:
     """Run several stages in one process: each task goes through them in turn, and each model is loaded
     once for the life of the worker. The results are those of the piped commands.
 

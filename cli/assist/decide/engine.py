@@ -10,19 +10,22 @@ import hashlib
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, task_text
 from .rules import first_match
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 DEFAULT_MODEL = "state/intent-model.npz"
 
 
 class DecisionEngine:
-    def __init__(self, config: Any):
+    def __init__(self, config: Config):
         self.config = config
-        self.rules = config.raw.get("rules", [])
-        self.settings = config.raw.get("classify", {})
+        self.rules = config.rules
+        self.settings = config.section("classify")
         self._model: IntentModel | None = None
         self._loaded = False
         self._embedder: Any = None
@@ -47,7 +50,7 @@ class DecisionEngine:
         if self.settings.get("model"):
             path = Path(self.settings["model"]).expanduser()
             return IntentModel.load(path if path.is_absolute() else home / path)
-        examples = [(text, name) for name, route in self.config.raw.get("routes", {}).items()
+        examples = [(text, name) for name, route in self.config.routes.items()
                     for text in route.get("examples", [])]
         if len({name for _, name in examples}) < 2:
             return None
@@ -92,10 +95,11 @@ class DecisionEngine:
                 out[i] = {"route": "fallback", "labels": [], "by": "none", "confidence": 0.0,
                           "reason": "no rule matched and no intent model (add route examples)"}
         elif pending:
+            assert model is not None
             vectors = self.embedder().embed(texts)
             probs = model.probabilities(vectors)
             threshold = self.settings.get("threshold")
-            own = {name: route["threshold"] for name, route in self.config.raw.get("routes", {}).items()
+            own = {name: route["threshold"] for name, route in self.config.routes.items()
                    if "threshold" in route}
             for row, i in enumerate(pending):
                 out[i] = model.decide(probs[row], threshold, route_thresholds=own)

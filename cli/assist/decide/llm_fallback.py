@@ -10,20 +10,23 @@ scores) stays in the task's intent.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..ai import templates
 from ..ai.models import Models
 from ..ai.running import run_prompt
 from .intent import task_text
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 TEMPLATE = "classify-fallback"
 RESERVED = {"fallback", "default"}
 
 
-def route_list(config: Any) -> list[dict[str, str]]:
+def route_list(config: Config) -> list[dict[str, str]]:
     routes = []
-    for name, route in config.raw.get("routes", {}).items():
+    for name, route in config.routes.items():
         if name in RESERVED:
             continue
         about = route.get("description") or "; ".join(route.get("examples", [])[:3])
@@ -32,7 +35,7 @@ def route_list(config: Any) -> list[dict[str, str]]:
 
 
 class LlmFallback:
-    def __init__(self, config: Any, model: str):
+    def __init__(self, config: Config, model: str):
         self.config = config
         self.model = model
         self.models = Models(config)

@@ -19,6 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CONF = """
 base_dir = {d}/run
@@ -150,7 +151,7 @@ def start_dovecot(timeout: float = 15, tls: bool = False, login: str = "testuser
     if root:
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, uid, gid)
-    kwargs = {"user": uid, "group": gid, "extra_groups": []} if root else {}
+    kwargs: dict[str, Any] = {"user": uid, "group": gid, "extra_groups": []} if root else {}
     proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr", "wb"),  # noqa: SIM115
                             start_new_session=True, **kwargs)

@@ -15,12 +15,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import jsonl
 from ..errors import ReaderGone
 from ..fileutil import write_atomic
 from ..task import Task, normalize, stable_id
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 def event(kind: str, source: str, data: dict[str, Any], key: str | None = None) -> Task:
@@ -43,7 +46,7 @@ PIPE_GRACE_S = 1.0
 class Sink:
     """Sends events on. With a queue, `send` returns only once they are on disk (or in Redis)."""
 
-    def __init__(self, config: Any, queue: str | None):
+    def __init__(self, config: Config, queue: str | None):
         self.config = config
         self.queue = None
         self.count = 0

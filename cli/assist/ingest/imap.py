@@ -42,7 +42,7 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
         uidvalidity = _select(conn, account.folder)
         saved = state.load()
         last = saved.get("last_uid", 0) if saved.get("uidvalidity") == uidvalidity else 0
-        _status, data = conn.uid("SEARCH", None, f"UID {last + 1}:*")
+        _status, data = conn.uid("SEARCH", f"UID {last + 1}:*")
         uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > last)
         sent = 0
         with accepted_only(state, sink):
@@ -93,7 +93,7 @@ def _idle_once(conn: imaplib.IMAP4, wait_s: float, stop: Any) -> None:
     """One IDLE: wait until the server announces a change (EXISTS), stop is set, or wait_s passed."""
     import select
 
-    tag = conn._new_tag().decode()  # type: ignore[attr-defined]
+    tag = conn._new_tag().decode()
     conn.send(f"{tag} IDLE\r\n".encode())
     conn.readline()  # "+ idling"
     sock = conn.socket()

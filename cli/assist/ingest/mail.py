@@ -66,8 +66,8 @@ def _text_of(part: Message) -> str:
         return part.get_content()  # type: ignore[attr-defined]
     except Exception:
         payload = part.get_payload(decode=True) or b""
-        if isinstance(payload, str):
-            return payload
+        if not isinstance(payload, bytes):
+            return str(payload)
         charset = part.get_content_charset() or "utf-8"
         try:
             return payload.decode(charset, errors="replace")
@@ -117,7 +117,7 @@ def _attachments(msg: Message) -> list[dict[str, Any]]:
 def parse_message(raw: bytes) -> dict[str, Any]:
     """The event data of one message: addresses, subject, date, ids, body text and attachment names."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    body = _body(msg)  # type: ignore[arg-type]
+    body = _body(msg)
     data: dict[str, Any] = {
         "from": (_addresses(msg, "from") or [""])[0],
         "to": _addresses(msg, "to"),

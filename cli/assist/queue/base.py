@@ -15,6 +15,7 @@ cancelled or reaped) gets LeaseLost and must drop the task.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -132,7 +133,7 @@ class Queue(ABC):
     next_due_ms: int | None = None  # after a claim that found nothing ready: when the next delayed task is due
 
     @abstractmethod
-    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
+    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> builtins.list[str]:
         """Store tasks durably (one shared sync for the batch); their ids, once all are safe.
 
         `state` is "new" (ready, or delayed by meta.not_before) or "failed" (a dead letter)."""
@@ -141,7 +142,7 @@ class Queue(ABC):
         return self.put_many([doc])[0]
 
     @abstractmethod
-    def claim(self, n: int = 1, lease_s: float | None = None) -> list[Lease]:
+    def claim(self, n: int = 1, lease_s: float | None = None) -> builtins.list[Lease]:
         """Lease up to n ready tasks, highest priority and earliest due first."""
 
     @abstractmethod
@@ -195,7 +196,7 @@ class Queue(ABC):
         """The document of a listed task, or None if it moved on since it was listed."""
 
     @abstractmethod
-    def find(self, prefix: str) -> list[TaskInfo]:
+    def find(self, prefix: str) -> builtins.list[TaskInfo]:
         """Tasks whose id starts with prefix."""
 
     @abstractmethod
@@ -231,7 +232,7 @@ class Backend(ABC):
     def queue(self, name: str, create: bool = True) -> Queue: ...
 
     @abstractmethod
-    def queues(self) -> list[str]: ...
+    def queues(self) -> builtins.list[str]: ...
 
     def state_watch(self) -> Any:
         """Something whose `read()` gives every (queue, task id, state) as the task enters it, and that sets
@@ -239,6 +240,6 @@ class Backend(ABC):
         compared)."""
         return None
 
-    def find(self, prefix: str, queue: str | None = None) -> list[TaskInfo]:
+    def find(self, prefix: str, queue: str | None = None) -> builtins.list[TaskInfo]:
         names = [queue] if queue else self.queues()
         return [info for name in names for info in self.queue(name, create=False).find(prefix)]

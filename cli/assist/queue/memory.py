@@ -9,6 +9,7 @@ other process whose death could leave one behind).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import copy
 import threading
@@ -58,7 +59,7 @@ class MemoryQueue(Queue):
 
     # -- producing ------------------------------------------------------------------------------------------
 
-    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
+    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> builtins.list[str]:
         stored = []
         with self._lock:
             for doc in docs:
@@ -78,9 +79,9 @@ class MemoryQueue(Queue):
 
     # -- consuming ------------------------------------------------------------------------------------------
 
-    def claim(self, n: int = 1, lease_s: float | None = None) -> list[Lease]:
+    def claim(self, n: int = 1, lease_s: float | None = None) -> builtins.list[Lease]:
         now = now_ms()
-        out = []
+        out: builtins.list[Lease] = []
         with self._lock:
             ready = sorted((e for e in self._tasks.values() if e.state == "new"),
                            key=lambda e: (e.doc.get("priority", 5), e.due_ms, e.doc["id"]))
@@ -222,11 +223,11 @@ class MemoryQueue(Queue):
             entry = self._tasks.get(info.id)
             return copy.deepcopy(entry.doc) if entry is not None else None
 
-    def find(self, prefix: str) -> list[TaskInfo]:
+    def find(self, prefix: str) -> builtins.list[TaskInfo]:
         with self._lock:
             return [self._info(e) for task_id, e in self._tasks.items() if task_id.startswith(prefix)]
 
-    def _finished(self, state: str) -> list[_Entry]:
+    def _finished(self, state: str) -> builtins.list[_Entry]:
         if state not in TERMINAL:
             raise Conflict(f"only {', '.join(TERMINAL)} can be purged or trimmed, not {state}")
         return sorted((e for e in self._tasks.values() if e.state == state), key=lambda e: e.changed_ms)
@@ -303,7 +304,7 @@ class MemoryBackend(Backend):
                 q = self._queues[name] = MemoryQueue(checked_name(name), self.settings)
             return q
 
-    def queues(self) -> list[str]:
+    def queues(self) -> builtins.list[str]:
         with self._lock:
             return sorted(self._queues)
 

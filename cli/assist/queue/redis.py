@@ -19,6 +19,7 @@ survives a crash of the server; with `everysec` up to a second of writes may be 
 
 from __future__ import annotations
 
+import builtins
 import os
 import threading
 import time
@@ -217,7 +218,7 @@ class RedisQueue(Queue):
         self.name = name
         self.settings = settings
         self.b = backend
-        self.r = backend.r
+        self.r: Any = backend.r
         self.prefix = f"assist:{{{name}}}:"
         self.consumer = f"{HOST}:{os.getpid()}"
         self.next_due_ms: int | None = None
@@ -244,7 +245,7 @@ class RedisQueue(Queue):
 
     # -- producing ----------------------------------------------------------------------------------
 
-    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
+    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> builtins.list[str]:
         """Store tasks in one round trip; a task whose id the queue holds already is skipped (the first
         is kept). Returns the ids stored now."""
         docs = list(docs)
@@ -256,7 +257,7 @@ class RedisQueue(Queue):
 
     # -- consuming ----------------------------------------------------------------------------------
 
-    def claim(self, n: int = 1, lease_s: float | None = None) -> list[Lease]:
+    def claim(self, n: int = 1, lease_s: float | None = None) -> builtins.list[Lease]:
         lease_ms = int(1000 * (lease_s or self.settings.lease_s))
         now = now_ms()
         got, nxt = self._call(self.b.claim, self.prefix, GROUP, self.consumer, n, now, lease_ms)
@@ -374,7 +375,7 @@ class RedisQueue(Queue):
         return info
 
     def list(self, state: str | None = None) -> Iterator[TaskInfo]:
-        out: list[TaskInfo] = []  # built whole, so a lost connection surfaces here and not mid-iteration
+        out: builtins.list[TaskInfo] = []  # built whole, so a lost connection surfaces here and not mid-iteration
         for st in [state] if state else STATES:
             rows = [(_s(m), s) for m, s in self.r.zrange(f"{self.prefix}z:{st}", 0, -1, withscores=True)]
             infos = [self._info(tid, st, score) for tid, score in rows]
@@ -401,7 +402,7 @@ class RedisQueue(Queue):
         score = self.r.zscore(f"{self.prefix}z:{state}", task_id)
         return self._info(task_id, state, score), self._doc(task_id)
 
-    def find(self, prefix: str) -> list[TaskInfo]:
+    def find(self, prefix: str) -> builtins.list[TaskInfo]:
         pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
         found = []
         for tid, state in self.r.hscan_iter(f"{self.prefix}state", match=pattern, count=1000):
@@ -521,9 +522,9 @@ class RedisBackend(Backend):
 
         self.url = url
         self.settings = settings
-        self.r = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30,
-                                      health_check_interval=30)
-        self.blocking = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=40)
+        # typed loosely: redis-py's stubs cannot know what our scripts and commands return
+        self.r: Any = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30, health_check_interval=30)
+        self.blocking: Any = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=40)
         self.put = self.r.register_script(_PUT)
         self.claim = self.r.register_script(_CLAIM)
         self.renew = self.r.register_script(_RENEW)
@@ -546,7 +547,7 @@ class RedisBackend(Backend):
                 time.sleep(min(2.0, 0.1 * 2**attempt))
         raise AssertionError("unreachable")
 
-    def pipeline_calls(self, calls: list[tuple[Any, ...]], retries: int = 5) -> list[Any]:
+    def pipeline_calls(self, calls: builtins.list[tuple[Any, ...]], retries: int = 5) -> builtins.list[Any]:
         """Several script calls in one round trip (a batch put); retried whole, as puts are idempotent.
         Their results, in order."""
         from redis.exceptions import ConnectionError as RedisConnectionError
@@ -562,6 +563,7 @@ class RedisBackend(Backend):
                 if attempt == retries:
                     raise Unavailable(f"Redis at {self.url} is unavailable: {exc}") from None
                 time.sleep(min(2.0, 0.1 * 2**attempt))
+        raise AssertionError("unreachable")
 
     def queue(self, name: str, create: bool = True) -> RedisQueue:
         q = self._queues.get(name)
@@ -570,5 +572,5 @@ class RedisBackend(Backend):
             self._queues[name] = q
         return q
 
-    def queues(self) -> list[str]:
+    def queues(self) -> builtins.list[str]:
         return sorted(_s(n) for n in self.r.smembers("assist:queues"))

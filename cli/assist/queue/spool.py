@@ -4,8 +4,9 @@
                    new/        <priority>-<due ms>-<id>.json: sorted order is service order
                    cur/        <id>@<lease deadline ms>@<pid>@<host>.json: the name is the lease
                    hold/ done/ failed/ cancelled/   <id>.json
-                   ids/        <id>: one per task in the queue, made first (O_EXCL), so a second put of
-                               the same id is found and skipped (the first is kept)
+                   ids/        <id>: one per task in the queue, a hard link to one empty file (.id0),
+                               made before the task is renamed into place, so a second put of the same
+                               id is found and skipped (the first is kept)
                    quarantine/ what was found where a task should be and was not one (see checks.py)
 
 Durability: a put writes the file in tmp/, renames it into new/, then syncs the file before it returns;
@@ -22,7 +23,9 @@ crash at any point leaves the task in exactly one state.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import errno
 import os
 import select
 import threading
@@ -44,7 +47,7 @@ HOST = "".join(c if c.isalnum() or c == "-" else "-"
 PID = os.getpid()
 REFRESH_S = 1.0  # how long a listing of new/ is trusted before new arrivals are looked for
 STALE_TMP_S = 3600.0
-IN_FLIGHT_S = 5.0  # a put takes far less; an id marker without its task that is older was left by a crash
+IN_FLIGHT_S = 5.0  # how long a put waits for another process putting the same id
 _tmp_counter = iter(range(1 << 62))
 
 
@@ -124,7 +127,8 @@ class SpoolQueue(Queue):
         elif not self.dirs["new"].is_dir():
             raise NotFound(f"no queue named {name!r} in {root}")
         self._claim_mutex = threading.Lock()
-        self._listing: list[str] = []
+        self._marker_generation = 0  # which shared empty file the id markers link to (.id0, .id1, ...)
+        self._listing: builtins.list[str] = []
         self._pos = 0
         self._listed_at = 0.0
         self.next_due_ms: int | None = None
@@ -146,12 +150,17 @@ class SpoolQueue(Queue):
         return f"{self.root}/tmp/{task_id}.{PID}.{next(_tmp_counter)}.tmp"
 
     def _create(self, path: str, data: bytes) -> int:
-        """Write a new file and return its descriptor, still open so it can be synced after it is moved."""
+        """Write a new file and return its descriptor, still open so it can be synced after it is moved.
+        A file that cannot be written whole (the disk is full) is removed."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:  # a write may take part of it (a disk filling up): the rest, or ENOSPC
+                view = view[os.write(fd, view):]
         except BaseException:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
             raise
         return fd
 
@@ -239,90 +248,117 @@ class SpoolQueue(Queue):
 
     # -- producing ----------------------------------------------------------------------------------
 
-    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> list[str]:
-        """Write each task to tmp/, rename it into place, then sync: one fsync per task, or a single
-        syncfs for a batch. A task is never visible half-written, and is durable when this returns.
+    def put_many(self, docs: Iterable[dict[str, Any]], state: str = "new") -> builtins.list[str]:
+        """Write each task to tmp/, claim its id, rename it into place, then sync: one fsync per task, or a
+        single syncfs for a batch. A task is never visible half-written, and is durable when this returns.
 
         A task whose id the queue already holds (in any state) is skipped: the first one is kept, so a
         put repeated after a crash, or the same event ingested twice, is stored once. Returns the ids
-        stored now."""
+        stored now; if the disk refuses a write, the OSError carries in `stored` those placed before."""
         unique = {checked_id(doc): doc for doc in reversed(list(docs))}  # the first of each id
-        docs = [doc for task_id, doc in reversed(unique.items()) if self._reserve(task_id)]
-        if not docs:
-            return []
         now = now_ms()
-        placed = 0
+        single = len(unique) == 1
+        stored: builtins.list[str] = []
         try:
-            if len(docs) == 1:
-                doc = docs[0]
-                tmp = self._tmp_path(doc["id"])
+            for task_id, doc in reversed(unique.items()):
+                tmp = self._tmp_path(task_id)
                 fd = self._create(tmp, _dumps(doc))
                 try:
-                    os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
-                    placed = 1
-                finally:
-                    self._commit(fd)
-                return [doc["id"]]
-            for doc in docs:
-                tmp = self._tmp_path(doc["id"])
-                try:
-                    os.close(self._create(tmp, _dumps(doc)))
-                    os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
+                    if not self._reserve(task_id, os.path.basename(tmp)):
+                        os.unlink(tmp)
+                        continue
+                    try:
+                        os.rename(tmp, self._path(state, self._name_in(state, doc, now)))
+                    except BaseException:
+                        self._unreserve(task_id)
+                        raise
+                    stored.append(task_id)
                 except BaseException:
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)
                     raise
-                placed += 1
-        except BaseException as exc:  # the disk refused one: free the ids of those not placed, for the next try
-            for doc in docs[placed:]:
-                with contextlib.suppress(OSError):
-                    os.unlink(self._path("ids", doc["id"]))
-            if placed and self.settings.fsync:
-                with contextlib.suppress(OSError):
-                    fd = os.open(self.dirs[state], os.O_RDONLY)
-                    try:
-                        _syncfs(fd)  # those placed are safe: say which
-                    finally:
+                finally:
+                    if single:
+                        self._commit(fd)  # one task: sync it after its rename
+                    else:
                         os.close(fd)
-            if isinstance(exc, OSError):
-                exc.stored = [doc["id"] for doc in docs[:placed]]  # type: ignore[attr-defined]
+        except OSError as exc:  # the disk refused one: those placed are made safe, and named
+            if stored and not single:
+                with contextlib.suppress(OSError):
+                    self._sync_folder(state)
+            exc.stored = stored  # type: ignore[attr-defined]
             raise
-        if self.settings.fsync:
-            fd = os.open(self.dirs[state], os.O_RDONLY)
-            try:
-                _syncfs(fd)
-            finally:
-                os.close(fd)
-        return [doc["id"] for doc in docs]
+        if stored and not single:
+            self._sync_folder(state)
+        return stored
 
-    def _reserve(self, task_id: str) -> bool:
-        """Claim the id for a put (ids/<id>, an empty file made exclusively); False when the queue holds
-        the task already.
+    def _sync_folder(self, state: str) -> None:
+        if not self.settings.fsync:
+            return
+        fd = os.open(self.dirs[state], os.O_RDONLY)
+        try:
+            _syncfs(fd)
+        finally:
+            os.close(fd)
 
-        A marker without its task is either a put under way (it is younger than IN_FLIGHT_S: wait for
-        it) or the trace of a put that crashed before its rename (older: taken over)."""
+    def _reserve(self, task_id: str, own_tmp: str) -> bool:
+        """Claim the id for a put whose file is written in tmp/ (called before it is renamed into place):
+        a marker ids/<id> is made, a hard link to one shared empty file (a link is a cheap as a rename; a
+        new file would cost an inode). False when the queue holds the task already.
+
+        A marker may also stand for a put under way in another process (its file is in tmp/: wait for it)
+        or for a put that crashed before its rename (nothing in tmp/, no task: taken over). tmp/ is looked
+        at before the states: a put that moves its file on in between is then found in its state."""
         marker = self._path("ids", task_id)
         deadline = time.monotonic() + IN_FLIGHT_S
         while True:
             try:
-                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                self._link_marker(marker)
                 return True
-            except FileNotFoundError:
-                self.dirs["ids"].mkdir(exist_ok=True, mode=0o700)  # a queue made before ids/ existed
-                continue
             except FileExistsError:
                 pass
-            if self._locate(task_id) is not None:
-                return False
-            try:
-                age = time.time() - os.stat(marker).st_mtime
-            except FileNotFoundError:
-                continue  # purged meanwhile: try again
-            if age < IN_FLIGHT_S and time.monotonic() < deadline:
+            if self._putting(task_id, own_tmp) and time.monotonic() < deadline:
                 time.sleep(0.02)  # another put is placing it right now
                 continue
+            if self._locate(task_id) is not None:
+                return False
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(marker)  # stale: its put never finished
+
+    def _link_marker(self, marker: str) -> None:
+        for _ in range(3):
+            shared = self.root / f".id{self._marker_generation}"
+            try:
+                os.link(shared, marker)
+                return
+            except FileNotFoundError:
+                if not shared.exists():
+                    shared.touch(mode=0o600, exist_ok=True)
+                else:
+                    self.dirs["ids"].mkdir(exist_ok=True, mode=0o700)  # a queue made before ids/ existed
+            except OSError as exc:
+                if exc.errno == errno.EMLINK:  # the shared file has all the links it may: the next one
+                    self._marker_generation += 1
+                elif exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # no hard links here
+                    return
+                else:
+                    raise
+        os.link(self.root / f".id{self._marker_generation}", marker)
+
+    def _unreserve(self, task_id: str) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self._path("ids", task_id))
+
+    def _putting(self, task_id: str, own_tmp: str) -> bool:
+        """Whether another put of this task is under way: its file in tmp/, written by a live process."""
+        prefix = f"{task_id}."
+        for name in os.listdir(self.dirs["tmp"]):
+            if name.startswith(prefix) and name != own_tmp:
+                parts = name.split(".")
+                if len(parts) >= 4 and parts[-3].isdigit() and pid_alive(int(parts[-3])):
+                    return True
+        return False
 
     @staticmethod
     def _name_in(state: str, doc: dict[str, Any], now: int) -> str:
@@ -334,8 +370,8 @@ class SpoolQueue(Queue):
         deadline = now_ms() + int(1000 * (lease_s or self.settings.lease_s))
         return f"{task_id}@{deadline}@{PID}@{HOST}.json", deadline
 
-    def claim(self, n: int = 1, lease_s: float | None = None) -> list[Lease]:
-        out: list[Lease] = []
+    def claim(self, n: int = 1, lease_s: float | None = None) -> builtins.list[Lease]:
+        out: builtins.list[Lease] = []
         with self._claim_mutex:
             relisted = False
             while len(out) < n:
@@ -573,7 +609,7 @@ class SpoolQueue(Queue):
             return info, doc
         raise Conflict(f"task {task_id} kept moving; try again")
 
-    def find(self, prefix: str) -> list[TaskInfo]:
+    def find(self, prefix: str) -> builtins.list[TaskInfo]:
         found = []
         for state in STATES:
             try:
@@ -588,7 +624,7 @@ class SpoolQueue(Queue):
                     found.append(info)
         return found
 
-    def _finished(self, state: str) -> list[tuple[float, str]]:
+    def _finished(self, state: str) -> builtins.list[tuple[float, str]]:
         """(when it got there, name) of each task file in a finished state; anything else is skipped."""
         if state not in TERMINAL:
             raise Conflict(f"only {', '.join(TERMINAL)} can be purged or trimmed, not {state}")
@@ -787,7 +823,7 @@ class Spool(Backend):
             self._queues[name] = q
         return q
 
-    def queues(self) -> list[str]:
+    def queues(self) -> builtins.list[str]:
         try:
             return sorted(e.name for e in os.scandir(self.root) if e.is_dir() and (Path(e.path) / "new").is_dir())
         except FileNotFoundError:
@@ -832,7 +868,7 @@ class StateWatch:
         for state in STATES:
             self._add(self.root / name / state, name, state)
 
-    def _present(self, queue: str, state: str) -> list[tuple[str, str, str]]:
+    def _present(self, queue: str, state: str) -> builtins.list[tuple[str, str, str]]:
         """Tasks already in a folder found late (made just before its watch): they arrived unseen."""
         try:
             names = sorted(os.listdir(self.root / queue / state))
@@ -840,7 +876,7 @@ class StateWatch:
             return []
         return [(queue, task_id, state) for n in names if n.endswith(".json") and (task_id := _task_id(state, n))]
 
-    def read(self) -> list[tuple[str, str, str]]:
+    def read(self) -> builtins.list[tuple[str, str, str]]:
         out = []
         for event in self.inotify.read(timeout=0):
             if event.mask & self.flags.Q_OVERFLOW:

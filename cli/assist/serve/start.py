@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..httpd import check_address
 
+if TYPE_CHECKING:
+    from ..config import Config
 
-def start(config: Any, host: str | None, port: int | None, certfile: str | None, keyfile: str | None,
+
+def start(config: Config, host: str | None, port: int | None, certfile: str | None, keyfile: str | None,
           login_url_only: bool, echo: Any) -> None:
     from .. import log as logmod
     from ..auth.store import TokenStore
     from .auth import Auth, login_path
 
-    settings = config.raw.get("serve", {})
-    host = host or settings.get("host", "127.0.0.1")
-    port = port or settings.get("port", 8770)
+    settings = config.section("serve")
+    host = host or settings["host"]
+    port = port or settings["port"]
     check_address(config, host, certfile, keyfile, "serve.host")
     store = TokenStore(config.home)
     if not store.exists():
@@ -35,7 +38,7 @@ def start(config: Any, host: str | None, port: int | None, certfile: str | None,
     log = logmod.for_component(config, "serve")
     from ..act.approvals import Approvals
 
-    app = build_app(config.backend(), config.home / "logs", auth, log, routes=list(config.raw.get("routes", {})),
+    app = build_app(config.backend(), config.home / "logs", auth, log, routes=list(config.routes),
                     approvals=Approvals(config.home))
     echo(f"assist serve: {base}/  (API description: {base}/openapi.json)", err=True)
     echo(f"sign in to the dashboard (link valid 10 minutes, once): {base}{login_path(auth.login_token())}", err=True)

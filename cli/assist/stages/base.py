@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..task import Task
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @dataclass
@@ -45,7 +48,7 @@ def failure_of(outcome: Outcome) -> tuple[BaseException, str | None] | None:
 
 @dataclass
 class StageContext:
-    config: Any
+    config: Config
     log: Any
     cancelled: threading.Event = field(default_factory=threading.Event)
 

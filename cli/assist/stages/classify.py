@@ -5,21 +5,24 @@ with nothing to classify (no text, subject or body) is held too, and named as ba
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..decide.intent import NOTHING_TO_CLASSIFY
 from ..task import Task
 from .base import Hold, Outcome, Stage, StageContext
 
+if TYPE_CHECKING:
+    from ..config import Config
+
 
 class ClassifyStage(Stage):
     name = "classify"
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Config):
         from ..decide.engine import DecisionEngine
 
         self.engine = DecisionEngine(config)
-        settings = config.raw.get("classify", {})
+        settings = config.section("classify")
         self.batch_size = int(settings.get("batch", 32))
         self.home = config.home
         self._approvals: Any = None

@@ -10,17 +10,20 @@ reads as if it had gone through the piped commands.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..task import Task
 from ..timeutil import rfc3339
-from .base import Failure, Hold, Outcome, Stage, StageContext
+from .base import Failure, Hold, Outcome, Stage, StageContext, failure_of
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 ORDER = ("classify", "prompt", "run", "act")
 DONE_WHEN = {"classify": "intent", "prompt": "prompt", "run": "result"}
 
 
-def make_stage(name: str, config: Any, dry_run: bool = False) -> Stage:
+def make_stage(name: str, config: Config, dry_run: bool = False) -> Stage:
     if name == "classify":
         from .classify import ClassifyStage
 
@@ -63,11 +66,13 @@ class Pipeline(Stage):
             results = stage.process_batch([tasks[i] for i in todo], ctx)
             ms = round((time.perf_counter() - started) * 1000 / len(todo), 3)
             for i, result in zip(todo, results, strict=True):
-                if isinstance(result, BaseException):
-                    outcomes[i] = Failure(result, stage.name)  # the runner names the stage in the trace
+                failed = failure_of(result)
+                if failed is not None:  # the runner names the stage in the trace
+                    outcomes[i] = Failure(failed[0], failed[1] or stage.name)
                     alive.remove(i)
                     continue
                 doc = result.task if isinstance(result, Hold) else result
+                assert isinstance(doc, dict)
                 doc.setdefault("trace", []).append({"stage": stage.name, "at": rfc3339(), "ms": ms, "ok": True,
                                                     "error": None})
                 tasks[i] = doc

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..task import Task
 from .base import Stage, StageContext
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 class PromptStage(Stage):
     name = "prompt"
 
-    def __init__(self, config: Any):
+    def __init__(self, config: Config):
         from ..ai.prompting import PromptBuilder
 
         self.builder = PromptBuilder(config)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..task import Task
 from .base import Stage, StageContext
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 class RunStage(Stage):
     name = "run"
 
-    def __init__(self, config: Any, stream: bool = False):
+    def __init__(self, config: Config, stream: bool = False):
         from ..ai.models import Models
 
         self.models = Models(config)

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import errors, jsonl
 from .. import task as taskmod
@@ -31,6 +31,9 @@ from ..redaction import CONTENT_FIELDS, without_content
 from ..timeutil import now_ms, rfc3339
 from .base import Hold, Outcome, Stage, StageContext, failure_of
 from .watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 @dataclass
@@ -82,7 +85,7 @@ def worker_fault(exc: BaseException, command: str) -> AssistError | None:
 
 
 class Runner:
-    def __init__(self, stage: Stage, config: Any, options: RunOptions, log: Any = None):
+    def __init__(self, stage: Stage, config: Config, options: RunOptions, log: Any = None):
         from .. import log as logmod
 
         self.stage = stage
@@ -254,7 +257,10 @@ class Runner:
             if fault is not None:
                 self._keep([doc for _, doc in pending], "new", f"kept for the next run: {fault}")
                 raise fault
-            done, held, dead, retry = [], [], [], []
+            done: list[taskmod.Task] = []
+            held: list[taskmod.Task] = []
+            dead: list[taskmod.Task] = []
+            retry: list[tuple[int, taskmod.Task]] = []
             due = 0
             for (number, doc), outcome in zip(pending, outcomes, strict=True):
                 failed = failure_of(outcome)
@@ -276,7 +282,7 @@ class Runner:
                     held.append(outcome.task)
                     if outcome.bad_input:
                         rejects.name(number, f"task {doc['id']}: {outcome.reason}")
-                else:
+                elif isinstance(outcome, dict):
                     self._trace(outcome, ms, None)
                     done.append(outcome)
             self._park(held)
@@ -460,7 +466,7 @@ class Runner:
             fault = self._fatal_outcome(outcomes)
             if fault is not None:
                 raise fault
-            finished = []
+            finished: list[tuple[Any, taskmod.Task]] = []
             for lease, outcome in zip(leases, outcomes, strict=True):
                 if lease.lost.is_set():
                     self._dropped(queue, lease, "lease lost")
@@ -475,7 +481,7 @@ class Runner:
                         queue.hold(lease, outcome.task, outcome.reason)
                         self.counts.held += 1
                         self.log.info("held", task=lease.id, queue=queue.name, reason=outcome.reason)
-                    else:
+                    elif isinstance(outcome, dict):
                         self._trace(outcome, ms, None)
                         finished.append((lease, outcome))
                         continue

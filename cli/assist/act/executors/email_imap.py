@@ -73,7 +73,7 @@ def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Tru
     status, _ = conn.select(_q(folder), readonly=readonly)
     if status != "OK":
         raise ActionError(f"email: no folder {folder!r}")
-    status, data = conn.uid("SEARCH", None, "HEADER", "Message-ID", _q(message_id))
+    status, data = conn.uid("SEARCH", "HEADER", "Message-ID", _q(message_id))
     found = (data[0] or b"").split() if status == "OK" else []
     return [uid for uid in found if _message_id_of(conn, uid) == message_id]
 

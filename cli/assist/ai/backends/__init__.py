@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import ModelBackend
+
+if TYPE_CHECKING:
+    from ...config import Config
 
 KINDS = ("llamacpp", "openai", "ollama")
 
 
-def make(name: str, spec: dict[str, Any], config: Any) -> ModelBackend:
+def make(name: str, spec: dict[str, Any], config: Config) -> ModelBackend:
     """The backend for `[models.NAME]` (already validated by `assist config check`)."""
     kind = spec["backend"]
     if kind == "llamacpp":

@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import PermanentError, TemporaryError
+
+if TYPE_CHECKING:
+    from ...config import Config
 
 Messages = list[dict[str, str]]
 
@@ -44,7 +47,7 @@ class Completion:
 class ModelBackend:
     kind = "base"
 
-    def __init__(self, name: str, spec: dict[str, Any], config: Any):
+    def __init__(self, name: str, spec: dict[str, Any], config: Config):
         self.name = name
         self.spec = spec
         self.config = config

@@ -3,11 +3,14 @@ backoff (urllib3's Retry), the remote-endpoint policy, and the bearer token from
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...net import RemoteNotAllowed, require_local
 from ...timeutil import parse_duration
 from .base import ModelBackend, ModelError, ModelUnavailable
+
+if TYPE_CHECKING:
+    from ...config import Config
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
@@ -17,7 +20,7 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 class HttpBackend(ModelBackend):
     default_url = "http://127.0.0.1:8080"
 
-    def __init__(self, name: str, spec: dict[str, Any], config: Any):
+    def __init__(self, name: str, spec: dict[str, Any], config: Config):
         super().__init__(name, spec, config)
         self.url = str(spec.get("url", self.default_url)).rstrip("/")
         require_local(self.url, config, f"models.{name}")

@@ -14,10 +14,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
 from .base import Completion, Messages, ModelBackend, ModelError, ModelUnavailable, Options
+
+if TYPE_CHECKING:
+    from ...config import Config
 
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 REPEAT_PENALTY = 1.2  # llama.cpp's 1.1 lets small models loop until max_tokens, cutting JSON replies short
@@ -90,7 +93,7 @@ def grammar_for(schema: dict[str, Any]) -> Any:
 class LlamaCppBackend(ModelBackend):
     kind = "llamacpp"
 
-    def __init__(self, name: str, spec: dict[str, Any], config: Any):
+    def __init__(self, name: str, spec: dict[str, Any], config: Config):
         super().__init__(name, spec, config)
         path = Path(os.path.expanduser(str(spec.get("path", DEFAULT_FILE))))
         self.path = path if path.is_absolute() else config.home / "models" / path

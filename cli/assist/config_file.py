@@ -1,0 +1,145 @@
+"""assist.toml: reading it, checking it (the schema, then what each part adds: rules, models and
+templates, alerts, shell patterns), and remembering a file that passed (`assist config check`)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import ConfigError
+from .fileutil import write_atomic
+from .home import CONFIG_NAME, find_home
+
+
+@cache
+def _validator():
+    import jsonschema_rs
+    import orjson
+
+    schema = (Path(__file__).parent / "schemas" / "config.schema.json").read_bytes()
+    return jsonschema_rs.validator_for(orjson.loads(schema))
+
+
+def check(raw: dict[str, Any], path: Path) -> list[str]:
+    """Every problem in a parsed config, each as 'FILE: KEY: problem'."""
+    validator = _validator()
+    out = []
+    for error in validator.iter_errors(raw):
+        key = ".".join(str(p) for p in error.instance_path) or "(top level)"
+        out.append(f"{path}: {key}: {_explain(error)}")
+    if not out and raw.get("rules"):
+        from .decide.rules import problems as rule_problems
+
+        out = [f"{path}: {p}" for p in rule_problems(raw["rules"], raw.get("routes", {}))]
+    if not out and any(raw.get(k) for k in ("routes", "models", "classify", "memory")):
+        from .ai.checks import problems as ai_problems
+
+        out = [f"{path}: {p}" for p in ai_problems(raw, path.parent)]
+    if not out and raw.get("alerts"):
+        from .alerts import problems as alert_problems
+
+        out = [f"{path}: {p}" for p in alert_problems(raw)]
+    if not out:
+        out = [f"{path}: {p}" for p in _pattern_problems(raw)]
+    return sorted(out)
+
+
+def _pattern_problems(raw: dict[str, Any]) -> list[str]:
+    from .decide.regex import explain, problem
+
+    out = []
+    for index, entry in enumerate(raw.get("actions", {}).get("shell", {}).get("allow", [])):
+        for position, want in enumerate(entry):
+            reason = problem(want["pattern"]) if isinstance(want, dict) else None
+            if reason:
+                out.append(f"actions.shell.allow.{index}.{position}.pattern: {want['pattern']!r} "
+                           f"{explain(want['pattern'], reason)}")
+    return out
+
+
+def warnings(raw: dict[str, Any], path: Path) -> list[str]:
+    """What `assist config check` points out without refusing the file, each as 'FILE: KEY: warning'."""
+    out = []
+    allow = raw.get("actions", {}).get("shell", {}).get("allow", [])
+    if allow:
+        from .act.executors.shell import warnings as shell_warnings
+
+        out += shell_warnings(allow)
+    return [f"{path}: {w}" for w in out]
+
+
+def _explain(error: Any) -> str:
+    kind = type(error.kind).__name__
+    value = error.instance
+    if kind == "AdditionalProperties":
+        return "unknown key(s): " + ", ".join(repr(k) for k in error.kind.unexpected)
+    if kind == "Enum":
+        return f"{value!r} is not one of: " + ", ".join(repr(o) for o in error.kind.options)
+    if kind == "OneOfNotValid":
+        return f"{value!r} is not a duration (use seconds or a string such as 90s, 15m, 7d)"
+    return error.message
+
+
+def read(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: TOML syntax: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+
+
+def load(home: Path | None = None) -> Config:
+    """The configuration of a home (found as docs/configuration.md says when not given), validated."""
+    home = home or find_home()
+    path = home / CONFIG_NAME
+    if not path.exists():
+        return Config(home=home, path=None)
+    raw = _remembered(home, path)
+    if raw is None:
+        raw = read(path)
+        problems = check(raw, path)
+        if problems:
+            raise ConfigError(problems)
+        _remember(home, path, raw)
+    return Config(home=home, path=path, raw=raw)
+
+
+# A config that passed the check is remembered, parsed, in state/config.checked together with what
+# identifies that very file, so later starts skip both the TOML parser and the validator.
+
+def _stamp(path: Path) -> tuple[Any, ...]:
+    import sys
+
+    st = path.stat()
+    schema = (Path(__file__).parent / "schemas" / "config.schema.json").stat()
+    return (st.st_mtime_ns, st.st_size, st.st_ino, schema.st_mtime_ns, sys.hexversion)
+
+
+def _remembered(home: Path, path: Path) -> dict[str, Any] | None:
+    import marshal
+
+    try:
+        stamp, raw = marshal.loads((home / "state" / "config.checked").read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return raw if stamp == _stamp(path) else None
+
+
+def _remember(home: Path, path: Path, raw: dict[str, Any]) -> None:
+    import marshal
+
+    try:
+        data = marshal.dumps((_stamp(path), raw))  # ValueError for TOML dates: then just not remembered
+        state = home / "state"
+        state.mkdir(exist_ok=True, mode=0o700)
+        write_atomic(state / "config.checked", data, sync=False)
+    except (OSError, ValueError):
+        pass  # a read-only home only costs the check on every start
