@@ -257,49 +257,34 @@ class Runner:
             if fault is not None:
                 self._keep([doc for _, doc in pending], "new", f"kept for the next run: {fault}")
                 raise fault
-            done: list[taskmod.Task] = []
-            held: list[taskmod.Task] = []
-            dead: list[taskmod.Task] = []
-            retry: list[tuple[int, taskmod.Task]] = []
-            due = 0
-            for (number, doc), outcome in zip(pending, outcomes, strict=True):
-                failed = failure_of(outcome)
-                if failed is not None:
-                    exc, stage = failed
-                    error = _error_text(exc)
-                    self._trace(doc, ms, error, stage)
-                    state, when = next_attempt(doc, error, not _is_temporary(exc), self.settings)
-                    self.log.warning("task_error", task=doc["id"], type=doc.get("type"), error=error,
-                                     attempt=doc["meta"]["attempts"])
-                    if state == "new":
-                        retry.append((number, doc))
-                        due = max(due, when)
-                    else:
-                        dead.append(doc)
-                elif isinstance(outcome, Hold):
-                    self._trace(outcome.task, ms, None)
-                    outcome.task.setdefault("meta", {})["hold_reason"] = outcome.reason
-                    held.append(outcome.task)
-                    if outcome.bad_input:
-                        rejects.name(number, f"task {doc['id']}: {outcome.reason}")
-                elif isinstance(outcome, dict):
-                    self._trace(outcome, ms, None)
-                    done.append(outcome)
-            self._park(held)
-            self._dead_letter(dead)
-            try:
-                self._emit(done)
-            except ReaderGone:
-                self._keep(done + [doc for _, doc in retry], "new", "the reader of stdout went away; kept "
-                                                                   "for the next run")
-                raise
-            self.counts.ok += len(done)
-            if retry:
-                self.counts.retried += len(retry)
-                self._stop.wait(max(0.0, (due - now_ms()) / 1000))
-            pending = retry if not self._stop.is_set() else []
-            if self._stop.is_set() and retry:
-                self._keep([doc for _, doc in retry], "new", "stopped; kept for the next run")
+            settler = StdinSettler(self, rejects)
+            self._settle(pending, outcomes, ms, settler)
+            if settler.retry:
+                self._stop.wait(max(0.0, (settler.due - now_ms()) / 1000))
+            pending = settler.retry if not self._stop.is_set() else []
+            if self._stop.is_set() and settler.retry:
+                self._keep([doc for _, doc in settler.retry], "new", "stopped; kept for the next run")
+
+    def _settle(self, items: list[Any], outcomes: list[Outcome], ms: float, settler: Settler) -> None:
+        """The one outcome handler, for stdin and queue mode alike: each task of a batch failed (a retry
+        or the dead letter, as `next_attempt` decides), was held, or finished; then the settler makes it
+        so (on stdin: emit, park, dead-letter; from a queue: nack, hold, emit then ack)."""
+        for item, outcome in zip(items, outcomes, strict=True):
+            if settler.gone(item):
+                continue
+            failed = failure_of(outcome)
+            if failed is not None:
+                exc, stage = failed
+                error = _error_text(exc)
+                self._trace(settler.doc(item), ms, error, stage)
+                settler.failed(item, exc, error)
+            elif isinstance(outcome, Hold):
+                self._trace(outcome.task, ms, None)
+                settler.held(item, outcome)
+            elif isinstance(outcome, dict):
+                self._trace(outcome, ms, None)
+                settler.finished(item, outcome)
+        settler.flush(ms)
 
     def _park(self, held: list[taskmod.Task]) -> None:
         """Held tasks wait in the stage's own queue (hold/) for `assist queue approve`."""
@@ -466,37 +451,7 @@ class Runner:
             fault = self._fatal_outcome(outcomes)
             if fault is not None:
                 raise fault
-            finished: list[tuple[Any, taskmod.Task]] = []
-            for lease, outcome in zip(leases, outcomes, strict=True):
-                if lease.lost.is_set():
-                    self._dropped(queue, lease, "lease lost")
-                    unsettled.pop(lease.id)
-                    continue
-                try:
-                    failed = failure_of(outcome)
-                    if failed is not None:
-                        self._fail(queue, lease, *failed, ms)
-                    elif isinstance(outcome, Hold):
-                        self._trace(outcome.task, ms, None)
-                        queue.hold(lease, outcome.task, outcome.reason)
-                        self.counts.held += 1
-                        self.log.info("held", task=lease.id, queue=queue.name, reason=outcome.reason)
-                    elif isinstance(outcome, dict):
-                        self._trace(outcome, ms, None)
-                        finished.append((lease, outcome))
-                        continue
-                except LeaseLost:
-                    self._dropped(queue, lease, "lease lost")
-                unsettled.pop(lease.id)
-            self._emit([doc for _, doc in finished])
-            for lease, doc in finished:
-                try:
-                    queue.ack(lease, self._kept_in_done(lease, doc))
-                    self.counts.ok += 1
-                    self.log.debug("done", task=lease.id, queue=queue.name, ms=ms)
-                except LeaseLost:
-                    self._dropped(queue, lease, "lease lost at ack")
-                unsettled.pop(lease.id)
+            self._settle(leases, outcomes, ms, QueueSettler(self, queue, unsettled))
         except BaseException:
             self._give_back(queue, list(unsettled.values()))
             raise
@@ -524,10 +479,9 @@ class Runner:
             return kept
         return None if self.opts.dest else doc
 
-    def _fail(self, queue: Any, lease: Any, exc: BaseException, stage: str | None, ms: float) -> None:
-        error = _error_text(exc)
+    def _fail(self, queue: Any, lease: Any, exc: BaseException, error: str) -> None:
+        """Record a failed attempt of a leased task: retried later, or to failed/ (next_attempt decides)."""
         doc = lease.doc
-        self._trace(doc, ms, error, stage)
         permanent = isinstance(exc, PermanentError) or not _is_temporary(exc)
         state = queue.nack(lease, error, permanent=permanent, doc=doc)
         if state == "failed":
@@ -570,6 +524,135 @@ class Runner:
         sys.stderr.write(f"assist {self.stage.name}: the worker died (a bug; its tasks were given back):\n")
         traceback.print_exception(exc, file=sys.stderr)
         return errors.SOFTWARE
+
+
+class Settler:
+    """Makes the outcome of each task of a batch so, where its tasks came from (see Runner._settle)."""
+
+    def gone(self, item: Any) -> bool:
+        return False
+
+    def doc(self, item: Any) -> taskmod.Task:
+        raise NotImplementedError
+
+    def failed(self, item: Any, exc: BaseException, error: str) -> None:
+        raise NotImplementedError
+
+    def held(self, item: Any, hold: Hold) -> None:
+        raise NotImplementedError
+
+    def finished(self, item: Any, doc: taskmod.Task) -> None:
+        raise NotImplementedError
+
+    def flush(self, ms: float) -> None:
+        raise NotImplementedError
+
+
+class StdinSettler(Settler):
+    """Reading stdin (items: line number and task): finished tasks go to stdout (or --to), held ones to the
+    stage's own queue, failed ones to its dead letter or, with attempts left, back into the loop."""
+
+    def __init__(self, runner: Runner, rejects: jsonl.Rejects):
+        self.runner, self.rejects = runner, rejects
+        self.done: list[taskmod.Task] = []
+        self.parked: list[taskmod.Task] = []
+        self.dead: list[taskmod.Task] = []
+        self.retry: list[tuple[int, taskmod.Task]] = []
+        self.due = 0
+
+    def doc(self, item: tuple[int, taskmod.Task]) -> taskmod.Task:
+        return item[1]
+
+    def failed(self, item: tuple[int, taskmod.Task], exc: BaseException, error: str) -> None:
+        doc = item[1]
+        state, when = next_attempt(doc, error, not _is_temporary(exc), self.runner.settings)
+        self.runner.log.warning("task_error", task=doc["id"], type=doc.get("type"), error=error,
+                                attempt=doc["meta"]["attempts"])
+        if state == "new":
+            self.retry.append(item)
+            self.due = max(self.due, when)
+        else:
+            self.dead.append(doc)
+
+    def held(self, item: tuple[int, taskmod.Task], hold: Hold) -> None:
+        hold.task.setdefault("meta", {})["hold_reason"] = hold.reason
+        self.parked.append(hold.task)
+        if hold.bad_input:
+            self.rejects.name(item[0], f"task {item[1]['id']}: {hold.reason}")
+
+    def finished(self, item: tuple[int, taskmod.Task], doc: taskmod.Task) -> None:
+        self.done.append(doc)
+
+    def flush(self, ms: float) -> None:
+        runner = self.runner
+        runner._park(self.parked)
+        runner._dead_letter(self.dead)
+        try:
+            runner._emit(self.done)
+        except ReaderGone:
+            runner._keep(self.done + [doc for _, doc in self.retry], "new",
+                         "the reader of stdout went away; kept for the next run")
+            raise
+        runner.counts.ok += len(self.done)
+        runner.counts.retried += len(self.retry)
+
+
+class QueueSettler(Settler):
+    """From a queue (items: leases): failed tasks are nacked, held ones held, finished ones sent on and
+    then acked (once their output is safe). `unsettled` keeps the leases not settled yet, for the runner
+    to give back if the worker fails on the way."""
+
+    def __init__(self, runner: Runner, queue: Any, unsettled: dict[str, Any]):
+        self.runner, self.queue, self.unsettled = runner, queue, unsettled
+        self.finished_leases: list[tuple[Any, taskmod.Task]] = []
+
+    def gone(self, lease: Any) -> bool:
+        if not lease.lost.is_set():
+            return False
+        self.runner._dropped(self.queue, lease, "lease lost")
+        self.unsettled.pop(lease.id)
+        return True
+
+    def doc(self, lease: Any) -> taskmod.Task:
+        return lease.doc
+
+    def failed(self, lease: Any, exc: BaseException, error: str) -> None:
+        with self._settling(lease):
+            self.runner._fail(self.queue, lease, exc, error)
+
+    def held(self, lease: Any, hold: Hold) -> None:
+        with self._settling(lease):
+            self.queue.hold(lease, hold.task, hold.reason)
+            self.runner.counts.held += 1
+            self.runner.log.info("held", task=lease.id, queue=self.queue.name, reason=hold.reason)
+
+    def finished(self, lease: Any, doc: taskmod.Task) -> None:
+        self.finished_leases.append((lease, doc))
+
+    def _settling(self, lease: Any) -> Any:
+        import contextlib
+
+        @contextlib.contextmanager
+        def settling() -> Any:
+            try:
+                yield
+            except LeaseLost:
+                self.runner._dropped(self.queue, lease, "lease lost")
+            self.unsettled.pop(lease.id)
+
+        return settling()
+
+    def flush(self, ms: float) -> None:
+        runner = self.runner
+        runner._emit([doc for _, doc in self.finished_leases])
+        for lease, doc in self.finished_leases:
+            try:
+                self.queue.ack(lease, runner._kept_in_done(lease, doc))
+                runner.counts.ok += 1
+                runner.log.debug("done", task=lease.id, queue=self.queue.name, ms=ms)
+            except LeaseLost:
+                runner._dropped(self.queue, lease, "lease lost at ack")
+            self.unsettled.pop(lease.id)
 
 
 class StageStuck(TemporaryError):
