@@ -173,6 +173,13 @@ def bill(subject: str) -> dict:
     return {"type": "email.received", "intent": {"route": "bills"}, "data": {"subject": subject}}
 
 
+def imap_section(imap, **extra: str) -> str:
+    """[actions.imap] for a test dovecot (its password in $TEST_IMAP_PASSWORD, which the test sets)."""
+    lines = [f'{key} = "{value}"' for key, value in extra.items()]
+    return "\n".join(["[actions.imap]", 'host = "127.0.0.1"', f"port = {imap.port}", 'security = "plain"',
+                      f'username = "{imap.user}"', 'password_env = "TEST_IMAP_PASSWORD"', *lines]) + "\n"
+
+
 UNSURE_ROUTES = """
 [routes.shopping]
 examples = ["add milk to my shopping list", "put eggs on the grocery list", "we need more bread"]

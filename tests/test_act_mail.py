@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from assist.demo.servers import SentFolder, start_dovecot
-from conftest import ASSIST, free_port, jsonl, run
+from conftest import ASSIST, free_port, imap_section, jsonl, run
 
 
 @pytest.fixture
@@ -40,15 +40,7 @@ port = {smtp.port}
 security = "plain"
 from = "assistant@example.org"
 
-[actions.imap]
-host = "127.0.0.1"
-port = {imap.port}
-security = "plain"
-username = "{imap.user}"
-password_env = "TEST_IMAP_PASSWORD"
-sent = "Sent"
-drafts = "Drafts"
-
+{imap_section(imap, sent="Sent", drafts="Drafts")}
 [actions.limits]
 "email.flag" = "2/h"
 """)

@@ -21,7 +21,7 @@ import orjson
 import pytest
 import requests
 
-from conftest import ASSIST, FAST_CONFIG, free_port, jsonl, run, wait_for
+from conftest import ASSIST, FAST_CONFIG, free_port, imap_section, jsonl, run, wait_for
 
 MARKER_ROUTE = """
 [routes.triage]
@@ -168,29 +168,22 @@ def imap_home(home):
     from assist.demo.servers import start_dovecot
 
     imap = start_dovecot()
-    (home / "assist.toml").write_text(FAST_CONFIG + f"""
+    (home / "assist.toml").write_text(FAST_CONFIG + """
 [[rules]]
 name = "lists"
 route = "newsletter"
-match = {{field = "data.subject", contains = "[list]"}}
+match = {field = "data.subject", contains = "[list]"}
 
 [routes.newsletter]
 actions = ["email.move"]
 [[routes.newsletter.fixed]]
 type = "email.move"
-args.message_id = "{{{{ data.message_id }}}}"
+args.message_id = "{{ data.message_id }}"
 args.to = "Lists"
 
 [routes.model]
 actions = ["email.move", "email.flag"]
-
-[actions.imap]
-host = "127.0.0.1"
-port = {imap.port}
-security = "plain"
-username = "{imap.user}"
-password_env = "TEST_IMAP_PASSWORD"
-""")
+""" + imap_section(imap))
     os.environ["TEST_IMAP_PASSWORD"] = imap.password
     yield home, imap
     imap.stop()

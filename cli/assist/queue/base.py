@@ -211,6 +211,13 @@ class Queue(ABC):
     def reap(self) -> dict[str, int]:
         """Requeue expired or orphaned leases, clear stale temporary files, apply retention."""
 
+    def retain_done(self) -> int:
+        """Apply the retention of done/ (queue.keep_done, keep_done_max); how many tasks went."""
+        purged = self.purge("done", self.settings.keep_done_s)
+        if self.settings.keep_done_max:
+            purged += self.trim("done", self.settings.keep_done_max)
+        return purged
+
     @abstractmethod
     def stats(self) -> dict[str, Any]:
         """Depth per state, age of the oldest ready task, recent throughput."""

@@ -259,9 +259,7 @@ class MemoryQueue(Queue):
                 state, due = next_attempt(entry.doc, "lease expired (worker: this process)", False, self.settings)
                 self._move(entry, state, due)
                 counts["requeued" if state == "new" else "failed"] += 1
-        counts["purged"] = self.purge("done", self.settings.keep_done_s)
-        if self.settings.keep_done_max:
-            counts["purged"] += self.trim("done", self.settings.keep_done_max)
+        counts["purged"] = self.retain_done()
         return counts
 
     def stats(self) -> dict[str, Any]:

@@ -464,9 +464,7 @@ class RedisQueue(Queue):
                 if self._call(self.b.finish, self.prefix, GROUP, reaper, task_id, f"{prio}|{eid}", _dumps(doc),
                               dest, due, now_ms()):
                     counts["requeued" if dest == "new" else "failed"] += 1
-        counts["purged"] = self.purge("done", self.settings.keep_done_s)
-        if self.settings.keep_done_max:
-            counts["purged"] += self.trim("done", self.settings.keep_done_max)
+        counts["purged"] = self.retain_done()
         return counts
 
     def stats(self) -> dict[str, Any]:

@@ -699,9 +699,7 @@ class SpoolQueue(Queue):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(entry.path)
                         counts["tmp_removed"] += 1
-        counts["purged"] = self.purge("done", self.settings.keep_done_s)
-        if self.settings.keep_done_max:
-            counts["purged"] += self.trim("done", self.settings.keep_done_max)
+        counts["purged"] = self.retain_done()
         return counts
 
     def stats(self) -> dict[str, Any]:
