@@ -15,7 +15,6 @@ import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
-from assist.act.journal import Journal
 from assist.auth.store import TokenStore
 from conftest import free_port, jsonl, run
 
@@ -195,7 +194,10 @@ def test_an_interrupted_send_is_not_repeated(act_home, smtp):
     assert r.code == 0 and "held: awaiting approval: email.send" in r.err and r.out == ""
     planned = held_task(home)
     key = planned["actions"][1]["key"]
-    Journal(home).started(key, planned["id"], "email.send")  # as if the process died mid-send
+    from assist.config_file import load
+    from assist.stores import open_stores
+
+    open_stores(load(home)).journal.started(key, planned["id"], "email.send")  # as if the process died mid-send
     assert run(["queue", "approve", planned["id"]]).code == 0
     r = act()  # nothing on stdin: the run carries on with what was approved since
     assert r.code == 1 and inbox.messages == []

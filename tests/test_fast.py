@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from assist.act.approvals import Approvals, plan_digest, waiting
+from assist.act.approvals import plan_digest, waiting
 from assist.act.plan import plan
 from assist.config import DEFAULTS, Config
 from assist.errors import MissingExtra, PermanentError, TemporaryError
 from assist.stages.act import ActStage
 from assist.stages.base import Hold, Stage, StageContext
 from assist.stages.runner import Runner, RunOptions
+from assist.stores.local import Approvals
 from assist.task import normalize
 
 _names = itertools.count()

@@ -86,10 +86,12 @@ def test_retry_failed_approve_and_reject_held(home):
     assert states == {"F1": "new", "F2": "new", "H1": "new", "H2": "cancelled"}
     approved = [lease for lease in q.claim(3) if lease.id == "H1"]
     assert "approved" not in approved[0].doc["meta"]  # never in the document: in the home's records
-    from assist.act.approvals import Approvals, plan_digest
+    from assist.act.approvals import plan_digest
+    from assist.stores import open_stores
 
-    assert Approvals(load().home).plan_approved("H1", plan_digest(approved[0].doc["actions"]))
-    [record] = Approvals(load().home).of("H1")
+    approvals = open_stores(load()).approvals
+    assert approvals.plan_approved("H1", plan_digest(approved[0].doc["actions"]))
+    [record] = approvals.of("H1")
     assert record["kind"] == "plan" and record["by"].startswith("cli:")
 
 

@@ -98,6 +98,9 @@ def test_rest_and_events_follow_a_worker(served, home, tmp_path):
                                                                          "text": "pay: Electricity, November"}}]
             wait_for(lambda: "hold" in feed.states(task_id), what="the hold event")
             assert not (tmp_path / "vault" / "Bills.md").exists()
+            overview = requests.get(f"{base}/api/overview", headers=bearer, timeout=5).json()
+            [me] = [w for w in overview["workers"] if w["pid"] == worker.pid]  # the worker says it is alive
+            assert me["stage"] == "act" and me["queue"] == "act" and overview["workers_by_host"][me["host"]] >= 1
 
             approved = requests.post(f"{base}/api/tasks/{task_id[:12]}/approve", headers=bearer, timeout=5)
             assert approved.status_code == 200
@@ -277,6 +280,7 @@ def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     link = run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip()
     page.goto(link)
     expect(page.get_by_test_id("live")).to_have_text("live")
+    expect(page.get_by_test_id("workers")).to_contain_text("workers:")  # by host; none run in this test
     expect(page.get_by_test_id("held")).to_contain_text("nothing is waiting for you")
 
     # a task held by a worker appears without a reload

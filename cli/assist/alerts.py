@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from typing import TYPE_CHECKING, Any
 
 from .timeutil import rfc3339
@@ -88,31 +87,12 @@ class Alerts:
                          f"see them with: assist queue ls --queue {queue} --state failed")
 
     def _admit(self) -> int | None:
-        """None when over the rate (counted); else how many were held back since the last alert."""
-        import orjson
-        from filelock import FileLock
-
-        from .fileutil import write_atomic
+        """None when over the rate (counted); else how many were held back since the last alert. The
+        budget is the home's (stores/): shared by every worker, on every machine of a Redis queue."""
+        from .stores import open_stores
 
         limit, period = parse_rate(self.settings.get("rate", DEFAULT_RATE))
-        state = self.config.home / "state"
-        state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = state / "alerts.json"
-        with FileLock(str(state / "alerts.lock")):
-            try:
-                record = orjson.loads(path.read_bytes())
-            except (FileNotFoundError, orjson.JSONDecodeError):
-                record = {"sent": [], "held_back": 0}
-            now = time.time()
-            sent = [t for t in record["sent"] if now - t < period]
-            if len(sent) >= limit:
-                record = {"sent": sent, "held_back": record["held_back"] + 1}
-                admitted = None
-            else:
-                admitted = record["held_back"]
-                record = {"sent": [*sent, now], "held_back": 0}
-            write_atomic(path, orjson.dumps(record), sync=False)
-        return admitted
+        return open_stores(self.config).alerts.admit(limit, period)
 
     def _text(self, alert: dict[str, Any]) -> tuple[str, str]:
         title = f"assist: a task failed in queue {alert['queue']}"

@@ -116,12 +116,26 @@ def _epoch(at: str | None) -> float:
         return 0.0
 
 
+def workers(backend: Backend) -> list[dict[str, Any]]:
+    """The workers alive now ({"host", "pid", "stage", "queue", "command", "seen"}), by host."""
+    return sorted(backend.workers(), key=lambda w: (w["host"], w["pid"]))
+
+
+def by_host(found: list[dict[str, Any]]) -> dict[str, int]:
+    """How many workers each host runs."""
+    out: dict[str, int] = {}
+    for worker in found:
+        out[worker["host"]] = out.get(worker["host"], 0) + 1
+    return out
+
+
 def overview(backend: Backend, log_folder: Path) -> dict[str, Any]:
     """Everything a dashboard shows at once."""
     rows, records = queues(backend), problems(log_folder)
+    alive = workers(backend)
     return {"queues": rows, "running": tasks(backend, state="cur"), "held": tasks(backend, state="hold"),
             "failed": tasks(backend, state="failed", limit=50), "errors": errors_by_component(records),
-            "rates": rates(rows, records)}
+            "rates": rates(rows, records), "workers": alive, "workers_by_host": by_host(alive)}
 
 
 @dataclass

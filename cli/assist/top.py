@@ -119,9 +119,10 @@ class Top(App[None]):
             return
         rates = view["rates"]
         running = len(view["running"])
+        hosts = ", ".join(f"{host} {n}" for host, n in view["workers_by_host"].items()) or "none"
         self.query_one("#summary", Static).update(
             f"{len(view['queues'])} queue(s) · {running} running · {len(view['held'])} waiting for you · "
-            f"{rates['done_per_min']}/min done · error rate {rates['error_rate'] * 100:.1f}%")
+            f"{rates['done_per_min']}/min done · error rate {rates['error_rate'] * 100:.1f}% · workers: {hosts}")
         queues = self.query_one("#queues", DataTable)
         queues.clear()
         for q in view["queues"]:

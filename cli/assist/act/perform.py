@@ -15,17 +15,20 @@ from .registry import REGISTRY, ActionContext, Refused
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..stores import Stores
 
 
-def perform(task: dict[str, Any], actions: list[dict[str, Any]], journal: Any, config: Config, log: Any) -> None:
-    """Run the plan's actions that are planned or approved, updating each one's status, result and error.
-    A TemporaryError goes on up (the action did not happen; the task is retried)."""
+def perform(task: dict[str, Any], actions: list[dict[str, Any]], stores: Stores, config: Config, log: Any) -> None:
+    """Run the plan's actions that are planned or approved, updating each one's status, result and error
+    (the journal and the rate limits are the home's stores). A TemporaryError goes on up (the action
+    did not happen; the task is retried)."""
     for action in actions:
         if action["status"] in ("planned", "awaiting_approval"):
-            _perform(task, action, journal, config, log)
+            _perform(task, action, stores, config, log)
 
 
-def _perform(task: dict[str, Any], action: dict[str, Any], journal: Any, config: Config, log: Any) -> None:
+def _perform(task: dict[str, Any], action: dict[str, Any], stores: Stores, config: Config, log: Any) -> None:
+    journal = stores.journal
     key, kind = action["key"], action["type"]
     executor = REGISTRY[kind]
     ctx = ActionContext(config, key, task)
@@ -46,9 +49,7 @@ def _perform(task: dict[str, Any], action: dict[str, Any], journal: Any, config:
             return
     limit = config.action_section("limits").get(kind)
     if limit:
-        from .limits import take
-
-        take(config.home, kind, limit)  # may wait; TemporaryError when the wait would be long
+        stores.limits.take(kind, limit)  # may wait; TemporaryError when the wait would be long
     journal.started(key, task["id"], kind)
     try:
         result = executor.run(action["args"], ctx)

@@ -13,10 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from ..errors import ConfigError
-from ..fileutil import write_atomic
 from .backends import make
 from .backends.base import ModelBackend, ModelUnavailable
 from .backends.llamacpp import DEFAULT_FILE
@@ -36,7 +33,6 @@ class Models:
         self.config = config
         self.specs: dict[str, dict[str, Any]] = config.raw.get("models") or DEFAULT_MODELS
         self._backends: dict[str, ModelBackend] = {}
-        self._health_path = config.home / "state" / "model-health.json"
 
     def names(self) -> list[str]:
         return list(self.specs)
@@ -62,16 +58,16 @@ class Models:
     # -- health ------------------------------------------------------------------------------------
 
     def _read_health(self) -> dict[str, Any]:
-        try:
-            return orjson.loads(self._health_path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return {}
+        from ..stores import open_stores
+
+        return open_stores(self.config).health.read()
 
     def _write_health(self, name: str, error: str | None) -> None:
-        records = self._read_health()
-        records[name] = {"ok": error is None, "at": time.time(), "error": error}
-        self._health_path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self._health_path, orjson.dumps(records), sync=False)
+        """Remember a probe's answer in the home's stores (shared by the workers of every machine of a Redis
+        queue: a model one host found down is skipped by the others)."""
+        from ..stores import open_stores
+
+        open_stores(self.config).health.write(name, error is None, error)
 
     def cached_health(self, name: str) -> bool | None:
         """True or False while a recent probe is remembered, None when it is time to probe again."""

@@ -107,21 +107,21 @@ def show(task_id: str, queue_name: str | None) -> None:
     Example:
       assist queue show 01JD3K
     """
-    from ..act.approvals import Approvals
     from ..queue.admin import show as show_task
+    from ..stores import open_stores
 
     config = load_config()
-    print_json(show_task(backend(config), task_id, queue_name, Approvals(config.home)))
+    print_json(show_task(backend(config), task_id, queue_name, open_stores(config).approvals))
 
 
 def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", route: str | None = None) -> None:
     import os
 
-    from ..act.approvals import Approvals
+    from ..stores import open_stores
 
     config = load_config()
     done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.routes),
-                  Approvals(config.home), by=f"cli:{os.environ.get('USER') or os.getuid()}")
+                  open_stores(config).approvals, by=f"cli:{os.environ.get('USER') or os.getuid()}")
     click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
                + (f" on route {route}" if route else ""))
 
@@ -272,6 +272,37 @@ def stats(queue_name: str | None, as_json: bool) -> None:
                      s["done_last_1m"], s["done_last_15m"]])
     print_table(["queue", "ready", "delayed", "cur", "hold", "done", "failed", "cancelled", "oldest",
                  "done/1m", "done/15m"], rows)
+    from ..monitor import by_host, workers
+
+    hosts = by_host(workers(b))
+    click.echo("workers: " + (", ".join(f"{host} {n}" for host, n in hosts.items()) or "none running")
+               + ("  (assist queue workers)" if hosts else ""))
+
+
+@queue.command("workers")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def workers_(as_json: bool) -> None:
+    """The workers alive now, on every host: each one's host, pid, stage, queue and command line. A worker
+    says it is alive while it runs (every third of queue.lease, at most 10 s); with a Redis queue, the
+    workers of every machine show.
+
+    \b
+    Example:
+      assist queue workers
+    """
+    from ..monitor import workers
+    from ..timeutil import human_age, now_ms
+
+    found = workers(backend(load_config()))
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        click.echo("no workers running")
+        return
+    rows = [[w["host"], w["pid"], w.get("stage"), w.get("queue"), f"{human_age((now_ms() - w['seen']) / 1000)} ago",
+             w.get("command")] for w in found]
+    print_table(["host", "pid", "stage", "queue", "seen", "command"], rows)
 
 
 @queue.command()

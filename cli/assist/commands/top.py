@@ -27,8 +27,8 @@ def top(interval: float) -> None:
     except ImportError as exc:
         raise click.UsageError(f"assist top needs the tui extra: pip install 'assist[tui]' ({exc.name} is missing)"
                                ) from None
-    from ..act.approvals import Approvals
+    from ..stores import open_stores
 
     config = load_config()
     run(config.backend(), config.home / "logs", interval, list(config.routes),
-        Approvals(config.home))
+        open_stores(config).approvals)

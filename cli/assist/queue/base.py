@@ -241,6 +241,15 @@ class Backend(ABC):
     @abstractmethod
     def queues(self) -> builtins.list[str]: ...
 
+    @abstractmethod
+    def register_worker(self, worker: dict[str, Any], ttl_s: float) -> None:
+        """Say that a worker is alive ({"host", "pid", "command", "queue"}) for ttl_s; it says so again
+        before that lapses."""
+
+    @abstractmethod
+    def workers(self) -> builtins.list[dict[str, Any]]:
+        """The workers alive now, as they registered, with "seen" (when, ms)."""
+
     def state_watch(self) -> Any:
         """Something whose `read()` gives every (queue, task id, state) as the task enters it, and that sets
         `overflowed` when it missed some; None where the backend has no such watch (then listings are

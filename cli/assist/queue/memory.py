@@ -291,6 +291,7 @@ class MemoryBackend(Backend):
     def __init__(self, settings: QueueSettings):
         self.settings = settings
         self._queues: dict[str, MemoryQueue] = {}
+        self._workers: dict[tuple[str, int], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def queue(self, name: str, create: bool = True) -> MemoryQueue:
@@ -305,6 +306,16 @@ class MemoryBackend(Backend):
     def queues(self) -> builtins.list[str]:
         with self._lock:
             return sorted(self._queues)
+
+    def register_worker(self, worker: dict[str, Any], ttl_s: float) -> None:
+        with self._lock:
+            self._workers[(worker["host"], worker["pid"])] = {**worker, "seen": now_ms(),
+                                                             "ttl_ms": int(ttl_s * 1000)}
+
+    def workers(self) -> builtins.list[dict[str, Any]]:
+        now = now_ms()
+        with self._lock:
+            return [w for _, w in sorted(self._workers.items()) if now - w["seen"] <= w["ttl_ms"]]
 
 
 def memory_backend(url: str, settings: QueueSettings) -> MemoryBackend:

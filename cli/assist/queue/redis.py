@@ -572,3 +572,12 @@ class RedisBackend(Backend):
 
     def queues(self) -> builtins.list[str]:
         return sorted(_s(n) for n in self.r.smembers("assist:queues"))
+
+    def register_worker(self, worker: dict[str, Any], ttl_s: float) -> None:
+        record = {**worker, "seen": now_ms()}
+        self.r.set(f"assist:workers:{worker['host']}:{worker['pid']}", _dumps(record), px=int(ttl_s * 1000))
+
+    def workers(self) -> builtins.list[dict[str, Any]]:
+        keys = sorted(self.r.scan_iter(match="assist:workers:*", count=1000))
+        records = [_loads(raw) for raw in (self.r.mget(keys) if keys else []) if raw is not None]
+        return sorted(records, key=lambda w: (w["host"], w["pid"]))

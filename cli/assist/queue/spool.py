@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Conflict, LeaseLost, NotFound
+from ..fileutil import write_atomic
 from ..task import routed_by_person
 from ..timeutil import now_ms, parse_rfc3339
 from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, checked_id, checked_name, next_attempt
@@ -826,6 +827,32 @@ class Spool(Backend):
             return sorted(e.name for e in os.scandir(self.root) if e.is_dir() and (Path(e.path) / "new").is_dir())
         except FileNotFoundError:
             return []
+
+    def register_worker(self, worker: dict[str, Any], ttl_s: float) -> None:
+        folder = self.root / ".workers"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        record = {**worker, "seen": now_ms(), "ttl_ms": int(ttl_s * 1000)}
+        write_atomic(folder / f"{worker['host']}-{worker['pid']}.json", _dumps(record), sync=False)
+
+    def workers(self) -> builtins.list[dict[str, Any]]:
+        out = []
+        now = now_ms()
+        try:
+            entries = list(os.scandir(self.root / ".workers"))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            try:
+                record = _loads(read_file(entry.path))
+            except (OSError, ValueError):
+                continue
+            gone = record.get("host") == HOST and not pid_alive(int(record.get("pid", 0)))
+            if gone or now - record.get("seen", 0) > record.get("ttl_ms", 0):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)  # a worker that stopped, or died
+                continue
+            out.append(record)
+        return sorted(out, key=lambda w: (w["host"], w["pid"]))
 
     def state_watch(self) -> StateWatch | None:
         """Every state change of every task as it happens (Linux inotify), or None where there is none."""

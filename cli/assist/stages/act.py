@@ -3,8 +3,6 @@ this very plan was approved), then carry the plan out exactly once (act/perform.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import PermanentError
 from ..task import Task
 from .base import Hold, Stage, StageContext
@@ -15,21 +13,12 @@ class ActStage(Stage):
 
     def __init__(self, dry_run: bool = False):
         self.dry_run = dry_run
-        self._journal: Any = None
-        self._approvals: Any = None
-
-    def _stores(self, home: Any) -> tuple[Any, Any]:
-        if self._journal is None:
-            from ..act.approvals import Approvals
-            from ..act.journal import Journal
-
-            self._journal, self._approvals = Journal(home), Approvals(home)
-        return self._journal, self._approvals
 
     def process(self, task: Task, ctx: StageContext) -> Task | Hold:
         from ..act.approvals import plan_digest, waiting
         from ..act.perform import perform
         from ..act.plan import plan
+        from ..stores import open_stores
 
         actions = task["actions"] = plan(task, ctx.config)  # from the route, whatever the task brought
         for action in actions:
@@ -37,11 +26,11 @@ class ActStage(Stage):
                 ctx.log.warning("refused", task=task["id"], action=action["type"], error=action["error"])
         if self.dry_run:
             return task
-        journal, approvals = self._stores(ctx.config.home)
+        stores = open_stores(ctx.config)
         held = waiting(actions)
-        if held and not approvals.plan_approved(task["id"], plan_digest(actions)):
+        if held and not stores.approvals.plan_approved(task["id"], plan_digest(actions)):
             return Hold(task, "awaiting approval: " + ", ".join(held))
-        perform(task, actions, journal, ctx.config, ctx.log)
+        perform(task, actions, stores, ctx.config, ctx.log)
         failed = [a for a in actions if a["status"] == "failed"]
         if failed:
             raise PermanentError(f"{len(failed)} of {len(actions)} action(s) failed: "

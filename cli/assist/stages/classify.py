@@ -5,7 +5,7 @@ with nothing to classify (no text, subject or body) is held too, and named as ba
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..decide.intent import NOTHING_TO_CLASSIFY
 from ..task import Task
@@ -24,8 +24,7 @@ class ClassifyStage(Stage):
         self.engine = DecisionEngine(config)
         settings = config.section("classify")
         self.batch_size = int(settings.get("batch", 32))
-        self.home = config.home
-        self._approvals: Any = None
+        self.config = config
         self.llm = None
         if settings.get("fallback_model"):
             from ..decide.llm_fallback import LlmFallback
@@ -38,11 +37,9 @@ class ClassifyStage(Stage):
         intent = task.get("intent") or {}
         if intent.get("by") != "person":
             return False
-        if self._approvals is None:
-            from ..act.approvals import Approvals
+        from ..stores import open_stores
 
-            self._approvals = Approvals(self.home)
-        return self._approvals.chosen_route(task["id"]) == intent.get("route")
+        return open_stores(self.config).approvals.chosen_route(task["id"]) == intent.get("route")
 
     def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
         by_person = {id(t) for t in tasks if self._routed_by_person(t)}

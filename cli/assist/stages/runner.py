@@ -366,9 +366,24 @@ class Runner:
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
 
+    def _register(self, queue: Any, interval: float) -> None:
+        """Say this worker is alive (`assist queue workers`, top, the dashboard show the workers by host)."""
+        import os
+
+        from ..queue.spool import HOST
+
+        me = {"host": HOST, "pid": os.getpid(), "stage": self.stage.name, "queue": queue.name,
+              "command": " ".join(["assist", *sys.argv[1:]])[:300]}
+        try:
+            self.backend.register_worker(me, ttl_s=3 * interval + 5)
+        except Exception as exc:  # the registry is for people to look at: never fail the worker for it
+            self.log.warning("register_failed", error=_error_text(exc))
+
     def _heartbeats(self, queue: Any, done: threading.Event) -> None:
         interval = max(0.05, min(self.settings.lease_s / 3, 10.0))
+        self._register(queue, interval)
         while not done.wait(interval):
+            self._register(queue, interval)
             with self._active_lock:
                 active = list(self._active)
             for lease, cancelled in active:

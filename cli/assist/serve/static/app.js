@@ -116,6 +116,8 @@ function render(o) {
   }));
   const rate = o.rates;
   $("rates").textContent = `${rate.done_per_min}/min done · ${rate.failed_attempts_per_min}/min failed attempts · error rate ${(rate.error_rate * 100).toFixed(1)}%`;
+  const hosts = Object.entries(o.workers_by_host || {}).map(([host, n]) => `${host} ${n}`).join(", ");
+  $("workers").textContent = `workers: ${hosts || "none"}`;
 }
 
 async function refresh() {
