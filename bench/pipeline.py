@@ -50,8 +50,7 @@ def run_mode(mode: str, messages: list[Path], root: Path) -> dict:
     try:
         for n, path in enumerate(messages):
             imap.deliver(path.read_bytes(), n)
-        base = (REPO / "assist.toml").read_text()
-        (home / "assist.toml").write_text(demo_config(base, home, imap.port, smtp.port))  # type: ignore[attr-defined]
+        (home / "assist.toml").write_text(demo_config(home, imap.port, smtp.port))  # type: ignore[attr-defined]
         env = {**os.environ, "ASSIST_HOME": str(home), PASSWORD_ENV: PASSWORD, "ASSIST_IMAP_PASSWORD": PASSWORD}
         ingest = [ASSIST, "ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap.port), "--user",
                   LOGIN, "--once"]

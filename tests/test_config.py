@@ -33,15 +33,26 @@ def test_without_any_home_the_user_data_folder_is_used(tmp_path, monkeypatch):
     assert find_home(tmp_path) == tmp_path / "xdg" / "assist"
 
 
-def test_check_accepts_the_repository_config(monkeypatch):
+def test_check_accepts_the_repository_config_once_it_has_a_mail_account(monkeypatch, tmp_path):
+    """The shipped file is right but for the one thing only its user knows: the mail account. check says
+    so in one line (and exits 78); with an account it is ok."""
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("ASSIST_HOME", str(repo))
     r = run(["config", "check"])
-    assert r.code == 0 and r.out.startswith("ok: ") and r.out.strip().endswith("assist.toml")
+    assert r.code == 78 and r.out == "", r.err
+    [line] = r.err.strip().splitlines()
+    assert "actions.imap.host: not set, and routes spam, newsletter, urgent need it" in line
     cfg = load()
     assert cfg.queue_settings.max_attempts == 5 and cfg.queue_settings.lease_s == 300
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "assist.toml").write_text((repo / "assist.toml").read_text()
+                                      + '\n[actions.imap]\nhost = "imap.example.org"\nusername = "me"\n')
+    monkeypatch.setenv("ASSIST_HOME", str(mine))
+    r = run(["config", "check"])
+    assert r.code == 0 and r.out.startswith("ok: ") and r.out.strip().endswith("assist.toml"), r.err
 
 
 def test_check_names_file_key_and_problem_for_every_error(home):

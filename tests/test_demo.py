@@ -7,6 +7,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import orjson
 
+from assist.demo.showcase import mail_workdir
 from assist.ingest.mail import parse_message
 
 MAILBOX = Path(__file__).resolve().parent.parent / "demo" / "mailbox"
@@ -97,3 +99,53 @@ def run_demo_twice(home: Path, gguf: Path) -> str:
     assert scanned > 200 and kept_for_a_person > 0
     assert "demo-password" not in logs + spool
     return first.stdout
+
+
+
+def test_the_demo_stops_its_servers_on_every_way_out(gguf, tmp_path):
+    """--keep keeps the servers up until Ctrl-C; Ctrl-C and a kill (SIGTERM) both stop them, and so does
+    a failure (here: a spool that cannot be made). An empty mailbox keeps it quick (no model call)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for n, (how, expected) in enumerate([(signal.SIGINT, 0), (signal.SIGTERM, 143)]):
+        home = tmp_path / f"home{n}"
+        (home / "models").mkdir(parents=True)
+        (home / "models" / gguf.name).symlink_to(gguf)
+        demo = subprocess.Popen([ASSIST, "demo", "--dir", str(home), "--mailbox", str(empty), "--keep"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            seen = []
+            for line in demo.stdout:
+                seen.append(line)
+                if "stay up until Ctrl-C" in line:
+                    break
+            assert "nothing new" in "".join(seen), "".join(seen) + demo.stderr.read()
+            conf = str(mail_workdir(home) / "dovecot.conf")
+            assert running(conf), "the demo's dovecot is not up while it waits"
+            demo.send_signal(how)
+            assert demo.wait(timeout=60) == expected, demo.stderr.read()
+            assert not running(conf), f"dovecot outlived the demo after {how.name}"
+        finally:
+            demo.kill()
+            demo.wait()
+            shutil.rmtree(mail_workdir(home), ignore_errors=True)
+    # a failure once the servers are up: the spool cannot be made (a file is in its way)
+    home = tmp_path / "broken"
+    (home / "models").mkdir(parents=True)
+    (home / "models" / gguf.name).symlink_to(gguf)
+    (home / "spool").write_text("not a folder")
+    failed = subprocess.run([ASSIST, "demo", "--dir", str(home), "--mailbox", str(empty), "--keep"],
+                            capture_output=True, text=True, timeout=300)
+    assert failed.returncode not in (0, 1) and "spool" in failed.stdout + failed.stderr, failed.stdout
+    assert "Traceback" not in failed.stderr and not running(str(mail_workdir(home) / "dovecot.conf"))
+
+
+def running(needle: str) -> bool:
+    """Whether a process has `needle` in its command line."""
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and needle.encode() in (proc / "cmdline").read_bytes():
+                return True
+        except OSError:
+            pass
+    return False

@@ -104,6 +104,21 @@ def test_a_missing_extra_stops_the_worker_and_gives_every_lease_back(tmp_path):
     assert all(d["meta"]["attempts"] == 0 for d in (cfg.backend().queue("in").get(x["id"])[1] for x in docs))
 
 
+def test_a_worker_that_dies_of_a_bug_exits_70_and_gives_every_lease_back(tmp_path, capsys):
+    cfg = config(tmp_path)
+    docs = [task(data={"do": "pass"}) for _ in range(3)]
+    cfg.backend().queue("in").put_many(docs)
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug in passing tasks on")
+
+    cfg.backend().queue("out").put_many = bug  # the memory backend hands the runner this same queue
+    assert Runner(Scripted(), cfg, RunOptions(source="in", dest="out", once=True)).run() == 70
+    assert "the worker died" in capsys.readouterr().err
+    assert set(states(cfg).values()) == {"new"}  # leases given back, no attempt counted
+    assert all(d["meta"]["attempts"] == 0 for d in (cfg.backend().queue("in").get(x["id"])[1] for x in docs))
+
+
 def test_a_second_put_of_an_id_reaches_the_next_queue_once(tmp_path):
     cfg = config(tmp_path)
     doc = task(data={"do": "pass"})
@@ -189,3 +204,36 @@ def test_the_act_stage_holds_until_its_plan_is_approved(tmp_path):
 class _Log:
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
+
+
+def test_a_task_that_failed_after_a_hold_says_why_it_failed_not_why_it_was_held(tmp_path):
+    class Breaks(Stage):
+        name = "breaks"
+
+        def process(self, task, ctx: StageContext):
+            raise PermanentError("the server said no")
+
+    cfg = config(tmp_path)
+    inbox = cfg.backend().queue("inbox")
+    held_once = task()
+    held_once["meta"]["hold_reason"] = "awaiting approval: email.send"  # as a task approved after a hold
+    inbox.put(held_once)
+    Runner(Breaks(), cfg, RunOptions(source="inbox", once=True)).run()
+    [failed] = inbox.list("failed")
+    meta = inbox.read(failed)["meta"]
+    assert meta["last_error"].endswith("the server said no") and "hold_reason" not in meta
+
+
+def test_the_error_rate_counts_tasks_that_failed_not_retries_that_then_succeeded():
+    import time
+
+    from assist.monitor import rates
+    from assist.timeutil import rfc3339
+
+    now = rfc3339(int(time.time() * 1000))
+    rows = [{"done_per_min_5m": 2.0}]
+    assert rates(rows, [{"event": "retry", "at": now}] * 3)["error_rate"] == 0.0
+    assert rates(rows, [])["error_rate"] == 0.0
+    assert rates([{"done_per_min_5m": 0.0}], [])["error_rate"] == 0.0
+    mixed = rates(rows, [{"event": "failed", "at": now}] * 5)  # 10 done and 5 failed in five minutes
+    assert mixed["failed_per_min"] == 1.0 and mixed["error_rate"] == round(1 / 3, 4)

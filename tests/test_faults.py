@@ -86,11 +86,12 @@ def test_directories_links_and_truncated_files_are_skipped_with_a_warning(home, 
     assert any(d["type"] == "assist.invalid" and "directory" in d["data"]["reason"] for d in docs(home, "a", "failed"))
 
 
-def test_a_worker_whose_thread_dies_exits_non_zero_and_gives_its_leases_back(home):
+def test_a_queue_that_cannot_be_made_stops_the_worker_and_gives_its_leases_back(home):
+    """(A worker that dies of a bug does the same with exit 70: tests/test_fast.py.)"""
     enqueue(*({"type": "t", "data": {"n": n}} for n in range(3)))
     (home / "spool" / "b").write_text("a file where the queue's folder should be")
     r = run(["stage", "passthrough", "--from", "a", "--to", "b", "--once"])
-    assert r.code == 70 and "the worker died" in r.err
+    assert r.code == 73 and "cannot make the queue 'b'" in r.err and "Traceback" not in r.err
     assert names(home, "a", "cur") == [] and len(names(home, "a", "new")) == 3
     assert all(d["meta"]["attempts"] == 0 for d in docs(home, "a", "new"))  # a fault of the worker costs nothing
     (home / "spool" / "b").unlink()

@@ -577,3 +577,21 @@ def test_slow_clients_are_cut_off_and_others_still_get_in(home, hooks_server):
     s.close()
     assert b" 408 " in answer.split(b"\r\n")[0]
     assert _up(url)
+
+
+HOSTILE_SUBJECT = "read me\x1b]0;owned\x07\x1b[2J\u202egpj.exe\x9b31m[@click=app.change('approve')]now[/]"
+
+
+def test_a_subject_cannot_reach_the_terminal_or_become_a_link_in_top(home):
+    doc = {"type": "email", "data": {"subject": HOSTILE_SUBJECT, "body_text": "x"}}
+    assert run(["enqueue", "--queue", "inbox"], input=orjson.dumps(doc)).code == 0
+    listed = run(["queue", "ls"])
+    assert listed.code == 0 and "read me" in listed.out  # shown, as text
+    assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(listed.out), repr(listed.out)
+    # assist top: a str in a DataTable is Rich markup, where [@click=...] is a link that runs an action
+    from assist.top import cell
+
+    shown = cell(HOSTILE_SUBJECT)
+    assert "[@click=app.change('approve')]now[/]" in shown.plain
+    assert not [span for span in shown.spans if span.style and getattr(span.style, "meta", None)]
+    assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(shown.plain)

@@ -33,8 +33,14 @@ def test_ls_table_is_aligned_and_empty_spool_says_so(home):
     enqueue({"type": "email.received"})
     r = run(["queue", "ls"])
     header, row = r.out.splitlines()
-    assert header.split() == ["ID", "QUEUE", "STATE", "PRI", "TYPE", "TRIES", "AGE", "INFO"]
+    assert header.split() == ["ID", "QUEUE", "STATE", "PRI", "TYPE", "TRIES", "AGE", "ABOUT", "INFO"]
     assert row.index("inbox") == header.index("QUEUE") and row.index("email.received") == header.index("TYPE")
+    enqueue({"type": "email.received", "data": {"subject": "Lunch   on\nFriday?", "from": "ann@example.org"}},
+            {"type": "text", "data": {"text": "call mum about the " + "very " * 20 + "long weekend"}})
+    header, *rows = run(["queue", "ls"]).out.splitlines()
+    about = [row[header.index("ABOUT"):header.index("INFO")].strip() for row in rows]
+    assert "Lunch on Friday?" in about  # the subject, on one line
+    assert "call mum about the very very ve…" in about  # the start of a text, cut at the column
 
 
 def test_show_by_unique_prefix_and_ambiguous_prefix(home):

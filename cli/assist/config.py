@@ -64,6 +64,14 @@ class Config(NamedTuple):
     def rules(self) -> list[dict[str, Any]]:
         return self.raw.get("rules", [])
 
+    def resolve(self, value: str) -> Path:
+        """A path from the config: `~` expanded, and a relative one taken from the home (not from the
+        directory a command happens to run in)."""
+        import os
+
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else self.home / path
+
     @property
     def allow_remote(self) -> bool:
         return bool(self.raw.get("allow_remote", False))

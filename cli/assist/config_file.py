@@ -23,27 +23,73 @@ def _validator():
 
 
 def check(raw: dict[str, Any], path: Path) -> list[str]:
-    """Every problem in a parsed config, each as 'FILE: KEY: problem'."""
+    """The mistakes in a parsed config that make it unusable, each as 'FILE: KEY: problem' (every command
+    refuses such a file)."""
+    return problems(raw, path)[0]
+
+
+def problems(raw: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
+    """Everything wrong with a config, in one pass: (errors, gaps). Errors make it unusable: the schema,
+    the rules, the routes' actions, models and templates, alerts, patterns. Gaps are what a route needs
+    that is not configured (a section an action needs): the file loads, but the route's tasks would fail;
+    `assist config check` reports both."""
     validator = _validator()
-    out = []
+    errors = []
+    broken = set()  # the top-level sections the schema found wrong: not looked at further
     for error in validator.iter_errors(raw):
         key = ".".join(str(p) for p in error.instance_path) or "(top level)"
-        out.append(f"{path}: {key}: {_explain(error)}")
-    if not out and raw.get("rules"):
-        from .decide.rules import problems as rule_problems
+        errors.append(f"{path}: {key}: {_explain(error)}")
+        if error.instance_path:
+            broken.add(str(error.instance_path[0]))
+        elif type(error.kind).__name__ != "AdditionalProperties":  # an unknown top-level key spoils nothing else
+            broken.add("")
+    checks: list[tuple[tuple[str, ...], Any]] = [
+        (("rules", "routes"), lambda: _rule_problems(raw)),
+        (("routes", "actions"), lambda: _action_problems(raw)),
+        (("routes", "models", "classify", "memory", "allow_remote"), lambda: _ai_problems(raw, path.parent)),
+        (("alerts", "actions"), lambda: _alert_problems(raw)),
+        (("actions",), lambda: _pattern_problems(raw)),
+    ]
+    for sections, run in checks:
+        if "" in broken or broken & set(sections):
+            continue
+        errors += [f"{path}: {p}" for p in run()]
+    gaps = []
+    if not broken & {"", "routes", "actions"}:
+        from .act.checks import gaps as action_gaps
 
-        out = [f"{path}: {p}" for p in rule_problems(raw["rules"], raw.get("routes", {}))]
-    if not out and any(raw.get(k) for k in ("routes", "models", "classify", "memory")):
-        from .ai.checks import problems as ai_problems
+        gaps = [f"{path}: {p}" for p in action_gaps(raw)]
+    return sorted(errors), gaps
 
-        out = [f"{path}: {p}" for p in ai_problems(raw, path.parent)]
-    if not out and raw.get("alerts"):
-        from .alerts import problems as alert_problems
 
-        out = [f"{path}: {p}" for p in alert_problems(raw)]
-    if not out:
-        out = [f"{path}: {p}" for p in _pattern_problems(raw)]
-    return sorted(out)
+def _rule_problems(raw: dict[str, Any]) -> list[str]:
+    if not raw.get("rules"):
+        return []
+    from .decide.rules import problems as rule_problems
+
+    return rule_problems(raw["rules"], raw.get("routes", {}))
+
+
+def _action_problems(raw: dict[str, Any]) -> list[str]:
+    from .act.checks import errors as action_errors
+
+    return action_errors(raw)
+
+
+def _ai_problems(raw: dict[str, Any], home: Path) -> list[str]:
+    if not any(raw.get(k) for k in ("routes", "models", "classify", "memory")):
+        return []
+    from .ai.checks import problems as ai_problems
+
+    return ai_problems(raw, home)
+
+
+def _alert_problems(raw: dict[str, Any]) -> list[str]:
+    if not raw.get("alerts"):
+        return []
+    from .alerts import problems as alert_problems
+
+    return alert_problems(raw)
 
 
 def _pattern_problems(raw: dict[str, Any]) -> list[str]:

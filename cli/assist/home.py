@@ -39,3 +39,8 @@ def default_home() -> Path:
 def ensure(path: Path, mode: int = 0o700) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=mode)
     return path
+
+
+def user_config_dir() -> Path:
+    """$XDG_CONFIG_HOME, else ~/.config (where systemd looks for user units)."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"))

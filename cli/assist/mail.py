@@ -12,10 +12,13 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import AssistError, ConfigError, TemporaryError, Unavailable
 from .net import is_loopback
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 class MailError(AssistError):
@@ -37,6 +40,21 @@ class ImapAccount:
         from .ingest.events import safe_name
 
         return safe_name(f"{self.user}@{self.host}-{self.folder}")
+
+
+def configured_account(config: Config, folder: str = "INBOX") -> ImapAccount:
+    """The account of [actions.imap] (what `assist init` writes), with its secret from the token store or
+    the environment; UsageError when none is configured."""
+    from .auth.secrets import section_secret
+    from .errors import UsageError
+
+    section = config.action_section("imap")
+    if not section.get("host"):
+        raise UsageError("no IMAP account: give --host and --user, or configure [actions.imap] (`assist init`)")
+    security = section.get("security", "tls")
+    return ImapAccount(section["host"], section.get("port", 993 if security == "tls" else 143),
+                       section.get("username", ""), section_secret(section, config.home) or "", folder, security,
+                       section.get("cafile"))
 
 
 def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:

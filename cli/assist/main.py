@@ -27,6 +27,7 @@ COMMANDS = {
     "memory": ("assist.commands.memory", "memory", "Add, query and remove notes in the context store."),
     "work": ("assist.commands.work", "work", "Run several stages in one long-lived process."),
     "demo": ("assist.commands.demo", "demo", "Run the whole pipeline on a sample mailbox, locally."),
+    "init": ("assist.commands.init", "init", "Make a working home: config, mail account, model, schedule."),
     "serve": ("assist.commands.serve", "serve", "REST, WebSocket events and a web dashboard for the queues."),
     "top": ("assist.commands.top", "top", "A live terminal dashboard of the queues and workers."),
 }

@@ -94,15 +94,18 @@ def errors_by_component(records: list[dict[str, Any]], per_component: int = 3) -
 
 
 def rates(queue_rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Tasks finished and failed attempts per minute over the last five minutes, and the error rate."""
+    """Over the last five minutes, per minute: tasks finished, tasks that failed for good, attempts that
+    failed and will be retried (also counted in failed_attempts_per_min); and the error rate: the share of
+    tasks ending that failed (a retry that then succeeds is not an error of the task)."""
     minutes = 5.0
     done = sum(q["done_per_min_5m"] for q in queue_rows)
     since = time.time() - minutes * 60
-    failures = [r for r in records if r.get("event") in ("retry", "failed") and _epoch(r.get("at")) >= since]
-    failed_per_min = len(failures) / minutes
-    total = done + failed_per_min
-    return {"minutes": minutes, "done_per_min": round(done, 2), "failed_attempts_per_min": round(failed_per_min, 2),
-            "error_rate": round(failed_per_min / total, 4) if total else 0.0}
+    recent = [r.get("event") for r in records if _epoch(r.get("at")) >= since]
+    failed, retried = recent.count("failed") / minutes, recent.count("retry") / minutes
+    ended = done + failed
+    return {"minutes": minutes, "done_per_min": round(done, 2), "failed_per_min": round(failed, 2),
+            "retries_per_min": round(retried, 2), "failed_attempts_per_min": round(failed + retried, 2),
+            "error_rate": round(failed / ended, 4) if ended else 0.0}
 
 
 def _epoch(at: str | None) -> float:

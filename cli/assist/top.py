@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,6 +19,7 @@ from textual.widgets import DataTable, Footer, OptionList, Static
 
 from . import monitor
 from .errors import AssistError
+from .printable import printable
 from .queue import admin
 
 
@@ -32,6 +34,12 @@ def _age(seconds: float | None) -> str:
         return f"{seconds / 3600:.0f}h"
     return f"{seconds / 86400:.0f}d"
 
+
+
+def cell(value: object) -> Text:
+    """A table cell as plain text: a DataTable reads a str as Rich markup, and markup from a mail (a
+    subject of `[@click=app.change('approve')]`) would be a link that runs an action of this app."""
+    return Text(printable(str(value)), no_wrap=True)
 
 class Inspect(ModalScreen[None]):
     """One task's whole document; any key closes it."""
@@ -122,13 +130,14 @@ class Top(App[None]):
         hosts = ", ".join(f"{host} {n}" for host, n in view["workers_by_host"].items()) or "none"
         self.query_one("#summary", Static).update(
             f"{len(view['queues'])} queue(s) · {running} running · {len(view['held'])} waiting for you · "
-            f"{rates['done_per_min']}/min done · error rate {rates['error_rate'] * 100:.1f}% · workers: {hosts}")
+            f"{rates['done_per_min']}/min done · {rates['failed_per_min']}/min failed · "
+            f"error rate {rates['error_rate'] * 100:.1f}% · workers: {hosts}")
         queues = self.query_one("#queues", DataTable)
         queues.clear()
         for q in view["queues"]:
             d = q["depth"]
-            queues.add_row(q["name"], q["ready"], q["delayed"], d["cur"], d["hold"], d["done"], d["failed"],
-                           q["done_per_min_1m"])
+            queues.add_row(*map(cell, (q["name"], q["ready"], q["delayed"], d["cur"], d["hold"], d["done"],
+                                       d["failed"], q["done_per_min_1m"])))
         if not view["queues"]:
             queues.add_row("no queues yet", "", "", "", "", "", "", "")
         self._fill_tasks(view["running"] + view["held"] + view["failed"])
@@ -149,7 +158,8 @@ class Top(App[None]):
                 what = f"{row['subject']}: {what}"
             key = f"{row['queue']}/{row['id']}"
             self.rows[key] = row
-            tasks.add_row(row["state"], row["id"][-10:], row["queue"], what[:60], _age(row.get("age_s")), key=key)
+            tasks.add_row(*map(cell, (row["state"], row["id"][-10:], row["queue"], what[:60], _age(row.get("age_s")))),
+                          key=key)
         if selected in self.rows:
             tasks.move_cursor(row=list(self.rows).index(selected))
 

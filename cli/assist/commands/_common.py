@@ -43,8 +43,11 @@ def print_json(value: Any) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """An aligned table with a header row; plain tab-free text that stays readable over ssh."""
-    text_rows = [[("" if v is None else str(v)) for v in row] for row in rows]
+    """An aligned table with a header row; plain tab-free text that stays readable over ssh, with no
+    escape sequence from a cell's content (a mail's subject) reaching the terminal."""
+    from ..printable import printable
+
+    text_rows = [[("" if v is None else printable(str(v))) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
               for i, h in enumerate(headers)]
     line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))

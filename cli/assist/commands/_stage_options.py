@@ -18,8 +18,8 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Put results in this queue instead of writing them to stdout."),
         click.option("--once/--follow", default=True, show_default=True,
                      help="With --from: drain the ready tasks then exit, or keep waiting for new ones."),
-        click.option("--concurrency", "-j", type=click.IntRange(1, 256), default=1, show_default=True,
-                     help="Tasks (or batches) worked on at once."),
+        click.option("--concurrency", "-j", type=click.IntRange(1, 256), default=None,
+                     help="Tasks (or batches) worked on at once (default: 1; assist work: 2)."),
         click.option("--timeout", "timeout", metavar="DURATION", default=None,
                      help="Give up on a task after this long (default: the task's meta.timeout_s, "
                           "else queue.timeout)."),
@@ -37,7 +37,7 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, concurrency: int,
+def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, concurrency: int | None,
               timeout: str | None, dead_letter: str | None, rejects: str | None, hold_queue: str | None) -> int:
     from ..config_file import load
     from ..stages.runner import Runner, RunOptions
@@ -49,6 +49,6 @@ def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, c
         timeout_s = parse_duration(timeout) if timeout else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timeout") from None
-    options = RunOptions(source=source, dest=dest, once=once, concurrency=concurrency, timeout_s=timeout_s,
+    options = RunOptions(source=source, dest=dest, once=once, concurrency=concurrency or 1, timeout_s=timeout_s,
                          dead_letter=dead_letter, rejects_path=rejects, hold_queue=hold_queue)
     return Runner(stage, load(), options).run()

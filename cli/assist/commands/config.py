@@ -18,22 +18,39 @@ def config() -> None:
 
 @config.command()
 def check() -> None:
-    """Validate assist.toml; print every problem as FILE: KEY: PROBLEM (exit 78 if there are any).
+    """Validate assist.toml in one pass; print every problem as FILE: KEY: PROBLEM (exit 78 if there are any).
 
-    Warnings (things that work but are riskier than they look, such as a shell allowlist entry for a
-    program that can run others) are printed as `warning: FILE: KEY: ...` and do not change the exit code.
+    It finds everything at once: the schema (unknown keys, wrong types, durations), rules (patterns,
+    routes), the routes' actions (unknown types, fixed actions and their arguments), models and templates,
+    alerts, shell patterns, and what a route needs that is not configured (the mail account, the notes
+    folder: the file loads, but that route's tasks would fail). Warnings (things that work but are riskier
+    than they look, such as a shell allowlist entry for a program that can run others) are printed as
+    `warning: FILE: KEY: ...` and do not change the exit code.
 
     \b
     Example:
       assist config check && echo ok
     """
-    from ..config_file import load, warnings
+    import sys
 
-    cfg = load()
-    for line in warnings(cfg.raw, cfg.path) if cfg.path else []:
+    from ..config_file import problems, read, warnings
+    from ..errors import CONFIG
+    from ..home import CONFIG_NAME, find_home
+
+    home = find_home()
+    path = home / CONFIG_NAME
+    if not path.exists():
+        click.echo(f"ok: {home} (no assist.toml: defaults apply; `assist init` writes one)")
+        return
+    raw = read(path)
+    errors, gaps = problems(raw, path)
+    for line in [*errors, *gaps]:
+        click.echo(f"assist: {line}", err=True)
+    for line in warnings(raw, path) if not errors else []:
         click.echo(f"warning: {line}", err=True)
-    where = cfg.path or f"{cfg.home} (no assist.toml: defaults apply)"
-    click.echo(f"ok: {where}")
+    if errors or gaps:
+        sys.exit(CONFIG)
+    click.echo(f"ok: {path}")
 
 
 @config.command()

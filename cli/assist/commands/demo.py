@@ -10,24 +10,35 @@ import click
 
 @click.command()
 @click.option("--dir", "home", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="The demo's home (default: demo/home in the checkout). Kept between runs.")
+              help="The demo's home, kept between runs (default: demo/home in a checkout, "
+                   "~/.local/share/assist-demo when installed).")
 @click.option("--mailbox", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A folder of .eml files to deliver (default: the sample mailbox, demo/mailbox).")
-def demo(home: Path | None, mailbox: Path | None) -> None:
+              help="A folder of .eml files to deliver (default: the 30 sample messages).")
+@click.option("--keep", is_flag=True,
+              help="Keep the mail servers up at the end (until Ctrl-C), to approve, `assist top` or `assist serve`.")
+@click.option("--yes", "-y", "approve", is_flag=True,
+              help="Approve the drafted replies and flags without asking (on a terminal the demo asks).")
+def demo(home: Path | None, mailbox: Path | None, keep: bool, approve: bool) -> None:
     """Run the pipeline end to end on a sample mailbox, all on this machine: a local IMAP server
     (dovecot) and SMTP server, the MiniLM intent model and SmolLM2 through llama.cpp. Ends with a table
-    of what happened to each message. A second run finds nothing new.
+    of what happened to each message, the notes it wrote and what waits for you; on a terminal it
+    offers to approve the drafted replies there and then. A second run finds nothing new.
 
     \b
     Examples:
       scripts/demo                       # sets up what it needs, then runs this
-      assist demo --dir /tmp/assist-demo
+      assist demo --dir /tmp/assist-demo --keep
     """
     from ..extras import require
 
     for module in ("aiosmtpd", "llama_cpp", "onnxruntime", "tokenizers"):  # before any server starts
         require(module, "demo")
-    from ..demo.showcase import repo_root, run
+    from ..demo.showcase import default_home, run, sample_mailbox
 
-    root = repo_root()
-    sys.exit(run((home or root / "demo" / "home").resolve(), (mailbox or root / "demo" / "mailbox").resolve()))
+    if approve:
+        ask = lambda _question: True  # noqa: E731
+    elif sys.stdin.isatty() and sys.stdout.isatty():
+        ask = lambda question: click.confirm(question, default=True)  # noqa: E731
+    else:
+        ask = None
+    sys.exit(run((home or default_home()).resolve(), (mailbox or sample_mailbox()).resolve(), keep=keep, ask=ask))

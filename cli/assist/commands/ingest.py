@@ -115,25 +115,27 @@ def maildir(path: Path, dest: str | None) -> None:
 
 
 @ingest.command()
-@click.option("--host", required=True, help="The IMAP server.")
+@click.option("--host", default=None, help="The IMAP server (default: the account of [actions.imap]).")
 @click.option("--port", type=int, default=None, help="Default: 993 with --tls, else 143.")
 @click.option("--tls", "security", flag_value="tls", default=True, help="IMAP over TLS (default).")
 @click.option("--starttls", "security", flag_value="starttls", help="Plain IMAP upgraded with STARTTLS.")
 @click.option("--plain", "security", flag_value="plain", help="No encryption: only to this machine.")
 @click.option("--cafile", type=click.Path(dir_okay=False), help="Trust this CA (a self-signed server).")
-@click.option("--user", required=True, help="The login name.")
+@click.option("--user", default=None, help="The login name (with --host).")
 @click.option("--token", "token_name", metavar="NAME",
               help="The password, from the token store (else $ASSIST_IMAP_PASSWORD).")
 @click.option("--folder", default="INBOX", show_default=True)
 @click.option("--once/--idle", default=True, show_default=True,
               help="Fetch what is new and exit (cron), or keep waiting with IMAP IDLE.")
 @to_option
-def imap(host: str, port: int | None, security: str, cafile: str | None, user: str, token_name: str | None,
-         folder: str, once: bool, dest: str | None) -> None:
-    """New messages of an IMAP folder, each ingested once across runs (UIDVALIDITY/UID state).
+def imap(host: str | None, port: int | None, security: str, cafile: str | None, user: str | None,
+         token_name: str | None, folder: str, once: bool, dest: str | None) -> None:
+    """New messages of an IMAP folder, each ingested once across runs (UIDVALIDITY/UID state). Without
+    --host, the account of [actions.imap] (as `assist init` writes it).
 
     \b
     Examples:
+      assist ingest imap --once --to inbox                  # the configured account
       assist token set fastmail --kind password --username me@fastmail.com   # once
       assist ingest imap --host imap.fastmail.com --user me@fastmail.com --token fastmail --once --to inbox
     """
@@ -141,19 +143,24 @@ def imap(host: str, port: int | None, security: str, cafile: str | None, user: s
 
     from ..ingest.events import State
     from ..ingest.imap import idle, poll
-    from ..mail import ImapAccount
+    from ..mail import ImapAccount, configured_account
 
     config, sink = _sink(dest)
-    if token_name:
-        from ..auth.secrets import secret
-
-        password = secret(config.home, token_name)
+    if host is None:
+        account = configured_account(config, folder)
     else:
-        password = os.environ.get("ASSIST_IMAP_PASSWORD") or ""
-        if not password:
-            raise click.UsageError("give --token NAME (see `assist token set`) or set ASSIST_IMAP_PASSWORD")
-    account = ImapAccount(host, port or (993 if security == "tls" else 143), user, password, folder, security,
-                          cafile)
+        if not user:
+            raise click.UsageError("--user is needed with --host")
+        if token_name:
+            from ..auth.secrets import secret
+
+            password = secret(config.home, token_name)
+        else:
+            password = os.environ.get("ASSIST_IMAP_PASSWORD") or ""
+            if not password:
+                raise click.UsageError("give --token NAME (see `assist token set`) or set ASSIST_IMAP_PASSWORD")
+        account = ImapAccount(host, port or (993 if security == "tls" else 143), user, password, folder, security,
+                              cafile)
     state = State(config.home, f"imap-{account.name}")
     if once:
         _done(config, "imap", poll(account, sink, state))

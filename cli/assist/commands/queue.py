@@ -64,6 +64,9 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
       assist queue ls
       assist queue ls --queue inbox --state hold
       assist queue ls --state all --json | jq '.[].id'
+
+    ABOUT is what the task is about (a mail's subject, the start of a text, a file); INFO what a person
+    wants to know in its state (when it is due, who holds it, what it would do, its last error).
     """
     states = _states(state)
     b = backend(load_config())
@@ -74,7 +77,7 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
         else:
             click.echo("no queues yet (tasks arrive with `assist enqueue` or `assist ingest ... --to QUEUE`)")
         return
-    from ..queue.admin import describe, listing
+    from ..queue.admin import describe, listing, shorten
     from ..timeutil import human_age, now_ms, parse_rfc3339
 
     rows, total = listing(b, queues, states, limit)
@@ -88,9 +91,9 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
         created = d.get("created")
         age = human_age((now - parse_rfc3339(created)) / 1000) if created else ""
         table.append([d["id"], d["queue"], d["state"], d.get("priority", ""), d.get("type", ""),
-                      d.get("attempts", ""), age, describe(d)])
+                      d.get("attempts", ""), age, shorten(d.get("about", ""), 32), describe(d)])
     if table:
-        print_table(["id", "queue", "state", "pri", "type", "tries", "age", "info"], table)
+        print_table(["id", "queue", "state", "pri", "type", "tries", "age", "about", "info"], table)
     else:
         click.echo(f"no tasks in {', '.join(states)}")
     if total > len(rows):

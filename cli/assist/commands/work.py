@@ -39,8 +39,8 @@ def work(stages: str, dry_run: bool, **options: Any) -> None:
                                  f"{', '.join(ORDER)}", param_hint="--stages")
     if names != sorted(names, key=ORDER.index) or len(set(names)) != len(names):
         raise click.BadParameter(f"stages run in the order {', '.join(ORDER)}, each once", param_hint="--stages")
-    if click.get_current_context().get_parameter_source("concurrency") is click.core.ParameterSource.DEFAULT:
-        options["concurrency"] = 2
+    if options.get("concurrency") is None:
+        options["concurrency"] = 2  # one batch is classified or acted on while the other waits for the model
     config = load_config()
     pipeline = Pipeline([make_stage(n, config, dry_run) for n in names])
     sys.exit(run_stage(pipeline, **options))

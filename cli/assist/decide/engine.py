@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, task_text
@@ -46,10 +45,8 @@ class DecisionEngine:
             return self._model
 
     def _load_model(self) -> IntentModel | None:
-        home = self.config.home
         if self.settings.get("model"):
-            path = Path(self.settings["model"]).expanduser()
-            return IntentModel.load(path if path.is_absolute() else home / path)
+            return IntentModel.load(self.config.resolve(self.settings["model"]))
         examples = [(text, name) for name, route in self.config.routes.items()
                     for text in route.get("examples", [])]
         if len({name for _, name in examples}) < 2:
@@ -58,7 +55,7 @@ class DecisionEngine:
         embedder = self.embedder()
         key = json.dumps([embedder.identity, sorted(examples)])
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        path = home / DEFAULT_MODEL
+        path = self.config.home / DEFAULT_MODEL
         if path.exists():
             cached = IntentModel.load(path)
             if cached.meta.get("examples_hash") == digest:

@@ -48,6 +48,7 @@ class Row:
         if self.doc is not None:
             meta = self.doc.get("meta", {})
             out["type"] = self.doc.get("type")
+            out["about"] = about(self.doc)
             out["priority"] = self.doc.get("priority", out.get("priority"))
             out["attempts"] = meta.get("attempts", 0)
             out["created"] = self.doc.get("created")
@@ -59,6 +60,23 @@ class Row:
             if planned:
                 out["awaiting"] = [{"type": a.get("type"), "args": a.get("args", {})} for a in planned]
         return out
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` in at most `width` characters, an ellipsis where it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def about(doc: dict[str, Any], width: int = 60) -> str:
+    """What a task is about, in a few words: a mail's subject, the start of a text, a file's path."""
+    data = doc.get("data")
+    if not isinstance(data, dict):
+        return ""
+    for key in ("subject", "text", "path", "name", "url"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return shorten(" ".join(value.split()), width)
+    return ""
 
 
 def listing(backend: Backend, queues: list[str], states: list[str], limit: int | None) -> tuple[list[Row], int]:

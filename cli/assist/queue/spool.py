@@ -34,7 +34,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import Conflict, LeaseLost, NotFound
+from ..errors import CANTCREAT, STORAGE_ERRNOS, Conflict, LeaseLost, NotFound, StorageError
 from ..fileutil import write_atomic
 from ..task import routed_by_person
 from ..timeutil import now_ms, parse_rfc3339
@@ -123,8 +123,12 @@ class SpoolQueue(Queue):
         self.settings = settings
         self.dirs = {state: self.root / state for state in (*STATES, "tmp", "ids")}
         if create:
-            for path in self.dirs.values():
-                path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                for path in self.dirs.values():
+                    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:  # a file in the way, no permission, a read-only disk: say where
+                raise StorageError(f"cannot make the queue {name!r} in {root}: {exc.strerror or exc}",
+                                   STORAGE_ERRNOS.get(exc.errno or 0, CANTCREAT)) from None
         elif not self.dirs["new"].is_dir():
             raise NotFound(f"no queue named {name!r} in {root}")
         self._claim_mutex = threading.Lock()

@@ -3,9 +3,7 @@ action key, so adding it again changes nothing."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ..registry import ActionContext, ActionError, executor
@@ -26,7 +24,7 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     target = ctx.section("calendar").get("file")
     if not target:
         raise ActionError("calendar: no ICS file is configured ([actions.calendar] file)")
-    path = Path(os.path.expanduser(target))
+    path = ctx.config.resolve(target)
     uid = f"{ctx.key}@assist.local"
     try:
         start = datetime.fromisoformat(args["start"].replace("Z", "+00:00"))

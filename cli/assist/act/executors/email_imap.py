@@ -20,7 +20,6 @@ from email.message import EmailMessage
 from typing import Any
 
 from ...errors import TemporaryError
-from ..access import password
 from ..headers import ADDRESS, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
 
@@ -30,15 +29,11 @@ FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r
 
 
 def account(ctx: ActionContext) -> Any:
-    from ...mail import ImapAccount
+    from ...mail import configured_account
 
-    section = ctx.section("imap")
-    if not section.get("host"):
+    if not ctx.section("imap").get("host"):
         raise ActionError("email: no IMAP account is configured ([actions.imap] host)")
-    security = section.get("security", "tls")
-    return ImapAccount(section["host"], section.get("port", 993 if security == "tls" else 143),
-                       section.get("username", ""), password(section, ctx) or "", "INBOX", security,
-                       section.get("cafile"))
+    return configured_account(ctx.config)
 
 
 @contextlib.contextmanager

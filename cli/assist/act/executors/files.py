@@ -6,7 +6,6 @@ $ASSIST_HOME/trash) with a line in its `manifest.jsonl` saying where it came fro
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,13 +20,13 @@ PATH = {"type": "string", "minLength": 1, "maxLength": 500}
 
 
 def _root(ctx: ActionContext, name: str | None) -> Path:
-    return root_of(ctx.section("files"), "roots", name, "files")
+    return root_of(ctx.config, ctx.section("files"), "roots", name, "files")
 
 
 def _to_trash(path: Path, ctx: ActionContext) -> str:
     import orjson
 
-    trash = Path(os.path.expanduser(ctx.section("files").get("trash", str(ctx.config.home / "trash"))))
+    trash = ctx.config.resolve(ctx.section("files").get("trash", "trash"))
     trash.mkdir(parents=True, exist_ok=True, mode=0o700)
     kept = trash / f"{time.strftime('%Y%m%dT%H%M%S')}-{ctx.key[:8]}-{path.name}"
     shutil.move(str(path), kept)

@@ -31,7 +31,7 @@ def _front_matter(title: str, ctx: ActionContext, tags: list[str]) -> str:
                    "tags": {"type": "array", "items": {"type": "string", "pattern": "^[\\w/-]+$"}, "maxItems": 20}},
 })
 def create(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    vault = root_of(ctx.section("notes"), "vault", None, "notes")
+    vault = root_of(ctx.config, ctx.section("notes"), "vault", None, "notes")
     folder = args.get("folder", "")
     base = f"{folder}/{_slug(args['title'])}" if folder else _slug(args["title"])
     path = confine(f"{base}.md", vault)
@@ -51,7 +51,7 @@ def create(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                    "heading": {"type": "string", "maxLength": 200}},
 }, repeatable=True)
 def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    vault = root_of(ctx.section("notes"), "vault", None, "notes")
+    vault = root_of(ctx.config, ctx.section("notes"), "vault", None, "notes")
     name = args["note"] if args["note"].endswith(".md") else f"{args['note']}.md"
     path = confine(name, vault)
     marker = f"<!-- assist:{ctx.key} -->"

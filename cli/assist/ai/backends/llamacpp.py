@@ -7,6 +7,7 @@ JSON of that shape. Token counts come from the model's own vocabulary, loaded al
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -43,8 +44,21 @@ def _load(path: Path, **kwargs: Any) -> tuple[Any, threading.Lock]:
                     model = llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
             except (ValueError, RuntimeError) as exc:
                 raise ModelError(f"{path}: llama.cpp cannot load it ({exc})") from None
+            if not _loaded:
+                import atexit
+
+                atexit.register(_close_all)
             _loaded[key] = (model, threading.Lock())
         return _loaded[key]
+
+
+def _close_all() -> None:
+    """Free the models while the interpreter is whole: left to Llama.__del__ during its shutdown, the
+    freeing can run after the modules it needs are gone, and print tracebacks."""
+    while _loaded:
+        _, (model, _lock) = _loaded.popitem()
+        with contextlib.suppress(Exception):
+            model.close()
 
 
 # llama-cpp-python's schema converter spells `maxLength: 300` as 300 nested rules, which its grammar

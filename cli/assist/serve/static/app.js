@@ -115,7 +115,7 @@ function render(o) {
     return li;
   }));
   const rate = o.rates;
-  $("rates").textContent = `${rate.done_per_min}/min done · ${rate.failed_attempts_per_min}/min failed attempts · error rate ${(rate.error_rate * 100).toFixed(1)}%`;
+  $("rates").textContent = `${rate.done_per_min}/min done · ${rate.failed_per_min}/min failed · ${rate.retries_per_min}/min retried · error rate ${(rate.error_rate * 100).toFixed(1)}%`;
   const hosts = Object.entries(o.workers_by_host || {}).map(([host, n]) => `${host} ${n}`).join(", ");
   $("workers").textContent = `workers: ${hosts || "none"}`;
 }

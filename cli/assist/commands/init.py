@@ -1,0 +1,147 @@
+"""`assist init`: make a working home in one step."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..init_home import Plan
+
+
+@click.command()
+@click.option("--imap-host", metavar="HOST", help="Your mail server (IMAP), e.g. imap.fastmail.com.")
+@click.option("--imap-port", type=int, default=None, help="Default: 993 with TLS, 143 otherwise.")
+@click.option("--imap-security", type=click.Choice(["tls", "starttls", "plain"]), default="tls", show_default=True,
+              help="plain only for a server on this machine.")
+@click.option("--user", metavar="LOGIN", help="The mail login (usually your address).")
+@click.option("--password-stdin", is_flag=True, help="Read the mail password from stdin (else it is asked).")
+@click.option("--password-env", metavar="NAME", help="Take the password from this environment variable instead "
+              "(it is not stored).")
+@click.option("--token", metavar="NAME", help="Use an entry already in the token store (a password, an OAuth2 "
+              "token: `assist token set`).")
+@click.option("--smtp-host", metavar="HOST", help="The server to send through (SMTP); default: none (no sending).")
+@click.option("--smtp-port", type=int, default=None, help="Default: 587 with STARTTLS, 465 with TLS.")
+@click.option("--smtp-security", type=click.Choice(["tls", "starttls", "plain"]), default="starttls",
+              show_default=True)
+@click.option("--from", "sender", metavar="ADDRESS", help="The From of mail sent (default: --user).")
+@click.option("--cafile", type=click.Path(dir_okay=False, exists=True), help="Trust this CA (a private server).")
+@click.option("--notes", metavar="DIR", default="notes", show_default=True,
+              help="The folder of Markdown notes (relative: under the home).")
+@click.option("--no-model", is_flag=True, help="Do not fetch the default language model now.")
+@click.option("--preview", "preview_count", type=click.IntRange(0, 50), default=5, show_default=True,
+              help="Show what would happen to this many of the newest messages (nothing is done).")
+@click.option("--systemd", is_flag=True,
+              help="Install and start systemd user units instead of printing crontab lines.")
+@click.option("--force", is_flag=True, help="Replace an existing assist.toml (the old one is kept as a backup).")
+def init(imap_host: str | None, imap_port: int | None, imap_security: str, user: str | None, password_stdin: bool,
+         password_env: str | None, token: str | None, smtp_host: str | None, smtp_port: int | None,
+         smtp_security: str, sender: str | None, cafile: str | None, notes: str, no_model: bool,
+         preview_count: int, systemd: bool, force: bool) -> None:
+    """Make a working home in one step: an assist.toml whose routes all work, the mail password in the
+    encrypted token store, the default model, a check, a look at the newest messages, and how to run it.
+
+    The home is --home, else $ASSIST_HOME, else the nearest folder upward with an assist.toml, else the user
+    data folder (~/.local/share/assist). Questions are asked on a terminal for what the flags leave out;
+    without a terminal, what is not given is left out (no mail account: the notes routes still work). Run
+    again, it changes nothing that is already right; an assist.toml of yours that differs is kept, and the
+    one init would write goes beside it (assist.toml.new) unless --force.
+
+    \b
+    Examples:
+      assist init                                          # asks
+      assist init --imap-host imap.fastmail.com --user me@fastmail.com --smtp-host smtp.fastmail.com
+      echo "$PASSWORD" | assist init --imap-host 127.0.0.1 --imap-security plain --user me --password-stdin
+    """
+    from .. import init_home as setup
+    from ..home import find_home
+
+    home = find_home()
+    home.mkdir(parents=True, exist_ok=True)
+    asking = sys.stdin.isatty() and not password_stdin
+    if imap_host is None and asking:
+        imap_host = click.prompt("Mail server (IMAP) host, empty for none", default="", show_default=False) or None
+    mail = None
+    if imap_host:
+        if user is None:
+            if not asking:
+                raise click.UsageError("--user is needed with --imap-host")
+            user = click.prompt("Mail login")
+        password = None
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        elif not token and not password_env and asking:
+            password = click.prompt(f"Password for {user} (kept encrypted in {home}/tokens.enc)", hide_input=True)
+        if not (password or token or password_env):
+            raise click.UsageError("give the mail password: --password-stdin, --password-env NAME or --token NAME")
+        if smtp_host is None and asking:
+            smtp_host = click.prompt("Server to send through (SMTP), empty for none", default="",
+                                     show_default=False) or None
+        mail = setup.MailAccount(imap_host, user, imap_port, imap_security, smtp_host, smtp_port, smtp_security,
+                                 sender, password, token, password_env, cafile)
+    plan = setup.Plan(notes=notes, mail=mail, pull_model=not no_model, force=force)
+    sys.exit(_run(home, plan, preview_count, systemd))
+
+
+def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
+    from .. import init_home as setup
+    from ..config_file import load, problems, read
+    from ..errors import CONFIG
+    click.echo(f"assist init: home {home}")
+    made = setup.ensure_token_store(home)
+    if made:
+        click.echo(f"  {made}")
+    if plan.mail is not None:
+        kept = setup.keep_password(home, plan.mail)
+        if kept:
+            click.echo(f"  {kept}")
+    _, what = setup.write_config(home, setup.template() + "\n" + setup.accounts(plan), plan.force)
+    click.echo(f"  assist.toml: {what}")
+    config_path = home / "assist.toml"
+    errors, gaps = problems(read(config_path), config_path)
+    for line in [*errors, *gaps]:
+        click.echo(f"  problem: {line}", err=True)
+    if errors:
+        return CONFIG
+    config = load(home)
+    if plan.pull_model:
+        from ..ai.pull import EMBEDDED, pull, verify
+
+        target = home / "models" / EMBEDDED.file
+        if verify(target):
+            click.echo(f"  model: {EMBEDDED.file} is there")
+        else:
+            click.echo(f"  model: fetching {EMBEDDED.file} ({EMBEDDED.size / 1e6:.0f} MB, {EMBEDDED.license}) ...")
+            pull(home / "models", EMBEDDED, log=lambda m: click.echo(f"    {m}"), progress=sys.stderr.isatty())
+    if plan.mail is not None and preview_count:
+        _preview(config, preview_count)
+    assist = str(Path(sys.executable).parent / "assist")
+    if systemd:
+        for line in setup.install_units(home, assist, imap=bool(config.action_section("imap").get("host"))):
+            click.echo(f"  {line}")
+    else:
+        click.echo("  to run it every five minutes, add these lines to `crontab -e` (or use --systemd):")
+        for line in setup.cron_lines(home, assist):
+            click.echo(f"    {line}")
+    click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once; "
+               "then assist queue ls --state hold (or assist top) for what waits for you")
+    return 0 if not gaps else CONFIG
+
+
+def _preview(config: Config, count: int) -> None:
+    from .. import init_home as setup
+    from ..errors import AssistError
+
+    try:
+        events = setup.newest(config, count)
+        rows = setup.preview(config, events)
+    except AssistError as exc:
+        click.echo(f"  preview: {str(exc).splitlines()[0]}")
+        return
+    click.echo(f"  what would happen to the newest {len(rows)} message(s) (nothing is done now):")
+    for subject, route, what in rows:
+        click.echo(f"    {subject[:48]:<48}  {route:<11} {what}")

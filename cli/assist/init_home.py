@@ -1,0 +1,231 @@
+"""`assist init`: a working home in one step.
+
+It writes an assist.toml from the template (the routes a user wants on day one, `defaults/assist.toml` in
+the package, the checkout's own assist.toml in a checkout) with the account and folders it was given,
+keeps the mail password in the encrypted token store, fetches the default model, checks the result, looks
+at what would happen to the newest messages (changing nothing), and says how to run it from cron or
+systemd. Run again, it changes nothing that is already right, and it never replaces a user's file
+without keeping the old one and saying so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MARKER = "# --- accounts and folders:"
+TOKEN = "mail"  # the token-store entry init keeps the mail password in
+
+
+@dataclass
+class MailAccount:
+    imap_host: str
+    user: str
+    imap_port: int | None = None
+    imap_security: str = "tls"
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str = "starttls"
+    sender: str | None = None
+    password: str | None = None  # kept in the token store as TOKEN
+    token: str | None = None  # or: an entry already in the token store (an OAuth2 token, a password)
+    password_env: str | None = None  # or: an environment variable
+    cafile: str | None = None
+
+
+@dataclass
+class Plan:
+    notes: str = "notes"
+    mail: MailAccount | None = None
+    pull_model: bool = True
+    force: bool = False
+    said: list[str] = field(default_factory=list)
+
+
+def template() -> str:
+    """The assist.toml a new home starts from, up to the part init writes."""
+    package = Path(__file__).parent
+    for candidate in (package / "defaults" / "assist.toml", package.parent.parent / "assist.toml"):
+        if candidate.is_file():
+            text = candidate.read_text()
+            return text.split(MARKER)[0].rstrip() + "\n"
+    raise FileNotFoundError("the default assist.toml is missing from this installation")
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def accounts(plan: Plan) -> str:
+    """The part of assist.toml init writes: the notes folder and the mail account."""
+    lines = [f"{MARKER} `assist init` writes this part (everything below this line) ---",
+             "", "[actions.notes]", f"vault = {_quote(plan.notes)}"]
+    mail = plan.mail
+    if mail is not None:
+        secret = (f"token = {_quote(mail.token or TOKEN)}" if not mail.password_env
+                  else f"password_env = {_quote(mail.password_env)}")
+        lines += ["", "[actions.imap]", f"host = {_quote(mail.imap_host)}"]
+        if mail.imap_port:
+            lines.append(f"port = {mail.imap_port}")
+        lines += [f"security = {_quote(mail.imap_security)}", f"username = {_quote(mail.user)}", secret,
+                  'drafts = "Drafts"', 'sent = "Sent"']
+        if mail.cafile:
+            lines.append(f"cafile = {_quote(mail.cafile)}")
+        if mail.smtp_host:
+            lines += ["", "[actions.smtp]", f"host = {_quote(mail.smtp_host)}"]
+            if mail.smtp_port:
+                lines.append(f"port = {mail.smtp_port}")
+            lines += [f"security = {_quote(mail.smtp_security)}", f"username = {_quote(mail.user)}", secret,
+                      f"from = {_quote(mail.sender or mail.user)}"]
+            if mail.cafile:
+                lines.append(f"cafile = {_quote(mail.cafile)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_config(home: Path, text: str, force: bool) -> tuple[Path, str]:
+    """Write assist.toml; (the file written, what happened). An existing file that differs is kept:
+    the new one goes beside it (assist.toml.new), or, with force, replaces it after a backup."""
+    from .fileutil import write_atomic
+
+    path = home / "assist.toml"
+    if path.exists():
+        if path.read_text() == text:
+            return path, "unchanged"
+        if not force:
+            proposed = home / "assist.toml.new"
+            write_atomic(proposed, text.encode(), mode=0o600)
+            return proposed, f"kept your {path}; the one init would write is {proposed} (compare them, or --force)"
+        backup = home / f"assist.toml.bak-{time.strftime('%Y%m%d-%H%M%S')}"
+        backup.write_bytes(path.read_bytes())
+        write_atomic(path, text.encode(), mode=0o600)
+        return path, f"replaced {path}; the old one is {backup}"
+    write_atomic(path, text.encode(), mode=0o600)
+    return path, "written"
+
+
+def ensure_token_store(home: Path) -> str | None:
+    """Make the encrypted token store if there is none (the mail password goes there, and `assist serve`
+    signs its sessions with its key); what was done, or None."""
+    from .auth.store import TokenStore
+
+    store = TokenStore(home)
+    if store.exists():
+        return None
+    store.init("file")
+    return f"token store: made {store.path} (its key in a 0600 file beside it)"
+
+
+def keep_password(home: Path, mail: MailAccount) -> str | None:
+    """Put the mail password in the token store; what was done, or None."""
+    if not mail.password or mail.token or mail.password_env:
+        return None
+    from .auth.store import TokenStore
+
+    TokenStore(home).set(TOKEN, {"kind": "password", "username": mail.user, "password": mail.password})
+    return f"the mail password is in the token store as {TOKEN!r}"
+
+
+def newest(config: Any, count: int) -> list[dict[str, Any]]:
+    """The newest `count` messages of the configured IMAP account as events, read-only: nothing is marked
+    seen, and ingestion's own state is not touched."""
+    from .ingest.mail import parse_message
+    from .mail import configured_account, imap_connect
+    from .task import normalize
+
+    conn = imap_connect(configured_account(config))
+    try:
+        conn.select("INBOX", readonly=True)
+        _, data = conn.uid("SEARCH", "ALL")
+        uids = (data[0] or b"").split()[-count:]
+        events = []
+        for uid in uids:
+            _, parts = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
+            raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
+            if raw is not None:
+                events.append(normalize({"type": "email.received", "source": "imap:preview",
+                                         "data": parse_message(raw)}, source="imap:preview"))
+        return events
+    finally:
+        conn.logout()
+
+
+def preview(config: Any, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """What would happen to each event: (subject, route, actions), from the rules and the intent model and
+    the routes' plans; no model is asked and nothing is done."""
+    from .act.plan import plan
+    from .stages.base import Hold, StageContext
+    from .stages.classify import ClassifyStage
+
+    stage = ClassifyStage(config)
+    ctx = StageContext(config, _Quiet())
+    rows = []
+    for outcome in stage.process_batch(events, ctx):
+        task = outcome.task if isinstance(outcome, Hold) else outcome
+        if not isinstance(task, dict):
+            continue
+        route = (task.get("intent") or {}).get("route", "?")
+        if isinstance(outcome, Hold):
+            rows.append((task["data"].get("subject", ""), route, "held for you to route"))
+            continue
+        planned = plan(task, config)
+        what = ", ".join(f"{a['type']} ({a['status'].replace('_', ' ')})" for a in planned) or "a summary only"
+        rows.append((task["data"].get("subject", ""), route, what))
+    return rows
+
+
+class _Quiet:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def cron_lines(home: Path, assist: str) -> list[str]:
+    """One crontab line: fetch, then work the queue (also when the fetch failed: the queue still drains)."""
+    import shlex
+
+    env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
+    return [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {env} {cmd} work --from inbox --once >/dev/null"]
+
+
+def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
+    """The user units that keep a worker running, and an IMAP IDLE listener when there is an account."""
+    common = f'[Service]\nEnvironment="ASSIST_HOME={home}"\nRestart=on-failure\nRestartSec=30\n'
+    units = {
+        "assist-imap.service": "[Unit]\nDescription=assist: new mail as it arrives (IMAP IDLE)\n"
+                               "After=network-online.target\n\n" + common
+                               + f"ExecStart=\"{assist}\" ingest imap --idle --to inbox\n\n"
+                               "[Install]\nWantedBy=default.target\n",
+        "assist-work.service": "[Unit]\nDescription=assist: the worker (classify, prompt, run, act)\n\n" + common
+                               + f"ExecStart=\"{assist}\" work --from inbox --follow\nStandardOutput=null\n\n"
+                               "[Install]\nWantedBy=default.target\n",
+    }
+    if not imap:
+        del units["assist-imap.service"]
+    return units
+
+
+def install_units(home: Path, assist: str, imap: bool = True) -> list[str]:
+    """Write the units into ~/.config/systemd/user and enable them; what was done, line by line."""
+    import shutil
+    import subprocess
+
+    from .home import user_config_dir
+
+    folder = user_config_dir() / "systemd" / "user"
+    folder.mkdir(parents=True, exist_ok=True)
+    said = []
+    units = systemd_units(home, assist, imap)
+    for name, text in units.items():
+        (folder / name).write_text(text)
+        said.append(f"wrote {folder / name}")
+    if shutil.which("systemctl") is None:
+        return [*said, f"no systemctl here: enable them where systemd runs (systemctl --user enable --now "
+                       f"{' '.join(n.removesuffix('.service') for n in units)})"]
+    for args in (["daemon-reload"], ["enable", "--now", *units]):
+        done = subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
+        if done.returncode:
+            reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            return [*said, f"systemctl --user {' '.join(args)}: {reason}"]
+    return [*said, f"enabled and started: {', '.join(n.removesuffix('.service') for n in units)} "
+                   "(systemctl --user status assist-work)"]

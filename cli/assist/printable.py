@@ -1,0 +1,29 @@
+"""Text from outside (a mail's subject, an error that quotes it) made safe to show on a terminal: no
+escape sequence can move the cursor, retitle the window or hide text, and no bidi override can make
+text read in another order than it is stored."""
+
+from __future__ import annotations
+
+import unicodedata
+
+# the explicit direction controls (embeddings, overrides, isolates, marks): dropped
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def printable(text: str) -> str:
+    """`text` with line breaks and tabs as spaces, other control characters as U+FFFD, direction
+    controls removed. Text that is already printable is returned as it is."""
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char in BIDI_CONTROLS:
+            continue
+        category = unicodedata.category(char)
+        if char in "\t\n\r\x0b\x0c" or category in ("Zl", "Zp"):
+            out.append(" ")
+        elif category == "Cc":
+            out.append("\ufffd")
+        else:
+            out.append(char)
+    return "".join(out)

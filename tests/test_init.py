@@ -1,0 +1,254 @@
+"""The first hour: `assist init` makes a home that works with no further editing (against the tests'
+dovecot and aiosmtpd), changes nothing when run again, never replaces a user's file silently; and
+`assist config check` finds every mistake of a file in one pass."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from assist.demo.servers import SentFolder, start_dovecot
+from assist.demo.showcase import mail_workdir
+from conftest import ASSIST, free_port, run
+
+REPLY = ("Message-ID: <r{n}@example.org>\r\nIn-Reply-To: <q{n}@example.org>\r\nFrom: Ann <ann@example.org>\r\n"
+         "To: me@example.org\r\nSubject: Re: the budget meeting {n}\r\nDate: Mon, 30 Nov 2026 10:0{n}:00 +0000\r\n"
+         "\r\nThursday at 3pm works for me. I will bring the October figures.\r\n")
+
+
+@pytest.fixture
+def servers():
+    imap = start_dovecot(password="pw-Zq8xK2-not-in-any-text")
+    sent = SentFolder(imap)
+    smtp = Controller(sent, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    yield imap, smtp.port
+    smtp.stop()
+    imap.stop()
+
+
+def init(imap, smtp_port: int, *extra: str, password: str | None = None):
+    args = ["init", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port), "--imap-security", "plain",
+            "--user", imap.user, "--password-stdin", "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port),
+            "--smtp-security", "plain", "--preview", "3", *extra]
+    return run(args, input=(password or imap.password) + "\n", timeout=300)
+
+
+def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
+    imap, smtp_port = servers
+    for n in range(3):
+        imap.deliver(REPLY.format(n=n).encode(), n)
+    (home / "assist.toml").unlink()  # a new user's home: nothing there yet
+    (home / "models").mkdir()
+    (home / "models" / gguf.name).symlink_to(gguf)  # the model init would fetch (98 MB: fetched once, by scripts/test)
+    r = init(imap, smtp_port)
+    assert r.code == 0, r.err
+    assert "assist.toml: written" in r.out and "is there" in r.out
+    assert "what would happen to the newest 3 message(s)" in r.out and "triage" in r.out
+    assert "crontab" in r.out and "ingest imap --once --to inbox" in r.out
+    assert imap.password not in (home / "assist.toml").read_text()  # the password is in the token store
+    assert run(["config", "check"]).code == 0
+    # the first run, as cron would: no flag, no editing
+    assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
+    worked = run(["work", "--from", "inbox", "--once"], timeout=600)
+    assert worked.code == 0, worked.err
+    assert "Traceback" not in worked.err and "Exception ignored" not in worked.err  # llama.cpp closed at exit
+    summary = (home / "notes" / "Inbox summary.md").read_text()
+    assert all(f"the budget meeting {n}" in summary for n in range(3))
+    # the preview changed nothing: ingestion found all three, once
+    assert run(["ingest", "imap", "--once", "--to", "inbox"]).err.strip().endswith(": 0 event(s)")
+
+
+def test_init_again_changes_nothing_and_keeps_a_users_file(home, servers):
+    imap, smtp_port = servers
+    (home / "assist.toml").unlink()
+    assert init(imap, smtp_port, "--no-model", "--preview", "0").code == 0
+    again = init(imap, smtp_port, "--no-model", "--preview", "0")
+    assert again.code == 0 and "assist.toml: unchanged" in again.out
+    mine = (home / "assist.toml").read_text() + "\n# a line of mine\n"
+    (home / "assist.toml").write_text(mine)
+    kept = init(imap, smtp_port, "--no-model", "--preview", "0")
+    assert kept.code == 0 and "kept your" in kept.out
+    assert (home / "assist.toml").read_text() == mine and (home / "assist.toml.new").exists()
+    forced = init(imap, smtp_port, "--no-model", "--preview", "0", "--force")
+    assert forced.code == 0 and "the old one is" in forced.out
+    [backup] = home.glob("assist.toml.bak-*")
+    assert backup.read_text() == mine
+
+
+def test_init_without_a_terminal_or_an_account_sets_up_notes_only(home):
+    (home / "assist.toml").unlink()
+    r = run(["init", "--no-model"], input="")
+    assert "assist.toml: written" in r.out
+    # said once, clearly: the mail routes need an account
+    assert r.code == 78 and r.err.count("actions.imap.host: not set") == 1
+    assert 'vault = "notes"' in (home / "assist.toml").read_text()
+    assert (home / "tokens.enc").exists() and "token store: made" in r.out  # what assist serve signs with
+
+
+TEN_MISTAKES = """
+colour = "blue"                                   # 1 an unknown key
+
+[queue]
+lease = "five minutes"                            # 2 not a duration
+
+[[rules]]
+name = "broken"
+route = "triage"
+match = {field = "data.subject", regex = "(unclosed"}   # 3 a pattern that does not compile
+
+[[rules]]
+name = "lost"
+route = "nowhere"                                 # 4 a route that does not exist
+match = {field = "type", equals = "x"}
+
+[routes.triage]
+template = "email-triag"                          # 5 a template that does not exist
+model = "gpt-9"                                   # 6 a model that does not exist
+actions = ["notes.append", "email.mvoe"]          # 7 an action that does not exist
+
+[[routes.triage.fixed]]
+type = "notes.append"
+args.note = "Inbox"
+args.body = "{{ data.subject }}"                  # 8 an argument notes.append does not take (it is text)
+
+[routes.spam]
+actions = ["email.move"]                          # 9 needs [actions.imap], which is not there
+
+[actions.shell]
+allow = [["ls", {pattern = "(?<=a)b"}]]           # 10 a pattern RE2 cannot run
+"""
+
+
+def test_config_check_finds_ten_mistakes_in_one_pass(home):
+    (home / "assist.toml").write_text(TEN_MISTAKES)
+    r = run(["config", "check"])
+    assert r.code == 78
+    lines = r.err.strip().splitlines()
+    expected = ["(top level): unknown key(s): 'colour'", "queue.lease:", "rules.0.match.regex:",
+                "rules.1.route: no route named 'nowhere'", "routes.triage.template:", "routes.triage.model: no model",
+                "routes.triage.actions: no action 'email.mvoe' (did you mean 'email.move'?)",
+                "routes.triage.fixed.0.args.(args): unknown argument(s): 'body'",
+                "actions.imap.host: not set, and route spam needs it for email.move",
+                "actions.shell.allow.0.1.pattern:"]
+    missing = [e for e in expected if not any(e in line for line in lines)]
+    assert missing == [], r.err
+    assert len(lines) >= 10 and "Traceback" not in r.err
+
+
+def test_a_relative_notes_folder_is_under_the_home_wherever_the_command_runs(home, tmp_path):
+    (home / "assist.toml").write_text('[routes.r]\nactions = ["notes.append"]\n[actions.notes]\nvault = "notes"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    doc = b'{"type": "t", "intent": {"route": "r"}, "result": {"parsed": {"actions": [{"type": "notes.append", ' \
+          b'"args": {"note": "n", "text": "hello"}}]}}}\n'
+    done = subprocess.run([ASSIST, "act"], input=doc, capture_output=True, cwd=elsewhere, env=os.environ.copy())
+    assert done.returncode == 0, done.stderr
+    assert (home / "notes" / "n.md").exists() and not (elsewhere / "notes").exists()
+
+
+@pytest.mark.timeout(1800)  # pip install on a busy machine; the work itself is bounded (five model calls)
+def test_a_wheel_with_only_the_demo_extra_runs_the_demo_then_init_and_a_first_run(servers, gguf, tmp_path):
+    """A user's install is a wheel, not a checkout: the default routes, the prompts and the sample mailbox
+    travel in it, and the demo extra is all the demo needs. Built with pip (hatchling), installed with its
+    dependencies from the package index (pip's cache makes it quick) into a fresh venv, run from a folder
+    with no assist.toml above it and no ASSIST_HOME."""
+    repo = Path(__file__).resolve().parent.parent
+    wheels, venv = tmp_path / "wheels", tmp_path / "venv"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(repo)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    [wheel] = wheels.glob("assist-*.whl")
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", f"{wheel}[demo]"],
+                               capture_output=True, text=True, timeout=1200)
+    assert installed.returncode == 0, installed.stderr
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    assert not (site / "textual").exists() and not (site / "starlette").exists()  # only the demo extra
+
+    where = tmp_path / "elsewhere"
+    where.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ASSIST_HOME", "PYTHONPATH") and not k.startswith("XDG_")}
+    env["HOME"] = str(tmp_path / "user")
+
+    def assist(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(venv / "bin" / "assist"), *args], cwd=where, env=env, input=stdin,
+                              capture_output=True, text=True, timeout=600)
+
+    # the demo from the wheel on three of its packaged messages (bounded: three model calls at most)
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", "from assist.demo.showcase import sample_mailbox as "
+                            "s; print(s()); print(len(list(s().glob('*.eml'))))"], env=env, capture_output=True,
+                           text=True)
+    packaged, count = found.stdout.split()
+    assert packaged.startswith(str(site)) and int(count) == 30, found.stderr
+    three = tmp_path / "three"
+    three.mkdir()
+    for name in ("urgent-1.eml", "ham-00026.eml", "ham-00027.eml"):
+        shutil.copy(Path(packaged) / name, three / name)
+    demo_home = tmp_path / "demo-home"  # in pytest's 0700 folder: as root, the demo's dovecot mail goes to /tmp
+    (demo_home / "models").mkdir(parents=True)
+    (demo_home / "models" / gguf.name).symlink_to(gguf)
+    try:
+        shown = assist("demo", "--dir", str(demo_home), "--mailbox", str(three), "--yes")
+        assert shown.returncode == 0, shown.stderr + shown.stdout
+        rows = [line for line in shown.stdout.splitlines() if re.search(r"\s(done|hold|failed)$", line)]
+        assert "3 new messages queued" in shown.stdout and len(rows) == 3, shown.stdout
+        assert not [r for r in rows if r.endswith("failed")], shown.stdout
+        assert [r for r in rows if "email.draft:awaiting_approval" in r]  # the urgent one waited for a person
+        notes = list((demo_home / "notes").glob("*.md"))
+        assert notes and f"notes:   {demo_home / 'notes'}" in shown.stdout  # where the notes are, and them
+        assert notes[0].read_text().splitlines()[-1].strip() in shown.stdout
+        # --yes approved the draft there and then: it is in the Drafts folder of the demo's IMAP server
+        assert "approved: 1 done" in shown.stdout
+        drafts = mail_workdir(demo_home) / "home" / "demo" / "Maildir" / ".Drafts"
+        assert len([p for p in drafts.rglob("*,S=*") if p.is_file()]) == 1
+    finally:
+        shutil.rmtree(mail_workdir(demo_home), ignore_errors=True)
+
+    # assist init with flags against the tests' servers: the home is the user data folder, and the first
+    # run (as cron would run it) delivers notes with no editing
+    imap, smtp_port = servers
+    for n in range(2):
+        imap.deliver(REPLY.format(n=n).encode(), n)
+    user_home = tmp_path / "user" / ".local" / "share" / "assist"
+    (user_home / "models").mkdir(parents=True)
+    (user_home / "models" / gguf.name).symlink_to(gguf)
+    initialised = assist("init", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port), "--imap-security",
+                         "plain", "--user", imap.user, "--password-stdin", "--smtp-host", "127.0.0.1", "--smtp-port",
+                         str(smtp_port), "--smtp-security", "plain", "--preview", "0", stdin=imap.password + "\n")
+    assert initialised.returncode == 0, initialised.stderr
+    assert f"home {user_home}" in initialised.stdout
+    assert assist("ingest", "imap", "--once", "--to", "inbox").returncode == 0
+    worked = assist("work", "--from", "inbox", "--once")
+    assert worked.returncode == 0, worked.stderr
+    summary = (user_home / "notes" / "Inbox summary.md").read_text()
+    assert all(f"the budget meeting {n}" in summary for n in range(2))
+
+
+def test_init_systemd_writes_units_that_verify_and_only_what_the_home_can_run(home, tmp_path, monkeypatch):
+    """--systemd: with no mail account only the worker unit (an IMAP listener would fail forever); the
+    unit files pass `systemd-analyze verify`, a home with a space in its path included. Without a user
+    manager (a container, CI), init says so and what to run where systemd runs."""
+    spaced = tmp_path / "my home"
+    spaced.mkdir()
+    monkeypatch.setenv("ASSIST_HOME", str(spaced))
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    r = run(["init", "--no-model", "--preview", "0", "--systemd"], input="")
+    units = tmp_path / "user" / ".config" / "systemd" / "user"
+    assert sorted(p.name for p in units.iterdir()) == ["assist-work.service"], r.out
+    assert f"wrote {units / 'assist-work.service'}" in r.out
+    assert "systemctl --user" in r.out and "Traceback" not in r.err
+    text = (units / "assist-work.service").read_text()
+    assert f'Environment="ASSIST_HOME={spaced}"' in text and "work --from inbox --follow" in text
+    if shutil.which("systemd-analyze"):
+        verified = subprocess.run(["systemd-analyze", "verify", str(units / "assist-work.service")],
+                                  capture_output=True, text=True)
+        assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
