@@ -113,6 +113,39 @@ def redis_url(tmp_path_factory) -> str:
     proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def spamd(tmp_path_factory) -> str:
+    """A real spamd (Debian's SpamAssassin, offline rules: -L) on a free loopback port: "HOST:PORT"."""
+    import shutil
+    import socket
+    import time
+
+    binary = shutil.which("spamd") or "/usr/sbin/spamd"
+    if not os.path.exists(binary):
+        pytest.fail("spamd is not installed: scripts/test installs it (apt-get install spamassassin)")
+    folder = tmp_path_factory.mktemp("spamd")
+    port = free_port()
+    args = [binary, "-L", f"--listen=127.0.0.1:{port}", "-m", "1", "--max-spare=1", "--min-spare=1",
+            "-r", str(folder / "spamd.pid")] + (["-u", "nobody"] if os.getuid() == 0 else [])
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(folder / "log", "wb"))  # noqa: SIM115
+    for _ in range(600):  # it reads its rules first: a few seconds, more on a busy machine
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(b"PING SPAMC/1.5\r\n\r\n")
+                if b"PONG" in sock.recv(100):
+                    break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"spamd exited: {(folder / 'log').read_text()[-500:]}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("spamd did not answer PING in 300 s")
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
 @pytest.fixture
 def fresh_redis(redis_url) -> str:
     import redis

@@ -149,7 +149,7 @@ def test_bad_input_is_named_and_the_rest_goes_on(home):
     r = run(["classify"], b'{"type": "text", "data": {"text": "hi"}}\nnot json\n\xff\xfe\n')
     assert r.code == 65 and "line 2" in r.err and "line 3" in r.err
     # the unplaced task is parked for a person (queue classify, hold/), not passed down the pipe
-    assert r.lines == [] and "held: no confident route" in r.err
+    assert r.lines == [] and "held: no rule matched and no intent model" in r.err
     [held] = run(["queue", "ls", "--queue", "classify", "--state", "hold", "--json"]).json()
     assert run(["queue", "show", held["id"]]).json()["task"]["intent"]["route"] == "fallback"
 

@@ -89,9 +89,10 @@ def run_demo_twice(home: Path, gguf: Path) -> str:
     held = "".join(p.read_text() for p in (home / "spool").rglob("hold/*.json"))
     scanned, kept_for_a_person = 0, 0
     for path in sorted(MAILBOX.glob("*.eml")):
-        body = parse_message(path.read_bytes()).get("body_text", "")
+        parsed = parse_message(path.read_bytes())
+        body, headers = parsed.get("body_text", ""), " ".join(parsed.get("headers", {}).values())
         for line in (x.strip() for x in body.splitlines()):
-            if len(line) >= 30:
+            if len(line) >= 30 and line not in headers:  # a list footer's URL is in List-Unsubscribe too
                 scanned += 1
                 assert line not in logs, f"{path.name}: a body line is in the logs"
                 assert line not in spool, f"{path.name}: a body line is in a finished task"

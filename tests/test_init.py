@@ -190,7 +190,7 @@ def test_a_wheel_with_only_the_demo_extra_runs_the_demo_then_init_and_a_first_ru
     assert packaged.startswith(str(site)) and int(count) == 30, found.stderr
     three = tmp_path / "three"
     three.mkdir()
-    for name in ("urgent-1.eml", "ham-00026.eml", "ham-00027.eml"):
+    for name in ("urgent-1.eml", "ham-00033.eml", "ham-00026.eml"):  # urgent, a reply (a note), a list mail
         shutil.copy(Path(packaged) / name, three / name)
     demo_home = tmp_path / "demo-home"  # in pytest's 0700 folder: as root, the demo's dovecot mail goes to /tmp
     (demo_home / "models").mkdir(parents=True)

@@ -53,11 +53,13 @@ def _load_jsonl(path: Path) -> tuple[list[str], list[str]]:
 @classify.command()
 @click.argument("train_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--val", "val_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Labelled examples to fit the threshold on (default: a tenth of TRAIN_FILE held out).")
+              help="More labelled examples (a validation split): trained on and cross-validated with the rest.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The model file.")
 @click.option("--c", "c", type=float, default=10.0, show_default=True, help="Inverse regularisation strength.")
 def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
-    """Train the intent model on labelled JSON lines ({"text", "label"}; label "oos" = out of scope).
+    """Train the intent model on labelled JSON lines ({"text", "label"}; label "oos" = out of scope,
+    learned as a class of its own). The head is fitted on all of it (--val too); the threshold on
+    5-fold out-of-fold predictions, to reject at least 55% of the out-of-scope examples.
 
     \b
     Example:
@@ -74,8 +76,41 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
         val_vectors = embedder.embed(val_texts)
     model = fit(embedder.embed(texts), labels, val_vectors, val_labels, name=out.stem, c=c)
     model.save(out)
-    click.echo(f"trained {out}: {len(model.classes)} routes, {model.meta['examples']} examples, "
+    routes = [c for c in model.classes if c != "oos"]
+    oos = f", {model.meta['oos_examples']} out of scope" if model.meta.get("oos_examples") else ""
+    click.echo(f"trained {out}: {len(routes)} routes, {model.meta['examples']} examples{oos}, "
                f"threshold {model.threshold:.2f}")
+
+
+@classify.command("spam-train")
+@click.option("--ham", "ham_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Mail that is not spam: a folder (one message a file, or a Maildir) or an mbox file.")
+@click.option("--spam", "spam_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Spam, the same way.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The model file; point [classify] spam_model at it.")
+@click.option("--c", "c", type=float, default=10.0, show_default=True, help="Inverse regularisation strength.")
+@click.option("--cv/--no-cv", default=True, show_default=True,
+              help="Also report how a model trained this way does on mail it did not see (5-fold).")
+def spam_train(ham_path: Path, spam_path: Path, out: Path, c: float, cv: bool) -> None:
+    """Train the spam model on your own mail (the package ships one trained on the SpamAssassin corpus).
+    The model keeps hashes of words, never the words; the mail is read, not kept.
+
+    \b
+    Example:
+      assist classify spam-train --ham ~/Mail/archive --spam ~/Mail/Junk --out ~/assist/spam.npz
+    """
+    from ..decide.spam import operating_points, out_of_fold, read_mail, train
+
+    ham, spam = read_mail(ham_path), read_mail(spam_path)
+    rows, labels = ham + spam, [False] * len(ham) + [True] * len(spam)
+    if cv:
+        for point in operating_points(out_of_fold(rows, labels, c=c), labels):
+            click.echo(f"  threshold {point['threshold']:.1f}: {point['spam_caught']:.1%} of spam caught, "
+                       f"{point['ham_caught']} of {point['ham']} other mails with it (5-fold, unseen mail)")
+    model = train(rows, labels, c=c, name=out.stem)
+    model.save(out)
+    click.echo(f"trained {out}: {len(spam)} spam, {len(ham)} other mails")
 
 
 @classify.command("eval")
@@ -83,7 +118,8 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
 @click.option("--model", "model_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(test_file: Path, model_file: Path, as_json: bool) -> None:
-    """Accuracy, macro-F1, out-of-scope recall and precision, and the most confused pairs.
+    """Accuracy, macro-F1, out-of-scope recall and precision, the most confused pairs, and the operating
+    curve: in-scope accuracy against out-of-scope recall at other thresholds, to choose one.
 
     \b
     Example:
@@ -102,6 +138,10 @@ def evaluate(test_file: Path, model_file: Path, as_json: bool) -> None:
         click.echo(f"{key:18} {result[key]}")
     for pair in result["most_confused"]:
         click.echo(f"  {pair['count']:4}  {pair['true']} -> {pair['predicted']}")
+    click.echo("operating curve (threshold: in-scope accuracy / out-of-scope rejected; set [classify] threshold):")
+    for point in result["curve"]:
+        recall = "-" if point["oos_recall"] is None else f"{point['oos_recall']:.1%}"
+        click.echo(f"  {point['threshold']:.2f}: {point['in_scope_accuracy']:.1%} / {recall}")
 
 
 @classify.command()
@@ -130,3 +170,80 @@ def explain(text: str | None, task_id: str | None) -> None:
         task = {"id": "explain", "type": "text", "data": {"text": text}}
     [intent] = DecisionEngine(config).decide([task])
     print_json(intent)
+
+
+@classify.command()
+@click.argument("task_id")
+@click.argument("route")
+def teach(task_id: str, route: str) -> None:
+    """Tell classify a task's right route, after the fact (a finished task, a mail it misfiled): kept as
+    an example like a route given with `assist queue approve ID --route R`, and learned from at once.
+    A finished task teaches from what it kept (its subject and headers; the body was removed).
+
+    \b
+    Examples:
+      assist classify teach 01JD3K newsletter
+      assist classify teach 01JD3K spam          # the spam model learns from it too
+    """
+    from ..decide.engine import DecisionEngine
+    from ..queue.admin import resolve
+
+    config = load_config()
+    if route not in config.routes:
+        raise click.UsageError(f"no route named {route!r} (routes: {', '.join(sorted(config.routes))})")
+    backend = config.backend()
+    info = resolve(backend, task_id)
+    _, task = backend.queue(info.queue, create=False).get(info.id)
+    engine = DecisionEngine(config)
+    engine.learn(task, route, "person:teach")
+    engine.model()  # trains the new version now
+    [intent] = engine.decide([task])
+    click.echo(f"learned: {info.id} is {route}; classify would now say {intent['route']} "
+               f"({intent['confidence']:.2f}, {intent['by']})")
+
+
+@classify.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def history(as_json: bool) -> None:
+    """The versions of what classify learned from corrections, newest last (`*` marks the one in use).
+
+    \b
+    Example:
+      assist classify history
+    """
+    from ..decide.learning import Learned
+
+    learned = Learned(load_config().home)
+    current = learned.current()
+    rows = [{"version": v.number, "current": current is not None and v.number == current.number, **v.meta}
+            for v in learned.versions()]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("nothing learned yet: a route given to a held task (assist queue approve ID --route R) "
+                   "or `assist classify teach ID R` is the first example")
+        return
+    from ..timeutil import rfc3339
+
+    for row in rows:
+        routes = ", ".join(f"{name} {n}" for name, n in sorted(row.get("by_route", {}).items())) or "-"
+        click.echo(f"{'*' if row['current'] else ' '} v{row['version']:<4} {rfc3339(row['at'])}  "
+                   f"{len(row.get('examples', []))} example(s): {routes}; spam model from "
+                   f"{row.get('spam_examples', 0)}")
+
+
+@classify.command()
+def undo() -> None:
+    """Go back to the version before the one in use; the examples it added are withdrawn (not learned
+    again). Run it again to go back further.
+
+    \b
+    Example:
+      assist classify undo
+    """
+    from ..decide.learning import undo as step_back
+
+    undone, now = step_back(load_config().home)
+    click.echo(f"undone v{undone.number}; " + (f"v{now.number} is in use" if now else
+                                               "the routes' examples alone decide again"))

@@ -1,4 +1,5 @@
-"""The decision engine: rules first, then the intent model, then the fallback (docs/classify.md).
+"""The decision engine: for mail the spam decision first (decide/spam_policy.py), then rules, then the
+intent model, then the fallback (docs/classify.md).
 
 The model is `[classify] model` when set, else one trained from the routes' `examples` and kept in
 state/intent-model.npz (trained again when the examples or the encoder change).
@@ -13,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, task_text
 from .rules import first_match
+from .spam_policy import is_mail
 
 if TYPE_CHECKING:
     from ..config import Config
+    from .spam_policy import SpamPolicy
 
 DEFAULT_MODEL = "state/intent-model.npz"
 
@@ -26,9 +29,10 @@ class DecisionEngine:
         self.rules = config.rules
         self.settings = config.section("classify")
         self._model: IntentModel | None = None
-        self._loaded = False
+        self._spam: SpamPolicy | None = None
+        self._stamp: str | None = None  # the feedback the loaded models were made with
         self._embedder: Any = None
-        self._lock = threading.Lock()  # `assist work -j N` shares one engine between its workers
+        self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
 
     def embedder(self) -> Any:
         if self._embedder is None:
@@ -37,18 +41,89 @@ class DecisionEngine:
             self._embedder = shared(self.settings.get("encoder"), self.settings.get("tokenizer"))
         return self._embedder
 
+    def _route_examples(self) -> list[tuple[str, str]]:
+        return [(text, name) for name, route in self.config.routes.items() for text in route.get("examples", [])]
+
+    def _load(self) -> None:
+        """Load (or train) the intent model and the spam policy for the feedback as it is now."""
+        from .learning import Feedback
+        from .spam_policy import SpamPolicy
+
+        stamp = Feedback(self.config.home).stamp()
+        if stamp == self._stamp:
+            return
+        learned = self._learned(stamp) if stamp != "none" else None
+        if learned is not None and (learned.folder / "intent.npz").exists():
+            self._model = IntentModel.load(learned.folder / "intent.npz")
+        else:
+            self._model = self._load_model()
+        spam_model = None
+        if learned is not None and (learned.folder / "spam.npz").exists():
+            from .spam import SpamModel
+
+            spam_model = SpamModel.load(learned.folder / "spam.npz")
+        self._spam = SpamPolicy.from_config(self.config, spam_model)
+        self._stamp = stamp
+
+    def _basis(self) -> str:
+        """What a learned version was made from besides the feedback: the routes' examples, the encoder,
+        the spam model it adjusted."""
+        spam = self.settings.get("spam_model")
+        spam_id = "shipped"
+        if spam:
+            path = self.config.resolve(spam)
+            spam_id = f"{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
+        key = json.dumps([self.embedder().identity, sorted(self._route_examples()), spam_id,
+                          self.settings.get("spam_route", "spam")])
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def _learned(self, stamp: str) -> Any:
+        """The learned version for this feedback, trained now when the current one is for other feedback
+        or another basis. None when there is nothing to learn from (an explicit [classify] model)."""
+        from .learning import Feedback, Learned, retrain
+
+        if self.settings.get("model"):
+            return None
+        if not Feedback(self.config.home).entries():  # all withdrawn: the routes' examples alone decide
+            return None
+        basis = self._basis()
+        current = Learned(self.config.home).current()
+        if current is not None and current.meta.get("feedback") == stamp and current.meta.get("basis") == basis:
+            return current
+        from .spam_policy import SpamPolicy
+
+        base = SpamPolicy.from_config(self.config)
+        return retrain(self.config.home, self.embedder(), self._route_examples(),
+                       base.model if base is not None else None, base.route if base is not None else None,
+                       bool(self.settings.get("learn_text", False)), reason="feedback", basis=basis)
+
+    def refresh(self) -> None:
+        """Train again now if the feedback changed (else the next decision would)."""
+        with self._lock:
+            self._load()
+
     def model(self) -> IntentModel | None:
         with self._lock:
-            if not self._loaded:
-                self._model = self._load_model()
-                self._loaded = True
+            self._load()
             return self._model
+
+    def spam_policy(self) -> SpamPolicy | None:
+        with self._lock:
+            self._load()
+            return self._spam
+
+    def learn(self, task: dict[str, Any], route: str, by: str) -> None:
+        """Keep a person's route for `task` as an example; the next decision is made with it."""
+        from .learning import Feedback, example
+
+        with self._lock:
+            Feedback(self.config.home).add(example(task, route, by, self.embedder(),
+                                                   bool(self.settings.get("learn_text", False))))
 
     def _load_model(self) -> IntentModel | None:
         if self.settings.get("model"):
             return IntentModel.load(self.config.resolve(self.settings["model"]))
-        examples = [(text, name) for name, route in self.config.routes.items()
-                    for text in route.get("examples", [])]
+        examples = self._route_examples()
         if len({name for _, name in examples}) < 2:
             return None
         # the vectors the head was fitted on depend on the encoder (and how it computes) as well
@@ -71,12 +146,20 @@ class DecisionEngine:
     def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The intent of each task, with its evidence."""
         out: list[dict[str, Any] | None] = []
-        pending, texts = [], []
+        pending, texts, spam_signal = [], [], {}
+        spam = self.spam_policy() if any(is_mail(t) for t in tasks) else None
         for i, task in enumerate(tasks):
-            rule = first_match(self.rules, task)
+            signals: dict[str, Any] = {}
+            if spam is not None and is_mail(task):
+                signals["spam"], decided = spam.judge(task["data"])
+                if decided is not None:
+                    out.append(decided)
+                    continue
+                spam_signal[i] = signals["spam"]
+            rule = first_match(self.rules, {**task, "signals": signals} if signals else task)
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],
-                            "by": f"rule:{rule['name']}", "confidence": 1.0})
+                            "by": f"rule:{rule['name']}", "confidence": 1.0, **_signals(signals)})
                 continue
             text = task_text(task)
             if not text:  # bad input: held for a person, and named (`assist classify` exits 65)
@@ -98,6 +181,18 @@ class DecisionEngine:
             threshold = self.settings.get("threshold")
             own = {name: route["threshold"] for name, route in self.config.routes.items()
                    if "threshold" in route}
+            spam_column = model.classes.index(spam.route) if spam is not None and spam.route in model.classes \
+                else None
             for row, i in enumerate(pending):
-                out[i] = model.decide(probs[row], threshold, route_thresholds=own)
+                if i in spam_signal and spam_column is not None:  # for mail, spam is the spam decision's call
+                    probs[row, spam_column] = 0.0
+                    probs[row] /= max(float(probs[row].sum()), 1e-9)
+                intent = model.decide(probs[row], threshold, route_thresholds=own)
+                if i in spam_signal:
+                    intent["signals"] = {"spam": spam_signal[i]}
+                out[i] = intent
         return out  # type: ignore[return-value]
+
+
+def _signals(signals: dict[str, Any]) -> dict[str, Any]:
+    return {"signals": signals} if signals else {}

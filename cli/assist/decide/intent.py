@@ -1,5 +1,11 @@
 """The intent model: a logistic-regression head over sentence embeddings, with a confidence threshold
-fitted on validation data (never on the data it is reported on).
+fitted on predictions for examples the head did not see (never on the data it is reported on).
+
+Out-of-scope examples (label "oos") are a class of their own: a text the head finds most like them is
+out of scope whatever its best route scores. The threshold is chosen on out-of-fold predictions over all
+the labelled data (k-fold cross-validation), for the best in-scope accuracy that still rejects
+MIN_OOS_RECALL + MARGIN of the out-of-scope examples: the margin keeps the operating point on the safe
+side of a threshold that only just made it on the data it was chosen on.
 
 Training needs scikit-learn (the `classify` extra); using a trained model needs only numpy. A model is one
 .npz file: weights, bias, class names, threshold and how it was made.
@@ -17,6 +23,9 @@ from typing import Any
 from ..fileutil import write_atomic
 
 OOS = "oos"  # the label of out-of-scope examples in training data
+MIN_OOS_RECALL = 0.5
+MARGIN = 0.05
+GRID = tuple(round(0.02 * i, 2) for i in range(1, 48))  # 0.02 .. 0.94
 
 
 @dataclass
@@ -35,20 +44,28 @@ class IntentModel:
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def in_scope(self, probs: Any) -> tuple[Any, Any]:
+        """(best in-scope class index, its probability) per row; the probability is 0 where the
+        out-of-scope class is the most likely of all."""
+        return best_in_scope(probs, self.classes)
+
     def decide(self, probs: Any, threshold: float | None = None, top: int = 3,
                route_thresholds: dict[str, float] | None = None) -> dict[str, Any]:
         """intent for one row of probabilities: the route (or fallback), labels with scores, evidence.
         A route's own threshold (`routes.NAME.threshold`) replaces the model's for that route."""
         threshold = self.threshold if threshold is None else threshold
-        order = probs.argsort()[::-1][:max(top, 5)]
+        [index], [best] = self.in_scope(probs[None, :])
+        order = [i for i in probs.argsort()[::-1] if self.classes[i] != OOS][:max(top, 5)]
         labels = [{"name": self.classes[i], "score": round(float(probs[i]), 4)} for i in order[:top]
                   if probs[i] >= 0.1 or i == order[0]]
-        best = float(probs[order[0]])
-        threshold = (route_thresholds or {}).get(self.classes[order[0]], threshold)
-        route = self.classes[order[0]] if best >= threshold else "fallback"
-        return {"route": route, "labels": labels, "by": f"model:{self.meta.get('name', 'intent')}",
-                "confidence": round(best, 4), "threshold": round(threshold, 4),
-                "top": [{"name": self.classes[i], "score": round(float(probs[i]), 4)} for i in order]}
+        threshold = (route_thresholds or {}).get(self.classes[index], threshold)
+        route = self.classes[index] if best >= threshold else "fallback"
+        out = {"route": route, "labels": labels, "by": f"model:{self.meta.get('name', 'intent')}",
+               "confidence": round(float(best), 4), "threshold": round(threshold, 4),
+               "top": [{"name": self.classes[i], "score": round(float(probs[i]), 4)} for i in order]}
+        if OOS in self.classes:
+            out["out_of_scope"] = round(float(probs[self.classes.index(OOS)]), 4)
+        return out
 
     def save(self, path: Path) -> None:
         import numpy as np
@@ -68,88 +85,119 @@ class IntentModel:
                        json.loads(str(data["meta"])))
 
 
-def fit_threshold(model: IntentModel, vectors: Any, labels: list[str], min_oos_recall: float = 0.5) -> float:
-    """The threshold with the best in-scope accuracy that still rejects min_oos_recall of the
-    out-of-scope examples; without such examples, the one that keeps 97% of correct answers."""
+def best_in_scope(probs: Any, classes: list[str]) -> tuple[Any, Any]:
     import numpy as np
 
-    probs = model.probabilities(vectors)
-    conf = probs.max(axis=1)
-    pred = np.array(model.classes)[probs.argmax(axis=1)]
-    truth = np.array(labels)
-    inscope = truth != OOS
-    if (~inscope).sum() == 0:
-        correct = conf[(pred == truth)]
+    if OOS not in classes:
+        return probs.argmax(axis=1), probs.max(axis=1)
+    oos = classes.index(OOS)
+    inner = probs.copy()
+    inner[:, oos] = -1.0
+    index, best = inner.argmax(axis=1), inner.max(axis=1)
+    return index, np.where(probs.argmax(axis=1) == oos, 0.0, best)
+
+
+def operating_curve(probs: Any, classes: list[str], truth: list[str],
+                    thresholds: tuple[float, ...] = GRID) -> list[dict[str, Any]]:
+    """At each threshold: in-scope accuracy (a rejected in-scope text counts as wrong) and the share of
+    out-of-scope texts rejected."""
+    import numpy as np
+
+    index, conf = best_in_scope(probs, classes)
+    pred = np.array(classes)[index]
+    y = np.array(truth)
+    inscope = y != OOS
+    out = []
+    for t in thresholds:
+        decided = np.where(conf >= t, pred, OOS)
+        out.append({"threshold": t,
+                    "in_scope_accuracy": round(float((decided[inscope] == y[inscope]).mean()), 4)
+                    if inscope.any() else None,
+                    "oos_recall": round(float((decided[~inscope] == OOS).mean()), 4) if (~inscope).any() else None})
+    return out
+
+
+def choose_threshold(probs: Any, classes: list[str], truth: list[str], min_oos_recall: float = MIN_OOS_RECALL,
+                     margin: float = MARGIN) -> float:
+    """The threshold with the best in-scope accuracy that rejects min_oos_recall + margin of the
+    out-of-scope examples; without such examples, the one that keeps 97% of the correct answers."""
+    import numpy as np
+
+    y = np.array(truth)
+    if not (y == OOS).any():
+        index, conf = best_in_scope(probs, classes)
+        correct = conf[np.array(classes)[index] == y]
         return float(np.quantile(correct, 0.03)) if len(correct) else 0.5
-    best = (0.5, -1.0)
-    for threshold in np.linspace(0.02, 0.95, 94):
-        decided = np.where(conf >= threshold, pred, OOS)
-        recall = float((decided[~inscope] == OOS).mean())
-        accuracy = float((decided[inscope] == truth[inscope]).mean())
-        if recall >= min_oos_recall and accuracy > best[1]:
-            best = (float(threshold), accuracy)
-    return best[0]
+    best = (GRID[-1], -1.0)
+    for point in operating_curve(probs, classes, truth):
+        if point["oos_recall"] >= min_oos_recall + margin and point["in_scope_accuracy"] > best[1]:
+            best = (point["threshold"], point["in_scope_accuracy"])
+    return float(best[0])
 
 
-def train(vectors: Any, labels: list[str], val_vectors: Any = None, val_labels: list[str] | None = None,
-          name: str = "intent", c: float = 10.0) -> IntentModel:
-    """Fit the head on all in-scope examples. The threshold is fitted on the validation data, or
-    without it on out-of-fold predictions (k-fold over the training data), never on what the head saw."""
+def _fit_head(vectors: Any, labels: Any, c: float) -> tuple[list[str], Any, Any]:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    y = np.array(labels)
-    keep = y != OOS
-    if len(set(y[keep])) < 2:
-        raise ValueError("training needs examples of at least two routes")
-    head = LogisticRegression(C=c, max_iter=3000)
-    head.fit(vectors[keep], y[keep])
+    head = LogisticRegression(C=c, max_iter=3000).fit(vectors, labels)
     weights, bias = head.coef_.T, head.intercept_
     if len(head.classes_) == 2:  # sklearn keeps one column for two classes: the first class's logit is 0
         weights = np.hstack([np.zeros_like(weights), weights])
         bias = np.concatenate([[0.0], bias])
-    model = IntentModel(list(head.classes_), weights.astype(np.float32), np.asarray(bias, dtype=np.float32),
-                        0.5, {"name": name, "examples": int(keep.sum()), "c": c})
-    if val_vectors is not None:
-        model.threshold = fit_threshold(model, val_vectors, list(val_labels or []))
-    else:
-        model.threshold = _out_of_fold_threshold(vectors, y, c)
+    return [str(c) for c in head.classes_], weights.astype(np.float32), np.asarray(bias, dtype=np.float32)
+
+
+def train(vectors: Any, labels: list[str], val_vectors: Any = None, val_labels: list[str] | None = None,
+          name: str = "intent", c: float = 10.0, folds: int = 5) -> IntentModel:
+    """Fit the head on all labelled examples (the validation ones too), the out-of-scope ones as a
+    class; fit the threshold on out-of-fold predictions over the same examples (k-fold)."""
+    import numpy as np
+
+    if val_vectors is not None and val_labels:
+        vectors = np.vstack([vectors, val_vectors])
+        labels = list(labels) + list(val_labels)
+    y = np.array(labels)
+    if len(set(y[y != OOS])) < 2:
+        raise ValueError("training needs examples of at least two routes")
+    classes, weights, bias = _fit_head(vectors, y, c)
+    model = IntentModel(classes, weights, bias, 0.5,
+                        {"name": name, "examples": int((y != OOS).sum()), "oos_examples": int((y == OOS).sum()),
+                         "c": c})
+    oof = out_of_fold(vectors, y, c, folds)
+    if oof is not None:
+        model.threshold = choose_threshold(oof, classes, list(y))
+        model.meta["threshold_from"] = f"{folds}-fold out-of-fold predictions"
     return model
 
 
-def _out_of_fold_threshold(vectors: Any, y: Any, c: float) -> float:
+def out_of_fold(vectors: Any, y: Any, c: float, folds: int = 5) -> Any:
+    """Each example's probabilities from a head that did not see it, in the full model's class order;
+    None when a class has too few examples to split."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    keep = y != OOS
-    counts = Counter(y[keep])
-    folds = min(5, min(counts.values()))
+    folds = min(folds, min(Counter(y).values()))
     if folds < 2:
-        return 0.5
-    confidences, truth, preds, oos_conf = [], [], [], []
-    for fit_idx, held_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(vectors[keep], y[keep]):
-        head = LogisticRegression(C=c, max_iter=3000).fit(vectors[keep][fit_idx], y[keep][fit_idx])
-        probs = head.predict_proba(vectors[keep][held_idx])
-        confidences.extend(probs.max(axis=1))
-        preds.extend(head.classes_[probs.argmax(axis=1)])
-        truth.extend(y[keep][held_idx])
-        if (~keep).any():
-            oos_conf.extend(head.predict_proba(vectors[~keep]).max(axis=1))
-    vectors_conf = np.array(confidences)
-    correct = vectors_conf[np.array(preds) == np.array(truth)]
-    if len(oos_conf):  # between the out-of-scope examples and the correct answers
-        return float(min(np.median(oos_conf), np.quantile(correct, 0.05))) if len(correct) else 0.5
-    return float(np.quantile(correct, 0.03)) if len(correct) else 0.5
+        return None
+    classes = sorted(set(y))
+    probs = np.zeros((len(y), len(classes)), dtype=np.float32)
+    for fit_idx, held_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(vectors, y):
+        fold_classes, weights, bias = _fit_head(vectors[fit_idx], y[fit_idx], c)
+        part = IntentModel(fold_classes, weights, bias, 0.5).probabilities(vectors[held_idx])
+        for j, name in enumerate(fold_classes):
+            probs[held_idx, classes.index(name)] = part[:, j]
+    return probs
 
 
 def evaluate(model: IntentModel, vectors: Any, labels: list[str]) -> dict[str, Any]:
-    """Accuracy on in-scope examples, macro-F1, out-of-scope recall and precision, most confused pairs."""
+    """Accuracy on in-scope examples, macro-F1, out-of-scope recall and precision, most confused pairs,
+    and the operating curve (in-scope accuracy and out-of-scope recall at other thresholds)."""
     import numpy as np
 
     probs = model.probabilities(vectors)
-    pred = np.array(model.classes)[probs.argmax(axis=1)]
-    decided = np.where(probs.max(axis=1) >= model.threshold, pred, OOS)
+    index, conf = model.in_scope(probs)
+    pred = np.array(model.classes)[index]
+    decided = np.where(conf >= model.threshold, pred, OOS)
     truth = np.array(labels)
     inscope = truth != OOS
     f1s = []
@@ -169,6 +217,7 @@ def evaluate(model: IntentModel, vectors: Any, labels: list[str]) -> dict[str, A
         "oos_precision": round(float((truth[rejected] == OOS).mean()), 4) if rejected.any() else None,
         "threshold": round(model.threshold, 4),
         "most_confused": [{"true": t, "predicted": d, "count": n} for (t, d), n in confused.most_common(10)],
+        "curve": operating_curve(probs, model.classes, labels, (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)),
     }
 
 

@@ -3,8 +3,9 @@
     [[rules]]
     name = "newsletters"
     route = "newsletter"
-    match = {field = "data.from", glob = "*@news.*"}          # equals, glob, regex or contains
-    # or: match = {any = [{...}, {...}]}   /   match = {all = [{...}, {...}]}
+    match = {field = "data.from", glob = "*@news.*"}          # equals, glob, regex, contains
+    # numbers: {field = "signals.spam", below = 0.2} / at_least = 0.5
+    # or: match = {any = [{...}, {...}]}   /   match = {all = [{...}, {...}]}   /   match = {not = {...}}
 
 A regex is matched by RE2 (decide/regex.py), case-insensitively: in time linear in the text, whatever the
 pattern, so a mail cannot make a rule hang.
@@ -17,7 +18,7 @@ from typing import Any
 
 from . import regex
 
-OPERATORS = ("equals", "glob", "regex", "contains")
+OPERATORS = ("equals", "glob", "regex", "contains", "below", "at_least")
 
 
 def field_value(task: dict[str, Any], path: str) -> Any:
@@ -37,7 +38,13 @@ def matches(spec: dict[str, Any], task: dict[str, Any]) -> bool:
         return any(matches(s, task) for s in spec["any"])
     if "all" in spec:
         return all(matches(s, task) for s in spec["all"])
+    if "not" in spec:
+        return not matches(spec["not"], task)
     value = field_value(task, spec["field"])
+    if "below" in spec or "at_least" in spec:  # a number; a missing field or another type never matches
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return value < spec["below"] if "below" in spec else value >= spec["at_least"]
     values = value if isinstance(value, list) else [value]
     texts = ["" if v is None else str(v) for v in values]
     if "equals" in spec:
@@ -63,7 +70,7 @@ def problems(rules: list[dict[str, Any]], routes: dict[str, Any]) -> list[str]:
         stack = [rule.get("match", {})]
         while stack:
             spec = stack.pop()
-            stack.extend(spec.get("any", []) + spec.get("all", []))
+            stack.extend(spec.get("any", []) + spec.get("all", []) + ([spec["not"]] if "not" in spec else []))
             if "regex" in spec:
                 reason = regex.problem(spec["regex"])
                 if reason:

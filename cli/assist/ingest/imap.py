@@ -11,13 +11,16 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AssistError, Unavailable
 from ..mail import ImapAccount
 from ..mail import imap_connect as connect
 from .events import Sink, State, accepted_only, event
-from .mail import parse_message
+from .mail import mail_data
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 BATCH = 50
 
@@ -48,7 +51,7 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
         with accepted_only(state, sink):
             for start in range(0, len(uids), BATCH):
                 chunk = uids[start: start + BATCH]
-                events = [_fetch(conn, account, uid, uidvalidity) for uid in chunk]
+                events = [_fetch(conn, account, uid, uidvalidity, sink.config) for uid in chunk]
                 sink.send([e for e in events if e is not None])
                 state.save({"uidvalidity": uidvalidity, "last_uid": chunk[-1], "at": time.time()})
                 sent += len(chunk)
@@ -58,13 +61,14 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
             _logout(conn)
 
 
-def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int) -> dict[str, Any] | None:
+def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int,
+           config: Config) -> dict[str, Any] | None:
     status, data = conn.uid("FETCH", str(uid), "(BODY.PEEK[])")
     raw = next((part[1] for part in data if isinstance(part, tuple)), None)
     if status != "OK" or raw is None:
         return None  # expunged since the search
     source = f"imap://{account.user}@{account.host}/{account.folder};UIDVALIDITY={uidvalidity}/;UID={uid}"
-    doc = event("email.received", source, parse_message(raw), key=source)
+    doc = event("email.received", source, mail_data(raw, config), key=source)
     doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity}
     return doc
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .events import Sink, State, accepted_only, event, safe_name
-from .mail import parse_message
+from .mail import mail_data
 
 BATCH = 200
 
@@ -25,14 +25,14 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path) -> int:
     with accepted_only(state, sink):
         for start in range(0, len(keys), BATCH):
             chunk = keys[start: start + BATCH]
-            sink.send([_event(f"maildir://{folder.resolve()}/{key}", box.get_bytes(key)) for key in chunk])
+            sink.send([_event(sink, f"maildir://{folder.resolve()}/{key}", box.get_bytes(key)) for key in chunk])
             seen.update(chunk)
             state.save({"seen": sorted(seen)})
     return len(keys)
 
 
-def _event(source: str, raw: bytes, key: str | None = None) -> dict:
-    return event("email.received", source, parse_message(raw), key=key or source)
+def _event(sink: Sink, source: str, raw: bytes, key: str | None = None) -> dict:
+    return event("email.received", source, mail_data(raw, sink.config), key=key or source)
 
 
 def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
@@ -49,7 +49,8 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
             digest = hashlib.sha256(raw).hexdigest()[:32]
             if digest in seen:
                 continue
-            pending.append((digest, _event(f"mbox://{path.resolve()}#{key}", raw, f"mbox:{path.resolve()}:{digest}")))
+            pending.append((digest, _event(sink, f"mbox://{path.resolve()}#{key}", raw,
+                                           f"mbox:{path.resolve()}:{digest}")))
             if len(pending) >= BATCH:
                 count += _flush(pending, seen, sink, state)
         count += _flush(pending, seen, sink, state)

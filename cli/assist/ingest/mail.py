@@ -11,9 +11,12 @@ import email
 import email.policy
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .html_text import html_to_text
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 MAX_BODY = 100_000
 
@@ -114,8 +117,75 @@ def _attachments(msg: Message) -> list[dict[str, Any]]:
     return out
 
 
+# Headers kept as they are (first 300 characters of the topmost instance): what tells a list, bulk or
+# automated mail, and what the spam model reads besides the text (decide/spam.py)
+KEPT_HEADERS = ("list-id", "list-unsubscribe", "list-post", "precedence", "auto-submitted", "return-path",
+                "reply-to", "x-mailer", "user-agent", "content-type", "x-priority", "organization",
+                "authentication-results", "x-spam-flag", "x-spam-status", "x-spam-score")
+BULK_PRECEDENCE = ("bulk", "list", "junk")
+
+
+def mail_facts(msg: Message) -> dict[str, Any]:
+    """What the headers already say, for rules and the spam model: the kept headers, every header's
+    name, the number of Received hops, whether the mail is bulk (a list, a newsletter, a robot), and
+    a provider's spam verdict and sender authentication when present.
+
+    Every header here can be written by the sender: a provider's verdict is only the topmost one, and
+    only a positive verdict ("this is spam") is ever acted on (docs/classify.md)."""
+    headers: dict[str, str] = {}
+    for name in KEPT_HEADERS:
+        value = _header(msg, name)
+        if value:
+            headers[name] = value[:300]
+    names = sorted({str(k).lower() for k in msg.keys()})  # noqa: SIM118 - a Message is not a dict
+    try:
+        hops = len(msg.get_all("received") or [])
+    except Exception:
+        hops = 0
+    automated = headers.get("auto-submitted", "no").lower().split(";")[0].strip() not in ("", "no")
+    facts: dict[str, Any] = {
+        "headers": headers, "header_names": names, "received_hops": hops,
+        "bulk": bool(headers.get("list-id") or headers.get("list-unsubscribe") or automated
+                     or headers.get("precedence", "").lower().strip() in BULK_PRECEDENCE),
+    }
+    verdict = _provider_spam(headers)
+    if verdict:
+        facts["provider_spam"] = verdict
+    auth = _authentication(headers.get("authentication-results", ""))
+    if auth:
+        facts["authentication"] = auth
+    return facts
+
+
+def _provider_spam(headers: dict[str, str]) -> dict[str, Any] | None:
+    """{"flag": bool, "score": float?} from X-Spam-Flag / X-Spam-Status / X-Spam-Score, else None."""
+    import re
+
+    flag = headers.get("x-spam-flag", "").strip().lower()
+    status = headers.get("x-spam-status", "")
+    if not (flag or status or headers.get("x-spam-score")):
+        return None
+    out: dict[str, Any] = {"flag": flag == "yes" or status.strip().lower().startswith("yes")}
+    score = re.search(r"(?:score|hits)=(-?\d+(?:\.\d+)?)", status) or re.fullmatch(
+        r"\s*(-?\d+(?:\.\d+)?)\s*", headers.get("x-spam-score", ""))
+    if score:
+        out["score"] = float(score.group(1))
+    return out
+
+
+def _authentication(results: str) -> dict[str, str]:
+    """spf, dkim and dmarc outcomes of an Authentication-Results header (RFC 8601), as its writer saw them."""
+    import re
+
+    out: dict[str, str] = {}
+    for method, outcome in re.findall(r"\b(spf|dkim|dmarc)=(\w+)", results, flags=re.IGNORECASE):
+        out.setdefault(method.lower(), outcome.lower())
+    return out
+
+
 def parse_message(raw: bytes) -> dict[str, Any]:
-    """The event data of one message: addresses, subject, date, ids, body text and attachment names."""
+    """The event data of one message: addresses, subject, date, ids, body text, attachment names, and the
+    facts its headers give (mail_facts)."""
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     body = _body(msg)
     data: dict[str, Any] = {
@@ -130,7 +200,23 @@ def parse_message(raw: bytes) -> dict[str, Any]:
         "body_text": body[:MAX_BODY],
         "attachments": _attachments(msg),
         "size": len(raw),
+        **mail_facts(msg),
     }
     if len(body) > MAX_BODY:
         data["body_truncated"] = True
     return {k: v for k, v in data.items() if v not in (None, [])}
+
+
+def mail_data(raw: bytes, config: Config) -> dict[str, Any]:
+    """parse_message, and the verdict of a local spamd when `[classify] spamd` names one (data.spamd:
+    {"spam", "score", "threshold", "rules"}, or {"error"} when it could not answer: the mail goes on)."""
+    data = parse_message(raw)
+    address = config.section("classify").get("spamd")
+    if address:
+        from ..spamd import SpamdError, check
+
+        try:
+            data["spamd"] = check(raw, str(address), config)
+        except SpamdError as exc:
+            data["spamd"] = {"error": str(exc)}
+    return data

@@ -43,6 +43,13 @@ class ClassifyStage(Stage):
 
     def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
         by_person = {id(t) for t in tasks if self._routed_by_person(t)}
+        learned = False
+        for task in tasks:  # a person's route is an example to learn from (decide/learning.py)
+            if id(task) in by_person and not (task.get("intent") or {}).get("learned"):
+                self.engine.learn(task, task["intent"]["route"], "person")
+                task["intent"]["learned"] = learned = True
+        if learned:
+            self.engine.refresh()  # a new version now, for the rest of this batch and what comes next
         undecided = [t for t in tasks if id(t) not in by_person]
         decided = iter(self.engine.decide(undecided) if undecided else [])
         out: list[Outcome] = []
@@ -55,7 +62,7 @@ class ClassifyStage(Stage):
                 task["intent"] = intent
                 out.append(Hold(task, f"{NOTHING_TO_CLASSIFY}; held for a person", bad_input=True))
                 continue
-            if intent["route"] == "fallback" and self.llm is not None:
+            if intent["route"] == "fallback" and self.llm is not None and not intent["by"].startswith("spam:"):
                 try:
                     intent = self.llm.choose(task, intent)
                 except Exception as exc:  # a model down or a bad reply: retried later, like any stage error
@@ -65,7 +72,8 @@ class ClassifyStage(Stage):
             ctx.log.debug("classified", task=task["id"], route=intent["route"], by=intent["by"],
                           confidence=intent["confidence"])
             if intent["route"] == "fallback":
-                out.append(Hold(task, f"no confident route (best {intent['confidence']:.2f}); held for a person"))
+                out.append(Hold(task, intent.get("reason")
+                                or f"no confident route (best {intent['confidence']:.2f}); held for a person"))
             else:
                 out.append(task)
         return out

@@ -1,0 +1,248 @@
+"""Learning from corrections: each route a person gives a task (`assist queue approve ID --route R`, the
+route menus of `assist top` and the dashboard, `assist classify teach ID R`) is kept as a labelled
+example, and the route model and the spam model are trained again from them.
+
+An example keeps what the models read, not the message: the sentence embedding of its text, the hashed
+features of the spam model (decide/spam.py), the subject, and the text itself only with `[classify]
+learn_text = true` (then a new encoder can embed it again; without it, only the subject is embedded
+again, and the example says so). Examples are lines of `state/feedback.jsonl`, appended under a lock; a
+line cut short by a crash is skipped.
+
+Each training makes a version, `state/learned/vN/` (the intent head and the spam model), written whole
+before `state/learned/current` names it: a crash while training leaves the last complete version in use.
+`assist classify history` lists the versions, `assist classify undo` goes back one and withdraws the
+examples the undone version added (they are not learned again).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..fileutil import write_atomic
+
+FEEDBACK = "state/feedback.jsonl"
+LEARNED = "state/learned"
+KEEP_VERSIONS = 20
+# how far a person's example moves the spam model's weights from the shipped ones (decide/spam.py
+# adjust_vectors): at 20, a newsletter marked "not spam" took a near copy of it from 0.93 to 0.31,
+# and an unrelated mail from 0.34 to 0.23
+CORRECTION_STRENGTH = 20.0
+
+
+def _pack(vector: Any) -> str:
+    import numpy as np
+
+    return base64.b64encode(np.asarray(vector, dtype=np.float16).tobytes()).decode()
+
+
+def unpack(text: str) -> Any:
+    import numpy as np
+
+    return np.frombuffer(base64.b64decode(text), dtype=np.float16).astype(np.float32)
+
+
+def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text: bool) -> dict[str, Any]:
+    """The example a person's route for `task` makes (what the models read of it, not the message)."""
+    from .intent import task_text
+    from .spam import vector
+    from .spam_policy import is_mail
+
+    text = task_text(task)
+    found = task.get("data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    entry: dict[str, Any] = {"op": "add", "id": task.get("id"), "route": route, "by": by,
+                             "at": int(time.time() * 1000), "encoder": embedder.identity}
+    if text:
+        entry["vector"] = _pack(embedder.embed([text])[0])
+    if is_mail(task):
+        idx, val = vector(data)
+        entry["spam"] = {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]}
+        entry["subject"] = str(data.get("subject") or "")[:300]
+    if keep_text:
+        entry["text"] = text
+    return entry
+
+
+class Feedback:
+    """The examples, in `state/feedback.jsonl`."""
+
+    def __init__(self, home: Path):
+        self.path = home / FEEDBACK
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        from filelock import FileLock
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.path) + ".lock"), open(self.path, "ab") as handle:
+            handle.write(orjson.dumps(entry) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self._append(entry)
+
+    def withdraw(self, ids: list[str], why: str) -> None:
+        self._append({"op": "withdraw", "ids": ids, "why": why, "at": int(time.time() * 1000)})
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The examples in force: a later one for a task replaces an earlier one; withdrawn ones are gone."""
+        found: dict[str, dict[str, Any]] = {}
+        withdrawn: set[str] = set()
+        try:
+            lines = self.path.read_bytes().splitlines()
+        except FileNotFoundError:
+            return []
+        for line in lines:
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue  # a line a crash cut short
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("op") == "add" and isinstance(entry.get("id"), str):
+                found.pop(entry["id"], None)
+                found[entry["id"]] = entry
+                withdrawn.discard(entry["id"])
+            elif entry.get("op") == "withdraw":
+                withdrawn.update(str(i) for i in entry.get("ids", []))
+        return [e for key, e in found.items() if key not in withdrawn]
+
+    def stamp(self) -> str:
+        """Changes whenever an example is added or withdrawn."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return "none"
+        return f"{st.st_size}-{st.st_mtime_ns}"
+
+
+@dataclass
+class Version:
+    number: int
+    folder: Path
+    meta: dict[str, Any]
+
+
+class Learned:
+    """The versions of what was learned, in `state/learned/`."""
+
+    def __init__(self, home: Path):
+        self.root = home / LEARNED
+
+    def current(self) -> Version | None:
+        try:
+            number = int((self.root / "current").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return self.version(number)
+
+    def version(self, number: int) -> Version | None:
+        folder = self.root / f"v{number}"
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None  # not there, or not complete
+        return Version(number, folder, meta)
+
+    def versions(self) -> list[Version]:
+        numbers = sorted(int(p.name[1:]) for p in self.root.glob("v*") if p.name[1:].isdigit())
+        return [v for v in (self.version(n) for n in numbers) if v is not None]
+
+    def save(self, files: dict[str, Any], meta: dict[str, Any]) -> Version:
+        """A new version from {name: object with .save(path)}, complete on disk before it is current."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for partial in self.root.glob(".v*"):  # left by a crash while training
+            shutil.rmtree(partial, ignore_errors=True)
+        known = [v.number for v in self.versions()]
+        number = max(known, default=0) + 1
+        partial = self.root / f".v{number}.{os.getpid()}"
+        partial.mkdir()
+        for name, obj in files.items():
+            obj.save(partial / name)
+        meta = {**meta, "version": number, "at": int(time.time() * 1000)}
+        write_atomic(partial / "meta.json", json.dumps(meta, indent=1).encode())
+        os.rename(partial, self.root / f"v{number}")
+        self.point_at(number)
+        for old in known[:-KEEP_VERSIONS]:
+            shutil.rmtree(self.root / f"v{old}", ignore_errors=True)
+        return Version(number, self.root / f"v{number}", meta)
+
+    def point_at(self, number: int) -> None:
+        write_atomic(self.root / "current", f"{number}\n".encode())
+
+
+def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], base_spam: Any, spam_route: str | None,
+            keep_text: bool, reason: str, basis: str = "") -> Version:
+    """Train the intent head on the routes' examples and the feedback, adjust the spam model to the
+    feedback, and make it the current version."""
+    import numpy as np
+
+    from .intent import train
+    from .spam import adjust_vectors
+
+    feedback = Feedback(home)
+    stamp = feedback.stamp()
+    entries = feedback.entries()
+    texts = [t for t, _ in route_examples]
+    vectors = [embedder.embed(texts)] if texts else []
+    labels = [name for _, name in route_examples]
+    again = [e for e in entries if e.get("encoder") != embedder.identity and (e.get("text") or e.get("subject"))]
+    if again:  # another encoder made these: embed what was kept again (the text, else the subject)
+        vectors.append(embedder.embed([e.get("text") or e["subject"] for e in again]))
+        labels += [e["route"] for e in again]
+    same = [e for e in entries if e.get("encoder") == embedder.identity and e.get("vector")]
+    if same:
+        vectors.append(np.stack([unpack(e["vector"]) for e in same]))
+        labels += [e["route"] for e in same]
+    files: dict[str, Any] = {}
+    if len(set(labels)) >= 2:
+        model = train(np.vstack(vectors), labels, name="routes")
+        files["intent.npz"] = model
+    mail = [e for e in entries if isinstance(e.get("spam"), dict)]
+    if base_spam is not None and spam_route:
+        files["spam.npz"] = adjust_vectors(base_spam, [(e["spam"]["i"], e["spam"]["v"]) for e in mail],
+                                           [e["route"] == spam_route for e in mail], CORRECTION_STRENGTH)
+    counts: dict[str, int] = {}
+    for label in labels[len(route_examples):]:
+        counts[label] = counts.get(label, 0) + 1
+    meta = {"feedback": stamp, "examples": [e["id"] for e in entries], "by_route": counts,
+            "route_examples": len(route_examples), "spam_examples": len(mail), "encoder": embedder.identity,
+            "reason": reason, "learn_text": keep_text, "basis": basis}
+    return Learned(home).save(files, meta)
+
+
+def undo(home: Path) -> tuple[Version, Version | None]:
+    """Go back one version (or, from the first, to what the routes' examples alone give); the examples
+    the undone version added are withdrawn. (undone, now current: None for the routes' examples)."""
+    from ..errors import UsageError
+
+    learned = Learned(home)
+    current = learned.current()
+    if current is None or not current.meta.get("examples"):
+        raise UsageError("nothing to undo: nothing learned is in use (assist classify history)")
+    feedback = Feedback(home)
+    active = {e["id"] for e in feedback.entries()}
+    # the newest earlier version made only from examples still in force (none withdrawn since)
+    earlier = [v for v in learned.versions() if v.number < current.number
+               and set(v.meta.get("examples", [])) <= active]
+    previous = earlier[-1] if earlier else None
+    added = sorted(set(current.meta.get("examples", [])) - set(previous.meta.get("examples", []) if previous else []))
+    if added:
+        feedback.withdraw(added, f"undo of version {current.number}")
+    if previous is None:
+        (learned.root / "current").unlink()
+        return current, None
+    learned.point_at(previous.number)
+    # the feedback changed (the withdrawal): the previous version is current for it as it stands now
+    meta = {**previous.meta, "feedback": Feedback(home).stamp()}
+    write_atomic(previous.folder / "meta.json", json.dumps(meta, indent=1).encode())
+    return current, Version(previous.number, previous.folder, meta)

@@ -1,0 +1,222 @@
+"""Is this mail spam? A logistic regression over hashed words of the subject, the body and the sender,
+and over what some headers say (the mailer, the content type, the hops, bulk or a reply), trained on
+real mail. Which headers a mail has is left out: in the training corpus it told mailing-list mail from
+everything else, not spam from mail a person wants.
+
+The package ships one (`decide/data/spam-model.npz`, trained by `scripts/train-spam` on the
+SpamAssassin public corpus: decide/data/README.md); `assist classify spam-train` trains one on a
+user's own folders; decide/learning.py adjusts it to what a person corrects. Training needs
+scikit-learn and scipy (the `classify` extra); scoring needs only numpy.
+
+Words are found by a pattern without backtracking and the body is read up to BODY_CHARS, so no mail can
+make scoring slow; a feature is a token's blake2b hash modulo N_FEATURES, so the model keeps no word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..fileutil import write_atomic
+
+N_FEATURES = 1 << 18
+BODY_CHARS = 4000
+SHIPPED = Path(__file__).parent / "data" / "spam-model.npz"
+WORD = re.compile(r"[\w$']+")
+# header values whose words are features (the others are only present or not: `header_names`)
+WORDED_HEADERS = ("content-type", "x-mailer", "user-agent", "precedence", "x-priority", "organization",
+                  "reply-to", "return-path")
+
+
+def _words(text: str, limit: int = 1500) -> list[str]:
+    return [w.lower() for w in WORD.findall(text)[:limit]]
+
+
+def tokens(data: dict[str, Any]) -> list[str]:
+    """The features of one mail's event data (ingest/mail.py parse_message), as strings."""
+    subject = str(data.get("subject") or "")
+    body = str(data.get("body_text") or "")[:BODY_CHARS]
+    body_words = _words(body)
+    out = ["s:" + w for w in _words(subject, 50)]
+    out += body_words
+    out += [f"{a} {b}" for a, b in itertools.pairwise(body_words)]
+    out += ["f:" + w for w in _words(str(data.get("from") or ""), 20)]
+    found = data.get("headers")
+    headers: dict[str, Any] = found if isinstance(found, dict) else {}
+    for name in WORDED_HEADERS:
+        out += [f"{name}:{w}" for w in _words(str(headers.get(name) or ""), 12)]
+    hops = data.get("received_hops")
+    out.append(f"hops:{min(hops, 8) if isinstance(hops, int) else '?'}")
+    out.append(f"bulk:{bool(data.get('bulk'))}")
+    out.append(f"reply:{bool(data.get('in_reply_to') or data.get('references'))}")
+    out.append(f"attachments:{min(len(data.get('attachments') or []), 3)}")
+    links = body.count("http://") + body.count("https://")
+    out.append(f"links:{min(links, 10) // 3}")
+    if len(subject) > 5 and subject.upper() == subject and any(c.isalpha() for c in subject):
+        out.append("subject:capitals")
+    return out
+
+
+def _index(token: str) -> int:
+    return int.from_bytes(hashlib.blake2b(token.encode("utf-8", "replace"), digest_size=4).digest(), "big") \
+        % N_FEATURES
+
+
+def vector(data: dict[str, Any]) -> tuple[Any, Any]:
+    """(indices, values) of one mail: log(1 + count) per hashed token, scaled to unit length."""
+    import numpy as np
+
+    counts = Counter(_index(t) for t in tokens(data))
+    if not counts:
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+    idx = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+    val = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
+    return idx, val / np.linalg.norm(val)
+
+
+def matrix(rows: list[dict[str, Any]]) -> Any:
+    """A sparse matrix (scipy CSR) of many mails' vectors."""
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    vectors = [vector(r) for r in rows]
+    indptr = np.cumsum([0] + [len(i) for i, _ in vectors])
+    indices = np.concatenate([i for i, _ in vectors]) if vectors else np.zeros(0, dtype=np.int32)
+    values = np.concatenate([v for _, v in vectors]) if vectors else np.zeros(0, dtype=np.float32)
+    return csr_matrix((values, indices, indptr), shape=(len(rows), N_FEATURES))
+
+
+@dataclass
+class SpamModel:
+    weights: Any  # (N_FEATURES,) float32
+    bias: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def probability(self, data: dict[str, Any]) -> float:
+        import math
+
+        idx, val = vector(data)
+        z = float(self.bias + (self.weights[idx] * val).sum())
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def probabilities(self, rows: list[dict[str, Any]]) -> list[float]:
+        return [self.probability(r) for r in rows]
+
+    def save(self, path: Path) -> None:
+        import numpy as np
+
+        nonzero = np.flatnonzero(self.weights).astype(np.int32)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, index=nonzero, weight=self.weights[nonzero].astype(np.float32),
+                            bias=np.array(self.bias), meta=np.array(json.dumps(self.meta)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> SpamModel:
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as data:
+            weights = np.zeros(N_FEATURES, dtype=np.float32)
+            weights[data["index"]] = data["weight"]
+            return cls(weights, float(data["bias"]), json.loads(str(data["meta"])))
+
+
+def shipped() -> SpamModel:
+    return SpamModel.load(SHIPPED)
+
+
+def train(rows: list[dict[str, Any]], labels: list[bool], c: float = 10.0, name: str = "spam") -> SpamModel:
+    """A model fitted on mails labelled spam (True) or not (False)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.array(labels, dtype=bool)
+    if y.all() or not y.any():
+        raise ValueError("training needs both spam and mail that is not spam")
+    head = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(matrix(rows), y)
+    return SpamModel(head.coef_[0].astype(np.float32), float(head.intercept_[0]),
+                     {"name": name, "spam": int(y.sum()), "ham": int((~y).sum()), "c": c})
+
+
+def adjust(base: SpamModel, rows: list[dict[str, Any]], labels: list[bool], strength: float = 1.0) -> SpamModel:
+    """`base` moved towards mails a person labelled (adjust_vectors on their features)."""
+    return adjust_vectors(base, [vector(r) for r in rows], labels, strength)
+
+
+def adjust_vectors(base: SpamModel, vectors: list[tuple[Any, Any]], labels: list[bool],
+                   strength: float = 1.0) -> SpamModel:
+    """`base` moved towards mails a person labelled, given as (indices, values): the logistic loss on
+    them plus a pull of `1/strength` back towards base's weights (only the weights of features they
+    have move). A few corrections change decisions near them and leave the rest as base had them."""
+    import numpy as np
+    from scipy.optimize import minimize
+    from scipy.sparse import csr_matrix
+
+    if not vectors:
+        return base
+    indptr = np.cumsum([0] + [len(i) for i, _ in vectors])
+    x = csr_matrix((np.concatenate([np.asarray(v, dtype=np.float64) for _, v in vectors]),
+                    np.concatenate([np.asarray(i, dtype=np.int64) for i, _ in vectors]), indptr),
+                   shape=(len(vectors), N_FEATURES))
+    y = np.where(np.array(labels, dtype=bool), 1.0, -1.0)
+    cols = np.unique(x.indices)
+    local = x[:, cols]
+    w0, pull = base.weights[cols].astype(np.float64), 1.0 / strength
+
+    def loss(delta: Any) -> tuple[float, Any]:  # the bias stays: a few examples say nothing of all mail
+        margin = y * (local @ (w0 + delta) + base.bias)
+        value = np.logaddexp(0, -margin).sum() + 0.5 * pull * (delta @ delta)
+        return value, local.T @ (-y / (1.0 + np.exp(margin))) + pull * delta
+
+    found = minimize(loss, np.zeros(len(cols)), jac=True, method="L-BFGS-B", options={"maxiter": 200})
+    weights = base.weights.copy()
+    weights[cols] = (w0 + found.x).astype(np.float32)
+    return SpamModel(weights, base.bias, {**base.meta, "adjusted_with": len(vectors)})
+
+
+def out_of_fold(rows: list[dict[str, Any]], labels: list[bool], folds: int = 5, c: float = 10.0) -> list[float]:
+    """Each mail's spam probability from a model that did not see it (k-fold): how a model does on new mail."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.array(labels, dtype=bool)
+    probs = np.zeros(len(rows))
+    for fit, held in StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
+        model = train([rows[i] for i in fit], [bool(y[i]) for i in fit], c=c)
+        probs[held] = model.probabilities([rows[i] for i in held])
+    return [float(p) for p in probs]
+
+
+def operating_points(probs: list[float], labels: list[bool],
+                     thresholds: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)) -> list[dict[str, Any]]:
+    """At each threshold: the share of spam caught and the number of other mails that would be caught too."""
+    spam = [p for p, s in zip(probs, labels, strict=True) if s]
+    ham = [p for p, s in zip(probs, labels, strict=True) if not s]
+    return [{"threshold": t, "spam_caught": round(sum(p >= t for p in spam) / max(1, len(spam)), 4),
+             "ham_caught": sum(p >= t for p in ham), "ham": len(ham), "spam": len(spam)} for t in thresholds]
+
+
+def read_mail(path: Path) -> list[dict[str, Any]]:
+    """The event data of every message in a folder (one message a file, Maildirs included, recursively;
+    hidden files skipped) or an mbox file."""
+    from ..errors import UsageError
+    from ..ingest.mail import parse_message
+
+    if path.is_file():
+        import mailbox
+
+        return [parse_message(mailbox.mbox(str(path), create=False).get_bytes(key))
+                for key in mailbox.mbox(str(path), create=False).keys()]  # noqa: SIM118
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such folder or mbox file")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+        part.startswith(".") for part in p.relative_to(path).parts))
+    return [parse_message(p.read_bytes()) for p in files]

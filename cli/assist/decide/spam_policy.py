@@ -1,0 +1,84 @@
+"""The spam decision for mail, before the rules: a mail is spam when the provider that delivered it said
+so (X-Spam-Flag / X-Spam-Status), when the spam model is at least as sure as the spam route's
+`threshold`, or when the local spamd (`[classify] spamd`) said so and the model does not disagree
+(SPAMD_AGREE); at `[classify] spam_hold` and above it is held for a person ("might be spam"); below, the
+rules and the intent model decide, with the model's probability as `signals.spam` for rules to read
+(the default urgent rule wants it low).
+
+Only a verdict of spam is ever taken from a header: every header can be written by the sender, and a
+spammer who writes "X-Spam-Flag: YES" files their own mail in Junk. A verdict of "not spam" is
+ignored, and so is a `data.spamd` when no spamd is configured (a task document cannot vouch for itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from .spam import SpamModel
+
+DEFAULT_ROUTE = "spam"
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_HOLD = 0.5
+# spamd's verdict files a mail in Junk when the model gives it at least this: on the developers' 600
+# messages spamd's offline rules flagged 7 list mails (forged-looking From lines), all under 0.2 by the
+# model, and the spam it caught that the model missed scored above 0.3 (bench/mail.py)
+SPAMD_AGREE = 0.3
+
+
+def is_mail(task: dict[str, Any]) -> bool:
+    data = task.get("data")
+    return str(task.get("type", "")).startswith("email.") and isinstance(data, dict) and (
+        "subject" in data or "body_text" in data)
+
+
+@dataclass
+class SpamPolicy:
+    route: str
+    threshold: float
+    hold: float
+    model: SpamModel
+    spamd: bool  # whether a spamd is configured (else data.spamd is not read)
+
+    @classmethod
+    def from_config(cls, config: Config, model: SpamModel | None = None) -> SpamPolicy | None:
+        """The policy the config asks for; None when it has no spam route (or `spam_route = ""`)."""
+        settings = config.section("classify")
+        route = settings.get("spam_route", DEFAULT_ROUTE)
+        if not route or route not in config.routes:
+            return None
+        if model is None:
+            from .spam import SpamModel, shipped
+
+            model = SpamModel.load(config.resolve(settings["spam_model"])) if settings.get("spam_model") \
+                else shipped()
+        threshold = float(config.routes[route].get("threshold", DEFAULT_THRESHOLD))
+        return cls(route, threshold, float(settings.get("spam_hold", DEFAULT_HOLD)), model,
+                   bool(settings.get("spamd")))
+
+    def judge(self, data: dict[str, Any]) -> tuple[float, dict[str, Any] | None]:
+        """(the model's probability, the intent when this step decides: spam, or held as might be spam)."""
+        p = round(self.model.probability(data), 4)
+        evidence: dict[str, Any] = {"model": p}
+        provider = data.get("provider_spam")
+        spamd = data.get("spamd") if self.spamd else None
+        if isinstance(spamd, dict):
+            evidence["spamd"] = {k: spamd[k] for k in ("spam", "score", "threshold", "error") if k in spamd}
+        if isinstance(provider, dict) and provider.get("flag") is True:
+            evidence["provider"] = {k: provider[k] for k in ("flag", "score") if k in provider}
+            return p, self._intent(self.route, "spam:provider", 1.0, evidence)
+        if p >= self.threshold:
+            return p, self._intent(self.route, "spam:model", p, evidence)
+        if isinstance(spamd, dict) and spamd.get("spam") is True and p >= SPAMD_AGREE:
+            return p, self._intent(self.route, "spam:spamd", p, evidence)
+        if p >= self.hold:
+            intent = self._intent("fallback", "spam:model", p, evidence)
+            intent["reason"] = f"might be spam (model {p:.2f}); held for a person"
+            return p, intent
+        return p, None
+
+    def _intent(self, route: str, by: str, confidence: float, evidence: dict[str, Any]) -> dict[str, Any]:
+        return {"route": route, "labels": [{"name": self.route, "score": evidence["model"]}], "by": by,
+                "confidence": round(confidence, 4), "threshold": self.threshold, "spam": evidence}

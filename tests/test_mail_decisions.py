@@ -1,0 +1,283 @@
+"""Decisions a person can trust: mail facts from headers, the default rules that use them, the spam
+decision (the shipped model, a model trained with `assist classify spam-train`, a real spamd), and
+learning from a person's corrections (approve --route, classify teach, history, undo), through the
+real commands on the committed fixtures (tests/fixtures/email, real SpamAssassin corpus mail)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from email import message_from_bytes
+from email.policy import compat32
+from pathlib import Path
+
+import orjson
+import pytest
+
+from assist.ingest.events import event
+from assist.ingest.mail import parse_message
+from conftest import ASSIST, REPO, jsonl, run
+
+FIXTURES = Path(__file__).parent / "fixtures" / "email" / "spamassassin"
+
+
+def raw_of(kind: str, n: int, subject: str | None = None, add: dict[str, str] | None = None,
+           drop: tuple[str, ...] = ()) -> bytes:
+    """A fixture message, with its subject replaced, headers added or removed."""
+    msg = message_from_bytes((FIXTURES / kind / f"{n:05d}.eml").read_bytes(), policy=compat32)
+    for name in drop + tuple(add or {}) + (("Subject",) if subject else ()):
+        del msg[name]
+    for name, value in (add or {}).items():
+        msg[name] = value
+    if subject:
+        msg["Subject"] = subject
+    return msg.as_bytes()
+
+
+def mail(raw: bytes, n: int = 0) -> dict:
+    return event("email.received", f"test:{n}", parse_message(raw), key=f"test:{n}:{len(raw)}")
+
+
+@pytest.fixture
+def routes_home(home):
+    """A home with the routes and rules the project ships (the checkout's assist.toml)."""
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
+    return home
+
+
+def classify(*docs: dict) -> list[dict]:
+    r = run(["classify"], input=jsonl(*docs), timeout=300)
+    assert r.code == 0, r.err
+    return [orjson.loads(line) for line in r.out.splitlines()]
+
+
+def test_the_headers_facts_are_in_the_event():
+    listed = parse_message((FIXTURES / "ham" / "00001.eml").read_bytes())
+    assert listed["bulk"] is True and listed["headers"]["list-id"].endswith("<exmh-workers.spamassassin.taint.org>")
+    assert listed["headers"]["precedence"] == "bulk" and listed["received_hops"] >= 3
+    direct = parse_message((FIXTURES / "spam" / "00001.eml").read_bytes())
+    assert direct["bulk"] is False and "provider_spam" not in direct
+    flagged = parse_message(raw_of("spam", 1, add={
+        "X-Spam-Status": "Yes, score=12.1 required=5.0 tests=HTML_MESSAGE", "Auto-Submitted": "auto-generated",
+        "Authentication-Results": "mx.example.org; spf=fail smtp.mailfrom=x; dkim=none; dmarc=fail"}))
+    assert flagged["provider_spam"] == {"flag": True, "score": 12.1} and flagged["bulk"] is True
+    assert flagged["authentication"] == {"spf": "fail", "dkim": "none", "dmarc": "fail"}
+    forged = parse_message(raw_of("spam", 1, add={"X-Spam-Flag": "NO", "X-Spam-Score": "-20"}))
+    assert forged["provider_spam"] == {"flag": False, "score": -20.0}
+
+
+def test_the_default_rules_file_by_headers_and_never_draft_to_a_spammer(routes_home):
+    """Lists by List-Id, not by a subject in brackets; spam with an urgent subject is spam, not urgent;
+    a provider's spam verdict is followed, a forged "not spam" is not."""
+    docs = [
+        mail(raw_of("ham", 4), 1),  # "[IRR] Klez": a list mail, by its List-Id
+        mail(raw_of("spam", 7, subject="[ILUG] FORTUNE 500 COMPANY HIRING, AT HOME REPS."), 2),
+        mail(raw_of("spam", 6, subject="URGENT: your bank account information"), 3),
+        mail(raw_of("spam", 10, subject="URGENT BUSINESS PROPOSAL, reply ASAP"), 4),
+        mail(raw_of("ham", 4, add={"X-Spam-Flag": "YES"}), 5),
+        mail(raw_of("spam", 8, add={"X-Spam-Flag": "NO", "X-Spam-Status": "No, score=-9.0"}), 6),
+    ]
+    out = {d["source"]: d["intent"] for d in classify(*docs)}
+    assert out["test:1"]["route"] == "newsletter" and out["test:1"]["by"] == "rule:mailing-lists"
+    assert out["test:2"]["route"] != "newsletter"
+    assert out["test:3"]["route"] != "urgent" and out["test:4"]["route"] != "urgent"
+    assert out["test:5"]["route"] == "spam" and out["test:5"]["by"] == "spam:provider"
+    assert out["test:6"]["route"] == "spam" and out["test:6"]["by"] == "spam:model"
+    assert out["test:6"]["spam"]["model"] >= 0.8 and "provider" not in out["test:6"]["spam"]
+
+
+def test_spam_train_makes_a_model_that_classify_uses(home, tmp_path):
+    """`assist classify spam-train` on folders, then [classify] spam_model: classify scores with it."""
+    from assist.decide.spam import SpamModel, shipped
+
+    for kind, count in (("ham", 18), ("spam", 10)):
+        (tmp_path / kind).mkdir()
+        for n in range(1, count + 1):
+            shutil.copy(FIXTURES / kind / f"{n:05d}.eml", tmp_path / kind)
+    r = run(["classify", "spam-train", "--ham", str(tmp_path / "ham"), "--spam", str(tmp_path / "spam"),
+             "--out", str(tmp_path / "mine.npz")], timeout=300)
+    assert r.code == 0, r.err
+    assert "trained" in r.out and "10 spam, 18 other mails" in r.out and "5-fold, unseen mail" in r.out
+    (home / "assist.toml").write_text('[[rules]]\nname = "rest"\nroute = "other"\n'
+                                      'match = {field = "type", glob = "*"}\n'
+                                      '[routes.spam]\nthreshold = 0.8\n[routes.other]\n'
+                                      f'[classify]\nspam_model = "{tmp_path / "mine.npz"}"\nspam_hold = 0.99\n')
+    raws = [raw_of("spam", n) for n in range(1, 6)] + [raw_of("ham", n) for n in range(1, 6)]
+    out = classify(*(mail(raw, n) for n, raw in enumerate(raws)))
+    said = {d["source"]: d["intent"].get("spam", {}).get("model", d["intent"].get("signals", {}).get("spam"))
+            for d in out}
+    mine, theirs = SpamModel.load(tmp_path / "mine.npz"), shipped()
+    expected = {f"test:{n}": round(mine.probability(parse_message(raw)), 4) for n, raw in enumerate(raws)}
+    assert said == expected  # classify scored with the trained model...
+    assert said != {k: round(theirs.probability(parse_message(raws[int(k[5:])])), 4) for k in said}  # not the shipped
+    assert min(said[f"test:{n}"] for n in range(5)) > max(said[f"test:{n}"] for n in range(5, 10))
+
+
+def test_spamd_is_asked_at_ingestion_and_its_verdict_joins_the_models(home, spamd, tmp_path):
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + f'\n[classify]\nspamd = "{spamd}"\n')
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1.spam").write_bytes((FIXTURES / "spam" / "00001.eml").read_bytes())
+    (maildir / "new" / "2.ham").write_bytes((FIXTURES / "ham" / "00001.eml").read_bytes())
+    r = run(["ingest", "maildir", str(maildir)], timeout=300)
+    assert r.code == 0, r.err
+    events = {d["data"]["subject"]: d for d in map(orjson.loads, r.out.splitlines())}
+    spam, ham = events["Life Insurance - Why Pay More?"], events["Re: New Sequences Window"]
+    assert spam["data"]["spamd"]["spam"] is True and spam["data"]["spamd"]["score"] >= 5.0
+    assert "MIME_HTML_ONLY" in spam["data"]["spamd"]["rules"]
+    assert ham["data"]["spamd"]["spam"] is False
+    [judged] = classify(spam)
+    assert judged["intent"]["route"] == "spam" and judged["intent"]["spam"]["spamd"]["spam"] is True
+    # spamd down: the mail goes on, with the reason in place of a verdict
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + '\n[classify]\nspamd = "127.0.0.1:9"\n')
+    (maildir / "new" / "3.spam").write_bytes((FIXTURES / "spam" / "00002.eml").read_bytes())
+    r = run(["ingest", "maildir", str(maildir)], timeout=120)
+    assert r.code == 0, r.err
+    [late] = [orjson.loads(line) for line in r.out.splitlines()]
+    assert "spamd at 127.0.0.1:9" in late["data"]["spamd"]["error"]
+
+
+NEWSLETTER = ("From: Brightside Outdoor <deals@brightside.example>\r\nTo: you@example.org\r\n"
+              "Subject: Weekly deals from Brightside Outdoor: {pct}% off {what}\r\n"
+              "Message-ID: <{n}@brightside.example>\r\n"
+              "Date: Mon, 30 Nov 2026 09:00:00 +0000\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+              "<p>This week only: {what} at {pct}% off. Free delivery over 50 euros. Visit our shop to see all "
+              "offers. You receive this because you bought from us.</p>\r\n")
+
+
+def test_a_persons_corrections_are_learned_and_can_be_undone(routes_home):
+    """A shop's newsletter the spam model files in Junk: the person says it is a newsletter (a held copy
+    routed with queue approve --route, and classify teach), the next issue is not spam; undo brings
+    the old decision back."""
+    first = mail(NEWSLETTER.format(pct=20, what="tents and stoves", n=1).encode(), 1)
+    second = mail(NEWSLETTER.format(pct=30, what="boots and jackets", n=2).encode(), 2)
+    [before] = classify(second)
+    assert before["intent"]["route"] == "spam", before["intent"]
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(first)).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"]).code == 0
+    assert run(["classify", "teach", first["id"], "newsletter"], timeout=300).code == 0
+    history = run(["classify", "history", "--json"]).json()
+    assert history[-1]["current"] and history[-1]["examples"] == [first["id"]]
+    assert history[-1]["by_route"] == {"newsletter": 1} and history[-1]["spam_examples"] == 1
+    [after] = classify(second)
+    assert after["intent"]["route"] != "spam" and after["intent"]["signals"]["spam"] < 0.5, after["intent"]
+    undone = run(["classify", "undo"])
+    assert undone.code == 0 and "undone v1" in undone.out
+    [again] = classify(second)
+    assert again["intent"]["route"] == "spam"
+    assert run(["classify", "undo"]).code == 2  # nothing left to undo
+
+
+def test_a_route_given_with_queue_approve_is_learned_by_the_next_classify(home):
+    (home / "assist.toml").write_text("""
+[routes.cooking]
+examples = ["a recipe for lentil soup", "how long to roast a chicken", "bake bread at home",
+            "what spices go with lamb", "a quick pasta dinner"]
+[routes.cars]
+examples = ["the car needs new tyres", "book the car in for a service", "the engine light is on",
+            "how much is petrol now", "wash the car on saturday"]
+[routes.garden]
+examples = ["plant tulip bulbs", "mow the lawn"]
+""")
+    text = {"type": "text", "data": {"text": "Riverside Allotment Society newsletter, issue 41: pruning roses"}}
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(text)).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"]).code == 0
+    held = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert len(held) == 1 and "no confident route" in held[0]["hold_reason"]
+    assert run(["queue", "approve", held[0]["id"], "--route", "garden"]).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"], timeout=300).code == 0
+    history = run(["classify", "history", "--json"]).json()
+    assert history[-1]["by_route"] == {"garden": 1} and history[-1]["current"]
+    similar = {"type": "text", "data": {"text": "Riverside Allotment Society newsletter, issue 42: pruning roses"}}
+    [next_one] = classify(similar)
+    assert next_one["intent"]["route"] == "garden", next_one["intent"]  # without asking
+
+
+def test_feedback_from_another_encoder_is_embedded_again(routes_home):
+    """An encoder upgrade: examples another encoder made are embedded again from what was kept (here the
+    subject; with learn_text the text), not dropped."""
+    (routes_home / "state").mkdir()
+    old = {"op": "add", "id": "OLD1", "route": "newsletter", "by": "person", "at": 1, "encoder": "an-older-encoder",
+           "vector": "AAAA", "subject": "Riverside Allotment Society newsletter, issue 7"}
+    (routes_home / "state" / "feedback.jsonl").write_bytes(orjson.dumps(old) + b"\n" + b'{"op": "add", "id": "cut')
+    decided = run(["classify", "explain", "--text", "Riverside Allotment Society newsletter, issue 8"], timeout=300)
+    assert decided.code == 0, decided.err
+    history = run(["classify", "history", "--json"]).json()
+    assert history[-1]["examples"] == ["OLD1"] and history[-1]["by_route"] == {"newsletter": 1}
+    assert decided.json()["route"] == "newsletter"  # the subject, embedded again, is an example
+
+
+def test_a_retrain_killed_at_any_moment_leaves_a_whole_model_in_use(routes_home):
+    """kill -9 while a new version is being trained, at several moments: what `current` names is always
+    complete and loadable, and the next run trains again and goes on."""
+    first = mail(NEWSLETTER.format(pct=20, what="tents", n=1).encode(), 1)
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(first)).code == 0
+    assert run(["classify", "teach", next(iter([first["id"]])), "newsletter"], timeout=300).code == 0
+    learned = routes_home / "state" / "learned"
+    for n, delay in enumerate((0.3, 0.8, 1.5, 2.5)):
+        extra = {"op": "add", "id": f"K{n}", "route": "triage", "by": "person", "at": n, "encoder": "x",
+                 "subject": f"a question about the budget, part {n}"}
+        with open(routes_home / "state" / "feedback.jsonl", "ab") as f:
+            f.write(orjson.dumps(extra) + b"\n")
+        proc = subprocess.Popen([ASSIST, "classify"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=os.environ.copy())
+        proc.stdin.write(jsonl({"type": "text", "data": {"text": "hello"}}))
+        proc.stdin.close()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        current = int((learned / "current").read_text())
+        assert (learned / f"v{current}" / "meta.json").exists() and (learned / f"v{current}" / "intent.npz").exists()
+        r = run(["classify", "history", "--json"])
+        assert r.code == 0 and any(v["current"] for v in r.json())
+    assert run(["classify", "explain", "--text", "hello"], timeout=300).code == 0
+    assert not list(learned.glob(".v*"))  # what a kill left half-written is cleared by the next training
+    assert run(["classify", "history", "--json"]).json()[-1]["examples"][-1] == "K3"
+
+
+@pytest.mark.parametrize("reply", [
+    b"HTTP/1.1 200 OK\r\n\r\nhello",                                         # not spamd
+    b"SPAMD/1.1 76 EX_PROTOCOL\r\n\r\n",                                       # spamd refusing
+    b"SPAMD/1.1 0 EX_OK\r\nSpam: maybe ; x / y\r\n\r\n",                        # no verdict it can read
+    b"SPAMD/1.1 0 EX_OK\r\nSpam: True ; 9.0 / 5.0\r\n\r\n" + b"A" * 200_000,   # a flood after the verdict
+])
+def test_a_spamd_answer_is_read_strictly(reply):
+    """Whatever answers on the spamd port, the result is a verdict read by the protocol or an error
+    naming the address: never an exception out of ingestion, never more than 64 KiB read."""
+    import socket
+    import threading
+
+    from assist.config import Config
+    from assist.ingest.mail import mail_data
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer():
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(1 << 20)
+            conn.sendall(reply)
+
+    threading.Thread(target=answer, daemon=True).start()
+    config = Config(home=Path("/tmp"), path=None, raw={"classify": {"spamd": f"127.0.0.1:{port}"}})
+    data = mail_data((FIXTURES / "spam" / "00001.eml").read_bytes(), config)
+    server.close()
+    verdict = data["spamd"]
+    if reply.startswith(b"SPAMD/1.1 0 EX_OK\r\nSpam: True"):
+        assert verdict["spam"] is True and verdict["rules"] == []  # 'AAAA...' is no rule name it keeps
+    else:
+        assert set(verdict) == {"error"} and f"127.0.0.1:{port}" in verdict["error"]
+
+
+def test_a_spamd_elsewhere_is_refused_unless_remote_is_allowed(home):
+    from assist.config import Config
+    from assist.ingest.mail import mail_data
+
+    config = Config(home=home, path=None, raw={"classify": {"spamd": "203.0.113.5:783"}})
+    with pytest.raises(Exception, match="allow_remote"):
+        mail_data((FIXTURES / "spam" / "00001.eml").read_bytes(), config)
