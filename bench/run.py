@@ -54,7 +54,7 @@ def tasks() -> list[dict]:
 def generation(home: Path) -> None:
     import llama_cpp
 
-    from assist.ai.backends.llamacpp import REPEAT_PENALTY
+    from assist.ai.backends.llamacpp import REPEAT_PENALTY, default_threads
     from assist.ai.models import Models
     from assist.ai.prompting import PromptBuilder
     from assist.ai.running import run_prompt
@@ -64,8 +64,9 @@ def generation(home: Path) -> None:
     models = Models(config)
     builder = PromptBuilder(config, models)
     prompts = [builder.build(t) for t in tasks()]
-    direct = llama_cpp.Llama(model_path=str(home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"), n_ctx=2048,
-                             verbose=False)
+    gguf = home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    direct = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, verbose=False,
+                             n_threads=default_threads(gguf))  # the same threads: the ratio is assist's overhead
     run_prompt(prompts[0], models)  # warm both
     direct.create_chat_completion(messages=prompts[0]["messages"], max_tokens=8)
 

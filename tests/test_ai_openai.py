@@ -240,3 +240,64 @@ from = "assistant@example.org"
         assert [t["stage"] for t in task["trace"] if t["ok"]] == ["classify", "prompt", "run", "act"]
         assert task["result"]["model"] == "server" and task["actions"][0]["status"] == "done"
     assert run(["queue", "ls", "--queue", "inbox", "--json"]).json() == []
+
+
+def test_every_built_in_schema_compiles_on_llama_cpps_server(server, llm_home):
+    """The schema each built-in template sends, with the actions the default routes let a model propose,
+    is one llama.cpp's server can build a grammar from (json_mode = "json_object", the mode it has): it
+    answers each, and lives. json_schema, which it lacks, is refused in the server's own words."""
+    mode = "json_object"
+    from assist.act.plan import proposal_schema
+    from assist.ai import templates
+    from assist.ai.prompting import with_proposals
+    from conftest import REPO
+
+    (llm_home / "assist.toml").write_text((REPO / "assist.toml").read_text() + "\n" +
+                                          server_model(server.url, json_mode=f'"{mode}"'))
+    config = load(llm_home)
+    backend = Models(config).get("server")
+    used = {route.get("template"): route for route in config.routes.values() if route.get("template")}
+    sent = 0
+    for path in sorted(templates.builtin_dir().glob("*.md")):
+        template = templates.load(path.stem, llm_home)
+        if template.output is None:
+            continue
+        route = used.get(path.stem, {"actions": ["notes.append", "email.move", "email.flag"]})
+        schema = with_proposals(template.output, proposal_schema(route))
+        reply = backend.complete([{"role": "user", "content": "Reply in JSON."}], Options(max_tokens=12, schema=schema))
+        assert reply.completion_tokens > 0, path.stem
+        sent += 1
+    assert sent >= 5 and server.proc.poll() is None
+    (llm_home / "assist.toml").write_text((REPO / "assist.toml").read_text() + "\n" +
+                                          server_model(server.url, json_mode='"json_schema"', retries="0"))
+    with pytest.raises(ModelUnavailable, match="Input should be 'text' or 'json_object'"):
+        Models(load(llm_home)).get("server").complete([{"role": "user", "content": "hi"}],
+                                                      Options(max_tokens=5, schema=SCHEMA))
+
+
+def test_a_servers_error_is_shown_in_its_own_words(home):
+    """An OpenAI-style error body (a grammar it cannot compile, a model it lacks) is in the message."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuses(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = orjson.dumps({"error": {"message": "failed to parse grammar\nat rule 12\x1b[2J"}})
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Refuses)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        configure(home, server_model(f"http://127.0.0.1:{httpd.server_port}/v1", retries="0"))
+        backend = Models(load(home)).get("server")
+        with pytest.raises(ModelUnavailable) as caught:
+            backend.complete([{"role": "user", "content": "hi"}], Options(max_tokens=5, schema=SCHEMA))
+        assert "answered 500: failed to parse grammar at rule 12" in str(caught.value)
+        assert "\x1b" not in str(caught.value)
+    finally:
+        httpd.shutdown()

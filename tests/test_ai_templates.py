@@ -104,6 +104,8 @@ def test_config_check_names_missing_templates_and_models(home, cli):
     ('The answer is {"a": 3} as asked.', {"a": 3}),
     ('I think {not json} but then {"a": 4}', {"a": 4}),
     ('[1, 2]', [1, 2]),
+    ('{"body": "Hi Ann,\nThursday works.\n\tBob"}', {"body": "Hi Ann,\nThursday works.\n\tBob"}),  # raw breaks
+    ('```json\n{"summary": "two\nlines"}\n```', {"summary": "two\nlines"}),
 ])
 def test_find_json_in_replies(reply, expected):
     assert output.find_json(reply) == expected
@@ -116,3 +118,50 @@ def test_parse_names_the_problem():
     with pytest.raises(output.OutputError, match="urgency"):
         output.parse('{"urgency": "soon"}', schema)
     assert output.parse('{"urgency": "low"}', schema) == {"urgency": "low"}
+
+
+def test_a_templates_actions_are_made_of_what_the_route_allows():
+    """The email-triage template proposes actions: the schema it is given is the route's allowlist with
+    each executor's own arguments, so a valid reply is a proposal the plan can take (policy still applies)."""
+    from assist.act.plan import proposal_schema
+    from assist.ai.prompting import with_proposals
+
+    declared = templates.load("email-triage", Path("/nonexistent")).output
+    schema = with_proposals(declared, proposal_schema({"actions": ["email.move"], "confirm": ["notes.append"]}))
+    check = jsonschema_rs.validator_for(schema)
+    base = {"summary": "s", "category": "work", "urgency": "low"}
+    assert check.is_valid({**base, "actions": [{"type": "email.move", "args": {"message_id": "<a@b>", "to": "Lists"}},
+                                               {"type": "notes.append", "args": {"note": "n", "text": "t"}}]})
+    assert not check.is_valid({**base, "actions": [{"type": "email.flag", "args": {"message_id": "<a@b>",
+                                                                                     "flag": "flagged"}}]})
+    # the template's own earlier shape ({"folder": ...}) matched no executor: every proposal was refused
+    assert not check.is_valid({**base, "actions": [{"type": "email.move", "args": {"folder": "Lists"}}]})
+    # a route's fixed actions are not proposed again: the default triage route appends its note itself
+    nothing = with_proposals(declared, proposal_schema({"actions": ["notes.append"], "fixed": [
+        {"type": "notes.append", "args": {"note": "Inbox summary", "text": "{{ parsed.summary }}"}}]}))
+    assert "actions" not in nothing["properties"] and jsonschema_rs.validator_for(nothing).is_valid(base)
+    assert not jsonschema_rs.validator_for(nothing).is_valid({**base, "actions": []})
+
+
+def test_a_mail_reaches_the_model_without_quotes_signature_and_list_footer():
+    """The model reads what the sender wrote, and is told what the headers already know (a list post, a
+    reply), on a real SpamAssassin-corpus list reply (tests/fixtures)."""
+    from assist.ai.mail_view import mail_view
+    from assist.ingest.mail import parse_message
+
+    fixture = Path(__file__).parent / "fixtures" / "email" / "spamassassin" / "ham" / "00001.eml"
+    data = parse_message(fixture.read_bytes())
+    view = mail_view(data)
+    assert ">" in data["body_text"] and "_______________________________________________" in data["body_text"]
+    assert not [line for line in view["body"].splitlines() if line.lstrip().startswith(">")]
+    assert "Exmh-workers mailing list" not in view["body"] and "wrote:" not in view["body"]
+    assert "For me it is very repeatable" in view["body"]
+    assert view["body"].rstrip().endswith("(local routing issue I think).")
+    assert view["list"] and view["reply"] and not view["automated"]
+    assert "mailing list" in view["facts"] and "reply" in view["facts"] and "automatically" not in view["facts"]
+    t = templates.load("email-triage", Path("/nonexistent"))
+    [_, user] = t.render(task={"data": data}, data=data, intent={}, context=[], mail=view)
+    assert "What its headers say: a post to the mailing list" in user["content"]
+    assert "Exmh-workers mailing list" not in user["content"]
+    signed = mail_view({"body_text": "Thursday at 3pm works.\n\n-- \nBob Smith\nCEO, Example Ltd\n+1 555 0100"})
+    assert signed["body"] == "Thursday at 3pm works." and not signed["list"] and signed["facts"] == ""

@@ -20,6 +20,19 @@ def executors() -> dict[str, Executor]:
     return REGISTRY
 
 
+def proposal_schema(route: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON Schema of one action a model may propose on `route`: one of the types the route allows
+    and does not already take as a fixed action, with that executor's own arguments, so a proposal is
+    valid by construction (the route's policy still decides what runs). None when nothing is left."""
+    known = executors()
+    fixed = {f.get("type") for f in route.get("fixed", []) if isinstance(f, dict)}
+    allowed = [t for t in dict.fromkeys([*route.get("actions", []), *route.get("confirm", [])])
+               if t in known and t not in fixed]
+    choices = [{"type": "object", "required": ["type", "args"], "additionalProperties": False,
+                "properties": {"type": {"const": kind}, "args": known[kind].schema}} for kind in allowed]
+    return {"anyOf": choices} if choices else None
+
+
 def action_key(task_id: str, index: int, kind: str, args: Any) -> str:
     import orjson
 

@@ -17,13 +17,14 @@ class OutputError(ValueError):
 
 def find_json(text: str) -> Any:
     """The first JSON object or array in `text`: inside a ``` fence if there is one, else the first `{` or
-    `[` from which a whole JSON value decodes."""
+    `[` from which a whole JSON value decodes. Control characters inside strings are accepted."""
+    # strict=False: a raw line break inside a string (a grammar lets one through) is read as "\n"
+    decoder = json.JSONDecoder(strict=False)
     for block in FENCED.findall(text):
         try:
-            return json.loads(block)
+            return decoder.decode(block.strip())
         except json.JSONDecodeError:
             pass
-    decoder = json.JSONDecoder()
     for match in re.finditer(r"[\[{]", text):
         try:
             value, _ = decoder.raw_decode(text, match.start())

@@ -10,10 +10,12 @@ task with the numbers.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PermanentError
 from . import templates
+from .mail_view import mail_view
 from .models import Models
 
 if TYPE_CHECKING:
@@ -44,9 +46,28 @@ def _longest(data: Any) -> int:
     return 0
 
 
+def with_proposals(schema: dict[str, Any], item: dict[str, Any] | None) -> dict[str, Any]:
+    """A template's output schema whose `actions` (if it has them) are made of `item`, the route's own
+    proposal schema; without one, the reply has no `actions` at all."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or "actions" not in properties:
+        return schema
+    out = {**schema, "properties": dict(properties)}
+    if item is None:
+        del out["properties"]["actions"]
+        out["required"] = [r for r in schema.get("required", []) if r != "actions"]
+        return out
+    declared = properties["actions"] if isinstance(properties["actions"], dict) else {}
+    out["properties"]["actions"] = {"type": "array", "maxItems": int(declared.get("maxItems", 3)), "items": item}
+    return out
+
+
 class PromptBuilder:
-    def __init__(self, config: Config, models: Models | None = None, memory: Any = None):
+    def __init__(self, config: Config, models: Models | None = None, memory: Any = None,
+                 proposals: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None):
+        """`proposals(route)`: the schema of one action the route lets a model propose (act/plan.py)."""
         self.config = config
+        self.proposals = proposals
         self.models = models or Models(config)
         self._memory = memory
         self._memory_lock = threading.Lock()
@@ -90,7 +111,9 @@ class PromptBuilder:
         data = task.get("data") or {}
 
         def render(data: Any, context: list[dict[str, Any]]) -> tuple[list[dict[str, str]], int]:
-            messages = template.render(task=task, data=data, intent=task.get("intent") or {}, context=context)
+            mail = mail_view(data) if isinstance(data, dict) else {}
+            messages = template.render(task=task, data=data, intent=task.get("intent") or {}, context=context,
+                                       mail=mail)
             return messages, backend.count_messages(messages)
 
         messages, tokens = render(data, context)
@@ -129,7 +152,7 @@ class PromptBuilder:
             "tokens": tokens,
         }
         if template.output is not None:
-            section["schema"] = template.output
+            section["schema"] = with_proposals(template.output, self.proposals(route) if self.proposals else None)
         if route.get("tags"):
             section["tags"] = list(route["tags"])
         if cut:

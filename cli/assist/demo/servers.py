@@ -110,6 +110,23 @@ class Dovecot:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _die_with_parent_hook() -> Any:
+    """A function for the child to run before exec (after its user is set): Linux then sends it SIGKILL
+    when the process that started it dies, even by SIGKILL, so no dovecot outlives its demo or test.
+    prctl is looked up here, in the parent: the child only calls it (no import, no lock after fork)."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook() -> None:
+        prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+
+    return hook
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -154,7 +171,7 @@ def start_dovecot(timeout: float = 15, tls: bool = False, login: str = "testuser
     kwargs: dict[str, Any] = {"user": uid, "group": gid, "extra_groups": []} if root else {}
     proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr", "wb"),  # noqa: SIM115
-                            start_new_session=True, **kwargs)
+                            start_new_session=True, preexec_fn=_die_with_parent_hook(), **kwargs)
     server = Dovecot("127.0.0.1", port, login, password, maildir, workdir, proc, uid, gid, imaps_port, cafile,
                      keep=not fresh)
     deadline = time.monotonic() + timeout

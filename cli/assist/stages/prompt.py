@@ -15,9 +15,10 @@ class PromptStage(Stage):
     name = "prompt"
 
     def __init__(self, config: Config):
+        from ..act.plan import proposal_schema
         from ..ai.prompting import PromptBuilder
 
-        self.builder = PromptBuilder(config)
+        self.builder = PromptBuilder(config, proposals=proposal_schema)
 
     def process(self, task: Task, ctx: StageContext) -> Task:
         section = self.builder.build(task)

@@ -78,3 +78,18 @@ class ModelBackend:
     def count_messages(self, messages: Messages) -> int:
         """Tokens of a chat, with a few per message for the chat template's markers."""
         return sum(self.count_tokens(m["content"]) + 6 for m in messages) + 3
+
+
+# what a server's grammar compiler may choke on: llama.cpp's server spells a `maxLength` as one rule per
+# character and crashed ("failed to parse grammar") on the reply-draft template's schema
+LOOSE_KEYWORDS = ("maxLength", "minLength", "pattern", "format")
+
+
+def compilable(schema: Any) -> Any:
+    """The schema a server builds its grammar from: the same shape without length limits, patterns and
+    formats. The reply is still checked against the whole schema (ai/output.py), and repaired once."""
+    if isinstance(schema, list):
+        return [compilable(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {k: compilable(v) for k, v in schema.items() if k not in LOOSE_KEYWORDS}

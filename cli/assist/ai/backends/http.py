@@ -83,9 +83,24 @@ class HttpBackend(ModelBackend):
                                        f"{timeout_s or self.timeout_s:g}s") from None
             reason = type(exc).__name__
             raise ModelUnavailable(f"model {self.name}: cannot reach {url} ({reason})") from None
-        if response.status_code in RETRY_STATUS:
-            raise ModelUnavailable(f"model {self.name}: {url} answered {response.status_code}")
         if response.status_code >= 400:
-            detail = response.text[:200].replace("\n", " ")
-            raise ModelError(f"model {self.name}: {url} answered {response.status_code}: {detail}")
+            detail = _reason(response)  # the server's own words: a grammar it cannot compile, a model it lacks
+            said = f"model {self.name}: {url} answered {response.status_code}" + (f": {detail}" if detail else "")
+            raise (ModelUnavailable if response.status_code in RETRY_STATUS else ModelError)(said)
         return response
+
+
+def _reason(response: Any) -> str:
+    """What an error reply says, in one printable line: an OpenAI-style {"error": {"message"}} or
+    {"error": "..."}, else the start of its text."""
+    from ...printable import printable
+
+    text = ""
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            error = body.get("error")
+            text = str(error.get("message") if isinstance(error, dict) else error or body.get("detail") or "")
+    except ValueError:
+        pass
+    return printable(" ".join((text or response.text or "").split()))[:300]

@@ -29,10 +29,30 @@ _loaded: dict[tuple[Any, ...], tuple[Any, threading.Lock]] = {}
 _loading = threading.Lock()
 
 
+# Threads, chosen on measurements (bench/threads.py, 2 cores, SmolLM2-135M, tokens/s idle / with two
+# busy processes beside it): two threads spinning (OpenMP's default) 156 / 20, two threads waiting
+# passively 45 / 93, one thread 140 / 109. A small model gets one thread; a larger one (compute per token
+# outweighs the threads' hand-overs) gets every core, waiting passively: the issue's 1.5B model went
+# from 1-4 tokens/s to 17 under load that way.
+SMALL_MODEL_BYTES = 400_000_000
+
+
+def default_threads(path: Path) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        small = path.stat().st_size < SMALL_MODEL_BYTES
+    except OSError:
+        small = True
+    return 1 if small else cores
+
+
 def _load(path: Path, **kwargs: Any) -> tuple[Any, threading.Lock]:
     key = (str(path), tuple(sorted(kwargs.items())))
     with _loading:
         if key not in _loaded:
+            # read by OpenMP when llama.cpp's library loads: threads sleep while they wait, so other
+            # processes on the machine do not take them down (a user's own setting wins)
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 import llama_cpp
             except ImportError:
@@ -124,7 +144,7 @@ class LlamaCppBackend(ModelBackend):
     def model(self) -> tuple[Any, threading.Lock]:
         if not self.path.is_file():
             raise self._missing()
-        return _load(self.path, n_ctx=self.context, n_threads=self.threads)
+        return _load(self.path, n_ctx=self.context, n_threads=self.threads or default_threads(self.path))
 
     def _vocab(self) -> tuple[Any, threading.Lock]:
         for (path, _), loaded in _loaded.items():

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .base import Completion, Messages, ModelError, ModelUnavailable, Options
+from .base import Completion, Messages, ModelError, ModelUnavailable, Options, compilable
 from .http import HttpBackend
 
 CTX_STEP = 512
@@ -32,7 +32,7 @@ class OllamaBackend(HttpBackend):
         if options.stop:
             body["options"]["stop"] = options.stop
         if options.schema is not None:
-            body["format"] = options.schema
+            body["format"] = compilable(options.schema)
         return body
 
     def complete(self, messages: Messages, options: Options) -> Completion:

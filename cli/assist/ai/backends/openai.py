@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .base import Completion, Messages, ModelError, ModelUnavailable, Options
+from .base import Completion, Messages, ModelError, ModelUnavailable, Options, compilable
 from .http import HttpBackend
 
 
@@ -23,11 +23,11 @@ class OpenAIBackend(HttpBackend):
             body["stop"] = options.stop
         if options.schema is not None:
             mode = self.spec.get("json_mode", "json_schema")
+            schema = compilable(options.schema)
             if mode == "json_schema":
-                body["response_format"] = {"type": "json_schema",
-                                           "json_schema": {"name": "output", "schema": options.schema}}
+                body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
             elif mode == "json_object":  # llama.cpp's server: a schema inside json_object
-                body["response_format"] = {"type": "json_object", "schema": options.schema}
+                body["response_format"] = {"type": "json_object", "schema": schema}
         return body
 
     def complete(self, messages: Messages, options: Options) -> Completion:

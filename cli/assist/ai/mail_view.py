@@ -1,0 +1,57 @@
+"""What a template sees of a mail besides its data: the body without what a model should not summarise
+(quoted replies, the signature, a mailing list's footer), and the facts the headers already know (a
+list post, an automated sender, a reply in a thread), so the model is told them instead of guessing.
+
+Templates use it as `mail`: `{{ mail.body }}`, `{% if mail.list %}`, `{{ mail.facts }}`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# "On Mon, 3 Jun 2002, Ann wrote:", "Ann <ann@x> writes:", "-----Original Message-----"
+QUOTE_INTRO = re.compile(r"^(on .{0,200}(wrote|writes):|.{0,120}\b(wrote|writes):|-+ ?original message ?-+)\s*$",
+                         re.IGNORECASE)
+SIGNATURE = re.compile(r"^-- ?$")
+# a list footer: a rule of _ or - and a line about the list, or the classic Mailman / Yahoo groups lines
+FOOTER_RULE = re.compile(r"^[_=-]{20,}\s*$")
+FOOTER_WORDS = re.compile(r"(mailing list|listinfo|unsubscribe|list-request|yahoo! groups|mailman)", re.IGNORECASE)
+
+
+def readable_body(text: str) -> str:
+    """The body without quoted lines (and the line introducing them), the signature and a list footer."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if SIGNATURE.match(line):
+            break
+        if FOOTER_RULE.match(stripped) and any(FOOTER_WORDS.search(x) for x in lines[index + 1:index + 6]):
+            break
+        if stripped.startswith(">") or QUOTE_INTRO.match(stripped):
+            continue
+        kept.append(line.rstrip())
+    text = "\n".join(kept).strip()
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def mail_view(data: dict[str, Any]) -> dict[str, Any]:
+    """`mail` for a template: the readable body and what the headers say, as flags and one sentence."""
+    found = data.get("headers")
+    headers: dict[str, Any] = found if isinstance(found, dict) else {}
+    is_list = bool(headers.get("list-id") or headers.get("list-post") or headers.get("list-unsubscribe"))
+    # Precedence: bulk is what list software writes too: a robot only when it is no list
+    automated = str(headers.get("auto-submitted", "no")).lower().split(";")[0].strip() not in ("", "no") or (
+        not is_list and str(headers.get("precedence", "")).lower().strip() in ("bulk", "junk"))
+    reply = bool(data.get("in_reply_to") or data.get("references"))
+    facts = []
+    if is_list:
+        facts.append(f"a post to the mailing list {headers.get('list-id') or headers.get('list-post')}")
+    if automated:
+        facts.append("sent automatically (not written by a person for you)")
+    if reply:
+        facts.append("a reply in an existing conversation")
+    body = str(data.get("body_text") or "")
+    return {"body": readable_body(body) or body.strip(), "list": is_list, "automated": automated, "reply": reply,
+            "facts": "; ".join(facts)}
