@@ -1,10 +1,12 @@
 """The AI orchestrator's costs, in one run, against llama-cpp-python called directly (the anchor).
 
-Run by `scripts/bench run`. Needs the embedded model: it is pulled into ./models/ when missing.
-1. Generation: the same prompts through assist's run stage (warm, in process) and through
-   `Llama.create_chat_completion` directly, with the same seed and sampling: tokens/s of each and their
-   ratio (target >= 0.95). Also the wall time of the `assist run` command over the same tasks (cold
-   process, model load included), for reference.
+Run by `scripts/bench run` (`--models smollm2-135m` for one). Each catalog model is pulled into
+./models/ when missing.
+1. Generation, for each catalog model: the same prompts through assist's run stage (warm, in process)
+   and through `Llama.create_chat_completion` directly, with the same seed and sampling: tokens/s of
+   each and their ratio (target >= 0.95). Also the wall time of the `assist run` command over the same
+   tasks (cold process, model load included), for reference. Then a JSON reply forced by llama.cpp's
+   grammar against the same request unconstrained: tokens/s of each and their ratio (aim >= 0.8).
 2. Orchestration overhead per task: `prompt` + `run` with max_tokens=1 in a warm worker against the
    direct call with max_tokens=1 (target <= 5 ms per task).
 3. Memory query p50 over 10,000 chunks: Banking77 texts from ../shared/data (the committed test fixture
@@ -22,6 +24,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assist.ai.pull import Packaged
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIST = str(Path(sys.executable).parent / "assist")
@@ -32,15 +38,15 @@ SUBJECTS = ["Lunch on Friday", "Invoice 4471 overdue", "Server down in productio
             "Team offsite planning", "Password reset requested", "Holiday photos"]
 
 
-def setup_home(root: Path) -> Path:
-    from assist.ai.pull import EMBEDDED, pull
+def setup_home(root: Path, item: Packaged) -> Path:
+    from assist.ai.pull import pull
 
-    gguf = pull(REPO / "models", EMBEDDED, log=lambda m: print(m, file=sys.stderr))
-    home = root / "home"
+    gguf = pull(REPO / "models", item, log=lambda m: print(m, file=sys.stderr))
+    home = root / item.name
     (home / "models").mkdir(parents=True)
     (home / "models" / gguf.name).symlink_to(gguf)
     (home / "assist.toml").write_text('[routes.echo]\ntemplate = "echo"\n[models.embedded]\nbackend = "llamacpp"\n'
-                                      'seed = 1\n')
+                                      f'path = "{item.name}"\nseed = 1\n')
     os.environ["ASSIST_HOME"] = str(home)
     return home
 
@@ -51,7 +57,7 @@ def tasks() -> list[dict]:
             for i, s in enumerate(SUBJECTS)]
 
 
-def generation(home: Path) -> None:
+def generation(home: Path, item: Packaged) -> None:
     import llama_cpp
 
     from assist.ai.backends.llamacpp import REPEAT_PENALTY, default_threads
@@ -64,8 +70,8 @@ def generation(home: Path) -> None:
     models = Models(config)
     builder = PromptBuilder(config, models)
     prompts = [builder.build(t) for t in tasks()]
-    gguf = home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    direct = llama_cpp.Llama(model_path=str(gguf), n_ctx=2048, verbose=False,
+    gguf = home / "models" / item.file
+    direct = llama_cpp.Llama(model_path=str(gguf), n_ctx=models.get("embedded").context, verbose=False,
                              n_threads=default_threads(gguf))  # the same threads: the ratio is assist's overhead
     run_prompt(prompts[0], models)  # warm both
     direct.create_chat_completion(messages=prompts[0]["messages"], max_tokens=8)
@@ -91,7 +97,7 @@ def generation(home: Path) -> None:
             tokens, seconds = fn()
             rates[name].append(tokens / seconds)
     d, a = statistics.median(rates["direct"]), statistics.median(rates["assist"])
-    print(f"generation   assist run {a:7.1f} tokens/s   llama-cpp-python direct {d:7.1f} tokens/s   "
+    print(f"{item.name}\ngeneration   assist run {a:7.1f} tokens/s   llama-cpp-python direct {d:7.1f} tokens/s   "
           f"ratio {a / d:.3f} (target >= 0.95)")
 
     # overhead per task with max_tokens=1: prompt building, model selection and parsing around one call.
@@ -158,10 +164,67 @@ def memory_query(home: Path) -> None:
           f"top-1 right {hits}/{len(timings)}")
 
 
+TRIAGE_SCHEMA = {"type": "object", "required": ["summary", "category", "urgency"], "additionalProperties": False,
+                 "properties": {"summary": {"type": "string", "maxLength": 600},
+                                "category": {"enum": ["personal", "work", "newsletter", "notification", "finance",
+                                                      "shopping", "spam", "other"]},
+                                "urgency": {"enum": ["low", "normal", "high"]}}}
+
+
+def json_speed(home: Path, item: Packaged) -> None:
+    """Tokens/s of a JSON reply forced by the grammar, written unforced, and as assist asks for it by default
+    for this model (`json_grammar`: "fallback" writes unforced and forces only a reply that does not
+    validate), over the same ten requests."""
+    from dataclasses import replace
+
+    from assist.ai import output
+    from assist.ai.backends.base import Options
+    from assist.ai.models import Models
+    from assist.config_file import load
+
+    backend = Models(load(home)).get("embedded")
+    default = backend.json_grammar  # type: ignore[attr-defined]
+    ask = ('Describe this email in JSON with "summary" (one sentence), "category" (personal, work, newsletter, '
+           'notification, finance, shopping, spam or other) and "urgency" (low, normal or high). Email: ')
+    prompts = [[{"role": "user", "content": ask + t["data"]["text"]}] for t in tasks()]
+    backend.complete(prompts[0], Options(max_tokens=4))  # warm
+    rates: dict[str, float] = {}
+    valid: dict[str, int] = {}
+    ways = (("unforced", "always", None), ("grammar", "always", TRIAGE_SCHEMA),
+            (f"assist ({default})", default, TRIAGE_SCHEMA))
+    for name, mode, schema in ways:
+        backend.json_grammar = mode  # type: ignore[attr-defined]
+        tokens, seconds, valid[name] = 0, 0.0, 0
+        for messages in prompts:
+            reply = backend.complete(messages, replace(Options(temperature=0, max_tokens=96), schema=schema))
+            tokens += reply.completion_tokens
+            seconds += (reply.model_ms or 0) / 1000
+            try:
+                output.parse(reply.text, TRIAGE_SCHEMA)
+                valid[name] += 1
+            except output.OutputError:
+                pass
+        rates[name] = tokens / seconds
+    backend.json_grammar = default  # type: ignore[attr-defined]
+    line = ", ".join(f"{name} {rate:.1f} tokens/s ({valid[name]}/{len(prompts)} valid)" for name, rate in rates.items())
+    print(f"json         {item.name}: {line}; grammar/unforced {rates['grammar'] / rates['unforced']:.2f}, "
+          f"assist/unforced {rates[ways[2][0]] / rates['unforced']:.2f} (aim >= 0.8)")
+
+
 def main() -> None:
+    import argparse
+
+    from assist.ai.pull import CATALOG, find
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default=",".join(c.name for c in CATALOG), help="catalog names, comma-separated")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="assist-bench-run-") as tmp:
-        home = setup_home(Path(tmp))
-        generation(home)
+        for name in args.models.split(","):
+            item = find(name)
+            home = setup_home(Path(tmp), item)
+            generation(home, item)
+            json_speed(home, item)
         memory_query(home)
 
 

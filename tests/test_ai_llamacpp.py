@@ -53,7 +53,7 @@ def test_fifty_json_prompts_all_parse_and_validate(llm_home, cli):
 
 
 def test_a_long_email_is_cut_to_fit_and_says_so(llm_home, cli):
-    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\ncontext = 512\n')
+    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\ncontext = 640\n')
     body = " ".join(f"Paragraph {i} of a very long report about the quarterly numbers." for i in range(600))
     task = {"type": "email.received", "data": {"from": "a@example.com", "subject": "Report", "body_text": body},
             "intent": {"route": "triage"}}
@@ -63,7 +63,7 @@ def test_a_long_email_is_cut_to_fit_and_says_so(llm_home, cli):
     cut = out["prompt"]["cut"]
     assert cut["fields"] == ["data.body_text"]
     assert cut["tokens_before"] > cut["limit"] >= out["prompt"]["tokens"]
-    assert cut["limit"] == 512 - 400 - 8
+    assert cut["limit"] == 640 - 400 - 8
     assert "[…cut" in out["prompt"]["messages"][-1]["content"]
     assert out["data"]["body_text"] == body  # the task's data itself is untouched
     log = (llm_home / "logs" / "prompt.jsonl").read_text()
@@ -79,7 +79,7 @@ def test_a_template_that_cannot_fit_fails_with_the_numbers(llm_home, cli):
     configure(llm_home, '[routes.huge]\ntemplate = "huge"\n[models.embedded]\nbackend = "llamacpp"\ncontext = 512\n')
     result = cli(["prompt"], input=jsonl({"type": "text", "data": {"text": "x" * 5000}, "intent": {"route": "huge"}}))
     assert result.code == 1
-    assert "template huge: the prompt needs" in result.err and "model embedded has 404" in result.err
+    assert "template huge: the prompt needs more than the 404 tokens model embedded has" in result.err
 
 
 def test_routes_without_a_template_pass_through(llm_home, cli):

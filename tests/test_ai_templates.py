@@ -79,7 +79,8 @@ def test_unknown_and_unsafe_names(home):
 @pytest.mark.parametrize("name", sorted(n for n in templates.available(Path("/nonexistent"))))
 def test_every_builtin_template_parses_and_renders(name):
     t = templates.load(name, Path("/nonexistent"))
-    task = dict(EMAIL, data={**EMAIL["data"], "text": "hello", "week_start": "2026-11-23",
+    task = dict(EMAIL, data={**EMAIL["data"], "text": "hello, what can you do for me today?",
+                             "week_start": "2026-11-23",
                              "events": [{"start": "Mon 09:00", "summary": "Standup"}],
                              "files": [{"path": "a.md", "change": "modified"}]})
     messages = t.render(task=task, data=task["data"], intent=task["intent"], context=[],
@@ -129,7 +130,7 @@ def test_a_templates_actions_are_made_of_what_the_route_allows():
     declared = templates.load("email-triage", Path("/nonexistent")).output
     schema = with_proposals(declared, proposal_schema({"actions": ["email.move"], "confirm": ["notes.append"]}))
     check = jsonschema_rs.validator_for(schema)
-    base = {"summary": "s", "category": "work", "urgency": "low"}
+    base = {"summary": "s", "category": "work", "urgency": "low", "needs_reply": False}
     assert check.is_valid({**base, "actions": [{"type": "email.move", "args": {"message_id": "<a@b>", "to": "Lists"}},
                                                {"type": "notes.append", "args": {"note": "n", "text": "t"}}]})
     assert not check.is_valid({**base, "actions": [{"type": "email.flag", "args": {"message_id": "<a@b>",

@@ -7,8 +7,10 @@ import hmac
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import jwt as pyjwt
+import orjson
 import pytest
 import requests
 
@@ -129,3 +131,32 @@ def test_a_caller_over_its_rate_gets_429(server, home):
 def test_refuses_to_start_without_a_way_to_check_callers(home):
     r = run(["ingest", "http", "--port", str(free_port())], timeout=30)
     assert r.code == 2 and "token init" in r.err
+
+
+def test_a_button_posts_a_request_that_the_pipeline_answers_from_the_calendar(server, home, gguf):
+    """POST /trigger/ask {"text"} is a typed request: classified among the request routes, and the prompt
+    stage gives it the calendar's facts (no model is asked here: the prompt is what is checked)."""
+    from conftest import REPO
+
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + '\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    (home / "models").mkdir()
+    (home / "models" / gguf.name).symlink_to(gguf)  # the prompt is fitted to the model's context
+    ics = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
+    assert run(["ingest", "ics", str(ics), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    url, _ = server
+    body = b'{"text": "what is on my calendar on friday"}'
+    r = post(url, body, signed(body), name="ask")
+    assert r.status_code == 202 and r.json()["type"] == "request"
+    for bad in (b'{"text": 5}', b'{"text": ""}', b'{"words": "hi"}'):
+        assert post(url, bad, signed(bad), name="ask").status_code == 400
+    assert run(["classify", "--from", "hooks", "--to", "classified", "--once"], timeout=300).code == 0
+    task = run(["queue", "show", r.json()["id"], "--queue", "classified"]).json()["task"]
+    assert task["intent"]["route"] == "agenda", task["intent"]
+    # the prompt stage prepares it as of when it was asked; here, as of a Wednesday of the fixture's weeks
+    task["data"]["asked_at"] = "2026-12-02T10:00:00+01:00"
+    prompted = run(["prompt"], input=orjson.dumps(task) + b"\n", timeout=300)
+    assert prompted.code == 0, prompted.err
+    done = orjson.loads(prompted.out)
+    assert done["data"]["window"] == "on Friday 4 December"
+    assert done["data"]["events"] == ["Fri 4 Dec 16:00-17:00 Call with the New York team"]
+    assert "Call with the New York team" in done["prompt"]["messages"][-1]["content"]

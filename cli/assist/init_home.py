@@ -59,9 +59,11 @@ def _quote(value: str) -> str:
 
 
 def accounts(plan: Plan) -> str:
-    """The part of assist.toml init writes: the notes folder and the mail account."""
+    """The part of assist.toml init writes: the notes folder, the calendar file events are added to, and
+    the mail account."""
     lines = [f"{MARKER} `assist init` writes this part (everything below this line) ---",
-             "", "[actions.notes]", f"vault = {_quote(plan.notes)}"]
+             "", "[actions.notes]", f"vault = {_quote(plan.notes)}",
+             "", "[actions.calendar]", 'file = "calendar.ics"']
     mail = plan.mail
     if mail is not None:
         secret = (f"token = {_quote(mail.token or TOKEN)}" if not mail.password_env

@@ -13,6 +13,7 @@ from .errors import AssistError
 # name -> (module, attribute, one-line help shown in `assist --help` without importing the module)
 COMMANDS = {
     "act": ("assist.commands.act", "act", "Carry out the tasks' actions, within route policies."),
+    "ask": ("assist.commands.ask", "ask", "Ask something: your calendar, notes, mail; add an event."),
     "ingest": ("assist.commands.ingest", "ingest", "Turn mail, text lines and timer ticks into events."),
     "enqueue": ("assist.commands.enqueue", "enqueue", "Put tasks (JSON lines on stdin) into a queue."),
     "queue": ("assist.commands.queue", "queue", "List, inspect, retry, cancel and approve queued tasks."),

@@ -10,9 +10,9 @@ import unicodedata
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
 
-def printable(text: str) -> str:
-    """`text` with line breaks and tabs as spaces, other control characters as U+FFFD, direction
-    controls removed. Text that is already printable is returned as it is."""
+def printable(text: str, keep_lines: bool = False) -> str:
+    """`text` with line breaks and tabs as spaces (line breaks kept with keep_lines), other control
+    characters as U+FFFD, direction controls removed. Text already printable is returned as it is."""
     if text.isprintable():
         return text
     out = []
@@ -20,7 +20,9 @@ def printable(text: str) -> str:
         if char in BIDI_CONTROLS:
             continue
         category = unicodedata.category(char)
-        if char in "\t\n\r\x0b\x0c" or category in ("Zl", "Zp"):
+        if keep_lines and char == "\n":
+            out.append(char)
+        elif char in "\t\n\r\x0b\x0c" or category in ("Zl", "Zp"):
             out.append(" ")
         elif category == "Cc":
             out.append("\ufffd")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-# the section (and the key in it) an executor cannot work without
+# the section (and the key in it, or any of its keys) an executor cannot work without
 NEEDS = {"notes": ("notes", "vault"), "file": ("files", "roots"), "email.send": ("smtp", "host"),
          "email.reply": ("smtp", "host"), "email.move": ("imap", "host"), "email.flag": ("imap", "host"),
          "email.draft": ("imap", "host"), "webhook.post": ("webhook", "allow"), "shell.run": ("shell", "allow"),
-         "calendar.add": ("calendar", "file"), "gmail": ("gmail", "token")}
+         "calendar.add": ("calendar", "file", "caldav"), "gmail": ("gmail", "token")}
 
 
-def _needs(kind: str) -> tuple[str, str] | None:
+def _needs(kind: str) -> tuple[str, ...] | None:
     return NEEDS.get(kind) or NEEDS.get(kind.split(".")[0])
 
 
@@ -46,14 +46,15 @@ def errors(raw: dict[str, Any]) -> list[str]:
 def gaps(raw: dict[str, Any]) -> list[str]:
     """What routes need that is not configured: a line per [actions.*] key missing, naming who needs it."""
     sections = raw.get("actions", {})
-    users: dict[tuple[str, str], dict[str, list[str]]] = {}
+    users: dict[tuple[str, ...], dict[str, list[str]]] = {}
     for name, route in raw.get("routes", {}).items():
         for kind in dict.fromkeys([*route.get("actions", []), *route.get("confirm", [])]):
             need = _needs(kind)
-            if need and not sections.get(need[0], {}).get(need[1]):
+            if need and not any(sections.get(need[0], {}).get(key) for key in need[1:]):
                 users.setdefault(need, {}).setdefault(name, []).append(kind)
     out = []
-    for (section, key), by_route in sorted(users.items()):
+    for (section, *keys), by_route in sorted(users.items()):
+        key = keys[0] + "".join(f" (or {k})" for k in keys[1:])
         names, kinds = ", ".join(by_route), ", ".join(dict.fromkeys(k for kinds in by_route.values() for k in kinds))
         who = f"route {names} needs" if len(by_route) == 1 else f"routes {names} need"
         out.append(f"actions.{section}.{key}: not set, and {who} it for {kinds} (`assist init` sets up mail "

@@ -47,7 +47,8 @@ def mail_view(data: dict[str, Any]) -> dict[str, Any]:
     reply = bool(data.get("in_reply_to") or data.get("references"))
     facts = []
     if is_list:
-        facts.append(f"a post to the mailing list {headers.get('list-id') or headers.get('list-post')}")
+        name = headers.get("list-id") or headers.get("list-post")
+        facts.append(f"a post to the mailing list {name}" if name else "a mailing-list post")
     if automated:
         facts.append("sent automatically (not written by a person for you)")
     if reply:

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError
 from .backends import make
 from .backends.base import ModelBackend, ModelUnavailable
-from .backends.llamacpp import DEFAULT_FILE
 
 if TYPE_CHECKING:
     from ..config import Config
 
 DEFAULT_MODELS: dict[str, dict[str, Any]] = {
-    "embedded": {"backend": "llamacpp", "path": DEFAULT_FILE, "context": 2048, "tags": ["local", "fast"]},
+    # the best catalog model pulled into $ASSIST_HOME/models (ai/pull.py), with the context it is made for
+    "embedded": {"backend": "llamacpp", "tags": ["local", "fast"]},
 }
 HEALTHY_FOR_S = 60.0
 UNHEALTHY_FOR_S = 15.0

@@ -137,9 +137,9 @@ class PromptBuilder:
                 else:
                     high = mid - 1
             if best is None:
-                raise PermanentError(f"template {name}: the prompt needs {tokens} tokens even with its text "
-                                     f"fields emptied; model {model_name} has {budget} for it "
-                                     f"(context {backend.context} - max_tokens {template.max_tokens})")
+                raise PermanentError(f"template {name}: the prompt needs more than the {budget} tokens model "
+                                     f"{model_name} has for it even with its text fields emptied ({tokens} as it is; "
+                                     f"context {backend.context} - max_tokens {template.max_tokens})")
             kept, fields, messages, tokens = best
             cut["fields"] = fields
             cut["kept_chars"] = kept

@@ -18,9 +18,13 @@ import click
               help="Keep the mail servers up at the end (until Ctrl-C), to approve, `assist top` or `assist serve`.")
 @click.option("--yes", "-y", "approve", is_flag=True,
               help="Approve the drafted replies and flags without asking (on a terminal the demo asks).")
-def demo(home: Path | None, mailbox: Path | None, keep: bool, approve: bool) -> None:
+@click.option("--model", default=None, metavar="NAME",
+              help="The catalog model to write with (`assist models ls`), pulled if needed (default: the one "
+                   "the home has, else qwen2.5-coder-1.5b).")
+def demo(home: Path | None, mailbox: Path | None, keep: bool, approve: bool, model: str | None) -> None:
     """Run the pipeline end to end on a sample mailbox, all on this machine: a local IMAP server
-    (dovecot) and SMTP server, the MiniLM intent model and SmolLM2 through llama.cpp. Ends with a table
+    (dovecot) and SMTP server, the MiniLM intent model and a catalog model through llama.cpp
+    (Qwen2.5-Coder-1.5B unless the home has another or --model names one). Ends with a table
     of what happened to each message, the notes it wrote and what waits for you; on a terminal it
     offers to approve the drafted replies there and then. A second run finds nothing new.
 
@@ -28,12 +32,16 @@ def demo(home: Path | None, mailbox: Path | None, keep: bool, approve: bool) -> 
     Examples:
       scripts/demo                       # sets up what it needs, then runs this
       assist demo --dir /tmp/assist-demo --keep
+      assist demo --model smollm2-135m   # the small, fast model (100 MB instead of 1.1 GB)
     """
     from ..extras import require
 
     for module in ("aiosmtpd", "llama_cpp", "onnxruntime", "tokenizers"):  # before any server starts
         require(module, "demo")
+    from ..ai.pull import find
     from ..demo.showcase import default_home, run, sample_mailbox
+
+    chosen = find(model) if model else None
 
     if approve:
         ask = lambda _question: True  # noqa: E731
@@ -41,4 +49,5 @@ def demo(home: Path | None, mailbox: Path | None, keep: bool, approve: bool) -> 
         ask = lambda question: click.confirm(question, default=True)  # noqa: E731
     else:
         ask = None
-    sys.exit(run((home or default_home()).resolve(), (mailbox or sample_mailbox()).resolve(), keep=keep, ask=ask))
+    sys.exit(run((home or default_home()).resolve(), (mailbox or sample_mailbox()).resolve(), keep=keep, ask=ask,
+                 model=chosen))

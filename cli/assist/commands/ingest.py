@@ -65,20 +65,30 @@ def stdin(kind: str, dest: str | None) -> None:
 
 
 @ingest.command()
-@click.option("--name", required=True, help="What the tick is for (routes match on data.name).")
+@click.option("--name", required=True, help="What the tick is for (routes match on data.name); "
+              "calendar.week makes the week's calendar task.")
+@click.option("--at", metavar="TIME", default=None, help="The moment the tick stands for (default: now).")
 @to_option
-def tick(name: str, dest: str | None) -> None:
-    """One timer.tick event, for cron or a systemd timer.
+def tick(name: str, at: str | None, dest: str | None) -> None:
+    """One timer.tick event, for cron or a systemd timer. `--name calendar.week` makes instead the
+    calendar.week task of this week (its events from `assist ingest ics` or `assist ingest caldav`; once
+    per week), which the default calendar route summarises into the Week note.
 
     \b
-    Example:
+    Examples:
       assist ingest tick --name weekly-review --to inbox
+      assist ingest ics ~/cal.ics && assist ingest tick --name calendar.week --to inbox   # Mondays
     """
     from ..ingest.events import event
     from ..timeutil import rfc3339
 
     config, sink = _sink(dest)
-    sink.send([event("timer.tick", f"timer:{name}", {"name": name, "at": rfc3339()})])
+    if name == "calendar.week":
+        from ..ingest.calendars import week_task
+
+        sink.send([week_task(config, at)])
+    else:
+        sink.send([event("timer.tick", f"timer:{name}", {"name": name, "at": at or rfc3339()})])
     _done(config, "tick", 1)
 
 
@@ -112,6 +122,58 @@ def maildir(path: Path, dest: str | None) -> None:
 
     config, sink = _sink(dest)
     _done(config, "maildir", ingest_maildir(path, sink, config.home))
+
+
+SINCE = click.option("--since", metavar="DATE", help="Read events from this date (default: a week ago).")
+UNTIL = click.option("--until", metavar="DATE", help="Read events until this date (default: four months ahead).")
+
+
+@ingest.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@SINCE
+@UNTIL
+@to_option
+def ics(path: Path, since: str | None, until: str | None, dest: str | None) -> None:
+    """The events of an iCalendar (.ics) file as calendar.event tasks, each occurrence of a recurring
+    event once across runs (from a week ago to four months ahead), and the calendar `assist ask` and the
+    week summary read. Run it from cron to follow a file that changes.
+
+    \b
+    Examples:
+      assist ingest ics ~/calendar.ics --to inbox
+      assist ingest ics work.ics && assist ingest tick --name calendar.week --to inbox   # Mondays, from cron
+    """
+    from ..extras import require
+    from ..ingest.calendars import ingest_ics
+
+    require("recurring_ical_events", "calendar")
+    config, sink = _sink(dest)
+    _done(config, "ics", ingest_ics(path, sink, config, since, until))
+
+
+@ingest.command()
+@click.argument("url", required=False)
+@click.option("--user", default=None, help="The login (default: [actions.calendar] username).")
+@SINCE
+@UNTIL
+@to_option
+def caldav(url: str | None, user: str | None, since: str | None, until: str | None, dest: str | None) -> None:
+    """The events of every calendar on a CalDAV server (Radicale, Nextcloud, Fastmail...) as
+    calendar.event tasks, like `assist ingest ics`. The password comes from [actions.calendar] token
+    (the token store) or password_env; the server must be on this machine unless allow_remote.
+
+    \b
+    Examples:
+      assist ingest caldav http://127.0.0.1:5232/ --user me --to inbox
+      assist ingest caldav                # the server of [actions.calendar] caldav
+    """
+    from ..extras import require
+    from ..ingest.calendars import ingest_caldav
+
+    require("caldav", "calendar")
+    require("recurring_ical_events", "calendar")
+    config, sink = _sink(dest)
+    _done(config, "caldav", ingest_caldav(sink, config, url, user, since, until))
 
 
 @ingest.command()

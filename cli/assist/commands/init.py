@@ -109,14 +109,14 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
         return CONFIG
     config = load(home)
     if plan.pull_model:
-        from ..ai.pull import EMBEDDED, pull, verify
+        from ..ai.pull import DEFAULT, best_pulled, pull
 
-        target = home / "models" / EMBEDDED.file
-        if verify(target):
-            click.echo(f"  model: {EMBEDDED.file} is there")
+        pulled = best_pulled(home / "models")
+        if pulled is not None:
+            click.echo(f"  model: {pulled.name} is there ({pulled.file})")
         else:
-            click.echo(f"  model: fetching {EMBEDDED.file} ({EMBEDDED.size / 1e6:.0f} MB, {EMBEDDED.license}) ...")
-            pull(home / "models", EMBEDDED, log=lambda m: click.echo(f"    {m}"), progress=sys.stderr.isatty())
+            click.echo(f"  model: fetching {DEFAULT.name} ({DEFAULT.size / 1e6:,.0f} MB, {DEFAULT.license}) ...")
+            pull(home / "models", DEFAULT, log=lambda m: click.echo(f"    {m}"), progress=sys.stderr.isatty())
     if plan.mail is not None and preview_count:
         _preview(config, preview_count)
     assist = str(Path(sys.executable).parent / "assist")

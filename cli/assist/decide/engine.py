@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, task_text
+from .requests import is_request
 from .rules import first_match
 from .spam_policy import is_mail
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .spam_policy import SpamPolicy
 
 DEFAULT_MODEL = "state/intent-model.npz"
+REQUEST_MODEL = "state/request-model.npz"
 
 
 class DecisionEngine:
@@ -32,6 +34,7 @@ class DecisionEngine:
         self._spam: SpamPolicy | None = None
         self._stamp: str | None = None  # the feedback the loaded models were made with
         self._embedder: Any = None
+        self._requests: IntentModel | bool | None = None
         self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
 
     def embedder(self) -> Any:
@@ -42,7 +45,41 @@ class DecisionEngine:
         return self._embedder
 
     def _route_examples(self) -> list[tuple[str, str]]:
-        return [(text, name) for name, route in self.config.routes.items() for text in route.get("examples", [])]
+        """The examples of the routes of mail and other events (not the request routes)."""
+        return [(text, name) for name, route in self.config.routes.items() if not route.get("request")
+                for text in route.get("examples", [])]
+
+    def request_model(self) -> IntentModel | None:
+        """The model of typed requests: the request routes' examples and the packaged ones (decide/requests.py),
+        trained on first use and kept in state/request-model.npz until they or the encoder change."""
+        with self._lock:
+            if self._requests is None:
+                from .requests import packaged_examples
+
+                names = {n for n, r in self.config.routes.items() if r.get("request")}
+                examples = [(t, n) for n in names for t in self.config.routes[n].get("examples", [])]
+                if names:
+                    examples += packaged_examples(names)
+                self._requests = (self._trained(examples, REQUEST_MODEL, "requests") if names else None) or False
+            return self._requests if isinstance(self._requests, IntentModel) else None
+
+    def _trained(self, examples: list[tuple[str, str]], where: str, name: str) -> IntentModel | None:
+        """A model of these examples, from its cache file when that was made from the same ones."""
+        if len({n for _, n in examples if n != "oos"}) < 2:
+            return None
+        embedder = self.embedder()
+        digest = hashlib.sha256(json.dumps([embedder.identity, sorted(examples)]).encode()).hexdigest()[:16]
+        path = self.config.home / where
+        if path.exists():
+            cached = IntentModel.load(path)
+            if cached.meta.get("examples_hash") == digest:
+                return cached
+        from .intent import train
+
+        model = train(embedder.embed([t for t, _ in examples]), [n for _, n in examples], name=name)
+        model.meta["examples_hash"] = digest
+        model.save(path)
+        return model
 
     def _load(self) -> None:
         """Load (or train) the intent model and the spam policy for the feedback as it is now."""
@@ -123,25 +160,32 @@ class DecisionEngine:
     def _load_model(self) -> IntentModel | None:
         if self.settings.get("model"):
             return IntentModel.load(self.config.resolve(self.settings["model"]))
-        examples = self._route_examples()
-        if len({name for _, name in examples}) < 2:
-            return None
-        # the vectors the head was fitted on depend on the encoder (and how it computes) as well
-        embedder = self.embedder()
-        key = json.dumps([embedder.identity, sorted(examples)])
-        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        path = self.config.home / DEFAULT_MODEL
-        if path.exists():
-            cached = IntentModel.load(path)
-            if cached.meta.get("examples_hash") == digest:
-                return cached
-        from .intent import train
+        return self._trained(self._route_examples(), DEFAULT_MODEL, "routes")
 
-        vectors = embedder.embed([t for t, _ in examples])
-        model = train(vectors, [n for _, n in examples], name="routes")
-        model.meta["examples_hash"] = digest
-        model.save(path)
-        return model
+    def _by_model(self, rows: list[int], texts: list[str], requests: bool, spam: SpamPolicy | None,
+                  spam_signal: dict[int, float], out: list[dict[str, Any] | None]) -> None:
+        """The model's decision for tasks no rule placed: typed requests by the request model (what it is
+        unsure of goes to [classify] request_fallback, `chat`), the rest by the routes' model."""
+        model = self.request_model() if requests else self.model()
+        if model is None:
+            for i in rows:
+                out[i] = _no_model(requests)
+            return
+        probs = model.probabilities(self.embedder().embed(texts))
+        threshold = self.settings.get("threshold") if not requests else None
+        own = {name: route["threshold"] for name, route in self.config.routes.items() if "threshold" in route}
+        spam_column = model.classes.index(spam.route) if spam is not None and spam.route in model.classes else None
+        fallback = self.settings.get("request_fallback", "chat")
+        for row, i in enumerate(rows):
+            if i in spam_signal and spam_column is not None:  # for mail, spam is the spam decision's call
+                probs[row, spam_column] = 0.0
+                probs[row] /= max(float(probs[row].sum()), 1e-9)
+            intent = model.decide(probs[row], threshold, route_thresholds=own)
+            if i in spam_signal:
+                intent["signals"] = {"spam": spam_signal[i]}
+            if requests and intent["route"] == "fallback" and fallback in self.config.routes:
+                intent.update(route=fallback, reason="no request route was sure: answered directly")
+            out[i] = intent
 
     def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The intent of each task, with its evidence."""
@@ -169,29 +213,18 @@ class DecisionEngine:
                 out.append(None)
                 pending.append(i)
                 texts.append(text)
-        model = self.model() if pending else None
-        if pending and model is None:
-            for i in pending:
-                out[i] = {"route": "fallback", "labels": [], "by": "none", "confidence": 0.0,
-                          "reason": "no rule matched and no intent model (add route examples)"}
-        elif pending:
-            assert model is not None
-            vectors = self.embedder().embed(texts)
-            probs = model.probabilities(vectors)
-            threshold = self.settings.get("threshold")
-            own = {name: route["threshold"] for name, route in self.config.routes.items()
-                   if "threshold" in route}
-            spam_column = model.classes.index(spam.route) if spam is not None and spam.route in model.classes \
-                else None
-            for row, i in enumerate(pending):
-                if i in spam_signal and spam_column is not None:  # for mail, spam is the spam decision's call
-                    probs[row, spam_column] = 0.0
-                    probs[row] /= max(float(probs[row].sum()), 1e-9)
-                intent = model.decide(probs[row], threshold, route_thresholds=own)
-                if i in spam_signal:
-                    intent["signals"] = {"spam": spam_signal[i]}
-                out[i] = intent
+        text_of = dict(zip(pending, texts, strict=True))
+        for requests in (False, True):
+            rows = [i for i in pending if is_request(tasks[i]) == requests]
+            if rows:
+                self._by_model(rows, [text_of[i] for i in rows], requests, spam, spam_signal, out)
         return out  # type: ignore[return-value]
+
+
+def _no_model(requests: bool) -> dict[str, Any]:
+    what = "no request route" if requests else "no intent model (add route examples)"
+    return {"route": "fallback", "labels": [], "by": "none", "confidence": 0.0,
+            "reason": f"no rule matched and {what}"}
 
 
 def _signals(signals: dict[str, Any]) -> dict[str, Any]:

@@ -12,11 +12,6 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from ..ai import templates
-from ..ai.models import Models
-from ..ai.running import run_prompt
-from .intent import task_text
-
 if TYPE_CHECKING:
     from ..config import Config
 
@@ -24,10 +19,29 @@ TEMPLATE = "classify-fallback"
 RESERVED = {"fallback", "default"}
 
 
+def default_model(config: Config) -> str | None:
+    """The fallback model when [classify] does not name one: `embedded`, when it is the catalog's capable
+    model (pulled, with no [models] section to say otherwise); else none: a small model routes poorly,
+    and what it would place is better held for a person. `fallback_model = ""` turns it off."""
+    settings = config.section("classify")
+    if "fallback_model" in settings:
+        return str(settings["fallback_model"]) or None
+    if config.raw.get("models"):
+        return None
+    from ..ai.pull import best_pulled
+
+    best = best_pulled(config.home / "models")
+    return "embedded" if best is not None and best.routes_well else None
+
+
 def route_list(config: Config) -> list[dict[str, str]]:
+    """The routes the model may choose among for an event: not the typed-request routes (`assist ask`
+    has its own), and not the spam route (the spam decision alone files mail in Junk: a model's guess
+    must not put a person's mail there)."""
+    spam_route = config.section("classify").get("spam_route", "spam")
     routes = []
     for name, route in config.routes.items():
-        if name in RESERVED:
+        if name in RESERVED or route.get("request") or name == spam_route:
             continue
         about = route.get("description") or "; ".join(route.get("examples", [])[:3])
         routes.append({"name": name, "about": about})
@@ -36,6 +50,8 @@ def route_list(config: Config) -> list[dict[str, str]]:
 
 class LlmFallback:
     def __init__(self, config: Config, model: str):
+        from ..ai.models import Models
+
         self.config = config
         self.model = model
         self.models = Models(config)
@@ -43,6 +59,10 @@ class LlmFallback:
 
     def choose(self, task: dict[str, Any], intent: dict[str, Any]) -> dict[str, Any]:
         """The intent after asking the model: a route (by "llm:MODEL"), or still "fallback"."""
+        from ..ai import templates
+        from ..ai.running import run_prompt
+        from .intent import task_text
+
         template = templates.load(TEMPLATE, self.config.home)
         names = [r["name"] for r in self.routes]
         schema = copy.deepcopy(template.output) or {"type": "object", "required": ["route"]}

@@ -20,9 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from ..ai.pull import Packaged
 
 PASSWORD_ENV = "ASSIST_DEMO_IMAP_PASSWORD"
 LOGIN, PASSWORD = "demo", "demo-password"  # a throwaway account on a loopback-only server
@@ -53,13 +56,16 @@ def sample_mailbox() -> Path:
     return packaged if packaged.is_dir() else repo_root() / "demo" / "mailbox"
 
 
-def demo_config(home: Path, imap_port: int, smtp_port: int) -> str:
-    """The default routes (assist init's template) with the demo's local servers and notes folder."""
+def demo_config(home: Path, imap_port: int, smtp_port: int, model: Packaged | None = None) -> str:
+    """The default routes (assist init's template) with the demo's local servers and notes folder, and
+    the catalog model asked for (else the embedded model's own choice: the best one pulled)."""
     from ..init_home import MailAccount, Plan, accounts, template
 
     mail = MailAccount("127.0.0.1", LOGIN, imap_port, "plain", "127.0.0.1", smtp_port, "plain",
                        f"{LOGIN}@example.org", password_env=PASSWORD_ENV)
-    return template() + "\n" + accounts(Plan(notes=str(home / "notes"), mail=mail))
+    pinned = (f'\n[models.embedded]\nbackend = "llamacpp"\npath = "{model.name}"\ntags = ["local", "fast"]\n'
+              if model else "")
+    return template() + "\n" + accounts(Plan(notes=str(home / "notes"), mail=mail)) + pinned
 
 
 def _assist(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
@@ -122,15 +128,17 @@ def table(tasks: list[dict[str, Any]]) -> list[str]:
 
 
 def run(home: Path, mailbox: Path, out: Any = say, keep: bool = False,
-        ask: Callable[[str], bool] | None = None) -> int:
+        ask: Callable[[str], bool] | None = None, model: Packaged | None = None) -> int:
     """Run the demo in `home`; `ask` (on a terminal) is offered the held drafts to approve."""
-    from ..ai.pull import EMBEDDED, pull
+    from ..ai.pull import DEFAULT, best_pulled, pull
     from .servers import start_dovecot, start_smtp
 
     home.mkdir(parents=True, exist_ok=True)
     out(f"assist demo: home {home}")
-    out("1. the embedded model (SmolLM2-135M, llama.cpp) ...")
-    pull(home / "models", EMBEDDED, log=lambda m: out("   " + m))
+    chosen = model
+    model = model or best_pulled(home / "models") or DEFAULT  # one the home has, else the capable default
+    out(f"1. the embedded model ({model.name}, llama.cpp) ...")
+    pull(home / "models", model, log=lambda m: out("   " + m))
     out("2. local mail servers: dovecot (IMAP) and aiosmtpd (SMTP) on loopback ...")
     stopping = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a kill stops the servers too (the finally below)
@@ -145,7 +153,7 @@ def run(home: Path, mailbox: Path, out: Any = say, keep: bool = False,
         servers.append(imap)
         smtp = start_smtp(imap)
         servers.append(smtp)
-        return _pipeline(home, mailbox, imap, smtp, out, keep, ask)
+        return _pipeline(home, mailbox, imap, smtp, out, keep, ask, chosen)
     finally:
         for server in reversed(servers):
             server.stop()
@@ -153,13 +161,13 @@ def run(home: Path, mailbox: Path, out: Any = say, keep: bool = False,
 
 
 def _pipeline(home: Path, mailbox: Path, imap: Any, smtp: Any, out: Any, keep: bool,
-              ask: Callable[[str], bool] | None) -> int:
+              ask: Callable[[str], bool] | None, model: Packaged | None) -> int:
     seeded = imap.workdir / "seeded"  # with the mail: a mail folder wiped (a reboot's /tmp) is seeded again
     if not seeded.exists():
         for n, path in enumerate(sorted(mailbox.glob("*.eml"))):
             imap.deliver(path.read_bytes(), n)
         seeded.write_text(f"sample mailbox {mailbox} delivered\n")
-    (home / "assist.toml").write_text(demo_config(home, imap.port, smtp.port))
+    (home / "assist.toml").write_text(demo_config(home, imap.port, smtp.port, model))
     env = {**os.environ, "ASSIST_HOME": str(home), PASSWORD_ENV: PASSWORD}
     checked = _assist(["config", "check"], env)
     if checked.returncode:

@@ -1,6 +1,7 @@
 """`assist ingest http`: webhooks into the queue, over a real ASGI server (Starlette on uvicorn).
 
     POST /trigger/{name}   a JSON object -> a `webhook.<name>` event; 202 {"id": ...} once it is stored
+    POST /trigger/ask      {"text": "..."} -> a typed request (`request`, docs/ask.md): a button for `assist ask`
     GET  /healthz          200 {"ok": true}
 
 Callers prove who they are with a bearer JWT (HS256, signed with the key in the token store, audience
@@ -204,7 +205,15 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
             return error(400, f"invalid JSON: {str(exc).splitlines()[0][:120]}")
         if not isinstance(data, dict):
             return error(400, "the body must be a JSON object")
-        task = event(f"webhook.{name}", f"http:{client}", data)
+        if name == "ask":  # a button: {"text": "..."} is a typed request (docs/ask.md)
+            text = data.get("text")
+            if not isinstance(text, str) or not text.strip() or len(text) > 2000:
+                return error(400, 'send {"text": "..."}: a request of 1 to 2,000 characters')
+            from ..timeutil import rfc3339
+
+            task = event("request", f"http:{client}", {"text": text.strip(), "asked_at": rfc3339()})
+        else:
+            task = event(f"webhook.{name}", f"http:{client}", data)
         try:
             task_id = await asyncio.wait_for(asyncio.wrap_future(writer.submit(task)), 30)
         except Exception as exc:

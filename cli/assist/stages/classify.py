@@ -1,5 +1,6 @@
 """`assist classify`: the decision engine as a stage. A task nobody is sure about (route "fallback") is
-shown to the language model named by `[classify] fallback_model`, if any; what is still unplaced is held
+shown to the language model named by `[classify] fallback_model` (by default the embedded model when it
+is the capable catalog one, decide/llm_fallback.py); what is still unplaced is held
 for a person, who may give it a route (`assist queue approve ID --route NAME`); that choice stands. A task
 with nothing to classify (no text, subject or body) is held too, and named as bad input."""
 
@@ -26,10 +27,13 @@ class ClassifyStage(Stage):
         self.batch_size = int(settings.get("batch", 32))
         self.config = config
         self.llm = None
-        if settings.get("fallback_model"):
+        from ..decide.llm_fallback import default_model
+
+        model = default_model(config)
+        if model:
             from ..decide.llm_fallback import LlmFallback
 
-            self.llm = LlmFallback(config, settings["fallback_model"])
+            self.llm = LlmFallback(config, model)
 
     def _routed_by_person(self, task: Task) -> bool:
         """Whether a person gave the task its route (`assist queue approve ID --route R`): the task says

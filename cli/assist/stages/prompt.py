@@ -18,9 +18,15 @@ class PromptStage(Stage):
         from ..act.plan import proposal_schema
         from ..ai.prompting import PromptBuilder
 
+        self.config = config
         self.builder = PromptBuilder(config, proposals=proposal_schema)
 
     def process(self, task: Task, ctx: StageContext) -> Task:
+        if task.get("type") == "request" and not task.get("data", {}).get("prepared"):
+            from ..asking import prepare_request
+
+            if prepare_request(self.config, task) is not None:
+                return task  # cannot be served as asked: the sentence saying why is data.answer
         section = self.builder.build(task)
         if section is None:
             return task  # the route asks no model: the task goes on as it is

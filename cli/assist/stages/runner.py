@@ -46,6 +46,7 @@ class RunOptions:
     dead_letter: str | None = None  # reading stdin: the queue that keeps failed tasks (default: the stage's)
     rejects_path: str | None = None
     hold_queue: str | None = None  # reading stdin: the queue that keeps held tasks (default: the stage's)
+    pass_on: bool = True  # False: finished tasks stay in the source queue's done/ only (assist ask)
 
 
 @dataclass
@@ -163,7 +164,7 @@ class Runner:
 
     def _emit(self, docs: list[taskmod.Task]) -> None:
         """Send finished tasks on: to the destination queue (durably) or to stdout."""
-        if not docs:
+        if not docs or not self.opts.pass_on:
             return
         if self.opts.dest:
             self.backend.queue(self.opts.dest).put_many([taskmod.fresh_for_next_queue(d) for d in docs])

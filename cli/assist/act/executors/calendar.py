@@ -1,5 +1,6 @@
-"""calendar.add: an event written to an ICS file (the icalendar package); the event's UID comes from the
-action key, so adding it again changes nothing."""
+"""calendar.add: an event written to a CalDAV calendar ([actions.calendar] caldav) or an ICS file
+([actions.calendar] file); the event's UID comes from the action key, so adding it again changes
+nothing."""
 
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ from ._io import write_atomic
 def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from icalendar import Calendar, Event
 
-    target = ctx.section("calendar").get("file")
-    if not target:
-        raise ActionError("calendar: no ICS file is configured ([actions.calendar] file)")
-    path = ctx.config.resolve(target)
+    section = ctx.section("calendar")
+    if not section.get("file") and not section.get("caldav"):
+        raise ActionError("calendar: no calendar is configured ([actions.calendar] caldav or file)")
     uid = f"{ctx.key}@assist.local"
     try:
         start = datetime.fromisoformat(args["start"].replace("Z", "+00:00"))
@@ -33,6 +33,10 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         raise ActionError(f"calendar: bad time: {exc}") from None
     if end is not None and end < start:
         raise ActionError("calendar: the event ends before it starts")
+    start, end = _in_a_named_zone(ctx, start), (_in_a_named_zone(ctx, end) if end is not None else None)
+    if section.get("caldav"):
+        return _to_caldav(section, args, uid, start, end, ctx)
+    path = ctx.config.resolve(section["file"])
     if path.exists():
         cal = Calendar.from_ical(path.read_bytes())
         if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
@@ -54,3 +58,47 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     cal.add_component(event)
     write_atomic(path, cal.to_ical())
     return {"uid": uid, "file": str(path)}
+
+
+def _to_caldav(section: dict[str, Any], args: dict[str, Any], uid: str, start: datetime, end: datetime | None,
+               ctx: ActionContext) -> dict[str, Any]:
+    from ...agenda import caldav_account, caldav_client
+    from ...errors import TemporaryError
+
+    url, user, password = caldav_account(ctx.config, None, None)
+    try:
+        calendars = caldav_client(ctx.config, url, user, password).principal().calendars()
+        wanted = section.get("calendar")
+        chosen = next((c for c in calendars if not wanted or c.get_display_name() == wanted), None)
+        if chosen is None:
+            raise ActionError(f"calendar: no calendar named {wanted!r} on {url}" if wanted else
+                              f"calendar: {url} has no calendar")
+        try:
+            chosen.event_by_uid(uid)
+            return {"uid": uid, "already": True}
+        except Exception as exc:  # caldav's NotFoundError: not there yet
+            if type(exc).__name__ != "NotFoundError":
+                raise
+        fields = {"dtstart": start, "summary": args["summary"], "uid": uid}
+        if end is not None:
+            fields["dtend"] = end
+        for name in ("location", "description"):
+            if args.get(name):
+                fields[name] = args[name]
+        chosen.save_event(**fields)
+    except OSError as exc:
+        raise TemporaryError(f"calendar: {url}: {exc}") from None
+    return {"uid": uid, "caldav": str(chosen.url)}
+
+
+def _in_a_named_zone(ctx: ActionContext, moment: datetime) -> datetime:
+    """The same instant in the home's named zone ([calendar] timezone), else in UTC: a bare offset
+    ("+01:00") would be written as a zone no calendar knows."""
+    from zoneinfo import ZoneInfo
+
+    from ...agenda import zone
+
+    if moment.tzinfo is None:
+        return moment
+    named = zone(ctx.config)
+    return moment.astimezone(named if isinstance(named, ZoneInfo) else ZoneInfo("UTC"))

@@ -1,0 +1,166 @@
+"""The user's calendar as assist knows it: events read from ICS files and CalDAV calendars, every
+occurrence of a recurring event expanded (recurring-ical-events), times kept with their offset (an
+event in another zone stays at its instant; a floating time is read in the home's zone, [calendar]
+timezone or the machine's), and one snapshot per source in `state/calendar/`, replaced whole on each
+read (an event deleted at its source is gone from it). The planner's context reads it (`assist ask`,
+`assist ingest tick --name calendar.week`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .fileutil import write_atomic
+
+if TYPE_CHECKING:
+    from .config import Config
+
+FOLDER = "state/calendar"
+BEFORE = timedelta(days=7)
+AFTER = timedelta(days=120)
+TEXT_LIMIT = 500
+
+
+def zone(config: Config) -> tzinfo:
+    """[calendar] timezone (an IANA name), else this machine's."""
+    name = config.section("calendar").get("timezone")
+    if name:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return ZoneInfo(str(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            from .errors import ConfigError
+
+            raise ConfigError([f"calendar.timezone: no time zone named {name!r} (e.g. Europe/Berlin)"]) from None
+    return datetime.now().astimezone().tzinfo or UTC
+
+
+def _instant(value: Any, tz: tzinfo) -> tuple[str, bool]:
+    """(ISO text, all day) of a DTSTART/DTEND value."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=tz)
+        return aware.isoformat(), False
+    if isinstance(value, date):
+        return value.isoformat(), True
+    raise ValueError(f"not a time: {value!r}")
+
+
+def _text(component: Any, name: str) -> str:
+    value = component.get(name)
+    return " ".join(str(value).split())[:TEXT_LIMIT] if value is not None else ""
+
+
+def normalise(component: Any, tz: tzinfo) -> dict[str, Any] | None:
+    """One occurrence as {"uid", "start", "end", "all_day", "summary", "location", "description"}."""
+    if component.get("dtstart") is None:
+        return None
+    start, all_day = _instant(component.decoded("dtstart"), tz)
+    end = None
+    if component.get("dtend") is not None:
+        end, _ = _instant(component.decoded("dtend"), tz)
+    elif component.get("duration") is not None:
+        first = component.decoded("dtstart")
+        end, _ = _instant(first + component.decoded("duration"), tz)
+    event = {"uid": _text(component, "uid") or hashlib.sha256(start.encode()).hexdigest()[:16],
+             "start": start, "end": end, "all_day": all_day, "summary": _text(component, "summary") or "(no title)",
+             "location": _text(component, "location"), "description": _text(component, "description")}
+    return {k: v for k, v in event.items() if v not in ("", None)}
+
+
+def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Every occurrence between start and end of the events of an iCalendar text."""
+    import recurring_ical_events
+    from icalendar import Calendar
+
+    calendar = Calendar.from_ical(ics)
+    found = [normalise(c, tz) for c in recurring_ical_events.of(calendar).between(start, end)]
+    return sorted((e for e in found if e is not None), key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
+
+
+def window(tz: tzinfo, now: datetime | None = None) -> tuple[datetime, datetime]:
+    moment = (now or datetime.now(tz)).astimezone(tz)
+    return moment - BEFORE, moment + AFTER
+
+
+def moment(text: str, tz: tzinfo) -> datetime:
+    """An ISO date (its midnight) or date and time, in tz when it names no offset."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def _sort_key(text: str, tz: tzinfo) -> datetime:
+    if "T" in text:
+        return datetime.fromisoformat(text)
+    return datetime.combine(date.fromisoformat(text), time(), tz)
+
+
+def occurrence_key(event: dict[str, Any]) -> str:
+    return f"{event['uid']}@{event['start']}"
+
+
+def save(config: Config, source: str, events: list[dict[str, Any]]) -> None:
+    """Replace the snapshot of one source (an ICS file, a CalDAV calendar)."""
+    folder = config.home / FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(source.encode()).hexdigest()[:16] + ".json"
+    write_atomic(folder / name, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
+
+
+def between(config: Config, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The events of every source that overlap [start, end), in time order."""
+    tz = zone(config)
+    out = []
+    for path in sorted((config.home / FOLDER).glob("*.json")):
+        try:
+            snapshot = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        for event in snapshot.get("events", []):
+            begins = _sort_key(event["start"], tz)
+            ends = _sort_key(event["end"], tz) if event.get("end") else begins + timedelta(minutes=1)
+            if begins < end and ends > start:
+                out.append({**event, "source": snapshot.get("source", "")})
+    return sorted(out, key=lambda e: (_sort_key(e["start"], tz), e["summary"]))
+
+
+def week_of(moment: datetime) -> tuple[datetime, datetime]:
+    """Monday 00:00 of moment's week, and the Monday after, in moment's zone."""
+    monday = (moment - timedelta(days=moment.weekday())).date()
+    start = datetime.combine(monday, time(), moment.tzinfo)
+    return start, start + timedelta(days=7)
+
+
+def describe(event: dict[str, Any], tz: tzinfo) -> str:
+    """One line a person reads: "Tue 2 Dec 09:00-10:00 Dentist (Main St 4)"."""
+    begins = _sort_key(event["start"], tz).astimezone(tz)
+    when = begins.strftime("%a %-d %b") + ("" if event.get("all_day") else begins.strftime(" %H:%M"))
+    if event.get("end") and not event.get("all_day"):
+        when += "-" + _sort_key(event["end"], tz).astimezone(tz).strftime("%H:%M")
+    where = f" ({event['location']})" if event.get("location") else ""
+    return f"{when} {event['summary']}{where}"
+
+
+def caldav_account(config: Config, url: str | None, user: str | None) -> tuple[str, str, str]:
+    """(url, user, password) given, else [actions.calendar] caldav / username / token."""
+    from .auth.secrets import section_secret
+
+    section = config.action_section("calendar")
+    url = url or section.get("caldav")
+    if not url:
+        raise UsageError("no CalDAV server: give its URL, or set [actions.calendar] caldav")
+    return str(url), user or section.get("username", ""), section_secret(section, config.home) or ""
+
+
+def caldav_client(config: Config, url: str, user: str, password: str) -> Any:
+    import caldav
+
+    from .net import require_local
+
+    require_local(url, config, "caldav")
+    client: Any = caldav.DAVClient  # typed loosely upstream
+    return client(url=url, username=user or None, password=password if user else None, timeout=30)

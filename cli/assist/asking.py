@@ -1,0 +1,270 @@
+"""`assist ask`: a typed request, classified among the request routes, given the facts its route needs
+(the calendar window it asks about, the event it describes, the mails it searches for), answered by the
+route's template with the answer streamed as it is written, and its actions planned and held or run by
+the act stage like everything else (from the queue `ask`, so a held one waits for approval there).
+
+The facts come from the data, not from the model: the events listed are those of the window read from
+the calendar snapshot (agenda.py); an event to add is parsed from the words (a day, a time, a length);
+a mail search is an IMAP SEARCH of the configured account. The model writes prose around them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import agenda
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .config import Config
+
+ASK_QUEUE = "ask"
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+TIME = re.compile(r"\b(?:at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?=\W|$)", re.IGNORECASE)
+LENGTH = re.compile(r"\bfor\s+(an?|\d+(?:\.\d+)?)\s*(hour|hr|minute|min)s?\b", re.IGNORECASE)
+COMMAND = re.compile(r"^\s*(?:please\s+)?(?:add|schedule|put|create|book|set\s+up|make|plan|arrange|new)\s+"
+                     r"(?:(?:an?\s+)?(?:event|meeting|appointment|entry)(?:\s+(?:for|called|named))?\s+)?",
+                     re.IGNORECASE)
+CALENDAR_WORDS = re.compile(r"\s*\b(?:to|in|on|into)\s+(?:my|the)\s+(?:calendar|agenda|schedule|diary)\b",
+                            re.IGNORECASE)
+
+
+def _day(text: str, now: datetime) -> tuple[datetime | None, str]:
+    """The day a text names (today, tomorrow, a weekday, a date), and the text without those words."""
+    lowered = text.lower()
+    found = re.search(r"\b(?:on\s+)?(?:the\s+)?day after tomorrow\b", lowered)
+    if found:
+        return now + timedelta(days=2), text[:found.start()] + text[found.end():]
+    for word, days in (("tomorrow", 1), ("today", 0), ("tonight", 0)):
+        found = re.search(rf"\b(?:on\s+)?{word}\b", lowered)
+        if found:
+            return now + timedelta(days=days), text[:found.start()] + text[found.end():]
+    found = re.search(r"\b(?:on\s+)?(next\s+|this\s+)?(" + "|".join(DAYS) + r")\b", lowered)
+    if found:  # the coming one (today's weekday: today, or in a week when "next")
+        ahead = (DAYS.index(found.group(2)) - now.weekday()) % 7
+        if ahead == 0 and (found.group(1) or "").strip() == "next":
+            ahead = 7
+        return now + timedelta(days=ahead), text[:found.start()] + text[found.end():]
+    month = "|".join(m[:3] + r"\w*" for m in MONTHS)
+    found = re.search(rf"\b(?:on\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({month})\b", lowered) or \
+        re.search(rf"\b(?:on\s+)?({month})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", lowered)
+    if found:
+        first, second = found.group(1), found.group(2)
+        day_text, month_text = (first, second) if first.isdigit() else (second, first)
+        number = next(i for i, m in enumerate(MONTHS, 1) if m.startswith(month_text[:3]))
+        year = now.year + (1 if (number, int(day_text)) < (now.month, now.day) else 0)
+        try:
+            return now.replace(year=year, month=number, day=int(day_text)), text[:found.start()] + text[found.end():]
+        except ValueError:
+            return None, text
+    return None, text
+
+
+def _time(text: str) -> tuple[time | None, str]:
+    lowered = text.lower()
+    for word, hour in (("noon", 12), ("midday", 12), ("midnight", 0)):
+        found = re.search(rf"\b(?:at\s+)?{word}\b", lowered)
+        if found:
+            return time(hour), text[:found.start()] + text[found.end():]
+    for found in TIME.finditer(text):
+        hour, minute, half = int(found.group(1)), int(found.group(2) or 0), (found.group(3) or "").lower()
+        said_at = found.group(0).lower().startswith("at")
+        if not (half or said_at or found.group(2)) or hour > 23 or minute > 59:
+            continue  # "2 hours", "lunch for 4": not a time
+        if half.startswith("p") and hour < 12:
+            hour += 12
+        elif half.startswith("a") and hour == 12:
+            hour = 0
+        return time(hour, minute), text[:found.start()] + text[found.end():]
+    return None, text
+
+
+def event_from(text: str, now: datetime) -> dict[str, Any] | None:
+    """{"summary", "start", "end"} of an event a request describes ("add lunch with Ana on Friday at
+    1pm", "dentist tomorrow at 9:30 for 45 minutes"), in now's zone; None without a day or a time."""
+    rest = COMMAND.sub("", text)
+    rest = CALENDAR_WORDS.sub("", rest)
+    day, rest = _day(rest, now)
+    at, rest = _time(rest)
+    if at is None:
+        return None
+    day = day or now  # a time alone: today
+    minutes = 60
+    length = LENGTH.search(rest)
+    if length:
+        amount = 1.0 if length.group(1).lower() in ("a", "an") else float(length.group(1))
+        minutes = int(amount * (60 if length.group(2).lower().startswith("h") else 1))
+        rest = rest[:length.start()] + rest[length.end():]
+    start = datetime.combine(day.date(), at, now.tzinfo)
+    summary = re.sub(r"\s+", " ", re.sub(r"\b(?:on|at|for)\s*$", "", rest.strip(" ,.;:-"))).strip(" ,.;:-")
+    summary = re.sub(r"^(?:a|an|the)\s+", "", summary, flags=re.IGNORECASE)
+    if not summary:
+        return None
+    return {"summary": summary[0].upper() + summary[1:], "start": start.isoformat(),
+            "end": (start + timedelta(minutes=minutes)).isoformat()}
+
+
+def window_for(text: str, now: datetime) -> tuple[str, datetime, datetime]:
+    """The calendar window a question asks about: (how to say it, start, end); default this week."""
+    lowered = text.lower()
+    today = datetime.combine(now.date(), time(), now.tzinfo)
+    if re.search(r"\btomorrow\b", lowered):
+        return "tomorrow", today + timedelta(days=1), today + timedelta(days=2)
+    if re.search(r"\b(today|tonight)\b", lowered):
+        return "today", today, today + timedelta(days=1)
+    week_start, week_end = agenda.week_of(now)
+    if re.search(r"\bnext week\b", lowered):
+        return "next week", week_end, week_end + timedelta(days=7)
+    if re.search(r"\bweekend\b", lowered):
+        saturday = week_start + timedelta(days=5)
+        return "this weekend", saturday, week_end
+    day, _ = _day(text, now)
+    if day is not None:
+        start = datetime.combine(day.date(), time(), now.tzinfo)
+        return start.strftime("on %A %-d %B"), start, start + timedelta(days=1)
+    return "this week", week_start, week_end
+
+
+def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
+    """Put in the task's data the facts its route needs; a sentence for the person when the request
+    cannot be served as asked (nothing is planned then)."""
+    route = task["intent"]["route"]
+    data = task["data"]
+    text = data["text"]
+    tz = agenda.zone(config)
+    if route == "agenda":
+        label, start, end = window_for(text, now)
+        if re.search(r"\b(next|upcoming)\b", text.lower()) and not re.search(r"next week", text.lower()):
+            label, start, end = "coming up", now, now + timedelta(days=30)
+            data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
+        else:
+            data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)]
+        data["window"] = label
+        return None
+    if route == "calendar_edit":
+        if re.search(r"\b(cancel|remove|delete|clear|move|reschedule)\b", text.lower()):
+            return "changing or removing events is not something assist does yet: only adding them"
+        found = event_from(text, now)
+        if found is None:
+            return "say when: a day and a time (\"add lunch with Ana on Friday at 1pm\")"
+        data["event"] = found
+        return None
+    if route == "search_mail":
+        data["found"] = search_mail(config, text)
+        return None
+    if route == "draft_email":
+        address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)
+        if address is None:
+            return "give the address to write to (\"email ana@example.org that I will be late\")"
+        data["to"] = address.group(0)
+        return None
+    return None
+
+
+STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "me", "any", "the", "a", "an", "from",
+              "about", "do", "i", "have", "is", "there", "are", "show", "find", "search", "check", "for", "in",
+              "inbox", "new", "unread", "did", "get", "got", "what", "which", "latest", "last", "recent", "please"}
+
+
+def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
+    """The newest mails of the configured account that match the request, one line each; IMAP SEARCH,
+    read-only, each term sent as a quoted string."""
+    from .mail import configured_account, imap_connect
+
+    # terms are ASCII words (letters, digits, @ . + -) sent as quoted strings: nothing else reaches the line
+    criteria: list[str] = []
+    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE | re.ASCII)
+    if sender:
+        criteria += ["FROM", f'"{sender.group(1)}"']
+    about = re.search(r"\b(?:about|regarding|on)\s+(.+)$", text, re.IGNORECASE)
+    words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text, re.ASCII)
+             if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
+    for word in words:
+        criteria += ["TEXT", f'"{word}"']
+    if re.search(r"\b(unread|new)\b", text, re.IGNORECASE):
+        criteria.append("UNSEEN")
+    conn = imap_connect(configured_account(config))
+    try:
+        conn.select("INBOX", readonly=True)
+        status, found = conn.uid("SEARCH", *(criteria or ["ALL"]))
+        uids = found[0].split()[-limit:] if status == "OK" and found and found[0] else []
+        lines = []
+        for uid in reversed(uids):
+            _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])")
+            raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
+            from email import message_from_bytes
+            from email.policy import default
+
+            head = message_from_bytes(raw, policy=default)
+            lines.append(f"{head.get('date', '')[:16]} {head.get('from', '')}: {head.get('subject', '')}"[:200])
+        return lines
+    finally:
+        with contextlib.suppress(Exception):  # closing a connection that may be gone
+            conn.logout()
+
+
+def prepare_request(config: Config, task: dict[str, Any], now: datetime | None = None) -> str | None:
+    """prepare() for a request task once (`data.prepared`), as of `now`, else the time it was asked
+    (data.asked_at), else now; the refusal is kept as data.answer."""
+    tz = agenda.zone(config)
+    data = task.setdefault("data", {})
+    if now is None:
+        try:
+            now = agenda.moment(str(data["asked_at"]), tz) if data.get("asked_at") else datetime.now(tz)
+        except ValueError:
+            now = datetime.now(tz)
+    refusal = prepare(config, task, now.astimezone(tz))
+    data["prepared"] = True
+    if refusal is not None:
+        data["answer"] = refusal
+    return refusal
+
+
+def ask(config: Config, text: str, now: datetime | None = None, on_piece: Callable[[str], None] | None = None,
+        on_facts: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Classify, prepare (on_facts sees the task then), answer (streamed to on_piece), then plan the
+    route's actions from the queue `ask`. The task as it ends."""
+    from .act.plan import proposal_schema
+    from .ai.models import Models
+    from .ai.prompting import PromptBuilder
+    from .ai.running import run_prompt
+    from .decide.engine import DecisionEngine
+    from .task import normalize
+
+    tz = agenda.zone(config)
+    now = (now or datetime.now(tz)).astimezone(tz)
+    task = normalize({"type": "request", "data": {"text": text, "asked_at": now.isoformat()}}, source="ask")
+    [task["intent"]] = DecisionEngine(config).decide([task])
+    refusal = prepare_request(config, task, now)
+    if on_facts is not None:
+        on_facts(task)
+    if refusal is not None:
+        return task
+    models = Models(config)
+    section = PromptBuilder(config, models, proposals=proposal_schema).build(task)
+    if section is not None:
+        task["prompt"] = section
+        task["result"] = run_prompt(section, models, on_piece if section.get("schema") is None else None)
+    route = config.routes.get(task["intent"]["route"], {})
+    if route.get("fixed") or route.get("actions") or route.get("confirm"):
+        task = _act(config, task)
+    return task
+
+
+def _act(config: Config, task: dict[str, Any]) -> dict[str, Any]:
+    """The act stage on this one task, from the queue `ask`: what waits for approval stays there."""
+    from .stages.act import ActStage
+    from .stages.runner import Runner, RunOptions
+
+    backend = config.backend()
+    queue = backend.queue(ASK_QUEUE)
+    queue.put(task)
+    Runner(ActStage(), config, RunOptions(source=ASK_QUEUE, once=True, pass_on=False)).run()
+    _, done = queue.get(task["id"])
+    return done

@@ -1,0 +1,102 @@
+"""`assist ask TEXT`: a typed request, answered here and now."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ._common import load_config, print_json
+
+
+@click.command()
+@click.argument("words", nargs=-1)
+@click.option("--now", "now_text", metavar="TIME", default=None,
+              help="Answer as if it were this moment (ISO, e.g. 2026-12-02T10:00; default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print the task as it ended, as JSON.")
+def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
+    """Ask in your own words (or on stdin): what is on your calendar, what your notes say, which mails
+    match; add an event, make a note, draft an email. The request is routed among the request routes of
+    assist.toml; facts (events, mails) come from your data and are printed as they are, and the model's
+    answer is streamed as it is written. Adding an event or drafting an email waits for your approval
+    (`assist queue approve ID`, then `assist act --from ask --once`).
+
+    \b
+    Examples:
+      assist ask what is on my calendar this week
+      assist ask "add lunch with Ana on Friday at 1pm"
+      echo "remember to call the plumber" | assist ask
+    """
+    from .. import agenda
+    from ..asking import ask as answer
+    from ..extras import require
+    from ..printable import printable
+
+    text = " ".join(words).strip() or (sys.stdin.read().strip() if not sys.stdin.isatty() else "")
+    if not text:
+        raise click.UsageError("ask something: assist ask what is on my calendar this week")
+    for module in ("onnxruntime", "tokenizers", "numpy", "sklearn"):
+        require(module, "ask")
+    config = load_config()
+    now = None
+    if now_text:
+        try:
+            now = agenda.moment(now_text, agenda.zone(config))
+        except ValueError as exc:
+            raise click.UsageError(f"--now: {exc}") from None
+    streamed: list[str] = []
+
+    def on_piece(piece: str) -> None:
+        streamed.append(piece)
+        if not as_json:
+            click.echo(printable(piece, keep_lines=True), nl=False)  # model output: no escape reaches the terminal
+
+    from ..errors import TemporaryError, Unavailable
+
+    try:
+        task = answer(config, text, now, on_piece, None if as_json else _facts)
+    except TemporaryError as exc:  # no model answered: say which and how to get one (exit 69)
+        raise Unavailable(f"no answer: {exc}") from None
+    if as_json:
+        print_json(task)
+        return
+    if streamed:
+        click.echo("")
+    _actions(task)
+
+
+def _facts(task: dict[str, Any]) -> None:
+    """What the answer rests on, printed before the model's words: the route, and the events or mails."""
+    from ..printable import printable
+
+    data, intent = task.get("data", {}), task.get("intent", {})
+    click.echo(f"({intent.get('route')}: {intent.get('by')}, {intent.get('confidence', 0):.2f})", err=True)
+    if data.get("answer"):
+        click.echo(printable(data["answer"]))
+    if "events" in data:
+        click.echo(f"your events {data.get('window', '')}:" + ("" if data["events"] else " none"))
+    if "found" in data:
+        click.echo("mails found:" + ("" if data["found"] else " none"))
+    for line in data.get("events", data.get("found", [])):
+        click.echo(f"  {printable(line)}")
+    if "event" in data:
+        event = data["event"]
+        click.echo(f"event: {printable(event['summary'])}, {event['start']} to {event['end']}")
+
+
+def _actions(task: dict[str, Any]) -> None:
+    from ..asking import ASK_QUEUE
+    from ..printable import printable
+
+    parsed = (task.get("result") or {}).get("parsed")
+    if isinstance(parsed, dict):
+        for key, value in parsed.items():
+            click.echo(f"{key}: {printable(str(value))}")
+    for action in task.get("actions", []):
+        status = action.get("status")
+        if status == "awaiting_approval":
+            click.echo(f"waiting for your approval: {action['type']} {printable(str(action.get('args', {})))}")
+            click.echo(f"  assist queue approve {task['id']} && assist act --from {ASK_QUEUE} --once")
+        else:
+            click.echo(f"{action['type']}: {status} {printable(str(action.get('error', '')))}".rstrip())

@@ -1,0 +1,98 @@
+"""`assist ingest ics FILE` and `assist ingest caldav [URL]`: calendar events as `calendar.event` tasks,
+each occurrence once across runs, and the calendar snapshot the planner reads (agenda.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import agenda
+from ..errors import Unavailable, UsageError
+from .events import Sink, State, accepted_only, event, safe_name
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+
+def _emit(sink: Sink, config: Config, source: str, events: list[dict[str, Any]]) -> int:
+    """Send the occurrences not sent before; the state forgets those that left the window."""
+    agenda.save(config, source, events)
+    state = State(config.home, f"calendar-{safe_name(source)}")
+    seen = set(state.load().get("seen", []))
+    keys = [agenda.occurrence_key(e) for e in events]
+    new = [e for e, key in zip(events, keys, strict=True) if key not in seen]
+    with accepted_only(state, sink):
+        sink.send([event("calendar.event", source, e, key=f"{source}#{agenda.occurrence_key(e)}") for e in new])
+        state.save({"seen": sorted(seen.intersection(keys) | {agenda.occurrence_key(e) for e in new})})
+    return len(new)
+
+
+def span(config: Config, since: str | None, until: str | None) -> tuple[datetime, datetime]:
+    """The dates to read events between: --since/--until (ISO dates or times), else a week ago to four
+    months ahead."""
+    tz = agenda.zone(config)
+    start, end = agenda.window(tz)
+    try:
+        if since:
+            start = agenda.moment(since, tz)
+        if until:
+            end = agenda.moment(until, tz)
+    except ValueError as exc:
+        raise UsageError(f"--since/--until: {exc}") from None
+    if end <= start:
+        raise UsageError("--until must come after --since")
+    return start, end
+
+
+def ingest_ics(path: Path, sink: Sink, config: Config, since: str | None = None, until: str | None = None) -> int:
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    tz = agenda.zone(config)
+    start, end = span(config, since, until)
+    try:
+        events = agenda.expand(text, tz, start, end)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path}: not an iCalendar file we can read ({str(exc).splitlines()[0][:200]})") from None
+    return _emit(sink, config, f"ics:{path.resolve()}", events)
+
+
+def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str | None = None,
+                  since: str | None = None, until: str | None = None) -> int:
+    url, user, password = agenda.caldav_account(config, url, user)
+    tz = agenda.zone(config)
+    start, end = span(config, since, until)
+    count = 0
+    try:
+        client = agenda.caldav_client(config, url, user, password)
+        for calendar in client.principal().calendars():
+            found = calendar.search(start=start, end=end, event=True, expand=True)
+            events = [e for item in found for c in item.icalendar_instance.walk("VEVENT")
+                      if (e := agenda.normalise(c, tz)) is not None]
+            events.sort(key=lambda e: (e["start"], e["uid"]))
+            count += _emit(sink, config, f"caldav:{calendar.url}", events)
+    except (OSError, ValueError) as exc:
+        raise Unavailable(f"caldav {url}: {str(exc).splitlines()[0][:200]}") from None
+    except Exception as exc:  # caldav's own errors (AuthorizationError, NotFoundError...) derive from Exception
+        if type(exc).__module__.startswith("caldav"):
+            raise Unavailable(f"caldav {url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+        raise
+    return count
+
+
+def week_task(config: Config, at: str | None = None) -> dict[str, Any]:
+    """The calendar.week task for the week holding `at` (default now): its events from every calendar
+    read so far, one task per week (its id comes from the week)."""
+    tz = agenda.zone(config)
+    try:
+        moment = agenda.moment(at, tz) if at else datetime.now(tz)
+    except ValueError as exc:
+        raise UsageError(f"--at: {exc}") from None
+    start, end = agenda.week_of(moment)
+    events = [{"when": agenda.describe(e, tz), "summary": e["summary"], **({"location": e["location"]}
+                                                                          if e.get("location") else {})}
+              for e in agenda.between(config, start, end)]
+    data = {"week_start": start.date().isoformat(), "events": events}
+    return event("calendar.week", "timer:calendar.week", data, key=f"calendar.week:{data['week_start']}")

@@ -1,0 +1,175 @@
+"""`assist ask`: typed requests routed among the request routes, answered from the user's own data
+(an ICS file and a real CalDAV server, Radicale), with the embedded model writing the prose; an event
+to add waits for approval and, approved, is in the CalDAV calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from assist.asking import event_from, window_for
+from conftest import REPO, run
+
+ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = dt.datetime(2026, 12, 2, 10, 0, tzinfo=BERLIN)  # a Wednesday
+WEEK_ONE = ["Team standup", "Dentist", "Lunch with Ana", "Call with the New York team", "Mum's birthday"]
+LATER = ["Project review", "Yoga", "Team dinner", "Car service", "Quarterly planning", "Flight to Lisbon",
+         "Book club", "Holiday party"]
+
+
+@pytest.fixture
+def ask_home(home, gguf):
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + '\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    (home / "models").mkdir()
+    (home / "models" / gguf.name).symlink_to(gguf)
+    return home
+
+
+def caldav_calendar(url: str):  # type: ignore[no-untyped-def]
+    import caldav
+
+    return caldav.DAVClient(url=url, username="me", password="x").principal().make_calendar(name="home")
+
+
+def test_the_weeks_answer_names_every_event_of_the_week_and_no_other(ask_home, radicale):
+    """The ICS file and a Radicale calendar read in the same run; the answer's facts are the week's
+    events, in the home's zone, and the model writes its sentences around them."""
+    caldav_calendar(radicale).save_event(dtstart=dt.datetime(2026, 12, 2, 16, tzinfo=dt.UTC),
+                                         dtend=dt.datetime(2026, 12, 2, 17, tzinfo=dt.UTC), summary="Piano lesson")
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    span = ["--since", "2026-11-23", "--until", "2027-01-01"]
+    assert run(["ingest", "caldav", radicale, "--user", "me", *span]).code == 0
+    r = run(["ask", "--now", NOW.isoformat(), "--json", "what is on my calendar this week"], timeout=300)
+    assert r.code == 0, r.err
+    task = r.json()
+    assert task["intent"]["route"] == "agenda" and task["data"]["window"] == "this week"
+    events = task["data"]["events"]
+    named = [next(s for s in [*WEEK_ONE, "Piano lesson", *LATER] if s in line) for line in events]
+    assert named == [*WEEK_ONE[:2], "Piano lesson", *WEEK_ONE[2:]]  # every one of this week, in order
+    assert "Wed 2 Dec 17:00-18:00 Piano lesson" in events  # 16:00 UTC is 17:00 in Berlin
+    assert not [s for s in LATER if any(s in line for line in events)]
+    assert task["result"]["text"].strip() and task["result"]["model"] == "embedded"
+    shown = run(["ask", "--now", NOW.isoformat(), "what do i have tomorrow"], timeout=300)
+    assert shown.code == 0, shown.err
+    facts = shown.out.split("your events tomorrow:")[1].splitlines()[1:2]  # printed before the model's words
+    assert facts == ["  Thu 3 Dec 12:30-13:30 Lunch with Ana"], shown.out
+
+
+def test_an_event_to_add_waits_for_approval_then_is_in_the_caldav_calendar(ask_home, radicale):
+    calendar = caldav_calendar(radicale)
+    text = (ask_home / "assist.toml").read_text().replace(
+        'file = "calendar.ics"', f'caldav = "{radicale}"\nusername = "me"\ncalendar = "home"')
+    (ask_home / "assist.toml").write_text(text)
+    r = run(["ask", "--now", NOW.isoformat(), "--json", "add lunch with Ana on Friday at 1pm"], timeout=300)
+    assert r.code == 0, r.err
+    task = r.json()
+    assert task["intent"]["route"] == "calendar_edit"
+    [action] = task["actions"]
+    assert action["status"] == "awaiting_approval" and action["args"]["summary"] == "Lunch with Ana"
+    assert action["args"]["start"] == "2026-12-04T13:00:00+01:00"
+    assert action["args"]["end"] == "2026-12-04T14:00:00+01:00"
+    assert calendar.events() == []  # nothing before the approval
+    assert run(["queue", "approve", task["id"]]).code == 0
+    acted = run(["act", "--from", "ask", "--once"])
+    assert acted.code == 0, acted.err
+    [added] = calendar.events()
+    event = added.icalendar_component
+    assert str(event["summary"]) == "Lunch with Ana"
+    assert event.decoded("dtstart") == dt.datetime(2026, 12, 4, 13, tzinfo=BERLIN)
+
+
+def test_ask_without_a_model_says_how_to_get_one(home):
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
+    r = run(["ask", "tell me a joke"], timeout=300)
+    assert r.code == 69 and "assist models pull" in r.err and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(("text", "summary", "start", "minutes"), [
+    ("add lunch with Ana on Friday at 1pm", "Lunch with Ana", "2026-12-04T13:00", 60),
+    ("schedule a dentist appointment tomorrow at 9:30 for 45 minutes", "Dentist appointment", "2026-12-03T09:30",
+     45),
+    ("put team dinner in my calendar on 18 December at 19:30 for 2 hours", "Team dinner", "2026-12-18T19:30", 120),
+    ("book a call with Bob next Wednesday at noon", "Call with Bob", "2026-12-09T12:00", 60),
+    ("add the kickoff on January 5th at 10am", "Kickoff", "2027-01-05T10:00", 60),
+])
+def test_an_event_is_read_from_the_words(text, summary, start, minutes):
+    event = event_from(text, NOW)
+    assert event is not None and event["summary"] == summary
+    assert event["start"].startswith(start)
+    span = dt.datetime.fromisoformat(event["end"]) - dt.datetime.fromisoformat(event["start"])
+    assert span == dt.timedelta(minutes=minutes)
+
+
+def test_a_request_without_a_time_is_no_event_and_windows_follow_the_words():
+    assert event_from("add lunch with Ana", NOW) is None
+    assert window_for("what is on my calendar this week", NOW)[1:] == (
+        dt.datetime(2026, 11, 30, tzinfo=BERLIN), dt.datetime(2026, 12, 7, tzinfo=BERLIN))
+    assert window_for("what do i have tomorrow", NOW)[0] == "tomorrow"
+    assert window_for("anything next week?", NOW)[1] == dt.datetime(2026, 12, 7, tzinfo=BERLIN)
+    assert window_for("what's on friday", NOW)[0] == "on Friday 4 December"
+
+
+def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):
+    """The other request routes on real parts: an IMAP SEARCH of a real dovecot, a note written to the
+    vault, the memory's notes (ChromaDB) in a notes answer, and a draft that waits for approval and,
+    approved, is in the Drafts folder."""
+    import imaplib
+    import os
+
+    from assist.demo.servers import start_dovecot
+    from conftest import imap_section
+
+    imap = start_dovecot()
+    os.environ["TEST_IMAP_PASSWORD"] = imap.password
+    try:
+        for n, (sender, subject) in enumerate([("ana@example.org", "The budget for 2027"),
+                                               ("bob@example.org", "Budget questions"),
+                                               ("ana@example.org", "Holiday photos")]):
+            imap.deliver(f"Message-ID: <m{n}@example.org>\r\nFrom: {sender}\r\nSubject: {subject}\r\n"
+                         f"Date: Tue, 1 Dec 2026 0{n}:00:00 +0000\r\n\r\nHello\r\n".encode(), n)
+        with (ask_home / "assist.toml").open("a") as toml:
+            toml.write(imap_section(imap, drafts="Drafts"))
+        found = run(["ask", "--json", "do i have any emails from ana@example.org about the budget"], timeout=300)
+        assert found.code == 0, found.err
+        task = found.json()
+        assert task["intent"]["route"] == "search_mail"
+        [line] = task["data"]["found"]  # Ana's budget mail: not Bob's, not Ana's photos
+        assert "ana@example.org" in line and "The budget for 2027" in line
+        assert task["result"]["text"].strip()
+
+        noted = run(["ask", "--json", "remember to buy milk and eggs"], timeout=300)
+        assert noted.code == 0, noted.err
+        assert noted.json()["intent"]["route"] == "note"
+        assert "remember to buy milk and eggs" in (ask_home / "notes" / "Notes.md").read_text()
+
+        (ask_home / "boiler.md").write_text("# Boiler\nThe boiler was serviced by Heatwell on 3 March.\n")
+        assert run(["memory", "add", str(ask_home / "boiler.md")], timeout=300).code == 0
+        recalled = run(["ask", "--json", "what did i note about the boiler"], timeout=300)
+        assert recalled.code == 0, recalled.err
+        task = recalled.json()
+        assert task["intent"]["route"] == "find_notes"
+        assert task["prompt"]["context"][0]["source"].endswith("boiler.md")
+        assert "serviced by Heatwell" in task["prompt"]["messages"][-1]["content"]
+
+        drafted = run(["ask", "--json", "send an email to ana@example.org saying i will be late"], timeout=300)
+        assert drafted.code == 0, drafted.err
+        task = drafted.json()
+        assert task["intent"]["route"] == "draft_email"
+        [action] = task["actions"]
+        assert action["type"] == "email.draft" and action["status"] == "awaiting_approval"
+        assert action["args"]["to"] == "ana@example.org"
+        conn = imaplib.IMAP4("127.0.0.1", imap.port)
+        conn.login(imap.user, imap.password)
+        assert conn.select('"Drafts"')[0] != "OK" or conn.uid("SEARCH", None, "ALL")[1] == [b""]
+        assert run(["queue", "approve", task["id"]]).code == 0
+        assert run(["act", "--from", "ask", "--once"]).code == 0
+        assert conn.select('"Drafts"')[0] == "OK"
+        assert len(conn.uid("SEARCH", None, "ALL")[1][0].split()) == 1
+        conn.logout()
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)

@@ -1,0 +1,70 @@
+"""The calendar as a source: an ICS file (recurrences expanded, zones kept, each occurrence once) and a
+real CalDAV server (Radicale), the snapshot the planner reads, and the week's task from a timer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import orjson
+
+from conftest import run
+
+ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
+BERLIN = '\n[calendar]\ntimezone = "Europe/Berlin"\n'
+WEEK_ONE = ["Team standup", "Dentist", "Lunch with Ana", "Call with the New York team", "Mum's birthday"]
+
+
+def test_an_ics_file_gives_each_occurrence_once_in_its_zone(home):
+    with open(home / "assist.toml", "a") as f:
+        f.write(BERLIN)
+    r = run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"])
+    assert r.code == 0, r.err
+    events = [orjson.loads(line) for line in r.out.splitlines()]
+    assert len(events) == 15 and {e["type"] for e in events} == {"calendar.event"}
+    by_summary = {}
+    for e in events:
+        by_summary.setdefault(e["data"]["summary"], []).append(e["data"])
+    assert len(by_summary["Team standup"]) == 3  # a weekly rule, three times
+    assert by_summary["Call with the New York team"][0]["start"] == "2026-12-04T10:00:00-05:00"
+    assert by_summary["Yoga"][0]["start"] == "2026-12-09T18:00:00+01:00"  # floating: read in the home's zone
+    assert by_summary["Mum's birthday"][0] == {**by_summary["Mum's birthday"][0], "all_day": True,
+                                                "start": "2026-12-05"}
+    again = run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"])
+    assert again.code == 0 and again.out == "" and again.err.strip().endswith(": 0 event(s)")
+    # the week's task, from the snapshot: this week's five events and no other, in the home's zone
+    week = run(["ingest", "tick", "--name", "calendar.week", "--at", "2026-12-02T10:00"])
+    assert week.code == 0, week.err
+    [task] = [orjson.loads(line) for line in week.out.splitlines()]
+    assert task["type"] == "calendar.week" and task["data"]["week_start"] == "2026-11-30"
+    lines = [e["when"] for e in task["data"]["events"]]
+    assert [next(s for s in WEEK_ONE if s in line) for line in lines] == WEEK_ONE
+    assert "Fri 4 Dec 16:00-17:00 Call with the New York team" in lines
+
+
+def test_a_bad_ics_file_is_one_clear_line(home, tmp_path):
+    bad = tmp_path / "bad.ics"
+    bad.write_text("BEGIN:VCALENDAR\nthis is not\n")
+    r = run(["ingest", "ics", str(bad)])
+    assert r.code == 2 and "bad.ics: not an iCalendar file" in r.err and "Traceback" not in r.err
+    r = run(["ingest", "ics", str(tmp_path / "missing.ics")])
+    assert r.code == 2 and "missing.ics" in r.err
+
+
+def test_a_caldav_server_gives_its_events_once(home, radicale):
+    import caldav
+
+    client = caldav.DAVClient(url=radicale, username="me", password="x")
+    calendar = client.principal().make_calendar(name="work")
+    at = lambda *when: dt.datetime(*when, tzinfo=dt.UTC)  # noqa: E731
+    calendar.save_event(dtstart=at(2026, 12, 2, 9), dtend=at(2026, 12, 2, 10), summary="Dentist", uid="dentist@test")
+    calendar.save_event(dtstart=at(2026, 12, 1, 8), dtend=at(2026, 12, 1, 8, 30), summary="Run", uid="run@test",
+                        rrule={"FREQ": "DAILY", "COUNT": 4})
+    r = run(["ingest", "caldav", radicale, "--user", "me", "--since", "2026-11-30", "--until", "2026-12-07"])
+    assert r.code == 0, r.err
+    events = [orjson.loads(line)["data"] for line in r.out.splitlines()]
+    assert sorted(e["summary"] for e in events) == ["Dentist"] + ["Run"] * 4
+    assert run(["ingest", "caldav", radicale, "--user", "me", "--since", "2026-11-30",
+                "--until", "2026-12-07"]).out == ""
+    down = run(["ingest", "caldav", "http://127.0.0.1:9/", "--user", "me"])
+    assert down.code == 69 and "caldav http://127.0.0.1:9/" in down.err and "Traceback" not in down.err
