@@ -1,7 +1,8 @@
 """What the models write, measured (run by `scripts/bench quality`): 40 real mails (bench/data/quality,
 SpamAssassin's public corpus: bench/data/quality/README.md) through the real `assist prompt | assist run`
 with the default triage template, for each catalog model side by side (pulled into ./models/ when
-missing; `--models smollm2-135m` for one).
+missing; `--models smollm2-135m` for one; `--memory` adds runs with a person's notes in memory, with the
+template's similarity floor and without it).
 
 For each message the evaluation set names the key facts a summary must carry (each a list of
 alternatives, matched as lower-case substrings), the categories that are right for it, and whether it
@@ -106,8 +107,15 @@ def score(rows: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> dict[s
             "category_accuracy": category / n, "needs_reply_accuracy": reply / n, "ungrounded": misses}
 
 
-def one(model: str) -> dict[str, Any]:
-    """The evaluation through `assist prompt | assist run` with `model` as the embedded model."""
+NOTES = REPO / "tests" / "fixtures" / "memory" / "notes"  # a person's 20 notes: the dentist, taxes, a recipe...
+MEMORY_RUNS = {"none": "no notes", "floor": "20 notes, the template's similarity floor",
+               "nofloor": "20 notes, no floor (the 2 nearest always)"}
+
+
+def one(model: str, memory: str = "none") -> dict[str, Any]:
+    """The evaluation through `assist prompt | assist run` with `model` as the embedded model; with
+    memory "floor" or "nofloor", a memory of a person's notes (none about these mails) is there for the
+    triage template's context, with its similarity floor or without."""
     from assist.ai.pull import find, pull
 
     item = find(model)
@@ -118,8 +126,11 @@ def one(model: str) -> dict[str, Any]:
         (home / "models").mkdir()
         (home / "models" / gguf.name).symlink_to(gguf)
         (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + (
-            f'\n[models.embedded]\nbackend = "llamacpp"\npath = "{item.name}"\nseed = 1\n'))
+            f'\n[models.embedded]\nbackend = "llamacpp"\npath = "{item.name}"\nseed = 1\n') + (
+            "\n[routes.triage.context]\nmax_distance = 2.0\n" if memory == "nofloor" else ""))
         env = {**os.environ, "ASSIST_HOME": str(home)}
+        if memory != "none":
+            subprocess.run([ASSIST, "memory", "add", str(NOTES)], capture_output=True, env=env, check=True)
         lines = b"".join(json.dumps(t).encode() + b"\n" for t in tasks())
         started = time.perf_counter()
         prompted = subprocess.run([ASSIST, "prompt"], input=lines, capture_output=True, env=env, check=True)
@@ -130,16 +141,19 @@ def one(model: str) -> dict[str, Any]:
         task = json.loads(line)
         done[task["meta"]["bench_file"]] = task
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # MiB: the largest child, `assist run`
-    return {"model": item.name, **score(rows, done), "seconds_per_email": seconds / len(rows), "peak_mib": peak,
-            "run_exit": ran.returncode}
+    with_context = sum(bool((t.get("prompt") or {}).get("context")) for t in done.values())
+    return {"model": item.name, "memory": memory, **score(rows, done), "seconds_per_email": seconds / len(rows),
+            "peak_mib": peak, "run_exit": ran.returncode, "with_context": with_context}
 
 
 def report(result: dict[str, Any], default: bool) -> None:
     def mark(value: float, target: float) -> str:
         return f"{value:.2f} ({'met' if value >= target else 'NOT met'}: >= {target})" if default else f"{value:.2f}"
 
+    memory = f", memory: {MEMORY_RUNS[result['memory']]} ({result['with_context']} prompts with notes)" \
+        if result["memory"] != "none" else ""
     print(f"{result['model']}{' (the default)' if default else ''}: {result['messages']} mails, "
-          f"{result['seconds_per_email']:.1f} s/email, peak {result['peak_mib']:.0f} MiB")
+          f"{result['seconds_per_email']:.1f} s/email, peak {result['peak_mib']:.0f} MiB{memory}")
     print(f"  schema-valid {result['schema_valid']:.0%} (repaired {result['repaired']:.0%}), "
           f"key-fact recall {mark(result['key_fact_recall'], 0.7)}, grounding {mark(result['grounding'], 0.9)} "
           f"over {result['names_numbers_dates']} names/numbers/dates")
@@ -153,21 +167,27 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", default=",".join(c.name for c in CATALOG), help="catalog names, comma-separated")
+    parser.add_argument("--memory", action="store_true",
+                        help="also run each model with a person's notes in memory, with the similarity floor and "
+                             "without (does context the mail is not about leak into summaries?)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a child run: one model, JSON out
+    parser.add_argument("--memory-run", default="none", help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one(args.one)))
+        print(json.dumps(one(args.one, args.memory_run)))
         return
     results = []
     for name in args.models.split(","):
-        # each model in its own process: its peak memory is its own
-        child = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True)
-        if child.returncode != 0:
-            print(f"{name}: the run failed: {child.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-            continue
-        results.append(json.loads(child.stdout))
-        report(results[-1], name == DEFAULT.name)
+        for memory in (MEMORY_RUNS if args.memory else ["none"]):
+            # each run in its own process: its peak memory is its own
+            child = subprocess.run([sys.executable, __file__, "--one", name, "--memory-run", memory],
+                                   capture_output=True, text=True)
+            if child.returncode != 0:
+                print(f"{name}: the run failed: {child.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+                continue
+            results.append(json.loads(child.stdout))
+            report(results[-1], name == DEFAULT.name)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     if not results:

@@ -1,6 +1,6 @@
 """How llama.cpp's threads fare on an idle and on a busy machine (run by `scripts/bench threads`, about
-two minutes): tokens/s of the embedded model (SmolLM2-135M, pulled into ./models/ when missing) with two
-threads and one, OpenMP's default wait policy (spinning) and PASSIVE, idle and with two CPU-bound
+two minutes per model; `--models NAME` for one): tokens/s of each catalog model (pulled into ./models/
+when missing) with two threads and one, OpenMP's default wait policy (spinning) and PASSIVE, idle and with two CPU-bound
 processes beside it. Each measurement is its own process (OpenMP reads its policy when it loads). The
 defaults in assist/ai/backends/llamacpp.py (default_threads, OMP_WAIT_POLICY) were chosen on these.
 """
@@ -38,11 +38,20 @@ def measure(gguf: Path, threads: int, policy: str | None) -> float:
 
 
 def main() -> None:
-    from assist.ai.pull import EMBEDDED, pull, verify
+    import argparse
 
-    gguf = REPO / "models" / EMBEDDED.file
-    if not verify(gguf):
-        pull(gguf.parent, EMBEDDED)
+    from assist.ai.pull import CATALOG, find, pull
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default=",".join(c.name for c in CATALOG), help="catalog names, comma-separated")
+    for name in parser.parse_args().models.split(","):
+        table(pull(REPO / "models", find(name), log=lambda m: print(m, file=sys.stderr)))
+
+
+def table(gguf: Path) -> None:
+    from assist.ai.backends.llamacpp import default_threads
+
+    print(f"\n{gguf.name}")
     cases = [(2, None), (2, "PASSIVE"), (1, None)]
     rows = {case: [measure(gguf, *case)] for case in cases}
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
@@ -55,8 +64,9 @@ def main() -> None:
     print(f"{'threads':>8} {'OpenMP waits':>14} {'idle tok/s':>11} {'busy tok/s':>11}")
     for (threads, policy), (idle, busy) in rows.items():
         print(f"{threads:>8} {policy or 'spinning':>14} {idle:>11.1f} {busy:>11.1f}")
-    print("\nassist's choice for this model: one thread (a model under 400 MB); larger models: every core, "
-          "waiting passively")
+    chosen = default_threads(gguf)
+    print(f"assist's choice for this model: {chosen} thread{'s' if chosen > 1 else ''}"
+          f"{', waiting passively' if chosen > 1 else ''} (one for a model under 400 MB, else every core)")
 
 
 if __name__ == "__main__":
