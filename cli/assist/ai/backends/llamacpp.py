@@ -134,12 +134,12 @@ class LlamaCppBackend(ModelBackend):
         self.catalog: Packaged | None = None  # the catalog model this is, if one (`assist models pull` fetches)
         if "path" not in spec:  # the best model pulled, else the catalog's default (missing until pulled)
             self.catalog = best_pulled(models_dir) or DEFAULT
-            spec = {"context": self.catalog.context, "json_grammar": self.catalog.json_grammar, **spec,
-                    "path": self.catalog.file}
+            spec = {"context": self.catalog.context, "json_grammar": self.catalog.json_grammar,
+                    "tags": list(self.catalog.tags), **spec, "path": self.catalog.file}
         elif spec["path"] in {c.name for c in CATALOG}:  # a catalog name: path = "smollm2-135m"
             self.catalog = next(c for c in CATALOG if c.name == spec["path"])
-            spec = {"context": self.catalog.context, "json_grammar": self.catalog.json_grammar, **spec,
-                    "path": self.catalog.file}
+            spec = {"context": self.catalog.context, "json_grammar": self.catalog.json_grammar,
+                    "tags": list(self.catalog.tags), **spec, "path": self.catalog.file}
         else:
             self.catalog = next((c for c in CATALOG if c.file == Path(str(spec["path"])).name), None)
         super().__init__(name, spec, config)
