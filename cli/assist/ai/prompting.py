@@ -97,6 +97,14 @@ class PromptBuilder:
         return [{"id": c["id"], "text": c["text"], "source": c["source"], "title": c["title"],
                  "score": round(1 - c["distance"], 4)} for c in found]
 
+    def user(self) -> dict[str, str]:
+        """`user` for a template: the person assist works for, as their mail says it ([actions.smtp] from:
+        `name`, maybe empty, and `address`), so a draft is written as them and signed with their name."""
+        from email.utils import parseaddr
+
+        name, address = parseaddr(str(self.config.action_section("smtp").get("from") or ""))
+        return {"name": name, "address": address}
+
     def build(self, task: dict[str, Any]) -> dict[str, Any] | None:
         """The `prompt` section for the task, or None when its route has no template (nothing to ask)."""
         route_name, route = self.config.route_of(task)
@@ -109,11 +117,12 @@ class PromptBuilder:
         budget = backend.context - template.max_tokens - REPLY_MARGIN
         context = self.context_for(task, template, route)
         data = task.get("data") or {}
+        user = self.user()
 
         def render(data: Any, context: list[dict[str, Any]]) -> tuple[list[dict[str, str]], int]:
             mail = mail_view(data) if isinstance(data, dict) else {}
             messages = template.render(task=task, data=data, intent=task.get("intent") or {}, context=context,
-                                       mail=mail)
+                                       mail=mail, user=user)
             return messages, backend.count_messages(messages)
 
         messages, tokens = render(data, context)
