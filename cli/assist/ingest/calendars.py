@@ -20,11 +20,11 @@ def _emit(sink: Sink, config: Config, source: str, events: list[dict[str, Any]])
     agenda.save(config, source, events)
     state = State(config.home, f"calendar-{safe_name(source)}")
     seen = set(state.load().get("seen", []))
-    keys = [agenda.occurrence_key(e) for e in events]
-    new = [e for e, key in zip(events, keys, strict=True) if key not in seen]
+    keyed = [(agenda.occurrence_key(e), e) for e in events]
+    new = [(key, e) for key, e in keyed if key not in seen]
     with accepted_only(state, sink):
-        sink.send([event("calendar.event", source, e, key=f"{source}#{agenda.occurrence_key(e)}") for e in new])
-        state.save({"seen": sorted(seen.intersection(keys) | {agenda.occurrence_key(e) for e in new})})
+        sink.send([event("calendar.event", source, e, key=f"{source}#{key}") for key, e in new])
+        state.save({"seen": sorted(seen.intersection(key for key, _ in keyed) | {key for key, _ in new})})
     return len(new)
 
 
