@@ -6,13 +6,15 @@ and general utterances to the default request routes, mapped by decide/requests.
     lists_createoradd, lists_remove, email_addcontact -> note      lists_query -> find_notes
     general_quirky, general_joke, general_greet -> chat  (every other scenario: out of scope)
 
-The request model learns from the routes' own examples and the packaged ones, which are SLURP's devel
-split: on devel the figure that counts is 5-fold cross-validation (each fold's utterances classified by a
-model that did not see them). `--test FILE` (SLURP's JSON lines: text, label, scenario) classifies
-another split with the model trained on all the packaged examples, as `assist ask` would. A request no
-route is sure of is answered by `chat`: that counts as right for a general utterance, as held (wrong)
-for the others. Reported: the share of in-scope utterances routed right (target >= 90%), the share
-sent to chat by default, and the share of out-of-scope utterances (weather, music...) answered by chat.
+The request model learns from the routes' own examples and the packaged ones: SLURP's devel split and
+CLINC150's calendar, list and small-talk intents (decide/requests.py). On devel the figure that counts is
+5-fold cross-validation: each fold's SLURP utterances classified by a model made by the shipped recipe
+(decide/requests.py REQUESTS) from everything else. `--test FILE` (SLURP's JSON lines: text, label,
+scenario) classifies another split with the model trained on all the packaged examples, as `assist ask`
+would. A request no route is sure of is answered by `chat`: that counts as right for a general
+utterance, as wrong for the others. Reported: the share of in-scope utterances routed right (target >=
+90%), the share sent to chat, the share of out-of-scope utterances (weather, music...) answered by chat,
+and the same for other weights of the out-of-scope examples (the recipe's trade-off).
 Reads ../shared/data/slurp and stops, saying so, when it is absent.
 """
 
@@ -36,9 +38,9 @@ def routes_examples() -> list[tuple[str, str]]:
     return [(t, n) for n, r in raw["routes"].items() if r.get("request") for t in r.get("examples", [])]
 
 
-def decided(model, vectors) -> list[str]:  # type: ignore[no-untyped-def]
+def decided(model, vectors, texts) -> list[str]:  # type: ignore[no-untyped-def]
     """Each utterance's route as `assist ask` takes it: the model's, or chat when it is not sure."""
-    probs = model.probabilities(vectors)
+    probs = model.probabilities(vectors, texts)
     return [d["route"] if d["route"] != "fallback" else "chat" for d in (model.decide(row) for row in probs)]
 
 
@@ -51,7 +53,7 @@ def report(name: str, truth: list[str], got: list[str]) -> None:
     print(f"{name}: {int(inside.sum())} in-scope utterances, {right:.1%} to the right route "
           f"({'met' if right >= 0.9 else 'NOT met'}: target 90%); {defaulted:.1%} answered by chat; "
           f"{oos_chat:.1%} of {int((~inside).sum())} out-of-scope ones answered by chat")
-    per = {}
+    per: dict[str, list[int]] = {}
     for t, g in zip(y[inside], p[inside], strict=True):
         per.setdefault(t, [0, 0])
         per[t][0] += int(t == g)
@@ -59,37 +61,60 @@ def report(name: str, truth: list[str], got: list[str]) -> None:
     print("  " + ", ".join(f"{r} {ok}/{n}" for r, (ok, n) in sorted(per.items())))
 
 
+def cross_validated(recipe, own, rows, vectors, seed: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each SLURP row's route from a model that did not see it (5-fold; the rest always trained on)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from assist.decide.intent import train
+
+    slurp = np.array([i for i, r in enumerate(rows) if r["source"] == "slurp"])
+    rest = np.array([i for i, r in enumerate(rows) if r["source"] != "slurp"], dtype=int)
+    texts, labels = [t for t, _ in own] + [r["text"] for r in rows], [n for _, n in own] + [r["route"] for r in rows]
+    shift = len(own)  # rows[i] is example shift + i
+    got = [""] * len(rows)
+    y = np.array([rows[i]["route"] for i in slurp])
+    for fit, held in StratifiedKFold(5, shuffle=True, random_state=seed).split(slurp, y):
+        use = np.concatenate([np.arange(shift), shift + slurp[fit], shift + rest])
+        model = train(vectors[use], [labels[i] for i in use], name="requests", recipe=recipe,
+                      texts=[texts[i] for i in use])
+        held_rows = slurp[held]
+        routes = decided(model, vectors[shift + held_rows], [texts[shift + i] for i in held_rows])
+        for i, route in zip(held_rows, routes, strict=True):
+            got[i] = route
+    return [got[i] for i in slurp]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--test", type=Path, help="another SLURP split to classify with the shipped examples")
     args = parser.parse_args()
-    from sklearn.model_selection import StratifiedKFold
+    from dataclasses import replace
 
     from assist.decide.embedder import Embedder
     from assist.decide.intent import train
-    from assist.decide.requests import PACKAGED, slurp_route
+    from assist.decide.requests import REQUESTS, packaged_rows, slurp_route
 
     own = routes_examples()
-    packaged = [json.loads(line) for line in PACKAGED.read_text().splitlines()]
-    texts, truth = [r["text"] for r in packaged], [r["route"] for r in packaged]
+    rows = packaged_rows()
+    texts = [t for t, _ in own] + [r["text"] for r in rows]
+    labels = [n for _, n in own] + [r["route"] for r in rows]
     embed = Embedder().embed
-    vectors, own_vectors = embed(texts), embed([t for t, _ in own])
-    own_labels = [n for _, n in own]
+    vectors = embed(texts)
     if DATA.is_file():
-        got = [""] * len(texts)
-        y = np.array(truth)
-        for fit, held in StratifiedKFold(5, shuffle=True, random_state=0).split(vectors, y):
-            model = train(np.vstack([own_vectors, vectors[fit]]), own_labels + list(y[fit]), name="requests")
-            for i, route in zip(held, decided(model, vectors[held]), strict=True):
-                got[i] = route
-        report("SLURP devel, 5-fold cross-validation", truth, got)
+        truth = [r["route"] for r in rows if r["source"] == "slurp"]
+        report("SLURP devel, 5-fold cross-validation", truth, cross_validated(REQUESTS, own, rows, vectors))
+        for weight in (0.5, 1.0):
+            recipe = replace(REQUESTS, oos_weight=weight)
+            report(f"  the same with out-of-scope examples weighted {weight} (shipped: {REQUESTS.oos_weight})",
+                   truth, cross_validated(recipe, own, rows, vectors))
     else:
         print(f"bench/ask.py: {DATA} is absent; the cross-validation on SLURP devel is skipped")
     if args.test:
-        rows = [json.loads(line) for line in args.test.read_text().splitlines() if line.strip()]
-        model = train(np.vstack([own_vectors, vectors]), own_labels + truth, name="requests")
+        tests = [json.loads(line) for line in args.test.read_text().splitlines() if line.strip()]
+        model = train(vectors, labels, name="requests", recipe=REQUESTS, texts=texts)
+        test_texts = [r["text"] for r in tests]
         report(f"{args.test} with all the packaged examples",
-               [slurp_route(r["label"], r["scenario"]) for r in rows], decided(model, embed([r["text"] for r in rows])))
+               [slurp_route(r["label"], r["scenario"]) for r in tests], decided(model, embed(test_texts), test_texts))
     if not DATA.is_file() and not args.test:
         sys.exit(1)
 

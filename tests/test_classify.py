@@ -203,3 +203,47 @@ def test_a_person_routes_a_held_task_and_classify_keeps_that(home):
     assert task["intent"]["engine"]["route"] == "fallback" and "approved" not in task["meta"]
     # a task that has a route is approved as it is
     assert run(["queue", "approve", placed["id"], "--route", "music"]).code == 2
+
+
+def test_a_model_that_reads_words_keeps_them_as_hashes_and_loads_the_same(tmp_path):
+    """The request recipe: embeddings and hashed words, a linear SVM made into probabilities by a fitted
+    temperature; the saved model holds no word and gives the same probabilities once loaded."""
+    import numpy as np
+
+    from assist.decide.embedder import shared
+    from assist.decide.intent import IntentModel, Recipe, train
+
+    examples = [(t, "shopping") for t in ("add milk to my shopping list", "put eggs on the grocery list",
+                                          "we need more bread", "remember to buy coffee", "add apples to the list")]
+    examples += [(t, "music") for t in ("play some jazz", "put on my workout playlist", "play the latest album",
+                                        "i want to hear some music", "start my morning playlist")]
+    examples += [(t, "oos") for t in ("what is the weather in paris", "how tall is the eiffel tower",
+                                      "book a table for two", "what time is it in tokyo", "order a taxi")]
+    texts, labels = [t for t, _ in examples], [n for _, n in examples]
+    embed = shared().embed
+    model = train(embed(texts), labels, recipe=Recipe(head="svm", c=0.5, oos_weight=0.5, word_features=1 << 12),
+                  texts=texts)
+    assert model.meta["temperature"] > 0 and model.meta["word_features"] == 1 << 12
+    probe = ["add bananas to the grocery list", "play my jazz playlist", "will it snow in paris"]
+    probs = model.probabilities(embed(probe), probe)
+    assert [model.classes[i] for i in probs.argmax(axis=1)] == ["shopping", "music", "oos"]
+    with pytest.raises(ValueError, match="texts"):
+        model.probabilities(embed(probe))
+    model.save(tmp_path / "m.npz")
+    assert b"grocery" not in (tmp_path / "m.npz").read_bytes()
+    loaded = IntentModel.load(tmp_path / "m.npz")
+    assert np.allclose(loaded.probabilities(embed(probe), probe), probs, atol=1e-6)
+
+
+def test_typed_requests_go_to_their_default_route(home):
+    """The default request routes with the packaged examples (SLURP and CLINC150), as `assist ask` takes
+    them, for requests in none of those examples; out-of-scope text is answered directly by chat."""
+    (home / "assist.toml").write_text((Path(__file__).parents[1] / "assist.toml").read_text())
+    expected = {"remind me to water the plants at six": "calendar_edit",
+                "what have i got on this weekend": "agenda",
+                "take bread off my shopping list": "note",
+                "did my landlord email me about the rent": "search_mail",
+                "what's the weather like in lisbon": "chat"}
+    r = run(["classify"], jsonl(*({"type": "request", "data": {"text": t}} for t in expected)))
+    assert r.code == 0, r.err
+    assert {t["data"]["text"]: t["intent"]["route"] for t in r.lines} == expected

@@ -281,3 +281,48 @@ def test_a_spamd_elsewhere_is_refused_unless_remote_is_allowed(home):
     config = Config(home=home, path=None, raw={"classify": {"spamd": "203.0.113.5:783"}})
     with pytest.raises(Exception, match="allow_remote"):
         mail_data((FIXTURES / "spam" / "00001.eml").read_bytes(), config)
+
+
+def test_a_rejected_task_makes_the_next_one_like_it_wait_for_a_person(home, tmp_path):
+    """A person rejects what a route proposed for a task: the next task nearly the same is held for them
+    instead of taking that route again; a different task of that route still takes it; undo forgets."""
+    (tmp_path / "vault").mkdir()
+    (home / "assist.toml").write_text(f"""
+[routes.bills]
+examples = ["your electricity bill is ready", "invoice 2231 is due on friday", "your phone bill for march",
+            "payment reminder: water rates", "the gas bill is attached"]
+confirm = ["notes.append"]
+fixed = [{{type = "notes.append", args = {{note = "Bills", text = "{{{{ data.text }}}}"}}}}]
+[routes.family]
+examples = ["mum says dinner is at seven", "the kids' school trip is on monday", "grandma's birthday party",
+            "can you pick up dad from the station", "family photos from the holiday"]
+[actions.notes]
+vault = "{tmp_path / 'vault'}"
+""")
+    overdue = "Your account invoice {} is overdue: pay ${} today at secure-pay.example"
+    scam = {"type": "text", "data": {"text": overdue.format(88231, 420)}}
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(scam)).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"]).code == 0
+    assert run(["act", "--from", "act", "--once"]).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert held["awaiting"][0]["type"] == "notes.append"
+    rejected = run(["queue", "reject", held["id"], "--reason", "a scam"], timeout=300)
+    assert rejected.code == 0, rejected.err
+    assert "similar tasks will be held for you" in rejected.out
+    assert not (tmp_path / "vault" / "Bills.md").exists()
+    again = {"type": "text", "data": {"text": overdue.format(90412, 515)}}
+    other = {"type": "text", "data": {"text": "your council tax bill for april is attached"}}
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(again, other)).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"]).code == 0
+    [waiting] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert "a person rejected a task like this one on route bills" in waiting["hold_reason"], waiting
+    shown = run(["queue", "show", waiting["id"]]).json()["task"]
+    assert shown["data"] == again["data"] and shown["intent"]["route"] == "fallback"
+    assert shown["intent"]["rejected_like"]["route"] == "bills"
+    [passed] = run(["queue", "ls", "--queue", "act", "--json"]).json()
+    assert run(["queue", "show", passed["id"]]).json()["task"]["intent"]["route"] == "bills"  # the other bill
+    history = run(["classify", "history", "--json"]).json()
+    assert history[-1]["rejected"] == 1 and history[-1]["by_route"] == {}
+    assert run(["classify", "undo"]).code == 0
+    [after_undo] = classify(again)  # printed: not held
+    assert after_undo["intent"]["route"] == "bills"

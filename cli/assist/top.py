@@ -95,10 +95,10 @@ class Top(App[None]):
     ]
 
     def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0, routes: list[str] | None = None,
-                 approvals: Any = None):
+                 approvals: Any = None, learn: Any = None):
         super().__init__()
         self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
-        self.approvals = approvals
+        self.approvals, self.learn = approvals, learn
         self.routes = routes or []
         self.rows: dict[str, dict[str, Any]] = {}
 
@@ -194,7 +194,7 @@ class Top(App[None]):
     def _change(self, row: dict[str, Any], verb: str, route: str | None) -> None:
         try:
             done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes,
-                                approvals=self.approvals, by="top")
+                                approvals=self.approvals, by="top", learn=self.learn)
         except AssistError as exc:
             self._say(f"{verb} refused: {exc}")
         else:
@@ -217,5 +217,6 @@ class Top(App[None]):
         self.push_screen(Inspect(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode()))
 
 
-def run(backend: Any, log_folder: Path, interval_s: float, routes: list[str], approvals: Any) -> None:
-    Top(backend, log_folder, interval_s, routes, approvals).run()
+def run(backend: Any, log_folder: Path, interval_s: float, routes: list[str], approvals: Any,
+        learn: Any = None) -> None:
+    Top(backend, log_folder, interval_s, routes, approvals, learn).run()

@@ -66,6 +66,7 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
       assist classify train train.jsonl --val val.jsonl --out ~/assist/intent.npz
     """
     from ..decide.embedder import shared
+    from ..decide.intent import Recipe
     from ..decide.intent import train as fit
 
     texts, labels = _load_jsonl(train_file)
@@ -74,7 +75,7 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
     if val_file:
         val_texts, val_labels = _load_jsonl(val_file)
         val_vectors = embedder.embed(val_texts)
-    model = fit(embedder.embed(texts), labels, val_vectors, val_labels, name=out.stem, c=c)
+    model = fit(embedder.embed(texts), labels, val_vectors, val_labels, name=out.stem, recipe=Recipe(c=c))
     model.save(out)
     routes = [c for c in model.classes if c != "oos"]
     oos = f", {model.meta['oos_examples']} out of scope" if model.meta.get("oos_examples") else ""
@@ -130,7 +131,7 @@ def evaluate(test_file: Path, model_file: Path, as_json: bool) -> None:
     from ..decide.intent import evaluate as score
 
     texts, labels = _load_jsonl(test_file)
-    result = score(IntentModel.load(model_file), shared().embed(texts), labels)
+    result = score(IntentModel.load(model_file), shared().embed(texts), labels, texts)
     if as_json:
         print_json(result)
         return
@@ -230,7 +231,7 @@ def history(as_json: bool) -> None:
         routes = ", ".join(f"{name} {n}" for name, n in sorted(row.get("by_route", {}).items())) or "-"
         click.echo(f"{'*' if row['current'] else ' '} v{row['version']:<4} {rfc3339(row['at'])}  "
                    f"{len(row.get('examples', []))} example(s): {routes}; spam model from "
-                   f"{row.get('spam_examples', 0)}")
+                   f"{row.get('spam_examples', 0)}; {row.get('rejected', 0)} rejected")
 
 
 @classify.command()

@@ -120,13 +120,18 @@ def show(task_id: str, queue_name: str | None) -> None:
 def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", route: str | None = None) -> None:
     import os
 
+    from ..decide.engine import rejection_learner
     from ..stores import open_stores
 
     config = load_config()
+    by = f"cli:{os.environ.get('USER') or os.getuid()}"
     done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.routes),
-                  open_stores(config).approvals, by=f"cli:{os.environ.get('USER') or os.getuid()}")
+                  open_stores(config).approvals, by=by, learn=rejection_learner(config, by))
     click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
-               + (f" on route {route}" if route else ""))
+               + (f" on route {route}" if route else "")
+               + ("; similar tasks will be held for you" if done.get("learned") else ""))
+    if "not_learned" in done:
+        click.echo(f"assist: the rejection was not learned: {done['not_learned']}", err=True)
 
 
 @queue.command()
@@ -202,6 +207,9 @@ def approve(task_id: str, queue_name: str | None, route: str | None) -> None:
 @click.option("--reason", default="", help="Why, recorded in the task.")
 def reject(task_id: str, queue_name: str | None, reason: str) -> None:
     """Reject a held task: it is closed (cancelled) and nothing it proposed runs.
+
+    A task that had a route is kept as a rejection of that route (not its text: docs/classify.md): the
+    next task nearly the same is held for you instead of taking that route again.
 
     \b
     Example:

@@ -27,8 +27,9 @@ def top(interval: float) -> None:
     except ImportError as exc:
         raise click.UsageError(f"assist top needs the tui extra: pip install 'assist[tui]' ({exc.name} is missing)"
                                ) from None
+    from ..decide.engine import rejection_learner
     from ..stores import open_stores
 
     config = load_config()
     run(config.backend(), config.home / "logs", interval, list(config.routes),
-        open_stores(config).approvals)
+        open_stores(config).approvals, rejection_learner(config, "top"))

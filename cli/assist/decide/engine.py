@@ -12,13 +12,14 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .intent import NOTHING_TO_CLASSIFY, IntentModel, task_text
+from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, task_text
 from .requests import is_request
 from .rules import first_match
 from .spam_policy import is_mail
 
 if TYPE_CHECKING:
     from ..config import Config
+    from .learning import Rejections
     from .spam_policy import SpamPolicy
 
 DEFAULT_MODEL = "state/intent-model.npz"
@@ -35,6 +36,7 @@ class DecisionEngine:
         self._stamp: str | None = None  # the feedback the loaded models were made with
         self._embedder: Any = None
         self._requests: IntentModel | bool | None = None
+        self._rejections: Rejections | None = None
         self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
 
     def embedder(self) -> Any:
@@ -54,21 +56,25 @@ class DecisionEngine:
         trained on first use and kept in state/request-model.npz until they or the encoder change."""
         with self._lock:
             if self._requests is None:
-                from .requests import packaged_examples
+                from .requests import REQUESTS, packaged_examples
 
                 names = {n for n, r in self.config.routes.items() if r.get("request")}
                 examples = [(t, n) for n in names for t in self.config.routes[n].get("examples", [])]
                 if names:
                     examples += packaged_examples(names)
-                self._requests = (self._trained(examples, REQUEST_MODEL, "requests") if names else None) or False
+                self._requests = (self._trained(examples, REQUEST_MODEL, "requests", REQUESTS) if names
+                                  else None) or False
             return self._requests if isinstance(self._requests, IntentModel) else None
 
-    def _trained(self, examples: list[tuple[str, str]], where: str, name: str) -> IntentModel | None:
-        """A model of these examples, from its cache file when that was made from the same ones."""
+    def _trained(self, examples: list[tuple[str, str]], where: str, name: str,
+                 recipe: Recipe | None = None) -> IntentModel | None:
+        """A model of these examples, from its cache file when that was made from the same ones the same way."""
         if len({n for _, n in examples if n != "oos"}) < 2:
             return None
+        recipe = recipe or Recipe()
         embedder = self.embedder()
-        digest = hashlib.sha256(json.dumps([embedder.identity, sorted(examples)]).encode()).hexdigest()[:16]
+        key = [embedder.identity, sorted(examples), sorted(vars(recipe).items())]
+        digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
         path = self.config.home / where
         if path.exists():
             cached = IntentModel.load(path)
@@ -76,7 +82,8 @@ class DecisionEngine:
                 return cached
         from .intent import train
 
-        model = train(embedder.embed([t for t, _ in examples]), [n for _, n in examples], name=name)
+        texts = [t for t, _ in examples]
+        model = train(embedder.embed(texts), [n for _, n in examples], name=name, recipe=recipe, texts=texts)
         model.meta["examples_hash"] = digest
         model.save(path)
         return model
@@ -94,6 +101,11 @@ class DecisionEngine:
             self._model = IntentModel.load(learned.folder / "intent.npz")
         else:
             self._model = self._load_model()
+        self._rejections = None
+        if learned is not None and (learned.folder / "rejections.npz").exists():
+            from .learning import Rejections
+
+            self._rejections = Rejections.load(learned.folder / "rejections.npz")
         spam_model = None
         if learned is not None and (learned.folder / "spam.npz").exists():
             from .spam import SpamModel
@@ -157,6 +169,42 @@ class DecisionEngine:
             Feedback(self.config.home).add(example(task, route, by, self.embedder(),
                                                    bool(self.settings.get("learn_text", False))))
 
+    def learn_rejection(self, task: dict[str, Any], by: str) -> bool:
+        """Keep a task a person rejected as a rejection of its route (decide/learning.py); False when it
+        had no route to refuse (held because nothing placed it) or is a typed request (the person asked)."""
+        from .learning import Feedback, example
+
+        route = (task.get("intent") or {}).get("route")
+        if not route or route == "fallback" or route not in self.config.routes or is_request(task):
+            return False
+        with self._lock:
+            Feedback(self.config.home).add(example(task, route, by, self.embedder(),
+                                                   bool(self.settings.get("learn_text", False)), rejected=True))
+        return True
+
+    def _hold_what_was_rejected(self, tasks: list[dict[str, Any]], out: list[dict[str, Any]]) -> None:
+        """A task nearly the same as one a person rejected on the route it was given is held instead."""
+        from .learning import REJECTED_SIMILARITY
+
+        with self._lock:
+            self._load()
+            refused = self._rejections
+        if refused is None:
+            return
+        rows = [i for i, intent in enumerate(out) if intent["route"] in refused.routes
+                and not is_request(tasks[i]) and task_text(tasks[i])]
+        if not rows:
+            return
+        vectors = self.embedder().embed([task_text(tasks[i]) for i in rows])
+        for i, vector in zip(rows, vectors, strict=True):
+            route = out[i]["route"]
+            similarity = refused.closest(vector, route)
+            if similarity >= REJECTED_SIMILARITY:
+                out[i] = {**out[i], "route": "fallback", "rejected_like": {"route": route,
+                                                                           "similarity": round(similarity, 3)},
+                          "reason": f"a person rejected a task like this one on route {route} "
+                                    f"(similarity {similarity:.2f}); held for a person"}
+
     def _load_model(self) -> IntentModel | None:
         if self.settings.get("model"):
             return IntentModel.load(self.config.resolve(self.settings["model"]))
@@ -171,7 +219,7 @@ class DecisionEngine:
             for i in rows:
                 out[i] = _no_model(requests)
             return
-        probs = model.probabilities(self.embedder().embed(texts))
+        probs = model.probabilities(self.embedder().embed(texts), texts)
         threshold = self.settings.get("threshold") if not requests else None
         own = {name: route["threshold"] for name, route in self.config.routes.items() if "threshold" in route}
         spam_column = model.classes.index(spam.route) if spam is not None and spam.route in model.classes else None
@@ -218,7 +266,16 @@ class DecisionEngine:
             rows = [i for i in pending if is_request(tasks[i]) == requests]
             if rows:
                 self._by_model(rows, [text_of[i] for i in rows], requests, spam, spam_signal, out)
+        self._hold_what_was_rejected(tasks, out)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]
+
+
+def rejection_learner(config: Config, by: str) -> Any:
+    """What `queue reject`, top and the dashboard call with a rejected task: it is kept as a rejection
+    of its route (DecisionEngine.learn_rejection); the engine and its encoder load only if one comes."""
+    def learn(task: dict[str, Any]) -> bool:
+        return DecisionEngine(config).learn_rejection(task, f"person:reject:{by}")
+    return learn
 
 
 def _no_model(requests: bool) -> dict[str, Any]:

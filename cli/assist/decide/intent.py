@@ -7,6 +7,12 @@ the labelled data (k-fold cross-validation), for the best in-scope accuracy that
 MIN_OOS_RECALL + MARGIN of the out-of-scope examples: the margin keeps the operating point on the safe
 side of a threshold that only just made it on the data it was chosen on.
 
+A Recipe says how a head is made. The default (logistic regression over the embeddings) serves the
+routes of mail and events. Typed requests use decide/requests.py REQUESTS: the embeddings and the hashed
+words and word pairs of the text (decide/hashed_words.py), a linear SVM whose margins are turned into
+probabilities by one temperature fitted on the out-of-fold predictions, and out-of-scope examples
+weighted down (bench/ask.py measures each of these).
+
 Training needs scikit-learn (the `classify` extra); using a trained model needs only numpy. A model is one
 .npz file: weights, bias, class names, threshold and how it was made.
 """
@@ -21,11 +27,48 @@ from pathlib import Path
 from typing import Any
 
 from ..fileutil import write_atomic
+from . import hashed_words
 
 OOS = "oos"  # the label of out-of-scope examples in training data
 MIN_OOS_RECALL = 0.5
 MARGIN = 0.05
 GRID = tuple(round(0.02 * i, 2) for i in range(1, 48))  # 0.02 .. 0.94
+WORD_LIMIT = 200  # words of a text read for word features
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a head is made: "logistic" regression or a linear "svm" with inverse regularisation c, the
+    weight of each out-of-scope example, and how many hashed word features (0: embeddings only)."""
+    head: str = "logistic"
+    c: float = 10.0
+    oos_weight: float = 1.0
+    word_features: int = 0
+
+
+def word_vector(text: str, n_features: int) -> tuple[Any, Any]:
+    """The hashed words and word pairs of a text, as (indices, values)."""
+    return hashed_words.vector(hashed_words.with_pairs(hashed_words.words(text, WORD_LIMIT)), n_features)
+
+
+def features(vectors: Any, texts: list[str] | None, n_features: int) -> Any:
+    """What a head is trained on: the embeddings, then the hashed words when n_features (scipy CSR)."""
+    if not n_features:
+        return vectors
+    from scipy.sparse import csr_matrix, hstack
+
+    if texts is None or len(texts) != len(vectors):
+        raise ValueError("a model with word features needs each example's text")
+    words = hashed_words.matrix([word_vector(t, n_features) for t in texts], n_features)
+    return hstack([csr_matrix(vectors), words]).tocsr()
+
+
+def softmax(logits: Any) -> Any:
+    import numpy as np
+
+    logits = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 @dataclass
@@ -36,13 +79,23 @@ class IntentModel:
     threshold: float
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def probabilities(self, vectors: Any) -> Any:
-        import numpy as np
+    @property
+    def word_features(self) -> int:
+        return int(self.meta.get("word_features", 0))
 
-        logits = vectors @ self.weights + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+    def probabilities(self, vectors: Any, texts: list[str] | None = None) -> Any:
+        """Each row's probability of each class; a model with word features needs the texts too."""
+        n = self.word_features
+        dim = self.weights.shape[0] - n
+        logits = vectors @ self.weights[:dim] + self.bias
+        if n:
+            if texts is None or len(texts) != len(vectors):
+                raise ValueError("this model reads the words of a text too: give the texts")
+            for row, text in enumerate(texts):
+                idx, val = word_vector(text, n)
+                if len(idx):
+                    logits[row] += val @ self.weights[dim + idx]
+        return softmax(logits)
 
     def in_scope(self, probs: Any) -> tuple[Any, Any]:
         """(best in-scope class index, its probability) per row; the probability is 0 where the
@@ -71,9 +124,12 @@ class IntentModel:
         import numpy as np
 
         path.parent.mkdir(parents=True, exist_ok=True)
+        dim = self.weights.shape[0] - self.word_features
+        rows = dim + np.flatnonzero(np.abs(self.weights[dim:]).sum(axis=1))  # the words seen in training
         buffer = io.BytesIO()
-        np.savez(buffer, weights=self.weights, bias=self.bias, classes=np.array(json.dumps(self.classes)),
-                 threshold=np.array(self.threshold), meta=np.array(json.dumps(self.meta)))
+        np.savez_compressed(buffer, weights=self.weights[:dim], word_rows=rows - dim, word_weights=self.weights[rows],
+                            bias=self.bias, classes=np.array(json.dumps(self.classes)),
+                            threshold=np.array(self.threshold), meta=np.array(json.dumps(self.meta)))
         write_atomic(path, buffer.getvalue())
 
     @classmethod
@@ -81,8 +137,14 @@ class IntentModel:
         import numpy as np
 
         with np.load(path, allow_pickle=False) as data:
-            return cls(json.loads(str(data["classes"])), data["weights"], data["bias"], float(data["threshold"]),
-                       json.loads(str(data["meta"])))
+            meta = json.loads(str(data["meta"]))
+            weights = data["weights"]
+            n = int(meta.get("word_features", 0))
+            if n:
+                words = np.zeros((n, weights.shape[1]), dtype=weights.dtype)
+                words[data["word_rows"]] = data["word_weights"]
+                weights = np.vstack([weights, words])
+            return cls(json.loads(str(data["classes"])), weights, data["bias"], float(data["threshold"]), meta)
 
 
 def best_in_scope(probs: Any, classes: list[str]) -> tuple[Any, Any]:
@@ -135,11 +197,18 @@ def choose_threshold(probs: Any, classes: list[str], truth: list[str], min_oos_r
     return float(best[0])
 
 
-def _fit_head(vectors: Any, labels: Any, c: float) -> tuple[list[str], Any, Any]:
+def _fit_head(x: Any, labels: Any, recipe: Recipe) -> tuple[list[str], Any, Any]:
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
 
-    head = LogisticRegression(C=c, max_iter=3000).fit(vectors, labels)
+    weight = np.where(labels == OOS, recipe.oos_weight, 1.0)
+    if recipe.head == "svm":
+        from sklearn.svm import LinearSVC
+
+        head: Any = LinearSVC(C=recipe.c).fit(x, labels, sample_weight=weight)
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        head = LogisticRegression(C=recipe.c, max_iter=3000).fit(x, labels, sample_weight=weight)
     weights, bias = head.coef_.T, head.intercept_
     if len(head.classes_) == 2:  # sklearn keeps one column for two classes: the first class's logit is 0
         weights = np.hstack([np.zeros_like(weights), weights])
@@ -148,31 +217,55 @@ def _fit_head(vectors: Any, labels: Any, c: float) -> tuple[list[str], Any, Any]
 
 
 def train(vectors: Any, labels: list[str], val_vectors: Any = None, val_labels: list[str] | None = None,
-          name: str = "intent", c: float = 10.0, folds: int = 5) -> IntentModel:
+          name: str = "intent", recipe: Recipe = Recipe(), folds: int = 5, texts: list[str] | None = None,
+          val_texts: list[str] | None = None) -> IntentModel:
     """Fit the head on all labelled examples (the validation ones too), the out-of-scope ones as a
-    class; fit the threshold on out-of-fold predictions over the same examples (k-fold)."""
+    class; fit the threshold (and an SVM's temperature) on out-of-fold predictions over the same
+    examples (k-fold). `texts` are the examples' texts, needed by a recipe with word features."""
     import numpy as np
 
     if val_vectors is not None and val_labels:
         vectors = np.vstack([vectors, val_vectors])
         labels = list(labels) + list(val_labels)
+        texts = None if texts is None else list(texts) + list(val_texts or [])
     y = np.array(labels)
     if len(set(y[y != OOS])) < 2:
         raise ValueError("training needs examples of at least two routes")
-    classes, weights, bias = _fit_head(vectors, y, c)
+    x = features(vectors, texts, recipe.word_features)
+    classes, weights, bias = _fit_head(x, y, recipe)
     model = IntentModel(classes, weights, bias, 0.5,
                         {"name": name, "examples": int((y != OOS).sum()), "oos_examples": int((y == OOS).sum()),
-                         "c": c})
-    oof = out_of_fold(vectors, y, c, folds)
-    if oof is not None:
-        model.threshold = choose_threshold(oof, classes, list(y))
+                         "c": recipe.c, "head": recipe.head, "oos_weight": recipe.oos_weight,
+                         "word_features": recipe.word_features})
+    logits = out_of_fold(x, y, recipe, folds)
+    if logits is not None:
+        if recipe.head == "svm":  # margins, not probabilities: one temperature makes them so
+            scale = temperature(logits, [classes.index(label) for label in y])
+            model.weights, model.bias, logits = model.weights * scale, model.bias * scale, logits * scale
+            model.meta["temperature"] = round(scale, 4)
+        model.threshold = choose_threshold(softmax(logits), classes, list(y))
         model.meta["threshold_from"] = f"{folds}-fold out-of-fold predictions"
     return model
 
 
-def out_of_fold(vectors: Any, y: Any, c: float, folds: int = 5) -> Any:
-    """Each example's probabilities from a head that did not see it, in the full model's class order;
-    None when a class has too few examples to split."""
+def temperature(logits: Any, truth: list[int]) -> float:
+    """The factor on the logits that gives the true classes the highest likelihood (temperature scaling)."""
+    import numpy as np
+    from scipy.optimize import minimize_scalar
+
+    rows = np.arange(len(truth))
+
+    def loss(scale: float) -> float:
+        z = logits * scale
+        z = z - z.max(axis=1, keepdims=True)
+        return float((np.log(np.exp(z).sum(axis=1)) - z[rows, truth]).mean())
+
+    return float(minimize_scalar(loss, bounds=(0.01, 100.0), method="bounded").x)
+
+
+def out_of_fold(x: Any, y: Any, recipe: Recipe, folds: int = 5) -> Any:
+    """Each example's logits from a head that did not see it, in the full model's class order (a class
+    a fold did not have gets a logit far below the others); None when a class has too few examples."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
@@ -180,21 +273,21 @@ def out_of_fold(vectors: Any, y: Any, c: float, folds: int = 5) -> Any:
     if folds < 2:
         return None
     classes = sorted(set(y))
-    probs = np.zeros((len(y), len(classes)), dtype=np.float32)
-    for fit_idx, held_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(vectors, y):
-        fold_classes, weights, bias = _fit_head(vectors[fit_idx], y[fit_idx], c)
-        part = IntentModel(fold_classes, weights, bias, 0.5).probabilities(vectors[held_idx])
+    logits = np.full((len(y), len(classes)), -1e4, dtype=np.float32)
+    for fit_idx, held_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
+        fold_classes, weights, bias = _fit_head(x[fit_idx], y[fit_idx], recipe)
+        part = np.asarray(x[held_idx] @ weights) + bias
         for j, name in enumerate(fold_classes):
-            probs[held_idx, classes.index(name)] = part[:, j]
-    return probs
+            logits[held_idx, classes.index(name)] = part[:, j]
+    return logits
 
 
-def evaluate(model: IntentModel, vectors: Any, labels: list[str]) -> dict[str, Any]:
+def evaluate(model: IntentModel, vectors: Any, labels: list[str], texts: list[str] | None = None) -> dict[str, Any]:
     """Accuracy on in-scope examples, macro-F1, out-of-scope recall and precision, most confused pairs,
     and the operating curve (in-scope accuracy and out-of-scope recall at other thresholds)."""
     import numpy as np
 
-    probs = model.probabilities(vectors)
+    probs = model.probabilities(vectors, texts)
     index, conf = model.in_scope(probs)
     pred = np.array(model.classes)[index]
     decided = np.where(conf >= model.threshold, pred, OOS)

@@ -1,6 +1,9 @@
 """Learning from corrections: each route a person gives a task (`assist queue approve ID --route R`, the
 route menus of `assist top` and the dashboard, `assist classify teach ID R`) is kept as a labelled
-example, and the route model and the spam model are trained again from them.
+example, and the route model and the spam model are trained again from them. A task a person rejects
+(`assist queue reject`, top, the dashboard) is kept as a rejection of its route: the next task that
+reads nearly the same (cosine >= REJECTED_SIMILARITY) is held for a person instead of taking that route
+again, whoever placed it (a rule, the model). A rejection never places anything by itself.
 
 An example keeps what the models read, not the message: the sentence embedding of its text, the hashed
 features of the spam model (decide/spam.py), the subject, and the text itself only with `[classify]
@@ -36,6 +39,10 @@ KEEP_VERSIONS = 20
 # adjust_vectors): at 20, a newsletter marked "not spam" took a near copy of it from 0.93 to 0.31,
 # and an unrelated mail from 0.34 to 0.23
 CORRECTION_STRENGTH = 20.0
+# how alike (cosine of the sentence embeddings) a task must be to a rejected one to be held: a scam sent
+# again with another name or amount is above 0.9; two different mails of the same kind (two invoices,
+# two newsletters) were 0.5-0.8 in the shared SpamAssassin mail
+REJECTED_SIMILARITY = 0.85
 
 
 def _pack(vector: Any) -> str:
@@ -50,8 +57,10 @@ def unpack(text: str) -> Any:
     return np.frombuffer(base64.b64decode(text), dtype=np.float16).astype(np.float32)
 
 
-def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text: bool) -> dict[str, Any]:
-    """The example a person's route for `task` makes (what the models read of it, not the message)."""
+def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text: bool,
+            rejected: bool = False) -> dict[str, Any]:
+    """The example a person's route for `task` makes (what the models read of it, not the message);
+    `rejected`: the person refused that route for it."""
     from .intent import task_text
     from .spam import vector
     from .spam_policy import is_mail
@@ -69,6 +78,8 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
         entry["subject"] = str(data.get("subject") or "")[:300]
     if keep_text:
         entry["text"] = text
+    if rejected:
+        entry["rejected"] = True
     return entry
 
 
@@ -180,6 +191,53 @@ class Learned:
         write_atomic(self.root / "current", f"{number}\n".encode())
 
 
+@dataclass
+class Rejections:
+    """The embeddings of tasks a person rejected, with the route each was refused."""
+    vectors: Any  # (n, dim) float32, unit length
+    routes: list[str]
+
+    def save(self, path: Path) -> None:
+        import io
+
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.savez(buffer, vectors=np.asarray(self.vectors, dtype=np.float16), routes=np.array(json.dumps(self.routes)))
+        write_atomic(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> Rejections:
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["vectors"].astype(np.float32), json.loads(str(data["routes"])))
+
+    def closest(self, vector: Any, route: str) -> float:
+        """The highest cosine between `vector` and a task rejected on `route` (0 when there is none)."""
+        import numpy as np
+
+        mine = [i for i, r in enumerate(self.routes) if r == route]
+        return float(np.max(self.vectors[mine] @ vector)) if mine else 0.0
+
+
+def _embedded(entries: list[dict[str, Any]], embedder: Any) -> tuple[list[Any], list[str]]:
+    """The vectors and routes of examples: their own vector when this encoder made it, else what was kept
+    (the text, else the subject) embedded again; an example with neither is left out."""
+    import numpy as np
+
+    vectors, routes = [], []
+    again = [e for e in entries if e.get("encoder") != embedder.identity and (e.get("text") or e.get("subject"))]
+    if again:
+        vectors.append(embedder.embed([e.get("text") or e["subject"] for e in again]))
+        routes += [e["route"] for e in again]
+    same = [e for e in entries if e.get("encoder") == embedder.identity and e.get("vector")]
+    if same:
+        vectors.append(np.stack([unpack(e["vector"]) for e in same]))
+        routes += [e["route"] for e in same]
+    return vectors, routes
+
+
 def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], base_spam: Any, spam_route: str | None,
             keep_text: bool, reason: str, basis: str = "") -> Version:
     """Train the intent head on the routes' examples and the feedback, adjust the spam model to the
@@ -192,22 +250,21 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
     feedback = Feedback(home)
     stamp = feedback.stamp()
     entries = feedback.entries()
+    refused = [e for e in entries if e.get("rejected")]
+    routed = [e for e in entries if not e.get("rejected")]
     texts = [t for t, _ in route_examples]
     vectors = [embedder.embed(texts)] if texts else []
     labels = [name for _, name in route_examples]
-    again = [e for e in entries if e.get("encoder") != embedder.identity and (e.get("text") or e.get("subject"))]
-    if again:  # another encoder made these: embed what was kept again (the text, else the subject)
-        vectors.append(embedder.embed([e.get("text") or e["subject"] for e in again]))
-        labels += [e["route"] for e in again]
-    same = [e for e in entries if e.get("encoder") == embedder.identity and e.get("vector")]
-    if same:
-        vectors.append(np.stack([unpack(e["vector"]) for e in same]))
-        labels += [e["route"] for e in same]
+    found, routes = _embedded(routed, embedder)
+    vectors, labels = vectors + found, labels + routes
     files: dict[str, Any] = {}
     if len(set(labels)) >= 2:
         model = train(np.vstack(vectors), labels, name="routes")
         files["intent.npz"] = model
-    mail = [e for e in entries if isinstance(e.get("spam"), dict)]
+    refused_vectors, refused_routes = _embedded(refused, embedder)
+    if refused_vectors:
+        files["rejections.npz"] = Rejections(np.vstack(refused_vectors), refused_routes)
+    mail = [e for e in routed if isinstance(e.get("spam"), dict)]
     if base_spam is not None and spam_route:
         files["spam.npz"] = adjust_vectors(base_spam, [(e["spam"]["i"], e["spam"]["v"]) for e in mail],
                                            [e["route"] == spam_route for e in mail], CORRECTION_STRENGTH)
@@ -215,7 +272,8 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
     for label in labels[len(route_examples):]:
         counts[label] = counts.get(label, 0) + 1
     meta = {"feedback": stamp, "examples": [e["id"] for e in entries], "by_route": counts,
-            "route_examples": len(route_examples), "spam_examples": len(mail), "encoder": embedder.identity,
+            "rejected": len(refused_routes), "route_examples": len(route_examples), "spam_examples": len(mail),
+            "encoder": embedder.identity,
             "reason": reason, "learn_text": keep_text, "basis": basis}
     return Learned(home).save(files, meta)
 

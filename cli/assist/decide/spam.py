@@ -8,50 +8,40 @@ SpamAssassin public corpus: decide/data/README.md); `assist classify spam-train`
 user's own folders; decide/learning.py adjusts it to what a person corrects. Training needs
 scikit-learn and scipy (the `classify` extra); scoring needs only numpy.
 
-Words are found by a pattern without backtracking and the body is read up to BODY_CHARS, so no mail can
-make scoring slow; a feature is a token's blake2b hash modulo N_FEATURES, so the model keeps no word.
+The body is read up to BODY_CHARS and words are hashed (decide/hashed_words.py), so no mail can make
+scoring slow and the model keeps no word.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import itertools
 import json
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..fileutil import write_atomic
+from . import hashed_words
 
 N_FEATURES = 1 << 18
 BODY_CHARS = 4000
 SHIPPED = Path(__file__).parent / "data" / "spam-model.npz"
-WORD = re.compile(r"[\w$']+")
 # header values whose words are features (the others are only present or not: `header_names`)
 WORDED_HEADERS = ("content-type", "x-mailer", "user-agent", "precedence", "x-priority", "organization",
                   "reply-to", "return-path")
-
-
-def _words(text: str, limit: int = 1500) -> list[str]:
-    return [w.lower() for w in WORD.findall(text)[:limit]]
 
 
 def tokens(data: dict[str, Any]) -> list[str]:
     """The features of one mail's event data (ingest/mail.py parse_message), as strings."""
     subject = str(data.get("subject") or "")
     body = str(data.get("body_text") or "")[:BODY_CHARS]
-    body_words = _words(body)
-    out = ["s:" + w for w in _words(subject, 50)]
-    out += body_words
-    out += [f"{a} {b}" for a, b in itertools.pairwise(body_words)]
-    out += ["f:" + w for w in _words(str(data.get("from") or ""), 20)]
+    out = ["s:" + w for w in hashed_words.words(subject, 50)]
+    out += hashed_words.with_pairs(hashed_words.words(body))
+    out += ["f:" + w for w in hashed_words.words(str(data.get("from") or ""), 20)]
     found = data.get("headers")
     headers: dict[str, Any] = found if isinstance(found, dict) else {}
     for name in WORDED_HEADERS:
-        out += [f"{name}:{w}" for w in _words(str(headers.get(name) or ""), 12)]
+        out += [f"{name}:{w}" for w in hashed_words.words(str(headers.get(name) or ""), 12)]
     hops = data.get("received_hops")
     out.append(f"hops:{min(hops, 8) if isinstance(hops, int) else '?'}")
     out.append(f"bulk:{bool(data.get('bulk'))}")
@@ -64,33 +54,14 @@ def tokens(data: dict[str, Any]) -> list[str]:
     return out
 
 
-def _index(token: str) -> int:
-    return int.from_bytes(hashlib.blake2b(token.encode("utf-8", "replace"), digest_size=4).digest(), "big") \
-        % N_FEATURES
-
-
 def vector(data: dict[str, Any]) -> tuple[Any, Any]:
     """(indices, values) of one mail: log(1 + count) per hashed token, scaled to unit length."""
-    import numpy as np
-
-    counts = Counter(_index(t) for t in tokens(data))
-    if not counts:
-        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-    idx = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
-    val = np.log1p(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-    return idx, val / np.linalg.norm(val)
+    return hashed_words.vector(tokens(data), N_FEATURES)
 
 
 def matrix(rows: list[dict[str, Any]]) -> Any:
     """A sparse matrix (scipy CSR) of many mails' vectors."""
-    import numpy as np
-    from scipy.sparse import csr_matrix
-
-    vectors = [vector(r) for r in rows]
-    indptr = np.cumsum([0] + [len(i) for i, _ in vectors])
-    indices = np.concatenate([i for i, _ in vectors]) if vectors else np.zeros(0, dtype=np.int32)
-    values = np.concatenate([v for _, v in vectors]) if vectors else np.zeros(0, dtype=np.float32)
-    return csr_matrix((values, indices, indptr), shape=(len(rows), N_FEATURES))
+    return hashed_words.matrix([vector(r) for r in rows], N_FEATURES)
 
 
 @dataclass

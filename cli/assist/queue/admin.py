@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import NotFound, UsageError
+from ..errors import AssistError, NotFound, UsageError
 from ..timeutil import now_ms, rfc3339
 from .base import Backend, TaskInfo
 
@@ -129,8 +130,11 @@ def show(backend: Backend, prefix: str, queue: str | None = None, approvals: Any
 
 def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "",
            route: str | None = None, routes: list[str] | None = None, approvals: Any = None,
-           by: str = "cli") -> dict[str, Any]:
-    """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?, "route"?}.
+           by: str = "cli", learn: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+    """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?, "route"?, "learned"?}.
+
+    `learn` is given the document of a task a person rejected (decide/engine.py learn_rejection) and
+    says whether it kept it; a failure to learn is reported in "not_learned", the rejection stands.
 
     An approval is recorded in `approvals` (act/approvals.py) before the task moves on: for a task held
     by its actions, the digest of the exact plan the person saw; for a task held because no route was
@@ -142,16 +146,22 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
         raise UsageError("a route goes with approve")
     info = resolve(backend, prefix, queue)
     q = backend.queue(info.queue, create=False)
-    if verb == "retry":
-        _retryable(q, info)
+    out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
+    result: Any = None
     if verb == "approve":
         _approve(q, info, route, routes or [], approvals, by)
-        result: Any = None
     elif verb == "reject":
+        _, doc = q.get(info.id)
         result = q.reject(info.id, reason)
+        if learn is not None:
+            try:
+                out["learned"] = learn(doc)
+            except (AssistError, OSError) as exc:
+                out["not_learned"] = str(exc)
     else:
+        if verb == "retry":
+            _retryable(q, info)
         result = getattr(q, verb)(info.id)
-    out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
     if isinstance(result, str):
         out["was"] = result
     if route:

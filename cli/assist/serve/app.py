@@ -88,7 +88,7 @@ async def _first_to_finish(part: Any, scope: Any) -> None:
 
 
 def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None,
-              routes: list[str] | None = None, approvals: Any = None) -> Any:
+              routes: list[str] | None = None, approvals: Any = None, learn: Any = None) -> Any:
     import anyio
     import orjson
     from starlette.applications import Starlette
@@ -162,7 +162,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             raise NotFound(f"no action {verb!r} (choose from {', '.join(admin.VERBS)})")
         done = admin.change(backend, request.path_params["id"], verb, request.query_params.get("queue") or None,
                             request.query_params.get("reason", ""), request.query_params.get("route") or None,
-                            routes or [], approvals, by=f"api:{request.state.caller.subject}")
+                            routes or [], approvals, by=f"api:{request.state.caller.subject}", learn=learn)
         log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb, route=done.get("route"))
         return Json(done)
 
