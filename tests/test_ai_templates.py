@@ -166,3 +166,19 @@ def test_a_mail_reaches_the_model_without_quotes_signature_and_list_footer():
     assert "Exmh-workers mailing list" not in user["content"]
     signed = mail_view({"body_text": "Thursday at 3pm works.\n\n-- \nBob Smith\nCEO, Example Ltd\n+1 555 0100"})
     assert signed["body"] == "Thursday at 3pm works." and not signed["list"] and signed["facts"] == ""
+
+
+@pytest.mark.parametrize(("question", "events", "answer"), [
+    ("am i free on friday afternoon", ["Fri 4 Dec 16:00-17:00 Call"], "The answer is no: they are not free"),
+    ("am i busy on friday afternoon", ["Fri 4 Dec 16:00-17:00 Call"], "The answer is yes: they are busy"),
+    ("am i free on friday morning", [], "The answer is yes: they are free"),
+    ("am i busy on sunday", [], "The answer is no: they are not busy"),
+])
+def test_the_agenda_answer_states_free_or_busy_from_the_events(question, events, answer):
+    """Whether a person is free is read from the events of the window asked about, not left to the
+    model (a 1.5B model answered "yes, you are free" beside a listed call)."""
+    t = templates.load("agenda-answer", Path("/nonexistent"))
+    [*_, message] = t.render(data={"text": question, "window": "on Friday 4 December, in the afternoon",
+                                   "events": events})
+    assert answer in message["content"]
+    assert all(e in message["content"] for e in events)

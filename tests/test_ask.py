@@ -51,6 +51,7 @@ def test_the_weeks_answer_names_every_event_of_the_week_and_no_other(ask_home, r
     named = [next(s for s in [*WEEK_ONE, "Piano lesson", *LATER] if s in line) for line in events]
     assert named == [*WEEK_ONE[:2], "Piano lesson", *WEEK_ONE[2:]]  # every one of this week, in order
     assert "Wed 2 Dec 17:00-18:00 Piano lesson" in events  # 16:00 UTC is 17:00 in Berlin
+    assert "Sat 5 Dec all day Mum's birthday" in events  # not "Sat 5 Dec Mum's birthday": 5 pm to a model
     assert not [s for s in LATER if any(s in line for line in events)]
     assert task["result"]["text"].strip() and task["result"]["model"] == "embedded"
     shown = run(["ask", "--now", NOW.isoformat(), "what do i have tomorrow"], timeout=300)
@@ -111,6 +112,12 @@ def test_a_request_without_a_time_is_no_event_and_windows_follow_the_words():
     assert window_for("what do i have tomorrow", NOW)[0] == "tomorrow"
     assert window_for("anything next week?", NOW)[1] == dt.datetime(2026, 12, 7, tzinfo=BERLIN)
     assert window_for("what's on friday", NOW)[0] == "on Friday 4 December"
+    assert window_for("am i free on friday afternoon", NOW) == (
+        "on Friday 4 December, in the afternoon", dt.datetime(2026, 12, 4, 12, tzinfo=BERLIN),
+        dt.datetime(2026, 12, 4, 18, tzinfo=BERLIN))
+    assert window_for("am i free on thursday at 1pm", NOW)[1:] == (
+        dt.datetime(2026, 12, 3, 13, tzinfo=BERLIN), dt.datetime(2026, 12, 3, 14, tzinfo=BERLIN))
+    assert window_for("anything on tonight?", NOW)[1] == dt.datetime(2026, 12, 2, 18, tzinfo=BERLIN)
 
 
 def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):

@@ -110,8 +110,28 @@ def event_from(text: str, now: datetime) -> dict[str, Any] | None:
             "end": (start + timedelta(minutes=minutes)).isoformat()}
 
 
+PARTS_OF_DAY = (("morning", 0, 12), ("afternoon", 12, 18), ("evening", 18, 24), ("tonight", 18, 24))
+
+
 def window_for(text: str, now: datetime) -> tuple[str, datetime, datetime]:
-    """The calendar window a question asks about: (how to say it, start, end); default this week."""
+    """The calendar window a question asks about: (how to say it, start, end); default this week. A day
+    narrows to a part of it ("friday afternoon": 12:00-18:00) or an hour ("thursday at 1pm")."""
+    label, start, end = _days_asked(text, now)
+    if end - start != timedelta(days=1):
+        return label, start, end
+    lowered = text.lower()
+    for word, first, last in PARTS_OF_DAY:
+        if re.search(rf"\b{word}\b", lowered):
+            said = "tonight" if word == "tonight" else f"{label}, in the {word}"
+            return said, start + timedelta(hours=first), start + timedelta(hours=last)
+    at, _ = _time(_day(text, now)[1])
+    if at is not None:
+        begins = start.replace(hour=at.hour, minute=at.minute)
+        return f"{label} at {at.strftime('%H:%M')}", begins, begins + timedelta(hours=1)
+    return label, start, end
+
+
+def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     lowered = text.lower()
     today = datetime.combine(now.date(), time(), now.tzinfo)
     if re.search(r"\btomorrow\b", lowered):
