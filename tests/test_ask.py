@@ -51,7 +51,7 @@ def test_the_weeks_answer_names_every_event_of_the_week_and_no_other(ask_home, r
     named = [next(s for s in [*WEEK_ONE, "Piano lesson", *LATER] if s in line) for line in events]
     assert named == [*WEEK_ONE[:2], "Piano lesson", *WEEK_ONE[2:]]  # every one of this week, in order
     assert "Wed 2 Dec 17:00-18:00 Piano lesson" in events  # 16:00 UTC is 17:00 in Berlin
-    assert "Sat 5 Dec all day Mum's birthday" in events  # not "Sat 5 Dec Mum's birthday": 5 pm to a model
+    assert "Sat 5 Dec (all day) Mum's birthday" in events  # not "Sat 5 Dec Mum's birthday": 5 pm to a model
     assert not [s for s in LATER if any(s in line for line in events)]
     assert task["result"]["text"].strip() and task["result"]["model"] == "embedded"
     shown = run(["ask", "--now", NOW.isoformat(), "what do i have tomorrow"], timeout=300)

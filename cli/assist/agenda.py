@@ -136,10 +136,10 @@ def week_of(moment: datetime) -> tuple[datetime, datetime]:
 
 
 def describe(event: dict[str, Any], tz: tzinfo) -> str:
-    """One line a person reads: "Tue 2 Dec 09:00-10:00 Dentist (Main St 4)", "Sat 5 Dec all day Mum's
+    """One line a person reads: "Tue 2 Dec 09:00-10:00 Dentist (Main St 4)", "Sat 5 Dec (all day) Mum's
     birthday" (a model read "Sat 5 Dec Mum's birthday" as a party at 5 pm)."""
     begins = _sort_key(event["start"], tz).astimezone(tz)
-    when = begins.strftime("%a %-d %b") + (" all day" if event.get("all_day") else begins.strftime(" %H:%M"))
+    when = begins.strftime("%a %-d %b") + (" (all day)" if event.get("all_day") else begins.strftime(" %H:%M"))
     if event.get("end") and not event.get("all_day"):
         when += "-" + _sort_key(event["end"], tz).astimezone(tz).strftime("%H:%M")
     where = f" ({event['location']})" if event.get("location") else ""

@@ -99,4 +99,4 @@ def _actions(task: dict[str, Any]) -> None:
             click.echo(f"waiting for your approval: {action['type']} {printable(str(action.get('args', {})))}")
             click.echo(f"  assist queue approve {task['id']} && assist act --from {ASK_QUEUE} --once")
         else:
-            click.echo(f"{action['type']}: {status} {printable(str(action.get('error', '')))}".rstrip())
+            click.echo(f"{action['type']}: {status} {printable(str(action.get('error') or ''))}".rstrip())
