@@ -136,3 +136,23 @@ def test_corrupt_file_in_new_goes_to_failed_not_to_a_worker(q):
     assert [lease.id for lease in leases] == [good["id"]]
     assert len(files(q, "failed")) == 1
 
+
+
+def test_a_task_that_moves_while_listed_is_shown_once_where_it_is_now(q):
+    """`queue ls` reads each listed task's document: one claimed (new -> cur) between the listing and
+    the read is shown in cur with its document, not as a row without one; one moved out of the states
+    asked for, or purged, is not shown."""
+    from assist.queue.admin import current_row
+
+    q.put_many([task(), task()])
+    listed = {info.id: info for info in q.list("new")}
+    [lease] = q.claim(1)  # the first in line moves to cur/ after it was listed in new/
+    row = current_row(q, listed[lease.id], ["new", "cur"])
+    assert row is not None and row.info.state == "cur" and row.doc is not None and row.doc["id"] == lease.id
+    assert row.as_dict()["type"] == "text" and row.as_dict()["state"] == "cur"
+    assert current_row(q, listed[lease.id], ["new"]) is None  # asked for new/ only: it is not there now
+    other = next(i for i in listed if i != lease.id)
+    assert current_row(q, listed[other], ["new"]).doc["id"] == other
+    q.cancel(lease.id)
+    assert q.purge("cancelled", 0) == 1
+    assert current_row(q, listed[lease.id], ["new", "cur", "cancelled"]) is None  # purged

@@ -81,17 +81,43 @@ def about(doc: dict[str, Any], width: int = 60) -> str:
 
 
 def listing(backend: Backend, queues: list[str], states: list[str], limit: int | None) -> tuple[list[Row], int]:
-    """Rows for `queue ls` (documents read for the first `limit` only) and the count of all matches."""
+    """Rows for `queue ls` (documents read for the first `limit` only) and the count of all matches. A
+    task that moves while it is listed is shown once, where it is now (or not at all when it moved out
+    of the states asked for, or was purged)."""
     rows: list[Row] = []
     total = 0
+    seen: set[str] = set()
     for name in queues:
         q = backend.queue(name, create=False)
         for state in states:
             for info in q.list(state):
-                total += 1
-                if limit is None or len(rows) < limit:
-                    rows.append(Row(info, q.read(info)))
+                if info.id in seen:  # moved on into a state listed after the one it was first seen in
+                    continue
+                seen.add(info.id)
+                if limit is not None and len(rows) >= limit:
+                    total += 1
+                    continue
+                row = current_row(q, info, states)
+                if row is not None:
+                    rows.append(row)
+                    total += 1
     return rows, total
+
+
+def current_row(q: Any, info: TaskInfo, states: list[str]) -> Row | None:
+    """The row of a listed task with its document; when the document is gone from where it was listed,
+    the task where it is now, None if that is not among `states` or it is gone. A document that cannot
+    be read stays listed without it."""
+    doc = q.read(info)
+    if doc is not None:
+        return Row(info, doc)
+    try:
+        found, doc = q.get(info.id)
+    except NotFound:
+        return None
+    except AssistError:  # unreadable where it is (queue/checks.py keeps such files aside): shown as is
+        return Row(info, None)
+    return Row(found, doc) if found.state in states else None
 
 
 def describe(row: dict[str, Any]) -> str:
