@@ -80,9 +80,14 @@ class DecisionEngine:
             cached = IntentModel.load(path)
             if cached.meta.get("examples_hash") == digest:
                 return cached
+        import sys
+
         from .intent import train
 
         texts = [t for t, _ in examples]
+        if len(texts) > 500 and sys.stderr.isatty():  # the request model: ~15 s once, not a hang
+            sys.stderr.write(f"assist: first use: learning to route {name} from {len(texts):,} examples "
+                             "(kept until they change)...\n")
         model = train(embedder.embed(texts), [n for _, n in examples], name=name, recipe=recipe, texts=texts)
         model.meta["examples_hash"] = digest
         model.save(path)
