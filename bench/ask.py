@@ -61,15 +61,15 @@ def report(name: str, truth: list[str], got: list[str]) -> None:
     print("  " + ", ".join(f"{r} {ok}/{n}" for r, (ok, n) in sorted(per.items())))
 
 
-def cross_validated(recipe, own, rows, vectors, seed: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
-    """Each SLURP row's route from a model that did not see it (5-fold; the rest always trained on)."""
+def cross_validated(recipe, own, rows, texts, labels, vectors, seed: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each SLURP row's route from a model that did not see it (5-fold; the rest always trained on).
+    texts, labels, vectors: of the routes' own examples, then of the rows."""
     from sklearn.model_selection import StratifiedKFold
 
     from assist.decide.intent import train
 
     slurp = np.array([i for i, r in enumerate(rows) if r["source"] == "slurp"])
     rest = np.array([i for i, r in enumerate(rows) if r["source"] != "slurp"], dtype=int)
-    texts, labels = [t for t, _ in own] + [r["text"] for r in rows], [n for _, n in own] + [r["route"] for r in rows]
     shift = len(own)  # rows[i] is example shift + i
     got = [""] * len(rows)
     y = np.array([rows[i]["route"] for i in slurp])
@@ -102,11 +102,12 @@ def main() -> None:
     vectors = embed(texts)
     if DATA.is_file():
         truth = [r["route"] for r in rows if r["source"] == "slurp"]
-        report("SLURP devel, 5-fold cross-validation", truth, cross_validated(REQUESTS, own, rows, vectors))
+        report("SLURP devel, 5-fold cross-validation", truth,
+               cross_validated(REQUESTS, own, rows, texts, labels, vectors))
         for weight in (0.5, 1.0):
             recipe = replace(REQUESTS, oos_weight=weight)
             report(f"  the same with out-of-scope examples weighted {weight} (shipped: {REQUESTS.oos_weight})",
-                   truth, cross_validated(recipe, own, rows, vectors))
+                   truth, cross_validated(recipe, own, rows, texts, labels, vectors))
     else:
         print(f"bench/ask.py: {DATA} is absent; the cross-validation on SLURP devel is skipped")
     if args.test:

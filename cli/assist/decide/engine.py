@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,6 @@ class DecisionEngine:
             cached = IntentModel.load(path)
             if cached.meta.get("examples_hash") == digest:
                 return cached
-        import sys
-
         from .intent import train
 
         texts = [t for t, _ in examples]
@@ -187,8 +186,10 @@ class DecisionEngine:
                                                    bool(self.settings.get("learn_text", False)), rejected=True))
         return True
 
-    def _hold_what_was_rejected(self, tasks: list[dict[str, Any]], out: list[dict[str, Any]]) -> None:
-        """A task nearly the same as one a person rejected on the route it was given is held instead."""
+    def _hold_what_was_rejected(self, tasks: list[dict[str, Any]], out: list[dict[str, Any]],
+                                embedded: dict[int, Any]) -> None:
+        """A task nearly the same as one a person rejected on the route it was given is held instead
+        (`embedded`: the vectors the model already made, by task index; the others are made here)."""
         from .learning import REJECTED_SIMILARITY
 
         with self._lock:
@@ -200,10 +201,13 @@ class DecisionEngine:
                 and not is_request(tasks[i]) and task_text(tasks[i])]
         if not rows:
             return
-        vectors = self.embedder().embed([task_text(tasks[i]) for i in rows])
-        for i, vector in zip(rows, vectors, strict=True):
+        missing = [i for i in rows if i not in embedded]
+        if missing:  # placed by a rule or the spam decision: not embedded yet
+            embedded = {**embedded, **dict(zip(missing, self.embedder().embed([task_text(tasks[i]) for i in missing]),
+                                               strict=True))}
+        for i in rows:
             route = out[i]["route"]
-            similarity = refused.closest(vector, route)
+            similarity = refused.closest(embedded[i], route)
             if similarity >= REJECTED_SIMILARITY:
                 out[i] = {**out[i], "route": "fallback", "rejected_like": {"route": route,
                                                                            "similarity": round(similarity, 3)},
@@ -216,15 +220,17 @@ class DecisionEngine:
         return self._trained(self._route_examples(), DEFAULT_MODEL, "routes")
 
     def _by_model(self, rows: list[int], texts: list[str], requests: bool, spam: SpamPolicy | None,
-                  spam_signal: dict[int, float], out: list[dict[str, Any] | None]) -> None:
+                  spam_signal: dict[int, float], out: list[dict[str, Any] | None]) -> Any:
         """The model's decision for tasks no rule placed: typed requests by the request model (what it is
-        unsure of goes to [classify] request_fallback, `chat`), the rest by the routes' model."""
+        unsure of goes to [classify] request_fallback, `chat`), the rest by the routes' model. Returns
+        the texts' vectors (None without a model)."""
         model = self.request_model() if requests else self.model()
         if model is None:
             for i in rows:
                 out[i] = _no_model(requests)
-            return
-        probs = model.probabilities(self.embedder().embed(texts), texts)
+            return None
+        vectors = self.embedder().embed(texts)
+        probs = model.probabilities(vectors, texts)
         threshold = self.settings.get("threshold") if not requests else None
         own = {name: route["threshold"] for name, route in self.config.routes.items() if "threshold" in route}
         spam_column = model.classes.index(spam.route) if spam is not None and spam.route in model.classes else None
@@ -239,6 +245,7 @@ class DecisionEngine:
             if requests and intent["route"] == "fallback" and fallback in self.config.routes:
                 intent.update(route=fallback, reason="no request route was sure: answered directly")
             out[i] = intent
+        return vectors
 
     def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The intent of each task, with its evidence."""
@@ -267,11 +274,14 @@ class DecisionEngine:
                 pending.append(i)
                 texts.append(text)
         text_of = dict(zip(pending, texts, strict=True))
+        embedded: dict[int, Any] = {}
         for requests in (False, True):
             rows = [i for i in pending if is_request(tasks[i]) == requests]
-            if rows:
-                self._by_model(rows, [text_of[i] for i in rows], requests, spam, spam_signal, out)
-        self._hold_what_was_rejected(tasks, out)  # type: ignore[arg-type]
+            vectors = self._by_model(rows, [text_of[i] for i in rows], requests, spam, spam_signal, out) \
+                if rows else None
+            if vectors is not None:
+                embedded.update(zip(rows, vectors, strict=True))
+        self._hold_what_was_rejected(tasks, out, embedded)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]
 
 
