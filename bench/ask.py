@@ -92,12 +92,13 @@ def main() -> None:
 
     from assist.decide.embedder import Embedder
     from assist.decide.intent import train
-    from assist.decide.requests import REQUESTS, packaged_rows, slurp_route
+    from assist.decide.requests import REQUESTS, label, packaged_rows, slurp_route
 
     own = routes_examples()
     rows = packaged_rows()
     texts = [t for t, _ in own] + [r["text"] for r in rows]
-    labels = [n for _, n in own] + [r["route"] for r in rows]
+    routes = {n for _, n in own}
+    labels = [n for _, n in own] + [label(r, routes) for r in rows]
     embed = Embedder().embed
     vectors = embed(texts)
     if DATA.is_file():

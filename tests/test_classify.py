@@ -235,6 +235,41 @@ def test_a_model_that_reads_words_keeps_them_as_hashes_and_loads_the_same(tmp_pa
     assert np.allclose(loaded.probabilities(embed(probe), probe), probs, atol=1e-6)
 
 
+def test_out_of_scope_topics_are_columns_of_their_own_summed_into_one_class(tmp_path):
+    """Out of scope on both sides of a route: one linear out-of-scope class cannot hold both, a column a
+    topic can, and the model still decides between the routes and "oos" alone (saved and loaded too)."""
+    import numpy as np
+
+    from assist.decide.intent import IntentModel, topics_merged, train
+
+    rng = np.random.default_rng(0)
+
+    def around(x: float, y: float, n: int = 30) -> list[list[float]]:
+        return (np.array([x, y]) + rng.normal(0, 0.15, (n, 2))).tolist()
+
+    vectors = np.array(around(0, 0) + around(0, 2) + around(-2, 0) + around(2, 0))
+    probe = np.array([[-2.0, 0.0], [0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    lumped = ["a"] * 30 + ["b"] * 30 + ["oos"] * 60
+    topics = ["a"] * 30 + ["b"] * 30 + ["oos:left"] * 30 + ["oos:right"] * 30
+
+    def decided(model: IntentModel) -> list[str]:
+        return [model.decide(row, threshold=0.0)["route"] if model.in_scope(row[None])[1][0] > 0 else "oos"
+                for row in model.probabilities(probe)]
+
+    assert decided(train(vectors, lumped)) != ["oos", "a", "oos", "b"]  # what one class cannot do
+    model = train(vectors, topics)
+    assert model.classes == ["a", "b", "oos"] and model.columns == ["a", "b", "oos:left", "oos:right"]
+    assert decided(model) == ["oos", "a", "oos", "b"]
+    assert np.allclose(model.probabilities(probe).sum(axis=1), 1.0)
+    model.save(tmp_path / "m.npz")
+    loaded = IntentModel.load(tmp_path / "m.npz")
+    assert loaded.columns == model.columns and np.allclose(loaded.probabilities(probe), model.probabilities(probe))
+    # topics too small to be in every fold are plain out of scope, or the largest topic if that is small too
+    assert topics_merged(["a", "oos:x", "oos:w", "oos:v", "oos:y", "oos:y", "oos:y"], 3) == \
+        ["a", "oos", "oos", "oos", "oos:y", "oos:y", "oos:y"]
+    assert topics_merged(["a", "oos:x", "oos:y", "oos:y", "oos:y"], 3) == ["a"] + ["oos:y"] * 4
+
+
 def test_typed_requests_go_to_their_default_route(home):
     """The default request routes with the packaged examples (SLURP and CLINC150), as `assist ask` takes
     them, for requests in none of those examples; out-of-scope text is answered directly by chat."""

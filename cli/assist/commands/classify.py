@@ -58,7 +58,8 @@ def _load_jsonl(path: Path) -> tuple[list[str], list[str]]:
 @click.option("--c", "c", type=float, default=10.0, show_default=True, help="Inverse regularisation strength.")
 def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
     """Train the intent model on labelled JSON lines ({"text", "label"}; label "oos" = out of scope,
-    learned as a class of its own). The head is fitted on all of it (--val too); the threshold on
+    learned as a class of its own; "oos:TOPIC", e.g. "oos:weather", learns each topic apart and still
+    decides one out-of-scope class). The head is fitted on all of it (--val too); the threshold on
     5-fold out-of-fold predictions, to reject at least 55% of the out-of-scope examples.
 
     \b

@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, task_text
+from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
 from .requests import is_request
 from .rules import first_match
 from .spam_policy import is_mail
@@ -70,7 +70,7 @@ class DecisionEngine:
     def _trained(self, examples: list[tuple[str, str]], where: str, name: str,
                  recipe: Recipe | None = None) -> IntentModel | None:
         """A model of these examples, from its cache file when that was made from the same ones the same way."""
-        if len({n for _, n in examples if n != "oos"}) < 2:
+        if len({n for _, n in examples if not is_oos(n)}) < 2:
             return None
         recipe = recipe or Recipe()
         embedder = self.embedder()

@@ -4,7 +4,7 @@ own (made as REQUESTS below says), trained on their `examples` and on the packag
 (decide/data/requests.jsonl, written by scripts/make-request-examples):
 
 - SLURP's devel split, mapped to the default request routes by SLURP_ROUTES; what maps to no route is
-  out of scope and is answered by the `chat` route;
+  out of scope (its `topic` is SLURP's scenario: weather, music...) and is answered by the `chat` route;
 - CLINC150's train split, only the intents that one of those routes serves (CLINC_ROUTES): its
   calendar, reminders, lists and small talk in other words than SLURP's.
 """
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .intent import Recipe
+from .intent import OOS, Recipe
 
 PACKAGED = Path(__file__).parent / "data" / "requests.jsonl"
 
@@ -45,7 +45,8 @@ CLINC_ROUTES = {
 
 # The request model's recipe (bench/ask.py, 5-fold on SLURP devel, 2026-12-01): words besides the
 # embeddings +2.3 points, a linear SVM rather than logistic regression +1.5, CLINC150's examples +1.2,
-# out-of-scope examples weighted 0.2 rather than 1 +1.7 (and 3% more of them taken for a request).
+# out-of-scope examples weighted 0.2 rather than 1 +1.7 (and 3% more of them taken for a request); each
+# out-of-scope topic a column of its own (`label`, decide/intent.py) +0.8, 2026-12-02.
 REQUESTS = Recipe(head="svm", c=0.5, oos_weight=0.2, word_features=1 << 16)
 
 
@@ -63,10 +64,19 @@ def is_request(task: dict[str, Any]) -> bool:
 
 
 def packaged_rows() -> list[dict[str, str]]:
-    """The packaged examples: {"text", "route", "source"} ("slurp" or "clinc150")."""
+    """The packaged examples: {"text", "route", "source"} ("slurp" or "clinc150"), and the "topic" of an
+    out-of-scope one (route "oos")."""
     return [json.loads(line) for line in PACKAGED.read_text().splitlines() if line.strip()]
 
 
+def label(row: dict[str, str], routes: set[str]) -> str:
+    """What the request model learns from a packaged example: its route when configured, else out of scope
+    with its topic ("oos:weather"; an example of a route the config does not have: "oos:ROUTE")."""
+    if row["route"] in routes:
+        return row["route"]
+    return f"{OOS}:{row.get('topic') or row['route']}"
+
+
 def packaged_examples(routes: set[str]) -> list[tuple[str, str]]:
-    """(text, route) of the packaged examples whose route is configured; the rest are out of scope."""
-    return [(row["text"], row["route"] if row["route"] in routes else "oos") for row in packaged_rows()]
+    """(text, label) of the packaged examples (`label`)."""
+    return [(row["text"], label(row, routes)) for row in packaged_rows()]
