@@ -24,8 +24,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from assist.decide.intent import IntentModel, Recipe
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "slurp" / "devel.jsonl"
 
@@ -38,7 +42,7 @@ def routes_examples() -> list[tuple[str, str]]:
     return [(t, n) for n, r in raw["routes"].items() if r.get("request") for t in r.get("examples", [])]
 
 
-def decided(model, vectors, texts) -> list[str]:  # type: ignore[no-untyped-def]
+def decided(model: IntentModel, vectors: Any, texts: list[str]) -> list[str]:
     """Each utterance's route as `assist ask` takes it: the model's, or chat when it is not sure."""
     probs = model.probabilities(vectors, texts)
     return [d["route"] if d["route"] != "fallback" else "chat" for d in (model.decide(row) for row in probs)]
@@ -61,7 +65,8 @@ def report(name: str, truth: list[str], got: list[str]) -> None:
     print("  " + ", ".join(f"{r} {ok}/{n}" for r, (ok, n) in sorted(per.items())))
 
 
-def cross_validated(recipe, own, rows, texts, labels, vectors, seed: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
+def cross_validated(recipe: Recipe, own: list[tuple[str, str]], rows: list[dict[str, str]], texts: list[str],
+                    labels: list[str], vectors: Any, seed: int = 0) -> list[str]:
     """Each SLURP row's route from a model that did not see it (5-fold; the rest always trained on).
     texts, labels, vectors: of the routes' own examples, then of the rows."""
     from sklearn.model_selection import StratifiedKFold

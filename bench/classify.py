@@ -70,7 +70,8 @@ def main() -> None:
         probs = model.probabilities(embedder.embed(batch))
         return [model.decide(row) for row in probs]
 
-    rows = []
+    rows: list[tuple[str, float, float, float]] = []
+    skipped: list[str] = []
     rate = timed_batches(assist_classify, val_texts)
     p50, p99 = single_latency(assist_classify, val_texts)
     rows.append(("assist (MiniLM int8 ONNX + head)", rate, p50, p99))
@@ -104,7 +105,7 @@ def main() -> None:
         p50, p99 = single_latency(st_classify, val_texts)
         rows.append(("sentence-transformers (torch CPU, fp32)", rate, p50, p99))
     except Exception as exc:  # not installed here: say so instead of guessing
-        rows.append((f"sentence-transformers: not run ({type(exc).__name__}: {str(exc)[:60]})", None, None, None))
+        skipped.append(f"sentence-transformers: not run ({type(exc).__name__}: {str(exc)[:60]})")
 
     home = Path(tempfile.mkdtemp(prefix="assist-bench-classify-"))
     model.save(home / "intent.npz")
@@ -125,13 +126,12 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
     print(f"{'system':44}{'texts/s (32)':>14}{'p50 ms':>9}{'p99 ms':>9}")
     for name, rate, p50, p99 in rows:
-        if rate is None:
-            print(name)
-        else:
-            print(f"{name:44}{rate:>14,.0f}{p50:>9.2f}{p99:>9.2f}")
+        print(f"{name:44}{rate:>14,.0f}{p50:>9.2f}{p99:>9.2f}")
+    for name in skipped:
+        print(name)
     ours = rows[0]
     print(f"\nratios to TF-IDF + LR: texts/s {ours[1] / rows[1][1]:.2f}x, p50 {ours[2] / rows[1][2]:.2f}x")
-    if rows[2][1]:
+    if len(rows) > 2:
         print(f"ratios to sentence-transformers: texts/s {ours[1] / rows[2][1]:.2f}x, p50 {ours[2] / rows[2][2]:.2f}x")
     cold_s, base_s = statistics.median(cold), statistics.median(base)
     print(f"cold `echo ... | assist classify`: {cold_s:.2f} s (python -c pass {base_s * 1000:.0f} ms)")

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "data" / "email" / "spamassassin"
@@ -173,7 +174,7 @@ def main() -> None:
         if address is None:
             print("spamd is not installed (apt-get install spamassassin): its columns are skipped")
         started = time.perf_counter()
-        runs = {"assist": [], "assist + spamd": [], "spamd alone (threshold 5.0)": []}
+        runs: dict[str, list[dict]] = {"assist": [], "assist + spamd": [], "spamd alone (threshold 5.0)": []}
         for k, half in enumerate(halves):
             runs["assist"] += run_user(half, root, models[k], None)
             if address:
@@ -182,7 +183,7 @@ def main() -> None:
         # interleave the halves back into arrival order for the per-100 figures
         for name, results in runs.items():
             if results:
-                merged = [None] * len(results)
+                merged: list[Any] = [None] * len(results)
                 merged[0::2], merged[1::2] = results[: len(halves[0])], results[len(halves[0]):]
                 report(f"{name} (spam model trained on the other half; each half its own user)"
                        if name != "spamd alone (threshold 5.0)" else name, merged)

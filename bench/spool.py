@@ -144,6 +144,7 @@ class PersistQ:
 
         self.q = SQLiteAckQueue(path, multithreading=True, auto_commit=True, timeout=60)
         for conn in (self.q._conn, self.q._putter):
+            assert conn is not None
             conn.execute("PRAGMA synchronous = FULL")
 
     def put(self, doc: dict) -> None:
@@ -390,7 +391,7 @@ def bench_end_to_end(system: str, work: Path, n: int, batch: int = 1, hosts: int
 
 
 def _produce(system: str, path: str, n: int, batch: int) -> None:
-    q = ADAPTERS[system.partition("/")[0]](path)
+    q: Any = ADAPTERS[system.partition("/")[0]](path)
     if batch > 1 and hasattr(q, "put_batch"):
         for i in range(0, n, batch):
             q.put_batch([PAYLOAD] * min(batch, n - i))
@@ -400,7 +401,7 @@ def _produce(system: str, path: str, n: int, batch: int) -> None:
 
 
 def _consume(system: str, path: str, flag: str) -> None:
-    q = ADAPTERS[system.partition("/")[0]](path)
+    q: Any = ADAPTERS[system.partition("/")[0]](path)
     count = 0
     while hasattr(q, "drain"):  # RQ: a burst worker drains what is there; again until the producer is done
         count += q.drain()
@@ -466,7 +467,8 @@ def bench_cold_start(runs: int) -> tuple[float, float]:
     shutil.copy(REPO / "assist.toml", home / "assist.toml")
     env = dict(os.environ, ASSIST_HOME=str(home))
     subprocess.run([ASSIST, "queue", "ls"], env=env, check=True, capture_output=True)  # first run checks config
-    ls_times, py_times = [], []
+    ls_times: list[float] = []
+    py_times: list[float] = []
     for _ in range(runs):
         for cmd, times in (([ASSIST, "queue", "ls"], ls_times), ([PY, "-c", "pass"], py_times)):
             t = time.perf_counter()
