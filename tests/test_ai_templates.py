@@ -182,3 +182,5 @@ def test_the_agenda_answer_states_free_or_busy_from_the_events(question, events,
                                    "events": events})
     assert answer in message["content"]
     assert all(e in message["content"] for e in events)
+    # how many is said, not left to the model (the 1.5B said "no event this weekend" beside an all-day one)
+    assert ("They have 1 event on Friday" in message["content"]) == bool(events)

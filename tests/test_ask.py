@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assist.asking import event_from, window_for
+from assist.asking import event_from, unsupported_times, window_for
 from conftest import REPO, run
 
 ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
@@ -54,10 +54,15 @@ def test_the_weeks_answer_names_every_event_of_the_week_and_no_other(ask_home, r
     assert "Sat 5 Dec (all day) Mum's birthday" in events  # not "Sat 5 Dec Mum's birthday": 5 pm to a model
     assert not [s for s in LATER if any(s in line for line in events)]
     assert task["result"]["text"].strip() and task["result"]["model"] == "embedded"
+    # the answer's times were checked against the events: what is flagged is in its words, and in no event
+    assert task["result"]["unsupported_times"] == unsupported_times(
+        task["result"]["text"], [*events, task["data"]["text"], "this week"])
     shown = run(["ask", "--now", NOW.isoformat(), "what do i have tomorrow"], timeout=300)
     assert shown.code == 0, shown.err
     facts = shown.out.split("your events tomorrow:")[1].splitlines()[1:2]  # printed before the model's words
     assert facts == ["  Thu 3 Dec 12:30-13:30 Lunch with Ana"], shown.out
+    assert ("(check: the answer says" in shown.out) == bool(
+        unsupported_times(shown.out.split("Lunch with Ana")[1], ["12:30-13:30", "what do i have tomorrow"]))
 
 
 def test_an_event_to_add_waits_for_approval_then_is_in_the_caldav_calendar(ask_home, radicale):
@@ -118,6 +123,22 @@ def test_a_request_without_a_time_is_no_event_and_windows_follow_the_words():
     assert window_for("am i free on thursday at 1pm", NOW)[1:] == (
         dt.datetime(2026, 12, 3, 13, tzinfo=BERLIN), dt.datetime(2026, 12, 3, 14, tzinfo=BERLIN))
     assert window_for("anything on tonight?", NOW)[1] == dt.datetime(2026, 12, 2, 18, tzinfo=BERLIN)
+
+
+@pytest.mark.parametrize(("answer", "wrong"), [
+    ("Yes, you have a call with the New York team at 6:00 PM.", ["6:00 PM"]),  # what the 1.5B said of 16:00
+    ("You have a call at 4 PM, then lunch tomorrow at 12:30.", []),
+    ("Your call runs from 16:00 to 17:00.", []),
+    ("The call is at 4:00 and ends at 5:00.", []),  # no am/pm: either half of the day
+    ("At 1 PM you are free; you are busy from 9:15am.", ["9:15am"]),
+    ("On Sat 5 Dec it is Mum's birthday, all day; 2 events in total.", []),  # days and counts are no times
+])
+def test_an_answer_that_restates_a_time_wrongly_is_flagged(answer, wrong):
+    facts = ["Fri 4 Dec 16:00-17:00 Call with the New York team", "Sat 5 Dec (all day) Mum's birthday",
+             "Sat 5 Dec 12:30-13:30 Lunch", "am i free on friday at 1pm", "on Friday 4 December at 13:00"]
+    assert unsupported_times(answer, facts) == wrong
+    # the edges of a part of the day asked about are no restated times
+    assert unsupported_times("You are free after 6 PM.", [*facts, "on Friday 4 December, in the afternoon"]) == []
 
 
 def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):

@@ -73,16 +73,51 @@ def _time(text: str) -> tuple[time | None, str]:
         if found:
             return time(hour), text[:found.start()] + text[found.end():]
     for found in TIME.finditer(text):
-        hour, minute, half = int(found.group(1)), int(found.group(2) or 0), (found.group(3) or "").lower()
-        said_at = found.group(0).lower().startswith("at")
-        if not (half or said_at or found.group(2)) or hour > 23 or minute > 59:
-            continue  # "2 hours", "lunch for 4": not a time
-        if half.startswith("p") and hour < 12:
-            hour += 12
-        elif half.startswith("a") and hour == 12:
-            hour = 0
-        return time(hour, minute), text[:found.start()] + text[found.end():]
+        clock = _clock(found)
+        if clock is not None:
+            return clock, text[:found.start()] + text[found.end():]
     return None, text
+
+
+def _clock(found: re.Match[str]) -> time | None:
+    """The time a TIME match says; None for a number that is no time ("2 hours", "lunch for 4")."""
+    hour, minute, half = int(found.group(1)), int(found.group(2) or 0), (found.group(3) or "").lower()
+    said_at = found.group(0).lower().startswith("at")
+    if not (half or said_at or found.group(2)) or hour > 23 or minute > 59:
+        return None
+    if half.startswith("p") and hour < 12:
+        hour += 12
+    elif half.startswith("a") and hour == 12:
+        hour = 0
+    return time(hour, minute)
+
+
+def _readings(found: re.Match[str]) -> set[int]:
+    """The minutes of the day a time in prose can mean: "4:00" or "at 4" without am/pm is 04:00 or 16:00."""
+    clock = _clock(found)
+    if clock is None:
+        return set()
+    minutes = clock.hour * 60 + clock.minute
+    return {minutes, minutes + 720} if not found.group(3) and clock.hour < 12 else {minutes}
+
+
+def unsupported_times(answer: str, facts: list[str]) -> list[str]:
+    """The times an answer names that none of the facts (the events, the question) does, as written:
+    ["6:00 PM"] for "your call is at 6:00 PM" beside "Fri 4 Dec 16:00-17:00 Call". The facts are printed
+    above the model's words; this says when its words disagree with them. Noon and midnight are always
+    allowed, and the edges of a part of the day a fact names ("free after 6 pm" of the evening)."""
+    known = {0, 12 * 60}
+    for fact in facts:
+        known |= {hour * 60 for word, first, last in PARTS_OF_DAY if re.search(rf"\b{word}\b", fact.lower())
+                  for hour in (first, last % 24)}
+        for found in TIME.finditer(fact):
+            known |= _readings(found)
+    said = []
+    for found in TIME.finditer(answer):
+        readings = _readings(found)
+        if readings and not readings & known:
+            said.append(re.sub(r"^at\s+", "", found.group(0).strip(), flags=re.IGNORECASE))
+    return said
 
 
 def event_from(text: str, now: datetime) -> dict[str, Any] | None:
@@ -271,6 +306,10 @@ def ask(config: Config, text: str, now: datetime | None = None, on_piece: Callab
     if section is not None:
         task["prompt"] = section
         task["result"] = run_prompt(section, models, on_piece if section.get("schema") is None else None)
+        data = task["data"]
+        if "events" in data and isinstance(task["result"].get("text"), str):
+            task["result"]["unsupported_times"] = unsupported_times(
+                task["result"]["text"], [*data["events"], data["text"], data.get("window", "")])
     route = config.routes.get(task["intent"]["route"], {})
     if route.get("fixed") or route.get("actions") or route.get("confirm"):
         task = _act(config, task)

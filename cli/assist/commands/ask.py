@@ -63,6 +63,10 @@ def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
         return
     if streamed:
         click.echo("")
+    wrong = (task.get("result") or {}).get("unsupported_times")
+    if wrong:  # the model restated a time wrongly: the events printed above are the facts
+        click.echo(f"(check: the answer says {printable(', '.join(wrong))}, which none of the events above has; "
+                   "the events are right)")
     _actions(task)
 
 
