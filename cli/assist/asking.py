@@ -108,8 +108,7 @@ def unsupported_times(answer: str, facts: list[str]) -> list[str]:
     allowed, and the edges of a part of the day a fact names ("free after 6 pm" of the evening)."""
     known = {0, 12 * 60}
     for fact in facts:
-        known |= {hour * 60 for word, first, last in PARTS_OF_DAY if re.search(rf"\b{word}\b", fact.lower())
-                  for hour in (first, last % 24)}
+        known |= {hour * 60 for _, first, last in _parts_named(fact) for hour in (first, last % 24)}
         for found in TIME.finditer(fact):
             known |= _readings(found)
     said = []
@@ -148,17 +147,23 @@ def event_from(text: str, now: datetime) -> dict[str, Any] | None:
 PARTS_OF_DAY = (("morning", 0, 12), ("afternoon", 12, 18), ("evening", 18, 24), ("tonight", 18, 24))
 
 
+def _parts_named(text: str) -> list[tuple[str, int, int]]:
+    """The parts of the day (word, first hour, last hour) a text names, in PARTS_OF_DAY's order."""
+    lowered = text.lower()
+    return [part for part in PARTS_OF_DAY if re.search(rf"\b{part[0]}\b", lowered)]
+
+
 def window_for(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     """The calendar window a question asks about: (how to say it, start, end); default this week. A day
     narrows to a part of it ("friday afternoon": 12:00-18:00) or an hour ("thursday at 1pm")."""
     label, start, end = _days_asked(text, now)
     if end - start != timedelta(days=1):
         return label, start, end
-    lowered = text.lower()
-    for word, first, last in PARTS_OF_DAY:
-        if re.search(rf"\b{word}\b", lowered):
-            said = "tonight" if word == "tonight" else f"{label}, in the {word}"
-            return said, start + timedelta(hours=first), start + timedelta(hours=last)
+    named = _parts_named(text)
+    if named:
+        word, first, last = named[0]
+        said = "tonight" if word == "tonight" else f"{label}, in the {word}"
+        return said, start + timedelta(hours=first), start + timedelta(hours=last)
     at, _ = _time(_day(text, now)[1])
     if at is not None:
         begins = start.replace(hour=at.hour, minute=at.minute)
