@@ -89,6 +89,30 @@ def test_the_default_rules_file_by_headers_and_never_draft_to_a_spammer(routes_h
     assert out["test:6"]["spam"]["model"] >= 0.8 and "provider" not in out["test:6"]["spam"]
 
 
+def test_the_spam_model_gives_no_weight_to_what_no_training_mail_had():
+    """The naive Bayes half of the weights: a feature seen only in spam pulls towards spam, one seen only
+    in other mail away, and one no training mail had weighs nothing (naive Bayes' smoothing alone would
+    give every unseen feature the same pull towards the smaller class: new mail called spam for being new)."""
+    import numpy as np
+
+    from assist.decide.spam import matrix, naive_bayes, train
+
+    rows = [parse_message(raw_of("spam", n)) for n in range(1, 11)] + \
+        [parse_message(raw_of("ham", n)) for n in range(1, 19)]
+    labels = np.array([True] * 10 + [False] * 18)
+    x = matrix(rows)
+    weights = naive_bayes(x, labels, 0.003)
+    spam_mass = np.asarray(x[:10].sum(axis=0)).ravel()
+    other_mass = np.asarray(x[10:].sum(axis=0)).ravel()
+    unseen = (spam_mass == 0) & (other_mass == 0)
+    assert unseen.sum() > 200_000 and not weights[unseen].any()
+    assert (weights[(spam_mass > 0) & (other_mass == 0)] > 0).all()
+    assert (weights[(spam_mass == 0) & (other_mass > 0)] < 0).all()
+    model = train(rows, list(labels))
+    assert not model.weights[unseen].any()
+    assert min(model.probabilities(rows[:10])) > max(model.probabilities(rows[10:]))
+
+
 def test_spam_train_makes_a_model_that_classify_uses(home, tmp_path):
     """`assist classify spam-train` on folders, then [classify] spam_model: classify scores with it."""
     from assist.decide.spam import SpamModel, shipped
@@ -105,7 +129,7 @@ def test_spam_train_makes_a_model_that_classify_uses(home, tmp_path):
                                       'match = {field = "type", glob = "*"}\n'
                                       '[routes.spam]\nthreshold = 0.8\n[routes.other]\n'
                                       f'[classify]\nspam_model = "{tmp_path / "mine.npz"}"\nspam_hold = 0.99\n')
-    raws = [raw_of("spam", n) for n in range(1, 6)] + [raw_of("ham", n) for n in range(1, 6)]
+    raws = [raw_of("spam", n) for n in range(11, 16)] + [raw_of("ham", n) for n in range(19, 24)]  # unseen
     out = classify(*(mail(raw, n) for n, raw in enumerate(raws)))
     said = {d["source"]: d["intent"].get("spam", {}).get("model", d["intent"].get("signals", {}).get("spam"))
             for d in out}
