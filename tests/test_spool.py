@@ -156,3 +156,24 @@ def test_a_task_that_moves_while_listed_is_shown_once_where_it_is_now(q):
     q.cancel(lease.id)
     assert q.purge("cancelled", 0) == 1
     assert current_row(q, listed[lease.id], ["new", "cur", "cancelled"]) is None  # purged
+
+
+def test_a_queue_made_before_id_markers_keeps_one_copy_of_each_task_it_holds(tmp_path):
+    """A spool written by an assist without ids/: its tasks get their markers when the queue is opened,
+    so putting one again (a redelivered event) neither adds a second copy nor overwrites a finished one."""
+    spool = Spool(tmp_path / "spool", SETTINGS)
+    q = spool.queue("inbox")
+    waiting, finished, held = task(), task(), task()
+    q.put_many([waiting, finished])
+    q.put_many([held], state="hold")
+    [lease] = [lease for lease in q.claim(2) if lease.id == finished["id"]]
+    q.ack(lease)
+    for name in os.listdir(q.dirs["ids"]):  # as an older assist left it
+        os.unlink(q.dirs["ids"] / name)
+    os.rmdir(q.dirs["ids"])
+    again = Spool(tmp_path / "spool", SETTINGS).queue("inbox")
+    assert sorted(os.listdir(again.dirs["ids"])) == sorted(t["id"] for t in (waiting, finished, held))
+    assert again.put_many([{**t, "data": {"n": 2}} for t in (waiting, finished, held)]) == []
+    assert {i.id: i.state for i in again.list()} == {
+        waiting["id"]: "cur", finished["id"]: "done", held["id"]: "hold"}
+    assert all(again.get(t["id"])[1]["data"] == {"n": 1} for t in (waiting, finished, held))

@@ -122,17 +122,20 @@ class SpoolQueue(Queue):
         self.root = root / name
         self.settings = settings
         self.dirs = {state: self.root / state for state in (*STATES, "tmp", "ids")}
+        self._marker_generation = 0  # which shared empty file the id markers link to (.id0, .id1, ...)
         if create:
+            made_before_markers = self.dirs["new"].is_dir() and not self.dirs["ids"].is_dir()
             try:
                 for path in self.dirs.values():
                     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if made_before_markers:
+                    self._mark_held_tasks()
             except OSError as exc:  # a file in the way, no permission, a read-only disk: say where
                 raise StorageError(f"cannot make the queue {name!r} in {root}: {exc.strerror or exc}",
                                    STORAGE_ERRNOS.get(exc.errno or 0, CANTCREAT)) from None
         elif not self.dirs["new"].is_dir():
             raise NotFound(f"no queue named {name!r} in {root}")
         self._claim_mutex = threading.Lock()
-        self._marker_generation = 0  # which shared empty file the id markers link to (.id0, .id1, ...)
         self._listing: builtins.list[str] = []
         self._pos = 0
         self._listed_at = 0.0
@@ -350,6 +353,16 @@ class SpoolQueue(Queue):
                 else:
                     raise
         os.link(self.root / f".id{self._marker_generation}", marker)
+
+    def _mark_held_tasks(self) -> None:
+        """Give every task of a queue an older assist made (without ids/) its marker, so a second put of
+        one is found like any other."""
+        for state in STATES:
+            for name in os.listdir(self.dirs[state]):
+                task_id = _task_id(state, name) if name.endswith(".json") else None
+                if task_id:
+                    with contextlib.suppress(FileExistsError):
+                        self._link_marker(self._path("ids", task_id))
 
     def _unreserve(self, task_id: str) -> None:
         with contextlib.suppress(OSError):
