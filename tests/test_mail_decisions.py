@@ -89,28 +89,21 @@ def test_the_default_rules_file_by_headers_and_never_draft_to_a_spammer(routes_h
     assert out["test:6"]["spam"]["model"] >= 0.8 and "provider" not in out["test:6"]["spam"]
 
 
-def test_the_spam_model_gives_no_weight_to_what_no_training_mail_had():
-    """The naive Bayes half of the weights: a feature seen only in spam pulls towards spam, one seen only
-    in other mail away, and one no training mail had weighs nothing (naive Bayes' smoothing alone would
-    give every unseen feature the same pull towards the smaller class: new mail called spam for being new)."""
-    import numpy as np
+def test_mail_that_is_not_a_lists_is_not_spam_for_that_alone():
+    """The training corpus's other mail is nearly all list mail: what told lists from the rest (the
+    content type, attachments, not bulk, not a reply) is no feature, so odd but legitimate messages
+    (CPython's and flanker's test mail: short, multipart, attached files, no list headers) are seldom
+    filed in Junk. With those features 25 of these 92 scored 0.8 or more, 3 without."""
+    from assist.decide.spam import shipped, tokens
 
-    from assist.decide.spam import matrix, naive_bayes, train
-
-    rows = [parse_message(raw_of("spam", n)) for n in range(1, 11)] + \
-        [parse_message(raw_of("ham", n)) for n in range(1, 19)]
-    labels = np.array([True] * 10 + [False] * 18)
-    x = matrix(rows)
-    weights = naive_bayes(x, labels, 0.003)
-    spam_mass = np.asarray(x[:10].sum(axis=0)).ravel()
-    other_mass = np.asarray(x[10:].sum(axis=0)).ravel()
-    unseen = (spam_mass == 0) & (other_mass == 0)
-    assert unseen.sum() > 200_000 and not weights[unseen].any()
-    assert (weights[(spam_mass > 0) & (other_mass == 0)] > 0).all()
-    assert (weights[(spam_mass == 0) & (other_mass > 0)] < 0).all()
-    model = train(rows, list(labels))
-    assert not model.weights[unseen].any()
-    assert min(model.probabilities(rows[:10])) > max(model.probabilities(rows[10:]))
+    odd = [parse_message(p.read_bytes()) for folder in ("cpython", "flanker")
+           for p in sorted((FIXTURES.parent / folder).rglob("*")) if p.is_file() and p.suffix != ".gz"
+           and not p.name.startswith("LICENSE") and "spam" not in p.parts]
+    assert len(odd) == 92
+    personal = parse_message((FIXTURES.parent / "cpython" / "msg_24.txt").read_bytes())  # multipart, no list
+    assert not [t for t in tokens(personal) if t.startswith(("bulk", "reply", "attachments", "content-type"))]
+    model = shipped()
+    assert sum(model.probability(d) >= 0.8 for d in odd) <= 5
 
 
 def test_spam_train_makes_a_model_that_classify_uses(home, tmp_path):

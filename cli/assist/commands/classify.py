@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from ..decide.spam import ALPHA, C
 from ._common import load_config, print_json
 from ._stage_options import run_stage, stage_options
 
@@ -92,13 +91,10 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
               help="Spam, the same way.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The model file; point [classify] spam_model at it.")
-@click.option("--c", "c", type=click.FloatRange(min=0, min_open=True), default=C, show_default=True,
-              help="The logistic regression's inverse regularisation: larger fits the examples closer.")
-@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=ALPHA, show_default=True,
-              help="Smoothing of the naive Bayes counts added to it: larger trusts rare words less.")
+@click.option("--c", "c", type=float, default=10.0, show_default=True, help="Inverse regularisation strength.")
 @click.option("--cv/--no-cv", default=True, show_default=True,
               help="Also report how a model trained this way does on mail it did not see (5-fold).")
-def spam_train(ham_path: Path, spam_path: Path, out: Path, c: float, alpha: float, cv: bool) -> None:
+def spam_train(ham_path: Path, spam_path: Path, out: Path, c: float, cv: bool) -> None:
     """Train the spam model on your own mail (the package ships one trained on the SpamAssassin corpus).
     The model keeps hashes of words, never the words; the mail is read, not kept.
 
@@ -111,10 +107,10 @@ def spam_train(ham_path: Path, spam_path: Path, out: Path, c: float, alpha: floa
     ham, spam = read_mail(ham_path), read_mail(spam_path)
     rows, labels = ham + spam, [False] * len(ham) + [True] * len(spam)
     if cv:
-        for point in operating_points(out_of_fold(rows, labels, c=c, alpha=alpha), labels):
+        for point in operating_points(out_of_fold(rows, labels, c=c), labels):
             click.echo(f"  threshold {point['threshold']:.1f}: {point['spam_caught']:.1%} of spam caught, "
                        f"{point['ham_caught']} of {point['ham']} other mails with it (5-fold, unseen mail)")
-    model = train(rows, labels, c=c, alpha=alpha, name=out.stem)
+    model = train(rows, labels, c=c, name=out.stem)
     model.save(out)
     click.echo(f"trained {out}: {len(spam)} spam, {len(ham)} other mails")
 

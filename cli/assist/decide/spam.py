@@ -1,20 +1,12 @@
-"""Is this mail spam? A linear model over hashed words of the subject, the body and the sender, and
-over what some headers say (the mailer, the hops, bulk, a reply), trained on real mail.
+"""Is this mail spam? A logistic regression over hashed words of the subject, the body and the sender,
+and over what some headers say (the mailer, the hops, bulk, a reply), trained on real mail.
 
 What told the training corpus's mailing-list mail from everything else, rather than spam from mail a
 person wants, is left out: which headers a mail has, the content type, attachments, and any token for
 what a mail lacks (not bulk, not a reply). With them, mail that was not a list's looked like spam for
-that alone: a short personal mail with an attachment scored 0.99 (of 96 odd but legitimate test
-messages, CPython's and flanker's, 34 were at 0.8 or more with them, 9 without; 5-fold on the 600 the
-same either way).
-
-Its weights are the sum of two models' over the same features (`train`): a logistic regression and
-a multinomial naive Bayes (each feature's log-ratio of how much of it spam and other mail have,
-lightly smoothed, equal priors). On few examples naive Bayes ranks spam better, and the regression
-keeps the scale on which "might be spam" is held for a person: 5-fold on the developers' 600 messages,
-93.7% of spam at the threshold 0.8 against 86.2% for the regression alone and 92.8% for naive Bayes
-alone, none of the 400 other mails in any (decide/data/README.md). A feature no training mail had
-weighs nothing: a mail unlike anything seen is judged by what is familiar in it.
+that alone: a short personal mail with an attachment scored 0.99 (of 92 odd but legitimate test
+messages, CPython's and flanker's in tests/fixtures, 25 were at 0.8 or more with them, 3 without;
+5-fold on the 600 the same either way: bench/README.md).
 
 The package ships one (`decide/data/spam-model.npz`, trained by `scripts/train-spam` on the
 SpamAssassin public corpus: decide/data/README.md); `assist classify spam-train` trains one on a
@@ -38,10 +30,6 @@ from . import hashed_words
 
 N_FEATURES = 1 << 18
 BODY_CHARS = 4000
-C = 10.0  # the logistic regression's inverse regularisation
-# naive Bayes smoothing: 5-fold on the developers' 600 messages, naive Bayes alone caught 93% of spam at
-# 0.8 (none of the other mail) for any of 0.0003-0.003, and less above (89% at 0.01, 81% at 0.03)
-ALPHA = 0.003
 SHIPPED = Path(__file__).parent / "data" / "spam-model.npz"
 # headers whose values' words are features (which headers a mail has is not one: see above)
 WORDED_HEADERS = ("x-mailer", "user-agent", "precedence", "x-priority", "organization", "reply-to", "return-path")
@@ -122,33 +110,17 @@ def shipped() -> SpamModel:
     return SpamModel.load(SHIPPED)
 
 
-def train(rows: list[dict[str, Any]], labels: list[bool], c: float = C, alpha: float = ALPHA,
-          name: str = "spam") -> SpamModel:
-    """A model fitted on mails labelled spam (True) or not (False): a logistic regression (inverse
-    regularisation `c`) plus naive Bayes log-count ratios (`naive_bayes`), summed weight by weight."""
+def train(rows: list[dict[str, Any]], labels: list[bool], c: float = 10.0, name: str = "spam") -> SpamModel:
+    """A model fitted on mails labelled spam (True) or not (False)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     y = np.array(labels, dtype=bool)
     if y.all() or not y.any():
         raise ValueError("training needs both spam and mail that is not spam")
-    x = matrix(rows)
-    head = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(x, y)
-    weights = head.coef_[0] + naive_bayes(x, y, alpha)
-    return SpamModel(weights.astype(np.float32), float(head.intercept_[0]),
-                     {"name": name, "spam": int(y.sum()), "ham": int((~y).sum()), "c": c, "alpha": alpha})
-
-
-def naive_bayes(x: Any, y: Any, alpha: float) -> Any:
-    """Multinomial naive Bayes as weights: each feature's log of its smoothed share of the spam's
-    feature mass over its share of the other mail's, with equal priors; 0 where no mail had it."""
-    import numpy as np
-
-    spam = np.asarray(x[np.flatnonzero(y)].sum(axis=0), dtype=np.float64).ravel()
-    other = np.asarray(x[np.flatnonzero(~y)].sum(axis=0), dtype=np.float64).ravel()
-    ratio = np.log((spam + alpha) / (spam.sum() + alpha * N_FEATURES)) \
-        - np.log((other + alpha) / (other.sum() + alpha * N_FEATURES))
-    return np.where(spam + other > 0, ratio, 0.0)
+    head = LogisticRegression(C=c, max_iter=3000, class_weight="balanced").fit(matrix(rows), y)
+    return SpamModel(head.coef_[0].astype(np.float32), float(head.intercept_[0]),
+                     {"name": name, "spam": int(y.sum()), "ham": int((~y).sum()), "c": c})
 
 
 def adjust(base: SpamModel, rows: list[dict[str, Any]], labels: list[bool], strength: float = 1.0) -> SpamModel:
@@ -187,8 +159,7 @@ def adjust_vectors(base: SpamModel, vectors: list[tuple[Any, Any]], labels: list
     return SpamModel(weights, base.bias, {**base.meta, "adjusted_with": len(vectors)})
 
 
-def out_of_fold(rows: list[dict[str, Any]], labels: list[bool], folds: int = 5, c: float = C,
-                alpha: float = ALPHA) -> list[float]:
+def out_of_fold(rows: list[dict[str, Any]], labels: list[bool], folds: int = 5, c: float = 10.0) -> list[float]:
     """Each mail's spam probability from a model that did not see it (k-fold): how a model does on new mail."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
@@ -196,7 +167,7 @@ def out_of_fold(rows: list[dict[str, Any]], labels: list[bool], folds: int = 5, 
     y = np.array(labels, dtype=bool)
     probs = np.zeros(len(rows))
     for fit, held in StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
-        model = train([rows[i] for i in fit], [bool(y[i]) for i in fit], c=c, alpha=alpha)
+        model = train([rows[i] for i in fit], [bool(y[i]) for i in fit], c=c)
         probs[held] = model.probabilities([rows[i] for i in held])
     return [float(p) for p in probs]
 
