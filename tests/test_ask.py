@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from assist.asking import event_from, unsupported_times, window_for
-from conftest import REPO, run
+from conftest import REPO, jsonl, run
 
 ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -215,3 +215,17 @@ def test_a_request_that_cannot_be_served_plans_nothing_in_a_pipe(ask_home):
     task = acted.json()
     assert task["intent"]["route"] == "calendar_edit" and task["data"]["answer"].startswith("say when")
     assert task["actions"] == []
+
+
+def test_an_agenda_answer_in_a_pipe_has_its_times_checked_too(ask_home):
+    """Through the stages (`classify | prompt | run`, as cron would run them), not `assist ask`: the
+    answer's times are checked against the events it was given, as `assist ask` checks them."""
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    line = jsonl({"type": "request", "data": {"text": "what do i have tomorrow", "asked_at": NOW.isoformat()}})
+    classified = run(["classify"], run(["ingest", "stdin"], line).out, timeout=300)
+    answered = run(["run"], run(["prompt"], classified.out).out, timeout=300)
+    assert answered.code == 0, answered.err
+    task = answered.json()
+    assert task["intent"]["route"] == "agenda" and task["data"]["events"] == ["Thu 3 Dec 12:30-13:30 Lunch with Ana"]
+    assert task["result"]["unsupported_times"] == unsupported_times(
+        task["result"]["text"], [*task["data"]["events"], "what do i have tomorrow", task["data"]["window"]])

@@ -119,6 +119,18 @@ def unsupported_times(answer: str, facts: list[str]) -> list[str]:
     return said
 
 
+def check_answer(task: dict[str, Any]) -> None:
+    """Keep in an answered request's result the times its answer names that none of its facts (the
+    events it was given, the question, the window) has: `result.unsupported_times`. Requests without
+    events are left as they are."""
+    data, result = task.get("data"), task.get("result")
+    if not isinstance(data, dict) or not isinstance(result, dict) or not isinstance(data.get("events"), list):
+        return
+    if isinstance(result.get("text"), str):
+        facts = [str(e) for e in data["events"]] + [str(data.get("text") or ""), str(data.get("window") or "")]
+        result["unsupported_times"] = unsupported_times(result["text"], facts)
+
+
 def event_from(text: str, now: datetime) -> dict[str, Any] | None:
     """{"summary", "start", "end"} of an event a request describes ("add lunch with Ana on Friday at
     1pm", "dentist tomorrow at 9:30 for 45 minutes"), in now's zone; None without a day or a time."""
@@ -311,10 +323,7 @@ def ask(config: Config, text: str, now: datetime | None = None, on_piece: Callab
     if section is not None:
         task["prompt"] = section
         task["result"] = run_prompt(section, models, on_piece if section.get("schema") is None else None)
-        data = task["data"]
-        if "events" in data and isinstance(task["result"].get("text"), str):
-            task["result"]["unsupported_times"] = unsupported_times(
-                task["result"]["text"], [*data["events"], data["text"], data.get("window", "")])
+        check_answer(task)
     route = config.routes.get(task["intent"]["route"], {})
     if route.get("fixed") or route.get("actions") or route.get("confirm"):
         task = _act(config, task)

@@ -36,6 +36,10 @@ class RunStage(Stage):
         if self.stream:
             sys.stderr.write("\n")
         task["result"] = result
+        if task.get("type") == "request":
+            from ..asking import check_answer
+
+            check_answer(task)  # an agenda answer's times against its events, as `assist ask` does
         fields: dict[str, Any] = {"task": task["id"], "model": result["model"], "ms": result["ms"],
                                   **result["usage"]}
         if result.get("fallbacks"):
