@@ -171,6 +171,7 @@ def test_a_queue_made_before_id_markers_keeps_one_copy_of_each_task_it_holds(tmp
     for name in os.listdir(q.dirs["ids"]):  # as an older assist left it
         os.unlink(q.dirs["ids"] / name)
     os.rmdir(q.dirs["ids"])
+    os.unlink(q.root / ".ids-complete")
     again = Spool(tmp_path / "spool", SETTINGS).queue("inbox")
     assert sorted(os.listdir(again.dirs["ids"])) == sorted(t["id"] for t in (waiting, finished, held))
     assert again.put_many([{**t, "data": {"n": 2}} for t in (waiting, finished, held)]) == []

@@ -49,6 +49,7 @@ PID = os.getpid()
 REFRESH_S = 1.0  # how long a listing of new/ is trusted before new arrivals are looked for
 STALE_TMP_S = 3600.0
 IN_FLIGHT_S = 5.0  # how long a put waits for another process putting the same id
+ALL_MARKED = ".ids-complete"  # every task the queue held when it was first opened has its marker in ids/
 _tmp_counter = iter(range(1 << 62))
 
 
@@ -124,11 +125,10 @@ class SpoolQueue(Queue):
         self.dirs = {state: self.root / state for state in (*STATES, "tmp", "ids")}
         self._marker_generation = 0  # which shared empty file the id markers link to (.id0, .id1, ...)
         if create:
-            made_before_markers = self.dirs["new"].is_dir() and not self.dirs["ids"].is_dir()
             try:
                 for path in self.dirs.values():
                     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-                if made_before_markers:
+                if not (self.root / ALL_MARKED).exists():  # a new queue, or one an older assist made
                     self._mark_held_tasks()
             except OSError as exc:  # a file in the way, no permission, a read-only disk: say where
                 raise StorageError(f"cannot make the queue {name!r} in {root}: {exc.strerror or exc}",
@@ -355,14 +355,15 @@ class SpoolQueue(Queue):
         os.link(self.root / f".id{self._marker_generation}", marker)
 
     def _mark_held_tasks(self) -> None:
-        """Give every task of a queue an older assist made (without ids/) its marker, so a second put of
-        one is found like any other."""
+        """Give every task the queue holds its marker (a queue an older assist made has none), so a second
+        put of one is found like any other; then ALL_MARKED says so. A crash before that: done again."""
         for state in STATES:
             for name in os.listdir(self.dirs[state]):
                 task_id = _task_id(state, name) if name.endswith(".json") else None
                 if task_id:
                     with contextlib.suppress(FileExistsError):
                         self._link_marker(self._path("ids", task_id))
+        (self.root / ALL_MARKED).touch(mode=0o600)
 
     def _unreserve(self, task_id: str) -> None:
         with contextlib.suppress(OSError):
