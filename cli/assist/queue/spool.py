@@ -7,6 +7,7 @@
                    ids/        <id>: one per task in the queue, a hard link to one empty file (.id0),
                                made before the task is renamed into place, so a second put of the same
                                id is found and skipped (the first is kept)
+                   .ids-complete  the tasks held when an assist with ids/ first opened it have markers
                    quarantine/ what was found where a task should be and was not one (see checks.py)
 
 Durability: a put writes the file in tmp/, renames it into new/, then syncs the file before it returns;
