@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assist.asking import event_from, unsupported_times, window_for
+from assist.asking import event_from, events_named, unsupported_times, window_for
 from conftest import REPO, jsonl, run
 
 ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
@@ -229,3 +229,31 @@ def test_an_agenda_answer_in_a_pipe_has_its_times_checked_too(ask_home):
     assert task["intent"]["route"] == "agenda" and task["data"]["events"] == ["Thu 3 Dec 12:30-13:30 Lunch with Ana"]
     assert task["result"]["unsupported_times"] == unsupported_times(
         task["result"]["text"], [*task["data"]["events"], "what do i have tomorrow", task["data"]["window"]])
+
+
+def test_the_event_a_question_names_is_found_by_its_words():
+    events = [{"summary": s} for s in ("Team standup", "Lunch with Ana", "Team dinner", "Mum's birthday",
+                                       "Flight to Lisbon")]
+    assert events_named("when is the team dinner", events) == [{"summary": "Team dinner"}]
+    assert events_named("what time is lunch with Ana?", events) == [{"summary": "Lunch with Ana"}]
+    assert events_named("when is mum's birthday", events) == [{"summary": "Mum's birthday"}]
+    assert events_named("when do I fly to Lisbon", events) == [{"summary": "Flight to Lisbon"}]
+    assert events_named("what is on my calendar this week", events) == []  # names no event
+    assert events_named("when is the next train", events) == []
+
+
+def test_a_question_about_an_event_is_answered_from_the_calendar_whichever_week_it_is_in(ask_home):
+    """"What time is the holiday party" names no day: the answer's facts are that event (two weeks on),
+    not this week's events, which once let the model make up "on Saturday from 12:30". "When is lunch with
+    Ana", which the request model is unsure of, is the agenda's too, because the calendar has it."""
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    for question, event in (("what time is the holiday party", "Fri 18 Dec 18:00-23:00 Holiday party"),
+                            ("when is lunch with ana", "Thu 3 Dec 12:30-13:30 Lunch with Ana")):
+        r = run(["ask", "--now", NOW.isoformat(), "--json", question], timeout=300)
+        assert r.code == 0, r.err
+        task = r.json()
+        assert task["intent"]["route"] == "agenda", task["intent"]
+        assert task["data"]["events"] == [event] and task["data"]["named"] is True
+        assert task["data"]["window"] == "coming up"
+    chat = run(["ask", "--now", NOW.isoformat(), "--json", "tell me a joke about lunch"], timeout=300).json()
+    assert chat["intent"]["route"] == "chat" and "events" not in chat["data"]  # not a when-question

@@ -203,16 +203,65 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     return "this week", week_start, week_end
 
 
+# words of a calendar question that name no event ("when is the team dinner": team, dinner are left)
+QUESTION_WORDS = {
+    "when", "what", "whats", "which", "where", "who", "how", "time", "times", "date", "day", "does", "do", "did", "is",
+    "are", "am", "was", "will", "be", "the", "a", "an", "my", "our", "i", "me", "we", "you", "it", "of", "to", "for",
+    "at", "on", "in", "with", "and", "or", "have", "has", "got", "there", "any", "anything", "something", "start",
+    "starts", "begin", "begins", "end", "ends", "long", "next", "coming", "up", "upcoming", "soon", "calendar",
+    "schedule", "agenda", "diary", "event", "events", "plans", "plan", "busy", "free", "available", "happening",
+    "going", "tell", "show", "please", "can", "could", "remind", "again", "this", "that", "week", "month"}
+NAMED_DAYS = 90  # how far ahead an event a question names is looked for
+WHEN_ASKED = re.compile(r"^\s*(?:and\s+|so\s+)?(?:when|what\s+time|what\s+day|what\s+date|which\s+day)\b",
+                        re.IGNORECASE)
+
+
+def _name_words(text: str) -> set[str]:
+    words = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower())}
+    return {w for w in words if len(w) > 2 and w not in QUESTION_WORDS}
+
+
+def events_named(text: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events (in time order) whose names share the most words with a question, the first three:
+    "when is the team dinner" finds "Team dinner" and not "Team standup"; [] when none shares one."""
+    asked = _name_words(text)
+    shared = [len(asked & _name_words(str(e.get("summary", "")))) for e in events]
+    best = max(shared, default=0)
+    return [e for e, n in zip(events, shared, strict=True) if best and n == best][:3]
+
+
+def _about_a_named_event(config: Config, task: dict[str, Any], now: datetime) -> bool:
+    """Whether a request sent to be answered directly (`chat`: small talk, or no route was sure) asks when
+    an event of the calendar is ("when is lunch with Ana" beside "Lunch with Ana" on Thursday, "what time
+    is yoga"): the agenda's to answer from the calendar, not the model's to guess. Wrongly taken, it costs
+    an answer that lists the event; the other way, an answer made up."""
+    fallback = config.section("classify").get("request_fallback", "chat")
+    if (task.get("intent") or {}).get("route") != fallback or "agenda" not in config.routes:
+        return False
+    text = str(task["data"].get("text") or "")
+    return bool(WHEN_ASKED.search(text)) and bool(
+        events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS))))
+
+
 def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     """Put in the task's data the facts its route needs; a sentence for the person when the request
     cannot be served as asked (nothing is planned then)."""
-    route = task["intent"]["route"]
     data = task["data"]
     text = data["text"]
     tz = agenda.zone(config)
+    if _about_a_named_event(config, task, now):
+        task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
+                          "reason": "asks when an event of the calendar is"}
+    route = task["intent"]["route"]
     if route == "agenda":
         label, start, end = window_for(text, now)
-        if re.search(r"\b(next|upcoming)\b", text.lower()) and not re.search(r"next week", text.lower()):
+        no_day = label == "this week" and not re.search(r"\bthis week\b", text.lower())
+        named = events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS))) if no_day else []
+        data["named"] = bool(named)
+        if named:  # "when is the holiday party": that event, whichever week it is in
+            label = "coming up"
+            data["events"] = [agenda.describe(e, tz) for e in named]
+        elif re.search(r"\b(next|upcoming)\b", text.lower()) and not re.search(r"next week", text.lower()):
             label, start, end = "coming up", now, now + timedelta(days=30)
             data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
         else:
