@@ -230,17 +230,17 @@ def events_named(text: str, events: list[dict[str, Any]]) -> list[dict[str, Any]
     return [e for e, n in zip(events, shared, strict=True) if best and n == best][:3]
 
 
-def _about_a_named_event(config: Config, task: dict[str, Any], now: datetime) -> bool:
-    """Whether a request sent to be answered directly (`chat`: small talk, or no route was sure) asks when
-    an event of the calendar is ("when is lunch with Ana" beside "Lunch with Ana" on Thursday, "what time
-    is yoga"): the agenda's to answer from the calendar, not the model's to guess. Wrongly taken, it costs
-    an answer that lists the event; the other way, an answer made up."""
+def _events_a_chat_question_names(config: Config, task: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """The calendar events a request sent to be answered directly (`chat`: small talk, or no route was
+    sure) asks the time of ("when is lunch with Ana" beside "Lunch with Ana" on Thursday, "what time is
+    yoga"), [] for any other request: those are the agenda's to answer from the calendar, not the model's
+    to guess. Wrongly taken, it costs an answer that lists the event; the other way, an answer made up."""
     fallback = config.section("classify").get("request_fallback", "chat")
-    if (task.get("intent") or {}).get("route") != fallback or "agenda" not in config.routes:
-        return False
     text = str(task["data"].get("text") or "")
-    return bool(WHEN_ASKED.search(text)) and bool(
-        events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS))))
+    if (task.get("intent") or {}).get("route") != fallback or "agenda" not in config.routes \
+            or not WHEN_ASKED.search(text):
+        return []
+    return events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS)))
 
 
 def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
@@ -249,14 +249,16 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     data = task["data"]
     text = data["text"]
     tz = agenda.zone(config)
-    if _about_a_named_event(config, task, now):
+    named = _events_a_chat_question_names(config, task, now)
+    if named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
     route = task["intent"]["route"]
     if route == "agenda":
         label, start, end = window_for(text, now)
         no_day = label == "this week" and not re.search(r"\bthis week\b", text.lower())
-        named = events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS))) if no_day else []
+        if no_day and not named:
+            named = events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS)))
         data["named"] = bool(named)
         if named:  # "when is the holiday party": that event, whichever week it is in
             label = "coming up"
