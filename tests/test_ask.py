@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assist.asking import event_from, events_named, unsupported_times, window_for
+from assist.asking import check_answer, event_from, events_named, named_elsewhere, unsupported_times, window_for
 from conftest import REPO, jsonl, run
 
 ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
@@ -123,6 +123,19 @@ def test_a_request_without_a_time_is_no_event_and_windows_follow_the_words():
     assert window_for("am i free on thursday at 1pm", NOW)[1:] == (
         dt.datetime(2026, 12, 3, 13, tzinfo=BERLIN), dt.datetime(2026, 12, 3, 14, tzinfo=BERLIN))
     assert window_for("anything on tonight?", NOW)[1] == dt.datetime(2026, 12, 2, 18, tzinfo=BERLIN)
+
+
+def test_a_day_of_the_month_alone_is_the_coming_one():
+    """"On the 8th" once fell back to this week, and the model said the 8th was free."""
+    assert window_for("what is on my calendar on the 8th", NOW)[:2] == (
+        "on Tuesday 8 December", dt.datetime(2026, 12, 8, tzinfo=BERLIN))
+    assert window_for("anything on the 1st?", NOW)[1] == dt.datetime(2027, 1, 1, tzinfo=BERLIN)  # 1 Dec is past
+    assert window_for("what do i have on the 31st", NOW)[1] == dt.datetime(2026, 12, 31, tzinfo=BERLIN)
+    assert window_for("what about the 31st", NOW.replace(month=11, day=30))[1] == dt.datetime(2026, 12, 31,
+                                                                                                 tzinfo=BERLIN)
+    assert window_for("what's on at 8", NOW)[0] == "this week"  # a time, not a day
+    event = event_from("add dentist on the 8th at 9am", NOW)
+    assert event is not None and event["start"].startswith("2026-12-08T09:00")
 
 
 @pytest.mark.parametrize(("answer", "wrong"), [
@@ -242,18 +255,44 @@ def test_the_event_a_question_names_is_found_by_its_words():
     assert events_named("when is the next train", events) == []
 
 
+def test_an_event_asked_of_a_day_it_is_not_on_is_told_with_its_own_day():
+    """"What time is yoga on thursday" when Thursday has only lunch: the 1.5B answered "Yoga is
+    scheduled for 13:30" (lunch's end). The model is told the day does not have it, and when it is."""
+    thursday = [{"summary": "Lunch with Ana"}]
+    coming = [*thursday, {"summary": "Yoga"}, {"summary": "Team dinner"}, {"summary": "Team standup"}]
+    assert named_elsewhere("what time is yoga on thursday", thursday, coming) == [{"summary": "Yoga"}]
+    assert named_elsewhere("is lunch with ana on thursday", thursday, coming) == []  # the day has it
+    assert named_elsewhere("what do i have on thursday", thursday, coming) == []  # names nothing
+    assert named_elsewhere("is the gym open on thursday", thursday, coming) == []  # nothing the calendar has
+    standup = [{"summary": "Team standup"}]  # shares "team" with the question, the dinner shares two words
+    assert named_elsewhere("is the team dinner this week", standup, coming) == [{"summary": "Team dinner"}]
+    task = {"data": {"text": "what time is yoga on thursday", "window": "on Thursday 3 December",
+                     "events": ["Thu 3 Dec 12:30-13:30 Lunch with Ana"], "elsewhere": ["Wed 9 Dec 18:00-19:00 Yoga"]},
+            "result": {"text": "Yoga is not on Thursday: it is on Wednesday at 18:00, not 13:00."}}
+    check_answer(task)
+    assert task["result"]["unsupported_times"] == ["13:00"]
+
+
 def test_a_question_about_an_event_is_answered_from_the_calendar_whichever_week_it_is_in(ask_home):
     """"What time is the holiday party" names no day: the answer's facts are that event (two weeks on),
     not this week's events, which once let the model make up "on Saturday from 12:30". "When is lunch with
-    Ana", which the request model is unsure of, is the agenda's too, because the calendar has it."""
+    Ana", which the request model is unsure of, is the agenda's too, because the calendar has it; "when
+    was the team standup" is the last one, not the next. "What time is yoga on thursday" lists Thursday's
+    events and, since yoga is not among them, when yoga is."""
     assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
-    for question, event in (("what time is the holiday party", "Fri 18 Dec 18:00-23:00 Holiday party"),
-                            ("when is lunch with ana", "Thu 3 Dec 12:30-13:30 Lunch with Ana")):
+    for question, event, when in (
+            ("what time is the holiday party", "Fri 18 Dec 18:00-23:00 Holiday party", "coming up"),
+            ("when is lunch with ana", "Thu 3 Dec 12:30-13:30 Lunch with Ana", "coming up"),
+            ("when was the team standup", "Mon 30 Nov 09:00-09:15 Team standup", "in the last 7 days")):
         r = run(["ask", "--now", NOW.isoformat(), "--json", question], timeout=300)
         assert r.code == 0, r.err
         task = r.json()
         assert task["intent"]["route"] == "agenda", task["intent"]
         assert task["data"]["events"] == [event] and task["data"]["named"] is True
-        assert task["data"]["window"] == "coming up"
+        assert task["data"]["window"] == when
     chat = run(["ask", "--now", NOW.isoformat(), "--json", "tell me a joke about lunch"], timeout=300).json()
     assert chat["intent"]["route"] == "chat" and "events" not in chat["data"]  # not a when-question
+    yoga = run(["ask", "--now", NOW.isoformat(), "--json", "what time is yoga on thursday"], timeout=300).json()
+    assert yoga["data"]["events"] == ["Thu 3 Dec 12:30-13:30 Lunch with Ana"]  # what Thursday has
+    assert yoga["data"]["elsewhere"] == ["Wed 9 Dec 18:00-19:00 Yoga"]  # and when yoga is
+    assert "Wed 9 Dec 18:00-19:00 Yoga" in yoga["prompt"]["messages"][-1]["content"]

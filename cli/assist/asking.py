@@ -63,7 +63,26 @@ def _day(text: str, now: datetime) -> tuple[datetime | None, str]:
             return now.replace(year=year, month=number, day=int(day_text)), text[:found.start()] + text[found.end():]
         except ValueError:
             return None, text
+    found = re.search(r"\b(?:on\s+)?(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", lowered)
+    if found:  # "on the 8th": the coming day of that number, this month or a later one
+        day = _day_of_month(int(found.group(1)), now)
+        return (day, text[:found.start()] + text[found.end():]) if day else (None, text)
     return None, text
+
+
+def _day_of_month(number: int, now: datetime) -> datetime | None:
+    """The first day numbered `number` from today on ("the 8th" on 2 December: 8 December; on 9
+    December: 8 January); None for a number no month has."""
+    if not 1 <= number <= 31:
+        return None
+    year, month = now.year, now.month
+    for _ in range(12):
+        with contextlib.suppress(ValueError):
+            day = now.replace(year=year, month=month, day=number)
+            if day.date() >= now.date():
+                return day
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
 
 
 def _time(text: str) -> tuple[time | None, str]:
@@ -127,7 +146,8 @@ def check_answer(task: dict[str, Any]) -> None:
     if not isinstance(data, dict) or not isinstance(result, dict) or not isinstance(data.get("events"), list):
         return
     if isinstance(result.get("text"), str):
-        facts = [str(e) for e in data["events"]] + [str(data.get("text") or ""), str(data.get("window") or "")]
+        facts = [str(e) for e in [*data["events"], *(data.get("elsewhere") or [])]] + [
+            str(data.get("text") or ""), str(data.get("window") or "")]
         result["unsupported_times"] = unsupported_times(result["text"], facts)
 
 
@@ -212,13 +232,20 @@ QUESTION_WORDS = {
     "schedule", "agenda", "diary", "event", "events", "plans", "plan", "busy", "free", "available", "happening",
     "going", "tell", "show", "please", "can", "could", "remind", "again", "this", "that", "week", "month"}
 NAMED_DAYS = 90  # how far ahead an event a question names is looked for
+PAST_DAYS = 7  # and how far back, when nothing ahead has its name ("what time was the dentist")
+PAST_TENSE = re.compile(r"\b(?:was|were|did)\b", re.IGNORECASE)
 WHEN_ASKED = re.compile(r"^\s*(?:and\s+|so\s+)?(?:when|what\s+time|what\s+day|what\s+date|which\s+day)\b",
                         re.IGNORECASE)
 
 
+# words that say when, not what ("is yoga on thursday", "the dentist on the 8th")
+WHEN_WORDS = {*DAYS, *MONTHS, "today", "tomorrow", "tonight", "yesterday", "morning", "afternoon", "evening",
+              "weekend", "noon", "midnight"}
+
+
 def _name_words(text: str) -> set[str]:
     words = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower())}
-    return {w for w in words if len(w) > 2 and w not in QUESTION_WORDS}
+    return {w for w in words if len(w) > 2 and not w[0].isdigit() and w not in QUESTION_WORDS | WHEN_WORDS}
 
 
 def events_named(text: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -230,7 +257,37 @@ def events_named(text: str, events: list[dict[str, Any]]) -> list[dict[str, Any]
     return [e for e, n in zip(events, shared, strict=True) if best and n == best][:3]
 
 
-def _events_a_chat_question_names(config: Config, task: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+def named_elsewhere(text: str, listed: list[dict[str, Any]], coming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The coming events a question about a window names better than any event of that window does
+    ("what time is yoga on thursday" when Thursday has lunch and yoga is on Wednesday): [] when the
+    window has what it names, or it names nothing the calendar has. Told to the model, these keep it
+    from giving the named event one of the window's times."""
+    asked = _name_words(text)
+    if not asked:
+        return []
+    here = max((len(asked & _name_words(str(e.get("summary", "")))) for e in listed), default=0)
+    found = events_named(text, [e for e in coming if e not in listed])
+    return found if found and len(asked & _name_words(str(found[0].get("summary", "")))) > here else []
+
+
+def _events_named_in_calendar(config: Config, text: str, now: datetime) -> tuple[list[dict[str, Any]], str]:
+    """The events a question names (events_named), looked for ahead and in the last PAST_DAYS (first
+    there when it asks in the past tense: "when was the standup"); and how to say when they are."""
+    spans = [(now, now + timedelta(days=NAMED_DAYS), "coming up"),
+             (now - timedelta(days=PAST_DAYS), now, f"in the last {PAST_DAYS} days")]
+    if PAST_TENSE.search(text):
+        spans.reverse()
+    for start, end, when in spans:
+        events = agenda.between(config, start, end)
+        ahead = start >= now
+        found = events_named(text, events if ahead else events[::-1])  # the first three ahead, the latest back
+        if found:
+            return found if ahead else found[::-1], when
+    return [], ""
+
+
+def _events_a_chat_question_names(config: Config, task: dict[str, Any],
+                                  now: datetime) -> tuple[list[dict[str, Any]], str]:
     """The calendar events a request sent to be answered directly (`chat`: small talk, or no route was
     sure) asks the time of ("when is lunch with Ana" beside "Lunch with Ana" on Thursday, "what time is
     yoga"), [] for any other request: those are the agenda's to answer from the calendar, not the model's
@@ -239,8 +296,8 @@ def _events_a_chat_question_names(config: Config, task: dict[str, Any], now: dat
     text = str(task["data"].get("text") or "")
     if (task.get("intent") or {}).get("route") != fallback or "agenda" not in config.routes \
             or not WHEN_ASKED.search(text):
-        return []
-    return events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS)))
+        return [], ""
+    return _events_named_in_calendar(config, text, now)
 
 
 def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
@@ -249,7 +306,7 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     data = task["data"]
     text = data["text"]
     tz = agenda.zone(config)
-    named = _events_a_chat_question_names(config, task, now)
+    named, named_when = _events_a_chat_question_names(config, task, now)
     if named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
@@ -258,16 +315,21 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         label, start, end = window_for(text, now)
         no_day = label == "this week" and not re.search(r"\bthis week\b", text.lower())
         if no_day and not named:
-            named = events_named(text, agenda.between(config, now, now + timedelta(days=NAMED_DAYS)))
+            named, named_when = _events_named_in_calendar(config, text, now)
         data["named"] = bool(named)
         if named:  # "when is the holiday party": that event, whichever week it is in
-            label = "coming up"
+            label = named_when
             data["events"] = [agenda.describe(e, tz) for e in named]
         elif re.search(r"\b(next|upcoming)\b", text.lower()) and not re.search(r"next week", text.lower()):
             label, start, end = "coming up", now, now + timedelta(days=30)
             data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
         else:
-            data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)]
+            listed = agenda.between(config, start, end)
+            data["events"] = [agenda.describe(e, tz) for e in listed]
+            coming = agenda.between(config, now, now + timedelta(days=NAMED_DAYS)) if _name_words(text) else []
+            elsewhere = named_elsewhere(text, listed, coming)
+            if elsewhere:
+                data["elsewhere"] = [agenda.describe(e, tz) for e in elsewhere]
         data["window"] = label
         return None
     if route == "calendar_edit":

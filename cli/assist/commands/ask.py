@@ -84,6 +84,10 @@ def _facts(task: dict[str, Any]) -> None:
         click.echo("mails found:" + ("" if data["found"] else " none"))
     for line in data.get("events", data.get("found", [])):
         click.echo(f"  {printable(line)}")
+    if data.get("elsewhere"):
+        click.echo("what it names, at another time:")
+        for line in data["elsewhere"]:
+            click.echo(f"  {printable(line)}")
     if "event" in data:
         event = data["event"]
         click.echo(f"event: {printable(event['summary'])}, {event['start']} to {event['end']}")
