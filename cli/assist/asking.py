@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .config import Config
 
 ASK_QUEUE = "ask"
+# what prepare() puts in a request's data: never taken from the task as it arrives
+FACTS = ("events", "elsewhere", "named", "window", "event", "found", "to", "answer", "prepared")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -395,17 +397,19 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
 
 
 def prepare_request(config: Config, task: dict[str, Any], now: datetime | None = None) -> str | None:
-    """prepare() for a request task once (`data.prepared`), as of `now`, else the time it was asked
-    (data.asked_at), else now; the refusal is kept as data.answer."""
+    """prepare() for a request task, as of `now`, else the time it was asked (data.asked_at), else now;
+    the refusal is kept as data.answer. The facts a task arrived with are dropped first: a request's
+    document is its author's, the facts are the calendar's and the mailbox's."""
     tz = agenda.zone(config)
     data = task.setdefault("data", {})
+    for key in FACTS:
+        data.pop(key, None)
     if now is None:
         try:
             now = agenda.moment(str(data["asked_at"]), tz) if data.get("asked_at") else datetime.now(tz)
         except ValueError:
             now = datetime.now(tz)
     refusal = prepare(config, task, now.astimezone(tz))
-    data["prepared"] = True
     if refusal is not None:
         data["answer"] = refusal
     return refusal

@@ -22,7 +22,7 @@ class PromptStage(Stage):
         self.builder = PromptBuilder(config, proposals=proposal_schema)
 
     def process(self, task: Task, ctx: StageContext) -> Task:
-        if task.get("type") == "request" and not task.get("data", {}).get("prepared"):
+        if task.get("type") == "request":  # its facts come from the data, whatever the document says
             from ..asking import prepare_request
 
             if prepare_request(self.config, task) is not None:
