@@ -260,7 +260,7 @@ class DecisionEngine:
                     out.append(decided)
                     continue
                 spam_signal[i] = signals["spam"]
-            rule = first_match(self.rules, {**task, "signals": signals} if signals else task)
+            rule = first_match(self.rules, {**task, "signals": signals})  # ours, never the document's
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],
                             "by": f"rule:{rule['name']}", "confidence": 1.0, **_signals(signals)})
