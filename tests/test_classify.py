@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from assist.decide.rules import first_match, matches
-from conftest import FAST_CONFIG, jsonl, run
+from conftest import FAST_CONFIG, REPO, jsonl, run
 
 CLINC = Path(__file__).parent / "fixtures" / "clinc150"
 SHOPPING_AND_MUSIC = """
@@ -282,3 +282,13 @@ def test_typed_requests_go_to_their_default_route(home):
     r = run(["classify"], jsonl(*({"type": "request", "data": {"text": t}} for t in expected)))
     assert r.code == 0, r.err
     assert {t["data"]["text"]: t["intent"]["route"] for t in r.lines} == expected
+
+
+def test_a_regularisation_that_is_not_positive_is_refused_before_training(home, tmp_path):
+    """`--c 0` once reached scikit-learn and ended in its traceback."""
+    (tmp_path / "ham").mkdir()
+    (tmp_path / "spam").mkdir()
+    for command in (["classify", "spam-train", "--ham", str(tmp_path / "ham"), "--spam", str(tmp_path / "spam")],
+                    ["classify", "train", str(REPO / "tests" / "fixtures" / "clinc150" / "train.jsonl")]):
+        r = run([*command, "--out", str(tmp_path / "m.npz"), "--c", "0"])
+        assert r.code == 2 and "'--c': 0.0 is not in the range x>0" in r.err and "Traceback" not in r.err, r.err

@@ -243,18 +243,24 @@ WHEN_ASKED = re.compile(r"^\s*(?:and\s+|so\s+)?(?:when|what\s+time|what\s+day|wh
 # words that say when, not what ("is yoga on thursday", "the dentist on the 8th")
 WHEN_WORDS = {*DAYS, *MONTHS, "today", "tomorrow", "tonight", "yesterday", "morning", "afternoon", "evening",
               "weekend", "noon", "midnight"}
+NOT_NAMES = QUESTION_WORDS | WHEN_WORDS
 
 
 def _name_words(text: str) -> set[str]:
     words = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower())}
-    return {w for w in words if len(w) > 2 and not w[0].isdigit() and w not in QUESTION_WORDS | WHEN_WORDS}
+    return {w for w in words if len(w) > 2 and not w[0].isdigit() and w not in NOT_NAMES}
+
+
+def _shared(asked: set[str], event: dict[str, Any]) -> int:
+    """How many of a question's name words an event's name has."""
+    return len(asked & _name_words(str(event.get("summary", ""))))
 
 
 def events_named(text: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events (in time order) whose names share the most words with a question, the first three:
     "when is the team dinner" finds "Team dinner" and not "Team standup"; [] when none shares one."""
     asked = _name_words(text)
-    shared = [len(asked & _name_words(str(e.get("summary", "")))) for e in events]
+    shared = [_shared(asked, e) for e in events]
     best = max(shared, default=0)
     return [e for e, n in zip(events, shared, strict=True) if best and n == best][:3]
 
@@ -267,9 +273,9 @@ def named_elsewhere(text: str, listed: list[dict[str, Any]], coming: list[dict[s
     asked = _name_words(text)
     if not asked:
         return []
-    here = max((len(asked & _name_words(str(e.get("summary", "")))) for e in listed), default=0)
+    here = max((_shared(asked, e) for e in listed), default=0)
     found = events_named(text, [e for e in coming if e not in listed])
-    return found if found and len(asked & _name_words(str(found[0].get("summary", "")))) > here else []
+    return found if found and _shared(asked, found[0]) > here else []
 
 
 def _events_named_in_calendar(config: Config, text: str, now: datetime) -> tuple[list[dict[str, Any]], str]:

@@ -11,6 +11,8 @@ import click
 from ._common import load_config, print_json
 from ._stage_options import run_stage, stage_options
 
+POSITIVE = click.FloatRange(min=0, min_open=True)
+
 
 @click.group(invoke_without_command=True)
 @stage_options
@@ -55,7 +57,8 @@ def _load_jsonl(path: Path) -> tuple[list[str], list[str]]:
 @click.option("--val", "val_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="More labelled examples (a validation split): trained on and cross-validated with the rest.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The model file.")
-@click.option("--c", "c", type=float, default=10.0, show_default=True, help="Inverse regularisation strength.")
+@click.option("--c", "c", type=POSITIVE, default=10.0, show_default=True,
+              help="Inverse regularisation strength: larger fits the examples closer.")
 def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
     """Train the intent model on labelled JSON lines ({"text", "label"}; label "oos" = out of scope,
     learned as a class of its own; "oos:TOPIC", e.g. "oos:weather", learns each topic apart and still
@@ -91,7 +94,8 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
               help="Spam, the same way.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The model file; point [classify] spam_model at it.")
-@click.option("--c", "c", type=float, default=10.0, show_default=True, help="Inverse regularisation strength.")
+@click.option("--c", "c", type=POSITIVE, default=10.0, show_default=True,
+              help="Inverse regularisation strength: larger fits the examples closer.")
 @click.option("--cv/--no-cv", default=True, show_default=True,
               help="Also report how a model trained this way does on mail it did not see (5-fold).")
 def spam_train(ham_path: Path, spam_path: Path, out: Path, c: float, cv: bool) -> None:
