@@ -23,6 +23,20 @@ timeout = "20s"
 """
 
 
+class Inbox:
+    """An aiosmtpd handler (a real SMTP server's) keeping every message it receives, parsed."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 OK"
+
+
 @dataclass
 class Result:
     code: int

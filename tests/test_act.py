@@ -7,8 +7,6 @@ import hmac
 import json
 import os
 import threading
-from email import message_from_bytes
-from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
@@ -16,18 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from assist.auth.store import TokenStore
-from conftest import free_port, jsonl, run
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=email_policy))
-        return "250 OK"
+from conftest import Inbox, free_port, jsonl, run
 
 
 @pytest.fixture

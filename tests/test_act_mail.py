@@ -140,3 +140,26 @@ def test_sends_under_sigkill_arrive_exactly_once(mail):
     assert stats["depth"]["done"] == total, stats
     assert len(sent.received) == total, "every message arrived"
     assert set(sent.received.values()) == {1}, "and none twice"
+
+
+def test_the_people_in_the_sent_folder_become_correspondents(mail, home):
+    """`assist classify correspondents --from-sent` reads the To and Cc of the mail already in the Sent
+    folder (a real dovecot), not the person's own address; then the count, and the decision, know them."""
+    imap, _ = mail
+    for folder in ("", "cur", "new", "tmp"):
+        (imap.maildir / ".Sent" / folder).mkdir(parents=True, exist_ok=True)
+        os.chown(imap.maildir / ".Sent" / folder, imap.uid, imap.gid)  # dovecot runs as nobody under root
+    imap.deliver_to(".Sent", b"From: assistant@example.org\r\nTo: Ana <ana@example.org>, assistant@example.org\r\n"
+                             b"Cc: =?utf-8?q?B=C3=B8?= <bo@example.net>\r\nSubject: hi\r\n\r\nbody\r\n")
+    imap.deliver_to(".Sent", b"From: assistant@example.org\r\nTo: ana@example.org\r\nSubject: again\r\n\r\nbody\r\n")
+    assert "0 correspondent(s) kept" in run(["classify", "correspondents"]).out
+    r = run(["classify", "correspondents", "--from-sent"])
+    assert r.code == 0, r.err
+    assert "read the headers of 2 sent message(s); 2 correspondent(s) kept" in r.out
+    from assist.correspondents import Correspondents
+
+    people = Correspondents(home)
+    assert people.wrote_to("ana@example.org") and people.wrote_to("bo@example.net")
+    assert not people.wrote_to("assistant@example.org")
+    missing = run(["classify", "correspondents", "--from-sent", "--folder", "Sent \"old\""])
+    assert missing.code == 2 and "no folder 'Sent \"old\"'" in missing.err

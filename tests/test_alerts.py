@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import FAST_CONFIG, free_port, jsonl, run
+from conftest import FAST_CONFIG, Inbox, free_port, jsonl, run
 
 BROKEN = {"type": "email.received", "data": {"subject": "private matters", "body_text": "the secret body"},
           "prompt": {"messages": [{"role": "user", "content": "hi"}], "model": "nowhere"}}
@@ -66,14 +65,9 @@ def test_a_webhook_per_failed_task_within_the_rate(home, hooks):
 
 
 def test_an_email_alert_through_the_smtp_server(home):
-    messages = []
-
-    class Inbox:
-        async def handle_DATA(self, server, session, envelope):
-            messages.append(message_from_bytes(envelope.content))
-            return "250 OK"
-
-    smtp = Controller(Inbox(), hostname="127.0.0.1", port=free_port())
+    inbox = Inbox()
+    messages = inbox.messages
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
         (home / "assist.toml").write_text(FAST_CONFIG + f"""

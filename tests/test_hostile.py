@@ -610,3 +610,22 @@ def test_a_subject_cannot_reach_the_terminal_or_become_a_link_in_top(home):
     assert "[@click=app.change('approve')]now[/]" in shown.plain
     assert not [span for span in shown.spans if span.style and getattr(span.style, "meta", None)]
     assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(shown.plain)
+
+
+def test_a_from_line_names_a_correspondent_only_by_its_address(tmp_path):
+    """A spammer who knows whom a person writes to puts that address where a reader sees it: in the
+    display name, beside their own, or with a second address. Only the From's one address counts; a
+    line a crash cut short is not an address."""
+    from assist.correspondents import Correspondents
+
+    people = Correspondents(tmp_path)
+    assert people.remember(["Ana <ana@example.org>"], "me@example.org") is None
+    assert people.wrote_to("ANA@example.org") and people.wrote_to('"Ana Lopez" <ana@example.org>')
+    for forged in ('"ana@example.org" <x@evil.example>', "ana@example.org <x@evil.example>",
+                   "ana@example.org, x@evil.example", "x@evil.example (ana@example.org)", "", "ana"):
+        assert not people.wrote_to(forged), forged
+    with open(tmp_path / "state" / "correspondents", "a") as f:
+        f.write("0123abcd")  # torn
+    assert people.remember(["bo@example.net"], None) is None
+    assert people.wrote_to("ana@example.org") and people.wrote_to("bo@example.net")
+    assert len((tmp_path / "state" / "correspondents").read_text().split()) == 3

@@ -19,7 +19,7 @@ import pytest
 
 from assist.ingest.events import event
 from assist.ingest.mail import parse_message
-from conftest import ASSIST, REPO, jsonl, run
+from conftest import ASSIST, REPO, Inbox, free_port, jsonl, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email" / "spamassassin"
 
@@ -90,10 +90,12 @@ def test_the_default_rules_file_by_headers_and_never_draft_to_a_spammer(routes_h
 
 
 def test_mail_that_is_not_a_lists_is_not_spam_for_that_alone():
-    """The training corpus's other mail is nearly all list mail: what told lists from the rest (the
-    content type, attachments, not bulk, not a reply) is no feature, so odd but legitimate messages
-    (CPython's and flanker's test mail: short, multipart, attached files, no list headers) are seldom
-    filed in Junk. With those features 25 of these 92 scored 0.8 or more, 3 without."""
+    """The SpamAssassin corpus's other mail is nearly all list mail: what told lists from the rest (the
+    content type, attachments, not bulk, not a reply) is no feature, and the shipped model also learned
+    from mail that is not a list's (bench/data/other-mail), so odd but legitimate messages it never saw
+    (CPython's and flanker's test mail: short, multipart, attached files, no list headers) are neither
+    filed in Junk nor held as might-be-spam. With those features 25 of these 92 scored 0.8 or more, 3
+    without; trained on the corpus alone, 47 were held (0.5 or more), 3 with other mail as well."""
     from assist.decide.spam import shipped, tokens
 
     odd = [parse_message(p.read_bytes()) for folder in ("cpython", "flanker")
@@ -103,7 +105,79 @@ def test_mail_that_is_not_a_lists_is_not_spam_for_that_alone():
     personal = parse_message((FIXTURES.parent / "cpython" / "msg_24.txt").read_bytes())  # multipart, no list
     assert not [t for t in tokens(personal) if t.startswith(("bulk", "reply", "attachments", "content-type"))]
     model = shipped()
-    assert sum(model.probability(d) >= 0.8 for d in odd) <= 5
+    scores = [model.probability(d) for d in odd]
+    assert sum(p >= 0.8 for p in scores) <= 1 and sum(p >= 0.5 for p in scores) <= 6
+
+
+def test_mail_from_someone_you_wrote_to_is_held_not_filed_in_junk(routes_home):
+    """Whom a person writes to (`assist act` email.send over a real SMTP server: To and Cc) is a
+    correspondent: a mail from them that the spam model would file in Junk is held for the person (a From
+    line can be forged: a question, not a pass), and what only might be spam is not asked about. The
+    same mails from a stranger, or "from" the person's own address, are Junk and held as before."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        with open(routes_home / "assist.toml", "a") as f:
+            f.write(f"""
+[routes.outbox]
+actions = ["email.send"]
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+from = "Me <me@example.org>"
+""")
+        sent = run(["act"], jsonl({"type": "email.received", "intent": {"route": "outbox"}, "result": {"parsed": {
+            "actions": [{"type": "email.send", "args": {"to": ["Ana <Ana@Example.org>", "me@example.org"],
+                                                         "cc": "bo@example.net", "subject": "Lunch?",
+                                                         "body": "Friday at 1?"}}]}}}))
+        assert sent.code == 0, sent.err
+        assert [m["Subject"] for m in inbox.messages] == ["Lunch?"]
+    finally:
+        smtp.stop()
+    kept = (routes_home / "state" / "correspondents").read_text()
+    assert "ana@example.org" not in kept.lower() and len(kept.split()) == 2  # digests: Ana and Bo, not me
+
+    from assist.decide.spam import shipped
+
+    scam = FIXTURES / "spam" / "00008.eml"  # the model gives it 0.95
+    model = shipped()  # and a mail it is unsure of (0.5-0.8: held as might be spam when from a stranger)
+    odd = next(f for f in sorted((FIXTURES.parent / "flanker").rglob("*.eml"))
+               if 0.55 <= model.probability(parse_message(f.read_bytes())) < 0.75)
+    def sent_by(path: Path, sender: str, n: int) -> dict:
+        msg = message_from_bytes(path.read_bytes(), policy=compat32)
+        del msg["From"]
+        msg["From"] = sender
+        return mail(msg.as_bytes(), n)
+
+    out = {d["source"]: d["intent"] for d in classify(
+        sent_by(scam, "Ana <ana@example.org>", 1), sent_by(scam, "Stranger <x@example.com>", 2),
+        sent_by(scam, "Me <me@example.org>", 3), sent_by(odd, "bo@example.net", 4),
+        sent_by(odd, "someone@dom.ain", 5))}
+    assert sorted(out) == ["test:2", "test:3", "test:4"]  # 1 and 5 held
+    assert out["test:2"]["route"] == "spam" and out["test:3"]["route"] == "spam"
+    assert out["test:4"]["signals"]["correspondent"] is True and 0.5 <= out["test:4"]["signals"]["spam"] < 0.8
+    held = {}
+    for task in run(["queue", "ls", "--state", "hold", "--json"]).json():
+        held[run(["queue", "show", task["id"]]).json()["task"]["source"]] = task["hold_reason"]
+    assert sorted(held) == ["test:1", "test:5"]
+    assert "from someone you wrote to, yet model says spam" in held["test:1"]
+    assert "might be spam" in held["test:5"]
+
+
+def test_correspondents_that_cannot_be_kept_are_said_not_raised(tmp_path):
+    """The mail is already sent when its addresses are kept: a fault then is a warning in the result
+    (raised, the send would look failed and be sent again)."""
+    from assist.correspondents import Correspondents
+
+    (tmp_path / "state").write_text("a file where the folder should be")
+    said = Correspondents(tmp_path).remember(["ana@example.org"], None)
+    assert said is not None and said.startswith("the addresses were not kept as correspondents: ")
+    assert not Correspondents(tmp_path).wrote_to("ana@example.org")
 
 
 def test_spam_train_makes_a_model_that_classify_uses(home, tmp_path):
@@ -167,25 +241,29 @@ NEWSLETTER = ("From: Brightside Outdoor <deals@brightside.example>\r\nTo: you@ex
 
 
 def test_a_persons_corrections_are_learned_and_can_be_undone(routes_home):
-    """A shop's newsletter the spam model files in Junk: the person says it is a newsletter (a held copy
-    routed with queue approve --route, and classify teach), the next issue is not spam; undo brings
-    the old decision back."""
+    """A shop's newsletter the spam decision stops (files in Junk, or holds as might be spam): the
+    person says it is a newsletter (classify teach), the next issue goes through as not spam; undo
+    brings the old decision back."""
+    def next_issue(n: int) -> dict:
+        return mail(NEWSLETTER.format(pct=30, what="boots and jackets", n=n).encode(), n)
+
+    def stopped(doc: dict) -> bool:  # filed in Junk, or held (then classify prints nothing)
+        printed = classify(doc)
+        return not printed or printed[0]["intent"]["route"] == "spam"
+
     first = mail(NEWSLETTER.format(pct=20, what="tents and stoves", n=1).encode(), 1)
-    second = mail(NEWSLETTER.format(pct=30, what="boots and jackets", n=2).encode(), 2)
-    [before] = classify(second)
-    assert before["intent"]["route"] == "spam", before["intent"]
+    assert stopped(next_issue(2))
     assert run(["enqueue", "--queue", "inbox"], input=jsonl(first)).code == 0
     assert run(["classify", "--from", "inbox", "--to", "act", "--once"]).code == 0
     assert run(["classify", "teach", first["id"], "newsletter"], timeout=300).code == 0
     history = run(["classify", "history", "--json"]).json()
     assert history[-1]["current"] and history[-1]["examples"] == [first["id"]]
     assert history[-1]["by_route"] == {"newsletter": 1} and history[-1]["spam_examples"] == 1
-    [after] = classify(second)
+    [after] = classify(next_issue(3))
     assert after["intent"]["route"] != "spam" and after["intent"]["signals"]["spam"] < 0.5, after["intent"]
     undone = run(["classify", "undo"])
     assert undone.code == 0 and "undone v1" in undone.out
-    [again] = classify(second)
-    assert again["intent"]["route"] == "spam"
+    assert stopped(next_issue(4))
     assert run(["classify", "undo"]).code == 2  # nothing left to undo
 
 

@@ -78,6 +78,11 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
     return conn
 
 
+def imap_quote(text: str) -> str:
+    """A folder name (or search term) as an IMAP quoted string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _short(exc: Exception) -> str:
     text = exc.args[0] if exc.args else str(exc)
     return text.decode(errors="replace") if isinstance(text, bytes) else str(text)

@@ -88,9 +88,10 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
 
 
 @classify.command("spam-train")
-@click.option("--ham", "ham_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Mail that is not spam: a folder (one message a file, or a Maildir) or an mbox file.")
-@click.option("--spam", "spam_path", required=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--ham", "ham_paths", required=True, multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Mail that is not spam: a folder (one message a file, or a Maildir) or an mbox file; "
+                   "give it again for more.")
+@click.option("--spam", "spam_paths", required=True, multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Spam, the same way.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The model file; point [classify] spam_model at it.")
@@ -98,17 +99,20 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
               help="Inverse regularisation strength: larger fits the examples closer.")
 @click.option("--cv/--no-cv", default=True, show_default=True,
               help="Also report how a model trained this way does on mail it did not see (5-fold).")
-def spam_train(ham_path: Path, spam_path: Path, out: Path, c: float, cv: bool) -> None:
-    """Train the spam model on your own mail (the package ships one trained on the SpamAssassin corpus).
-    The model keeps hashes of words, never the words; the mail is read, not kept.
+def spam_train(ham_paths: tuple[Path, ...], spam_paths: tuple[Path, ...], out: Path, c: float, cv: bool) -> None:
+    """Train the spam model on your own mail (the package ships one trained on the SpamAssassin corpus
+    and on mail that is not a list's). The model keeps hashes of words, never the words; the mail is
+    read, not kept. Give it your personal mail as well as your lists': a model that saw only list mail
+    as "not spam" takes any other mail for half spam.
 
     \b
     Example:
-      assist classify spam-train --ham ~/Mail/archive --spam ~/Mail/Junk --out ~/assist/spam.npz
+      assist classify spam-train --ham ~/Mail/archive --ham ~/Mail/Sent --spam ~/Mail/Junk --out ~/assist/spam.npz
     """
     from ..decide.spam import operating_points, out_of_fold, read_mail, train
 
-    ham, spam = read_mail(ham_path), read_mail(spam_path)
+    ham = [mail for path in ham_paths for mail in read_mail(path)]
+    spam = [mail for path in spam_paths for mail in read_mail(path)]
     rows, labels = ham + spam, [False] * len(ham) + [True] * len(spam)
     if cv:
         for point in operating_points(out_of_fold(rows, labels, c=c), labels):
@@ -253,3 +257,33 @@ def undo() -> None:
     undone, now = step_back(load_config().home)
     click.echo(f"undone v{undone.number}; " + (f"v{now.number} is in use" if now else
                                                "the routes' examples alone decide again"))
+
+
+@classify.command()
+@click.option("--from-sent", is_flag=True,
+              help="First keep the To and Cc of the mail in the IMAP account's Sent folder (headers only).")
+@click.option("--folder", default=None, metavar="NAME",
+              help="The Sent folder's name, when it is not [actions.imap] sent (default \"Sent\").")
+def correspondents(from_sent: bool, folder: str | None) -> None:
+    """The people you wrote to: the spam model never files their mail in Junk by itself (it is held for
+    you instead, since a From line can be forged), and does not ask about what only might be spam. Every
+    mail `assist act` sends adds its To and Cc; --from-sent adds those of the mail you sent before.
+
+    \b
+    Examples:
+      assist classify correspondents
+      assist classify correspondents --from-sent
+      assist classify correspondents --from-sent --folder "[Gmail]/Sent Mail"
+    """
+    from ..correspondents import Correspondents, from_sent_folder
+
+    config = load_config()
+    if folder is not None and not from_sent:
+        raise click.UsageError("--folder names the Sent folder to read: give --from-sent too")
+    if from_sent:
+        read, kept = from_sent_folder(config, folder)
+        click.echo(f"read the headers of {read} sent message(s); {kept} correspondent(s) kept")
+        return
+    kept = len(Correspondents(config.home).known())
+    click.echo(f"{kept} correspondent(s) kept" + ("" if kept else
+               ": every mail `assist act` sends adds its To and Cc; --from-sent reads your Sent folder"))

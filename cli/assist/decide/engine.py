@@ -220,7 +220,7 @@ class DecisionEngine:
         return self._trained(self._route_examples(), DEFAULT_MODEL, "routes")
 
     def _by_model(self, rows: list[int], texts: list[str], requests: bool, spam: SpamPolicy | None,
-                  spam_signal: dict[int, float], out: list[dict[str, Any] | None]) -> Any:
+                  spam_signal: dict[int, dict[str, Any]], out: list[dict[str, Any] | None]) -> Any:
         """The model's decision for tasks no rule placed: typed requests by the request model (what it is
         unsure of goes to [classify] request_fallback, `chat`), the rest by the routes' model. Returns
         the texts' vectors (None without a model)."""
@@ -241,7 +241,7 @@ class DecisionEngine:
                 probs[row] /= max(float(probs[row].sum()), 1e-9)
             intent = model.decide(probs[row], threshold, route_thresholds=own)
             if i in spam_signal:
-                intent["signals"] = {"spam": spam_signal[i]}
+                intent["signals"] = spam_signal[i]
             if requests and intent["route"] == "fallback" and fallback in self.config.routes:
                 intent.update(route=fallback, reason="no request route was sure: answered directly")
             out[i] = intent
@@ -255,11 +255,11 @@ class DecisionEngine:
         for i, task in enumerate(tasks):
             signals: dict[str, Any] = {}
             if spam is not None and is_mail(task):
-                signals["spam"], decided = spam.judge(task["data"])
+                signals, decided = spam.judge(task["data"])
                 if decided is not None:
                     out.append(decided)
                     continue
-                spam_signal[i] = signals["spam"]
+                spam_signal[i] = signals
             rule = first_match(self.rules, {**task, "signals": signals})  # ours, never the document's
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],

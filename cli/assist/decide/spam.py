@@ -9,9 +9,9 @@ messages, CPython's and flanker's in tests/fixtures, 25 were at 0.8 or more with
 5-fold on the 600 the same either way: bench/README.md).
 
 The package ships one (`decide/data/spam-model.npz`, trained by `scripts/train-spam` on the
-SpamAssassin public corpus: decide/data/README.md); `assist classify spam-train` trains one on a
-user's own folders; decide/learning.py adjusts it to what a person corrects. Training needs
-scikit-learn and scipy (the `classify` extra); scoring needs only numpy.
+SpamAssassin public corpus and on mail that is not a list's: decide/data/README.md); `assist classify
+spam-train` trains one on a user's own folders; decide/learning.py adjusts it to what a person
+corrects. Training needs scikit-learn and scipy (the `classify` extra); scoring needs only numpy.
 
 The body is read up to BODY_CHARS and words are hashed (decide/hashed_words.py), so no mail can make
 scoring slow and the model keeps no word.

@@ -5,6 +5,10 @@ so (X-Spam-Flag / X-Spam-Status), when the spam model is at least as sure as the
 rules and the intent model decide, with the model's probability as `signals.spam` for rules to read
 (the default urgent rule wants it low).
 
+Mail from someone the person wrote to (correspondents.py; `signals.correspondent`) is never filed in
+Junk by the model or spamd: what they would file is held for the person, and "might be spam" is not
+asked. A From line can be forged, so a correspondent's name earns a question, not a pass into the inbox.
+
 Only a verdict of spam is ever taken from a header: every header can be written by the sender, and a
 spammer who writes "X-Spam-Flag: YES" files their own mail in Junk. A verdict of "not spam" is
 ignored, and so is a `data.spamd` when no spamd is configured (a task document cannot vouch for itself).
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..correspondents import Correspondents
     from .spam import SpamModel
 
 DEFAULT_ROUTE = "spam"
@@ -41,6 +46,7 @@ class SpamPolicy:
     hold: float
     model: SpamModel
     spamd: bool  # whether a spamd is configured (else data.spamd is not read)
+    correspondents: Correspondents | None = None
 
     @classmethod
     def from_config(cls, config: Config, model: SpamModel | None = None) -> SpamPolicy | None:
@@ -54,30 +60,40 @@ class SpamPolicy:
 
             model = SpamModel.load(config.resolve(settings["spam_model"])) if settings.get("spam_model") \
                 else shipped()
+        from ..correspondents import Correspondents
+
         threshold = float(config.routes[route].get("threshold", DEFAULT_THRESHOLD))
         return cls(route, threshold, float(settings.get("spam_hold", DEFAULT_HOLD)), model,
-                   bool(settings.get("spamd")))
+                   bool(settings.get("spamd")), Correspondents(config.home))
 
-    def judge(self, data: dict[str, Any]) -> tuple[float, dict[str, Any] | None]:
-        """(the model's probability, the intent when this step decides: spam, or held as might be spam)."""
+    def judge(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(the signals for the rules: spam, the model's probability, and correspondent when the mail is
+        from someone the person wrote to; the intent when this step decides: spam, or held)."""
         p = round(self.model.probability(data), 4)
-        evidence: dict[str, Any] = {"model": p}
+        known = self.correspondents is not None and self.correspondents.wrote_to(str(data.get("from") or ""))
+        mark = {"correspondent": True} if known else {}
+        signals: dict[str, Any] = {"spam": p, **mark}
+        evidence: dict[str, Any] = {"model": p, **mark}
         provider = data.get("provider_spam")
         spamd = data.get("spamd") if self.spamd else None
         if isinstance(spamd, dict):
             evidence["spamd"] = {k: spamd[k] for k in ("spam", "score", "threshold", "error") if k in spamd}
         if isinstance(provider, dict) and provider.get("flag") is True:
             evidence["provider"] = {k: provider[k] for k in ("flag", "score") if k in provider}
-            return p, self._intent(self.route, "spam:provider", 1.0, evidence)
-        if p >= self.threshold:
-            return p, self._intent(self.route, "spam:model", p, evidence)
-        if isinstance(spamd, dict) and spamd.get("spam") is True and p >= SPAMD_AGREE:
-            return p, self._intent(self.route, "spam:spamd", p, evidence)
-        if p >= self.hold:
+            return signals, self._intent(self.route, "spam:provider", 1.0, evidence)
+        spamd_says = isinstance(spamd, dict) and spamd.get("spam") is True and p >= SPAMD_AGREE
+        by = "spam:model" if p >= self.threshold else "spam:spamd" if spamd_says else None
+        if by is not None and not known:
+            return signals, self._intent(self.route, by, p, evidence)
+        if by is not None:
+            intent = self._intent("fallback", by, p, evidence)
+            intent["reason"] = f"from someone you wrote to, yet {by[5:]} says spam (model {p:.2f}); held for a person"
+            return signals, intent
+        if p >= self.hold and not known:
             intent = self._intent("fallback", "spam:model", p, evidence)
             intent["reason"] = f"might be spam (model {p:.2f}); held for a person"
-            return p, intent
-        return p, None
+            return signals, intent
+        return signals, None
 
     def _intent(self, route: str, by: str, confidence: float, evidence: dict[str, Any]) -> dict[str, Any]:
         return {"route": route, "labels": [{"name": self.route, "score": evidence["model"]}], "by": by,

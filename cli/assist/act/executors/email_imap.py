@@ -36,6 +36,12 @@ def account(ctx: ActionContext) -> Any:
     return configured_account(ctx.config)
 
 
+def _q(folder: str) -> str:
+    from ...mail import imap_quote
+
+    return imap_quote(folder)
+
+
 @contextlib.contextmanager
 def session(ctx: ActionContext) -> Iterator[imaplib.IMAP4]:
     """A logged-in IMAP connection for one action; a server out of reach is a temporary error."""
@@ -51,10 +57,6 @@ def session(ctx: ActionContext) -> Iterator[imaplib.IMAP4]:
     finally:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             conn.logout()
-
-
-def _q(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = True) -> list[bytes]:

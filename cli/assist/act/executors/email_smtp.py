@@ -1,7 +1,9 @@
 """email.send and email.reply over SMTP (smtplib; TLS, STARTTLS and AUTH as configured).
 
 The Message-ID is made from the action's idempotency key, so a send that was interrupted can be found on
-the server (or in the Sent folder) by that id instead of being sent blindly again.
+the server (or in the Sent folder) by that id instead of being sent blindly again. The addresses a mail
+went to are kept as the person's correspondents (correspondents.py): their mail is never filed in Junk
+by the spam model alone.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import Any
 
+from ...correspondents import Correspondents
 from ..access import password
 from ..headers import ADDRESSES, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
@@ -24,7 +27,8 @@ def _list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
-def send(msg: EmailMessage, ctx: ActionContext) -> None:
+def send(msg: EmailMessage, ctx: ActionContext) -> dict[str, Any]:
+    """Send it; the result names the Message-ID (and says so if its addresses could not be kept)."""
     from ...mail import MailError, smtp_send
 
     section = ctx.section("smtp")
@@ -32,6 +36,9 @@ def send(msg: EmailMessage, ctx: ActionContext) -> None:
         smtp_send(msg, section, password(section, ctx))
     except MailError as exc:
         raise ActionError(str(exc)) from None
+    result = {"message_id": msg["Message-ID"]}
+    problem = Correspondents(ctx.config.home).remember([msg["To"] or "", msg["Cc"] or ""], msg["From"])
+    return {**result, "warning": problem} if problem else result
 
 
 def _message(args: dict[str, Any], ctx: ActionContext) -> EmailMessage:
@@ -62,9 +69,7 @@ def found_in_sent(key: str, ctx: ActionContext) -> dict[str, Any] | bool | None:
 
 @executor("email.send", {"required": ["to", "subject", "body"], "properties": COMMON}, check_done=found_in_sent)
 def email_send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    msg = _message(args, ctx)
-    send(msg, ctx)
-    return {"message_id": msg["Message-ID"]}
+    return send(_message(args, ctx), ctx)
 
 
 @executor("email.reply", {
@@ -78,5 +83,4 @@ def email_reply(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     msg["References"] = " ".join(dict.fromkeys(refs))
     if not msg["Subject"].lower().startswith("re:"):
         msg.replace_header("Subject", f"Re: {msg['Subject']}")
-    send(msg, ctx)
-    return {"message_id": msg["Message-ID"]}
+    return send(msg, ctx)

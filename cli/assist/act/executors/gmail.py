@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlparse
 
+from ...correspondents import Correspondents
 from ...errors import TemporaryError
 from ..access import require_local_or_allowed
 from ..headers import ADDRESS, HEADER_TEXT, MESSAGE_ID
@@ -73,7 +74,9 @@ def send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     if args.get("thread_id"):
         body["threadId"] = args["thread_id"]
     answer = _call(ctx, "POST", "messages/send", body)
-    return {"id": answer.get("id"), "thread_id": answer.get("threadId")}
+    result = {"id": answer.get("id"), "thread_id": answer.get("threadId")}
+    problem = Correspondents(ctx.config.home).remember([str(args["to"])], None)
+    return {**result, "warning": problem} if problem else result
 
 
 @executor("gmail.draft", {"required": ["to", "subject", "body"], "properties": MAIL})

@@ -1,0 +1,134 @@
+"""The people a person writes to: every address a mail sent by `assist act` (email.send, email.reply,
+gmail.send) went to, To and Cc, and those of the mail in the IMAP account's Sent folder when asked
+(`assist classify correspondents --from-sent`), never the person's own. The spam decision
+(decide/spam_policy.py) never files their mail in Junk by itself: a model that takes it for spam holds
+it for the person instead, and "might be spam" is not asked of it. The rules see
+`signals.correspondent`.
+
+Why only mail sent: an address a person wrote to is one they chose. A From line can be forged, so a
+correspondent's name on a spam is worth a question, never a free pass: the worst it gets is held.
+The sender's own address is never one (spam "from yourself" is common).
+
+Kept as one SHA-256 digest of each address per line of `state/correspondents`, appended under a lock:
+the file does not list a person's contacts to whoever reads it (it is no secret either: an address
+can be tried against it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from email.utils import getaddresses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config
+
+FILE = "state/correspondents"
+FETCH_BATCH = 500  # messages' headers asked for in one IMAP FETCH
+
+
+def addresses(*values: str) -> list[str]:
+    """The addresses (lowercased addr-specs) in header values such as "Ana <ana@example.org>, bo@x.org"."""
+    found = [address.strip().lower() for _, address in getaddresses([str(v) for v in values if v])]
+    return [a for a in dict.fromkeys(found) if "@" in a and " " not in a]
+
+
+def digest(address: str) -> str:
+    return hashlib.sha256(b"assist-correspondent:" + address.encode()).hexdigest()
+
+
+class Correspondents:
+    """state/correspondents of one home; read again whenever the file changes (act writes it from
+    another process while a worker classifies)."""
+
+    def __init__(self, home: Path):
+        self.path = home / FILE
+        self._seen: tuple[int, int] | None = None
+        self._known: frozenset[str] = frozenset()
+
+    def remember(self, sent_to: Iterable[str], sender: str | None) -> str | None:
+        """Keep the addresses a mail was sent to (header values), not the sender's own. Called once the
+        mail is sent, so a fault here is said (the returned text), never raised: a send that looked
+        failed would be sent again."""
+        from filelock import FileLock
+
+        own = set(addresses(sender)) if sender else set()
+        try:
+            new = [d for d in (digest(a) for a in addresses(*sent_to) if a not in own) if d not in self.known()]
+            if new:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with FileLock(str(self.path) + ".lock"), open(self.path, "a+b") as handle:
+                    torn = False  # the last line, cut short by a crash: ours starts on a line of its own
+                    if handle.seek(0, os.SEEK_END):
+                        handle.seek(-1, os.SEEK_END)
+                        torn = handle.read(1) != b"\n"
+                    handle.write(b"\n" * torn + "".join(d + "\n" for d in new).encode())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+        except OSError as exc:
+            return f"the addresses were not kept as correspondents: {exc.strerror or exc}"
+        return None
+
+    def known(self) -> frozenset[str]:
+        """The digests kept; none when the file is missing or unreadable (mail is then judged as any other)."""
+        try:
+            st = self.path.stat()
+            if self._seen != (st.st_mtime_ns, st.st_size):
+                lines = self.path.read_text(encoding="ascii", errors="replace").split("\n")
+                self._known = frozenset(line for line in lines if len(line) == 64)  # not a line a crash cut short
+                self._seen = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            self._seen, self._known = None, frozenset()
+        return self._known
+
+    def wrote_to(self, from_value: str) -> bool:
+        """Whether the (one) address of a From header is someone this person wrote to."""
+        found = addresses(from_value)
+        return len(found) == 1 and digest(found[0]) in self.known()
+
+
+def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, int]:
+    """Keep the To and Cc of every message in the Sent folder of [actions.imap] (`sent`, default "Sent"),
+    read-only and headers only; not the account's own address nor [actions.smtp] from. Returns (messages
+    read, correspondents kept in all)."""
+    import contextlib
+    import imaplib
+    from email.parser import BytesHeaderParser
+
+    from .errors import AssistError, UsageError
+    from .mail import configured_account, imap_connect, imap_quote
+
+    section = config.action_section("imap")
+    if not section.get("host"):
+        raise UsageError("no IMAP account to read a Sent folder from: configure [actions.imap] (`assist init`)")
+    name = folder or section.get("sent", "Sent")
+    account = configured_account(config)
+    own = ", ".join(filter(None, [config.action_section("smtp").get("from"), account.user]))
+    conn = imap_connect(account)
+    sent_to: list[str] = []
+    try:
+        status, _ = conn.select(imap_quote(name), readonly=True)
+        if status != "OK":
+            raise UsageError(f"no folder {name!r} on {account.host}: give --folder, or set [actions.imap] sent")
+        status, found = conn.uid("SEARCH", "ALL")
+        uids = found[0].split() if status == "OK" and found and found[0] else []
+        for start in range(0, len(uids), FETCH_BATCH):
+            batch = b",".join(uids[start:start + FETCH_BATCH]).decode()
+            status, parts = conn.uid("FETCH", batch, "(BODY.PEEK[HEADER.FIELDS (TO CC)])")
+            for part in parts if status == "OK" else []:
+                if isinstance(part, tuple):
+                    head = BytesHeaderParser().parsebytes(part[1])
+                    sent_to += [str(v) for v in (head.get_all("to") or []) + (head.get_all("cc") or [])]
+    except imaplib.IMAP4.error as exc:
+        raise AssistError(f"imap {account.host}: reading {name!r} failed ({exc})") from None
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            conn.logout()
+    people = Correspondents(config.home)
+    problem = people.remember(sent_to, own)
+    if problem:
+        raise AssistError(problem)
+    return len(uids), len(people.known())
