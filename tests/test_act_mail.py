@@ -163,3 +163,27 @@ def test_the_people_in_the_sent_folder_become_correspondents(mail, home):
     assert not people.wrote_to("assistant@example.org")
     missing = run(["classify", "correspondents", "--from-sent", "--folder", "Sent \"old\""])
     assert missing.code == 2 and "no folder 'Sent \"old\"'" in missing.err
+
+
+def test_the_sent_folder_is_found_by_its_special_use_when_not_by_name(home):
+    """A server whose Sent folder is "Sent Items" (marked \\Sent, RFC 6154) while [actions.imap] says
+    "Sent", as `assist init` writes it: the marked one is read. A folder named on the command line is
+    taken as named, and one with a line break never reaches the server."""
+    imap = start_dovecot(extra_conf='namespace inbox {\n  inbox = yes\n  mailbox "Sent Items" {\n'
+                                    '    special_use = \\Sent\n    auto = create\n  }\n}\n')
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(imap_section(imap, sent="Sent"))
+        conn = imap_session(imap)
+        conn.append('"Sent Items"', None, None, b"From: me@example.org\r\nTo: Cy <cy@example.com>\r\n"
+                                               b"Subject: hello\r\n\r\nbody\r\n")
+        conn.logout()
+        r = run(["classify", "correspondents", "--from-sent"])
+        assert r.code == 0 and "read the headers of 1 sent message(s); 1 correspondent(s) kept" in r.out, r.err
+        named = run(["classify", "correspondents", "--from-sent", "--folder", "Sent"])  # asked for by name: no guess
+        assert named.code == 2 and "no folder 'Sent'" in named.err
+        broken = run(["classify", "correspondents", "--from-sent", "--folder", "Sent\r\nA1 DELETE INBOX"])
+        assert broken.code == 2 and "a line break or NUL cannot go to an IMAP server" in broken.err
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)

@@ -45,6 +45,10 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     imap, smtp_port = servers
     for n in range(3):
         imap.deliver(REPLY.format(n=n).encode(), n)
+    for folder in ("", "cur", "new", "tmp"):  # and one mail in Sent: whom they wrote to
+        (imap.maildir / ".Sent" / folder).mkdir(parents=True, exist_ok=True)
+        os.chown(imap.maildir / ".Sent" / folder, imap.uid, imap.gid)
+    imap.deliver_to(".Sent", b"From: testuser@example.org\r\nTo: Ann <ann@example.org>\r\nSubject: q\r\n\r\n?\r\n")
     (home / "assist.toml").unlink()  # a new user's home: nothing there yet
     (home / "models").mkdir()
     (home / "models" / gguf.name).symlink_to(gguf)  # the model init would fetch (98 MB: fetched once, by scripts/test)
@@ -52,6 +56,7 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert r.code == 0, r.err
     assert "assist.toml: written" in r.out and "is there" in r.out
     assert "what would happen to the newest 3 message(s)" in r.out and "triage" in r.out
+    assert "correspondents: 1 address(es) you wrote to, from 1 sent message(s)" in r.out
     assert "crontab" in r.out and "ingest imap --once --to inbox" in r.out
     assert imap.password not in (home / "assist.toml").read_text()  # the password is in the token store
     assert run(["config", "check"]).code == 0

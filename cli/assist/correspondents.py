@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable
 from email.utils import getaddresses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import Config
@@ -90,10 +90,25 @@ class Correspondents:
         return len(found) == 1 and digest(found[0]) in self.known()
 
 
+def _special_sent(conn: Any) -> str | None:
+    """The folder the server marks \\Sent (RFC 6154 special use), if one is."""
+    import re
+
+    status, lines = conn.list()
+    for line in lines if status == "OK" else []:
+        found = re.match(rb'\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$', line) if isinstance(line, bytes) else None
+        if found and b"\\sent" in found.group(1).lower().split():
+            name = found.group(2).strip()
+            if name.startswith(b'"') and name.endswith(b'"'):
+                name = re.sub(rb'\\(.)', rb"\1", name[1:-1])
+            return name.decode("utf-8", "replace")
+    return None
+
+
 def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, int]:
-    """Keep the To and Cc of every message in the Sent folder of [actions.imap] (`sent`, default "Sent"),
-    read-only and headers only; not the account's own address nor [actions.smtp] from. Returns (messages
-    read, correspondents kept in all)."""
+    """Keep the To and Cc of every message in the Sent folder of [actions.imap] (`sent`, default "Sent";
+    when that is not there, the folder the server marks as Sent), read-only and headers only; not the
+    account's own address nor [actions.smtp] from. Returns (messages read, correspondents kept in all)."""
     import contextlib
     import imaplib
     from email.parser import BytesHeaderParser
@@ -111,6 +126,10 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     sent_to: list[str] = []
     try:
         status, _ = conn.select(imap_quote(name), readonly=True)
+        marked = _special_sent(conn) if status != "OK" and folder is None else None
+        if marked is not None:
+            name = marked
+            status, _ = conn.select(imap_quote(name), readonly=True)
         if status != "OK":
             raise UsageError(f"no folder {name!r} on {account.host}: give --folder, or set [actions.imap] sent")
         status, found = conn.uid("SEARCH", "ALL")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from .errors import AssistError, ConfigError, TemporaryError, Unavailable
+from .errors import AssistError, ConfigError, TemporaryError, Unavailable, UsageError
 from .net import is_loopback
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ def configured_account(config: Config, folder: str = "INBOX") -> ImapAccount:
     """The account of [actions.imap] (what `assist init` writes), with its secret from the token store or
     the environment; UsageError when none is configured."""
     from .auth.secrets import section_secret
-    from .errors import UsageError
 
     section = config.action_section("imap")
     if not section.get("host"):
@@ -79,7 +78,10 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
 
 
 def imap_quote(text: str) -> str:
-    """A folder name (or search term) as an IMAP quoted string."""
+    """A folder name (or search term) as an IMAP quoted string; a line break or NUL, which would end the
+    command line, is refused."""
+    if any(c in text for c in "\r\n\0"):
+        raise UsageError(f"{text[:60]!r}: a line break or NUL cannot go to an IMAP server")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

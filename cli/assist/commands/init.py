@@ -43,7 +43,8 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
          smtp_security: str, sender: str | None, cafile: str | None, notes: str, no_model: bool,
          preview_count: int, systemd: bool, force: bool) -> None:
     """Make a working home in one step: an assist.toml whose routes all work, the mail password in the
-    encrypted token store, the default model, a check, a look at the newest messages, and how to run it.
+    encrypted token store, the default model, a check, whom you wrote to (the Sent folder's To and Cc:
+    their mail is never filed in Junk unasked), a look at the newest messages, and how to run it.
 
     The home is --home, else $ASSIST_HOME, else the nearest folder upward with an assist.toml, else the user
     data folder (~/.local/share/assist). Questions are asked on a terminal for what the flags leave out;
@@ -117,6 +118,8 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
         else:
             click.echo(f"  model: fetching {DEFAULT.name} ({DEFAULT.size / 1e6:,.0f} MB, {DEFAULT.license}) ...")
             pull(home / "models", DEFAULT, log=lambda m: click.echo(f"    {m}"), progress=sys.stderr.isatty())
+    if plan.mail is not None:
+        _correspondents(config)
     if plan.mail is not None and preview_count:
         _preview(config, preview_count)
     assist = str(Path(sys.executable).parent / "assist")
@@ -130,6 +133,21 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
     click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once; "
                "then assist queue ls --state hold (or assist top) for what waits for you")
     return 0 if not gaps else CONFIG
+
+
+def _correspondents(config: Config) -> None:
+    """Whom the person wrote to, from the Sent folder (headers only): their mail is never filed in Junk
+    unasked. A problem is one line; init goes on."""
+    from ..correspondents import from_sent_folder
+    from ..errors import AssistError
+
+    try:
+        read, kept = from_sent_folder(config)
+    except AssistError as exc:
+        click.echo(f"  correspondents: {str(exc).splitlines()[0]} (later: assist classify correspondents --from-sent)")
+        return
+    click.echo(f"  correspondents: {kept} address(es) you wrote to, from {read} sent message(s); "
+               "their mail is never filed in Junk unasked")
 
 
 def _preview(config: Config, count: int) -> None:

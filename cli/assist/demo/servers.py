@@ -134,8 +134,9 @@ def _free_port() -> int:
 
 
 def start_dovecot(timeout: float = 15, tls: bool = False, login: str = "testuser", password: str = "secret",
-                  workdir: Path | None = None) -> Dovecot:
-    """tls=True: also IMAPS on imaps_port and STARTTLS on port, with a fresh self-signed certificate."""
+                  workdir: Path | None = None, extra_conf: str = "") -> Dovecot:
+    """tls=True: also IMAPS on imaps_port and STARTTLS on port, with a fresh self-signed certificate.
+    extra_conf: more of dovecot.conf (a namespace with special-use folders, say)."""
     binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(binary):
         raise RuntimeError("dovecot is not installed: scripts/test installs it (apt-get install dovecot-imapd)")
@@ -164,7 +165,7 @@ def start_dovecot(timeout: float = 15, tls: bool = False, login: str = "testuser
     (workdir / "users").write_text(f"{login}:{{PLAIN}}{password}\n")
     conf = workdir / "dovecot.conf"
     conf.write_text(CONF.format(d=workdir, port=port, user=user, group=group, uid=uid, gid=gid,
-                                imaps_port=imaps_port, ssl=ssl))
+                                imaps_port=imaps_port, ssl=ssl) + extra_conf)
     if root:
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, uid, gid)
