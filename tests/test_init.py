@@ -58,6 +58,7 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert "what would happen to the newest 3 message(s)" in r.out and "triage" in r.out
     assert "correspondents: 1 address(es) you wrote to, from 1 sent message(s)" in r.out
     assert "crontab" in r.out and "ingest imap --once --to inbox" in r.out
+    assert "classify correspondents --from-sent" in r.out  # daily: mail sent from the person's own client
     assert imap.password not in (home / "assist.toml").read_text()  # the password is in the token store
     assert run(["config", "check"]).code == 0
     # the first run, as cron would: no flag, no editing

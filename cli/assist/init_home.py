@@ -183,11 +183,13 @@ class _Quiet:
 
 
 def cron_lines(home: Path, assist: str) -> list[str]:
-    """One crontab line: fetch, then work the queue (also when the fetch failed: the queue still drains)."""
+    """Crontab lines: fetch, then work the queue (also when the fetch failed: the queue still drains); and
+    once a day, whom the person wrote to from elsewhere (their mail client's Sent folder)."""
     import shlex
 
     env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
-    return [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {env} {cmd} work --from inbox --once >/dev/null"]
+    return [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {env} {cmd} work --from inbox --once >/dev/null",
+            f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null"]
 
 
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
