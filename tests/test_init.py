@@ -258,3 +258,21 @@ def test_init_systemd_writes_units_that_verify_and_only_what_the_home_can_run(ho
         verified = subprocess.run(["systemd-analyze", "verify", str(units / "assist-work.service")],
                                   capture_output=True, text=True)
         assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
+
+
+def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp_path):
+    """With a mail account: the IMAP listener, and a daily timer for whom the person wrote to (mail sent
+    from their own client); every unit passes `systemd-analyze verify`."""
+    from assist.init_home import systemd_units
+
+    units = systemd_units(tmp_path / "my home", ASSIST, imap=True)
+    assert sorted(units) == ["assist-correspondents.service", "assist-correspondents.timer",
+                             "assist-imap.service", "assist-work.service"]
+    assert "classify correspondents --from-sent" in units["assist-correspondents.service"]
+    assert "OnCalendar=daily" in units["assist-correspondents.timer"]
+    for name, text in units.items():
+        (tmp_path / name).write_text(text)
+    if shutil.which("systemd-analyze"):
+        verified = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in units)],
+                                  capture_output=True, text=True)
+        assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr

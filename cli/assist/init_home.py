@@ -193,7 +193,8 @@ def cron_lines(home: Path, assist: str) -> list[str]:
 
 
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
-    """The user units that keep a worker running, and an IMAP IDLE listener when there is an account."""
+    """The user units that keep a worker running, and when there is a mail account an IMAP IDLE listener
+    and a daily timer that reads whom the person wrote to from the Sent folder."""
     common = f'[Service]\nEnvironment="ASSIST_HOME={home}"\nRestart=on-failure\nRestartSec=30\n'
     units = {
         "assist-imap.service": "[Unit]\nDescription=assist: new mail as it arrives (IMAP IDLE)\n"
@@ -206,6 +207,14 @@ def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
     }
     if not imap:
         del units["assist-imap.service"]
+        return units
+    units["assist-correspondents.service"] = (
+        "[Unit]\nDescription=assist: whom you wrote to, from the Sent folder\nAfter=network-online.target\n\n"
+        f'[Service]\nType=oneshot\nEnvironment="ASSIST_HOME={home}"\n'
+        f"ExecStart=\"{assist}\" classify correspondents --from-sent\nStandardOutput=null\n")
+    units["assist-correspondents.timer"] = (
+        "[Unit]\nDescription=assist: whom you wrote to, once a day\n\n"
+        "[Timer]\nOnCalendar=daily\nPersistent=true\nRandomizedDelaySec=1h\n\n[Install]\nWantedBy=timers.target\n")
     return units
 
 
@@ -223,13 +232,14 @@ def install_units(home: Path, assist: str, imap: bool = True) -> list[str]:
     for name, text in units.items():
         (folder / name).write_text(text)
         said.append(f"wrote {folder / name}")
+    started = [n for n in units if n != "assist-correspondents.service"]  # run by its timer
     if shutil.which("systemctl") is None:
         return [*said, f"no systemctl here: enable them where systemd runs (systemctl --user enable --now "
-                       f"{' '.join(n.removesuffix('.service') for n in units)})"]
-    for args in (["daemon-reload"], ["enable", "--now", *units]):
+                       f"{' '.join(n.removesuffix('.service') for n in started)})"]
+    for args in (["daemon-reload"], ["enable", "--now", *started]):
         done = subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True)
         if done.returncode:
             reason = (done.stderr.strip().splitlines() or ["failed"])[-1]
             return [*said, f"systemctl --user {' '.join(args)}: {reason}"]
-    return [*said, f"enabled and started: {', '.join(n.removesuffix('.service') for n in units)} "
+    return [*said, f"enabled and started: {', '.join(n.removesuffix('.service') for n in started)} "
                    "(systemctl --user status assist-work)"]
