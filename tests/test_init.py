@@ -269,6 +269,9 @@ def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp
     assert sorted(units) == ["assist-correspondents.service", "assist-correspondents.timer",
                              "assist-imap.service", "assist-work.service"]
     assert "classify correspondents --from-sent" in units["assist-correspondents.service"]
+    from assist.init_home import cron_lines
+
+    assert len(cron_lines(tmp_path, ASSIST, imap=True)) == 2 and len(cron_lines(tmp_path, ASSIST, imap=False)) == 1
     assert "OnCalendar=daily" in units["assist-correspondents.timer"]
     for name, text in units.items():
         (tmp_path / name).write_text(text)

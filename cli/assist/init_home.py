@@ -182,14 +182,16 @@ class _Quiet:
         return lambda *args, **kwargs: None
 
 
-def cron_lines(home: Path, assist: str) -> list[str]:
+def cron_lines(home: Path, assist: str, imap: bool = True) -> list[str]:
     """Crontab lines: fetch, then work the queue (also when the fetch failed: the queue still drains); and
-    once a day, whom the person wrote to from elsewhere (their mail client's Sent folder)."""
+    with a mail account, once a day, whom the person wrote to from elsewhere (their client's Sent folder)."""
     import shlex
 
     env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
-    return [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {env} {cmd} work --from inbox --once >/dev/null",
-            f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null"]
+    lines = [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {env} {cmd} work --from inbox --once >/dev/null"]
+    if imap:
+        lines.append(f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null")
+    return lines
 
 
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:

@@ -123,12 +123,13 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
     if plan.mail is not None and preview_count:
         _preview(config, preview_count)
     assist = str(Path(sys.executable).parent / "assist")
+    imap = bool(config.action_section("imap").get("host"))
     if systemd:
-        for line in setup.install_units(home, assist, imap=bool(config.action_section("imap").get("host"))):
+        for line in setup.install_units(home, assist, imap=imap):
             click.echo(f"  {line}")
     else:
         click.echo("  to run it every five minutes, add these lines to `crontab -e` (or use --systemd):")
-        for line in setup.cron_lines(home, assist):
+        for line in setup.cron_lines(home, assist, imap=imap):
             click.echo(f"    {line}")
     click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once; "
                "then assist queue ls --state hold (or assist top) for what waits for you")
