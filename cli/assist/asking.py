@@ -334,7 +334,9 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         else:
             listed = agenda.between(config, start, end)
             data["events"] = [agenda.describe(e, tz) for e in listed]
-            coming = agenda.between(config, now, now + timedelta(days=NAMED_DAYS)) if _name_words(text) else []
+            # a window the question named (with none named, the lookup above found no event by name)
+            coming = agenda.between(config, now, now + timedelta(days=NAMED_DAYS)) \
+                if not no_day and _name_words(text) else []
             elsewhere = named_elsewhere(text, listed, coming)
             if elsewhere:
                 data["elsewhere"] = [agenda.describe(e, tz) for e in elsewhere]

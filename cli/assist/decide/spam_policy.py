@@ -46,7 +46,7 @@ class SpamPolicy:
     hold: float
     model: SpamModel
     spamd: bool  # whether a spamd is configured (else data.spamd is not read)
-    correspondents: Correspondents | None = None
+    correspondents: Correspondents
 
     @classmethod
     def from_config(cls, config: Config, model: SpamModel | None = None) -> SpamPolicy | None:
@@ -70,7 +70,7 @@ class SpamPolicy:
         """(the signals for the rules: spam, the model's probability, and correspondent when the mail is
         from someone the person wrote to; the intent when this step decides: spam, or held)."""
         p = round(self.model.probability(data), 4)
-        known = self.correspondents is not None and self.correspondents.wrote_to(str(data.get("from") or ""))
+        known = self.correspondents.wrote_to(str(data.get("from") or ""))
         mark = {"correspondent": True} if known else {}
         signals: dict[str, Any] = {"spam": p, **mark}
         evidence: dict[str, Any] = {"model": p, **mark}
