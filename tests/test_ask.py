@@ -5,6 +5,7 @@ to add waits for approval and, approved, is in the CalDAV calendar."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -92,6 +93,27 @@ def test_ask_without_a_model_says_how_to_get_one(home):
     (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
     r = run(["ask", "tell me a joke"], timeout=300)
     assert r.code == 69 and "assist models pull" in r.err and "Traceback" not in r.err
+
+
+def test_ask_in_a_home_without_request_routes_says_how_to_get_them(home):
+    # the home's assist.toml has no routes at all: a home `assist init` did not make
+    r = run(["ask", "what is on my calendar this week"], timeout=300)
+    assert r.code == 78 and "no request routes" in r.err and "assist init" in r.err, r
+    assert str(home / "assist.toml") in r.err and "Traceback" not in r.err and r.out == ""
+
+
+def test_a_request_no_route_is_sure_of_is_said_when_no_route_answers_such(home):
+    # request routes, but not the one that answers what none of them is sure of (`chat`)
+    (home / "assist.toml").write_text(
+        '[routes.agenda]\nrequest = true\nexamples = ["what is on my calendar today"]\ntemplate = "agenda-answer"\n'
+        '[routes.find_notes]\nrequest = true\nexamples = ["what is on my shopping list"]\ntemplate = "notes-answer"\n')
+    r = run(["ask", "--json", "will it rain in paris tomorrow"], timeout=300)
+    assert r.code == 0, r
+    task = json.loads(r.out)
+    assert task["intent"]["route"] == "fallback" and "result" not in task and "actions" not in task
+    assert "no request route was sure" in task["data"]["answer"] and "request_fallback" in task["data"]["answer"]
+    r = run(["ask", "will it rain in paris tomorrow"], timeout=300)
+    assert r.code == 0 and "no request route was sure" in r.out, r
 
 
 @pytest.mark.parametrize(("text", "summary", "start", "minutes"), [

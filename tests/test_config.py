@@ -90,3 +90,13 @@ def test_a_fixed_config_is_checked_again(home):
     assert run(["config", "check"]).code == 0
     (home / "assist.toml").write_text("[queue]\nmax_attempts = -3\n")
     assert run(["config", "check"]).code == 78
+
+
+def test_a_request_fallback_that_names_no_request_route_is_refused(home):
+    routes = ('[routes.agenda]\nrequest = true\nexamples = ["what is on my calendar today"]\n'
+              'template = "agenda-answer"\n')
+    (home / "assist.toml").write_text('[classify]\nrequest_fallback = "chatt"\n' + routes)
+    r = run(["config", "check"])
+    assert r.code == 78 and "classify.request_fallback: no request route 'chatt'" in r.err, r
+    (home / "assist.toml").write_text('[classify]\nrequest_fallback = "agenda"\n' + routes)
+    assert run(["config", "check"]).code == 0

@@ -319,6 +319,10 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
     route = task["intent"]["route"]
+    if route == "fallback":  # no request route was sure, and [classify] request_fallback is not a route here
+        fallback = config.section("classify").get("request_fallback", "chat")
+        return (f"no request route was sure what this asks, and [classify] request_fallback ({fallback}) is not "
+                "a route of this home to answer it: nothing was done")
     if route == "agenda":
         label, start, end = window_for(text, now)
         no_day = label == "this week" and not re.search(r"\bthis week\b", text.lower())
@@ -434,6 +438,11 @@ def ask(config: Config, text: str, now: datetime | None = None, on_piece: Callab
     from .decide.engine import DecisionEngine
     from .task import normalize
 
+    if not any(route.get("request") for route in config.routes.values()):
+        from .errors import ConfigError
+
+        raise ConfigError([f"{config.path or config.home / 'assist.toml'}: routes: no request routes (request = "
+                           "true) to answer with: `assist init` writes the default ones (docs/ask.md)"])
     tz = agenda.zone(config)
     now = (now or datetime.now(tz)).astimezone(tz)
     task = normalize({"type": "request", "data": {"text": text, "asked_at": now.isoformat()}}, source="ask")

@@ -23,6 +23,11 @@ def problems(raw: dict[str, Any], home: Path) -> list[str]:
     fallback = raw.get("classify", {}).get("fallback_model")
     if fallback and fallback not in models:
         out.append(f"classify.fallback_model: no model {fallback!r} (configured: {', '.join(models)})")
+    request_fallback = raw.get("classify", {}).get("request_fallback")
+    if request_fallback and not raw.get("routes", {}).get(request_fallback, {}).get("request"):
+        requests = [name for name, route in raw.get("routes", {}).items() if route.get("request")]
+        out.append(f"classify.request_fallback: no request route {request_fallback!r} "
+                   f"(request routes: {', '.join(requests) or 'none'})")
     for name, route in raw.get("routes", {}).items():
         model = route.get("model")
         if model and model != "default" and model not in models:
