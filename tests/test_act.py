@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -230,6 +231,14 @@ def test_notes_files_calendar_shell_and_webhooks(act_home, hooks):
     assert (trash / manifest[0]["kept"]).read_text() == "old"  # nothing unlinked
     ics = (tmp / "cal.ics").read_text()
     assert "SUMMARY:Dentist" in ics and ics.count("BEGIN:VEVENT") == 1
+    # and it is in the calendar `assist ask` reads, as `assist ingest ics` would have put it
+    [snapshot] = (home / "state" / "calendar").glob("*.json")
+    kept = orjson.loads(snapshot.read_bytes())
+    assert kept["source"] == f"ics:{(tmp / 'cal.ics').resolve()}"
+    [event] = kept["events"]
+    assert event["summary"] == "Dentist" and not event["all_day"]
+    assert dt.datetime.fromisoformat(event["start"]) == dt.datetime.fromisoformat("2026-12-01T09:00:00+01:00")
+    assert dt.datetime.fromisoformat(event["end"]) == dt.datetime.fromisoformat("2026-12-01T10:00:00+01:00")
     assert out["actions"][7]["result"]["stdout"] == "hello\n"
     assert received == [{"body": {"text": "done"}, "signed": True, "delivery": out["actions"][8]["key"]}]
 

@@ -87,12 +87,26 @@ def test_an_event_to_add_waits_for_approval_then_is_in_the_caldav_calendar(ask_h
     event = added.icalendar_component
     assert str(event["summary"]) == "Lunch with Ana"
     assert event.decoded("dtstart") == dt.datetime(2026, 12, 4, 13, tzinfo=BERLIN)
+    # and the next question sees it, before the calendar is read again
+    r = run(["ask", "--now", NOW.isoformat(), "--json", "what do i have on friday"], timeout=300)
+    assert r.code == 0, r.err
+    assert r.json()["data"]["events"] == ["Fri 4 Dec 13:00-14:00 Lunch with Ana"]
 
 
 def test_ask_without_a_model_says_how_to_get_one(home):
     (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
     r = run(["ask", "tell me a joke"], timeout=300)
     assert r.code == 69 and "assist models pull" in r.err and "Traceback" not in r.err
+
+
+def test_a_calendar_question_before_any_calendar_is_read_says_how_to_read_one(home):
+    # not "no events" (the model then tells you that you are free): no calendar has been read at all
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
+    r = run(["ask", "--json", "what is on my calendar this week"], timeout=300)
+    assert r.code == 0, r.err
+    task = r.json()
+    assert task["intent"]["route"] == "agenda" and "result" not in task and "events" not in task["data"]
+    assert "no calendar has been read" in task["data"]["answer"] and "assist ingest ics" in task["data"]["answer"]
 
 
 def test_ask_in_a_home_without_request_routes_says_how_to_get_them(home):

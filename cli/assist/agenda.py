@@ -17,6 +17,8 @@ from .errors import UsageError
 from .fileutil import write_atomic
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .config import Config
 
 FOLDER = "state/calendar"
@@ -103,12 +105,39 @@ def occurrence_key(event: dict[str, Any]) -> str:
     return f"{event['uid']}@{event['start']}"
 
 
+def _snapshot(config: Config, source: str) -> Path:
+    return config.home / FOLDER / (hashlib.sha256(source.encode()).hexdigest()[:16] + ".json")
+
+
 def save(config: Config, source: str, events: list[dict[str, Any]]) -> None:
     """Replace the snapshot of one source (an ICS file, a CalDAV calendar)."""
-    folder = config.home / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    name = hashlib.sha256(source.encode()).hexdigest()[:16] + ".json"
-    write_atomic(folder / name, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
+    from filelock import FileLock
+
+    path = _snapshot(config, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        write_atomic(path, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
+
+
+def add(config: Config, source: str, event: dict[str, Any]) -> None:
+    """An event just written to a source (calendar.add), in that source's snapshot at once: the next
+    question sees it before the source is read again (which replaces the snapshot whole)."""
+    from filelock import FileLock
+
+    path = _snapshot(config, source)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        try:
+            events = json.loads(path.read_text()).get("events", [])
+        except (OSError, ValueError):
+            events = []
+        events = [e for e in events if occurrence_key(e) != occurrence_key(event)] + [event]
+        write_atomic(path, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
+
+
+def read_any(config: Config) -> bool:
+    """Whether a calendar has been read here (`assist ingest ics`/`caldav`, or an event added)."""
+    return any((config.home / FOLDER).glob("*.json"))
 
 
 def between(config: Config, start: datetime, end: datetime) -> list[dict[str, Any]]:

@@ -324,6 +324,9 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         return (f"no request route was sure what this asks, and [classify] request_fallback ({fallback}) is not "
                 "a route of this home to answer it: nothing was done")
     if route == "agenda":
+        if not agenda.read_any(config):  # else "no events", and the model tells you that you are free
+            return ("no calendar has been read yet: `assist ingest ics FILE` or `assist ingest caldav URL` "
+                    "reads one (docs/ask.md)")
         label, start, end = window_for(text, now)
         no_day = label == "this week" and not re.search(r"\bthis week\b", text.lower())
         if no_day and not named:

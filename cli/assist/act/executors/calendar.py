@@ -34,17 +34,6 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     if end is not None and end < start:
         raise ActionError("calendar: the event ends before it starts")
     start, end = _in_a_named_zone(ctx, start), (_in_a_named_zone(ctx, end) if end is not None else None)
-    if section.get("caldav"):
-        return _to_caldav(section, args, uid, start, end, ctx)
-    path = ctx.config.resolve(section["file"])
-    if path.exists():
-        cal = Calendar.from_ical(path.read_bytes())
-        if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
-            return {"uid": uid, "already": True}
-    else:
-        cal = Calendar()
-        cal.add("prodid", "-//assist//calendar.add//EN")
-        cal.add("version", "2.0")
     event = Event()
     event.add("uid", uid)
     event.add("summary", args["summary"])
@@ -55,9 +44,36 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if args.get(field):
             event.add(field, args[field])
     event.add("dtstamp", datetime.now().astimezone())
+    if section.get("caldav"):
+        result = _to_caldav(section, args, uid, start, end, ctx)
+        return result if result.get("already") else _remembered(ctx, f"caldav:{result['caldav']}", event, result)
+    path = ctx.config.resolve(section["file"])
+    if path.exists():
+        cal = Calendar.from_ical(path.read_bytes())
+        if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
+            return {"uid": uid, "already": True}
+    else:
+        cal = Calendar()
+        cal.add("prodid", "-//assist//calendar.add//EN")
+        cal.add("version", "2.0")
     cal.add_component(event)
     write_atomic(path, cal.to_ical())
-    return {"uid": uid, "file": str(path)}
+    return _remembered(ctx, f"ics:{path.resolve()}", event, {"uid": uid, "file": str(path)})
+
+
+def _remembered(ctx: ActionContext, source: str, event: Any, result: dict[str, Any]) -> dict[str, Any]:
+    """The added event in the calendar snapshot `assist ask` reads (agenda.py), as the next read of its
+    source would put it; if that cannot be written the event is still added: the result says so."""
+    from ... import agenda
+
+    try:
+        added = agenda.normalise(event, agenda.zone(ctx.config))
+        if added is not None:
+            agenda.add(ctx.config, source, added)
+    except OSError as exc:
+        return {**result, "warning": f"the event is not in the calendar assist reads until its next read "
+                                     f"(assist ingest): {exc.strerror or exc}"}
+    return result
 
 
 def _to_caldav(section: dict[str, Any], args: dict[str, Any], uid: str, start: datetime, end: datetime | None,
