@@ -109,6 +109,29 @@ def test_a_calendar_question_before_any_calendar_is_read_says_how_to_read_one(ho
     assert "no calendar has been read" in task["data"]["answer"] and "assist ingest ics" in task["data"]["answer"]
 
 
+def test_a_mail_search_without_a_mail_account_says_how_to_get_one(home):
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())  # no [actions.imap]
+    r = run(["ask", "--json", "any mail from ana about the budget"], timeout=300)
+    assert r.code == 0, r.err
+    task = r.json()
+    assert task["intent"]["route"] == "search_mail" and "result" not in task and "found" not in task["data"]
+    assert "mail account" in task["data"]["answer"] and "assist init" in task["data"]["answer"]
+    assert "--host" not in r.err + r.out  # `assist ask` has no such flag
+
+
+@pytest.mark.parametrize("reply", ['{"subject": "", "body": "I will be late"}', '{"subject": "Late", "body": ""}'])
+def test_a_drafted_email_without_a_subject_or_a_body_is_no_draft(tmp_path, reply):
+    # SmolLM2 wrote {"subject": "", "body": ""} and an empty draft waited for approval
+    from assist.ai.output import OutputError, parse
+    from assist.ai.templates import load
+
+    with pytest.raises(OutputError):
+        parse(reply, load("email-from-request", tmp_path).output)
+    assert parse('{"subject": "Late", "body": "I will be late"}', load("email-from-request", tmp_path).output)
+    with pytest.raises(OutputError):  # nor a reply drafted to a mail
+        parse('{"body": ""}', load("reply-draft", tmp_path).output)
+
+
 def test_ask_in_a_home_without_request_routes_says_how_to_get_them(home):
     # the home's assist.toml has no routes at all: a home `assist init` did not make
     r = run(["ask", "what is on my calendar this week"], timeout=300)

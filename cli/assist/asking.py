@@ -358,6 +358,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         data["event"] = found
         return None
     if route == "search_mail":
+        if not config.action_section("imap").get("host"):
+            return "searching your mail needs your mail account: `assist init` sets it up ([actions.imap])"
         data["found"] = search_mail(config, text)
         return None
     if route == "draft_email":
