@@ -42,6 +42,13 @@ def test_an_ics_file_gives_each_occurrence_once_in_its_zone(home):
     assert "Fri 4 Dec 16:00-17:00 Call with the New York team" in lines
 
 
+def test_the_weeks_task_before_any_calendar_is_read_is_refused(home):
+    # else an empty week, and the summary tells you that you are free
+    r = run(["ingest", "tick", "--name", "calendar.week", "--at", "2026-12-02T10:00"])
+    assert r.code == 2 and r.out == "" and "no calendar has been read" in r.err and "assist ingest ics" in r.err, r
+    assert "Traceback" not in r.err
+
+
 def test_a_bad_ics_file_is_one_clear_line(home, tmp_path):
     bad = tmp_path / "bad.ics"
     bad.write_text("BEGIN:VCALENDAR\nthis is not\n")

@@ -85,6 +85,9 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
 def week_task(config: Config, at: str | None = None) -> dict[str, Any]:
     """The calendar.week task for the week holding `at` (default now): its events from every calendar
     read so far, one task per week (its id comes from the week)."""
+    if not agenda.read_any(config):  # else an empty week, and the summary says you are free
+        raise UsageError("calendar.week: no calendar has been read yet: `assist ingest ics FILE` or "
+                         "`assist ingest caldav URL` before the tick (docs/ask.md)")
     tz = agenda.zone(config)
     try:
         moment = agenda.moment(at, tz) if at else datetime.now(tz)
