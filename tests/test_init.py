@@ -97,6 +97,10 @@ def test_init_without_a_terminal_or_an_account_sets_up_notes_only(home):
     assert r.code == 78 and r.err.count("actions.imap.host: not set") == 1
     assert 'vault = "notes"' in (home / "assist.toml").read_text()
     assert (home / "tokens.enc").exists() and "token store: made" in r.out  # what assist serve signs with
+    # and no line that would fail every five minutes for want of that account
+    cron = r.out.split("crontab -e")[1].split("next:")[0]
+    assert "work --from inbox --once" in cron and "ingest imap" not in cron and "correspondents" not in cron
+    assert "ingest imap" not in r.out.split("next:")[1] and "--imap-host" in r.out.split("next:")[1]
 
 
 TEN_MISTAKES = """

@@ -188,10 +188,11 @@ def cron_lines(home: Path, assist: str, imap: bool = True) -> list[str]:
     import shlex
 
     env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
-    lines = [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {env} {cmd} work --from inbox --once >/dev/null"]
-    if imap:
-        lines.append(f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null")
-    return lines
+    work = f"{env} {cmd} work --from inbox --once >/dev/null"
+    if not imap:  # no fetch that would fail every five minutes
+        return [f"*/5 * * * * {work}"]
+    return [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {work}",
+            f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null"]
 
 
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:

@@ -131,8 +131,12 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
         click.echo("  to run it every five minutes, add these lines to `crontab -e` (or use --systemd):")
         for line in setup.cron_lines(home, assist, imap=imap):
             click.echo(f"    {line}")
-    click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once; "
-               "then assist queue ls --state hold (or assist top) for what waits for you")
+    if imap:
+        click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once; "
+                   "then assist queue ls --state hold (or assist top) for what waits for you")
+    else:
+        click.echo("  next: assist init --imap-host HOST --user LOGIN adds your mail account (or run assist init "
+                   "on a terminal to be asked); assist ask needs none (assist ask --help)")
     return 0 if not gaps else CONFIG
 
 
