@@ -431,3 +431,31 @@ from = "assistant@example.org"
         assert r.code == 1 and "certificate is not trusted" in r.err and len(inbox.messages) == 1
     finally:
         controller.stop()
+
+
+INJECTED = ("Lunch\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil@x\r\nSUMMARY:Injected\r\n"
+            "DTSTART:20261205T100000Z\r\nEND:VEVENT")
+
+
+@pytest.mark.parametrize("where", ["file", "caldav"])
+def test_an_event_summary_cannot_add_events_of_its_own(act_home, radicale, where):
+    """A summary from a model or a mail is text: its line breaks are escaped, never new iCalendar lines."""
+    import caldav
+    from icalendar import Calendar
+
+    home, tmp = act_home
+    if where == "caldav":
+        calendar = caldav.DAVClient(url=radicale, username="me", password="x").principal().make_calendar(name="home")
+        config = (home / "assist.toml").read_text()
+        (home / "assist.toml").write_text(config.replace(f'file = "{tmp / "cal.ics"}"',
+                                                         f'caldav = "{radicale}"\nusername = "me"\ncalendar = "home"'))
+    r = act(task([{"type": "calendar.add", "args": {"summary": INJECTED, "start": "2026-12-04T13:00:00+01:00"}}]))
+    assert r.code == 0, r.err
+    assert r.lines[0]["actions"][1]["status"] == "done", r.lines[0]["actions"]
+    if where == "caldav":
+        summaries = [str(e.icalendar_component["summary"]) for e in calendar.events()]
+    else:
+        summaries = [str(e["summary"]) for e in Calendar.from_ical((tmp / "cal.ics").read_bytes()).walk("VEVENT")]
+    assert summaries == [INJECTED.replace("\r\n", "\n")]  # one event, its summary's lines escaped (CR LF read as LF)
+    [snapshot] = (home / "state" / "calendar").glob("*.json")
+    assert [e["summary"] for e in orjson.loads(snapshot.read_bytes())["events"]] == [" ".join(INJECTED.split())]

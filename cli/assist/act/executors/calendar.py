@@ -45,18 +45,16 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
             event.add(field, args[field])
     event.add("dtstamp", datetime.now().astimezone())
     if section.get("caldav"):
-        result = _to_caldav(section, args, uid, start, end, ctx)
+        result = _to_caldav(section, event, uid, ctx)
         return result if result.get("already") else _remembered(ctx, f"caldav:{result['caldav']}", event, result)
     path = ctx.config.resolve(section["file"])
     if path.exists():
         cal = Calendar.from_ical(path.read_bytes())
         if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
             return {"uid": uid, "already": True}
+        cal.add_component(event)
     else:
-        cal = Calendar()
-        cal.add("prodid", "-//assist//calendar.add//EN")
-        cal.add("version", "2.0")
-    cal.add_component(event)
+        cal = _calendar_of(event)
     write_atomic(path, cal.to_ical())
     return _remembered(ctx, f"ics:{path.resolve()}", event, {"uid": uid, "file": str(path)})
 
@@ -76,8 +74,18 @@ def _remembered(ctx: ActionContext, source: str, event: Any, result: dict[str, A
     return result
 
 
-def _to_caldav(section: dict[str, Any], args: dict[str, Any], uid: str, start: datetime, end: datetime | None,
-               ctx: ActionContext) -> dict[str, Any]:
+def _calendar_of(event: Any) -> Any:
+    """A VCALENDAR holding the one event."""
+    from icalendar import Calendar
+
+    cal = Calendar()
+    cal.add("prodid", "-//assist//calendar.add//EN")
+    cal.add("version", "2.0")
+    cal.add_component(event)
+    return cal
+
+
+def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext) -> dict[str, Any]:
     from ...agenda import caldav_account, caldav_client
     from ...errors import TemporaryError
 
@@ -95,13 +103,7 @@ def _to_caldav(section: dict[str, Any], args: dict[str, Any], uid: str, start: d
         except Exception as exc:  # caldav's NotFoundError: not there yet
             if type(exc).__name__ != "NotFoundError":
                 raise
-        fields = {"dtstart": start, "summary": args["summary"], "uid": uid}
-        if end is not None:
-            fields["dtend"] = end
-        for name in ("location", "description"):
-            if args.get(name):
-                fields[name] = args[name]
-        chosen.save_event(**fields)
+        chosen.save_event(_calendar_of(event).to_ical().decode())
     except OSError as exc:
         raise TemporaryError(f"calendar: {url}: {exc}") from None
     return {"uid": uid, "caldav": str(chosen.url)}
