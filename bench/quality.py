@@ -142,8 +142,10 @@ def one(model: str, memory: str = "none") -> dict[str, Any]:
         done[task["meta"]["bench_file"]] = task
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # MiB: the largest child, `assist run`
     with_context = sum(bool((t.get("prompt") or {}).get("context")) for t in done.values())
+    failure = ran.stderr.decode(errors="replace").strip().splitlines()[-1:] if ran.returncode else []
     return {"model": item.name, "memory": memory, **score(rows, done), "seconds_per_email": seconds / len(rows),
-            "peak_mib": peak, "run_exit": ran.returncode, "with_context": with_context}
+            "peak_mib": peak, "run_exit": ran.returncode, "run_error": failure[0][:300] if failure else "",
+            "with_context": with_context}
 
 
 def report(result: dict[str, Any], default: bool) -> None:
@@ -154,6 +156,8 @@ def report(result: dict[str, Any], default: bool) -> None:
         if result["memory"] != "none" else ""
     print(f"{result['model']}{' (the default)' if default else ''}: {result['messages']} mails, "
           f"{result['seconds_per_email']:.1f} s/email, peak {result['peak_mib']:.0f} MiB{memory}")
+    if result["run_exit"]:  # the figures below count the mails it did not answer as wrong
+        print(f"  `assist run` FAILED (exit {result['run_exit']}): {result.get('run_error') or 'no message'}")
     print(f"  schema-valid {result['schema_valid']:.0%} (repaired {result['repaired']:.0%}), "
           f"key-fact recall {mark(result['key_fact_recall'], 0.7)}, grounding {mark(result['grounding'], 0.9)} "
           f"over {result['names_numbers_dates']} names/numbers/dates")
