@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from .errors import UsageError
 from .fileutil import write_atomic
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from .config import Config
@@ -105,34 +107,36 @@ def occurrence_key(event: dict[str, Any]) -> str:
     return f"{event['uid']}@{event['start']}"
 
 
-def _snapshot(config: Config, source: str) -> Path:
-    return config.home / FOLDER / (hashlib.sha256(source.encode()).hexdigest()[:16] + ".json")
+@contextmanager
+def _snapshot(config: Config, source: str) -> Iterator[Path]:
+    """The snapshot file of one source, held under its lock."""
+    from filelock import FileLock
+
+    path = config.home / FOLDER / (hashlib.sha256(source.encode()).hexdigest()[:16] + ".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        yield path
+
+
+def _write(path: Path, source: str, events: list[dict[str, Any]]) -> None:
+    write_atomic(path, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
 
 
 def save(config: Config, source: str, events: list[dict[str, Any]]) -> None:
     """Replace the snapshot of one source (an ICS file, a CalDAV calendar)."""
-    from filelock import FileLock
-
-    path = _snapshot(config, source)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):
-        write_atomic(path, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
+    with _snapshot(config, source) as path:
+        _write(path, source, events)
 
 
 def add(config: Config, source: str, event: dict[str, Any]) -> None:
     """An event just written to a source (calendar.add), in that source's snapshot at once: the next
     question sees it before the source is read again (which replaces the snapshot whole)."""
-    from filelock import FileLock
-
-    path = _snapshot(config, source)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):
+    with _snapshot(config, source) as path:
         try:
             events = json.loads(path.read_text()).get("events", [])
         except (OSError, ValueError):
             events = []
-        events = [e for e in events if occurrence_key(e) != occurrence_key(event)] + [event]
-        write_atomic(path, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
+        _write(path, source, [e for e in events if occurrence_key(e) != occurrence_key(event)] + [event])
 
 
 def read_any(config: Config) -> bool:
