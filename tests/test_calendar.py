@@ -75,3 +75,67 @@ def test_a_caldav_server_gives_its_events_once(home, radicale):
                 "--until", "2026-12-07"]).out == ""
     down = run(["ingest", "caldav", "http://127.0.0.1:9/", "--user", "me"])
     assert down.code == 69 and "caldav http://127.0.0.1:9/" in down.err and "Traceback" not in down.err
+
+
+FLOODS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//hostile//EN
+BEGIN:VEVENT
+UID:every-minute@flood
+DTSTART:20261201T000000Z
+DTEND:20261201T000030Z
+RRULE:FREQ=MINUTELY
+SUMMARY:Flood
+END:VEVENT
+BEGIN:VEVENT
+UID:every-second-for-35-years@flood
+DTSTART:19900101T000000Z
+RRULE:FREQ=SECONDLY;UNTIL=20250101T000000Z
+SUMMARY:Old flood
+END:VEVENT
+BEGIN:VEVENT
+UID:dentist@test
+DTSTART:20261203T100000Z
+DTEND:20261203T110000Z
+SUMMARY:Dentist
+END:VEVENT
+BEGIN:VEVENT
+UID:walk@test
+DTSTART:20150101T070000Z
+DTEND:20150101T073000Z
+RRULE:FREQ=DAILY
+SUMMARY:Walk
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_an_event_repeating_every_minute_or_second_is_left_out_not_expanded(home, tmp_path):
+    # an invitation or a shared calendar is not the person's own: a rule repeating every second would
+    # make millions of occurrences (tasks, snapshot, memory) or a machine busy for hours counting them
+    floods = tmp_path / "floods.ics"
+    floods.write_text(FLOODS)
+    r = run(["ingest", "ics", str(floods), "--since", "2026-11-30", "--until", "2026-12-07"])
+    assert r.code == 0, r.err
+    events = [orjson.loads(line)["data"] for line in r.out.splitlines()]
+    assert sorted(e["summary"] for e in events) == ["Dentist"] + ["Walk"] * 7  # a daily walk since 2015 stays
+    assert "every-minute@flood" in r.err and "every-second-for-35-years@flood" in r.err and "event_left_out" in r.err
+    assert "Traceback" not in r.err
+    week = run(["ingest", "tick", "--name", "calendar.week", "--at", "2026-12-02T10:00"])
+    [task] = [orjson.loads(line) for line in week.out.splitlines()]
+    assert sorted({e["summary"] for e in task["data"]["events"]}) == ["Dentist", "Walk"]
+
+
+def test_a_caldav_event_repeating_every_minute_is_left_out(home, radicale):
+    import caldav
+
+    client = caldav.DAVClient(url=radicale, username="me", password="x")
+    calendar = client.principal().make_calendar(name="shared")
+    at = lambda *when: dt.datetime(*when, tzinfo=dt.UTC)  # noqa: E731
+    calendar.save_event(dtstart=at(2026, 12, 2, 9), dtend=at(2026, 12, 2, 10), summary="Dentist", uid="dentist@test")
+    calendar.save_event(dtstart=at(2026, 12, 1), dtend=at(2026, 12, 1, 0, 0, 30), summary="Flood",
+                        uid="every-minute@flood", rrule={"FREQ": "MINUTELY"})
+    r = run(["ingest", "caldav", radicale, "--user", "me", "--since", "2026-11-30", "--until", "2026-12-07"])
+    assert r.code == 0, r.err
+    assert [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Dentist"]
+    assert "every-minute@flood" in r.err and "event_left_out" in r.err

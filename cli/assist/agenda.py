@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,14 @@ FOLDER = "state/calendar"
 BEFORE = timedelta(days=7)
 AFTER = timedelta(days=120)
 TEXT_LIMIT = 500
+# A calendar from outside (an invitation, a shared calendar) can hold a rule repeating every second: its
+# expansion would be millions of occurrences, or hours of counting them. An event with more occurrences
+# than this in the span read (a daily one over five years has 1,826), or whose rule takes more steps than
+# this to count from its first one (a daily one since the year 1500, an hourly one for twenty years), is
+# left out and named.
+MAX_OCCURRENCES = 2000
+MAX_RULE_STEPS = 200_000
+NEGATIVE_COUNT = re.compile(r";?COUNT=-\d+")  # dropped, as recurring-ical-events does
 
 
 def zone(config: Config) -> tzinfo:
@@ -76,14 +85,52 @@ def normalise(component: Any, tz: tzinfo) -> dict[str, Any] | None:
     return {k: v for k, v in event.items() if v not in ("", None)}
 
 
-def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Every occurrence between start and end of the events of an iCalendar text."""
+def _naive(value: date, tz: tzinfo) -> datetime:
+    """A DTSTART or a span's end as a datetime without zone, in tz: enough to count a rule's steps."""
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time())
+    return value.astimezone(tz).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def repeats_too_often(component: Any, tz: tzinfo, start: datetime, end: datetime) -> bool:
+    """Whether an event's rules give it more than MAX_OCCURRENCES between start and end, or take more
+    than MAX_RULE_STEPS steps to tell (counted lazily, so a rule every second costs no more than that)."""
+    from dateutil.rrule import rrulestr
+
+    rules = component.get("rrule")
+    if rules is None or component.get("dtstart") is None:
+        return False
+    first, low, high = (_naive(v, tz) for v in (component.decoded("dtstart"), start, end))
+    steps = count = 0
+    for rule in rules if isinstance(rules, list) else [rules]:
+        try:  # zones dropped, UNTIL's too: counting needs no zone, and so no rule fails on a zone
+            dates = rrulestr(NEGATIVE_COUNT.sub("", rule.to_ical().decode()), dtstart=first, ignoretz=True)
+        except (ValueError, TypeError, OverflowError):
+            continue  # a rule dateutil cannot read: recurring-ical-events skips it too
+        for when in dates:
+            steps += 1
+            if when >= high:
+                break
+            count += when >= low
+            if count > MAX_OCCURRENCES or steps > MAX_RULE_STEPS:
+                return True
+    return False
+
+
+def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every occurrence between start and end of the events of an iCalendar text, and the UIDs of the
+    events left out because they repeat too often (repeats_too_often)."""
     import recurring_ical_events
     from icalendar import Calendar
 
     calendar = Calendar.from_ical(ics)
+    floods = {str(c.get("uid", "")) for c in calendar.walk("VEVENT") if repeats_too_often(c, tz, start, end)}
+    if floods:
+        calendar.subcomponents = [c for c in calendar.subcomponents
+                                  if not (c.name == "VEVENT" and str(c.get("uid", "")) in floods)]
     found = [normalise(c, tz) for c in recurring_ical_events.of(calendar).between(start, end)]
-    return sorted((e for e in found if e is not None), key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
+    events = sorted((e for e in found if e is not None), key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
+    return events, sorted(floods)
 
 
 def window(tz: tzinfo, now: datetime | None = None) -> tuple[datetime, datetime]:
