@@ -69,6 +69,33 @@ def test_a_huge_body_is_cut_and_marked():
     assert len(data["body_text"]) == MAX_BODY and data["body_truncated"] is True
 
 
+def nested(depth: int) -> bytes:
+    """A message whose parts nest `depth` levels deep: Python's parser recurses once a level."""
+    lines = ["From: Mallory <m@example.org>", "Subject: nested", "MIME-Version: 1.0",
+             'Content-Type: multipart/mixed; boundary="b0"', ""]
+    for i in range(1, depth):
+        lines += [f"--b{i - 1}", f'Content-Type: multipart/mixed; boundary="b{i}"', ""]
+    lines += [f"--b{depth - 1}", "Content-Type: text/plain", "", "deep inside", f"--b{depth - 1}--"]
+    lines += [f"--b{i}--" for i in range(depth - 2, -1, -1)]
+    return "\r\n".join(lines).encode() + b"\r\n"
+
+
+def test_a_message_nested_too_deeply_is_read_flat_and_the_others_go_on(home, tmp_path):
+    # a hostile mail made `assist ingest` end in a RecursionError traceback on every run: no mail after
+    # it was ever read
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    box.add(nested(3000))
+    for path in messages(FIXTURES / "spamassassin" / "ham")[:2]:
+        box.add(path.read_bytes())
+    r = run(["ingest", "maildir", str(tmp_path / "Maildir")])
+    assert r.code == 0 and "Traceback" not in r.err, r.err[-2000:]
+    assert len(r.lines) == 3
+    [deep] = [e["data"] for e in r.lines if e["data"]["subject"] == "nested"]
+    assert deep["from"] == "Mallory <m@example.org>" and "deep inside" in deep["body_text"]
+    assert "too deeply" in deep["mime_error"]
+    assert parse_message(nested(50))["body_text"] == "deep inside"  # a sane depth is read as usual
+
+
 def test_maildir_and_mbox_ingest_each_message_once(home, tmp_path):
     box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
     for path in messages(FIXTURES / "spamassassin" / "ham")[:10]:

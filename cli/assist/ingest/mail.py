@@ -185,9 +185,37 @@ def _authentication(results: str) -> dict[str, str]:
 
 def parse_message(raw: bytes) -> dict[str, Any]:
     """The event data of one message: addresses, subject, date, ids, body text, attachment names, and the
-    facts its headers give (mail_facts)."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    body = _body(msg)
+    facts its headers give (mail_facts). A message whose MIME structure cannot be read (parts nested
+    thousands deep make Python's parser recurse past its limit) is read flat: its headers, and the rest
+    as text, with `mime_error` saying why; it is still classified like any other."""
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        return _data(msg, _body(msg), _attachments(msg), len(raw))
+    except RecursionError:
+        why = "MIME parts nested too deeply to read"
+    except Exception as exc:  # the parser is lenient by design; whatever still escapes it is this mail's
+        why = f"MIME structure unreadable ({type(exc).__name__})"
+    from email.parser import BytesHeaderParser
+
+    head = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+    rest = raw.partition(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n")[2]
+    return {**_data(head, _flat_text(rest.decode("utf-8", errors="replace")), [], len(raw)), "mime_error": why}
+
+
+def _flat_text(text: str) -> str:
+    """The lines of a body that are neither a part's boundary ("--b1") nor the headers after one."""
+    lines, in_part_headers = [], False
+    for line in text.splitlines():
+        if line.startswith("--") and not line.startswith("-- "):  # "-- " opens a signature
+            in_part_headers = True
+        elif in_part_headers:
+            in_part_headers = bool(line.strip())
+        else:
+            lines.append(line)
+    return "\n".join(lines).strip()
+
+
+def _data(msg: Message, body: str, attachments: list[dict[str, Any]], size: int) -> dict[str, Any]:
     data: dict[str, Any] = {
         "from": (_addresses(msg, "from") or [""])[0],
         "to": _addresses(msg, "to"),
@@ -198,8 +226,8 @@ def parse_message(raw: bytes) -> dict[str, Any]:
         "in_reply_to": _header(msg, "in-reply-to"),
         "references": (_header(msg, "references") or "").split() or None,
         "body_text": body[:MAX_BODY],
-        "attachments": _attachments(msg),
-        "size": len(raw),
+        "attachments": attachments,
+        "size": size,
         **mail_facts(msg),
     }
     if len(body) > MAX_BODY:
