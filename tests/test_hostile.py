@@ -629,3 +629,21 @@ def test_a_from_line_names_a_correspondent_only_by_its_address(tmp_path):
     assert people.remember(["bo@example.net"], None) is None
     assert people.wrote_to("ana@example.org") and people.wrote_to("bo@example.net")
     assert len((tmp_path / "state" / "correspondents").read_text().split()) == 3
+
+
+def test_a_document_nested_hundreds_deep_is_one_bad_line_and_the_others_go_on(home):
+    # the JSON reader takes 1,024 levels, the writer 254: such a line passed the reader and every stage
+    # that wrote it out again ended in a traceback, the good lines of its batch with it
+    deep = b'{"type": "note", "data": {"x": ' + b'{"a": ' * 600 + b"1" + b"}" * 600 + b"}}"
+    brackets_in_text = b'{"type": "note", "data": {"text": "' + b"{[" * 400 + b'"}}'  # strings are no nesting
+    lines = b'{"type": "note", "data": {"text": "buy milk"}}\n' + deep + b"\n" + brackets_in_text + b"\n"
+    for stage in (["classify"], ["enqueue"]):
+        r = run(stage, lines)
+        assert r.code == 65 and "Traceback" not in r.err, (stage, r.err[-1500:])
+        assert "line 2: nested deeper than 64 levels" in r.err, (stage, r.err)
+    # the two good lines went on: held by classify (no route for notes here), enqueued into inbox
+    queued = sorted((t["queue"], t["state"]) for t in run(["queue", "ls", "--json"]).json())
+    assert queued == [("classify", "hold")] * 2 + [("inbox", "new")] * 2, queued
+    # to `assist ingest stdin` a line that is no JSON object it can take is a line of text
+    r = run(["ingest", "stdin"], lines)
+    assert r.code == 0 and [e["data"]["text"] for e in r.lines][1] == deep.decode(), r.err[-1500:]

@@ -112,6 +112,8 @@ def test_everything_else_is_refused_with_a_json_error(server, home):
     assert r.status_code == 415 and r.json()["status"] == 415
     assert post(url, b"[1, 2]", token).status_code == 400
     assert post(url, b'{"a": ', token).status_code == 400
+    deep = post(url, b'{"a": ' * 300 + b"1" + b"}" * 300, token)  # read, but then no stage could write it
+    assert deep.status_code == 400 and deep.json()["error"] == "the body is nested deeper than 64 levels"
     assert post(url, body, token, name="Bad Name").status_code == 404
     assert stored(home) == 0
 

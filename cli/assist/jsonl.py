@@ -18,6 +18,35 @@ import orjson
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
+# orjson reads 1,024 levels of nesting and writes 254: a document between the two passed the reader and
+# failed every stage that wrote it out again. No task comes near this.
+MAX_DEPTH = 64
+
+
+class TooDeep(ValueError):
+    pass
+
+
+def loads(raw: bytes | str) -> Any:
+    """orjson.loads, and TooDeep for a value nested deeper than MAX_DEPTH (the brackets are counted first,
+    in C, so only a text with that many is walked)."""
+    value = orjson.loads(raw)
+    if isinstance(value, dict | list):
+        text = raw.encode() if isinstance(raw, str) else raw
+        if text.count(b"{") + text.count(b"[") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+            raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 @dataclass(slots=True)
@@ -118,9 +147,11 @@ def parse(line: Line, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Any | Bad
     if not line.raw.strip():
         return None
     try:
-        value = orjson.loads(line.raw)
+        value = loads(line.raw)
     except orjson.JSONDecodeError as exc:
         return BadLine(line.number, f"invalid JSON: {_short(str(exc))}", line.raw)
+    except TooDeep as exc:
+        return BadLine(line.number, str(exc), line.raw)
     if not isinstance(value, dict):
         return BadLine(line.number, f"expected a JSON object, got {type(value).__name__}", line.raw)
     return value

@@ -199,10 +199,14 @@ def build_app(backend_queue: Any, options: HttpOptions, log: Any) -> Any:
             return error(429, "too many requests", **{"Retry-After": str(max(1, round(wait)))})
         import orjson
 
+        from .. import jsonl
+
         try:
-            data = orjson.loads(bytes(body))
+            data = jsonl.loads(bytes(body))
         except orjson.JSONDecodeError as exc:
             return error(400, f"invalid JSON: {str(exc).splitlines()[0][:120]}")
+        except jsonl.TooDeep as exc:
+            return error(400, f"the body is {exc}")
         if not isinstance(data, dict):
             return error(400, "the body must be a JSON object")
         if name == "ask":  # a button: {"text": "..."} is a typed request (docs/ask.md)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .. import jsonl
 from ..task import Task, from_outside, problems
 from .events import Sink, event
 
@@ -24,8 +25,8 @@ def to_event(message: str | bytes, url: str, kind: str) -> Task | None:
         except UnicodeDecodeError:
             return None
     try:
-        value = orjson.loads(message)
-    except orjson.JSONDecodeError:
+        value = jsonl.loads(message)
+    except (orjson.JSONDecodeError, jsonl.TooDeep):  # kept as text
         value = None
     if isinstance(value, dict) and "type" in value:
         doc = from_outside(dict(value), source=url)
