@@ -121,6 +121,15 @@ def test_parse_names_the_problem():
     assert output.parse('{"urgency": "low"}', schema) == {"urgency": "low"}
 
 
+def test_a_reply_nested_too_deeply_is_an_output_error_not_a_crash():
+    # a reply is model output (a hostile mail can steer it): 300 levels could not be written out by any
+    # stage, 100,000 ended the decoder in a RecursionError
+    for depth in (300, 100_000):
+        with pytest.raises(output.OutputError, match="nested deeper than 64 levels"):
+            output.parse('{"a": ' * depth + "1" + "}" * depth, None)
+    assert output.parse('{"a": ' * 10 + "1" + "}" * 10, None)["a"]["a"]  # a sane depth is read
+
+
 def test_a_templates_actions_are_made_of_what_the_route_allows():
     """The email-triage template proposes actions: the schema it is given is the route's allowlist with
     each executor's own arguments, so a valid reply is a proposal the plan can take (policy still applies)."""

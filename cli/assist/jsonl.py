@@ -33,13 +33,14 @@ def loads(raw: bytes | str) -> Any:
     value = orjson.loads(raw)
     if isinstance(value, dict | list):
         text = raw.encode() if isinstance(raw, str) else raw
-        if text.count(b"{") + text.count(b"[") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        if text.count(b"{") + text.count(b"[") > MAX_DEPTH and deeper_than(value, MAX_DEPTH):
             raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
     return value
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels in value (walked without recursion)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
         if depth > limit:

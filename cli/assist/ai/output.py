@@ -17,7 +17,21 @@ class OutputError(ValueError):
 
 def find_json(text: str) -> Any:
     """The first JSON object or array in `text`: inside a ``` fence if there is one, else the first `{` or
-    `[` from which a whole JSON value decodes. Control characters inside strings are accepted."""
+    `[` from which a whole JSON value decodes. Control characters inside strings are accepted. A value
+    nested deeper than jsonl.MAX_DEPTH is refused: no stage could write it out."""
+    from ..jsonl import MAX_DEPTH, deeper_than
+
+    too_deep = OutputError(f"the reply's JSON is nested deeper than {MAX_DEPTH} levels")
+    try:
+        value = _first_json(text)
+    except RecursionError:
+        raise too_deep from None
+    if deeper_than(value, MAX_DEPTH):
+        raise too_deep
+    return value
+
+
+def _first_json(text: str) -> Any:
     # strict=False: a raw line break inside a string (a grammar lets one through) is read as "\n"
     decoder = json.JSONDecoder(strict=False)
     for block in FENCED.findall(text):
