@@ -612,6 +612,16 @@ def test_a_subject_cannot_reach_the_terminal_or_become_a_link_in_top(home):
     assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(shown.plain)
 
 
+def test_an_error_quoting_a_hostile_file_cannot_reach_the_terminal(home, tmp_path):
+    # error messages quote what they could not read (icalendar quotes the bad value): the file is outside
+    bad = tmp_path / "invite.ics"
+    bad.write_bytes(b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:\x1b]0;owned\x07\x1b[2J\xe2\x80\xae\nEND:VEVENT\n"
+                    b"END:VCALENDAR\n")
+    r = run(["ingest", "ics", str(bad)])
+    assert r.code == 2 and "invite.ics: not an iCalendar file" in r.err, r.err
+    assert not {"\x1b", "\x07", "\u202e"} & set(r.err), repr(r.err)
+
+
 def test_a_from_line_names_a_correspondent_only_by_its_address(tmp_path):
     """A spammer who knows whom a person writes to puts that address where a reader sees it: in the
     display name, beside their own, or with a second address. Only the From's one address counts; a

@@ -16,6 +16,8 @@ from typing import IO, Any
 
 import orjson
 
+from .printable import printable
+
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
 # orjson reads 1,024 levels of nesting and writes 254: a document between the two passed the reader and
@@ -215,19 +217,19 @@ class Rejects:
 
     def add(self, bad: BadLine) -> None:
         self.count += 1
-        sys.stderr.write(f"{self.label}: line {bad.number}: {bad.reason}\n")
+        sys.stderr.write(f"{self.label}: line {bad.number}: {printable(bad.reason)}\n")
         if self._keep is not None:
             self._keep.write(bad.raw + b"\n")
             self._keep.flush()
 
     def note(self, number: int, what: str) -> None:
         """Say something about a line that is not an error (it does not count as a bad line)."""
-        sys.stderr.write(f"{self.label}: line {number}: {what}\n")
+        sys.stderr.write(f"{self.label}: line {number}: {printable(what)}\n")
 
     def name(self, number: int, reason: str) -> None:
         """Report a line that parsed but cannot be worked on (its task goes on, held for a person)."""
         self.count += 1
-        sys.stderr.write(f"{self.label}: line {number}: {reason}\n")
+        sys.stderr.write(f"{self.label}: line {number}: {printable(reason)}\n")
 
     def close(self) -> None:
         if self._keep is not None:

@@ -84,8 +84,10 @@ class ComponentLog:
             except OSError as exc:  # a full disk must not stop the work; say so once per record
                 sys.stderr.write(f"assist: cannot write log {self.path}: {exc.strerror}\n")
         if self.echo and LEVELS[level] >= LEVELS["warning"]:
-            sys.stderr.write(f"assist {self.component}: {level}: {event}"
-                             + "".join(f" {k}={v}" for k, v in fields.items() if v is not None) + "\n")
+            from .printable import printable
+
+            sys.stderr.write(printable(f"assist {self.component}: {level}: {event}"
+                                       + "".join(f" {k}={v}" for k, v in fields.items() if v is not None)) + "\n")
 
     def debug(self, event: str, **fields: Any) -> None:
         self.write("debug", event, **fields)

@@ -92,8 +92,11 @@ def _command() -> str:
 
 
 def _fail(exc: AssistError) -> None:
+    from .printable import printable
+
+    # a message can quote what it could not read (a file's bad value, a server's reply): never an escape
     for line in str(exc).splitlines() or [type(exc).__name__]:
-        sys.stderr.write(f"assist: {line}\n")
+        sys.stderr.write(f"assist: {printable(line)}\n")
     sys.exit(exc.exit_code)
 
 

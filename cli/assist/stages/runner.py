@@ -26,6 +26,7 @@ from .. import errors, jsonl
 from .. import task as taskmod
 from ..alerts import Alerts
 from ..errors import AssistError, LeaseLost, PermanentError, ReaderGone, TemporaryError
+from ..printable import printable
 from ..queue.base import next_attempt
 from ..redaction import CONTENT_FIELDS, without_content
 from ..timeutil import now_ms, rfc3339
@@ -295,7 +296,8 @@ class Runner:
         self.counts.held += len(held)
         for doc in held:
             self.log.info("held", task=doc["id"], queue=self.own_queue, reason=doc["meta"]["hold_reason"])
-            sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} held: {doc['meta']['hold_reason']} "
+            reason = printable(doc["meta"]["hold_reason"])
+            sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} held: {reason} "
                              f"(kept in queue {self.own_queue}; `assist queue approve {doc['id']}`, then the "
                              f"next run carries on)\n")
 
@@ -307,7 +309,7 @@ class Runner:
         self.counts.failed += len(dead)
         for doc in dead:
             sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} failed: "
-                             f"{doc['meta']['last_error']} (kept in queue {queue}, failed/)\n")
+                             f"{printable(doc['meta']['last_error'])} (kept in queue {queue}, failed/)\n")
             self.alerts.task_failed(doc, queue, doc["meta"]["last_error"])
 
     def _keep(self, docs: list[taskmod.Task], state: str, why: str) -> None:
@@ -505,7 +507,7 @@ class Runner:
             self.log.error("failed", task=lease.id, queue=queue.name, type=doc.get("type"), error=error)
             self.alerts.task_failed(doc, queue.name, error)
             if self.opts.source is None:  # reading stdin, carrying on with the stage's own queue: say so
-                sys.stderr.write(f"assist {self.stage.name}: task {lease.id} failed: {error} "
+                sys.stderr.write(f"assist {self.stage.name}: task {lease.id} failed: {printable(error)} "
                                  f"(kept in queue {queue.name}, failed/)\n")
         else:
             self.counts.retried += 1
@@ -532,7 +534,7 @@ class Runner:
         fault = worker_fault(exc, self.stage.name) or (exc if isinstance(exc, AssistError) else None)
         if fault is not None:
             self.log.error("stopped", error=_error_text(fault))
-            sys.stderr.write(f"assist {self.stage.name}: stopped: {_error_text(fault)}\n")
+            sys.stderr.write(f"assist {self.stage.name}: stopped: {printable(_error_text(fault))}\n")
             return fault.exit_code
         import traceback
 
