@@ -96,6 +96,30 @@ def test_a_message_nested_too_deeply_is_read_flat_and_the_others_go_on(home, tmp
     assert parse_message(nested(50))["body_text"] == "deep inside"  # a sane depth is read as usual
 
 
+def swollen(n: int) -> bytes:
+    """n recipients, n headers of its own and n parts: Python's parser reads a container's headers again for
+    each of its parts (n x n steps), and every list of it would make the event megabytes."""
+    head = ["From: m@example.org", "Subject: " + "s" * 5000, "To: " + ", ".join(f"u{i}@example.org" for i in range(n)),
+            "References: " + " ".join(f"<{i}@x>" for i in range(n))]
+    head += [f"X-Header-{i}: v" for i in range(n)]
+    head += ["MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="b"', ""]
+    parts = [f'--b\r\nContent-Type: application/octet-stream; name="f{i}.bin"\r\n\r\nx' for i in range(n)]
+    return "\r\n".join(head + parts + ["--b--", ""]).encode()
+
+
+def test_a_swollen_message_is_read_in_bounded_work_into_an_event_a_stage_can_read(home, tmp_path):
+    data = parse_message(swollen(5000))
+    assert "too many headers" in data["mime_error"]
+    assert len(data["to"]) == 100 and data["lists_truncated"] == ["header_names", "references", "to"]
+    assert len(data["subject"]) == 2000 and len(data["header_names"]) == 100
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    box.add(swollen(5000))
+    ingested = run(["ingest", "maildir", str(tmp_path / "Maildir")])
+    assert ingested.code == 0 and len(ingested.out) < 100_000
+    r = run(["classify"], ingested.out)  # held (no route here), not refused as a line too long
+    assert r.code == 0 and "held" in r.err, r.err
+
+
 def test_maildir_and_mbox_ingest_each_message_once(home, tmp_path):
     box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
     for path in messages(FIXTURES / "spamassassin" / "ham")[:10]:
