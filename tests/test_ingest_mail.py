@@ -67,6 +67,14 @@ def test_a_huge_body_is_cut_and_marked():
     msg = b"Subject: big\r\n\r\n" + b"word " * 50_000
     data = parse_message(msg)
     assert len(data["body_text"]) == MAX_BODY and data["body_truncated"] is True
+    # HTML is cut before it is converted (the converter reads 2-3 characters a microsecond): text after the
+    # first MAX_HTML characters is not worked for, however little text comes before it
+    html = b"<p>" + b"<b></b>" * 400_000 + b"<p>END-MARKER"
+    data = parse_message(b"Subject: big\r\nContent-Type: text/html\r\n\r\n" + html)
+    assert "END-MARKER" not in data.get("body_text", "")
+    html = b"<p>" + b"<b>w</b> " * 400_000
+    data = parse_message(b"Subject: big\r\nContent-Type: text/html\r\n\r\n" + html)
+    assert len(data["body_text"]) == MAX_BODY and data["body_truncated"]  # the kept text still fills the body
 
 
 def nested(depth: int) -> bytes:

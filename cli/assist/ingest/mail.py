@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 MAX_BODY = 100_000
+MAX_HTML = 10 * MAX_BODY  # characters of an HTML body converted to text (a second's work at most)
 MAX_HEADER = 2000  # characters of a subject or another header kept
 MAX_LISTED = 100  # recipients, references, header names and attachments kept (lists_truncated names the cut)
 # Python's parser reads a container's headers again for each of its parts: 20,000 headers over 20,000
@@ -100,7 +101,7 @@ def _body(msg: EmailMessage) -> str:
         return ""
     text = _text_of(part)
     if part.get_content_subtype() == "html":
-        text = html_to_text(text)
+        text = html_to_text(text[:MAX_HTML])
     return text.replace("\r\n", "\n").strip()
 
 
