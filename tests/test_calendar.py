@@ -58,6 +58,25 @@ def test_a_bad_ics_file_is_one_clear_line(home, tmp_path):
     assert r.code == 2 and "missing.ics" in r.err
 
 
+def test_one_broken_event_is_left_out_and_the_others_are_read(home, tmp_path):
+    # a shared calendar with one bad time or rule refused the whole file
+    mixed = tmp_path / "shared.ics"
+    mixed.write_text("BEGIN:VCALENDAR\nVERSION:2.0\n"
+                     "BEGIN:VEVENT\nUID:bad-start\nDTSTART:2026120\nSUMMARY:x\nEND:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:dentist\nDTSTART:20261203T100000Z\nDTEND:20261203T110000Z\n"
+                     "SUMMARY:Dentist\nEND:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:bad-end\nDTSTART:20261203T100000Z\nDTEND:garbage\nSUMMARY:y\nEND:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:bad-rule\nDTSTART:20261203T100000Z\nRRULE:FREQ=SOMETIMES\nSUMMARY:z\n"
+                     "END:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:bad-exdate\nDTSTART:20261203T100000Z\nRRULE:FREQ=DAILY\nEXDATE:soon\n"
+                     "SUMMARY:w\nEND:VEVENT\nEND:VCALENDAR\n")
+    r = run(["ingest", "ics", str(mixed), "--since", "2026-11-30", "--until", "2026-12-07"])
+    assert r.code == 0, r.err
+    assert [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Dentist"]
+    for uid in ("bad-start", "bad-end", "bad-rule", "bad-exdate"):
+        assert f"event_left_out source=ics:{mixed} uid={uid} why=unreadable" in r.err, (uid, r.err)
+
+
 def test_a_caldav_server_gives_its_events_once(home, radicale):
     import caldav
 

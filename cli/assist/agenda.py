@@ -94,7 +94,8 @@ def _naive(value: date, tz: tzinfo) -> datetime:
 
 def repeats_too_often(component: Any, tz: tzinfo, start: datetime, end: datetime) -> bool:
     """Whether an event's rules give it more than MAX_OCCURRENCES between start and end, or take more
-    than MAX_RULE_STEPS steps to tell (counted lazily, so a rule every second costs no more than that)."""
+    than MAX_RULE_STEPS steps to tell (counted lazily, so a rule every second costs no more than that).
+    ValueError for a rule that cannot be read."""
     from dateutil.rrule import rrulestr
 
     rules = component.get("rrule")
@@ -103,10 +104,11 @@ def repeats_too_often(component: Any, tz: tzinfo, start: datetime, end: datetime
     first, low, high = (_naive(v, tz) for v in (component.decoded("dtstart"), start, end))
     steps = count = 0
     for rule in rules if isinstance(rules, list) else [rules]:
+        text = NEGATIVE_COUNT.sub("", rule.to_ical().decode())
         try:  # zones dropped, UNTIL's too: counting needs no zone, and so no rule fails on a zone
-            dates = rrulestr(NEGATIVE_COUNT.sub("", rule.to_ical().decode()), dtstart=first, ignoretz=True)
-        except (ValueError, TypeError, OverflowError):
-            continue  # a rule dateutil cannot read: recurring-ical-events skips it too
+            dates = rrulestr(text, dtstart=first, ignoretz=True)
+        except (ValueError, TypeError, OverflowError) as exc:  # recurring-ical-events could not read it either
+            raise ValueError(f"RRULE {text[:100]!r}: {exc}") from None
         for when in dates:
             steps += 1
             if when >= high:
@@ -117,20 +119,38 @@ def repeats_too_often(component: Any, tz: tzinfo, start: datetime, end: datetime
     return False
 
 
-def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every occurrence between start and end of the events of an iCalendar text, and the UIDs of the
-    events left out because they repeat too often (repeats_too_often)."""
+def left_out(component: Any, tz: tzinfo, start: datetime, end: datetime) -> str | None:
+    """Why an event is left out of the calendar read (its times cannot be read, or it repeats too often),
+    else None: one bad event in a shared calendar does not cost the others."""
+    try:
+        for name in ("dtstart", "dtend", "duration", "recurrence-id", "rdate", "exdate"):
+            values = component.get(name)
+            for value in values if isinstance(values, list) else [] if values is None else [values]:
+                for one in getattr(value, "dts", [value]):  # RDATE and EXDATE hold lists
+                    _ = one.dt  # a broken value raises (icalendar's BrokenCalendarProperty is a ValueError)
+        if repeats_too_often(component, tz, start, end):
+            return f"repeats more than {MAX_OCCURRENCES} times in the span read, or too often to count"
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return "unreadable: " + (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    return None
+
+
+def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> tuple[list[dict[str, Any]],
+                                                                           list[tuple[str, str]]]:
+    """Every occurrence between start and end of the events of an iCalendar text, and (UID, why) of each
+    event left out (left_out)."""
     import recurring_ical_events
     from icalendar import Calendar
 
     calendar = Calendar.from_ical(ics)
-    floods = {str(c.get("uid", "")) for c in calendar.walk("VEVENT") if repeats_too_often(c, tz, start, end)}
-    if floods:
+    dropped = {str(c.get("uid", "")): why for c in calendar.walk("VEVENT")
+               if (why := left_out(c, tz, start, end)) is not None}
+    if dropped:
         calendar.subcomponents = [c for c in calendar.subcomponents
-                                  if not (c.name == "VEVENT" and str(c.get("uid", "")) in floods)]
+                                  if not (c.name == "VEVENT" and str(c.get("uid", "")) in dropped)]
     found = [normalise(c, tz) for c in recurring_ical_events.of(calendar).between(start, end)]
     events = sorted((e for e in found if e is not None), key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
-    return events, sorted(floods)
+    return events, sorted(dropped.items())
 
 
 def window(tz: tzinfo, now: datetime | None = None) -> tuple[datetime, datetime]:

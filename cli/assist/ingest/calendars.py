@@ -15,16 +15,15 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
-def _emit(sink: Sink, config: Config, source: str, events: list[dict[str, Any]], floods: list[str]) -> int:
-    """Send the occurrences not sent before; the state forgets those that left the window. Events left
-    out for repeating too often are named on stderr and in the log."""
+def _emit(sink: Sink, config: Config, source: str, events: list[dict[str, Any]],
+          dropped: list[tuple[str, str]]) -> int:
+    """Send the occurrences not sent before; the state forgets those that left the window. The events
+    left out (agenda.left_out) are named on stderr and in the log."""
     from .. import log
-    from ..printable import printable
 
-    for uid in floods:
-        log.for_component(config, "ingest", echo=True).warning(
-            "event_left_out", source=source, uid=printable(uid)[:200],
-            why=f"repeats more than {agenda.MAX_OCCURRENCES} times in the span read, or too often to count")
+    for uid, why in dropped:
+        log.for_component(config, "ingest", echo=True).warning("event_left_out", source=source, uid=uid[:200],
+                                                               why=why)
     agenda.save(config, source, events)
     state = State(config.home, f"calendar-{safe_name(source)}")
     seen = set(state.load().get("seen", []))
@@ -61,10 +60,10 @@ def ingest_ics(path: Path, sink: Sink, config: Config, since: str | None = None,
     tz = agenda.zone(config)
     start, end = span(config, since, until)
     try:
-        events, floods = agenda.expand(text, tz, start, end)
+        events, dropped = agenda.expand(text, tz, start, end)
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: not an iCalendar file we can read ({str(exc).splitlines()[0][:200]})") from None
-    return _emit(sink, config, f"ics:{path.resolve()}", events, floods)
+    return _emit(sink, config, f"ics:{path.resolve()}", events, dropped)
 
 
 def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str | None = None,
@@ -76,13 +75,17 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
     try:
         client = agenda.caldav_client(config, url, user, password)
         for calendar in client.principal().calendars():
-            events, floods = [], []
+            events: list[dict[str, Any]] = []
+            dropped: list[tuple[str, str]] = []
             for item in calendar.search(start=start, end=end, event=True):  # expanded here, as a file's
-                some, too_often = agenda.expand(item.data.encode(), tz, start, end)
+                try:
+                    some, left_out = agenda.expand(item.data.encode(), tz, start, end)
+                except (ValueError, KeyError, TypeError) as exc:  # one object the server holds, not the rest
+                    some, left_out = [], [(str(item.url), "unreadable: " + str(exc).splitlines()[0][:200])]
                 events += some
-                floods += too_often
+                dropped += left_out
             events.sort(key=lambda e: (e["start"], e["uid"]))
-            count += _emit(sink, config, f"caldav:{calendar.url}", events, floods)
+            count += _emit(sink, config, f"caldav:{calendar.url}", events, dropped)
     except (OSError, ValueError) as exc:
         raise Unavailable(f"caldav {url}: {str(exc).splitlines()[0][:200]}") from None
     except Exception as exc:  # caldav's own errors (AuthorizationError, NotFoundError...) derive from Exception
