@@ -25,6 +25,7 @@ EXTRA_OF = {
     "aiosmtpd": "demo",
     "keyring": "keyring",
     "recurring_ical_events": "calendar",
+    "dateutil": "calendar",
     "caldav": "calendar",
 }
 # a command whose own extra brings everything it needs
