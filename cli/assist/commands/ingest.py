@@ -136,7 +136,8 @@ UNTIL = click.option("--until", metavar="DATE", help="Read events until this dat
 def ics(path: Path, since: str | None, until: str | None, dest: str | None) -> None:
     """The events of an iCalendar (.ics) file as calendar.event tasks, each occurrence of a recurring
     event once across runs (from a week ago to four months ahead), and the calendar `assist ask` and the
-    week summary read. Run it from cron to follow a file that changes.
+    week summary read. Run it from cron to follow a file that changes. An event that repeats more than
+    2,000 times in the span read, or whose time or rule cannot be read, is left out and named on stderr.
 
     \b
     Examples:
