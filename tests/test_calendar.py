@@ -113,6 +113,24 @@ RRULE:FREQ=SECONDLY;UNTIL=20250101T000000Z
 SUMMARY:Old flood
 END:VEVENT
 BEGIN:VEVENT
+UID:february-31st@never
+DTSTART:20261201T090000Z
+RRULE:FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=31
+SUMMARY:Never
+END:VEVENT
+BEGIN:VEVENT
+UID:mondays-every-7-days-from-a-tuesday@never
+DTSTART:20261201T090000Z
+RRULE:FREQ=DAILY;INTERVAL=7;BYDAY=MO
+SUMMARY:Never either
+END:VEVENT
+BEGIN:VEVENT
+UID:leap-day@test
+DTSTART;VALUE=DATE:20240229
+RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29
+SUMMARY:Leap day birthday
+END:VEVENT
+BEGIN:VEVENT
 UID:dentist@test
 DTSTART:20261203T100000Z
 DTEND:20261203T110000Z
@@ -131,18 +149,22 @@ END:VCALENDAR
 
 def test_an_event_repeating_every_minute_or_second_is_left_out_not_expanded(home, tmp_path):
     # an invitation or a shared calendar is not the person's own: a rule repeating every second would
-    # make millions of occurrences (tasks, snapshot, memory) or a machine busy for hours counting them
+    # make millions of occurrences (tasks, snapshot, memory) or a machine busy for hours counting them,
+    # and a rule no date matches is looked for until the year 9999 (10-20 s an event)
     floods = tmp_path / "floods.ics"
     floods.write_text(FLOODS)
     r = run(["ingest", "ics", str(floods), "--since", "2026-11-30", "--until", "2026-12-07"])
     assert r.code == 0, r.err
     events = [orjson.loads(line)["data"] for line in r.out.splitlines()]
-    assert sorted(e["summary"] for e in events) == ["Dentist"] + ["Walk"] * 7  # a daily walk since 2015 stays
+    assert sorted(e["summary"] for e in events) == ["Dentist", "Never", "Never either"] + ["Walk"] * 7  # a daily
+    # walk since 2015 stays; an event whose rule matches no date is its start only, as RFC 5545 has it
     assert "every-minute@flood" in r.err and "every-second-for-35-years@flood" in r.err and "event_left_out" in r.err
+    assert r.err.count("event_read_once") == 2 and "uid=february-31st@never why=its rule" in r.err
+    assert "leap-day" not in r.err  # every four years is not never
     assert "Traceback" not in r.err
     week = run(["ingest", "tick", "--name", "calendar.week", "--at", "2026-12-02T10:00"])
     [task] = [orjson.loads(line) for line in week.out.splitlines()]
-    assert sorted({e["summary"] for e in task["data"]["events"]}) == ["Dentist", "Walk"]
+    assert sorted({e["summary"] for e in task["data"]["events"]}) == ["Dentist", "Never", "Never either", "Walk"]
 
 
 def test_a_caldav_event_repeating_every_minute_is_left_out(home, radicale):

@@ -613,12 +613,17 @@ def test_a_subject_cannot_reach_the_terminal_or_become_a_link_in_top(home):
 
 
 def test_an_error_quoting_a_hostile_file_cannot_reach_the_terminal(home, tmp_path):
-    # error messages quote what they could not read (icalendar quotes the bad value): the file is outside
+    # error messages quote what they could not read (icalendar quotes the bad line or value): the file is
+    # from outside, and so is the warning naming an event left out
     bad = tmp_path / "invite.ics"
-    bad.write_bytes(b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:\x1b]0;owned\x07\x1b[2J\xe2\x80\xae\nEND:VEVENT\n"
-                    b"END:VCALENDAR\n")
+    bad.write_bytes(b"BEGIN:VCALENDAR\n\x1b]0;owned\x07\x1b[2J\xe2\x80\xae\n")
     r = run(["ingest", "ics", str(bad)])
-    assert r.code == 2 and "invite.ics: not an iCalendar file" in r.err, r.err
+    assert r.code == 2 and "invite.ics: not an iCalendar file" in r.err and "owned" in r.err, r.err
+    assert not {"\x1b", "\x07", "\u202e"} & set(r.err), repr(r.err)
+    bad.write_bytes(b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTART:\x1b]0;owned\x07\x1b[2J\xe2\x80\xae\n"
+                    b"END:VEVENT\nEND:VCALENDAR\n")
+    r = run(["ingest", "ics", str(bad)])
+    assert r.code == 0 and "event_left_out" in r.err and "owned" in r.err, r.err
     assert not {"\x1b", "\x07", "\u202e"} & set(r.err), repr(r.err)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -35,6 +36,11 @@ TEXT_LIMIT = 500
 # left out and named.
 MAX_OCCURRENCES = 2000
 MAX_RULE_STEPS = 200_000
+# A rule no date matches ("daily, on the 31st of February") is looked for until the year 9999: asked
+# instead from thirty years before it, from a start with the same pattern (_matches_no_date)
+CYCLE_DAYS = 146_097  # 400 Gregorian years
+STEP_SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86_400, "WEEKLY": 604_800}
+PROBE_FROM = datetime(9968, 1, 1)
 NEGATIVE_COUNT = re.compile(r";?COUNT=-\d+")  # dropped, as recurring-ical-events does
 
 
@@ -92,65 +98,92 @@ def _naive(value: date, tz: tzinfo) -> datetime:
     return value.astimezone(tz).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
-def repeats_too_often(component: Any, tz: tzinfo, start: datetime, end: datetime) -> bool:
-    """Whether an event's rules give it more than MAX_OCCURRENCES between start and end, or take more
-    than MAX_RULE_STEPS steps to tell (counted lazily, so a rule every second costs no more than that).
-    ValueError for a rule that cannot be read."""
+def rule_problem(component: Any, tz: tzinfo, start: datetime, end: datetime) -> tuple[str, str] | None:
+    """What to say of an event's rules, else None: ("event_left_out", why) for more than MAX_OCCURRENCES
+    between start and end, or more than MAX_RULE_STEPS steps to tell (counted lazily, so a rule every
+    second costs no more than that); ("event_read_once", why) for rules that match no date
+    (_matches_no_date), which are taken off the event (its start stays, as RFC 5545 has it). ValueError
+    for a rule that cannot be read."""
     from dateutil.rrule import rrulestr
 
     rules = component.get("rrule")
     if rules is None or component.get("dtstart") is None:
-        return False
+        return None
     first, low, high = (_naive(v, tz) for v in (component.decoded("dtstart"), start, end))
     steps = count = 0
+    kept, never = [], []
     for rule in rules if isinstance(rules, list) else [rules]:
         text = NEGATIVE_COUNT.sub("", rule.to_ical().decode())
         try:  # zones dropped, UNTIL's too: counting needs no zone, and so no rule fails on a zone
             dates = rrulestr(text, dtstart=first, ignoretz=True)
-        except (ValueError, TypeError, OverflowError) as exc:  # recurring-ical-events could not read it either
+            if _matches_no_date(dates, str(rule["FREQ"][0]).upper(), int((rule.get("INTERVAL") or [1])[0]), first):
+                never.append(text[:100])
+                continue
+        except (ValueError, TypeError, OverflowError, KeyError, IndexError) as exc:  # nor could the library
             raise ValueError(f"RRULE {text[:100]!r}: {exc}") from None
+        kept.append(rule)
         for when in dates:
             steps += 1
             if when >= high:
                 break
             count += when >= low
             if count > MAX_OCCURRENCES or steps > MAX_RULE_STEPS:
-                return True
-    return False
+                return "event_left_out", (f"repeats more than {MAX_OCCURRENCES:,} times in the span read, or too "
+                                          "often to count")
+    if not never:
+        return None
+    component.pop("RRULE")
+    for rule in kept:
+        component.add("RRULE", rule)
+    return "event_read_once", f"its rule ({'; '.join(never)}) matches no date: read at its start only"
 
 
-def left_out(component: Any, tz: tzinfo, start: datetime, end: datetime) -> str | None:
-    """Why an event is left out of the calendar read (its times cannot be read, or it repeats too often),
-    else None: one bad event in a shared calendar does not cost the others."""
+def _matches_no_date(rule: Any, freq: str, interval: int, first: datetime) -> bool:
+    """Whether a rule matches no date ("daily, on the 31st of February"): dateutil looks for one until the
+    year 9999, 10-20 s for a daily rule, and the expansion would too. Asked from a start with the same
+    pattern as the event's own, moved by whole periods of the rule's step and of the Gregorian 400 years
+    (after which dates and weekdays repeat), so it looks thirty years at most."""
+    if freq in STEP_SECONDS:
+        period = math.lcm(STEP_SECONDS[freq] * interval, CYCLE_DAYS * 86_400)
+        moved = first + timedelta(seconds=period * max(0, int((PROBE_FROM - first).total_seconds()) // period))
+    else:  # YEARLY and MONTHLY: their periods in whole years
+        years = math.lcm(interval, 400) if freq == "YEARLY" else math.lcm(interval, 4800) // 12
+        moved = first.replace(year=first.year + years * max(0, (PROBE_FROM.year - first.year) // years))
+    return next(iter(rule.replace(dtstart=moved, count=None, until=None)), None) is None
+
+
+def check(component: Any, tz: tzinfo, start: datetime, end: datetime) -> tuple[str, str] | None:
+    """("event_left_out", why) for an event left out of the calendar read (its times cannot be read, or
+    it repeats too often), ("event_read_once", why) for one read without its rules (rule_problem), else
+    None: one bad event in a shared calendar does not cost the others."""
     try:
         for name in ("dtstart", "dtend", "duration", "recurrence-id", "rdate", "exdate"):
             values = component.get(name)
             for value in values if isinstance(values, list) else [] if values is None else [values]:
                 for one in getattr(value, "dts", [value]):  # RDATE and EXDATE hold lists
                     _ = one.dt  # a broken value raises (icalendar's BrokenCalendarProperty is a ValueError)
-        if repeats_too_often(component, tz, start, end):
-            return f"repeats more than {MAX_OCCURRENCES} times in the span read, or too often to count"
+        return rule_problem(component, tz, start, end)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return "unreadable: " + (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-    return None
+        return "event_left_out", "unreadable: " + (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> tuple[list[dict[str, Any]],
-                                                                           list[tuple[str, str]]]:
-    """Every occurrence between start and end of the events of an iCalendar text, and (UID, why) of each
-    event left out (left_out)."""
+                                                                           list[tuple[str, str, str]]]:
+    """Every occurrence between start and end of the events of an iCalendar text, and (UID, what, why)
+    of each event left out or read once (check)."""
     import recurring_ical_events
     from icalendar import Calendar
 
     calendar = Calendar.from_ical(ics)
-    dropped = {str(c.get("uid", "")): why for c in calendar.walk("VEVENT")
-               if (why := left_out(c, tz, start, end)) is not None}
+    found = {str(c.get("uid", "")): said for c in calendar.walk("VEVENT")
+             if (said := check(c, tz, start, end)) is not None}
+    dropped = {uid for uid, (what, _) in found.items() if what == "event_left_out"}
     if dropped:
         calendar.subcomponents = [c for c in calendar.subcomponents
                                   if not (c.name == "VEVENT" and str(c.get("uid", "")) in dropped)]
-    found = [normalise(c, tz) for c in recurring_ical_events.of(calendar).between(start, end)]
-    events = sorted((e for e in found if e is not None), key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
-    return events, sorted(dropped.items())
+    occurrences = [normalise(c, tz) for c in recurring_ical_events.of(calendar).between(start, end)]
+    events = sorted((e for e in occurrences if e is not None), key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
+    return events, sorted((uid, what, why) for uid, (what, why) in found.items())
 
 
 def window(tz: tzinfo, now: datetime | None = None) -> tuple[datetime, datetime]:

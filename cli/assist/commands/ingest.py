@@ -137,7 +137,8 @@ def ics(path: Path, since: str | None, until: str | None, dest: str | None) -> N
     """The events of an iCalendar (.ics) file as calendar.event tasks, each occurrence of a recurring
     event once across runs (from a week ago to four months ahead), and the calendar `assist ask` and the
     week summary read. Run it from cron to follow a file that changes. An event that repeats more than
-    2,000 times in the span read, or whose time or rule cannot be read, is left out and named on stderr.
+    2,000 times in the span read, or whose time or rule cannot be read, is left out and named on stderr;
+    one whose rule matches no date is read at its start only.
 
     \b
     Examples:

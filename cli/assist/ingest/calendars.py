@@ -16,14 +16,13 @@ if TYPE_CHECKING:
 
 
 def _emit(sink: Sink, config: Config, source: str, events: list[dict[str, Any]],
-          dropped: list[tuple[str, str]]) -> int:
+          said: list[tuple[str, str, str]]) -> int:
     """Send the occurrences not sent before; the state forgets those that left the window. The events
-    left out (agenda.left_out) are named on stderr and in the log."""
+    left out or read once (agenda.check) are named on stderr and in the log."""
     from .. import log
 
-    for uid, why in dropped:
-        log.for_component(config, "ingest", echo=True).warning("event_left_out", source=source, uid=uid[:200],
-                                                               why=why)
+    for uid, what, why in said:
+        log.for_component(config, "ingest", echo=True).warning(what, source=source, uid=uid[:200], why=why)
     agenda.save(config, source, events)
     state = State(config.home, f"calendar-{safe_name(source)}")
     seen = set(state.load().get("seen", []))
@@ -60,10 +59,10 @@ def ingest_ics(path: Path, sink: Sink, config: Config, since: str | None = None,
     tz = agenda.zone(config)
     start, end = span(config, since, until)
     try:
-        events, dropped = agenda.expand(text, tz, start, end)
+        events, said = agenda.expand(text, tz, start, end)
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: not an iCalendar file we can read ({str(exc).splitlines()[0][:200]})") from None
-    return _emit(sink, config, f"ics:{path.resolve()}", events, dropped)
+    return _emit(sink, config, f"ics:{path.resolve()}", events, said)
 
 
 def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str | None = None,
@@ -76,16 +75,17 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
         client = agenda.caldav_client(config, url, user, password)
         for calendar in client.principal().calendars():
             events: list[dict[str, Any]] = []
-            dropped: list[tuple[str, str]] = []
+            said: list[tuple[str, str, str]] = []
             for item in calendar.search(start=start, end=end, event=True):  # expanded here, as a file's
                 try:
-                    some, left_out = agenda.expand(item.data.encode(), tz, start, end)
+                    some, of_these = agenda.expand(item.data.encode(), tz, start, end)
                 except (ValueError, KeyError, TypeError) as exc:  # one object the server holds, not the rest
-                    some, left_out = [], [(str(item.url), "unreadable: " + str(exc).splitlines()[0][:200])]
+                    some, of_these = [], [(str(item.url), "event_left_out",
+                                           "unreadable: " + str(exc).splitlines()[0][:200])]
                 events += some
-                dropped += left_out
+                said += of_these
             events.sort(key=lambda e: (e["start"], e["uid"]))
-            count += _emit(sink, config, f"caldav:{calendar.url}", events, dropped)
+            count += _emit(sink, config, f"caldav:{calendar.url}", events, said)
     except (OSError, ValueError) as exc:
         raise Unavailable(f"caldav {url}: {str(exc).splitlines()[0][:200]}") from None
     except Exception as exc:  # caldav's own errors (AuthorizationError, NotFoundError...) derive from Exception
