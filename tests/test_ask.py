@@ -373,3 +373,30 @@ def test_a_question_about_an_event_is_answered_from_the_calendar_whichever_week_
     assert yoga["data"]["events"] == ["Thu 3 Dec 12:30-13:30 Lunch with Ana"]  # what Thursday has
     assert yoga["data"]["elsewhere"] == ["Wed 9 Dec 18:00-19:00 Yoga"]  # and when yoga is
     assert "Wed 9 Dec 18:00-19:00 Yoga" in yoga["prompt"]["messages"][-1]["content"]
+
+
+def test_a_found_mails_hostile_headers_are_read_in_bounded_work(monkeypatch):
+    """A mail search lists the From, Subject and Date of up to ten mails, any of them a stranger's: a From
+    of 20,000 addresses took the modern parser seconds (ten such mails, a minute before an answer), and
+    an encoded subject can carry escape sequences and line breaks. Read as ingestion reads them: each
+    header cut before it is parsed, the line one line of printable text."""
+    import email.policy
+
+    from assist.asking import found_line
+
+    parsed: list[int] = []
+    real = email.policy.EmailPolicy.header_fetch_parse
+
+    def counting(policy, name, value):
+        parsed.append(len(value))
+        return real(policy, name, value)
+
+    monkeypatch.setattr(email.policy.EmailPolicy, "header_fetch_parse", counting)
+    crowd = ", ".join(f"user{n}@example.org" for n in range(20_000))
+    raw = (f"From: {crowd}\r\nSubject: =?utf-8?q?Invoice=1B]0;pwned=07_due=0Anow?=\r\n"
+           f"Date: Tue, 1 Dec 2026 09:00:00 +0000\r\n\r\n").encode()
+    line = found_line(raw)
+    assert parsed and max(parsed) <= 8_000  # the old reader parsed all 460,000 characters of that From
+    assert line.startswith("2026-12-01 09:00 ") and "user0@example.org" in line and len(line) <= 200
+    assert line.isprintable() and "\x1b" not in line
+    assert found_line(b"Subject: Hello\r\n\r\n").endswith(": Hello")  # no From, no Date: still a line

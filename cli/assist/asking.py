@@ -379,9 +379,6 @@ STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "
 def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
     """The newest mails of the configured account that match the request, one line each; IMAP SEARCH,
     read-only, each term sent as a quoted string."""
-    from email import message_from_bytes
-    from email.policy import default
-
     from .mail import configured_account, imap_connect
 
     # terms are ASCII words (letters, digits, @ . + -) sent as quoted strings: nothing else reaches the line
@@ -404,13 +401,22 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
         lines = []
         for uid in reversed(uids):
             _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])")
-            raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
-            head = message_from_bytes(raw, policy=default)
-            lines.append(f"{head.get('date', '')[:16]} {head.get('from', '')}: {head.get('subject', '')}"[:200])
+            lines.append(found_line(next((p[1] for p in parts if isinstance(p, tuple)), b"")))
         return lines
     finally:
         with contextlib.suppress(Exception):  # closing a connection that may be gone
             conn.logout()
+
+
+def found_line(raw: bytes) -> str:
+    """One found mail's date, sender and subject, from its header lines as the server sent them: read as
+    ingestion reads a stranger's mail (each header cut before it is parsed), one printable line."""
+    from .ingest.mail import parse_message
+    from .printable import printable
+
+    data = parse_message(raw)
+    date = (data.get("date") or "")[:16].replace("T", " ")
+    return printable(f"{date} {data.get('from', '')}: {data.get('subject', '')}".strip())[:200]
 
 
 def prepare_request(config: Config, task: dict[str, Any], now: datetime | None = None) -> str | None:
