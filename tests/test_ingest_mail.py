@@ -241,3 +241,57 @@ def test_imap_over_tls_and_starttls_checks_the_certificate(home, monkeypatch):
         assert r.code == 69 and "CERTIFICATE_VERIFY_FAILED" in r.err
     finally:
         server.stop()
+
+
+def test_a_message_bigger_than_the_cap_is_read_from_its_start_and_the_next_one_is_read(home, tmp_path,
+                                                                                      imap_server, monkeypatch):
+    """A mail of hundreds of megabytes (a server that takes any size, a hostile sender) was fetched and
+    parsed whole: on a small machine, out of memory at that message on every run, and nothing after it
+    ever read. Now IMAP fetches only the first MAX_MESSAGE_BYTES (a partial fetch, the size asked beside
+    it), a Maildir or mbox file is read to that many bytes, and the event says so (message_truncated,
+    the whole size in `size`). The cap is made small here so the test stays small."""
+    import mailbox
+
+    from assist.config_file import load
+    from assist.ingest import imap, local_mail
+    from assist.ingest import mail as mail_format
+    from assist.ingest.events import Sink, State
+    from assist.mail import ImapAccount
+
+    monkeypatch.setattr(mail_format, "MAX_MESSAGE_BYTES", 20_000)
+    big = (b"Message-ID: <big@example.org>\r\nFrom: a@example.org\r\nSubject: huge\r\n\r\nSTART "
+           + b"word " * 12_000 + b"END-OF-THE-BIG-ONE\r\n")
+    small = b"Message-ID: <small@example.org>\r\nFrom: b@example.org\r\nSubject: after it\r\n\r\nhello\r\n"
+
+    class Collect(Sink):
+        def send(self, events):
+            self.events = [*getattr(self, "events", []), *events]
+
+    def check(events):
+        first, second = (e["data"] for e in events)
+        assert first["message_truncated"] is True and first["size"] == len(big)
+        assert first["body_text"].startswith("START word") and "END-OF-THE-BIG-ONE" not in first["body_text"]
+        assert second["subject"] == "after it" and "message_truncated" not in second and second["size"] == len(small)
+
+    config = load(home)
+    imap_server.deliver(big, 1)
+    imap_server.deliver(small, 2)
+    account = ImapAccount("127.0.0.1", imap_server.port, imap_server.user, imap_server.password, "INBOX", "plain")
+    sink = Collect(config, None)
+    assert imap.poll(account, sink, State(home, "imap-test")) == 2
+    check(sink.events)
+
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    box.add(big)
+    box.add(small)
+    sink = Collect(config, None)
+    local_mail.ingest_maildir(tmp_path / "Maildir", sink, home)
+    check(sorted(sink.events, key=lambda e: -e["data"]["size"]))
+
+    mb = mailbox.mbox(str(tmp_path / "box.mbox"))
+    mb.add(big)
+    mb.add(small)
+    mb.flush()
+    sink = Collect(config, None)
+    local_mail.ingest_mbox(tmp_path / "box.mbox", sink, home)
+    check(sink.events)

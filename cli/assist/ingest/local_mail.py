@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .events import Sink, State, accepted_only, event, safe_name
-from .mail import mail_data
+from .mail import mail_data, read_start
 
 BATCH = 200
 
@@ -25,14 +25,20 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path) -> int:
     with accepted_only(state, sink):
         for start in range(0, len(keys), BATCH):
             chunk = keys[start: start + BATCH]
-            sink.send([_event(sink, f"maildir://{folder.resolve()}/{key}", box.get_bytes(key)) for key in chunk])
+            sink.send([_event(sink, f"maildir://{folder.resolve()}/{key}", *_read(box, key)) for key in chunk])
             seen.update(chunk)
             state.save({"seen": sorted(seen)})
     return len(keys)
 
 
-def _event(sink: Sink, source: str, raw: bytes, key: str | None = None) -> dict:
-    return event("email.received", source, mail_data(raw, sink.config), key=key or source)
+def _read(box: mailbox.Mailbox, key: str) -> tuple[bytes, int]:
+    """A message's bytes up to the cap and its whole size (ingest/mail.py MAX_MESSAGE_BYTES)."""
+    with box.get_file(key) as file:
+        return read_start(file)
+
+
+def _event(sink: Sink, source: str, raw: bytes, size: int, key: str | None = None) -> dict:
+    return event("email.received", source, mail_data(raw, sink.config, size), key=key or source)
 
 
 def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
@@ -45,11 +51,11 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
     pending, count = [], 0
     with accepted_only(state, sink):
         for key in box.keys():  # noqa: SIM118 - iterating a mailbox gives messages
-            raw = box.get_bytes(key)
-            digest = hashlib.sha256(raw).hexdigest()[:32]
+            raw, size = _read(box, key)
+            digest = hashlib.sha256(raw if size == len(raw) else raw + b"%d" % size).hexdigest()[:32]
             if digest in seen:
                 continue
-            pending.append((digest, _event(sink, f"mbox://{path.resolve()}#{key}", raw,
+            pending.append((digest, _event(sink, f"mbox://{path.resolve()}#{key}", raw, size,
                                            f"mbox:{path.resolve()}:{digest}")))
             if len(pending) >= BATCH:
                 count += _flush(pending, seen, sink, state)

@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING, Any
 from .html_text import html_to_text
 
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from ..config import Config
 
 MAX_BODY = 100_000
+# bytes of one message read (IMAP fetches no more; a file is read to here): a bigger one is read from its
+# start, its `size` the whole and `message_truncated` set. Memory stays bounded whatever a server accepts.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAX_HTML = 10 * MAX_BODY  # characters of an HTML body converted to text (a second's work at most)
 MAX_HEADER = 2000  # characters of a subject or another header kept
 MAX_LISTED = 100  # recipients, references, header names and attachments kept (lists_truncated names the cut)
@@ -188,17 +193,34 @@ def _authentication(results: str) -> dict[str, str]:
     return out
 
 
-def parse_message(raw: bytes) -> dict[str, Any]:
+def parse_message(raw: bytes, size: int | None = None) -> dict[str, Any]:
     """The event data of one message: addresses, subject, date, ids, body text, attachment names, and the
     facts its headers give (mail_facts). A message whose MIME structure cannot be read (parts nested
     thousands deep make Python's parser recurse past its limit; thousands of headers over thousands of
     parts would take it minutes) is read flat: its headers, and the rest as text, with `mime_error`
-    saying why; it is still classified like any other."""
+    saying why; it is still classified like any other. `size` is the whole message's when `raw` is only
+    its start (read_start); over MAX_MESSAGE_BYTES, only that many bytes are read."""
+    size = max(size or 0, len(raw))
+    raw = raw[:MAX_MESSAGE_BYTES]
+    data = _parse(raw, size)
+    if size > len(raw):
+        data["message_truncated"] = True
+    return data
+
+
+def read_start(file: BinaryIO) -> tuple[bytes, int]:
+    """(the first MAX_MESSAGE_BYTES of a message file, the file's whole size)."""
+    raw = file.read(MAX_MESSAGE_BYTES)
+    file.seek(0, 2)  # a mailbox's message file (mailbox._ProxyFile) returns nothing from seek: tell()
+    return raw, max(len(raw), file.tell())
+
+
+def _parse(raw: bytes, size: int) -> dict[str, Any]:
     why = _costly_structure(raw)
     if why is None:
         try:
             msg = email.message_from_bytes(raw, policy=email.policy.default)
-            return _data(msg, _body(msg), _attachments(msg), len(raw))
+            return _data(msg, _body(msg), _attachments(msg), size)
         except RecursionError:
             why = "MIME parts nested too deeply to read"
         except Exception as exc:  # the parser is lenient by design; whatever still escapes it is this mail's
@@ -207,7 +229,7 @@ def parse_message(raw: bytes) -> dict[str, Any]:
 
     head = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
     rest = raw.partition(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n")[2]
-    return {**_data(head, _flat_text(rest.decode("utf-8", errors="replace")), [], len(raw)), "mime_error": why}
+    return {**_data(head, _flat_text(rest.decode("utf-8", errors="replace")), [], size), "mime_error": why}
 
 
 def _costly_structure(raw: bytes) -> str | None:
@@ -267,10 +289,10 @@ def _data(msg: Message, body: str, attachments: list[dict[str, Any]], size: int)
     return {k: v for k, v in data.items() if v not in (None, [])}
 
 
-def mail_data(raw: bytes, config: Config) -> dict[str, Any]:
+def mail_data(raw: bytes, config: Config, size: int | None = None) -> dict[str, Any]:
     """parse_message, and the verdict of a local spamd when `[classify] spamd` names one (data.spamd:
     {"spam", "score", "threshold", "rules"}, or {"error"} when it could not answer: the mail goes on)."""
-    data = parse_message(raw)
+    data = parse_message(raw, size)
     address = config.section("classify").get("spamd")
     if address:
         from ..spamd import SpamdError, check
