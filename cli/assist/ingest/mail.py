@@ -12,13 +12,11 @@ import email.policy
 import re
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .html_text import html_to_text
 
 if TYPE_CHECKING:
-    from typing import BinaryIO
-
     from ..config import Config
 
 MAX_BODY = 100_000
@@ -208,7 +206,13 @@ def parse_message(raw: bytes, size: int | None = None) -> dict[str, Any]:
     return data
 
 
-def read_start(file: BinaryIO) -> tuple[bytes, int]:
+class MessageFile(Protocol):  # a file, or a mailbox's view of one message in it
+    def read(self, size: int = ..., /) -> bytes: ...
+    def seek(self, offset: int, whence: int = ..., /) -> object: ...
+    def tell(self) -> int: ...
+
+
+def read_start(file: MessageFile) -> tuple[bytes, int]:
     """(the first MAX_MESSAGE_BYTES of a message file, the file's whole size)."""
     raw = file.read(MAX_MESSAGE_BYTES)
     file.seek(0, 2)  # a mailbox's message file (mailbox._ProxyFile) returns nothing from seek: tell()
