@@ -77,6 +77,31 @@ def test_one_broken_event_is_left_out_and_the_others_are_read(home, tmp_path):
         assert f"event_left_out source=ics:{mixed} uid={uid} why=unreadable" in r.err, (uid, r.err)
 
 
+def test_what_the_calendar_libraries_choke_on_is_one_event_left_out_or_a_clear_error(home, tmp_path):
+    """Found by fuzzing agenda.expand: an event with two DTSTART lines passed our check and then ended
+    recurring-ical-events in an AttributeError, and a time zone with two TZID lines ended icalendar's
+    parser in one: `assist ingest ics` printed a traceback (and `ingest caldav` stopped at that object,
+    every calendar after it unread). Now the event is left out and named, the others read; a file the
+    parser cannot read at all is the usual one-line error (exit 2)."""
+    twice = tmp_path / "twice.ics"
+    twice.write_text("BEGIN:VCALENDAR\nVERSION:2.0\n"
+                     "BEGIN:VEVENT\nUID:twice\nDTSTART:20261203T080000Z\nDTSTART:20261204T080000Z\n"
+                     "SUMMARY:x\nEND:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:dentist\nDTSTART:20261203T100000Z\nDTEND:20261203T110000Z\n"
+                     "SUMMARY:Dentist\nEND:VEVENT\nEND:VCALENDAR\n")
+    r = run(["ingest", "ics", str(twice), "--since", "2026-11-30", "--until", "2026-12-07"])
+    assert r.code == 0, r.err
+    assert [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Dentist"]
+    assert f"event_left_out source=ics:{twice} uid=twice why=unreadable" in r.err, r.err
+
+    zones = tmp_path / "zones.ics"
+    zones.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VTIMEZONE\nTZID:Europe/Berlin\nTZID:Europe/Paris\n"
+                     "BEGIN:STANDARD\nDTSTART:19701025T030000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100\n"
+                     "END:STANDARD\nEND:VTIMEZONE\nEND:VCALENDAR\n")
+    r = run(["ingest", "ics", str(zones)])
+    assert r.code == 2 and f"{zones}: not an iCalendar file we can read" in r.err and "Traceback" not in r.err, r.err
+
+
 def test_a_caldav_server_gives_its_events_once(home, radicale):
     import caldav
 

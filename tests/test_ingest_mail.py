@@ -295,3 +295,29 @@ def test_a_message_bigger_than_the_cap_is_read_from_its_start_and_the_next_one_i
     sink = Collect(config, None)
     local_mail.ingest_mbox(tmp_path / "box.mbox", sink, home)
     check(sink.events)
+
+
+def test_header_bytes_that_are_not_utf8_are_text_and_the_next_message_is_read(home, tmp_path):
+    """Found by fuzzing parse_message: a From whose address holds bytes that are not UTF-8 came out of
+    the parser as lone surrogates, which no JSON writer takes: `assist ingest maildir` ended in a
+    traceback on that message, on every run, and nothing after it was ever read; so did a message
+    file whose name is not UTF-8 (its key in the state). Now such bytes are read as UTF-8 where they
+    are (a raw UTF-8 header, RFC 6532) and as U+FFFD where they are not."""
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    # a group with bytes for a name and an address after it: the modern parser gives up on this From
+    # (AttributeError) and its raw text, bytes as surrogates, was kept
+    box.add(b"From: team:\xc3\xa9\xff;bob@example.org\r\nSubject: Gr\xc3\xbc\xc3\x9fe \xff\xfe\r\n"
+            b"To: ana@example.org\r\n\r\nhello \xff there\r\n")
+    box.add(b"From: bob@example.org\r\nSubject: the next one\r\n\r\nhi\r\n")
+    with open(os.path.join(os.fsencode(tmp_path / "Maildir" / "new"), b"1764.\xff.host"), "wb") as f:
+        f.write(b"From: cy@example.org\r\nSubject: a file name that is not UTF-8\r\n\r\nhi\r\n")
+    r = run(["ingest", "maildir", str(tmp_path / "Maildir")])
+    assert r.code == 0, r.err
+    [odd] = [e["data"] for e in r.lines if e["data"]["subject"].startswith("Gr")]
+    assert {e["data"]["subject"] for e in r.lines} == {odd["subject"], "the next one",
+                                                         "a file name that is not UTF-8"}
+    assert run(["ingest", "maildir", str(tmp_path / "Maildir")]).lines == []  # and the state keeps its name
+    assert odd["subject"] == "Grüße \ufffd\ufffd" and "hello" in odd["body_text"]
+    assert odd["from"] == "é\ufffd"  # bytes that are UTF-8 read as such, the others U+FFFD
+    for text in (odd["from"], odd["subject"], odd["body_text"]):
+        text.encode("utf-8")  # no lone surrogate left

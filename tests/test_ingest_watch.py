@@ -120,3 +120,20 @@ def test_once_compares_with_the_last_run(home, tmp_path):
         ("file.deleted", "b.md"), ("file.modified", "a.md")]
     r = run(["ingest", "watch", str(tmp_path / "missing"), "--once"])
     assert r.code == 1 and "does not exist" in r.err
+
+
+def test_a_file_name_that_is_not_utf8_is_an_event_and_the_others_go_on(home, tmp_path):
+    """A file named with bytes that are not UTF-8 (unpacked from an archive, written by another system)
+    is a str with lone surrogates in Python, which neither the event's id nor any JSON writer takes:
+    `assist ingest watch` ended in a traceback and the other files were never reported. Now the name is
+    read as UTF-8 where it is and U+FFFD where it is not."""
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    (folder / "good.txt").write_text("y\n")
+    with open(os.path.join(os.fsencode(folder), b"caf\xc3\xa9-\xff.txt"), "wb") as f:
+        f.write(b"x\n")
+    r = run(["ingest", "watch", str(folder), "--once"])
+    assert r.code == 0, r.err
+    names = sorted(e["data"]["name"] for e in r.lines)
+    assert names == ["café-\ufffd.txt", "good.txt"]
+    assert run(["ingest", "watch", str(folder), "--once"]).lines == []  # the state keeps the names too

@@ -164,26 +164,62 @@ def check(component: Any, tz: tzinfo, start: datetime, end: datetime) -> tuple[s
                     _ = one.dt  # a broken value raises (icalendar's BrokenCalendarProperty is a ValueError)
         return rule_problem(component, tz, start, end)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        return "event_left_out", "unreadable: " + (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        return "event_left_out", "unreadable: " + _why(exc)
 
 
 def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> tuple[list[dict[str, Any]],
                                                                            list[tuple[str, str, str]]]:
     """Every occurrence between start and end of the events of an iCalendar text, and (UID, what, why)
     of each event left out or read once (check)."""
-    import recurring_ical_events
     from icalendar import Calendar
 
-    calendar = Calendar.from_ical(ics)
+    try:
+        calendar = Calendar.from_ical(ics)
+    except Exception as exc:  # icalendar is lenient; what still escapes it (fuzzed: AttributeError) is the file's
+        raise ValueError(_why(exc)) from None
     found = {str(c.get("uid", "")): said for c in calendar.walk("VEVENT")
              if (said := check(c, tz, start, end)) is not None}
     dropped = {uid for uid, (what, _) in found.items() if what == "event_left_out"}
     if dropped:
         calendar.subcomponents = [c for c in calendar.subcomponents
                                   if not (c.name == "VEVENT" and str(c.get("uid", "")) in dropped)]
-    occurrences = [normalise(c, tz) for c in recurring_ical_events.of(calendar).between(start, end)]
-    events = sorted((e for e in occurrences if e is not None), key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
+    try:
+        events = _occurrences(calendar, tz, start, end)
+    except Exception:  # one event (or its zone) the libraries cannot expand: each UID alone, those left out
+        events = []
+        for uid, alone in _by_uid(calendar).items():
+            try:
+                events += _occurrences(alone, tz, start, end)
+            except Exception as exc:
+                found[uid] = ("event_left_out", "unreadable: " + _why(exc))
+    events.sort(key=lambda e: (_sort_key(e["start"], tz), e["uid"]))
     return events, sorted((uid, what, why) for uid, (what, why) in found.items())
+
+
+def _occurrences(calendar: Any, tz: tzinfo, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    import recurring_ical_events
+
+    found = (normalise(c, tz) for c in recurring_ical_events.of(calendar).between(start, end))
+    return [e for e in found if e is not None]
+
+
+def _by_uid(calendar: Any) -> dict[str, Any]:
+    """A calendar for each UID: its events (a rule's exceptions share its UID) and every time zone."""
+    from icalendar import Calendar
+
+    zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+    out: dict[str, Any] = {}
+    for component in calendar.walk("VEVENT"):
+        uid = str(component.get("uid", ""))
+        if uid not in out:
+            out[uid] = Calendar()
+            out[uid].subcomponents = list(zones)
+        out[uid].subcomponents.append(component)
+    return out
+
+
+def _why(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def window(tz: tzinfo, now: datetime | None = None) -> tuple[datetime, datetime]:

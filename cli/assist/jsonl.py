@@ -177,6 +177,35 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def valid_utf8(value: Any) -> Any:
+    """`value` with every string and key valid UTF-8, as JSON must be. Python keeps bytes that are not
+    UTF-8 as lone surrogates (a file name, a mail header read with surrogateescape), which orjson refuses:
+    one such string stopped a whole batch. They are read as UTF-8 where they are (a raw UTF-8 header),
+    U+FFFD where they are not."""
+    if isinstance(value, str):
+        return value if value.isascii() or _encodes(value) else _repaired(value)
+    if isinstance(value, dict):
+        return {valid_utf8(k): valid_utf8(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [valid_utf8(v) for v in value]
+    return value
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _repaired(text: str) -> str:
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate no byte was escaped to
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def dumps(doc: Any) -> bytes:
     return orjson.dumps(doc)
 

@@ -198,12 +198,14 @@ def parse_message(raw: bytes, size: int | None = None) -> dict[str, Any]:
     parts would take it minutes) is read flat: its headers, and the rest as text, with `mime_error`
     saying why; it is still classified like any other. `size` is the whole message's when `raw` is only
     its start (read_start); over MAX_MESSAGE_BYTES, only that many bytes are read."""
+    from ..jsonl import valid_utf8
+
     size = max(size or 0, len(raw))
     raw = raw[:MAX_MESSAGE_BYTES]
     data = _parse(raw, size)
     if size > len(raw):
         data["message_truncated"] = True
-    return data
+    return valid_utf8(data)  # a header the parser gave up on keeps its bytes as lone surrogates
 
 
 class MessageFile(Protocol):  # a file, or a mailbox's view of one message in it

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AssistError
+from ..jsonl import valid_utf8
 from .events import Sink, State, accepted_only, event, safe_name
 
 IGNORED = (".*", "*~", "*.swp", "*.swx", "#*#", "4913", "*.tmp", "*.part", "*.crdownload")
@@ -35,8 +36,12 @@ class Filter:
         return any(fnmatch.fnmatch(name, g) or fnmatch.fnmatch(path, g) for g in self.globs)
 
 
-def _file_data(path: str, root: Path) -> dict[str, Any]:
+def _file_data(path: str, root: Path, stamp: list[int] | None = None) -> dict[str, Any]:
+    """What an event says of a file; its size and time from `stamp` (a scan's) or read now."""
     data: dict[str, Any] = {"path": path, "name": os.path.basename(path), "dir": str(root)}
+    if stamp is not None:
+        data["size"], data["mtime"] = stamp[1], stamp[0] / 1e9
+        return data
     try:
         st = os.stat(path)
         data["size"] = st.st_size
@@ -47,6 +52,8 @@ def _file_data(path: str, root: Path) -> dict[str, Any]:
 
 
 def scan(roots: list[Path], keep: Filter) -> dict[str, list[int]]:
+    """[mtime_ns, size] of each file kept, by its path as text (a name that is not UTF-8 made so, as its
+    event and the state file must carry it)."""
     found: dict[str, list[int]] = {}
     for root in roots:
         for folder, dirs, files in os.walk(root):
@@ -58,7 +65,7 @@ def scan(roots: list[Path], keep: Filter) -> dict[str, list[int]]:
                         st = os.stat(path)
                     except OSError:
                         continue
-                    found[path] = [st.st_mtime_ns, st.st_size]
+                    found[valid_utf8(path)] = [st.st_mtime_ns, st.st_size]
     return found
 
 
@@ -77,10 +84,10 @@ def once(roots: list[Path], keep: Filter, sink: Sink, home: Path) -> int:
     events = []
     for path, stamp in sorted(now.items()):  # keyed by what changed, so a run sent again gives the same ids
         if path not in before:
-            events.append(event("file.created", f"file://{path}", _file_data(path, _root_of(path, roots)),
+            events.append(event("file.created", f"file://{path}", _file_data(path, _root_of(path, roots), stamp),
                                 key=f"created:{path}:{stamp}"))
         elif before[path] != stamp:
-            events.append(event("file.modified", f"file://{path}", _file_data(path, _root_of(path, roots)),
+            events.append(event("file.modified", f"file://{path}", _file_data(path, _root_of(path, roots), stamp),
                                 key=f"modified:{path}:{stamp}"))
     events.extend(_deleted(path, f"deleted:{path}:{before[path]}") for path in sorted(set(before) - set(now)))
     with accepted_only(state, sink):
