@@ -89,3 +89,19 @@ def test_busy_and_failing_servers_are_retried_with_backoff(home, ollama):
     ollama.failures += [500, 502, 503]
     with pytest.raises(ModelUnavailable, match="answered 503"):
         backend.complete([{"role": "user", "content": "hi"}], Options())
+
+
+def test_a_reply_with_lone_surrogate_escapes_is_answered_and_kept(home, ollama, cli):
+    """A model's reply is untrusted (a mail can steer it): JSON's "\\ud800" escapes decode to lone
+    surrogates in Python, which no JSON writer takes. `assist run` read such a reply and then could not
+    write its own task: the batch's answers were lost in a traceback. Now the reply's text and parsed
+    value are made valid UTF-8 (U+FFFD for what no character is) and the task goes on."""
+    ollama.replies.append('{"items": [{"task": "buy milk \\ud800 and \\udcff eggs"}]}')
+    tasks = [{"type": "text", "data": {"text": "Please buy milk."}, "intent": {"route": "items"}},
+             {"type": "text", "data": {"text": "And bread."}, "intent": {"route": "items"}}]
+    ollama.replies.append('{"items": [{"task": "buy bread"}]}')
+    answered = cli(["run"], input=cli(["prompt"], input=jsonl(*tasks)).out)
+    assert answered.code == 0, answered.err
+    first, second = (t["result"] for t in answered.lines)
+    assert first["parsed"] == {"items": [{"task": "buy milk \ufffd and \ufffd eggs"}]}
+    assert second["parsed"] == {"items": [{"task": "buy bread"}]}

@@ -79,7 +79,8 @@ def test_one_broken_event_is_left_out_and_the_others_are_read(home, tmp_path):
 
 def test_what_the_calendar_libraries_choke_on_is_one_event_left_out_or_a_clear_error(home, tmp_path):
     """Found by fuzzing agenda.expand: an event with two DTSTART lines passed our check and then ended
-    recurring-ical-events in an AttributeError, and a time zone with two TZID lines ended icalendar's
+    recurring-ical-events in an AttributeError, a rule with INTERVAL=0 our own check in a
+    ZeroDivisionError, and a time zone with two TZID lines ended icalendar's
     parser in one: `assist ingest ics` printed a traceback (and `ingest caldav` stopped at that object,
     every calendar after it unread). Now the event is left out and named, the others read; a file the
     parser cannot read at all is the usual one-line error (exit 2)."""
@@ -87,12 +88,15 @@ def test_what_the_calendar_libraries_choke_on_is_one_event_left_out_or_a_clear_e
     twice.write_text("BEGIN:VCALENDAR\nVERSION:2.0\n"
                      "BEGIN:VEVENT\nUID:twice\nDTSTART:20261203T080000Z\nDTSTART:20261204T080000Z\n"
                      "SUMMARY:x\nEND:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:never-moves\nDTSTART:20261203T080000Z\nRRULE:FREQ=DAILY;INTERVAL=0\n"
+                     "SUMMARY:y\nEND:VEVENT\n"
                      "BEGIN:VEVENT\nUID:dentist\nDTSTART:20261203T100000Z\nDTEND:20261203T110000Z\n"
                      "SUMMARY:Dentist\nEND:VEVENT\nEND:VCALENDAR\n")
     r = run(["ingest", "ics", str(twice), "--since", "2026-11-30", "--until", "2026-12-07"])
     assert r.code == 0, r.err
     assert [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Dentist"]
-    assert f"event_left_out source=ics:{twice} uid=twice why=unreadable" in r.err, r.err
+    for uid in ("twice", "never-moves"):  # INTERVAL=0 divided by zero in our own rule check
+        assert f"event_left_out source=ics:{twice} uid={uid} why=unreadable" in r.err, r.err
 
     zones = tmp_path / "zones.ics"
     zones.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VTIMEZONE\nTZID:Europe/Berlin\nTZID:Europe/Paris\n"

@@ -116,7 +116,10 @@ def rule_problem(component: Any, tz: tzinfo, start: datetime, end: datetime) -> 
         text = NEGATIVE_COUNT.sub("", rule.to_ical().decode())
         try:  # zones dropped, UNTIL's too: counting needs no zone, and so no rule fails on a zone
             dates = rrulestr(text, dtstart=first, ignoretz=True)
-            if _matches_no_date(dates, str(rule["FREQ"][0]).upper(), int((rule.get("INTERVAL") or [1])[0]), first):
+            interval = int((rule.get("INTERVAL") or [1])[0])
+            if interval < 1:  # RFC 5545: a positive integer (0 divided the probe's period: found by fuzzing)
+                raise ValueError(f"INTERVAL={interval}")
+            if _matches_no_date(dates, str(rule["FREQ"][0]).upper(), interval, first):
                 never.append(text[:100])
                 continue
         except (ValueError, TypeError, OverflowError, KeyError, IndexError) as exc:  # nor could the library

@@ -8,6 +8,7 @@ now (to close a batch instead of waiting on a slow producer).
 from __future__ import annotations
 
 import os
+import re
 import select
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from typing import IO, Any
 import orjson
 
 from .printable import printable
+
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
@@ -202,12 +205,17 @@ def _encodes(text: str) -> bool:
 def _repaired(text: str) -> str:
     try:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeEncodeError:  # a surrogate no byte was escaped to
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate no byte was escaped to (a JSON "\\ud800"): each one U+FFFD
+        return SURROGATE.sub("\ufffd", text)
 
 
 def dumps(doc: Any) -> bytes:
-    return orjson.dumps(doc)
+    """A document as JSON; one with text that is not valid UTF-8 is written with it made so (valid_utf8)
+    rather than lost: the places that make documents make them valid, this is what catches the rest."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:  # orjson's "str is not valid UTF-8: surrogates not allowed" (any other comes again)
+        return orjson.dumps(valid_utf8(doc))
 
 
 def write_lines(docs: list[Any], out: IO[bytes] | None = None) -> None:
@@ -217,7 +225,7 @@ def write_lines(docs: list[Any], out: IO[bytes] | None = None) -> None:
 
     out = out or sys.stdout.buffer
     try:
-        out.write(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+        out.write(b"".join(dumps(d) + b"\n" for d in docs))
         out.flush()
     except (BrokenPipeError, ConnectionResetError):
         _silence(out)

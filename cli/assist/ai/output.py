@@ -18,8 +18,9 @@ class OutputError(ValueError):
 def find_json(text: str) -> Any:
     """The first JSON object or array in `text`: inside a ``` fence if there is one, else the first `{` or
     `[` from which a whole JSON value decodes. Control characters inside strings are accepted. A value
-    nested deeper than jsonl.MAX_DEPTH is refused: no stage could write it out."""
-    from ..jsonl import MAX_DEPTH, deeper_than
+    nested deeper than jsonl.MAX_DEPTH is refused: no stage could write it out; escapes of lone
+    surrogates ("\\ud800") become U+FFFD, as no stage could write those either."""
+    from ..jsonl import MAX_DEPTH, deeper_than, valid_utf8
 
     too_deep = OutputError(f"the reply's JSON is nested deeper than {MAX_DEPTH} levels")
     try:
@@ -28,7 +29,7 @@ def find_json(text: str) -> Any:
         raise too_deep from None
     if deeper_than(value, MAX_DEPTH):
         raise too_deep
-    return value
+    return valid_utf8(value)
 
 
 def _first_json(text: str) -> Any:

@@ -328,7 +328,7 @@ def memory_backend(url: str, settings: QueueSettings) -> MemoryBackend:
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:
-    import orjson
+    from ..jsonl import dumps  # imported on first use: listing an empty queue should not pay for it
 
-    return orjson.dumps(doc)
+    return dumps(doc)
 

@@ -191,9 +191,9 @@ def _translating(cls: type) -> type:
 
 
 def _dumps(doc: dict[str, Any]) -> str:
-    import orjson
+    from ..jsonl import dumps  # imported on first use: listing an empty queue should not pay for it
 
-    return orjson.dumps(doc).decode()
+    return dumps(doc).decode()
 
 
 def _loads(data: str | bytes) -> dict[str, Any]:

@@ -79,9 +79,9 @@ def _due_ms(doc: dict[str, Any], default: int) -> int:
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:
-    import orjson  # imported on first use: listing an empty spool should not pay for it
+    from ..jsonl import dumps  # imported on first use: listing an empty queue should not pay for it
 
-    return orjson.dumps(doc)
+    return dumps(doc)
 
 
 def _loads(data: bytes) -> dict[str, Any]:
