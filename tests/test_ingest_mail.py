@@ -321,3 +321,19 @@ def test_header_bytes_that_are_not_utf8_are_text_and_the_next_message_is_read(ho
     assert odd["from"] == "é\ufffd"  # bytes that are UTF-8 read as such, the others U+FFFD
     for text in (odd["from"], odd["subject"], odd["body_text"]):
         text.encode("utf-8")  # no lone surrogate left
+
+
+def test_a_header_even_the_flat_reading_cannot_parse_is_read_as_text_and_the_next_message_is_read(home, tmp_path):
+    """Found by fuzzing parse_message: an RFC 2231 parameter whose charset is a NUL byte
+    (`name*=\\x00''x`) makes the standard library's header parser raise ValueError in the full parse
+    and again in the flat reading meant for mail the full parse gives up on: `assist ingest maildir`
+    ended in a traceback at that message, on every run. Now its text is still read, and the next."""
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    box.add(b"From: a@example.org\r\nSubject: params\r\nContent-Type: text/plain; name*=\x00''x\r\n\r\n"
+            b"hello from the odd one\r\n")
+    box.add(b"From: bob@example.org\r\nSubject: the next one\r\n\r\nhi\r\n")
+    r = run(["ingest", "maildir", str(tmp_path / "Maildir")])
+    assert r.code == 0, r.err
+    odd = next(e["data"] for e in r.lines if "hello from the odd one" in e["data"]["body_text"])
+    assert "mime_error" in odd and odd["from"] == "a@example.org" and odd["subject"] == "params"
+    assert any(e["data"]["subject"] == "the next one" for e in r.lines)

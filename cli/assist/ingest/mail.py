@@ -233,9 +233,13 @@ def _parse(raw: bytes, size: int) -> dict[str, Any]:
             why = f"MIME structure unreadable ({type(exc).__name__})"
     from email.parser import BytesHeaderParser
 
-    head = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
-    rest = raw.partition(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n")[2]
-    return {**_data(head, _flat_text(rest.decode("utf-8", errors="replace")), [], size), "mime_error": why}
+    rest = _flat_text(raw.partition(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n")[2].decode("utf-8", "replace"))
+    try:
+        head = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
+        return {**_data(head, rest, [], size), "mime_error": why}
+    except Exception:  # a header the modern policy cannot read even alone (a charset named by a NUL byte)
+        head = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)  # headers as sent, not read
+        return {**_data(head, rest, [], size), "mime_error": why}
 
 
 def _costly_structure(raw: bytes) -> str | None:
