@@ -400,3 +400,17 @@ def test_a_found_mails_hostile_headers_are_read_in_bounded_work(monkeypatch):
     assert line.startswith("2026-12-01 09:00 ") and "user0@example.org" in line and len(line) <= 200
     assert line.isprintable() and "\x1b" not in line
     assert found_line(b"Subject: Hello\r\n\r\n").endswith(": Hello")  # no From, no Date: still a line
+
+
+def test_a_request_whose_text_is_not_text_is_answered_so_not_failed_inside(ask_home):
+    """A request document from a webhook or a pipe is its author's: `{"type": "request", "data": {"text":
+    5}}` routed to draft_email or calendar_edit ended `assist prompt` in a TypeError or AttributeError
+    for the task. Now it is answered with what is wrong (data.answer), as a request that cannot be
+    served is."""
+    docs = [{"type": "request", "data": {"text": text}, "intent": {"route": route}}
+            for text in (5, None, ["a"], "   ") for route in ("draft_email", "calendar_edit", "agenda", "chat")]
+    r = run(["prompt"], jsonl(*docs))
+    assert r.code == 0, r.err
+    assert len(r.lines) == len(docs)
+    for task in r.lines:
+        assert task["data"]["answer"] == "this request has no text to answer (data.text)" and "prompt" not in task

@@ -662,3 +662,20 @@ def test_a_document_nested_hundreds_deep_is_one_bad_line_and_the_others_go_on(ho
     # to `assist ingest stdin` a line that is no JSON object it can take is a line of text
     r = run(["ingest", "stdin"], lines)
     assert r.code == 0 and [e["data"]["text"] for e in r.lines][1] == deep.decode(), r.err[-1500:]
+
+
+def test_a_prompt_section_of_the_wrong_shape_is_a_bad_line_not_a_failure_inside(home):
+    """A document piped into `assist run` brings its own prompt section: options, tags and schema of the
+    wrong type failed the task inside (ValueError: could not convert string to float: 'hot'; TypeError:
+    'int' object is not iterable). They are now refused as the line they are, named, like a message of
+    the wrong type (exit 65), and nothing is asked of a model."""
+    hi = [{"role": "user", "content": "hi"}]
+    docs = [{"type": "text", "data": {}, "prompt": {"messages": hi, "options": {"temperature": "hot"}}},
+            {"type": "text", "data": {}, "prompt": {"messages": hi, "options": {"max_tokens": 0}}},
+            {"type": "text", "data": {}, "prompt": {"messages": hi, "tags": 5}},
+            {"type": "text", "data": {}, "prompt": {"messages": hi, "schema": "x"}}]
+    r = run(["run"], jsonl(*docs))
+    assert r.code == 65 and r.lines == [], r.err
+    for number, path in enumerate(("prompt/options/temperature", "prompt/options/max_tokens", "prompt/tags",
+                                   "prompt/schema"), 1):
+        assert f"line {number}: not a task: {path}" in r.err, r.err

@@ -419,6 +419,9 @@ def found_line(raw: bytes) -> str:
     return printable(f"{date} {data.get('from', '')}: {data.get('subject', '')}".strip())[:200]
 
 
+NO_TEXT = "this request has no text to answer (data.text)"
+
+
 def prepare_request(config: Config, task: dict[str, Any], now: datetime | None = None) -> str | None:
     """prepare() for a request task, as of `now`, else the time it was asked (data.asked_at), else now;
     the refusal is kept as data.answer. The facts a task arrived with are dropped first: a request's
@@ -427,6 +430,9 @@ def prepare_request(config: Config, task: dict[str, Any], now: datetime | None =
     data = task.setdefault("data", {})
     for key in FACTS:
         data.pop(key, None)
+    if not isinstance(data.get("text"), str) or not data["text"].strip():  # a webhook's or a pipe's document
+        data["answer"] = NO_TEXT
+        return NO_TEXT
     if now is None:
         try:
             now = agenda.moment(str(data["asked_at"]), tz) if data.get("asked_at") else datetime.now(tz)
