@@ -235,11 +235,11 @@ def _parse(raw: bytes, size: int) -> dict[str, Any]:
 
     rest = _flat_text(raw.partition(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n")[2].decode("utf-8", "replace"))
     try:
-        head = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
-        return {**_data(head, rest, [], size), "mime_error": why}
+        return {**_data(BytesHeaderParser(policy=email.policy.default).parsebytes(raw), rest, [], size),
+                "mime_error": why}
     except Exception:  # a header the modern policy cannot read even alone (a charset named by a NUL byte)
-        head = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)  # headers as sent, not read
-        return {**_data(head, rest, [], size), "mime_error": why}
+        as_sent = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)  # headers not interpreted
+        return {**_data(as_sent, rest, [], size), "mime_error": why}
 
 
 def _costly_structure(raw: bytes) -> str | None:
