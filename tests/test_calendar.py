@@ -59,7 +59,10 @@ def test_a_bad_ics_file_is_one_clear_line(home, tmp_path):
 
 
 def test_one_broken_event_is_left_out_and_the_others_are_read(home, tmp_path):
-    # a shared calendar with one bad time or rule refused the whole file
+    """A shared calendar with one bad time or rule refused the whole file. Found by fuzzing agenda.expand
+    since: an event with two DTSTART lines passed our check, then ended recurring-ical-events in an
+    AttributeError, and a rule with INTERVAL=0 our own check in a ZeroDivisionError (`ingest ics` printed
+    a traceback; `ingest caldav` stopped at that object, every calendar after it unread)."""
     mixed = tmp_path / "shared.ics"
     mixed.write_text("BEGIN:VCALENDAR\nVERSION:2.0\n"
                      "BEGIN:VEVENT\nUID:bad-start\nDTSTART:2026120\nSUMMARY:x\nEND:VEVENT\n"
@@ -69,35 +72,21 @@ def test_one_broken_event_is_left_out_and_the_others_are_read(home, tmp_path):
                      "BEGIN:VEVENT\nUID:bad-rule\nDTSTART:20261203T100000Z\nRRULE:FREQ=SOMETIMES\nSUMMARY:z\n"
                      "END:VEVENT\n"
                      "BEGIN:VEVENT\nUID:bad-exdate\nDTSTART:20261203T100000Z\nRRULE:FREQ=DAILY\nEXDATE:soon\n"
-                     "SUMMARY:w\nEND:VEVENT\nEND:VCALENDAR\n")
+                     "SUMMARY:w\nEND:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:twice\nDTSTART:20261203T080000Z\nDTSTART:20261204T080000Z\n"
+                     "SUMMARY:v\nEND:VEVENT\n"
+                     "BEGIN:VEVENT\nUID:never-moves\nDTSTART:20261203T080000Z\nRRULE:FREQ=DAILY;INTERVAL=0\n"
+                     "SUMMARY:u\nEND:VEVENT\nEND:VCALENDAR\n")
     r = run(["ingest", "ics", str(mixed), "--since", "2026-11-30", "--until", "2026-12-07"])
     assert r.code == 0, r.err
     assert [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Dentist"]
-    for uid in ("bad-start", "bad-end", "bad-rule", "bad-exdate"):
+    for uid in ("bad-start", "bad-end", "bad-rule", "bad-exdate", "twice", "never-moves"):
         assert f"event_left_out source=ics:{mixed} uid={uid} why=unreadable" in r.err, (uid, r.err)
 
 
-def test_what_the_calendar_libraries_choke_on_is_one_event_left_out_or_a_clear_error(home, tmp_path):
-    """Found by fuzzing agenda.expand: an event with two DTSTART lines passed our check and then ended
-    recurring-ical-events in an AttributeError, a rule with INTERVAL=0 our own check in a
-    ZeroDivisionError, and a time zone with two TZID lines ended icalendar's
-    parser in one: `assist ingest ics` printed a traceback (and `ingest caldav` stopped at that object,
-    every calendar after it unread). Now the event is left out and named, the others read; a file the
-    parser cannot read at all is the usual one-line error (exit 2)."""
-    twice = tmp_path / "twice.ics"
-    twice.write_text("BEGIN:VCALENDAR\nVERSION:2.0\n"
-                     "BEGIN:VEVENT\nUID:twice\nDTSTART:20261203T080000Z\nDTSTART:20261204T080000Z\n"
-                     "SUMMARY:x\nEND:VEVENT\n"
-                     "BEGIN:VEVENT\nUID:never-moves\nDTSTART:20261203T080000Z\nRRULE:FREQ=DAILY;INTERVAL=0\n"
-                     "SUMMARY:y\nEND:VEVENT\n"
-                     "BEGIN:VEVENT\nUID:dentist\nDTSTART:20261203T100000Z\nDTEND:20261203T110000Z\n"
-                     "SUMMARY:Dentist\nEND:VEVENT\nEND:VCALENDAR\n")
-    r = run(["ingest", "ics", str(twice), "--since", "2026-11-30", "--until", "2026-12-07"])
-    assert r.code == 0, r.err
-    assert [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Dentist"]
-    for uid in ("twice", "never-moves"):  # INTERVAL=0 divided by zero in our own rule check
-        assert f"event_left_out source=ics:{twice} uid={uid} why=unreadable" in r.err, r.err
-
+def test_a_file_the_calendar_parser_chokes_on_is_a_clear_error(home, tmp_path):
+    """Found by fuzzing: a time zone with two TZID lines ended icalendar's parser in an AttributeError,
+    printed as a traceback by `assist ingest ics`; now the usual one-line error (exit 2)."""
     zones = tmp_path / "zones.ics"
     zones.write_text("BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VTIMEZONE\nTZID:Europe/Berlin\nTZID:Europe/Paris\n"
                      "BEGIN:STANDARD\nDTSTART:19701025T030000\nTZOFFSETFROM:+0200\nTZOFFSETTO:+0100\n"
