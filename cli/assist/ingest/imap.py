@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import AssistError, Unavailable
 from ..mail import ImapAccount
 from ..mail import imap_connect as connect
+from . import mail as message
 from .events import Sink, State, accepted_only, event
-from .mail import mail_data
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -64,16 +64,14 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
 
 def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int,
            config: Config) -> dict[str, Any] | None:
-    from . import mail
-
     # the message's size, and its bytes up to the cap (a partial fetch): a huge one is read from its start
-    status, data = conn.uid("FETCH", str(uid), f"(RFC822.SIZE BODY.PEEK[]<0.{mail.MAX_MESSAGE_BYTES}>)")
+    status, data = conn.uid("FETCH", str(uid), f"(RFC822.SIZE BODY.PEEK[]<0.{message.MAX_MESSAGE_BYTES}>)")
     part = next((part for part in data if isinstance(part, tuple)), None)
     if status != "OK" or part is None:
         return None  # expunged since the search
     size = re.search(rb"RFC822\.SIZE (\d+)", part[0])
     source = f"imap://{account.user}@{account.host}/{account.folder};UIDVALIDITY={uidvalidity}/;UID={uid}"
-    doc = event("email.received", source, mail_data(part[1], config, int(size.group(1)) if size else None),
+    doc = event("email.received", source, message.mail_data(part[1], config, int(size.group(1)) if size else None),
                 key=source)
     doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity}
     return doc
