@@ -103,10 +103,42 @@ def test_stream_shows_the_reply_as_it_comes(llm_home, cli):
     assert text and text.strip() in answered.err
 
 
-def test_missing_model_file_says_how_to_get_it(home, cli):
+def test_missing_model_file_says_how_to_get_it(home, gguf, cli):
     configure(home, '[routes.echo]\ntemplate = "echo"\n')
     task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "echo"}}
     checked = cli(["models", "check"])
     assert checked.code == 69 and "assist models pull" in checked.out
     answered = cli(["prompt"], input=jsonl(task))
-    assert answered.code == 1 and "assist models pull" in answered.err
+    # no task can succeed before the model is pulled: the stage stops at once (69) and keeps the task as it
+    # came, not retried until it fails (a minute of backoff per task under the default settings)
+    assert answered.code == 69 and "assist models pull" in answered.err and "Traceback" not in answered.err
+    assert answered.out == ""
+    [kept] = (home / "spool" / "prompt" / "new").glob("*.json")
+    kept_task = orjson.loads(kept.read_bytes())
+    assert "prompt" not in kept_task and kept_task["data"] == task["data"]
+    assert not list((home / "spool" / "prompt" / "failed").glob("*.json"))
+    (home / "models").mkdir(exist_ok=True)
+    (home / "models" / gguf.name).symlink_to(gguf)  # pulled: the next run takes the kept task up
+    again = cli(["prompt"], input="")
+    assert again.code == 0, again.err
+    [prompted] = again.lines
+    assert prompted["id"] == kept_task["id"] and prompted["prompt"]["messages"]
+
+
+def test_a_run_stopped_while_the_model_still_computes_exits_with_its_code_not_a_crash(llm_home, cli):
+    """A task past its timeout and the grace after it stops the worker (StageStuck) while llama.cpp is
+    still computing in its thread; the interpreter's shutdown then freed the model under it: a segmentation
+    fault (exit 139 here, with the 1.5B model on a busy machine), not the documented 75."""
+    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\nthreads = 1\n')
+    story = " ".join(f"Day {i}: the team met, argued about the plan, and wrote it down again." for i in range(90))
+    task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "plain"},
+            "prompt": {"model": "embedded", "options": {"max_tokens": 600},
+                       "messages": [{"role": "user", "content": story + "\nNow retell every day in your own words."}]}}
+    # one thread, a prompt of about 1,500 tokens and up to 600 more to write: far longer than the 0.1 s
+    # timeout and the 5 s grace after it on any machine
+    stopped = cli(["run", "--timeout", "0.1s"], input=jsonl(task), timeout=300)
+    assert "did not stop within" in stopped.err
+    assert stopped.code == 75, (stopped.code, stopped.err)
+    assert stopped.out == ""
+    [kept] = (llm_home / "spool" / "run" / "new").glob("*.json")  # for the next run
+    assert orjson.loads(kept.read_bytes())["prompt"] == task["prompt"]

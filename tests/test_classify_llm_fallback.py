@@ -44,11 +44,12 @@ def test_a_missing_fallback_model_is_a_config_error(home, cli):
     assert result.code == 78 and "classify.fallback_model: no model 'nope'" in result.err
 
 
-def test_fallback_model_down_keeps_tasks_for_retry(home, cli):
+def test_a_fallback_model_not_pulled_stops_classify_and_keeps_the_tasks(home, cli):
     with (home / "assist.toml").open("a") as f:
         f.write(ROUTES)  # the embedded model is configured but its file is not there
     result = cli(["classify"], input=tasks())
-    assert result.code == 1
+    assert result.code == 69 and "Traceback" not in result.err
     assert "assist models pull" in result.err
-    kept = list((home / "spool" / "classify" / "failed").glob("*.json"))
+    kept = list((home / "spool" / "classify" / "new").glob("*.json"))  # as they came, for the next run
     assert len(kept) == len(TEXTS)
+    assert not list((home / "spool" / "classify" / "failed").glob("*.json"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from conftest import FAST_CONFIG, jsonl, run
+from conftest import FAST_CONFIG, free_port, jsonl, run
 
 CONFIG = FAST_CONFIG + """
 [[rules]]
@@ -116,16 +116,18 @@ def test_work_matches_the_piped_commands(tmp_path, gguf, monkeypatch):
 def test_a_task_resumes_at_the_stage_where_it_stopped(tmp_path, gguf, monkeypatch):
     env = make_home(tmp_path / "h", gguf)
     monkeypatch.setattr(os, "environ", env)
-    (tmp_path / "h" / "models" / gguf.name).unlink()  # the model is missing: prompt (which counts its
-    # tokens with the model's vocabulary) fails, and the task is retried later
+    config = tmp_path / "h" / "assist.toml"
+    local = config.read_text()
+    # the model's server is down: run fails, and the task is retried later
+    config.write_text(local.replace('backend = "llamacpp"', f'backend = "openai"\nurl = "http://127.0.0.1:{free_port()}/v1"'))
     assert run(["enqueue", "--queue", "inbox"], input=jsonl(TASKS[1])).code == 0
     first = run(["work", "--from", "inbox", "--to", "done", "--once"])
     assert first.code == 0, first.err  # retried later, not failed
     [listed] = run(["queue", "ls", "--queue", "inbox", "--json"]).json()
     task = run(["queue", "show", listed["id"]]).json()["task"]
-    assert task["intent"]["route"] == "hello" and "prompt" not in task and "result" not in task
-    assert task["trace"][-1]["stage"] == "prompt" and "assist models pull" in task["trace"][-1]["error"]
-    (tmp_path / "h" / "models" / gguf.name).symlink_to(gguf)
+    assert task["intent"]["route"] == "hello" and "prompt" in task and "result" not in task
+    assert task["trace"][-1]["stage"] == "run" and "cannot reach" in task["trace"][-1]["error"]
+    config.write_text(local)  # the embedded model instead
     import time
 
     time.sleep(0.3)  # past the retry's backoff
@@ -133,11 +135,25 @@ def test_a_task_resumes_at_the_stage_where_it_stopped(tmp_path, gguf, monkeypatc
     assert second.code == 0, second.err
     [done] = [orjson.loads(p.read_bytes()) for p in (tmp_path / "h" / "spool" / "done" / "new").glob("*.json")]
     stages = [(t["stage"], t["ok"]) for t in done["trace"]]
-    # classified once; resumed at prompt. (The first run may have tried prompt more than once: a worker
-    # that comes back after the 25-50 ms backoff claims the task again.)
-    assert stages[0] == ("classify", True) and stages.count(("classify", True)) == 1
-    assert stages[-3:] == [("prompt", True), ("run", True), ("act", True)]
-    assert len(stages) > 4 and set(stages[1:-3]) == {("prompt", False)}
+    # classified and prompted once; resumed at run. (The first run may have tried run more than once: a
+    # worker that comes back after the 25-50 ms backoff claims the task again.)
+    assert stages[:2] == [("classify", True), ("prompt", True)]
+    assert stages.count(("classify", True)) == 1 and stages.count(("prompt", True)) == 1
+    assert stages[-2:] == [("run", True), ("act", True)]
+    assert len(stages) > 4 and set(stages[2:-2]) == {("run", False)}
+
+
+def test_a_model_not_pulled_stops_the_worker_and_keeps_its_tasks(tmp_path, gguf, monkeypatch):
+    monkeypatch.setattr(os, "environ", make_home(tmp_path / "h", gguf))
+    (tmp_path / "h" / "models" / gguf.name).unlink()
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(*TASKS[:2])).code == 0
+    stopped = run(["work", "--from", "inbox", "--to", "done", "--once"])
+    # no task can succeed before a model is pulled: one line saying how (69), not a retry of each task
+    # until it fails
+    assert stopped.code == 69 and "assist models pull" in stopped.err and "Traceback" not in stopped.err
+    listed = run(["queue", "ls", "--queue", "inbox", "--json"]).json()
+    assert sorted(t["id"] for t in listed) == [t["id"] for t in TASKS[:2]]
+    assert {t["state"] for t in listed} == {"new"}  # not failed, not counted as an attempt
 
 
 def test_stages_are_checked(home, cli):

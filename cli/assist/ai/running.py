@@ -2,7 +2,9 @@
 and validated, one repair round when it is not what the template asked for.
 
 A model that cannot be reached or times out is marked down and the next one is tried; when none
-answers, the task is retried later (a temporary error), so nothing is lost while a server is down. A
+answers, the task is retried later (a temporary error), so nothing is lost while a server is down. When
+none answers because every model's file is missing (none pulled yet), that is ModelMissing: the stage
+stops and keeps its tasks, since no retry can succeed before the user pulls one. A
 reply that is still wrong after the repair round fails the task with the validation error.
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 
 from ..errors import PermanentError, TemporaryError
 from . import output
-from .backends.base import Completion, ModelBackend, ModelError, ModelUnavailable, Options
+from .backends.base import Completion, ModelBackend, ModelError, ModelMissing, ModelUnavailable, Options
 from .models import Models
 
 
@@ -46,6 +48,7 @@ def run_prompt(prompt: dict[str, Any], models: Models,
                       max_tokens=int(settings.get("max_tokens", 256)), schema=schema)
     messages = list(prompt["messages"])
     tried: list[dict[str, str]] = []
+    missing = 0  # of the models tried, how many have no file
     for backend in models.candidates(prompt.get("model"), prompt.get("tags")):
         started = time.perf_counter()
         try:
@@ -59,6 +62,7 @@ def run_prompt(prompt: dict[str, Any], models: Models,
         except ModelUnavailable as exc:
             models.mark_down(backend.name, str(exc))
             tried.append({"model": backend.name, "error": str(exc)})
+            missing += isinstance(exc, ModelMissing)
             continue
         models.mark_up(backend.name)
         result: dict[str, Any] = {"backend": backend.kind, "model": backend.name, "model_id": backend.model_id}
@@ -92,4 +96,5 @@ def run_prompt(prompt: dict[str, Any], models: Models,
         if tried:
             result["fallbacks"] = tried
         return result
-    raise TemporaryError("no model answered: " + "; ".join(t["error"] for t in tried)[:400])
+    said = "no model answered: " + "; ".join(t["error"] for t in tried)[:400]
+    raise ModelMissing(said) if tried and missing == len(tried) else TemporaryError(said)

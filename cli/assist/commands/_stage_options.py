@@ -51,4 +51,21 @@ def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, c
         raise click.BadParameter(str(exc), param_hint="--timeout") from None
     options = RunOptions(source=source, dest=dest, once=once, concurrency=concurrency or 1, timeout_s=timeout_s,
                          dead_letter=dead_letter, rejects_path=rejects, hold_queue=hold_queue)
-    return Runner(stage, load(), options).run()
+    runner = Runner(stage, load(), options)
+    code = runner.run()
+    if runner.stuck:  # a stage's thread still runs, maybe in C (llama.cpp): the interpreter's shutdown would
+        end_now(code)  # free what it computes with under it (a segmentation fault), so end here
+    return code
+
+
+def end_now(code: int) -> None:
+    """Exit with `code` without the interpreter's shutdown: what is written is written (the queues write
+    durably, logs are unbuffered appends); stdout and stderr are flushed first."""
+    import contextlib
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

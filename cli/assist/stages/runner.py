@@ -80,9 +80,12 @@ def _is_temporary(exc: BaseException) -> bool:
 
 def worker_fault(exc: BaseException, command: str) -> AssistError | None:
     """The error that stops a worker rather than failing a task: a full or read-only disk, a missing
-    optional extra. None for anything else (a task's own failure)."""
+    optional extra, a model not pulled yet. None for anything else (a task's own failure)."""
+    from ..ai.backends.base import ModelMissing
     from ..extras import missing_extra
 
+    if isinstance(exc, ModelMissing):
+        return exc
     return errors.storage_error(exc) or missing_extra(exc, command)
 
 
@@ -423,6 +426,11 @@ class Runner:
                 queue.wait(wait)
                 continue
             self._handle(queue, leases)
+
+    @property
+    def stuck(self) -> bool:
+        """Whether the worker stopped because a stage kept running past its timeout (its thread still runs)."""
+        return isinstance(self._fault, StageStuck)
 
     def _set_fault(self, exc: BaseException) -> None:
         with self._active_lock:

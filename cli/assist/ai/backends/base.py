@@ -1,7 +1,8 @@
 """What every model backend offers: `complete`, `stream`, `health` and token counting.
 
 Errors: `ModelUnavailable` (connection refused, timeout, 429/5xx after retries: try another model or
-later) and `ModelError` (the request itself is wrong: retrying will not help).
+later), `ModelMissing` (a local model file is not there: only the user can fix that, `assist models pull`)
+and `ModelError` (the request itself is wrong: retrying will not help).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...errors import PermanentError, TemporaryError
+from ...errors import UNAVAILABLE, PermanentError, TemporaryError
 
 if TYPE_CHECKING:
     from ...config import Config
@@ -21,6 +22,14 @@ Messages = list[dict[str, str]]
 
 class ModelUnavailable(TemporaryError):
     """The model could not be reached or did not answer in time."""
+
+
+class ModelMissing(ModelUnavailable):
+    """A local model's file is not there. Another model of the chain may still answer; when none does, the
+    stage stops (exit 69) and keeps its tasks as they were, rather than retrying each until it fails: no
+    task can succeed until the user pulls the model."""
+
+    exit_code = UNAVAILABLE
 
 
 class ModelError(PermanentError):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError
-from .base import Completion, Messages, ModelBackend, ModelError, ModelUnavailable, Options
+from .base import Completion, Messages, ModelBackend, ModelError, ModelMissing, ModelUnavailable, Options
 
 if TYPE_CHECKING:
     from ...config import Config
@@ -154,9 +154,9 @@ class LlamaCppBackend(ModelBackend):
     def model_id(self) -> str:
         return self.path.name
 
-    def _missing(self) -> ModelUnavailable:
+    def _missing(self) -> ModelMissing:
         hint = f" (run `assist models pull {self.catalog.name}`)" if self.catalog else ""
-        return ModelUnavailable(f"model {self.name}: {self.path} is missing{hint}")
+        return ModelMissing(f"model {self.name}: {self.path} is missing{hint}")
 
     def model(self) -> tuple[Any, threading.Lock]:
         if not self.path.is_file():
