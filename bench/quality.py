@@ -11,7 +11,9 @@ needs a reply. Reported per model:
   the share that needed it is shown too);
 - key-fact recall: the share of all key facts found in the summaries;
 - grounding: the share of the names, numbers and dates in the summaries (capitalised words not opening
-  a sentence, and numbers) that occur in the message: the hallucination proxy;
+  a sentence, and numbers) that occur in the message: the hallucination proxy (ai/grounding.py, the
+  check `assist run` makes too), and the share of mails `assist run` flagged (result.ungrounded: the note
+  says so);
 - category and needs_reply accuracy; seconds per email (model load included) and peak memory.
 Targets for the default model: grounding >= 0.9, key-fact recall >= 0.7, needs_reply >= 0.85,
 schema-valid 100%.
@@ -22,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -34,10 +35,6 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data" / "quality"
 ASSIST = str(Path(sys.executable).parent / "assist")
-# words that open or glue sentences, or name what every summary names: not facts a model could invent
-COMMON = {"the", "a", "an", "i", "i'm", "he", "she", "they", "we", "it", "this", "that", "these", "his", "her", "their",
-          "email", "mail", "message", "sender", "user", "list", "mailing", "post", "re", "fwd", "subject", "from",
-          "and", "or", "but", "in", "on", "at", "to", "for", "of", "with", "about", "is", "are", "was", "be"}
 
 
 def tasks() -> list[dict[str, Any]]:
@@ -58,24 +55,11 @@ def labels() -> list[dict[str, Any]]:
     return [json.loads(line) for line in (DATA / "labels.jsonl").read_text().splitlines() if line.strip()]
 
 
-def specifics(summary: str) -> list[str]:
-    """The names, numbers and dates a summary states: numbers, and capitalised words that do not open a
-    sentence."""
-    found = re.findall(r"\d[\d,.:/-]*\d|\d", summary)
-    for sentence in re.split(r"(?<=[.!?])\s+", summary):
-        words = re.findall(r"[A-Za-z][\w'&-]*", sentence)
-        found += [w for w in words[1:] if w[0].isupper() and w.lower() not in COMMON]
-    return found
-
-
-def grounded(token: str, source: str) -> bool:
-    return re.sub(r"'s$", "", token.lower().strip(".,")) in source
-
-
 def score(rows: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from assist.ai.grounding import grounded, specifics
     from assist.ingest.mail import parse_message
 
-    valid = repaired = facts = hit = named = named_ok = category = reply = 0
+    valid = repaired = flagged = facts = hit = named = named_ok = category = reply = 0
     misses: list[str] = []
     for row in rows:
         task = done.get(row["file"])
@@ -86,6 +70,7 @@ def score(rows: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> dict[s
             continue
         valid += 1
         repaired += bool(result.get("repaired"))
+        flagged += bool(result.get("ungrounded"))  # `assist run` found it naming what the mail does not
         summary = parsed["summary"].lower()
         got = sum(any(alt in summary for alt in fact) for fact in row["facts"])
         hit += got
@@ -102,7 +87,8 @@ def score(rows: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> dict[s
         category += parsed.get("category") in row["category"]
         reply += parsed.get("needs_reply") is row["needs_reply"]
     n = len(rows)
-    return {"messages": n, "schema_valid": valid / n, "repaired": repaired / n, "key_fact_recall": hit / facts,
+    return {"messages": n, "schema_valid": valid / n, "repaired": repaired / n, "flagged": flagged / n,
+            "key_fact_recall": hit / facts,
             "grounding": named_ok / named if named else 1.0, "names_numbers_dates": named,
             "category_accuracy": category / n, "needs_reply_accuracy": reply / n, "ungrounded": misses}
 
@@ -160,7 +146,8 @@ def report(result: dict[str, Any], default: bool) -> None:
         print(f"  `assist run` FAILED (exit {result['run_exit']}): {result.get('run_error') or 'no message'}")
     print(f"  schema-valid {result['schema_valid']:.0%} (repaired {result['repaired']:.0%}), "
           f"key-fact recall {mark(result['key_fact_recall'], 0.7)}, grounding {mark(result['grounding'], 0.9)} "
-          f"over {result['names_numbers_dates']} names/numbers/dates")
+          f"over {result['names_numbers_dates']} names/numbers/dates; flagged by `assist run` for naming what "
+          f"the mail does not: {result.get('flagged', 0):.0%} of the mails")
     print(f"  category {result['category_accuracy']:.2f}, needs_reply {mark(result['needs_reply_accuracy'], 0.85)}")
     for line in result["ungrounded"][:8]:
         print(f"    not in the message: {line}")

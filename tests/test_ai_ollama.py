@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import tomllib
+
 import orjson
 import pytest
 
 from assist.ai.backends.base import ModelUnavailable, Options
 from assist.ai.models import Models
 from assist.config_file import load
-from conftest import jsonl
+from conftest import REPO, jsonl
 from helpers.ollama_double import OllamaDouble
 
 
@@ -105,3 +108,51 @@ def test_a_reply_with_lone_surrogate_escapes_is_answered_and_kept(home, ollama, 
     first, second = (t["result"] for t in answered.lines)
     assert first["parsed"] == {"items": [{"task": "buy milk \ufffd and \ufffd eggs"}]}
     assert second["parsed"] == {"items": [{"task": "buy bread"}]}
+
+
+TRIAGE = '[routes.triage]\ntemplate = "email-triage"\n'
+NO_TEXT = {"type": "email.received", "intent": {"route": "triage"},
+           "data": {"from": "ana@example.org", "subject": "Meeting notes", "body_text": "",
+                    "attachments": [{"name": "notes-3-dec.pdf", "content_type": "application/pdf", "size": 9}]}}
+
+
+def triage_reply(summary: str) -> str:
+    return orjson.dumps({"summary": summary, "category": "work", "urgency": "low", "needs_reply": False}).decode()
+
+
+def test_a_summary_naming_what_the_mail_does_not_is_flagged_and_the_note_says_so(home, ollama, cli):
+    # what the default 1.5B model wrote for a mail with no text (2026-12-02): names and a date out of nowhere
+    invented = "Ana wants to discuss project updates with Bob and Charlie on 2023-10-15."
+    ollama.replies.append(triage_reply(invented))
+    # the default triage route's note (the checkout's assist.toml), in a vault of this home
+    default = tomllib.loads((REPO / "assist.toml").read_text())["routes"]["triage"]["fixed"][0]
+    with (home / "assist.toml").open("a") as f:
+        f.write(TRIAGE + 'actions = ["notes.append"]\n[[routes.triage.fixed]]\ntype = "notes.append"\n'
+                f'args.note = "Inbox summary"\nargs.text = {json.dumps(default["args"]["text"])}\n'
+                f'[actions.notes]\nvault = "{home / "vault"}"\n')
+    prompted = cli(["prompt"], input=jsonl(NO_TEXT))
+    assert prompted.code == 0, prompted.err
+    prompt = prompted.lines[0]["prompt"]
+    assert prompt["grounded"] == ["summary"]
+    assert "no text of its own" in prompt["messages"][-1]["content"]  # said, not left blank
+    assert "Attached: notes-3-dec.pdf (application/pdf)" in prompt["messages"][-1]["content"]
+    answered = cli(["run"], input=prompted.out)
+    assert answered.code == 0, answered.err
+    result = answered.lines[0]["result"]
+    assert result["parsed"]["summary"] == invented and result["ungrounded"] == ["2023-10-15", "Bob", "Charlie"]
+    assert len(ollama.requests) == 1  # flagged, not asked again (that did not help: bench/README.md, quality)
+    assert cli(["act"], input=answered.out).code == 0
+    note = (home / "vault" / "Inbox summary.md").read_text()
+    assert f"{invented} (the mail does not say: 2023-10-15, Bob, Charlie)" in note
+
+
+def test_what_the_mail_states_anywhere_in_its_data_is_not_flagged(home, ollama, cli):
+    # "Dec" is the attachment's; the quoted reply the prompt leaves out is still the mail's own text
+    mail = {**NO_TEXT, "data": {**NO_TEXT["data"], "body_text": "See the notes.\n\n> Eve wrote: budget is 40k"}}
+    ollama.replies.append(triage_reply("Ana sent notes-3-dec.pdf on Meeting notes; Eve's budget is 40k."))
+    with (home / "assist.toml").open("a") as f:
+        f.write(TRIAGE)
+    answered = cli(["run"], input=cli(["prompt"], input=jsonl(mail)).out)
+    assert answered.code == 0, answered.err
+    assert "Eve" not in answered.lines[0]["prompt"]["messages"][-1]["content"]
+    assert "ungrounded" not in answered.lines[0]["result"]

@@ -39,6 +39,8 @@ def test_front_matter_and_body(tmp_path):
     ("+++\ncolour = 'red'\n+++\nbody", "unknown key 'colour'"),
     ("+++\n[output]\ntype = 'thing'\n+++\nbody", "not a valid JSON Schema"),
     ("+++\n+++\n{% for x in %}", "line 1"),
+    ("+++\ngrounded = 'summary'\n[output]\ntype = 'object'\n+++\nbody", "grounded: a list of the reply's field names"),
+    ("+++\ngrounded = ['summary']\n+++\nbody", "grounded: needs an [output] schema"),
 ])
 def test_bad_templates_say_what_is_wrong(tmp_path, text, problem):
     path = write(tmp_path, "bad", text)

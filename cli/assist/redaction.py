@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 CONTENT_FIELDS = ("data.body_text", "data.body_html", "data.text", "prompt.messages", "result.text",
-                  "result.parsed")
+                  "result.parsed", "result.ungrounded")
 
 
 def without_content(doc: dict[str, Any], fields: tuple[str, ...] | list[str] = CONTENT_FIELDS

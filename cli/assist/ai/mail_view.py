@@ -2,7 +2,8 @@
 (quoted replies, the signature, a mailing list's footer), and the facts the headers already know (a
 list post, an automated sender, a reply in a thread), so the model is told them instead of guessing.
 
-Templates use it as `mail`: `{{ mail.body }}`, `{% if mail.list %}`, `{{ mail.facts }}`.
+Templates use it as `mail`: `{{ mail.body }}`, `{% if mail.list %}`, `{{ mail.facts }}`, `{{ mail.attached }}`
+(the attachments' names and types: with no text, all a model has besides the sender and subject).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ SIGNATURE = re.compile(r"^-- ?$")
 # a list footer: a rule of _ or - and a line about the list, or the classic Mailman / Yahoo groups lines
 FOOTER_RULE = re.compile(r"^[_=-]{20,}\s*$")
 FOOTER_WORDS = re.compile(r"(mailing list|listinfo|unsubscribe|list-request|yahoo! groups|mailman)", re.IGNORECASE)
+ATTACHED_LISTED = 10  # attachments named to a model
 
 
 def readable_body(text: str) -> str:
@@ -55,4 +57,16 @@ def mail_view(data: dict[str, Any]) -> dict[str, Any]:
         facts.append("a reply in an existing conversation")
     body = str(data.get("body_text") or "")
     return {"body": readable_body(body) or body.strip(), "list": is_list, "automated": automated, "reply": reply,
-            "facts": "; ".join(facts)}
+            "facts": "; ".join(facts), "attached": attached(data.get("attachments"))}
+
+
+def attached(found: Any) -> str:
+    """The attachments as one line: "scan.pdf (application/pdf), ..." (the first ATTACHED_LISTED)."""
+    from ..printable import printable
+
+    if not isinstance(found, list):
+        return ""
+    named = [printable(f"{str(a.get('name') or '(unnamed)')[:100]} ({str(a.get('content_type') or '?')[:60]})")
+             for a in found[:ATTACHED_LISTED] if isinstance(a, dict)]
+    more = len(found) - ATTACHED_LISTED
+    return ", ".join(named) + (f" and {more} more" if more > 0 else "")

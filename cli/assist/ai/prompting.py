@@ -162,6 +162,8 @@ class PromptBuilder:
         }
         if template.output is not None:
             section["schema"] = with_proposals(template.output, self.proposals(route) if self.proposals else None)
+        if template.grounded:
+            section["grounded"] = list(template.grounded)
         if route.get("tags"):
             section["tags"] = list(route["tags"])
         if cut:

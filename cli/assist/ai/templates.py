@@ -6,6 +6,7 @@
     temperature = 0.2
     max_tokens = 200
     system = "You are ..."     # the system message (optional)
+    grounded = ["summary"]     # reply fields whose names, numbers and dates must be in the prompt or data
     [output]                   # a JSON Schema: the reply must be JSON of this shape (optional)
     type = "object"
     +++
@@ -49,6 +50,7 @@ class Template:
     system: str | None = None
     output: dict[str, Any] | None = None
     context: dict[str, Any] = field(default_factory=dict)  # memory lookup: k, max_distance, collection
+    grounded: list[str] = field(default_factory=list)  # reply fields checked against the prompt (ai/grounding.py)
 
     def render(self, **values: Any) -> list[dict[str, str]]:
         messages = []
@@ -89,8 +91,13 @@ def parse(text: str, path: Path) -> Template:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError([f"{path}: front matter: {exc}"]) from None
         body = rest.partition("\n")[2]
-    known = {"description", "model", "temperature", "max_tokens", "system", "output", "context"}
+    known = {"description", "model", "temperature", "max_tokens", "system", "output", "context", "grounded"}
     problems += [f"{path}: front matter: unknown key {key!r}" for key in meta if key not in known]
+    grounded = meta.get("grounded", [])
+    if not isinstance(grounded, list) or not all(isinstance(g, str) for g in grounded):
+        problems.append(f"{path}: grounded: a list of the reply's field names, like [\"summary\"]")
+    elif grounded and "output" not in meta:
+        problems.append(f"{path}: grounded: needs an [output] schema (the fields are the parsed reply's)")
     if "output" in meta:
         try:
             import jsonschema_rs
@@ -109,7 +116,7 @@ def parse(text: str, path: Path) -> Template:
     return Template(name=path.stem, path=path, body=body, description=str(meta.get("description", "")),
                     model=meta.get("model"), temperature=float(meta.get("temperature", 0.0)),
                     max_tokens=int(meta.get("max_tokens", 256)), system=meta.get("system"),
-                    output=meta.get("output"), context=dict(meta.get("context", {})))
+                    output=meta.get("output"), context=dict(meta.get("context", {})), grounded=list(grounded))
 
 
 def find(name: str, home: Path) -> Path:

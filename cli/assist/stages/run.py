@@ -22,6 +22,7 @@ class RunStage(Stage):
         self.stream = stream
 
     def process(self, task: Task, ctx: StageContext) -> Task:
+        from ..ai import grounding
         from ..ai.running import run_prompt
 
         prompt = task.get("prompt")
@@ -36,6 +37,7 @@ class RunStage(Stage):
         if self.stream:
             sys.stderr.write("\n")
         task["result"] = result
+        grounding.check(task)
         if task.get("type") == "request":
             from ..asking import check_answer
 

@@ -1,0 +1,101 @@
+"""Whether what a model wrote is in what it was given: the names, numbers and dates of a summary that the
+prompt never states are what a model invented (a mail with no text "summarised" as "Ana wants to discuss
+project updates with Bob and Charlie on 2023-10-15").
+
+A template names the fields of its reply to check (`grounded = ["summary"]`); `assist run` keeps what they
+state that neither the prompt nor the task's data does in `result.ungrounded` (the default triage note
+says so). Asking the model again, told which words, was tried: the default 1.5B model wrote the same
+words again for every mail it was asked about (bench/README.md, quality). `scripts/bench quality`
+measures the same thing (grounding).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# words that open or glue sentences, or name what every summary names: not facts a model could invent
+COMMON = {"the", "a", "an", "i", "i'm", "he", "she", "they", "we", "it", "this", "that", "these", "his", "her", "their",
+          "email", "mail", "message", "sender", "user", "list", "mailing", "post", "re", "fwd", "subject", "from",
+          "and", "or", "but", "in", "on", "at", "to", "for", "of", "with", "about", "is", "are", "was", "be"}
+NUMBER = re.compile(r"\d[\d,.:/-]*\d|\d")
+WORD = re.compile(r"[A-Za-z][\w'&-]*")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def specifics(text: str) -> list[str]:
+    """The names, numbers and dates a text states: numbers, and capitalised words that do not open a
+    sentence."""
+    found = NUMBER.findall(text)
+    for sentence in SENTENCE_END.split(text):
+        words = WORD.findall(sentence)
+        found += [w for w in words[1:] if w[0].isupper() and w.lower() not in COMMON]
+    return found
+
+
+# a month or a weekday is stated by its first three letters too ("Sep" for "September", "Tue" for "Tuesday")
+CALENDAR_NAMES = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                  "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+
+def grounded(token: str, source: str) -> bool:
+    """Whether `source` (lower case) states `token` ("Ana's" counts as "ana")."""
+    word = re.sub(r"'s$", "", token.lower().strip(".,"))
+    if word in source:
+        return True
+    return word in CALENDAR_NAMES and re.search(rf"\b{word[:3]}\b", source) is not None
+
+
+def unfounded(text: str, source: str) -> list[str]:
+    """The specifics of `text` that `source` does not state, each once, in order."""
+    lowered = source.lower()
+    return list(dict.fromkeys(t for t in specifics(text) if not grounded(t, lowered)))
+
+
+def unfounded_fields(parsed: Any, fields: list[str], source: str) -> list[str]:
+    """The unfounded specifics of a parsed reply's named string fields."""
+    if not isinstance(parsed, dict):
+        return []
+    found: list[str] = []
+    for name in fields:
+        value = parsed.get(name)
+        if isinstance(value, str):
+            found += unfounded(value, source)
+    return list(dict.fromkeys(found))
+
+
+def prompt_source(messages: list[dict[str, Any]]) -> str:
+    """What a model was given to write from: its user turns (the system message holds instructions)."""
+    return "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
+
+
+def strings(value: Any, limit: int = 1 << 20) -> list[str]:
+    """The strings in a JSON value (a task's data), depth first, up to `limit` characters in all."""
+    found: list[str] = []
+    stack, left = [value], limit
+    while stack and left > 0:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item[:left])
+            left -= len(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return found
+
+
+def check(task: dict[str, Any]) -> None:
+    """Keep in result.ungrounded the names, numbers and dates that the reply's grounded fields (the
+    template's `grounded`) state and neither the prompt nor the task's data does."""
+    prompt, result = task.get("prompt"), task.get("result")
+    if not isinstance(prompt, dict) or not isinstance(result, dict):
+        return
+    fields = [f for f in prompt.get("grounded") or [] if isinstance(f, str)]
+    messages = [m for m in prompt.get("messages") or [] if isinstance(m, dict)]
+    if not fields:
+        return
+    source = "\n".join([prompt_source(messages), *strings(task.get("data"))])
+    missing = unfounded_fields(result.get("parsed"), fields, source)
+    if missing:
+        result["ungrounded"] = missing
