@@ -50,7 +50,7 @@ class Template:
     system: str | None = None
     output: dict[str, Any] | None = None
     context: dict[str, Any] = field(default_factory=dict)  # memory lookup: k, max_distance, collection
-    grounded: list[str] = field(default_factory=list)  # reply fields checked against the prompt (ai/grounding.py)
+    grounded: list[str] = field(default_factory=list)  # reply fields checked against prompt and data (ai/grounding.py)
 
     def render(self, **values: Any) -> list[dict[str, str]]:
         messages = []
