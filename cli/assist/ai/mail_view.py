@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..printable import printable
+
 # "On Mon, 3 Jun 2002, Ann wrote:", "Ann <ann@x> writes:", "-----Original Message-----"
 QUOTE_INTRO = re.compile(r"^(on .{0,200}(wrote|writes):|.{0,120}\b(wrote|writes):|-+ ?original message ?-+)\s*$",
                          re.IGNORECASE)
@@ -62,8 +64,6 @@ def mail_view(data: dict[str, Any]) -> dict[str, Any]:
 
 def attached(found: Any) -> str:
     """The attachments as one line: "scan.pdf (application/pdf), ..." (the first ATTACHED_LISTED)."""
-    from ..printable import printable
-
     if not isinstance(found, list):
         return ""
     named = [printable(f"{str(a.get('name') or '(unnamed)')[:100]} ({str(a.get('content_type') or '?')[:60]})")
