@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from assist.decide import int8_matmul
+from assist.decide import encoder_cache, int8_matmul
 from assist.decide.embedder import MODEL_SHA256, Embedder, _verify
 from assist.errors import ConfigError
 from helpers.encoders import float_encoder
@@ -128,7 +128,7 @@ def test_without_a_writable_cache_the_rewritten_graph_is_used_from_memory(tmp_pa
 def test_an_earlier_version_of_the_rewrite_is_removed_when_the_new_one_is_kept(tmp_path, cache, monkeypatch):
     source = tmp_path / "dense.onnx"
     int8_dense(source)
-    sha = int8_matmul.file_sha256(source)
+    sha = encoder_cache.file_sha256(source)
     monkeypatch.setattr(int8_matmul, "VERSION", 1)
     first = int8_matmul.prepared(source, sha)
     other = cache / "0123456789abcdef0123456789abcdef-v1.onnx"  # another source's graph stays

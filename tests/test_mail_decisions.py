@@ -421,3 +421,34 @@ vault = "{tmp_path / 'vault'}"
     assert run(["classify", "undo"]).code == 0
     [after_undo] = classify(again)  # printed: not held
     assert after_undo["intent"]["route"] == "bills"
+
+
+def test_a_persons_route_for_a_typed_request_does_not_teach_the_mail_model(home):
+    """A held request routed by a person (or taught a route) is not kept as an example: what learns from
+    corrections is the model of mail and other events, which would then send mail to a request route."""
+    (home / "assist.toml").write_text("""
+[routes.garden]
+examples = ["plant tulip bulbs", "mow the lawn", "prune the roses"]
+[routes.cars]
+examples = ["the car needs new tyres", "book the car in for a service", "the engine light is on"]
+[routes.agenda]
+request = true
+examples = ["what is on my calendar today", "am I free tomorrow afternoon"]
+template = "agenda-answer"
+[routes.find_notes]
+request = true
+examples = ["what is on my shopping list", "find my note about the boiler"]
+template = "notes-answer"
+""")
+    request = {"type": "request", "data": {"text": "will it rain in paris tomorrow"}}
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(request)).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"], timeout=300).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()  # no request route sure, no `chat`
+    assert run(["queue", "approve", held["id"], "--route", "agenda"]).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"], timeout=300).code == 0
+    [routed] = run(["queue", "ls", "--queue", "act", "--json"]).json()
+    assert routed["id"] == held["id"]
+    taught = run(["classify", "teach", held["id"], "agenda"])
+    assert taught.code == 2 and "not taught" in taught.err and "Traceback" not in taught.err, taught
+    assert run(["classify", "history", "--json"]).json() == []
+    assert not (home / "state" / "feedback.jsonl").exists()

@@ -205,7 +205,9 @@ def teach(task_id: str, route: str) -> None:
     info = resolve(backend, task_id)
     _, task = backend.queue(info.queue, create=False).get(info.id)
     engine = DecisionEngine(config)
-    engine.learn(task, route, "person:teach")
+    if not engine.learn(task, route, "person:teach"):
+        raise click.UsageError(f"{info.id}: typed requests and request routes are not taught (their model "
+                               "learns from the request routes' examples in assist.toml: docs/ask.md)")
     engine.model()  # trains the new version now
     [intent] = engine.decide([task])
     click.echo(f"learned: {info.id} is {route}; classify would now say {intent['route']} "

@@ -35,7 +35,7 @@ def default_model() -> Path:
 
 
 def _verify(path: Path, expected: str) -> None:
-    from .int8_matmul import file_sha256
+    from .encoder_cache import file_sha256
 
     found = file_sha256(path)
     if found != expected:
@@ -44,7 +44,8 @@ def _verify(path: Path, expected: str) -> None:
 
 
 class Embedder:
-    def __init__(self, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None):
+    def __init__(self, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None,
+                 adapters: Path | None = None):
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
         import numpy  # noqa: F401 - loads OpenBLAS, so that the limit below reaches it
         from threadpoolctl import threadpool_limits
@@ -58,7 +59,7 @@ class Embedder:
         if not source.is_file():
             raise ConfigError([f"classify.encoder: no ONNX file at {source}"])
         # identity: which vectors these are (the routes' head and memory collections record it)
-        self.path, self.identity = self._graph(source, pinned=model is None)
+        self.path, self.identity = self._graph(source, pinned=model is None, adapters=adapters)
         self.chunk = CHUNK_INT8 if self.identity.endswith("/int8") else CHUNK_FLOAT
         # Batches: one thread per run, and as many runs at once as there are cores; for inputs this small,
         # splitting each operator across threads costs more than it gains (2 threads per run: ~500 texts/s;
@@ -76,15 +77,22 @@ class Embedder:
         self.tokenizer.no_padding()  # we pad per batch of similar lengths (tokenizer.json pads to 128)
 
     @staticmethod
-    def _graph(source: Path, pinned: bool) -> tuple[Path | bytes, str]:
+    def _graph(source: Path, pinned: bool, adapters: Path | None) -> tuple[Path | bytes, str]:
         """What onnxruntime loads, and its identity: the graph with integer products (int8_matmul), made
         from the source after checking it, where this CPU's 8-bit products are exact; else the checked
-        source. The pinned default graph is not read again once its rewrite is cached."""
-        from .int8_matmul import file_sha256, integer_products_are_exact, prepared
+        source. With `adapters`, the graph tuned by them (request_encoder.py). The pinned default graph is
+        not read again once what is made from it is cached."""
+        from .encoder_cache import file_sha256
+        from .int8_matmul import integer_products_are_exact, prepared
 
         digest = MODEL_SHA256 if pinned else file_sha256(source)
         check = (lambda: _verify(source, digest)) if pinned else None
-        if integer_products_are_exact():
+        integer = integer_products_are_exact()
+        if adapters is not None:
+            from .request_encoder import tuned
+
+            return tuned(source, digest, integer, check, adapters)
+        if integer:
             graph = prepared(source, digest, check)
         else:
             if check:
@@ -158,7 +166,20 @@ class Embedder:
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
+def shared(model: str | None = None, tokenizer: str | None = None, requests: bool = False) -> Embedder:
+    """One embedder per encoder per process (loading the session takes a few hundred milliseconds).
+    `requests`: the packaged encoder tuned for typed requests (request_encoder.py); another encoder
+    (`model`) is used for requests as it is."""
+    return _tuned_for_requests() if requests and not model else _shared(model, tokenizer)
+
+
 @cache
-def shared(model: str | None = None, tokenizer: str | None = None) -> Embedder:
-    """One embedder per process (loading the session takes a few hundred milliseconds)."""
+def _shared(model: str | None, tokenizer: str | None) -> Embedder:
     return Embedder(Path(model) if model else None, Path(tokenizer) if tokenizer else None)
+
+
+@cache
+def _tuned_for_requests() -> Embedder:
+    from .request_encoder import ADAPTERS
+
+    return Embedder(adapters=ADAPTERS)

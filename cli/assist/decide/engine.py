@@ -47,6 +47,12 @@ class DecisionEngine:
             self._embedder = shared(self.settings.get("encoder"), self.settings.get("tokenizer"))
         return self._embedder
 
+    def request_embedder(self) -> Any:
+        """The encoder of typed requests: the packaged one tuned for them, or `[classify] encoder`."""
+        from .embedder import shared
+
+        return shared(self.settings.get("encoder"), self.settings.get("tokenizer"), requests=True)
+
     def _route_examples(self) -> list[tuple[str, str]]:
         """The examples of the routes of mail and other events (not the request routes)."""
         return [(text, name) for name, route in self.config.routes.items() if not route.get("request")
@@ -63,17 +69,17 @@ class DecisionEngine:
                 examples = [(t, n) for n in names for t in self.config.routes[n].get("examples", [])]
                 if names:
                     examples += packaged_examples(names)
-                self._requests = (self._trained(examples, REQUEST_MODEL, "requests", REQUESTS) if names
-                                  else None) or False
+                self._requests = (self._trained(examples, REQUEST_MODEL, "requests", REQUESTS,
+                                                self.request_embedder()) if names else None) or False
             return self._requests if isinstance(self._requests, IntentModel) else None
 
     def _trained(self, examples: list[tuple[str, str]], where: str, name: str,
-                 recipe: Recipe | None = None) -> IntentModel | None:
+                 recipe: Recipe | None = None, embedder: Any = None) -> IntentModel | None:
         """A model of these examples, from its cache file when that was made from the same ones the same way."""
         if len({n for _, n in examples if not is_oos(n)}) < 2:
             return None
         recipe = recipe or Recipe()
-        embedder = self.embedder()
+        embedder = embedder or self.embedder()
         key = [embedder.identity, sorted(examples), sorted(vars(recipe).items())]
         digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
         path = self.config.home / where
@@ -165,13 +171,18 @@ class DecisionEngine:
             self._load()
             return self._spam
 
-    def learn(self, task: dict[str, Any], route: str, by: str) -> None:
-        """Keep a person's route for `task` as an example; the next decision is made with it."""
+    def learn(self, task: dict[str, Any], route: str, by: str) -> bool:
+        """Keep a person's route for `task` as an example; the next decision is made with it. False, and
+        nothing kept, for a typed request or a request route: what is learned from here is the model of
+        mail and other events (a request's route given by a person would teach it to send mail there)."""
         from .learning import Feedback, example
 
+        if is_request(task) or self.config.route(route).get("request"):
+            return False
         with self._lock:
             Feedback(self.config.home).add(example(task, route, by, self.embedder(),
                                                    bool(self.settings.get("learn_text", False))))
+        return True
 
     def learn_rejection(self, task: dict[str, Any], by: str) -> bool:
         """Keep a task a person rejected as a rejection of its route (decide/learning.py); False when it
@@ -192,13 +203,15 @@ class DecisionEngine:
         (`embedded`: the vectors the model already made, by task index; the others are made here)."""
         from .learning import REJECTED_SIMILARITY
 
+        rows = [i for i in range(len(out)) if not is_request(tasks[i]) and task_text(tasks[i])]
+        if not rows:  # requests only: the mail model and its encoder are not loaded
+            return
         with self._lock:
             self._load()
             refused = self._rejections
         if refused is None:
             return
-        rows = [i for i, intent in enumerate(out) if intent["route"] in refused.routes
-                and not is_request(tasks[i]) and task_text(tasks[i])]
+        rows = [i for i in rows if out[i]["route"] in refused.routes]
         if not rows:
             return
         missing = [i for i in rows if i not in embedded]
@@ -229,7 +242,7 @@ class DecisionEngine:
             for i in rows:
                 out[i] = _no_model(requests)
             return None
-        vectors = self.embedder().embed(texts)
+        vectors = (self.request_embedder() if requests else self.embedder()).embed(texts)
         probs = model.probabilities(vectors, texts)
         threshold = self.settings.get("threshold") if not requests else None
         own = {name: route["threshold"] for name, route in self.config.routes.items() if "threshold" in route}
@@ -279,7 +292,7 @@ class DecisionEngine:
             rows = [i for i in pending if is_request(tasks[i]) == requests]
             vectors = self._by_model(rows, [text_of[i] for i in rows], requests, spam, spam_signal, out) \
                 if rows else None
-            if vectors is not None:
+            if vectors is not None and not requests:  # requests are never held as rejected (learn_rejection)
                 embedded.update(zip(rows, vectors, strict=True))
         self._hold_what_was_rejected(tasks, out, embedded)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]

@@ -8,25 +8,20 @@ uses the CPU's integer instructions (one text per run, see embedder.CHUNK_INT8);
 within cosine 0.99 of the float reference (tests/test_int8_matmul.py; the speed is in bench/README.md,
 classify). Only where the CPU's 8-bit products are exact (integer_products_are_exact).
 
-The rewritten graph is made once per source graph and kept in `$XDG_CACHE_HOME/assist/encoders/` (by
-default ~/.cache/assist/encoders/), named by the source's sha256, with the sha256 of the rewritten file
-beside it: a cached file that does not match is made again, and the files of an earlier version of the
-rewrite are removed when the new one is kept. Rewriting needs the `onnx` package (in the
-classify extra); loading the cached file does not.
+The rewritten graph is made once per source graph and kept in the cache of encoders (encoder_cache.py),
+named by the source's sha256; the files of an earlier version of the rewrite are removed when the new one
+is kept. Rewriting needs the `onnx` package (in the classify extra); loading the cached file does not.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import platform
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..fileutil import write_atomic
+from .encoder_cache import kept
 
 VERSION = 1  # of the rewrite: a change to it makes new cached files
 
@@ -49,65 +44,36 @@ def integer_products_are_exact() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "assist" / "encoders"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def prepared(source: Path, sha256: str, check: Callable[[], None] | None = None) -> Path | bytes:
     """What to load for `source` (whose content has this sha256): the rewritten graph from the cache,
     made now when it is missing or damaged (after `check()`, which raises if the source is not what it
     should be), or `source` itself when it has no int8 weights. When the cache cannot be written, the
     rewritten graph itself (bytes)."""
-    folder = cache_dir()
-    stem = f"{sha256[:32]}-v{VERSION}"
-    graph, digest_file = folder / f"{stem}.onnx", folder / f"{stem}.sha256"
-    try:
-        recorded = digest_file.read_text().strip()
-    except OSError:
-        recorded = None
-    if recorded == "unchanged":
-        return source
-    if recorded and graph.is_file() and file_sha256(graph) == recorded:
-        return graph
-    if check is not None:
-        check()
-    data = rewrite(source)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if data is None:
-            write_atomic(digest_file, b"unchanged\n")
-        else:
-            write_atomic(graph, data)
-            write_atomic(digest_file, hashlib.sha256(data).hexdigest().encode() + b"\n")
-    except OSError as exc:
-        sys.stderr.write(f"assist: cannot keep the rewritten encoder in {folder} ({exc.strerror or exc}); "
-                         "it is made again in each process\n")
-        return data if data is not None else source
-    for stale in folder.glob(f"{sha256[:32]}-v*"):  # made by an earlier VERSION of the rewrite
-        if not stale.name.startswith(f"{stem}."):
-            stale.unlink(missing_ok=True)
-    return graph if data is not None else source
+    def make() -> bytes | None:
+        if check is not None:
+            check()
+        return rewrite(source)
+
+    graph = kept(f"{sha256[:32]}-v{VERSION}", make, stale=f"{sha256[:32]}-v*", what="the rewritten encoder")
+    return source if graph is None else graph
 
 
 def rewrite(source: Path) -> bytes | None:
     """The serialised graph with integer products, or None when no product has int8 weights."""
     try:
         import onnx
-        from onnx import helper, numpy_helper
     except ImportError:
         raise ConfigError(["the intent model needs the classify extra: pip install 'assist[classify]'"]) from None
-    import numpy as np
-
     model = onnx.load(str(source))
+    return model.SerializeToString() if rewrite_model(model) else None
+
+
+def rewrite_model(model: Any) -> bool:
+    """Replace the products with int8 weights of this onnx ModelProto by integer products; False when it
+    has none."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
     graph = model.graph
     weights = {init.name: init for init in graph.initializer}
     producer = {out: node for node in graph.node for out in node.output}
@@ -140,17 +106,26 @@ def rewrite(source: Path) -> bytes | None:
         replaced[id(node)] = helper.make_node("DynamicQuantizeMatMul", inputs, [output],
                                               name=f"{node.name}/int8", domain="com.microsoft")
     if not replaced:
-        return None
+        return False
     nodes = [replaced.get(id(node), node) for node in graph.node if id(node) not in dropped]
     del graph.node[:]
     graph.node.extend(_used(nodes, {out.name for out in graph.output}))
     needed = {name for node in graph.node for name in node.input}
-    kept = [init for init in graph.initializer if init.name in needed]
+    used = [init for init in graph.initializer if init.name in needed]
     del graph.initializer[:]
-    graph.initializer.extend(kept)
+    graph.initializer.extend(used)
     if not any(op.domain == "com.microsoft" for op in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    return model.SerializeToString()
+    return True
+
+
+def int8_products(graph: Any) -> list[tuple[str, str]]:
+    """(int8 weights, scale) of each matrix product of `graph` whose weights are stored as int8, in the
+    order of its nodes."""
+    weights = {init.name: init for init in graph.initializer}
+    producer = {out: node for node in graph.node for out in node.output}
+    found = (_int8_weight(node.input[1], producer, weights) for node in graph.node if node.op_type == "MatMul")
+    return [names for names in found if names]
 
 
 def _used(nodes: list[Any], outputs: set[str]) -> list[Any]:

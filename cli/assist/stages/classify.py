@@ -49,8 +49,8 @@ class ClassifyStage(Stage):
         by_person = {id(t) for t in tasks if self._routed_by_person(t)}
         learned = False
         for task in tasks:  # a person's route is an example to learn from (decide/learning.py)
-            if id(task) in by_person and not (task.get("intent") or {}).get("learned"):
-                self.engine.learn(task, task["intent"]["route"], "person")
+            if id(task) in by_person and not (task.get("intent") or {}).get("learned") \
+                    and self.engine.learn(task, task["intent"]["route"], "person"):
                 task["intent"]["learned"] = learned = True
         if learned:
             self.engine.refresh()  # a new version now, for the rest of this batch and what comes next
