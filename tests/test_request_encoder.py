@@ -3,6 +3,7 @@ graph's int8 weights, the graph cached, the engine using it for requests only, a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from assist.decide.embedder import MODEL_SHA256, Embedder, default_model
 from assist.decide.engine import DecisionEngine
 from assist.decide.int8_matmul import int8_products
 from assist.errors import ConfigError
+from conftest import REPO, jsonl, run
 
 RNG = np.random.default_rng(11)
 
@@ -134,3 +136,19 @@ def test_the_shipped_adapters_pull_a_routes_requests_together_and_apart_from_oth
         return within - across
 
     assert margins(tuned) > margins(plain) + 0.03  # 0.43 against 0.36 with the shipped adapters
+
+
+def test_the_default_request_routes_take_the_requests_the_blueprint_names(home):
+    """Through `assist classify` with the default assist.toml: wordings of the blueprint's requests that
+    no example holds as they are (the examples have "summarise my day", "what's next")."""
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
+    expected = {"summarize my day": "agenda", "what is next": "agenda", "summarize my calendar week": "agenda",
+                "add lunch with Ana on Friday at 1pm": "calendar_edit", "find my notes about the boiler": "find_notes",
+                "draft an email to bob about the invoice": "draft_email", "did the bank write to me": "search_mail",
+                "make a note to buy light bulbs": "note", "tell me a joke": "chat",
+                "will it rain in paris tomorrow": "chat"}
+    requests = [{"type": "request", "data": {"text": text}} for text in expected]
+    result = run(["classify"], input=jsonl(*requests), timeout=300)
+    assert result.code == 0, result.err
+    routed = {task["data"]["text"]: task["intent"]["route"] for task in map(json.loads, result.out.splitlines())}
+    assert routed == expected
