@@ -152,3 +152,16 @@ def test_the_default_request_routes_take_the_requests_the_blueprint_names(home):
     assert result.code == 0, result.err
     routed = {task["data"]["text"]: task["intent"]["route"] for task in map(json.loads, result.out.splitlines())}
     assert routed == expected
+
+
+def test_without_the_adapters_requests_use_the_encoder_untuned_and_say_so(tmp_path, monkeypatch, capsys):
+    from assist.decide import embedder
+
+    monkeypatch.setattr(request_encoder, "ADAPTERS", tmp_path / "gone.npz")
+    embedder._tuned_for_requests.cache_clear()
+    try:
+        engine = DecisionEngine(Config(home=tmp_path, path=None))
+        assert engine.request_embedder() is engine.embedder()
+        assert "gone.npz is missing: typed requests use the encoder untuned" in capsys.readouterr().err
+    finally:
+        embedder._tuned_for_requests.cache_clear()

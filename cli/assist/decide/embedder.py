@@ -10,6 +10,7 @@ normalisation; texts go through in batches; one session per process.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from functools import cache
 from pathlib import Path
@@ -180,6 +181,10 @@ def _shared(model: str | None, tokenizer: str | None) -> Embedder:
 
 @cache
 def _tuned_for_requests() -> Embedder:
-    from .request_encoder import ADAPTERS
+    from . import request_encoder
 
-    return Embedder(adapters=ADAPTERS)
+    if not request_encoder.ADAPTERS.is_file():  # an installation that lost its data files
+        sys.stderr.write(f"assist: {request_encoder.ADAPTERS} is missing: typed requests use the encoder "
+                         "untuned and are routed less well (reinstall assist)\n")
+        return _shared(None, None)
+    return Embedder(adapters=request_encoder.ADAPTERS)
