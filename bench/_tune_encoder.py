@@ -142,25 +142,15 @@ def save(adapters: dict[str, np.ndarray], path: Path) -> None:
         np.savez_compressed(handle, **adapters)
 
 
-def examples() -> tuple[list[str], list[str]]:
-    """The texts and labels the shipped request model learns from with the checkout's assist.toml."""
-    from ask import routes_examples
-    from assist.decide.requests import label, packaged_rows
-
-    own = routes_examples()
-    routes = {name for _, name in own}
-    rows = packaged_rows()
-    return [t for t, _ in own] + [r["text"] for r in rows], [n for _, n in own] + [label(r, routes) for r in rows]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "cli" / "assist" / "decide" / "data" / "request-encoder.npz")
     args = parser.parse_args()
+    from ask import examples
     from assist.decide.embedder import MODEL_SHA256
     from assist.decide.requests import REQUESTS
 
-    texts, labels = examples()
+    _, _, texts, labels = examples()
     print(f"tuning on {len(texts):,} examples ({len(set(labels))} labels)...", file=sys.stderr, flush=True)
     model = tune(texts, labels, REQUESTS.oos_weight, progress=True)
     save(parts(model, MODEL_SHA256), args.out)

@@ -52,6 +52,19 @@ def routes_examples() -> list[tuple[str, str]]:
     return [(t, n) for n, r in raw["routes"].items() if r.get("request") for t in r.get("examples", [])]
 
 
+def examples() -> tuple[list[tuple[str, str]], list[dict[str, str]], list[str], list[str]]:
+    """What the shipped request model (and the request encoder, bench/_tune_encoder.py) learns from with
+    the checkout's assist.toml: the routes' own examples, the packaged rows, then the texts and labels of
+    both (own first)."""
+    from assist.decide.requests import label, packaged_rows
+
+    own = routes_examples()
+    rows = packaged_rows()
+    routes = {n for _, n in own}
+    return (own, rows, [t for t, _ in own] + [r["text"] for r in rows],
+            [n for _, n in own] + [label(r, routes) for r in rows])
+
+
 def decided(model: IntentModel, vectors: Any, texts: list[str]) -> list[str]:
     """Each utterance's route as `assist ask` takes it: the model's, or chat when it is not sure."""
     probs = model.probabilities(vectors, texts)
@@ -160,13 +173,9 @@ def main() -> None:
     from assist.decide.embedder import Embedder
     from assist.decide.intent import train
     from assist.decide.request_encoder import ADAPTERS
-    from assist.decide.requests import REQUESTS, label, packaged_rows, slurp_route
+    from assist.decide.requests import REQUESTS, slurp_route
 
-    own = routes_examples()
-    rows = packaged_rows()
-    texts = [t for t, _ in own] + [r["text"] for r in rows]
-    routes = {n for _, n in own}
-    labels = [n for _, n in own] + [label(r, routes) for r in rows]
+    own, rows, texts, labels = examples()
     frozen = Embedder()
     vectors = frozen.embed(texts)
     if DATA.is_file():
