@@ -180,6 +180,23 @@ def test_correspondents_that_cannot_be_kept_are_said_not_raised(tmp_path):
     assert not Correspondents(tmp_path).wrote_to("ana@example.org")
 
 
+def test_a_spam_word_spelled_another_way_is_still_read_as_that_word():
+    """Words are also read as runs of four characters, so a model that learned "viagra" and "mortgage"
+    from spam finds "v1agra" and "mortgagee" spam-like too; read as whole words only, both are words it
+    never met and score like any other."""
+    from assist.decide.spam import train
+
+    def mail_of(body: str) -> dict:
+        return {"subject": "hello", "from": "someone@example.org", "body_text": body}
+
+    spam = [mail_of(f"cheap viagra and a mortgage for you {n}") for n in range(6)]
+    ham = [mail_of(f"the meeting notes for the garden project {n}") for n in range(6)]
+    model = train(spam + ham, [True] * 6 + [False] * 6)
+    plain = model.probability(mail_of("about a sunflower"))
+    assert model.probability(mail_of("about a v1agra")) > plain + 0.05
+    assert model.probability(mail_of("about a mortgagee")) > plain + 0.05
+
+
 def test_spam_train_makes_a_model_that_classify_uses(home, tmp_path):
     """`assist classify spam-train` on folders, then [classify] spam_model: classify scores with it."""
     from assist.decide.spam import SpamModel, shipped

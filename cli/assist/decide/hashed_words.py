@@ -27,6 +27,16 @@ def with_pairs(found: list[str]) -> list[str]:
     return found + [f"{a} {b}" for a, b in itertools.pairwise(found)]
 
 
+def char_grams(found: list[str], n: int = 4) -> list[str]:
+    """Each word's runs of `n` characters, the word marked at both ends ("<free>" gives "<fre", "free",
+    "ree>"); a word shorter than that is one token. They let a model tie "fr3e", "freee" and "free"."""
+    out: list[str] = []
+    for word in found:
+        marked = f"<{word}>"
+        out += [marked] if len(marked) <= n else [marked[i:i + n] for i in range(len(marked) - n + 1)]
+    return out
+
+
 def index(token: str, n_features: int) -> int:
     return int.from_bytes(hashlib.blake2b(token.encode("utf-8", "replace"), digest_size=4).digest(), "big") \
         % n_features

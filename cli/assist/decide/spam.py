@@ -1,5 +1,6 @@
 """Is this mail spam? A logistic regression over hashed words of the subject, the body and the sender,
-and over what some headers say (the mailer, the hops, bulk, a reply), trained on real mail.
+the runs of four characters of the subject's and body's words (a spam word spelled another way shares
+most of them), and what some headers say (the mailer, the hops, bulk, a reply), trained on real mail.
 
 What told the training corpus's mailing-list mail from everything else, rather than spam from mail a
 person wants, is left out: which headers a mail has, the content type, attachments, and any token for
@@ -14,7 +15,9 @@ spam-train` trains one on a user's own folders; decide/learning.py adjusts it to
 corrects. Training needs scikit-learn and scipy (the `classify` extra); scoring needs only numpy.
 
 The body is read up to BODY_CHARS and words are hashed (decide/hashed_words.py), so no mail can make
-scoring slow and the model keeps no word.
+scoring slow and the model keeps no word. A person's corrections are kept as these features
+(decide/learning.py); those kept before the character runs were read have words only, and still move
+the model through them.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ def tokens(data: dict[str, Any]) -> list[str]:
     """The features of one mail's event data (ingest/mail.py parse_message), as strings."""
     subject = str(data.get("subject") or "")
     body = str(data.get("body_text") or "")[:BODY_CHARS]
-    out = ["s:" + w for w in hashed_words.words(subject, 50)]
-    out += hashed_words.with_pairs(hashed_words.words(body))
+    subject_words, body_words = hashed_words.words(subject, 50), hashed_words.words(body)
+    out = ["s:" + w for w in subject_words]
+    out += hashed_words.with_pairs(body_words)
+    out += ["c:" + g for g in hashed_words.char_grams(subject_words + body_words)]
     out += ["f:" + w for w in hashed_words.words(str(data.get("from") or ""), 20)]
     found = data.get("headers")
     headers: dict[str, Any] = found if isinstance(found, dict) else {}
