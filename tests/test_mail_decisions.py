@@ -197,6 +197,19 @@ def test_a_spam_word_spelled_another_way_is_still_read_as_that_word():
     assert model.probability(mail_of("about a mortgagee")) > plain + 0.05
 
 
+def test_no_mail_has_more_spam_features_than_its_limits_allow():
+    """A task's subject and body can be as long as a line (1 MiB) and one word long: the spam model still
+    reads a bounded number of features (the body's first 4,000 characters, the subject's first 50 words,
+    each word's first 30 characters as runs of four), so no mail makes scoring slow."""
+    from assist.decide.spam import tokens
+
+    word = "x" * 500_000
+    huge = tokens({"subject": " ".join([word] * 2), "body_text": word, "from": word})
+    words = tokens({"subject": " ".join(f"w{n}" for n in range(100_000)),
+                    "body_text": " ".join(f"w{n}" for n in range(100_000)), "from": "a b c"})
+    assert len(huge) < 200 and len(words) < 12_000
+
+
 def test_spam_train_makes_a_model_that_classify_uses(home, tmp_path):
     """`assist classify spam-train` on folders, then [classify] spam_model: classify scores with it."""
     from assist.decide.spam import SpamModel, shipped

@@ -27,12 +27,13 @@ def with_pairs(found: list[str]) -> list[str]:
     return found + [f"{a} {b}" for a, b in itertools.pairwise(found)]
 
 
-def char_grams(found: list[str], n: int = 4) -> list[str]:
+def char_grams(found: list[str], n: int = 4, longest: int = 30) -> list[str]:
     """Each word's runs of `n` characters, the word marked at both ends ("<free>" gives "<fre", "free",
-    "ree>"); a word shorter than that is one token. They let a model tie "fr3e", "freee" and "free"."""
+    "ree>"); a word shorter than that is one token. They let a model tie "fr3e", "freee" and "free".
+    Only a word's first `longest` characters are read: a word can be as long as the text."""
     out: list[str] = []
     for word in found:
-        marked = f"<{word}>"
+        marked = f"<{word[:longest]}>"
         out += [marked] if len(marked) <= n else [marked[i:i + n] for i in range(len(marked) - n + 1)]
     return out
 
