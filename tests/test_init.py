@@ -103,6 +103,53 @@ def test_init_without_a_terminal_or_an_account_sets_up_notes_only(home):
     assert "ingest imap" not in r.out.split("next:")[1] and "--imap-host" in r.out.split("next:")[1]
 
 
+def _spamd_pongs(host: str, port: int) -> bool:
+    """Whether something at host:port answers spamd's PING (said here, not by the code under test)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(b"PING SPAMC/1.5\r\n\r\n")
+            return b"PONG" in sock.recv(100)
+    except OSError:
+        return False
+
+
+def test_init_writes_a_spamd_it_was_given_and_the_home_checks_mail_with_it(home, spamd):
+    """`assist init --spamd HOST:PORT` with a real spamd: written, said, and the home it made asks that
+    spamd about each mail; run again, nothing changes; `--spamd none` leaves it out."""
+    from assist.config_file import load
+    from assist.ingest.mail import mail_data
+
+    (home / "assist.toml").unlink()
+    r = run(["init", "--no-model", "--spamd", spamd], input="")
+    assert r.code == 78, r.err  # (no mail account: said, as without --spamd)
+    assert f"spamd: {spamd} answers" in r.out and f'[classify]\nspamd = "{spamd}"' in (home / "assist.toml").read_text()
+    spam = (Path(__file__).parent / "fixtures" / "email" / "spamassassin" / "spam" / "00001.eml").read_bytes()
+    said = mail_data(spam, load(home))["spamd"]
+    assert said["score"] > 0 and "error" not in said
+    assert "assist.toml: unchanged" in run(["init", "--no-model", "--spamd", spamd], input="").out
+    (home / "assist.toml").unlink()
+    r = run(["init", "--no-model", "--spamd", "none"], input="")
+    assert "spamd: not used" in r.out and "spamd =" not in (home / "assist.toml").read_text()
+
+
+def test_init_looks_for_a_spamd_where_debian_puts_it_and_refuses_one_elsewhere(home):
+    """Without --spamd, init writes the spamd at 127.0.0.1:783 when one answers there, else says how to
+    get one; a spamd on another machine (each mail would go there whole) is refused, nothing written."""
+    (home / "assist.toml").unlink()
+    r = run(["init", "--no-model"], input="")
+    there = _spamd_pongs("127.0.0.1", 783)
+    written = 'spamd = "127.0.0.1:783"' in (home / "assist.toml").read_text()
+    assert written == there and ("spamd: found at 127.0.0.1:783" in r.out) == there
+    assert ("spamd: none at 127.0.0.1:783 (optional: apt install spamassassin" in r.out) == (not there)
+    (home / "assist.toml").unlink()
+    r = run(["init", "--no-model", "--spamd", "192.0.2.7:783"], input="")
+    assert r.code == 2 and "192.0.2.7 is not on this machine" in r.err and not (home / "assist.toml").exists()
+    r = run(["init", "--no-model", "--spamd", "spamd.example"], input="")
+    assert r.code == 2 and "expected HOST:PORT" in r.err
+
+
 TEN_MISTAKES = """
 colour = "blue"                                   # 1 an unknown key
 

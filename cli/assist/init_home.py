@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 MARKER = "# --- accounts and folders:"
+LOCAL_SPAMD = "127.0.0.1:783"  # where Debian's spamd listens (apt install spamassassin)
 TOKEN = "mail"  # the token-store entry init keeps the mail password in
 
 
@@ -41,6 +42,7 @@ class Plan:
     mail: MailAccount | None = None
     pull_model: bool = True
     force: bool = False
+    spamd: str | None = None  # HOST:PORT of a spamd asked about each mail
     said: list[str] = field(default_factory=list)
 
 
@@ -59,8 +61,8 @@ def _quote(value: str) -> str:
 
 
 def accounts(plan: Plan) -> str:
-    """The part of assist.toml init writes: the notes folder, the calendar file events are added to, and
-    the mail account."""
+    """The part of assist.toml init writes: the notes folder, the calendar file events are added to, the
+    mail account and a local spamd."""
     lines = [f"{MARKER} `assist init` writes this part (everything below this line) ---",
              "", "[actions.notes]", f"vault = {_quote(plan.notes)}",
              "", "[actions.calendar]", 'file = "calendar.ics"']
@@ -83,7 +85,37 @@ def accounts(plan: Plan) -> str:
                       f"from = {_quote(mail.sender or mail.user)}"]
             if mail.cafile:
                 lines.append(f"cafile = {_quote(mail.cafile)}")
+    if plan.spamd:
+        lines += ["", "[classify]", f"spamd = {_quote(plan.spamd)}"]
     return "\n".join(lines) + "\n"
+
+
+def find_spamd(asked: str | None) -> tuple[str | None, str]:
+    """(the spamd to write, what to say): `asked` is --spamd (HOST:PORT, or "none"); without it, the one
+    at LOCAL_SPAMD if it answers. An address given that does not answer yet is written all the same."""
+    from .spamd import SpamdError, answers, parse_address
+
+    if asked == "none":
+        return None, "spamd: not used (--spamd none)"
+    if asked is None:
+        if answers(LOCAL_SPAMD):
+            return LOCAL_SPAMD, f"spamd: found at {LOCAL_SPAMD}; each mail is checked by it too ([classify] spamd)"
+        return None, (f"spamd: none at {LOCAL_SPAMD} (optional: apt install spamassassin, then assist init again: "
+                      "more spam caught, docs/classify.md)")
+    from .net import remote_problem
+
+    try:
+        host, _ = parse_address(asked)
+    except SpamdError as exc:
+        raise ValueError(str(exc)) from None
+    problem = remote_problem(host, False, f"spamd {asked}")
+    if problem:  # each mail would go there whole: a choice made in assist.toml, with allow_remote
+        raise ValueError(problem.replace("set allow_remote = true to use it",
+                                         "set allow_remote = true and [classify] spamd in assist.toml to use it"))
+    if answers(asked):
+        return asked, f"spamd: {asked} answers; each mail is checked by it too ([classify] spamd)"
+    return asked, (f"spamd: nothing answers at {asked} yet; written all the same (until it does, each mail "
+                   "records the error and goes on)")
 
 
 def write_config(home: Path, text: str, force: bool) -> tuple[Path, str]:

@@ -35,6 +35,18 @@ def parse_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def answers(address: str, timeout: float = 2.0) -> bool:
+    """Whether a spamd answers PING at this address (`assist init` looks for one this way)."""
+    try:
+        host, port = parse_address(address)
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(b"PING SPAMC/1.5\r\n\r\n")
+            return bool(re.match(rb"SPAMD/\d\.\d+ 0 PONG\r?\n", sock.recv(100)))
+    except (OSError, SpamdError):
+        return False
+
+
 def check(raw: bytes, address: str, config: Config, timeout: float = 30.0) -> dict[str, Any]:
     """{"spam": bool, "score": float, "threshold": float, "rules": [names]} for one message."""
     from .net import require_local

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 @click.option("--cafile", type=click.Path(dir_okay=False, exists=True), help="Trust this CA (a private server).")
 @click.option("--notes", metavar="DIR", default="notes", show_default=True,
               help="The folder of Markdown notes (relative: under the home).")
+@click.option("--spamd", metavar="HOST:PORT", help="A spamd to check each mail with (SpamAssassin's daemon), or "
+              "none. Default: the one at 127.0.0.1:783 if it answers.")
 @click.option("--no-model", is_flag=True, help="Do not fetch the default language model now.")
 @click.option("--preview", "preview_count", type=click.IntRange(0, 50), default=5, show_default=True,
               help="Show what would happen to this many of the newest messages (nothing is done).")
@@ -40,11 +42,12 @@ if TYPE_CHECKING:
 @click.option("--force", is_flag=True, help="Replace an existing assist.toml (the old one is kept as a backup).")
 def init(imap_host: str | None, imap_port: int | None, imap_security: str, user: str | None, password_stdin: bool,
          password_env: str | None, token: str | None, smtp_host: str | None, smtp_port: int | None,
-         smtp_security: str, sender: str | None, cafile: str | None, notes: str, no_model: bool,
-         preview_count: int, systemd: bool, force: bool) -> None:
+         smtp_security: str, sender: str | None, cafile: str | None, notes: str, spamd: str | None,
+         no_model: bool, preview_count: int, systemd: bool, force: bool) -> None:
     """Make a working home in one step: an assist.toml whose routes all work, the mail password in the
-    encrypted token store, the default model, a check, whom you wrote to (the Sent folder's To and Cc:
-    their mail is never filed in Junk unasked), a look at the newest messages, and how to run it.
+    encrypted token store, a local spamd when there is one, the default model, a check, whom you wrote
+    to (the Sent folder's To and Cc: their mail is never filed in Junk unasked), a look at the newest
+    messages, and how to run it.
 
     The home is --home, else $ASSIST_HOME, else the nearest folder upward with an assist.toml, else the user
     data folder (~/.local/share/assist). Questions are asked on a terminal for what the flags leave out;
@@ -57,6 +60,7 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
       assist init                                          # asks
       assist init --imap-host imap.fastmail.com --user me@fastmail.com --smtp-host smtp.fastmail.com
       echo "$PASSWORD" | assist init --imap-host 127.0.0.1 --imap-security plain --user me --password-stdin
+      assist init --spamd 127.0.0.1:783                    # SpamAssassin's spamd as one more spam signal
     """
     from .. import init_home as setup
     from ..home import find_home
@@ -84,7 +88,11 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
                                      show_default=False) or None
         mail = setup.MailAccount(imap_host, user, imap_port, imap_security, smtp_host, smtp_port, smtp_security,
                                  sender, password, token, password_env, cafile)
-    plan = setup.Plan(notes=notes, mail=mail, pull_model=not no_model, force=force)
+    try:
+        found, said = setup.find_spamd(spamd)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spamd") from None
+    plan = setup.Plan(notes=notes, mail=mail, pull_model=not no_model, force=force, spamd=found, said=[said])
     sys.exit(_run(home, plan, preview_count, systemd))
 
 
@@ -102,6 +110,8 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
             click.echo(f"  {kept}")
     _, what = setup.write_config(home, setup.template() + "\n" + setup.accounts(plan), plan.force)
     click.echo(f"  assist.toml: {what}")
+    for line in plan.said:
+        click.echo(f"  {line}")
     config_path = home / "assist.toml"
     errors, gaps = problems(read(config_path), config_path)
     for line in [*errors, *gaps]:
