@@ -453,9 +453,11 @@ vault = "{tmp_path / 'vault'}"
     assert after_undo["intent"]["route"] == "bills"
 
 
-def test_a_persons_route_for_a_typed_request_does_not_teach_the_mail_model(home):
-    """A held request routed by a person (or taught a route) is not kept as an example: what learns from
-    corrections is the model of mail and other events, which would then send mail to a request route."""
+def test_a_persons_route_for_a_typed_request_teaches_the_request_model_not_the_mail_model(home):
+    """A held request routed by a person is learned by the request model: the same request is routed
+    there next time without asking, `classify history` counts it and `classify undo` takes it back. The
+    model of mail and other events never learns it (it would send mail to a request route), and a
+    request cannot be taught a route of that model, nor a mail a request route."""
     (home / "assist.toml").write_text("""
 [routes.garden]
 examples = ["plant tulip bulbs", "mow the lawn", "prune the roses"]
@@ -470,6 +472,9 @@ request = true
 examples = ["what is on my shopping list", "find my note about the boiler"]
 template = "notes-answer"
 """)
+    from assist.config_file import load
+    from assist.decide.engine import DecisionEngine
+
     request = {"type": "request", "data": {"text": "will it rain in paris tomorrow"}}
     assert run(["enqueue", "--queue", "inbox"], input=jsonl(request)).code == 0
     assert run(["classify", "--from", "inbox", "--to", "act", "--once"], timeout=300).code == 0
@@ -478,7 +483,13 @@ template = "notes-answer"
     assert run(["classify", "--from", "inbox", "--to", "act", "--once"], timeout=300).code == 0
     [routed] = run(["queue", "ls", "--queue", "act", "--json"]).json()
     assert routed["id"] == held["id"]
-    taught = run(["classify", "teach", held["id"], "agenda"])
-    assert taught.code == 2 and "not taught" in taught.err and "Traceback" not in taught.err, taught
-    assert run(["classify", "history", "--json"]).json() == []
-    assert not (home / "state" / "feedback.jsonl").exists()
+    [learned] = run(["classify", "history", "--json"]).json()
+    assert learned["by_route"] == {"agenda": 1}
+    [again] = classify({"type": "request", "data": {"text": "will it rain in paris tomorrow"}})
+    assert again["intent"]["route"] == "agenda", again["intent"]  # not held this time
+    assert "agenda" not in DecisionEngine(load(home)).model().classes  # the mail model: garden, cars
+    crossed = run(["classify", "teach", held["id"], "garden"])
+    assert crossed.code == 2 and "is a typed request" in crossed.err and "Traceback" not in crossed.err
+    assert run(["classify", "undo"], timeout=300).code == 0
+    undone = run(["classify"], input=jsonl(request), timeout=300)
+    assert undone.out == "" and "held: no confident route" in undone.err, undone  # asked again

@@ -194,8 +194,10 @@ def teach(task_id: str, route: str) -> None:
     Examples:
       assist classify teach 01JD3K newsletter
       assist classify teach 01JD3K spam          # the spam model learns from it too
+      assist classify teach 01JD4P agenda        # a typed request: the request model learns it
     """
     from ..decide.engine import DecisionEngine
+    from ..decide.requests import is_request
     from ..queue.admin import resolve
 
     config = load_config()
@@ -206,8 +208,9 @@ def teach(task_id: str, route: str) -> None:
     _, task = backend.queue(info.queue, create=False).get(info.id)
     engine = DecisionEngine(config)
     if not engine.learn(task, route, "person:teach"):
-        raise click.UsageError(f"{info.id}: typed requests and request routes are not taught (their model "
-                               "learns from the request routes' examples in assist.toml: docs/ask.md)")
+        kind = "a typed request" if is_request(task) else "not a typed request"
+        raise click.UsageError(f"{info.id} is {kind}: teach it a route of its kind (request routes are for "
+                               "what a person types: docs/ask.md)")
     engine.model()  # trains the new version now
     [intent] = engine.decide([task])
     click.echo(f"learned: {info.id} is {route}; classify would now say {intent['route']} "

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = "state/intent-model.npz"
 REQUEST_MODEL = "state/request-model.npz"
+# how many times a request a person gave a route counts among the ~4,000 examples of the request model
+# (one example alone moved little: tests/test_request_encoder.py)
+TAUGHT_WEIGHT = 5
 
 
 class DecisionEngine:
@@ -37,6 +40,7 @@ class DecisionEngine:
         self._stamp: str | None = None  # the feedback the loaded models were made with
         self._embedder: Any = None
         self._requests: IntentModel | bool | None = None
+        self._requests_stamp: str | None = None  # the feedback the request model was made with
         self._rejections: Rejections | None = None
         self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
 
@@ -59,23 +63,33 @@ class DecisionEngine:
                 for text in route.get("examples", [])]
 
     def request_model(self) -> IntentModel | None:
-        """The model of typed requests: the request routes' examples and the packaged ones (decide/requests.py),
-        trained on first use and kept in state/request-model.npz until they or the encoder change."""
+        """The model of typed requests: the request routes' examples, the packaged ones (decide/requests.py)
+        and the requests a person gave a route (decide/learning.py request_example), trained on first use
+        and kept in state/request-model.npz until they or the encoder change."""
+        from .learning import Feedback
+
         with self._lock:
-            if self._requests is None:
+            stamp = Feedback(self.config.home).stamp()
+            if self._requests is None or stamp != self._requests_stamp:
                 from .requests import REQUESTS, packaged_examples
 
                 names = {n for n, r in self.config.routes.items() if r.get("request")}
-                examples = [(t, n) for n in names for t in self.config.routes[n].get("examples", [])]
+                examples = [(t, n) for n in sorted(names) for t in self.config.routes[n].get("examples", [])]
                 if names:
                     examples += packaged_examples(names)
-                self._requests = (self._trained(examples, REQUEST_MODEL, "requests", REQUESTS,
-                                                self.request_embedder()) if names else None) or False
+                taught = [(str(e["text"]), str(e["route"])) for e in Feedback(self.config.home).entries()
+                          if e.get("request") and e.get("route") in names and e.get("text")]
+                self._requests = (self._trained(examples + taught * TAUGHT_WEIGHT, REQUEST_MODEL, "requests",
+                                                REQUESTS, self.request_embedder(), kept=len(examples))
+                                  if names else None) or False
+                self._requests_stamp = stamp
             return self._requests if isinstance(self._requests, IntentModel) else None
 
     def _trained(self, examples: list[tuple[str, str]], where: str, name: str,
-                 recipe: Recipe | None = None, embedder: Any = None) -> IntentModel | None:
-        """A model of these examples, from its cache file when that was made from the same ones the same way."""
+                 recipe: Recipe | None = None, embedder: Any = None, kept: int = 0) -> IntentModel | None:
+        """A model of these examples, from its cache file when that was made from the same ones the same way.
+        With examples after the first `kept` (a person's), the vectors of those first ones are kept in a
+        file beside the model's, so that the next example a person gives does not embed them all again."""
         if len({n for _, n in examples if not is_oos(n)}) < 2:
             return None
         recipe = recipe or Recipe()
@@ -93,7 +107,10 @@ class DecisionEngine:
         if len(texts) > 500 and sys.stderr.isatty():  # the request model: ~15 s once, not a hang
             sys.stderr.write(f"assist: first use: learning to route {name} from {len(texts):,} examples "
                              "(kept until they change)...\n")
-        model = train(embedder.embed(texts), [n for _, n in examples], name=name, recipe=recipe, texts=texts)
+        vectors = embedder.embed(texts) if not 0 < kept < len(texts) else \
+            _stacked(_kept_vectors(texts[:kept], embedder, path.with_name(path.stem + "-vectors.npz")),
+                     embedder.embed(texts[kept:]))
+        model = train(vectors, [n for _, n in examples], name=name, recipe=recipe, texts=texts)
         model.meta["examples_hash"] = digest
         model.save(path)
         return model
@@ -172,16 +189,22 @@ class DecisionEngine:
             return self._spam
 
     def learn(self, task: dict[str, Any], route: str, by: str) -> bool:
-        """Keep a person's route for `task` as an example; the next decision is made with it. False, and
-        nothing kept, for a typed request or a request route: what is learned from here is the model of
-        mail and other events (a request's route given by a person would teach it to send mail there)."""
-        from .learning import Feedback, example
+        """Keep a person's route for `task` as an example; the next decision is made with it: a typed
+        request given a request route teaches the request model, any other task given another route the
+        model of mail and other events. False, and nothing kept, when the two kinds cross (a request given
+        a mail route, a mail given a request route): that model would learn to send one kind where only
+        the other goes."""
+        from .learning import Feedback, example, request_example
 
-        if is_request(task) or self.config.route(route).get("request"):
+        request = is_request(task)
+        if request != bool(self.config.route(route).get("request")):
+            return False
+        entry = request_example(task, route, by) if request else None
+        if entry is not None and not entry["text"]:
             return False
         with self._lock:
-            Feedback(self.config.home).add(example(task, route, by, self.embedder(),
-                                                   bool(self.settings.get("learn_text", False))))
+            Feedback(self.config.home).add(entry or example(task, route, by, self.embedder(),
+                                                            bool(self.settings.get("learn_text", False))))
         return True
 
     def learn_rejection(self, task: dict[str, Any], by: str) -> bool:
@@ -296,6 +319,35 @@ class DecisionEngine:
                 embedded.update(zip(rows, vectors, strict=True))
         self._hold_what_was_rejected(tasks, out, embedded)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]
+
+
+def _kept_vectors(texts: list[str], embedder: Any, path: Any) -> Any:
+    """The texts' embeddings, from `path` when it holds those of the same texts by the same encoder, else
+    made and kept there."""
+    import io
+
+    import numpy as np
+
+    from ..fileutil import write_atomic
+
+    key = hashlib.sha256(json.dumps([embedder.identity, texts]).encode()).hexdigest()
+    try:
+        with np.load(path, allow_pickle=False) as found:
+            if str(found["key"]) == key:
+                return found["vectors"]
+    except (OSError, KeyError, ValueError):
+        pass
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
+    buffer = io.BytesIO()
+    np.savez(buffer, key=np.array(key), vectors=vectors)
+    write_atomic(path, buffer.getvalue())
+    return vectors
+
+
+def _stacked(first: Any, then: Any) -> Any:
+    import numpy as np
+
+    return np.vstack([first, then])
 
 
 def rejection_learner(config: Config, by: str) -> Any:

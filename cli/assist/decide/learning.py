@@ -43,6 +43,7 @@ CORRECTION_STRENGTH = 20.0
 # again with another name or amount is above 0.9; two different mails of the same kind (two invoices,
 # two newsletters) were 0.5-0.8 in the shared SpamAssassin mail
 REJECTED_SIMILARITY = 0.85
+REQUEST_CHARS = 1000  # of a typed request's words kept as an example
 
 
 def _pack(vector: Any) -> str:
@@ -81,6 +82,16 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
     if rejected:
         entry["rejected"] = True
     return entry
+
+
+def request_example(task: dict[str, Any], route: str, by: str) -> dict[str, Any]:
+    """The example a person's route for a typed request makes: its words (a request is a line the person
+    typed, kept like a mail's subject) and the request route; the request model learns from it
+    (decide/engine.py request_model), the model of mail and other events never does."""
+    from .intent import task_text
+
+    return {"op": "add", "id": task.get("id"), "route": route, "by": by, "at": int(time.time() * 1000),
+            "request": True, "text": task_text(task)[:REQUEST_CHARS]}
 
 
 class Feedback:
@@ -250,8 +261,9 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
     feedback = Feedback(home)
     stamp = feedback.stamp()
     entries = feedback.entries()
-    refused = [e for e in entries if e.get("rejected")]
-    routed = [e for e in entries if not e.get("rejected")]
+    requests = [e for e in entries if e.get("request")]  # the request model's (engine.request_model)
+    refused = [e for e in entries if e.get("rejected") and not e.get("request")]
+    routed = [e for e in entries if not e.get("rejected") and not e.get("request")]
     texts = [t for t, _ in route_examples]
     vectors = [embedder.embed(texts)] if texts else []
     labels = [name for _, name in route_examples]
@@ -269,7 +281,7 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
         files["spam.npz"] = adjust_vectors(base_spam, [(e["spam"]["i"], e["spam"]["v"]) for e in mail],
                                            [e["route"] == spam_route for e in mail], CORRECTION_STRENGTH)
     counts: dict[str, int] = {}
-    for label in labels[len(route_examples):]:
+    for label in labels[len(route_examples):] + [e["route"] for e in requests]:
         counts[label] = counts.get(label, 0) + 1
     meta = {"feedback": stamp, "examples": [e["id"] for e in entries], "by_route": counts,
             "rejected": len(refused_routes), "route_examples": len(route_examples), "spam_examples": len(mail),
