@@ -53,15 +53,13 @@ def start_spamd(workdir: Path) -> tuple[subprocess.Popen | None, str | None]:
     if os.getuid() == 0:
         args += ["-u", "nobody"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(workdir / "spamd.log", "wb"))  # noqa: SIM115
+    from assist.spamd import answers
+
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
-                sock.sendall(b"PING SPAMC/1.5\r\n\r\n")
-                if b"PONG" in sock.recv(100):
-                    return proc, f"127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.5)
+        if answers(f"127.0.0.1:{port}"):
+            return proc, f"127.0.0.1:{port}"
+        time.sleep(0.5)
     proc.kill()
     return None, None
 

@@ -102,16 +102,15 @@ def find_spamd(asked: str | None) -> tuple[str | None, str]:
             return LOCAL_SPAMD, f"spamd: found at {LOCAL_SPAMD}; each mail is checked by it too ([classify] spamd)"
         return None, (f"spamd: none at {LOCAL_SPAMD} (optional: apt install spamassassin, then assist init again: "
                       "more spam caught, docs/classify.md)")
-    from .net import remote_problem
+    from .net import is_loopback
 
     try:
         host, _ = parse_address(asked)
     except SpamdError as exc:
         raise ValueError(str(exc)) from None
-    problem = remote_problem(host, False, f"spamd {asked}")
-    if problem:  # each mail would go there whole: a choice made in assist.toml, with allow_remote
-        raise ValueError(problem.replace("set allow_remote = true to use it",
-                                         "set allow_remote = true and [classify] spamd in assist.toml to use it"))
+    if not is_loopback(host):  # each mail would go there whole: a choice made in assist.toml, not here
+        raise ValueError(f"spamd {asked}: {host} is not on this machine; to send it each mail, set "
+                         "allow_remote = true and [classify] spamd in assist.toml")
     if answers(asked):
         return asked, f"spamd: {asked} answers; each mail is checked by it too ([classify] spamd)"
     return asked, (f"spamd: nothing answers at {asked} yet; written all the same (until it does, each mail "

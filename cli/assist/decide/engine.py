@@ -71,7 +71,8 @@ class DecisionEngine:
         from .learning import Feedback
 
         with self._lock:
-            stamp = Feedback(self.config.home).stamp()
+            feedback = Feedback(self.config.home)
+            stamp = feedback.stamp()
             if self._requests is None or stamp != self._requests_stamp:
                 from .requests import REQUESTS, packaged_examples
 
@@ -79,7 +80,7 @@ class DecisionEngine:
                 examples = [(t, n) for n in sorted(names) for t in self.config.routes[n].get("examples", [])]
                 if names:
                     examples += packaged_examples(names)
-                taught = [(str(e["text"]), str(e["route"])) for e in Feedback(self.config.home).entries()
+                taught = [(str(e["text"]), str(e["route"])) for e in feedback.entries()
                           if e.get("request") and e.get("route") in names and e.get("text")]
                 self._requests = (self._trained(examples + taught * TAUGHT_WEIGHT, REQUEST_MODEL, "requests",
                                                 REQUESTS, self.request_embedder(), kept=len(examples))
@@ -203,14 +204,11 @@ class DecisionEngine:
         from .learning import Feedback, example, request_example
 
         request = is_request(task)
-        if request != bool(self.config.route(route).get("request")):
-            return False
-        entry = request_example(task, route, by) if request else None
-        if entry is not None and not entry["text"]:
+        if request != bool(self.config.route(route).get("request")) or (request and not task_text(task)):
             return False
         with self._lock:
-            Feedback(self.config.home).add(entry or example(task, route, by, self.embedder(),
-                                                            bool(self.settings.get("learn_text", False))))
+            Feedback(self.config.home).add(request_example(task, route, by) if request else example(
+                task, route, by, self.embedder(), bool(self.settings.get("learn_text", False))))
         return True
 
     def learn_rejection(self, task: dict[str, Any], by: str) -> bool:
@@ -330,6 +328,7 @@ class DecisionEngine:
 def _kept_vectors(texts: list[str], embedder: Any, path: Any) -> Any:
     """The texts' embeddings, from `path` when it holds those of the same texts by the same encoder, else
     made and kept there."""
+    import contextlib
     import io
     import zipfile
 
@@ -347,7 +346,8 @@ def _kept_vectors(texts: list[str], embedder: Any, path: Any) -> Any:
     vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
     buffer = io.BytesIO()
     np.savez(buffer, key=np.array(key), vectors=vectors)
-    write_atomic(path, buffer.getvalue())
+    with contextlib.suppress(OSError):  # only a saving of time: the next teaching embeds them again
+        write_atomic(path, buffer.getvalue())
     return vectors
 
 
