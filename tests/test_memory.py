@@ -112,11 +112,18 @@ def test_chunks_overlap_and_stay_small():
 
 def test_adding_missing_paths_and_bad_jsonl_say_so(home, tmp_path):
     missing = run(["memory", "add", str(tmp_path / "nope")])
-    assert missing.code == 1 and f"{tmp_path / 'nope'}: no such file or folder" in missing.err
+    assert missing.code == 2 and f"{tmp_path / 'nope'}: no such file or folder" in missing.err
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "fine"}\n{"txt": "oops"}\n')
+    bad.write_bytes(b'{"text": "the boat is moored at pier seven"}\n{"txt": "oops"}\n{"text": null}\n["text"]\n'
+                    b'{"text": "\xff"}\n\n{"text": "the spare key is under the blue pot"}\n')
     result = run(["memory", "add", str(bad)])
-    assert result.code == 1 and f"{bad}: line 2: expected" in result.err
+    assert result.code == 65, result.err
+    assert [line.split(": line ")[1].split(":")[0] for line in result.err.splitlines()] == ["2", "3", "4", "5"]
+    assert all(line.startswith(f"assist memory add: {bad}: line ") for line in result.err.splitlines())
+    assert "added 2 chunks from 1 files; 4 bad lines left out" in result.out
+    found = run(["memory", "query", "where is the spare key", "-k", "2", "--json"])
+    assert sorted(c["text"] for c in orjson.loads(found.out)) == [
+        "the boat is moored at pier seven", "the spare key is under the blue pot"]
 
 
 def test_a_chroma_server_by_url(home, tmp_path):

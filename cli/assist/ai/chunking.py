@@ -15,12 +15,15 @@ def chunks(text: str, size: int = SIZE, overlap: int = OVERLAP) -> Iterator[str]
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
     pieces: list[str] = []
     for paragraph in paragraphs:
-        while len(paragraph) > size:
-            cut = paragraph.rfind(" ", 0, size)
-            cut = cut if cut > size // 2 else size
-            pieces.append(paragraph[:cut].strip())
-            paragraph = paragraph[cut:].strip()
-        pieces.append(paragraph)
+        start = 0  # cut by position: a paragraph of megabytes is read once, not copied for each piece
+        while len(paragraph) - start > size:
+            cut = paragraph.rfind(" ", start, start + size)
+            cut = cut if cut > start + size // 2 else start + size
+            pieces.append(paragraph[start:cut].strip())
+            start = cut
+            while start < len(paragraph) and paragraph[start].isspace():
+                start += 1
+        pieces.append(paragraph[start:])
     current = ""
     for piece in pieces:
         if current and len(current) + len(piece) + 2 > size:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ..errors import AssistError, ConfigError
+from ..errors import AssistError, ConfigError, NotFound
 from .chunking import chunks, title_of
 
 if TYPE_CHECKING:
@@ -93,27 +93,31 @@ def _chunk_id(source: str, index: int) -> str:
     return f"{hashlib.sha1(source.encode()).hexdigest()[:16]}-{index}"
 
 
-def file_chunks(path: Path) -> list[Chunk]:
+def file_chunks(path: Path) -> tuple[list[Chunk], list[str]]:
     """A text or Markdown file's chunks; a .jsonl file gives one or more chunks per line
-    (`{"text": ..., "id"?: ..., "title"?: ...}`)."""
+    (`{"text": ..., "id"?: ..., "title"?: ...}`). With them, what was wrong with the lines left out
+    ("FILE: line N: ..."): the good lines of a file go in without the bad ones."""
     source = str(path.resolve())
     if path.suffix == ".jsonl":
         out: list[Chunk] = []
+        bad: list[str] = []
         for number, line in enumerate(path.read_bytes().splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 row = orjson.loads(line)
-                text = str(row["text"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                raise AssistError(f"{path}: line {number}: expected {{\"text\": ...}}") from None
+            except orjson.JSONDecodeError:
+                row = None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                bad.append(f'{path}: line {number}: expected {{"text": "..."}} (an object with a text string)')
+                continue
             base = f"{source}:{row.get('id', number)}"
-            for i, piece in enumerate(chunks(text)):
+            for i, piece in enumerate(chunks(row["text"])):
                 out.append(Chunk(_chunk_id(base, i), piece, base, str(row.get("title", "")), i))
-        return out
+        return out, bad
     text = path.read_text(encoding="utf-8", errors="replace")
     title = title_of(text, path.stem)
-    return [Chunk(_chunk_id(source, i), piece, source, title, i) for i, piece in enumerate(chunks(text))]
+    return [Chunk(_chunk_id(source, i), piece, source, title, i) for i, piece in enumerate(chunks(text))], []
 
 
 def collect(paths: Iterable[Path]) -> list[Path]:
@@ -126,7 +130,7 @@ def collect(paths: Iterable[Path]) -> list[Path]:
         elif path.is_file():
             found.append(path)
         else:
-            raise AssistError(f"{path}: no such file or folder")
+            raise NotFound(f"{path}: no such file or folder")
     return found
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..errors import DATAERR
 from ._common import load_config, print_json, print_table
 
 
@@ -40,7 +41,8 @@ def _memory(ctx: click.Context) -> Any:
 @click.pass_context
 def add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Add files, folders of Markdown or text notes, or JSONL files ({"text", "id"?, "title"?} per line).
-    Adding a file again replaces its chunks.
+    Adding a file again replaces its chunks. A JSONL line that is not such an object is named on stderr
+    and left out, the others go in (exit 65).
 
     \b
     Example:
@@ -49,14 +51,22 @@ def add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     from ..ai.memory import collect, file_chunks
 
     files = collect(paths)
-    chunks = [c for f in files for c in file_chunks(f)]
+    chunks, bad = [], []
+    for path in files:
+        found, problems = file_chunks(path)
+        chunks += found
+        bad += problems
+    for problem in bad:
+        click.echo(f"assist memory add: {problem}", err=True)
     store = _memory(ctx)
     interactive = sys.stderr.isatty()
     done = store.add(chunks, progress=(lambda n: click.echo(f"\r{n}/{len(chunks)} chunks", nl=False, err=True))
                      if interactive else None)
     if interactive:
         click.echo(err=True)
-    click.echo(f"added {done} chunks from {len(files)} files")
+    click.echo(f"added {done} chunks from {len(files)} files" + (f"; {len(bad)} bad lines left out" if bad else ""))
+    if bad:
+        sys.exit(DATAERR)
 
 
 @memory.command()
