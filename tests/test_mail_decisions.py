@@ -17,9 +17,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from assist.demo.servers import start_dovecot
 from assist.ingest.events import event
 from assist.ingest.mail import parse_message
-from conftest import ASSIST, REPO, Inbox, free_port, jsonl, run
+from conftest import ASSIST, REPO, Inbox, free_port, imap_section, jsonl, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email" / "spamassassin"
 
@@ -493,3 +494,124 @@ template = "notes-answer"
     assert run(["classify", "undo"], timeout=300).code == 0
     undone = run(["classify"], input=jsonl(request), timeout=300)
     assert undone.out == "" and "held: no confident route" in undone.err, undone  # asked again
+
+
+JUNK_HOME = """
+[routes.spam]
+description = "unsolicited advertising, scams and phishing"
+examples = ["Make money fast from home!!!", "You have been selected for a free prize"]
+actions = ["email.move"]
+
+[[routes.spam.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Junk"
+
+[routes.reading]
+description = "mail a person reads"
+examples = ["Can we meet on Thursday to go over the budget?", "Here are the photos from the weekend",
+            "Your invoice for October is attached", "Dinner at our place on Saturday?"]
+"""
+
+
+def folder_ids(imap, folder: str) -> list[str]:
+    import imaplib
+
+    conn = imaplib.IMAP4("127.0.0.1", imap.port)
+    conn.login(imap.user, imap.password)
+    try:
+        status, _ = conn.select(f'"{folder}"', readonly=True)
+        if status != "OK":
+            return []
+        _, found = conn.uid("SEARCH", None, "ALL")
+        ids = []
+        for uid in (found[0] or b"").split():
+            _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            ids += [message_from_bytes(p[1])["Message-ID"] for p in parts if isinstance(p, tuple)]
+        return ids
+    finally:
+        conn.logout()
+
+
+def person_moves(imap, message_id: str, source: str, to: str) -> None:
+    """What a person's mail client does when they drag a message to another folder (the first of those
+    with this Message-ID: the one that came first)."""
+    import imaplib
+
+    conn = imaplib.IMAP4("127.0.0.1", imap.port)
+    conn.login(imap.user, imap.password)
+    try:
+        conn.select(f'"{source}"')
+        _, found = conn.uid("SEARCH", None, "HEADER", "Message-ID", f'"{message_id}"')
+        uid = min(found[0].split(), key=int)
+        assert conn.uid("MOVE", uid, f'"{to}"')[0] == "OK"
+    finally:
+        conn.logout()
+
+
+def spam_score(intent: dict) -> float:
+    return intent["spam"]["model"] if "spam" in intent else intent["signals"]["spam"]
+
+
+def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home, monkeypatch):
+    """The person drags a mail assist filed in Junk back to the inbox: the next run must not file it in
+    Junk again (it would fight the person for ever), and the spam model learns it as not spam. The
+    attack: the spammer sends it again, the same Message-ID and text, to be taken for a rescue; a copy
+    sent again has other bytes (another Received line) and goes to Junk, and nothing is learned."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+        raw = (FIXTURES / "spam" / "00008.eml").read_bytes()  # "Is Your Family Protected?", 0.94 spam
+        message_id = message_from_bytes(raw)["Message-ID"]
+
+        def one_run() -> list[dict]:
+            assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
+            worked = run(["work", "--from", "inbox", "--once"])
+            assert worked.code == 0, worked.err
+            return [orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "done").glob("*.json")]
+
+        imap.deliver(raw, 1)
+        one_run()
+        assert folder_ids(imap, "Junk") == [message_id] and folder_ids(imap, "INBOX") == []
+
+        resent = b"Received: from relay.example.net by mx.example.org; Tue, 1 Dec 2026 10:00:00 +0000\r\n" + raw
+        imap.deliver(resent, 2)
+        [copy] = [d for d in one_run() if d["data"]["imap"]["uid"] == 2]
+        assert copy["intent"]["route"] == "spam" and "rescued" not in copy["intent"].get("signals", {})
+        assert folder_ids(imap, "Junk") == [message_id, message_id] and folder_ids(imap, "INBOX") == []
+        assert not (home / "state" / "feedback.jsonl").exists()  # nothing learned from a spammer's copy
+
+        person_moves(imap, message_id, "Junk", "INBOX")  # the first: the one the person got
+        [rescued] = [d for d in one_run() if d["data"]["imap"]["uid"] == 3]  # a new UID in the inbox
+        assert rescued["intent"]["route"] == "reading" and rescued["intent"]["signals"]["rescued"] is True
+        assert folder_ids(imap, "INBOX") == [message_id] and folder_ids(imap, "Junk") == [message_id]
+        assert spam_score(rescued["intent"]) >= 0.8  # the spam model's score before it learned
+        [version] = run(["classify", "history", "--json"]).json()
+        assert version["by_route"] == {"(not spam)": 1} and version["spam_examples"] == 1
+
+        [again] = classify(mail(raw))  # the same text, delivered some other way: the model learned it
+        assert again["intent"]["route"] == "reading" and spam_score(again["intent"]) < 0.5
+        assert len((home / "state" / "feedback.jsonl").read_text().splitlines()) == 1
+        assert run(["work", "--from", "inbox", "--once"]).code == 0  # nothing new: nothing learned twice
+        assert len(run(["classify", "history", "--json"]).json()) == 1
+    finally:
+        imap.stop()
+
+
+def test_the_mail_filed_in_junk_is_kept_within_bounds_and_a_torn_line_is_no_digest(tmp_path):
+    import hashlib
+
+    from assist.digest_file import DigestFile
+
+    path = tmp_path / "junked"
+    digests = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(10)]
+    kept = DigestFile(path, keep=3)
+    for digest in digests:
+        kept.add([digest])
+    found = DigestFile(path).known()  # as another process reads it
+    assert set(digests[-3:]) <= found and digests[0] not in found and len(found) <= 6  # the newest, bounded
+    with open(path, "ab") as handle:
+        handle.write(digests[0][:20].encode())  # a line a crash cut short
+    kept.add([digests[1]])
+    assert digests[1] in DigestFile(path).known() and digests[0] not in DigestFile(path).known()

@@ -17,7 +17,6 @@ can be tried against it).
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from email.utils import getaddresses
 from pathlib import Path
@@ -41,48 +40,28 @@ def digest(address: str) -> str:
 
 
 class Correspondents:
-    """state/correspondents of one home; read again whenever the file changes (act writes it from
-    another process while a worker classifies)."""
+    """state/correspondents of one home (digest_file.py)."""
 
     def __init__(self, home: Path):
+        from .digest_file import DigestFile
+
         self.path = home / FILE
-        self._seen: tuple[int, int] | None = None
-        self._known: frozenset[str] = frozenset()
+        self._file = DigestFile(self.path)
 
     def remember(self, sent_to: Iterable[str], sender: str | None) -> str | None:
         """Keep the addresses a mail was sent to (header values), not the sender's own. Called once the
         mail is sent, so a fault here is said (the returned text), never raised: a send that looked
         failed would be sent again."""
-        from filelock import FileLock
-
         own = set(addresses(sender)) if sender else set()
         try:
-            new = [d for d in (digest(a) for a in addresses(*sent_to) if a not in own) if d not in self.known()]
-            if new:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with FileLock(str(self.path) + ".lock"), open(self.path, "a+b") as handle:
-                    torn = False  # the last line, cut short by a crash: ours starts on a line of its own
-                    if handle.seek(0, os.SEEK_END):
-                        handle.seek(-1, os.SEEK_END)
-                        torn = handle.read(1) != b"\n"
-                    handle.write(b"\n" * torn + "".join(d + "\n" for d in new).encode())
-                    handle.flush()
-                    os.fsync(handle.fileno())
+            self._file.add(digest(a) for a in addresses(*sent_to) if a not in own)
         except OSError as exc:
             return f"the addresses were not kept as correspondents: {exc.strerror or exc}"
         return None
 
     def known(self) -> frozenset[str]:
         """The digests kept; none when the file is missing or unreadable (mail is then judged as any other)."""
-        try:
-            st = self.path.stat()
-            if self._seen != (st.st_mtime_ns, st.st_size):
-                lines = self.path.read_text(encoding="ascii", errors="replace").split("\n")
-                self._known = frozenset(line for line in lines if len(line) == 64)  # not a line a crash cut short
-                self._seen = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            self._seen, self._known = None, frozenset()
-        return self._known
+        return self._file.known()
 
     def wrote_to(self, from_value: str) -> bool:
         """Whether the (one) address of a From header is someone this person wrote to."""

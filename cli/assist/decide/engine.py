@@ -211,6 +211,16 @@ class DecisionEngine:
                 task, route, by, self.embedder(), bool(self.settings.get("learn_text", False))))
         return True
 
+    def _learn_not_spam(self, task: dict[str, Any]) -> None:
+        """A mail the person took out of Junk: the spam model learns it as not spam (once)."""
+        from .learning import Feedback, spam_example
+
+        entry = spam_example(task, False, "person:out-of-junk")
+        with self._lock:
+            feedback = Feedback(self.config.home)
+            if all(e["id"] != entry["id"] for e in feedback.entries()):
+                feedback.add(entry)
+
     def learn_rejection(self, task: dict[str, Any], by: str) -> bool:
         """Keep a task a person rejected as a rejection of its route (decide/learning.py); False when it
         had no route to refuse (held because nothing placed it) or is a typed request (the person asked)."""
@@ -299,6 +309,8 @@ class DecisionEngine:
                 if decided is not None:
                     out.append(decided)
                     continue
+                if signals.get("rescued"):
+                    self._learn_not_spam(task)
                 spam_signal[i] = signals
             rule = first_match(self.rules, {**task, "signals": signals})  # ours, never the document's
             if rule is not None:

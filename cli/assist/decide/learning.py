@@ -3,7 +3,8 @@ route menus of `assist top` and the dashboard, `assist classify teach ID R`) is 
 example, and the route model and the spam model are trained again from them. A task a person rejects
 (`assist queue reject`, top, the dashboard) is kept as a rejection of its route: the next task that
 reads nearly the same (cosine >= REJECTED_SIMILARITY) is held for a person instead of taking that route
-again, whoever placed it (a rule, the model). A rejection never places anything by itself.
+again, whoever placed it (a rule, the model). A rejection never places anything by itself. A mail the
+person took out of Junk (junked.py) is kept as "not spam" for the spam model alone.
 
 An example keeps what the models read, not the message: the sentence embedding of its text, the hashed
 features of the spam model (decide/spam.py), the subject, and the text itself only with `[classify]
@@ -82,6 +83,20 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
     if rejected:
         entry["rejected"] = True
     return entry
+
+
+def spam_example(task: dict[str, Any], spam: bool, by: str) -> dict[str, Any]:
+    """What the spam model reads of a mail, as spam or not by what the person did with it (took it out
+    of Junk: junked.py). Only the spam model learns from it: a move says spam or not, not which route."""
+    from .spam import vector
+
+    found = task.get("data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    idx, val = vector(data)
+    return {"op": "add", "id": f"{'spam' if spam else 'not-spam'}:{data.get('sha256') or task.get('id')}",
+            "by": by, "at": int(time.time() * 1000), "spam_only": True, "is_spam": spam,
+            "spam": {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]},
+            "subject": str(data.get("subject") or "")[:300]}
 
 
 def request_example(task: dict[str, Any], route: str, by: str) -> dict[str, Any]:
@@ -263,7 +278,8 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
     entries = feedback.entries()
     requests = [e for e in entries if e.get("request")]  # the request model's (engine.request_model)
     refused = [e for e in entries if e.get("rejected") and not e.get("request")]
-    routed = [e for e in entries if not e.get("rejected") and not e.get("request")]
+    judged = [e for e in entries if e.get("spam_only") and isinstance(e.get("spam"), dict)]  # the spam model's
+    routed = [e for e in entries if not e.get("rejected") and not e.get("request") and not e.get("spam_only")]
     texts = [t for t, _ in route_examples]
     vectors = [embedder.embed(texts)] if texts else []
     labels = [name for _, name in route_examples]
@@ -278,14 +294,17 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
         files["rejections.npz"] = Rejections(np.vstack(refused_vectors), refused_routes)
     mail = [e for e in routed if isinstance(e.get("spam"), dict)]
     if base_spam is not None and spam_route:
-        files["spam.npz"] = adjust_vectors(base_spam, [(e["spam"]["i"], e["spam"]["v"]) for e in mail],
-                                           [e["route"] == spam_route for e in mail], CORRECTION_STRENGTH)
+        files["spam.npz"] = adjust_vectors(base_spam, [(e["spam"]["i"], e["spam"]["v"]) for e in mail + judged],
+                                           [e["route"] == spam_route for e in mail] + [e.get("is_spam") is True
+                                                                                       for e in judged],
+                                           CORRECTION_STRENGTH)
     counts: dict[str, int] = {}
-    for label in labels[len(route_examples):] + [e["route"] for e in requests]:
+    for label in labels[len(route_examples):] + [e["route"] for e in requests] + [
+            "(spam)" if e.get("is_spam") is True else "(not spam)" for e in judged]:
         counts[label] = counts.get(label, 0) + 1
     meta = {"feedback": stamp, "examples": [e["id"] for e in entries], "by_route": counts,
-            "rejected": len(refused_routes), "route_examples": len(route_examples), "spam_examples": len(mail),
-            "encoder": embedder.identity,
+            "rejected": len(refused_routes), "route_examples": len(route_examples),
+            "spam_examples": len(mail) + len(judged), "encoder": embedder.identity,
             "reason": reason, "learn_text": keep_text, "basis": basis}
     return Learned(home).save(files, meta)
 

@@ -9,6 +9,10 @@ Mail from someone the person wrote to (correspondents.py; `signals.correspondent
 Junk by the model or spamd: what they would file is held for the person, and "might be spam" is not
 asked. A From line can be forged, so a correspondent's name earns a question, not a pass into the inbox.
 
+A mail the person took out of Junk (the same bytes as one the spam route filed there: junked.py) is
+not filed there again, by the model, spamd or a header, nor asked about: `signals.rescued`, and the rules
+and the intent model place it.
+
 Only a verdict of spam is ever taken from a header: every header can be written by the sender, and a
 spammer who writes "X-Spam-Flag: YES" files their own mail in Junk. A verdict of "not spam" is
 ignored, and so is a `data.spamd` when no spamd is configured (a task document cannot vouch for itself).
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..config import Config
     from ..correspondents import Correspondents
+    from ..junked import Junked
     from .spam import SpamModel
 
 DEFAULT_ROUTE = "spam"
@@ -47,6 +52,7 @@ class SpamPolicy:
     model: SpamModel
     spamd: bool  # whether a spamd is configured (else data.spamd is not read)
     correspondents: Correspondents
+    junked: Junked
 
     @classmethod
     def from_config(cls, config: Config, model: SpamModel | None = None) -> SpamPolicy | None:
@@ -61,15 +67,19 @@ class SpamPolicy:
             model = SpamModel.load(config.resolve(settings["spam_model"])) if settings.get("spam_model") \
                 else shipped()
         from ..correspondents import Correspondents
+        from ..junked import Junked
 
         threshold = float(config.routes[route].get("threshold", DEFAULT_THRESHOLD))
         return cls(route, threshold, float(settings.get("spam_hold", DEFAULT_HOLD)), model,
-                   bool(settings.get("spamd")), Correspondents(config.home))
+                   bool(settings.get("spamd")), Correspondents(config.home), Junked(config.home))
 
     def judge(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        """(the signals for the rules: spam, the model's probability, and correspondent when the mail is
-        from someone the person wrote to; the intent when this step decides: spam, or held)."""
+        """(the signals for the rules: spam, the model's probability, correspondent when the mail is from
+        someone the person wrote to, rescued when the person took it out of Junk; the intent when this
+        step decides: spam, or held)."""
         p = round(self.model.probability(data), 4)
+        if self.junked.holds(data.get("sha256")):
+            return {"spam": p, "rescued": True}, None
         known = self.correspondents.wrote_to(str(data.get("from") or ""))
         mark = {"correspondent": True} if known else {}
         signals: dict[str, Any] = {"spam": p, **mark}

@@ -300,9 +300,14 @@ def _data(msg: Message, body: str, attachments: list[dict[str, Any]], size: int)
 
 
 def mail_data(raw: bytes, config: Config, size: int | None = None) -> dict[str, Any]:
-    """parse_message, and the verdict of a local spamd when `[classify] spamd` names one (data.spamd:
-    {"spam", "score", "threshold", "rules"}, or {"error"} when it could not answer: the mail goes on)."""
+    """parse_message, the SHA-256 of the message's bytes (data.sha256: a mail a person takes out of Junk
+    comes back with the same bytes, junked.py), and the verdict of a local spamd when `[classify] spamd`
+    names one (data.spamd: {"spam", "score", "threshold", "rules"}, or {"error"} when it could not
+    answer: the mail goes on)."""
+    import hashlib
+
     data = parse_message(raw, size)
+    data["sha256"] = hashlib.sha256(raw).hexdigest()
     address = config.section("classify").get("spamd")
     if address:
         from ..spamd import SpamdError, check

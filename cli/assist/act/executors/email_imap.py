@@ -111,14 +111,27 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         uid = one(conn, source, args["message_id"])
         if uid is None:
             if _exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
-                return {"already": True}  # moved before (a retry)
+                return {"already": True, **_filed_in_junk(ctx)}  # moved before (a retry)
             raise ActionError(f"email: no message {args['message_id']} in {source}")
         conn.create(_q(args["to"]))  # fails harmlessly when it exists
         conn.select(_q(source))
         status, _ = conn.uid("MOVE", uid.decode(), _q(args["to"]))
         if status != "OK":
             raise ActionError(f"email: the server refused to move it to {args['to']!r}")
-        return {"moved": 1, "to": args["to"]}
+    return {"moved": 1, "to": args["to"], **_filed_in_junk(ctx)}
+
+
+def _filed_in_junk(ctx: ActionContext) -> dict[str, Any]:
+    """When the task is the spam route's, its mail is kept track of as filed in Junk (junked.py)."""
+    from ...junked import Junked
+
+    route = (ctx.task.get("intent") or {}).get("route")
+    data = ctx.task.get("data") or {}
+    if route != ctx.config.section("classify").get("spam_route", "spam") or not isinstance(data, dict) \
+            or "sha256" not in data:
+        return {}
+    problem = Junked(ctx.config.home).remember(str(data["sha256"]))
+    return {"warning": problem} if problem else {}
 
 
 @executor("email.flag", {"required": ["message_id", "flag"],
