@@ -198,3 +198,67 @@ def test_a_caldav_event_repeating_every_minute_is_left_out(home, radicale):
     assert r.code == 0, r.err
     assert [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Dentist"]
     assert "every-minute@flood" in r.err and "event_left_out" in r.err
+
+
+ZONES = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//hostile//EN
+BEGIN:VTIMEZONE
+TZID:Flood/Zone
+BEGIN:STANDARD
+DTSTART:19700101T000000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=SECONDLY;INTERVAL=2
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:19700101T000001
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=SECONDLY;INTERVAL=2
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VTIMEZONE
+TZID:Office/Berlin
+BEGIN:STANDARD
+DTSTART:16010101T030000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010101T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:zone-flood@test
+DTSTART;TZID=Flood/Zone:20261202T090000
+DTEND;TZID=Flood/Zone:20261202T100000
+SUMMARY:In a zone that changes every second
+END:VEVENT
+BEGIN:VEVENT
+UID:meeting@test
+DTSTART;TZID=Office/Berlin:20261202T090000
+DTEND;TZID=Office/Berlin:20261202T100000
+SUMMARY:Meeting
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_calendars_own_time_zone_that_changes_every_second_is_not_used(home, tmp_path):
+    # found by fuzzing: dateutil counts the rules of a zone a calendar defines itself (a TZID the tz
+    # database does not know) from their start, for every time it converts; a zone that changed every
+    # second since 1970 kept a read busy for hours. The events in it are left out; a zone of the usual
+    # kind (yearly rules, since 1601 as Outlook writes them) is read
+    zones = tmp_path / "zones.ics"
+    zones.write_text(ZONES)
+    r = run(["ingest", "ics", str(zones), "--since", "2026-11-30", "--until", "2026-12-07"])
+    assert r.code == 0, r.err
+    assert [(e["summary"], e["start"]) for e in (orjson.loads(line)["data"] for line in r.out.splitlines())] == [
+        ("Meeting", "2026-12-02T09:00:00+01:00")]
+    assert "zone-flood@test" in r.err and "'Flood/Zone' changes its offset more often than monthly" in r.err
+    assert "Traceback" not in r.err

@@ -14,6 +14,7 @@ import math
 import re
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
@@ -41,6 +42,13 @@ MAX_RULE_STEPS = 200_000
 CYCLE_DAYS = 146_097  # 400 Gregorian years
 STEP_SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86_400, "WEEKLY": 604_800}
 PROBE_FROM = datetime(9968, 1, 1)
+# A calendar's own time zone (VTIMEZONE, for a TZID the tz database does not know) changes its offset by
+# rules that dateutil counts from their start for every time it converts: a zone changing every second
+# since 1970 would hang a read for hours (found by fuzzing). Real zones change once or twice a year; one
+# changing more often than monthly, or more than ZONE_MAX_CHANGES times before ZONE_PROBE_UNTIL, is not
+# used: the events in it are left out and named.
+ZONE_PROBE_UNTIL = datetime(2200, 1, 1)
+ZONE_MAX_CHANGES = 2400  # monthly for two hundred years
 NEGATIVE_COUNT = re.compile(r";?COUNT=-\d+")  # dropped, as recurring-ical-events does
 
 
@@ -164,10 +172,38 @@ def check(component: Any, tz: tzinfo, start: datetime, end: datetime) -> tuple[s
             values = component.get(name)
             for value in values if isinstance(values, list) else [] if values is None else [values]:
                 for one in getattr(value, "dts", [value]):  # RDATE and EXDATE hold lists
-                    _ = one.dt  # a broken value raises (icalendar's BrokenCalendarProperty is a ValueError)
+                    # a broken value raises (icalendar's BrokenCalendarProperty is a ValueError)
+                    costly = zone_problem(getattr(one.dt, "tzinfo", None))
+                    if costly is not None:
+                        return "event_left_out", costly
         return rule_problem(component, tz, start, end)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return "event_left_out", "unreadable: " + _why(exc)
+
+
+def zone_problem(zone: tzinfo | None) -> str | None:
+    """Why a time zone the calendar defined itself is not used (ZONE_MAX_CHANGES), else None; the tz
+    database's zones are always used."""
+    rules = getattr(zone, "_comps", None)  # dateutil's zone made from a VTIMEZONE
+    return _costly_zone(zone) if isinstance(rules, list) else None
+
+
+@lru_cache(maxsize=64)
+def _costly_zone(zone: Any) -> str | None:
+    from dateutil.rrule import MONTHLY, YEARLY, rrule
+
+    why = f"its time zone {str(getattr(zone, '_tzid', ''))[:60]!r} changes its offset more often than monthly"
+    for part in zone._comps:
+        found = part.rrule
+        for rule in getattr(found, "_rrule", []) if found is not None else []:  # an rruleset: its RRULEs
+            if not isinstance(rule, rrule) or rule._freq not in (YEARLY, MONTHLY):
+                return why
+            for changes, when in enumerate(rule, 1):
+                if when >= ZONE_PROBE_UNTIL:
+                    break
+                if changes > ZONE_MAX_CHANGES:
+                    return why
+    return None
 
 
 def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> tuple[list[dict[str, Any]],
