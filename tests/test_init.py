@@ -59,6 +59,7 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert "correspondents: 1 address(es) you wrote to, from 1 sent message(s)" in r.out
     assert "crontab" in r.out and "ingest imap --once --to inbox" in r.out
     assert "classify correspondents --from-sent" in r.out  # daily: mail sent from the person's own client
+    assert "classify junk" in r.out  # daily: what the person moved into Junk in their own client
     assert imap.password not in (home / "assist.toml").read_text()  # the password is in the token store
     assert run(["config", "check"]).code == 0
     # the first run, as cron would: no flag, no editing
@@ -312,14 +313,15 @@ def test_init_systemd_writes_units_that_verify_and_only_what_the_home_can_run(ho
 
 
 def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp_path):
-    """With a mail account: the IMAP listener, and a daily timer for whom the person wrote to (mail sent
-    from their own client); every unit passes `systemd-analyze verify`."""
+    """With a mail account: the IMAP listener, and daily timers for whom the person wrote to (mail sent
+    from their own client) and what they moved into Junk; every unit passes `systemd-analyze verify`."""
     from assist.init_home import systemd_units
 
     units = systemd_units(tmp_path / "my home", ASSIST, imap=True)
     assert sorted(units) == ["assist-correspondents.service", "assist-correspondents.timer",
-                             "assist-imap.service", "assist-work.service"]
+                             "assist-imap.service", "assist-junk.service", "assist-junk.timer", "assist-work.service"]
     assert "classify correspondents --from-sent" in units["assist-correspondents.service"]
+    assert "classify junk" in units["assist-junk.service"] and "OnCalendar=daily" in units["assist-junk.timer"]
     from assist.init_home import cron_lines
 
     assert len(cron_lines(tmp_path, ASSIST, imap=True)) == 2 and len(cron_lines(tmp_path, ASSIST, imap=False)) == 1

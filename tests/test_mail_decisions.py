@@ -615,3 +615,37 @@ def test_the_mail_filed_in_junk_is_kept_within_bounds_and_a_torn_line_is_no_dige
         handle.write(digests[0][:20].encode())  # a line a crash cut short
     kept.add([digests[1]])
     assert digests[1] in DigestFile(path).known() and digests[0] not in DigestFile(path).known()
+
+
+def test_a_mail_the_person_moves_into_junk_is_learned_as_spam(home, monkeypatch):
+    """`assist classify junk` reads the Junk folder: the mail classify left in the inbox that the person
+    moved there is learned as spam, once; the spam route's own filing and mail the provider put there
+    before assist saw it teach nothing."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+        ham = (FIXTURES / "ham" / "00010.eml").read_bytes()  # "SA CGI Configurator Scripts", 0.11 spam
+        spam = (FIXTURES / "spam" / "00008.eml").read_bytes()
+        ham_id = message_from_bytes(ham)["Message-ID"]
+        imap.deliver(ham, 1)
+        imap.deliver(spam, 2)
+        assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
+        assert run(["work", "--from", "inbox", "--once"]).code == 0
+        [placed] = [d for d in (orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "done").glob("*"))
+                    if d["data"]["message_id"] == ham_id]
+        assert placed["intent"]["route"] == "reading" and folder_ids(imap, "INBOX") == [ham_id]
+        imap.deliver_to(".Junk", (FIXTURES / "spam" / "00001.eml").read_bytes())  # the provider's filing
+
+        person_moves(imap, ham_id, "INBOX", "Junk")
+        learned = run(["classify", "junk"])
+        assert learned.code == 0, learned.err
+        assert "read 3 message(s) in Junk; 1 you moved there learned as spam" in learned.out
+        [version] = run(["classify", "history", "--json"]).json()
+        assert version["by_route"] == {"(spam)": 1}
+        [again] = classify(mail(ham))
+        assert spam_score(again["intent"]) > spam_score(placed["intent"]) + 0.3
+        assert "0 you moved there learned" in run(["classify", "junk"]).out  # once
+        assert len(run(["classify", "history", "--json"]).json()) == 1
+    finally:
+        imap.stop()

@@ -292,3 +292,24 @@ def correspondents(from_sent: bool, folder: str | None) -> None:
     kept = len(Correspondents(config.home).known())
     click.echo(f"{kept} correspondent(s) kept" + ("" if kept else
                ": every mail `assist act` sends adds its To and Cc; --from-sent reads your Sent folder"))
+
+
+@classify.command()
+@click.option("--folder", default=None, metavar="NAME",
+              help="The Junk folder, when it is not where the spam route's email.move files mail (\"Junk\").")
+def junk(folder: str | None) -> None:
+    """Learn as spam the mail you moved into Junk yourself, in your mail client: a mail classify placed
+    elsewhere in the last week (`[queue] keep_done`) that is now in the IMAP account's Junk folder. The
+    spam model learns each once (`assist classify history`: "(spam)"); what the spam route filed there,
+    and what your provider filed before assist saw it, teach nothing. The folder is only read. A mail you
+    take out of Junk needs no command: the next classify sees it come back. Run it daily (cron).
+
+    \b
+    Examples:
+      assist classify junk
+      assist classify junk --folder "[Gmail]/Spam"
+    """
+    from ..junk_folder import learn_from_junk
+
+    read, learned = learn_from_junk(load_config(), folder)
+    click.echo(f"read {read} message(s) in Junk; {learned} you moved there learned as spam")

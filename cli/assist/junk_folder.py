@@ -1,0 +1,111 @@
+"""What the person moved into Junk themselves, learned as spam (`assist classify junk`).
+
+A mail assist did not file in Junk, found there later, was put there by the person (their mail client's
+"this is spam"): its bytes are those of a mail assist classified and left elsewhere (data.sha256 of a
+finished task, kept `[queue] keep_done`, 7 days), and assist did not move it there (state/junked). Each
+is learned as spam by the spam model alone (decide/learning.py spam_example; a move says spam, not which
+route), once. What else is in Junk is not the person's doing and teaches nothing: the spam route's own
+filing, and mail the provider filed there before assist saw it.
+
+The folder is read from [actions.imap], read-only: the messages that arrived in the last `keep_done`
+(IMAP SEARCH SINCE; a move keeps a message's arrival date), each read as ingestion reads it (its first
+MAX_MESSAGE_BYTES) so that its digest is the one ingestion made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import imaplib
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Config
+
+DEFAULT_FOLDER = "Junk"
+
+
+def spam_folder(config: Config) -> str:
+    """The folder the spam route's email.move files mail in (its fixed `to`), else "Junk"."""
+    route = config.routes.get(config.section("classify").get("spam_route", "spam")) or {}
+    for action in route.get("fixed") or []:
+        to = (action.get("args") or {}).get("to") if isinstance(action, dict) else None
+        if action.get("type") == "email.move" and isinstance(to, str) and to and "{" not in to:
+            return to
+    return DEFAULT_FOLDER
+
+
+def left_elsewhere(config: Config) -> dict[str, dict[str, Any]]:
+    """The mail tasks classify placed on a route other than spam, by the digest of their bytes: the
+    finished tasks of every queue (a finished task keeps no body, its data.sha256 stays)."""
+    spam_route = config.section("classify").get("spam_route", "spam")
+    backend = config.backend()
+    found: dict[str, dict[str, Any]] = {}
+    for name in backend.queues():
+        queue = backend.queue(name, create=False)
+        for info in queue.list("done"):
+            doc = queue.read(info)
+            if doc is None:
+                continue  # purged since listed
+            data, route = doc.get("data"), (doc.get("intent") or {}).get("route")
+            if isinstance(data, dict) and isinstance(data.get("sha256"), str) and route and route != spam_route \
+                    and str(doc.get("type", "")).startswith("email."):
+                found[data["sha256"]] = doc
+    return found
+
+
+def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int]:
+    """Read the Junk folder and learn as spam what the person moved there. Returns (messages read, newly
+    learned)."""
+    from datetime import date, timedelta
+
+    from .decide.engine import DecisionEngine
+    from .decide.learning import Feedback, spam_example
+    from .errors import AssistError, UsageError
+    from .ingest.mail import MAX_MESSAGE_BYTES, parse_message
+    from .junked import Junked
+    from .mail import configured_account, imap_connect, imap_quote
+
+    if not config.action_section("imap").get("host"):
+        raise UsageError("no IMAP account to read a Junk folder from: configure [actions.imap] (`assist init`)")
+    name = folder or spam_folder(config)
+    placed = left_elsewhere(config)
+    since = date.fromtimestamp(time.time() - config.queue_settings.keep_done_s) - timedelta(days=1)
+    account = configured_account(config)
+    conn = imap_connect(account)
+    moved: list[tuple[str, bytes]] = []
+    try:
+        status, _ = conn.select(imap_quote(name), readonly=True)
+        if status != "OK" and folder is None:
+            return 0, 0  # no Junk folder yet: nothing was moved there
+        if status != "OK":
+            raise UsageError(f"no folder {name!r} on {account.host}")
+        status, found = conn.uid("SEARCH", "SINCE", since.strftime("%d-%b-%Y"))
+        uids = found[0].split() if status == "OK" and found and found[0] else []
+        junked = Junked(config.home)
+        for uid in uids:
+            status, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
+            raw = next((p[1] for p in parts if isinstance(p, tuple)), None) if status == "OK" else None
+            if raw is None:
+                continue  # expunged since the search
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest in placed and not junked.holds(digest):
+                moved.append((digest, raw))
+    except imaplib.IMAP4.error as exc:
+        raise AssistError(f"imap {account.host}: reading {name!r} failed ({exc})") from None
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            conn.logout()
+    feedback = Feedback(config.home)
+    known = {e["id"] for e in feedback.entries()}
+    learned = 0
+    for digest, raw in moved:
+        entry = spam_example({"data": {**parse_message(raw), "sha256": digest}}, True, "person:into-junk")
+        if entry["id"] not in known:
+            feedback.add(entry)
+            known.add(entry["id"])
+            learned += 1
+    if learned:
+        DecisionEngine(config).model()  # the new version, made now
+    return len(uids), learned
