@@ -615,6 +615,8 @@ def test_the_mail_filed_in_junk_is_kept_within_bounds_and_a_torn_line_is_no_dige
         handle.write(digests[0][:20].encode())  # a line a crash cut short
     kept.add([digests[1]])
     assert digests[1] in DigestFile(path).known() and digests[0] not in DigestFile(path).known()
+    kept.add(["not a digest\n" + digests[2], digests[2].upper()])  # a task's data.sha256 can be anything
+    assert digests[2] not in DigestFile(path).known() and len(DigestFile(path).known()) <= 7
 
 
 def test_a_mail_the_person_moves_into_junk_is_learned_as_spam(home, monkeypatch):

@@ -8,8 +8,11 @@ them once it holds twice as many. Used by correspondents.py (whom a person wrote
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
+
+DIGEST = re.compile(r"[0-9a-f]{64}")  # a line holds one; nothing else is written (a data.sha256 can be anything)
 
 
 class DigestFile:
@@ -23,7 +26,7 @@ class DigestFile:
         """Append the digests not kept yet (OSError when the file cannot be written)."""
         from filelock import FileLock
 
-        new = [d for d in dict.fromkeys(digests) if d not in self.known()]
+        new = [d for d in dict.fromkeys(digests) if DIGEST.fullmatch(d) and d not in self.known()]
         if not new:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
