@@ -262,3 +262,28 @@ def test_a_calendars_own_time_zone_that_changes_every_second_is_not_used(home, t
         ("Meeting", "2026-12-02T09:00:00+01:00")]
     assert "zone-flood@test" in r.err and "'Flood/Zone' changes its offset more often than monthly" in r.err
     assert "Traceback" not in r.err
+
+
+def zoned_event(uid: str, offset: str) -> str:
+    """An event in a zone its calendar defines itself, "Office/Zone" (a TZID the tz database does not know)."""
+    return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Office/Zone\r\n"
+            f"BEGIN:STANDARD\r\nDTSTART:16010101T000000\r\nTZOFFSETFROM:{offset}\r\nTZOFFSETTO:{offset}\r\n"
+            f"END:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261101T000000Z\r\n"
+            f"DTSTART;TZID=Office/Zone:20261202T090000\r\nDTEND;TZID=Office/Zone:20261202T100000\r\n"
+            f"SUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_each_calendar_object_keeps_its_own_time_zone(home, radicale):
+    # icalendar kept a zone a calendar defines itself for the whole process, the first read winning: an
+    # invitation with its own "Office/Zone" read before the person's event of the same TZID moved that
+    # event to the invitation's offset (09:00 +05:00 for 09:00 +01:00: four hours off)
+    import caldav
+
+    client = caldav.DAVClient(url=radicale, username="me", password="x")
+    calendar = client.principal().make_calendar(name="shared")
+    calendar.save_event(zoned_event("invitation@elsewhere", "+0500"))
+    calendar.save_event(zoned_event("mine@home", "+0100"))
+    r = run(["ingest", "caldav", radicale, "--user", "me", "--since", "2026-11-30", "--until", "2026-12-07"])
+    assert r.code == 0, r.err
+    starts = {e["summary"]: e["start"] for e in (orjson.loads(line)["data"] for line in r.out.splitlines())}
+    assert starts == {"invitation@elsewhere": "2026-12-02T09:00:00+05:00", "mine@home": "2026-12-02T09:00:00+01:00"}

@@ -210,8 +210,14 @@ def expand(ics: bytes, tz: tzinfo, start: datetime, end: datetime) -> tuple[list
                                                                            list[tuple[str, str, str]]]:
     """Every occurrence between start and end of the events of an iCalendar text, and (UID, what, why)
     of each event left out or read once (check)."""
+    import icalendar
     from icalendar import Calendar
 
+    # icalendar keeps the zones calendars define themselves (VTIMEZONE, for a TZID the tz database does not
+    # know) for the whole process, by TZID, the first definition read winning: an invitation read before
+    # the person's calendar in one CalDAV read moved their events to its own offsets. Each calendar its own
+    if hasattr(icalendar, "use_zoneinfo"):
+        icalendar.use_zoneinfo()
     try:
         calendar = Calendar.from_ical(ics)
     except Exception as exc:  # icalendar is lenient; what still escapes it (fuzzed: AttributeError) is the file's
