@@ -379,7 +379,7 @@ STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "
 def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
     """The newest mails of the configured account that match the request, one line each; IMAP SEARCH,
     read-only, each term sent as a quoted string."""
-    from .mail import configured_account, imap_connect
+    from .mail import configured_account, imap_reading
 
     # terms are ASCII words (letters, digits, @ . + -) sent as quoted strings: nothing else reaches the line
     criteria: list[str] = []
@@ -393,8 +393,7 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
         criteria += ["TEXT", f'"{word}"']
     if re.search(r"\b(unread|new)\b", text, re.IGNORECASE):
         criteria.append("UNSEEN")
-    conn = imap_connect(configured_account(config))
-    try:
+    with imap_reading(configured_account(config), "the inbox") as conn:
         conn.select("INBOX", readonly=True)
         status, found = conn.uid("SEARCH", *(criteria or ["ALL"]))
         uids = found[0].split()[-limit:] if status == "OK" and found and found[0] else []
@@ -403,9 +402,6 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
             _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])")
             lines.append(found_line(next((p[1] for p in parts if isinstance(p, tuple)), b"")))
         return lines
-    finally:
-        with contextlib.suppress(Exception):  # closing a connection that may be gone
-            conn.logout()
 
 
 def found_line(raw: bytes) -> str:

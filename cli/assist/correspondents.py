@@ -88,12 +88,10 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     """Keep the To and Cc of every message in the Sent folder of [actions.imap] (`sent`, default "Sent";
     when that is not there, the folder the server marks as Sent), read-only and headers only; not the
     account's own address nor [actions.smtp] from. Returns (messages read, correspondents kept in all)."""
-    import contextlib
-    import imaplib
     from email.parser import BytesHeaderParser
 
     from .errors import AssistError, UsageError
-    from .mail import configured_account, imap_connect, imap_quote
+    from .mail import configured_account, imap_quote, imap_reading
 
     section = config.action_section("imap")
     if not section.get("host"):
@@ -101,9 +99,8 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     name = folder or section.get("sent", "Sent")
     account = configured_account(config)
     own = ", ".join(filter(None, [config.action_section("smtp").get("from"), account.user]))
-    conn = imap_connect(account)
     sent_to: list[str] = []
-    try:
+    with imap_reading(account, f"the Sent folder {name!r}") as conn:
         status, _ = conn.select(imap_quote(name), readonly=True)
         marked = _special_sent(conn) if status != "OK" and folder is None else None
         if marked is not None:
@@ -120,11 +117,6 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
                 if isinstance(part, tuple):
                     head = BytesHeaderParser().parsebytes(part[1])
                     sent_to += [str(v) for v in (head.get_all("to") or []) + (head.get_all("cc") or [])]
-    except imaplib.IMAP4.error as exc:
-        raise AssistError(f"imap {account.host}: reading {name!r} failed ({exc})") from None
-    finally:
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            conn.logout()
     people = Correspondents(config.home)
     problem = people.remember(sent_to, own)
     if problem:

@@ -164,11 +164,10 @@ def newest(config: Any, count: int) -> list[dict[str, Any]]:
     """The newest `count` messages of the configured IMAP account as events, read-only: nothing is marked
     seen, and ingestion's own state is not touched."""
     from .ingest.mail import parse_message
-    from .mail import configured_account, imap_connect
+    from .mail import configured_account, imap_reading
     from .task import normalize
 
-    conn = imap_connect(configured_account(config))
-    try:
+    with imap_reading(configured_account(config), "the inbox") as conn:
         conn.select("INBOX", readonly=True)
         _, data = conn.uid("SEARCH", "ALL")
         uids = (data[0] or b"").split()[-count:]
@@ -180,8 +179,6 @@ def newest(config: Any, count: int) -> list[dict[str, Any]]:
                 events.append(normalize({"type": "email.received", "source": "imap:preview",
                                          "data": parse_message(raw)}, source="imap:preview"))
         return events
-    finally:
-        conn.logout()
 
 
 def preview(config: Any, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -14,9 +14,7 @@ MAX_MESSAGE_BYTES) so that its digest is the one ingestion made.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import imaplib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +60,10 @@ def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int
 
     from .decide.engine import DecisionEngine
     from .decide.learning import Feedback, spam_example
-    from .errors import AssistError, UsageError
+    from .errors import UsageError
     from .ingest.mail import MAX_MESSAGE_BYTES, parse_message
     from .junked import Junked
-    from .mail import configured_account, imap_connect, imap_quote
+    from .mail import configured_account, imap_quote, imap_reading
 
     if not config.action_section("imap").get("host"):
         raise UsageError("no IMAP account to read a Junk folder from: configure [actions.imap] (`assist init`)")
@@ -73,9 +71,8 @@ def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int
     placed = left_elsewhere(config)
     since = date.fromtimestamp(time.time() - config.queue_settings.keep_done_s) - timedelta(days=1)
     account = configured_account(config)
-    conn = imap_connect(account)
     moved: list[tuple[str, bytes]] = []
-    try:
+    with imap_reading(account, repr(name)) as conn:
         status, _ = conn.select(imap_quote(name), readonly=True)
         if status != "OK" and folder is None:
             return 0, 0  # no Junk folder yet: nothing was moved there
@@ -92,11 +89,6 @@ def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int
             digest = hashlib.sha256(raw).hexdigest()
             if digest in placed and not junked.holds(digest):
                 moved.append((digest, raw))
-    except imaplib.IMAP4.error as exc:
-        raise AssistError(f"imap {account.host}: reading {name!r} failed ({exc})") from None
-    finally:
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            conn.logout()
     feedback = Feedback(config.home)
     known = {e["id"] for e in feedback.entries()}
     learned = 0

@@ -7,6 +7,7 @@ out of reach is Unavailable (IMAP) or TemporaryError (SMTP), a refusal is a Mail
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import smtplib
 import ssl
@@ -18,6 +19,8 @@ from .errors import AssistError, ConfigError, TemporaryError, Unavailable, Usage
 from .net import is_loopback
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .config import Config
 
 
@@ -75,6 +78,20 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
     except imaplib.IMAP4.error as exc:
         raise AssistError(f"imap {account.host}: login as {account.user} refused ({_short(exc)})") from None
     return conn
+
+
+@contextlib.contextmanager
+def imap_reading(account: ImapAccount, what: str) -> Iterator[imaplib.IMAP4]:
+    """A logged-in connection for reading `what` (a folder, said in the error); an IMAP error while
+    reading is one line, and the connection is closed in any case."""
+    conn = imap_connect(account)
+    try:
+        yield conn
+    except imaplib.IMAP4.error as exc:
+        raise AssistError(f"imap {account.host}: reading {what} failed ({exc})") from None
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            conn.logout()
 
 
 def imap_quote(text: str) -> str:
