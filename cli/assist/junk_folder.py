@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .config import Config
@@ -26,7 +26,9 @@ DEFAULT_FOLDER = "Junk"
 
 def spam_folder(config: Config) -> str:
     """The folder the spam route's email.move files mail in (its fixed `to`), else "Junk"."""
-    route = config.routes.get(config.section("classify").get("spam_route", "spam")) or {}
+    from .decide.spam_policy import spam_route_name
+
+    route = config.routes.get(spam_route_name(config)) or {}
     for action in route.get("fixed") or []:
         to = (action.get("args") or {}).get("to") if isinstance(action, dict) else None
         if action.get("type") == "email.move" and isinstance(to, str) and to and "{" not in to:
@@ -34,12 +36,14 @@ def spam_folder(config: Config) -> str:
     return DEFAULT_FOLDER
 
 
-def left_elsewhere(config: Config) -> dict[str, dict[str, Any]]:
-    """The mail tasks classify placed on a route other than spam, by the digest of their bytes: the
-    finished tasks of every queue (a finished task keeps no body, its data.sha256 stays)."""
-    spam_route = config.section("classify").get("spam_route", "spam")
+def left_elsewhere(config: Config) -> set[str]:
+    """The digests of the mail classify placed on a route other than spam: from the finished tasks of
+    every queue (a finished task keeps no body, its data.sha256 stays)."""
+    from .decide.spam_policy import spam_route_name
+
+    spam_route = spam_route_name(config)
     backend = config.backend()
-    found: dict[str, dict[str, Any]] = {}
+    found: set[str] = set()
     for name in backend.queues():
         queue = backend.queue(name, create=False)
         for info in queue.list("done"):
@@ -49,7 +53,7 @@ def left_elsewhere(config: Config) -> dict[str, dict[str, Any]]:
             data, route = doc.get("data"), (doc.get("intent") or {}).get("route")
             if isinstance(data, dict) and isinstance(data.get("sha256"), str) and route and route != spam_route \
                     and str(doc.get("type", "")).startswith("email."):
-                found[data["sha256"]] = doc
+                found.add(data["sha256"])
     return found
 
 
@@ -90,14 +94,8 @@ def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int
             if digest in placed and not junked.holds(digest):
                 moved.append((digest, raw))
     feedback = Feedback(config.home)
-    known = {e["id"] for e in feedback.entries()}
-    learned = 0
-    for digest, raw in moved:
-        entry = spam_example({"data": {**parse_message(raw), "sha256": digest}}, True, "person:into-junk")
-        if entry["id"] not in known:
-            feedback.add(entry)
-            known.add(entry["id"])
-            learned += 1
+    learned = sum(feedback.add_once(spam_example({"data": {**parse_message(raw), "sha256": digest}}, True,
+                                                 "person:into-junk")) for digest, raw in moved)
     if learned:
         DecisionEngine(config).model()  # the new version, made now
     return len(uids), learned

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
 from .requests import is_request
 from .rules import first_match
-from .spam_policy import is_mail
+from .spam_policy import is_mail, spam_route_name
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -157,7 +157,7 @@ class DecisionEngine:
             path = self.config.resolve(spam)
             spam_id = f"{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
         key = json.dumps([self.embedder().identity, sorted(self._route_examples()), spam_id,
-                          self.settings.get("spam_route", "spam")])
+                          spam_route_name(self.config)])
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def _learned(self, stamp: str) -> Any:
@@ -215,11 +215,8 @@ class DecisionEngine:
         """A mail the person took out of Junk: the spam model learns it as not spam (once)."""
         from .learning import Feedback, spam_example
 
-        entry = spam_example(task, False, "person:out-of-junk")
         with self._lock:
-            feedback = Feedback(self.config.home)
-            if all(e["id"] != entry["id"] for e in feedback.entries()):
-                feedback.add(entry)
+            Feedback(self.config.home).add_once(spam_example(task, False, "person:out-of-junk"))
 
     def learn_rejection(self, task: dict[str, Any], by: str) -> bool:
         """Keep a task a person rejected as a rejection of its route (decide/learning.py); False when it

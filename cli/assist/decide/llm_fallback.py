@@ -38,7 +38,9 @@ def route_list(config: Config) -> list[dict[str, str]]:
     """The routes the model may choose among for an event: not the typed-request routes (`assist ask`
     has its own), and not the spam route (the spam decision alone files mail in Junk: a model's guess
     must not put a person's mail there)."""
-    spam_route = config.section("classify").get("spam_route", "spam")
+    from .spam_policy import spam_route_name
+
+    spam_route = spam_route_name(config)
     routes = []
     for name, route in config.routes.items():
         if name in RESERVED or route.get("request") or name == spam_route:

@@ -38,6 +38,11 @@ DEFAULT_HOLD = 0.5
 SPAMD_AGREE = 0.3
 
 
+def spam_route_name(config: Config) -> str:
+    """The route of spam: `[classify] spam_route` ("" for none), else "spam"."""
+    return str(config.section("classify").get("spam_route", DEFAULT_ROUTE))
+
+
 def is_mail(task: dict[str, Any]) -> bool:
     data = task.get("data")
     return str(task.get("type", "")).startswith("email.") and isinstance(data, dict) and (
@@ -58,7 +63,7 @@ class SpamPolicy:
     def from_config(cls, config: Config, model: SpamModel | None = None) -> SpamPolicy | None:
         """The policy the config asks for; None when it has no spam route (or `spam_route = ""`)."""
         settings = config.section("classify")
-        route = settings.get("spam_route", DEFAULT_ROUTE)
+        route = spam_route_name(config)
         if not route or route not in config.routes:
             return None
         if model is None:

@@ -123,12 +123,12 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 
 def _filed_in_junk(ctx: ActionContext) -> dict[str, Any]:
     """When the task is the spam route's, its mail is kept track of as filed in Junk (junked.py)."""
+    from ...decide.spam_policy import spam_route_name
     from ...junked import Junked
 
     route = (ctx.task.get("intent") or {}).get("route")
     data = ctx.task.get("data") or {}
-    if route != ctx.config.section("classify").get("spam_route", "spam") or not isinstance(data, dict) \
-            or "sha256" not in data:
+    if route != spam_route_name(ctx.config) or not isinstance(data, dict) or "sha256" not in data:
         return {}
     problem = Junked(ctx.config.home).remember(str(data["sha256"]))
     return {"warning": problem} if problem else {}
