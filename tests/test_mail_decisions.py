@@ -90,6 +90,39 @@ def test_the_default_rules_file_by_headers_and_never_draft_to_a_spammer(routes_h
     assert out["test:6"]["spam"]["model"] >= 0.8 and "provider" not in out["test:6"]["spam"]
 
 
+def test_a_newsletter_needs_more_certainty_than_other_mail_to_go_to_junk_unasked(routes_home):
+    """A mail that says it is a list's or bulk (List-Unsubscribe) is what a person signs up for, the
+    issue's hard ham: the model files it in Junk unasked only at the spam route's threshold plus
+    BULK_MARGIN; between the two it is asked about ("might be spam"). Mail without such a header is
+    filed at the threshold itself. The threshold is set just under each mail's own score, through the
+    real config and `assist classify` with the shipped model."""
+    from assist.decide.spam import shipped
+    from assist.decide.spam_policy import BULK_MARGIN
+
+    offer = raw_of("spam", 8, add={"List-Unsubscribe": "<mailto:leave-customers@example.com>"})
+    plain = raw_of("spam", 8)
+    model = shipped()
+    p_offer, p_plain = (model.probability(parse_message(raw)) for raw in (offer, plain))
+    assert parse_message(offer)["bulk"] is True and parse_message(plain)["bulk"] is False
+    assert p_offer > 0.6 and p_plain > 0.6
+    for n, (raw, p) in enumerate(((offer, p_offer), (plain, p_plain))):
+        text = (REPO / "assist.toml").read_text()
+        start = text.index("\n[routes.spam]") + 1
+        end = text.index("\n[", start + 1)
+        section = text[start:end]
+        assert "threshold" in section
+        lowered = "\n".join(f"threshold = {p - BULK_MARGIN / 2:.4f}" if line.startswith("threshold") else line
+                            for line in section.splitlines())
+        (routes_home / "assist.toml").write_text(text[:start] + lowered + text[end:])
+        out = classify(mail(raw, n))
+        if raw is offer:
+            assert out == []  # held: the person is asked
+            (held,) = run(["queue", "ls", "--state", "hold", "--json"]).json()
+            assert held["hold_reason"].startswith("might be spam")
+        else:
+            assert out[0]["intent"]["route"] == "spam" and out[0]["intent"]["by"] == "spam:model"
+
+
 def test_mail_that_is_not_a_lists_is_not_spam_for_that_alone():
     """The SpamAssassin corpus's other mail is nearly all list mail: what told lists from the rest (the
     content type, attachments, not bulk, not a reply) is no feature, and the shipped model also learned
@@ -645,8 +678,11 @@ def test_a_mail_the_person_moves_into_junk_is_learned_as_spam(home, monkeypatch)
         assert "read 3 message(s) in Junk; 1 you moved there learned as spam" in learned.out
         [version] = run(["classify", "history", "--json"]).json()
         assert version["by_route"] == {"(spam)": 1}
-        [again] = classify(mail(ham))
-        assert spam_score(again["intent"]) > spam_score(placed["intent"]) + 0.3
+        out = classify(mail(ham))  # filed in Junk, or held as might be spam (a list's mail needs more)
+        if not out:
+            [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+            out = [run(["queue", "show", held["id"]]).json()["task"]]
+        assert spam_score(out[0]["intent"]) > spam_score(placed["intent"]) + 0.3
         assert "0 you moved there learned" in run(["classify", "junk"]).out  # once
         assert len(run(["classify", "history", "--json"]).json()) == 1
     finally:
