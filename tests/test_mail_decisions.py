@@ -118,7 +118,7 @@ def test_a_newsletter_needs_more_certainty_than_other_mail_to_go_to_junk_unasked
         if raw is offer:
             assert out == []  # held: the person is asked
             (held,) = run(["queue", "ls", "--state", "hold", "--json"]).json()
-            assert held["hold_reason"].startswith("might be spam")
+            assert held["hold_reason"].startswith("might be spam") and "a list's or bulk mail" in held["hold_reason"]
         else:
             assert out[0]["intent"]["route"] == "spam" and out[0]["intent"]["by"] == "spam:model"
 

@@ -113,7 +113,8 @@ class SpamPolicy:
             return signals, intent
         if p >= self.hold and not known:
             intent = self._intent("fallback", "spam:model", p, evidence, threshold)
-            intent["reason"] = f"might be spam (model {p:.2f}); held for a person"
+            margin = f"; a list's or bulk mail goes to Junk unasked from {threshold:.2f}" if p >= self.threshold else ""
+            intent["reason"] = f"might be spam (model {p:.2f}{margin}); held for a person"
             return signals, intent
         return signals, None
 
