@@ -39,3 +39,29 @@ def test_a_corpus_is_read_by_folder_and_hard_ham_is_counted_apart(tmp_path):
     assert (figures["ham_in_junk"], figures["hard"], figures["hard_in_junk"]) == (0, 1, 1)
     assert (figures["spam"], figures["caught"], figures["held"]) == (1, 0, 1)
     assert "1/1" in bench.line("all", figures)
+
+
+def test_the_estimate_follows_the_shipped_policy_and_learns_what_the_person_corrects():
+    """bench/_spam_folds.py: each mail judged by SpamPolicy with its fold's model, moved by the person's
+    corrections so far. A mail held as might be spam and labelled not spam is not asked about again
+    when it comes back; a sure spam is filed; the counts say so."""
+    import sys
+
+    from assist.decide.spam import shipped
+    from assist.ingest.mail import parse_message
+
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import _spam_folds
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    model = shipped()
+    odd = (parse_message(f.read_bytes()) for f in sorted((FIXTURES.parent / "flanker").rglob("*.eml")))
+    unsure = next(d for d in odd if 0.55 <= model.probability(d) < 0.75)
+    spam = parse_message((FIXTURES / "spam" / "00001.eml").read_bytes())
+    stream = [(unsure, False, 0, 0), (spam, True, 0, 1), (unsure, False, 0, 2)]
+
+    counts = _spam_folds.decide(stream, [model], spamd=False)
+
+    assert (counts["spam"], counts["caught"], counts["ham_in_junk"]) == (1, 1, 0)
+    assert counts["held"] == 1  # the second time it is not asked about: the correction was learned
