@@ -51,6 +51,23 @@ def test_parsed_fields_of_a_plain_message():
     assert "This is the debug log of the pick happening" in data["body_text"]
 
 
+def test_charset_labels_python_does_not_know_are_read_as_mail_clients_read_them():
+    """A Hebrew subject in =?iso-8859-8-i?B?...?= (Outlook's label; bench/data/other-mail has a real one),
+    a Thai body in windows-874 and a body in x-mac-roman: Python's codecs know none of these labels, and
+    each became replacement characters."""
+    import base64
+
+    hebrew, thai, french = "מענה 'אני לא נמצא': Invoice", "สวัสดีครับ ราคาพิเศษ", "Crème brûlée à volonté"
+    subject = "=?iso-8859-8-i?B?" + base64.b64encode(hebrew.encode("iso8859_8")).decode() + "?="
+    mails = [(subject, "windows-874", thai.encode("cp874")), ("Menu", "x-mac-roman", french.encode("mac_roman"))]
+    got = [parse_message(f"From: a@example.org\nSubject: {s}\nContent-Type: text/plain; charset={label}\n"
+                         f"Content-Transfer-Encoding: 8bit\n\n".encode() + body + b"\n") for s, label, body in mails]
+
+    assert (got[0]["subject"], got[0]["body_text"]) == (hebrew, thai)
+    assert got[1]["body_text"] == french
+    assert "\ufffd" not in orjson.dumps(got).decode()
+
+
 def test_html_only_mail_becomes_text_and_attachments_are_listed():
     msg = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
            b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n'

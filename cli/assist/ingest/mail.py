@@ -14,6 +14,7 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .charsets import register as register_charsets
 from .html_text import html_to_text
 
 if TYPE_CHECKING:
@@ -200,6 +201,7 @@ def parse_message(raw: bytes, size: int | None = None) -> dict[str, Any]:
     its start (read_start); over MAX_MESSAGE_BYTES, only that many bytes are read."""
     from ..jsonl import valid_utf8
 
+    register_charsets()
     size = max(size or 0, len(raw))
     raw = raw[:MAX_MESSAGE_BYTES]
     data = _parse(raw, size)
