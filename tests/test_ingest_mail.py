@@ -68,6 +68,24 @@ def test_charset_labels_python_does_not_know_are_read_as_mail_clients_read_them(
     assert "\ufffd" not in orjson.dumps(got).decode()
 
 
+def test_header_bytes_of_an_old_client_are_read_in_the_charset_the_mail_declares():
+    """An old Outlook wrote its latin-1 subject and From as raw bytes (bench/data/other-mail has such
+    mail): read in the charset the message declares for its text, as mail clients read them, not as
+    replacement characters. Without a declared charset, or with one that would read ASCII otherwise
+    (UTF-16), they stay replacement characters; UTF-8 bytes are read as UTF-8 whatever is declared."""
+    def mail(charset: str | None, encoding: str) -> dict:
+        declared = f"Content-Type: text/plain; charset={charset}\n" if charset else ""
+        return parse_message(f"From: Jörg <j@example.org>\nSubject: Die Frösche 𝄞\n{declared}\nGrüße\n"
+                             .replace(" 𝄞", "" if encoding != "utf-8" else " 𝄞").encode(encoding))
+
+    latin = mail("iso-8859-1", "latin-1")
+    assert (latin["subject"], latin["from"], latin["body_text"]) == ("Die Frösche", "Jörg <j@example.org>", "Grüße")
+    assert mail("koi8-u", "latin-1")["subject"] != "Die Frösche"  # the charset declared is the one used
+    assert mail("iso-8859-1", "utf-8")["subject"] == "Die Frösche 𝄞"
+    for unread in (mail(None, "latin-1"), mail("utf-16", "latin-1")):
+        assert unread["subject"] == "Die Fr\ufffdsche" and unread["from"].startswith("J\ufffdrg")
+
+
 def test_html_only_mail_becomes_text_and_attachments_are_listed():
     msg = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
            b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n'

@@ -12,6 +12,7 @@ import email.policy
 import re
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .charsets import register as register_charsets
@@ -31,12 +32,36 @@ MAX_LISTED = 100  # recipients, references, header names and attachments kept (l
 # parts (a 3 MB mail) took 78 s. Above this many header lines x parts a message is read flat.
 STRUCTURE_BUDGET = 2_000_000
 HEADER_LINE = re.compile(rb"[!-9;-~]+:")
+ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # a byte of a header that is not ASCII, as the parser keeps it
+ASCII_PROBE = b"Subject: <a@b.c>, =?x?q?y?=\r\n\t"  # a charset a header may be read in reads these as ASCII
 
 
 def _raw_values(msg: Message, name: str) -> list[str]:
     """A header's values as they were sent, each cut at 4 x MAX_HEADER characters before any parsing: the
     modern parser took 5 s for a To of 20,000 addresses."""
-    return [str(raw)[: 4 * MAX_HEADER] for key, raw in msg.raw_items() if key.lower() == name.lower()]
+    values = [str(raw)[: 4 * MAX_HEADER] for key, raw in msg.raw_items() if key.lower() == name.lower()]
+    return [_legacy_text(msg, v) if ESCAPED_BYTE.search(v) else v for v in values]
+
+
+def _legacy_text(msg: Message, value: str) -> str:
+    """A header sent as 8-bit bytes that are not UTF-8 (an old client's latin-1 "Frösche"), read in the
+    charset the message declares for its text, as mail clients read it; else left as it came (the
+    parser then shows replacement characters)."""
+    sent = value.encode("utf-8", "surrogateescape")
+    try:
+        sent.decode("utf-8")
+        return value  # UTF-8 (RFC 6532): the parser reads it
+    except UnicodeDecodeError:
+        pass
+    try:
+        declared = [part.get_content_charset() for part in islice(msg.walk(), 20)
+                    if part.get_content_maintype() in ("text", "multipart")]
+        charset = next(c for c in declared if c)
+        if ASCII_PROBE.decode(charset) != ASCII_PROBE.decode():  # UTF-16 and the like would remake the line
+            return value
+        return sent.decode(charset)
+    except (StopIteration, LookupError, UnicodeDecodeError, ValueError):
+        return value
 
 
 def _parsed(msg: Message, name: str, raw: str) -> str:
