@@ -38,14 +38,14 @@ def decide(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any]
     people, junked = Correspondents(home), Junked(home)
     corrected: list[dict[str, Any]] = []
     labels: list[bool] = []
-    models: dict[tuple[int, int], Any] = {}
+    models: dict[int, tuple[int, Any]] = {}  # fold -> (corrections it has learned, its model)
     counts = dict.fromkeys(("spam", "caught", "ham_in_junk", "held", "spam_after", "caught_after", "held_after",
                             "n_after"), 0)
     for data, spam, fold, n in stream:
-        key = (fold, len(corrected))
-        if key not in models:
-            models[key] = adjust(bases[fold], corrected, labels, CORRECTION_STRENGTH) if corrected else bases[fold]
-        policy = SpamPolicy(DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, models[key], spamd, people, junked)
+        if models.get(fold, (-1, None))[0] != len(corrected):
+            models[fold] = (len(corrected),
+                            adjust(bases[fold], corrected, labels, CORRECTION_STRENGTH) if corrected else bases[fold])
+        policy = SpamPolicy(DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, models[fold][1], spamd, people, junked)
         _, intent = policy.judge(data)
         route = intent["route"] if intent else "rules"
         after = n >= 100

@@ -94,8 +94,8 @@ def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int
             if digest in placed and not junked.holds(digest):
                 moved.append((digest, raw))
     feedback = Feedback(config.home)
-    learned = sum(feedback.add_once(spam_example({"data": {**parse_message(raw), "sha256": digest}}, True,
-                                                 "person:into-junk")) for digest, raw in moved)
+    learned = feedback.add_once(*[spam_example({"data": {**parse_message(raw), "sha256": digest}}, True,
+                                               "person:into-junk") for digest, raw in moved])
     if learned:
         DecisionEngine(config).model()  # the new version, made now
     return len(uids), learned

@@ -127,12 +127,16 @@ class Feedback:
     def add(self, entry: dict[str, Any]) -> None:
         self._append(entry)
 
-    def add_once(self, entry: dict[str, Any]) -> bool:
-        """Add an example no example in force has the id of (a move noticed again); whether it was added."""
-        if any(e["id"] == entry["id"] for e in self.entries()):
-            return False
-        self._append(entry)
-        return True
+    def add_once(self, *entries: dict[str, Any]) -> int:
+        """Add the examples no example in force has the id of (a move noticed again): how many were added."""
+        known = {e["id"] for e in self.entries()}
+        added = 0
+        for entry in entries:
+            if entry["id"] not in known:
+                self._append(entry)
+                known.add(entry["id"])
+                added += 1
+        return added
 
     def withdraw(self, ids: list[str], why: str) -> None:
         self._append({"op": "withdraw", "ids": ids, "why": why, "at": int(time.time() * 1000)})

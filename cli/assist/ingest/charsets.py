@@ -1,7 +1,7 @@
 """Charset labels that mail uses and Python's codecs do not know, read as the web reads them (the WHATWG
 Encoding Standard's labels): without them a subject in =?iso-8859-8-i?...?= or a body in windows-874
-became replacement characters. Registered once, when mail is parsed; a label Python knows is left to
-Python (ks_c_5601-1987 stays its strict EUC-KR)."""
+became replacement characters. Registered when this module is imported (by ingest/mail.py); a label
+Python knows is left to Python (ks_c_5601-1987 stays its strict EUC-KR)."""
 
 from __future__ import annotations
 
@@ -23,12 +23,4 @@ def _search(name: str) -> codecs.CodecInfo | None:
     return codecs.lookup(target) if target else None
 
 
-_registered = False
-
-
-def register() -> None:
-    """Make the labels of ALIASES known to codecs.lookup (and so to the email package); once."""
-    global _registered
-    if not _registered:
-        codecs.register(_search)
-        _registered = True
+codecs.register(_search)  # the labels of ALIASES known to codecs.lookup, and so to the email package

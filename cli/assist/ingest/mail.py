@@ -15,7 +15,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .charsets import register as register_charsets
+from . import charsets  # noqa: F401  (registers the charset labels Python lacks)
 from .html_text import html_to_text
 
 if TYPE_CHECKING:
@@ -226,7 +226,6 @@ def parse_message(raw: bytes, size: int | None = None) -> dict[str, Any]:
     its start (read_start); over MAX_MESSAGE_BYTES, only that many bytes are read."""
     from ..jsonl import valid_utf8
 
-    register_charsets()
     size = max(size or 0, len(raw))
     raw = raw[:MAX_MESSAGE_BYTES]
     data = _parse(raw, size)
