@@ -12,7 +12,7 @@ moved towards every correction the person made so far as classify's retraining m
 (decide/spam.py adjust, learning.CORRECTION_STRENGTH). The person corrects what is held, with its true
 label; nothing else is simulated (no rules, no intent model, no moves in a mail client), so it speaks of
 the spam decision only. The same simulation on the halves is printed beside it: on 2026-12-03 it gave
-the real run of the halves to the message (171 and 187 of 200 spam in Junk, 27 and 13 held).
+the real run of the halves to the message (174 and 187 of 200 spam in Junk, 27 and 13 held).
 """
 
 from __future__ import annotations

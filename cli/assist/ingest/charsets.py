@@ -1,11 +1,17 @@
-"""Charset labels that mail uses and Python's codecs do not know, read as the web reads them (the WHATWG
-Encoding Standard's labels): without them a subject in =?iso-8859-8-i?...?= or a body in windows-874
-became replacement characters. Registered when this module is imported (by ingest/mail.py); a label
-Python knows is left to Python (ks_c_5601-1987 stays its strict EUC-KR)."""
+"""Text in a mail's charset read as mail clients and browsers read it (the WHATWG Encoding Standard).
+
+Labels mail uses that Python's codecs do not know (=?iso-8859-8-i?...?=, windows-874, x-mac-roman) are
+registered with `codecs` when this module is imported (by ingest/mail.py): without them a subject or a
+body in them became replacement characters. And `decode` reads a label Python knows as the strict
+standard the way the web does, as the superset the sender's software wrote: ISO-8859-1 as windows-1252
+(Outlook's quotes and dashes), EUC-KR and ks_c_5601-1987 as cp949, GB2312 as GB18030, Shift_JIS as
+cp932, Big5 as Big5-HKSCS; and 8-bit bytes in text that declares US-ASCII or no charset as UTF-8 when
+they hold UTF-8, else windows-1252 (the web's reading of US-ASCII), not as replacement characters."""
 
 from __future__ import annotations
 
 import codecs
+import re
 
 # label (lower case, "-" and " " as "_", as codecs passes it) -> a codec Python has
 ALIASES = {
@@ -24,3 +30,47 @@ def _search(name: str) -> codecs.CodecInfo | None:
 
 
 codecs.register(_search)  # the labels of ALIASES known to codecs.lookup, and so to the email package
+
+
+# a codec's name (codecs.lookup(label).name) -> the superset the web reads that label as
+SUPERSETS = {
+    "ascii": "cp1252", "iso8859-1": "cp1252", "iso8859-9": "cp1254", "tis-620": "cp874", "iso8859-11": "cp874",
+    "euc_kr": "cp949", "gb2312": "gb18030", "gbk": "gb18030", "shift_jis": "cp932", "big5": "big5hkscs",
+}
+# a character of two to four bytes in UTF-8: text holding one was written in UTF-8, whatever else it holds
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# the charset label of an encoded word in a header (=?iso-8859-1?Q?...?=, RFC 2047; *language of RFC 2231)
+ENCODED_WORD = re.compile(r"=\?([^?*\s]{1,40})(\*[^?\s]{0,40})?\?(?=[bBqQ]\?)")
+
+
+def codec(label: str | None) -> str:
+    """The codec that reads text declared in `label` (None: US-ASCII, mail's default) as mail clients do;
+    LookupError for a label no codec has."""
+    name = codecs.lookup(label or "ascii").name
+    return SUPERSETS.get(name, name)
+
+
+def decode(data: bytes, label: str | None) -> str:
+    """Text bytes declared in `label` (None: no charset declared), as mail clients read them: 8-bit bytes
+    in text declared US-ASCII or nothing are UTF-8 when they hold a UTF-8 character; a label no text codec
+    has is read as UTF-8; a byte the codec cannot read is a replacement character."""
+    try:
+        name = codecs.lookup(label or "ascii").name
+        if name == "ascii" and UTF8_SEQUENCE.search(data):
+            name = "utf-8"
+        return data.decode(SUPERSETS.get(name, name), errors="replace")
+    except (LookupError, UnicodeError, ValueError):  # not a text codec (base64), or one that reads nothing
+        return data.decode("utf-8", errors="replace")
+
+
+def relabel_encoded_words(header: str) -> str:
+    """A raw header with each encoded word's charset named by the codec `decode` would read it with
+    (=?ks_c_5601-1987?B?...?= as =?cp949?B?...?=), so the email package reads headers as text is read."""
+    def relabel(found: re.Match[str]) -> str:
+        try:
+            name = codecs.lookup(found.group(1)).name
+        except LookupError:
+            return found.group(0)
+        return f"=?{SUPERSETS[name]}{found.group(2) or ''}?" if name in SUPERSETS else found.group(0)
+
+    return ENCODED_WORD.sub(relabel, header) if "=?" in header else header

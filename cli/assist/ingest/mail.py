@@ -1,8 +1,9 @@
 """Parsing RFC 822 messages into the `data` of an `email.received` event.
 
-Robust by design: every header is read defensively (malformed ones fall back to their raw text), an
-unknown charset is decoded with replacement characters, HTML-only mail is converted to text, and a body
-is cut (and marked so) at MAX_BODY characters so one huge message cannot block a pipeline.
+Robust by design: every header is read defensively (malformed ones fall back to their raw text), text
+is read in its charset as mail clients read it (ingest/charsets.py; an unknown one as UTF-8), HTML-only
+mail is converted to text, and a body is cut (and marked so) at MAX_BODY characters so one huge message
+cannot block a pipeline.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import charsets  # noqa: F401  (registers the charset labels Python lacks)
+from . import charsets
 from .html_text import html_to_text
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ def _raw_values(msg: Message, name: str) -> list[str]:
 
 def _legacy_text(msg: Message, value: str) -> str:
     """A header sent as 8-bit bytes that are not UTF-8 (an old client's latin-1 "Frösche"), read in the
-    charset the message declares for its text, as mail clients read it; else left as it came (the
-    parser then shows replacement characters)."""
+    charset the message declares for its text as mail clients read it (charsets.decode: none declared is
+    windows-1252); left as it came (the parser then shows replacement characters) when that charset would
+    not read the header's ASCII as ASCII (UTF-16)."""
     sent = value.encode("utf-8", "surrogateescape")
     try:
         sent.decode("utf-8")
@@ -54,17 +56,24 @@ def _legacy_text(msg: Message, value: str) -> str:
     except UnicodeDecodeError:
         pass
     try:
-        declared = [part.get_content_charset() for part in islice(msg.walk(), 20)
-                    if part.get_content_maintype() in ("text", "multipart")]
-        charset = next(c for c in declared if c)
-        if ASCII_PROBE.decode(charset) != ASCII_PROBE.decode():  # UTF-16 and the like would remake the line
+        declared = next((c for part in islice(msg.walk(), 20) if part.get_content_maintype() in ("text", "multipart")
+                         and (c := part.get_content_charset())), None)
+        if ASCII_PROBE.decode(charsets.codec(declared)) != ASCII_PROBE.decode():  # UTF-16 would remake the line
             return value
-        return sent.decode(charset)
-    except (StopIteration, LookupError, UnicodeDecodeError, ValueError):
+    except (LookupError, UnicodeError, ValueError):
         return value
+    return charsets.decode(sent, declared)
 
 
 def _parsed(msg: Message, name: str, raw: str) -> str:
+    """A header's value as text, its encoded words read in the charset mail clients read their labels as
+    (charsets.relabel_encoded_words); an encoded word the parser leaves as it came keeps its own label."""
+    relabelled = charsets.relabel_encoded_words(raw)
+    value = _parsed_as_sent(msg, name, relabelled)
+    return _parsed_as_sent(msg, name, raw) if relabelled != raw and "=?" in value else value
+
+
+def _parsed_as_sent(msg: Message, name: str, raw: str) -> str:
     try:
         return str(msg.policy.header_fetch_parse(name, raw))
     except Exception:  # a header the modern parser cannot make sense of: its raw text
@@ -102,17 +111,13 @@ def _date(msg: Message) -> str | None:
 
 
 def _text_of(part: Message) -> str:
+    """A text part's words, in its charset as mail clients read it (charsets.decode)."""
     try:
-        return part.get_content()  # type: ignore[attr-defined]
-    except Exception:
-        payload = part.get_payload(decode=True) or b""
-        if not isinstance(payload, bytes):
-            return str(payload)
-        charset = part.get_content_charset() or "utf-8"
-        try:
-            return payload.decode(charset, errors="replace")
-        except LookupError:
-            return payload.decode("utf-8", errors="replace")
+        payload = part.get_payload(decode=True)
+        charset = part.get_content_charset()
+    except Exception:  # a part the parser kept but cannot decode: its text as it came
+        return str(part.get_payload())
+    return charsets.decode(payload, charset) if isinstance(payload, bytes) else str(payload or "")
 
 
 def _body(msg: EmailMessage) -> str:
