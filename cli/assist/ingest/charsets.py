@@ -59,7 +59,7 @@ def decode(data: bytes, label: str | None) -> str:
         if name == "ascii" and UTF8_SEQUENCE.search(data):
             name = "utf-8"
         return data.decode(SUPERSETS.get(name, name), errors="replace")
-    except (LookupError, UnicodeError, ValueError):  # not a text codec (base64), or one that reads nothing
+    except (LookupError, ValueError):  # not a text codec (base64), or one that reads nothing (UnicodeError)
         return data.decode("utf-8", errors="replace")
 
 

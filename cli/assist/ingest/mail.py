@@ -60,7 +60,7 @@ def _legacy_text(msg: Message, value: str) -> str:
                          and (c := part.get_content_charset())), None)
         if ASCII_PROBE.decode(charsets.codec(declared)) != ASCII_PROBE.decode():  # UTF-16 would remake the line
             return value
-    except (LookupError, UnicodeError, ValueError):
+    except (LookupError, ValueError):  # UnicodeError is a ValueError
         return value
     return charsets.decode(sent, declared)
 
