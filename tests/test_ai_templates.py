@@ -132,6 +132,30 @@ def test_a_reply_nested_too_deeply_is_an_output_error_not_a_crash():
     assert output.parse('{"a": ' * 10 + "1" + "}" * 10, None)["a"]["a"]  # a sane depth is read
 
 
+def test_a_reply_with_numbers_json_lines_cannot_carry_is_read_as_a_reader_of_the_lines_would(tmp_path):
+    """A hostile mail can make the model echo a 30-digit "number": Python's JSON reader keeps it as an
+    int no stage could write out (orjson: "Integer exceeds 64-bit range"), so the task that carried it
+    failed at every stage that wrote it, and planning it raised. Such a number is read as the float a
+    JSON-lines reader reads it as; NaN, Infinity and a number beyond a float's range as null, as they are
+    written."""
+    from assist import jsonl
+    from assist.act.plan import plan
+    from assist.config import Config
+    from assist.task import normalize
+
+    value = output.find_json('{"n": 123456789012345678901234567890, "m": -9223372036854775809, '
+                             '"ok": 18446744073709551615, "x": NaN, "y": -Infinity}')
+    assert value == {"n": 1.2345678901234568e29, "m": -9.223372036854776e18, "ok": 18446744073709551615,
+                     "x": None, "y": None}
+    assert jsonl.loads(jsonl.dumps(value)) == value
+    assert output.find_json('{"a": ' + "1" * 5000 + "}") == {"a": None}  # was a ValueError past 4,300 digits
+    proposal = output.find_json('{"actions": [{"type": "notes.append", '
+                                '"args": {"note": 123456789012345678901234567890}}]}')
+    doc = normalize({"type": "t", "intent": {"route": "r"}, "result": {"parsed": proposal}}, source="test")
+    cfg = Config(home=tmp_path, path=None, raw={"routes": {"r": {"actions": ["notes.append"]}}})
+    assert [a["status"] for a in plan(doc, cfg)] == ["refused"]  # the note's name must be text
+    jsonl.dumps(doc)
+
 def test_a_templates_actions_are_made_of_what_the_route_allows():
     """The email-triage template proposes actions: the schema it is given is the route's allowlist with
     each executor's own arguments, so a valid reply is a proposal the plan can take (policy still applies)."""

@@ -92,6 +92,25 @@ def test_outcomes_settle_every_task(tmp_path):
     assert failed["meta"]["attempts"] == 3 and [t["ok"] for t in failed["trace"]] == [False] * 3
 
 
+def test_a_number_json_lines_cannot_carry_does_not_stop_the_worker(tmp_path):
+    """A stage's output with an integer beyond 64 bits (a model's reply read by Python's JSON reader gave
+    one) could not be written to the spool (orjson), the worker died on it, gave its tasks back, and died
+    again on every run: one task stopped the stage for all. It is written as orjson reads such a number."""
+
+    class Big(Stage):
+        name = "big"
+
+        def process(self, doc, ctx):
+            return {**doc, "result": {"parsed": {"n": 123456789012345678901234567890, "huge": 10**400}}}
+
+    cfg = Config(home=tmp_path, path=None, raw={"queue": {**DEFAULTS["queue"], "url": str(tmp_path / "spool")}})
+    docs = [task(), task(data={"subject": "another"})]
+    cfg.backend().queue("in").put_many(docs)
+    assert Runner(Big(), cfg, RunOptions(source="in", dest="out", once=True)).run() == 0
+    assert set(states(cfg).values()) == {"done"}
+    _, out = cfg.backend().queue("out").get(docs[0]["id"])
+    assert out["result"]["parsed"] == {"n": 1.2345678901234568e29, "huge": None}
+
 def test_a_missing_extra_stops_the_worker_and_gives_every_lease_back(tmp_path):
     cfg = config(tmp_path)
     docs = [task(data={"do": "pass"}), task(data={"do": "missing-extra"})]
@@ -150,6 +169,7 @@ def routed(route: str | None, proposals: list | None = None, **extra) -> dict:
     ("r", {"type": "notes.append", "args": {"note": "n"}}, "refused"),  # bad arguments
     ("r", {"type": "no.such"}, "refused"),
     ("r", "not an object", "refused"),
+    ("r", {"type": {"argv": ["true"]}}, "refused"),  # `scripts/fuzz plan`: a type that is an object raised
     (None, {"type": "notes.append", "args": {"note": "n", "text": "t"}}, "refused"),  # no route: nothing
     ("elsewhere", {"type": "notes.append", "args": {"note": "n", "text": "t"}}, "refused"),
 ])
@@ -157,6 +177,19 @@ def test_a_proposal_is_planned_only_as_its_route_allows(tmp_path, route, proposa
     cfg = config(tmp_path, routes=ROUTES)
     actions = plan(routed(route, [proposal]), cfg)
     assert actions[-1]["status"] == status and actions[-1]["origin"] == "model"
+
+
+@pytest.mark.parametrize(("actions", "statuses"), [
+    (2, ["refused"]),  # `scripts/fuzz plan`: {"actions": 2} raised TypeError in the planner
+    ("rm -rf /", ["refused"]),  # one refusal, not one a character
+    ({"type": "shell.run", "args": {"argv": ["true"]}}, ["awaiting_approval"]),  # one proposal, still the route's
+    ({"type": "file.write", "args": {"path": "x", "content": "y"}}, ["refused"]),
+])
+def test_actions_that_are_not_a_list_are_planned_as_one_proposal(tmp_path, actions, statuses):
+    cfg = config(tmp_path, routes=ROUTES)
+    doc = routed("r")
+    doc["result"] = {"parsed": {"actions": actions}}
+    assert [a["status"] for a in plan(doc, cfg) if a["origin"] == "model"] == statuses
 
 
 def test_the_plan_ignores_what_the_task_says_and_is_the_same_every_time(tmp_path):

@@ -267,6 +267,12 @@ def test_header_arguments_with_line_breaks_are_refused():
     assert problems("email.draft", {"to": "a@b.c", "subject": "s", "body": "b", "references": ["<a@b> <c@d>"]})
     assert problems("webhook.post", {"url": "http://127.0.0.1/x\r\nHost: evil", "body": {}})
     assert not problems("email.send", {"to": "a@b.c", "subject": "an ordinary subject", "body": "two\nlines"})
+    # what Python's email package also takes for a line break (str.splitlines): it refuses them in a header
+    # with a ValueError, so such a value is refused when planned, with a reason, not failed when run
+    for brk in ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"):
+        assert problems("email.send", {"to": "a@b.c", "subject": f"hi{brk}Bcc: x@y.z", "body": "b"}), repr(brk)
+        assert problems("email.draft", {"to": f"a@b.c{brk}Bcc: x@y.z", "subject": "s", "body": "b"}), repr(brk)
+    assert not problems("email.send", {"to": "Zoë <z@b.c>", "subject": "naïve café\t– ok", "body": "b"})
 
 
 # -- 3. shell.run: an allowlist entry is a whole command line ---------------------------------------------

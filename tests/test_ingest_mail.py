@@ -116,6 +116,32 @@ def test_text_is_read_in_the_superset_mail_clients_read_its_charset_as():
     assert "Envoyé par le service" in parse_message(real)["body_text"]
 
 
+def test_a_charset_label_no_codec_can_look_up_is_read_as_utf8_not_a_crash():
+    """A charset label with a NUL byte (found by `scripts/fuzz decide`) made codecs.lookup raise ValueError,
+    not LookupError, and the whole message failed to parse: a header's encoded word, a body's charset, and a
+    latin-1 header in mail declaring such a charset."""
+    mail = parse_message(b"From: a@example.org\nSubject: =?a\x00b?Q?caf=E9?= and more\n"
+                         b'Content-Type: text/plain; charset="a\x00b"\nContent-Transfer-Encoding: 8bit\n\n'
+                         b"caf\xc3\xa9 au lait\n")
+    assert mail["subject"].endswith("and more") and mail["body_text"] == "café au lait"
+    legacy = parse_message(b'Subject: Fr\xf6sche\nContent-Type: text/plain; charset="x\x00y"\n\nhi\n')
+    assert legacy["subject"].startswith("Fr") and legacy["body_text"] == "hi"
+
+
+def test_a_mail_no_reading_of_whose_headers_holds_still_becomes_an_event(monkeypatch):
+    """The last line of defence for the next bug of that kind: a mail that raised in every reading of its
+    headers would stop `ingest imap` at the same message on every poll. It goes on as its text instead."""
+    import assist.ingest.mail as mail
+
+    def broken(*_: object) -> str:
+        raise ValueError("a header reading this mail breaks")
+
+    monkeypatch.setattr(mail, "_header", broken)
+    data = parse_message(b"From: a@example.org\nSubject: hi\nContent-Type: text/plain\n\nthe words\n")
+    assert data["body_text"] == "the words" and data["subject"] == ""
+    assert data["mime_error"] == "MIME structure unreadable (ValueError); headers unreadable"
+    assert not problems(normalize({"type": "email.received", "data": data}, source="test"))
+
 def test_html_only_mail_becomes_text_and_attachments_are_listed():
     msg = (b"From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
            b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--XX\r\nContent-Type: text/html; charset=utf-8\r\n\r\n'

@@ -180,17 +180,24 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def valid_utf8(value: Any) -> Any:
-    """`value` with every string and key valid UTF-8, as JSON must be. Python keeps bytes that are not
-    UTF-8 as lone surrogates (a file name, a mail header read with surrogateescape), which orjson refuses:
-    one such string stopped a whole batch. They are read as UTF-8 where they are (a raw UTF-8 header),
-    U+FFFD where they are not."""
+def writable(value: Any) -> Any:
+    """`value` as JSON lines can carry it. Every string and key valid UTF-8, as JSON must be: Python keeps
+    bytes that are not UTF-8 as lone surrogates (a file name, a mail header read with surrogateescape),
+    which orjson refuses: one such string stopped a whole batch. They are read as UTF-8 where they are (a
+    raw UTF-8 header), U+FFFD where they are not. And every integer within 64 bits, the most orjson
+    writes: a larger one (Python's JSON reader makes them) is the float orjson reads it as, null beyond
+    a float's range; one such number killed the worker on every run."""
     if isinstance(value, str):
         return value if value.isascii() or _encodes(value) else _repaired(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        try:
+            return float(value)
+        except OverflowError:
+            return None
     if isinstance(value, dict):
-        return {valid_utf8(k): valid_utf8(v) for k, v in value.items()}
+        return {writable(k): writable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [valid_utf8(v) for v in value]
+        return [writable(v) for v in value]
     return value
 
 
@@ -210,12 +217,13 @@ def _repaired(text: str) -> str:
 
 
 def dumps(doc: Any) -> bytes:
-    """A document as JSON; one with text that is not valid UTF-8 is written with it made so (valid_utf8)
-    rather than lost: the places that make documents make them valid, this is what catches the rest."""
+    """A document as JSON; one with text that is not valid UTF-8 or an integer beyond 64 bits is written
+    with it made writable rather than lost: the places that make documents make them so, this is what
+    catches the rest."""
     try:
         return orjson.dumps(doc)
-    except TypeError:  # orjson's "str is not valid UTF-8: surrogates not allowed" (any other comes again)
-        return orjson.dumps(valid_utf8(doc))
+    except TypeError:  # "str is not valid UTF-8", "Integer exceeds 64-bit range" (any other comes again)
+        return orjson.dumps(writable(doc))
 
 
 def write_lines(docs: list[Any], out: IO[bytes] | None = None) -> None:

@@ -71,14 +71,15 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
     confirm = set(route.get("confirm", []))
     parsed = (task.get("result") or {}).get("parsed") or {}
     proposed = [({**a, "args": render_args(a.get("args", {}), task)}, "route") for a in route.get("fixed", [])]
-    proposed += [(a, "model") for a in (parsed.get("actions") or [] if isinstance(parsed, dict) else [])]
+    found = parsed.get("actions") if isinstance(parsed, dict) else None  # model output, or the task's own words
+    proposed += [(a, "model") for a in (found if isinstance(found, list) else [] if found is None else [found])]
     actions = []
     for index, (raw, origin) in enumerate(proposed):
         kind = raw.get("type") if isinstance(raw, dict) else None
         args = raw.get("args", {}) if isinstance(raw, dict) else {}
         entry: dict[str, Any] = {"type": str(kind), "args": args, "origin": origin, "status": "planned",
                                  "key": action_key(task["id"], index, str(kind), args), "result": None, "error": None}
-        if kind not in REGISTRY:
+        if not isinstance(kind, str) or kind not in REGISTRY:
             entry.update(status="refused", error=f"unknown action {kind!r}")
         elif kind not in allowed:
             entry.update(status="refused", error=f"route {route_name!r} does not allow {kind}")

@@ -4,6 +4,7 @@ schema. Model output is untrusted: the parsed value is data for later stages, no
 from __future__ import annotations
 
 import json
+import math
 import re
 from functools import cache
 from typing import Any
@@ -19,8 +20,10 @@ def find_json(text: str) -> Any:
     """The first JSON object or array in `text`: inside a ``` fence if there is one, else the first `{` or
     `[` from which a whole JSON value decodes. Control characters inside strings are accepted. A value
     nested deeper than jsonl.MAX_DEPTH is refused: no stage could write it out; escapes of lone
-    surrogates ("\\ud800") become U+FFFD, as no stage could write those either."""
-    from ..jsonl import MAX_DEPTH, deeper_than, valid_utf8
+    surrogates ("\\ud800") become U+FFFD, as no stage could write those either, and numbers what the
+    JSON lines between stages carry (jsonl.writable: an integer beyond 64 bits a float; one beyond a
+    float's range, NaN and Infinity null)."""
+    from ..jsonl import MAX_DEPTH, deeper_than, writable
 
     too_deep = OutputError(f"the reply's JSON is nested deeper than {MAX_DEPTH} levels")
     try:
@@ -29,12 +32,25 @@ def find_json(text: str) -> Any:
         raise too_deep from None
     if deeper_than(value, MAX_DEPTH):
         raise too_deep
-    return valid_utf8(value)
+    return writable(value)
+
+
+def _integer(digits: str) -> int | None:
+    """An integer of a reply (jsonl.writable brings it within what JSON lines carry); one of 400 digits or
+    more is beyond a float's range: null (Python's int() refuses over 4,300 digits with a ValueError)."""
+    return int(digits) if len(digits) < 400 else None
+
+
+def _float(digits: str) -> float | None:
+    """A number of a reply; null for one beyond a float's range, as orjson writes infinity."""
+    value = float(digits)
+    return value if math.isfinite(value) else None
 
 
 def _first_json(text: str) -> Any:
-    # strict=False: a raw line break inside a string (a grammar lets one through) is read as "\n"
-    decoder = json.JSONDecoder(strict=False)
+    # strict=False: a raw line break inside a string (a grammar lets one through) is read as "\n"; numbers
+    # as the JSON lines between stages can carry them, NaN and Infinity (not JSON) as null as orjson writes them
+    decoder = json.JSONDecoder(strict=False, parse_int=_integer, parse_float=_float, parse_constant=lambda _: None)
     for block in FENCED.findall(text):
         try:
             return decoder.decode(block.strip())

@@ -22,16 +22,16 @@ from .models import Models
 
 def _ask(backend: ModelBackend, messages: list[dict[str, str]], options: Options,
          on_piece: Callable[[str], None] | None) -> Completion:
-    """The model's reply, its text valid UTF-8 (a server's JSON can carry lone surrogates: valid_utf8)."""
-    from ..jsonl import valid_utf8
+    """The model's reply, its text valid UTF-8 (a server's JSON can carry lone surrogates: writable)."""
+    from ..jsonl import writable
 
     if on_piece is None:
         reply = backend.complete(messages, options)
-        reply.text = valid_utf8(reply.text)
+        reply.text = writable(reply.text)
         return reply
     pieces = []
     for piece in backend.stream(messages, options):
-        piece = valid_utf8(piece)
+        piece = writable(piece)
         on_piece(piece)
         pieces.append(piece)
     text = "".join(pieces)

@@ -43,10 +43,19 @@ UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[
 ENCODED_WORD = re.compile(r"=\?([^?*\s]{1,40})(\*[^?\s]{0,40})?\?(?=[bBqQ]\?)")
 
 
+def _name(label: str) -> str:
+    """The name of the codec `label` names; LookupError for a label no codec has, one with a NUL byte too
+    (codecs.lookup raises ValueError for that: a hostile mail's charset must not stop its parsing)."""
+    try:
+        return codecs.lookup(label).name
+    except ValueError as error:
+        raise LookupError(f"unknown encoding: {label!r}") from error
+
+
 def codec(label: str | None) -> str:
     """The codec that reads text declared in `label` (None: US-ASCII, mail's default) as mail clients do;
     LookupError for a label no codec has."""
-    name = codecs.lookup(label or "ascii").name
+    name = _name(label or "ascii")
     return SUPERSETS.get(name, name)
 
 
@@ -55,7 +64,7 @@ def decode(data: bytes, label: str | None) -> str:
     in text declared US-ASCII or nothing are UTF-8 when they hold a UTF-8 character; a label no text codec
     has is read as UTF-8; a byte the codec cannot read is a replacement character."""
     try:
-        name = codecs.lookup(label or "ascii").name
+        name = _name(label or "ascii")
         if name == "ascii" and UTF8_SEQUENCE.search(data):
             name = "utf-8"
         return data.decode(SUPERSETS.get(name, name), errors="replace")
@@ -68,7 +77,7 @@ def relabel_encoded_words(header: str) -> str:
     (=?ks_c_5601-1987?B?...?= as =?cp949?B?...?=), so the email package reads headers as text is read."""
     def relabel(found: re.Match[str]) -> str:
         try:
-            name = codecs.lookup(found.group(1)).name
+            name = _name(found.group(1))
         except LookupError:
             return found.group(0)
         return f"=?{SUPERSETS[name]}{found.group(2) or ''}?" if name in SUPERSETS else found.group(0)

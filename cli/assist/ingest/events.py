@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 def event(kind: str, source: str, data: dict[str, Any], key: str | None = None) -> Task:
     """An event; `key` (what identifies it at its source) makes its id stable across runs. Text that is
-    not UTF-8 (a file's name, a header's bytes) is made so (jsonl.valid_utf8): no event is lost to it."""
-    kind, source, data, key = jsonl.valid_utf8([kind, source, data, key])
+    not UTF-8 (a file's name, a header's bytes) is made so (jsonl.writable): no event is lost to it."""
+    kind, source, data, key = jsonl.writable([kind, source, data, key])
     doc: Task = {"type": kind, "source": source, "data": data}
     if key is not None:
         from ..timeutil import parse_rfc3339

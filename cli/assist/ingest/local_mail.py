@@ -8,7 +8,7 @@ import mailbox
 from pathlib import Path
 
 from ..errors import UsageError
-from ..jsonl import valid_utf8
+from ..jsonl import writable
 from .events import Sink, State, accepted_only, event, safe_name
 from .mail import mail_data, read_start
 
@@ -22,13 +22,13 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path) -> int:
     box = mailbox.Maildir(str(folder), factory=None, create=False)
     state = State(home, f"maildir-{safe_name(str(folder.resolve()))}")
     seen = set(state.load().get("seen", []))
-    # a key is a file's name, kept in the state as text (valid_utf8: a name that is not UTF-8 made so)
-    keys = sorted(k for k in box.keys() if valid_utf8(k) not in seen)  # noqa: SIM118 - iterating gives messages
+    # a key is a file's name, kept in the state as text (writable: a name that is not UTF-8 made so)
+    keys = sorted(k for k in box.keys() if writable(k) not in seen)  # noqa: SIM118 - iterating gives messages
     with accepted_only(state, sink):
         for start in range(0, len(keys), BATCH):
             chunk = keys[start: start + BATCH]
             sink.send([_event(sink, f"maildir://{folder.resolve()}/{key}", *_read(box, key)) for key in chunk])
-            seen.update(valid_utf8(chunk))
+            seen.update(writable(chunk))
             state.save({"seen": sorted(seen)})
     return len(keys)
 

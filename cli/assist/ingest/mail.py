@@ -229,14 +229,14 @@ def parse_message(raw: bytes, size: int | None = None) -> dict[str, Any]:
     parts would take it minutes) is read flat: its headers, and the rest as text, with `mime_error`
     saying why; it is still classified like any other. `size` is the whole message's when `raw` is only
     its start (read_start); over MAX_MESSAGE_BYTES, only that many bytes are read."""
-    from ..jsonl import valid_utf8
+    from ..jsonl import writable
 
     size = max(size or 0, len(raw))
     raw = raw[:MAX_MESSAGE_BYTES]
     data = _parse(raw, size)
     if size > len(raw):
         data["message_truncated"] = True
-    return valid_utf8(data)  # a header the parser gave up on keeps its bytes as lone surrogates
+    return writable(data)  # a header the parser gave up on keeps its bytes as lone surrogates
 
 
 class MessageFile(Protocol):  # a file, or a mailbox's view of one message in it
@@ -265,12 +265,16 @@ def _parse(raw: bytes, size: int) -> dict[str, Any]:
     from email.parser import BytesHeaderParser
 
     rest = _flat_text(raw.partition(b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n")[2].decode("utf-8", "replace"))
-    try:
-        return {**_data(BytesHeaderParser(policy=email.policy.default).parsebytes(raw), rest, [], size),
-                "mime_error": why}
-    except Exception:  # a header the modern policy cannot read even alone (a charset named by a NUL byte)
-        as_sent = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)  # headers not interpreted
-        return {**_data(as_sent, rest, [], size), "mime_error": why}
+    # the modern policy, then compat32 (headers not interpreted) for a header the modern one cannot read
+    # even alone (a charset named by a NUL byte)
+    for policy in (email.policy.default, email.policy.compat32):
+        try:
+            return {**_data(BytesHeaderParser(policy=policy).parsebytes(raw), rest, [], size), "mime_error": why}
+        except Exception:
+            continue
+    # no reading of the headers holds: the mail still goes on, as its text (one mail must never stop a mailbox)
+    return {"from": "", "subject": "", "body_text": rest[:MAX_BODY], "size": size,
+            "mime_error": f"{why}; headers unreadable"}
 
 
 def _costly_structure(raw: bytes) -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AssistError
-from ..jsonl import valid_utf8
+from ..jsonl import writable
 from .events import Sink, State, accepted_only, event, safe_name
 
 IGNORED = (".*", "*~", "*.swp", "*.swx", "#*#", "4913", "*.tmp", "*.part", "*.crdownload")
@@ -65,7 +65,7 @@ def scan(roots: list[Path], keep: Filter) -> dict[str, list[int]]:
                         st = os.stat(path)
                     except OSError:
                         continue
-                    found[valid_utf8(path)] = [st.st_mtime_ns, st.st_size]
+                    found[writable(path)] = [st.st_mtime_ns, st.st_size]
     return found
 
 
