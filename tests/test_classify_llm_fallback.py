@@ -53,3 +53,37 @@ def test_a_fallback_model_not_pulled_stops_classify_and_keeps_the_tasks(home, cl
     kept = list((home / "spool" / "classify" / "new").glob("*.json"))  # as they came, for the next run
     assert len(kept) == len(TEXTS)
     assert not list((home / "spool" / "classify" / "failed").glob("*.json"))
+
+
+def test_the_model_chooses_only_among_routes_described_to_it():
+    """The shipped urgent route drafts a reply and is reached by a rule that keeps out mail that might be
+    spam; with no description it was still among the model's choices by its name, so a scam the rule kept
+    out ("URGENT BUSINESS PROPOSAL", spam 0.3-0.5) could be routed there by the model's guess (a mail's
+    text can steer it) and have a reply drafted to the scammer. Only routes with a description or
+    examples are offered (and never the spam route, nor typed requests')."""
+    import tomllib
+    from pathlib import Path
+
+    from assist.config import Config
+    from assist.decide.llm_fallback import route_list
+
+    shipped = tomllib.loads((Path(__file__).resolve().parents[1] / "assist.toml").read_text())
+    config = Config(home=Path("/nonexistent"), path=None, raw=shipped)
+    names = [r["name"] for r in route_list(config)]
+    assert names == ["triage"] and all(r["about"] for r in route_list(config))
+    assert "description" not in shipped["routes"]["urgent"] and "examples" not in shipped["routes"]["urgent"]
+    urgent = {**shipped["routes"]["urgent"], "description": "mail that needs an answer today"}
+    described = {**shipped, "routes": {**shipped["routes"], "urgent": urgent}}
+    assert "urgent" in [r["name"] for r in route_list(Config(home=Path("/nonexistent"), path=None, raw=described))]
+
+
+def test_with_no_route_described_the_model_is_not_asked(home, cli):
+    """Nothing to choose among but "none": the task is held with the reason, and the model (not even
+    pulled here, which would stop classify with 69 if it were asked) is left alone."""
+    with (home / "assist.toml").open("a") as f:
+        f.write('[classify]\nfallback_model = "embedded"\n[routes.urgent]\nconfirm = ["email.flag"]\n')
+    result = cli(["classify"], input=tasks())
+    assert result.code == 0, result.err
+    held = cli(["queue", "ls", "--queue", "classify", "--state", "hold", "--json"]).json()
+    assert len(held) == len(TEXTS)
+    assert all("no route is described to the fallback model" in h["hold_reason"] for h in held)

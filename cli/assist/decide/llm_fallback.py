@@ -35,18 +35,20 @@ def default_model(config: Config) -> str | None:
 
 
 def route_list(config: Config) -> list[dict[str, str]]:
-    """The routes the model may choose among for an event: not the typed-request routes (`assist ask`
-    has its own), and not the spam route (the spam decision alone files mail in Junk: a model's guess
-    must not put a person's mail there)."""
+    """The routes the model may choose among for an event: those described to it (a description or
+    examples), not the typed-request routes (`assist ask` has its own), and not the spam route (the spam
+    decision alone files mail in Junk: a model's guess must not put a person's mail there). A route with
+    neither is reached by its rules, which may guard it: the shipped urgent route drafts a reply, and
+    its rule keeps out mail that might be spam; offered by its name, a scam the rule kept out could be
+    routed there by the model's guess, which the mail's own words can steer."""
     from .spam_policy import spam_route_name
 
     spam_route = spam_route_name(config)
     routes = []
     for name, route in config.routes.items():
-        if name in RESERVED or route.get("request") or name == spam_route:
-            continue
         about = route.get("description") or "; ".join(route.get("examples", [])[:3])
-        routes.append({"name": name, "about": about})
+        if about and name not in RESERVED and not route.get("request") and name != spam_route:
+            routes.append({"name": name, "about": about})
     return routes
 
 
@@ -65,6 +67,8 @@ class LlmFallback:
         from ..ai.running import run_prompt
         from .intent import task_text
 
+        if not self.routes:
+            return {**intent, "reason": "no route is described to the fallback model (a description or examples)"}
         template = templates.load(TEMPLATE, self.config.home)
         names = [r["name"] for r in self.routes]
         schema = copy.deepcopy(template.output) or {"type": "object", "required": ["route"]}
