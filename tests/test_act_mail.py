@@ -86,6 +86,48 @@ def test_move_flag_and_draft_over_imap(mail):
     conn.logout()
 
 
+def test_folder_names_beyond_ascii_are_sent_in_modified_utf7(mail, home):
+    """IMAP names folders in modified UTF-7 (RFC 3501 5.1.3): a German drafts folder "Entwürfe" and a
+    folder with an ampersand. imaplib sends commands as ASCII, so such a name failed every action with a
+    UnicodeEncodeError; the server lists them as Entw&APw-rfe and &ANw-bersicht &- Listen."""
+    imap, _ = mail
+    config = home / "assist.toml"
+    config.write_text(config.read_text().replace('drafts = "Drafts"', 'drafts = "Entwürfe"'))
+    imap.deliver(b"Message-ID: <m0@example.org>\r\nSubject: s0\r\nFrom: a@example.org\r\n\r\nbody\r\n", 0)
+    r = run(["act"], jsonl({"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+        {"type": "email.move", "args": {"message_id": "<m0@example.org>", "to": "Übersicht & Listen"}},
+        {"type": "email.draft", "args": {"to": "a@example.org", "subject": "Re: s0", "body": "Danke!"}},
+    ]}}}))
+    assert r.code == 0, r.err
+    [out] = r.lines
+    assert [a["status"] for a in out["actions"]] == ["done", "done"]
+    assert out["actions"][1]["result"]["folder"] == "Entwürfe"  # said as the person wrote it
+    conn = imap_session(imap)
+    _, listed = conn.list()
+    names = b"\n".join(listed)
+    assert b'"Entw&APw-rfe"' in names or b" Entw&APw-rfe" in names, names
+    assert b"&ANw-bersicht &- Listen" in names, names
+    for folder in ('"Entw&APw-rfe"', '"&ANw-bersicht &- Listen"'):
+        status, count = conn.select(folder, readonly=True)
+        assert status == "OK" and count == [b"1"], (folder, status, count)
+    conn.logout()
+
+
+@pytest.mark.parametrize(("name", "sent"), [
+    ("~peter/mail/台北/日本語", '"~peter/mail/&U,BTFw-/&ZeVnLIqe-"'),  # RFC 3501 5.1.3's own example
+    ("Entwürfe", '"Entw&APw-rfe"'), ("A & B", '"A &- B"'), ("INBOX", '"INBOX"'), ("Tab\there", '"Tab&AAk-here"'),
+    ('say "hi" 📬', '"say \\"hi\\" &2D3c7A-"'),  # a quote escaped; a character beyond 16 bits as a surrogate pair
+])
+def test_a_folder_name_goes_out_in_modified_utf7_and_comes_back(name, sent):
+    from assist.mail import folder_name, imap_folder
+
+    assert imap_folder(name) == sent
+    assert folder_name(sent[1:-1].replace('\\"', '"')) == name
+    assert folder_name("&Jjo-!&-&bogus-") == "☺!&&bogus-"  # a run that does not decode is kept as it came
+    with pytest.raises(Exception, match="a line break or NUL"):
+        imap_folder("Drafts\r\nA1 DELETE INBOX")
+
+
 def test_rate_limit_is_shared_across_processes(mail):
     imap, _ = mail
     imap.deliver(b"Message-ID: <r@example.org>\r\nSubject: r\r\n\r\nx\r\n", 1)
@@ -166,16 +208,17 @@ def test_the_people_in_the_sent_folder_become_correspondents(mail, home):
 
 
 def test_the_sent_folder_is_found_by_its_special_use_when_not_by_name(home):
-    """A server whose Sent folder is "Sent Items" (marked \\Sent, RFC 6154) while [actions.imap] says
-    "Sent", as `assist init` writes it: the marked one is read. A folder named on the command line is
-    taken as named, and one with a line break never reaches the server."""
-    imap = start_dovecot(extra_conf='namespace inbox {\n  inbox = yes\n  mailbox "Sent Items" {\n'
+    """A server whose Sent folder is "Éléments envoyés" (marked \\Sent, RFC 6154; Outlook's French name,
+    which the server lists in modified UTF-7) while [actions.imap] says "Sent", as `assist init` writes
+    it: the marked one is read. A folder named on the command line is taken as named, and one with a line
+    break never reaches the server."""
+    imap = start_dovecot(extra_conf='namespace inbox {\n  inbox = yes\n  mailbox "Éléments envoyés" {\n'
                                     '    special_use = \\Sent\n    auto = create\n  }\n}\n')
     try:
         os.environ["TEST_IMAP_PASSWORD"] = imap.password
         (home / "assist.toml").write_text(imap_section(imap, sent="Sent"))
         conn = imap_session(imap)
-        conn.append('"Sent Items"', None, None, b"From: me@example.org\r\nTo: Cy <cy@example.com>\r\n"
+        conn.append('"&AMk-l&AOk-ments envoy&AOk-s"', None, None, b"From: me@example.org\r\nTo: Cy <cy@example.com>\r\n"
                                                b"Subject: hello\r\n\r\nbody\r\n")
         conn.logout()
         r = run(["classify", "correspondents", "--from-sent"])

@@ -70,8 +70,10 @@ class Correspondents:
 
 
 def _special_sent(conn: Any) -> str | None:
-    """The folder the server marks \\Sent (RFC 6154 special use), if one is."""
+    """The name of the folder the server marks \\Sent (RFC 6154 special use), if one is."""
     import re
+
+    from .mail import folder_name
 
     status, lines = conn.list()
     for line in lines if status == "OK" else []:
@@ -80,7 +82,7 @@ def _special_sent(conn: Any) -> str | None:
             name = found.group(2).strip()
             if name.startswith(b'"') and name.endswith(b'"'):
                 name = re.sub(rb'\\(.)', rb"\1", name[1:-1])
-            return name.decode("utf-8", "replace")
+            return folder_name(name.decode("utf-8", "replace"))  # as imap_folder will send it again
     return None
 
 
@@ -91,7 +93,7 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     from email.parser import BytesHeaderParser
 
     from .errors import AssistError, UsageError
-    from .mail import configured_account, imap_quote, imap_reading
+    from .mail import configured_account, imap_folder, imap_reading
 
     section = config.action_section("imap")
     if not section.get("host"):
@@ -101,11 +103,11 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     own = ", ".join(filter(None, [config.action_section("smtp").get("from"), account.user]))
     sent_to: list[str] = []
     with imap_reading(account, f"the Sent folder {name!r}") as conn:
-        status, _ = conn.select(imap_quote(name), readonly=True)
+        status, _ = conn.select(imap_folder(name), readonly=True)
         marked = _special_sent(conn) if status != "OK" and folder is None else None
         if marked is not None:
             name = marked
-            status, _ = conn.select(imap_quote(name), readonly=True)
+            status, _ = conn.select(imap_folder(name), readonly=True)
         if status != "OK":
             raise UsageError(f"no folder {name!r} on {account.host}: give --folder, or set [actions.imap] sent")
         status, found = conn.uid("SEARCH", "ALL")

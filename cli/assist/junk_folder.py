@@ -67,7 +67,7 @@ def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int
     from .errors import UsageError
     from .ingest.mail import MAX_MESSAGE_BYTES, parse_message
     from .junked import Junked
-    from .mail import configured_account, imap_quote, imap_reading
+    from .mail import configured_account, imap_folder, imap_reading
 
     if not config.action_section("imap").get("host"):
         raise UsageError("no IMAP account to read a Junk folder from: configure [actions.imap] (`assist init`)")
@@ -77,7 +77,7 @@ def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int
     account = configured_account(config)
     moved: list[tuple[str, bytes]] = []
     with imap_reading(account, repr(name)) as conn:
-        status, _ = conn.select(imap_quote(name), readonly=True)
+        status, _ = conn.select(imap_folder(name), readonly=True)
         if status != "OK" and folder is None:
             return 0, 0  # no Junk folder yet: nothing was moved there
         if status != "OK":

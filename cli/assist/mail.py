@@ -102,6 +102,39 @@ def imap_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def imap_folder(name: str) -> str:
+    """A folder name as IMAP names folders, quoted: what is not printable ASCII in modified UTF-7 (RFC 3501
+    5.1.3: "Entwürfe" is Entw&APw-rfe, "&" is &-), since imaplib sends commands as ASCII. A line break or
+    NUL is refused (imap_quote), not encoded."""
+    import base64
+    import re
+
+    def encoded(run: re.Match[str]) -> str:
+        return "&" + base64.b64encode(run.group().encode("utf-16-be")).decode().rstrip("=").replace("/", ",") + "-"
+
+    imap_quote(name)
+    return imap_quote(re.sub(r"[^ -~]+", encoded, name.replace("&", "&-")))
+
+
+def folder_name(listed: str) -> str:
+    """A folder's name as a server lists it (modified UTF-7) as a person reads it: the inverse of
+    imap_folder's encoding. A run that does not decode is kept as it came."""
+    import base64
+    import binascii
+    import re
+
+    def decoded(run: re.Match[str]) -> str:
+        if not run.group(1):
+            return "&"
+        data = run.group(1).replace(",", "/")
+        try:
+            return base64.b64decode(data + "=" * (-len(data) % 4)).decode("utf-16-be")
+        except (binascii.Error, UnicodeDecodeError):
+            return run.group()
+
+    return re.sub(r"&([A-Za-z0-9+,]*)-", decoded, listed)
+
+
 def _short(exc: Exception) -> str:
     text = exc.args[0] if exc.args else str(exc)
     return text.decode(errors="replace") if isinstance(text, bytes) else str(text)

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AssistError, Unavailable
-from ..mail import ImapAccount
+from ..mail import ImapAccount, imap_folder
 from ..mail import imap_connect as connect
 from . import mail as message
 from .events import Sink, State, accepted_only, event
@@ -27,15 +27,13 @@ BATCH = 50
 
 
 def _select(conn: imaplib.IMAP4, folder: str) -> int:
-    status, _ = conn.select(_quote(folder), readonly=True)
+    status, _ = conn.select(imap_folder(folder), readonly=True)
     if status != "OK":
         raise AssistError(f"imap: no folder {folder!r}")
     status, data = conn.response("UIDVALIDITY")
     return int(data[0]) if data and data[0] else 0
 
 
-def _quote(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | None = None) -> int:

@@ -37,9 +37,9 @@ def account(ctx: ActionContext) -> Any:
 
 
 def _q(folder: str) -> str:
-    from ...mail import imap_quote
+    from ...mail import imap_folder
 
-    return imap_quote(folder)
+    return imap_folder(folder)
 
 
 @contextlib.contextmanager
@@ -70,7 +70,9 @@ def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Tru
     status, _ = conn.select(_q(folder), readonly=readonly)
     if status != "OK":
         raise ActionError(f"email: no folder {folder!r}")
-    status, data = conn.uid("SEARCH", "HEADER", "Message-ID", _q(message_id))
+    from ...mail import imap_quote
+
+    status, data = conn.uid("SEARCH", "HEADER", "Message-ID", imap_quote(message_id))
     found = (data[0] or b"").split() if status == "OK" else []
     return [uid for uid in found if _message_id_of(conn, uid) == message_id]
 
