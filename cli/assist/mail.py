@@ -105,15 +105,14 @@ def imap_quote(text: str) -> str:
 def imap_folder(name: str) -> str:
     """A folder name as IMAP names folders, quoted: what is not printable ASCII in modified UTF-7 (RFC 3501
     5.1.3: "Entwürfe" is Entw&APw-rfe, "&" is &-), since imaplib sends commands as ASCII. A line break or
-    NUL is refused (imap_quote), not encoded."""
+    NUL is left as it is, for imap_quote to refuse."""
     import base64
     import re
 
     def encoded(run: re.Match[str]) -> str:
         return "&" + base64.b64encode(run.group().encode("utf-16-be")).decode().rstrip("=").replace("/", ",") + "-"
 
-    imap_quote(name)
-    return imap_quote(re.sub(r"[^ -~]+", encoded, name.replace("&", "&-")))
+    return imap_quote(re.sub(r"[^ -~\r\n\0]+", encoded, name.replace("&", "&-")))
 
 
 def folder_name(listed: str) -> str:

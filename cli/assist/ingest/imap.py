@@ -34,8 +34,6 @@ def _select(conn: imaplib.IMAP4, folder: str) -> int:
     return int(data[0]) if data and data[0] else 0
 
 
-
-
 def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | None = None) -> int:
     """Ingest every message newer than the state; returns how many were sent."""
     own = conn is None

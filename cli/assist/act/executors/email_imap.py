@@ -63,6 +63,7 @@ def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Tru
     """The UIDs of the messages in folder whose Message-ID is exactly message_id."""
     import re
 
+    from ...mail import imap_quote
     from ..headers import MESSAGE_ID_PATTERN
 
     if not re.match(MESSAGE_ID_PATTERN, message_id):  # the schema checked it: a last line of defence
@@ -70,8 +71,6 @@ def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Tru
     status, _ = conn.select(_q(folder), readonly=readonly)
     if status != "OK":
         raise ActionError(f"email: no folder {folder!r}")
-    from ...mail import imap_quote
-
     status, data = conn.uid("SEARCH", "HEADER", "Message-ID", imap_quote(message_id))
     found = (data[0] or b"").split() if status == "OK" else []
     return [uid for uid in found if _message_id_of(conn, uid) == message_id]
