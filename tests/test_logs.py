@@ -44,6 +44,25 @@ def test_rotation_by_size_across_processes(tmp_path):
             orjson.loads(line)  # every line whole: no interleaved writes
 
 
+def test_a_full_disk_is_said_once_and_the_records_lost_are_counted_when_the_log_writes_again(tmp_path, capsys):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "x.jsonl").symlink_to("/dev/full")  # every write: ENOSPC, as on a full disk
+    log = ComponentLog(folder, "x")
+    for n in range(5):
+        log.info("tick", n=n)  # the work goes on
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and said[0].startswith(f"assist: cannot write log {folder / 'x.jsonl'}: No space left")
+    (folder / "x.jsonl").unlink()  # space again
+    log.info("tick", n=5)
+    log.info("tick", n=6)
+    assert capsys.readouterr().err.splitlines() == [f"assist: log {folder / 'x.jsonl'} written again; 5 records lost"]
+    records = [orjson.loads(line) for line in (folder / "x.jsonl").read_bytes().splitlines()]
+    assert [(r["event"], r.get("lost"), r.get("n")) for r in records] == [
+        ("log_records_lost", 5, None), ("tick", None, 5), ("tick", None, 6)]
+    assert records[0]["level"] == "warning"
+
+
 def test_assist_logs_filters_by_component_and_level(home):
     folder = home / "logs"
     a = ComponentLog(folder, "alpha")

@@ -35,6 +35,7 @@ class ComponentLog:
         self._fd: int | None = None
         self._ino = -1
         self._mutex = threading.Lock()
+        self._lost = 0  # records not written since a write failed (a full disk): said once, counted
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -80,9 +81,17 @@ class ComponentLog:
                 if self._fd is None:
                     self._open()
                 self._rotate_if_needed()
+                if self._lost:  # the gap is in the log, before what comes after it
+                    gap = {"at": record["at"], "level": "warning", "component": self.component,
+                           "event": "log_records_lost", "pid": record["pid"], "lost": self._lost}
+                    os.write(self._fd, orjson.dumps(gap) + b"\n")  # type: ignore[arg-type]
+                    sys.stderr.write(f"assist: log {self.path} written again; {self._lost} records lost\n")
+                    self._lost = 0
                 os.write(self._fd, line)  # type: ignore[arg-type]
-            except OSError as exc:  # a full disk must not stop the work; say so once per record
-                sys.stderr.write(f"assist: cannot write log {self.path}: {exc.strerror}\n")
+            except OSError as exc:  # a full disk must not stop the work, nor fill stderr: said once, counted
+                if not self._lost:
+                    sys.stderr.write(f"assist: cannot write log {self.path}: {exc.strerror}\n")
+                self._lost += 1
         if self.echo and LEVELS[level] >= LEVELS["warning"]:
             from .printable import printable
 
