@@ -78,6 +78,29 @@ def test_assist_logs_filters_by_component_and_level(home):
     assert record["event"] == "slow" and record["ms"] == 900
 
 
+def test_assist_logs_passes_over_lines_that_are_not_records_and_prints_no_escape_sequence(home):
+    folder = home / "logs"
+    folder.mkdir()
+    (folder / "x.jsonl").write_bytes(b"\n".join([
+        b'{"at":"2026-12-03T10:00:00Z","level":"info","component":"x","event":"first","pid":1}',
+        b'{"at":"2026-12-03T10:00:01Z","level":"inf',  # cut by a crash
+        b"\xff\xfe not text", b"[1, 2]", b'"a string"', b"null",
+        b'{"at":5,"level":{"not":"a level"},"event":["a"]}',  # written by something else
+        b'{"at":"2026-12-03T10:00:02Z","level":"error","component":"x",'
+        b'"event":"second \\u001b[2J\\u001b]0;pwned\\u0007","error":"quoted \\u001b[31m"}',
+    ]) + b"\n")
+    r = run(["logs"])
+    assert r.code == 0, r.err
+    assert "x: first" in r.out and "x: second" in r.out and "\x1b" not in r.out and "\x07" not in r.out
+    assert '["a"]' in r.out  # a record another program wrote is shown as it is
+    r = run(["logs", "--level", "error"])
+    assert r.code == 0 and "x: second" in r.out and "first" not in r.out
+    r = run(["logs", "--json"])
+    assert r.code == 0
+    events = [orjson.loads(line)["event"] for line in r.out.splitlines()]
+    assert events == ["first", "second \x1b[2J\x1b]0;pwned\x07", ["a"]]  # as written: JSON escapes them
+
+
 def test_assist_logs_follow_prints_new_records(home):
     log = ComponentLog(home / "logs", "gamma")
     log.info("before")

@@ -14,6 +14,21 @@ from .log import LEVELS, log_files
 _SKIP = ("at", "level", "component", "event")
 
 
+def _record(raw: bytes) -> dict[str, Any] | None:
+    """One line as a record: a JSON object, its at, level, component and event as text; anything else
+    (a line cut by a crash, not JSON) is None. What reads records (the dashboard, alerts) can rely on it."""
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    for name in _SKIP:
+        if name in record and not isinstance(record[name], str):
+            record[name] = orjson.dumps(record[name]).decode()
+    return record
+
+
 def _keep(record: dict[str, Any], level: str) -> bool:
     return LEVELS.get(record.get("level", "info"), 20) >= LEVELS[level]
 
@@ -29,14 +44,11 @@ def read_records(folder: Path, component: str | None, level: str) -> list[tuple[
 
 
 def _records(lines: Any, level: str) -> list[tuple[dict[str, Any], str]]:
-    """(record, line) for each JSON line at or above `level`; lines that are not JSON are passed over."""
+    """(record, line) for each JSON line at or above `level`; lines that are not records are passed over."""
     out = []
     for raw in lines:
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue
-        if _keep(record, level):
+        record = _record(raw)
+        if record is not None and _keep(record, level):
             out.append((record, raw.decode().rstrip("\n")))
     return out
 
@@ -90,12 +102,7 @@ class LogTail:
                         if not raw.endswith(b"\n"):
                             break
                         offset += len(raw)
-                        try:
-                            record = orjson.loads(raw)
-                        except orjson.JSONDecodeError:
-                            continue
-                        if _keep(record, self.level):
-                            out.append((record, raw.decode().rstrip("\n")))
+                        out += _records([raw], self.level)
             self.offsets[path] = (st.st_ino, offset)
         return out
 
@@ -110,6 +117,9 @@ def follow_records(folder: Path, component: str | None, level: str,
 
 
 def format_record(record: dict[str, Any]) -> str:
+    """One line for a terminal: an error a record quotes (a server's reply, a header) moves no cursor."""
+    from .printable import printable
+
     extra = " ".join(f"{k}={v}" for k, v in record.items() if k not in _SKIP)
-    return f"{record.get('at', '')} {record.get('level', ''):7} {record.get('component', '')}: " \
-           f"{record.get('event', '')} {extra}".rstrip()
+    return printable(f"{record.get('at', '')} {record.get('level', ''):7} {record.get('component', '')}: "
+                     f"{record.get('event', '')} {extra}".rstrip())
