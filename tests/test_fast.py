@@ -270,3 +270,17 @@ def test_the_error_rate_counts_tasks_that_failed_not_retries_that_then_succeeded
     assert rates([{"done_per_min_5m": 0.0}], [])["error_rate"] == 0.0
     mixed = rates(rows, [{"event": "failed", "at": now}] * 5)  # 10 done and 5 failed in five minutes
     assert mixed["failed_per_min"] == 1.0 and mixed["error_rate"] == round(1 / 3, 4)
+
+
+def test_a_state_file_that_is_json_but_not_an_object_is_taken_as_empty(tmp_path):
+    import orjson
+
+    from assist.stores.local import AlertBudget, Health, Limits
+
+    (tmp_path / "state").mkdir()
+    for name in ("limits.json", "alerts.json", "model-health.json"):
+        (tmp_path / "state" / name).write_text("[1, 2]")  # edited by hand, or written by something else
+    assert Limits(tmp_path).try_take("send", capacity=2, rate=1.0) == 0.0
+    assert AlertBudget(tmp_path).admit(limit=3, period_s=60) == 0
+    assert Health(tmp_path).read() == {}
+    assert isinstance(orjson.loads((tmp_path / "state" / "limits.json").read_bytes())["send"], list)

@@ -80,21 +80,22 @@ class _LockedFile:
 
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with FileLock(str(self.path) + ".lock", is_singleton=False):
-            try:
-                document = orjson.loads(self.path.read_bytes())
-            except (FileNotFoundError, orjson.JSONDecodeError):
-                document = {}
-            document, answer = fn(document)
+            document, answer = fn(self._load(FileNotFoundError))
             write_atomic(self.path, orjson.dumps(document), sync=False)
         return answer
 
     def read(self) -> dict[str, Any]:
+        return self._load(OSError)
+
+    def _load(self, missing: type[OSError]) -> dict[str, Any]:
+        """The document; {} when it is `missing` or not a JSON object (cut short, or edited by hand)."""
         import orjson
 
         try:
-            return orjson.loads(self.path.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
+            document = orjson.loads(self.path.read_bytes())
+        except (missing, orjson.JSONDecodeError):
             return {}
+        return document if isinstance(document, dict) else {}
 
 
 class Limits(base.Limits):
