@@ -126,6 +126,22 @@ def test_unknown_queue_and_state_are_usage_errors(home):
     assert r.code == 2 and "unknown state" in r.err
 
 
+def test_a_queue_url_of_no_known_kind_is_a_config_error_not_a_folder_of_that_name(home):
+    """A mistyped redis:// URL used to become a spool folder named after it, under the home: the tasks
+    stayed on this machine while the workers waited on Redis."""
+    r = run(["--queue-url", "redsi://127.0.0.1:6379/0", "enqueue", "--queue", "in"], jsonl({"type": "a"}))
+    assert r.code == 78 and "redsi://127.0.0.1:6379/0" in r.err and "redis://" in r.err, r.err
+    (home / "assist.toml").write_text('[queue]\nurl = "ftp://example.org/spool"\n')
+    r = run(["queue", "ls"])
+    assert r.code == 78 and "ftp://example.org/spool" in r.err, r.err
+    r = run(["config", "check"])
+    assert r.code == 78 and "queue.url: ftp://example.org/spool: of no kind" in r.err, r.err
+    assert not [p for p in home.iterdir() if p.name.startswith(("redsi", "ftp"))]
+    (home / "assist.toml").write_text('[queue]\nurl = "my-spool"\n')  # a folder, relative to the home
+    assert run(["enqueue", "--queue", "in"], jsonl({"type": "a"})).code == 0
+    assert len(os.listdir(home / "my-spool" / "in" / "new")) == 1
+
+
 def test_retention_by_purge_and_by_a_follow_worker(home):
     import subprocess
     import time

@@ -49,6 +49,7 @@ def problems(raw: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
         (("routes", "models", "classify", "memory", "allow_remote"), lambda: _ai_problems(raw, path.parent)),
         (("alerts", "actions"), lambda: _alert_problems(raw)),
         (("actions",), lambda: _pattern_problems(raw)),
+        (("queue",), lambda: _queue_problems(raw)),
     ]
     for sections, run in checks:
         if "" in broken or broken & set(sections):
@@ -60,6 +61,13 @@ def problems(raw: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
 
         gaps = [f"{path}: {p}" for p in action_gaps(raw)]
     return sorted(errors), gaps
+
+
+def _queue_problems(raw: dict[str, Any]) -> list[str]:
+    from .queue import url_problem
+
+    problem = url_problem(raw.get("queue", {}).get("url", ""))
+    return [f"queue.url: {problem}"] if problem else []
 
 
 def _rule_problems(raw: dict[str, Any]) -> list[str]:

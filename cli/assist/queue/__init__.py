@@ -4,6 +4,7 @@ $ASSIST_QUEUE_URL or queue.url)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,23 @@ if TYPE_CHECKING:
     from .base import Backend
     from .settings import QueueSettings
 
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+KNOWN = ("memory://", "redis://", "rediss://", "unix://")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` names no queue assist knows, or None: a mistyped redis:// is not a folder's name."""
+    if SCHEME.match(url) and not url.startswith(KNOWN):
+        return f"{url}: of no kind assist knows; a spool folder, redis://HOST:PORT/DB (rediss://, unix://PATH) " \
+               "or memory://NAME"
+    return None
+
 
 def open_backend(url: str, settings: QueueSettings, home: Path) -> Backend:
+    if problem := url_problem(url):
+        from ..errors import ConfigError
+
+        raise ConfigError([f"queue URL {problem}"])
     if url.startswith("memory://"):
         from .memory import memory_backend
 
