@@ -73,6 +73,24 @@ def test_cli_query_ls_and_rm(store_home, monkeypatch):
     assert run(["memory", "add", str(NOTES / "gym.md")]).code == 0
 
 
+def test_query_says_when_the_store_is_empty_and_shows_no_escape_sequence_a_note_holds(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "assist.toml").write_text(FAST_CONFIG)
+    monkeypatch.setenv("ASSIST_HOME", str(home))
+    empty = run(["memory", "query", "the wifi password"])
+    assert empty.code == 0 and empty.out == "" and "no notes yet" in empty.err and "assist memory add" in empty.err
+    note = tmp_path / "cabin\x1b[2J.md"  # a downloaded file: its name and text are not ours
+    note.write_text("# Cabin \x1b]0;pwned\x07\n\nThe wifi password at the cabin is \x1b[8mhidden\x1b[0m lakeside-42.\n")
+    assert run(["memory", "add", str(note)], timeout=300).code == 0
+    found = run(["memory", "query", "the wifi password at the cabin"])
+    assert found.code == 0 and "lakeside-42" in found.out
+    assert "\x1b" not in found.out and "\x07" not in found.out
+    assert "\x1b[8m" in run(["memory", "query", "the wifi password at the cabin", "--json"]).json()[0]["text"]
+    far = run(["memory", "query", "the wifi password", "--max-distance", "0.0001"])
+    assert far.code == 0 and far.out == "" and "nothing within" in far.err
+
+
 def test_prompts_carry_the_context_they_used(store_home, gguf, monkeypatch):
     monkeypatch.setenv("ASSIST_HOME", str(store_home))
     (store_home / "models").mkdir(exist_ok=True)

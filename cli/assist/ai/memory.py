@@ -363,6 +363,13 @@ class Memory:
                     progress(start + len(batch))
         return len(items)
 
+    def _never_written(self) -> bool:
+        """Nothing was ever added here: no need to start chroma to know it."""
+        return not self.url and not (self.path / "chroma.sqlite3").exists()
+
+    def is_empty(self) -> bool:
+        return self._never_written() or self._reading(lambda collection: collection.count()) == 0
+
     def query(self, text: str, k: int = 4, max_distance: float | None = None) -> list[dict[str, Any]]:
         """The k best chunks for `text`, best first, each {id, text, source, title, distance, score}.
 
@@ -373,8 +380,8 @@ class Memory:
         `max_distance` (cosine distance, 0 = same direction) are left out."""
         import numpy as np
 
-        if not self.url and not (self.path / "chroma.sqlite3").exists():
-            return []  # nothing was ever added: no need to start chroma
+        if self._never_written():
+            return []
         vector = self.embedder.embed([text])
         wanted = keywords(text)
         longest = sorted(set(wanted), key=len, reverse=True)[:KEYWORDS]

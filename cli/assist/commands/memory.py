@@ -83,13 +83,19 @@ def query(ctx: click.Context, text: str, k: int, max_distance: float | None, as_
     Example:
       assist memory query "wifi password at the cabin" -k 2 --json
     """
-    found = _memory(ctx).query(text, k=k, max_distance=max_distance)
+    from ..printable import printable
+
+    store = _memory(ctx)
+    found = store.query(text, k=k, max_distance=max_distance)
     if as_json:
         print_json(found)
         return
-    for chunk in found:
-        click.echo(f"{chunk['distance']:.3f}  {chunk['title'] or chunk['source']}  [{chunk['id']}]")
-        click.echo("    " + chunk["text"][:300].replace("\n", " "))
+    if not found:
+        click.echo("assist: no notes yet (`assist memory add ~/notes` adds some)" if store.is_empty()
+                   else f"assist: nothing within --max-distance {max_distance}", err=True)
+    for chunk in found:  # a note's name and text are not ours: no escape sequence reaches the terminal
+        click.echo(printable(f"{chunk['distance']:.3f}  {chunk['title'] or chunk['source']}  [{chunk['id']}]"))
+        click.echo("    " + printable(chunk["text"][:300]))
 
 
 @memory.command("ls")
