@@ -73,6 +73,17 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert run(["ingest", "imap", "--once", "--to", "inbox"]).err.strip().endswith(": 0 event(s)")
 
 
+def test_the_preview_shows_a_hostile_subject_without_its_escape_sequences(home, servers):
+    imap, smtp_port = servers
+    imap.deliver(b"From: x@example.net\r\nTo: me@example.org\r\nMessage-ID: <esc@example.net>\r\n"
+                 b"Subject: =?utf-8?q?Invoice_=1B]0;pwned=07=1B[2J?= due\r\n\r\nPay now.\r\n", 0)
+    (home / "assist.toml").unlink()
+    r = init(imap, smtp_port, "--no-model", "--preview", "1")
+    assert r.code == 0, r.err
+    assert "Invoice" in r.out and "due" in r.out
+    assert "\x1b" not in r.out and "\x07" not in r.out
+
+
 def test_init_again_changes_nothing_and_keeps_a_users_file(home, servers):
     imap, smtp_port = servers
     (home / "assist.toml").unlink()

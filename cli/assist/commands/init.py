@@ -168,13 +168,14 @@ def _correspondents(config: Config) -> None:
 def _preview(config: Config, count: int) -> None:
     from .. import init_home as setup
     from ..errors import AssistError
+    from ..printable import printable
 
     try:
         events = setup.newest(config, count)
         rows = setup.preview(config, events)
     except AssistError as exc:
-        click.echo(f"  preview: {str(exc).splitlines()[0]}")
+        click.echo(f"  preview: {printable(str(exc).splitlines()[0])}")
         return
     click.echo(f"  what would happen to the newest {len(rows)} message(s) (nothing is done now):")
-    for subject, route, what in rows:
-        click.echo(f"    {subject[:48]:<48}  {route:<11} {what}")
+    for subject, route, what in rows:  # a subject is the sender's: no escape sequence reaches the terminal
+        click.echo(f"    {printable(subject)[:48]:<48}  {route:<11} {what}")
