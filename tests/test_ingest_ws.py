@@ -55,3 +55,5 @@ def test_messages_become_events_across_a_dropped_connection(home):
 def test_a_bad_url_is_a_usage_error(home):
     r = run(["ingest", "ws", "http://not-a-ws-url"], timeout=30)
     assert r.code == 2 and "not a WebSocket URL" in r.err
+    r = run(["ingest", "ws", "http://me:s3cret-pw@not-a-ws-url/"], timeout=30)
+    assert r.code == 2 and "http://me:***@not-a-ws-url/" in r.err and "s3cret-pw" not in r.err

@@ -159,6 +159,18 @@ def test_redis_down_is_exit_69(home):
     assert r.code == 69 and "unavailable" in r.err
 
 
+def test_a_password_in_a_queue_url_is_never_printed(home):
+    r = run(["--queue-url", "redis://:s3cret-pw@127.0.0.1:9/0", "enqueue"], jsonl({"type": "a"}), timeout=120)
+    assert r.code == 69 and "unavailable" in r.err and "s3cret-pw" not in r.err, r.err
+    r = run(["--queue-url", "redsi://me:s3cret-pw@127.0.0.1:9/0", "queue", "ls"])  # mistyped
+    assert r.code == 78 and "redsi://me:***@127.0.0.1:9/0" in r.err and "s3cret-pw" not in r.err, r.err
+    (home / "assist.toml").write_text('[queue]\nurl = "redis://:s3cret-pw@127.0.0.1:9/0"\n')
+    r = run(["config", "paths"])
+    assert r.code == 0 and "redis://:***@127.0.0.1:9/0" in r.out and "s3cret-pw" not in r.out
+    logs = home / "logs"
+    assert not logs.exists() or all("s3cret-pw" not in f.read_text() for f in logs.iterdir())
+
+
 @pytest.mark.parametrize("url", ["redis://127.0.0.1:9/0"])
 def test_queue_ls_against_a_dead_server_is_a_clear_error(home, url):
     r = run(["--queue-url", url, "queue", "ls"], timeout=120)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+from .printable import without_password
 
 if TYPE_CHECKING:
     from .config import Config
@@ -28,7 +29,7 @@ def remote_problem(url: str, allow_remote: bool, what: str) -> str | None:
     """Why `what` may not reach url (it is not this machine and allow_remote is false), or None."""
     if allow_remote or is_loopback(host_of(url) if "://" in url else url):
         return None
-    return f"{what}: {url} is not on this machine; set allow_remote = true to use it"
+    return f"{what}: {without_password(url)} is not on this machine; set allow_remote = true to use it"
 
 
 def require_local(url: str, config: Config, what: str) -> None:

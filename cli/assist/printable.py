@@ -1,6 +1,6 @@
 """Text from outside (a mail's subject, an error that quotes it) made safe to show on a terminal: no
 escape sequence can move the cursor, retitle the window or hide text, and no bidi override can make
-text read in another order than it is stored."""
+text read in another order than it is stored. And a URL made safe to print or log: without its password."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def printable(text: str, keep_lines: bool = False) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def without_password(url: str) -> str:
+    """`url` as it may be printed or logged: a password in it as ***."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host}").geturl()

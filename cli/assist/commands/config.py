@@ -62,10 +62,11 @@ def paths() -> None:
       assist config paths
     """
     from ..config_file import load
+    from ..printable import without_password
 
     cfg = load()
     spool = cfg.queue_url
     click.echo(f"home    {cfg.home}")
     click.echo(f"config  {cfg.path or '(none: defaults)'}")
-    click.echo(f"spool   {spool if spool.startswith(('/', 'redis')) else cfg.home / spool}")
+    click.echo(f"spool   {without_password(spool) if '://' in spool or spool.startswith('/') else cfg.home / spool}")
     click.echo(f"logs    {cfg.home / 'logs'}")

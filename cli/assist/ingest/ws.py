@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from .. import jsonl
+from ..printable import without_password
 from ..task import Task, from_outside, problems
 from .events import Sink, event
 
@@ -47,7 +48,7 @@ def follow(url: str, sink: Sink, kind: str, stop: threading.Event, log: Any, cou
     while not stop.is_set() and (count is None or taken < count):
         try:
             with connect(url, open_timeout=10, close_timeout=2) as ws:
-                log.info("ws_connected", url=url)
+                log.info("ws_connected", url=without_password(url))
                 backoff = 0.5
                 while not stop.is_set() and (count is None or taken < count):
                     try:
@@ -56,16 +57,16 @@ def follow(url: str, sink: Sink, kind: str, stop: threading.Event, log: Any, cou
                         continue
                     doc = to_event(message, url, kind)
                     if doc is None:
-                        log.warning("ws_skipped", url=url, reason="binary message that is not UTF-8")
+                        log.warning("ws_skipped", url=without_password(url), reason="binary message that is not UTF-8")
                         continue
                     sink.send([doc])
                     taken += 1
         except InvalidURI as exc:
             from ..errors import UsageError
 
-            raise UsageError(f"{url}: not a WebSocket URL ({exc})") from None
+            raise UsageError(f"{without_password(url)}: not a WebSocket URL ({exc.msg})") from None
         except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
-            log.warning("ws_disconnected", url=url, error=type(exc).__name__, retry_in_s=backoff)
+            log.warning("ws_disconnected", url=without_password(url), error=type(exc).__name__, retry_in_s=backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, max_backoff_s)
     return taken

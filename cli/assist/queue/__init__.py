@@ -19,8 +19,10 @@ KNOWN = ("memory://", "redis://", "rediss://", "unix://")
 def url_problem(url: str) -> str | None:
     """Why `url` names no queue assist knows, or None: a mistyped redis:// is not a folder's name."""
     if SCHEME.match(url) and not url.startswith(KNOWN):
-        return f"{url}: of no kind assist knows; a spool folder, redis://HOST:PORT/DB (rediss://, unix://PATH) " \
-               "or memory://NAME"
+        from ..printable import without_password
+
+        return (f"{without_password(url)}: of no kind assist knows; a spool folder, redis://HOST:PORT/DB "
+                "(rediss://, unix://PATH) or memory://NAME")
     return None
 
 

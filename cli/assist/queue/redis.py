@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import Conflict, LeaseLost, NotFound, Unavailable
+from ..printable import without_password
 from ..task import routed_by_person
 from ..timeutil import now_ms, parse_rfc3339
 from .base import STATES, TERMINAL, Backend, Lease, Queue, TaskInfo, checked_id, checked_name, next_attempt
@@ -226,7 +227,7 @@ class RedisQueue(Queue):
         if create:
             self._ensure()
         elif not self.r.sismember("assist:queues", name):
-            raise NotFound(f"no queue named {name!r} in {backend.url}")
+            raise NotFound(f"no queue named {name!r} in {without_password(backend.url)}")
 
     def _ensure(self) -> None:
         from redis.exceptions import ResponseError
@@ -541,7 +542,7 @@ class RedisBackend(Backend):
                 return script(args=list(args))
             except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as exc:
                 if attempt == retries:
-                    raise Unavailable(f"Redis at {self.url} is unavailable: {exc}") from None
+                    raise Unavailable(f"Redis at {without_password(self.url)} is unavailable: {exc}") from None
                 time.sleep(min(2.0, 0.1 * 2**attempt))
         raise AssertionError("unreachable")
 
@@ -559,7 +560,7 @@ class RedisBackend(Backend):
                 return pipe.execute()
             except (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError) as exc:
                 if attempt == retries:
-                    raise Unavailable(f"Redis at {self.url} is unavailable: {exc}") from None
+                    raise Unavailable(f"Redis at {without_password(self.url)} is unavailable: {exc}") from None
                 time.sleep(min(2.0, 0.1 * 2**attempt))
         raise AssertionError("unreachable")
 
