@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis as redis_client
 
+from assist.errors import Unavailable
 from assist.queue.settings import QueueSettings
 from conftest import jsonl, run, start_redis
 from helpers.queue_worker import backend
@@ -164,6 +165,16 @@ def test_a_password_in_a_queue_url_is_never_printed(home):
     assert r.code == 69 and "unavailable" in r.err and "s3cret-pw" not in r.err, r.err
     r = run(["--queue-url", "redsi://me:s3cret-pw@127.0.0.1:9/0", "queue", "ls"])  # mistyped
     assert r.code == 78 and "redsi://me:***@127.0.0.1:9/0" in r.err and "s3cret-pw" not in r.err, r.err
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from assist.stores.redis import _Client
+
+    def refused():
+        raise RedisConnectionError("Connection refused.")
+
+    with pytest.raises(Unavailable) as stores_down:  # the approvals, limits and journal kept in Redis
+        _Client("redis://:s3cret-pw@127.0.0.1:9/0").call(refused)
+    assert "redis://:***@127.0.0.1:9/0" in str(stores_down.value) and "s3cret-pw" not in str(stores_down.value)
     (home / "assist.toml").write_text('[queue]\nurl = "redis://:s3cret-pw@127.0.0.1:9/0"\n')
     r = run(["config", "paths"])
     assert r.code == 0 and "redis://:***@127.0.0.1:9/0" in r.out and "s3cret-pw" not in r.out

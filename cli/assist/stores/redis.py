@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from ..errors import Unavailable
+from ..printable import without_password
 from . import base
 
 _TAKE = """
@@ -71,7 +72,7 @@ class _Client:
                 return fn(*args)
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 if attempt == 5:
-                    raise Unavailable(f"Redis at {self.url} is unavailable: {exc}") from None
+                    raise Unavailable(f"Redis at {without_password(self.url)} is unavailable: {exc}") from None
                 time.sleep(min(2.0, 0.1 * 2**attempt))
         raise AssertionError("unreachable")
 
