@@ -45,10 +45,11 @@ def follow(url: str, sink: Sink, kind: str, stop: threading.Event, log: Any, cou
     from websockets.sync.client import connect
 
     taken, backoff = 0, 0.5
+    shown = without_password(url)  # for the log and errors
     while not stop.is_set() and (count is None or taken < count):
         try:
             with connect(url, open_timeout=10, close_timeout=2) as ws:
-                log.info("ws_connected", url=without_password(url))
+                log.info("ws_connected", url=shown)
                 backoff = 0.5
                 while not stop.is_set() and (count is None or taken < count):
                     try:
@@ -57,16 +58,16 @@ def follow(url: str, sink: Sink, kind: str, stop: threading.Event, log: Any, cou
                         continue
                     doc = to_event(message, url, kind)
                     if doc is None:
-                        log.warning("ws_skipped", url=without_password(url), reason="binary message that is not UTF-8")
+                        log.warning("ws_skipped", url=shown, reason="binary message that is not UTF-8")
                         continue
                     sink.send([doc])
                     taken += 1
         except InvalidURI as exc:
             from ..errors import UsageError
 
-            raise UsageError(f"{without_password(url)}: not a WebSocket URL ({exc.msg})") from None
+            raise UsageError(f"{shown}: not a WebSocket URL ({exc.msg})") from None
         except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
-            log.warning("ws_disconnected", url=without_password(url), error=type(exc).__name__, retry_in_s=backoff)
+            log.warning("ws_disconnected", url=shown, error=type(exc).__name__, retry_in_s=backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, max_backoff_s)
     return taken
