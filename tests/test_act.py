@@ -204,6 +204,8 @@ def test_notes_files_calendar_shell_and_webhooks(act_home, hooks):
     home, tmp = act_home
     url, received = hooks
     (tmp / "files" / "old.txt").write_text("old")
+    (home / "trash").mkdir()
+    (home / "trash" / "manifest.jsonl").write_bytes(b'{"kept": "20261201T0900')  # a line a crash cut short
     r = act(task([
         {"type": "notes.create", "args": {"title": "Meeting: Q3 plan", "body": "Agenda", "tags": ["work"]}},
         {"type": "file.write", "args": {"root": "docs", "path": "reports/summary.md", "content": "# Summary"}},
@@ -226,8 +228,9 @@ def test_notes_files_calendar_shell_and_webhooks(act_home, hooks):
     assert (tmp / "files" / "archive" / "summary.md").read_text() == "# Summary"
     assert not (tmp / "files" / "moved" / "old.txt").exists()
     trash = home / "trash"
-    manifest = [orjson.loads(line) for line in (trash / "manifest.jsonl").read_bytes().splitlines()]
-    assert manifest[0]["from"] == str(tmp / "files" / "moved" / "old.txt")
+    torn, *lines = (trash / "manifest.jsonl").read_bytes().splitlines()
+    manifest = [orjson.loads(line) for line in lines]  # the new line is not joined to the cut one
+    assert torn == b'{"kept": "20261201T0900' and manifest[0]["from"] == str(tmp / "files" / "moved" / "old.txt")
     assert (trash / manifest[0]["kept"]).read_text() == "old"  # nothing unlinked
     ics = (tmp / "cal.ics").read_text()
     assert "SUMMARY:Dentist" in ics and ics.count("BEGIN:VEVENT") == 1

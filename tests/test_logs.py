@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import textwrap
 import time
 
 import orjson
@@ -61,6 +63,33 @@ def test_a_full_disk_is_said_once_and_the_records_lost_are_counted_when_the_log_
     assert [(r["event"], r.get("lost"), r.get("n")) for r in records] == [
         ("log_records_lost", 5, None), ("tick", None, 5), ("tick", None, 6)]
     assert records[0]["level"] == "warning"
+
+
+def test_a_record_the_disk_filled_during_does_not_take_the_next_one_with_it(tmp_path):
+    """A disk that fills in the middle of a record writes part of it. The next record starts on a line of
+    its own: else the part and it read as one broken line, and it is lost too. The file size limit
+    (RLIMIT_FSIZE) makes the kernel write a part, as a full disk does."""
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        from pathlib import Path
+        from assist.log import ComponentLog
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG, not a signal
+        log = ComponentLog(Path({str(tmp_path)!r}), "x")
+        log.info("first")
+        size = Path({str(tmp_path)!r}, "x.jsonl").stat().st_size
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size + 30, hard))
+        log.info("torn", padding="x" * 200)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+        log.info("after")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "cannot write log" in done.stderr and "1 records lost" in done.stderr
+    lines = (tmp_path / "x.jsonl").read_bytes().splitlines()
+    assert len(lines[1]) == 30  # the part the limit let through
+    events = [orjson.loads(line)["event"] for n, line in enumerate(lines) if n != 1]
+    assert events == ["first", "log_records_lost", "after"]
 
 
 def test_assist_logs_filters_by_component_and_level(home):

@@ -370,6 +370,21 @@ def test_feedback_from_another_encoder_is_embedded_again(routes_home):
     assert decided.json()["route"] == "newsletter"  # the subject, embedded again, is an example
 
 
+def test_a_correction_after_a_line_a_crash_cut_short_is_kept(tmp_path):
+    """A crash (or a full disk) in the middle of writing an example leaves a line cut short. The next
+    person's correction starts on a line of its own: before, the two read as one broken line and the
+    correction was lost."""
+    from assist.decide.learning import Feedback
+
+    feedback = Feedback(tmp_path)
+    feedback.add({"op": "add", "id": "A", "route": "triage", "by": "person", "at": 1})
+    with open(feedback.path, "ab") as f:
+        f.write(b'{"op": "add", "id": "B", "rou')  # cut short
+    feedback.add({"op": "add", "id": "C", "route": "newsletter", "by": "person", "at": 2})
+    feedback.withdraw(["A"], "undo")
+    assert [e["id"] for e in feedback.entries()] == ["C"]
+
+
 def test_a_retrain_killed_at_any_moment_leaves_a_whole_model_in_use(routes_home):
     """kill -9 while a new version is being trained, at several moments: what `current` names is always
     complete and loadable, and the next run trains again and goes on."""

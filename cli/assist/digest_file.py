@@ -7,10 +7,11 @@ them once it holds twice as many. Used by correspondents.py (whom a person wrote
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+
+from .fileutil import append_lines, write_atomic
 
 DIGEST = re.compile(r"[0-9a-f]{64}")  # a line holds one; nothing else is written (a data.sha256 can be anything)
 
@@ -31,16 +32,8 @@ class DigestFile:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.path) + ".lock"), open(self.path, "a+b") as handle:
-            torn = False  # the last line, cut short by a crash: ours starts on a line of its own
-            if handle.seek(0, os.SEEK_END):
-                handle.seek(-1, os.SEEK_END)
-                torn = handle.read(1) != b"\n"
-            handle.write(b"\n" * torn + "".join(d + "\n" for d in new).encode())
-            handle.flush()
-            os.fsync(handle.fileno())
+            append_lines(handle, "".join(d + "\n" for d in new).encode())
             if self.keep is not None and handle.tell() > 2 * self.keep * 65:
-                from .fileutil import write_atomic
-
                 handle.seek(0)
                 lines = [line for line in handle.read().split(b"\n") if len(line) == 64]
                 write_atomic(self.path, b"".join(line + b"\n" for line in lines[-self.keep:]))

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import orjson
 
+from .fileutil import append_lines
 from .printable import printable
 
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -258,7 +259,9 @@ class Rejects:
     def __init__(self, label: str, keep_path: str | None = None):
         self.label = label
         self.count = 0
-        self._keep = open(keep_path, "ab") if keep_path else None  # noqa: SIM115
+        self._keep = open(keep_path, "a+b") if keep_path else None  # noqa: SIM115
+        if self._keep is not None:
+            append_lines(self._keep, b"")  # a line a crash cut short there does not take the first one kept
 
     def add(self, bad: BadLine) -> None:
         self.count += 1

@@ -7,6 +7,7 @@ happens under a file lock, after which every writer reopens the new file.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import threading
@@ -36,6 +37,7 @@ class ComponentLog:
         self._ino = -1
         self._mutex = threading.Lock()
         self._lost = 0  # records not written since a write failed (a full disk): said once, counted
+        self._torn = False  # the last record was written in part: the next starts on a line of its own
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -43,6 +45,7 @@ class ComponentLog:
             os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._ino = os.fstat(self._fd).st_ino
+        self._torn = False  # a part written before is in the file it was written to
 
     def _rotate_if_needed(self) -> None:
         try:
@@ -84,10 +87,10 @@ class ComponentLog:
                 if self._lost:  # the gap is in the log, before what comes after it
                     gap = {"at": record["at"], "level": "warning", "component": self.component,
                            "event": "log_records_lost", "pid": record["pid"], "lost": self._lost}
-                    os.write(self._fd, orjson.dumps(gap) + b"\n")  # type: ignore[arg-type]
+                    self._put(orjson.dumps(gap) + b"\n")
                     sys.stderr.write(f"assist: log {self.path} written again; {self._lost} records lost\n")
                     self._lost = 0
-                os.write(self._fd, line)  # type: ignore[arg-type]
+                self._put(line)
             except OSError as exc:  # a full disk must not stop the work, nor fill stderr: said once, counted
                 if not self._lost:
                     sys.stderr.write(f"assist: cannot write log {self.path}: {exc.strerror}\n")
@@ -97,6 +100,15 @@ class ComponentLog:
 
             sys.stderr.write(printable(f"assist {self.component}: {level}: {event}"
                                        + "".join(f" {k}={v}" for k, v in fields.items() if v is not None)) + "\n")
+
+    def _put(self, line: bytes) -> None:
+        """One record, one write; a disk that fills during it writes a part (OSError, and the next record
+        starts on a new line so that part does not take it with it)."""
+        data = b"\n" * self._torn + line
+        written = os.write(self._fd, data)  # type: ignore[arg-type]
+        self._torn = written < len(data)
+        if self._torn:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def debug(self, event: str, **fields: Any) -> None:
         self.write("debug", event, **fields)

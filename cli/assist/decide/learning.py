@@ -10,7 +10,7 @@ An example keeps what the models read, not the message: the sentence embedding o
 features of the spam model (decide/spam.py), the subject, and the text itself only with `[classify]
 learn_text = true` (then a new encoder can embed it again; without it, only the subject is embedded
 again, and the example says so). Examples are lines of `state/feedback.jsonl`, appended under a lock; a
-line cut short by a crash is skipped.
+line cut short by a crash is skipped, and the next example starts on a line of its own.
 
 Each training makes a version, `state/learned/vN/` (the intent head and the spam model), written whole
 before `state/learned/current` names it: a crash while training leaves the last complete version in use.
@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ..fileutil import write_atomic
+from ..fileutil import append_lines, write_atomic
 
 FEEDBACK = "state/feedback.jsonl"
 LEARNED = "state/learned"
@@ -119,10 +119,8 @@ class Feedback:
         from filelock import FileLock
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.path) + ".lock"), open(self.path, "ab") as handle:
-            handle.write(orjson.dumps(entry) + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        with FileLock(str(self.path) + ".lock"), open(self.path, "a+b") as handle:
+            append_lines(handle, orjson.dumps(entry) + b"\n")
 
     def add(self, entry: dict[str, Any]) -> None:
         self._append(entry)

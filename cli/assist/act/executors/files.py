@@ -25,14 +25,17 @@ def _root(ctx: ActionContext, name: str | None) -> Path:
 
 def _to_trash(path: Path, ctx: ActionContext) -> str:
     import orjson
+    from filelock import FileLock
+
+    from ...fileutil import append_lines
 
     trash = ctx.config.resolve(ctx.section("files").get("trash", "trash"))
     trash.mkdir(parents=True, exist_ok=True, mode=0o700)
     kept = trash / f"{time.strftime('%Y%m%dT%H%M%S')}-{ctx.key[:8]}-{path.name}"
     shutil.move(str(path), kept)
-    with open(trash / "manifest.jsonl", "ab") as manifest:
-        manifest.write(orjson.dumps({"kept": kept.name, "from": str(path), "at": time.time(),
-                                     "task": ctx.task.get("id")}) + b"\n")
+    with FileLock(str(trash / "manifest.jsonl.lock")), open(trash / "manifest.jsonl", "a+b") as manifest:
+        append_lines(manifest, orjson.dumps({"kept": kept.name, "from": str(path), "at": time.time(),
+                                             "task": ctx.task.get("id")}) + b"\n")
     return kept.name
 
 
