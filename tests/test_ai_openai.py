@@ -130,12 +130,14 @@ def test_a_server_that_never_answers_times_out(home):
     accepted: list[socket.socket] = []
     threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        url = f"http://me:s3cret@127.0.0.1:{listener.getsockname()[1]}/v1"  # a proxy's basic auth
         configure(home, server_model(url, timeout='"0.5s"', retries="0"))
         backend = Models(load(home)).get("server")
         started = time.monotonic()
-        with pytest.raises(ModelUnavailable, match=r"no answer from .* within 0.5s"):
+        said = r"no answer from http://me:\*\*\*@127.0.0.1:.* within 0.5s"
+        with pytest.raises(ModelUnavailable, match=said) as caught:
             backend.complete([{"role": "user", "content": "hi"}], Options(max_tokens=5))
+        assert "s3cret" not in str(caught.value)  # errors are logged and shown in `queue show`
         assert time.monotonic() - started < 10  # it gave up instead of waiting forever
     finally:
         listener.close()

@@ -205,9 +205,10 @@ def test_oauth2_refresh_before_expiry_after_401_and_when_revoked(store):
 
 
 def test_unreachable_token_endpoint_is_unavailable(store):
-    store.set("g", {"kind": "oauth2", "token_url": "http://127.0.0.1:9/token", "refresh_token": "RT-1"})
+    store.set("g", {"kind": "oauth2", "token_url": "http://me:s3cret@127.0.0.1:9/token", "refresh_token": "RT-1"})
     r = run(["token", "refresh", "g"])
-    assert r.code == 69 and "cannot reach the token endpoint" in r.err
+    assert r.code == 69 and "cannot reach the token endpoint http://me:***@127.0.0.1:9/token" in r.err
+    assert "s3cret" not in r.err
 
 
 def test_jwt_round_trip_expiry_audience_and_tampering(store):

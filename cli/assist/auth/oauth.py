@@ -66,10 +66,14 @@ def _post(url: str, form: dict[str, str], timeout_s: float, name: str) -> Any:
     import requests
 
     from ..net import request
+    from ..printable import without_password
+
+    shown = without_password(url)
 
     def same_origin(target: str) -> None:  # a token endpoint has no business sending the secrets elsewhere
         if (urlsplit(target).scheme, urlsplit(target).netloc) != (urlsplit(url).scheme, urlsplit(url).netloc):
-            raise AssistError(f"token {name!r}: the token endpoint {url} redirected to {target}; not followed")
+            raise AssistError(f"token {name!r}: the token endpoint {shown} redirected to {without_password(target)}; "
+                              "not followed")
 
     for attempt in range(3):
         try:
@@ -77,10 +81,10 @@ def _post(url: str, form: dict[str, str], timeout_s: float, name: str) -> Any:
                            headers={"Accept": "application/json"})
         except requests.ConnectionError:
             if attempt == 2:
-                raise Unavailable(f"token {name!r}: cannot reach the token endpoint {url}") from None
+                raise Unavailable(f"token {name!r}: cannot reach the token endpoint {shown}") from None
         except requests.Timeout:
             if attempt == 2:
-                raise TemporaryError(f"token {name!r}: the token endpoint {url} timed out") from None
+                raise TemporaryError(f"token {name!r}: the token endpoint {shown} timed out") from None
         import time
 
         time.sleep(0.2 * 2**attempt)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...net import RemoteNotAllowed, require_local
+from ...printable import without_password
 from ...timeutil import parse_duration
 from .base import ModelBackend, ModelError, ModelUnavailable
 
@@ -15,14 +16,13 @@ if TYPE_CHECKING:
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
 
-
-
 class HttpBackend(ModelBackend):
     default_url = "http://127.0.0.1:8080"
 
     def __init__(self, name: str, spec: dict[str, Any], config: Config):
         super().__init__(name, spec, config)
         self.url = str(spec.get("url", self.default_url)).rstrip("/")
+        self.shown = without_password(self.url)  # the URL as errors and logs say it
         require_local(self.url, config, f"models.{name}")
         self.timeout_s = parse_duration(str(spec.get("timeout", "120s")))
         self.retries = int(spec.get("retries", 2))
@@ -63,12 +63,14 @@ class HttpBackend(ModelBackend):
         from ...net import request
 
         url = self.url + path
+        shown = self.shown + path
+
         def check(target: str) -> None:  # a redirect goes nowhere the configured address could not
             try:
                 require_local(target, self.config, f"models.{self.name}")
             except RemoteNotAllowed:
-                raise ModelError(f"model {self.name}: {url} redirected to {target}, which is not on this machine "
-                                 "(allow_remote is false); not followed") from None
+                raise ModelError(f"model {self.name}: {shown} redirected to {without_password(target)}, which is not "
+                                 "on this machine (allow_remote is false); not followed") from None
 
         try:
             response = request(method, url, check=check, session=self.session, headers=self.headers(),
@@ -79,13 +81,13 @@ class HttpBackend(ModelBackend):
             reason = getattr(exc.args[0] if exc.args else None, "reason", None)
             timed_out = isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
             if (isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectionError)) or timed_out:
-                raise ModelUnavailable(f"model {self.name}: no answer from {url} within "
+                raise ModelUnavailable(f"model {self.name}: no answer from {shown} within "
                                        f"{timeout_s or self.timeout_s:g}s") from None
             reason = type(exc).__name__
-            raise ModelUnavailable(f"model {self.name}: cannot reach {url} ({reason})") from None
+            raise ModelUnavailable(f"model {self.name}: cannot reach {shown} ({reason})") from None
         if response.status_code >= 400:
             detail = _reason(response)  # the server's own words: a grammar it cannot compile, a model it lacks
-            said = f"model {self.name}: {url} answered {response.status_code}" + (f": {detail}" if detail else "")
+            said = f"model {self.name}: {shown} answered {response.status_code}" + (f": {detail}" if detail else "")
             raise (ModelUnavailable if response.status_code in RETRY_STATUS else ModelError)(said)
         return response
 

@@ -43,7 +43,7 @@ class OllamaBackend(HttpBackend):
                               completion_tokens=int(data.get("eval_count", 0)),
                               finish_reason=data.get("done_reason") or "stop")
         except (ValueError, KeyError, TypeError):
-            raise ModelError(f"model {self.name}: unexpected reply from {self.url}") from None
+            raise ModelError(f"model {self.name}: unexpected reply from {self.shown}") from None
 
     def stream(self, messages: Messages, options: Options) -> Iterator[str]:
         reply = self.request("POST", "/api/chat", json=self._body(messages, options, True), stream=True)
@@ -59,17 +59,17 @@ class OllamaBackend(HttpBackend):
                     if data.get("done"):
                         return
             except (orjson.JSONDecodeError, AttributeError):
-                raise ModelError(f"model {self.name}: unexpected stream from {self.url}") from None
+                raise ModelError(f"model {self.name}: unexpected stream from {self.shown}") from None
             except OSError as exc:
-                raise ModelUnavailable(f"model {self.name}: stream from {self.url} broke off ({exc})") from None
+                raise ModelUnavailable(f"model {self.name}: stream from {self.shown} broke off ({exc})") from None
 
     def health(self) -> None:
         reply = self.request("GET", "/api/tags", timeout_s=min(self.timeout_s, 5.0))
         try:
             names = {m["name"] for m in reply.json().get("models", [])}
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise ModelUnavailable(f"model {self.name}: unexpected /api/tags reply from {self.url}") from None
+            raise ModelUnavailable(f"model {self.name}: unexpected /api/tags reply from {self.shown}") from None
         wanted = self.model_id
         if wanted not in names and f"{wanted}:latest" not in names:
-            raise ModelUnavailable(f"model {self.name}: {self.url} does not have {wanted!r} "
+            raise ModelUnavailable(f"model {self.name}: {self.shown} does not have {wanted!r} "
                                    f"(has: {', '.join(sorted(names)) or 'none'}); run `ollama pull {wanted}`")

@@ -41,7 +41,7 @@ class OpenAIBackend(HttpBackend):
                               completion_tokens=int(usage.get("completion_tokens", 0)),
                               finish_reason=choice.get("finish_reason") or "stop")
         except (ValueError, KeyError, IndexError, TypeError):
-            raise ModelError(f"model {self.name}: unexpected reply from {self.url}") from None
+            raise ModelError(f"model {self.name}: unexpected reply from {self.shown}") from None
 
     def stream(self, messages: Messages, options: Options) -> Iterator[str]:
         reply = self.request("POST", "/chat/completions", json=self._body(messages, options, True), stream=True)
@@ -57,9 +57,9 @@ class OpenAIBackend(HttpBackend):
                     if piece:
                         yield piece
             except (orjson.JSONDecodeError, KeyError, IndexError):
-                raise ModelError(f"model {self.name}: unexpected stream from {self.url}") from None
+                raise ModelError(f"model {self.name}: unexpected stream from {self.shown}") from None
             except OSError as exc:
-                raise ModelUnavailable(f"model {self.name}: stream from {self.url} broke off ({exc})") from None
+                raise ModelUnavailable(f"model {self.name}: stream from {self.shown} broke off ({exc})") from None
 
     def health(self) -> None:
         self.request("GET", "/models", timeout_s=min(self.timeout_s, 5.0))
