@@ -91,6 +91,32 @@ def test_query_says_when_the_store_is_empty_and_shows_no_escape_sequence_a_note_
     assert far.code == 0 and far.out == "" and "nothing within" in far.err
 
 
+def test_a_link_in_a_notes_folder_to_a_file_outside_it_is_left_out(tmp_path, monkeypatch):
+    """A cloned repository or an unpacked archive in the notes can carry `ssh.md -> ~/.ssh/id_rsa`: what is
+    added is read into prompts (and so into drafted replies), so such a link is left out and said; a link
+    within the folder, or a file named on the command line, goes in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "assist.toml").write_text(FAST_CONFIG)
+    monkeypatch.setenv("ASSIST_HOME", str(home))
+    secret = tmp_path / "private" / "id_rsa.md"
+    secret.parent.mkdir()
+    secret.write_text("BEGIN PRIVATE KEY the boat key is hidden in the red toolbox\n")
+    notes = tmp_path / "notes"
+    (notes / "repo").mkdir(parents=True)
+    (notes / "boat.md").write_text("# Boat\n\nThe boat is moored at pier seven.\n")
+    (notes / "repo" / "ssh.md").symlink_to(secret)
+    (notes / "repo" / "boat-again.md").symlink_to(notes / "boat.md")
+    added = run(["memory", "add", str(notes)], timeout=300)
+    assert added.code == 0, added.err
+    assert f"{notes / 'repo' / 'ssh.md'}: a link to a file outside {notes}, left out" in added.err
+    assert "from 1 files" in added.out  # boat-again.md is boat.md
+    found = run(["memory", "query", "where is the boat key hidden", "-k", "5", "--json"]).json()
+    assert found and not any("toolbox" in c["text"] for c in found)
+    assert run(["memory", "add", str(notes / "repo" / "ssh.md")], timeout=300).code == 0  # named: the person's choice
+    assert any("toolbox" in c["text"] for c in run(["memory", "query", "the boat key", "--json"]).json())
+
+
 def test_prompts_carry_the_context_they_used(store_home, gguf, monkeypatch):
     monkeypatch.setenv("ASSIST_HOME", str(store_home))
     (store_home / "models").mkdir(exist_ok=True)
@@ -133,12 +159,14 @@ def test_adding_missing_paths_and_bad_jsonl_say_so(home, tmp_path):
     assert missing.code == 2 and f"{tmp_path / 'nope'}: no such file or folder" in missing.err
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b'{"text": "the boat is moored at pier seven"}\n{"txt": "oops"}\n{"text": null}\n["text"]\n'
-                    b'{"text": "\xff"}\n\n{"text": "the spare key is under the blue pot"}\n')
-    result = run(["memory", "add", str(bad)])
+                    b'{"text": "\xff"}\n\n{"text": "the spare key is under the blue pot", "id": "key"}\n'
+                    b'{"text": "the spare key is with the neighbour", "id": "key"}\n')
+    result = run(["memory", "add", str(bad), str(bad)])  # named twice: added once
     assert result.code == 65, result.err
-    assert [line.split(": line ")[1].split(":")[0] for line in result.err.splitlines()] == ["2", "3", "4", "5"]
+    assert [line.split(": line ")[1].split(":")[0] for line in result.err.splitlines()] == ["2", "3", "4", "5", "8"]
     assert all(line.startswith(f"assist memory add: {bad}: line ") for line in result.err.splitlines())
-    assert "added 2 chunks from 1 files; 4 bad lines left out" in result.out
+    assert "the id 'key' of line 7 again" in result.err
+    assert "added 2 chunks from 1 files; 5 bad lines left out" in result.out
     found = run(["memory", "query", "where is the spare key", "-k", "2", "--json"])
     assert sorted(c["text"] for c in orjson.loads(found.out)) == [
         "the boat is moored at pier seven", "the spare key is under the blue pot"]

@@ -101,6 +101,7 @@ def file_chunks(path: Path) -> tuple[list[Chunk], list[str]]:
     if path.suffix == ".jsonl":
         out: list[Chunk] = []
         bad: list[str] = []
+        seen: dict[str, int] = {}  # id: the line that has it
         for number, line in enumerate(path.read_bytes().splitlines(), 1):
             if not line.strip():
                 continue
@@ -111,7 +112,12 @@ def file_chunks(path: Path) -> tuple[list[Chunk], list[str]]:
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 bad.append(f'{path}: line {number}: expected {{"text": "..."}} (an object with a text string)')
                 continue
-            base = f"{source}:{row.get('id', number)}"
+            key = str(row.get("id", number))
+            if key in seen:
+                bad.append(f"{path}: line {number}: the id {key!r} of line {seen[key]} again (ids are one a line)")
+                continue
+            seen[key] = number
+            base = f"{source}:{key}"
             for i, piece in enumerate(chunks(row["text"])):
                 out.append(Chunk(_chunk_id(base, i), piece, base, str(row.get("title", "")), i))
         return out, bad
@@ -120,18 +126,33 @@ def file_chunks(path: Path) -> tuple[list[Chunk], list[str]]:
     return [Chunk(_chunk_id(source, i), piece, source, title, i) for i, piece in enumerate(chunks(text))], []
 
 
-def collect(paths: Iterable[Path]) -> list[Path]:
-    """Files to add: the given files, and the text files under the given folders (hidden ones skipped)."""
+def collect(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Files to add: the given files, and the text files under the given folders (hidden ones skipped);
+    and what was left out: a link under a folder to a file outside it (a cloned repository or an
+    unpacked archive can carry `notes.md -> ~/.ssh/id_rsa`, and what is added here is read into prompts)."""
     found: list[Path] = []
+    left_out: list[str] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES | {".jsonl"}
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            folder = path.resolve()
+            for p in sorted(path.rglob("*")):
+                if not p.is_file() or p.suffix not in TEXT_SUFFIXES | {".jsonl"} or any(
+                        part.startswith(".") for part in p.relative_to(path).parts):
+                    continue
+                if p.is_symlink() and folder not in p.resolve().parents:
+                    left_out.append(f"{p}: a link to a file outside {path}, left out (add the file itself to have it)")
+                    continue
+                found.append(p)
         elif path.is_file():
             found.append(path)
         else:
             raise NotFound(f"{path}: no such file or folder")
-    return found
+    files, seen = [], set()  # a file named twice, or in a folder and by name, or linked to: once
+    for p in found:
+        if p.resolve() not in seen:
+            seen.add(p.resolve())
+            files.append(p)
+    return files, left_out
 
 
 _embedding_class: Any = None

@@ -41,16 +41,20 @@ def _memory(ctx: click.Context) -> Any:
 @click.pass_context
 def add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Add files, folders of Markdown or text notes, or JSONL files ({"text", "id"?, "title"?} per line).
-    Adding a file again replaces its chunks. A JSONL line that is not such an object is named on stderr
-    and left out, the others go in (exit 65).
+    Adding a file again replaces its chunks. A JSONL line that is not such an object (or repeats an
+    id) is named on stderr and left out, the others go in (exit 65). A link in a folder to a file
+    outside it is left out and named (add the file itself to have it).
 
     \b
     Example:
       assist memory add ~/notes ~/projects/plan.md facts.jsonl
     """
     from ..ai.memory import collect, file_chunks
+    from ..printable import printable
 
-    files = collect(paths)
+    files, left_out = collect(paths)
+    for note in left_out:
+        click.echo(f"assist memory add: {printable(note)}", err=True)
     chunks, bad = [], []
     for path in files:
         found, problems = file_chunks(path)
