@@ -202,7 +202,7 @@ def teach(task_id: str, route: str) -> None:
 
     config = load_config()
     if route not in config.routes:
-        raise click.UsageError(f"no route named {route!r} (routes: {', '.join(sorted(config.routes))})")
+        raise click.UsageError(f"no route named {route!r} (configured: {', '.join(sorted(config.routes)) or 'none'})")
     backend = config.backend()
     info = resolve(backend, task_id)
     _, task = backend.queue(info.queue, create=False).get(info.id)
