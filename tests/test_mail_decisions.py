@@ -385,6 +385,23 @@ def test_a_correction_after_a_line_a_crash_cut_short_is_kept(tmp_path):
     assert [e["id"] for e in feedback.entries()] == ["C"]
 
 
+def test_processes_that_decide_at_once_after_a_correction_make_one_version_between_them(routes_home):
+    """Every process that decides (a classify stage, `assist work`, the dashboard) trains again when a
+    person's correction arrives. Before, three at once each made a version, and two could take the same
+    number: one ended in a traceback (Directory not empty)."""
+    (routes_home / "state").mkdir()
+    correction = {"op": "add", "id": "K1", "route": "triage", "by": "person", "at": 1, "encoder": "x",
+                  "subject": "a question about the budget"}
+    (routes_home / "state" / "feedback.jsonl").write_bytes(orjson.dumps(correction) + b"\n")
+    procs = [subprocess.Popen([ASSIST, "classify", "explain", "--text", "hello there"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, env=os.environ.copy()) for _ in range(3)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    history = run(["classify", "history", "--json"]).json()
+    assert [v["version"] for v in history] == [1] and history[0]["examples"] == ["K1"]
+
+
 def test_a_retrain_killed_at_any_moment_leaves_a_whole_model_in_use(routes_home):
     """kill -9 while a new version is being trained, at several moments: what `current` names is always
     complete and loadable, and the next run trains again and goes on."""

@@ -170,15 +170,17 @@ class DecisionEngine:
         if not Feedback(self.config.home).entries():  # all withdrawn: the routes' examples alone decide
             return None
         basis = self._basis()
-        current = Learned(self.config.home).current()
-        if current is not None and current.meta.get("feedback") == stamp and current.meta.get("basis") == basis:
-            return current
-        from .spam_policy import SpamPolicy
+        learned = Learned(self.config.home)
+        with learned.lock():  # another process may be making this very version: wait for it, use it
+            current = learned.current()
+            if current is not None and current.meta.get("feedback") == stamp and current.meta.get("basis") == basis:
+                return current
+            from .spam_policy import SpamPolicy
 
-        base = SpamPolicy.from_config(self.config)
-        return retrain(self.config.home, self.embedder(), self._route_examples(),
-                       base.model if base is not None else None, base.route if base is not None else None,
-                       bool(self.settings.get("learn_text", False)), reason="feedback", basis=basis)
+            base = SpamPolicy.from_config(self.config)
+            return retrain(self.config.home, self.embedder(), self._route_examples(),
+                           base.model if base is not None else None, base.route if base is not None else None,
+                           bool(self.settings.get("learn_text", False)), reason="feedback", basis=basis)
 
     def refresh(self) -> None:
         """Train again now if the feedback changed (else the next decision would)."""

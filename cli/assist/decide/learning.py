@@ -14,6 +14,7 @@ line cut short by a crash is skipped, and the next example starts on a line of i
 
 Each training makes a version, `state/learned/vN/` (the intent head and the spam model), written whole
 before `state/learned/current` names it: a crash while training leaves the last complete version in use.
+One process trains at a time (Learned.lock); the others wait and use what it made.
 `assist classify history` lists the versions, `assist classify undo` goes back one and withdraws the
 examples the undone version added (they are not learned again).
 """
@@ -184,6 +185,15 @@ class Learned:
     def __init__(self, home: Path):
         self.root = home / LEARNED
 
+    def lock(self) -> Any:
+        """Held while a version is made or undone: every process that decides (a classify stage, `assist
+        work`, the dashboard) trains when the feedback changes, and one that waited uses what the first
+        made instead of making its own (before, two at once could take the same version number)."""
+        from filelock import FileLock
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / ".lock"))
+
     def current(self) -> Version | None:
         try:
             number = int((self.root / "current").read_text().strip())
@@ -206,7 +216,7 @@ class Learned:
     def save(self, files: dict[str, Any], meta: dict[str, Any]) -> Version:
         """A new version from {name: object with .save(path)}, complete on disk before it is current."""
         self.root.mkdir(parents=True, exist_ok=True)
-        for partial in self.root.glob(".v*"):  # left by a crash while training
+        for partial in self.root.glob(".v*"):  # left by a crash while training (saves are made under lock())
             shutil.rmtree(partial, ignore_errors=True)
         known = [v.number for v in self.versions()]
         number = max(known, default=0) + 1
@@ -321,9 +331,14 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
 def undo(home: Path) -> tuple[Version, Version | None]:
     """Go back one version (or, from the first, to what the routes' examples alone give); the examples
     the undone version added are withdrawn. (undone, now current: None for the routes' examples)."""
+    learned = Learned(home)
+    with learned.lock():
+        return _undo(home, learned)
+
+
+def _undo(home: Path, learned: Learned) -> tuple[Version, Version | None]:
     from ..errors import UsageError
 
-    learned = Learned(home)
     current = learned.current()
     if current is None or not current.meta.get("examples"):
         raise UsageError("nothing to undo: nothing learned is in use (assist classify history)")
