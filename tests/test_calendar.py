@@ -110,8 +110,9 @@ def test_a_caldav_server_gives_its_events_once(home, radicale):
     assert sorted(e["summary"] for e in events) == ["Dentist"] + ["Run"] * 4
     assert run(["ingest", "caldav", radicale, "--user", "me", "--since", "2026-11-30",
                 "--until", "2026-12-07"]).out == ""
-    down = run(["ingest", "caldav", "http://127.0.0.1:9/", "--user", "me"])
-    assert down.code == 69 and "caldav http://127.0.0.1:9/" in down.err and "Traceback" not in down.err
+    down = run(["ingest", "caldav", "http://me:s3cret@127.0.0.1:9/", "--user", "me"])
+    assert down.code == 69 and "caldav http://me:***@127.0.0.1:9/" in down.err and "Traceback" not in down.err
+    assert "s3cret" not in down.err  # a password in the URL is never printed
 
 
 FLOODS = """BEGIN:VCALENDAR

@@ -67,7 +67,10 @@ def ingest_ics(path: Path, sink: Sink, config: Config, since: str | None = None,
 
 def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str | None = None,
                   since: str | None = None, until: str | None = None) -> int:
+    from ..printable import without_password
+
     url, user, password = agenda.caldav_account(config, url, user)
+    shown = without_password(url)
     tz = agenda.zone(config)
     start, end = span(config, since, until)
     count = 0
@@ -85,12 +88,12 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
                 events += some
                 said += of_these
             events.sort(key=lambda e: (e["start"], e["uid"]))
-            count += _emit(sink, config, f"caldav:{calendar.url}", events, said)
+            count += _emit(sink, config, f"caldav:{without_password(str(calendar.url))}", events, said)
     except (OSError, ValueError) as exc:
-        raise Unavailable(f"caldav {url}: {str(exc).splitlines()[0][:200]}") from None
+        raise Unavailable(f"caldav {shown}: {str(exc).splitlines()[0][:200]}") from None
     except Exception as exc:  # caldav's own errors (AuthorizationError, NotFoundError...) derive from Exception
         if type(exc).__module__.startswith("caldav"):
-            raise Unavailable(f"caldav {url}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+            raise Unavailable(f"caldav {shown}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
         raise
     return count
 

@@ -88,15 +88,17 @@ def _calendar_of(event: Any) -> Any:
 def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext) -> dict[str, Any]:
     from ...agenda import caldav_account, caldav_client
     from ...errors import TemporaryError
+    from ...printable import without_password
 
     url, user, password = caldav_account(ctx.config, None, None)
+    shown = without_password(url)
     try:
         calendars = caldav_client(ctx.config, url, user, password).principal().calendars()
         wanted = section.get("calendar")
         chosen = next((c for c in calendars if not wanted or c.get_display_name() == wanted), None)
         if chosen is None:
-            raise ActionError(f"calendar: no calendar named {wanted!r} on {url}" if wanted else
-                              f"calendar: {url} has no calendar")
+            raise ActionError(f"calendar: no calendar named {wanted!r} on {shown}" if wanted else
+                              f"calendar: {shown} has no calendar")
         try:
             chosen.event_by_uid(uid)
             return {"uid": uid, "already": True}
@@ -105,8 +107,8 @@ def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext
                 raise
         chosen.save_event(_calendar_of(event).to_ical().decode())
     except OSError as exc:
-        raise TemporaryError(f"calendar: {url}: {exc}") from None
-    return {"uid": uid, "caldav": str(chosen.url)}
+        raise TemporaryError(f"calendar: {shown}: {exc}") from None
+    return {"uid": uid, "caldav": without_password(str(chosen.url))}
 
 
 def _in_a_named_zone(ctx: ActionContext, moment: datetime) -> datetime:
