@@ -45,7 +45,8 @@ class Result:
 
     @property
     def lines(self) -> list[dict]:
-        return [orjson.loads(line) for line in self.out.splitlines() if line.strip()]
+        # JSON lines end at "\n" only: str.splitlines() would also cut at U+2028 or U+0085 in a string
+        return [orjson.loads(line) for line in self.out.split("\n") if line.strip()]
 
     def json(self):
         return orjson.loads(self.out)

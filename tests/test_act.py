@@ -256,6 +256,28 @@ def test_a_symlink_out_of_the_root_is_refused(act_home):
     assert not (tmp / "outside" / "x.txt").exists()
 
 
+def test_a_notes_title_cannot_break_its_front_matter(act_home):
+    """A note's title comes from a model that read a mail: whatever it holds, the front matter stays one
+    valid YAML mapping, with the title as one line of text (before, a title with both kinds of quote
+    broke it, and control characters went in as Python escapes)."""
+    import yaml
+
+    _, tmp = act_home
+    titles = ["It's the \"Q3\" plan", "Plan\n---\nsource: forged\ntags: [x]", "Bell\x07 and \x1b]0;title\x07 end",
+              "line\u2028separator and \x85 next line", "'; ---"]
+    r = act(task([{"type": "notes.create", "args": {"title": t, "body": f"body {n}"}} for n, t in enumerate(titles)]))
+    [out] = r.lines
+    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
+    for n, action in enumerate(out["actions"][1:]):
+        note = (tmp / "vault" / action["result"]["path"]).read_text()
+        _, front, body = note.split("---\n", 2)
+        meta = yaml.safe_load(front)
+        assert set(meta) == {"title", "created", "source"} and meta["source"] == f"assist task {out['id']}"
+        assert meta["title"] == " ".join(titles[n].replace("\u2028", " ").replace("\x85", " ").split()).replace(
+            "\x07", "").replace("\x1b", ""), meta["title"]
+        assert body.strip() == f"body {n}"
+
+
 def test_executor_errors_fail_the_action_clearly(act_home):
     _, tmp = act_home
     (tmp / "files" / "exists.txt").write_text("keep me")

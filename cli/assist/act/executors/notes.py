@@ -16,8 +16,15 @@ def _slug(title: str) -> str:
     return slug[:80] or "note"
 
 
+def _yaml_text(text: str) -> str:
+    """`text` as one single-quoted YAML scalar on one line: line breaks (any kind) as spaces, control
+    characters left out (YAML allows none), a quote doubled. A title comes from a model that read a mail."""
+    one_line = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", " ".join(text.split()))
+    return "'" + one_line.replace("'", "''") + "'"
+
+
 def _front_matter(title: str, ctx: ActionContext, tags: list[str]) -> str:
-    lines = ["---", f"title: {title!r}", f"created: {rfc3339()}", f"source: assist task {ctx.task.get('id')}"]
+    lines = ["---", f"title: {_yaml_text(title)}", f"created: {rfc3339()}", f"source: assist task {ctx.task.get('id')}"]
     if tags:
         lines.append("tags: [" + ", ".join(tags) + "]")
     return "\n".join([*lines, "---", ""]) + "\n"
