@@ -354,6 +354,12 @@ examples = ["plant tulip bulbs", "mow the lawn"]
     similar = {"type": "text", "data": {"text": "Riverside Allotment Society newsletter, issue 42: pruning roses"}}
     [next_one] = classify(similar)
     assert next_one["intent"]["route"] == "garden", next_one["intent"]  # without asking
+    # the person removes the route: what was learned for it no longer sends mail there (a route nobody
+    # configured allows nothing, so the mail would have gone on to be done with, unseen)
+    config = (home / "assist.toml").read_text()
+    (home / "assist.toml").write_text(config[:config.index("[routes.garden]")])
+    r = run(["classify"], input=jsonl(similar), timeout=300)
+    assert r.code == 0 and r.out == "" and "held: no confident route" in r.err, (r.out, r.err)
 
 
 def test_feedback_from_another_encoder_is_embedded_again(routes_home):

@@ -157,7 +157,7 @@ class DecisionEngine:
             path = self.config.resolve(spam)
             spam_id = f"{path}:{path.stat().st_mtime_ns if path.exists() else 0}"
         key = json.dumps([self.embedder().identity, sorted(self._route_examples()), spam_id,
-                          spam_route_name(self.config)])
+                          spam_route_name(self.config), sorted(self.config.routes)])
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def _learned(self, stamp: str) -> Any:
@@ -180,7 +180,8 @@ class DecisionEngine:
             base = SpamPolicy.from_config(self.config)
             return retrain(self.config.home, self.embedder(), self._route_examples(),
                            base.model if base is not None else None, base.route if base is not None else None,
-                           bool(self.settings.get("learn_text", False)), reason="feedback", basis=basis)
+                           bool(self.settings.get("learn_text", False)), reason="feedback", basis=basis,
+                           routes=set(self.config.routes))
 
     def refresh(self) -> None:
         """Train again now if the feedback changed (else the next decision would)."""

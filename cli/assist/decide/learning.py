@@ -284,9 +284,11 @@ def _embedded(entries: list[dict[str, Any]], embedder: Any) -> tuple[list[Any], 
 
 
 def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], base_spam: Any, spam_route: str | None,
-            keep_text: bool, reason: str, basis: str = "") -> Version:
+            keep_text: bool, reason: str, basis: str = "", routes: set[str] | None = None) -> Version:
     """Train the intent head on the routes' examples and the feedback, adjust the spam model to the
-    feedback, and make it the current version."""
+    feedback, and make it the current version. With `routes` (those configured), the intent head learns
+    no example of another route: a route the person removed is never decided again (its examples stay
+    in the feedback, and are learned again if it comes back)."""
     import numpy as np
 
     from .intent import train
@@ -302,8 +304,9 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
     texts = [t for t, _ in route_examples]
     vectors = [embedder.embed(texts)] if texts else []
     labels = [name for _, name in route_examples]
-    found, routes = _embedded(routed, embedder)
-    vectors, labels = vectors + found, labels + routes
+    configured = [e for e in routed if routes is None or e.get("route") in routes]
+    found, taught = _embedded(configured, embedder)
+    vectors, labels = vectors + found, labels + taught
     files: dict[str, Any] = {}
     if len(set(labels)) >= 2:
         model = train(np.vstack(vectors), labels, name="routes")
