@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from assist.decide.rules import first_match, matches
-from conftest import FAST_CONFIG, REPO, jsonl, run
+from conftest import ASSIST, FAST_CONFIG, REPO, jsonl, run, wait_for
 
 CLINC = Path(__file__).parent / "fixtures" / "clinc150"
 SHOPPING_AND_MUSIC = """
@@ -292,3 +294,55 @@ def test_a_regularisation_that_is_not_positive_is_refused_before_training(home, 
                     ["classify", "train", str(REPO / "tests" / "fixtures" / "clinc150" / "train.jsonl")]):
         r = run([*command, "--out", str(tmp_path / "m.npz"), "--c", "0"])
         assert r.code == 2 and "'--c': 0.0 is not in the range x>0" in r.err and "Traceback" not in r.err, r.err
+
+
+RULED = """
+[routes.{first}]
+actions = []
+[routes.{second}]
+actions = []
+[[rules]]
+name = "bills"
+route = "{first}"
+match = {{field = "data.text", regex = "^pay "}}
+"""
+
+
+def test_a_following_worker_takes_an_edited_config_and_keeps_its_own_when_the_edit_is_broken(home):
+    """A person edits assist.toml while a worker follows the queue: the worker starts again with the new
+    one (same process id, nothing lost); an edit that is not valid is said, and the worker goes on with
+    the config it has."""
+    config = home / "assist.toml"
+    config.write_text(RULED.format(first="bills", second="later"))
+    worker = subprocess.Popen([ASSIST, "classify", "--from", "in", "--to", "out", "--follow"],
+                              stderr=subprocess.PIPE, env=os.environ.copy())
+
+    def text(words: str, n: int) -> dict:
+        return {"type": "text", "data": {"text": words, "n": n}}
+
+    def routed(n: int) -> list[str]:
+        listing = run(["queue", "ls", "--queue", "out", "--json", "-n", "100"]).json()
+        if len(listing) < n:
+            return []
+        shown = [run(["queue", "show", t["id"], "--queue", "out"]).json()["task"] for t in listing]
+        return [t["intent"]["route"] for t in sorted(shown, key=lambda t: t["data"]["n"])]
+
+    try:
+        assert run(["enqueue", "--queue", "in"], jsonl(text("pay the rent", 1))).code == 0
+        assert wait_for(lambda: routed(1), timeout=120, what="the first task") == ["bills"]
+        config.write_text("[routes.bills\nactions = [")  # a save half done, or a slip: not TOML
+        log = home / "logs" / "classify.jsonl"
+        wait_for(lambda: log.exists() and b"config_not_taken" in log.read_bytes(), timeout=120, what="the edit said")
+        assert worker.poll() is None  # it goes on
+        config.write_text(RULED.format(first="household", second="bills"))  # the rule now files in household
+        wait_for(lambda: b"config_changed" in log.read_bytes(), timeout=120, what="the edit to be taken")
+        assert run(["enqueue", "--queue", "in"], jsonl(text("pay the water", 2))).code == 0
+        assert wait_for(lambda: routed(2), timeout=120, what="the second task") == ["bills", "household"]
+        assert worker.poll() is None  # the same process, started again
+    finally:
+        worker.terminate()
+        _, err = worker.communicate(timeout=60)
+    said = err.decode()
+    assert "assist.toml changed but cannot be used" in said and "going on with the one it started with" in said
+    assert "assist classify: assist.toml changed: starting again with it" in said
+    assert worker.returncode == 0, said

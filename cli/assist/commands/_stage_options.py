@@ -55,6 +55,10 @@ def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, c
     code = runner.run()
     if runner.stuck:  # a stage's thread still runs, maybe in C (llama.cpp): the interpreter's shutdown would
         end_now(code)  # free what it computes with under it (a segmentation fault), so end here
+    if runner.restart:
+        from ..stages.config_watch import start_again
+
+        start_again(runner.stage.name)
     return code
 
 

@@ -31,6 +31,7 @@ from ..queue.base import next_attempt
 from ..redaction import CONTENT_FIELDS, without_content
 from ..timeutil import now_ms, rfc3339
 from .base import Hold, Outcome, Stage, StageContext, failure_of
+from .config_watch import SETTLE_S, ConfigWatch
 from .watchdog import Watchdog
 
 if TYPE_CHECKING:
@@ -111,6 +112,10 @@ class Runner:
         self._logs_pruned = float("-inf")
         self._fault: BaseException | None = None  # what stopped the worker, if anything did
         self._watchdog = Watchdog()
+        self.restart = False  # stopped to start again with an edited assist.toml (run_stage does it)
+        self._config_watch: Any = None
+        if options.source and not options.once:
+            self._config_watch = ConfigWatch(config.home, self.log, stage.name)
 
     @property
     def own_queue(self) -> str:
@@ -411,6 +416,11 @@ class Runner:
     def _work(self, queue: Any) -> None:
         last_reap = time.monotonic()
         while not self._stop.is_set():
+            if self._config_watch is not None and self._config_watch.changed():
+                self.restart = True  # the batches in hand are finished first, by the other threads too
+                self._stop.set()
+                queue.interrupt()
+                return
             leases = queue.claim(self.stage.batch_size)
             if not leases:
                 if self.opts.once:
@@ -423,6 +433,8 @@ class Runner:
                 wait = min(30.0, max(0.5, reap_every - (time.monotonic() - last_reap)))
                 if queue.next_due_ms:
                     wait = min(wait, max(0.01, (queue.next_due_ms - now_ms()) / 1000))
+                if self._config_watch is not None:
+                    wait = min(wait, SETTLE_S)  # an edit of assist.toml is seen in a second or two
                 queue.wait(wait)
                 continue
             self._handle(queue, leases)
@@ -534,6 +546,7 @@ class Runner:
                       ok=c.ok, held=c.held, retried=c.retried, failed=c.failed, dropped=c.dropped,
                       bad_lines=c.bad_lines, ms=round((time.perf_counter() - started) * 1000, 1))
         if self._fault is not None:
+            self.restart = False  # a fault is said and ends the worker, edited config or not
             return self._report_fault(self._fault)
         return code
 
