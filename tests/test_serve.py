@@ -333,6 +333,11 @@ def test_a_person_files_an_unplaced_task_from_the_page(home, tmp_path, browser):
         page.get_by_test_id(f"file-{second}").click()
         expect(page.get_by_test_id("message")).to_contain_text(f"approve: {second} on route music")
         expect(row).to_have_count(0)
+        # the person removes a route while the server runs: it is no longer offered nor taken
+        config = home / "assist.toml"
+        config.write_text(config.read_text().replace(UNSURE_ROUTES, UNSURE_ROUTES.split("[routes.music]")[0]))
+        offered = requests.get(f"{base}/api/overview", headers=bearer, timeout=5).json()["routes"]
+        assert "shopping" in offered and "music" not in offered
     routed = {i: run(["queue", "show", i]).json()["task"]["intent"] for i in (first, second)}
     assert routed[first]["route"] == "shopping" and routed[second]["route"] == "music"
     assert {i["by"] for i in routed.values()} == {"person"}

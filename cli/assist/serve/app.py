@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,8 @@ async def _first_to_finish(part: Any, scope: Any) -> None:
 
 
 def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None,
-              routes: list[str] | None = None, approvals: Any = None, learn: Any = None) -> Any:
+              routes: Callable[[], list[str]] | None = None, approvals: Any = None, learn: Any = None) -> Any:
+    """`routes` gives the routes configured now (the file may have been edited since the server started)."""
     import anyio
     import orjson
     from starlette.applications import Starlette
@@ -140,7 +142,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
         return int(raw)
 
     def overview(request: Request) -> Response:
-        return Json({**monitor.overview(backend, log_folder), "routes": routes or []})
+        return Json({**monitor.overview(backend, log_folder), "routes": routes() if routes else []})
 
     def queues(request: Request) -> Response:
         return Json(monitor.queues(backend))
@@ -162,7 +164,8 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             raise NotFound(f"no action {verb!r} (choose from {', '.join(admin.VERBS)})")
         done = admin.change(backend, request.path_params["id"], verb, request.query_params.get("queue") or None,
                             request.query_params.get("reason", ""), request.query_params.get("route") or None,
-                            routes or [], approvals, by=f"api:{request.state.caller.subject}", learn=learn)
+                            routes() if routes else [], approvals, by=f"api:{request.state.caller.subject}",
+                            learn=learn)
         log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb, route=done.get("route"))
         return Json(done)
 
