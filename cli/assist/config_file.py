@@ -197,3 +197,12 @@ def _remember(home: Path, path: Path, raw: dict[str, Any]) -> None:
         write_atomic(state / "config.checked", data, sync=False)
     except (OSError, ValueError):
         pass  # a read-only home only costs the check on every start
+
+
+def routes_now(config: Config) -> list[str]:
+    """The routes assist.toml names now, for what runs long and offers them (the dashboard, `assist top`):
+    a route removed since the start is not offered; an edit that is not valid (yet) keeps `config`'s."""
+    try:
+        return list(load(config.home).routes)
+    except ConfigError:
+        return list(config.routes)

@@ -7,6 +7,7 @@ functions as `assist queue` (`assist.queue.admin`). Fits an 80x24 terminal; work
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +95,12 @@ class Top(App[None]):
         Binding("tab", "focus_next", "Switch", show=False),
     ]
 
-    def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0, routes: list[str] | None = None,
-                 approvals: Any = None, learn: Any = None):
+    def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0,
+                 routes: Callable[[], list[str]] | None = None, approvals: Any = None, learn: Any = None):
         super().__init__()
         self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
         self.approvals, self.learn = approvals, learn
-        self.routes = routes or []
+        self.routes_now = routes or list  # the routes configured now (assist.toml may change while top runs)
         self.rows: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
@@ -183,17 +184,18 @@ class Top(App[None]):
             return
         row = self.rows[key]
         if verb == "approve" and row["state"] == "hold" and row.get("route") == "fallback":
-            if not self.routes:
+            routes = self.routes_now()
+            if not routes:
                 self._say("this task needs a route, and assist.toml has none")
                 return
-            self.push_screen(PickRoute(row["id"], self.routes), lambda route: self._change(row, verb, route) if route
+            self.push_screen(PickRoute(row["id"], routes), lambda route: self._change(row, verb, route) if route
                              else None)
             return
         self._change(row, verb, None)
 
     def _change(self, row: dict[str, Any], verb: str, route: str | None) -> None:
         try:
-            done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes,
+            done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes_now(),
                                 approvals=self.approvals, by="top", learn=self.learn)
         except AssistError as exc:
             self._say(f"{verb} refused: {exc}")
@@ -217,6 +219,6 @@ class Top(App[None]):
         self.push_screen(Inspect(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode()))
 
 
-def run(backend: Any, log_folder: Path, interval_s: float, routes: list[str], approvals: Any,
+def run(backend: Any, log_folder: Path, interval_s: float, routes: Callable[[], list[str]], approvals: Any,
         learn: Any = None) -> None:
     Top(backend, log_folder, interval_s, routes, approvals, learn).run()

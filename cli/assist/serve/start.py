@@ -36,17 +36,11 @@ def start(config: Config, host: str | None, port: int | None, certfile: str | No
     from .app import build_app
 
     log = logmod.for_component(config, "serve")
-    from ..config_file import load
+    from ..config_file import routes_now
     from ..decide.engine import rejection_learner
     from ..stores import open_stores
 
-    def routes() -> list[str]:  # as the file says now: a route removed since the start is not offered
-        try:
-            return list(load(config.home).routes)
-        except ConfigError:  # an edit that is not valid (yet): the routes the server started with
-            return list(config.routes)
-
-    app = build_app(config.backend(), config.home / "logs", auth, log, routes=routes,
+    app = build_app(config.backend(), config.home / "logs", auth, log, routes=lambda: routes_now(config),
                     approvals=open_stores(config).approvals, learn=rejection_learner(config, "api"))
     echo(f"assist serve: {base}/  (API description: {base}/openapi.json)", err=True)
     echo(f"sign in to the dashboard (link valid 10 minutes, once): {base}{login_path(auth.login_token())}", err=True)
