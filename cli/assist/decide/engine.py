@@ -171,9 +171,14 @@ class DecisionEngine:
             return None
         basis = self._basis()
         learned = Learned(self.config.home)
+
+        def made(version: Any) -> bool:
+            return version is not None and version.meta.get("feedback") == stamp and version.meta.get("basis") == basis
+
+        if made(current := learned.current()):
+            return current
         with learned.lock():  # another process may be making this very version: wait for it, use it
-            current = learned.current()
-            if current is not None and current.meta.get("feedback") == stamp and current.meta.get("basis") == basis:
+            if made(current := learned.current()):
                 return current
             from .spam_policy import SpamPolicy
 
