@@ -56,6 +56,13 @@ def test_mixed_bad_input_exits_65_names_each_bad_line_and_keeps_every_good_one(h
     assert kept[:2] == [b'{"from": "a run a crash cut', b'{"type": "text", "data": '] and b"[1, 2, 3]" in kept
 
 
+def test_rejects_can_go_to_a_stream(home):
+    """--rejects /dev/stderr (or a pipe) is written to as it is: a stream has no last line to look at."""
+    r = run(["enqueue", "--rejects", "/dev/stderr"], b'{"type": "text"}\nnot json\n')
+    assert r.code == 65 and r.json()["enqueued"] == 1 and "Traceback" not in r.err
+    assert "not json\n" in r.err.split("line 2:")[1]  # reported, then the line itself kept on the stream
+
+
 def test_priority_and_delay_flags(home):
     r = run(["enqueue", "--queue", "later", "--priority", "1", "--delay", "1h"], jsonl({"type": "timer.tick"}))
     assert r.code == 0, r.err

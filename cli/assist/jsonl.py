@@ -259,9 +259,13 @@ class Rejects:
     def __init__(self, label: str, keep_path: str | None = None):
         self.label = label
         self.count = 0
-        self._keep = open(keep_path, "a+b") if keep_path else None  # noqa: SIM115
-        if self._keep is not None:
-            append_lines(self._keep, b"")  # a line a crash cut short there does not take the first one kept
+        self._keep = None
+        if keep_path:  # a file: a line a crash cut short there does not take the first one kept with it;
+            # or /dev/stderr, a pipe (not seekable: written to as it is)
+            regular = not os.path.exists(keep_path) or os.path.isfile(keep_path)
+            self._keep = open(keep_path, "a+b" if regular else "ab")  # noqa: SIM115
+            if regular:
+                append_lines(self._keep, b"")
 
     def add(self, bad: BadLine) -> None:
         self.count += 1
