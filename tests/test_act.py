@@ -426,6 +426,54 @@ def test_webhook_retries_on_5xx(act_home, hooks):
     assert r.code == 0 and len(calls) == 3
 
 
+def test_a_webhooks_secret_path_is_not_in_its_errors_nor_the_log(act_home):
+    """A Slack or Discord webhook's path is its secret: an error names the site only."""
+    home, _ = act_home
+
+    class Refusing(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path.startswith("/moved"):
+                self.send_response(307)
+                self.send_header("Location", "https://elsewhere.example/hooks/T0/B0/Moved-Secret-77")
+            else:
+                self.send_response(404 if "B0" in self.path else 500)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site = f"http://127.0.0.1:{server.server_address[1]}"
+    config = (home / "assist.toml").read_text().replace('allow = ["', f'allow = ["{site}/*", "')
+    (home / "assist.toml").write_text(config)
+    try:
+        r = act(task([{"type": "webhook.post", "args": {"url": f"{site}/services/T0/B0/Xy-Secret-42", "body": {}}}]),
+                task([{"type": "webhook.post", "args": {"url": f"{site}/hook?token=Query-Secret-43", "body": {}}}]),
+                task([{"type": "webhook.post", "args": {"url": f"{site}/moved/Path-Secret-44", "body": {}}}]))
+    finally:
+        server.shutdown()
+    errors = [a.get("error") or "" for t in r.lines for a in t.get("actions", [])]  # the plan keeps the URL
+    said = r.err + "".join(errors) + "".join(f.read_text() for f in (home / "logs").glob("*"))
+    assert r.code != 0 and f"{site}/… refused the call (HTTP 404)" in said
+    assert f"{site}/… failed (500)" in said
+    assert f"{site}/… redirected to https://elsewhere.example/…" in said
+    for secret in ("Xy-Secret-42", "Query-Secret-43", "Path-Secret-44", "Moved-Secret-77"):
+        assert secret not in said
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
+    ("http://user:pw@[::1]:8080/p?token=t", "http://[::1]:8080/…"),
+    ("http://[::1/x", "(a URL that cannot be read)"),
+])
+def test_site_of_keeps_the_site_and_nothing_after_it(url, shown):
+    from assist.printable import site_of
+
+    assert site_of(url) == shown
+
+
 def test_smtp_with_starttls_checks_the_certificate(home, tmp_path):
     import ssl
     import subprocess as sp

@@ -1,6 +1,7 @@
 """Text from outside (a mail's subject, an error that quotes it) made safe to show on a terminal: no
 escape sequence can move the cursor, retitle the window or hide text, and no bidi override can make
-text read in another order than it is stored. And a URL made safe to print or log: without its password."""
+text read in another order than it is stored. And a URL made safe to print or log: without its password,
+or, for a URL whose path is its secret (a webhook's), only its site."""
 
 from __future__ import annotations
 
@@ -40,3 +41,17 @@ def without_password(url: str) -> str:
         return url
     userinfo, _, host = parts.netloc.rpartition("@")
     return parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host}").geturl()
+
+
+def site_of(url: str) -> str:
+    """`url` as it may be printed or logged when its path or query may be the secret (a Slack or Discord
+    webhook's, a signed link): scheme and host only ("https://hooks.example.com/…")."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return "(a URL that cannot be read)"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}{f':{port}' if port else ''}/…"

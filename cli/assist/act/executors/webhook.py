@@ -1,5 +1,7 @@
 """webhook.post: a JSON body, signed with HMAC-SHA256, to a URL the config allows; retried on 5xx.
 
+A webhook's path is often its secret (Slack's, Discord's), so errors, and with them the log, name its
+site only (printable.site_of); the plan, which the person reads, has the whole URL.
 A redirect is followed only to a URL that passes the same checks (the allowlist, allow_remote)."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ...errors import TemporaryError
+from ...printable import site_of
 from ..access import require_local_or_allowed
 from ..registry import ActionContext, ActionError, Refused, executor
 
@@ -31,7 +34,7 @@ def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     url = args["url"]
 
     def check(target: str) -> None:
-        what = "webhook" if target == url else f"webhook: {url} redirected to {target}, which"
+        what = "webhook" if target == url else f"webhook: {site_of(url)} redirected to {site_of(target)}, which"
         if not any(fnmatch.fnmatch(target, pattern) for pattern in section.get("allow", [])):
             raise Refused(f"{what} is not in [actions.webhook] allow" if target == url else
                           f"{what} is not in [actions.webhook] allow; not followed")
@@ -57,7 +60,7 @@ def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                 break
         time.sleep(0.2 * 2**attempt)
     if not isinstance(status, int) or status >= 500:
-        raise TemporaryError(f"webhook: {url} failed ({status})")
+        raise TemporaryError(f"webhook: {site_of(url)} failed ({status})")
     if status >= 400:
-        raise ActionError(f"webhook: {url} refused the call (HTTP {status})")
+        raise ActionError(f"webhook: {site_of(url)} refused the call (HTTP {status})")
     return {"status": status}
