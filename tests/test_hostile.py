@@ -618,6 +618,23 @@ def test_a_subject_cannot_reach_the_terminal_or_become_a_link_in_top(home):
     assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(shown.plain)
 
 
+def test_json_output_carries_a_hostile_subject_escaped_not_raw(home):
+    """JSON may carry C1 and direction controls raw (orjson does): a person reads --json output and
+    stage output on a terminal too. They come out as \\u escapes, the same JSON to any reader."""
+    doc = {"type": "email", "data": {"subject": HOSTILE_SUBJECT + "\u2028\x85", "body_text": "x"}}
+    assert run(["enqueue", "--queue", "inbox"], input=orjson.dumps(doc)).code == 0
+    listed = run(["queue", "ls", "--json"])
+    moved = run(["stage", "passthrough", "--from", "inbox", "--once"])
+    task_id = listed.json()[0]["id"]
+    shown = run(["queue", "show", task_id])
+    for out in (listed, moved, shown):
+        assert out.code == 0
+        assert not {"\x1b", "\x07", "\x9b", "\x85", "\u202e", "\u2028"} & set(out.out), repr(out.out)
+        assert "\\u009b31m" in out.out and "\\u202egpj" in out.out
+    assert listed.json()[0]["about"].startswith("read me")
+    assert moved.lines[0]["data"]["subject"] == HOSTILE_SUBJECT + "\u2028\x85"  # the same text, escaped
+
+
 def test_an_error_quoting_a_hostile_file_cannot_reach_the_terminal(home, tmp_path):
     # error messages quote what they could not read (icalendar quotes the bad line or value): the file is
     # from outside, and so is the warning naming an event left out

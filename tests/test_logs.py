@@ -26,6 +26,15 @@ def test_stage_logs_have_ids_and_timings_but_no_bodies(home):
     assert all(r["at"].endswith("Z") and r["level"] in ("debug", "info", "warning", "error") for r in records)
 
 
+def test_logs_json_carries_controls_escaped(home):
+    """A record can quote what came from outside (an error naming a file, a refused value): `assist
+    logs --json` prints C1 and direction controls as \\u escapes, as every --json output does."""
+    ComponentLog(home / "logs", "act").warning("refused", error="path \x9b31m\u202efdp.exe")
+    r = run(["logs", "--json", "--component", "act"])
+    assert r.code == 0 and not {"\x9b", "\u202e"} & set(r.out), repr(r.out)
+    assert orjson.loads(r.out.splitlines()[-1])["error"] == "path \x9b31m\u202efdp.exe"
+
+
 def test_rotation_by_size_across_processes(tmp_path):
     folder = tmp_path / "logs"
     code = (

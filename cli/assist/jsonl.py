@@ -18,9 +18,14 @@ from typing import IO, Any
 import orjson
 
 from .fileutil import append_lines
-from .printable import printable
+from .printable import BIDI_CONTROLS, printable
 
 SURROGATE = re.compile("[\ud800-\udfff]")
+# what JSON may carry raw that a terminal can act on, a person reading --json output or `assist logs
+# --json`: C1 controls (U+009B starts an escape sequence on some terminals), direction controls, line and
+# paragraph separators. Written as \u escapes: the same JSON to any reader.
+_TERMINAL_UNSAFE = re.compile(b"|".join(re.escape(c.encode()) for c in sorted(
+    {chr(n) for n in range(0x80, 0xA0)} | BIDI_CONTROLS | {"\u2028", "\u2029"})))
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
@@ -227,14 +232,22 @@ def dumps(doc: Any) -> bytes:
         return orjson.dumps(writable(doc))
 
 
+def terminal_safe(data: bytes) -> bytes:
+    """JSON with what a terminal could act on (C1 and direction controls, line separators) as \\u
+    escapes. Such a character is only ever inside a JSON string, where its escape means the same."""
+    if data.isascii():
+        return data
+    return _TERMINAL_UNSAFE.sub(lambda found: b"\\u%04x" % ord(found.group().decode()), data)
+
+
 def write_lines(docs: list[Any], out: IO[bytes] | None = None) -> None:
-    """Write documents as JSON lines and flush, so a downstream stage sees them at once. ReaderGone when
-    the reader of the pipe went away."""
+    """Write documents as JSON lines (terminal_safe) and flush, so a downstream stage sees them at once.
+    ReaderGone when the reader of the pipe went away."""
     from .errors import ReaderGone
 
     out = out or sys.stdout.buffer
     try:
-        out.write(b"".join(dumps(d) + b"\n" for d in docs))
+        out.write(terminal_safe(b"".join(dumps(d) + b"\n" for d in docs)))
         out.flush()
     except (BrokenPipeError, ConnectionResetError):
         _silence(out)

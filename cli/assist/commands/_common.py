@@ -38,7 +38,10 @@ def backend(config: Config) -> Any:
 def print_json(value: Any) -> None:
     import orjson
 
-    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    from ..jsonl import terminal_safe
+
+    text = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    sys.stdout.buffer.write(terminal_safe(text) + b"\n")
     sys.stdout.flush()
 
 

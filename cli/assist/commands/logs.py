@@ -23,6 +23,7 @@ def logs(component: str | None, level: str, follow: bool, as_json: bool, tail: i
       assist logs --json | jq 'select(.event == "failed")'
     """
     from ..config_file import load
+    from ..jsonl import terminal_safe
     from ..logview import follow_records, format_record, read_records
 
     cfg = load()
@@ -31,10 +32,10 @@ def logs(component: str | None, level: str, follow: bool, as_json: bool, tail: i
     if not records and not follow:
         click.echo(f"no log records{' for ' + component if component else ''} in {folder}", err=True)
     for record, raw in records[-tail:] if tail else []:
-        click.echo(raw if as_json else format_record(record))
+        click.echo(terminal_safe(raw.encode()).decode() if as_json else format_record(record))
     if follow:
         try:
             for record, raw in follow_records(folder, component, level):
-                click.echo(raw if as_json else format_record(record))
+                click.echo(terminal_safe(raw.encode()).decode() if as_json else format_record(record))
         except KeyboardInterrupt:
             pass
