@@ -256,6 +256,18 @@ def test_a_symlink_out_of_the_root_is_refused(act_home):
     assert not (tmp / "outside" / "x.txt").exists()
 
 
+def test_file_write_over_a_named_pipe_or_a_folder_fails_without_waiting(act_home):
+    """A file that exists is read before it is replaced: a named pipe there would block the worker for
+    good (nothing ever writes to it), a folder ended in IsADirectoryError."""
+    _, tmp = act_home
+    os.mkfifo(tmp / "files" / "pipe")
+    (tmp / "files" / "folder").mkdir()
+    r = act(task([{"type": "file.write", "args": {"path": "pipe", "content": "x", "overwrite": True}},
+                  {"type": "file.write", "args": {"path": "folder", "content": "x", "overwrite": True}}]))
+    assert r.code == 1 and "pipe: exists and is not a file" in r.err and "folder: exists and is not a file" in r.err
+    assert (tmp / "files" / "folder").is_dir() and not any((tmp / "files" / "folder").iterdir())
+
+
 def test_a_notes_title_cannot_break_its_front_matter(act_home):
     """A note's title comes from a model that read a mail: whatever it holds, the front matter stays one
     valid YAML mapping, with the title as one line of text (before, a title with both kinds of quote

@@ -48,6 +48,8 @@ def write(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     path = confine(args["path"], _root(ctx, args.get("root")))
     trashed = None
     if path.exists():
+        if not path.is_file():  # a folder, or a named pipe whose reading would wait forever
+            raise ActionError(f"{args['path']}: exists and is not a file")
         if path.read_text(errors="replace") == args["content"]:
             return {"path": str(path), "unchanged": True}
         if not args.get("overwrite"):
