@@ -21,7 +21,7 @@ import orjson
 import pytest
 import requests
 
-from conftest import ASSIST, FAST_CONFIG, free_port, imap_section, jsonl, run, wait_for
+from conftest import ASSIST, FAST_CONFIG, REPO, free_port, imap_section, jsonl, run, wait_for
 
 MARKER_ROUTE = """
 [routes.triage]
@@ -301,6 +301,28 @@ allow = [["find", "{notes}"], ["echo", {{pattern = "[^-][a-z ]{{0,20}}"}}]]
     check = run(["config", "check"])
     assert check.code == 0 and "warning:" in check.err and "find can run other programs" in check.err
     assert "actions.shell.allow.1.1" not in check.err  # its pattern refuses options
+
+
+def test_config_check_warns_about_a_route_that_sends_mail_unasked(home):
+    """A model told by a mail proposes the address: a route that lets it send without a person's approval
+    can be made to send anything anywhere. Allowed all the same (a person may mean it), but said."""
+    (home / "assist.toml").write_text(FAST_CONFIG + """
+[routes.answer]
+actions = ["email.reply"]
+[routes.asked]
+actions = ["email.send"]
+confirm = ["email.send", "email.reply"]
+[actions.smtp]
+host = "127.0.0.1"
+from = "me@example.org"
+""")
+    check = run(["config", "check"])
+    assert check.code == 0 and "routes.answer.actions: email.reply sends mail without a person approving" in check.err
+    assert "routes.asked" not in check.err
+    from assist.config_file import read, warnings
+
+    shipped = REPO / "assist.toml"
+    assert not [w for w in warnings(read(shipped), shipped) if "sends mail" in w]  # the default routes ask
 
 
 def test_config_check_warns_about_a_pattern_that_lets_options_through(home):

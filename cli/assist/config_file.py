@@ -121,7 +121,18 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
         from .act.executors.shell import warnings as shell_warnings
 
         out += shell_warnings(allow)
+    for name, route in raw.get("routes", {}).items():
+        asked = route.get("confirm", [])
+        unasked = [kind for kind in SENDS_MAIL if kind in route.get("actions", []) and kind not in asked]
+        if unasked:
+            out.append(f"routes.{name}.actions: {', '.join(unasked)} sends mail without a person approving it, to "
+                       "whatever address a model proposes (a mail can tell it which); move it to confirm unless "
+                       "that is meant")
     return [f"{path}: {w}" for w in out]
+
+
+# the actions that send mail to an address their arguments name: one a model proposes can go anywhere
+SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
 
 
 def _explain(error: Any) -> str:
