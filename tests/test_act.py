@@ -376,6 +376,19 @@ def test_every_executor_refuses_bad_arguments_without_a_traceback(act_home):
     assert all(a["error"].startswith("bad arguments: ") for a in out["actions"][1:])
 
 
+def test_a_refused_proposal_does_not_quote_its_arguments(act_home):
+    """A model's arguments repeat the mail: the refusal says what is wrong in the schema's words, so the
+    mail's words reach neither the log nor the task's error (the plan, which the person reads, has them)."""
+    home, _ = act_home
+    secret = "Your PIN is 4417. "
+    r = act(task([{"type": "file.write", "args": {"path": secret * 40, "content": "x"}}]))
+    [out] = r.lines
+    assert out["actions"][1]["error"] == "bad arguments: path: the value is longer than 500 characters"
+    r = act(task([{"type": "calendar.add", "args": {"summary": "x", "start": secret}}]))  # the executor's own check
+    assert r.code == 1 and "calendar: start or end is not a date and time" in r.err
+    assert "4417" not in r.err + "".join(f.read_text() for f in (home / "logs").glob("*"))
+
+
 def test_smtp_with_auth(home, tmp_path, monkeypatch):
     from aiosmtpd.smtp import AuthResult
 

@@ -75,10 +75,25 @@ def test_a_reply_still_wrong_after_repair_fails_the_task_readably(home, ollama, 
     task = {"type": "text", "data": {"text": "Please buy milk."}, "intent": {"route": "items"}}
     answered = cli(["run"], input=cli(["prompt"], input=jsonl(task)).out)
     assert answered.code == 1
-    assert "model local replied with unusable JSON twice: the reply: Additional properties are not allowed" \
+    assert "model local replied with unusable JSON twice: the reply: keys the schema does not allow: 'things'" \
         in answered.err
     [failed] = list((home / "spool" / "run" / "failed").glob("*.json"))
     assert "unusable JSON" in orjson.loads(failed.read_bytes())["meta"]["last_error"]
+
+
+def test_an_unusable_reply_is_not_quoted_in_errors_nor_the_log(home, ollama, cli):
+    """A reply repeats the mail: a schema error quoting it put the mail's words in the task's error, the
+    log and alerts. The model is shown its words in the repair round; people see the schema's words."""
+    mail = "Your new PIN is 4417, do not share it"
+    ollama.replies += [json.dumps({"items": mail}), json.dumps({"items": mail})]
+    task = {"type": "text", "data": {"text": mail}, "intent": {"route": "items"}}
+    answered = cli(["run"], input=cli(["prompt"], input=jsonl(task)).out)
+    assert answered.code == 1 and "items: the value is not of type \"array\"" in answered.err
+    assert f'"{mail}" is not of type' in ollama.requests[-1]["messages"][-1]["content"]  # the repair round
+    [failed] = list((home / "spool" / "run" / "failed").glob("*.json"))
+    said = answered.err + orjson.loads(failed.read_bytes())["meta"]["last_error"]
+    said += "".join(f.read_text() for f in (home / "logs").glob("*"))
+    assert "4417" not in said
 
 
 def test_busy_and_failing_servers_are_retried_with_backoff(home, ollama):

@@ -66,5 +66,7 @@ class Refused(ActionError):
 def problems(name: str, args: Any) -> list[str]:
     import jsonschema_rs
 
+    from ..schema_text import unquoted
+
     validator = jsonschema_rs.validator_for(REGISTRY[name].schema)
-    return [f"{'/'.join(map(str, e.instance_path)) or '(args)'}: {e.message}" for e in validator.iter_errors(args)]
+    return [f"{'/'.join(map(str, e.instance_path)) or '(args)'}: {unquoted(e)}" for e in validator.iter_errors(args)]

@@ -9,11 +9,19 @@ import re
 from functools import cache
 from typing import Any
 
+from ..schema_text import unquoted
+
 FENCED = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
 
 
 class OutputError(ValueError):
-    """The reply holds no JSON, or JSON of the wrong shape; the message says what is wrong."""
+    """The reply holds no JSON, or JSON of the wrong shape; the message says what is wrong without
+    quoting the reply (it repeats the mail, and errors go to logs and alerts); `for_model` quotes it, for
+    the repair round."""
+
+    def __init__(self, message: str, for_model: str | None = None):
+        super().__init__(message)
+        self.for_model = for_model or message
 
 
 def find_json(text: str) -> Any:
@@ -76,7 +84,7 @@ def validate(value: Any, schema: dict[str, Any]) -> None:
     validator = _validator(json.dumps(schema, sort_keys=True))
     for error in validator.iter_errors(value):
         where = "/".join(str(p) for p in error.instance_path) or "the reply"
-        raise OutputError(f"{where}: {error.message}")
+        raise OutputError(f"{where}: {unquoted(error)}", f"{where}: {error.message}")
 
 
 def parse(text: str, schema: dict[str, Any] | None) -> Any:
@@ -89,5 +97,5 @@ def parse(text: str, schema: dict[str, Any] | None) -> Any:
 
 def repair_message(error: OutputError, schema: dict[str, Any]) -> dict[str, str]:
     """The one follow-up turn that asks the model to fix its reply."""
-    return {"role": "user", "content": f"Your reply could not be used: {error}. Reply again with only a JSON "
+    return {"role": "user", "content": f"Your reply could not be used: {error.for_model}. Reply again with only a JSON "
             f"value that matches this JSON Schema, and nothing else:\n{json.dumps(schema)}"}

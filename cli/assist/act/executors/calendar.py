@@ -29,8 +29,9 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     try:
         start = datetime.fromisoformat(args["start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(args["end"].replace("Z", "+00:00")) if args.get("end") else None
-    except ValueError as exc:
-        raise ActionError(f"calendar: bad time: {exc}") from None
+    except ValueError:  # not quoted: a model wrote it, from a mail
+        raise ActionError("calendar: start or end is not a date and time (ISO 8601: 2026-12-04T13:00, "
+                          "with an offset or in [actions.calendar] timezone)") from None
     if end is not None and end < start:
         raise ActionError("calendar: the event ends before it starts")
     start, end = _in_a_named_zone(ctx, start), (_in_a_named_zone(ctx, end) if end is not None else None)
