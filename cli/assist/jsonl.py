@@ -24,8 +24,8 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 # what JSON may carry raw that a terminal can act on, a person reading --json output or `assist logs
 # --json`: C1 controls (U+009B starts an escape sequence on some terminals), direction controls, line and
 # paragraph separators. Written as \u escapes: the same JSON to any reader.
-_TERMINAL_UNSAFE = re.compile(b"|".join(re.escape(c.encode()) for c in sorted(
-    {chr(n) for n in range(0x80, 0xA0)} | BIDI_CONTROLS | {"\u2028", "\u2029"})))
+_TERMINAL_UNSAFE = re.compile("[" + "".join(sorted(
+    {chr(n) for n in range(0x80, 0xA0)} | BIDI_CONTROLS | {"\u2028", "\u2029"})) + "]")
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
@@ -237,7 +237,10 @@ def terminal_safe(data: bytes) -> bytes:
     escapes. Such a character is only ever inside a JSON string, where its escape means the same."""
     if data.isascii():
         return data
-    return _TERMINAL_UNSAFE.sub(lambda found: b"\\u%04x" % ord(found.group().decode()), data)
+    text = data.decode()  # JSON that orjson wrote: UTF-8
+    if not _TERMINAL_UNSAFE.search(text):
+        return data
+    return _TERMINAL_UNSAFE.sub(lambda found: f"\\u{ord(found.group()):04x}", text).encode()
 
 
 def write_lines(docs: list[Any], out: IO[bytes] | None = None) -> None:
