@@ -268,6 +268,42 @@ def test_file_write_over_a_named_pipe_or_a_folder_fails_without_waiting(act_home
     assert (tmp / "files" / "folder").is_dir() and not any((tmp / "files" / "folder").iterdir())
 
 
+def test_notes_written_at_once_by_several_workers_lose_nothing(act_home):
+    """`assist work` acts on two tasks at once (more with --concurrency), and every mail of the triage
+    route appends to the same note. Each append read the note and wrote it whole again, so two at once
+    kept one; two new notes with one title, one."""
+    _, tmp = act_home
+    docs = [task([{"type": "notes.create", "args": {"title": "Same title", "body": f"body {n}"}}], id=f"t{n:03d}")
+            for n in range(24)]
+    assert run(["enqueue", "--queue", "act"], jsonl(*docs)).code == 0
+    r = run(["act", "--from", "act", "--concurrency", "6"])
+    assert r.code == 0, r.err
+    log = (tmp / "vault" / "Inbox log.md").read_text()
+    assert log.count("a message was triaged") == 24 and log.count("<!-- assist:") == 24
+    created = sorted(p.name for p in (tmp / "vault").glob("Same-title*.md"))
+    assert len(created) == 24, created
+    bodies = sorted((tmp / "vault" / name).read_text().rstrip().rsplit("\n", 1)[-1] for name in created)
+    assert bodies == sorted(f"body {n}" for n in range(24))
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_write_new_never_replaces_a_file(tmp_path, monkeypatch, links):
+    """notes.create's write: whole or not at all, and never over a file that is there; also where the file
+    system has no hard links (FAT, some network and FUSE file systems)."""
+    import errno
+
+    from assist import fileutil
+
+    if not links:
+        def no_links(*_):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        monkeypatch.setattr(fileutil.os, "link", no_links)
+    target = tmp_path / "note.md"
+    assert fileutil.write_new(target, b"first") is True
+    assert fileutil.write_new(target, b"second") is False
+    assert target.read_bytes() == b"first" and [p.name for p in tmp_path.iterdir()] == ["note.md"]
+
+
 def test_a_notes_title_cannot_break_its_front_matter(act_home):
     """A note's title comes from a model that read a mail: whatever it holds, the front matter stays one
     valid YAML mapping, with the title as one line of text (before, a title with both kinds of quote

@@ -1,9 +1,12 @@
 """Atomic file replacement: write a temporary file beside the target, then rename it over the target.
-The temporary name carries the process and thread, so workers in one process never share one. And
-appending whole lines to a file whose last line a crash may have cut short."""
+The temporary name carries the process and thread, so workers in one process never share one. Writing a
+new file that never replaces one. And appending whole lines to a file whose last line a crash may have
+cut short."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import threading
 from pathlib import Path
@@ -14,12 +17,46 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = Tru
     """Replace `path` with `data`: readers see the old content or the new, never a part."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with open(fd, "wb") as handle:
-        handle.write(data)
-        if sync:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(data)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: no half-written temporary file left beside the target
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_new(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
+    """Write `path` only if nothing is there: False, and nothing touched, when something is (another
+    worker's file, or the person's). Readers see no file or all of it: a finished temporary file is
+    hard-linked to the name, which never replaces; where the file system has no hard links, the file is
+    created exclusively and written in place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    try:
+        write_atomic(tmp, data, mode=mode)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            except FileExistsError:
+                return False
+            with open(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def append_lines(handle: BinaryIO, data: bytes) -> None:

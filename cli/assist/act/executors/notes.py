@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
+from ...fileutil import append_lines, write_new
 from ...timeutil import rfc3339
 from ..paths import confine, root_of
-from ..registry import ActionContext, executor
-from ._io import write_atomic
+from ..registry import ActionContext, ActionError, executor
 
 
 def _slug(title: str) -> str:
@@ -41,13 +44,12 @@ def create(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     vault = root_of(ctx.config, ctx.section("notes"), "vault", None, "notes")
     folder = args.get("folder", "")
     base = f"{folder}/{_slug(args['title'])}" if folder else _slug(args["title"])
-    path = confine(f"{base}.md", vault)
-    n = 2
-    while path.exists():  # never overwrite a note: a new name instead
+    content = (_front_matter(args["title"], ctx, args.get("tags", [])) + args["body"].rstrip() + "\n").encode()
+    path, n = confine(f"{base}.md", vault), 2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while not write_new(path, content):  # never overwrite a note, another worker's new one included
         path = confine(f"{base} {n}.md", vault)
         n += 1
-    content = _front_matter(args["title"], ctx, args.get("tags", [])) + args["body"].rstrip() + "\n"
-    write_atomic(path, content.encode())
     return {"path": str(path.relative_to(vault))}
 
 
@@ -61,10 +63,26 @@ def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     vault = root_of(ctx.config, ctx.section("notes"), "vault", None, "notes")
     name = args["note"] if args["note"].endswith(".md") else f"{args['note']}.md"
     path = confine(name, vault)
+    shown = str(path.relative_to(vault))
     marker = f"<!-- assist:{ctx.key} -->"
-    existing = path.read_text() if path.exists() else _front_matter(path.stem, ctx, [])
-    if marker in existing:  # appended before a crash, not yet journaled: do not append twice
-        return {"path": str(path.relative_to(vault)), "already": True}
     block = (f"\n## {args['heading']}\n\n" if args.get("heading") else "\n") + args["text"].rstrip() + f"\n{marker}\n"
-    write_atomic(path, (existing.rstrip("\n") + "\n" + block).encode())
-    return {"path": str(path.relative_to(vault))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # one append at a time (workers act on several tasks at once, and most append to the same notes);
+    # the block is added to the end of the file, so what the person wrote meanwhile stays
+    with FileLock(str(_lock_file(ctx))):
+        if write_new(path, (_front_matter(path.stem, ctx, []) + block).encode()):
+            return {"path": shown}
+        if not path.is_file():  # a folder, or a named pipe whose reading would wait forever
+            raise ActionError(f"{args['note']}: exists and is not a note file")
+        with open(path, "a+b") as handle:
+            handle.seek(0)
+            if marker.encode() in handle.read():  # appended before a crash, not yet journaled: not twice
+                return {"path": shown, "already": True}
+            append_lines(handle, block.encode())
+    return {"path": shown}
+
+
+def _lock_file(ctx: ActionContext) -> Path:
+    folder = ctx.config.home / "state"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "notes.lock"
