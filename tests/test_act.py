@@ -271,10 +271,11 @@ def test_file_write_over_a_named_pipe_or_a_folder_fails_without_waiting(act_home
 def test_notes_written_at_once_by_several_workers_lose_nothing(act_home):
     """`assist work` acts on two tasks at once (more with --concurrency), and every mail of the triage
     route appends to the same note. Each append read the note and wrote it whole again, so two at once
-    kept one; two new notes with one title, one."""
+    kept one; two new notes with one title, one; two events added to one calendar file, one."""
     _, tmp = act_home
-    docs = [task([{"type": "notes.create", "args": {"title": "Same title", "body": f"body {n}"}}], id=f"t{n:03d}")
-            for n in range(24)]
+    docs = [task([{"type": "notes.create", "args": {"title": "Same title", "body": f"body {n}"}},
+                  {"type": "calendar.add", "args": {"summary": f"event {n}", "start": "2026-12-04T10:00:00+00:00"}}],
+                 id=f"t{n:03d}") for n in range(24)]
     assert run(["enqueue", "--queue", "act"], jsonl(*docs)).code == 0
     r = run(["act", "--from", "act", "--concurrency", "6"])
     assert r.code == 0, r.err
@@ -284,6 +285,7 @@ def test_notes_written_at_once_by_several_workers_lose_nothing(act_home):
     assert len(created) == 24, created
     bodies = sorted((tmp / "vault" / name).read_text().rstrip().rsplit("\n", 1)[-1] for name in created)
     assert bodies == sorted(f"body {n}" for n in range(24))
+    assert (tmp / "cal.ics").read_text().count("BEGIN:VEVENT") == 24
 
 
 @pytest.mark.parametrize("links", [True, False])

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..registry import ActionContext, ActionError, executor
-from ._io import write_atomic
+from ._io import one_at_a_time, write_atomic
 
 
 @executor("calendar.add", {
@@ -49,14 +49,15 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         result = _to_caldav(section, event, uid, ctx)
         return result if result.get("already") else _remembered(ctx, f"caldav:{result['caldav']}", event, result)
     path = ctx.config.resolve(section["file"])
-    if path.exists():
-        cal = Calendar.from_ical(path.read_bytes())
-        if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
-            return {"uid": uid, "already": True}
-        cal.add_component(event)
-    else:
-        cal = _calendar_of(event)
-    write_atomic(path, cal.to_ical())
+    with one_at_a_time(ctx, "calendar"):  # read, added to and written whole: two at once kept one
+        if path.exists():
+            cal = Calendar.from_ical(path.read_bytes())
+            if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
+                return {"uid": uid, "already": True}
+            cal.add_component(event)
+        else:
+            cal = _calendar_of(event)
+        write_atomic(path, cal.to_ical())
     return _remembered(ctx, f"ics:{path.resolve()}", event, {"uid": uid, "file": str(path)})
 
 

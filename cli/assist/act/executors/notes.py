@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
-
-from filelock import FileLock
 
 from ...fileutil import append_lines, write_new
 from ...timeutil import rfc3339
 from ..paths import confine, root_of
 from ..registry import ActionContext, ActionError, executor
+from ._io import one_at_a_time
 
 
 def _slug(title: str) -> str:
@@ -69,7 +67,7 @@ def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     # one append at a time (workers act on several tasks at once, and most append to the same notes);
     # the block is added to the end of the file, so what the person wrote meanwhile stays
-    with FileLock(str(_lock_file(ctx))):
+    with one_at_a_time(ctx, "notes"):
         if write_new(path, (_front_matter(path.stem, ctx, []) + block).encode()):
             return {"path": shown}
         if not path.is_file():  # a folder, or a named pipe whose reading would wait forever
@@ -81,8 +79,3 @@ def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
             append_lines(handle, block.encode())
     return {"path": shown}
 
-
-def _lock_file(ctx: ActionContext) -> Path:
-    folder = ctx.config.home / "state"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / "notes.lock"
