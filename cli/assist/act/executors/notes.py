@@ -78,4 +78,3 @@ def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                 return {"path": shown, "already": True}
             append_lines(handle, block.encode())
     return {"path": shown}
-
