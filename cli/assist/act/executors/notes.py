@@ -68,7 +68,7 @@ def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     # one append at a time (workers act on several tasks at once, and most append to the same notes);
     # the block is added to the end of the file, so what the person wrote meanwhile stays
     with one_at_a_time(ctx, "notes"):
-        if write_new(path, (_front_matter(path.stem, ctx, []) + block).encode()):
+        if not path.exists() and write_new(path, (_front_matter(path.stem, ctx, []) + block).encode()):
             return {"path": shown}
         if not path.is_file():  # a folder, or a named pipe whose reading would wait forever
             raise ActionError(f"{args['note']}: exists and is not a note file")
