@@ -49,10 +49,15 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             except FileExistsError:
                 return False
-            with open(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            try:
+                with open(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except BaseException:  # a full disk: no part of a file left under the name
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                raise
         return True
     finally:
         with contextlib.suppress(FileNotFoundError):
