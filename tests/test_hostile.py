@@ -638,6 +638,9 @@ def test_a_subject_cannot_reach_the_terminal_or_become_a_link_in_top(home):
     assert "[@click=app.change('approve')]now[/]" in shown.plain
     assert not [span for span in shown.spans if span.style and getattr(span.style, "meta", None)]
     assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(shown.plain)
+    from assist.top import inspected  # the whole document, shown with markup off
+
+    assert not {"\x1b", "\x07", "\x9b", "\u202e"} & set(inspected({"data": {"subject": HOSTILE_SUBJECT}}))
 
 
 def test_json_output_carries_a_hostile_subject_escaped_not_raw(home):

@@ -42,6 +42,15 @@ def cell(value: object) -> Text:
     subject of `[@click=app.change('approve')]`) would be a link that runs an action of this app."""
     return Text(printable(str(value)), no_wrap=True)
 
+def inspected(task: dict[str, Any]) -> str:
+    """A task's whole document as Inspect shows it: indented JSON, with nothing a terminal acts on."""
+    import orjson
+
+    from .jsonl import terminal_safe
+
+    return terminal_safe(orjson.dumps(task, option=orjson.OPT_INDENT_2)).decode()
+
+
 class Inspect(ModalScreen[None]):
     """One task's whole document; any key closes it."""
 
@@ -208,15 +217,13 @@ class Top(App[None]):
         if key is None:
             self._say("inspect: select a task first (arrow keys)")
             return
-        import orjson
-
         row = self.rows[key]
         try:
             shown = admin.show(self.backend, row["id"], row["queue"], self.approvals)
         except AssistError as exc:
             self._say(f"inspect: {exc}")
             return
-        self.push_screen(Inspect(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode()))
+        self.push_screen(Inspect(inspected(shown)))
 
 
 def run(backend: Any, log_folder: Path, interval_s: float, routes: Callable[[], list[str]], approvals: Any,
