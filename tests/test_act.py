@@ -306,6 +306,32 @@ def test_write_new_never_replaces_a_file(tmp_path, monkeypatch, links):
     assert target.read_bytes() == b"first" and [p.name for p in tmp_path.iterdir()] == ["note.md"]
 
 
+def test_a_write_the_disk_filled_during_leaves_no_part_behind(tmp_path):
+    """A full disk in the middle of a write (the file size limit, RLIMIT_FSIZE, makes the kernel refuse
+    it as a full disk does): the old file stays whole and no temporary file is left beside it."""
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "note.md").write_bytes(b"old")
+    script = textwrap.dedent(f"""
+        import resource, signal
+        from pathlib import Path
+        from assist.fileutil import write_atomic, write_new
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG, not a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        for write in (lambda: write_atomic(Path({str(tmp_path)!r}, "note.md"), b"x" * 5000),
+                      lambda: write_new(Path({str(tmp_path)!r}, "new.md"), b"x" * 5000)):
+            try:
+                write()
+            except OSError as exc:
+                print(exc.errno)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.split() == ["27", "27"], done.stdout + done.stderr  # EFBIG
+    assert [p.name for p in tmp_path.iterdir()] == ["note.md"] and (tmp_path / "note.md").read_bytes() == b"old"
+
+
 def test_a_notes_title_cannot_break_its_front_matter(act_home):
     """A note's title comes from a model that read a mail: whatever it holds, the front matter stays one
     valid YAML mapping, with the title as one line of text (before, a title with both kinds of quote
