@@ -42,6 +42,7 @@ def cell(value: object) -> Text:
     subject of `[@click=app.change('approve')]`) would be a link that runs an action of this app."""
     return Text(printable(str(value)), no_wrap=True)
 
+
 def inspected(task: dict[str, Any]) -> str:
     """A task's whole document as Inspect shows it: indented JSON, with nothing a terminal acts on."""
     import orjson
