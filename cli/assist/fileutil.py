@@ -15,16 +15,11 @@ from typing import BinaryIO
 
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, sync: bool = True) -> None:
     """Replace `path` with `data`: readers see the old content or the new, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp = _beside(path, "tmp")
+    _write(tmp, data, mode, os.O_TRUNC, sync)
     try:
-        with open(fd, "wb") as handle:
-            handle.write(data)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:  # a full disk: no half-written temporary file left beside the target
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
@@ -35,33 +30,45 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
     worker's file, or the person's). Readers see no file or all of it: a finished temporary file is
     hard-linked to the name, which never replaces; where the file system has no hard links, the file is
     created exclusively and written in place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    tmp = _beside(path, "new")
     try:
-        write_atomic(tmp, data, mode=mode)
+        _write(tmp, data, mode, os.O_TRUNC)
         try:
             os.link(tmp, path)
-        except FileExistsError:
-            return False
         except OSError as exc:
+            if isinstance(exc, FileExistsError):
+                return False
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
                 raise
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+                _write(path, data, mode, os.O_EXCL)
             except FileExistsError:
                 return False
-            try:
-                with open(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except BaseException:  # a full disk: no part of a file left under the name
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-                raise
         return True
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _beside(path: Path, kind: str) -> Path:
+    """A temporary name beside `path`, of this process and thread: workers in one process never share one."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{kind}")
+
+
+def _write(path: Path, data: bytes, mode: int, flags: int, sync: bool = True) -> None:
+    """Create `path` (open with flags besides create) and write `data`, synced; a file the disk filled
+    during is removed, so no part of one is left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, mode)
+    try:
+        with open(fd, "wb") as handle:
+            handle.write(data)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
 
 
 def append_lines(handle: BinaryIO, data: bytes) -> None:
