@@ -277,6 +277,8 @@ def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda message: errors.append(message.text)  # what the page's own policy refused
+            if "Content Security Policy" in message.text else None)
     link = run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip()
     page.goto(link)
     expect(page.get_by_test_id("live")).to_have_text("live")
@@ -306,6 +308,23 @@ def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     assert errors == []
+
+
+def test_no_other_page_may_show_the_dashboard_in_a_frame(served, browser):
+    """A click on approve through someone else's page (clickjacking) needs the dashboard in a frame there."""
+    base, bearer, _ = served
+    for path in ("/", "/api/queues", "/static/app.js"):
+        headers = requests.get(base + path, headers=bearer, timeout=5).headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert "script-src 'self';" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer", path
+    page = browser.new_page()  # someone else's page (here about:blank) that frames the dashboard
+    with page.expect_event("console", lambda message: "frame-ancestors" in message.text) as refusal:
+        page.set_content(f'<iframe src="{base}/"></iframe>')
+    assert "has been blocked" in refusal.value.text
+    [frame] = [f for f in page.frames if f is not page.main_frame]
+    assert not frame.url.startswith(base) and "sign in" not in frame.content()
 
 
 def test_a_person_files_an_unplaced_task_from_the_page(home, tmp_path, browser):

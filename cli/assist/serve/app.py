@@ -34,6 +34,36 @@ HERE = Path(__file__).parent
 STATES = monitor.STATES
 
 
+# Sent with every answer. The page loads only its own script, style and connections, and no other site may
+# show it in a frame (a click on approve through someone else's page) or learn its address from a link.
+SECURITY_HEADERS = (
+    (b"content-security-policy", b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                                 b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware: SECURITY_HEADERS on every HTTP answer."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 @dataclass
 class ServeOptions:
     poll_s: float = 0.2  # how often the event feed looks at the queues and logs
@@ -262,4 +292,6 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
         WebSocketRoute("/api/events", events),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    return Starlette(routes=table, lifespan=lifespan)
+    from starlette.middleware import Middleware
+
+    return Starlette(routes=table, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
