@@ -399,7 +399,7 @@ def test_gmail_send_draft_label_through_the_double_with_a_refresh_after_401(gmai
         {"type": "gmail.draft", "args": {"to": "bob@example.org", "subject": "Re: x", "body": "Draft",
                                          "in_reply_to": "<x@y>"}},
         {"type": "gmail.label", "args": {"message_id": "m1", "add": ["Receipts"], "remove": ["INBOX"]}},
-    ], route="g"))
+    ], route="g", data={"subject": "hi", "message_id": "m1"}))  # a label on the task's own message only
     assert r.code == 0, r.err
     [out] = r.lines
     assert [a["status"] for a in out["actions"]] == ["done", "done", "done"]

@@ -62,13 +62,20 @@ def test_move_flag_and_draft_over_imap(mail):
     for n in range(2):
         raw = f"Message-ID: <m{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@example.org\r\n\r\nbody\r\n"
         imap.deliver(raw.encode(), n)
-    r = run(["act"], jsonl({"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
-        {"type": "email.flag", "args": {"message_id": "<m0@example.org>", "flag": "flagged"}},
-        {"type": "email.move", "args": {"message_id": "<m1@example.org>", "to": "Newsletters"}},
-        {"type": "email.draft", "args": {"to": "a@example.org", "subject": "Re: s0", "body": "Thanks!",
-                                         "in_reply_to": "<m0@example.org>"}},
-        {"type": "email.move", "args": {"message_id": "<nope@example.org>", "to": "X"}},
-    ]}}}))
+
+    def about(message_id: str, *actions: dict) -> dict:  # a model's actions on its task's own mail
+        return {"type": "email.received", "intent": {"route": "mail"}, "data": {"message_id": message_id},
+                "result": {"parsed": {"actions": list(actions)}}}
+
+    r = run(["act"], jsonl(
+        about("<m0@example.org>", {"type": "email.flag", "args": {"message_id": "<m0@example.org>", "flag": "flagged"}},
+              {"type": "email.draft", "args": {"to": "a@example.org", "subject": "Re: s0", "body": "Thanks!",
+                                               "in_reply_to": "<m0@example.org>"}}),
+        about("<m1@example.org>", {"type": "email.move",
+                                   "args": {"message_id": "<m1@example.org>", "to": "Newsletters"}}),
+        about("<nope@example.org>", {"type": "email.move",
+                                     "args": {"message_id": "<nope@example.org>", "to": "X"}}),
+    ))
     assert r.code == 1 and "no message <nope@example.org>" in r.err
     conn = imap_session(imap)
     conn.select("INBOX")
@@ -94,7 +101,8 @@ def test_folder_names_beyond_ascii_are_sent_in_modified_utf7(mail, home):
     config = home / "assist.toml"
     config.write_text(config.read_text().replace('drafts = "Drafts"', 'drafts = "Entwürfe"'))
     imap.deliver(b"Message-ID: <m0@example.org>\r\nSubject: s0\r\nFrom: a@example.org\r\n\r\nbody\r\n", 0)
-    r = run(["act"], jsonl({"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+    r = run(["act"], jsonl({"type": "email.received", "intent": {"route": "mail"}, "data": {
+        "message_id": "<m0@example.org>"}, "result": {"parsed": {"actions": [
         {"type": "email.move", "args": {"message_id": "<m0@example.org>", "to": "Übersicht & Listen"}},
         {"type": "email.draft", "args": {"to": "a@example.org", "subject": "Re: s0", "body": "Danke!"}},
     ]}}}))
@@ -132,8 +140,9 @@ def test_rate_limit_is_shared_across_processes(mail):
     imap, _ = mail
     imap.deliver(b"Message-ID: <r@example.org>\r\nSubject: r\r\n\r\nx\r\n", 1)
     docs = [{"type": "email.received", "intent": {"route": "mail"}, "meta": {"max_attempts": 2},
-             "result": {"parsed": {"actions": [{"type": "email.flag", "args": {"message_id": "<r@example.org>",
-                                                                                "flag": flag}}]}}}
+             "data": {"message_id": "<r@example.org>"},
+             "result": {"parsed": {"actions": [{"type": "email.flag",
+                                                "args": {"message_id": "<r@example.org>", "flag": flag}}]}}}
             for flag in ("seen", "flagged", "answered")]
     procs = [subprocess.Popen([ASSIST, "act"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in docs]

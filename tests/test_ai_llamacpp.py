@@ -26,14 +26,14 @@ def email_tasks(count: int) -> list[dict]:
     return tasks
 
 
-def configure(home: Path, extra: str = "") -> None:
+def configure(home: Path, extra: str = "", actions: str = '["notes.append"]') -> None:
     with (home / "assist.toml").open("a") as f:
-        f.write('\n[routes.triage]\ntemplate = "email-triage"\nactions = ["notes.append"]\n'
+        f.write(f'\n[routes.triage]\ntemplate = "email-triage"\nactions = {actions}\n'
                 '[routes.plain]\nactions = ["notes.append"]\n' + extra)
 
 
 def test_fifty_json_prompts_all_parse_and_validate(llm_home, cli):
-    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\nseed = 7\n')
+    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\nseed = 7\n', '["notes.append", "email.move"]')
     schema = templates.load("email-triage", llm_home).output
     validator = jsonschema_rs.validator_for(schema)
     prompted = cli(["prompt"], input=jsonl(*email_tasks(50)), timeout=300)
@@ -50,6 +50,16 @@ def test_fifty_json_prompts_all_parse_and_validate(llm_home, cli):
         assert result["usage"]["completion_tokens"] > 0
         assert 0 < result["model_ms"] <= result["ms"]  # the model's own time, within the whole call
         assert task["prompt"]["tokens"] <= 2048 - 400
+        # a move may name this mail only: the grammar holds its own Message-ID, and a mail without one
+        # (some of CPython's) is offered no move at all
+        own = task["data"].get("message_id")
+        choices = task["prompt"]["schema"]["properties"]["actions"]["items"]["anyOf"]
+        moves = [c["properties"]["args"] for c in choices if c["properties"]["type"] == {"const": "email.move"}]
+        assert moves == ([] if own is None else [moves[0]]) and all(
+            m["properties"]["message_id"] == {"const": own} for m in moves), (own, moves)
+        for action in result["parsed"].get("actions", []):
+            assert action["type"] == "notes.append" or action["args"]["message_id"] == own, action
+    assert sum(task["data"].get("message_id") is not None for task in tasks) >= 10
 
 
 def test_a_long_email_is_cut_to_fit_and_says_so(llm_home, cli):

@@ -177,6 +177,16 @@ def test_a_templates_actions_are_made_of_what_the_route_allows():
         {"type": "notes.append", "args": {"note": "Inbox summary", "text": "{{ parsed.summary }}"}}]}))
     assert "actions" not in nothing["properties"] and jsonschema_rs.validator_for(nothing).is_valid(base)
     assert not jsonschema_rs.validator_for(nothing).is_valid({**base, "actions": []})
+    # for a mail, an action on a message can name that mail only; a task with no mail of its own has none
+    route = {"actions": ["email.move", "notes.append"]}
+    own = jsonschema_rs.validator_for(with_proposals(declared, proposal_schema(
+        route, {"data": {"message_id": "<own@x>"}})))
+    move = {"type": "email.move", "args": {"message_id": "<own@x>", "to": "Lists"}}
+    assert own.is_valid({**base, "actions": [move]})
+    assert not own.is_valid({**base, "actions": [{**move, "args": {**move["args"], "message_id": "<other@x>"}}]})
+    request = jsonschema_rs.validator_for(with_proposals(declared, proposal_schema(route, {"data": {"text": "t"}})))
+    assert not request.is_valid({**base, "actions": [move]})
+    assert request.is_valid({**base, "actions": [{"type": "notes.append", "args": {"note": "n", "text": "t"}}]})
 
 
 def test_a_mail_reaches_the_model_without_quotes_signature_and_list_footer():

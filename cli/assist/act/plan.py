@@ -1,6 +1,7 @@
 """Planning: a task's proposed actions (the route's fixed ones, then the model's) checked against the
-route's policy. Model output is untrusted: an action the route does not list, an unknown action, or
-arguments outside the executor's schema is refused and recorded, never run."""
+route's policy. Model output is untrusted: an action the route does not list, an unknown action,
+arguments outside the executor's schema, or a model's action on another message than its task's own is
+refused and recorded, never run."""
 
 from __future__ import annotations
 
@@ -13,6 +14,25 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
+# The argument by which an action names a message that already exists (to move, flag or label it). A model
+# proposing one may name only its task's own message (data.message_id): a mail that says "move the boss's
+# mail to Trash" gets its model to name the boss's Message-ID, and the route's allowlist cannot tell.
+NAMES_A_MESSAGE = {"email.move": "message_id", "email.flag": "message_id", "gmail.label": "message_id"}
+
+
+def not_own_message(kind: str, args: dict[str, Any], task: dict[str, Any]) -> str | None:
+    """Why a model's action on a message is refused (it names another message than its task's), else None."""
+    argument = NAMES_A_MESSAGE.get(kind)
+    if argument is None:
+        return None
+    data = task.get("data")
+    own = data.get("message_id") if isinstance(data, dict) else None
+    if not isinstance(own, str) or args.get(argument) != own:
+        return (f"the model named another message than its task's own ({argument} must be the task's "
+                "data.message_id)")
+    return None
+
+
 def executors() -> dict[str, Executor]:
     """Every executor, by action type (importing their modules registers them)."""
     from .executors import calendar, email_imap, email_smtp, files, gmail, notes, shell, webhook  # noqa: F401
@@ -20,16 +40,27 @@ def executors() -> dict[str, Executor]:
     return REGISTRY
 
 
-def proposal_schema(route: dict[str, Any]) -> dict[str, Any] | None:
+def proposal_schema(route: dict[str, Any], task: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The JSON Schema of one action a model may propose on `route`: one of the types the route allows
     and does not already take as a fixed action, with that executor's own arguments, so a proposal is
-    valid by construction (the route's policy still decides what runs). None when nothing is left."""
+    valid by construction (the route's policy still decides what runs). For `task`, an action on a
+    message names the task's own (NAMES_A_MESSAGE), and is left out for a task without one. None when
+    nothing is left."""
     known = executors()
     fixed = {f.get("type") for f in route.get("fixed", []) if isinstance(f, dict)}
     allowed = [t for t in dict.fromkeys([*route.get("actions", []), *route.get("confirm", [])])
                if t in known and t not in fixed]
-    choices = [{"type": "object", "required": ["type", "args"], "additionalProperties": False,
-                "properties": {"type": {"const": kind}, "args": known[kind].schema}} for kind in allowed]
+    choices = []
+    for kind in allowed:
+        args = known[kind].schema
+        if task is not None and kind in NAMES_A_MESSAGE:
+            data = task.get("data")
+            own = data.get("message_id") if isinstance(data, dict) else None
+            if not isinstance(own, str):
+                continue
+            args = {**args, "properties": {**args["properties"], NAMES_A_MESSAGE[kind]: {"const": own}}}
+        choices.append({"type": "object", "required": ["type", "args"], "additionalProperties": False,
+                        "properties": {"type": {"const": kind}, "args": args}})
     return {"anyOf": choices} if choices else None
 
 
@@ -86,6 +117,8 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
         elif not isinstance(args, dict) or problems(kind, args):
             found = problems(kind, args) if isinstance(args, dict) else ["arguments must be an object"]
             entry.update(status="refused", error="bad arguments: " + "; ".join(found[:3]))
+        elif origin == "model" and (why := not_own_message(kind, args, task)):
+            entry.update(status="refused", error=why)
         elif kind in confirm:
             entry["status"] = "awaiting_approval"
         actions.append(entry)

@@ -64,8 +64,9 @@ def with_proposals(schema: dict[str, Any], item: dict[str, Any] | None) -> dict[
 
 class PromptBuilder:
     def __init__(self, config: Config, models: Models | None = None, memory: Any = None,
-                 proposals: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None):
-        """`proposals(route)`: the schema of one action the route lets a model propose (act/plan.py)."""
+                 proposals: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any] | None] | None = None):
+        """`proposals(route, task)`: the schema of one action the route lets a model propose for the task
+        (act/plan.py)."""
         self.config = config
         self.proposals = proposals
         self.models = models or Models(config)
@@ -161,7 +162,8 @@ class PromptBuilder:
             "tokens": tokens,
         }
         if template.output is not None:
-            section["schema"] = with_proposals(template.output, self.proposals(route) if self.proposals else None)
+            proposal = self.proposals(route, task) if self.proposals else None
+            section["schema"] = with_proposals(template.output, proposal)
         if template.grounded:
             section["grounded"] = list(template.grounded)
         if route.get("tags"):

@@ -109,6 +109,7 @@ def gbnf(schema: dict[str, Any]) -> str:
 
 
 _grammars: dict[str, Any] = {}
+KEPT_GRAMMARS = 32  # a schema may be a mail's own (the message its actions may name): the latest are kept
 
 
 def grammar_for(schema: dict[str, Any]) -> Any:
@@ -118,9 +119,12 @@ def grammar_for(schema: dict[str, Any]) -> Any:
         from llama_cpp.llama_grammar import LlamaGrammar
 
         try:
-            _grammars[key] = LlamaGrammar.from_string(gbnf(schema), verbose=False)
+            grammar = LlamaGrammar.from_string(gbnf(schema), verbose=False)
         except Exception as exc:  # the converter and parser raise bare Exceptions
             raise ModelError(f"cannot turn the output schema into a llama.cpp grammar: {exc}") from None
+        while len(_grammars) >= KEPT_GRAMMARS:
+            del _grammars[next(iter(_grammars))]
+        _grammars[key] = grammar
     return _grammars[key]
 
 
