@@ -245,6 +245,12 @@ def test_stdin_and_tick(home):
     r = run(["ingest", "stdin", "--type", "note"], 'buy milk\n{"type": "email.received", "data": {}}\n{"type": 1}\n')
     assert r.code == 65 and "line 3" in r.err
     assert [(e["type"], e["data"]) for e in r.lines] == [("note", {"text": "buy milk"}), ("email.received", {})]
+    # a line that is not UTF-8 and one over the limit are named; blank lines are nothing; the rest go on
+    (home / "assist.toml").write_text("[limits]\nmax_line_bytes = 1024\n")
+    r = run(["ingest", "stdin"], b"caf\xe9\n\n   \n" + b"x" * 1500 + b"\neggs\n")
+    assert r.code == 65
+    assert "line 1: not UTF-8 text" in r.err and "line 4: line longer than 1024 bytes" in r.err
+    assert [e["data"] for e in r.lines] == [{"text": "eggs"}]
     r = run(["ingest", "tick", "--name", "morning"])
     [tick] = r.lines
     assert tick["type"] == "timer.tick" and tick["data"]["name"] == "morning"
