@@ -243,3 +243,21 @@ def test_concurrency_delivers_each_task_once(home, concurrency):
     assert runner.run() == 0
     assert runner.counts.ok == 300
     assert sorted(d["data"]["n"] for d in docs(home, "out", "new")) == list(range(300))
+
+
+def test_a_reader_that_goes_away_loses_nothing(home):
+    """`... | assist classify | next-stage` where next-stage has died: classify cannot deliver, so it keeps
+    every task in its own queue for the next run, says so and exits 75 (docs/exit-codes.md)."""
+    (home / "assist.toml").write_text('[routes.notes]\n[[rules]]\nname = "all"\nroute = "notes"\n'
+                                      'match = {field = "type", equals = "text"}\n')
+    tasks = [{"type": "text", "data": {"text": f"t{n}"}} for n in range(3)]
+    stage = subprocess.Popen([ASSIST, "classify"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    stage.stdout.close()  # the next stage is gone before anything reaches it
+    _, err = stage.communicate(jsonl(*tasks), timeout=60)
+    assert stage.returncode == 75 and b"the reader of stdout went away" in err, err
+    kept = docs(home, "classify", "new")
+    assert sorted(d["data"]["text"] for d in kept) == ["t0", "t1", "t2"]
+    r = run(["classify", "--from", "classify", "--once"])  # the next run delivers them
+    assert r.code == 0 and sorted(t["data"]["text"] for t in r.lines) == ["t0", "t1", "t2"]
+    assert all(t["intent"]["route"] == "notes" for t in r.lines)
