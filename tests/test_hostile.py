@@ -430,6 +430,53 @@ allow = ["{near_url}/*"]
     assert orjson.loads(near.received[-1]["body"]) == {"n": 2}
 
 
+def test_a_webhook_pattern_matches_its_host_only_in_the_host(home, redirects):
+    """`allow = ["https://*.slack.com/*"]` is what a person writes. Matched against the whole URL, its `*`
+    ran over into the path (`https://evil.example/x.slack.com/...`), and a pattern with no slash after
+    its host let a URL name it as a user name (`https://hooks.slack.com@evil.example/`)."""
+    near, near_url, far, far_url = redirects
+    near_port = near.server_address[1]
+    (home / "assist.toml").write_text("allow_remote = true\n" + FAST_CONFIG + f"""
+[routes.r]
+actions = ["webhook.post"]
+[actions.webhook]
+allow = ["http://*.hooks.example:{near_port}/*", "{near_url}*", "{near_url}/*"]
+""")
+    attacks = [f"{far_url}/x.hooks.example:{near_port}/y", f"http://127.0.0.1:{near_port}@{far_url[7:]}/steal",
+               f"{near_url}.{far_url[7:]}/steal"]
+    proposals = [{"type": "webhook.post", "args": {"url": url, "body": {"secret": "s3cret"}}} for url in attacks]
+    proposals.append({"type": "webhook.post", "args": {"url": f"{near_url}/fine", "body": {"n": 1}}})
+    r = run(["act"], jsonl({"type": "t", "intent": {"route": "r"}, "result": {"parsed": {"actions": proposals}}}))
+    assert far.received == []  # the body never left for the other host
+    [out] = r.lines
+    assert [a["status"] for a in out["actions"]] == ["refused", "refused", "refused", "done"], out["actions"]
+    assert [x["path"] for x in near.received] == ["/fine"]
+
+
+SLACK = ["https://hooks.slack.com/services/*"]
+
+
+@pytest.mark.parametrize(("url", "patterns", "allowed"), [
+    ("https://hooks.slack.com/services/T1/B2/x", SLACK, True),
+    ("HTTPS://Hooks.Slack.COM/services/T1?a=1", SLACK, True),  # scheme and host in any case, a query
+    ("https://hooks.slack.com:443/services/x", SLACK, True),  # the scheme's own port
+    ("https://hooks.slack.com:8443/services/x", SLACK, False),
+    ("http://hooks.slack.com/services/x", SLACK, False),
+    ("https://hooks.slack.com/other/x", SLACK, False),
+    ("https://a.b.slack.com/x", ["https://*.slack.com/*"], True),
+    ("https://evil.example/x.slack.com/y", ["https://*.slack.com/*"], False),
+    ("https://hooks.slack.com@evil.example/", ["https://hooks.slack.com*"], False),
+    ("https://hooks.slack.com\\@evil.example/", ["https://hooks.slack.com*"], False),
+    ("http://127.0.0.1:9000/hook", ["http://127.0.0.1:*/hook"], True),
+    ("http://[::1]:9000/hook", ["http://[::1]:9000/*"], True),
+    ("http://[::1]:9001/hook", ["http://[::1]:9000/*"], False),
+])
+def test_a_webhook_url_is_matched_part_by_part(url, patterns, allowed):
+    from assist.act.access import url_allowed
+
+    assert url_allowed(url, patterns) is allowed
+
+
 def test_the_other_http_clients_follow_no_redirect_past_their_checks(home, redirects):
     from assist.alerts import Alerts
     from assist.config_file import load

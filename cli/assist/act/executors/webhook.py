@@ -6,7 +6,6 @@ A redirect is followed only to a URL that passes the same checks (the allowlist,
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import hmac
 import time
@@ -15,7 +14,7 @@ from urllib.parse import urlparse
 
 from ...errors import TemporaryError
 from ...printable import site_of
-from ..access import require_local_or_allowed
+from ..access import require_local_or_allowed, url_allowed
 from ..registry import ActionContext, ActionError, Refused, executor
 
 
@@ -35,7 +34,7 @@ def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 
     def check(target: str) -> None:
         what = "webhook" if target == url else f"webhook: {site_of(url)} redirected to {site_of(target)}, which"
-        if not any(fnmatch.fnmatch(target, pattern) for pattern in section.get("allow", [])):
+        if not url_allowed(target, section.get("allow", [])):
             raise Refused(f"{what} is not in [actions.webhook] allow" if target == url else
                           f"{what} is not in [actions.webhook] allow; not followed")
         require_local_or_allowed(urlparse(target).hostname or "", ctx, what)
