@@ -354,6 +354,30 @@ def test_a_notes_title_cannot_break_its_front_matter(act_home):
         assert body.strip() == f"body {n}"
 
 
+def test_a_note_loads_nothing_a_mail_put_in_it(act_home):
+    """A note is read in Obsidian or another Markdown viewer, which loads remote images: a subject or a
+    summary with `![](https://tracker/...)` or `<img src=...>` would tell its sender when (and from where)
+    the note was read, as remote images in mail do. What assist writes into notes loads nothing."""
+    from markdown_it import MarkdownIt
+
+    _, tmp = act_home
+    hostile = ('Invoice ![x](https://t.example/p.png?u=1) ![y][ref] <img src="https://t.example/q.png"> '
+               '<iframe src="https://t.example/"></iframe> <!-- hide the rest\n\n[ref]: https://t.example/r.png\n'
+               '- a < b, see ![[Budget]] and [the site](https://example.org) \\![z](https://t.example/s.png)')
+    r = act(task([{"type": "notes.append", "args": {"note": "Inbox", "text": hostile, "heading": "<img src=x>"}},
+                  {"type": "notes.create", "args": {"title": "From a mail", "body": hostile}}]))
+    [out] = r.lines
+    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
+    for name in ("Inbox.md", "From-a-mail.md"):
+        note = (tmp / "vault" / name).read_text()
+        shown = MarkdownIt("commonmark").render(note.split("---\n", 2)[2])
+        assert "<img" not in shown and "<iframe" not in shown, shown
+        assert shown.count("<!--") == shown.count("<!-- assist:"), shown  # only assist's own markers
+        # what a person reads is still there: the words, the links (which load nothing until clicked)
+        assert "Invoice" in shown and "a &lt; b" in shown and '<a href="https://example.org">the site</a>' in shown
+        assert "![[Budget]]" in note  # a link to another note of the vault stays as it is
+
+
 def test_executor_errors_fail_the_action_clearly(act_home):
     _, tmp = act_home
     (tmp / "files" / "exists.txt").write_text("keep me")

@@ -11,6 +11,18 @@ from ..paths import confine, root_of
 from ..registry import ActionContext, ActionError, executor
 from ._io import one_at_a_time
 
+# What would load something from elsewhere when a note is shown (Obsidian and Markdown viewers load remote
+# images, as mail clients do not): an image, inline or by reference, and raw HTML (a tag, a comment). A
+# note's words come from mail and from models that read it, so each is escaped with a backslash and shows
+# as the text it is; a link stays a link (nothing loads until it is clicked), and a link to another note
+# of the vault (`![[Budget]]`) stays. Backslashes just before are doubled, so `\![x](...)` cannot undo it.
+LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n]*\]\](?!\())|<(?=[A-Za-z/!?]))")
+
+
+def inert(text: str) -> str:
+    """Markdown that shows as it did but loads nothing (LOADS)."""
+    return LOADS.sub(lambda m: m[1] * 2 + "\\" + m[2], text)
+
 
 def _slug(title: str) -> str:
     slug = re.sub(r"[^\w\- ]+", "", title).strip().replace(" ", "-")
@@ -42,7 +54,7 @@ def create(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     vault = root_of(ctx.config, ctx.section("notes"), "vault", None, "notes")
     folder = args.get("folder", "")
     base = f"{folder}/{_slug(args['title'])}" if folder else _slug(args["title"])
-    content = (_front_matter(args["title"], ctx, args.get("tags", [])) + args["body"].rstrip() + "\n").encode()
+    content = (_front_matter(args["title"], ctx, args.get("tags", [])) + inert(args["body"].rstrip()) + "\n").encode()
     path, n = confine(f"{base}.md", vault), 2
     path.parent.mkdir(parents=True, exist_ok=True)
     while not write_new(path, content):  # never overwrite a note, another worker's new one included
@@ -63,7 +75,8 @@ def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     path = confine(name, vault)
     shown = str(path.relative_to(vault))
     marker = f"<!-- assist:{ctx.key} -->"
-    block = (f"\n## {args['heading']}\n\n" if args.get("heading") else "\n") + args["text"].rstrip() + f"\n{marker}\n"
+    block = (f"\n## {inert(args['heading'])}\n\n" if args.get("heading") else "\n") + inert(args["text"].rstrip()) + \
+        f"\n{marker}\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     # one append at a time (workers act on several tasks at once, and most append to the same notes);
     # the block is added to the end of the file, so what the person wrote meanwhile stays
