@@ -303,7 +303,7 @@ def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     shown = run(["queue", "show", held["id"]]).json()
     assert shown["state"] == "new" and [a["kind"] for a in shown["approvals"]] == ["plan"]
     assert run(["act", "--from", "act", "--once"]).code == 0
-    assert "pay: Water <b>bill</b>" in (tmp_path / "vault" / "Bills.md").read_text()
+    assert "pay: Water \\<b>bill\\</b>" in (tmp_path / "vault" / "Bills.md").read_text()  # shown as text there too
     expect(page.get_by_test_id("activity")).to_contain_text("→ done")
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
