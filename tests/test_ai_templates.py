@@ -184,6 +184,8 @@ def test_a_templates_actions_are_made_of_what_the_route_allows():
     move = {"type": "email.move", "args": {"message_id": "<own@x>", "to": "Lists"}}
     assert own.is_valid({**base, "actions": [move]})
     assert not own.is_valid({**base, "actions": [{**move, "args": {**move["args"], "message_id": "<other@x>"}}]})
+    assert not own.is_valid({**base, "actions": [{**move, "args": {**move["args"], "from": "Sent"}}]})
+    assert own.is_valid({**base, "actions": [{**move, "args": {**move["args"], "from": "INBOX"}}]})
     request = jsonschema_rs.validator_for(with_proposals(declared, proposal_schema(route, {"data": {"text": "t"}})))
     assert not request.is_valid({**base, "actions": [move]})
     assert request.is_valid({**base, "actions": [{"type": "notes.append", "args": {"note": "n", "text": "t"}}]})

@@ -282,6 +282,29 @@ def test_a_model_told_by_a_mail_acts_on_no_other_message(imap_home):
     assert deleted == [b""] and seen == [b"2"]  # only the stranger's own mail, as it asked
 
 
+def test_a_mail_that_copies_a_sent_mails_id_cannot_get_the_sent_mail_moved(imap_home):
+    """A stranger who got a mail from the person knows its Message-ID, and sends one with the same: the
+    task's own data.message_id is then also that of the person's mail in Sent, and a model told to move
+    its "own" mail from Sent would move theirs. An action on a message looks where its mail came from."""
+    _, imap = imap_home
+    sent_id = "<reply-1@person.example>"
+    for folder in ("", "cur", "new", "tmp"):
+        (imap.maildir / ".Sent" / folder).mkdir(parents=True, exist_ok=True)
+        os.chown(imap.maildir / ".Sent" / folder, imap.uid, imap.gid)
+    imap.deliver_to(".Sent", mail(sent_id, "Re: our contract"))
+    imap.deliver(mail(sent_id, "same id, other mail"), 1)
+    proposals = [{"type": "email.move", "args": {"message_id": sent_id, "from": "Sent", "to": "Trash"}},
+                 {"type": "email.flag", "args": {"message_id": sent_id, "folder": "Sent", "flag": "deleted"}},
+                 {"type": "email.flag", "args": {"message_id": sent_id, "flag": "seen"}}]
+    r = run(["act"], jsonl({"type": "email.received", "intent": {"route": "model"},
+                            "data": {"message_id": sent_id, "imap": {"folder": "INBOX", "uid": 1}},
+                            "result": {"parsed": {"actions": proposals}}}))
+    assert r.code == 0, r.err
+    [out] = r.lines
+    assert [a["status"] for a in out["actions"]] == ["refused", "refused", "done"], out["actions"]
+    assert folders_and_counts(imap) == {"INBOX": 1, "Sent": 1}
+
+
 def test_header_arguments_with_line_breaks_are_refused():
     from assist.act.plan import executors
     from assist.act.registry import problems

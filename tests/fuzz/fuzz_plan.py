@@ -52,7 +52,7 @@ def test(data: bytes) -> None:
         if action["status"] == "awaiting_approval":
             assert action["type"] in confirm, (route, action)
         if action["status"] != "refused" and action["origin"] == "model" and action["type"] in NAMES_A_MESSAGE:
-            assert action["args"][NAMES_A_MESSAGE[action["type"]]] == OWN, action  # its own mail only
+            assert action["args"][NAMES_A_MESSAGE[action["type"]][0]] == OWN, action  # its own mail only
     assert plan(doc, CONFIG) == actions  # the same task plans the same every time
 
 

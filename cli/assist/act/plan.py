@@ -14,22 +14,42 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
-# The argument by which an action names a message that already exists (to move, flag or label it). A model
-# proposing one may name only its task's own message (data.message_id): a mail that says "move the boss's
-# mail to Trash" gets its model to name the boss's Message-ID, and the route's allowlist cannot tell.
-NAMES_A_MESSAGE = {"email.move": "message_id", "email.flag": "message_id", "gmail.label": "message_id"}
+# The arguments by which an action names a message that already exists (to move, flag or label it): its
+# id, and the folder it is looked for in (INBOX when not given). A model proposing one may name only its
+# task's own mail, where that mail came from: a mail that says "move the boss's mail to Trash" gets its
+# model to name the boss's Message-ID, and one that copies the Message-ID of a mail the person sent it
+# gets its model to name that mail's folder, Sent; the route's allowlist can tell neither.
+NAMES_A_MESSAGE = {"email.move": ("message_id", "from"), "email.flag": ("message_id", "folder"),
+                   "gmail.label": ("message_id", None)}
+
+
+def own_message(kind: str, task: dict[str, Any]) -> dict[str, str] | None:
+    """The arguments a model's action of this kind must have to name its task's own mail (data.message_id,
+    in data.imap.folder or INBOX); None when the task has no mail of its own."""
+    data = task.get("data")
+    own = data.get("message_id") if isinstance(data, dict) else None
+    if not isinstance(own, str):
+        return None
+    id_argument, folder_argument = NAMES_A_MESSAGE[kind]
+    out = {id_argument: own}
+    if folder_argument:
+        imap = data.get("imap") if isinstance(data, dict) else None
+        folder = imap.get("folder") if isinstance(imap, dict) else None
+        out[folder_argument] = folder if isinstance(folder, str) else "INBOX"
+    return out
 
 
 def not_own_message(kind: str, args: dict[str, Any], task: dict[str, Any]) -> str | None:
-    """Why a model's action on a message is refused (it names another message than its task's), else None."""
-    argument = NAMES_A_MESSAGE.get(kind)
-    if argument is None:
+    """Why a model's action on a message is refused (it names another mail than its task's), else None."""
+    if kind not in NAMES_A_MESSAGE:
         return None
-    data = task.get("data")
-    own = data.get("message_id") if isinstance(data, dict) else None
-    if not isinstance(own, str) or args.get(argument) != own:
-        return (f"the model named another message than its task's own ({argument} must be the task's "
-                "data.message_id)")
+    own = own_message(kind, task)
+    if own is None:
+        return "the model named a message, and this task has no mail of its own (data.message_id)"
+    for argument, value in own.items():
+        if args.get(argument, "INBOX" if argument != "message_id" else None) != value:
+            return (f"the model named another message than its task's own ({argument} must be "
+                    f"{'data.message_id' if argument == 'message_id' else repr(value)})")
     return None
 
 
@@ -54,11 +74,10 @@ def proposal_schema(route: dict[str, Any], task: dict[str, Any] | None = None) -
     for kind in allowed:
         args = known[kind].schema
         if task is not None and kind in NAMES_A_MESSAGE:
-            data = task.get("data")
-            own = data.get("message_id") if isinstance(data, dict) else None
-            if not isinstance(own, str):
+            own = own_message(kind, task)
+            if own is None:
                 continue
-            args = {**args, "properties": {**args["properties"], NAMES_A_MESSAGE[kind]: {"const": own}}}
+            args = {**args, "properties": {**args["properties"], **{k: {"const": v} for k, v in own.items()}}}
         choices.append({"type": "object", "required": ["type", "args"], "additionalProperties": False,
                         "properties": {"type": {"const": kind}, "args": args}})
     return {"anyOf": choices} if choices else None
