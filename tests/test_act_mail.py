@@ -93,6 +93,34 @@ def test_move_flag_and_draft_over_imap(mail):
     conn.logout()
 
 
+def test_a_mail_whose_message_id_carries_a_comment_is_filed(mail, home):
+    """A relay may write a comment after the Message-ID (`<id@host> (added by postmaster@...)`, as one
+    spam of the corpus has): read as the whole line, it was no Message-ID, and the spam route's move of the
+    mail was refused; the server's copy has the same comment, and the move finds it."""
+    from assist.ingest.mail import parse_message
+
+    imap, _ = mail
+    raw = (b"Message-ID: <3D43A52A@mta.example> (added by postmaster@relay.example)\r\nSubject: offer\r\n"
+           b"From: a@example.org\r\n\r\nbuy now\r\n")
+    imap.deliver(raw, 1)
+    config = home / "assist.toml"
+    config.write_text(config.read_text() + """
+[routes.junk]
+actions = ["email.move"]
+[[routes.junk.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Junk"
+""")
+    r = run(["act"], jsonl({"type": "email.received", "intent": {"route": "junk"}, "data": parse_message(raw)}))
+    assert r.code == 0, r.err
+    [out] = r.lines
+    assert out["actions"][0]["status"] == "done", out["actions"]
+    conn = imap_session(imap)
+    assert conn.select('"Junk"', readonly=True) == ("OK", [b"1"])
+    conn.logout()
+
+
 def test_folder_names_beyond_ascii_are_sent_in_modified_utf7(mail, home):
     """IMAP names folders in modified UTF-7 (RFC 3501 5.1.3): a German drafts folder "Entwürfe" and a
     folder with an ampersand. imaplib sends commands as ASCII, so such a name failed every action with a

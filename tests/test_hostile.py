@@ -282,6 +282,33 @@ def test_a_model_told_by_a_mail_acts_on_no_other_message(imap_home):
     assert deleted == [b""] and seen == [b"2"]  # only the stranger's own mail, as it asked
 
 
+def test_a_message_id_with_a_tail_cannot_file_the_mail_it_imitates(imap_home):
+    """Python's email package reads `Message-ID: <boss@corp.example>-x` as `<boss@corp.example>`, the
+    server's copy says what was sent. So a "[list]" mail with that header, filed in Lists by its route's
+    fixed move of its own data.message_id, moved the boss's mail instead. Ingestion now reads the
+    Message-ID as it was sent, comments aside, and a value that is not one `<id>` is named by no action."""
+    _, imap = imap_home
+    imap.deliver(mail("<boss@corp.example>", "the contract"), 1)
+    imap.deliver(mail("<boss@corp.example>-x", "cheap [list] offer"), 2)
+    imap.deliver(mail("<post@lists.example> (added by the relay)", "real [list] post"), 3)
+    ingest = subprocess.run([ASSIST, "ingest", "imap", "--host", "127.0.0.1", "--port", str(imap.port), "--plain",
+                             "--user", imap.user, "--once"], capture_output=True, timeout=60,
+                            env={**os.environ, "ASSIST_IMAP_PASSWORD": imap.password})
+    act = run(["act"], run(["classify"], ingest.stdout).out)
+    by_subject = {t["data"]["subject"]: t for t in act.lines}
+    assert by_subject["cheap [list] offer"]["data"]["message_id"] == "<boss@corp.example>-x"
+    assert by_subject["cheap [list] offer"]["actions"][0]["status"] == "refused"
+    assert by_subject["real [list] post"]["actions"][0]["status"] == "done"  # a comment is not part of the id
+    counts = folders_and_counts(imap)
+    assert counts == {"INBOX": 2, "Lists": 1}, counts
+    conn = imaplib.IMAP4("127.0.0.1", imap.port)
+    conn.login(imap.user, imap.password)
+    conn.select("INBOX", readonly=True)
+    _, found = conn.search(None, "SUBJECT", '"the contract"')
+    conn.logout()
+    assert found[0].split(), "the boss's mail left the inbox"
+
+
 def test_a_mail_that_copies_a_sent_mails_id_cannot_get_the_sent_mail_moved(imap_home):
     """A stranger who got a mail from the person knows its Message-ID, and sends one with the same: the
     task's own data.message_id is then also that of the person's mail in Sent, and a model told to move

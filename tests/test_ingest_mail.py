@@ -51,6 +51,20 @@ def test_parsed_fields_of_a_plain_message():
     assert "This is the debug log of the pick happening" in data["body_text"]
 
 
+@pytest.mark.parametrize(("header", "kept"), [
+    ("<3D43A52A@occmta11a.terra.example> (added by postmaster@emailcluster.terra.example)",
+     "<3D43A52A@occmta11a.terra.example>"),  # a comment a relay added (a real one, in the corpus's spam)
+    ("  <a.b@c.example>  ", "<a.b@c.example>"),
+    ("(first) <x@y.example> (then)", "<x@y.example>"),
+    ('<"020828 Z. 6*/PN=R.H/"@MHS>', '<"020828 Z. 6*/PN=R.H/"@MHS>'),  # an old form no action can name: as it is
+    ("<one@a.example> <two@b.example>", "<one@a.example> <two@b.example>"),  # two: which? as it is
+    ("<x@y.example>-copy", "<x@y.example>-copy"),  # not a comment: another id, which no action can name
+])
+def test_a_message_id_is_read_without_the_comments_around_it(header, kept):
+    data = parse_message(f"Message-ID: {header}\r\nSubject: s\r\n\r\nbody\r\n".encode())
+    assert data["message_id"] == kept
+
+
 def test_charset_labels_python_does_not_know_are_read_as_mail_clients_read_them():
     """A Hebrew subject in =?iso-8859-8-i?B?...?= (Outlook's label; bench/data/other-mail has a real one),
     a Thai body in windows-874 and a body in x-mac-roman: Python's codecs know none of these labels, and

@@ -10,9 +10,10 @@ as a quoted IMAP string as it is.
 
 from __future__ import annotations
 
+from ..message_id import PATTERN as MESSAGE_ID_PATTERN
+
 # no NUL, and none of what str.splitlines takes for a line break (the email package refuses them all)
 ONE_LINE = r"^[^\r\n\x00\x0b\x0c\x1c-\x1e\x85\u2028\u2029]*$"
-MESSAGE_ID_PATTERN = r'^<[^<>\s"\\\x00-\x1f\x7f]+@[^<>\s"\\\x00-\x1f\x7f]+>$'
 
 MESSAGE_ID = {"type": "string", "minLength": 5, "maxLength": 998, "pattern": MESSAGE_ID_PATTERN}
 HEADER_TEXT = {"type": "string", "maxLength": 998, "pattern": ONE_LINE}

@@ -16,6 +16,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..message_id import message_id
 from . import charsets
 from .html_text import html_to_text
 
@@ -85,6 +86,14 @@ def _header(msg: Message, name: str) -> str | None:
     if not raws:
         return None
     return " ".join(_parsed(msg, name, raws[0]).split())[:MAX_HEADER]
+
+
+def _message_id(msg: Message) -> str | None:
+    """The Message-ID as it was sent, comments aside (message_id.py), as a server's copy says it: the
+    email package reads `<boss@corp.example>-x` as `<boss@corp.example>`, and an action naming that would
+    find the boss's mail, not this one."""
+    raws = _raw_values(msg, "message-id")
+    return message_id(" ".join(raws[0].split())[:MAX_HEADER]) if raws else None
 
 
 def _addresses(msg: Message, name: str) -> list[str]:
@@ -316,7 +325,7 @@ def _data(msg: Message, body: str, attachments: list[dict[str, Any]], size: int)
         "cc": _addresses(msg, "cc"),
         "subject": _header(msg, "subject") or "",
         "date": _date(msg),
-        "message_id": _header(msg, "message-id"),
+        "message_id": _message_id(msg),
         "in_reply_to": _header(msg, "in-reply-to"),
         "references": (_header(msg, "references") or "").split() or None,
         "body_text": body[:MAX_BODY],

@@ -83,8 +83,10 @@ def _message_id_of(conn: imaplib.IMAP4, uid: bytes) -> str | None:
     raw = next((part[1] for part in data or [] if isinstance(part, tuple)), None)
     if status != "OK" or raw is None:
         return None
+    from ...message_id import message_id
+
     value = BytesHeaderParser().parsebytes(raw).get("Message-ID")
-    return " ".join(str(value).split()) if value is not None else None
+    return message_id(" ".join(str(value).split())) if value is not None else None
 
 
 def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = False) -> bytes | None:
