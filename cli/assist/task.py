@@ -95,6 +95,11 @@ STAGE_SECTIONS = ("intent", "prompt", "result", "actions", "trace", "meta", "id"
 SAFE_ID = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
 
 
+def is_request(task: Task) -> bool:
+    """A typed request: the person's own words (`assist ask`), routed among the request routes."""
+    return task.get("type") == "request"
+
+
 def from_outside(doc: Task, *, source: str) -> Task:
     """An event document from an untrusted source: the sections stages own are dropped (and named in
     meta.dropped), then what enqueue owns is filled in afresh. Returns the same dict."""

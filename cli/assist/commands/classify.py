@@ -197,8 +197,8 @@ def teach(task_id: str, route: str) -> None:
       assist classify teach 01JD4P agenda        # a typed request: the request model learns it
     """
     from ..decide.engine import DecisionEngine
-    from ..decide.requests import is_request
     from ..queue.admin import resolve
+    from ..task import is_request
 
     config = load_config()
     if route not in config.routes:

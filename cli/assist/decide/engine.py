@@ -13,8 +13,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..task import is_request
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
-from .requests import is_request
 from .rules import first_match
 from .spam_policy import is_mail, spam_route_name
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from .intent import OOS, Recipe
 
@@ -57,10 +56,6 @@ def slurp_route(label: str, scenario: str) -> str:
     if scenario in IN_SCOPE_SCENARIOS and "_" not in label:
         return SLURP_ROUTES.get(f"{scenario}_{label}", "oos")
     return "oos"
-
-
-def is_request(task: dict[str, Any]) -> bool:
-    return task.get("type") == "request"
 
 
 def packaged_rows() -> list[dict[str, str]]:
