@@ -133,8 +133,11 @@ class Alerts:
         smtp_send(msg, smtp, section_secret(smtp, self.config.home))
 
     def _desktop(self, alert: dict[str, Any]) -> None:
+        import html
         import subprocess
 
         title, body = self._text(alert)
-        subprocess.run(["notify-send", "--app-name=assist", "--urgency=critical", title, body], check=True,
-                       timeout=10, capture_output=True)
+        # notification services read the body as markup (<b>, <a href>): an error quoting a Message-ID or a
+        # model's argument is text
+        subprocess.run(["notify-send", "--app-name=assist", "--urgency=critical", title,
+                        html.escape(body, quote=False)], check=True, timeout=10, capture_output=True)
