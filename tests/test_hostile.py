@@ -74,7 +74,7 @@ def ws_feed(messages: list[str]):
 
 def test_a_feed_cannot_bring_a_plan_an_intent_or_an_approval(marker_home):
     home, paths = marker_home
-    url, stop = ws_feed([orjson.dumps(hostile(["touch", str(paths["a"])])).decode()])
+    url, stop = ws_feed([orjson.dumps(hostile(["touch", str(paths["a"])], type="sensor.alert")).decode()])
     try:
         ingest = subprocess.Popen([ASSIST, "ingest", "ws", url, "--count", "1"], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)

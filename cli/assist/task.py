@@ -100,6 +100,13 @@ def is_request(task: Task) -> bool:
     return task.get("type") == "request"
 
 
+def only_assist_makes(task: Task) -> bool:
+    """A type that only assist's own sources make: a request (the person's own words) or a mail (read
+    from the message itself by mail ingestion, whose Message-ID the mail actions act on). A feed's
+    document of such a type speaks for no one."""
+    return is_request(task) or str(task.get("type", "")).startswith("email.")
+
+
 def from_outside(doc: Task, *, source: str) -> Task:
     """An event document from an untrusted source: the sections stages own are dropped (and named in
     meta.dropped), then what enqueue owns is filled in afresh. Returns the same dict."""

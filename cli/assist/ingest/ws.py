@@ -3,8 +3,10 @@ re-opened with backoff when it drops.
 
 A text message holding a JSON object with a "type" is taken as an event, without the sections stages own
 (the feed is untrusted: it cannot bring an intent, a plan or an approval); another JSON object becomes the
-`data` of a `ws.message` event (or --type), and so does one of the type `request`: a request is the
-person's own words (`assist ask`), answered and acted on as theirs; anything else becomes {"text": message}.
+`data` of a `ws.message` event (or --type), and so does one of a type only assist's own sources make
+(task.only_assist_makes): a `request` is the person's own words (`assist ask`), answered and acted on as
+theirs, and an `email.*` event is a mail whose Message-ID the mail actions move and flag; anything else
+becomes {"text": message}.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from .. import jsonl
 from ..printable import without_password
-from ..task import Task, from_outside, is_request, problems
+from ..task import Task, from_outside, only_assist_makes, problems
 from .events import Sink, event
 
 
@@ -30,7 +32,7 @@ def to_event(message: str | bytes, url: str, kind: str) -> Task | None:
         value = jsonl.loads(message)
     except (orjson.JSONDecodeError, jsonl.TooDeep):  # kept as text
         value = None
-    if isinstance(value, dict) and "type" in value and not is_request(value):
+    if isinstance(value, dict) and "type" in value and not only_assist_makes(value):
         doc = from_outside(dict(value), source=url)
         if not problems(doc):
             return doc
