@@ -92,7 +92,10 @@ from = "assistant@example.org"
     assert "secret body" not in body
 
 
-def test_a_desktop_notification_and_a_broken_notifier_do_not_fail_the_stage(home, tmp_path, hooks):
+@pytest.fixture
+def notify_send(tmp_path):
+    """A stand-in `notify-send` first on PATH (no desktop session runs here): the file its calls' arguments
+    are written to, one a line."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "notify-send.calls"
@@ -100,6 +103,11 @@ def test_a_desktop_notification_and_a_broken_notifier_do_not_fail_the_stage(home
     stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {calls}\n')
     stand_in.chmod(0o755)
     os.environ["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    return calls
+
+
+def test_a_desktop_notification_and_a_broken_notifier_do_not_fail_the_stage(home, notify_send, hooks):
+    calls = notify_send
     dead_port = free_port()
     (home / "assist.toml").write_text(FAST_CONFIG + f'[alerts]\nnotify = ["webhook", "desktop"]\n'
                                                     f'webhook = "http://127.0.0.1:{dead_port}/nobody"\n')
@@ -112,7 +120,7 @@ def test_a_desktop_notification_and_a_broken_notifier_do_not_fail_the_stage(home
     assert len(run(["queue", "ls", "--state", "failed", "--json"]).json()) == 1
 
 
-def test_a_desktop_notification_shows_an_error_as_text_not_markup(home, tmp_path):
+def test_a_desktop_notification_shows_an_error_as_text_not_markup(home, notify_send):
     """Notification services read the body as markup (<b>, <a href>, <img>): an error that quotes a
     Message-ID or a model's argument (`<a href=...>verify your account</a>` as a path) was a link in it,
     and `<m1@example.org>` vanished as an unknown tag."""
@@ -120,18 +128,11 @@ def test_a_desktop_notification_shows_an_error_as_text_not_markup(home, tmp_path
     from assist.config_file import load
     from assist.log import for_component
 
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "notify-send.calls"
-    stand_in = bin_dir / "notify-send"  # stands in for the desktop's notification service
-    stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> {calls}\n')
-    stand_in.chmod(0o755)
-    os.environ["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
     (home / "assist.toml").write_text('[alerts]\nnotify = ["desktop"]\n')
     config = load()
     error = "email: no message <m1@example.org> in INBOX; <a href='https://e.example/'>verify</a> & more"
     Alerts(config, for_component(config, "act")).task_failed({"id": "T1", "type": "t", "meta": {}}, "act", error)
-    sent = calls.read_text()
+    sent = notify_send.read_text()
     assert "&lt;m1@example.org&gt;" in sent and "&lt;a href='https://e.example/'&gt;verify&lt;/a&gt; &amp; more" in sent
     assert "<a " not in sent and "<m1" not in sent
 
