@@ -65,7 +65,16 @@ def _environment() -> Any:
     from jinja2 import ChainableUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
+    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
+    env.filters["oneline"] = oneline
+    return env
+
+
+def oneline(value: Any) -> str:
+    """`{{ parsed.summary | oneline }}`: the value on one line, every run of white space (line breaks of any
+    kind among it) one space. What a model wrote after reading a mail cannot start a line of its own in a
+    note, where it would read as another entry."""
+    return " ".join(str(value).split())
 
 
 @cache
