@@ -255,6 +255,30 @@ def test_maildir_and_mbox_ingest_each_message_once(home, tmp_path):
     assert run(["ingest", "maildir", str(tmp_path / "nope")]).code == 2
 
 
+def test_a_maildir_file_that_cannot_be_read_is_named_and_the_others_go_on(home, tmp_path):
+    """A named pipe in new/ made `assist ingest maildir` wait for ever (opening it waits for a writer), a
+    link to nowhere ended it in a traceback, and no mail after them was read. Each is now named on stderr
+    (exit 65), the others are ingested, and what could not be read is tried again on the next run."""
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    box.add(b"From: a@example.org\r\nSubject: before\r\n\r\nhi\r\n")
+    new = tmp_path / "Maildir" / "new"
+    os.mkfifo(new / "1764.fifo.host")
+    (new / "1765.link.host").symlink_to(tmp_path / "not-yet")
+    (new / "1766.dir.host").mkdir()  # not a message: passed over, as mail programs do
+    (new / ".1767.hidden").write_bytes(b"From: x@example.org\r\nSubject: hidden\r\n\r\n")
+    (new / "1768.last.host:2,S").write_bytes(b"From: b@example.org\r\nSubject: after\r\n\r\nhi\r\n")
+    r = run(["ingest", "maildir", str(tmp_path / "Maildir")], timeout=60)
+    assert r.code == 65 and "Traceback" not in r.err, r.err
+    assert sorted(e["data"]["subject"] for e in r.lines) == ["after", "before"]
+    problems = [line for line in r.err.splitlines() if "cannot be read" in line]
+    assert len(problems) == 2 and "new/1764.fifo.host" in problems[0] and "not a file" in problems[0], r.err
+    assert "new/1765.link.host" in problems[1], r.err
+    (tmp_path / "not-yet").write_bytes(b"From: c@example.org\r\nSubject: linked\r\n\r\nhi\r\n")
+    (new / "1764.fifo.host").unlink()
+    again = run(["ingest", "maildir", str(tmp_path / "Maildir")], timeout=60)
+    assert again.code == 0 and [e["data"]["subject"] for e in again.lines] == ["linked"], again.err
+
+
 def test_stdin_and_tick(home):
     r = run(["ingest", "stdin", "--type", "note"], 'buy milk\n{"type": "email.received", "data": {}}\n{"type": 1}\n')
     assert r.code == 65 and "line 3" in r.err

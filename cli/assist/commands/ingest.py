@@ -112,16 +112,23 @@ def mbox(path: Path, dest: str | None) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @to_option
 def maildir(path: Path, dest: str | None) -> None:
-    """The messages of a Maildir folder not ingested before.
+    """The messages of a Maildir folder not ingested before. A file that cannot be read (a named pipe,
+    a link to nothing) is named on stderr (exit 65) and tried again on the next run; the others go on.
 
     \b
     Example:
       assist ingest maildir ~/Maildir --to inbox
     """
+    from .. import errors
     from ..ingest.local_mail import ingest_maildir
+    from ..printable import printable
 
     config, sink = _sink(dest)
-    _done(config, "maildir", ingest_maildir(path, sink, config.home))
+    count, unreadable = ingest_maildir(path, sink, config.home)
+    for problem in unreadable:
+        click.echo(f"assist ingest maildir: {printable(problem)}; tried again on the next run", err=True)
+    _done(config, "maildir", count)
+    sys.exit(errors.DATAERR if unreadable else errors.OK)
 
 
 SINCE = click.option("--since", metavar="DATE", help="Read events from this date (default: a week ago).")

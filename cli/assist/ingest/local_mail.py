@@ -3,8 +3,11 @@ ingested once across runs (the state remembers which)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import mailbox
+import os
+import stat
 from pathlib import Path
 
 from ..errors import UsageError
@@ -15,22 +18,62 @@ from .mail import mail_data, read_start
 BATCH = 200
 
 
-def ingest_maildir(folder: Path, sink: Sink, home: Path) -> int:
-    """Messages in a Maildir's new/ and cur/ not seen before (by their unique file name key)."""
+def ingest_maildir(folder: Path, sink: Sink, home: Path) -> tuple[int, list[str]]:
+    """Messages in a Maildir's new/ and cur/ not seen before (by their unique file name key): (how many
+    were ingested, what could not be read, each as "new/NAME: why"; tried again on the next run)."""
     if not (folder / "cur").is_dir() and not (folder / "new").is_dir():
         raise UsageError(f"{folder}: not a Maildir (no cur/ or new/ folder)")
-    box = mailbox.Maildir(str(folder), factory=None, create=False)
     state = State(home, f"maildir-{safe_name(str(folder.resolve()))}")
     seen = set(state.load().get("seen", []))
     # a key is a file's name, kept in the state as text (writable: a name that is not UTF-8 made so)
-    keys = sorted(k for k in box.keys() if writable(k) not in seen)  # noqa: SIM118 - iterating gives messages
+    found = maildir_files(folder)
+    keys = sorted(k for k in found if writable(k) not in seen)
+    count, unreadable = 0, []
     with accepted_only(state, sink):
         for start in range(0, len(keys), BATCH):
-            chunk = keys[start: start + BATCH]
-            sink.send([_event(sink, f"maildir://{folder.resolve()}/{key}", *_read(box, key)) for key in chunk])
-            seen.update(writable(chunk))
+            events, read = [], []
+            for key in keys[start: start + BATCH]:
+                try:
+                    message = _read_file(folder / found[key])
+                except FileNotFoundError:  # moved or deleted by a mail program since the listing: next run
+                    if not os.path.lexists(folder / found[key]):
+                        continue
+                    unreadable.append(f"{writable(found[key])}: cannot be read (a link to nothing)")
+                    continue
+                except OSError as exc:
+                    unreadable.append(f"{writable(found[key])}: cannot be read ({exc.strerror or exc})")
+                    continue
+                events.append(_event(sink, f"maildir://{folder.resolve()}/{key}", *message))
+                read.append(key)
+            sink.send(events)
+            seen.update(writable(read))
             state.save({"seen": sorted(seen)})
-    return len(keys)
+            count += len(read)
+    return count, unreadable
+
+
+def maildir_files(folder: Path) -> dict[str, str]:
+    """{key: "new/NAME" or "cur/NAME"} of a Maildir's messages: a key is a file's name up to its ":"
+    (the flags a mail program adds, "NAME:2,S"); names starting with a dot and folders are not messages."""
+    found = {}
+    for sub in ("new", "cur"):
+        try:
+            entries = list(os.scandir(folder / sub))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if not entry.name.startswith(".") and not entry.is_dir():
+                found[entry.name.split(":")[0]] = f"{sub}/{entry.name}"
+    return found
+
+
+def _read_file(path: Path) -> tuple[bytes, int]:
+    """A message file's bytes up to the cap and its size; a named pipe or a device is refused, not
+    waited on (opened without blocking, then checked)."""
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a file")
+        return read_start(file)
 
 
 def _read(box: mailbox.Mailbox, key: str) -> tuple[bytes, int]:
