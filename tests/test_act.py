@@ -7,15 +7,18 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
 from assist.auth.store import TokenStore
-from conftest import Inbox, free_port, jsonl, run
+from conftest import ASSIST, Inbox, free_port, jsonl, run
 
 
 @pytest.fixture
@@ -399,6 +402,49 @@ def test_a_summary_cannot_write_entries_of_its_own_in_the_inbox_note(home, tmp_p
     assert len(entries) == 1, note
     assert entries[0].startswith("**lunch?** from stranger@example.net (personal, low): A note about lunch. ")
     assert "send $9,800" in entries[0] and entries[0].endswith("(the mail does not say: Bob **Fake**)")
+
+
+def allow_commands(home, *argvs, timeout_s: float = 30) -> None:
+    """The act_home's config with these commands allowed too."""
+    config = (home / "assist.toml").read_text()
+    (home / "assist.toml").write_text(config.replace(
+        'allow = [["echo", {pattern = "[a-z]+"}]]',
+        f'allow = [["echo", {{pattern = "[a-z]+"}}], {", ".join(json.dumps(a) for a in argvs)}]\n'
+        f'timeout_s = {timeout_s}'))
+
+
+def test_a_command_past_its_time_is_ended_with_what_it_started(act_home, tmp_path):
+    home, _ = act_home
+    pids = tmp_path / "pids"
+    argv = ["sh", "-c", f"sleep 600 & echo $! > {pids}; wait"]
+    allow_commands(home, argv, timeout_s=1)
+    r = act(task([{"type": "shell.run", "args": {"argv": argv}}]))
+    assert r.code == 1 and "ran longer than 1 s" in r.err, r.err
+    stat = Path(f"/proc/{pids.read_text().strip()}/stat")
+    assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")  # gone, or a zombie to reap
+
+
+def test_a_command_that_writes_without_end_costs_its_tail_in_memory_not_its_output(act_home):
+    """shell.run kept a command's whole output in memory until it ended, to keep its last 4,000
+    characters: an allowed command that writes without end (a log follower, `yes`) took the worker's
+    memory with it for as long as its timeout. Now only the tail is kept while it runs."""
+    home, _ = act_home
+    zeros = ["head", "-c", "400000000", "/dev/zero"]
+    both = ["sh", "-c", "yes out | head -c 300000; yes err | head -c 300000 >&2"]
+    allow_commands(home, zeros, both)
+    measure = ("import resource, subprocess, sys\n"
+               "done = subprocess.run(sys.argv[1:], input=sys.stdin.buffer.read(), capture_output=True)\n"
+               "sys.stderr.buffer.write(done.stderr)\nsys.stdout.buffer.write(done.stdout)\n"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", measure, ASSIST, "act"], capture_output=True, timeout=300,
+                       input=jsonl(task([{"type": "shell.run", "args": {"argv": argv}} for argv in (zeros, both)])))
+    *_, peak_kib = r.stderr.decode().split()
+    [out] = [orjson.loads(line) for line in r.stdout.splitlines()]
+    assert [a["status"] for a in out["actions"]] == ["done", "done", "done"], out["actions"]
+    assert int(peak_kib) < 200_000, f"{int(peak_kib) // 1024} MiB for 400 MB of output"
+    zeros, lines = out["actions"][1]["result"], out["actions"][2]["result"]
+    assert zeros["stdout"] == "\x00" * 4000 and zeros["stderr"] == ""
+    assert lines["stdout"] == "out\n" * 1000 and lines["stderr"] == "err\n" * 1000
 
 
 def test_executor_errors_fail_the_action_clearly(act_home):

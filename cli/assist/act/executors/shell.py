@@ -12,9 +12,12 @@ linear time). Nothing else is accepted: `["find", "~/Notes"]` allows exactly `fi
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
-from typing import Any
+import threading
+from typing import IO, Any
 
 from ..registry import ActionContext, ActionError, Refused, executor
 
@@ -25,6 +28,9 @@ RUNS_OTHERS = {"sh", "bash", "dash", "zsh", "fish", "ksh", "csh", "tcsh", "env",
                "php", "lua", "awk", "gawk", "sed", "make", "docker", "podman", "flatpak", "systemd-run",
                "watch", "parallel", "script", "busybox", "tclsh", "osascript", "powershell", "pwsh", "vim", "vi",
                "emacs", "less", "man", "tar", "zip", "crontab", "at", "ionice", "chroot", "strace", "gdb"}
+
+
+KEPT = 4000  # characters of a command's stdout and stderr kept in its result, the last ones
 
 
 def _matches(entry: list[Any], argv: list[str]) -> bool:
@@ -77,15 +83,46 @@ def run(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     argv = args["argv"]
     if not allowed(argv, section.get("allow", [])):
         raise Refused(f"shell: {argv[0]!r} with these arguments is not in [actions.shell] allow")
+    timeout = section.get("timeout_s", 30)
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=section.get("timeout_s", 30), check=False,
-                              stdin=subprocess.DEVNULL)
+        code, out, err = _run(argv, timeout)
     except FileNotFoundError:
         raise ActionError(f"shell: no program {argv[0]!r}") from None
     except subprocess.TimeoutExpired:
-        raise ActionError(f"shell: {argv[0]} ran longer than {section.get('timeout_s', 30)} s") from None
-    result = {"exit": done.returncode, "stdout": done.stdout.decode(errors="replace")[-4000:],
-              "stderr": done.stderr.decode(errors="replace")[-4000:]}
-    if done.returncode != 0:
-        raise ActionError(f"shell: {argv[0]} exited {done.returncode}")
+        raise ActionError(f"shell: {argv[0]} ran longer than {timeout} s") from None
+    result = {"exit": code, "stdout": out.decode(errors="replace")[-KEPT:],
+              "stderr": err.decode(errors="replace")[-KEPT:]}
+    if code != 0:
+        raise ActionError(f"shell: {argv[0]} exited {code}")
     return result
+
+
+def _run(argv: list[str], timeout: float) -> tuple[int, bytes, bytes]:
+    """(exit code, the last KEPT * 4 bytes of stdout, of stderr): the output is read as it comes and only
+    its tail kept, so a command that writes without end costs no more memory than one that writes a line.
+    On timeout the command and what it started are killed (a session of their own)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    tails = [bytearray(), bytearray()]
+    readers = [threading.Thread(target=_keep_tail, args=(stream, tail), daemon=True)
+               for stream, tail in zip((proc.stdout, proc.stderr), tails, strict=True)]
+    for reader in readers:
+        reader.start()
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        for reader in readers:  # something the command left running may hold its output open: its
+            reader.join(timeout=5)  # reader ends (and closes it) when that does; not waited for here
+    return code, bytes(tails[0]), bytes(tails[1])
+
+
+def _keep_tail(stream: IO[bytes], tail: bytearray) -> None:
+    with stream:
+        while chunk := stream.read1(65536):  # type: ignore[attr-defined]
+            tail += chunk
+            del tail[:-KEPT * 4]  # a character is up to 4 bytes in UTF-8
