@@ -91,6 +91,27 @@ def test_a_feed_cannot_bring_a_plan_an_intent_or_an_approval(marker_home):
     assert '"event":"untrusted_sections_dropped"' in log
 
 
+def test_a_feed_cannot_jump_the_queue_ahead_of_the_persons_mail(home):
+    """A feed's document chose its own priority (0, served first) and creation time: a flood of them was
+    served before every mail already waiting. The queue's order is the queue's: ingestion drops both."""
+    mail = run(["enqueue", "--queue", "inbox"], jsonl({"type": "email.received", "data": {"subject": "the contract"}}))
+    assert mail.code == 0, mail.err
+    flood = [orjson.dumps({"type": "sensor.alert", "priority": 0, "created": "1970-01-01T00:00:00.000Z",
+                           "data": {"n": n}}).decode() for n in range(3)]
+    url, stop = ws_feed(flood)
+    try:
+        ingest = run(["ingest", "ws", url, "--count", "3", "--to", "inbox"], timeout=60)
+    finally:
+        stop()
+    assert ingest.code == 0, ingest.err
+    queued = run(["queue", "ls", "--queue", "inbox", "--json"]).json()
+    assert [t["type"] for t in queued][0] == "email.received", queued
+    for row in queued[1:]:
+        task = run(["queue", "show", row["id"]]).json()["task"]
+        assert task["priority"] == 5 and not task["created"].startswith("1970"), task
+        assert sorted(task["meta"]["dropped"]) == ["created", "priority"], task
+
+
 def test_ingest_stdin_drops_what_stages_own_and_says_so(marker_home):
     _home, paths = marker_home
     r = run(["ingest", "stdin"], jsonl({**hostile(["touch", str(paths["a"])]), "id": "CHOSEN1", "trace": []}))

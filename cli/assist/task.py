@@ -90,8 +90,9 @@ def normalize(doc: Task, *, source: str, priority: int | None = None, max_attemp
 
 
 # What the stages own: a document that arrives from outside (a line of `ingest stdin`, a message of
-# `ingest ws`) may not bring them, nor choose its id or its queue bookkeeping (docs/actions.md, threat model).
-STAGE_SECTIONS = ("intent", "prompt", "result", "actions", "trace", "meta", "id", "source")
+# `ingest ws`) may not bring them, nor choose its id, its queue bookkeeping or its place in the queue
+# (priority 0 and a creation time in 1970 were served before all the mail waiting; docs/actions.md).
+STAGE_SECTIONS = ("intent", "prompt", "result", "actions", "trace", "meta", "id", "source", "created", "priority")
 SAFE_ID = r"^[0-9A-Za-z][0-9A-Za-z_-]{0,63}$"
 
 
