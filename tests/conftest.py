@@ -187,6 +187,27 @@ def radicale(tmp_path):
     proc.wait(timeout=10)
 
 
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Debian's Chromium, headless, through Playwright; it resolves no name but this machine's."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)
+    browser_home = tmp_path / "browser-home"
+    browser_home.mkdir()
+    env = {**os.environ, "HOME": str(browser_home), "XDG_CONFIG_HOME": str(browser_home / ".config"),
+           "XDG_CACHE_HOME": str(browser_home / ".cache")}
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True, env=env)
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def fresh_redis(redis_url) -> str:
     import redis

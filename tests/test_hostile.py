@@ -105,7 +105,7 @@ def test_a_feed_cannot_jump_the_queue_ahead_of_the_persons_mail(home):
         stop()
     assert ingest.code == 0, ingest.err
     queued = run(["queue", "ls", "--queue", "inbox", "--json"]).json()
-    assert [t["type"] for t in queued][0] == "email.received", queued
+    assert queued[0]["type"] == "email.received", queued
     for row in queued[1:]:
         task = run(["queue", "show", row["id"]]).json()["task"]
         assert task["priority"] == 5 and not task["created"].startswith("1970"), task

@@ -250,26 +250,6 @@ def test_refused_without_a_good_token_session_or_csrf(served):
         assert orjson.loads(ws.recv(timeout=5)) == {"kind": "hello"}
 
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost"]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=15_000)
-    browser_home = tmp_path / "browser-home"
-    browser_home.mkdir()
-    env = {**os.environ, "HOME": str(browser_home), "XDG_CONFIG_HOME": str(browser_home / ".config"),
-           "XDG_CACHE_HOME": str(browser_home / ".cache")}
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True, env=env)
-        yield chromium
-        chromium.close()
-
-
 def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     from playwright.sync_api import expect
 

@@ -1,16 +1,27 @@
-"""Any text as an HTML mail body: html_to_text gives text."""
+"""Any text as an HTML mail body: html_to_text gives text, and the parser's record of the open elements
+stays true to itself (how many hide, how many of each tag, never deeper than MAX_OPEN)."""
 
 from __future__ import annotations
+
+import contextlib
+from collections import Counter
 
 import _common  # the checkout on sys.path first
 import atheris
 
 with atheris.instrument_imports():
-    from assist.ingest.html_text import html_to_text
+    from assist.ingest.html_text import MAX_OPEN, _Text, html_to_text
 
 
 def test(data: bytes) -> None:
-    assert isinstance(html_to_text(data.decode("utf-8", "replace")), str)
+    html = data.decode("utf-8", "replace")
+    assert isinstance(html_to_text(html), str)
+    parser = _Text()
+    with contextlib.suppress(Exception):  # as html_to_text goes past it
+        parser.feed(html)
+    assert len(parser.open) <= MAX_OPEN
+    assert parser.hidden == sum(hidden for _, hidden in parser.open)
+    assert +parser.count == Counter(tag for tag, _ in parser.open)
 
 
 if __name__ == "__main__":
