@@ -1,8 +1,8 @@
 """Parsing RFC 822 messages into the `data` of an `email.received` event.
 
 Robust by design: every header is read defensively (malformed ones fall back to their raw text), text
-is read in its charset as mail clients read it (ingest/charsets.py; an unknown one as UTF-8), HTML-only
-mail is converted to text, and a body is cut (and marked so) at MAX_BODY characters so one huge message
+is read in its charset as mail clients read it (ingest/charsets.py; an unknown one as UTF-8), HTML is
+converted to text (of a mail in two versions, the HTML one is read, as mail clients show it), and a body is cut (and marked so) at MAX_BODY characters so one huge message
 cannot block a pipeline.
 """
 
@@ -130,9 +130,12 @@ def _text_of(part: Message) -> str:
 
 
 def _body(msg: EmailMessage) -> str:
+    """The text of the body a mail client shows: of a mail in two versions (multipart/alternative), the
+    HTML one, as mail clients show it; the plain text version may say something else (a spam's may be a
+    mail server's notice, a hostile mail's instructions to the model)."""
     part = None
     try:
-        part = msg.get_body(preferencelist=("plain", "html"))
+        part = msg.get_body(preferencelist=("html", "plain"))
     except Exception:
         part = None
     if part is None:
