@@ -404,6 +404,27 @@ def test_a_summary_cannot_write_entries_of_its_own_in_the_inbox_note(home, tmp_p
     assert "send $9,800" in entries[0] and entries[0].endswith("(the mail does not say: Bob **Fake**)")
 
 
+def test_a_subject_cannot_turn_the_rest_of_its_note_line_around(act_home):
+    """A right-to-left override in a subject turns what follows it on the line around as it is shown: with
+    `**{subject}** from {sender}`, a subject ending in U+202E and "elpmaxe.proc@ssob morf" shows as
+    "from boss@corp.example", and the real sender, turned around too, reads as nothing. Notes keep no
+    direction controls (right-to-left text needs none: it shows as it should without them)."""
+    _, tmp = act_home
+    subject = "Invoice \u202eelpmaxe.proc@ssob morf\u2066 \u200f"
+    r = act(task([{"type": "notes.append", "args": {"note": "Inbox", "text": f"**{subject}** from x@evil.example",
+                                                    "heading": "\u202dشكرا"}},
+                  {"type": "notes.create", "args": {"title": f"t {subject}", "body": subject}}]))
+    [out] = r.lines
+    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
+    from assist.printable import BIDI_CONTROLS
+
+    for name in ("Inbox.md", "t-Invoice-elpmaxeprocssob-morf.md"):
+        note = (tmp / "vault" / name).read_text()
+        assert not set(note) & BIDI_CONTROLS, name
+        assert "elpmaxe.proc@ssob morf" in note
+    assert "## شكرا" in (tmp / "vault" / "Inbox.md").read_text()  # the words themselves stay
+
+
 def allow_commands(home, *argvs, timeout_s: float = 30) -> None:
     """The act_home's config with these commands allowed too."""
     config = (home / "assist.toml").read_text()

@@ -2,8 +2,8 @@
 
 Robust by design: every header is read defensively (malformed ones fall back to their raw text), text
 is read in its charset as mail clients read it (ingest/charsets.py; an unknown one as UTF-8), HTML is
-converted to text (of a mail in two versions, the HTML one is read, as mail clients show it), and a body is cut (and marked so) at MAX_BODY characters so one huge message
-cannot block a pipeline.
+converted to text (of a mail in two versions, the HTML one is read, as mail clients show it), and a
+body is cut (and marked so) at MAX_BODY characters so one huge message cannot block a pipeline.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from ...fileutil import append_lines, write_new
+from ...printable import BIDI_CONTROLS
 from ...timeutil import rfc3339
 from ..paths import confine, root_of
 from ..registry import ActionContext, ActionError, executor
@@ -20,8 +21,12 @@ LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n]*\]\](?!\())|<(?=[A-Za-z/!?]))
 
 
 def inert(text: str) -> str:
-    """Markdown that shows as it did but loads nothing (LOADS)."""
-    return LOADS.sub(lambda m: m[1] * 2 + "\\" + m[2], text)
+    """Markdown that shows as it did but loads nothing (LOADS), and without direction controls: an
+    override in a subject would turn the rest of its line around as it is shown (the sender after it)."""
+    return LOADS.sub(lambda m: m[1] * 2 + "\\" + m[2], text.translate(NO_DIRECTION_CONTROLS))
+
+
+NO_DIRECTION_CONTROLS = dict.fromkeys(map(ord, BIDI_CONTROLS))
 
 
 def _slug(title: str) -> str:
@@ -32,7 +37,7 @@ def _slug(title: str) -> str:
 def _yaml_text(text: str) -> str:
     """`text` as one single-quoted YAML scalar on one line: line breaks (any kind) as spaces, control
     characters left out (YAML allows none), a quote doubled. A title comes from a model that read a mail."""
-    one_line = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", " ".join(text.split()))
+    one_line = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", " ".join(text.split())).translate(NO_DIRECTION_CONTROLS)
     return "'" + one_line.replace("'", "''") + "'"
 
 
