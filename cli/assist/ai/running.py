@@ -22,8 +22,12 @@ from .models import Models
 
 def _ask(backend: ModelBackend, messages: list[dict[str, str]], options: Options,
          on_piece: Callable[[str], None] | None) -> Completion:
-    """The model's reply, its text valid UTF-8 (a server's JSON can carry lone surrogates: writable)."""
+    """The model's reply, its text valid UTF-8 (a server's JSON can carry lone surrogates: writable). The
+    model is given no control token the messages spell (a mail's, or a reply's in the repair round)."""
     from ..jsonl import writable
+    from .control_tokens import messages_as_text
+
+    messages = messages_as_text(messages)
 
     if on_piece is None:
         reply = backend.complete(messages, options)
