@@ -831,6 +831,12 @@ def test_a_from_line_names_a_correspondent_only_by_its_address(tmp_path):
     for forged in ('"ana@example.org" <x@evil.example>', "ana@example.org <x@evil.example>",
                    "ana@example.org, x@evil.example", "x@evil.example (ana@example.org)", "", "ana"):
         assert not people.wrote_to(forged), forged
+    # and as ingestion reads such From lines (the email package took an unquoted name for the sender)
+    from assist.ingest.mail import parse_message
+
+    for sent in (b"ana@example.org <x@evil.example>", b"=?utf-8?q?ana=40example=2Eorg?= <x@evil.example>"):
+        data = parse_message(b"From: " + sent + b"\r\nSubject: hi\r\n\r\nhi\r\n")
+        assert not people.wrote_to(data["from"]), data["from"]
     with open(tmp_path / "state" / "correspondents", "a") as f:
         f.write("0123abcd")  # torn
     assert people.remember(["bo@example.net"], None) is None

@@ -232,6 +232,28 @@ def test_the_text_of_an_html_mail_holds_no_word_chromium_does_not_show(browser):
         assert not unseen, (sorted(unseen)[:20], html[:300])
 
 
+@pytest.mark.parametrize("sent, shown, address", [
+    (b"Ana Lopez <ana@example.org>", "Ana Lopez <ana@example.org>", "ana@example.org"),
+    (b'"Smith, John" <js@example.org>', '"Smith, John" <js@example.org>', "js@example.org"),
+    (b"Ana =?utf-8?q?M=C3=BCller?= <ana@example.org>", "Ana M\u00fcller <ana@example.org>", "ana@example.org"),
+    # a name that is an address, quoted or not, or made one by an encoded word: the mail is x@evil's
+    (b'"boss@corp.example" <x@evil.example>', '"boss@corp.example" <x@evil.example>', "x@evil.example"),
+    (b"boss@corp.example <x@evil.example>", '"boss@corp.example" <x@evil.example>', "x@evil.example"),
+    (b"=?utf-8?q?boss=40corp=2Eexample_=3Cboss=40corp=2Eexample=3E?= <x@evil.example>",
+     '"boss@corp.example <boss@corp.example>" <x@evil.example>', "x@evil.example"),
+])
+def test_the_sender_is_the_address_a_mail_client_shows_and_replies_to(sent, shown, address):
+    """data.from is read again where it is used (whom the person wrote to, the To of a drafted reply), so it
+    must read back as the one address mail clients show. A name holding a comma or an address was written
+    without its quotes ("Smith, John <js@...>" read back as two addresses), and an unquoted address as the
+    name (`boss@corp.example <x@evil.example>`) was taken for the sender by the email package."""
+    from email.utils import getaddresses
+
+    data = parse_message(b"From: " + sent + b"\r\nSubject: x\r\n\r\nhi\r\n")
+    assert data["from"] == shown
+    assert [a for _, a in getaddresses([data["from"]])] == [address]
+
+
 def test_a_huge_body_is_cut_and_marked():
     msg = b"Subject: big\r\n\r\n" + b"word " * 50_000
     data = parse_message(msg)

@@ -97,11 +97,40 @@ def _message_id(msg: Message) -> str | None:
 
 
 def _addresses(msg: Message, name: str) -> list[str]:
+    """The mailboxes of an address header, each written so that it reads back as the same one (data.from
+    is read again: whom the person wrote to, the To of a drafted reply)."""
     out = []
-    for real, addr in getaddresses([_parsed(msg, name, raw) for raw in _raw_values(msg, name)]):
-        if addr or real:
-            out.append(f"{real} <{addr}>" if real and addr else addr or real)
+    for raw in _raw_values(msg, name):
+        pairs = getaddresses([_parsed(msg, name, raw)])
+        sent = ONE_MAILBOX.fullmatch(" ".join(raw.split()))
+        if sent and len(pairs) == 1 and pairs[0][1].lower() != sent[2].lower():
+            # an address as the name, unquoted (`boss@corp.example <x@evil.example>`): the email package
+            # takes the name for the sender; mail clients show, and reply to, the one in angle brackets
+            pairs = [(_phrase(sent[1]), sent[2])]
+        out += [_mailbox(real, addr) for real, addr in pairs if addr or real]
     return out
+
+
+ONE_MAILBOX = re.compile(r"([^<>]*)<([^<>\s]+@[^<>\s]+)>")
+NEEDS_QUOTES = re.compile(r'[()<>\[\]:;@\\,"]')
+
+
+def _phrase(text: str) -> str:
+    from contextlib import suppress
+    from email.header import decode_header, make_header
+
+    with suppress(ValueError, LookupError, UnicodeError):  # a label no codec knows: the words as sent
+        text = str(make_header(decode_header(text)))
+    return " ".join(text.split()).strip('"').strip()
+
+
+def _mailbox(name: str, address: str) -> str:
+    """`name <address>`, the name quoted when it holds what would read as address syntax (a comma, an @)."""
+    if not (name and address):
+        return address or name
+    if NEEDS_QUOTES.search(name):
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
 
 
 def _date(msg: Message) -> str | None:
