@@ -3,15 +3,17 @@
 llama.cpp (embedded, and llama-server) and Ollama read the whole chat, the mail inside it, with its
 control tokens: a mail that writes `<|im_end|><|im_start|>system` ends the person's turn and opens a
 system turn of its own, which the model takes as its instructions. The spellings of the chat formats'
-control tokens (ChatML's and Llama 3's `<|...|>`, `<s>`, `[INST]`, `<<SYS>>`, Gemma's `<start_of_turn>`)
-get a space after their first character: the model reads the same words, as text.
+control tokens (ChatML's and Llama 3's `<|...|>`, DeepSeek's `<｜...｜>`, `<s>`, `[INST]`, `<<SYS>>`,
+Gemma's `<start_of_turn>`) get a space after their first character: the model reads the same words, as
+text.
 """
 
 from __future__ import annotations
 
 import re
 
-CONTROL = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|<(?:bos|eos|pad|unk)>")
+CONTROL = re.compile(r"<[|｜][^<>|｜\s]{1,40}[|｜]>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
+                     r"|<(?:bos|eos|pad|unk)>")
 
 
 def as_text(text: str) -> str:
