@@ -363,6 +363,9 @@ def test_a_maildir_file_that_cannot_be_read_is_named_and_the_others_go_on(home, 
     (new / "1764.fifo.host").unlink()
     again = run(["ingest", "maildir", str(tmp_path / "Maildir")], timeout=60)
     assert again.code == 0 and [e["data"]["subject"] for e in again.lines] == ["linked"], again.err
+    os.mkfifo(tmp_path / "box.mbox")
+    mbox = run(["ingest", "mbox", str(tmp_path / "box.mbox")], timeout=60)
+    assert mbox.code == 2 and "box.mbox: not an mbox file" in mbox.err, mbox.err
 
 
 def test_stdin_and_tick(home):

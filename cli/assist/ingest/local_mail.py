@@ -88,8 +88,8 @@ def _event(sink: Sink, source: str, raw: bytes, size: int, key: str | None = Non
 
 def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
     """Messages of an mbox file not seen before (by a digest of their bytes, so appends are picked up)."""
-    if not path.is_file():
-        raise UsageError(f"{path}: no such mbox file")
+    if not path.is_file():  # a named pipe is refused, not waited on
+        raise UsageError(f"{path}: no such mbox file" if not path.exists() else f"{path}: not an mbox file")
     box = mailbox.mbox(str(path), create=False)
     state = State(home, f"mbox-{safe_name(str(path.resolve()))}")
     seen = set(state.load().get("seen", []))
