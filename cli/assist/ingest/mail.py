@@ -2,8 +2,9 @@
 
 Robust by design: every header is read defensively (malformed ones fall back to their raw text), text
 is read in its charset as mail clients read it (ingest/charsets.py; an unknown one as UTF-8), HTML is
-converted to text (of a mail in two versions, the HTML one is read, as mail clients show it), and a
-body is cut (and marked so) at MAX_BODY characters so one huge message cannot block a pipeline.
+converted to text (the body is what a mail client shows: every text part shown inline, and of a mail in
+two versions the HTML one), and a body is cut (and marked so) at MAX_BODY characters so one huge
+message cannot block a pipeline.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from collections.abc import Iterator
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from itertools import islice
@@ -159,25 +161,57 @@ def _text_of(part: Message) -> str:
 
 
 def _body(msg: EmailMessage) -> str:
-    """The text of the body a mail client shows: of a mail in two versions (multipart/alternative), the
-    HTML one, as mail clients show it; the plain text version may say something else (a spam's may be a
-    mail server's notice, a hostile mail's instructions to the model)."""
-    part = None
+    """The text a mail client shows: each text part shown inline, in order (a message and the note a mail
+    server or a list put after it, in multipart/mixed); of a mail in two versions (multipart/alternative)
+    the HTML one, as mail clients show it, since the plain version may say something else (a spam's is a
+    mail server's notice, a hostile mail's instructions to the model); of HTML with its images
+    (multipart/related), the HTML. HTML is converted from its first MAX_HTML characters in all."""
+    texts: list[str] = []
+    html_budget, length = MAX_HTML, 0
     try:
-        part = msg.get_body(preferencelist=("html", "plain"))
-    except Exception:
-        part = None
-    if part is None:
-        for candidate in msg.walk():
-            if candidate.get_content_maintype() == "text" and not candidate.is_multipart():
-                part = candidate
-                break
-    if part is None:
-        return ""
-    text = _text_of(part)
-    if part.get_content_subtype() == "html":
-        text = html_to_text(text[:MAX_HTML])
-    return text.replace("\r\n", "\n").strip()
+        parts: list[Message] = list(islice(_shown(msg, 0), MAX_SHOWN_PARTS))
+    except Exception:  # a structure the parser kept but cannot walk
+        parts = []
+    if not parts:  # no text part shown: the first text of any kind
+        parts = [p for p in islice(msg.walk(), 1000) if p.get_content_maintype() == "text" and not p.is_multipart()]
+        parts = parts[:1]
+    for part in parts:
+        text = _text_of(part)
+        if part.get_content_subtype() == "html":
+            text, html_budget = html_to_text(text[:html_budget]), html_budget - min(len(text), html_budget)
+        text = text.replace("\r\n", "\n").strip()
+        if text:
+            texts.append(text)
+            length += len(text)
+        if length >= MAX_BODY or html_budget <= 0:
+            break
+    return "\n\n".join(texts)
+
+
+MAX_SHOWN_PARTS = 20  # text parts of one mail read (the body is cut at MAX_BODY characters anyway)
+
+
+def _shown(part: Message, depth: int) -> Iterator[Message]:
+    """The text parts a mail client shows inline, in order (see _body)."""
+    if depth > 30 or (depth and part.get_content_disposition() == "attachment"):  # a forward attached, say
+        return
+    if part.is_multipart():
+        children = list(islice(part.iter_parts(), 100))  # type: ignore[attr-defined]
+        if part.get_content_type() == "multipart/alternative":
+            html = [c for c in children if c.get_content_type() == "text/html" or (
+                c.is_multipart() and any(p.get_content_type() == "text/html" for p in islice(c.walk(), 100)))]
+            plain = [c for c in children if c.get_content_type() == "text/plain"]
+            chosen = (html or plain or children[-1:])[-1:]
+            for child in chosen:
+                yield from _shown(child, depth + 1)
+        elif part.get_content_type() == "multipart/related":
+            for child in children[:1]:  # its root; the rest are what the root shows (images)
+                yield from _shown(child, depth + 1)
+        else:
+            for child in children:
+                yield from _shown(child, depth + 1)
+    elif part.get_content_type() in ("text/plain", "text/html"):
+        yield part
 
 
 def _attachments(msg: Message) -> list[dict[str, Any]]:
