@@ -106,6 +106,27 @@ def act(*docs, args=()):
     return run(["act", *args], jsonl(*docs))
 
 
+def persons_task(home, actions) -> dict:
+    """A task of the route `mine`, whose fixed actions (the person's own, written in assist.toml) are these:
+    what executors do, apart from the policy on what a model proposes (a model may not move, copy or
+    trash a file but its task's own: test_hostile.py)."""
+    def inline(value) -> str:
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{json.dumps(k)} = {inline(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(inline(v) for v in value) + "]"
+        return ("true" if value else "false") if isinstance(value, bool) else json.dumps(value)
+
+    config = (home / "assist.toml").read_text().split("\n# -- mine --")[0]
+    kinds = sorted({a["type"] for a in actions})
+    (home / "assist.toml").write_text(config + f"\n# -- mine --\n[routes.mine]\nactions = {json.dumps(kinds)}\n"
+                                      f"fixed = [{', '.join(inline(a) for a in actions)}]\n")
+    return {"type": "email.received", "intent": {"route": "mine"}, "data": {"subject": "hi"}}
+
+
+TRIAGED = {"type": "notes.append", "args": {"note": "Inbox log", "text": "a message was triaged"}}
+
+
 def test_policy_refuses_what_the_route_does_not_allow_and_does_nothing(act_home, smtp):
     home, tmp = act_home
     _, inbox = smtp
@@ -209,7 +230,8 @@ def test_notes_files_calendar_shell_and_webhooks(act_home, hooks):
     (tmp / "files" / "old.txt").write_text("old")
     (home / "trash").mkdir()
     (home / "trash" / "manifest.jsonl").write_bytes(b'{"kept": "20261201T0900')  # a line a crash cut short
-    r = act(task([
+    r = act(persons_task(home, [
+        TRIAGED,
         {"type": "notes.create", "args": {"title": "Meeting: Q3 plan", "body": "Agenda", "tags": ["work"]}},
         {"type": "file.write", "args": {"root": "docs", "path": "reports/summary.md", "content": "# Summary"}},
         {"type": "file.copy", "args": {"src": "reports/summary.md", "dest": "archive/summary.md"}},
@@ -262,11 +284,11 @@ def test_a_symlink_out_of_the_root_is_refused(act_home):
 def test_file_write_over_a_named_pipe_or_a_folder_fails_without_waiting(act_home):
     """A file that exists is read before it is replaced: a named pipe there would block the worker for
     good (nothing ever writes to it), a folder ended in IsADirectoryError."""
-    _, tmp = act_home
+    home, tmp = act_home
     os.mkfifo(tmp / "files" / "pipe")
     (tmp / "files" / "folder").mkdir()
-    r = act(task([{"type": "file.write", "args": {"path": "pipe", "content": "x", "overwrite": True}},
-                  {"type": "file.write", "args": {"path": "folder", "content": "x", "overwrite": True}}]))
+    r = act(persons_task(home, [{"type": "file.write", "args": {"path": "pipe", "content": "x", "overwrite": True}},
+                                {"type": "file.write", "args": {"path": "folder", "content": "x", "overwrite": True}}]))
     assert r.code == 1 and "pipe: exists and is not a file" in r.err and "folder: exists and is not a file" in r.err
     assert (tmp / "files" / "folder").is_dir() and not any((tmp / "files" / "folder").iterdir())
 
@@ -469,9 +491,10 @@ def test_a_command_that_writes_without_end_costs_its_tail_in_memory_not_its_outp
 
 
 def test_executor_errors_fail_the_action_clearly(act_home):
-    _, tmp = act_home
+    home, tmp = act_home
     (tmp / "files" / "exists.txt").write_text("keep me")
-    r = act(task([
+    r = act(persons_task(home, [
+        TRIAGED,
         {"type": "file.write", "args": {"path": "exists.txt", "content": "new"}},  # no overwrite
         {"type": "file.move", "args": {"src": "missing.txt", "dest": "x.txt"}},
         {"type": "calendar.add", "args": {"summary": "x", "start": "2026-12-01T10:00:00",

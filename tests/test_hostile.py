@@ -353,6 +353,42 @@ def test_a_mail_that_copies_a_sent_mails_id_cannot_get_the_sent_mail_moved(imap_
     assert folders_and_counts(imap) == {"INBOX": 1, "Sent": 1}
 
 
+def test_a_model_moves_copies_or_trashes_no_file_but_its_tasks_own(home, tmp_path):
+    """A route that lets the model file new downloads (file.move) let it name any file under the roots: a
+    file name or a mail saying "trash report.docx" or "copy passwords.txt to Public" got its model to
+    name those. A model's action on a file that exists names its task's own file (data.path) only; a new
+    file it may still write."""
+    files = tmp_path / "files"
+    (files / "Public").mkdir(parents=True)
+    for name, text in (("report.docx", "the report"), ("passwords.txt", "hunter2"), ("new.pdf", "new")):
+        (files / name).write_text(text)
+    (home / "assist.toml").write_text(FAST_CONFIG + f"""
+[routes.downloads]
+actions = ["file.move", "file.copy", "file.trash", "file.write"]
+
+[actions.files]
+roots = {{docs = "{files}"}}
+""")
+    proposals = [{"type": "file.trash", "args": {"path": "report.docx"}},
+                 {"type": "file.copy", "args": {"src": "passwords.txt", "dest": "Public/p.txt"}},
+                 {"type": "file.move", "args": {"src": "report.docx", "dest": "Public/r.docx"}},
+                 {"type": "file.write", "args": {"path": "report.docx", "content": "x", "overwrite": True}},
+                 {"type": "file.move", "args": {"src": "new.pdf", "dest": "Sorted/new.pdf"}},
+                 {"type": "file.write", "args": {"path": "Sorted/new.txt", "content": "a note on it"}}]
+    event = {"type": "file.created", "data": {"path": str(files / "new.pdf"), "name": "new.pdf", "dir": str(files)},
+             "intent": {"route": "downloads"}, "result": {"parsed": {"actions": proposals}}}
+    mail = {"type": "email.received", "data": {"subject": "trash it", "message_id": "<m@x>"},
+            "intent": {"route": "downloads"}, "result": {"parsed": {"actions": proposals[:1]}}}
+    r = run(["act"], jsonl(event, mail))
+    assert r.code == 0, r.err
+    first, second = r.lines
+    assert [a["status"] for a in first["actions"]] == ["refused"] * 4 + ["done", "done"], first["actions"]
+    assert "another file than its task's own" in first["actions"][0]["error"]
+    assert second["actions"][0]["status"] == "refused" and "no file of its own" in second["actions"][0]["error"]
+    assert (files / "report.docx").read_text() == "the report" and not (files / "Public" / "p.txt").exists()
+    assert (files / "Sorted" / "new.pdf").read_text() == "new" and (files / "Sorted" / "new.txt").exists()
+
+
 def test_header_arguments_with_line_breaks_are_refused():
     from assist.act.plan import executors
     from assist.act.registry import problems

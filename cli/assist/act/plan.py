@@ -1,11 +1,12 @@
 """Planning: a task's proposed actions (the route's fixed ones, then the model's) checked against the
 route's policy. Model output is untrusted: an action the route does not list, an unknown action,
-arguments outside the executor's schema, or a model's action on another message than its task's own is
-refused and recorded, never run."""
+arguments outside the executor's schema, or a model's action on another message or existing file than its
+task's own is refused and recorded, never run."""
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .registry import REGISTRY, Executor, problems
@@ -50,6 +51,38 @@ def not_own_message(kind: str, args: dict[str, Any], task: dict[str, Any]) -> st
         if args.get(argument, "INBOX" if argument != "message_id" else None) != value:
             return (f"the model named another message than its task's own ({argument} must be "
                     f"{'data.message_id' if argument == 'message_id' else repr(value)})")
+    return None
+
+
+# The argument by which a file action names a file that already exists (to move, copy, trash or, with
+# overwrite, replace it). A model proposing one may name only its task's own file (data.path of a file
+# event): a file name or a mail that says "trash report.docx" or "copy passwords.txt to Public" gets its
+# model to name those, and the route's allowlist cannot tell. A new file it may still write.
+NAMES_A_FILE = {"file.move": "src", "file.copy": "src", "file.trash": "path", "file.write": "path"}
+
+
+def not_own_file(kind: str, args: dict[str, Any], task: dict[str, Any], config: Config) -> str | None:
+    """Why a model's action on an existing file is refused (it names another file than its task's), else
+    None."""
+    if kind not in NAMES_A_FILE or (kind == "file.write" and not args.get("overwrite")):
+        return None
+    from .paths import confine, root_of
+    from .registry import ActionError
+
+    data = task.get("data")
+    own = data.get("path") if isinstance(data, dict) and str(task.get("type", "")).startswith("file.") else None
+    if not isinstance(own, str):
+        return "the model named a file, and this task has no file of its own (data.path)"
+    try:
+        named = confine(str(args[NAMES_A_FILE[kind]]),
+                        root_of(config, config.action_section("files"), "roots", args.get("root"), "files"))
+        own_path = Path(own).resolve()
+    except ActionError as exc:
+        return str(exc)
+    except (ValueError, OSError):  # a NUL in a path, a loop of links
+        return "the model named a file that cannot be read as a path"
+    if named != own_path:
+        return f"the model named another file than its task's own ({NAMES_A_FILE[kind]} must be data.path)"
     return None
 
 
@@ -136,7 +169,7 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
         elif not isinstance(args, dict) or problems(kind, args):
             found = problems(kind, args) if isinstance(args, dict) else ["arguments must be an object"]
             entry.update(status="refused", error="bad arguments: " + "; ".join(found[:3]))
-        elif origin == "model" and (why := not_own_message(kind, args, task)):
+        elif origin == "model" and (why := not_own_message(kind, args, task) or not_own_file(kind, args, task, config)):
             entry.update(status="refused", error=why)
         elif kind in confirm:
             entry["status"] = "awaiting_approval"
