@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .registry import REGISTRY, Executor, problems
+from .registry import REGISTRY, ActionError, Executor, problems
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -67,7 +67,6 @@ def not_own_file(kind: str, args: dict[str, Any], task: dict[str, Any], config: 
     if kind not in NAMES_A_FILE or (kind == "file.write" and not args.get("overwrite")):
         return None
     from .paths import confine, root_of
-    from .registry import ActionError
 
     data = task.get("data")
     own = data.get("path") if isinstance(data, dict) and str(task.get("type", "")).startswith("file.") else None

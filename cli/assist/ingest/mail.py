@@ -108,22 +108,13 @@ def _addresses(msg: Message, name: str) -> list[str]:
         if sent and len(pairs) == 1 and pairs[0][1].lower() != sent[2].lower():
             # an address as the name, unquoted (`boss@corp.example <x@evil.example>`): the email package
             # takes the name for the sender; mail clients show, and reply to, the one in angle brackets
-            pairs = [(_phrase(sent[1]), sent[2])]
+            pairs = [(" ".join(_parsed(msg, "subject", sent[1]).split()).strip('"').strip(), sent[2])]
         out += [_mailbox(real, addr) for real, addr in pairs if addr or real]
     return out
 
 
 ONE_MAILBOX = re.compile(r"([^<>]*)<([^<>\s]+@[^<>\s]+)>")
 NEEDS_QUOTES = re.compile(r'[()<>\[\]:;@\\,"]')
-
-
-def _phrase(text: str) -> str:
-    from contextlib import suppress
-    from email.header import decode_header, make_header
-
-    with suppress(ValueError, LookupError, UnicodeError):  # a label no codec knows: the words as sent
-        text = str(make_header(decode_header(text)))
-    return " ".join(text.split()).strip('"').strip()
 
 
 def _mailbox(name: str, address: str) -> str:
@@ -173,12 +164,15 @@ def _body(msg: EmailMessage) -> str:
     except Exception:  # a structure the parser kept but cannot walk
         parts = []
     if not parts:  # no text part shown: the first text of any kind
-        parts = [p for p in islice(msg.walk(), 1000) if p.get_content_maintype() == "text" and not p.is_multipart()]
-        parts = parts[:1]
+        first: Message | None = next((p for p in islice(msg.walk(), 1000)
+                                      if p.get_content_maintype() == "text" and not p.is_multipart()), None)
+        parts = [first] if first is not None else []
     for part in parts:
         text = _text_of(part)
         if part.get_content_subtype() == "html":
-            text, html_budget = html_to_text(text[:html_budget]), html_budget - min(len(text), html_budget)
+            source = text[:html_budget]
+            html_budget -= len(source)
+            text = html_to_text(source)
         text = text.replace("\r\n", "\n").strip()
         if text:
             texts.append(text)

@@ -20,13 +20,13 @@ from ._io import one_at_a_time
 LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n]*\]\](?!\())|<(?=[A-Za-z/!?]))")
 
 
+NO_DIRECTION_CONTROLS = dict.fromkeys(map(ord, BIDI_CONTROLS))
+
+
 def inert(text: str) -> str:
     """Markdown that shows as it did but loads nothing (LOADS), and without direction controls: an
     override in a subject would turn the rest of its line around as it is shown (the sender after it)."""
     return LOADS.sub(lambda m: m[1] * 2 + "\\" + m[2], text.translate(NO_DIRECTION_CONTROLS))
-
-
-NO_DIRECTION_CONTROLS = dict.fromkeys(map(ord, BIDI_CONTROLS))
 
 
 def _slug(title: str) -> str:
