@@ -1,5 +1,6 @@
 """Any text as an HTML mail body: html_to_text gives text, and the parser's record of the open elements
-stays true to itself (how many hide, how many of each tag, never deeper than MAX_OPEN)."""
+stays true to itself (how many hide, how many of each tag, what selectors see, never deeper than
+MAX_OPEN); the same text read as a style sheet as well (ingest/stylesheet.py) keeps its budget."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import _common  # the checkout on sys.path first
 import atheris
 
 with atheris.instrument_imports():
+    from assist.ingest import stylesheet
     from assist.ingest.html_text import MAX_OPEN, _Text, html_to_text
 
 
 def test(data: bytes) -> None:
     html = data.decode("utf-8", "replace")
     assert isinstance(html_to_text(html), str)
-    parser = _Text()
+    parser = _Text(stylesheet.read([html]))
     with contextlib.suppress(Exception):  # as html_to_text goes past it
         parser.feed(html)
     assert len(parser.open) <= MAX_OPEN
-    assert parser.hidden == sum(hidden for _, hidden in parser.open)
-    assert +parser.count == Counter(tag for tag, _ in parser.open)
+    assert parser.hidden == sum(hidden for _, hidden, _ in parser.open)
+    assert +parser.count == Counter(tag for tag, _, _ in parser.open)
+    if parser.sheet:  # what selectors see, kept only when there is a sheet
+        assert [e.tag for e in parser.path] == ["html", "body", *(tag for tag, _, _ in parser.open)]
+    assert parser.sheet.budget >= -1
 
 
 if __name__ == "__main__":
