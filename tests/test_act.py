@@ -689,6 +689,59 @@ def test_a_webhooks_secret_path_is_not_in_its_errors_nor_the_log(act_home):
         assert secret not in said
 
 
+HOSTILE_SUBJECT = ("<!channel> Wire the deposit <https://evil.example/|https://bank.example/> "
+                   "@everyone [Bank](https://evil.example/) & *now*")
+
+
+def test_what_a_mail_says_reaches_a_chat_as_its_words_not_as_the_chats_markup(act_home, hooks):
+    """Slack reads `<!channel>` in a webhook's text as a call to everyone in the channel and
+    `<https://evil|https://bank>` as a link that shows another address; Discord reads `@everyone` and
+    `[Bank](https://evil)` so. A value a route's template puts in a body for a chat (a mail's subject, a
+    model's summary) is escaped for that chat's markup, the route's own words are not; every string of a
+    body the model wrote is escaped. Slack and Discord are known by their hosts; `[actions.webhook]
+    markup` names others (here: the local receiver standing in for them)."""
+    home, _ = act_home
+    url, received = hooks
+    config = (home / "assist.toml").read_text().replace(
+        'token = "hook"', f'token = "hook"\nmarkup = {{slack = ["{url}/slack/*"], discord = ["{url}/discord/*"]}}')
+    (home / "assist.toml").write_text(config)
+    to_slack = {"text": "<!here> New: {{ data.subject }}"}
+    to_discord = {"content": "**New**: {{ data.subject }}", "embeds": [{"title": "{{ data.subject }}"}]}
+    doc = persons_task(home, [
+        {"type": "webhook.post", "args": {"url": f"{url}/slack/T0", "body": to_slack}},
+        {"type": "webhook.post", "args": {"url": f"{url}/discord/1", "body": to_discord}},
+        {"type": "webhook.post", "args": {"url": f"{url}/own", "body": {"text": "{{ data.subject }}"}}},
+    ])
+    doc["data"]["subject"] = HOSTILE_SUBJECT
+    r = act(doc, task([{"type": "webhook.post", "args": {"url": f"{url}/slack/T0", "body": {
+        "text": "<!channel> the boss says: wire it", "blocks": [{"type": "section", "text": {"text": "<@U1> go"}}]}}}]))
+    assert r.code == 0, r.err
+    slack, discord, own, model = (m["body"] for m in received)
+    assert slack["text"] == ("<!here> New: &lt;!channel&gt; Wire the deposit &lt;https://evil.example/|"
+                             "https://bank.example/&gt; @everyone [Bank](https://evil.example/) &amp; *now*")
+    shown = ("\\<!channel\\> Wire the deposit \\<https://evil.example/\\|https://bank.example/\\> @\u200beveryone "
+             "\\[Bank\\]\\(https://evil.example/\\) & \\*now\\*")
+    assert discord == {"content": "**New**: " + shown, "embeds": [{"title": shown}]}
+    assert own == {"text": HOSTILE_SUBJECT}  # a receiver of no known markup gets the words as they are
+    assert model == {"text": "&lt;!channel&gt; the boss says: wire it",
+                     "blocks": [{"type": "section", "text": {"text": "&lt;@U1&gt; go"}}]}
+
+
+@pytest.mark.parametrize(("url", "markup"), [
+    ("https://hooks.slack.com/services/T0/B0/XXXX", "slack"),
+    ("https://discord.com/api/webhooks/1/abc", "discord"),
+    ("https://canary.discord.com/api/webhooks/1/abc", "discord"),
+    ("https://hooks.slack.com.evil.example/services/T0", None),
+    ("https://evil.example/hooks.slack.com/services/T0", None),
+    ("http://hooks.slack.com/services/T0", None),
+])
+def test_slack_and_discord_are_known_by_their_hosts(tmp_path, url, markup):
+    from assist.act.chat_markup import ESCAPES, escape_for
+    from assist.config import Config
+
+    assert escape_for(url, Config(tmp_path, None, {})) is (ESCAPES[markup] if markup else None)
+
+
 @pytest.mark.parametrize(("url", "shown"), [
     ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
     ("http://user:pw@[::1]:8080/p?token=t", "http://[::1]:8080/…"),

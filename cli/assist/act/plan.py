@@ -1,14 +1,17 @@
 """Planning: a task's proposed actions (the route's fixed ones, then the model's) checked against the
 route's policy. Model output is untrusted: an action the route does not list, an unknown action,
 arguments outside the executor's schema, or a model's action on another message or existing file than its
-task's own is refused and recorded, never run."""
+task's own is refused and recorded, never run. What goes to a chat (webhook.post to Slack, Discord) is
+escaped for its markup (act/chat_markup.py)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import chat_markup
 from .registry import REGISTRY, ActionError, Executor, problems
 
 if TYPE_CHECKING:
@@ -122,20 +125,37 @@ def action_key(task_id: str, index: int, kind: str, args: Any) -> str:
     return hashlib.sha256(f"{task_id}|{index}|{kind}|".encode() + canonical).hexdigest()[:32]
 
 
-def render_args(args: Any, task: dict[str, Any]) -> Any:
+def render_args(args: Any, task: dict[str, Any], escape: Callable[[Any], str] | None = None) -> Any:
     """A route's fixed action arguments with `{{ ... }}` filled in from the task (Jinja2's sandbox):
-    `text = "{{ result.parsed.summary }}"`. Values from the task are inserted as text, never run."""
+    `text = "{{ result.parsed.summary }}"`. Values from the task are inserted as text, never run; with
+    `escape`, each value is escaped (for a chat's markup: act/chat_markup.py)."""
     if isinstance(args, str) and ("{{" in args or "{%" in args):
         from ..ai.templates import render_text
 
         result = task.get("result") or {}
-        return render_text(args, task=task, data=task.get("data") or {}, intent=task.get("intent") or {},
+        return render_text(args, escape, task=task, data=task.get("data") or {}, intent=task.get("intent") or {},
                            result=result, parsed=result.get("parsed") or {})
     if isinstance(args, dict):
-        return {k: render_args(v, task) for k, v in args.items()}
+        return {k: render_args(v, task, escape) for k, v in args.items()}
     if isinstance(args, list):
-        return [render_args(v, task) for v in args]
+        return [render_args(v, task, escape) for v in args]
     return args
+
+
+def _fixed_args(action: dict[str, Any], task: dict[str, Any], config: Config) -> Any:
+    """A fixed action's arguments, rendered; a webhook's body for a chat with its values escaped for it."""
+    args = action.get("args", {})
+    if action.get("type") != "webhook.post" or not isinstance(args, dict) or "body" not in args:
+        return render_args(args, task)
+    rendered = render_args({k: v for k, v in args.items() if k != "body"}, task)
+    return {**rendered, "body": render_args(args["body"], task, chat_markup.escape_for(rendered.get("url"), config))}
+
+
+def _model_args(kind: Any, args: Any, config: Config) -> Any:
+    """What the model proposed; a webhook's body for a chat with every string escaped for it."""
+    escape = chat_markup.escape_for(args.get("url"), config) if kind == "webhook.post" and isinstance(args, dict) \
+        else None
+    return {**args, "body": chat_markup.escaped(args["body"], escape)} if escape and "body" in args else args
 
 
 def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
@@ -152,13 +172,15 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
     allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
     confirm = set(route.get("confirm", []))
     parsed = (task.get("result") or {}).get("parsed") or {}
-    proposed = [({**a, "args": render_args(a.get("args", {}), task)}, "route") for a in route.get("fixed", [])]
+    proposed = [({**a, "args": _fixed_args(a, task, config)}, "route") for a in route.get("fixed", [])]
     found = parsed.get("actions") if isinstance(parsed, dict) else None  # model output, or the task's own words
     proposed += [(a, "model") for a in (found if isinstance(found, list) else [] if found is None else [found])]
     actions = []
     for index, (raw, origin) in enumerate(proposed):
         kind = raw.get("type") if isinstance(raw, dict) else None
         args = raw.get("args", {}) if isinstance(raw, dict) else {}
+        if origin == "model":
+            args = _model_args(kind, args, config)
         entry: dict[str, Any] = {"type": str(kind), "args": args, "origin": origin, "status": "planned",
                                  "key": action_key(task["id"], index, str(kind), args), "result": None, "error": None}
         if not isinstance(kind, str) or kind not in REGISTRY:

@@ -19,6 +19,7 @@ in Jinja2's sandbox; task data fills it as values, never as template code.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -61,11 +62,12 @@ class Template:
 
 
 @cache
-def _environment() -> Any:
+def _environment(finalize: Callable[[Any], str] | None = None) -> Any:
     from jinja2 import ChainableUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False)
+    env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False,
+                                        finalize=finalize)
     env.filters["oneline"] = oneline
     return env
 
@@ -78,13 +80,14 @@ def oneline(value: Any) -> str:
 
 
 @cache
-def _compile(source: str) -> Any:
-    return _environment().from_string(source)
+def _compile(source: str, finalize: Callable[[Any], str] | None = None) -> Any:
+    return _environment(finalize).from_string(source)
 
 
-def render_text(source: str, **values: Any) -> str:
-    """A template string rendered in the sandbox (compiled once per distinct string)."""
-    return _compile(source).render(**values)
+def render_text(source: str, finalize: Callable[[Any], str] | None = None, **values: Any) -> str:
+    """A template string rendered in the sandbox (compiled once per distinct string); `finalize`, when
+    given, is applied to the value of every `{{ ... }}` (escaping it for where the text goes)."""
+    return _compile(source, finalize).render(**values)
 
 
 def parse(text: str, path: Path) -> Template:
