@@ -88,6 +88,22 @@ def not_own_file(kind: str, args: dict[str, Any], task: dict[str, Any], config: 
     return None
 
 
+# The arguments by which a file action names where a file will be: a model may not name a hidden file
+# or a path through a hidden folder there. Under a root that holds a person's settings (their home), a
+# download named invoice.desktop that tells the model to file it in .config/autostart/ runs at the next
+# login, and a mail could have it write an .envrc or a .git/hooks/ script.
+PLACES_A_FILE = {"file.move": "dest", "file.copy": "dest", "file.write": "path"}
+
+
+def hidden_place(kind: str, args: dict[str, Any]) -> str | None:
+    """Why a model's file action is refused for where it puts a file (a hidden name on its path), else None."""
+    place = args.get(PLACES_A_FILE[kind]) if kind in PLACES_A_FILE else None
+    if isinstance(place, str) and any(part.startswith(".") and part not in (".", "..")
+                                      for part in Path(place).parts):
+        return f"the model named a hidden file or folder ({place!r}): programs read their settings there"
+    return None
+
+
 def executors() -> dict[str, Executor]:
     """Every executor, by action type (importing their modules registers them)."""
     from .executors import calendar, email_imap, email_smtp, files, gmail, notes, shell, webhook  # noqa: F401
@@ -190,7 +206,8 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
         elif not isinstance(args, dict) or problems(kind, args):
             found = problems(kind, args) if isinstance(args, dict) else ["arguments must be an object"]
             entry.update(status="refused", error="bad arguments: " + "; ".join(found[:3]))
-        elif origin == "model" and (why := not_own_message(kind, args, task) or not_own_file(kind, args, task, config)):
+        elif origin == "model" and (why := not_own_message(kind, args, task) or not_own_file(kind, args, task, config)
+                                    or hidden_place(kind, args)):
             entry.update(status="refused", error=why)
         elif kind in confirm:
             entry["status"] = "awaiting_approval"
