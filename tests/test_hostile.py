@@ -494,6 +494,32 @@ from = "me@example.org"
     assert not [w for w in warnings(read(shipped), shipped) if "sends mail" in w]  # the default routes ask
 
 
+def test_config_check_warns_about_a_note_entry_that_takes_a_models_words_as_they_are(home):
+    """A home made before `| oneline` (an earlier `assist init`) has note entries that put a model's summary
+    in a note as it is: a mail can have the model write line breaks and what reads as further entries.
+    `assist config check` says which, and how to write it; the shipped routes raise no warning."""
+    (home / "assist.toml").write_text(FAST_CONFIG + """
+[routes.triage]
+actions = ["notes.append"]
+[[routes.triage.fixed]]
+type = "notes.append"
+args = {note = "Inbox summary", text = "{{ data.subject }}: {{ parsed.summary }} ({{ parsed.urgency | upper }})"}
+[[routes.triage.fixed]]
+type = "notes.append"
+args = {note = "Inbox log", text = "{{ data.subject }}: {{ parsed.summary | oneline }}"}
+[actions.notes]
+vault = "/tmp"
+""")
+    check = run(["config", "check"])
+    assert check.code == 0 and "routes.triage.fixed.0.args.text: {{ parsed.summary }} puts" in check.err
+    assert "{{ parsed.urgency | upper }}" in check.err and "| oneline" in check.err
+    assert "fixed.1" not in check.err and "data.subject" not in check.err
+    from assist.config_file import read, warnings
+
+    shipped = REPO / "assist.toml"
+    assert not [w for w in warnings(read(shipped), shipped) if "note" in w]
+
+
 def test_config_check_warns_about_a_pattern_that_lets_options_through(home):
     (home / "assist.toml").write_text(FAST_CONFIG + '[actions.shell]\nallow = [["ls", {pattern = ".*"}]]\n')
     check = run(["config", "check"])

@@ -3,6 +3,7 @@ templates, alerts, shell patterns), and remembering a file that passed (`assist 
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -128,11 +129,45 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
             out.append(f"routes.{name}.actions: {', '.join(unasked)} sends mail without a person approving it, to "
                        "whatever address a model proposes (a mail can tell it which); move it to confirm unless "
                        "that is meant")
+        for index, action in enumerate(route.get("fixed", [])):
+            text = action.get("args", {}).get("text") if isinstance(action, dict) else None
+            if action.get("type") == "notes.append" and isinstance(text, str):
+                out += [f"routes.{name}.fixed.{index}.args.text: {{{{{found}}}}} puts {MODELS_WORDS} in a note as "
+                        f"they are, line breaks and all (a mail can have a model write what reads as further "
+                        f"entries); write {{{{ {found.strip()} | oneline }}}}"
+                        for found in _multiline_values(text, _one_line_fields(route, path.parent))]
     return [f"{path}: {w}" for w in out]
 
 
 # the actions that send mail to an address their arguments name: one a model proposes can go anywhere
 SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
+MODELS_WORDS = "a model's words or a mail's body"
+_VALUE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_MULTILINE = re.compile(r"\b(parsed|result|data\.body_text|data\[.body_text.\])\b")
+
+
+def _multiline_values(template: str, one_line: set[str]) -> list[str]:
+    """The `{{ ... }}` of a template that insert what can hold line breaks (a model's reply, a mail's body)
+    without `| oneline`; `parsed.NAME` of a field in `one_line` cannot."""
+    return [found for found in _VALUE.findall(template) if _MULTILINE.search(found) and "oneline" not in found
+            and not ((field := _PARSED_FIELD.match(found)) and field[1] in one_line)]
+
+
+_PARSED_FIELD = re.compile(r"\s*parsed\.(\w+)\b")
+
+
+def _one_line_fields(route: dict[str, Any], home: Path) -> set[str]:
+    """The reply fields of a route's template that its output schema keeps to one of a few words (an
+    enum) or to what is not text (a number, a boolean): they hold no line break."""
+    from .ai import templates
+
+    try:
+        output = templates.load(str(route.get("template")), home).output if route.get("template") else None
+    except ConfigError:
+        return set()
+    properties = (output or {}).get("properties", {})
+    return {name for name, field in properties.items() if isinstance(field, dict) and (
+        "enum" in field or field.get("type") in ("number", "integer", "boolean"))}
 
 
 def _explain(error: Any) -> str:
