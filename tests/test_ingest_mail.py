@@ -202,6 +202,7 @@ HIDDEN_HTML = [  # (HTML, words a person sees in it): the rest is hidden
      '<td bgcolor="#222"><font color="#fff">In stock</font></td></tr></table>', "Sale ends Friday In stock"),
     ('<body style="background-color:#111;color:#eee"><p>A dark mail</p><p style="color:#111">secret</p></body>',
      "A dark mail"),
+    ('<style>html body { color: #ffffff }</style><body><p>secret</p><p style="color:black">seen</p></body>', "seen"),
     ('<style>.dark{background-color:black}</style><div class="dark" style="color:white">Offer</div>'
      '<td style="background: url(hero.jpg)"><span style="color:#fff">Hero text</span></td>', "Offer Hero text"),
     ('<p style="color:#ddd">light grey is read</p>', "light grey is read"),

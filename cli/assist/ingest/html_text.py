@@ -168,8 +168,8 @@ class _Text(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("html", "body"):  # the page's colours, and what selectors see of it
             props, important = inline_style(attrs)
-            self.path[tag == "body"] = element = stylesheet.Element.of(tag, attrs)
-            self.page = ink_of(tag, attrs, props, important, self._colours([element]), self.page)
+            self.path[tag == "body"] = stylesheet.Element.of(tag, attrs)
+            self.page = ink_of(tag, attrs, props, important, self._colours(self.path[:1 + (tag == "body")]), self.page)
             return
         if tag == "head":
             return
