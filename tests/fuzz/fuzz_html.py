@@ -22,10 +22,10 @@ def test(data: bytes) -> None:
     with contextlib.suppress(Exception):  # as html_to_text goes past it
         parser.feed(html)
     assert len(parser.open) <= MAX_OPEN
-    assert parser.hidden == sum(hidden for _, hidden, _ in parser.open)
-    assert +parser.count == Counter(tag for tag, _, _ in parser.open)
+    assert parser.hidden == sum(entry[1] for entry in parser.open)
+    assert +parser.count == Counter(entry[0] for entry in parser.open)
     if parser.sheet:  # what selectors see, kept only when there is a sheet
-        assert [e.tag for e in parser.path] == ["html", "body", *(tag for tag, _, _ in parser.open)]
+        assert [e.tag for e in parser.path] == ["html", "body", *(entry[0] for entry in parser.open)]
     assert parser.sheet.budget >= -1
 
 

@@ -24,9 +24,12 @@ from . import stylesheet
 
 _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote",
           "pre", "hr", "section", "article", "header", "footer", "dt", "dd", "dl", "address", "aside", "main",
-          "nav", "figure", "form", "fieldset", "details"}
+          "nav", "figure", "form", "fieldset", "details", "summary", "dialog"}
 _CELL = {"td", "th"}
-_UNREAD = {"script", "style", "title", "noscript", "template", "textarea", "select"}  # never read
+# never read: what a browser does not show (the fallback of frames, media and gauges, an <svg>'s description,
+# a formula's annotation, ruby's brackets) and what is no text of the mail
+_UNREAD = {"script", "style", "title", "noscript", "template", "textarea", "select", "iframe", "noembed", "noframes",
+           "video", "audio", "meter", "progress", "datalist", "rp", "desc", "metadata", "annotation", "annotation-xml"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track",
          "wbr", "keygen"}
 # a start tag that closes an open paragraph (HTML's "close a p element"), and what closes what of its kind
@@ -134,7 +137,8 @@ class _Text(HTMLParser):
     def __init__(self, sheet: stylesheet.Sheet | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self.open: list[list] = []  # [tag, hides, ink] of each element open, outermost first
+        self.open: list[list] = []  # [tag, hides, ink, shut] of each element open, outermost first (shut: a
+        # closed <details>, which shows only its summary)
         self.hidden = 0  # how many of them hide what they hold
         self.count: Counter[str] = Counter()  # how many of each tag are open
         self.href: str | None = None
@@ -146,7 +150,7 @@ class _Text(HTMLParser):
 
     def _close_through(self, index: int) -> None:
         while len(self.open) > index:
-            tag, hidden, _ = self.open.pop()
+            tag, hidden, *_ = self.open.pop()
             if self.sheet:
                 self.path.pop()
             self.hidden -= hidden
@@ -180,7 +184,9 @@ class _Text(HTMLParser):
         props, important = inline_style(attrs) if attrs else ({}, set())
         if self.sheet:
             self.path.append(stylesheet.Element.of(tag, attrs))
-        hidden = tag in _UNREAD or any(name == "hidden" for name, _ in attrs) or \
+        names = {name for name, _ in attrs}
+        shut = bool(self.open) and self.open[-1][3] and tag != "summary"  # in a closed <details>
+        hidden = tag in _UNREAD or "hidden" in names or shut or (tag == "dialog" and "open" not in names) or \
             (bool(props) and stylesheet.hides(props)) or (bool(self.sheet.hiding) and self.sheet.hides(self.path))
         parent = self.open[-1][2] if self.open else self.page
         ink = ink_of(tag, attrs, props, important, self._colours(self.path), parent) \
@@ -201,7 +207,7 @@ class _Text(HTMLParser):
                 self.open[-1][1] = True
                 self.hidden += 1
             return
-        self.open.append([tag, hidden, ink])
+        self.open.append([tag, hidden, ink, tag == "details" and "open" not in names])
         self.hidden += hidden
         self.count[tag] += 1
 
@@ -228,7 +234,7 @@ class _Text(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if self.hidden:
+        if self.hidden or (self.open and self.open[-1][3]):  # hidden, or in a closed <details> but its summary
             return
         if seen(self.open[-1][2] if self.open else self.page):
             self.parts.append(data)
