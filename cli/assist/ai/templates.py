@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .written_to_the_assistant import written_to_the_assistant
 
 FENCE = "+++"
 
@@ -69,6 +70,7 @@ def _environment(finalize: Callable[[Any], str] | None = None) -> Any:
     env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False, keep_trailing_newline=False,
                                         finalize=finalize)
     env.filters["oneline"] = oneline
+    env.filters["written_to_the_assistant"] = written_to_the_assistant
     return env
 
 
