@@ -234,6 +234,9 @@ HIDDEN_HTML = [  # (HTML, words a person sees in it): the rest is hidden
      '@scope (.e) { p { visibility: hidden } } :-webkit-any(.f) { display: none }</style>'
      '<div class=a><p class=b>x</p><p class=c>x</p></div><p class=d>x</p><div class=e><p>x</p></div>'
      '<p class=f>x</p><div>shown</div>', "shown"),
+    ('<style>.g { & { display: none } } .h { &.i { color: #fff } } .j { @media screen { & span { opacity: 0 } } }'
+     '</style><p class=g>x</p><p class="h i">x</p><p class=h>shown</p><div class=j><span>x</span> too</div>',
+     "shown too"),
 ]
 
 

@@ -222,8 +222,8 @@ def read(sources: list[str]) -> Sheet:
 
 
 def _read(sheet: Sheet, rules: list[Any], outer: list[list[Any]], depth: int) -> None:
-    """Rules into `sheet`. `outer`: the selectors of the rule these are nested in (CSS nesting), whose
-    declarations an @media inside it holds; a nested rule's own selector is matched loosely, without them."""
+    """Rules into `sheet`. `outer`: the selectors of the rule these are nested in (CSS nesting: `.a { .b
+    {...} }` is `.a .b`, `.a { &.b {...} }` is `.a.b`), whose declarations an @media inside it holds."""
     import tinycss2
 
     if depth > MAX_NESTING:
@@ -234,16 +234,37 @@ def _read(sheet: Sheet, rules: list[Any], outer: list[list[Any]], depth: int) ->
                 continue
             items = tinycss2.parse_blocks_contents(rule.content, skip_whitespace=True, skip_comments=True)
             if outer:  # @media inside a rule: its declarations are the rule's
-                _add(sheet, outer, items, nested=True)
+                _add(sheet, outer, items)
             _read(sheet, [i for i in items if i.type in ("qualified-rule", "at-rule")], outer, depth + 1)
         elif rule.type == "qualified-rule":
             items = tinycss2.parse_blocks_contents(rule.content, skip_whitespace=True, skip_comments=True)
-            selectors = _split(rule.prelude)
-            _add(sheet, selectors, items, nested=depth > 0 and bool(outer))
+            selectors = _nested(_split(rule.prelude), outer) if outer else _split(rule.prelude)
+            _add(sheet, selectors, items)
             _read(sheet, [i for i in items if i.type in ("qualified-rule", "at-rule")], selectors, depth + 1)
 
 
-def _add(sheet: Sheet, selectors: list[list[Any]], items: list[Any], nested: bool) -> None:
+def _nested(selectors: list[list[Any]], outer: list[list[Any]]) -> list[list[Any]]:
+    """A nested rule's selectors with the rule around it put in: for its `&`, else before it. Past
+    MAX_CHOICES of them, its own selectors with `&` left out (wider: it matches more)."""
+    from tinycss2.ast import WhitespaceToken
+
+    if len(selectors) * len(outer) > MAX_CHOICES:
+        return [[t for t in tokens if not _is_amp(t)] for tokens in selectors]
+    out = []
+    for tokens in selectors:
+        for around in outer:
+            if any(_is_amp(t) for t in tokens):
+                out.append([part for t in tokens for part in (around if _is_amp(t) else [t])])
+            else:
+                out.append([*around, WhitespaceToken(0, 0, " "), *tokens])
+    return out
+
+
+def _is_amp(token: Any) -> bool:
+    return token.type == "literal" and token.value == "&"
+
+
+def _add(sheet: Sheet, selectors: list[list[Any]], items: list[Any]) -> None:
     props, important = _declarations(items)
     hiding = hides({k: v for k, v in props.items() if k in HIDING})
     colouring = {k: v for k, v in props.items() if k in COLOURING}
@@ -251,7 +272,7 @@ def _add(sheet: Sheet, selectors: list[list[Any]], items: list[Any], nested: boo
         sheet.order += 1
         if hiding and (selector := _selector(tokens, loose=True)) is not None:
             sheet.hiding.setdefault(selector.parts[0].key(), []).append(selector)
-        if colouring and not nested and (selector := _selector(tokens, loose=False)) is not None:
+        if colouring and (selector := _selector(tokens, loose=False)) is not None:
             sheet.colours.setdefault(selector.parts[0].key(), []).append(
                 Rule(selector, sheet.order, colouring, frozenset(important) & frozenset(colouring)))
 
@@ -304,7 +325,7 @@ def _split(prelude: list[Any]) -> list[list[Any]]:
             out.append([])
         else:
             out[-1].append(token)
-    return [spelled for tokens in out if tokens for spelled in _spelled_out(tokens)]
+    return [spelled for tokens in map(_strip, out) if tokens for spelled in _spelled_out(tokens)]
 
 
 def _spelled_out(tokens: list[Any]) -> list[list[Any]]:
