@@ -13,6 +13,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..ai.written_to_the_assistant import written_to_the_assistant
 from ..task import is_request
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
 from .rules import first_match
@@ -316,6 +317,9 @@ class DecisionEngine:
                     continue
                 if signals.get("rescued"):
                     self._learn_not_spam(task)
+            if is_mail(task) and written_to_the_assistant(task["data"].get("body_text")):
+                signals = {**signals, "written_to_the_assistant": True}  # the rules keep such mail from drafts
+            if signals:
                 spam_signal[i] = signals
             rule = first_match(self.rules, {**task, "signals": signals})  # ours, never the document's
             if rule is not None:
