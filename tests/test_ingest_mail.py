@@ -211,6 +211,8 @@ HIDDEN_HTML = [  # (HTML, words a person sees in it): the rest is hidden
      '<td bgcolor="#222"><font color="#fff">In stock</font></td></tr></table>', "Sale ends Friday In stock"),
     ('<body style="background-color:#111;color:#eee"><p>A dark mail</p><p style="color:#111">secret</p></body>',
      "A dark mail"),
+    ('<style>table > tbody > tr > td.x {display: none} tbody > tr > th { font-size: 0 }</style><table><tr><td class=x>'
+     'secret</td><td>shown</td></tr></table><table><th>x</th><td>also</td></table>', "shown also"),
     ('<style>html body { color: #ffffff }</style><body><p>secret</p><p style="color:black">seen</p></body>', "seen"),
     ('<style>.dark{background-color:black}</style><div class="dark" style="color:white">Offer</div>'
      '<td style="background: url(hero.jpg)"><span style="color:#fff">Hero text</span></td>', "Offer Hero text"),
@@ -266,6 +268,21 @@ def test_a_style_sheet_made_to_be_slow_to_match_is_matched_within_a_budget():
     assert html_to_text(html).split() == ["shown"]
     small = html.replace(rules, "".join(f"q{i} a b c d e f .x {{display: none}}" for i in range(3)))
     assert html_to_text(small).split() == ["SYSTEM:", "secret", "shown"]  # within it: matched exactly
+
+
+@pytest.mark.parametrize("depth", [509, 510, 511, 512, 600])
+def test_rows_and_cells_a_table_leaves_out_are_put_in_up_to_the_nesting_limit(depth):
+    """A cell straight in a table is read as in a tbody and a tr (what selectors see, as in a browser);
+    at the nesting limit (MAX_OPEN) nothing more is put in, and the text is still read."""
+    from assist.ingest.html_text import MAX_OPEN, _Text, html_to_text
+
+    html = "<div>" * depth + "<table>" + "<td>x" * 3 + " end"
+    assert html_to_text(html).split() == ["x", "x", "x", "end"]
+    parser = _Text()
+    parser.feed(html)
+    assert len(parser.open) <= MAX_OPEN
+    if depth < MAX_OPEN - 3:
+        assert [entry[0] for entry in parser.open[-3:]] == ["tbody", "tr", "td"]
 
 
 def test_of_a_mail_in_two_versions_the_model_reads_the_one_the_person_sees():

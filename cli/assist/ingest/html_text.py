@@ -37,6 +37,9 @@ _CLOSES_P = _BLOCK - {"br", "tr", "li", "dt", "dd"} | {"menu"}
 _CLOSES_OWN = {"li": ({"li"}, {"ul", "ol"}), "dt": ({"dt", "dd"}, {"dl"}), "dd": ({"dt", "dd"}, {"dl"}),
                "td": ({"td", "th"}, {"tr", "table"}), "th": ({"td", "th"}, {"tr", "table"}),
                "tr": ({"tr", "td", "th"}, {"table", "tbody", "thead", "tfoot"}), "option": ({"option"}, {"select"})}
+# what a browser puts between a table and its rows and cells when the mail leaves it out (selectors see it)
+_IMPLIED = {("tr", "table"): "tbody", ("td", "table"): "tbody", ("th", "table"): "tbody",
+            **{(cell, group): "tr" for cell in ("td", "th") for group in ("tbody", "thead", "tfoot")}}
 MAX_OPEN = 512  # elements open at once (Chromium's parser nests no deeper); deeper ones count as their parent
 SCAN = 64  # how far down the open elements a closing HTML leaves out is looked for: bounded work per tag
 
@@ -181,6 +184,9 @@ class _Text(HTMLParser):
             self._close_through(index)
         if tag in _CLOSES_OWN and (index := self._find(*_CLOSES_OWN[tag])) is not None:
             self._close_through(index)
+        # a row straight in a table is in a tbody, a cell in a row (each pushed below the nesting limit)
+        while self.open and (tag, self.open[-1][0]) in _IMPLIED and len(self.open) < MAX_OPEN:
+            self.handle_starttag(_IMPLIED[tag, self.open[-1][0]], [])
         props, important = inline_style(attrs) if attrs else ({}, set())
         if self.sheet:
             self.path.append(stylesheet.Element.of(tag, attrs))
