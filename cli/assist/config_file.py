@@ -130,8 +130,9 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
                        "whatever address a model proposes (a mail can tell it which); move it to confirm unless "
                        "that is meant")
         for index, action in enumerate(route.get("fixed", [])):
-            text = action.get("args", {}).get("text") if isinstance(action, dict) else None
-            if action.get("type") == "notes.append" and isinstance(text, str):
+            args = action.get("args") if isinstance(action, dict) else None
+            text = args.get("text") if isinstance(args, dict) else None
+            if isinstance(text, str) and action.get("type") == "notes.append":
                 out += [f"routes.{name}.fixed.{index}.args.text: {{{{{found}}}}} puts {MODELS_WORDS} in a note as "
                         f"they are, line breaks and all (a mail can have a model write what reads as further "
                         f"entries); write {{{{ {found.strip()} | oneline }}}}"
@@ -144,6 +145,7 @@ SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
 MODELS_WORDS = "a model's words or a mail's body"
 _VALUE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _MULTILINE = re.compile(r"\b(parsed|result|data\.body_text|data\[.body_text.\])\b")
+_PARSED_FIELD = re.compile(r"\s*parsed\.(\w+)\b")
 
 
 def _multiline_values(template: str, one_line: set[str]) -> list[str]:
@@ -152,8 +154,6 @@ def _multiline_values(template: str, one_line: set[str]) -> list[str]:
     return [found for found in _VALUE.findall(template) if _MULTILINE.search(found) and "oneline" not in found
             and not ((field := _PARSED_FIELD.match(found)) and field[1] in one_line)]
 
-
-_PARSED_FIELD = re.compile(r"\s*parsed\.(\w+)\b")
 
 
 def _one_line_fields(route: dict[str, Any], home: Path) -> set[str]:
