@@ -70,11 +70,6 @@ def inline_style(attrs: list[tuple[str, str | None]]) -> tuple[dict[str, str], s
     return props, important
 
 
-def hides(attrs: list[tuple[str, str | None]]) -> bool:
-    """Whether an element with these attributes hides what it holds from the person reading the mail."""
-    return any(name == "hidden" for name, _ in attrs) or stylesheet.hides(inline_style(attrs)[0])
-
-
 def _over(top: Colour, under: Colour) -> Colour:
     alpha = top[3]
     return (*(alpha * a + (1 - alpha) * b for a, b in zip(top[:3], under[:3], strict=True)), 1.0)  # type: ignore[return-value]

@@ -319,13 +319,7 @@ def _declarations(items: list[Any]) -> tuple[dict[str, str], set[str]]:
 def _split(prelude: list[Any]) -> list[list[Any]]:
     """A selector list's selectors (split at its commas), with `:is(.a, .b)` and its kind spelled out
     (`.a` and `.b`) where each of its choices is one compound."""
-    out: list[list[Any]] = [[]]
-    for token in prelude:
-        if token.type == "literal" and token.value == ",":
-            out.append([])
-        else:
-            out[-1].append(token)
-    return [spelled for tokens in map(_strip, out) if tokens for spelled in _spelled_out(tokens)]
+    return [spelled for tokens in _split_commas(prelude) if tokens for spelled in _spelled_out(tokens)]
 
 
 def _spelled_out(tokens: list[Any]) -> list[list[Any]]:
@@ -344,6 +338,7 @@ def _spelled_out(tokens: list[Any]) -> list[list[Any]]:
 
 
 def _split_commas(tokens: list[Any]) -> list[list[Any]]:
+    """Tokens split at their top-level commas, each part without the white space around it."""
     out: list[list[Any]] = [[]]
     for token in tokens:
         if token.type == "literal" and token.value == ",":
