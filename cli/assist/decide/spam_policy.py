@@ -6,8 +6,9 @@ for a person ("might be spam"); below, the rules and the intent model decide, wi
 probability as `signals.spam` for rules to read (the default urgent rule wants it low).
 
 Mail from someone the person wrote to (correspondents.py; `signals.correspondent`) is never filed in
-Junk by the model or spamd: what they would file is held for the person, and "might be spam" is not
-asked. A From line can be forged, so a correspondent's name earns a question, not a pass into the inbox.
+Junk unasked, by the model, spamd or the provider's verdict: what they would file is held for the
+person, and "might be spam" is not asked. A From line can be forged, so a correspondent's name earns a
+question, not a pass into the inbox.
 
 A mail the person took out of Junk (the same bytes as one the spam route filed there: junked.py) is
 not filed there again, by the model, spamd or a header, nor asked about: `signals.rescued`, and the rules
@@ -101,10 +102,13 @@ class SpamPolicy:
             evidence["spamd"] = {k: spamd[k] for k in ("spam", "score", "threshold", "error") if k in spamd}
         if isinstance(provider, dict) and provider.get("flag") is True:
             evidence["provider"] = {k: provider[k] for k in ("flag", "score") if k in provider}
-            return signals, self._intent(self.route, "spam:provider", 1.0, evidence, self.threshold)
+        provider_says = "provider" in evidence
         spamd_says = isinstance(spamd, dict) and spamd.get("spam") is True and p >= SPAMD_AGREE
         threshold = self.threshold + (BULK_MARGIN if data.get("bulk") is True else 0.0)
-        by = "spam:model" if p >= threshold else "spam:spamd" if spamd_says else None
+        by = ("spam:provider" if provider_says else "spam:model" if p >= threshold
+              else "spam:spamd" if spamd_says else None)
+        if by == "spam:provider" and not known:
+            return signals, self._intent(self.route, by, 1.0, evidence, self.threshold)
         if by is not None and not known:
             return signals, self._intent(self.route, by, p, evidence, threshold)
         if by is not None:
