@@ -4,6 +4,9 @@ the mail and a new user turn) is told apart, so that the model is told the mail 
 (ai/mail_view.py, `mail.facts`) and the note a person reads says so beside the summary (the template
 filter `written_to_the_assistant`).
 
+A model reads more of a mail than its body: the subject, the sender's name, the attachments' names. So
+given a document (a mail's or a file's event data), every text in it is looked at, within a bound.
+
 Why: told by such a mail, the default model (Qwen2.5-Coder-1.5B) wrote the mail's words as its summary in
 23 of 40 mails (bench/injection.py), e.g. "Tim Chapman asks to wire $4,800 to account 7781-2290 today."
 Fencing the mail's text between marked lines made no difference (22 of 40). A person who reads that
@@ -23,7 +26,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-MAX_TEXT = 200_000  # characters of a body looked at
+MAX_TEXT = 200_000  # characters looked at, of a text or of all the texts of a document
+MAX_DEPTH = 20  # how deep into a document's lists and objects
 
 _AI = r"(?:ai|a\.i\.|llm|language model|chat ?bot|bot|assistant|copilot|gemini|chat ?gpt|gpt|claude)"
 PATTERNS = [
@@ -69,6 +73,23 @@ def _pattern() -> Any:
     return compiled("|".join(f"(?:{p})" for p in PATTERNS), ignore_case=True)
 
 
-def written_to_the_assistant(text: Any) -> bool:
-    """Whether the text writes to an AI that reads it (see the module's docstring)."""
-    return bool(text) and _pattern().search(str(text)[:MAX_TEXT]) is not None
+def written_to_the_assistant(value: Any) -> bool:
+    """Whether a text, or any text of a document (its strings, keys aside, to MAX_TEXT characters in all),
+    writes to an AI that reads it (see the module's docstring)."""
+    pattern = _pattern()
+    return any(pattern.search(text) is not None for text in _texts(value, [MAX_TEXT], 0))
+
+
+def _texts(value: Any, left: list[int], depth: int) -> Any:
+    """The strings of a value, depth first, cut where the characters `left` run out."""
+    if left[0] <= 0:
+        return
+    if isinstance(value, str):
+        text = value[:left[0]]
+        left[0] -= max(1, len(text))
+        yield text
+    elif isinstance(value, (dict, list, tuple)) and depth < MAX_DEPTH:
+        for item in value.values() if isinstance(value, dict) else value:
+            yield from _texts(item, left, depth + 1)
+            if left[0] <= 0:
+                return

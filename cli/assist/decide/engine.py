@@ -317,7 +317,7 @@ class DecisionEngine:
                     continue
                 if signals.get("rescued"):
                     self._learn_not_spam(task)
-            if is_mail(task) and written_to_the_assistant(task["data"].get("body_text")):
+            if is_mail(task) and written_to_the_assistant(task["data"]):
                 signals = {**signals, "written_to_the_assistant": True}  # the rules keep such mail from drafts
             if signals:
                 spam_signal[i] = signals
