@@ -5,7 +5,9 @@ the act stage like everything else (from the queue `ask`, so a held one waits fo
 
 The facts come from the data, not from the model: the events listed are those of the window read from
 the calendar snapshot (agenda.py); an event to add is parsed from the words (a day, a time, a length);
-a mail search is an IMAP SEARCH of the configured account. The model writes prose around them.
+a mail search is an IMAP SEARCH of the configured account. The model writes prose around them. Those
+facts are other people's words too (an invitation's title, a mail's subject): when they write to the
+assistant (ai/written_to_the_assistant.py), the model is told and the person reads it below the answer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import agenda
+from .ai.written_to_the_assistant import written_to_the_assistant
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +27,8 @@ if TYPE_CHECKING:
 
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
-FACTS = ("events", "elsewhere", "named", "window", "event", "found", "to", "answer", "prepared")
+FACTS = ("events", "elsewhere", "named", "window", "event", "found", "to", "answer", "prepared",
+         "written_to_the_assistant")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -437,6 +441,8 @@ def prepare_request(config: Config, task: dict[str, Any], now: datetime | None =
     refusal = prepare(config, task, now.astimezone(tz))
     if refusal is not None:
         data["answer"] = refusal
+    elif written_to_the_assistant([data.get(key) for key in ("events", "elsewhere", "found")]):
+        data["written_to_the_assistant"] = True  # an invitation's title, a found mail's subject: anyone's words
     return refusal
 
 

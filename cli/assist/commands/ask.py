@@ -67,6 +67,9 @@ def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
     if wrong:  # the model restated a time wrongly: the events printed above are the facts
         click.echo(f"(check: the answer says {printable(', '.join(wrong))}, which none of the events above has; "
                    "the events are right)")
+    if task["data"].get("written_to_the_assistant"):  # the answer may say what an invitation or a mail told it
+        click.echo(f"({'a mail' if 'found' in task['data'] else 'an event'} above writes to the assistant: "
+                   "read it yourself)")
     _actions(task)
 
 
