@@ -290,6 +290,41 @@ def test_the_dashboard_in_a_real_browser(served, browser, home, tmp_path):
     assert errors == []
 
 
+def test_a_subject_cannot_turn_its_row_of_the_dashboard_around(served, browser):
+    """The person approves from what a held task's row shows. A right-to-left override in a subject turns
+    what follows it around as it is shown ("elpmaxe.proc@ssob morf" shows as "from boss@corp.example"):
+    the dashboard shows no direction controls, as `assist top` and the notes do not (right-to-left text
+    needs none to show as it should)."""
+    from playwright.sync_api import expect
+
+    base, _, _ = served
+    subject = "Invoice \u202eelpmaxe.proc@ssob morf\u2066 \u200f\u0634\u0643\u0631\u0627"
+    assert run(["enqueue", "--queue", "act"], jsonl(bill(subject))).code == 0
+    assert run(["act", "--from", "act", "--once"]).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    page = browser.new_page()
+    page.goto(run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip())
+    row = page.locator(f'tr[data-task="{held["id"]}"]')
+    expect(row).to_contain_text("Invoice elpmaxe.proc@ssob morf")  # in the order it is stored
+    shown = row.inner_text()
+    assert "\u0634\u0643\u0631\u0627" in shown  # right-to-left words stay
+    assert not {"\u202e", "\u2066", "\u200f"} & set(shown), ascii(shown)
+
+
+def test_the_dashboard_drops_the_direction_controls_the_terminal_drops():
+    """app.js's DIRECTION_CONTROLS is printable.py's BIDI_CONTROLS, written as a JavaScript class."""
+    import re
+
+    from assist.printable import BIDI_CONTROLS
+
+    source = (Path(__file__).parents[1] / "cli" / "assist" / "serve" / "static" / "app.js").read_text()
+    [spec] = re.findall(r"const DIRECTION_CONTROLS = /\[(.*?)\]/g;", source)
+    chars = set()
+    for first, last in re.findall(r"\\u(\w{4})(?:-\\u(\w{4}))?", spec):
+        chars |= {chr(c) for c in range(int(first, 16), int(last or first, 16) + 1)}
+    assert chars == set(BIDI_CONTROLS)
+
+
 def test_no_other_page_may_show_the_dashboard_in_a_frame(served, browser):
     """A click on approve through someone else's page (clickjacking) needs the dashboard in a frame there."""
     base, bearer, _ = served

@@ -1,12 +1,16 @@
 // The assist dashboard: the overview from /api/overview, refreshed whenever /api/events says something
-// changed. Everything shown comes from task data (email subjects...) and is inserted as text, never HTML.
+// changed. Everything shown comes from task data (email subjects...) and is inserted as text, never HTML,
+// without direction controls: an override in a subject turns the rest of its row around as it is shown
+// ("elpmaxe.proc@ssob morf" as "from boss@corp.example"); right-to-left text shows as it should without them.
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
+const DIRECTION_CONTROLS = /[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g;  // printable.py's BIDI_CONTROLS
+const plain = (text) => String(text ?? "").replace(DIRECTION_CONTROLS, "");
 
 function cell(text, cls) {
   const td = document.createElement("td");
-  td.textContent = text ?? "";
+  td.textContent = plain(text);
   if (cls) td.className = cls;
   return td;
 }
@@ -44,7 +48,7 @@ async function act(verb, task, route) {
 }
 
 function say(text) {
-  $("message").textContent = text;
+  $("message").textContent = plain(text);
   clearTimeout(say.timer);
   say.timer = setTimeout(() => ($("message").textContent = ""), 4000);
 }
@@ -111,7 +115,7 @@ function render(o) {
   $("errors").replaceChildren(...errors.slice(0, 15).map((r) => {
     const li = document.createElement("li");
     li.className = `level-${r.level}`;
-    li.textContent = r.level === "none" ? r.event : `${r.at} ${r.component}: ${r.event}${r.error ? " — " + r.error : ""}`;
+    li.textContent = plain(r.level === "none" ? r.event : `${r.at} ${r.component}: ${r.event}${r.error ? " — " + r.error : ""}`);
     return li;
   }));
   const rate = o.rates;
@@ -138,9 +142,9 @@ function soon() {
 
 function activity(event) {
   const li = document.createElement("li");
-  li.textContent = event.kind === "task"
+  li.textContent = plain(event.kind === "task"
     ? `${new Date().toLocaleTimeString()} ${event.queue}/${event.id}: ${event.previous ?? "·"} → ${event.state}`
-    : `${new Date().toLocaleTimeString()} ${event.record.component}: ${event.record.event}`;
+    : `${new Date().toLocaleTimeString()} ${event.record.component}: ${event.record.event}`);
   const list = $("activity");
   list.prepend(li);
   while (list.children.length > 30) list.lastChild.remove();
