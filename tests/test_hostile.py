@@ -444,6 +444,50 @@ def test_header_arguments_with_line_breaks_are_refused():
     assert not problems("email.send", {"to": "Zoë <z@b.c>", "subject": "naïve café\t– ok", "body": "b"})
 
 
+def test_a_person_approving_a_send_is_told_of_addresses_that_look_like_others(home):
+    """A mail asks the model to send the figures to "accounting@examp\u0142e.org" (an l with a stroke) or to
+    "accounting@example.org" <drop@evil.example>: each reads as the real address. The send waits for
+    approval (confirm), and the views the person approves from (`assist queue ls`, `assist top`, the
+    dashboard) say where it really goes; an ordinary address is told nothing."""
+    (home / "assist.toml").write_text('[routes.outbox]\nactions = ["email.send"]\nconfirm = ["email.send"]\n')
+    to = ["accounting@examp\u0142e.org", '"accounting@example.org" <drop@evil.example>', "ana@example.org"]
+    docs = [{"type": "email.received", "source": f"test:{n}", "intent": {"route": "outbox"}, "result": {"parsed": {
+        "actions": [{"type": "email.send", "args": {"to": address, "subject": "figures", "body": "attached"}}]}}}
+        for n, address in enumerate(to)]
+    assert run(["act"], jsonl(*docs)).code == 0
+    shown = {}
+    for row in run(["queue", "ls", "--state", "hold", "--json"]).json():
+        [waiting] = row["awaiting"]
+        shown[waiting["args"]["to"]] = waiting.get("notices", [])
+    assert shown == {to[0]: ["examp\u0142e.org is written with letters beyond ASCII: its servers know it as "
+                             "xn--exampe-7db.org"],
+                     to[1]: ["goes to drop@evil.example, whose name reads as accounting@example.org"],
+                     to[2]: []}
+    from assist.queue.admin import describe
+
+    for row in run(["queue", "ls", "--state", "hold", "--json"]).json():
+        notices = row["awaiting"][0].get("notices")
+        assert describe(row) == "would run: email.send" + (f" (look: {notices[0]})" if notices else "")
+    listed = run(["queue", "ls", "--state", "hold"]).out
+    assert "xn--exampe-7db.org" in listed and "whose name reads as" in listed
+
+
+def test_links_and_names_that_look_like_others_are_noticed_in_any_argument():
+    from assist.act.lookalikes import notices
+
+    body = ("Pay at https://p\u0430ypal.com/login or http://user@b\u00e4nk.de:8080/x, thanks @Zo\u00eb; "
+            "write to ana@example.org")
+    assert notices({"body": body, "to": "ana@example.org"}) == [
+        "p\u0430ypal.com is written with letters beyond ASCII: its servers know it as xn--pypal-4ve.com",
+        "b\u00e4nk.de is written with letters beyond ASCII: its servers know it as xn--bnk-qla.de"]
+    too_long = "a" * 64 + "\u00e9.org"  # a label of more than 63 characters has no ASCII form
+    assert notices({"url": f"https://{too_long}/"}) == [
+        f"{too_long} is written with letters beyond ASCII and has no form a mail or web server knows"]
+    assert notices({"to": ["Ana <ana@example.org>", "bob@example.org"], "text": "no hosts here"}) == []
+    assert notices({"to": "ana@example.org <ana@example.org>"}) == []  # a name that is its own address
+    assert len(notices({"items": [f"x@h\u00e9{n}.org" for n in range(1000)]})) == 200  # looked at to a bound
+
+
 # -- 3. shell.run: an allowlist entry is a whole command line ---------------------------------------------
 
 

@@ -311,6 +311,24 @@ def test_a_subject_cannot_turn_its_row_of_the_dashboard_around(served, browser):
     assert not {"\u202e", "\u2066", "\u200f"} & set(shown), ascii(shown)
 
 
+def test_the_dashboard_says_where_a_held_send_really_goes(home, browser):
+    """Beside a held send's arguments, the dashboard shows the notices of act/lookalikes.py: an address in
+    letters beyond ASCII by the form its servers know, a name that reads as another address."""
+    from playwright.sync_api import expect
+
+    config = '[routes.outbox]\nactions = ["email.send"]\nconfirm = ["email.send"]\n'
+    with serving(home, config) as (base, _, _):
+        send = {"type": "email.send", "args": {"to": "accounting@examp\u0142e.org", "subject": "s", "body": "b"}}
+        assert run(["act"], jsonl({"type": "email.received", "intent": {"route": "outbox"},
+                                   "result": {"parsed": {"actions": [send]}}})).code == 0
+        [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+        page = browser.new_page()
+        page.goto(run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip())
+        row = page.locator(f'tr[data-task="{held["id"]}"]')
+        expect(row).to_contain_text("look: examp\u0142e.org is written with letters beyond ASCII: its servers "
+                                    "know it as xn--exampe-7db.org")
+
+
 def test_the_dashboard_drops_the_direction_controls_the_terminal_drops():
     """app.js's DIRECTION_CONTROLS is printable.py's BIDI_CONTROLS, written as a JavaScript class."""
     import re

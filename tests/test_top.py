@@ -117,6 +117,22 @@ def test_keys_approve_retry_and_inspect_the_selected_task(terminal, home, tmp_pa
     assert "Traceback" not in term.screen()
 
 
+def test_a_send_to_an_address_that_looks_like_another_says_where_it_goes(terminal, home):
+    """The person approves from the row: where a held send really goes comes first, before the subject
+    can push it out of the column (tests/test_hostile.py has the notices themselves)."""
+    (home / "assist.toml").write_text('[routes.outbox]\nactions = ["email.send"]\nconfirm = ["email.send"]\n')
+    send = {"type": "email.send", "args": {"to": '"accounting@example.org" <drop@evil.example>',
+                                           "subject": "figures", "body": "attached"}}
+    doc = {"type": "email.received", "data": {"subject": "Please send the Q3 figures to accounting today"},
+           "intent": {"route": "outbox"}, "result": {"parsed": {"actions": [send]}}}
+    assert run(["act"], jsonl(doc)).code == 0
+    term = terminal()
+    screen = term.wait_for("look: goes to drop@evil.example")
+    assert "1 waiting for you" in screen
+    term.keys("q")
+    assert term.exit_code() == 0
+
+
 def test_a_task_without_a_route_gets_one_from_a_picker(terminal, home, tmp_path):
     from conftest import UNSURE_ROUTES
 

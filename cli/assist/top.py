@@ -167,6 +167,9 @@ class Top(App[None]):
                 what = "needs a route (a): " + what
             if row.get("subject") and row["state"] == "hold":
                 what = f"{row['subject']}: {what}"
+            look = [n for a in row.get("awaiting", []) for n in a.get("notices", [])]
+            if look:  # where a held send really goes, before the subject can push it out of the column
+                what = f"look: {'; '.join(look)} | {what}"
             key = f"{row['queue']}/{row['id']}"
             self.rows[key] = row
             tasks.add_row(*map(cell, (row["state"], row["id"][-10:], row["queue"], what[:60], _age(row.get("age_s")))),

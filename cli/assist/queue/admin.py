@@ -59,7 +59,13 @@ class Row:
                 out["hold_reason"] = meta["hold_reason"]
             planned = [a for a in self.doc.get("actions", []) if a.get("status") == "awaiting_approval"]
             if planned:
+                from ..act.lookalikes import notices
+
                 out["awaiting"] = [{"type": a.get("type"), "args": a.get("args", {})} for a in planned]
+                for waiting in out["awaiting"]:  # where it really goes, for the person approving it
+                    found = notices(waiting["args"])
+                    if found:
+                        waiting["notices"] = found
         return out
 
 
@@ -135,7 +141,8 @@ def describe(row: dict[str, Any]) -> str:
     if state == "hold":
         awaiting = row.get("awaiting")
         if awaiting:
-            return "would run: " + ", ".join(a["type"] for a in awaiting)
+            look = "; ".join(n for a in awaiting for n in a.get("notices", []))
+            return "would run: " + ", ".join(a["type"] for a in awaiting) + (f" (look: {look})" if look else "")
         return row.get("hold_reason", "")
     return row.get("last_error", "")
 

@@ -89,7 +89,8 @@ function render(o) {
   rows($("held"), o.held, (t) => {
     const tr = document.createElement("tr");
     tr.dataset.task = t.id;
-    const would = (t.awaiting || []).map((a) => `${a.type} ${JSON.stringify(a.args)}`).join("; ") || t.info;
+    const would = (t.awaiting || []).map((a) => `${a.type} ${JSON.stringify(a.args)}`
+      + (a.notices ? ` — look: ${a.notices.join("; ")}` : "")).join("; ") || t.info;  // where it really goes
     const buttons = cell("");
     if (t.route === "fallback") buttons.append(...routePicker(t, o.routes), button("reject", "reject", "reject", t));
     else buttons.append(button("approve", "approve", "approve", t), button("reject", "reject", "reject", t));

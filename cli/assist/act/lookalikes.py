@@ -1,0 +1,64 @@
+"""What a person approving an action should be told about where it goes: addresses and links that look
+like others. A mail can ask the model to send something to `ana@exаmple.org` (a Cyrillic "а"), which
+reads as the real domain and is another, or to `"ana@example.org" <x@evil.example>`, whose name reads
+as an address. The approval views (`assist queue ls`, `assist top`, the dashboard) show these notices
+beside the action; nothing is refused here (a domain in another script is often the right one).
+"""
+
+from __future__ import annotations
+
+import re
+from email.utils import getaddresses
+from typing import Any
+
+MAX_STRINGS = 200  # strings of an action's arguments looked at
+ADDRESS_KEYS = ("to", "cc", "bcc", "reply_to")
+HOST = re.compile(r"(?:@|\b[a-z][a-z0-9+.-]*://(?:[^/@\s]*@)?)([^\s/?#<>\"',;:@]+)", re.IGNORECASE)
+
+
+def notices(args: Any) -> list[str]:
+    """Sentences about the addresses and hosts of an action's arguments that look like others."""
+    out: list[str] = []
+    for key, text in _strings(args):
+        if key in ADDRESS_KEYS:
+            out += _named_as_another(text)
+        for host in HOST.findall(text):
+            note = _beyond_ascii(host.rstrip(".")) if "." in host.strip(".") else None  # not an @mention
+            if note:
+                out.append(note)
+    return list(dict.fromkeys(out))
+
+
+def _named_as_another(text: str) -> list[str]:
+    """An address whose display name holds another address: "ana@example.org" <x@evil.example>."""
+    out = []
+    for name, address in getaddresses([text]):
+        shown = re.findall(r"[^\s<>\"']+@[^\s<>\"']+", name)
+        if shown and any(s.lower() != address.lower() for s in shown):
+            out.append(f"goes to {address}, whose name reads as {shown[0]}")
+    return out
+
+
+def _beyond_ascii(host: str) -> str | None:
+    if host.isascii():
+        return None
+    try:
+        ascii_form = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"{host} is written with letters beyond ASCII and has no form a mail or web server knows"
+    return f"{host} is written with letters beyond ASCII: its servers know it as {ascii_form}"
+
+
+def _strings(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """(the argument's name, a string) for the strings of the arguments, the first MAX_STRINGS."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[str, Any]] = [(key, value)]
+    while stack and len(found) < MAX_STRINGS:
+        name, item = stack.pop()
+        if isinstance(item, str):
+            found.append((name, item[:2000]))
+        elif isinstance(item, dict):
+            stack += [(str(k), v) for k, v in reversed(item.items())]
+        elif isinstance(item, list):
+            stack += [(name, v) for v in reversed(item)]
+    return found
