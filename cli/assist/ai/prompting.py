@@ -5,6 +5,9 @@ A prompt that does not fit is cut on purpose, in this order: the least similar c
 dropped, then the longest text fields of `data` are shortened (each marked where it was cut). What was
 cut is recorded in `prompt.cut` and logged; a template that cannot fit even with empty fields fails the
 task with the numbers.
+
+A chunk of the memory that writes to the assistant (ai/written_to_the_assistant.py: a downloaded
+document, a note quoting a mail) is no context: it is left out and named in `prompt.context_left_out`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ..errors import PermanentError
 from . import templates
 from .mail_view import mail_view
 from .models import Models
+from .written_to_the_assistant import written_to_the_assistant
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -84,19 +88,24 @@ class PromptBuilder:
             return self._memory
 
     def context_for(self, task: dict[str, Any], template: templates.Template,
-                    route: dict[str, Any]) -> list[dict[str, Any]]:
+                    route: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(the memory's chunks for the task, those left out because they write to the assistant: a
+        downloaded document or a quoted mail in the memory would steer every prompt it is found for)."""
         settings = {**template.context, **route.get("context", {})}
         k = int(settings.get("k", 0))
         if k <= 0:
-            return []
+            return [], []
         from ..decide.intent import task_text
 
         text = task_text(task)
         if not text:
-            return []
+            return [], []
         found = self.memory().query(text, k=k, max_distance=settings.get("max_distance", 0.7))
-        return [{"id": c["id"], "text": c["text"], "source": c["source"], "title": c["title"],
-                 "score": round(1 - c["distance"], 4)} for c in found]
+        chunks = [{"id": c["id"], "text": c["text"], "source": c["source"], "title": c["title"],
+                   "score": round(1 - c["distance"], 4)} for c in found]
+        written = [written_to_the_assistant([c["title"], c["text"]]) for c in chunks]
+        return ([c for c, w in zip(chunks, written, strict=True) if not w],
+                [c for c, w in zip(chunks, written, strict=True) if w])
 
     def user(self) -> dict[str, str]:
         """`user` for a template: the person assist works for, as their mail says it ([actions.smtp] from:
@@ -116,7 +125,7 @@ class PromptBuilder:
         model_name = self.models.chain(route.get("model") or template.model, route.get("tags"))[0]
         backend = self.models.get(model_name)
         budget = backend.context - template.max_tokens - REPLY_MARGIN
-        context = self.context_for(task, template, route)
+        context, left_out = self.context_for(task, template, route)
         data = task.get("data") or {}
         user = self.user()
 
@@ -161,6 +170,8 @@ class PromptBuilder:
             "options": {"temperature": template.temperature, "max_tokens": template.max_tokens},
             "tokens": tokens,
         }
+        if left_out:
+            section["context_left_out"] = [{k: c[k] for k in ("id", "source", "title")} for c in left_out]
         if template.output is not None:
             proposal = self.proposals(route, task) if self.proposals else None
             section["schema"] = with_proposals(template.output, proposal)
