@@ -296,6 +296,11 @@ def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):
         assert conn.select('"Drafts"')[0] == "OK"
         assert len(conn.uid("SEARCH", None, "ALL")[1][0].split()) == 1
         conn.logout()
+        # an address pasted from a mail that reads as another: where the draft really goes is said
+        lookalike = run(["ask", "send an email to ana@examp\u0142e.org saying i will be late"], timeout=300)
+        assert lookalike.code == 0 and "waiting for your approval: email.draft" in lookalike.out, lookalike.out
+        assert ("  look: examp\u0142e.org is written with letters beyond ASCII: its servers know it as "
+                "xn--exampe-7db.org") in lookalike.out.splitlines()
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)

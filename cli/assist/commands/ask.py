@@ -97,6 +97,7 @@ def _facts(task: dict[str, Any]) -> None:
 
 
 def _actions(task: dict[str, Any]) -> None:
+    from ..act.lookalikes import notices
     from ..asking import ASK_QUEUE
     from ..printable import printable
 
@@ -108,6 +109,8 @@ def _actions(task: dict[str, Any]) -> None:
         status = action.get("status")
         if status == "awaiting_approval":
             click.echo(f"waiting for your approval: {action['type']} {printable(str(action.get('args', {})))}")
+            for notice in notices(action.get("args", {})):  # where it really goes
+                click.echo(f"  look: {printable(notice)}")
             click.echo(f"  assist queue approve {task['id']} && assist act --from {ASK_QUEUE} --once")
         else:
             click.echo(f"{action['type']}: {status} {printable(str(action.get('error') or ''))}".rstrip())
