@@ -283,7 +283,7 @@ class DecisionEngine:
         model = self.request_model() if requests else self.model()
         if model is None:
             for i in rows:
-                out[i] = _no_model(requests)
+                out[i] = {**_no_model(requests), **_signals(spam_signal.get(i, {}))}
             return None
         vectors = (self.request_embedder() if requests else self.embedder()).embed(texts)
         probs = model.probabilities(vectors, texts)
