@@ -1,8 +1,9 @@
 """What a person approving an action should be told about where it goes: addresses and links that look
 like others. A mail can ask the model to send something to `ana@exаmple.org` (a Cyrillic "а"), which
 reads as the real domain and is another, or to `"ana@example.org" <x@evil.example>`, whose name reads
-as an address. The approval views (`assist queue ls`, `assist top`, the dashboard) show these notices
-beside the action; nothing is refused here (a domain in another script is often the right one).
+as an address. Where a person approves (`assist queue ls`, `assist top`, the dashboard, `assist ask`)
+these notices are shown beside the action; nothing is refused here (a domain in another script is often
+the right one).
 """
 
 from __future__ import annotations
