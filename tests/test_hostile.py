@@ -488,6 +488,29 @@ def test_links_and_names_that_look_like_others_are_noticed_in_any_argument():
     assert len(notices({"items": [f"x@h\u00e9{n}.org" for n in range(1000)]})) == 200  # looked at to a bound
 
 
+def test_any_document_is_looked_at_without_failing():
+    """What tells the person of text written to the assistant and of lookalike addresses reads documents
+    of any shape (a webhook's, a model's arguments): it answers, it never fails."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from assist.act.lookalikes import notices
+    from assist.ai.written_to_the_assistant import written_to_the_assistant
+
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
+                             | st.dictionaries(st.sampled_from(["to", "cc", "url", "body", "x"]) | st.text(max_size=8),
+                                               inner, max_size=5), max_leaves=30)
+
+    @settings(max_examples=300, deadline=None)
+    @given(documents)
+    def check(value):  # type: ignore[no-untyped-def]
+        assert isinstance(written_to_the_assistant(value), bool)
+        assert all(isinstance(n, str) for n in notices(value))
+
+    check()
+
+
 # -- 3. shell.run: an allowlist entry is a whole command line ---------------------------------------------
 
 
