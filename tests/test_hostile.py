@@ -587,6 +587,53 @@ vault = "/tmp"
     assert not [w for w in warnings(read(shipped), shipped) if "note" in w]
 
 
+def test_config_check_warns_about_a_home_that_drafts_to_mail_that_writes_to_the_assistant(home):
+    """A home made before mail was told apart when it writes to the assistant has an urgent rule that
+    drafts a reply to such a mail, and an Inbox entry that looks at its body only (an order in the subject
+    went unmarked). `assist config check` says what to add; the shipped file raises neither warning."""
+    (home / "assist.toml").write_text(FAST_CONFIG + """
+[[rules]]
+name = "urgent"
+route = "urgent"
+match = {all = [{field = "data.subject", regex = "(?i)urgent"}, {not = {field = "signals.spam", at_least = 0.3}}]}
+[[rules]]
+name = "careful"
+route = "urgent"
+match = {all = [{field = "data.subject", regex = "asap"},
+                {not = {field = "signals.written_to_the_assistant", equals = true}}]}
+[[rules]]
+name = "lists"
+route = "newsletter"
+match = {field = "data.headers.list-id", regex = "."}
+[routes.urgent]
+confirm = ["email.draft"]
+[[routes.urgent.fixed]]
+type = "email.draft"
+args = {to = "{{ data.from }}", subject = "Re: {{ data.subject }}", body = "{{ parsed.body }}"}
+[routes.newsletter]
+actions = ["notes.append"]
+[[routes.newsletter.fixed]]
+type = "notes.append"
+args = {note = "Lists", text = "{{ data.subject }}{% if data.body_text | written_to_the_assistant %} (!){% endif %}"}
+[actions.notes]
+vault = "/tmp"
+[actions.imap]
+host = "127.0.0.1"
+username = "me"
+password_env = "NOT_SET"
+""")
+    check = run(["config", "check"])
+    assert check.code == 0, check.err
+    assert "rules.0 (urgent): a mail that writes to the assistant gets email.draft" in check.err
+    assert 'add {not = {field = "signals.written_to_the_assistant", equals = true}}' in check.err
+    assert "rules.1" not in check.err and "rules.2" not in check.err
+    assert "routes.newsletter.fixed.0.args.text: data.body_text | written_to_the_assistant looks at" in check.err
+    from assist.config_file import read, warnings
+
+    shipped = REPO / "assist.toml"
+    assert not [w for w in warnings(read(shipped), shipped) if "writes to the assistant" in w]
+
+
 def test_config_check_warns_about_a_pattern_that_lets_options_through(home):
     (home / "assist.toml").write_text(FAST_CONFIG + '[actions.shell]\nallow = [["ls", {pattern = ".*"}]]\n')
     check = run(["config", "check"])

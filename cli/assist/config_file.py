@@ -137,11 +137,39 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
                         f"they are, line breaks and all (a mail can have a model write what reads as further "
                         f"entries); write {{{{ {found.strip()} | oneline }}}}"
                         for found in _multiline_values(text, _one_line_fields(route, path.parent))]
+                if _BODY_ONLY.search(text):
+                    out.append(f"routes.{name}.fixed.{index}.args.text: data.body_text | written_to_the_assistant "
+                               "looks at the body only (an order to the assistant in the subject goes unmarked); "
+                               "data | written_to_the_assistant looks at the subject, the sender and the "
+                               "attachments' names too")
+    out += _drafts_to_mail_written_to_the_assistant(raw)
     return [f"{path}: {w}" for w in out]
+
+
+def _drafts_to_mail_written_to_the_assistant(raw: dict[str, Any]) -> list[str]:
+    """Rules that route mail to a route that drafts or sends mail, with nothing keeping out a mail that
+    writes to the assistant (a home made before `signals.written_to_the_assistant`: the shipped urgent
+    rule has it)."""
+    out = []
+    routes = raw.get("routes", {})
+    for index, rule in enumerate(raw.get("rules", [])):
+        route = routes.get(rule.get("route")) if isinstance(rule, dict) else None
+        if not isinstance(route, dict) or "written_to_the_assistant" in str(rule.get("match")):
+            continue
+        kinds = [*route.get("actions", []), *route.get("confirm", []),
+                 *(a.get("type") for a in route.get("fixed", []) if isinstance(a, dict))]
+        writes = [kind for kind in dict.fromkeys(kinds) if kind in WRITES_MAIL]
+        if writes:
+            out.append(f"rules.{index} ({rule.get('name', '?')}): a mail that writes to the assistant gets "
+                       f"{', '.join(writes)} from what a model read of it; add {{not = {{field = "
+                       f"\"signals.written_to_the_assistant\", equals = true}}}} to its match (docs/classify.md)")
+    return out
 
 
 # the actions that send mail to an address their arguments name: one a model proposes can go anywhere
 SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
+WRITES_MAIL = (*SENDS_MAIL, "email.draft", "gmail.draft")  # a reply a model wrote, sent or in Drafts
+_BODY_ONLY = re.compile(r"data\.body_text\s*\|\s*written_to_the_assistant")
 MODELS_WORDS = "a model's words or a mail's body"
 _VALUE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _MULTILINE = re.compile(r"\b(parsed|result|data\.body_text|data\[.body_text.\])\b")
