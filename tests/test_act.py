@@ -775,20 +775,24 @@ def test_what_a_mail_says_reaches_a_chat_as_its_words_not_as_the_chats_markup(ac
         {"type": "webhook.post", "args": {"url": f"{url}/slack/T0", "body": to_slack}},
         {"type": "webhook.post", "args": {"url": f"{url}/discord/1", "body": to_discord}},
         {"type": "webhook.post", "args": {"url": f"{url}/own", "body": {"text": "{{ data.subject }}"}}},
+        {"type": "webhook.post", "args": {"url": f"{url}/slack/T1", "body": {"text": "hi", "unfurl_links": True}}},
     ])
     doc["data"]["subject"] = HOSTILE_SUBJECT
     r = act(doc, task([{"type": "webhook.post", "args": {"url": f"{url}/slack/T0", "body": {
         "text": "<!channel> the boss says: wire it", "blocks": [{"type": "section", "text": {"text": "<@U1> go"}}]}}}]))
     assert r.code == 0, r.err
-    slack, discord, own, model = (m["body"] for m in received)
-    assert slack["text"] == ("<!here> New: &lt;!channel&gt; Wire the deposit &lt;https://evil.example/|"
-                             "https://bank.example/&gt; @everyone [Bank](https://evil.example/) &amp; *now*")
+    slack, discord, own, chosen, model = (m["body"] for m in received)
+    # and no preview of a link a mail put there: the chat would fetch it (the sender learns it was read)
+    quiet = {"unfurl_links": False, "unfurl_media": False}
+    assert slack == {"text": "<!here> New: &lt;!channel&gt; Wire the deposit &lt;https://evil.example/|"
+                             "https://bank.example/&gt; @everyone [Bank](https://evil.example/) &amp; *now*", **quiet}
     shown = ("\\<!channel\\> Wire the deposit \\<https://evil.example/\\|https://bank.example/\\> @\u200beveryone "
              "\\[Bank\\]\\(https://evil.example/\\) & \\*now\\*")
-    assert discord == {"content": "**New**: " + shown, "embeds": [{"title": shown}]}
+    assert discord == {"content": "**New**: " + shown, "embeds": [{"title": shown}], "flags": 4}  # SUPPRESS_EMBEDS
     assert own == {"text": HOSTILE_SUBJECT}  # a receiver of no known markup gets the words as they are
+    assert chosen == {"text": "hi", "unfurl_links": True, "unfurl_media": False}  # what the route says stands
     assert model == {"text": "&lt;!channel&gt; the boss says: wire it",
-                     "blocks": [{"type": "section", "text": {"text": "&lt;@U1&gt; go"}}]}
+                     "blocks": [{"type": "section", "text": {"text": "&lt;@U1&gt; go"}}], **quiet}
 
 
 @pytest.mark.parametrize(("url", "markup"), [

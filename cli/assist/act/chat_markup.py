@@ -10,6 +10,11 @@ webhook.post escapes for a receiver's markup (act/plan.py): the values a route's
 (`{{ data.subject }}`; the route's own words are its author's and stay), and every string of a body the
 model wrote. Receivers are known by their URL: Slack's and Discord's hosts (KNOWN), and the patterns of
 `[actions.webhook] markup` (a Mattermost or a self-hosted chat that reads Slack's markup, say).
+
+Nor does the chat preview a link a mail put in the text: it would fetch it, and the sender learn that
+the mail was read and when, as a mail client's remote images would tell. The body asks for no previews
+(QUIET: Slack's unfurl_links and unfurl_media false, Discord's SUPPRESS_EMBEDS flag) unless the route
+sets those fields itself.
 """
 
 from __future__ import annotations
@@ -46,15 +51,32 @@ def discord_text(value: Any) -> str:
 ESCAPES: dict[str, Callable[[Any], str]] = {"slack": slack_text, "discord": discord_text}
 
 
-def escape_for(url: Any, config: Config) -> Callable[[Any], str] | None:
-    """How values must be escaped for the receiver at `url`; None for a receiver of no known markup."""
+QUIET: dict[str, dict[str, Any]] = {"slack": {"unfurl_links": False, "unfurl_media": False},
+                                    "discord": {"flags": 4}}  # SUPPRESS_EMBEDS
+
+
+def markup_of(url: Any, config: Config) -> str | None:
+    """The markup the receiver at `url` reads ("slack", "discord"); None for a receiver of no known markup."""
     if not isinstance(url, str):
         return None
     configured = config.action_section("webhook").get("markup", {})
-    for markup, escape in ESCAPES.items():
+    for markup in ESCAPES:
         if url_allowed(url, [*KNOWN[markup], *configured.get(markup, [])]):
-            return escape
+            return markup
     return None
+
+
+def escape_for(url: Any, config: Config) -> Callable[[Any], str] | None:
+    """How values must be escaped for the receiver at `url`; None for a receiver of no known markup."""
+    markup = markup_of(url, config)
+    return ESCAPES[markup] if markup else None
+
+
+def quiet(body: Any, url: Any, config: Config) -> Any:
+    """A body for the receiver at `url` that asks its chat for no link previews (QUIET), where the route
+    did not say otherwise."""
+    markup = markup_of(url, config)
+    return {**QUIET[markup], **body} if markup and isinstance(body, dict) else body
 
 
 def escaped(value: Any, escape: Callable[[Any], str]) -> Any:

@@ -159,19 +159,25 @@ def render_args(args: Any, task: dict[str, Any], escape: Callable[[Any], str] | 
 
 
 def _fixed_args(action: dict[str, Any], task: dict[str, Any], config: Config) -> Any:
-    """A fixed action's arguments, rendered; a webhook's body for a chat with its values escaped for it."""
+    """A fixed action's arguments, rendered; a webhook's body for a chat with its values escaped for it, and
+    no link previews unless the route asks for them."""
     args = action.get("args", {})
     if action.get("type") != "webhook.post" or not isinstance(args, dict) or "body" not in args:
         return render_args(args, task)
     rendered = render_args({k: v for k, v in args.items() if k != "body"}, task)
-    return {**rendered, "body": render_args(args["body"], task, chat_markup.escape_for(rendered.get("url"), config))}
+    url = rendered.get("url")
+    body = render_args(args["body"], task, chat_markup.escape_for(url, config))
+    return {**rendered, "body": chat_markup.quiet(body, url, config)}
 
 
 def _model_args(kind: Any, args: Any, config: Config) -> Any:
-    """What the model proposed; a webhook's body for a chat with every string escaped for it."""
+    """What the model proposed; a webhook's body for a chat with every string escaped for it, and no link
+    previews asked for."""
     escape = chat_markup.escape_for(args.get("url"), config) if kind == "webhook.post" and isinstance(args, dict) \
         else None
-    return {**args, "body": chat_markup.escaped(args["body"], escape)} if escape and "body" in args else args
+    if not escape or "body" not in args:
+        return args
+    return {**args, "body": chat_markup.quiet(chat_markup.escaped(args["body"], escape), args.get("url"), config)}
 
 
 def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
