@@ -452,6 +452,28 @@ def test_the_inbox_note_says_when_a_mail_writes_to_the_assistant(home, tmp_path)
     assert third.endswith("(the mail writes to the assistant: read it yourself)")
 
 
+def test_the_inbox_note_says_when_a_sender_looks_like_another(home, tmp_path):
+    """"from PayPal <service@p\u0430ypal.com>" (a Cyrillic a) reads as PayPal's address in "Inbox summary";
+    so does "from \"service@paypal.com\" <x@evil.example>" at a glance. The entry says where it is really
+    from; an ordinary sender's entry says nothing."""
+    from assist.init_home import template
+
+    (tmp_path / "vault").mkdir()
+    (home / "assist.toml").write_text(template() + f'\n[actions.notes]\nvault = "{tmp_path / "vault"}"\n')
+    parsed = {"summary": "Your account is locked.", "category": "finance", "urgency": "high", "needs_reply": False}
+    senders = ["PayPal <service@p\u0430ypal.com>", '"service@paypal.com" <x@evil.example>', "Ana <ana@example.org>"]
+    r = run(["act"], jsonl(*({"type": "email.received", "intent": {"route": "triage"}, "result": {"parsed": parsed},
+                              "data": {"subject": "Account", "from": sender, "body_text": "Sign in."}}
+                             for sender in senders)))
+    assert r.code == 0, r.err
+    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
+    lines = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    assert lines[0].endswith("(look: p\u0430ypal.com is written with letters beyond ASCII: its servers know it as "
+                             "xn--pypal-4ve.com)")
+    assert lines[1].endswith("(look: from x@evil.example, whose name reads as service@paypal.com)")
+    assert lines[2].endswith("Your account is locked.")
+
+
 def test_the_week_note_says_when_an_event_writes_to_the_assistant(home, tmp_path):
     """The week's summary is written by a model that read the events, invitations from others among them:
     an event's title or place that writes to the assistant is said so in the "Week" note."""

@@ -473,7 +473,7 @@ def test_a_person_approving_a_send_is_told_of_addresses_that_look_like_others(ho
 
 
 def test_links_and_names_that_look_like_others_are_noticed_in_any_argument():
-    from assist.act.lookalikes import notices
+    from assist.lookalikes import notices
 
     body = ("Pay at https://p\u0430ypal.com/login or http://user@b\u00e4nk.de:8080/x, thanks @Zo\u00eb; "
             "write to ana@example.org")
@@ -494,8 +494,8 @@ def test_any_document_is_looked_at_without_failing():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from assist.act.lookalikes import notices
     from assist.ai.written_to_the_assistant import written_to_the_assistant
+    from assist.lookalikes import notices
 
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
     documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)

@@ -312,7 +312,7 @@ def test_a_subject_cannot_turn_its_row_of_the_dashboard_around(served, browser):
 
 
 def test_the_dashboard_says_where_a_held_send_really_goes(home, browser):
-    """Beside a held send's arguments, the dashboard shows the notices of act/lookalikes.py: an address in
+    """Beside a held send's arguments, the dashboard shows the notices of lookalikes.py: an address in
     letters beyond ASCII by the form its servers know, a name that reads as another address."""
     from playwright.sync_api import expect
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..lookalikes import sender
 from .written_to_the_assistant import written_to_the_assistant
 
 FENCE = "+++"
@@ -71,6 +72,7 @@ def _environment(finalize: Callable[[Any], str] | None = None) -> Any:
                                         finalize=finalize)
     env.filters["oneline"] = oneline
     env.filters["written_to_the_assistant"] = written_to_the_assistant
+    env.filters["sender_lookalike"] = sender
     return env
 
 

@@ -97,8 +97,8 @@ def _facts(task: dict[str, Any]) -> None:
 
 
 def _actions(task: dict[str, Any]) -> None:
-    from ..act.lookalikes import notices
     from ..asking import ASK_QUEUE
+    from ..lookalikes import notices
     from ..printable import printable
 
     parsed = (task.get("result") or {}).get("parsed")

@@ -59,7 +59,7 @@ class Row:
                 out["hold_reason"] = meta["hold_reason"]
             planned = [a for a in self.doc.get("actions", []) if a.get("status") == "awaiting_approval"]
             if planned:
-                from ..act.lookalikes import notices
+                from ..lookalikes import notices
 
                 out["awaiting"] = [{"type": a.get("type"), "args": a.get("args", {})} for a in planned]
                 for waiting in out["awaiting"]:  # where it really goes, for the person approving it

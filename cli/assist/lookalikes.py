@@ -1,19 +1,19 @@
-"""What a person approving an action should be told about where it goes: addresses and links that look
-like others. A mail can ask the model to send something to `ana@exаmple.org` (a Cyrillic "а"), which
-reads as the real domain and is another, or to `"ana@example.org" <x@evil.example>`, whose name reads
-as an address. Where a person approves (`assist queue ls`, `assist top`, the dashboard, `assist ask`)
-these notices are shown beside the action; nothing is refused here (a domain in another script is often
-the right one).
+"""What a person should be told about where an action goes, or a mail comes from: addresses and links
+that look like others. A mail can ask the model to send something to `ana@exаmple.org` (a Cyrillic
+"а"), which reads as the real domain and is another, or to `"ana@example.org" <x@evil.example>`, whose
+name reads as an address; a mail can come from such addresses too. Where a person approves (`assist
+queue ls`, `assist top`, the dashboard, `assist ask`) these notices are shown beside the action, and the
+shipped Inbox entry says where a mail is really from (the template filter `sender_lookalike`). Nothing
+is refused here: a domain in another script is often the right one.
 """
 
 from __future__ import annotations
 
 import re
-from email.utils import getaddresses
 from typing import Any
 
 MAX_STRINGS = 200  # strings of an action's arguments looked at
-ADDRESS_KEYS = ("to", "cc", "bcc", "reply_to")
+ADDRESS_KEYS = ("to", "cc", "bcc", "reply_to", "from")
 HOST = re.compile(r"(?:@|\b[a-z][a-z0-9+.-]*://(?:[^/@\s]*@)?)([^\s/?#<>\"',;:@]+)", re.IGNORECASE)
 
 
@@ -22,7 +22,7 @@ def notices(args: Any) -> list[str]:
     out: list[str] = []
     for key, text in _strings(args):
         if key in ADDRESS_KEYS:
-            out += _named_as_another(text)
+            out += _named_as_another(text, "from" if key == "from" else "goes to")
         for host in HOST.findall(text):
             note = _beyond_ascii(host.rstrip(".")) if "." in host.strip(".") else None  # not an @mention
             if note:
@@ -30,13 +30,21 @@ def notices(args: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _named_as_another(text: str) -> list[str]:
+def sender(address: Any) -> str:
+    """`{{ data.from | sender_lookalike }}`: where a mail is really from when its sender reads as another
+    ("" when it does not)."""
+    return "; ".join(notices({"from": str(address or "")}))
+
+
+def _named_as_another(text: str, way: str) -> list[str]:
     """An address whose display name holds another address: "ana@example.org" <x@evil.example>."""
+    from email.utils import getaddresses
+
     out = []
     for name, address in getaddresses([text]):
         shown = re.findall(r"[^\s<>\"']+@[^\s<>\"']+", name)
         if shown and any(s.lower() != address.lower() for s in shown):
-            out.append(f"goes to {address}, whose name reads as {shown[0]}")
+            out.append(f"{way} {address}, whose name reads as {shown[0]}")
     return out
 
 
