@@ -342,3 +342,6 @@ def test_the_mail_of_the_fixtures_does_not_write_to_the_assistant():
     assert len(paths) > 120
     flagged = [p.name for p in paths if written_to_the_assistant(parse_message(p.read_bytes()))]
     assert flagged == []
+    from assist.lookalikes import sender  # nor is any sender said to look like another
+
+    assert [p.name for p in paths if sender(parse_message(p.read_bytes()).get("from"))] == []
