@@ -70,6 +70,8 @@ def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
     if task["data"].get("written_to_the_assistant"):  # the answer may say what an invitation or a mail told it
         click.echo(f"({'a mail' if 'found' in task['data'] else 'an event'} above writes to the assistant: "
                    "read it yourself)")
+    for chunk in (task.get("prompt") or {}).get("context_left_out", []):  # a note of the memory not given
+        click.echo(f"(left out, as it writes to the assistant: {printable(str(chunk.get('source')))})")
     _actions(task)
 
 
