@@ -292,7 +292,7 @@ class DecisionEngine:
         spam_column = model.classes.index(spam.route) if spam is not None and spam.route in model.classes else None
         fallback = self.settings.get("request_fallback", "chat")
         for row, i in enumerate(rows):
-            if i in spam_signal and spam_column is not None:  # for mail, spam is the spam decision's call
+            if spam_column is not None and "spam" in spam_signal.get(i, {}):  # the spam decision judged it
                 probs[row, spam_column] = 0.0
                 probs[row] /= max(float(probs[row].sum()), 1e-9)
             intent = model.decide(probs[row], threshold, route_thresholds=own)
@@ -317,8 +317,8 @@ class DecisionEngine:
                     continue
                 if signals.get("rescued"):
                     self._learn_not_spam(task)
-            if is_mail(task) and written_to_the_assistant(task["data"]):
-                signals = {**signals, "written_to_the_assistant": True}  # the rules keep such mail from drafts
+            if not is_request(task) and written_to_the_assistant(task.get("data")):  # outside words, not the
+                signals = {**signals, "written_to_the_assistant": True}  # person's: kept from drafts, held
             if signals:
                 spam_signal[i] = signals
             rule = first_match(self.rules, {**task, "signals": signals})  # ours, never the document's

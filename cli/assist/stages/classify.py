@@ -1,9 +1,9 @@
 """`assist classify`: the decision engine as a stage. A task nobody is sure about (route "fallback") is
 shown to the language model named by `[classify] fallback_model` (by default the embedded model when it
 is the capable catalog one, decide/llm_fallback.py); what is still unplaced is held
-for a person, who may give it a route (`assist queue approve ID --route NAME`); that choice stands. A mail
-that writes to the assistant (its words would steer the model's choice) is held without asking it. A
-task with nothing to classify (no text, subject or body) is held too, and named as bad input."""
+for a person, who may give it a route (`assist queue approve ID --route NAME`); that choice stands. A task
+from outside that writes to the assistant (its words would steer the model's choice) is held without
+asking it. A task with nothing to classify (no text, subject or body) is held too, and named as bad input."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class ClassifyStage(Stage):
                 out.append(Hold(task, f"{NOTHING_TO_CLASSIFY}; held for a person", bad_input=True))
                 continue
             if intent["route"] == "fallback" and (intent.get("signals") or {}).get("written_to_the_assistant"):
-                intent["reason"] = ("no confident route, and the mail writes to the assistant: its route is not "
+                intent["reason"] = ("no confident route, and its text writes to the assistant: its route is not "
                                     "the fallback model's to choose; held for a person")
             elif intent["route"] == "fallback" and self.llm is not None and not intent["by"].startswith("spam:"):
                 try:
