@@ -139,19 +139,39 @@ def test_a_run_stopped_while_the_model_still_computes_exits_with_its_code_not_a_
     """A task past its timeout and the grace after it stops the worker (StageStuck) while llama.cpp is
     still computing in its thread; the interpreter's shutdown then freed the model under it: a segmentation
     fault (exit 139 here, with the 1.5B model on a busy machine), not the documented 75."""
-    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\nthreads = 1\n')
+    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\nthreads = 1\ncontext = 4096\n')
     story = " ".join(f"Day {i}: the team met, argued about the plan, and wrote it down again." for i in range(90))
+    # a reply that must hold 2,000 characters or more: the model cannot stop early (it once wrote little
+    # and was done within the grace on a quiet machine)
+    schema = {"type": "object", "required": ["retold"], "additionalProperties": False,
+              "properties": {"retold": {"type": "string", "minLength": 2000}}}
     task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "plain"},
-            "prompt": {"model": "embedded", "options": {"max_tokens": 600},
+            "prompt": {"model": "embedded", "options": {"max_tokens": 1000}, "schema": schema,
                        "messages": [{"role": "user", "content": story + "\nNow retell every day in your own words."}]}}
-    # one thread, a prompt of about 1,500 tokens and up to 600 more to write: far longer than the 0.1 s
-    # timeout and the 5 s grace after it on any machine
+    # one thread, a prompt of about 1,800 tokens and 400 or more to write (about 10 s here, twice the 0.1 s
+    # timeout and the 5 s grace after it); the worker stops at the end of the grace, however long the rest
     stopped = cli(["run", "--timeout", "0.1s"], input=jsonl(task), timeout=300)
     assert "did not stop within" in stopped.err
     assert stopped.code == 75, (stopped.code, stopped.err)
     assert stopped.out == ""
     [kept] = (llm_home / "spool" / "run" / "new").glob("*.json")  # for the next run
     assert orjson.loads(kept.read_bytes())["prompt"] == task["prompt"]
+
+
+def test_a_schema_asking_for_a_long_string_is_checked_not_a_crash(llm_home, cli):
+    """llama.cpp's grammar parser refuses a repetition of more than 2,000, and the process then died in the
+    sampler (a segmentation fault, exit 139) on every task of a template whose output asked for a string of
+    at least 2,500 characters. The grammar asks for what it can (2,000), validation for the rest: a reply
+    that does not fit (here: cut at 8 tokens) fails the task with the reason, as any such reply."""
+    configure(llm_home, '[models.embedded]\nbackend = "llamacpp"\nseed = 7\n')
+    schema = {"type": "object", "required": ["essay"], "additionalProperties": False,
+              "properties": {"essay": {"type": "string", "minLength": 2500, "maxLength": 9000}}}
+    task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "plain"},
+            "prompt": {"model": "embedded", "options": {"max_tokens": 8}, "schema": schema,
+                       "messages": [{"role": "user", "content": "Write a long essay about rain."}]}}
+    ran = cli(["run"], input=jsonl(task), timeout=300)
+    assert ran.code == 1, (ran.code, ran.err)
+    assert "replied with unusable JSON" in ran.err and "Segmentation" not in ran.err
 
 
 def test_a_mail_cannot_open_a_turn_of_its_own(llm_home, cli, monkeypatch):

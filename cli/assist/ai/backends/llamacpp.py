@@ -84,8 +84,11 @@ def _close_all() -> None:
 # llama-cpp-python's schema converter spells `maxLength: 300` as 300 nested rules, which its grammar
 # parser rejects (and then it silently allows any JSON at all). So bounded strings go through the
 # converter as a marker and come out as llama.cpp's own `{m,n}` repetition; patterns and formats are left
-# to validation. Strings never hold raw control characters (JSON does not allow them).
+# to validation. Strings never hold raw control characters (JSON does not allow them). The parser refuses
+# a repetition of more than MAX_REPEAT, and the process then died in the sampler (a segmentation fault):
+# a longer minLength is asked of the grammar as MAX_REPEAT, and validation checks the rest.
 MARKER = re.compile(r'"\\"@@ASSIST_STR_(\d+)_(\d+)@@\\""')
+MAX_REPEAT = 2000  # llama.cpp's MAX_REPETITION_THRESHOLD
 CHAR_RULE = r'assist-char ::= [^"\\\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})'
 
 
@@ -95,7 +98,8 @@ def _marked(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     if schema.get("type") == "string" and ("maxLength" in schema or "minLength" in schema):
-        return {"const": f"@@ASSIST_STR_{int(schema.get('minLength', 0))}_{int(schema.get('maxLength', 100_000))}@@"}
+        low = min(int(schema.get("minLength", 0)), MAX_REPEAT)
+        return {"const": f"@@ASSIST_STR_{low}_{max(low, int(schema.get('maxLength', 100_000)))}@@"}
     return {k: _marked(v) for k, v in schema.items() if k not in ("pattern", "format")}
 
 
