@@ -183,7 +183,6 @@ def _multiline_values(template: str, one_line: set[str]) -> list[str]:
             and not ((field := _PARSED_FIELD.match(found)) and field[1] in one_line)]
 
 
-
 def _one_line_fields(route: dict[str, Any], home: Path) -> set[str]:
     """The reply fields of a route's template that its output schema keeps to one of a few words (an
     enum) or to what is not text (a number, a boolean): they hold no line break."""

@@ -69,19 +69,19 @@ def prompt_source(messages: list[dict[str, Any]]) -> str:
     return "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
 
 
-def strings(value: Any, limit: int = 1 << 20) -> list[str]:
-    """The strings in a JSON value (a task's data), depth first, up to `limit` characters in all."""
+def strings(value: Any, limit: int = 1 << 20, depth: int | None = None) -> list[str]:
+    """The strings in a JSON value (a task's data), depth first, up to `limit` characters in all (an empty
+    string counts as one: a million of them is no free work), and with `depth`, no deeper than that."""
     found: list[str] = []
-    stack, left = [value], limit
+    stack, left = [(value, 0)], limit
     while stack and left > 0:
-        item = stack.pop()
+        item, level = stack.pop()
         if isinstance(item, str):
             found.append(item[:left])
-            left -= len(item)
-        elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
+            left -= max(1, len(item))
+        elif isinstance(item, (dict, list, tuple)) and (depth is None or level < depth):
+            items = item.values() if isinstance(item, dict) else item
+            stack.extend((v, level + 1) for v in reversed(list(items)))
     return found
 
 

@@ -76,20 +76,7 @@ def _pattern() -> Any:
 def written_to_the_assistant(value: Any) -> bool:
     """Whether a text, or any text of a document (its strings, keys aside, to MAX_TEXT characters in all),
     writes to an AI that reads it (see the module's docstring)."""
+    from .grounding import strings
+
     pattern = _pattern()
-    return any(pattern.search(text) is not None for text in _texts(value, [MAX_TEXT], 0))
-
-
-def _texts(value: Any, left: list[int], depth: int) -> Any:
-    """The strings of a value, depth first, cut where the characters `left` run out."""
-    if left[0] <= 0:
-        return
-    if isinstance(value, str):
-        text = value[:left[0]]
-        left[0] -= max(1, len(text))
-        yield text
-    elif isinstance(value, (dict, list, tuple)) and depth < MAX_DEPTH:
-        for item in value.values() if isinstance(value, dict) else value:
-            yield from _texts(item, left, depth + 1)
-            if left[0] <= 0:
-                return
+    return any(pattern.search(text) is not None for text in strings(value, MAX_TEXT, MAX_DEPTH))
