@@ -303,6 +303,48 @@ def test_a_model_told_by_a_mail_acts_on_no_other_message(imap_home):
     assert deleted == [b""] and seen == [b"2"]  # only the stranger's own mail, as it asked
 
 
+def test_a_feed_item_cannot_name_the_persons_mail_for_a_mail_route_to_move(imap_home):
+    """A feed is untrusted and its items' fields are its own: an item whose subject reads as a list's
+    ("[list] weekly") and whose data.message_id is the boss's mail took the mail route's rule, and that
+    route's fixed move of "{{ data.message_id }}" filed the boss's mail in Lists; a model's move on the
+    route of a feed item named it too. Only a mail names its own message: an item of a feed, a webhook or
+    a watched folder has none, whatever its data says."""
+    _, imap = imap_home
+    boss = "<boss@corp.example>"
+    imap.deliver(mail(boss, "the contract"), 1)
+    items = [{"type": "feed.item", "data": {"subject": "[list] weekly", "message_id": boss}},
+             {"type": "feed.item", "data": {"subject": "weekly", "message_id": boss}}]
+    url, stop = ws_feed([orjson.dumps(item).decode() for item in items])
+    try:
+        ingest = run(["ingest", "ws", url, "--count", "2"], timeout=60)
+    finally:
+        stop()
+    assert ingest.code == 0, ingest.err
+    classified = run(["classify"], ingest.out)
+    assert classified.code == 0, classified.err
+    [listed] = classified.lines
+    assert listed["intent"]["route"] == "newsletter", classified.err  # the subject took the rule: no guard
+    other = orjson.loads(ingest.out.splitlines()[1])
+    proposal = [{"type": "email.move", "args": {"message_id": boss, "to": "Trash"}}]
+    other |= {"intent": {"route": "model"}, "result": {"parsed": {"actions": proposal}}}  # as a model's reply
+    tasks = [listed, other]
+    act = run(["act"], jsonl(*tasks))
+    assert act.code == 0, act.err
+    for out in act.lines:
+        [action] = out["actions"]
+        assert action["status"] == "refused", action
+        assert "no mail of its own" in action["error"]
+    assert folders_and_counts(imap) == {"INBOX": 1}
+    # the person's own mail, by the same routes, is still filed
+    imap.deliver(mail("<post@lists.example>", "[list] real post"), 2)
+    fetched = subprocess.run([ASSIST, "ingest", "imap", "--host", "127.0.0.1", "--port", str(imap.port), "--plain",
+                              "--user", imap.user, "--once"], capture_output=True, timeout=60,
+                             env={**os.environ, "ASSIST_IMAP_PASSWORD": imap.password})
+    filed = run(["act"], run(["classify"], fetched.stdout).out)
+    assert [t["actions"][0]["status"] for t in filed.lines if t["data"]["subject"] == "[list] real post"] == ["done"]
+    assert folders_and_counts(imap) == {"INBOX": 1, "Lists": 1}
+
+
 def test_a_message_id_with_a_tail_cannot_file_the_mail_it_imitates(imap_home):
     """Python's email package reads `Message-ID: <boss@corp.example>-x` as `<boss@corp.example>`, the
     server's copy says what was sent. So a "[list]" mail with that header, filed in Lists by its route's
@@ -387,6 +429,35 @@ roots = {{docs = "{files}"}}
     assert second["actions"][0]["status"] == "refused" and "no file of its own" in second["actions"][0]["error"]
     assert (files / "report.docx").read_text() == "the report" and not (files / "Public" / "p.txt").exists()
     assert (files / "Sorted" / "new.pdf").read_text() == "new" and (files / "Sorted" / "new.txt").exists()
+
+
+def test_a_webhook_cannot_name_a_file_for_a_routes_fixed_action_on_its_own_file(home, tmp_path):
+    """A route that trashes its task's own file (`path = "{{ data.name }}"`) trashed whatever file a
+    webhook's or a feed's data named, when such a task took the route. Only a watched folder's event has a
+    file of its own; the same fixed action on another task is refused."""
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in ("report.docx", "old.tmp.pdf"):
+        (files / name).write_text(name)
+    (home / "assist.toml").write_text(FAST_CONFIG + f"""
+[routes.tidy]
+actions = ["file.trash"]
+[[routes.tidy.fixed]]
+type = "file.trash"
+args.path = "{{{{ data.name }}}}"
+
+[actions.files]
+roots = {{docs = "{files}"}}
+""")
+    hook = {"type": "webhook.scanner", "data": {"name": "report.docx"}, "intent": {"route": "tidy"}}
+    event = {"type": "file.created", "data": {"path": str(files / "old.tmp.pdf"), "name": "old.tmp.pdf",
+                                              "dir": str(files)}, "intent": {"route": "tidy"}}
+    r = run(["act"], jsonl(hook, event))
+    assert r.code == 0, r.err
+    first, second = r.lines
+    assert first["actions"][0]["status"] == "refused" and "no file of its own" in first["actions"][0]["error"]
+    assert second["actions"][0]["status"] == "done", second["actions"][0]["error"]
+    assert (files / "report.docx").exists() and not (files / "old.tmp.pdf").exists()
 
 
 def test_a_model_puts_no_file_where_programs_read_their_settings(home, tmp_path):

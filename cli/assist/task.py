@@ -101,11 +101,23 @@ def is_request(task: Task) -> bool:
     return task.get("type") == "request"
 
 
+def is_mail(task: Task) -> bool:
+    """A mail (`email.*`), read from the message itself by mail ingestion: the only task whose
+    data.message_id names a message of the person's mailbox that is its own."""
+    return str(task.get("type", "")).startswith("email.")
+
+
+def is_file_event(task: Task) -> bool:
+    """A watched folder's event (`file.*`, ingest/watch.py): the only task whose data.path is a file of
+    the person's that is its own."""
+    return str(task.get("type", "")).startswith("file.")
+
+
 def only_assist_makes(task: Task) -> bool:
     """A type that only assist's own sources make: a request (the person's own words) or a mail (read
     from the message itself by mail ingestion, whose Message-ID the mail actions act on). A feed's
     document of such a type speaks for no one."""
-    return is_request(task) or str(task.get("type", "")).startswith("email.")
+    return is_request(task) or is_mail(task)
 
 
 def from_outside(doc: Task, *, source: str) -> Task:

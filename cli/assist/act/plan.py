@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..task import is_file_event, is_mail
 from . import chat_markup
 from .registry import REGISTRY, ActionError, Executor, problems
 
@@ -29,9 +30,10 @@ NAMES_A_MESSAGE = {"email.move": ("message_id", "from"), "email.flag": ("message
 
 def own_message(kind: str, task: dict[str, Any]) -> dict[str, str] | None:
     """The arguments a model's action of this kind must have to name its task's own mail (data.message_id,
-    in data.imap.folder or INBOX); None when the task has no mail of its own."""
+    in data.imap.folder or INBOX); None when the task has no mail of its own: it is not a mail (a feed's
+    item, a webhook's or a file's event says what it likes in its data)."""
     data = task.get("data")
-    own = data.get("message_id") if isinstance(data, dict) else None
+    own = data.get("message_id") if isinstance(data, dict) and is_mail(task) else None
     if not isinstance(own, str):
         return None
     id_argument, folder_argument = NAMES_A_MESSAGE[kind]
@@ -49,7 +51,8 @@ def not_own_message(kind: str, args: dict[str, Any], task: dict[str, Any]) -> st
         return None
     own = own_message(kind, task)
     if own is None:
-        return "the model named a message, and this task has no mail of its own (data.message_id)"
+        return ("the model named a message, and this task has no mail of its own "
+                + ("(data.message_id)" if is_mail(task) else f"(it is not a mail: {str(task.get('type'))[:60]})"))
     for argument, value in own.items():
         if args.get(argument, "INBOX" if argument != "message_id" else None) != value:
             return (f"the model named another message than its task's own ({argument} must be "
@@ -72,7 +75,7 @@ def not_own_file(kind: str, args: dict[str, Any], task: dict[str, Any], config: 
     from .paths import confine, root_of
 
     data = task.get("data")
-    own = data.get("path") if isinstance(data, dict) and str(task.get("type", "")).startswith("file.") else None
+    own = data.get("path") if isinstance(data, dict) and is_file_event(task) else None
     if not isinstance(own, str):
         return "the model named a file, and this task has no file of its own (data.path)"
     try:
@@ -85,6 +88,27 @@ def not_own_file(kind: str, args: dict[str, Any], task: dict[str, Any], config: 
         return "the model named a file that cannot be read as a path"
     if named != own_path:
         return f"the model named another file than its task's own ({NAMES_A_FILE[kind]} must be data.path)"
+    return None
+
+
+def named_by_data(action: dict[str, Any], task: dict[str, Any]) -> str | None:
+    """Why a route's fixed action on an existing message or file is refused: it names it by the task's data
+    (`{{ data.message_id }}`, `{{ data.path }}`) and the task is not a mail (or a watched file), so what its
+    data names is its sender's choice: a feed's item that read as a list's named the person's mail for the
+    lists route to move. None when the task has one of its own, or the route names it itself."""
+    kind, args = action.get("type"), action.get("args")
+    if not isinstance(args, dict):
+        return None
+    if kind in NAMES_A_MESSAGE and not is_mail(task):
+        argument, own = NAMES_A_MESSAGE[kind][0], "mail"
+    elif kind in NAMES_A_FILE and not is_file_event(task) and (kind != "file.write" or args.get("overwrite")):
+        argument, own = NAMES_A_FILE[kind], "file"
+    else:
+        return None
+    named = args.get(argument)
+    if isinstance(named, str) and ("{{" in named or "{%" in named):
+        return (f"this task ({str(task.get('type'))[:60]}) has no {own} of its own: the {own} its data names is "
+                "not one it may act on")
     return None
 
 
@@ -194,7 +218,8 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
     allowed = set(route.get("actions", [])) | set(route.get("confirm", []))
     confirm = set(route.get("confirm", []))
     parsed = (task.get("result") or {}).get("parsed") or {}
-    proposed = [({**a, "args": _fixed_args(a, task, config)}, "route") for a in route.get("fixed", [])]
+    fixed = [a for a in route.get("fixed", []) if isinstance(a, dict)]
+    proposed = [({**a, "args": _fixed_args(a, task, config)}, "route") for a in fixed]
     found = parsed.get("actions") if isinstance(parsed, dict) else None  # model output, or the task's own words
     proposed += [(a, "model") for a in (found if isinstance(found, list) else [] if found is None else [found])]
     actions = []
@@ -212,8 +237,8 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
         elif not isinstance(args, dict) or problems(kind, args):
             found = problems(kind, args) if isinstance(args, dict) else ["arguments must be an object"]
             entry.update(status="refused", error="bad arguments: " + "; ".join(found[:3]))
-        elif origin == "model" and (why := not_own_message(kind, args, task) or not_own_file(kind, args, task, config)
-                                    or hidden_place(kind, args)):
+        elif why := (not_own_message(kind, args, task) or not_own_file(kind, args, task, config)
+                     or hidden_place(kind, args) if origin == "model" else named_by_data(fixed[index], task)):
             entry.update(status="refused", error=why)
         elif kind in confirm:
             entry["status"] = "awaiting_approval"
