@@ -199,6 +199,24 @@ def held_task(home) -> dict:
     return run(["queue", "show", row["id"]]).json()["task"]
 
 
+def test_a_reply_body_cannot_end_the_smtp_data_and_send_a_second_mail(act_home, smtp):
+    """A model's reply (told by a mail) carries a line holding only a dot, after each kind of line end
+    (CR LF, a bare LF, a bare CR), then the SMTP commands of a second mail to someone else (the "SMTP
+    smuggling" of 2023). The server gets one mail, with every line of the body as text."""
+    _, inbox = smtp
+    second = "MAIL FROM:<ceo@corp.example>\r\nRCPT TO:<all@corp.example>\r\nDATA\r\nSubject: wire it\r\n\r\nnow"
+    body = "".join(f"part {n}{end}.{end}{second}{end}" for n, end in enumerate(("\r\n", "\n", "\r")))
+    r = act(task([{"type": "email.reply", "args": {"to": "ann@example.org", "subject": "Re: hi", "body": body,
+                                                   "in_reply_to": "<m1@example.org>"}}]))
+    assert r.code == 0, r.err
+    assert len(inbox.messages) == 1
+    [msg] = inbox.messages
+    assert msg["To"] == "ann@example.org"
+    text = msg.get_content()
+    assert text.count("RCPT TO:<all@corp.example>") == 3 and "part 2" in text
+    assert [line for line in text.splitlines() if line.strip() == "."] == [".", ".", "."]  # un-stuffed, as sent
+
+
 def test_an_interrupted_send_is_not_repeated(act_home, smtp):
     home, _ = act_home
     _, inbox = smtp
