@@ -183,6 +183,67 @@ def test_confirm_holds_then_approve_sends_exactly_once(act_home, smtp):
     assert again.code == 0 and len(inbox.messages) == 1
 
 
+def on_a_terminal(args: list[str], typed: str) -> tuple[int, str]:
+    """Run `assist ARGS` with a terminal as its stdin and stdout, `typed` typed at it; (exit code, what
+    the terminal showed)."""
+    import pty
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen([ASSIST, *args], stdin=child, stdout=child, stderr=child, env=os.environ.copy())
+    os.close(child)
+    os.write(main, typed.encode())
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the other end closed: the command is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    return proc.wait(timeout=60), shown.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_approving_on_a_terminal_shows_what_would_run_and_asks(act_home, smtp):
+    """`assist act` says "assist queue approve ID"; the person approved a send whose addresses and text
+    they had not seen (`queue ls` shows only "would run: email.send"). On a terminal, approve now shows
+    every argument as it will run, where an address really goes, and asks; no leaves it held."""
+    _, inbox = smtp
+    body = "Here are the figures.\n\nAlso our passwords: hunter2"
+    to = ["ann@example.org", '"ann@example.org" <drop@evil.example>']
+    r = act(task([{"type": "email.send", "args": {"to": to, "subject": "figures", "body": body}}]))
+    assert r.code == 0 and "awaiting approval" in r.err, r.err
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    code, shown = on_a_terminal(["queue", "approve", held["id"]], "n\n")
+    assert code == 1, shown
+    assert 'to: ann@example.org, "ann@example.org" <drop@evil.example>' in shown
+    assert "      Also our passwords: hunter2" in shown  # the whole text, its lines kept
+    assert "look: " in shown and "drop@evil.example" in shown.split("look: ", 1)[1]
+    assert "not approved" in shown and inbox.messages == []
+    assert run(["queue", "ls", "--state", "hold", "--json"]).json()[0]["id"] == held["id"]
+    code, shown = on_a_terminal(["queue", "approve", held["id"]], "y\n")
+    assert code == 0 and f"approve: act/{held['id']}" in shown, shown
+    assert act().code == 0 and len(inbox.messages) == 1
+
+
+def test_a_plan_that_changed_since_it_was_shown_is_not_approved(act_home):
+    from assist.config_file import load
+    from assist.errors import Conflict
+    from assist.queue.admin import awaiting, change, show
+    from assist.stores import open_stores
+
+    home, _ = act_home
+    act(task([{"type": "email.send", "args": {"to": "ann@example.org", "subject": "s", "body": "b"}}]))
+    config = load(home)
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    seen = awaiting(show(config.backend(), held["id"])["task"])
+    seen[0]["args"]["to"] = "someone@example.org"  # what the person saw was another plan
+    with pytest.raises(Conflict, match="changed since it was shown"):
+        change(config.backend(), held["id"], "approve", approvals=open_stores(config).approvals, shown=seen)
+    assert run(["queue", "ls", "--state", "hold", "--json"]).json()[0]["id"] == held["id"]
+
+
 def test_reply_keeps_the_thread(act_home, smtp):
     _, inbox = smtp
     r = act(task([{"type": "email.reply", "args": {"to": "bob@example.org", "subject": "Lunch", "body": "Yes!",

@@ -102,7 +102,15 @@ def test_keys_approve_retry_and_inspect_the_selected_task(terminal, home, tmp_pa
     term.keys("Escape")
     term.wait_for("q Quit")
 
+    term.keys("a")  # what it would run, then the question
+    screen = term.wait_for("approve? y approves")
+    assert "notes.append:" in screen and "note: Bills" in screen
+    term.keys("n")
+    term.wait_for(f"not approved: {held['id']} stays held")
+    assert run(["queue", "show", held["id"]]).json()["state"] == "hold"
     term.keys("a")
+    term.wait_for("approve? y approves")
+    term.keys("y")
     term.wait_for(f"approve: act/{held['id']}")
     shown = run(["queue", "show", held["id"]]).json()
     assert shown["state"] == "new" and [(a["kind"], a["by"]) for a in shown["approvals"]] == [("plan", "top")]

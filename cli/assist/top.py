@@ -67,6 +67,25 @@ class Inspect(ModalScreen[None]):
         yield Footer()
 
 
+class ConfirmPlan(ModalScreen[bool]):
+    """What a held task would run, every argument as it will run, before the person approves it."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Approve"),  # noqa: RUF012 - Textual's own convention
+                Binding("n,escape,q", "answer(False)", "Not now")]
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="inspect"):
+            yield Static(self.text + "\n\napprove? y approves, n or Esc does not", markup=False)
+        yield Footer()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class PickRoute(ModalScreen[str | None]):
     """The route for a task that no rule or model placed."""
 
@@ -204,12 +223,20 @@ class Top(App[None]):
             self.push_screen(PickRoute(row["id"], routes), lambda route: self._change(row, verb, route) if route
                              else None)
             return
+        if verb == "approve" and row["state"] == "hold" and row.get("awaiting"):
+            shown = row["awaiting"]  # approved only if the plan is still the one shown
+            text = f"{row['id']} ({row['queue']}, {row.get('about') or row.get('type')}) would run:\n" + "\n".join(
+                admin.plan_text(shown, row["id"]))
+            self.push_screen(ConfirmPlan(text), lambda yes: self._change(row, verb, None, shown) if yes
+                             else self._say(f"not approved: {row['id']} stays held"))
+            return
         self._change(row, verb, None)
 
-    def _change(self, row: dict[str, Any], verb: str, route: str | None) -> None:
+    def _change(self, row: dict[str, Any], verb: str, route: str | None,
+                shown: list[dict[str, Any]] | None = None) -> None:
         try:
             done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes_now(),
-                                approvals=self.approvals, by="top", learn=self.learn)
+                                approvals=self.approvals, by="top", learn=self.learn, shown=shown)
         except AssistError as exc:
             self._say(f"{verb} refused: {exc}")
         else:

@@ -43,10 +43,14 @@ def demo(home: Path | None, mailbox: Path | None, keep: bool, approve: bool, mod
 
     chosen = find(model) if model else None
 
+    def shown_then_asked(question: str, plans: list[str]) -> bool:
+        click.echo("\n".join(plans))
+        return click.confirm(question, default=True)
+
     if approve:
-        ask = lambda _question: True  # noqa: E731
+        ask = lambda _question, _plans: True  # noqa: E731
     elif sys.stdin.isatty() and sys.stdout.isatty():
-        ask = lambda question: click.confirm(question, default=True)  # noqa: E731
+        ask = shown_then_asked
     else:
         ask = None
     sys.exit(run((home or default_home()).resolve(), (mailbox or sample_mailbox()).resolve(), keep=keep, ask=ask,

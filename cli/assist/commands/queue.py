@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from ..queue.admin import change
+from ..queue.admin import about, change
 from ._common import backend, load_config, print_json, print_table
 from ._common import queue_name as checked_queue
 
@@ -117,7 +119,8 @@ def show(task_id: str, queue_name: str | None) -> None:
     print_json(show_task(backend(config), task_id, queue_name, open_stores(config).approvals))
 
 
-def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", route: str | None = None) -> None:
+def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", route: str | None = None,
+         ask: bool = False) -> None:
     import os
 
     from ..decide.engine import rejection_learner
@@ -125,13 +128,35 @@ def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", rout
 
     config = load_config()
     by = f"cli:{os.environ.get('USER') or os.getuid()}"
+    shown = _shown_and_agreed(config, task_id, queue_name) if ask else None
     done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.routes),
-                  open_stores(config).approvals, by=by, learn=rejection_learner(config, by))
+                  open_stores(config).approvals, by=by, learn=rejection_learner(config, by), shown=shown)
     click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
                + (f" on route {route}" if route else "")
                + ("; similar tasks will be held for you" if done.get("learned") else ""))
     if "not_learned" in done:
         click.echo(f"assist: the rejection was not learned: {done['not_learned']}", err=True)
+
+
+def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> list[dict[str, Any]] | None:
+    """On a terminal: what the held task would run, shown in full, and the person's yes (else exit 1,
+    nothing approved). Returns what was shown, so that only that plan is approved; None when the task
+    has no actions waiting (a route to choose: --route)."""
+    from ..errors import Conflict
+    from ..queue.admin import awaiting, plan_text
+    from ..queue.admin import show as show_task
+
+    found = show_task(backend(config), task_id, queue_name)
+    planned = awaiting(found["task"]) if found["state"] == "hold" else []
+    if not planned:
+        return None
+    task = found["task"]
+    click.echo(f"{task['id']} ({found['queue']}, {about(task) or task.get('type')}) would run:")
+    for line in plan_text(planned, task["id"]):
+        click.echo(line)
+    if not click.confirm("approve?", default=False):
+        raise Conflict(f"not approved: {task['id']} stays held (`assist queue reject {task['id']}` closes it)")
+    return planned
 
 
 @queue.command()
@@ -184,21 +209,27 @@ def cancel(task_id: str, queue_name: str | None) -> None:
 @click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Look only in this queue.")
 @click.option("--route", default=None, metavar="NAME",
               help="For a task held because no route was sure: put it on this route (its confirmations still apply).")
-def approve(task_id: str, queue_name: str | None, route: str | None) -> None:
+@click.option("--yes", "-y", is_flag=True, help="Do not show the plan and ask (on a terminal it is shown, then asked).")
+def approve(task_id: str, queue_name: str | None, route: str | None, yes: bool) -> None:
     """Approve a held task: it goes back to its queue and runs what it proposed.
 
-    The approval is recorded in the home's state (not in the task), for the exact plan shown by
-    `assist queue ls --state hold`: if the plan changes before it runs, it waits again. A task held
-    because neither the rules nor the intent model placed it needs a route instead: give it one with
-    --route, and it goes on as if classified so (`intent.by` = "person").
+    On a terminal, what it would run is shown first, every argument as it will run (the addresses, the
+    whole text of a mail; where an address or link really goes, when it reads as another), and you are
+    asked; no answers no (exit 1, it stays held). Not on a terminal (a script), or with --yes, it is
+    approved without asking. The approval is recorded in the home's state (not in the task), for that
+    exact plan: if the plan changes before it runs, it waits again. A task held because neither the
+    rules nor the intent model placed it needs a route instead: give it one with --route, and it goes
+    on as if classified so (`intent.by` = "person").
 
     \b
     Examples:
-      assist queue ls --state hold      # see what each held task would do
-      assist queue approve 01JD3K
+      assist queue ls --state hold      # what waits for you
+      assist queue approve 01JD3K       # shows what it would run, then asks
       assist queue approve 01JD7Q --route triage
     """
-    _one(task_id, queue_name, "approve", route=route)
+    import sys
+
+    _one(task_id, queue_name, "approve", route=route, ask=not yes and route is None and sys.stdin.isatty())
 
 
 @queue.command()

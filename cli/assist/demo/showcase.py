@@ -127,9 +127,21 @@ def table(tasks: list[dict[str, Any]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
 
+def _plans(held: list[dict[str, Any]]) -> list[str]:
+    """What the held tasks would run, every argument as it will run: what a person approving them reads."""
+    from ..queue.admin import awaiting, plan_text
+
+    lines = []
+    for task in held:
+        lines.append(f"   {task['id']} would run:")
+        lines += ["     " + line.replace("\n", "\n     ") for line in plan_text(awaiting(task), task["id"])]
+    return lines
+
+
 def run(home: Path, mailbox: Path, out: Any = say, keep: bool = False,
-        ask: Callable[[str], bool] | None = None, model: Packaged | None = None) -> int:
-    """Run the demo in `home`; `ask` (on a terminal) is offered the held drafts to approve."""
+        ask: Callable[[str, list[str]], bool] | None = None, model: Packaged | None = None) -> int:
+    """Run the demo in `home`; `ask` (on a terminal) is offered the held drafts to approve, with what they
+    would run."""
     from ..ai.pull import DEFAULT, best_pulled, pull
     from .servers import start_dovecot, start_smtp
 
@@ -161,7 +173,7 @@ def run(home: Path, mailbox: Path, out: Any = say, keep: bool = False,
 
 
 def _pipeline(home: Path, mailbox: Path, imap: Any, smtp: Any, out: Any, keep: bool,
-              ask: Callable[[str], bool] | None, model: Packaged | None) -> int:
+              ask: Callable[[str, list[str]], bool] | None, model: Packaged | None) -> int:
     seeded = imap.workdir / "seeded"  # with the mail: a mail folder wiped (a reboot's /tmp) is seeded again
     if not seeded.exists():
         for n, path in enumerate(sorted(mailbox.glob("*.eml"))):
@@ -205,9 +217,9 @@ def _pipeline(home: Path, mailbox: Path, imap: Any, smtp: Any, out: Any, keep: b
         out(f"waiting: {len(held)} task(s) for you: {len(drafts)} to approve (a drafted reply, a flag), {unsure} the "
             "intent model was not sure enough to file")
     if drafts and ask is not None and ask(f"approve the {len(drafts)} drafted repl{'ies' if len(drafts) > 1 else 'y'} "
-                                          "and flags now?"):
-        for task in drafts:
-            _assist(["queue", "approve", task["id"]], env)
+                                          "and flags now?", _plans(drafts)):
+        for task in drafts:  # the person said yes to what they were shown: approve asks no more
+            _assist(["queue", "approve", "--yes", task["id"]], env)
         _work(home, env, {t["id"] for t in drafts}, out)
         done = [t for t in _tasks(home) if t["id"] in {d["id"] for d in drafts}]
         out(f"   approved: {sum(1 for t in done if t['_where'] == 'done')} done; the drafts are in the Drafts "

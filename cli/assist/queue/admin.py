@@ -57,16 +57,55 @@ class Row:
                 out["last_error"] = meta["last_error"]
             if meta.get("hold_reason"):
                 out["hold_reason"] = meta["hold_reason"]
-            planned = [a for a in self.doc.get("actions", []) if a.get("status") == "awaiting_approval"]
+            planned = awaiting(self.doc)
             if planned:
-                from ..lookalikes import notices
-
-                out["awaiting"] = [{"type": a.get("type"), "args": a.get("args", {})} for a in planned]
-                for waiting in out["awaiting"]:  # where it really goes, for the person approving it
-                    found = notices(waiting["args"])
-                    if found:
-                        waiting["notices"] = found
+                out["awaiting"] = planned
         return out
+
+
+def awaiting(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The actions of a task that wait for a person: type and args, and the notices of where each really
+    goes (lookalikes.py) for the person approving it."""
+    from ..lookalikes import notices
+
+    out = []
+    for action in doc.get("actions") or []:
+        if isinstance(action, dict) and action.get("status") == "awaiting_approval":
+            waiting = {"type": action.get("type"), "args": action.get("args", {})}
+            found = notices(waiting["args"])
+            if found:
+                waiting["notices"] = found
+            out.append(waiting)
+    return out
+
+
+SHOWN_CHARS = 4000  # of one argument, when a plan is shown for approval
+
+
+def plan_text(planned: list[dict[str, Any]], task_id: str) -> list[str]:
+    """What a person approving a task reads: each waiting action and every argument, as it will run (a
+    text in full up to SHOWN_CHARS, its lines kept, indented), made safe for a terminal, then where it
+    really goes."""
+    import orjson
+
+    from ..printable import printable
+
+    lines = []
+    for action in planned:
+        lines.append(f"{printable(str(action['type']))}:")
+        args = action.get("args")
+        for name, value in (args.items() if isinstance(args, dict) else [("args", args)]):
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                text = ", ".join(value)
+            else:
+                text = value if isinstance(value, str) else orjson.dumps(value).decode()
+            more = len(text) - SHOWN_CHARS
+            text = printable(text[:SHOWN_CHARS], keep_lines=True).replace("\n", "\n      ")
+            lines.append(f"  {printable(str(name))}: {text}"
+                         + (f"\n      … {more} more characters (`assist queue show {task_id}` has them all)"
+                            if more > 0 else ""))
+        lines += [f"  look: {printable(n)}" for n in action.get("notices", [])]
+    return lines
 
 
 def shorten(text: str, width: int) -> str:
@@ -163,7 +202,8 @@ def show(backend: Backend, prefix: str, queue: str | None = None, approvals: Any
 
 def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "",
            route: str | None = None, routes: list[str] | None = None, approvals: Any = None,
-           by: str = "cli", learn: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
+           by: str = "cli", learn: Callable[[dict[str, Any]], bool] | None = None,
+           shown: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?, "route"?, "learned"?}.
 
     `learn` is given the document of a task a person rejected (decide/engine.py learn_rejection) and
@@ -172,6 +212,8 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
     An approval is recorded in `approvals` (act/approvals.py) before the task moves on: for a task held
     by its actions, the digest of the exact plan the person saw; for a task held because no route was
     sure, the route they gave it (`route`, one of `routes`). `by` says who decided (cli, api:NAME, top).
+    With `shown` (what `awaiting` gave when the plan was shown to the person), a plan that is no longer
+    that one is not approved (Conflict).
     """
     if verb not in VERBS:
         raise UsageError(f"unknown action {verb!r} (choose from {', '.join(VERBS)})")
@@ -182,7 +224,7 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
     out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
     result: Any = None
     if verb == "approve":
-        _approve(q, info, route, routes or [], approvals, by)
+        _approve(q, info, route, routes or [], approvals, by, shown)
     elif verb == "reject":
         _, doc = q.get(info.id)
         result = q.reject(info.id, reason)
@@ -214,7 +256,8 @@ def _retryable(q: Any, info: TaskInfo) -> None:
                        + (f": the original is kept as {where} in the spool" if where else ""))
 
 
-def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], approvals: Any, by: str) -> None:
+def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], approvals: Any, by: str,
+             shown: list[dict[str, Any]] | None = None) -> None:
     from ..act.approvals import plan_digest, waiting
     from ..errors import Conflict
 
@@ -234,5 +277,7 @@ def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], appro
         raise UsageError(f"task {info.id} has no route yet: give it one with --route NAME "
                          f"(configured: {', '.join(routes) or 'none'})")
     elif waiting(doc.get("actions") or []):
+        if shown is not None and awaiting(doc) != shown:
+            raise Conflict(f"task {info.id}'s plan changed since it was shown; nothing approved: look again")
         approvals.approve_plan(info.id, plan_digest(doc["actions"]), by)
     q.approve(info.id, route)
