@@ -553,6 +553,46 @@ def test_the_inbox_note_says_when_a_sender_looks_like_another(home, tmp_path):
     assert lines[2].endswith("Your account is locked.")
 
 
+def test_the_inbox_note_says_when_the_provider_could_not_confirm_the_sender(home, tmp_path):
+    """"URGENT: the wire for the Lisbon deal" from the boss's own address, which anyone can write in a From
+    line: the person's provider checked it and said so at the top of the mail (Authentication-Results:
+    dmarc=fail), and "Inbox summary" showed the entry as the boss's. The entry says the provider could
+    not confirm it; a mail that passed, one whose only such header is lower down (the sender's own, under
+    the provider's), and one with none say nothing."""
+    from assist.init_home import template
+
+    (tmp_path / "vault").mkdir()
+    (home / "assist.toml").write_text(template() + f'\n[actions.notes]\nvault = "{tmp_path / "vault"}"\n')
+    mails = [("dmarc=fail (p=NONE) header.from=corp.example", ""),
+             ("spf=pass dkim=pass header.d=corp.example; dmarc=pass header.from=corp.example", ""),
+             ("spf=pass dkim=pass dmarc=pass header.from=corp.example", "dmarc=fail header.from=corp.example"),
+             (None, "")]
+    box = tmp_path / "in.mbox"
+    box.write_text("".join(
+        "From boss@corp.example Fri Dec  4 09:00:00 2026\n"
+        + (f"Authentication-Results: mx.provider.example; {top}\n" if top else "")
+        + "Received: from mail.corp.example by mx.provider.example; Fri, 4 Dec 2026 09:00:00 +0000\n"
+        + (f"Authentication-Results: mx.provider.example; {lower}\n" if lower else "")
+        + f"From: Maria Boss <boss@corp.example>\nSubject: URGENT: the wire {n}\nMessage-ID: <w{n}@corp.example>\n"
+        + "\nPlease wire the deposit today.\n\n" for n, (top, lower) in enumerate(mails)))
+    ingested = run(["ingest", "mbox", str(box)])
+    assert ingested.code == 0, ingested.err
+    parsed = {"summary": "Maria asks for the deposit to be wired today.", "category": "work", "urgency": "high",
+              "needs_reply": True}
+    tasks = [t | {"intent": {"route": "triage"}, "result": {"parsed": parsed}} for t in ingested.lines]
+    r = run(["act"], jsonl(*tasks))
+    assert r.code == 0, r.err
+    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
+    lines = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    assert len(lines) == 4, lines
+    assert lines[0].endswith("(look: the provider could not confirm it is from corp.example: dmarc=fail)")
+    assert [line.endswith("wired today.") for line in lines[1:]] == [True, True, True], lines
+    from assist.lookalikes import sender  # a home made before: `data.from | sender_lookalike`, the From line only
+
+    told = "from x@evil.example, whose name reads as boss@corp.example"
+    assert sender('"boss@corp.example" <x@evil.example>') == told
+
+
 def test_the_week_note_says_when_an_event_writes_to_the_assistant(home, tmp_path):
     """The week's summary is written by a model that read the events, invitations from others among them:
     an event's title or place that writes to the assistant is said so in the "Week" note."""

@@ -3,8 +3,9 @@ that look like others. A mail can ask the model to send something to `ana@exаmp
 "а"), which reads as the real domain and is another, or to `"ana@example.org" <x@evil.example>`, whose
 name reads as an address; a mail can come from such addresses too. Where a person approves (`assist
 queue ls`, `assist top`, the dashboard, `assist ask`) these notices are shown beside the action, and the
-shipped Inbox entry says where a mail is really from (the template filter `sender_lookalike`). Nothing
-is refused here: a domain in another script is often the right one.
+shipped Inbox entry says where a mail is really from (the template filter `sender_lookalike`), and
+when the person's provider could not confirm its sender (DMARC). Nothing is refused here: a domain in
+another script is often the right one.
 """
 
 from __future__ import annotations
@@ -30,10 +31,28 @@ def notices(args: Any) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def sender(address: Any) -> str:
-    """`{{ data.from | sender_lookalike }}`: where a mail is really from when its sender reads as another
-    ("" when it does not)."""
-    return "; ".join(notices({"from": str(address or "")}))
+def sender(mail: Any) -> str:
+    """`{{ data | sender_lookalike }}`: where a mail is really from when its sender reads as another, and
+    that the person's provider could not confirm the sender ("" when neither). Given a From line alone
+    (`data.from | sender_lookalike`, as older homes have it), the first."""
+    data = mail if isinstance(mail, dict) else {"from": mail}
+    found = notices({"from": str(data.get("from") or "")})
+    unconfirmed = _not_confirmed(data)
+    return "; ".join([*found, unconfirmed] if unconfirmed else found)
+
+
+def _not_confirmed(data: dict[str, Any]) -> str | None:
+    """The provider's DMARC check of the From line's domain failed (Authentication-Results, the topmost:
+    the receiving provider's; ingest/mail.py): anyone can write any From line, and this one was not
+    confirmed. Only a failure is told: a sender can write a passing header of their own, which says
+    nothing more than no header; a failing one only casts doubt on their own mail."""
+    from email.utils import parseaddr
+
+    auth = data.get("authentication")
+    if not isinstance(auth, dict) or str(auth.get("dmarc", "")).lower() != "fail":
+        return None
+    domain = parseaddr(str(data.get("from") or ""))[1].rpartition("@")[2] or "the address it shows"
+    return f"the provider could not confirm it is from {domain}: dmarc=fail"
 
 
 def _named_as_another(text: str, way: str) -> list[str]:
