@@ -237,8 +237,9 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
         elif not isinstance(args, dict) or problems(kind, args):
             found = problems(kind, args) if isinstance(args, dict) else ["arguments must be an object"]
             entry.update(status="refused", error="bad arguments: " + "; ".join(found[:3]))
-        elif why := (not_own_message(kind, args, task) or not_own_file(kind, args, task, config)
-                     or hidden_place(kind, args) if origin == "model" else named_by_data(fixed[index], task)):
+        elif why := (named_by_data(fixed[index], task) if origin == "route"
+                     else not_own_message(kind, args, task) or not_own_file(kind, args, task, config)
+                     or hidden_place(kind, args)):
             entry.update(status="refused", error=why)
         elif kind in confirm:
             entry["status"] = "awaiting_approval"
