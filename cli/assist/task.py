@@ -114,10 +114,10 @@ def is_file_event(task: Task) -> bool:
 
 
 def only_assist_makes(task: Task) -> bool:
-    """A type that only assist's own sources make: a request (the person's own words) or a mail (read
-    from the message itself by mail ingestion, whose Message-ID the mail actions act on). A feed's
-    document of such a type speaks for no one."""
-    return is_request(task) or is_mail(task)
+    """A type that only assist's own sources make: a request (the person's own words), a mail (read from
+    the message itself by mail ingestion, whose Message-ID the mail actions act on) or a watched file's
+    event (whose path the file actions act on). A feed's document of such a type speaks for no one."""
+    return is_request(task) or is_mail(task) or is_file_event(task)
 
 
 def from_outside(doc: Task, *, source: str) -> Task:

@@ -5,8 +5,9 @@ A text message holding a JSON object with a "type" is taken as an event, without
 (the feed is untrusted: it cannot bring an intent, a plan or an approval); another JSON object becomes the
 `data` of a `ws.message` event (or --type), and so does one of a type only assist's own sources make
 (task.only_assist_makes): a `request` is the person's own words (`assist ask`), answered and acted on as
-theirs, and an `email.*` event is a mail whose Message-ID the mail actions move and flag; anything else
-becomes {"text": message}.
+theirs, an `email.*` event is a mail whose Message-ID the mail actions move and flag, and a `file.*`
+event a watched file whose path the file actions move, copy and trash; anything else becomes
+{"text": message}.
 """
 
 from __future__ import annotations
