@@ -266,7 +266,8 @@ def test_every_built_in_schema_compiles_on_llama_cpps_server(server, llm_home):
         if template.output is None:
             continue
         route = used.get(path.stem, {"actions": ["notes.append", "email.move", "email.flag"]})
-        schema = with_proposals(template.output, proposal_schema(route, {"data": {"message_id": "<m1@example.org>"}}))
+        mail = {"type": "email.received", "data": {"message_id": "<m1@example.org>"}}
+        schema = with_proposals(template.output, proposal_schema(route, mail))
         reply = backend.complete([{"role": "user", "content": "Reply in JSON."}], Options(max_tokens=12, schema=schema))
         assert reply.completion_tokens > 0, path.stem
         sent += 1

@@ -180,7 +180,7 @@ def test_a_templates_actions_are_made_of_what_the_route_allows():
     # for a mail, an action on a message can name that mail only; a task with no mail of its own has none
     route = {"actions": ["email.move", "notes.append"]}
     own = jsonschema_rs.validator_for(with_proposals(declared, proposal_schema(
-        route, {"data": {"message_id": "<own@x>"}})))
+        route, {"type": "email.received", "data": {"message_id": "<own@x>"}})))
     move = {"type": "email.move", "args": {"message_id": "<own@x>", "to": "Lists"}}
     assert own.is_valid({**base, "actions": [move]})
     assert not own.is_valid({**base, "actions": [{**move, "args": {**move["args"], "message_id": "<other@x>"}}]})
@@ -188,6 +188,9 @@ def test_a_templates_actions_are_made_of_what_the_route_allows():
     assert own.is_valid({**base, "actions": [{**move, "args": {**move["args"], "from": "INBOX"}}]})
     request = jsonschema_rs.validator_for(with_proposals(declared, proposal_schema(route, {"data": {"text": "t"}})))
     assert not request.is_valid({**base, "actions": [move]})
+    feed = {"type": "feed.item", "data": {"message_id": "<own@x>"}}  # not a mail: its data's id is not its own
+    assert not jsonschema_rs.validator_for(with_proposals(declared, proposal_schema(route, feed))).is_valid(
+        {**base, "actions": [move]})
     assert request.is_valid({**base, "actions": [{"type": "notes.append", "args": {"note": "n", "text": "t"}}]})
 
 

@@ -17,16 +17,24 @@ from ._io import one_at_a_time
 # note's words come from mail and from models that read it, so each is escaped with a backslash and shows
 # as the text it is; a link stays a link (nothing loads until it is clicked), and a link to another note
 # of the vault (`![[Budget]]`) stays. Backslashes just before are doubled, so `\![x](...)` cannot undo it.
-LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n]*\]\](?!\())|<(?=[A-Za-z/!?]))")
+LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n]*\]\](?!\())|<(?=[A-Za-z/!?])|`)")
+# What plugins of a vault run when a note is shown or made: Dataview (its JavaScript queries turned on, as
+# many do) runs a code span starting `$=` and a ```dataviewjs block, Templater ("trigger on new file
+# creation") a <% ... %> tag, with Node's child_process at hand. So a backtick is escaped too (in LOADS:
+# no code span or fence forms), a fence of tildes at a line's start is broken, and "<%" is written
+# "&lt;%"; each shows as the text it is.
+TILDE_FENCE = re.compile(r"^( {0,3})(?=~~~)", re.MULTILINE)
 
 
 NO_DIRECTION_CONTROLS = dict.fromkeys(map(ord, BIDI_CONTROLS))
 
 
 def inert(text: str) -> str:
-    """Markdown that shows as it did but loads nothing (LOADS), and without direction controls: an
-    override in a subject would turn the rest of its line around as it is shown (the sender after it)."""
-    return LOADS.sub(lambda m: m[1] * 2 + "\\" + m[2], text.translate(NO_DIRECTION_CONTROLS))
+    """Markdown that shows as it did but loads and runs nothing (LOADS, TILDE_FENCE), and without direction
+    controls: an override in a subject would turn the rest of its line around as it is shown (the sender
+    after it)."""
+    escaped = LOADS.sub(lambda m: m[1] * 2 + "\\" + m[2], text.translate(NO_DIRECTION_CONTROLS))
+    return TILDE_FENCE.sub(r"\1\\", escaped).replace("<%", "&lt;%")
 
 
 def _slug(title: str) -> str:
@@ -36,9 +44,10 @@ def _slug(title: str) -> str:
 
 def _yaml_text(text: str) -> str:
     """`text` as one single-quoted YAML scalar on one line: line breaks (any kind) as spaces, control
-    characters left out (YAML allows none), a quote doubled. A title comes from a model that read a mail."""
+    characters left out (YAML allows none), a quote doubled, and "<%" as "< %" (a Templater tag: see
+    TILDE_FENCE; a property is not Markdown, so not "&lt;"). A title comes from a model that read a mail."""
     one_line = re.sub(r"[\x00-\x1f\x7f-\x9f]", "", " ".join(text.split())).translate(NO_DIRECTION_CONTROLS)
-    return "'" + one_line.replace("'", "''") + "'"
+    return "'" + one_line.replace("'", "''").replace("<%", "< %") + "'"
 
 
 def _front_matter(title: str, ctx: ActionContext, tags: list[str]) -> str:
