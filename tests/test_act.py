@@ -230,7 +230,7 @@ def test_approving_on_a_terminal_shows_what_would_run_and_asks(act_home, smtp):
 def test_a_plan_that_changed_since_it_was_shown_is_not_approved(act_home):
     from assist.config_file import load
     from assist.errors import Conflict
-    from assist.queue.admin import awaiting, change, show
+    from assist.queue.admin import awaiting, change, plan_seen, show
     from assist.stores import open_stores
 
     home, _ = act_home
@@ -238,9 +238,10 @@ def test_a_plan_that_changed_since_it_was_shown_is_not_approved(act_home):
     config = load(home)
     [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
     seen = awaiting(show(config.backend(), held["id"])["task"])
+    assert held["plan"] == plan_seen(seen)  # what a listing shows names its plan
     seen[0]["args"]["to"] = "someone@example.org"  # what the person saw was another plan
     with pytest.raises(Conflict, match="changed since it was shown"):
-        change(config.backend(), held["id"], "approve", approvals=open_stores(config).approvals, shown=seen)
+        change(config.backend(), held["id"], "approve", approvals=open_stores(config).approvals, plan=plan_seen(seen))
     assert run(["queue", "ls", "--state", "hold", "--json"]).json()[0]["id"] == held["id"]
 
 

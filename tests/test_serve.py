@@ -134,7 +134,12 @@ def test_events_and_approval_on_the_redis_backend(home, tmp_path, fresh_redis):
         [held] = wait_for(lambda: requests.get(f"{base}/api/tasks?state=hold", headers=bearer, timeout=5).json(),
                           what="the held task")
         wait_for(lambda: "hold" in feed.states(held["id"]), what="the hold event")
-        assert requests.post(f"{base}/api/tasks/{held['id']}/approve", headers=bearer, timeout=5).status_code == 200
+        # only the plan the person was shown is approved: its listing names it (plan), another is refused
+        other = requests.post(f"{base}/api/tasks/{held['id']}/approve?plan=0123abcd", headers=bearer, timeout=5)
+        assert other.status_code == 409 and "changed since it was shown" in other.json()["error"]
+        approved = requests.post(f"{base}/api/tasks/{held['id']}/approve?plan={held['plan']}", headers=bearer,
+                                 timeout=5)
+        assert approved.status_code == 200, approved.text
         assert run(["act", "--from", "act", "--once"]).code == 0
         wait_for(lambda: "done" in feed.states(held["id"]), what="the done event")
     seen = feed.states(held["id"])

@@ -224,19 +224,18 @@ class Top(App[None]):
                              else None)
             return
         if verb == "approve" and row["state"] == "hold" and row.get("awaiting"):
-            shown = row["awaiting"]  # approved only if the plan is still the one shown
             text = f"{row['id']} ({row['queue']}, {row.get('about') or row.get('type')}) would run:\n" + "\n".join(
-                admin.plan_text(shown, row["id"]))
-            self.push_screen(ConfirmPlan(text), lambda yes: self._change(row, verb, None, shown) if yes
+                admin.plan_text(row["awaiting"], row["id"]))
+            self.push_screen(ConfirmPlan(text), lambda yes: self._change(row, verb, None, row["plan"]) if yes
                              else self._say(f"not approved: {row['id']} stays held"))
             return
         self._change(row, verb, None)
 
-    def _change(self, row: dict[str, Any], verb: str, route: str | None,
-                shown: list[dict[str, Any]] | None = None) -> None:
+    def _change(self, row: dict[str, Any], verb: str, route: str | None, plan: str | None = None) -> None:
+        """`plan`: what names the plan shown (approved only if it is still that one)."""
         try:
             done = admin.change(self.backend, row["id"], verb, row["queue"], route=route, routes=self.routes_now(),
-                                approvals=self.approvals, by="top", learn=self.learn, shown=shown)
+                                approvals=self.approvals, by="top", learn=self.learn, plan=plan)
         except AssistError as exc:
             self._say(f"{verb} refused: {exc}")
         else:

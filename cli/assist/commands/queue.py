@@ -128,9 +128,9 @@ def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", rout
 
     config = load_config()
     by = f"cli:{os.environ.get('USER') or os.getuid()}"
-    shown = _shown_and_agreed(config, task_id, queue_name) if ask else None
+    plan = _shown_and_agreed(config, task_id, queue_name) if ask else None
     done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.routes),
-                  open_stores(config).approvals, by=by, learn=rejection_learner(config, by), shown=shown)
+                  open_stores(config).approvals, by=by, learn=rejection_learner(config, by), plan=plan)
     click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
                + (f" on route {route}" if route else "")
                + ("; similar tasks will be held for you" if done.get("learned") else ""))
@@ -138,12 +138,12 @@ def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", rout
         click.echo(f"assist: the rejection was not learned: {done['not_learned']}", err=True)
 
 
-def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> list[dict[str, Any]] | None:
+def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> str | None:
     """On a terminal: what the held task would run, shown in full, and the person's yes (else exit 1,
-    nothing approved). Returns what was shown, so that only that plan is approved; None when the task
-    has no actions waiting (a route to choose: --route)."""
+    nothing approved). Returns what names the plan shown (plan_seen), so that only that plan is approved;
+    None when the task has no actions waiting (a route to choose: --route)."""
     from ..errors import Conflict
-    from ..queue.admin import awaiting, plan_text
+    from ..queue.admin import awaiting, plan_seen, plan_text
     from ..queue.admin import show as show_task
 
     found = show_task(backend(config), task_id, queue_name)
@@ -156,7 +156,7 @@ def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> list
         click.echo(line)
     if not click.confirm("approve?", default=False):
         raise Conflict(f"not approved: {task['id']} stays held (`assist queue reject {task['id']}` closes it)")
-    return planned
+    return plan_seen(planned)
 
 
 @queue.command()

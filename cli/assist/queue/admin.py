@@ -60,6 +60,7 @@ class Row:
             planned = awaiting(self.doc)
             if planned:
                 out["awaiting"] = planned
+                out["plan"] = plan_seen(planned)
         return out
 
 
@@ -77,6 +78,17 @@ def awaiting(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 waiting["notices"] = found
             out.append(waiting)
     return out
+
+
+def plan_seen(planned: list[dict[str, Any]]) -> str:
+    """What names the plan a person was shown (`awaiting`'s actions: type and arguments): given back with an
+    approval (`change(plan=...)`, `?plan=` of the API), a plan that changed since is not approved."""
+    import hashlib
+
+    import orjson
+
+    shown = [[a.get("type"), a.get("args")] for a in planned]
+    return hashlib.sha256(orjson.dumps(shown, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 SHOWN_CHARS = 4000  # of one argument, when a plan is shown for approval
@@ -203,7 +215,7 @@ def show(backend: Backend, prefix: str, queue: str | None = None, approvals: Any
 def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "",
            route: str | None = None, routes: list[str] | None = None, approvals: Any = None,
            by: str = "cli", learn: Callable[[dict[str, Any]], bool] | None = None,
-           shown: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+           plan: str | None = None) -> dict[str, Any]:
     """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?, "route"?, "learned"?}.
 
     `learn` is given the document of a task a person rejected (decide/engine.py learn_rejection) and
@@ -212,8 +224,8 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
     An approval is recorded in `approvals` (act/approvals.py) before the task moves on: for a task held
     by its actions, the digest of the exact plan the person saw; for a task held because no route was
     sure, the route they gave it (`route`, one of `routes`). `by` says who decided (cli, api:NAME, top).
-    With `shown` (what `awaiting` gave when the plan was shown to the person), a plan that is no longer
-    that one is not approved (Conflict).
+    With `plan` (plan_seen of the plan the person was shown), a plan that is no longer that one is not
+    approved (Conflict).
     """
     if verb not in VERBS:
         raise UsageError(f"unknown action {verb!r} (choose from {', '.join(VERBS)})")
@@ -224,7 +236,7 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
     out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
     result: Any = None
     if verb == "approve":
-        _approve(q, info, route, routes or [], approvals, by, shown)
+        _approve(q, info, route, routes or [], approvals, by, plan)
     elif verb == "reject":
         _, doc = q.get(info.id)
         result = q.reject(info.id, reason)
@@ -257,7 +269,7 @@ def _retryable(q: Any, info: TaskInfo) -> None:
 
 
 def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], approvals: Any, by: str,
-             shown: list[dict[str, Any]] | None = None) -> None:
+             plan: str | None = None) -> None:
     from ..act.approvals import plan_digest, waiting
     from ..errors import Conflict
 
@@ -277,7 +289,7 @@ def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], appro
         raise UsageError(f"task {info.id} has no route yet: give it one with --route NAME "
                          f"(configured: {', '.join(routes) or 'none'})")
     elif waiting(doc.get("actions") or []):
-        if shown is not None and awaiting(doc) != shown:
+        if plan is not None and plan_seen(awaiting(doc)) != plan:
             raise Conflict(f"task {info.id}'s plan changed since it was shown; nothing approved: look again")
         approvals.approve_plan(info.id, plan_digest(doc["actions"]), by)
     q.approve(info.id, route)

@@ -6,7 +6,8 @@
     GET  /api/queues                depth per state, throughput
     GET  /api/tasks?queue=&state=   task rows (as `assist queue ls --json`)
     GET  /api/tasks/{id}            one task (as `assist queue show`)
-    POST /api/tasks/{id}/{verb}     retry, cancel, approve (?route= for an unplaced task), reject
+    POST /api/tasks/{id}/{verb}     retry, cancel, approve (?route= for an unplaced task, ?plan= for the
+                                    plan shown: a plan changed since is not approved), reject
     GET  /api/logs?component=&level=&limit=
     WS   /api/events                task state changes and error records, as they happen
     GET  /metrics                   Prometheus text format
@@ -195,7 +196,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
         done = admin.change(backend, request.path_params["id"], verb, request.query_params.get("queue") or None,
                             request.query_params.get("reason", ""), request.query_params.get("route") or None,
                             routes() if routes else [], approvals, by=f"api:{request.state.caller.subject}",
-                            learn=learn)
+                            learn=learn, plan=request.query_params.get("plan") or None)
         log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb, route=done.get("route"))
         return Json(done)
 

@@ -41,6 +41,7 @@ function button(label, cls, verb, task) {
 async function act(verb, task, route) {
   let url = `/api/tasks/${encodeURIComponent(task.id)}/${verb}?queue=${encodeURIComponent(task.queue)}`;
   if (route) url += `&route=${encodeURIComponent(route)}`;
+  if (verb === "approve" && task.plan) url += `&plan=${encodeURIComponent(task.plan)}`;  // only the plan shown
   const response = await fetch(url, { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
   const body = await response.json();
   say(response.ok ? `${verb}: ${task.id}${route ? " on route " + route : ""}` : `${verb} refused: ${body.error}`);
