@@ -227,6 +227,27 @@ def test_approving_on_a_terminal_shows_what_would_run_and_asks(act_home, smtp):
     assert act().code == 0 and len(inbox.messages) == 1
 
 
+def test_approving_an_answer_to_a_mail_says_when_its_sender_was_not_confirmed(act_home, smtp):
+    """"URGENT: the wire" from the boss's own address, which the provider could not confirm (dmarc=fail),
+    or from a name that reads as the boss's address: the urgent route drafts a reply and waits for the
+    person, and where they approve they were told nothing of the mail's sender. Now they are."""
+    from assist.queue.admin import describe
+
+    mails = [{"from": "Maria Boss <boss@corp.example>", "authentication": {"spf": "pass", "dmarc": "fail"}},
+             {"from": '"boss@corp.example" <x@evil.example>'}, {"from": "Maria Boss <boss@corp.example>",
+                                                              "authentication": {"dmarc": "pass"}}]
+    reply = {"type": "email.send", "args": {"to": "boss@corp.example", "subject": "Re: the wire", "body": "Done."}}
+    for data in mails:
+        assert act(task([reply], data={"subject": "URGENT: the wire", **data})).code == 0
+    told = {}
+    for row in run(["queue", "ls", "--state", "hold", "--json"]).json():
+        told[row["id"]] = (row["awaiting"][0].get("notices", []), describe(row))
+    assert sorted(notices for notices, _ in told.values()) == [
+        [], ["the mail behind it: from x@evil.example, whose name reads as boss@corp.example"],
+        ["the mail behind it: the provider could not confirm it is from corp.example: dmarc=fail"]]
+    assert sum("(look: the mail behind it:" in info for _, info in told.values()) == 2
+
+
 def test_a_plan_that_changed_since_it_was_shown_is_not_approved(act_home):
     from assist.config_file import load
     from assist.errors import Conflict

@@ -65,15 +65,19 @@ class Row:
 
 
 def awaiting(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The actions of a task that wait for a person: type and args, and the notices of where each really
-    goes (lookalikes.py) for the person approving it."""
-    from ..lookalikes import notices
+    """The actions of a task that wait for a person: type and args, and the notices for the person
+    approving it (lookalikes.py): where each really goes, and, for a mail's task, where the mail is really
+    from (a reply drafted to a mail whose From line the provider could not confirm)."""
+    from ..lookalikes import notices, sender
+    from ..task import is_mail
 
+    data = doc.get("data")
+    behind = sender(data) if is_mail(doc) and isinstance(data, dict) else ""
     out = []
     for action in doc.get("actions") or []:
         if isinstance(action, dict) and action.get("status") == "awaiting_approval":
             waiting = {"type": action.get("type"), "args": action.get("args", {})}
-            found = notices(waiting["args"])
+            found = notices(waiting["args"]) + ([f"the mail behind it: {behind}"] if behind else [])
             if found:
                 waiting["notices"] = found
             out.append(waiting)
