@@ -641,6 +641,25 @@ def test_the_inbox_note_says_when_the_provider_could_not_confirm_the_sender(home
     assert sender('"boss@corp.example" <x@evil.example>') == told
 
 
+def test_an_inbox_entry_of_something_that_is_not_a_mail_says_so(home, tmp_path):
+    """The intent model places a feed's or a webhook's item on the triage route as it does mail (its
+    words read like a mail's), and "Inbox summary" showed "**URGENT: the wire** from boss@corp.example"
+    for an item whose sender wrote both. An entry for what is not a mail says what it is."""
+    from assist.init_home import template
+
+    (tmp_path / "vault").mkdir()
+    (home / "assist.toml").write_text(template() + f'\n[actions.notes]\nvault = "{tmp_path / "vault"}"\n')
+    parsed = {"summary": "Wire the deposit today.", "category": "work", "urgency": "high", "needs_reply": False}
+    data = {"subject": "URGENT: the wire", "from": "boss@corp.example", "body_text": "Wire it."}
+    r = run(["act"], jsonl(*({"type": kind, "intent": {"route": "triage"}, "result": {"parsed": parsed},
+                              "data": data} for kind in ("ws.message", "email.received"))))
+    assert r.code == 0, r.err
+    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
+    item, mail = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    assert item.endswith("(not a mail: a ws.message event)"), item
+    assert mail.endswith("Wire the deposit today.") and "not a mail" not in mail
+
+
 def test_the_week_note_says_when_an_event_writes_to_the_assistant(home, tmp_path):
     """The week's summary is written by a model that read the events, invitations from others among them:
     an event's title or place that writes to the assistant is said so in the "Week" note."""
