@@ -249,20 +249,22 @@ def test_approving_an_answer_to_a_mail_says_when_its_sender_was_not_confirmed(ac
 
 
 def test_a_plan_that_changed_since_it_was_shown_is_not_approved(act_home):
+    from assist.act.approvals import plan_digest
     from assist.config_file import load
     from assist.errors import Conflict
-    from assist.queue.admin import awaiting, change, plan_seen, show
+    from assist.queue.admin import change, show
     from assist.stores import open_stores
 
     home, _ = act_home
     act(task([{"type": "email.send", "args": {"to": "ann@example.org", "subject": "s", "body": "b"}}]))
     config = load(home)
     [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
-    seen = awaiting(show(config.backend(), held["id"])["task"])
-    assert held["plan"] == plan_seen(seen)  # what a listing shows names its plan
-    seen[0]["args"]["to"] = "someone@example.org"  # what the person saw was another plan
+    actions = show(config.backend(), held["id"])["task"]["actions"]
+    assert held["plan"] == plan_digest(actions)  # what a listing shows names its plan
+    actions[-1]["args"]["to"] = "someone@example.org"  # what the person saw was another plan
     with pytest.raises(Conflict, match="changed since it was shown"):
-        change(config.backend(), held["id"], "approve", approvals=open_stores(config).approvals, plan=plan_seen(seen))
+        change(config.backend(), held["id"], "approve", approvals=open_stores(config).approvals,
+               plan=plan_digest(actions))
     assert run(["queue", "ls", "--state", "hold", "--json"]).json()[0]["id"] == held["id"]
 
 

@@ -140,10 +140,11 @@ def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", rout
 
 def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> str | None:
     """On a terminal: what the held task would run, shown in full, and the person's yes (else exit 1,
-    nothing approved). Returns what names the plan shown (plan_seen), so that only that plan is approved;
-    None when the task has no actions waiting (a route to choose: --route)."""
+    nothing approved). Returns the digest of the plan shown, so that only that plan is approved; None
+    when the task has no actions waiting (a route to choose: --route)."""
+    from ..act.approvals import plan_digest
     from ..errors import Conflict
-    from ..queue.admin import awaiting, plan_seen, plan_text
+    from ..queue.admin import awaiting, plan_text
     from ..queue.admin import show as show_task
 
     found = show_task(backend(config), task_id, queue_name)
@@ -156,7 +157,7 @@ def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> str 
         click.echo(line)
     if not click.confirm("approve?", default=False):
         raise Conflict(f"not approved: {task['id']} stays held (`assist queue reject {task['id']}` closes it)")
-    return plan_seen(planned)
+    return plan_digest(task["actions"])
 
 
 @queue.command()

@@ -59,8 +59,10 @@ class Row:
                 out["hold_reason"] = meta["hold_reason"]
             planned = awaiting(self.doc)
             if planned:
+                from ..act.approvals import plan_digest
+
                 out["awaiting"] = planned
-                out["plan"] = plan_seen(planned)
+                out["plan"] = plan_digest(self.doc["actions"])  # given back with an approval: change(plan=)
         return out
 
 
@@ -82,17 +84,6 @@ def awaiting(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 waiting["notices"] = found
             out.append(waiting)
     return out
-
-
-def plan_seen(planned: list[dict[str, Any]]) -> str:
-    """What names the plan a person was shown (`awaiting`'s actions: type and arguments): given back with an
-    approval (`change(plan=...)`, `?plan=` of the API), a plan that changed since is not approved."""
-    import hashlib
-
-    import orjson
-
-    shown = [[a.get("type"), a.get("args")] for a in planned]
-    return hashlib.sha256(orjson.dumps(shown, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 SHOWN_CHARS = 4000  # of one argument, when a plan is shown for approval
@@ -228,8 +219,8 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
     An approval is recorded in `approvals` (act/approvals.py) before the task moves on: for a task held
     by its actions, the digest of the exact plan the person saw; for a task held because no route was
     sure, the route they gave it (`route`, one of `routes`). `by` says who decided (cli, api:NAME, top).
-    With `plan` (plan_seen of the plan the person was shown), a plan that is no longer that one is not
-    approved (Conflict).
+    With `plan` (the digest of the plan the person was shown: a listing's "plan"), a plan that is no
+    longer that one is not approved (Conflict).
     """
     if verb not in VERBS:
         raise UsageError(f"unknown action {verb!r} (choose from {', '.join(VERBS)})")
@@ -293,7 +284,8 @@ def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], appro
         raise UsageError(f"task {info.id} has no route yet: give it one with --route NAME "
                          f"(configured: {', '.join(routes) or 'none'})")
     elif waiting(doc.get("actions") or []):
-        if plan is not None and plan_seen(awaiting(doc)) != plan:
+        digest = plan_digest(doc["actions"])
+        if plan is not None and plan != digest:
             raise Conflict(f"task {info.id}'s plan changed since it was shown; nothing approved: look again")
-        approvals.approve_plan(info.id, plan_digest(doc["actions"]), by)
+        approvals.approve_plan(info.id, digest, by)
     q.approve(info.id, route)
