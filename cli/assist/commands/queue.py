@@ -152,10 +152,11 @@ def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> str 
     if not planned:
         return None
     task = found["task"]
-    click.echo(f"{task['id']} ({found['queue']}, {about(task) or task.get('type')}) would run:")
+    # on stderr, as the question is: stdout keeps what was done, and a pipe after it does not hide them
+    click.echo(f"{task['id']} ({found['queue']}, {about(task) or task.get('type')}) would run:", err=True)
     for line in plan_text(planned, task["id"]):
-        click.echo(line)
-    if not click.confirm("approve?", default=False):
+        click.echo(line, err=True)
+    if not click.confirm("approve?", default=False, err=True):
         raise Conflict(f"not approved: {task['id']} stays held (`assist queue reject {task['id']}` closes it)")
     return plan_digest(task["actions"])
 
