@@ -403,20 +403,24 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
         uids = found[0].split()[-limit:] if status == "OK" and found and found[0] else []
         lines = []
         for uid in reversed(uids):
-            _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])")
+            _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])")
             lines.append(found_line(next((p[1] for p in parts if isinstance(p, tuple)), b"")))
         return lines
 
 
 def found_line(raw: bytes) -> str:
     """One found mail's date, sender and subject, from its header lines as the server sent them: read as
-    ingestion reads a stranger's mail (each header cut before it is parsed), one printable line."""
+    ingestion reads a stranger's mail (each header cut before it is parsed), one printable line; and where
+    it is really from when its sender reads as another or the provider could not confirm it (lookalikes)."""
     from .ingest.mail import parse_message
+    from .lookalikes import sender
     from .printable import printable
 
     data = parse_message(raw)
     date = (data.get("date") or "")[:16].replace("T", " ")
-    return printable(f"{date} {data.get('from', '')}: {data.get('subject', '')}".strip())[:200]
+    look = sender(data)
+    return printable(f"{date} {data.get('from', '')}: {data.get('subject', '')}".strip())[:200] + (
+        f" (look: {printable(look)[:200]})" if look else "")
 
 
 NO_TEXT = "this request has no text to answer (data.text)"
