@@ -689,6 +689,27 @@ vault = "/tmp"
     assert not [w for w in warnings(read(shipped), shipped) if "note" in w]
 
 
+def test_config_check_warns_about_an_inbox_entry_that_reads_the_from_line_only(home):
+    """A home made before the provider's sender check was read has `data.from | sender_lookalike` in its
+    Inbox entry: a mail from the boss's own address that the provider could not confirm reads as the
+    boss's there. `assist config check` says what to write; the shipped file raises no such warning."""
+    (home / "assist.toml").write_text(FAST_CONFIG + """
+[routes.triage]
+actions = ["notes.append"]
+[[routes.triage.fixed]]
+type = "notes.append"
+args = {note = "Inbox summary", text = "{{ data.subject }}{% if data.from | sender_lookalike %} (look){% endif %}"}
+[actions.notes]
+vault = "/tmp"
+""")
+    check = run(["config", "check"])
+    assert check.code == 0 and "routes.triage.fixed.0.args.text: data.from | sender_lookalike reads" in check.err
+    from assist.config_file import read, warnings
+
+    shipped = REPO / "assist.toml"
+    assert not [w for w in warnings(read(shipped), shipped) if "sender_lookalike" in w]
+
+
 def test_config_check_warns_about_a_home_that_drafts_to_mail_that_writes_to_the_assistant(home):
     """A home made before mail was told apart when it writes to the assistant has an urgent rule that
     drafts a reply to such a mail, and an Inbox entry that looks at its body only (an order in the subject

@@ -142,6 +142,10 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
                                "looks at the body only (an order to the assistant in the subject goes unmarked); "
                                "data | written_to_the_assistant looks at the subject, the sender and the "
                                "attachments' names too")
+                if _FROM_LINE_ONLY.search(text):
+                    out.append(f"routes.{name}.fixed.{index}.args.text: data.from | sender_lookalike reads the From "
+                               "line only; data | sender_lookalike also says when your provider could not "
+                               "confirm the sender (Authentication-Results dmarc=fail)")
     out += _drafts_to_mail_written_to_the_assistant(raw)
     return [f"{path}: {w}" for w in out]
 
@@ -170,6 +174,7 @@ def _drafts_to_mail_written_to_the_assistant(raw: dict[str, Any]) -> list[str]:
 SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
 WRITES_MAIL = (*SENDS_MAIL, "email.draft", "gmail.draft")  # a reply a model wrote, sent or in Drafts
 _BODY_ONLY = re.compile(r"data\.body_text\s*\|\s*written_to_the_assistant")
+_FROM_LINE_ONLY = re.compile(r"data\.from\s*\|\s*sender_lookalike")
 MODELS_WORDS = "a model's words or a mail's body"
 _VALUE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _MULTILINE = re.compile(r"\b(parsed|result|data\.body_text|data\[.body_text.\])\b")
