@@ -40,6 +40,7 @@ def left_elsewhere(config: Config) -> set[str]:
     """The digests of the mail classify placed on a route other than spam: from the finished tasks of
     every queue (a finished task keeps no body, its data.sha256 stays)."""
     from .decide.spam_policy import spam_route_name
+    from .task import is_mail
 
     spam_route = spam_route_name(config)
     backend = config.backend()
@@ -52,7 +53,7 @@ def left_elsewhere(config: Config) -> set[str]:
                 continue  # purged since listed
             data, route = doc.get("data"), (doc.get("intent") or {}).get("route")
             if isinstance(data, dict) and isinstance(data.get("sha256"), str) and route and route != spam_route \
-                    and str(doc.get("type", "")).startswith("email."):
+                    and is_mail(doc):
                 found.add(data["sha256"])
     return found
 

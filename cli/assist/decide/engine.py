@@ -17,7 +17,7 @@ from ..ai.written_to_the_assistant import written_to_the_assistant
 from ..task import is_request
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
 from .rules import first_match
-from .spam_policy import is_mail, spam_route_name
+from .spam_policy import judged, spam_route_name
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -307,10 +307,10 @@ class DecisionEngine:
         """The intent of each task, with its evidence."""
         out: list[dict[str, Any] | None] = []
         pending, texts, spam_signal = [], [], {}
-        spam = self.spam_policy() if any(is_mail(t) for t in tasks) else None
+        spam = self.spam_policy() if any(judged(t) for t in tasks) else None
         for i, task in enumerate(tasks):
             signals: dict[str, Any] = {}
-            if spam is not None and is_mail(task):
+            if spam is not None and judged(task):
                 signals, decided = spam.judge(task["data"])
                 if decided is not None:
                     out.append(decided)

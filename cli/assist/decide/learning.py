@@ -66,7 +66,7 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
     `rejected`: the person refused that route for it."""
     from .intent import task_text
     from .spam import vector
-    from .spam_policy import is_mail
+    from .spam_policy import judged
 
     text = task_text(task)
     found = task.get("data")
@@ -75,7 +75,7 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
                              "at": int(time.time() * 1000), "encoder": embedder.identity}
     if text:
         entry["vector"] = _pack(embedder.embed([text])[0])
-    if is_mail(task):
+    if judged(task):
         idx, val = vector(data)
         entry["spam"] = {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]}
         entry["subject"] = str(data.get("subject") or "")[:300]

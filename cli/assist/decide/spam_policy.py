@@ -50,10 +50,12 @@ def spam_route_name(config: Config) -> str:
     return str(config.section("classify").get("spam_route", DEFAULT_ROUTE))
 
 
-def is_mail(task: dict[str, Any]) -> bool:
+def judged(task: dict[str, Any]) -> bool:
+    """Whether the spam decision judges this task: a mail (task.is_mail) with a subject or a body."""
+    from ..task import is_mail
+
     data = task.get("data")
-    return str(task.get("type", "")).startswith("email.") and isinstance(data, dict) and (
-        "subject" in data or "body_text" in data)
+    return is_mail(task) and isinstance(data, dict) and ("subject" in data or "body_text" in data)
 
 
 @dataclass
