@@ -641,6 +641,13 @@ allow = [["find", "{notes}"], ["echo", {{pattern = "[^-][a-z ]{{0,20}}"}}]]
     assert "actions.shell.allow.1.1" not in check.err  # its pattern refuses options
 
 
+def shipped_warnings() -> list[str]:
+    """What `assist config check` says of the shipped assist.toml (nothing of the holes the tests below name)."""
+    from assist.config_file import read, warnings
+
+    return warnings(read(REPO / "assist.toml"), REPO / "assist.toml")
+
+
 def test_config_check_warns_about_a_route_that_sends_mail_unasked(home):
     """A model told by a mail proposes the address: a route that lets it send without a person's approval
     can be made to send anything anywhere. Allowed all the same (a person may mean it), but said."""
@@ -657,10 +664,7 @@ from = "me@example.org"
     check = run(["config", "check"])
     assert check.code == 0 and "routes.answer.actions: email.reply sends mail without a person approving" in check.err
     assert "routes.asked" not in check.err
-    from assist.config_file import read, warnings
-
-    shipped = REPO / "assist.toml"
-    assert not [w for w in warnings(read(shipped), shipped) if "sends mail" in w]  # the default routes ask
+    assert not [w for w in shipped_warnings() if "sends mail" in w]  # the default routes ask
 
 
 def test_config_check_warns_about_a_note_entry_that_takes_a_models_words_as_they_are(home):
@@ -683,10 +687,7 @@ vault = "/tmp"
     assert check.code == 0 and "routes.triage.fixed.0.args.text: {{ parsed.summary }} puts" in check.err
     assert "{{ parsed.urgency | upper }}" in check.err and "| oneline" in check.err
     assert "fixed.1" not in check.err and "data.subject" not in check.err
-    from assist.config_file import read, warnings
-
-    shipped = REPO / "assist.toml"
-    assert not [w for w in warnings(read(shipped), shipped) if "note" in w]
+    assert not [w for w in shipped_warnings() if "note" in w]
 
 
 def test_config_check_warns_about_an_inbox_entry_that_reads_the_from_line_only(home):
@@ -704,10 +705,7 @@ vault = "/tmp"
 """)
     check = run(["config", "check"])
     assert check.code == 0 and "routes.triage.fixed.0.args.text: data.from | sender_lookalike reads" in check.err
-    from assist.config_file import read, warnings
-
-    shipped = REPO / "assist.toml"
-    assert not [w for w in warnings(read(shipped), shipped) if "sender_lookalike" in w]
+    assert not [w for w in shipped_warnings() if "sender_lookalike" in w]
 
 
 def test_config_check_warns_about_a_home_that_drafts_to_mail_that_writes_to_the_assistant(home):
@@ -751,10 +749,7 @@ password_env = "NOT_SET"
     assert 'add {not = {field = "signals.written_to_the_assistant", equals = true}}' in check.err
     assert "rules.1" not in check.err and "rules.2" not in check.err
     assert "routes.newsletter.fixed.0.args.text: data.body_text | written_to_the_assistant looks at" in check.err
-    from assist.config_file import read, warnings
-
-    shipped = REPO / "assist.toml"
-    assert not [w for w in warnings(read(shipped), shipped) if "writes to the assistant" in w]
+    assert not [w for w in shipped_warnings() if "writes to the assistant" in w]
 
 
 def test_config_check_warns_about_a_pattern_that_lets_options_through(home):
