@@ -21,7 +21,8 @@ spammers (spam routed urgent), for assist, assist with spamd as one more signal,
 
 `--corpus DIR` measures on mail the shipped model never saw instead: DIR/ham, DIR/spam and, when there,
 DIR/hard_ham (legitimate mail that looks like spam: newsletters, offers a person asked for), one file per
-message in the layout of the SpamAssassin public corpus (its `cmds` files and dot-files skipped), in a
+message in the layout of the SpamAssassin public corpus (its own folder names easy_ham, easy_ham_2 and
+spam_2 read as ham and spam; its `cmds` files and dot-files skipped), in a
 fixed shuffle through one user's home with the shipped model; hard ham in Junk is its own column.
 """
 
@@ -74,15 +75,24 @@ def start_spamd(workdir: Path) -> tuple[subprocess.Popen | None, str | None]:
 
 
 User = tuple[list[tuple[bytes, str]], "Path | None"]  # one user's mail (raw, kind) and spam model (None: shipped)
-KINDS = ("ham", "hard_ham", "spam")  # a corpus's folders; a message's kind is its folder's name
+# a corpus's folders and the kind of mail each holds: ham/, hard_ham/, spam/, or the public corpus's own
+# names as it unpacks (easy_ham, easy_ham_2, spam_2)
+KINDS = {"ham": "ham", "easy_ham": "ham", "easy_ham_2": "ham", "hard_ham": "hard_ham", "spam": "spam",
+         "spam_2": "spam"}
 
 
 def read_corpus(folder: Path) -> list[tuple[bytes, str]]:
-    """(raw message, kind) for each file of folder/ham, folder/hard_ham and folder/spam, the folders that
-    are there; the corpus's index files (`cmds`) and dot-files are not mail."""
-    return [(f.read_bytes(), kind) for kind in KINDS if (folder / kind).is_dir()
-            for f in sorted((folder / kind).iterdir())
+    """(raw message, kind) for each file of the folders of KINDS that are there; the corpus's index files
+    (`cmds`) and dot-files are not mail."""
+    return [(f.read_bytes(), kind) for name, kind in KINDS.items() if (folder / name).is_dir()
+            for f in sorted((folder / name).iterdir())
             if f.is_file() and f.name != "cmds" and not f.name.startswith(".")]
+
+
+def has_ham_and_spam(folder: Path) -> bool:
+    """Whether `folder` has a folder of ham and one of spam."""
+    kinds = {kind for name, kind in KINDS.items() if (folder / name).is_dir()}
+    return {"ham", "spam"} <= kinds
 
 
 def true_route(data: dict, kind: str) -> str:
@@ -215,13 +225,14 @@ def interleave(parts: list[list[Any]]) -> list[Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, metavar="DIR",
-                        help="mail the shipped model never saw: DIR/ham, DIR/spam and DIR/hard_ham "
+                        help="mail the shipped model never saw: DIR/ham, DIR/spam and DIR/hard_ham (or the "
+                             "public corpus's easy_ham, easy_ham_2, spam_2) "
                              "(default: ../shared/data's 600, in two halves)")
     args = parser.parse_args()
     unseen = args.corpus is not None and args.corpus.resolve() != CORPUS.resolve()
     folder = args.corpus if unseen else CORPUS
-    if not (folder / "ham").is_dir() or not (folder / "spam").is_dir():
-        sys.exit(f"bench/mail.py: {folder} has no ham/ and spam/ folders"
+    if not has_ham_and_spam(folder):
+        sys.exit(f"bench/mail.py: {folder} has no ham/ (or easy_ham/) and spam/ folders"
                  + ("" if unseen else "; the mail corpus is not part of the repository"))
     order = read_corpus(folder)
     random.Random(0).shuffle(order)

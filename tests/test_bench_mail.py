@@ -41,6 +41,26 @@ def test_a_corpus_is_read_by_folder_and_hard_ham_is_counted_apart(tmp_path):
     assert "1/1" in bench.line("all", figures)
 
 
+def test_the_public_corpus_folders_are_read_under_their_own_names(tmp_path):
+    """The public corpus unpacks as easy_ham, easy_ham_2, hard_ham, spam and spam_2: each is read as its
+    kind, so `--corpus` takes the corpus as it comes."""
+    bench = bench_mail()
+    ham, spam = sorted((FIXTURES / "ham").glob("*.eml"))[:3], sorted((FIXTURES / "spam").glob("*.eml"))[:2]
+    layout = {"easy_ham": ham[:1], "easy_ham_2": ham[1:2], "hard_ham": ham[2:], "spam": spam[:1], "spam_2": spam[1:]}
+    for folder, files in layout.items():
+        (tmp_path / folder).mkdir()
+        for f in files:
+            (tmp_path / folder / f.stem).write_bytes(f.read_bytes())
+    (tmp_path / "notes").mkdir()  # not a kind of mail: not read
+    (tmp_path / "notes" / "readme").write_text("not mail")
+
+    corpus = bench.read_corpus(tmp_path)
+
+    assert sorted(kind for _, kind in corpus) == ["ham", "ham", "hard_ham", "spam", "spam"]
+    assert sorted(raw for raw, _ in corpus) == sorted(f.read_bytes() for f in (*ham, *spam))
+    assert bench.has_ham_and_spam(tmp_path) and not bench.has_ham_and_spam(tmp_path / "notes")
+
+
 def test_the_estimate_follows_the_shipped_policy_and_learns_what_the_person_corrects():
     """bench/_spam_folds.py: each mail judged by SpamPolicy with its fold's model, moved by the person's
     corrections so far. A mail held as might be spam and labelled not spam is not asked about again
