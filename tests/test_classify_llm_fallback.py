@@ -69,12 +69,14 @@ def test_the_model_chooses_only_among_routes_described_to_it():
 
     shipped = tomllib.loads((Path(__file__).resolve().parents[1] / "assist.toml").read_text())
     config = Config(home=Path("/nonexistent"), path=None, raw=shipped)
-    names = [r["name"] for r in route_list(config)]
-    assert names == ["triage"] and all(r["about"] for r in route_list(config))
+    mail = {"type": "email.received"}
+    names = [r["name"] for r in route_list(config, mail)]
+    assert names == ["triage"] and all(r["about"] for r in route_list(config, mail))
     assert "description" not in shipped["routes"]["urgent"] and "examples" not in shipped["routes"]["urgent"]
     urgent = {**shipped["routes"]["urgent"], "description": "mail that needs an answer today"}
     described = {**shipped, "routes": {**shipped["routes"], "urgent": urgent}}
-    assert "urgent" in [r["name"] for r in route_list(Config(home=Path("/nonexistent"), path=None, raw=described))]
+    assert "urgent" in [r["name"] for r in route_list(Config(home=Path("/nonexistent"), path=None, raw=described),
+                                                      mail)]
 
 
 def test_with_no_route_described_the_model_is_not_asked(home, cli):

@@ -398,3 +398,26 @@ def test_a_person_files_an_unplaced_task_from_the_page(home, tmp_path, browser):
     routed = {i: run(["queue", "show", i]).json()["task"]["intent"] for i in (first, second)}
     assert routed[first]["route"] == "shopping" and routed[second]["route"] == "music"
     assert {i["by"] for i in routed.values()} == {"person"}
+
+
+def test_the_page_offers_a_held_task_only_the_routes_that_take_it(home, tmp_path, browser):
+    """A route with `types` takes only those (task.takes): the page's menu for a webhook's item does not
+    offer a mail route, and the API refuses it if asked."""
+    from conftest import UNSURE_ROUTES
+
+    mail_only = UNSURE_ROUTES.replace("[routes.music]\n", '[routes.music]\ntypes = ["email.*"]\n')
+    with serving(home, ROUTES.format(vault=tmp_path / "vault") + mail_only) as (base, bearer, _):
+        tip = {"type": "webhook.tip", "data": {"text": "some jazz for the evening"}}
+        assert run(["enqueue", "--queue", "inbox"], jsonl(tip)).code == 0
+        assert run(["classify", "--from", "inbox", "--to", "prompt", "--once"]).code == 0
+        [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+        [row] = requests.get(f"{base}/api/overview", headers=bearer, timeout=5).json()["held"]
+        assert row["id"] == held["id"] and row["routes"] == ["bills", "shopping"]
+        r = requests.post(f"{base}/api/tasks/{held['id']}/approve?route=music", headers=bearer, timeout=5)
+        assert r.status_code == 400 and "route music takes email.* tasks, not webhook.tip" in r.json()["error"]
+
+        page = browser.new_page()
+        page.goto(run(["serve", "--login-url", "--port", base.rsplit(":", 1)[1]]).out.strip())
+        menu = page.get_by_test_id(f"route-{held['id']}")
+        menu.wait_for()
+        assert [o.get_attribute("value") for o in menu.locator("option").all()] == ["bills", "shopping"]

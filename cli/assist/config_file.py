@@ -46,6 +46,7 @@ def problems(raw: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
             broken.add("")
     checks: list[tuple[tuple[str, ...], Any]] = [
         (("rules", "routes"), lambda: _rule_problems(raw)),
+        (("routes", "classify"), lambda: _route_type_problems(raw)),
         (("routes", "actions"), lambda: _action_problems(raw)),
         (("routes", "models", "classify", "memory", "allow_remote"), lambda: _ai_problems(raw, path.parent)),
         (("alerts", "actions"), lambda: _alert_problems(raw)),
@@ -77,6 +78,22 @@ def _rule_problems(raw: dict[str, Any]) -> list[str]:
     from .decide.rules import problems as rule_problems
 
     return rule_problems(raw["rules"], raw.get("routes", {}))
+
+
+def _route_type_problems(raw: dict[str, Any]) -> list[str]:
+    """A request route takes typed requests only, and the spam route takes the mail the spam decision
+    gives it (`types`, task.takes)."""
+    from .decide.spam_policy import DEFAULT_ROUTE
+    from .task import takes
+
+    routes = raw.get("routes", {})
+    out = [f"routes.{name}.types: a request route takes typed requests only; types is for the other routes"
+           for name, route in routes.items() if route.get("request") and "types" in route]
+    spam = str(raw.get("classify", {}).get("spam_route", DEFAULT_ROUTE))
+    if spam in routes and not routes[spam].get("request") and not takes(routes[spam], "email.received"):
+        out.append(f"routes.{spam}.types: the spam route is given mail by the spam decision; "
+                   "its types must take email.received (email.*)")
+    return out
 
 
 def _action_problems(raw: dict[str, Any]) -> list[str]:
@@ -123,6 +140,14 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
 
         out += shell_warnings(allow)
     for name, route in raw.get("routes", {}).items():
+        acting = [str(a.get("type")) for a in route.get("fixed", []) if isinstance(a, dict)
+                  and "data.message_id" in str(a.get("args")) and str(a.get("type")).startswith(("email.", "gmail."))]
+        if acting and "types" not in route and not route.get("request"):
+            kinds = list(dict.fromkeys(acting))
+            out.append(f"routes.{name}: its {', '.join(kinds)} act{'s' if len(kinds) == 1 else ''} on the task's "
+                       f"own mail (data.message_id) and the route takes every type: a feed's or a webhook's item "
+                       f"placed on it is refused the action; add types = [\"email.*\"] to keep them off it "
+                       f"(docs/classify.md)")
         asked = route.get("confirm", [])
         unasked = [kind for kind in SENDS_MAIL if kind in route.get("actions", []) and kind not in asked]
         if unasked:
@@ -277,10 +302,11 @@ def _remember(home: Path, path: Path, raw: dict[str, Any]) -> None:
         pass  # a read-only home only costs the check on every start
 
 
-def routes_now(config: Config) -> list[str]:
-    """The routes assist.toml names now, for what runs long and offers them (the dashboard, `assist top`):
-    a route removed since the start is not offered; an edit that is not valid (yet) keeps `config`'s."""
+def routes_now(config: Config) -> dict[str, dict[str, Any]]:
+    """The routes assist.toml names now, by name, for what runs long and offers them (the dashboard,
+    `assist top`): a route removed since the start is not offered; an edit that is not valid (yet) keeps
+    `config`'s."""
     try:
-        return list(load(config.home).routes)
+        return load(config.home).routes
     except ConfigError:
-        return list(config.routes)
+        return config.routes

@@ -113,6 +113,33 @@ def is_file_event(task: Task) -> bool:
     return str(task.get("type", "")).startswith("file.")
 
 
+def takes(route: dict[str, Any], task_type: str) -> bool:
+    """Whether a route takes tasks of this type: a request route (`request = true`) typed requests only;
+    any other route what its `types` globs match (`types = ["email.*"]`), every type but a typed request
+    when it has none. A task is never placed on a route that does not take it: by a rule, the intent
+    model, the LLM fallback or a person."""
+    from fnmatch import fnmatchcase
+
+    if route.get("request") or task_type == "request":
+        return bool(route.get("request")) and task_type == "request"
+    types = route.get("types")
+    return types is None or any(fnmatchcase(task_type, str(glob)) for glob in types)
+
+
+def offered_routes(routes: dict[str, dict[str, Any]], task_type: str) -> list[str]:
+    """The names of the routes that take a task of this type, in the config's order."""
+    return [name for name, route in routes.items() if takes(route, task_type)]
+
+
+def not_taken(name: str, route: dict[str, Any], task_type: str) -> str:
+    """Why route `name` does not take a task of this type, in a sentence to show a person."""
+    if route.get("request"):
+        return f"route {name} takes typed requests only (assist ask), not {task_type}"
+    if task_type == "request":
+        return f"route {name} is not a request route; a typed request takes a route with request = true"
+    return f"route {name} takes {', '.join(map(str, route.get('types') or []))} tasks, not {task_type}"
+
+
 def only_assist_makes(task: Task) -> bool:
     """A type that only assist's own sources make: a request (the person's own words), a mail (read from
     the message itself by mail ingestion, whose Message-ID the mail actions act on) or a watched file's

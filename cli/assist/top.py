@@ -22,6 +22,7 @@ from . import monitor
 from .errors import AssistError
 from .printable import printable
 from .queue import admin
+from .task import offered_routes
 
 
 def _age(seconds: float | None) -> str:
@@ -125,11 +126,12 @@ class Top(App[None]):
     ]
 
     def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0,
-                 routes: Callable[[], list[str]] | None = None, approvals: Any = None, learn: Any = None):
+                 routes: Callable[[], dict[str, dict[str, Any]]] | None = None, approvals: Any = None,
+                 learn: Any = None):
         super().__init__()
         self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
         self.approvals, self.learn = approvals, learn
-        self.routes_now = routes or list  # the routes configured now (assist.toml may change while top runs)
+        self.routes_now = routes or dict  # the routes configured now (assist.toml may change while top runs)
         self.rows: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
@@ -216,9 +218,9 @@ class Top(App[None]):
             return
         row = self.rows[key]
         if verb == "approve" and row["state"] == "hold" and row.get("route") == "fallback":
-            routes = self.routes_now()
+            routes = offered_routes(self.routes_now(), str(row.get("type", "")))
             if not routes:
-                self._say("this task needs a route, and assist.toml has none")
+                self._say(f"this task needs a route, and assist.toml has none that takes a {row.get('type')}")
                 return
             self.push_screen(PickRoute(row["id"], routes), lambda route: self._change(row, verb, route) if route
                              else None)
@@ -256,6 +258,6 @@ class Top(App[None]):
         self.push_screen(Inspect(inspected(shown)))
 
 
-def run(backend: Any, log_folder: Path, interval_s: float, routes: Callable[[], list[str]], approvals: Any,
-        learn: Any = None) -> None:
+def run(backend: Any, log_folder: Path, interval_s: float, routes: Callable[[], dict[str, dict[str, Any]]],
+        approvals: Any, learn: Any = None) -> None:
     Top(backend, log_folder, interval_s, routes, approvals, learn).run()

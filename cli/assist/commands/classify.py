@@ -156,13 +156,17 @@ def evaluate(test_file: Path, model_file: Path, as_json: bool) -> None:
 
 @classify.command()
 @click.option("--text", default=None, help="Explain the decision for this text.")
+@click.option("--type", "task_type", default="text", show_default=True, metavar="TYPE",
+              help="The text as a task of this type (email.received: as a mail's).")
 @click.argument("task_id", required=False)
-def explain(text: str | None, task_id: str | None) -> None:
-    """Show how a text or a queued task would be routed: rules, model scores, threshold.
+def explain(text: str | None, task_type: str, task_id: str | None) -> None:
+    """Show how a text or a queued task would be routed: rules, model scores, threshold. A text is
+    explained as a task of --type (default `text`, an event of no particular kind): routes with `types`
+    take only those (docs/classify.md), so ask as a mail for the mail routes.
 
     \b
     Examples:
-      assist classify explain --text "unsubscribe me from this list"
+      assist classify explain --text "unsubscribe me from this list" --type email.received
       assist classify explain 01JD3K
     """
     from ..decide.engine import DecisionEngine
@@ -177,7 +181,7 @@ def explain(text: str | None, task_id: str | None) -> None:
         info = resolve(backend, task_id)
         _, task = backend.queue(info.queue, create=False).get(info.id)
     else:
-        task = {"id": "explain", "type": "text", "data": {"text": text}}
+        task = {"id": "explain", "type": task_type, "data": {"text": text}}
     [intent] = DecisionEngine(config).decide([task])
     print_json(intent)
 
@@ -198,7 +202,7 @@ def teach(task_id: str, route: str) -> None:
     """
     from ..decide.engine import DecisionEngine
     from ..queue.admin import resolve
-    from ..task import is_request
+    from ..task import not_taken, offered_routes, takes
 
     config = load_config()
     if route not in config.routes:
@@ -206,11 +210,13 @@ def teach(task_id: str, route: str) -> None:
     backend = config.backend()
     info = resolve(backend, task_id)
     _, task = backend.queue(info.queue, create=False).get(info.id)
+    task_type = str(task.get("type", ""))
+    if not takes(config.route(route), task_type):
+        raise click.UsageError(f"{info.id}: {not_taken(route, config.route(route), task_type)} (routes that take "
+                               f"it: {', '.join(offered_routes(config.routes, task_type)) or 'none'})")
     engine = DecisionEngine(config)
     if not engine.learn(task, route, "person:teach"):
-        kind = "a typed request" if is_request(task) else "not a typed request"
-        raise click.UsageError(f"{info.id} is {kind}: teach it a route of its kind (request routes are for "
-                               "what a person types: docs/ask.md)")
+        raise click.UsageError(f"{info.id} is a typed request without words: nothing to learn from")
     engine.model()  # trains the new version now
     [intent] = engine.decide([task])
     click.echo(f"learned: {info.id} is {route}; classify would now say {intent['route']} "

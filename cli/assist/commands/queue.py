@@ -129,7 +129,7 @@ def _one(task_id: str, queue_name: str | None, verb: str, reason: str = "", rout
     config = load_config()
     by = f"cli:{os.environ.get('USER') or os.getuid()}"
     plan = _shown_and_agreed(config, task_id, queue_name) if ask else None
-    done = change(backend(config), task_id, verb, queue_name, reason, route, list(config.routes),
+    done = change(backend(config), task_id, verb, queue_name, reason, route, config.routes,
                   open_stores(config).approvals, by=by, learn=rejection_learner(config, by), plan=plan)
     click.echo(f"{verb}: {done['queue']}/{done['id']}" + (f" (was {done['was']})" if "was" in done else "")
                + (f" on route {route}" if route else "")
@@ -210,7 +210,8 @@ def cancel(task_id: str, queue_name: str | None) -> None:
 @click.argument("task_id")
 @click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Look only in this queue.")
 @click.option("--route", default=None, metavar="NAME",
-              help="For a task held because no route was sure: put it on this route (its confirmations still apply).")
+              help="For a task held because no route was sure: put it on this route, one that takes the task's "
+                   "type (its confirmations still apply).")
 @click.option("--yes", "-y", is_flag=True, help="Do not show the plan and ask (on a terminal it is shown, then asked).")
 def approve(task_id: str, queue_name: str | None, route: str | None, yes: bool) -> None:
     """Approve a held task: it goes back to its queue and runs what it proposed.

@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..ai.written_to_the_assistant import written_to_the_assistant
-from ..task import is_request
+from ..task import is_request, takes
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
 from .rules import first_match
 from .spam_policy import judged, spam_route_name
@@ -207,13 +207,13 @@ class DecisionEngine:
     def learn(self, task: dict[str, Any], route: str, by: str) -> bool:
         """Keep a person's route for `task` as an example; the next decision is made with it: a typed
         request given a request route teaches the request model, any other task given another route the
-        model of mail and other events. False, and nothing kept, when the two kinds cross (a request given
-        a mail route, a mail given a request route): that model would learn to send one kind where only
-        the other goes."""
+        model of mail and other events. False, and nothing kept, when the route does not take the task
+        (task.takes: a request given a mail route, a mail given a request route, a type its `types` do
+        not name): a model would learn to send a kind where it does not go."""
         from .learning import Feedback, example, request_example
 
         request = is_request(task)
-        if request != bool(self.config.route(route).get("request")) or (request and not task_text(task)):
+        if not takes(self.config.route(route), str(task.get("type", ""))) or (request and not task_text(task)):
             return False
         with self._lock:
             Feedback(self.config.home).add(request_example(task, route, by) if request else example(
@@ -270,13 +270,20 @@ class DecisionEngine:
                           "reason": f"a person rejected a task like this one on route {route} "
                                     f"(similarity {similarity:.2f}); held for a person"}
 
+    def _rules_for(self, task_type: str) -> list[dict[str, Any]]:
+        """The rules that may place a task of this type: those whose route takes it (task.takes), and
+        those that hold it (route "fallback")."""
+        return [rule for rule in self.rules
+                if rule.get("route") == "fallback" or takes(self.config.route(rule.get("route", "")), task_type)]
+
     def _load_model(self) -> IntentModel | None:
         if self.settings.get("model"):
             return IntentModel.load(self.config.resolve(self.settings["model"]))
         return self._trained(self._route_examples(), DEFAULT_MODEL, "routes")
 
-    def _by_model(self, rows: list[int], texts: list[str], requests: bool, spam: SpamPolicy | None,
-                  spam_signal: dict[int, dict[str, Any]], out: list[dict[str, Any] | None]) -> Any:
+    def _by_model(self, tasks: list[dict[str, Any]], rows: list[int], texts: list[str], requests: bool,
+                  spam: SpamPolicy | None, spam_signal: dict[int, dict[str, Any]],
+                  out: list[dict[str, Any] | None]) -> Any:
         """The model's decision for tasks no rule placed: typed requests by the request model (what it is
         unsure of goes to [classify] request_fallback, `chat`), the rest by the routes' model. Returns
         the texts' vectors (None without a model)."""
@@ -295,7 +302,20 @@ class DecisionEngine:
             if spam_column is not None and "spam" in spam_signal.get(i, {}):  # the spam decision judged it
                 probs[row, spam_column] = 0.0
                 probs[row] /= max(float(probs[row].sum()), 1e-9)
+            task_type = str(tasks[i].get("type", ""))
+            # routes that do not take it (task.takes) are out; what the model gave them is doubt, not
+            # shared among the others: a feed's item that reads as spam is held, not summarised as mail
+            out_of_type = [c for c, name in enumerate(model.classes)
+                           if name in self.config.routes and not takes(self.config.routes[name], task_type)]
+            doubt = {model.classes[c]: round(float(probs[row, c]), 4) for c in out_of_type if probs[row, c] >= 0.1}
+            probs[row, out_of_type] = 0.0
             intent = model.decide(probs[row], threshold, route_thresholds=own)
+            if doubt:
+                intent["not_for_type"] = doubt
+                if intent["route"] == "fallback":
+                    best = max(doubt, key=lambda name: doubt[name])
+                    intent["reason"] = (f"the model's best route for it, {best} ({doubt[best]:.2f}), does not take "
+                                        f"{task_type} (its types); held for a person")
             if i in spam_signal:
                 intent["signals"] = spam_signal[i]
             if requests and intent["route"] == "fallback" and fallback in self.config.routes:
@@ -321,7 +341,7 @@ class DecisionEngine:
                 signals = {**signals, "written_to_the_assistant": True}  # person's: kept from drafts, held
             if signals:
                 spam_signal[i] = signals
-            rule = first_match(self.rules, {**task, "signals": signals})  # ours, never the document's
+            rule = first_match(self._rules_for(str(task.get("type", ""))), {**task, "signals": signals})
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],
                             "by": f"rule:{rule['name']}", "confidence": 1.0, **_signals(signals)})
@@ -338,7 +358,7 @@ class DecisionEngine:
         embedded: dict[int, Any] = {}
         for requests in (False, True):
             rows = [i for i in pending if is_request(tasks[i]) == requests]
-            vectors = self._by_model(rows, [text_of[i] for i in rows], requests, spam, spam_signal, out) \
+            vectors = self._by_model(tasks, rows, [text_of[i] for i in rows], requests, spam, spam_signal, out) \
                 if rows else None
             if vectors is not None and not requests:  # requests are never held as rejected (learn_rejection)
                 embedded.update(zip(rows, vectors, strict=True))

@@ -120,10 +120,11 @@ class IntentModel:
     def decide(self, probs: Any, threshold: float | None = None, top: int = 3,
                route_thresholds: dict[str, float] | None = None) -> dict[str, Any]:
         """intent for one row of probabilities: the route (or fallback), labels with scores, evidence.
-        A route's own threshold (`routes.NAME.threshold`) replaces the model's for that route."""
+        A route's own threshold (`routes.NAME.threshold`) replaces the model's for that route; a class at
+        0 (a route that does not take the task, engine.py) is not listed."""
         threshold = self.threshold if threshold is None else threshold
         [index], [best] = self.in_scope(probs[None, :])
-        order = [i for i in probs.argsort()[::-1] if self.classes[i] != OOS][:max(top, 5)]
+        order = [i for i in probs.argsort()[::-1] if self.classes[i] != OOS and probs[i] > 0][:max(top, 5)]
         labels = [{"name": self.classes[i], "score": round(float(probs[i]), 4)} for i in order[:top]
                   if probs[i] >= 0.1 or i == order[0]]
         threshold = (route_thresholds or {}).get(self.classes[index], threshold)

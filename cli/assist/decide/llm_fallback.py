@@ -34,20 +34,23 @@ def default_model(config: Config) -> str | None:
     return "embedded" if best is not None and best.routes_well else None
 
 
-def route_list(config: Config) -> list[dict[str, str]]:
-    """The routes the model may choose among for an event: those described to it (a description or
-    examples), not the typed-request routes (`assist ask` has its own), and not the spam route (the spam
+def route_list(config: Config, task: dict[str, Any]) -> list[dict[str, str]]:
+    """The routes the model may choose among for an event: those that take it (task.takes: never a
+    typed-request route, `assist ask` has its own) and are described to it (a description or
+    examples), and not the spam route (the spam
     decision alone files mail in Junk: a model's guess must not put a person's mail there). A route with
     neither is reached by its rules, which may guard it: the shipped urgent route drafts a reply, and
     its rule keeps out mail that might be spam; offered by its name, a scam the rule kept out could be
     routed there by the model's guess, which the mail's own words can steer."""
+    from ..task import takes
     from .spam_policy import spam_route_name
 
     spam_route = spam_route_name(config)
+    task_type = str(task.get("type", ""))
     routes = []
     for name, route in config.routes.items():
         about = route.get("description") or "; ".join(route.get("examples", [])[:3])
-        if about and name not in RESERVED and not route.get("request") and name != spam_route:
+        if about and name not in RESERVED and takes(route, task_type) and name != spam_route:
             routes.append({"name": name, "about": about})
     return routes
 
@@ -59,7 +62,6 @@ class LlmFallback:
         self.config = config
         self.model = model
         self.models = Models(config)
-        self.routes = route_list(config)
 
     def choose(self, task: dict[str, Any], intent: dict[str, Any]) -> dict[str, Any]:
         """The intent after asking the model: a route (by "llm:MODEL"), or still "fallback"."""
@@ -67,13 +69,15 @@ class LlmFallback:
         from ..ai.running import run_prompt
         from .intent import task_text
 
-        if not self.routes:
-            return {**intent, "reason": "no route is described to the fallback model (a description or examples)"}
+        routes = route_list(self.config, task)
+        if not routes:
+            return {**intent, "reason": f"no route is described to the fallback model (a description or examples) "
+                                        f"that takes a {task.get('type')}"}
         template = templates.load(TEMPLATE, self.config.home)
-        names = [r["name"] for r in self.routes]
+        names = [r["name"] for r in routes]
         schema = copy.deepcopy(template.output) or {"type": "object", "required": ["route"]}
         schema.setdefault("properties", {})["route"] = {"enum": [*names, "none"]}
-        messages = template.render(task=task, data=task.get("data") or {}, routes=self.routes,
+        messages = template.render(task=task, data=task.get("data") or {}, routes=routes,
                                    text=task_text(task)[:1500])
         prompt = {"messages": messages, "schema": schema, "model": self.model,
                   "options": {"temperature": template.temperature, "max_tokens": template.max_tokens}}

@@ -208,7 +208,7 @@ def show(backend: Backend, prefix: str, queue: str | None = None, approvals: Any
 
 
 def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, reason: str = "",
-           route: str | None = None, routes: list[str] | None = None, approvals: Any = None,
+           route: str | None = None, routes: dict[str, dict[str, Any]] | None = None, approvals: Any = None,
            by: str = "cli", learn: Callable[[dict[str, Any]], bool] | None = None,
            plan: str | None = None) -> dict[str, Any]:
     """Retry, cancel, approve or reject one task; {"queue", "id", "verb", "was"?, "route"?, "learned"?}.
@@ -218,7 +218,8 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
 
     An approval is recorded in `approvals` (act/approvals.py) before the task moves on: for a task held
     by its actions, the digest of the exact plan the person saw; for a task held because no route was
-    sure, the route they gave it (`route`, one of `routes`). `by` says who decided (cli, api:NAME, top).
+    sure, the route they gave it (`route`, one of `routes`, the configured ones by name, that takes the
+    task's type: task.takes). `by` says who decided (cli, api:NAME, top).
     With `plan` (the digest of the plan the person was shown: a listing's "plan"), a plan that is no
     longer that one is not approved (Conflict).
     """
@@ -231,7 +232,7 @@ def change(backend: Backend, prefix: str, verb: str, queue: str | None = None, r
     out: dict[str, Any] = {"queue": info.queue, "id": info.id, "verb": verb}
     result: Any = None
     if verb == "approve":
-        _approve(q, info, route, routes or [], approvals, by, plan)
+        _approve(q, info, route, routes or {}, approvals, by, plan)
     elif verb == "reject":
         _, doc = q.get(info.id)
         result = q.reject(info.id, reason)
@@ -263,26 +264,32 @@ def _retryable(q: Any, info: TaskInfo) -> None:
                        + (f": the original is kept as {where} in the spool" if where else ""))
 
 
-def _approve(q: Any, info: TaskInfo, route: str | None, routes: list[str], approvals: Any, by: str,
-             plan: str | None = None) -> None:
+def _approve(q: Any, info: TaskInfo, route: str | None, routes: dict[str, dict[str, Any]], approvals: Any,
+             by: str, plan: str | None = None) -> None:
     from ..act.approvals import plan_digest, waiting
     from ..errors import Conflict
+    from ..task import not_taken, offered_routes, takes
 
     if approvals is None:
         raise UsageError("approving needs the home's approval records")
     if route is not None and route not in routes:
         raise UsageError(f"no route named {route!r} (configured: {', '.join(routes) or 'none'})")
     found, doc = q.get(info.id)
+    task_type = str(doc.get("type", ""))
+    offered = ", ".join(offered_routes(routes, task_type)) or "none"
     unplaced = (doc.get("intent") or {}).get("route") == "fallback"
     if route is not None and not unplaced:
         raise UsageError(f"task {info.id} has a route already; approve it without --route")
+    if route is not None and not takes(routes[route], task_type):
+        raise UsageError(f"task {info.id}: {not_taken(route, routes[route], task_type)} (routes that take it: "
+                         f"{offered})")
     if found.state != "hold":
         raise Conflict(f"task {info.id} is {found.state}, not waiting for approval (hold)")
     if route is not None:
         approvals.choose_route(info.id, route, by)
     elif unplaced:
-        raise UsageError(f"task {info.id} has no route yet: give it one with --route NAME "
-                         f"(configured: {', '.join(routes) or 'none'})")
+        raise UsageError(f"task {info.id} has no route yet: give it one with --route NAME (routes that take a "
+                         f"{task_type}: {offered})")
     elif waiting(doc.get("actions") or []):
         digest = plan_digest(doc["actions"])
         if plan is not None and plan != digest:

@@ -29,6 +29,7 @@ from ..errors import AssistError, NotFound, UsageError
 from ..log import LEVELS
 from ..logview import recent_records
 from ..queue import admin
+from ..task import offered_routes
 from .auth import COOKIE, SESSION_S, Auth, BadToken
 
 HERE = Path(__file__).parent
@@ -120,8 +121,10 @@ async def _first_to_finish(part: Any, scope: Any) -> None:
 
 
 def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None,
-              routes: Callable[[], list[str]] | None = None, approvals: Any = None, learn: Any = None) -> Any:
-    """`routes` gives the routes configured now (the file may have been edited since the server started)."""
+              routes: Callable[[], dict[str, dict[str, Any]]] | None = None, approvals: Any = None,
+              learn: Any = None) -> Any:
+    """`routes` gives the routes configured now, by name (the file may have been edited since the server
+    started)."""
     import anyio
     import orjson
     from starlette.applications import Starlette
@@ -173,7 +176,13 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
         return int(raw)
 
     def overview(request: Request) -> Response:
-        return Json({**monitor.overview(backend, log_folder), "routes": routes() if routes else []})
+        """What the dashboard shows; a held task no route placed lists the routes that take it."""
+        configured = routes() if routes else {}
+        shown = monitor.overview(backend, log_folder)
+        for row in shown["held"]:
+            if row.get("route") == "fallback":
+                row["routes"] = offered_routes(configured, str(row.get("type", "")))
+        return Json({**shown, "routes": list(configured)})
 
     def queues(request: Request) -> Response:
         return Json(monitor.queues(backend))
@@ -195,7 +204,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             raise NotFound(f"no action {verb!r} (choose from {', '.join(admin.VERBS)})")
         done = admin.change(backend, request.path_params["id"], verb, request.query_params.get("queue") or None,
                             request.query_params.get("reason", ""), request.query_params.get("route") or None,
-                            routes() if routes else [], approvals, by=f"api:{request.state.caller.subject}",
+                            routes() if routes else {}, approvals, by=f"api:{request.state.caller.subject}",
                             learn=learn, plan=request.query_params.get("plan") or None)
         log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb, route=done.get("route"))
         return Json(done)

@@ -93,7 +93,7 @@ function render(o) {
     const would = (t.awaiting || []).map((a) => `${a.type} ${JSON.stringify(a.args)}`
       + (a.notices ? ` — look: ${a.notices.join("; ")}` : "")).join("; ") || t.info;  // where it really goes
     const buttons = cell("");
-    if (t.route === "fallback") buttons.append(...routePicker(t, o.routes), button("reject", "reject", "reject", t));
+    if (t.route === "fallback") buttons.append(...routePicker(t, t.routes ?? o.routes), button("reject", "reject", "reject", t));
     else buttons.append(button("approve", "approve", "approve", t), button("reject", "reject", "reject", t));
     tr.append(cell(t.id, "id"), cell(t.queue), cell(t.subject ?? t.type), cell(would), buttons);
     return tr;
