@@ -147,3 +147,18 @@ def test_config_check_points_out_a_mail_route_that_takes_every_type(home):
     assert all(line.startswith("warning: ") for line in said)  # said, not refused
     assert any("routes.spam: its email.move acts on the task's own mail" in line and 'types = ["email.*"]' in line
                for line in said), said
+
+
+def test_the_shipped_routes_offer_a_person_what_fits_the_task():
+    """A held mail is offered the mail routes and triage, not the calendar week's or the changed files'
+    digest (whose templates read a week's events or a folder's changes); a feed's item triage alone."""
+    import tomllib
+
+    from assist.task import offered_routes
+
+    routes = {name: route for name, route in tomllib.loads((REPO / "assist.toml").read_text())["routes"].items()
+              if not route.get("request")}
+    assert offered_routes(routes, "email.received") == ["triage", "spam", "newsletter", "urgent"]
+    assert offered_routes(routes, "file.created") == ["triage", "files"]
+    assert offered_routes(routes, "calendar.week") == ["triage", "calendar"]
+    assert offered_routes(routes, "feed.item") == ["triage"]
