@@ -195,6 +195,9 @@ def test_a_person_routes_a_held_task_and_classify_keeps_that(home):
     assert run(["classify", "--from", "inbox", "--to", "prompt", "--once"]).code == 0
     [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
     assert "no confident route" in held["hold_reason"]
+    piped = run(["classify"], jsonl({"type": "text", "data": {"text": "some jazz for the night"}}))
+    assert piped.code == 0 and "`assist queue approve " in piped.err
+    assert "--route NAME`, then the next run carries on" in piped.err, piped.err  # what to type, whole
     assert run(["queue", "approve", held["id"], "--route", "nowhere"]).code == 2
     r = run(["queue", "approve", held["id"], "--route", "music"])
     assert r.code == 0 and "on route music" in r.out

@@ -305,9 +305,10 @@ class Runner:
         for doc in held:
             self.log.info("held", task=doc["id"], queue=self.own_queue, reason=doc["meta"]["hold_reason"])
             reason = printable(doc["meta"]["hold_reason"])
+            unplaced = (doc.get("intent") or {}).get("route") == "fallback"  # it needs a route, not a yes
             sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} held: {reason} "
-                             f"(kept in queue {self.own_queue}; `assist queue approve {doc['id']}`, then the "
-                             f"next run carries on)\n")
+                             f"(kept in queue {self.own_queue}; `assist queue approve {doc['id']}"
+                             f"{' --route NAME' if unplaced else ''}`, then the next run carries on)\n")
 
     def _dead_letter(self, dead: list[taskmod.Task]) -> None:
         if not dead:
