@@ -52,6 +52,11 @@ name = "lists"
 route = "newsletter"
 match = {field = "data.subject", regex = "^\\\\[list\\\\]"}
 
+[[rules]]
+name = "budget"
+route = "triage"
+match = {field = "data.text", contains = "budget"}
+
 [routes.newsletter]
 types = ["email.*"]
 actions = ["email.move"]
@@ -76,6 +81,11 @@ def test_a_rule_does_not_place_a_task_on_a_route_that_does_not_take_its_type(hom
                           {"type": "webhook.news", "data": {"subject": "[list] weekly"}})
     assert mail["intent"]["route"] == "newsletter"
     assert item["intent"]["route"] != "newsletter" and item["intent"]["by"] != "rule:lists", item["intent"]
+    [event] = classify({"type": "text", "data": {"text": "the budget for march"}})
+    assert event["intent"]["by"] == "rule:budget"
+    request = run(["classify"], input=jsonl({"type": "request", "data": {"text": "the budget for march"}}))
+    assert request.code == 0 and "rule:budget" not in request.out, request.out  # request routes only
+    assert request.out or "held:" in request.err
 
 
 def test_a_person_cannot_give_a_task_a_route_that_does_not_take_its_type(home):
