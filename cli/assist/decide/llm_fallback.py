@@ -36,9 +36,9 @@ def default_model(config: Config) -> str | None:
 
 def route_list(config: Config, task: dict[str, Any]) -> list[dict[str, str]]:
     """The routes the model may choose among for an event: those that take it (task.takes: never a
-    typed-request route, `assist ask` has its own) and are described to it (a description or
-    examples), and not the spam route (the spam
-    decision alone files mail in Junk: a model's guess must not put a person's mail there). A route with
+    typed-request route, `assist ask` has its own) and are described to it (a description or examples),
+    and not the spam route (the spam decision alone files mail in Junk: a model's guess must not put a
+    person's mail there). A route with
     neither is reached by its rules, which may guard it: the shipped urgent route drafts a reply, and
     its rule keeps out mail that might be spam; offered by its name, a scam the rule kept out could be
     routed there by the model's guess, which the mail's own words can steer."""
