@@ -172,3 +172,19 @@ def test_the_shipped_routes_offer_a_person_what_fits_the_task():
     assert offered_routes(routes, "file.created") == ["triage", "files"]
     assert offered_routes(routes, "calendar.week") == ["triage", "calendar"]
     assert offered_routes(routes, "feed.item") == ["triage"]
+
+
+def test_a_persons_route_is_not_taken_once_that_route_no_longer_takes_the_task(home):
+    """Routed by a person (approve --route), then the route was given `types` that leave the task out
+    before classify ran again: the person's choice is not applied; the task is decided afresh."""
+    (home / "assist.toml").write_text(ROUTES)
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl({"type": "webhook.news", "data": {"subject": "hold me"}})
+               ).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"], timeout=300).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert run(["queue", "approve", held["id"], "--route", "triage"]).code == 0
+    (home / "assist.toml").write_text(ROUTES.replace("[routes.triage]\n", '[routes.triage]\ntypes = ["email.*"]\n'))
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"], timeout=300).code == 0
+    [again] = run(["queue", "ls", "--json"]).json()  # not gone on to act: held again
+    assert (again["id"], again["queue"], again["state"]) == (held["id"], "inbox", "hold"), again
+    assert run(["queue", "show", held["id"]]).json()["task"]["intent"]["by"] == "rule:ask-me"

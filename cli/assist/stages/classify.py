@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..decide.intent import NOTHING_TO_CLASSIFY
-from ..task import Task
+from ..task import Task, takes
 from .base import Hold, Outcome, Stage, StageContext
 
 if TYPE_CHECKING:
@@ -38,9 +38,11 @@ class ClassifyStage(Stage):
 
     def _routed_by_person(self, task: Task) -> bool:
         """Whether a person gave the task its route (`assist queue approve ID --route R`): the task says
-        so, and the approval records agree (a document claiming it is not enough)."""
+        so, the approval records agree (a document claiming it is not enough), and the route still takes
+        the task (task.takes: its `types` may have changed since)."""
         intent = task.get("intent") or {}
-        if intent.get("by") != "person":
+        if intent.get("by") != "person" or not takes(self.config.route(str(intent.get("route"))),
+                                                     str(task.get("type", ""))):
             return False
         from ..stores import open_stores
 
