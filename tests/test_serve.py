@@ -403,6 +403,8 @@ def test_a_person_files_an_unplaced_task_from_the_page(home, tmp_path, browser):
 def test_the_page_offers_a_held_task_only_the_routes_that_take_it(home, tmp_path, browser):
     """A route with `types` takes only those (task.takes): the page's menu for a webhook's item does not
     offer a mail route, and the API refuses it if asked."""
+    from playwright.sync_api import expect
+
     from conftest import UNSURE_ROUTES
 
     mail_only = UNSURE_ROUTES.replace("[routes.music]\n", '[routes.music]\ntypes = ["email.*"]\n')
@@ -421,3 +423,10 @@ def test_the_page_offers_a_held_task_only_the_routes_that_take_it(home, tmp_path
         menu = page.get_by_test_id(f"route-{held['id']}")
         menu.wait_for()
         assert [o.get_attribute("value") for o in menu.locator("option").all()] == ["bills", "shopping"]
+        # no route takes it any more: the page says so instead of an empty menu
+        config = home / "assist.toml"
+        config.write_text(config.read_text().replace("[routes.bills]\n", '[routes.bills]\ntypes = ["email.*"]\n')
+                          .replace("[routes.shopping]\n", '[routes.shopping]\ntypes = ["email.*"]\n'))
+        page.reload()
+        expect(page.get_by_test_id(f"no-route-{held['id']}")).to_have_text("no route takes a webhook.tip")
+        expect(page.get_by_test_id(f"route-{held['id']}")).to_have_count(0)

@@ -65,6 +65,12 @@ function age(seconds) {
 // The choice survives the redraws that live updates cause.
 const chosen = new Map();
 function routePicker(task, routes) {
+  if (!routes.length) {  // assist.toml has no route that takes this task's type: nothing to pick
+    const none = document.createElement("span");
+    none.dataset.testid = `no-route-${task.id}`;
+    none.textContent = `no route takes a ${plain(task.type)} `;
+    return [none];
+  }
   const select = document.createElement("select");
   select.dataset.testid = `route-${task.id}`;
   for (const name of routes) select.append(new Option(name, name));
