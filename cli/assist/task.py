@@ -131,13 +131,17 @@ def offered_routes(routes: dict[str, dict[str, Any]], task_type: str) -> list[st
     return [name for name, route in routes.items() if takes(route, task_type)]
 
 
-def not_taken(name: str, route: dict[str, Any], task_type: str) -> str:
-    """Why route `name` does not take a task of this type, in a sentence to show a person."""
+def not_taken(name: str, routes: dict[str, dict[str, Any]], task_type: str) -> str:
+    """Why route `name` (of `routes`) does not take a task of this type, and which do, in a sentence to
+    show a person."""
+    route = routes[name]
     if route.get("request"):
-        return f"route {name} takes typed requests only (assist ask), not {task_type}"
-    if task_type == "request":
-        return f"route {name} is not a request route; a typed request takes a route with request = true"
-    return f"route {name} takes {', '.join(map(str, route.get('types') or []))} tasks, not {task_type}"
+        why = f"route {name} takes typed requests only (assist ask), not {task_type}"
+    elif task_type == "request":
+        why = f"route {name} is not a request route; a typed request takes a route with request = true"
+    else:
+        why = f"route {name} takes {', '.join(map(str, route.get('types') or []))} tasks, not {task_type}"
+    return f"{why} (routes that take it: {', '.join(offered_routes(routes, task_type)) or 'none'})"
 
 
 def only_assist_makes(task: Task) -> bool:

@@ -202,7 +202,7 @@ def teach(task_id: str, route: str) -> None:
     """
     from ..decide.engine import DecisionEngine
     from ..queue.admin import resolve
-    from ..task import not_taken, offered_routes, takes
+    from ..task import not_taken, takes
 
     config = load_config()
     if route not in config.routes:
@@ -212,8 +212,7 @@ def teach(task_id: str, route: str) -> None:
     _, task = backend.queue(info.queue, create=False).get(info.id)
     task_type = str(task.get("type", ""))
     if not takes(config.route(route), task_type):
-        raise click.UsageError(f"{info.id}: {not_taken(route, config.route(route), task_type)} (routes that take "
-                               f"it: {', '.join(offered_routes(config.routes, task_type)) or 'none'})")
+        raise click.UsageError(f"{info.id}: {not_taken(route, config.routes, task_type)}")
     engine = DecisionEngine(config)
     if not engine.learn(task, route, "person:teach"):
         raise click.UsageError(f"{info.id} is a typed request without words: nothing to learn from")

@@ -276,20 +276,18 @@ def _approve(q: Any, info: TaskInfo, route: str | None, routes: dict[str, dict[s
         raise UsageError(f"no route named {route!r} (configured: {', '.join(routes) or 'none'})")
     found, doc = q.get(info.id)
     task_type = str(doc.get("type", ""))
-    offered = ", ".join(offered_routes(routes, task_type)) or "none"
     unplaced = (doc.get("intent") or {}).get("route") == "fallback"
     if route is not None and not unplaced:
         raise UsageError(f"task {info.id} has a route already; approve it without --route")
     if route is not None and not takes(routes[route], task_type):
-        raise UsageError(f"task {info.id}: {not_taken(route, routes[route], task_type)} (routes that take it: "
-                         f"{offered})")
+        raise UsageError(f"task {info.id}: {not_taken(route, routes, task_type)}")
     if found.state != "hold":
         raise Conflict(f"task {info.id} is {found.state}, not waiting for approval (hold)")
     if route is not None:
         approvals.choose_route(info.id, route, by)
     elif unplaced:
         raise UsageError(f"task {info.id} has no route yet: give it one with --route NAME (routes that take a "
-                         f"{task_type}: {offered})")
+                         f"{task_type}: {', '.join(offered_routes(routes, task_type)) or 'none'})")
     elif waiting(doc.get("actions") or []):
         digest = plan_digest(doc["actions"])
         if plan is not None and plan != digest:
