@@ -160,6 +160,46 @@ def test_mail_that_is_not_a_lists_is_not_spam_for_that_alone():
     assert sum(p >= 0.8 for p in scores) <= 1 and sum(p >= 0.5 for p in scores) <= 6
 
 
+PHISHING = [  # written for this test: no model learned from them
+    ("PayPal Security <service@paypal-secure-login.com>", "Your account has been limited",
+     "Dear Customer,\n\nWe have noticed unusual activity on your PayPal account and have temporarily limited it. "
+     "To restore full access, verify your information within 24 hours:\n\nhttp://paypal-secure-login.com/verify\n\n"
+     "If you do not verify, your account will be permanently suspended.\n\nPayPal Security Team"),
+    ("Apple ID <noreply@appleid-support-center.net>", "Your Apple ID was used to sign in",
+     "Your Apple ID was used to sign in to iCloud on an unknown device. If this was not you, click the link below "
+     "to secure your account and confirm your payment details:\n\nhttp://appleid-support-center.net/secure\n\n"
+     "Apple Support"),
+    ("Bank of America <alerts@bofa-online-verify.com>", "Urgent: verify your account",
+     "Dear valued customer,\n\nYour online banking access has been suspended due to a security update. Please "
+     "log in and confirm your identity, card number and PIN to avoid closure of your account:\n\n"
+     "http://bofa-online-verify.com/login\n\nThank you,\nOnline Banking"),
+    ("Microsoft 365 <admin@office365-mailbox-quota.com>", "Mailbox storage full",
+     "Your mailbox has exceeded its storage limit. You will not be able to send or receive new messages until you "
+     "re-validate your mailbox.\n\nClick here to re-validate: http://office365-mailbox-quota.com/validate\n\n"
+     "Microsoft 365 Team"),
+]
+
+
+def test_phishing_that_reads_like_a_services_account_mail_is_never_let_through_unasked():
+    """Phishing imitates the mail services send (a password reset, a sign-in alert, a payment check), and
+    words cannot tell the two apart. A model that also learned from services' own mail texts
+    (bench/data/service-mail) held far fewer of those, and let 3 of these 4 into the inbox with no
+    question (0.34, 0.17, 0.36, held 0.63; bench/README.md): the shipped model does not learn from them,
+    so a stranger's account mail is asked about (or filed in Junk), never passed on words alone."""
+    from email.message import EmailMessage
+
+    from assist.decide.spam import shipped
+
+    model = shipped()
+    scores = []
+    for sender, subject, body in PHISHING:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, "Alex Smith <alex@example.org>", subject
+        msg.set_content(body)
+        scores.append(model.probability(parse_message(msg.as_bytes())))
+    assert min(scores) >= 0.5, scores
+
+
 def test_mail_from_someone_you_wrote_to_is_held_not_filed_in_junk(routes_home):
     """Whom a person writes to (`assist act` email.send over a real SMTP server: To and Cc) is a
     correspondent: a mail from them that the spam model would file in Junk is held for the person (a From
