@@ -229,13 +229,73 @@ def interleave(parts: list[list[Any]]) -> list[Any]:
     return merged
 
 
+def unwanted(folder: Path, sample: int | None) -> None:
+    """Mail that must not reach the inbox unasked, one message a file (a Junk folder exported, a public
+    collection of phishing): how many the spam decision (decide/spam_policy.py, the shipped model, with
+    spamd as well when it is installed) files in Junk, holds for a person, and lets through. Nobody
+    corrects anything here. `sample`: that many files of a fixed shuffle."""
+    from collections import Counter
+
+    from assist.config import Config
+    from assist.correspondents import Correspondents
+    from assist.decide.spam import shipped
+    from assist.decide.spam_policy import DEFAULT_HOLD, DEFAULT_ROUTE, DEFAULT_THRESHOLD, SpamPolicy
+    from assist.ingest.mail import mail_data
+    from assist.junked import Junked
+
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith("."))
+    if not files:
+        sys.exit(f"bench/mail.py: {folder} has no messages")
+    random.Random(0).shuffle(files)
+    files = files[:sample] if sample else files
+    root = Path(tempfile.mkdtemp(prefix="assist-bench-unwanted-"))
+    try:
+        proc, address = start_spamd(root)
+        if address is None:
+            print("spamd is not installed (apt-get install spamassassin): its rows are skipped")
+        config = Config(home=root, path=None, raw={"classify": {"spamd": address}} if address else {})
+        model, people, junked = shipped(), Correspondents(root), Junked(root)
+        policies = {"assist": SpamPolicy(DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, model, False, people, junked)}
+        if address:
+            policies["assist + spamd"] = SpamPolicy(DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, model, True,
+                                                    people, junked)
+        counts: dict[str, Counter[str]] = {name: Counter() for name in [*policies, "spamd alone (threshold 5.0)"]}
+        started = time.perf_counter()
+        for f in files:
+            data = mail_data(f.read_bytes(), config)
+            for name, policy in policies.items():
+                intent = policy.judge(data)[1]
+                counts[name]["in Junk" if intent and intent["route"] == DEFAULT_ROUTE
+                             else "held" if intent else "let through"] += 1
+            if address:
+                spamd = data.get("spamd") or {}
+                counts["spamd alone (threshold 5.0)"]["in Junk" if spamd.get("spam") is True else "let through"] += 1
+        if proc is not None:
+            proc.terminate()
+        print(f"{len(files)} messages of {folder} that must not reach the inbox unasked (nobody correcting)")
+        for name, found in counts.items():
+            if sum(found.values()):
+                print(f"  {name:28} " + "  ".join(f"{what} {found[what]} ({found[what] / len(files):.1%})"
+                                                   for what in ("in Junk", "held", "let through")))
+        print(f"{time.perf_counter() - started:.0f} s")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, metavar="DIR",
                         help="mail the shipped model never saw: DIR/ham, DIR/spam and DIR/hard_ham (or the "
                              "public corpus's easy_ham, easy_ham_2, spam_2) "
                              "(default: ../shared/data's 600, in two halves)")
+    parser.add_argument("--unwanted", type=Path, metavar="DIR",
+                        help="instead, a folder of spam or phishing, one message a file: how much of it the "
+                             "spam decision files in Junk, holds, and lets through")
+    parser.add_argument("--sample", type=int, metavar="N", help="with --unwanted: N messages of a fixed shuffle")
     args = parser.parse_args()
+    if args.unwanted is not None:
+        unwanted(args.unwanted, args.sample)
+        return
     unseen = args.corpus is not None and args.corpus.resolve() != CORPUS.resolve()
     folder = args.corpus if unseen else CORPUS
     if not has_ham_and_spam(folder):

@@ -85,3 +85,30 @@ def test_the_estimate_follows_the_shipped_policy_and_learns_what_the_person_corr
 
     assert (counts["spam"], counts["caught"], counts["ham_in_junk"]) == (1, 1, 0)
     assert counts["held"] == 1  # the second time it is not asked about: the correction was learned
+
+
+def test_a_folder_of_unwanted_mail_is_counted_in_junk_held_and_let_through(tmp_path, monkeypatch, capsys, spamd):
+    """`scripts/bench mail --unwanted DIR` (spam or phishing only, one message a file): each message judged
+    by the spam decision as classify judges it, with the shipped model and with a real spamd beside it;
+    dot-files are not mail."""
+    from email.message import EmailMessage
+
+    from test_mail_decisions import PHISHING
+
+    bench = bench_mail()
+    (tmp_path / "spam.eml").write_bytes((FIXTURES / "spam" / "00001.eml").read_bytes())  # a sure spam
+    (tmp_path / "ham.eml").write_bytes((FIXTURES / "ham" / "00001.eml").read_bytes())  # a list's mail
+    sender, subject, body = PHISHING[1]  # "Your Apple ID was used to sign in": might be spam
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "alex@example.org", subject
+    msg.set_content(body)
+    (tmp_path / "phishing.eml").write_bytes(msg.as_bytes())
+    (tmp_path / ".DS_Store").write_bytes(b"\0")
+    monkeypatch.setattr(bench, "start_spamd", lambda root: (None, spamd))  # the tests' own real spamd
+
+    bench.unwanted(tmp_path, None)
+
+    out = capsys.readouterr().out
+    assert f"3 messages of {tmp_path}" in out
+    assert "assist                       in Junk 1 (33.3%)  held 1 (33.3%)  let through 1 (33.3%)" in out
+    assert "assist + spamd" in out and "spamd alone (threshold 5.0)" in out
