@@ -25,6 +25,10 @@ DIR/hard_ham (legitimate mail that looks like spam: newsletters, offers a person
 message in the layout of the SpamAssassin public corpus (its own folder names easy_ham, easy_ham_2 and
 spam_2 read as ham and spam; its `cmds` files and dot-files skipped), in a
 fixed shuffle through one user's home with the shipped model; hard ham in Junk is its own column.
+
+`--unwanted DIR [--sample N]` counts instead how much of a folder of spam or phishing (a Junk folder
+exported, a public collection; one message a file) the spam decision files in Junk, holds for a person
+and lets through, with spamd beside it when installed; nobody corrects anything.
 """
 
 from __future__ import annotations
