@@ -221,6 +221,68 @@ def test_sends_under_sigkill_arrive_exactly_once(mail):
     assert set(sent.received.values()) == {1}, "and none twice"
 
 
+def test_an_interrupted_send_with_no_sent_folder_to_look_in_says_so(mail, home):
+    """A send cut short (the journal says started) is looked for in the Sent folder before it is tried
+    again. When the configured folder is not there, nothing can tell whether the mail went out: the task
+    fails saying so and naming the setting (it said "no folder 'Sent'"), and nothing is sent."""
+    _, sent = mail
+    toml = home / "assist.toml"
+    toml.write_text(toml.read_text().replace('sent = "Sent"', 'sent = "Sent Items"'))
+    task = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+        {"type": "email.send", "args": {"to": "u@example.org", "subject": "s", "body": "hi"}}]}}}
+    planned = run(["act", "--dry-run"], jsonl(task)).lines[0]
+    from assist.config_file import load
+    from assist.stores import open_stores
+
+    open_stores(load(home)).journal.started(planned["actions"][0]["key"], planned["id"], "email.send")
+
+    r = run(["act"], jsonl(planned))
+
+    assert r.code == 1 and sum(sent.received.values()) == 0
+    assert "unsure whether the interrupted send went out: no folder 'Sent Items' ([actions.imap] sent)" in r.err
+
+
+def test_an_interrupted_send_is_looked_for_in_the_folder_the_server_marks_sent(home):
+    """The Sent folder is "Éléments envoyés" (marked \\Sent) while [actions.imap] says "Sent", as `assist
+    init` writes it: a send cut short whose mail is there is done, found where the server files sent
+    mail, and not sent again (the SMTP server here answers nobody: a second send could not go out)."""
+    imap = start_dovecot(extra_conf='namespace inbox {\n  inbox = yes\n  mailbox "Éléments envoyés" {\n'
+                                    '    special_use = \\Sent\n    auto = create\n  }\n}\n')
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(f"""[routes.mail]
+actions = ["email.send"]
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {free_port()}
+security = "plain"
+from = "assistant@example.org"
+
+{imap_section(imap, sent="Sent")}""")
+        task = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+            {"type": "email.send", "args": {"to": "u@example.org", "subject": "s", "body": "hi"}}]}}}
+        planned = run(["act", "--dry-run"], jsonl(task)).lines[0]
+        key = planned["actions"][0]["key"]
+        from assist.config_file import load
+        from assist.stores import open_stores
+
+        open_stores(load(home)).journal.started(key, planned["id"], "email.send")
+        conn = imap_session(imap)  # what the provider filed before the process died
+        conn.append('"&AMk-l&AOk-ments envoy&AOk-s"', None, None,
+                    f"Message-ID: <{key}@assist.local>\r\nTo: u@example.org\r\nSubject: s\r\n\r\nhi\r\n".encode())
+        conn.logout()
+
+        r = run(["act"], jsonl(planned))
+
+        assert r.code == 0, r.err
+        [done] = r.lines
+        assert done["actions"][0]["status"] == "done" and done["actions"][0]["result"]["found_in_sent"] is True
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
 def test_the_people_in_the_sent_folder_become_correspondents(mail, home):
     """`assist classify correspondents --from-sent` reads the To and Cc of the mail already in the Sent
     folder (a real dovecot), not the person's own address; then the count, and the decision, know them."""

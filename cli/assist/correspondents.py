@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterable
 from email.utils import getaddresses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .config import Config
@@ -69,23 +69,6 @@ class Correspondents:
         return len(found) == 1 and digest(found[0]) in self.known()
 
 
-def _special_sent(conn: Any) -> str | None:
-    """The name of the folder the server marks \\Sent (RFC 6154 special use), if one is."""
-    import re
-
-    from .mail import folder_name
-
-    status, lines = conn.list()
-    for line in lines if status == "OK" else []:
-        found = re.match(rb'\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$', line) if isinstance(line, bytes) else None
-        if found and b"\\sent" in found.group(1).lower().split():
-            name = found.group(2).strip()
-            if name.startswith(b'"') and name.endswith(b'"'):
-                name = re.sub(rb'\\(.)', rb"\1", name[1:-1])
-            return folder_name(name.decode("utf-8", "replace"))  # as imap_folder will send it again
-    return None
-
-
 def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, int]:
     """Keep the To and Cc of every message in the Sent folder of [actions.imap] (`sent`, default "Sent";
     when that is not there, the folder the server marks as Sent), read-only and headers only; not the
@@ -93,7 +76,7 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     from email.parser import BytesHeaderParser
 
     from .errors import AssistError, UsageError
-    from .mail import configured_account, imap_folder, imap_reading
+    from .mail import configured_account, imap_folder, imap_reading, marked_sent_folder
 
     section = config.action_section("imap")
     if not section.get("host"):
@@ -104,7 +87,7 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     sent_to: list[str] = []
     with imap_reading(account, f"the Sent folder {name!r}") as conn:
         status, _ = conn.select(imap_folder(name), readonly=True)
-        marked = _special_sent(conn) if status != "OK" and folder is None else None
+        marked = marked_sent_folder(conn) if status != "OK" and folder is None else None
         if marked is not None:
             name = marked
             status, _ = conn.select(imap_folder(name), readonly=True)

@@ -139,6 +139,21 @@ def _short(exc: Exception) -> str:
     return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
+def marked_sent_folder(conn: Any) -> str | None:
+    """The name of the folder the server marks \\Sent (RFC 6154 special use), if one is."""
+    import re
+
+    status, lines = conn.list()
+    for line in lines if status == "OK" else []:
+        found = re.match(rb'\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$', line) if isinstance(line, bytes) else None
+        if found and b"\\sent" in found.group(1).lower().split():
+            name = found.group(2).strip()
+            if name.startswith(b'"') and name.endswith(b'"'):
+                name = re.sub(rb'\\(.)', rb"\1", name[1:-1])
+            return folder_name(name.decode("utf-8", "replace"))  # as imap_folder will send it again
+    return None
+
+
 def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:
     """Send a message through the SMTP server of a config section ([actions.smtp]: host, port, security,
     username, cafile)."""

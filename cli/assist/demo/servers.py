@@ -192,7 +192,8 @@ def start_dovecot(timeout: float = 15, tls: bool = False, login: str = "testuser
 
 class SentFolder:
     """An aiosmtpd handler that files every accepted message in the dovecot Maildir's .Sent folder before
-    it answers 250, as mail providers do."""
+    it answers 250, as mail providers do; the folder is there from the start, as a provider's is (a send
+    cut short before the first one went out is then looked for, and not found, in an empty Sent)."""
 
     def __init__(self, server: Dovecot):
         from collections import Counter
@@ -200,6 +201,10 @@ class SentFolder:
         self.server = server
         self.received: Counter[str] = Counter()  # by Message-ID
         self.sent = server.maildir / ".Sent"
+        for sub in ("cur", "new", "tmp"):
+            (self.sent / sub).mkdir(parents=True, exist_ok=True)
+            os.chown(self.sent / sub, server.uid, server.gid)
+        os.chown(self.sent, server.uid, server.gid)
 
     async def handle_DATA(self, srv: object, session: object, envelope: object) -> str:
         from email import message_from_bytes
@@ -207,11 +212,6 @@ class SentFolder:
 
         msg = message_from_bytes(envelope.content, policy=email_policy)  # type: ignore[attr-defined]
         self.received[str(msg["Message-ID"])] += 1
-        sent = self.sent
-        for sub in ("cur", "new", "tmp"):
-            (sent / sub).mkdir(parents=True, exist_ok=True)
-            os.chown(sent / sub, self.server.uid, self.server.gid)
-        os.chown(sent, self.server.uid, self.server.gid)
         self.server.deliver_to(".Sent", envelope.content)  # type: ignore[attr-defined]
         return "250 OK"
 

@@ -99,11 +99,22 @@ def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Fals
 
 
 def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
-    """Whether the Sent folder holds the message (None when no IMAP account is configured to tell)."""
+    """Whether the Sent folder holds the message (None when no IMAP account is configured to tell): the
+    folder `[actions.imap] sent` names ("Sent"), else the one the server marks \\Sent, as `assist
+    classify correspondents` reads it. With neither, nothing can tell: an error naming the setting, not
+    a "no" (a wrong folder name would have the mail sent twice)."""
+    from ...mail import marked_sent_folder
+
     if not ctx.section("imap").get("host"):
         return None
+    folder = ctx.section("imap").get("sent", "Sent")
     with session(ctx) as conn:
-        return bool(find(conn, ctx.section("imap").get("sent", "Sent"), message_id))
+        if not _exists(conn, folder):
+            folder = marked_sent_folder(conn) or folder
+        if not _exists(conn, folder):
+            raise ActionError(f"email: unsure whether the interrupted send went out: no folder {folder!r} "
+                              "([actions.imap] sent); check before retrying")
+        return bool(find(conn, folder, message_id))
 
 
 @executor("email.move", {"required": ["message_id", "to"],
