@@ -221,6 +221,58 @@ def test_sends_under_sigkill_arrive_exactly_once(mail):
     assert set(sent.received.values()) == {1}, "and none twice"
 
 
+class AcceptsThenHangsUp(SentFolder):
+    """A provider that files the message in Sent and then loses the connection before it answers 250:
+    the sender cannot tell whether the mail went out."""
+
+    async def handle_DATA(self, srv: object, session: object, envelope: object) -> str:
+        await super().handle_DATA(srv, session, envelope)
+        srv.transport.close()  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+def test_a_send_whose_answer_is_lost_is_looked_for_in_sent_not_sent_again(home):
+    """The connection drops after the message was handed over and before the server's 250: the send
+    is retried later (a network fault is temporary), and the retry looks in the Sent folder first, finds
+    the mail and records it as done. Before, the fault said it had not happened, and the retry sent the
+    mail a second time."""
+    imap = start_dovecot()
+    sent = AcceptsThenHangsUp(imap)
+    smtp = Controller(sent, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(f"""[queue]
+backoff_base = "10ms"
+backoff_max = "50ms"
+
+[routes.mail]
+actions = ["email.send"]
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+from = "assistant@example.org"
+
+{imap_section(imap, sent="Sent")}""")
+        task = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+            {"type": "email.send", "args": {"to": "u@example.org", "subject": "s", "body": "hi"}}]}}}
+        assert run(["enqueue", "--queue", "act"], jsonl(task)).code == 0
+        for _ in range(5):  # the first run meets the fault; a later one finds its mail in Sent
+            run(["act", "--from", "act", "--once"])
+            if run(["queue", "stats", "--json"]).json()[0]["depth"]["done"] == 1:
+                break
+            time.sleep(0.1)
+
+        assert run(["queue", "stats", "--json"]).json()[0]["depth"]["done"] == 1
+        assert list(sent.received.values()) == [1], "sent once"
+    finally:
+        smtp.stop()
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
 def test_an_interrupted_send_with_no_sent_folder_to_look_in_says_so(mail, home):
     """A send cut short (the journal says started) is looked for in the Sent folder before it is tried
     again. When the configured folder is not there, nothing can tell whether the mail went out: the task

@@ -71,6 +71,11 @@ class TemporaryError(AssistError):
     exit_code = TEMPFAIL
 
 
+class OutcomeUnknown(TemporaryError):
+    """A fault after an action may have taken effect (the connection dropped once a mail was handed
+    over): the task is retried, and the retry first asks whether it happened (act/perform.py)."""
+
+
 class ReaderGone(TemporaryError):
     """The reader of stdout went away (its process ended): what was not surely delivered is kept."""
 

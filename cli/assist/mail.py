@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from .errors import AssistError, ConfigError, TemporaryError, Unavailable, UsageError
+from .errors import AssistError, ConfigError, OutcomeUnknown, TemporaryError, Unavailable, UsageError
 from .net import is_loopback
 
 if TYPE_CHECKING:
@@ -175,7 +175,11 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
         with server:
             if section.get("username"):
                 server.login(section["username"], password or "")
-            server.send_message(msg)
+            try:
+                server.send_message(msg)
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:  # it may have been handed over
+                raise OutcomeUnknown(f"email: the connection to {host}:{port} was lost while sending "
+                                     f"({type(exc).__name__}): it may have gone out") from None
     except smtplib.SMTPAuthenticationError as exc:
         raise MailError(f"email: the SMTP server refused the login ({exc.smtp_code})") from None
     except smtplib.SMTPRecipientsRefused as exc:

@@ -3,14 +3,15 @@ runs (state/actions.db). A task that comes back (a retry, a redelivery after a c
 what is done. An action found `started` but not finished was interrupted: an executor that is
 `repeatable` runs again; one with `check_done` is asked whether it happened (a mail found in Sent is
 done); for the others (shell.run, notes.create...) the action fails as "unsure" with its key, rather
-than happening twice.
+than happening twice. So is an action whose executor says the outcome is unknown (OutcomeUnknown: the
+connection dropped once the mail was handed over): left `started`, its retry asks first.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AssistError, TemporaryError
+from ..errors import AssistError, OutcomeUnknown, TemporaryError
 from .registry import REGISTRY, ActionContext, Refused
 
 if TYPE_CHECKING:
@@ -53,6 +54,10 @@ def _perform(task: dict[str, Any], action: dict[str, Any], stores: Stores, confi
     journal.started(key, task["id"], kind)
     try:
         result = executor.run(action["args"], ctx)
+    except OutcomeUnknown:  # it may have happened: left started, so the retry asks (check_done) first
+        if not executor.check_done:
+            journal.forget(key)
+        raise
     except TemporaryError:
         journal.forget(key)  # it did not happen: the retry of the task may do it
         raise
