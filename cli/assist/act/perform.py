@@ -54,9 +54,7 @@ def _perform(task: dict[str, Any], action: dict[str, Any], stores: Stores, confi
     journal.started(key, task["id"], kind)
     try:
         result = executor.run(action["args"], ctx)
-    except OutcomeUnknown:  # it may have happened: left started, so the retry asks (check_done) first
-        if not executor.check_done:
-            journal.forget(key)
+    except OutcomeUnknown:  # it may have happened: left started, its retry is a recovery (above)
         raise
     except TemporaryError:
         journal.forget(key)  # it did not happen: the retry of the task may do it
