@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
 import random
@@ -221,6 +222,38 @@ def test_sends_under_sigkill_arrive_exactly_once(mail):
     assert set(sent.received.values()) == {1}, "and none twice"
 
 
+@contextlib.contextmanager
+def provider(home, handler_class: type[SentFolder], queue: str = ""):
+    """A dovecot and an SMTP server with its own ways (`handler_class`), and a home whose mail route sends
+    through them: yields the handler (its `received` counts what arrived)."""
+    imap = start_dovecot()
+    sent = handler_class(imap)
+    smtp = Controller(sent, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(f"""{queue}[routes.mail]
+actions = ["email.send"]
+
+[actions.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+from = "assistant@example.org"
+
+{imap_section(imap, sent="Sent")}""")
+        yield sent
+    finally:
+        smtp.stop()
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def send_to(address: str) -> dict:
+    return {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+        {"type": "email.send", "args": {"to": address, "subject": "s", "body": "hi"}}]}}}
+
+
 class AcceptsThenHangsUp(SentFolder):
     """A provider that files the message in Sent and then loses the connection before it answers 250:
     the sender cannot tell whether the mail went out."""
@@ -236,29 +269,8 @@ def test_a_send_whose_answer_is_lost_is_looked_for_in_sent_not_sent_again(home):
     is retried later (a network fault is temporary), and the retry looks in the Sent folder first, finds
     the mail and records it as done. Before, the fault said it had not happened, and the retry sent the
     mail a second time."""
-    imap = start_dovecot()
-    sent = AcceptsThenHangsUp(imap)
-    smtp = Controller(sent, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    try:
-        os.environ["TEST_IMAP_PASSWORD"] = imap.password
-        (home / "assist.toml").write_text(f"""[queue]
-backoff_base = "10ms"
-backoff_max = "50ms"
-
-[routes.mail]
-actions = ["email.send"]
-
-[actions.smtp]
-host = "127.0.0.1"
-port = {smtp.port}
-security = "plain"
-from = "assistant@example.org"
-
-{imap_section(imap, sent="Sent")}""")
-        task = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
-            {"type": "email.send", "args": {"to": "u@example.org", "subject": "s", "body": "hi"}}]}}}
-        assert run(["enqueue", "--queue", "act"], jsonl(task)).code == 0
+    with provider(home, AcceptsThenHangsUp, queue='[queue]\nbackoff_base = "10ms"\nbackoff_max = "50ms"\n\n') as sent:
+        assert run(["enqueue", "--queue", "act"], jsonl(send_to("u@example.org"))).code == 0
         for _ in range(5):  # the first run meets the fault; a later one finds its mail in Sent
             run(["act", "--from", "act", "--once"])
             if run(["queue", "stats", "--json"]).json()[0]["depth"]["done"] == 1:
@@ -267,10 +279,40 @@ from = "assistant@example.org"
 
         assert run(["queue", "stats", "--json"]).json()[0]["depth"]["done"] == 1
         assert list(sent.received.values()) == [1], "sent once"
-    finally:
-        smtp.stop()
-        imap.stop()
-        os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+class AcceptsThenFumblesGoodbye(SentFolder):
+    """A provider that takes the mail (250) and answers the QUIT after it with a 421."""
+
+    async def handle_QUIT(self, srv: object, session: object, envelope: object) -> str:
+        return "421 closing"
+
+
+def test_a_send_the_server_took_is_done_whatever_it_says_to_goodbye(home):
+    """Once the server answered 250 the mail is gone: a 421 to the QUIT that follows is not a failure
+    to send. Before, it was taken for "try later" and the retry sent the mail again."""
+    with provider(home, AcceptsThenFumblesGoodbye) as sent:
+        r = run(["act"], jsonl(send_to("u@example.org")))
+
+        assert r.code == 0, r.err
+        assert r.lines[0]["actions"][0]["status"] == "done"
+        assert list(sent.received.values()) == [1]
+
+
+class RefusesTheRecipient(SentFolder):
+    async def handle_RCPT(self, srv: object, session: object, envelope: object, address: str,
+                          options: list[str]) -> str:
+        return "550 no such user here"
+
+
+def test_a_refused_recipient_is_a_failure_that_says_so_not_an_unknown_outcome(home):
+    """The server said no before any mail was handed over: the action fails for good with the server's
+    reason, and nothing is left to look for."""
+    with provider(home, RefusesTheRecipient) as sent:
+        r = run(["act"], jsonl(send_to("nobody@example.org")))
+
+        assert r.code == 1 and "recipients refused: nobody@example.org" in r.err, r.err
+        assert sent.received == {}
 
 
 def test_an_interrupted_send_with_no_sent_folder_to_look_in_says_so(mail, home):

@@ -172,14 +172,20 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
             server = smtplib.SMTP(host, port, timeout=30)
             if security == "starttls":
                 server.starttls(context=context)
-        with server:
+        try:
             if section.get("username"):
                 server.login(section["username"], password or "")
             try:
                 server.send_message(msg)
-            except (smtplib.SMTPServerDisconnected, OSError) as exc:  # it may have been handed over
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
+                raise  # the server said no: it was not sent
+            except OSError as exc:  # the connection went (SMTPServerDisconnected too): it may have been taken
                 raise OutcomeUnknown(f"email: the connection to {host}:{port} was lost while sending "
                                      f"({type(exc).__name__}): it may have gone out") from None
+        finally:
+            with contextlib.suppress(OSError):  # sent or not, how the goodbye goes changes nothing
+                server.quit()
+            server.close()
     except smtplib.SMTPAuthenticationError as exc:
         raise MailError(f"email: the SMTP server refused the login ({exc.smtp_code})") from None
     except smtplib.SMTPRecipientsRefused as exc:
