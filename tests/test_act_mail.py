@@ -290,7 +290,8 @@ class AcceptsThenFumblesGoodbye(SentFolder):
 
 def test_a_send_the_server_took_is_done_whatever_it_says_to_goodbye(home):
     """Once the server answered 250 the mail is gone: a 421 to the QUIT that follows is not a failure
-    to send. Before, it was taken for "try later" and the retry sent the mail again."""
+    to send. Before, it was taken for "cannot reach" (a fault before sending): the task failed here, and
+    under a queue its retry would have sent the mail again (the journal forgot it)."""
     with provider(home, AcceptsThenFumblesGoodbye) as sent:
         r = run(["act"], jsonl(send_to("u@example.org")))
 
