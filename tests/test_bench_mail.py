@@ -91,18 +91,12 @@ def test_a_folder_of_unwanted_mail_is_counted_in_junk_held_and_let_through(tmp_p
     """`scripts/bench mail --unwanted DIR` (spam or phishing only, one message a file): each message judged
     by the spam decision as classify judges it, with the shipped model and with a real spamd beside it;
     dot-files are not mail."""
-    from email.message import EmailMessage
-
-    from test_mail_decisions import PHISHING
+    from test_mail_decisions import phishing_mail
 
     bench = bench_mail()
     (tmp_path / "spam.eml").write_bytes((FIXTURES / "spam" / "00001.eml").read_bytes())  # a sure spam
     (tmp_path / "ham.eml").write_bytes((FIXTURES / "ham" / "00001.eml").read_bytes())  # a list's mail
-    sender, subject, body = PHISHING[1]  # "Your Apple ID was used to sign in": might be spam
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, "alex@example.org", subject
-    msg.set_content(body)
-    (tmp_path / "phishing.eml").write_bytes(msg.as_bytes())
+    (tmp_path / "phishing.eml").write_bytes(phishing_mail(1))  # "Your Apple ID was used to sign in": might be spam
     (tmp_path / ".DS_Store").write_bytes(b"\0")
     monkeypatch.setattr(bench, "start_spamd", lambda root: (None, spamd))  # the tests' own real spamd
 

@@ -180,23 +180,27 @@ PHISHING = [  # written for this test: no model learned from them
 ]
 
 
+def phishing_mail(n: int) -> bytes:
+    """PHISHING[n] as the message that would arrive."""
+    from email.message import EmailMessage
+
+    sender, subject, body = PHISHING[n]
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, "Alex Smith <alex@example.org>", subject
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
 def test_phishing_that_reads_like_a_services_account_mail_is_never_let_through_unasked():
     """Phishing imitates the mail services send (a password reset, a sign-in alert, a payment check), and
     words cannot tell the two apart. A model that also learned from services' own mail texts
     (bench/data/service-mail) held far fewer of those, and let 3 of these 4 into the inbox with no
     question (0.34, 0.17, 0.36, held 0.63; bench/README.md): the shipped model does not learn from them,
     so a stranger's account mail is asked about (or filed in Junk), never passed on words alone."""
-    from email.message import EmailMessage
-
     from assist.decide.spam import shipped
 
     model = shipped()
-    scores = []
-    for sender, subject, body in PHISHING:
-        msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = sender, "Alex Smith <alex@example.org>", subject
-        msg.set_content(body)
-        scores.append(model.probability(parse_message(msg.as_bytes())))
+    scores = [model.probability(parse_message(phishing_mail(n))) for n in range(len(PHISHING))]
     assert min(scores) >= 0.5, scores
 
 

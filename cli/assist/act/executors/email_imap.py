@@ -107,12 +107,11 @@ def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
 
     if not ctx.section("imap").get("host"):
         return None
-    folder = ctx.section("imap").get("sent", "Sent")
+    named = ctx.section("imap").get("sent", "Sent")
     with session(ctx) as conn:
-        if not _exists(conn, folder):
-            folder = marked_sent_folder(conn) or folder
-        if not _exists(conn, folder):
-            raise ActionError(f"email: unsure whether the interrupted send went out: no folder {folder!r} "
+        folder = named if _exists(conn, named) else marked_sent_folder(conn)
+        if folder is None:
+            raise ActionError(f"email: unsure whether the interrupted send went out: no folder {named!r} "
                               "([actions.imap] sent); check before retrying")
         return bool(find(conn, folder, message_id))
 
