@@ -28,7 +28,8 @@ fixed shuffle through one user's home with the shipped model; hard ham in Junk i
 
 `--unwanted DIR [--sample N]` counts instead how much of a folder of spam or phishing (a Junk folder
 exported, a public collection; one message a file) the spam decision files in Junk, holds for a person
-and lets through, with spamd beside it when installed; nobody corrects anything.
+and lets through, with spamd beside it when installed, then what the shipped routes do with each
+(replies drafted first: there should be none); nobody corrects anything.
 """
 
 from __future__ import annotations
@@ -105,15 +106,10 @@ def true_route(data: dict, kind: str) -> str:
     return "spam" if kind == "spam" else ("newsletter" if data.get("bulk") else "triage")
 
 
-def run_user(messages: list[tuple[bytes, str]], root: Path, spam_model: Path | None, spamd: str | None,
-             model: Path | None = None) -> list[dict]:
-    """One user's home: each message classified as it arrives; a held one routed by the person. With
-    `model` (the capable catalog model's file) in the home, the LLM fallback is on, as by default."""
+def user_config(root: Path, spam_model: Path | None, spamd: str | None, model: Path | None = None) -> Any:
+    """A new home under `root` with the shipped assist.toml, the spam model and spamd given, and `model`
+    (a catalog model's file) in its models/."""
     from assist.config_file import load
-    from assist.ingest.events import event
-    from assist.ingest.mail import mail_data
-    from assist.stages.classify import ClassifyStage
-    from assist.stages.runner import Runner, RunOptions
 
     home = Path(tempfile.mkdtemp(dir=root))
     if model is not None:
@@ -128,7 +124,43 @@ def run_user(messages: list[tuple[bytes, str]], root: Path, spam_model: Path | N
     text = text.replace("[classify]\n", "[classify]\n" + "\n".join(settings) + "\n", 1) if "[classify]\n" in text \
         else text + "\n[classify]\n" + "\n".join(settings) + "\n"
     (home / "assist.toml").write_text(text)
-    config = load(home)
+    return load(home)
+
+
+def through_the_routes(mails: list[dict], root: Path, spamd: str | None) -> dict[str, int]:
+    """What the shipped assist.toml does with each mail (the spam decision, the rules, the intent model;
+    nobody correcting, no fallback model): in Junk, held, a reply drafted (a route whose actions write
+    mail: urgent), or the route it is given."""
+    from collections import Counter
+
+    from assist.decide.engine import DecisionEngine
+    from assist.ingest.events import event
+    from assist.task import writes_mail
+
+    config = user_config(root, None, spamd)
+    drafting = {name for name, route in config.routes.items() if writes_mail(route)}
+    engine, counts = DecisionEngine(config), Counter[str]()
+    for start in range(0, len(mails), 200):
+        tasks = [event("email.received", f"bench:{n}", data, key=f"bench:{n}")
+                 for n, data in enumerate(mails[start:start + 200], start)]
+        for intent in engine.decide(tasks):
+            route = intent["route"]
+            counts["in Junk" if route == "spam" else "held" if route == "fallback"
+                   else "reply drafted" if route in drafting else route] += 1
+    return dict(counts)
+
+
+def run_user(messages: list[tuple[bytes, str]], root: Path, spam_model: Path | None, spamd: str | None,
+             model: Path | None = None) -> list[dict]:
+    """One user's home: each message classified as it arrives; a held one routed by the person. With
+    `model` (the capable catalog model's file) in the home, the LLM fallback is on, as by default."""
+    from assist.ingest.events import event
+    from assist.ingest.mail import mail_data
+    from assist.stages.classify import ClassifyStage
+    from assist.stages.runner import Runner, RunOptions
+
+    config = user_config(root, spam_model, spamd, model)
+    home = config.home
     env = {**os.environ, "ASSIST_HOME": str(home)}
     stage = ClassifyStage(config)
     inbox, out = config.backend().queue("inbox"), config.backend().queue("classified")
@@ -265,8 +297,10 @@ def unwanted(folder: Path, sample: int | None) -> None:
                                                     people, junked)
         counts: dict[str, Counter[str]] = {name: Counter() for name in [*policies, "spamd alone (threshold 5.0)"]}
         started = time.perf_counter()
+        mails = []
         for f in files:
             data = mail_data(f.read_bytes(), config)
+            mails.append(data)
             for name, policy in policies.items():
                 intent = policy.judge(data)[1]
                 counts[name]["in Junk" if intent and intent["route"] == DEFAULT_ROUTE
@@ -281,6 +315,10 @@ def unwanted(folder: Path, sample: int | None) -> None:
             if sum(found.values()):
                 print(f"  {name:28} " + "  ".join(f"{what} {found[what]} ({found[what] / len(files):.1%})"
                                                    for what in ("in Junk", "held", "let through")))
+        routed = {"reply drafted": 0, **through_the_routes(mails, root, address)}
+        print(f"  {'shipped routes' + (' + spamd' if address else ''):28} " + "  ".join(
+            f"{what} {count} ({count / len(files):.1%})" for what, count in
+            sorted(routed.items(), key=lambda item: (item[0] != "reply drafted", -item[1]))))
         print(f"{time.perf_counter() - started:.0f} s")
     finally:
         shutil.rmtree(root, ignore_errors=True)

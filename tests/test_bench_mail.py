@@ -90,19 +90,32 @@ def test_the_estimate_follows_the_shipped_policy_and_learns_what_the_person_corr
 def test_a_folder_of_unwanted_mail_is_counted_in_junk_held_and_let_through(tmp_path, monkeypatch, capsys, spamd):
     """`scripts/bench mail --unwanted DIR` (spam or phishing only, one message a file): each message judged
     by the spam decision as classify judges it, with the shipped model and with a real spamd beside it;
-    dot-files are not mail."""
-    from test_mail_decisions import phishing_mail
+    dot-files are not mail. Then what the shipped routes do with each: an urgent invoice fraud that the
+    model lets through is flagged, no reply drafted; under the rule homes had before, a reply was."""
+    from test_mail_decisions import URGENT_INVOICE, phishing_mail
 
     bench = bench_mail()
     (tmp_path / "spam.eml").write_bytes((FIXTURES / "spam" / "00001.eml").read_bytes())  # a sure spam
     (tmp_path / "ham.eml").write_bytes((FIXTURES / "ham" / "00001.eml").read_bytes())  # a list's mail
     (tmp_path / "phishing.eml").write_bytes(phishing_mail(1))  # "Your Apple ID was used to sign in": might be spam
+    (tmp_path / "invoice.eml").write_bytes(URGENT_INVOICE)
     (tmp_path / ".DS_Store").write_bytes(b"\0")
     monkeypatch.setattr(bench, "start_spamd", lambda root: (None, spamd))  # the tests' own real spamd
 
     bench.unwanted(tmp_path, None)
 
     out = capsys.readouterr().out
-    assert f"3 messages of {tmp_path}" in out
-    assert "assist                       in Junk 1 (33.3%)  held 1 (33.3%)  let through 1 (33.3%)" in out
+    assert f"4 messages of {tmp_path}" in out
+    assert "assist                       in Junk 1 (25.0%)  held 1 (25.0%)  let through 2 (50.0%)" in out
     assert "assist + spamd" in out and "spamd alone (threshold 5.0)" in out
+    routed = next(line for line in out.splitlines() if "shipped routes + spamd" in line)
+    assert "flag 1 (25.0%)" in routed and "newsletter 1" in routed and "reply drafted 0 (0.0%)" in routed, out
+
+    old = tmp_path / "old"  # the shipped file as homes had it: the urgent rule without signals.correspondent
+    old.mkdir()
+    guard = ',\n                {field = "signals.correspondent", equals = true}]}'
+    (old / "assist.toml").write_text((bench.REPO / "assist.toml").read_text().replace(guard, "]}"))
+    monkeypatch.setattr(bench, "REPO", old)
+    from assist.ingest.mail import parse_message
+
+    assert bench.through_the_routes([parse_message(URGENT_INVOICE)], tmp_path, None) == {"reply drafted": 1}

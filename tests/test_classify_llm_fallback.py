@@ -60,7 +60,8 @@ def test_the_model_chooses_only_among_routes_described_to_it():
     spam; with no description it was still among the model's choices by its name, so a scam the rule kept
     out ("URGENT BUSINESS PROPOSAL", spam 0.3-0.5) could be routed there by the model's guess (a mail's
     text can steer it) and have a reply drafted to the scammer. Only routes with a description or
-    examples are offered (and never the spam route, nor typed requests')."""
+    examples are offered (and never the spam route, nor typed requests'), and one that drafts a reply only
+    for mail from someone the person wrote to."""
     import tomllib
     from pathlib import Path
 
@@ -75,8 +76,11 @@ def test_the_model_chooses_only_among_routes_described_to_it():
     assert "description" not in shipped["routes"]["urgent"] and "examples" not in shipped["routes"]["urgent"]
     urgent = {**shipped["routes"]["urgent"], "description": "mail that needs an answer today"}
     described = {**shipped, "routes": {**shipped["routes"], "urgent": urgent}}
-    assert "urgent" in [r["name"] for r in route_list(Config(home=Path("/nonexistent"), path=None, raw=described),
-                                                      mail)]
+    config = Config(home=Path("/nonexistent"), path=None, raw=described)
+    assert "urgent" in [r["name"] for r in route_list(config, mail, {"correspondent": True})]
+    # it drafts a reply to the sender: offered for mail from someone the person wrote to, never a stranger's
+    assert "urgent" not in [r["name"] for r in route_list(config, mail)]
+    assert "urgent" not in [r["name"] for r in route_list(config, mail, {"spam": 0.1})]
 
 
 def test_with_no_route_described_the_model_is_not_asked(home, cli):

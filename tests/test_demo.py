@@ -64,6 +64,8 @@ def run_demo_twice(home: Path, gguf: Path) -> str:
     assert len(rows) == 30 and not [r for r in rows if r.endswith("failed")]
     urgent = [r for r in rows if " urgent " in r]
     assert len(urgent) == 2 and all("email.draft:awaiting_approval" in r and r.endswith("hold") for r in urgent)
+    # their senders are in the Sent folder: a reply is drafted only to someone "you" wrote to
+    assert "read the headers of 2 sent message(s); 2 correspondent(s) kept" in first.stdout
     lists = [r for r in rows if " newsletter " in r]
     assert lists and all("email.move:done" in r for r in lists)
     maildir = home / "mailserver" / "home" / "demo" / "Maildir"

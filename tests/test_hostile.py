@@ -747,9 +747,27 @@ password_env = "NOT_SET"
     assert check.code == 0, check.err
     assert "rules.0 (urgent): a mail that writes to the assistant gets email.draft" in check.err
     assert 'add {not = {field = "signals.written_to_the_assistant", equals = true}}' in check.err
-    assert "rules.1" not in check.err and "rules.2" not in check.err
+    assert "rules.1 (careful): a mail that writes" not in check.err and "rules.2" not in check.err
     assert "routes.newsletter.fixed.0.args.text: data.body_text | written_to_the_assistant looks at" in check.err
     assert not [w for w in shipped_warnings() if "writes to the assistant" in w]
+
+
+def test_config_check_warns_about_a_home_that_drafts_replies_to_strangers(home):
+    """A home made before replies were drafted only to correspondents routes a stranger's urgent mail (an
+    overdue invoice from a fraudster) to a route that drafts a reply to its sender. `assist config check`
+    says what to add; the shipped file, whose urgent rule asks for `signals.correspondent` and sends the
+    rest to a route that only flags, raises no such warning."""
+    shipped = (REPO / "assist.toml").read_text()
+    guard = ',\n                {field = "signals.correspondent", equals = true}]}'
+    assert shipped.count(guard) == 1
+    (home / "assist.toml").write_text(shipped.replace(guard, "]}") + '\n[actions.imap]\nhost = "127.0.0.1"\n'
+                                      'username = "me"\npassword_env = "NOT_SET"\n')
+    check = run(["config", "check"])
+    assert check.code == 0, check.err
+    said = [line for line in check.err.splitlines() if "someone you never wrote to" in line]
+    assert len(said) == 1 and "rules.0 (urgent): mail from someone you never wrote to gets email.draft" in said[0]
+    assert 'add {field = "signals.correspondent", equals = true} to its match' in said[0]
+    assert not [w for w in shipped_warnings() if "never wrote to" in w]
 
 
 def test_config_check_warns_about_a_pattern_that_lets_options_through(home):

@@ -261,6 +261,7 @@ def test_a_wheel_with_only_the_demo_extra_runs_the_demo_then_init_and_a_first_ru
     three.mkdir()
     for name in ("urgent-1.eml", "ham-00033.eml", "ham-00026.eml"):  # urgent, a reply (a note), a list mail
         shutil.copy(Path(packaged) / name, three / name)
+    shutil.copytree(Path(packaged) / "sent", three / "sent")  # whom "you" wrote to: the urgent mail's sender
     demo_home = tmp_path / "demo-home"  # in pytest's 0700 folder: as root, the demo's dovecot mail goes to /tmp
     (demo_home / "models").mkdir(parents=True)
     (demo_home / "models" / gguf.name).symlink_to(gguf)
@@ -269,6 +270,7 @@ def test_a_wheel_with_only_the_demo_extra_runs_the_demo_then_init_and_a_first_ru
         assert shown.returncode == 0, shown.stderr + shown.stdout
         rows = [line for line in shown.stdout.splitlines() if re.search(r"\s(done|hold|failed)$", line)]
         assert "3 new messages queued" in shown.stdout and len(rows) == 3, shown.stdout
+        assert "read the headers of 2 sent message(s); 2 correspondent(s) kept" in shown.stdout
         assert not [r for r in rows if r.endswith("failed")], shown.stdout
         assert [r for r in rows if "email.draft:awaiting_approval" in r]  # the urgent one waited for a person
         notes = list((demo_home / "notes").glob("*.md"))

@@ -153,7 +153,7 @@ def test_config_check_points_out_a_mail_route_that_takes_every_type(home):
     (home / "assist.toml").write_text(shipped.replace('types = ["email.*"]', ""))
     r = run(["config", "check"])
     said = [line for line in (r.out + r.err).splitlines() if "the route takes every type" in line]
-    assert len(said) == 3, r.out + r.err  # spam, newsletter, urgent
+    assert len(said) == 4, r.out + r.err  # spam, newsletter, urgent, flag
     assert all(line.startswith("warning: ") for line in said)  # said, not refused
     assert any("routes.spam: its email.move acts on the task's own mail" in line and 'types = ["email.*"]' in line
                for line in said), said
@@ -168,7 +168,7 @@ def test_the_shipped_routes_offer_a_person_what_fits_the_task():
 
     routes = {name: route for name, route in tomllib.loads((REPO / "assist.toml").read_text())["routes"].items()
               if not route.get("request")}
-    assert offered_routes(routes, "email.received") == ["triage", "spam", "newsletter", "urgent"]
+    assert offered_routes(routes, "email.received") == ["triage", "spam", "newsletter", "urgent", "flag"]
     assert offered_routes(routes, "file.created") == ["triage", "files"]
     assert offered_routes(routes, "calendar.week") == ["triage", "calendar"]
     assert offered_routes(routes, "feed.item") == ["triage"]

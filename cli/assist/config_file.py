@@ -12,6 +12,7 @@ from .config import Config
 from .errors import ConfigError
 from .fileutil import write_atomic
 from .home import CONFIG_NAME, find_home
+from .task import SENDS_MAIL, writes_mail
 
 
 @cache
@@ -171,33 +172,34 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
                     out.append(f"routes.{name}.fixed.{index}.args.text: data.from | sender_lookalike reads the From "
                                "line only; data | sender_lookalike also says when your provider could not "
                                "confirm the sender (Authentication-Results dmarc=fail)")
-    out += _drafts_to_mail_written_to_the_assistant(raw)
+    out += _replies_drafted_unguarded(raw)
     return [f"{path}: {w}" for w in out]
 
 
-def _drafts_to_mail_written_to_the_assistant(raw: dict[str, Any]) -> list[str]:
-    """Rules that route mail to a route that drafts or sends mail, with nothing keeping out a mail that
-    writes to the assistant (a home made before `signals.written_to_the_assistant`: the shipped urgent
-    rule has it)."""
+def _replies_drafted_unguarded(raw: dict[str, Any]) -> list[str]:
+    """Rules that route mail to a route that drafts or sends mail with nothing keeping out a mail that
+    writes to the assistant, or mail from someone the person never wrote to (homes made before
+    `signals.written_to_the_assistant` and before replies went to correspondents only: the shipped
+    urgent rule has both)."""
     out = []
     routes = raw.get("routes", {})
     for index, rule in enumerate(raw.get("rules", [])):
         route = routes.get(rule.get("route")) if isinstance(rule, dict) else None
-        if not isinstance(route, dict) or "written_to_the_assistant" in str(rule.get("match")):
+        if not isinstance(route, dict):
             continue
-        kinds = [*route.get("actions", []), *route.get("confirm", []),
-                 *(a.get("type") for a in route.get("fixed", []) if isinstance(a, dict))]
-        writes = [kind for kind in dict.fromkeys(kinds) if kind in WRITES_MAIL]
-        if writes:
-            out.append(f"rules.{index} ({rule.get('name', '?')}): a mail that writes to the assistant gets "
-                       f"{', '.join(writes)} from what a model read of it; add {{not = {{field = "
-                       f"\"signals.written_to_the_assistant\", equals = true}}}} to its match (docs/classify.md)")
+        writes = ", ".join(writes_mail(route))
+        match, name = str(rule.get("match")), f"rules.{index} ({rule.get('name', '?')})"
+        if writes and "written_to_the_assistant" not in match:
+            out.append(f"{name}: a mail that writes to the assistant gets {writes} from what a model read of it; "
+                       f"add {{not = {{field = \"signals.written_to_the_assistant\", equals = true}}}} to its match "
+                       "(docs/classify.md)")
+        if writes and "signals.correspondent" not in match:
+            out.append(f"{name}: mail from someone you never wrote to gets {writes}, a reply to whoever wrote it "
+                       f"(fraud says \"urgent\" too); add {{field = \"signals.correspondent\", equals = true}} to its "
+                       "match, and a rule after it for the rest (the shipped urgent-from-a-stranger: docs/classify.md)")
     return out
 
 
-# the actions that send mail to an address their arguments name: one a model proposes can go anywhere
-SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
-WRITES_MAIL = (*SENDS_MAIL, "email.draft", "gmail.draft")  # a reply a model wrote, sent or in Drafts
 _BODY_ONLY = re.compile(r"data\.body_text\s*\|\s*written_to_the_assistant")
 _FROM_LINE_ONLY = re.compile(r"data\.from\s*\|\s*sender_lookalike")
 MODELS_WORDS = "a model's words or a mail's body"

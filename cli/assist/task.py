@@ -126,6 +126,24 @@ def takes(route: dict[str, Any], task_type: str) -> bool:
     return types is None or any(fnmatchcase(task_type, str(glob)) for glob in types)
 
 
+# the actions that send mail to an address their arguments name: one a model proposes can go anywhere
+SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
+WRITES_MAIL = (*SENDS_MAIL, "email.draft", "gmail.draft")  # a reply a model wrote, sent or in Drafts
+
+
+def writes_mail(route: dict[str, Any]) -> list[str]:
+    """The kinds of action of a route that write mail (WRITES_MAIL), drafted or sent, to an address the
+    task or a model chooses: one a model may propose (listed, not fixed: plan.proposal_schema), or a fixed
+    one whose `to` or `cc` is a template (`{{ data.from }}`). Not a fixed one to an address written in the
+    config (a summary mailed to the person themselves)."""
+    fixed = [a for a in route.get("fixed", []) if isinstance(a, dict)]
+    chosen = [a.get("type") for a in fixed
+              if any("{" in str((a.get("args") or {}).get(key, "")) for key in ("to", "cc"))]
+    taken = {a.get("type") for a in fixed}
+    kinds = [*chosen, *(k for k in [*route.get("actions", []), *route.get("confirm", [])] if k not in taken)]
+    return [kind for kind in dict.fromkeys(kinds) if kind in WRITES_MAIL]
+
+
 def offered_routes(routes: dict[str, dict[str, Any]], task_type: str) -> list[str]:
     """The names of the routes that take a task of this type, in the config's order."""
     return [name for name, route in routes.items() if takes(route, task_type)]

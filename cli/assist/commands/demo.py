@@ -13,7 +13,8 @@ import click
               help="The demo's home, kept between runs (default: demo/home in a checkout, "
                    "~/.local/share/assist-demo when installed).")
 @click.option("--mailbox", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A folder of .eml files to deliver (default: the 30 sample messages).")
+              help="A folder of .eml files to deliver (default: the 30 sample messages); those of "
+                   "its sent/ go to the Sent folder (whom you wrote to: a reply is drafted only to them).")
 @click.option("--keep", is_flag=True,
               help="Keep the mail servers up at the end (until Ctrl-C), to approve, `assist top` or `assist serve`.")
 @click.option("--yes", "-y", "approve", is_flag=True,

@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..ai.written_to_the_assistant import written_to_the_assistant
-from ..task import is_request, takes
+from ..task import is_request, takes, writes_mail
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
 from .rules import first_match
 from .spam_policy import judged, spam_route_name
@@ -318,10 +318,25 @@ class DecisionEngine:
                                         f"{task_type} (its types); held for a person")
             if i in spam_signal:
                 intent["signals"] = spam_signal[i]
+            if not requests:
+                intent = self._no_reply_to_a_stranger(intent)
             if requests and intent["route"] == "fallback" and fallback in self.config.routes:
                 intent.update(route=fallback, reason="no request route was sure: answered directly")
             out[i] = intent
         return vectors
+
+    def _no_reply_to_a_stranger(self, intent: dict[str, Any]) -> dict[str, Any]:
+        """The model's route for a task, unless that route drafts or sends a reply (task.writes_mail) and
+        the task is not from someone the person wrote to (`signals.correspondent`): then held. The task's
+        own words steered the guess (a route learned from a person's corrections is one the model can
+        guess), and the reply would go to whoever wrote it. A rule or a person may route it so."""
+        route = intent["route"]
+        writes = writes_mail(self.config.routes.get(route, {}))
+        if not writes or (intent.get("signals") or {}).get("correspondent"):
+            return intent
+        return {**intent, "route": "fallback",
+                "reason": f"the model's route for it, {route} ({intent['confidence']:.2f}), has {', '.join(writes)} "
+                          "write to its sender, someone you never wrote to; held for a person"}
 
     def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The intent of each task, with its evidence."""

@@ -34,23 +34,27 @@ def default_model(config: Config) -> str | None:
     return "embedded" if best is not None and best.routes_well else None
 
 
-def route_list(config: Config, task: dict[str, Any]) -> list[dict[str, str]]:
+def route_list(config: Config, task: dict[str, Any], signals: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """The routes the model may choose among for an event: those that take it (task.takes: never a
     typed-request route, `assist ask` has its own) and are described to it (a description or examples),
     and not the spam route (the spam decision alone files mail in Junk: a model's guess must not put a
     person's mail there). A route with
     neither is reached by its rules, which may guard it: the shipped urgent route drafts a reply, and
     its rule keeps out mail that might be spam; offered by its name, a scam the rule kept out could be
-    routed there by the model's guess, which the mail's own words can steer."""
-    from ..task import takes
+    routed there by the model's guess, which the mail's own words can steer. A route that drafts or
+    sends a reply (task.writes_mail) is offered only for mail from someone the person wrote to
+    (`signals.correspondent`): the reply goes to whoever wrote it."""
+    from ..task import takes, writes_mail
     from .spam_policy import spam_route_name
 
     spam_route = spam_route_name(config)
     task_type = str(task.get("type", ""))
+    known = bool((signals or {}).get("correspondent"))
     routes = []
     for name, route in config.routes.items():
         about = route.get("description") or "; ".join(route.get("examples", [])[:3])
-        if about and name not in RESERVED and takes(route, task_type) and name != spam_route:
+        if about and name not in RESERVED and takes(route, task_type) and name != spam_route \
+                and (known or not writes_mail(route)):
             routes.append({"name": name, "about": about})
     return routes
 
@@ -69,7 +73,7 @@ class LlmFallback:
         from ..ai.running import run_prompt
         from .intent import task_text
 
-        routes = route_list(self.config, task)
+        routes = route_list(self.config, task, intent.get("signals"))
         if not routes:
             return {**intent, "reason": f"no route is described to the fallback model (a description or examples) "
                                         f"that takes a {task.get('type')}"}

@@ -178,6 +178,8 @@ def _pipeline(home: Path, mailbox: Path, imap: Any, smtp: Any, out: Any, keep: b
     if not seeded.exists():
         for n, path in enumerate(sorted(mailbox.glob("*.eml"))):
             imap.deliver(path.read_bytes(), n)
+        for path in sorted(mailbox.glob("sent/*.eml")):  # what "you" wrote before: whom a reply may go to
+            imap.deliver_to(".Sent", path.read_bytes())
         seeded.write_text(f"sample mailbox {mailbox} delivered\n")
     (home / "assist.toml").write_text(demo_config(home, imap.port, smtp.port, model))
     env = {**os.environ, "ASSIST_HOME": str(home), PASSWORD_ENV: PASSWORD}
@@ -187,7 +189,13 @@ def _pipeline(home: Path, mailbox: Path, imap: Any, smtp: Any, out: Any, keep: b
         return checked.returncode
     if not (home / "tokens.enc").exists():
         _assist(["token", "init"], env)  # what `assist serve` signs its sessions with
-    out("3. assist ingest imap --once --to inbox ...")
+    out("3. assist classify correspondents --from-sent (whom you wrote to: a reply is drafted only to them) ...")
+    people = _assist(["classify", "correspondents", "--from-sent"], env)
+    if people.returncode:
+        out(people.stderr.decode())
+        return people.returncode
+    out("   " + people.stdout.decode().strip())
+    out("4. assist ingest imap --once --to inbox ...")
     before = {t["id"] for t in _tasks(home)}
     ingested = _assist(["ingest", "imap", "--once", "--to", "inbox"], env)
     if ingested.returncode:
@@ -200,7 +208,7 @@ def _pipeline(home: Path, mailbox: Path, imap: Any, smtp: Any, out: Any, keep: b
         out("   nothing new: every message was handled by an earlier run")
     else:
         out(f"   {count} new message{'s' if count != 1 else ''} queued")
-        out("4. assist work --from inbox --once (classify, prompt, run, act) ...")
+        out("5. assist work --from inbox --once (classify, prompt, run, act) ...")
         code = _work(home, env, new, out)
         if code not in (0, 1):
             return code
