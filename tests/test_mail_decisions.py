@@ -5,6 +5,7 @@ real commands on the committed fixtures (tests/fixtures/email, real SpamAssassin
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -136,6 +137,27 @@ def test_no_reply_is_drafted_to_a_stranger_however_urgent(routes_home):
     known, = classify(mail(URGENT_INVOICE, 2))
     assert known["intent"]["route"] == "urgent" and known["intent"]["by"] == "rule:urgent"
     assert known["intent"]["signals"]["correspondent"] is True
+
+
+def test_whom_you_wrote_to_is_known_without_a_spam_decision_and_after_a_rescue(routes_home):
+    """`signals.correspondent` is what the urgent rule drafts by. It is known for a home with no spam
+    route (`spam_route = ""`: no spam decision), and for a mail the person took out of Junk (the spam
+    decision steps aside for it): a correspondent's urgent mail still has a reply drafted."""
+    from assist.correspondents import Correspondents
+    from assist.junked import Junked
+
+    Correspondents(routes_home).remember(["jordan.price@harbor-logistics.example"], None)
+    rescued = mail(URGENT_INVOICE, 1)
+    rescued["data"]["sha256"] = hashlib.sha256(URGENT_INVOICE).hexdigest()  # as mail ingestion records it
+    Junked(routes_home).remember(rescued["data"]["sha256"])
+    [placed] = classify(rescued)
+    assert placed["intent"]["signals"]["rescued"] is True and placed["intent"]["signals"]["correspondent"] is True
+    assert placed["intent"]["route"] == "urgent"
+    text = (routes_home / "assist.toml").read_text()
+    (routes_home / "assist.toml").write_text(text + '\n[classify]\nspam_route = ""\n')
+    [placed] = classify(mail(URGENT_INVOICE, 2))
+    assert "spam" not in placed["intent"]["signals"] and placed["intent"]["signals"]["correspondent"] is True
+    assert placed["intent"]["route"] == "urgent" and placed["intent"]["by"] == "rule:urgent"
 
 
 def test_a_model_that_learned_a_reply_route_drafts_no_reply_to_a_stranger(routes_home):

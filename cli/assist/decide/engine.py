@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..ai.written_to_the_assistant import written_to_the_assistant
-from ..task import is_request, takes, writes_mail
+from ..task import is_mail, is_request, takes, writes_mail
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
 from .rules import first_match
 from .spam_policy import judged, spam_route_name
@@ -325,6 +325,13 @@ class DecisionEngine:
             out[i] = intent
         return vectors
 
+    def _wrote_to(self, task: dict[str, Any]) -> bool:
+        """Whether a mail is from someone the person wrote to (correspondents.py)."""
+        from ..correspondents import Correspondents
+
+        data = task.get("data")
+        return isinstance(data, dict) and Correspondents(self.config.home).wrote_to(str(data.get("from") or ""))
+
     def _no_reply_to_a_stranger(self, intent: dict[str, Any]) -> dict[str, Any]:
         """The model's route for a task, unless that route drafts or sends a reply (task.writes_mail) and
         the task is not from someone the person wrote to (`signals.correspondent`): then held. The task's
@@ -352,6 +359,8 @@ class DecisionEngine:
                     continue
                 if signals.get("rescued"):
                     self._learn_not_spam(task)
+            elif is_mail(task) and self._wrote_to(task):  # no spam decision (spam_route = ""): still known
+                signals = {"correspondent": True}
             if not is_request(task) and written_to_the_assistant(task.get("data")):  # outside words, not the
                 signals = {**signals, "written_to_the_assistant": True}  # person's: kept from drafts, held
             if signals:

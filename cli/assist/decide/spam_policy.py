@@ -92,10 +92,10 @@ class SpamPolicy:
         someone the person wrote to, rescued when the person took it out of Junk; the intent when this
         step decides: spam, or held)."""
         p = round(self.model.probability(data), 4)
-        if self.junked.holds(data.get("sha256")):
-            return {"spam": p, "rescued": True}, None
         known = self.correspondents.wrote_to(str(data.get("from") or ""))
         mark = {"correspondent": True} if known else {}
+        if self.junked.holds(data.get("sha256")):
+            return {"spam": p, "rescued": True, **mark}, None
         signals: dict[str, Any] = {"spam": p, **mark}
         evidence: dict[str, Any] = {"model": p, **mark}
         provider = data.get("provider_spam")
