@@ -501,9 +501,57 @@ def test_a_note_loads_nothing_a_mail_put_in_it(act_home):
         shown = MarkdownIt("commonmark").render(note.split("---\n", 2)[2])
         assert "<img" not in shown and "<iframe" not in shown, shown
         assert shown.count("<!--") == shown.count("<!-- assist:"), shown  # only assist's own markers
-        # what a person reads is still there: the words, the links (which load nothing until clicked)
-        assert "Invoice" in shown and "a &lt; b" in shown and '<a href="https://example.org">the site</a>' in shown
+        # what a person reads is still there: the words, the links (as text, where they go included:
+        # test_a_link_in_a_note_shows_where_it_goes)
+        assert "Invoice" in shown and "a &lt; b" in shown and "[the site](https://example.org)" in shown
         assert "![[Budget]]" in note  # a link to another note of the vault stays as it is
+
+
+def test_a_link_in_a_note_shows_where_it_goes(act_home):
+    """A subject "Verify at [paypal.com/verify](https://evil.example/login)" is text in a mail client; in a
+    note it became a link that reads as PayPal's and goes to the sender's site, in the notes the person
+    reads as their assistant's. So are a model's summary told to write one, a reference link, one whose
+    words are made of emphasis and entities, and one inside brackets. A link a mail or a model put in a
+    note shows as the text it is, its target with it; a subject in brackets and a link to another note of
+    the vault stay as they are."""
+    from markdown_it import MarkdownIt
+
+    _, tmp = act_home
+    hostile = ("[ILUG] Verify at [paypal.com/verify](https://evil.example/login), [www.bank.example](<http://evil.example/a>)"
+               " [pay**pal**&#46;com](https://evil.example/b) [[x] paypal.com](https://evil.example/c)"
+               " [\\[paypal.com](https://evil.example/d) [paypal.com][1] [paypal.com] ![[Budget]] [[Budget|the budget]]"
+               "\n\n[1]: https://evil.example/e\n[paypal.com]: https://evil.example/f")
+    r = act(task([{"type": "notes.append", "args": {"note": "Inbox", "text": hostile}},
+                  {"type": "notes.create", "args": {"title": "From a mail", "body": hostile}}]))
+    [out] = r.lines
+    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
+    for name in ("Inbox.md", "From-a-mail.md"):
+        note = (tmp / "vault" / name).read_text()
+        shown = MarkdownIt("commonmark").render(note.split("---\n", 2)[2])
+        assert "<a " not in shown, shown  # no link a mail made: each shows as text, where it goes included
+        assert "[paypal.com/verify](https://evil.example/login)" in shown and "[paypal.com][1]" in shown
+        assert "[ILUG] Verify" in note and "![[Budget]] [[Budget|the budget]]" in note  # as they were
+
+
+def test_no_mix_of_brackets_and_escapes_makes_a_link_or_an_image_in_a_note():
+    """Markdown's brackets nest, escape and close in ways a pattern can miss: `[[:  \\]]` read as a wiki
+    link to the pattern, while CommonMark took the `\\]` as text and made a link. Random mixes of the
+    pieces links, images and wiki links are made of (a fixed seed, 20,000 texts): none renders a link or
+    an image once written into a note."""
+    import random
+
+    from markdown_it import MarkdownIt
+
+    from assist.act.executors.notes import inert
+
+    pieces = ["[", "]", "(", ")", "!", "<", ">", "\\", "http://e.x/", " ", "\n", ":", "*", "`", "[[", "]]", "&#91;",
+              "a", "b.c", "\n\n", "\t", "'", '"', "^", "|", "![", "[[Budget]]", "]:", "\n[1]: http://e", "][", "](",
+              "<http://e>", "[1]", "\n    ", "\\["]
+    rng, md = random.Random(7), MarkdownIt("commonmark")
+    found = ["]][[:   \\]]http://e.x/http://e.x/[[\n(']()a"]  # what an earlier run of this found
+    for text in found + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 24))) for _ in range(20_000)]:
+        shown = md.render(inert(text))
+        assert "<a " not in shown and "<img" not in shown, (text, inert(text), shown)
 
 
 def test_a_note_runs_no_code_a_mail_put_in_it(act_home):

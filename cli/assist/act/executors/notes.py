@@ -15,25 +15,34 @@ from ._io import one_at_a_time
 # What would load something from elsewhere when a note is shown (Obsidian and Markdown viewers load remote
 # images, as mail clients do not): an image, inline or by reference, and raw HTML (a tag, a comment). A
 # note's words come from mail and from models that read it, so each is escaped with a backslash and shows
-# as the text it is; a link stays a link (nothing loads until it is clicked), and a link to another note
-# of the vault (`![[Budget]]`) stays. Backslashes just before are doubled, so `\![x](...)` cannot undo it.
-LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n]*\]\](?!\())|<(?=[A-Za-z/!?])|`)")
+# as the text it is (a link too: LINK_SIGNS below), and a link to another note of the vault (`![[Budget]]`)
+# stays. Backslashes just before are doubled, so `\![x](...)` cannot undo it.
+LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n\\]*\]\](?!\())|<(?=[A-Za-z/!?])|`)")
 # What plugins of a vault run when a note is shown or made: Dataview (its JavaScript queries turned on, as
 # many do) runs a code span starting `$=` and a ```dataviewjs block, Templater ("trigger on new file
 # creation") a <% ... %> tag, with Node's child_process at hand. So a backtick is escaped too (in LOADS:
 # no code span or fence forms), a fence of tildes at a line's start is broken, and "<%" is written
 # "&lt;%"; each shows as the text it is.
 TILDE_FENCE = re.compile(r"^( {0,3})(?=~~~)", re.MULTILINE)
+# A link whose words name another place than it goes to ("[paypal.com](https://evil.example/)") is text
+# in a mail client's subject, and a link in a note the person reads as their assistant's. Where a mail's
+# or a model's words could make a link (an inline one, a reference, a definition: "](", "][", "]:"), each
+# "[" is escaped, but a wiki link's to another note of the vault ([[Budget]]): the link shows as the text
+# it is, where it goes included. A subject in brackets ("[ILUG] ...") makes no link and stays as it is.
+LINK_SIGNS = re.compile(r"\]\s*[(\[:]")
+BRACKET = re.compile(r"\[\[[^\[\]\n\\]*\]\](?!\()|(\\*)\[")  # a wiki link's name has no backslash: "\]" is no end
 
 
 NO_DIRECTION_CONTROLS = dict.fromkeys(map(ord, BIDI_CONTROLS))
 
 
 def inert(text: str) -> str:
-    """Markdown that shows as it did but loads and runs nothing (LOADS, TILDE_FENCE), and without direction
-    controls: an override in a subject would turn the rest of its line around as it is shown (the sender
-    after it)."""
+    """Markdown that shows as it did but loads and runs nothing (LOADS, TILDE_FENCE), makes no link that
+    hides where it goes (LINK_SIGNS), and without direction controls: an override in a subject would turn
+    the rest of its line around as it is shown (the sender after it)."""
     escaped = LOADS.sub(lambda m: m[1] * 2 + "\\" + m[2], text.translate(NO_DIRECTION_CONTROLS))
+    if LINK_SIGNS.search(escaped):
+        escaped = BRACKET.sub(lambda m: m[0] if m[1] is None else m[1] * 2 + "\\[", escaped)
     return TILDE_FENCE.sub(r"\1\\", escaped).replace("<%", "&lt;%")
 
 
