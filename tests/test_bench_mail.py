@@ -92,7 +92,7 @@ def test_a_folder_of_unwanted_mail_is_counted_in_junk_held_and_let_through(tmp_p
     by the spam decision as classify judges it, with the shipped model and with a real spamd beside it;
     dot-files are not mail. Then what the shipped routes do with each: an urgent invoice fraud that the
     model lets through is flagged, no reply drafted; under the rule homes had before, a reply was."""
-    from test_mail_decisions import URGENT_INVOICE, phishing_mail
+    from test_mail_decisions import URGENT_INVOICE, phishing_mail, urgent_rule_as_homes_had_it
 
     bench = bench_mail()
     (tmp_path / "spam.eml").write_bytes((FIXTURES / "spam" / "00001.eml").read_bytes())  # a sure spam
@@ -113,8 +113,7 @@ def test_a_folder_of_unwanted_mail_is_counted_in_junk_held_and_let_through(tmp_p
 
     old = tmp_path / "old"  # the shipped file as homes had it: the urgent rule without signals.correspondent
     old.mkdir()
-    guard = ',\n                {field = "signals.correspondent", equals = true}]}'
-    (old / "assist.toml").write_text((bench.REPO / "assist.toml").read_text().replace(guard, "]}"))
+    (old / "assist.toml").write_text(urgent_rule_as_homes_had_it((bench.REPO / "assist.toml").read_text()))
     monkeypatch.setattr(bench, "REPO", old)
     from assist.ingest.mail import parse_message
 
