@@ -45,6 +45,7 @@ class DecisionEngine:
         self._requests: IntentModel | bool | None = None
         self._requests_stamp: str | None = None  # the feedback the request model was made with
         self._rejections: Rejections | None = None
+        self._people: Any = None  # correspondents.Correspondents, read when a home has no spam decision
         self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
 
     def embedder(self) -> Any:
@@ -327,10 +328,12 @@ class DecisionEngine:
 
     def _wrote_to(self, task: dict[str, Any]) -> bool:
         """Whether a mail is from someone the person wrote to (correspondents.py)."""
-        from ..correspondents import Correspondents
+        if self._people is None:
+            from ..correspondents import Correspondents
 
+            self._people = Correspondents(self.config.home)  # keeps what it read until the file changes
         data = task.get("data")
-        return isinstance(data, dict) and Correspondents(self.config.home).wrote_to(str(data.get("from") or ""))
+        return isinstance(data, dict) and self._people.wrote_to(str(data.get("from") or ""))
 
     def _no_reply_to_a_stranger(self, intent: dict[str, Any]) -> dict[str, Any]:
         """The model's route for a task, unless that route drafts or sends a reply (task.writes_mail) and
