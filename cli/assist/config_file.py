@@ -12,7 +12,6 @@ from .config import Config
 from .errors import ConfigError
 from .fileutil import write_atomic
 from .home import CONFIG_NAME, find_home
-from .task import SENDS_MAIL, writes_mail
 
 
 @cache
@@ -134,6 +133,8 @@ def _pattern_problems(raw: dict[str, Any]) -> list[str]:
 
 def warnings(raw: dict[str, Any], path: Path) -> list[str]:
     """What `assist config check` points out without refusing the file, each as 'FILE: KEY: warning'."""
+    from .task import SENDS_MAIL
+
     out = []
     allow = raw.get("actions", {}).get("shell", {}).get("allow", [])
     if allow:
@@ -181,6 +182,8 @@ def _replies_drafted_unguarded(raw: dict[str, Any]) -> list[str]:
     writes to the assistant, or mail from someone the person never wrote to (homes made before
     `signals.written_to_the_assistant` and before replies went to correspondents only: the shipped
     urgent rule has both)."""
+    from .task import writes_mail
+
     out = []
     routes = raw.get("routes", {})
     for index, rule in enumerate(raw.get("rules", [])):
