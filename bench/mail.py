@@ -23,7 +23,8 @@ spammers (spam routed urgent), for assist, assist with spamd as one more signal,
 `--corpus DIR` measures on mail the shipped model never saw instead: DIR/ham, DIR/spam and, when there,
 DIR/hard_ham (legitimate mail that looks like spam: newsletters, offers a person asked for), one file per
 message in the layout of the SpamAssassin public corpus (its own folder names easy_ham, easy_ham_2 and
-spam_2 read as ham and spam; its `cmds` files and dot-files skipped), in a
+spam_2 read as ham and spam, as other copies write them too: easy-ham-1, Hard_Ham; its `cmds` files and
+dot-files skipped), in a
 fixed shuffle through one user's home with the shipped model; hard ham in Junk is its own column.
 
 `--unwanted DIR [--sample N]` counts instead how much of a folder of spam or phishing (a Junk folder
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -83,23 +85,30 @@ def start_spamd(workdir: Path) -> tuple[subprocess.Popen | None, str | None]:
 
 User = tuple[list[tuple[bytes, str]], "Path | None"]  # one user's mail (raw, kind) and spam model (None: shipped)
 # a corpus's folders and the kind of mail each holds: ham/, hard_ham/, spam/, or the public corpus's own
-# names as it unpacks (easy_ham, easy_ham_2, spam_2)
-KINDS = {"ham": "ham", "easy_ham": "ham", "easy_ham_2": "ham", "hard_ham": "hard_ham", "spam": "spam",
-         "spam_2": "spam"}
+# easy_ham/, easy_ham_2/, spam_2/ (and as other copies write them: easy-ham-1/, Hard_Ham/, spam-2/)
+KINDS = {"ham": "ham", "easy_ham": "ham", "hard_ham": "hard_ham", "spam": "spam"}
+
+
+def kind_of(folder_name: str) -> str | None:
+    """The kind of mail a corpus folder holds, by its name: case, "-" for "_" and a numbered part aside."""
+    return KINDS.get(re.sub(r"_\d+$", "", folder_name.lower().replace("-", "_")))
+
+
+def corpus_folders(folder: Path) -> list[tuple[Path, str]]:
+    """(a folder of `folder`, the kind of mail it holds) for the folders KINDS names, by name."""
+    return [(sub, kind) for sub in sorted(folder.iterdir()) if sub.is_dir() and (kind := kind_of(sub.name))]
 
 
 def read_corpus(folder: Path) -> list[tuple[bytes, str]]:
-    """(raw message, kind) for each file of the folders of KINDS that are there; the corpus's index files
-    (`cmds`) and dot-files are not mail."""
-    return [(f.read_bytes(), kind) for name, kind in KINDS.items() if (folder / name).is_dir()
-            for f in sorted((folder / name).iterdir())
+    """(raw message, kind) for each file of the corpus's folders (corpus_folders); the corpus's index
+    files (`cmds`) and dot-files are not mail."""
+    return [(f.read_bytes(), kind) for sub, kind in corpus_folders(folder) for f in sorted(sub.iterdir())
             if f.is_file() and f.name != "cmds" and not f.name.startswith(".")]
 
 
 def has_ham_and_spam(folder: Path) -> bool:
     """Whether `folder` has a folder of ham and one of spam."""
-    kinds = {kind for name, kind in KINDS.items() if (folder / name).is_dir()}
-    return {"ham", "spam"} <= kinds
+    return folder.is_dir() and {"ham", "spam"} <= {kind for _, kind in corpus_folders(folder)}
 
 
 def true_route(data: dict, kind: str) -> str:
@@ -341,7 +350,7 @@ def main() -> None:
     unseen = args.corpus is not None and args.corpus.resolve() != CORPUS.resolve()
     folder = args.corpus if unseen else CORPUS
     if not has_ham_and_spam(folder):
-        sys.exit(f"bench/mail.py: {folder} has no ham/ (or easy_ham/) and spam/ folders"
+        sys.exit(f"bench/mail.py: {folder} has no ham/ (or easy_ham/) and spam/ folders (names: {sorted(KINDS)})"
                  + ("" if unseen else "; the mail corpus is not part of the repository"))
     order = read_corpus(folder)
     random.Random(0).shuffle(order)

