@@ -81,6 +81,9 @@ def test_the_model_chooses_only_among_routes_described_to_it():
     # it drafts a reply to the sender: offered for mail from someone the person wrote to, never a stranger's
     assert "urgent" not in [r["name"] for r in route_list(config, mail)]
     assert "urgent" not in [r["name"] for r in route_list(config, mail, {"spam": 0.1})]
+    # nor the route whose filing of this very mail the person undid (filed.py)
+    assert "urgent" not in [r["name"] for r in route_list(config, mail, {"correspondent": True,
+                                                                         "moved_back_from": "urgent"})]
 
 
 def test_with_no_route_described_the_model_is_not_asked(home, cli):

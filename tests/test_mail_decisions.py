@@ -829,6 +829,14 @@ def person_moves(imap, message_id: str, source: str, to: str) -> None:
         conn.logout()
 
 
+def one_run(home: Path) -> list[dict]:
+    """What the crontab does every five minutes: ingest the inbox, work it; the finished tasks so far."""
+    assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
+    worked = run(["work", "--from", "inbox", "--once"])
+    assert worked.code == 0, worked.err
+    return [orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "done").glob("*.json")]
+
+
 def spam_score(intent: dict) -> float:
     return intent["spam"]["model"] if "spam" in intent else intent["signals"]["spam"]
 
@@ -845,25 +853,19 @@ def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home
         raw = (FIXTURES / "spam" / "00008.eml").read_bytes()  # "Is Your Family Protected?", 0.94 spam
         message_id = message_from_bytes(raw)["Message-ID"]
 
-        def one_run() -> list[dict]:
-            assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
-            worked = run(["work", "--from", "inbox", "--once"])
-            assert worked.code == 0, worked.err
-            return [orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "done").glob("*.json")]
-
         imap.deliver(raw, 1)
-        one_run()
+        one_run(home)
         assert folder_ids(imap, "Junk") == [message_id] and folder_ids(imap, "INBOX") == []
 
         resent = b"Received: from relay.example.net by mx.example.org; Tue, 1 Dec 2026 10:00:00 +0000\r\n" + raw
         imap.deliver(resent, 2)
-        [copy] = [d for d in one_run() if d["data"]["imap"]["uid"] == 2]
+        [copy] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
         assert copy["intent"]["route"] == "spam" and "rescued" not in copy["intent"].get("signals", {})
         assert folder_ids(imap, "Junk") == [message_id, message_id] and folder_ids(imap, "INBOX") == []
         assert not (home / "state" / "feedback.jsonl").exists()  # nothing learned from a spammer's copy
 
         person_moves(imap, message_id, "Junk", "INBOX")  # the first: the one the person got
-        [rescued] = [d for d in one_run() if d["data"]["imap"]["uid"] == 3]  # a new UID in the inbox
+        [rescued] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 3]  # a new UID in the inbox
         assert rescued["intent"]["route"] == "reading" and rescued["intent"]["signals"]["rescued"] is True
         assert folder_ids(imap, "INBOX") == [message_id] and folder_ids(imap, "Junk") == [message_id]
         assert spam_score(rescued["intent"]) >= 0.8  # the spam model's score before it learned
@@ -877,6 +879,103 @@ def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home
         assert len(run(["classify", "history", "--json"]).json()) == 1
     finally:
         imap.stop()
+
+
+LISTS_HOME = JUNK_HOME + """
+[[rules]]
+name = "mailing-lists"
+route = "newsletter"
+match = {field = "data.headers.list-id", regex = "."}
+
+[routes.newsletter]
+types = ["email.*"]
+actions = ["email.move"]
+
+[[routes.newsletter.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Lists"
+"""
+
+
+def test_a_mail_the_person_takes_back_out_of_any_folder_assist_filed_it_in_stays_where_they_put_it(home, monkeypatch):
+    """Not Junk only: the person drags a list's mail that assist filed in Lists back to the inbox. It
+    arrives there again (a new UID), and the rule that filed it would file it again, and again after
+    every move back: assist would fight the person. The mail stays in the inbox, placed without the
+    route that moved it, and that route is refused for it (a rejection: the next mail that reads nearly
+    the same is asked about, not filed). A copy sent again (other bytes) is filed as before."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap))
+        raw = (FIXTURES / "ham" / "00001.eml").read_bytes()  # a list's mail (List-Id): the rule files it
+        message_id = message_from_bytes(raw)["Message-ID"]
+
+        imap.deliver(raw, 1)
+        [first] = one_run(home)
+        assert first["intent"]["route"] == "newsletter" and folder_ids(imap, "Lists") == [message_id]
+
+        resent = b"Received: from relay.example.net by mx.example.org; Tue, 1 Dec 2026 10:00:00 +0000\r\n" + raw
+        imap.deliver(resent, 2)
+        [copy] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
+        assert copy["intent"]["route"] == "newsletter" and "moved_back_from" not in copy["intent"].get("signals", {})
+        assert folder_ids(imap, "Lists") == [message_id, message_id] and folder_ids(imap, "INBOX") == []
+        assert not (home / "state" / "feedback.jsonl").exists()  # nothing learned from a copy
+
+        person_moves(imap, message_id, "Lists", "INBOX")  # the first: the one the person got
+        [back] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 3]  # a new UID in the inbox
+        assert back["intent"]["route"] != "newsletter", back["intent"]
+        assert back["intent"]["signals"]["moved_back_from"] == "newsletter"
+        assert folder_ids(imap, "INBOX") == [message_id] and folder_ids(imap, "Lists") == [message_id]
+        [version] = run(["classify", "history", "--json"]).json()
+        assert version["rejected"] == 1  # the person refused the newsletter route for it
+        assert run(["work", "--from", "inbox", "--once"]).code == 0  # nothing new: nothing learned twice
+        assert len(run(["classify", "history", "--json"]).json()) == 1
+    finally:
+        imap.stop()
+
+
+def test_a_mail_moved_back_is_not_given_the_route_that_filed_it_by_the_model_either(home):
+    """The intent model, not a rule, chose the route that filed the mail away: moved back, the mail is
+    placed by the model's next choice or held, never on that route; and the move back is the person's
+    rejection of the route for it: the same text come with other bytes is asked about, not filed."""
+    from assist.filed import Filed
+
+    (home / "assist.toml").write_text(JUNK_HOME + """
+[routes.receipts]
+description = "receipts and order confirmations from shops"
+examples = ["Your order has shipped", "Receipt for your purchase", "Your order confirmation #1234",
+            "Thanks for your order, here is your receipt"]
+actions = ["email.move"]
+
+[[routes.receipts.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Receipts"
+""")
+    def ingested(raw: bytes, n: int) -> dict:  # with the digest ingestion gives it (data.sha256)
+        doc = mail(raw, n)
+        doc["data"]["sha256"] = hashlib.sha256(raw).hexdigest()
+        return doc
+
+    receipt = ingested(raw_of("ham", 3, subject="Your order has shipped: receipt for order 1234"), 1)
+    [placed] = classify(receipt)
+    assert placed["intent"]["route"] == "receipts" and placed["intent"]["by"].startswith("model")
+    assert Filed(home).remember("receipts", receipt["data"]["sha256"]) is None  # as email.move keeps it
+
+    out = classify(receipt)
+    held = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    intent = out[0]["intent"] if out else run(["queue", "show", held[0]["id"]]).json()["task"]["intent"]
+    assert intent["route"] != "receipts" and intent["signals"]["moved_back_from"] == "receipts"
+    assert "receipts" not in [label["name"] for label in intent["labels"][:1]]
+    other = ingested(raw_of("ham", 3, subject="Your order has shipped: receipt for order 1234",
+                            add={"X-Other": "other bytes"}), 2)
+    assert classify(other) == []  # held
+    [task] = [run(["queue", "show", t["id"]]).json()["task"] for t in run(["queue", "ls", "--state", "hold",
+                                                                        "--json"]).json()
+              if t["id"] == other["id"]]
+    assert task["intent"]["rejected_like"]["route"] == "receipts"
+    assert "moved_back_from" not in task["intent"].get("signals", {})
 
 
 def test_the_mail_filed_in_junk_is_kept_within_bounds_and_a_torn_line_is_no_digest(tmp_path):

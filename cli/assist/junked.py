@@ -8,6 +8,8 @@ person's own server added. The spam decision (decide/spam_policy.py) then does n
 again nor ask whether it is spam, the rules and the intent model place it, and the spam model learns
 it as not spam (decide/engine.py).
 
+What another route files away (a list's mail in Lists) is kept by filed.py, the same way.
+
 The file holds digests, not mail: it tells nothing of what the messages said.
 """
 

@@ -46,6 +46,7 @@ class DecisionEngine:
         self._requests_stamp: str | None = None  # the feedback the request model was made with
         self._rejections: Rejections | None = None
         self._people: Any = None  # correspondents.Correspondents, read when a home has no spam decision
+        self._filed: Any = None  # filed.Filed: the mail a route other than spam moved away
         self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
 
     def embedder(self) -> Any:
@@ -228,6 +229,31 @@ class DecisionEngine:
         with self._lock:
             Feedback(self.config.home).add_once(spam_example(task, False, "person:out-of-junk"))
 
+    def _moved_back(self, task: dict[str, Any]) -> str | None:
+        """The route other than spam that moved this very mail away, which the person moved back (filed.py)."""
+        data = task.get("data")
+        if not is_mail(task) or not isinstance(data, dict):
+            return None
+        if self._filed is None:
+            from ..filed import Filed
+
+            self._filed = Filed(self.config.home)  # keeps what it read until the file changes
+        spam_route = spam_route_name(self.config)
+        return self._filed.moved_by(data.get("sha256"), [name for name in self.config.routes if name != spam_route])
+
+    def _learn_moved_back(self, task: dict[str, Any], route: str) -> None:
+        """A mail the person moved back after `route` filed it: kept as their rejection of that route for
+        it (once), so the next mail that reads nearly the same is asked about, not filed."""
+        from .learning import Feedback, example
+
+        if not task_text(task):
+            return
+        with self._lock:
+            entry = example(task, route, "person:moved-back", self.embedder(),
+                            bool(self.settings.get("learn_text", False)), rejected=True)
+            entry["id"] = f"moved-back:{route}:{(task.get('data') or {}).get('sha256')}"
+            Feedback(self.config.home).add_once(entry)
+
     def learn_rejection(self, task: dict[str, Any], by: str) -> bool:
         """Keep a task a person rejected as a rejection of its route (decide/learning.py); False when it
         had no route to refuse (held because nothing placed it) or is a typed request (the person asked)."""
@@ -303,6 +329,10 @@ class DecisionEngine:
             if spam_column is not None and "spam" in spam_signal.get(i, {}):  # the spam decision judged it
                 probs[row, spam_column] = 0.0
                 probs[row] /= max(float(probs[row].sum()), 1e-9)
+            undone = spam_signal.get(i, {}).get("moved_back_from")
+            if undone in model.classes:  # the person moved it back from where that route filed it
+                probs[row, model.classes.index(undone)] = 0.0
+                probs[row] /= max(float(probs[row].sum()), 1e-9)
             task_type = str(tasks[i].get("type", ""))
             # routes that do not take it (task.takes) are out; what the model gave them is doubt, not
             # shared among the others: a feed's item that reads as spam is held, not summarised as mail
@@ -360,15 +390,22 @@ class DecisionEngine:
                 if decided is not None:
                     out.append(decided)
                     continue
-                if signals.get("rescued"):
+                if signals.get("rescued"):  # taken out of Junk: not filed there again (spam_policy.py)
+                    signals = {**signals, "moved_back_from": spam.route}
                     self._learn_not_spam(task)
             elif is_mail(task) and self._wrote_to(task):  # no spam decision (spam_route = ""): still known
                 signals = {"correspondent": True}
+            back = None if "moved_back_from" in signals else self._moved_back(task)
+            if back is not None:  # the person undid a route's filing: that route is not taken for it again
+                signals = {**signals, "moved_back_from": back}
+                self._learn_moved_back(task, back)
             if not is_request(task) and written_to_the_assistant(task.get("data")):  # outside words, not the
                 signals = {**signals, "written_to_the_assistant": True}  # person's: kept from drafts, held
             if signals:
                 spam_signal[i] = signals
-            rule = first_match(self._rules_for(str(task.get("type", ""))), {**task, "signals": signals})
+            undone = signals.get("moved_back_from")
+            rules = [r for r in self._rules_for(str(task.get("type", ""))) if r.get("route") != undone]
+            rule = first_match(rules, {**task, "signals": signals})
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],
                             "by": f"rule:{rule['name']}", "confidence": 1.0, **_signals(signals)})

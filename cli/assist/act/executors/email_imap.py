@@ -124,26 +124,32 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         uid = one(conn, source, args["message_id"])
         if uid is None:
             if _exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
-                return {"already": True, **_filed_in_junk(ctx)}  # moved before (a retry)
+                return {"already": True, **_filed(ctx)}  # moved before (a retry)
             raise ActionError(f"email: no message {args['message_id']} in {source}")
         conn.create(_q(args["to"]))  # fails harmlessly when it exists
         conn.select(_q(source))
         status, _ = conn.uid("MOVE", uid.decode(), _q(args["to"]))
         if status != "OK":
             raise ActionError(f"email: the server refused to move it to {args['to']!r}")
-    return {"moved": 1, "to": args["to"], **_filed_in_junk(ctx)}
+    return {"moved": 1, "to": args["to"], **_filed(ctx)}
 
 
-def _filed_in_junk(ctx: ActionContext) -> dict[str, Any]:
-    """When the task is the spam route's, its mail is kept track of as filed in Junk (junked.py)."""
+def _filed(ctx: ActionContext) -> dict[str, Any]:
+    """The task's mail is kept track of as filed away by its route: the spam route's in Junk (junked.py),
+    another route's (filed.py), so that a person who moves it back is heard."""
     from ...decide.spam_policy import spam_route_name
+    from ...filed import Filed
     from ...junked import Junked
 
     route = (ctx.task.get("intent") or {}).get("route")
     data = ctx.task.get("data") or {}
-    if route != spam_route_name(ctx.config) or not isinstance(data, dict) or "sha256" not in data:
+    if not isinstance(route, str) or route not in ctx.config.routes or not isinstance(data, dict) \
+            or "sha256" not in data:
         return {}
-    problem = Junked(ctx.config.home).remember(str(data["sha256"]))
+    if route == spam_route_name(ctx.config):
+        problem = Junked(ctx.config.home).remember(str(data["sha256"]))
+    else:
+        problem = Filed(ctx.config.home).remember(route, str(data["sha256"]))
     return {"warning": problem} if problem else {}
 
 
