@@ -645,6 +645,42 @@ def test_a_retrain_killed_at_any_moment_leaves_a_whole_model_in_use(routes_home)
     assert run(["classify", "history", "--json"]).json()[-1]["examples"][-1] == "K3"
 
 
+def test_a_mail_the_person_moves_into_a_routes_folder_is_learned_as_that_route(home, monkeypatch):
+    """Not Junk only: `assist classify junk` reads every folder a route files mail in. A list's mail that
+    came without its list headers, left in the inbox, that the person drags to Lists is learned as the
+    route that files in Lists (newsletter), once, and the same text comes next to Lists; what that route
+    filed itself, and what was in Lists before assist saw it, teach nothing."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap))
+        headers = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Archive",
+                   "Precedence")
+        issue = raw_of("ham", 10, drop=headers)  # "SA CGI Configurator Scripts", 0.11 spam
+        listed = (FIXTURES / "ham" / "00001.eml").read_bytes()  # List-Id: the rule files it in Lists
+        issue_id = message_from_bytes(issue)["Message-ID"]
+        imap.deliver(issue, 1)
+        imap.deliver(listed, 2)
+        placed = {d["data"]["message_id"]: d["intent"]["route"] for d in one_run(home)}
+        assert placed[issue_id] != "newsletter" and list(placed.values()).count("newsletter") == 1
+        imap.deliver_to(".Lists", (FIXTURES / "ham" / "00004.eml").read_bytes())  # there before assist saw it
+
+        person_moves(imap, issue_id, "INBOX", "Lists")
+        learned = run(["classify", "junk"])
+        assert learned.code == 0, learned.err
+        assert "read 3 message(s) in Lists; 1 you moved there learned as newsletter" in learned.out
+        [version] = run(["classify", "history", "--json"]).json()
+        assert version["by_route"] == {"newsletter": 1}
+        [after] = classify(mail(raw_of("ham", 10, drop=headers, add={"X-Copy": "other bytes"}), 2))
+        assert after["intent"]["route"] == "newsletter", after["intent"]
+        assert "0 you moved there learned" in run(["classify", "junk"]).out  # once
+        assert len(run(["classify", "history", "--json"]).json()) == 1
+        both = run(["classify", "junk", "--folder", "Lists"])  # Junk named as the newsletter route's folder
+        assert both.code == 2 and "another route files mail there too" in both.err
+    finally:
+        imap.stop()
+
+
 @pytest.mark.parametrize("reply", [
     b"HTTP/1.1 200 OK\r\n\r\nhello",                                         # not spamd
     b"SPAMD/1.1 76 EX_PROTOCOL\r\n\r\n",                                       # spamd refusing

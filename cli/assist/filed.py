@@ -1,6 +1,6 @@
 """Mail a route other than spam filed away (its email.move: a list's mail into Lists), so that a person who
-moves one back is heard. (The spam route's filing in Junk is kept by junked.py, which the spam decision
-and `assist classify junk` read.)
+moves one back is heard, and that what the person moves there themselves is told from the route's own
+filing (`assist classify junk`: junk_folder.py). (The spam route's filing in Junk is kept by junked.py.)
 
 When an email.move has moved a mail for a task on route R (act/executors/email_imap.py), the SHA-256 of
 R's name with the message's digest (data.sha256, made at ingestion) is kept, one per line of

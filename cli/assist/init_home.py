@@ -213,7 +213,7 @@ class _Quiet:
 def cron_lines(home: Path, assist: str, imap: bool = True) -> list[str]:
     """Crontab lines: fetch, then work the queue (also when the fetch failed: the queue still drains); and
     with a mail account, once a day, whom the person wrote to from elsewhere (their client's Sent folder)
-    and what they moved into Junk themselves."""
+    and what they moved into Junk (or Lists) themselves."""
     import shlex
 
     env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
@@ -228,7 +228,7 @@ def cron_lines(home: Path, assist: str, imap: bool = True) -> list[str]:
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
     """The user units that keep a worker running, and when there is a mail account an IMAP IDLE listener
     and daily timers that read whom the person wrote to from the Sent folder, and what they moved into
-    Junk themselves."""
+    Junk (or Lists) themselves."""
     common = f'[Service]\nEnvironment="ASSIST_HOME={home}"\nRestart=on-failure\nRestartSec=30\n'
     units = {
         "assist-imap.service": "[Unit]\nDescription=assist: new mail as it arrives (IMAP IDLE)\n"
@@ -249,7 +249,7 @@ def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
     units["assist-correspondents.timer"] = (
         "[Unit]\nDescription=assist: whom you wrote to, once a day\n\n"
         "[Timer]\nOnCalendar=daily\nPersistent=true\nRandomizedDelaySec=1h\n\n[Install]\nWantedBy=timers.target\n")
-    units["assist-junk.service"] = (
+    units["assist-junk.service"] = (  # worded as homes have it (Lists is read too): `init` again changes nothing
         "[Unit]\nDescription=assist: what you moved into Junk, learned as spam\nAfter=network-online.target\n\n"
         f'[Service]\nType=oneshot\nEnvironment="ASSIST_HOME={home}"\n'
         f"ExecStart=\"{assist}\" classify junk\nStandardOutput=null\n")

@@ -1,22 +1,27 @@
-"""What the person moved into Junk themselves, learned as spam (`assist classify junk`).
+"""What the person moved, in their mail client, into a folder a route files mail in, learned as that
+route (`assist classify junk`): into Junk, as spam; into Lists, as the route that files mail there
+(the shipped `newsletter`).
 
-A mail assist did not file in Junk, found there later, was put there by the person (their mail client's
-"this is spam"): its bytes are those of a mail assist classified and left elsewhere (data.sha256 of a
-finished task, kept `[queue] keep_done`, 7 days), and assist did not move it there (state/junked). Each
-is learned as spam by the spam model alone (decide/learning.py spam_example; a move says spam, not which
-route), once. What else is in Junk is not the person's doing and teaches nothing: the spam route's own
-filing, and mail the provider filed there before assist saw it.
+A mail assist did not file in such a folder, found there later, was put there by the person: its bytes
+are those of a mail assist classified and placed on another route (data.sha256 of a finished task, kept
+`[queue] keep_done`, 7 days), and assist did not move it there (state/junked, state/filed). Each is
+learned once: into Junk by the spam model alone (decide/learning.py spam_example; a move says spam, not
+which route), into another route's folder as an example of that route (the intent model learns it, and
+the spam model learns it as not spam). What else is in those folders is not the person's doing and
+teaches nothing: the routes' own filing, and mail there before assist saw it.
 
-The folder is read from [actions.imap], read-only: the messages that arrived in the last `keep_done`
+The folders are read from [actions.imap], read-only: the messages that arrived in the last `keep_done`
 (IMAP SEARCH SINCE; a move keeps a message's arrival date), each read as ingestion reads it (its first
-MAX_MESSAGE_BYTES) so that its digest is the one ingestion made.
+MAX_MESSAGE_BYTES) so that its digest is the one ingestion made. A folder two routes file in teaches
+nothing (which route the person meant cannot be told).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import Config
@@ -24,27 +29,36 @@ if TYPE_CHECKING:
 DEFAULT_FOLDER = "Junk"
 
 
-def spam_folder(config: Config) -> str:
-    """The folder the spam route's email.move files mail in (its fixed `to`), else "Junk"."""
-    from .decide.spam_policy import spam_route_name
-
-    route = config.routes.get(spam_route_name(config)) or {}
+def filed_in(route: dict[str, Any]) -> str | None:
+    """The one folder a route's fixed email.move files mail in (None: none, or one a template chooses)."""
     for action in route.get("fixed") or []:
         to = (action.get("args") or {}).get("to") if isinstance(action, dict) else None
         if action.get("type") == "email.move" and isinstance(to, str) and to and "{" not in to:
             return to
-    return DEFAULT_FOLDER
+    return None
 
 
-def left_elsewhere(config: Config) -> set[str]:
-    """The digests of the mail classify placed on a route other than spam: from the finished tasks of
-    every queue (a finished task keeps no body, its data.sha256 stays)."""
+def route_folders(config: Config, junk: str | None = None) -> dict[str, str]:
+    """{folder: route} of the routes that file mail in a folder of their own: the spam route's (`junk`,
+    else its email.move's folder, else "Junk") and every other route's fixed email.move."""
     from .decide.spam_policy import spam_route_name
-    from .task import is_mail
 
     spam_route = spam_route_name(config)
+    found: dict[str, list[str]] = {}
+    for name, route in config.routes.items():
+        folder = filed_in(route) if name != spam_route else (junk or filed_in(route) or DEFAULT_FOLDER)
+        if folder:
+            found.setdefault(folder, []).append(name)
+    return {folder: names[0] for folder, names in found.items() if len(names) == 1}
+
+
+def placed_routes(config: Config) -> dict[str, str]:
+    """{data.sha256: route} of the mail classify placed, from the finished tasks of every queue (a
+    finished task keeps no body, its data.sha256 stays)."""
+    from .task import is_mail
+
     backend = config.backend()
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for name in backend.queues():
         queue = backend.queue(name, create=False)
         for info in queue.list("done"):
@@ -52,51 +66,101 @@ def left_elsewhere(config: Config) -> set[str]:
             if doc is None:
                 continue  # purged since listed
             data, route = doc.get("data"), (doc.get("intent") or {}).get("route")
-            if isinstance(data, dict) and isinstance(data.get("sha256"), str) and route and route != spam_route \
+            if isinstance(data, dict) and isinstance(data.get("sha256"), str) and isinstance(route, str) \
                     and is_mail(doc):
-                found.add(data["sha256"])
+                found[data["sha256"]] = route
     return found
 
 
-def learn_from_junk(config: Config, folder: str | None = None) -> tuple[int, int]:
-    """Read the Junk folder and learn as spam what the person moved there. Returns (messages read, newly
-    learned)."""
+@dataclass
+class Learned:
+    folder: str
+    route: str
+    spam: bool  # the spam route's folder: learned as spam by the spam model alone
+    read: int
+    learned: int
+
+
+def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
+    """Read the folders routes file mail in (route_folders; `folder`: the Junk folder's name) and learn
+    what the person moved there. One Learned a folder there is (a folder not made yet is skipped, unless
+    it is the Junk folder asked for by name)."""
     from datetime import date, timedelta
 
     from .decide.engine import DecisionEngine
-    from .decide.learning import Feedback, spam_example
+    from .decide.learning import Feedback
+    from .decide.spam_policy import spam_route_name
     from .errors import UsageError
-    from .ingest.mail import MAX_MESSAGE_BYTES, parse_message
-    from .junked import Junked
-    from .mail import configured_account, imap_folder, imap_reading
+    from .mail import configured_account, imap_reading
 
     if not config.action_section("imap").get("host"):
         raise UsageError("no IMAP account to read a Junk folder from: configure [actions.imap] (`assist init`)")
-    name = folder or spam_folder(config)
-    placed = left_elsewhere(config)
+    spam_route = spam_route_name(config)
+    folders = route_folders(config, folder)
+    if folder is not None and spam_route not in config.routes:
+        raise UsageError(f"--folder {folder!r} names the Junk folder, and this home has no spam route "
+                         "([classify] spam_route)")
+    if folder is not None and folders.get(folder) != spam_route:
+        raise UsageError(f"--folder {folder!r}: another route files mail there too, so which one you meant "
+                         "cannot be told")
+    placed = placed_routes(config)
     since = date.fromtimestamp(time.time() - config.queue_settings.keep_done_s) - timedelta(days=1)
     account = configured_account(config)
-    moved: list[tuple[str, bytes]] = []
-    with imap_reading(account, repr(name)) as conn:
-        status, _ = conn.select(imap_folder(name), readonly=True)
-        if status != "OK" and folder is None:
-            return 0, 0  # no Junk folder yet: nothing was moved there
-        if status != "OK":
-            raise UsageError(f"no folder {name!r} on {account.host}")
-        status, found = conn.uid("SEARCH", "SINCE", since.strftime("%d-%b-%Y"))
-        uids = found[0].split() if status == "OK" and found and found[0] else []
-        junked = Junked(config.home)
-        for uid in uids:
-            status, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
-            raw = next((p[1] for p in parts if isinstance(p, tuple)), None) if status == "OK" else None
-            if raw is None:
-                continue  # expunged since the search
-            digest = hashlib.sha256(raw).hexdigest()
-            if digest in placed and not junked.holds(digest):
-                moved.append((digest, raw))
+    engine = DecisionEngine(config)
     feedback = Feedback(config.home)
-    learned = feedback.add_once(*[spam_example({"data": {**parse_message(raw), "sha256": digest}}, True,
-                                               "person:into-junk") for digest, raw in moved])
-    if learned:
-        DecisionEngine(config).model()  # the new version, made now
-    return len(uids), learned
+    out: list[Learned] = []
+    with imap_reading(account, repr(sorted(folders))) as conn:
+        for name, route in folders.items():
+            found = _moved_there(conn, name, route, route == spam_route, placed, since, config)
+            if found is None:
+                if name == folder:
+                    raise UsageError(f"no folder {name!r} on {account.host}")
+                continue  # not made yet: nothing was moved there
+            read, moved = found
+            out.append(Learned(name, route, route == spam_route, read, feedback.add_once(*[
+                _example(engine, {"type": "email.received", "data": data}, route, name, route == spam_route)
+                for data in moved])))
+    if any(each.learned for each in out):
+        engine.model()  # the new version, made now
+    return out
+
+
+def _moved_there(conn: Any, folder: str, route: str, spam: bool, placed: dict[str, str], since: Any,
+                 config: Config) -> tuple[int, list[dict[str, Any]]] | None:
+    """(messages read in `folder`, the event data of those the person moved there); None: no such folder."""
+    from .filed import Filed
+    from .ingest.mail import MAX_MESSAGE_BYTES, parse_message
+    from .junked import Junked
+    from .mail import imap_folder
+
+    status, _ = conn.select(imap_folder(folder), readonly=True)
+    if status != "OK":
+        return None
+    status, found = conn.uid("SEARCH", "SINCE", since.strftime("%d-%b-%Y"))
+    uids = found[0].split() if status == "OK" and found and found[0] else []
+    junked, filed = Junked(config.home), Filed(config.home)
+    moved = []
+    for uid in uids:
+        status, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
+        raw = next((p[1] for p in parts if isinstance(p, tuple)), None) if status == "OK" else None
+        if raw is None:
+            continue  # expunged since the search
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest not in placed or placed[digest] == route:
+            continue  # assist never saw it, or placed it on this very route
+        if junked.holds(digest) if spam else filed.moved_by(digest, [route]):
+            continue  # assist moved it there (it came back, and the person moved it there again)
+        moved.append({**parse_message(raw), "sha256": digest})
+    return len(uids), moved
+
+
+def _example(engine: Any, task: dict[str, Any], route: str, folder: str, spam: bool) -> dict[str, Any]:
+    """What a mail the person moved into `folder` teaches: spam (into Junk), else `route`."""
+    from .decide.learning import example, spam_example
+
+    if spam:
+        return spam_example(task, True, "person:into-junk")
+    entry = example(task, route, f"person:into:{folder}", engine.embedder(),
+                    bool(engine.settings.get("learn_text", False)))
+    entry["id"] = f"into:{route}:{task['data']['sha256']}"
+    return entry

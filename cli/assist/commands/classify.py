@@ -303,11 +303,13 @@ def correspondents(from_sent: bool, folder: str | None) -> None:
 @click.option("--folder", default=None, metavar="NAME",
               help="The Junk folder, when it is not where the spam route's email.move files mail (\"Junk\").")
 def junk(folder: str | None) -> None:
-    """Learn as spam the mail you moved into Junk yourself, in your mail client: a mail classify placed
-    elsewhere in the last week (`[queue] keep_done`) that is now in the IMAP account's Junk folder. The
-    spam model learns each once (`assist classify history`: "(spam)"); what the spam route filed there,
-    and what your provider filed before assist saw it, teach nothing. The folder is only read. A mail you
-    take out of Junk needs no command: the next classify sees it come back. Run it daily (cron).
+    """Learn from the mail you moved yourself, in your mail client, into Junk or into another folder a
+    route files mail in (the shipped newsletter route's Lists): a mail classify placed on another route
+    in the last week (`[queue] keep_done`) that is now in that folder of the IMAP account. A mail in Junk
+    is learned as spam by the spam model, one in Lists as the newsletter route (`assist classify
+    history`: "(spam)", "newsletter"), each once; what the routes filed there themselves, and what your
+    provider filed before assist saw it, teach nothing. The folders are only read. A mail you take back
+    out of such a folder needs no command: the next classify sees it come back. Run it daily (cron).
 
     \b
     Examples:
@@ -316,5 +318,9 @@ def junk(folder: str | None) -> None:
     """
     from ..junk_folder import learn_from_junk
 
-    read, learned = learn_from_junk(load_config(), folder)
-    click.echo(f"read {read} message(s) in Junk; {learned} you moved there learned as spam")
+    found = learn_from_junk(load_config(), folder)
+    if not found:
+        click.echo("nothing to read: no folder a route files mail in (Junk, Lists) is on the server yet")
+    for each in found:
+        click.echo(f"read {each.read} message(s) in {each.folder}; {each.learned} you moved there learned as "
+                   f"{'spam' if each.spam else each.route}")
