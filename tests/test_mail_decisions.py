@@ -653,7 +653,16 @@ def test_a_mail_the_person_moves_into_a_routes_folder_is_learned_as_that_route(h
     imap = start_dovecot()
     try:
         monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
-        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap))
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap) + """
+[routes.pinned]                   # a route that files mail in the inbox: mail there was not moved by the person
+types = ["email.*"]
+actions = ["email.move"]
+
+[[routes.pinned.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "INBOX"
+""")
         headers = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Archive",
                    "Precedence")
         issue = raw_of("ham", 10, drop=headers)  # "SA CGI Configurator Scripts", 0.11 spam
@@ -669,6 +678,7 @@ def test_a_mail_the_person_moves_into_a_routes_folder_is_learned_as_that_route(h
         learned = run(["classify", "junk"])
         assert learned.code == 0, learned.err
         assert "read 3 message(s) in Lists; 1 you moved there learned as newsletter" in learned.out
+        assert "in INBOX" not in learned.out  # where new mail is read from
         [version] = run(["classify", "history", "--json"]).json()
         assert version["by_route"] == {"newsletter": 1}
         [after] = classify(mail(raw_of("ham", 10, drop=headers, add={"X-Copy": "other bytes"}), 2))

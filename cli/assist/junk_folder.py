@@ -13,7 +13,7 @@ teaches nothing: the routes' own filing, and mail there before assist saw it.
 The folders are read from [actions.imap], read-only: the messages that arrived in the last `keep_done`
 (IMAP SEARCH SINCE; a move keeps a message's arrival date), each read as ingestion reads it (its first
 MAX_MESSAGE_BYTES) so that its digest is the one ingestion made. A folder two routes file in teaches
-nothing (which route the person meant cannot be told).
+nothing (which route the person meant cannot be told), nor one assist reads new mail from (the inbox).
 """
 
 from __future__ import annotations
@@ -52,13 +52,14 @@ def route_folders(config: Config, junk: str | None = None) -> dict[str, str]:
     return {folder: names[0] for folder, names in found.items() if len(names) == 1}
 
 
-def placed_routes(config: Config) -> dict[str, str]:
-    """{data.sha256: route} of the mail classify placed, from the finished tasks of every queue (a
-    finished task keeps no body, its data.sha256 stays)."""
+def placed_routes(config: Config) -> tuple[dict[str, str], set[str]]:
+    """({data.sha256: route} of the mail classify placed, the IMAP folders that mail was read from), from
+    the finished tasks of every queue (a finished task keeps no body, its data.sha256 stays)."""
     from .task import is_mail
 
     backend = config.backend()
     found: dict[str, str] = {}
+    read_from: set[str] = set()
     for name in backend.queues():
         queue = backend.queue(name, create=False)
         for info in queue.list("done"):
@@ -69,7 +70,10 @@ def placed_routes(config: Config) -> dict[str, str]:
             if isinstance(data, dict) and isinstance(data.get("sha256"), str) and isinstance(route, str) \
                     and is_mail(doc):
                 found[data["sha256"]] = route
-    return found
+                imap = data.get("imap")
+                if isinstance(imap, dict) and isinstance(imap.get("folder"), str):
+                    read_from.add(imap["folder"])
+    return found, read_from
 
 
 @dataclass
@@ -103,7 +107,9 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
     if folder is not None and folders.get(folder) != spam_route:
         raise UsageError(f"--folder {folder!r}: another route files mail there too, so which one you meant "
                          "cannot be told")
-    placed = placed_routes(config)
+    placed, read_from = placed_routes(config)
+    folders = {name: route for name, route in folders.items() if name not in read_from}  # the inbox's mail
+    # is where ingestion found it, not where the person moved it (a route may move mail to the inbox)
     since = date.fromtimestamp(time.time() - config.queue_settings.keep_done_s) - timedelta(days=1)
     account = configured_account(config)
     engine = DecisionEngine(config)
