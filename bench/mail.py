@@ -27,6 +27,11 @@ spam_2 read as ham and spam, as other copies write them too: easy-ham-1, Hard_Ha
 dot-files skipped), in a
 fixed shuffle through one user's home with the shipped model; hard ham in Junk is its own column.
 
+`--hard-ham DIR` adds the mail of DIR (one message a file) to the run as hard ham: legitimate mail that
+reads like spam, which no model learns from (in the halves, neither half's model; nor the estimate), so
+the issue's "hard ham in Junk" column and the share held are measured with it in the mix
+(bench/data/service-mail/mail, the mail services send, is such mail).
+
 `--unwanted DIR [--sample N]` counts instead how much of a folder of spam or phishing (a Junk folder
 exported, a public collection; one message a file) the spam decision files in Junk, holds for a person
 and lets through, with spamd beside it when installed, then what the shipped routes do with each
@@ -104,6 +109,14 @@ def read_corpus(folder: Path) -> list[tuple[bytes, str]]:
     files (`cmds`) and dot-files are not mail."""
     return [(f.read_bytes(), kind) for sub, kind in corpus_folders(folder) for f in sorted(sub.iterdir())
             if f.is_file() and f.name != "cmds" and not f.name.startswith(".")]
+
+
+def read_hard_ham(folder: Path) -> list[tuple[bytes, str]]:
+    """(raw message, "hard_ham") for each file under `folder` (`--hard-ham`); dot-files and READMEs are not mail."""
+    if not folder.is_dir():
+        sys.exit(f"bench/mail.py: --hard-ham {folder}: not a folder")
+    return [(f.read_bytes(), "hard_ham") for f in sorted(folder.rglob("*"))
+            if f.is_file() and not f.name.startswith(".") and not f.name.upper().startswith(("README", "LICENSE"))]
 
 
 def has_ham_and_spam(folder: Path) -> bool:
@@ -343,6 +356,9 @@ def main() -> None:
                         help="instead, a folder of spam or phishing, one message a file: how much of it the "
                              "spam decision files in Junk, holds, and lets through")
     parser.add_argument("--sample", type=int, metavar="N", help="with --unwanted: N messages of a fixed shuffle")
+    parser.add_argument("--hard-ham", type=Path, metavar="DIR",
+                        help="legitimate mail that reads like spam (one message a file, e.g. "
+                             "bench/data/service-mail/mail) added to the run as hard ham; no model learns from it")
     args = parser.parse_args()
     if args.unwanted is not None:
         unwanted(args.unwanted, args.sample)
@@ -353,6 +369,8 @@ def main() -> None:
         sys.exit(f"bench/mail.py: {folder} has no ham/ (or easy_ham/) and spam/ folders (names: {sorted(KINDS)})"
                  + ("" if unseen else "; the mail corpus is not part of the repository"))
     order = read_corpus(folder)
+    if args.hard_ham is not None:
+        order += read_hard_ham(args.hard_ham)
     random.Random(0).shuffle(order)
     root = Path(tempfile.mkdtemp(prefix="assist-bench-mail-"))
     try:
@@ -390,7 +408,7 @@ def main() -> None:
         if not unseen:
             from _spam_folds import estimate
 
-            estimate(order, address, other_mail())
+            estimate([m for m in order if m[1] != "hard_ham"], address, other_mail())
             shipped = run_user(order, root, None, None)
             report("assist with the shipped spam model (IN-SAMPLE: trained on these 600; not a measure)", shipped)
         print(f"\n{time.perf_counter() - started:.0f} s; targets on unseen mail (issue #19): spam into Junk >= 95%, "
@@ -413,7 +431,7 @@ def halves_with_models(order: list[tuple[bytes, str]], root: Path) -> list[tuple
     users: list[User] = []
     trained = []
     for k in range(2):
-        other = halves[1 - k]
+        other = [(raw, kind) for raw, kind in halves[1 - k] if kind != "hard_ham"]  # hard ham: learned by none
         model = train([parse_message(raw) for raw, _ in other] + not_lists[1 - k],
                       [kind == "spam" for _, kind in other] + [False] * len(not_lists[1 - k]))
         path = root / f"spam-trained-on-half-{1 - k}.npz"

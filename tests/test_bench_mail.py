@@ -81,6 +81,33 @@ def test_the_corpus_folders_are_read_however_their_names_are_written(tmp_path):
     assert bench.has_ham_and_spam(tmp_path)
 
 
+def test_hard_ham_added_to_a_run_is_read_as_hard_ham_and_learned_by_no_half(tmp_path, monkeypatch):
+    """`--hard-ham DIR`: each file a hard ham (READMEs and dot-files not mail); the halves' models are
+    trained without it, so the column measures mail no model learned from."""
+    import assist.decide.spam as spam
+
+    bench = bench_mail()
+    ham = sorted((FIXTURES / "ham").glob("*.eml"))[:2]
+    (tmp_path / "shop").mkdir()
+    for f in ham:
+        (tmp_path / "shop" / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "README.md").write_text("not mail")
+    (tmp_path / ".hidden").write_text("not mail")
+
+    hard = bench.read_hard_ham(tmp_path)
+    assert hard == [(f.read_bytes(), "hard_ham") for f in ham]
+
+    taught: list[int] = []
+    real_train = spam.train
+    monkeypatch.setattr(spam, "train", lambda rows, labels: taught.append(len(rows)) or real_train(rows, labels))
+    monkeypatch.setattr(bench, "other_mail", lambda: [[], []])
+    monkeypatch.setattr(bench, "report_not_lists", lambda models, not_lists: None)
+    corpus = [(f.read_bytes(), kind) for kind in ("ham", "spam") for f in sorted((FIXTURES / kind).glob("*.eml"))[:4]]
+    users = bench.halves_with_models(corpus + hard, tmp_path)
+    assert sum(kind == "hard_ham" for messages, _ in users for _, kind in messages) == 2  # measured
+    assert taught == [4, 4]  # each half's model learned the other half's ham and spam, no hard ham
+
+
 def test_the_estimate_follows_the_shipped_policy_and_learns_what_the_person_corrects():
     """bench/_spam_folds.py: each mail judged by SpamPolicy with its fold's model, moved by the person's
     corrections so far. A mail held as might be spam and labelled not spam is not asked about again
