@@ -981,6 +981,43 @@ def test_a_mail_the_person_takes_back_out_of_any_folder_assist_filed_it_in_stays
         imap.stop()
 
 
+def test_a_list_the_person_moved_back_stays_in_the_inbox_until_they_file_one_of_its_mails_again(
+        home, monkeypatch):
+    """A person who drags a list's mail back out of Lists wants that list in the inbox (what a mail
+    client's "always do this for mail from this list" does): its next mails, other texts, are not filed
+    in Lists either, by the rule or the model; another list's are. When the person drags one of its
+    mails into Lists again, the list goes there again."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap))
+        ilug = [(FIXTURES / "ham" / f"{n:05d}.eml").read_bytes() for n in (13, 18, 20)]  # List-Id: ilug
+        ids = [message_from_bytes(raw)["Message-ID"] for raw in ilug]
+        other_list = (FIXTURES / "ham" / "00011.eml").read_bytes()  # spamassassin-devel
+
+        def placed(raw: bytes, uid: int) -> dict:
+            imap.deliver(raw, uid)
+            [task] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == uid]
+            return task["intent"]
+
+        assert placed(ilug[0], 1)["route"] == "newsletter"
+        person_moves(imap, ids[0], "Lists", "INBOX")
+        assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
+        assert run(["work", "--from", "inbox", "--once"]).code == 0  # the moved-back mail: stays
+        later = placed(ilug[1], 3)  # the list's next mail
+        assert later["route"] != "newsletter" and later["signals"]["list_refuses"] == ["newsletter"], later
+        assert ids[1] in folder_ids(imap, "INBOX") and ids[1] not in folder_ids(imap, "Lists")
+        assert "1 list(s) kept out of a route" in run(["classify", "history"]).out
+        assert placed(other_list, 4)["route"] == "newsletter"  # another list: as before
+
+        person_moves(imap, ids[1], "INBOX", "Lists")  # the person changed their mind
+        assert run(["classify", "junk"]).code == 0
+        again = placed(ilug[2], 5)
+        assert again["route"] == "newsletter" and "list_refuses" not in again.get("signals", {}), again
+    finally:
+        imap.stop()
+
+
 def test_a_mail_moved_back_is_not_given_the_route_that_filed_it_by_the_model_either(home):
     """The intent model, not a rule, chose the route that filed the mail away: moved back, the mail is
     placed by the model's next choice or held, never on that route; and the move back is the person's

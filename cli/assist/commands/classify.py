@@ -250,7 +250,8 @@ def history(as_json: bool) -> None:
         routes = ", ".join(f"{name} {n}" for name, n in sorted(row.get("by_route", {}).items())) or "-"
         click.echo(f"{'*' if row['current'] else ' '} v{row['version']:<4} {rfc3339(row['at'])}  "
                    f"{len(row.get('examples', []))} example(s): {routes}; spam model from "
-                   f"{row.get('spam_examples', 0)}; {row.get('rejected', 0)} rejected")
+                   f"{row.get('spam_examples', 0)}; {row.get('rejected', 0)} rejected"
+                   + (f"; {row['lists_refused']} list(s) kept out of a route" if row.get("lists_refused") else ""))
 
 
 @classify.command()

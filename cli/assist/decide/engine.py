@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..ai.written_to_the_assistant import written_to_the_assistant
 from ..task import is_mail, is_request, takes, writes_mail
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
-from .rules import first_match
+from .rules import first_match, refused
 from .spam_policy import judged, spam_route_name
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class DecisionEngine:
         self._requests: IntentModel | bool | None = None
         self._requests_stamp: str | None = None  # the feedback the request model was made with
         self._rejections: Rejections | None = None
+        self._lists: dict[str, list[str]] = {}  # learning.ListRefusals: routes a person refused for a list
         self._people: Any = None  # correspondents.Correspondents, read when a home has no spam decision
         self._filed: Any = None  # filed.Filed: the mail a route other than spam moved away
         self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
@@ -143,6 +144,11 @@ class DecisionEngine:
             from .learning import Rejections
 
             self._rejections = Rejections.load(learned.folder / "rejections.npz")
+        self._lists = {}
+        if learned is not None and (learned.folder / "lists.json").exists():
+            from .learning import ListRefusals
+
+            self._lists = ListRefusals.load(learned.folder / "lists.json").refused
         spam_model = None
         if learned is not None and (learned.folder / "spam.npz").exists():
             from .spam import SpamModel
@@ -241,6 +247,18 @@ class DecisionEngine:
         spam_route = spam_route_name(self.config)
         return self._filed.moved_by(data.get("sha256"), [name for name in self.config.routes if name != spam_route])
 
+    def _list_refuses(self, task: dict[str, Any]) -> list[str]:
+        """The routes a person refused for the mailing list this mail is from (learning.ListRefusals)."""
+        from .learning import list_key
+
+        data = task.get("data")
+        if not self._lists or not is_mail(task) or not isinstance(data, dict):
+            return []
+        with self._lock:
+            self._load()
+            key = list_key(data)
+            return list(self._lists.get(key, [])) if key else []
+
     def _learn_moved_back(self, task: dict[str, Any], route: str) -> None:
         """A mail the person moved back after `route` filed it: kept as their rejection of that route for
         it (once), so the next mail that reads nearly the same is asked about, not filed."""
@@ -329,9 +347,9 @@ class DecisionEngine:
             if spam_column is not None and "spam" in spam_signal.get(i, {}):  # the spam decision judged it
                 probs[row, spam_column] = 0.0
                 probs[row] /= max(float(probs[row].sum()), 1e-9)
-            undone = spam_signal.get(i, {}).get("moved_back_from")
-            if undone in model.classes:  # the person moved it back from where that route filed it
-                probs[row, model.classes.index(undone)] = 0.0
+            undone = [model.classes.index(r) for r in refused(spam_signal.get(i, {})) if r in model.classes]
+            if undone:  # the person moved it back from where that route filed it, or refused it for its list
+                probs[row, undone] = 0.0
                 probs[row] /= max(float(probs[row].sum()), 1e-9)
             task_type = str(tasks[i].get("type", ""))
             # routes that do not take it (task.takes) are out; what the model gave them is doubt, not
@@ -399,12 +417,14 @@ class DecisionEngine:
             if back is not None:  # the person undid a route's filing: that route is not taken for it again
                 signals = {**signals, "moved_back_from": back}
                 self._learn_moved_back(task, back)
+            list_refuses = self._list_refuses(task)
+            if list_refuses:  # the person refused these routes for its list's mail
+                signals = {**signals, "list_refuses": list_refuses}
             if not is_request(task) and written_to_the_assistant(task.get("data")):  # outside words, not the
                 signals = {**signals, "written_to_the_assistant": True}  # person's: kept from drafts, held
             if signals:
                 spam_signal[i] = signals
-            undone = signals.get("moved_back_from")
-            rules = [r for r in self._rules_for(str(task.get("type", ""))) if r.get("route") != undone]
+            rules = [r for r in self._rules_for(str(task.get("type", ""))) if r.get("route") not in refused(signals)]
             rule = first_match(rules, {**task, "signals": signals})
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],

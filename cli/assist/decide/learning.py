@@ -4,7 +4,10 @@ example, and the route model and the spam model are trained again from them. A t
 (`assist queue reject`, top, the dashboard) is kept as a rejection of its route: the next task that
 reads nearly the same (cosine >= REJECTED_SIMILARITY) is held for a person instead of taking that route
 again, whoever placed it (a rule, the model). A rejection never places anything by itself. A mail the
-person took out of Junk (junked.py) is kept as "not spam" for the spam model alone.
+person took out of Junk (junked.py) is kept as "not spam" for the spam model alone. An example of a
+list's mail (List-Id) carries a digest of the list: the person's latest rejection of a route for one of
+a list's mails (a rejection, a move back: filed.py) refuses that route for the whole list, until they
+give one of its mails that route again (ListRefusals, `lists.json` of a version).
 
 An example keeps what the models read, not the message: the sentence embedding of its text, the hashed
 features of the spam model (decide/spam.py), the subject, and the text itself only with `[classify]
@@ -75,6 +78,9 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
                              "at": int(time.time() * 1000), "encoder": embedder.identity}
     if text:
         entry["vector"] = _pack(embedder.embed([text])[0])
+    listed = list_key(data)
+    if listed:
+        entry["list"] = listed
     if judged(task):
         idx, val = vector(data)
         entry["spam"] = {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]}
@@ -84,6 +90,49 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
     if rejected:
         entry["rejected"] = True
     return entry
+
+
+def list_key(data: dict[str, Any]) -> str | None:
+    """A digest of the mailing list a mail says it is from (its List-Id's <id>, else the whole value),
+    None when it names none: a person's route for one of a list's mails is a word about the list."""
+    import hashlib
+    import re
+
+    found = data.get("headers")
+    value = str((found if isinstance(found, dict) else {}).get("list-id") or "").strip().lower()
+    if not value:
+        return None
+    inside = re.search(r"<([^<>]+)>", value)
+    return hashlib.sha256(b"assist-list:" + (inside.group(1) if inside else value).encode()).hexdigest()
+
+
+@dataclass
+class ListRefusals:
+    """{list_key: the routes a person refused for that list's mail}: their latest word on each route of
+    a list counts (a rejection or a move back refuses it, a mail of the list given that route again
+    takes the refusal back)."""
+    refused: dict[str, list[str]]
+
+    def save(self, path: Path) -> None:
+        write_atomic(path, json.dumps(self.refused, sort_keys=True).encode())
+
+    @classmethod
+    def load(cls, path: Path) -> ListRefusals:
+        found = json.loads(path.read_text())
+        return cls({str(k): [str(r) for r in v] for k, v in found.items() if isinstance(v, list)}
+                   if isinstance(found, dict) else {})
+
+    @classmethod
+    def of(cls, entries: list[dict[str, Any]]) -> ListRefusals:
+        latest: dict[tuple[str, str], bool] = {}
+        for entry in sorted(entries, key=lambda e: e.get("at") or 0):
+            if isinstance(entry.get("list"), str) and isinstance(entry.get("route"), str) and not entry.get("request"):
+                latest[(entry["list"], entry["route"])] = bool(entry.get("rejected"))
+        refused: dict[str, list[str]] = {}
+        for (listed, route), rejected in sorted(latest.items()):
+            if rejected:
+                refused.setdefault(listed, []).append(route)
+        return cls(refused)
 
 
 def spam_example(task: dict[str, Any], spam: bool, by: str) -> dict[str, Any]:
@@ -314,6 +363,9 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
     refused_vectors, refused_routes = _embedded(refused, embedder)
     if refused_vectors:
         files["rejections.npz"] = Rejections(np.vstack(refused_vectors), refused_routes)
+    lists = ListRefusals.of([e for e in entries if not e.get("spam_only")])
+    if lists.refused:
+        files["lists.json"] = lists
     mail = [e for e in routed if isinstance(e.get("spam"), dict)]
     if base_spam is not None and spam_route:
         files["spam.npz"] = adjust_vectors(base_spam, [(e["spam"]["i"], e["spam"]["v"]) for e in mail + judged],
@@ -325,7 +377,8 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
             "(spam)" if e.get("is_spam") is True else "(not spam)" for e in judged]:
         counts[label] = counts.get(label, 0) + 1
     meta = {"feedback": stamp, "examples": [e["id"] for e in entries], "by_route": counts,
-            "rejected": len(refused_routes), "route_examples": len(route_examples),
+            "rejected": len(refused_routes), "lists_refused": len(lists.refused),
+            "route_examples": len(route_examples),
             "spam_examples": len(mail) + len(judged), "encoder": embedder.identity,
             "reason": reason, "learn_text": keep_text, "basis": basis}
     return Learned(home).save(files, meta)

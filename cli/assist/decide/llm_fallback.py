@@ -43,19 +43,21 @@ def route_list(config: Config, task: dict[str, Any], signals: dict[str, Any] | N
     its rule keeps out mail that might be spam; offered by its name, a scam the rule kept out could be
     routed there by the model's guess, which the mail's own words can steer. A route that drafts or
     sends a reply (task.writes_mail) is offered only for mail from someone the person wrote to
-    (`signals.correspondent`): the reply goes to whoever wrote it. Nor the route whose filing of this
-    very mail the person undid (`signals.moved_back_from`: filed.py)."""
+    (`signals.correspondent`): the reply goes to whoever wrote it. Nor a route the person refused for it
+    (rules.refused: the one whose filing of this very mail they undid, those refused for its list)."""
     from ..task import takes, writes_mail
     from .spam_policy import spam_route_name
 
     spam_route = spam_route_name(config)
     task_type = str(task.get("type", ""))
     known = bool((signals or {}).get("correspondent"))
-    undone = (signals or {}).get("moved_back_from")
+    from .rules import refused
+
+    undone = refused(signals or {})
     routes = []
     for name, route in config.routes.items():
         about = route.get("description") or "; ".join(route.get("examples", [])[:3])
-        if about and name not in RESERVED and takes(route, task_type) and name not in (spam_route, undone) \
+        if about and name not in RESERVED and takes(route, task_type) and name != spam_route and name not in undone \
                 and (known or not writes_mail(route)):
             routes.append({"name": name, "about": about})
     return routes

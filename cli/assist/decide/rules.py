@@ -78,3 +78,11 @@ def problems(rules: list[dict[str, Any]], routes: dict[str, Any]) -> list[str]:
         if rule.get("route") not in routes and rule.get("route") != "fallback":
             out.append(f"{where}.route: no route named {rule.get('route')!r} in [routes]")
     return out
+
+
+def refused(signals: dict[str, Any]) -> set[str]:
+    """The routes a person refused for a task, which no rule or model may give it: the one whose filing
+    of this very mail they undid, those they refused for its list (`signals.moved_back_from`,
+    `signals.list_refuses`: decide/engine.py)."""
+    found = {str(signals["moved_back_from"])} if signals.get("moved_back_from") else set()
+    return found | {str(r) for r in signals.get("list_refuses") or []}
