@@ -249,15 +249,15 @@ class DecisionEngine:
 
     def _list_refuses(self, task: dict[str, Any]) -> list[str]:
         """The routes a person refused for the mailing list this mail is from (learning.ListRefusals)."""
-        from .learning import list_key
+        from .learning import Feedback, list_key
 
         data = task.get("data")
-        if not self._lists or not is_mail(task) or not isinstance(data, dict):
+        key = list_key(data) if is_mail(task) and isinstance(data, dict) else None
+        if key is None or Feedback(self.config.home).stamp() == "none":  # nothing learned: no model loaded
             return []
         with self._lock:
             self._load()
-            key = list_key(data)
-            return list(self._lists.get(key, [])) if key else []
+            return list(self._lists.get(key, []))
 
     def _learn_moved_back(self, task: dict[str, Any], route: str) -> None:
         """A mail the person moved back after `route` filed it: kept as their rejection of that route for
