@@ -653,16 +653,8 @@ def test_a_mail_the_person_moves_into_a_routes_folder_is_learned_as_that_route(h
     imap = start_dovecot()
     try:
         monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
-        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap) + """
-[routes.pinned]                   # a route that files mail in the inbox: mail there was not moved by the person
-types = ["email.*"]
-actions = ["email.move"]
-
-[[routes.pinned.fixed]]
-type = "email.move"
-args.message_id = "{{ data.message_id }}"
-args.to = "INBOX"
-""")
+        # a route that files mail in the inbox: mail there was not moved there by the person
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap) + filing_route("pinned", "INBOX"))
         headers = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Archive",
                    "Precedence")
         issue = raw_of("ham", 10, drop=headers)  # "SA CGI Configurator Scripts", 0.11 spam
@@ -927,21 +919,26 @@ def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home
         imap.stop()
 
 
+def filing_route(name: str, folder: str) -> str:
+    """A mail route that files its mail in `folder` (its fixed email.move), as TOML."""
+    return f"""
+[routes.{name}]
+types = ["email.*"]
+actions = ["email.move"]
+
+[[routes.{name}.fixed]]
+type = "email.move"
+args.message_id = "{{{{ data.message_id }}}}"
+args.to = "{folder}"
+"""
+
+
 LISTS_HOME = JUNK_HOME + """
 [[rules]]
 name = "mailing-lists"
 route = "newsletter"
 match = {field = "data.headers.list-id", regex = "."}
-
-[routes.newsletter]
-types = ["email.*"]
-actions = ["email.move"]
-
-[[routes.newsletter.fixed]]
-type = "email.move"
-args.message_id = "{{ data.message_id }}"
-args.to = "Lists"
-"""
+""" + filing_route("newsletter", "Lists")
 
 
 def test_a_mail_the_person_takes_back_out_of_any_folder_assist_filed_it_in_stays_where_they_put_it(home, monkeypatch):
