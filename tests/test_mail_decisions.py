@@ -422,6 +422,58 @@ def test_correspondents_that_cannot_be_kept_are_said_not_raised(tmp_path):
     assert not Correspondents(tmp_path).wrote_to("ana@example.org")
 
 
+def test_mail_filed_away_that_cannot_be_kept_track_of_is_said_not_raised(tmp_path):
+    """The mail is already moved when it is kept track of (filed.py, junked.py): a fault then is a
+    warning in the result (raised, the move would look failed and be tried again)."""
+    from assist.filed import Filed
+    from assist.junked import Junked
+
+    (tmp_path / "state").write_text("a file where the folder should be")
+    digest = "a" * 64
+    said = Filed(tmp_path).remember("newsletter", digest)
+    assert said is not None and said.startswith("the mail filed by route newsletter was not kept track of: ")
+    assert Junked(tmp_path).remember(digest) is not None
+    assert Filed(tmp_path).moved_by(digest, ["newsletter"]) is None and not Junked(tmp_path).holds(digest)
+
+
+def test_what_a_route_filed_away_is_told_by_route_and_bytes(tmp_path):
+    """Kept as one digest of the route with the mail's: another route, or other bytes, is not it; a
+    task's data.sha256 that is not a digest is never one (a document can hold anything)."""
+    from assist.filed import Filed
+
+    digest, other = "a" * 64, "b" * 64
+    assert Filed(tmp_path).remember("newsletter", digest) is None
+    filed = Filed(tmp_path)
+    assert filed.moved_by(digest, ["triage", "newsletter"]) == "newsletter"
+    assert filed.moved_by(digest, ["triage"]) is None and filed.moved_by(other, ["newsletter"]) is None
+    assert filed.moved_by("A" * 64, ["newsletter"]) is None and filed.moved_by(["x"], ["newsletter"]) is None
+    assert digest not in (tmp_path / "state" / "filed").read_text()  # what it holds names no mail
+
+
+def test_a_lists_refusals_are_the_persons_latest_word_on_each_route():
+    """A rejection (or a move back) of a route for one of a list's mails refuses that route for the
+    list; a later mail of the list given that route takes it back; other routes and lists are apart;
+    a typed request or a mail of no list refuses nothing."""
+    from assist.decide.learning import ListRefusals, list_key
+
+    ilug = list_key({"headers": {"list-id": "Irish Linux Users' Group <ilug.linux.ie>"}})
+    assert ilug == list_key({"headers": {"list-id": "ILUG <ILUG.linux.ie>"}})  # the list's id, not its name
+    other = list_key({"headers": {"list-id": "<fork.xent.com>"}})
+    assert list_key({"headers": {}}) is None and list_key({}) is None and other != ilug
+
+    def entry(at: int, listed: str | None, route: str, rejected: bool = False, **more: object) -> dict:
+        return {"at": at, "route": route, **({"list": listed} if listed else {}),
+                **({"rejected": True} if rejected else {}), **more}
+
+    found = ListRefusals.of([entry(1, ilug, "newsletter", rejected=True), entry(2, other, "triage", rejected=True),
+                             entry(3, None, "newsletter", rejected=True),
+                             entry(4, ilug, "triage", rejected=True, request=True)])
+    assert found.refused == {ilug: ["newsletter"], other: ["triage"]}
+    later = ListRefusals.of([entry(2, ilug, "newsletter"), entry(1, ilug, "newsletter", rejected=True),
+                             entry(3, ilug, "urgent", rejected=True)])
+    assert later.refused == {ilug: ["urgent"]}  # newsletter given back at 2, after its refusal at 1
+
+
 def test_a_spam_word_spelled_another_way_is_still_read_as_that_word():
     """Words are also read as runs of four characters, so a model that learned "viagra" and "mortgage"
     from spam finds "v1agra" and "mortgagee" spam-like too; read as whole words only, both are words it
