@@ -39,6 +39,10 @@ def raw_of(kind: str, n: int, subject: str | None = None, add: dict[str, str] | 
     return msg.as_bytes()
 
 
+LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Archive",
+                "Precedence")  # what makes a list's mail one: without them, a mail like any other
+
+
 def mail(raw: bytes, n: int = 0) -> dict:
     return event("email.received", f"test:{n}", parse_message(raw), key=f"test:{n}:{len(raw)}")
 
@@ -707,9 +711,7 @@ def test_a_mail_the_person_moves_into_a_routes_folder_is_learned_as_that_route(h
         monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
         # a route that files mail in the inbox: mail there was not moved there by the person
         (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap) + filing_route("pinned", "INBOX"))
-        headers = ("List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Archive",
-                   "Precedence")
-        issue = raw_of("ham", 10, drop=headers)  # "SA CGI Configurator Scripts", 0.11 spam
+        issue = raw_of("ham", 10, drop=LIST_HEADERS)  # "SA CGI Configurator Scripts", 0.11 spam
         listed = (FIXTURES / "ham" / "00001.eml").read_bytes()  # List-Id: the rule files it in Lists
         issue_id = message_from_bytes(issue)["Message-ID"]
         imap.deliver(issue, 1)
@@ -725,12 +727,49 @@ def test_a_mail_the_person_moves_into_a_routes_folder_is_learned_as_that_route(h
         assert "in INBOX" not in learned.out  # where new mail is read from
         [version] = run(["classify", "history", "--json"]).json()
         assert version["by_route"] == {"newsletter": 1}
-        [after] = classify(mail(raw_of("ham", 10, drop=headers, add={"X-Copy": "other bytes"}), 2))
+        [after] = classify(mail(raw_of("ham", 10, drop=LIST_HEADERS, add={"X-Copy": "other bytes"}), 2))
         assert after["intent"]["route"] == "newsletter", after["intent"]
         assert "0 you moved there learned" in run(["classify", "junk"]).out  # once
         assert len(run(["classify", "history", "--json"]).json()) == 1
         both = run(["classify", "junk", "--folder", "Lists"])  # Junk named as the newsletter route's folder
         assert both.code == 2 and "another route files mail there too" in both.err
+    finally:
+        imap.stop()
+
+
+def test_reading_the_routes_folders_fetches_only_the_mail_classify_placed(home, monkeypatch):
+    """Lists can hold thousands of a week's list mail: `classify junk` asks for their Message-IDs first
+    and fetches whole only those of mail classify placed on another route (and any without one), not
+    every message of the week every day."""
+    import imaplib
+
+    from assist.config_file import load
+    from assist.junk_folder import learn_from_junk
+
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap))
+        ham = raw_of("ham", 10, drop=LIST_HEADERS)  # left in the inbox
+        ham_id = message_from_bytes(ham)["Message-ID"]
+        imap.deliver(ham, 1)
+        imap.deliver((FIXTURES / "ham" / "00001.eml").read_bytes(), 2)  # a list's: the rule files it in Lists
+        one_run(home)
+        for n in range(2, 9):  # the list's mail of the week, filed by the server, never seen by assist
+            imap.deliver_to(".Lists", (FIXTURES / "ham" / f"{n:05d}.eml").read_bytes())
+        person_moves(imap, ham_id, "INBOX", "Lists")
+        whole: list[str] = []
+        real_uid = imaplib.IMAP4.uid
+
+        def counted(conn: imaplib.IMAP4, command: str, *args: str):  # type: ignore[no-untyped-def]
+            if command.upper() == "FETCH" and "BODY.PEEK[]" in args[-1]:
+                whole.append(args[0])
+            return real_uid(conn, command, *args)
+
+        monkeypatch.setattr(imaplib.IMAP4, "uid", counted)
+        [lists] = [each for each in learn_from_junk(load(home)) if each.folder == "Lists"]
+        assert (lists.read, lists.learned) == (9, 1)
+        assert len(whole) == 1  # the one the person moved, not the 8 others
     finally:
         imap.stop()
 

@@ -4,7 +4,8 @@ route (`assist classify junk`): into Junk, as spam; into Lists, as the route tha
 
 A mail assist did not file in such a folder, found there later, was put there by the person: its bytes
 are those of a mail assist classified and placed on another route (data.sha256 of a finished task, kept
-`[queue] keep_done`, 7 days), and assist did not move it there (state/junked, state/filed). Each is
+`[queue] keep_done`, 7 days), and assist did not move it there (state/junked, state/filed). Only the
+messages whose Message-ID is one of those are fetched whole. Each is
 learned once: into Junk by the spam model alone (decide/learning.py spam_example; a move says spam, not
 which route), into another route's folder as an example of that route (the intent model learns it, and
 the spam model learns it as not spam). What else is in those folders is not the person's doing and
@@ -52,14 +53,20 @@ def route_folders(config: Config, junk: str | None = None) -> dict[str, str]:
     return {folder: names[0] for folder, names in found.items() if len(names) == 1}
 
 
-def placed_routes(config: Config) -> tuple[dict[str, str], set[str]]:
-    """({data.sha256: route} of the mail classify placed, the IMAP folders that mail was read from), from
-    the finished tasks of every queue (a finished task keeps no body, its data.sha256 stays)."""
+@dataclass
+class Placed:
+    """What classify did with the mail of the last `keep_done`, from the finished tasks of every queue (a
+    finished task keeps no body; its data.sha256 and message_id stay)."""
+    routes: dict[str, str]  # data.sha256 -> route
+    ids: dict[str, set[str]]  # data.message_id -> the routes mail with it was given
+    read_from: set[str]  # the IMAP folders that mail was read from
+
+
+def placed(config: Config) -> Placed:
     from .task import is_mail
 
     backend = config.backend()
-    found: dict[str, str] = {}
-    read_from: set[str] = set()
+    found = Placed({}, {}, set())
     for name in backend.queues():
         queue = backend.queue(name, create=False)
         for info in queue.list("done"):
@@ -69,11 +76,13 @@ def placed_routes(config: Config) -> tuple[dict[str, str], set[str]]:
             data, route = doc.get("data"), (doc.get("intent") or {}).get("route")
             if isinstance(data, dict) and isinstance(data.get("sha256"), str) and isinstance(route, str) \
                     and is_mail(doc):
-                found[data["sha256"]] = route
+                found.routes[data["sha256"]] = route
+                if isinstance(data.get("message_id"), str):
+                    found.ids.setdefault(data["message_id"], set()).add(route)
                 imap = data.get("imap")
                 if isinstance(imap, dict) and isinstance(imap.get("folder"), str):
-                    read_from.add(imap["folder"])
-    return found, read_from
+                    found.read_from.add(imap["folder"])
+    return found
 
 
 @dataclass
@@ -107,9 +116,9 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
     if folder is not None and folders.get(folder) != spam_route:
         raise UsageError(f"--folder {folder!r}: another route files mail there too, so which one you meant "
                          "cannot be told")
-    placed, read_from = placed_routes(config)
-    folders = {name: route for name, route in folders.items() if name not in read_from}  # the inbox's mail
-    # is where ingestion found it, not where the person moved it (a route may move mail to the inbox)
+    done = placed(config)
+    folders = {name: route for name, route in folders.items() if name not in done.read_from}  # the inbox's
+    # mail is where ingestion found it, not where the person moved it (a route may move mail to the inbox)
     since = date.fromtimestamp(time.time() - config.queue_settings.keep_done_s) - timedelta(days=1)
     account = configured_account(config)
     engine = DecisionEngine(config)
@@ -117,7 +126,7 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
     out: list[Learned] = []
     with imap_reading(account, repr(sorted(folders))) as conn:
         for name, route in folders.items():
-            found = _moved_there(conn, name, route, route == spam_route, placed, since, config)
+            found = _moved_there(conn, name, route, route == spam_route, done, since, config)
             if found is None:
                 if name == folder:
                     raise UsageError(f"no folder {name!r} on {account.host}")
@@ -131,9 +140,11 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
     return out
 
 
-def _moved_there(conn: Any, folder: str, route: str, spam: bool, placed: dict[str, str], since: Any,
+def _moved_there(conn: Any, folder: str, route: str, spam: bool, done: Placed, since: Any,
                  config: Config) -> tuple[int, list[dict[str, Any]]] | None:
-    """(messages read in `folder`, the event data of those the person moved there); None: no such folder."""
+    """(messages read in `folder`, the event data of those the person moved there); None: no such folder.
+    Only the messages whose Message-ID is one of mail classify placed on another route (or that have
+    none) are fetched whole: a week of a list's mail is not downloaded every day."""
     from .filed import Filed
     from .ingest.mail import MAX_MESSAGE_BYTES, parse_message
     from .junked import Junked
@@ -144,20 +155,45 @@ def _moved_there(conn: Any, folder: str, route: str, spam: bool, placed: dict[st
         return None
     status, found = conn.uid("SEARCH", "SINCE", since.strftime("%d-%b-%Y"))
     uids = found[0].split() if status == "OK" and found and found[0] else []
+    wanted = {mid for mid, routes in done.ids.items() if routes - {route}}
     junked, filed = Junked(config.home), Filed(config.home)
     moved = []
-    for uid in uids:
+    for uid in _with_ids(conn, uids, wanted):
         status, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
         raw = next((p[1] for p in parts if isinstance(p, tuple)), None) if status == "OK" else None
         if raw is None:
             continue  # expunged since the search
         digest = hashlib.sha256(raw).hexdigest()
-        if digest not in placed or placed[digest] == route:
+        if digest not in done.routes or done.routes[digest] == route:
             continue  # assist never saw it, or placed it on this very route
         if junked.holds(digest) if spam else filed.moved_by(digest, [route]):
             continue  # assist moved it there (it came back, and the person moved it there again)
         moved.append({**parse_message(raw), "sha256": digest})
     return len(uids), moved
+
+
+def _with_ids(conn: Any, uids: list[bytes], wanted: set[str]) -> list[bytes]:
+    """The UIDs whose message has a Message-ID in `wanted`, or none at all (asked for in batches of
+    headers only)."""
+    import re
+    from email.parser import BytesHeaderParser
+
+    from .correspondents import FETCH_BATCH
+    from .ingest.mail import MAX_HEADER
+    from .message_id import message_id
+
+    out = []
+    for start in range(0, len(uids), FETCH_BATCH):
+        batch = b",".join(uids[start:start + FETCH_BATCH]).decode()
+        status, parts = conn.uid("FETCH", batch, "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        for part in parts if status == "OK" else []:
+            found = re.search(rb"UID (\d+)", part[0]) if isinstance(part, tuple) else None
+            if found is None:
+                continue
+            value = BytesHeaderParser().parsebytes(part[1]).get("message-id")
+            if value is None or message_id(" ".join(str(value).split())[:MAX_HEADER]) in wanted:  # as ingested
+                out.append(found.group(1))
+    return out
 
 
 def _example(engine: Any, task: dict[str, Any], route: str, folder: str, spam: bool) -> dict[str, Any]:
