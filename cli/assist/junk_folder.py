@@ -4,12 +4,12 @@ route (`assist classify junk`): into Junk, as spam; into Lists, as the route tha
 
 A mail assist did not file in such a folder, found there later, was put there by the person: its bytes
 are those of a mail assist classified and placed on another route (data.sha256 of a finished task, kept
-`[queue] keep_done`, 7 days), and assist did not move it there (state/junked, state/filed). Only the
-messages whose Message-ID is one of those are fetched whole. Each is
-learned once: into Junk by the spam model alone (decide/learning.py spam_example; a move says spam, not
-which route), into another route's folder as an example of that route (the intent model learns it, and
-the spam model learns it as not spam). What else is in those folders is not the person's doing and
-teaches nothing: the routes' own filing, and mail there before assist saw it.
+`[queue] keep_done`, 7 days), and assist did not move it there (state/junked, state/filed); only the
+messages whose Message-ID is one of those are fetched whole. Each is learned once: into Junk by the spam
+model alone (decide/learning.py spam_example; a move says spam, not which route), into another route's
+folder as an example of that route (the intent model learns it, and the spam model learns it as not
+spam). What else is in those folders is not the person's doing and teaches nothing: the routes' own
+filing, and mail there before assist saw it.
 
 The folders are read from [actions.imap], read-only: the messages that arrived in the last `keep_done`
 (IMAP SEARCH SINCE; a move keeps a message's arrival date), each read as ingestion reads it (its first
