@@ -111,12 +111,18 @@ def read_corpus(folder: Path) -> list[tuple[bytes, str]]:
             if f.is_file() and f.name != "cmds" and not f.name.startswith(".")]
 
 
+def message_files(folder: Path) -> list[Path]:
+    """The files under `folder`, one message each (`--hard-ham`, `--unwanted`): dot-files, READMEs and
+    licenses are not mail."""
+    return sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith(".")
+                  and not f.name.upper().startswith(("README", "LICENSE")))
+
+
 def read_hard_ham(folder: Path) -> list[tuple[bytes, str]]:
-    """(raw message, "hard_ham") for each file under `folder` (`--hard-ham`); dot-files and READMEs are not mail."""
+    """(raw message, "hard_ham") for each message file under `folder` (`--hard-ham`)."""
     if not folder.is_dir():
         sys.exit(f"bench/mail.py: --hard-ham {folder}: not a folder")
-    return [(f.read_bytes(), "hard_ham") for f in sorted(folder.rglob("*"))
-            if f.is_file() and not f.name.startswith(".") and not f.name.upper().startswith(("README", "LICENSE"))]
+    return [(f.read_bytes(), "hard_ham") for f in message_files(folder)]
 
 
 def has_ham_and_spam(folder: Path) -> bool:
@@ -301,7 +307,7 @@ def unwanted(folder: Path, sample: int | None) -> None:
     from assist.ingest.mail import mail_data
     from assist.junked import Junked
 
-    files = sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith("."))
+    files = message_files(folder)
     if not files:
         sys.exit(f"bench/mail.py: {folder} has no messages")
     random.Random(0).shuffle(files)

@@ -86,7 +86,8 @@ def placed(config: Config) -> Placed:
 
 
 @dataclass
-class Learned:
+class FolderMoves:
+    """What the person's moves into one folder taught."""
     folder: str
     route: str
     spam: bool  # the spam route's folder: learned as spam by the spam model alone
@@ -94,9 +95,9 @@ class Learned:
     learned: int
 
 
-def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
+def learn_from_junk(config: Config, folder: str | None = None) -> list[FolderMoves]:
     """Read the folders routes file mail in (route_folders; `folder`: the Junk folder's name) and learn
-    what the person moved there. One Learned a folder there is (a folder not made yet is skipped, unless
+    what the person moved there. One FolderMoves a folder there is (a folder not made yet is skipped, unless
     it is the Junk folder asked for by name)."""
     from datetime import date, timedelta
 
@@ -123,7 +124,7 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
     account = configured_account(config)
     engine = DecisionEngine(config)
     feedback = Feedback(config.home)
-    out: list[Learned] = []
+    out: list[FolderMoves] = []
     with imap_reading(account, repr(sorted(folders))) as conn:
         for name, route in folders.items():
             found = _moved_there(conn, name, route, route == spam_route, done, since, config)
@@ -132,7 +133,7 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[Learned]:
                     raise UsageError(f"no folder {name!r} on {account.host}")
                 continue  # not made yet: nothing was moved there
             read, moved = found
-            out.append(Learned(name, route, route == spam_route, read, feedback.add_once(*[
+            out.append(FolderMoves(name, route, route == spam_route, read, feedback.add_once(*[
                 _example(engine, {"type": "email.received", "data": data}, route, name, route == spam_route)
                 for data in moved])))
     if any(each.learned for each in out):

@@ -424,7 +424,8 @@ class DecisionEngine:
                 signals = {**signals, "written_to_the_assistant": True}  # person's: kept from drafts, held
             if signals:
                 spam_signal[i] = signals
-            rules = [r for r in self._rules_for(str(task.get("type", ""))) if r.get("route") not in refused(signals)]
+            kept_out = refused(signals)
+            rules = [r for r in self._rules_for(str(task.get("type", ""))) if r.get("route") not in kept_out]
             rule = first_match(rules, {**task, "signals": signals})
             if rule is not None:
                 out.append({"route": rule["route"], "labels": [{"name": rule["route"], "score": 1.0}],

@@ -46,13 +46,12 @@ def route_list(config: Config, task: dict[str, Any], signals: dict[str, Any] | N
     (`signals.correspondent`): the reply goes to whoever wrote it. Nor a route the person refused for it
     (rules.refused: the one whose filing of this very mail they undid, those refused for its list)."""
     from ..task import takes, writes_mail
+    from .rules import refused
     from .spam_policy import spam_route_name
 
     spam_route = spam_route_name(config)
     task_type = str(task.get("type", ""))
     known = bool((signals or {}).get("correspondent"))
-    from .rules import refused
-
     undone = refused(signals or {})
     routes = []
     for name, route in config.routes.items():
