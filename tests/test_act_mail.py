@@ -424,3 +424,62 @@ def test_the_sent_folder_is_found_by_its_special_use_when_not_by_name(home):
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+JUNK_ROUTE = """
+[routes.junk]
+actions = ["email.move", "email.flag"]
+[[routes.junk.fixed]]
+type = "email.flag"
+args.message_id = "{{ data.message_id }}"
+args.flag = "seen"
+[[routes.junk.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Junk"
+"""
+
+
+def test_a_mail_the_person_deleted_or_filed_first_is_left_to_them(mail, home):
+    """The person reads their mail too: a spam they deleted on their phone, or a mail they filed
+    themselves, before the timer's `assist act` came to it, was a failed task ("no message ... in INBOX")
+    for each such mail. Ingestion notes the mail's UID, and a folder never gives a UID twice (under one
+    UIDVALIDITY): the UID gone, the mail is left to them and the task is done. A mail it cannot tell of
+    (no UID noted, or noted under another UIDVALIDITY) still fails: a wrong folder must not pass quietly."""
+    imap, _ = mail
+    for n in range(3):
+        imap.deliver(f"Message-ID: <m{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@b.example\r\n\r\nhi\r\n".encode(), n)
+    config = home / "assist.toml"
+    config.write_text(config.read_text().replace('"2/h"', '"100/h"') + JUNK_ROUTE)
+    ingested = run(["ingest", "imap", "--once"])
+    assert ingested.code == 0, ingested.err
+    tasks = {t["data"]["message_id"]: {**t, "intent": {"route": "junk"}} for t in ingested.lines}
+    conn = imap_session(imap)
+    conn.select("INBOX")
+    _, data = conn.uid("SEARCH", None, "ALL")
+    first, second, _ = data[0].split()
+    conn.uid("STORE", first, "+FLAGS.SILENT", "(\\Deleted)")  # the person deletes m0 ...
+    conn.expunge()
+    conn.create('"Receipts"')
+    conn.uid("MOVE", second, '"Receipts"')  # ... and files m1 themselves
+    conn.logout()
+
+    r = run(["act"], jsonl(*tasks.values()))
+    assert r.code == 0, r.err
+    done = {t["data"]["message_id"]: t["actions"] for t in r.lines}
+    for mid in ("<m0@example.org>", "<m1@example.org>"):
+        assert [a["status"] for a in done[mid]] == ["done", "done"], done[mid]
+        assert all(a["result"]["gone"] for a in done[mid]) and "moved" not in done[mid][1]["result"]
+    assert done["<m2@example.org>"][1]["result"]["moved"] == 1
+    conn = imap_session(imap)
+    assert conn.select('"Junk"', readonly=True) == ("OK", [b"1"])  # m2 only: m1 stays where they put it
+    assert conn.select('"Receipts"', readonly=True) == ("OK", [b"1"])
+    conn.logout()
+
+    anew = {key: value for key, value in tasks["<m0@example.org>"].items() if key != "id"}  # not done before
+    unnoted = {**anew, "data": {"message_id": "<m0@example.org>"}}
+    rebuilt = {key: value for key, value in tasks["<m1@example.org>"].items() if key != "id"}
+    rebuilt["data"] = {**rebuilt["data"], "imap": {**rebuilt["data"]["imap"], "uidvalidity": 1}}
+    r = run(["act"], jsonl(unnoted, rebuilt))
+    assert r.code == 1 and r.err.count("no message <m0@example.org> in INBOX") == 2, r.err  # flag and move
+    assert r.err.count("no message <m1@example.org> in INBOX") == 2

@@ -25,6 +25,7 @@ from ..registry import ActionContext, ActionError, executor
 
 FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "deleted": "\\Deleted",
          "draft": "\\Draft"}
+GONE = "no longer in {folder}: moved or deleted in your mail client first, left there"
 FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r\\n\"\\x00]+$"}
 
 
@@ -125,6 +126,8 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if uid is None:
             if _exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
                 return {"already": True, **_filed(ctx)}  # moved before (a retry)
+            if _gone(conn, source, ctx):
+                return {"gone": GONE.format(folder=source)}
             raise ActionError(f"email: no message {args['message_id']} in {source}")
         conn.create(_q(args["to"]))  # fails harmlessly when it exists
         conn.select(_q(source))
@@ -132,6 +135,25 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if status != "OK":
             raise ActionError(f"email: the server refused to move it to {args['to']!r}")
     return {"moved": 1, "to": args["to"], **_filed(ctx)}
+
+
+def _gone(conn: imaplib.IMAP4, folder: str, ctx: ActionContext) -> bool:
+    """Whether the task's mail has left the folder since it was ingested from it: the person moved or
+    deleted it first. Ingestion noted its UID (`data.imap`), and a folder never gives a UID twice under
+    one UIDVALIDITY; with no UID noted for this folder, or another UIDVALIDITY now, nothing can tell."""
+    noted = (ctx.task.get("data") or {}).get("imap")
+    if not isinstance(noted, dict) or noted.get("folder") != folder:
+        return False
+    uid, validity = noted.get("uid"), noted.get("uidvalidity")
+    if type(uid) is not int or type(validity) is not int or uid < 1:
+        return False
+    if conn.select(_q(folder), readonly=True)[0] != "OK":
+        return False
+    _, now = conn.response("UIDVALIDITY")
+    if not now or not now[-1] or int(now[-1]) != validity:
+        return False
+    status, data = conn.uid("SEARCH", "UID", str(uid))
+    return status == "OK" and not (data[0] or b"").split()
 
 
 def _filed(ctx: ActionContext) -> dict[str, Any]:
@@ -161,6 +183,8 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         folder = args.get("folder", "INBOX")
         uid = one(conn, folder, args["message_id"])
         if uid is None:
+            if _gone(conn, folder, ctx):
+                return {"gone": GONE.format(folder=folder)}
             raise ActionError(f"email: no message {args['message_id']} in {folder}")
         op = "-FLAGS.SILENT" if args.get("unset") else "+FLAGS.SILENT"
         conn.uid("STORE", uid.decode(), op, f"({FLAGS[args['flag']]})")
