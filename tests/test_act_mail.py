@@ -483,3 +483,51 @@ def test_a_mail_the_person_deleted_or_filed_first_is_left_to_them(mail, home):
     r = run(["act"], jsonl(unnoted, rebuilt))
     assert r.code == 1 and r.err.count("no message <m0@example.org> in INBOX") == 2, r.err  # flag and move
     assert r.err.count("no message <m1@example.org> in INBOX") == 2
+
+
+def test_a_reply_to_a_mail_the_person_answered_themselves_is_not_sent_again(mail, home):
+    """A reply waits for approval; meanwhile the person answers the mail from their phone. Approved later
+    (a batch of approvals, a day on), assist's reply went out too: the sender got two answers, one of
+    them not the person's latest word. Before a reply is sent or drafted, the Sent folder is asked for a
+    reply to that mail (its In-Reply-To, exactly: IMAP's search matches substrings); with one there,
+    nothing goes out and the action says whose reply it found. A mail no one answered is replied to."""
+    imap, sent = mail
+    for n in range(3):
+        imap.deliver(f"Message-ID: <q{n}@example.org>\r\nSubject: q{n}\r\nFrom: a@b.example\r\n\r\nhi\r\n".encode(), n)
+    imap.deliver_to(".Sent", b"Message-ID: <mine@phone.example>\r\nIn-Reply-To: <q0@example.org>\r\n"
+                             b"From: assistant@example.org\r\nTo: a@b.example\r\nSubject: Re: q0\r\n\r\non it\r\n")
+    for n in (1, 2):  # a longer id that contains theirs
+        imap.deliver_to(".Sent", f"Message-ID: <other{n}@phone.example>\r\nIn-Reply-To: <q{n}@example.org.evil>\r\n"
+                                 f"References: <x@example.org> <q{n}@example.org.evil>\r\n"
+                                 "From: assistant@example.org\r\nSubject: Re: not q\r\n\r\nelsewhere\r\n".encode())
+    config = home / "assist.toml"
+    reply = """type = "{kind}"
+args.to = "{{{{ data.from }}}}"
+args.subject = "Re: {{{{ data.subject }}}}"
+args.body = "Thanks, will do."
+args.in_reply_to = "{{{{ data.message_id }}}}"
+"""
+    config.write_text(config.read_text().replace('actions = ["email.send"', 'actions = ["email.reply", "email.send"')
+                      + "[[routes.mail.fixed]]\n" + reply.format(kind="email.reply")
+                      + '[routes.drafting]\nactions = ["email.draft"]\n[[routes.drafting.fixed]]\n'
+                      + reply.format(kind="email.draft"))
+
+    def mail_task(n: int, route: str) -> dict:
+        return {"type": "email.received", "intent": {"route": route},
+                "data": {"message_id": f"<q{n}@example.org>", "from": "a@b.example", "subject": f"q{n}"}}
+
+    r = run(["act"], jsonl(mail_task(0, "mail"), mail_task(1, "mail"), mail_task(0, "drafting"),
+                           mail_task(2, "drafting")))
+    assert r.code == 0, r.err
+    done = [task["actions"][0] for task in r.lines]
+    assert [a["status"] for a in done] == ["done"] * 4, done
+    for action in (done[0], done[2]):
+        assert action["result"]["replied"] == "<mine@phone.example>" and "message_id" not in action["result"]
+    assert "replied" not in done[1]["result"] and "replied" not in done[3]["result"]
+    assert list(sent.received) == [done[1]["result"]["message_id"]]  # q1's reply only
+    conn = imap_session(imap)
+    assert conn.select('"Drafts"', readonly=True) == ("OK", [b"1"])  # q2's draft only
+    conn.logout()
+    r = run(["act"], jsonl(mail_task(1, "mail")))  # q1 is answered now, by assist: not a second time either
+    assert r.code == 0 and r.lines[0]["actions"][0]["result"]["replied"] == done[1]["result"]["message_id"]
+    assert sum(sent.received.values()) == 1

@@ -141,8 +141,11 @@ def test_the_demo_stops_its_servers_on_every_way_out(gguf, tmp_path):
     (home / "models").mkdir(parents=True)
     (home / "models" / gguf.name).symlink_to(gguf)
     (home / "spool").write_text("not a folder")
-    failed = subprocess.run([ASSIST, "demo", "--dir", str(home), "--mailbox", str(empty), "--keep"],
-                            capture_output=True, text=True, timeout=300)
+    try:
+        failed = subprocess.run([ASSIST, "demo", "--dir", str(home), "--mailbox", str(empty), "--keep"],
+                                capture_output=True, text=True, timeout=300)
+    finally:
+        shutil.rmtree(mail_workdir(home), ignore_errors=True)  # as root, the mail is in the temporary folder
     assert failed.returncode not in (0, 1) and "spool" in failed.stdout + failed.stderr, failed.stdout
     assert "Traceback" not in failed.stderr and not running(str(mail_workdir(home) / "dovecot.conf"))
 

@@ -26,6 +26,7 @@ from ..registry import ActionContext, ActionError, executor
 FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "deleted": "\\Deleted",
          "draft": "\\Draft"}
 GONE = "no longer in {folder}: moved or deleted in your mail client first, left there"
+REPLIED = "the mail has a reply in Sent already; not a second one"
 FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r\\n\"\\x00]+$"}
 
 
@@ -78,16 +79,20 @@ def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Tru
 
 
 def _message_id_of(conn: imaplib.IMAP4, uid: bytes) -> str | None:
-    from email.parser import BytesHeaderParser
-
-    status, data = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
-    raw = next((part[1] for part in data or [] if isinstance(part, tuple)), None)
-    if status != "OK" or raw is None:
-        return None
     from ...message_id import message_id
 
-    value = BytesHeaderParser().parsebytes(raw).get("Message-ID")
+    headers = _headers(conn, uid, "MESSAGE-ID")
+    value = headers.get("Message-ID") if headers is not None else None
     return message_id(" ".join(str(value).split())) if value is not None else None
+
+
+def _headers(conn: imaplib.IMAP4, uid: bytes, fields: str) -> Any:
+    """These header fields of a message (an email.message.Message), None when it cannot be fetched."""
+    from email.parser import BytesHeaderParser
+
+    status, data = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[HEADER.FIELDS ({fields})])")
+    raw = next((part[1] for part in data or [] if isinstance(part, tuple)), None)
+    return BytesHeaderParser().parsebytes(raw) if status == "OK" and raw is not None else None
 
 
 def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = False) -> bytes | None:
@@ -100,21 +105,49 @@ def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Fals
 
 
 def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
-    """Whether the Sent folder holds the message (None when no IMAP account is configured to tell): the
-    folder `[actions.imap] sent` names ("Sent"), else the one the server marks \\Sent, as `assist
-    classify correspondents` reads it. With neither, nothing can tell: an error naming the setting, not
-    a "no" (a wrong folder name would have the mail sent twice)."""
-    from ...mail import marked_sent_folder
-
+    """Whether the Sent folder (_sent_folder) holds the message (None when no IMAP account is configured
+    to tell). With no Sent folder, nothing can tell: an error naming the setting, not a "no" (a wrong
+    folder name would have the mail sent twice)."""
     if not ctx.section("imap").get("host"):
         return None
-    named = ctx.section("imap").get("sent", "Sent")
     with session(ctx) as conn:
-        folder = named if _exists(conn, named) else marked_sent_folder(conn)
+        folder = _sent_folder(conn, ctx)
         if folder is None:
+            named = ctx.section("imap").get("sent", "Sent")
             raise ActionError(f"email: unsure whether the interrupted send went out: no folder {named!r} "
                               "([actions.imap] sent); check before retrying")
         return bool(find(conn, folder, message_id))
+
+
+def reply_in_sent(ctx: ActionContext, message_id: str) -> str | None:
+    """The Message-ID of a reply to message_id in the Sent folder (its In-Reply-To names exactly that
+    id), whoever sent it: the person from their phone, or assist for another task. None when there is
+    none, or nothing to look in (no IMAP account, no Sent folder)."""
+    import re
+
+    from ...mail import imap_quote
+
+    if not ctx.section("imap").get("host"):
+        return None
+    with session(ctx) as conn:
+        folder = _sent_folder(conn, ctx)
+        if folder is None or conn.select(_q(folder), readonly=True)[0] != "OK":
+            return None
+        status, data = conn.uid("SEARCH", "HEADER", "In-Reply-To", imap_quote(message_id))
+        for uid in (data[0] or b"").split() if status == "OK" else []:
+            headers = _headers(conn, uid, "IN-REPLY-TO MESSAGE-ID")
+            if headers and message_id in re.findall(r"<[^<>\s]+>", str(headers.get("In-Reply-To", ""))):
+                return " ".join(str(headers.get("Message-ID", "")).split())[:200] or "(no Message-ID)"
+    return None
+
+
+def _sent_folder(conn: imaplib.IMAP4, ctx: ActionContext) -> str | None:
+    """The folder `[actions.imap] sent` names ("Sent"), else the one the server marks \\Sent, as `assist
+    classify correspondents` reads it."""
+    from ...mail import marked_sent_folder
+
+    named = ctx.section("imap").get("sent", "Sent")
+    return named if _exists(conn, named) else marked_sent_folder(conn)
 
 
 @executor("email.move", {"required": ["message_id", "to"],
@@ -206,6 +239,10 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         msg["In-Reply-To"] = args["in_reply_to"]
         msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
     msg.set_content(args["body"])
+    if args.get("in_reply_to"):
+        replied = reply_in_sent(ctx, args["in_reply_to"])
+        if replied:
+            return {"replied": replied, "not_drafted": REPLIED}
     with session(ctx) as conn:
         if _exists(conn, folder) and find(conn, folder, msg["Message-ID"]):
             return {"folder": folder, "message_id": msg["Message-ID"], "already": True}

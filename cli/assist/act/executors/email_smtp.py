@@ -77,7 +77,12 @@ def email_send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     "properties": {**COMMON, "in_reply_to": MESSAGE_ID, "references": REFERENCES},
 }, check_done=found_in_sent)
 def email_reply(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    from .email_imap import REPLIED, reply_in_sent
+
     msg = _message(args, ctx)
+    replied = reply_in_sent(ctx, args["in_reply_to"])  # the person answered it themselves meanwhile
+    if replied:
+        return {"replied": replied, "not_sent": REPLIED}
     msg["In-Reply-To"] = args["in_reply_to"]
     refs = [*args.get("references", []), args["in_reply_to"]]
     msg["References"] = " ".join(dict.fromkeys(refs))
