@@ -6,6 +6,7 @@ import gzip
 import mailbox
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import orjson
@@ -519,6 +520,56 @@ def test_imap_ingests_every_message_exactly_once(home, imap_server, monkeypatch)
     assert sorted(uids) == list(range(1, len(corpus) + 2))
 
 
+def test_the_first_run_reads_the_last_day_not_years_of_inbox(home, imap_server, monkeypatch):
+    """A person's INBOX holds years of mail. The first run read all of it: every old mail classified,
+    summarised into the notes, filed in Lists or Junk, a reply drafted to a mail of 2019, days of a
+    model's time. The first run reads the mail that arrived in the last day (`--backlog`, by the
+    server's arrival date); the rest is left alone, and said so, with the command that reads it. After
+    that, every new message, whatever its date: a mail the person moves back into the INBOX keeps its old
+    arrival date. When the server gives the folder new UIDs (UIDVALIDITY: a rebuilt or migrated
+    mailbox), only what arrived since the last run is read again, not the whole folder once more."""
+    day = 86400
+    now = time.time()
+
+    def deliver(n: int, age_s: float) -> None:
+        imap_server.deliver(f"Message-ID: <a{n}@example.org>\r\nSubject: m{n}\r\n\r\nhi\r\n".encode(), n,
+                            arrived=now - age_s)
+
+    for n, age in enumerate([3 * 365 * day, 40 * day, 3 * day, 5 * 3600, 7200]):
+        deliver(n, age)
+    monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
+    args = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap_server.port),
+            "--user", imap_server.user, "--once"]
+
+    def subjects(r) -> list[str]:
+        assert r.code == 0, r.err
+        return sorted(line["data"]["subject"] for line in r.lines)
+
+    first = run(args)
+    assert subjects(first) == ["m3", "m4"]
+    assert "left 3 older message(s) alone" in first.err and "--backlog 30d" in first.err, first.err
+    assert subjects(run(args)) == []
+    deliver(5, 2 * 365 * day)  # moved back into the INBOX by the person: old, yet new here
+    deliver(6, 1800)
+    assert subjects(run(args)) == ["m5", "m6"]
+    assert subjects(run([*args, "--backlog", "7d"])) == ["m2"]  # the left-alone mail the person asks for
+    assert subjects(run([*args, "--backlog", "7d"])) == []
+    assert subjects(run([*args, "--backlog", "all"])) == ["m0", "m1"]
+    bad = run([*args, "--backlog", "soon"])
+    assert bad.code == 2 and "--backlog" in bad.err and "not a duration: 'soon'" in bad.err, bad.err
+
+    state = next((home / "state").glob("imap-*.json"))
+    saved = orjson.loads(state.read_bytes())
+    state.write_bytes(orjson.dumps({**saved, "uidvalidity": saved["uidvalidity"] + 1}))  # the server rebuilt it
+    deliver(7, 0)
+    rebuilt = run(args)
+    assert subjects(rebuilt) == ["m7"] and "renumbered the folder" in rebuilt.err, rebuilt.err
+
+    state.unlink()
+    everything = run([*args, "--backlog", "all"])  # a first run told to read it all
+    assert len(subjects(everything)) == 8 and "alone" not in everything.err
+
+
 def test_imap_errors_are_clear(home, imap_server, monkeypatch):
     monkeypatch.setenv("ASSIST_IMAP_PASSWORD", "wrong")
     base = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--user", "testuser", "--once"]
@@ -607,7 +658,7 @@ def test_a_message_bigger_than_the_cap_is_read_from_its_start_and_the_next_one_i
     imap_server.deliver(small, 2)
     account = ImapAccount("127.0.0.1", imap_server.port, imap_server.user, imap_server.password, "INBOX", "plain")
     sink = Collect(config, None)
-    assert imap.poll(account, sink, State(home, "imap-test")) == 2
+    assert imap.poll(account, sink, State(home, "imap-test")).sent == 2
     check(sink.events)
 
     box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)

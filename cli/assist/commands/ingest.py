@@ -27,6 +27,21 @@ def _done(config, source: str, count: int) -> None:
     click.echo(f"assist ingest {source}: {count} event(s)", err=True)
 
 
+def _backlog(text: str | None) -> float | None:
+    import math
+
+    from ..timeutil import parse_duration
+
+    if text is None:
+        return None
+    if text.strip().lower() == "all":
+        return math.inf
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--backlog") from None
+
+
 @click.group()
 def ingest() -> None:
     """Turn mail, lines of text and timer ticks into events (task documents).
@@ -198,15 +213,20 @@ def caldav(url: str | None, user: str | None, since: str | None, until: str | No
 @click.option("--folder", default="INBOX", show_default=True)
 @click.option("--once/--idle", default=True, show_default=True,
               help="Fetch what is new and exit (cron), or keep waiting with IMAP IDLE.")
+@click.option("--backlog", metavar="DURATION|all",
+              help="How far back the first run reads (default 1d: the last day's mail, by arrival; older "
+                   "mail is left alone); on a later run, how far back to read the mail it left alone.")
 @to_option
 def imap(host: str | None, port: int | None, security: str, cafile: str | None, user: str | None,
-         token_name: str | None, folder: str, once: bool, dest: str | None) -> None:
+         token_name: str | None, folder: str, once: bool, backlog: str | None, dest: str | None) -> None:
     """New messages of an IMAP folder, each ingested once across runs (UIDVALIDITY/UID state). Without
-    --host, the account of [actions.imap] (as `assist init` writes it).
+    --host, the account of [actions.imap] (as `assist init` writes it). The first run reads the last
+    day's mail, not years of it: the rest is left alone until you ask for it with --backlog.
 
     \b
     Examples:
       assist ingest imap --once --to inbox                  # the configured account
+      assist ingest imap --once --to inbox --backlog 7d     # also the last week's older mail
       assist token set fastmail --kind password --username me@fastmail.com   # once
       assist ingest imap --host imap.fastmail.com --user me@fastmail.com --token fastmail --once --to inbox
     """
@@ -233,8 +253,12 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
         account = ImapAccount(host, port or (993 if security == "tls" else 143), user, password, folder, security,
                               cafile)
     state = State(config.home, f"imap-{account.name}")
+    backlog_s = _backlog(backlog)
     if once:
-        _done(config, "imap", poll(account, sink, state))
+        polled = poll(account, sink, state, backlog_s=backlog_s)
+        _done(config, "imap", polled.sent)
+        if polled.left:
+            click.echo(f"assist ingest imap: {polled.left_alone()}", err=True)
         return
     import signal
     import threading
@@ -242,7 +266,7 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    idle(account, sink, state, stop)
+    idle(account, sink, state, stop, backlog_s=backlog_s)
     _done(config, "imap", sink.count)
 
 

@@ -85,12 +85,15 @@ class Dovecot:
     cafile: str | None = None  # the self-signed certificate, when started with tls=True
     keep: bool = False  # a workdir given by the caller (the demo's mailbox) outlives the server
 
-    def deliver(self, raw: bytes, n: int) -> None:
-        """Drop a message into the Maildir (tmp/, then rename into new/), as a delivery agent does."""
+    def deliver(self, raw: bytes, n: int, arrived: float | None = None) -> None:
+        """Drop a message into the Maildir (tmp/, then rename into new/), as a delivery agent does;
+        `arrived` (a time) is its arrival date (IMAP's INTERNALDATE), else now."""
         name = f"{time.time_ns()}.{n}.assist-test"
         tmp = self.maildir / "tmp" / name
         tmp.write_bytes(raw)
         os.chown(tmp, self.uid, self.gid)
+        if arrived is not None:
+            os.utime(tmp, (arrived, arrived))
         os.rename(tmp, self.maildir / "new" / name)
 
     def deliver_to(self, folder: str, raw: bytes) -> None:

@@ -2,8 +2,15 @@
 
 The state (`state/imap-<account>.json`) keeps the folder's UIDVALIDITY and the highest UID ingested. A
 batch of messages is sent on (durably, with --to) before the state moves past it, so a crash can repeat
-a message but never skip one. If the server's UIDVALIDITY changes (the folder was rebuilt), the folder
-is read again from the start, as IMAP requires.
+a message but never skip one.
+
+An INBOX holds years of mail, which a first run is not to classify and act on: it reads what arrived
+(the server's INTERNALDATE) in the last `backlog` (a day), and the state keeps what it left alone (the
+UIDs up to the highest then, that arrived before then: `left`), which a later run given a backlog reads
+as far back as asked. After the first run every new UID is read, whatever its date (a mail moved back
+into the folder keeps its old one). If the server's UIDVALIDITY changes (the folder rebuilt or moved:
+every UID is new), what arrived since the last run (less a margin for clocks) is read again and the rest
+is left alone, not the whole folder once more.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import contextlib
 import imaplib
 import re
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AssistError, Unavailable
@@ -24,6 +32,25 @@ if TYPE_CHECKING:
     from ..config import Config
 
 BATCH = 50
+FIRST_BACKLOG_S = 86400.0  # what a first run reads: the last day's mail
+REBUILT_MARGIN_S = 600.0  # a rebuilt folder is read from the last run less this (the server's clock is not ours)
+
+
+@dataclass
+class Polled:
+    sent: int = 0
+    left: int = 0  # older messages a first run (or a rebuilt folder) left alone
+    before: float = 0.0  # what arrived before this was left alone
+    rebuilt: bool = False  # the server gave the folder new UIDs since the last run
+
+    def left_alone(self) -> str:
+        """What was not read, and how to read it."""
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.before))
+        if self.rebuilt:
+            return (f"the server renumbered the folder (UIDVALIDITY); {self.left} message(s) that arrived "
+                    f"before {when}, read before, are not read again")
+        return (f"left {self.left} older message(s) alone (arrived before {when}); `--backlog 30d` reads "
+                "those of the last 30 days, `--backlog all` every one")
 
 
 def _select(conn: imaplib.IMAP4, folder: str) -> int:
@@ -34,28 +61,75 @@ def _select(conn: imaplib.IMAP4, folder: str) -> int:
     return int(data[0]) if data and data[0] else 0
 
 
-def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | None = None) -> int:
-    """Ingest every message newer than the state; returns how many were sent."""
+def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | None = None,
+         backlog_s: float | None = None) -> Polled:
+    """Ingest every message newer than the state. `backlog_s`: how far back a first run reads (default a
+    day; math.inf: all), and on a later run how far back to read the mail the first one left alone."""
     own = conn is None
     conn = conn or connect(account)
     try:
         uidvalidity = _select(conn, account.folder)
+        began = time.time()
         saved = state.load()
-        last = saved.get("last_uid", 0) if saved.get("uidvalidity") == uidvalidity else 0
-        _status, data = conn.uid("SEARCH", f"UID {last + 1}:*")
-        uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > last)
-        sent = 0
+        polled = Polled()
+        fresh = saved.get("uidvalidity") != uidvalidity  # the first run, or every UID is new
+        if fresh:
+            polled.rebuilt = "at" in saved
+            since = saved["at"] - REBUILT_MARGIN_S if polled.rebuilt else \
+                began - (FIRST_BACKLOG_S if backlog_s is None else backlog_s)
+            highest = max(_uids(conn, "UID 1:*", 0), default=0)
+            saved = {"uidvalidity": uidvalidity, "last_uid": 0}
+            if since > 0 and highest:
+                saved["left"] = {"through_uid": highest, "before": since}
+        last, left = int(saved.get("last_uid", 0)), saved.get("left")
+        uids = _uids(conn, f"UID {last + 1}:*", last)
+        wanted = set(uids)
+        if left:
+            through, before = int(left["through_uid"]), float(left["before"])
+            cutoff = before if fresh or backlog_s is None else min(before, began - backlog_s)
+            if cutoff < before or any(u <= through for u in uids):
+                dates = _arrived(conn, through, cutoff)  # taken: new UIDs of then, and the left-alone asked for
+                taken = {u for u, at in dates.items() if u > last or at < before}
+                wanted = {u for u in wanted if u > through} | taken
+                polled.left = sum(1 for u in uids if u <= through and u not in taken) if fresh else 0
+                polled.before = cutoff
+            left = {**left, "before": cutoff} if cutoff > 0 else None
+        todo = sorted(wanted)
         with accepted_only(state, sink):
-            for start in range(0, len(uids), BATCH):
-                chunk = uids[start: start + BATCH]
+            for start in range(0, len(todo), BATCH):
+                chunk = todo[start: start + BATCH]
                 events = [_fetch(conn, account, uid, uidvalidity, sink.config) for uid in chunk]
                 sink.send([e for e in events if e is not None])
-                state.save({"uidvalidity": uidvalidity, "last_uid": chunk[-1], "at": time.time()})
-                sent += len(chunk)
-        return sent
+                state.save({**saved, "last_uid": max(last, chunk[-1])})
+                polled.sent += len(chunk)
+            done = {"uidvalidity": uidvalidity, "last_uid": max([last, *uids]), "at": began}
+            state.save({**done, "left": left} if left else done)
+        return polled
     finally:
         if own:
             _logout(conn)
+
+
+def _uids(conn: imaplib.IMAP4, criteria: str, above: int) -> list[int]:
+    """The UIDs a SEARCH finds, above `above` (`UID n:*` finds the highest one even when it is below n)."""
+    status, data = conn.uid("SEARCH", criteria)
+    return sorted(u for u in (int(x) for x in (data[0] or b"").split()) if u > above) if status == "OK" else []
+
+
+def _arrived(conn: imaplib.IMAP4, through: int, since: float) -> dict[int, float]:
+    """{UID: arrival} of the messages up to UID `through` that arrived at `since` or after (INTERNALDATE;
+    SEARCH SINCE takes a day, without its time, so the day before is searched, then each date read)."""
+    day = time.strftime("%d-%b-%Y", time.gmtime(max(since - 86400, 0)))
+    status, data = conn.uid("SEARCH", f"UID 1:{through}", "SINCE", day)
+    found = [u for u in (int(x) for x in (data[0] or b"").split()) if u <= through] if status == "OK" else []
+    arrived: dict[int, float] = {}
+    for start in range(0, len(found), 500):
+        status, lines = conn.uid("FETCH", ",".join(map(str, found[start: start + 500])), "(INTERNALDATE)")
+        for line in lines if status == "OK" else []:
+            uid, when = re.search(rb"UID (\d+)", line or b""), imaplib.Internaldate2tuple(line or b"")
+            if uid and when and time.mktime(when) >= since:
+                arrived[int(uid.group(1))] = time.mktime(when)
+    return arrived
 
 
 def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int,
@@ -78,7 +152,8 @@ def _logout(conn: imaplib.IMAP4) -> None:
         conn.logout()
 
 
-def idle(account: ImapAccount, sink: Sink, state: State, stop: Any, wait_s: float = 25 * 60) -> None:
+def idle(account: ImapAccount, sink: Sink, state: State, stop: Any, wait_s: float = 25 * 60,
+         backlog_s: float | None = None) -> None:
     """Poll, then wait with IMAP IDLE (RFC 2177) for the server to announce new mail; again until stop."""
     backoff = 1.0
     while not stop.is_set():
@@ -86,7 +161,8 @@ def idle(account: ImapAccount, sink: Sink, state: State, stop: Any, wait_s: floa
             conn = connect(account)
             backoff = 1.0
             while not stop.is_set():
-                poll(account, sink, state, conn)
+                poll(account, sink, state, conn, backlog_s)
+                backlog_s = None  # asked for once
                 _idle_once(conn, min(wait_s, 29 * 60), stop)
         except Unavailable:
             stop.wait(backoff)
