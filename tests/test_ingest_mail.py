@@ -570,6 +570,38 @@ def test_the_first_run_reads_the_last_day_not_years_of_inbox(home, imap_server, 
     assert len(subjects(everything)) == 8 and "alone" not in everything.err
 
 
+def test_the_first_maildir_run_reads_the_last_day_too(home, tmp_path):
+    """A Maildir kept in step with the server (mbsync, offlineimap) holds years of mail too: its first
+    run reads what arrived (the file's time) in the last day and leaves the rest alone, saying so; a later
+    run reads each new file, and `--backlog` the older ones, once."""
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    now = time.time()
+
+    def deliver(n: int, age_s: float) -> None:
+        path = maildir / ("cur" if n % 2 else "new") / (f"{n}.host:2,S" if n % 2 else f"{n}.host")
+        path.write_bytes(f"Message-ID: <d{n}@example.org>\r\nSubject: m{n}\r\n\r\nhi\r\n".encode())
+        os.utime(path, (now - age_s, now - age_s))
+
+    for n, age in enumerate([900 * 86400, 10 * 86400, 3 * 86400, 3600]):
+        deliver(n, age)
+
+    def subjects(r) -> list[str]:
+        assert r.code == 0, r.err
+        return sorted(line["data"]["subject"] for line in r.lines)
+
+    args = ["ingest", "maildir", str(maildir)]
+    first = run(args)
+    assert subjects(first) == ["m3"] and "left 3 older message(s) alone" in first.err, first.err
+    deliver(4, 400 * 86400)  # an old mail moved into the folder: new here
+    assert subjects(run(args)) == ["m4"]
+    assert subjects(run([*args, "--backlog", "7d"])) == ["m2"]
+    assert subjects(run([*args, "--backlog", "7d"])) == []
+    assert subjects(run([*args, "--backlog", "all"])) == ["m0", "m1"]
+    assert subjects(run(args)) == []
+
+
 def test_imap_errors_are_clear(home, imap_server, monkeypatch):
     monkeypatch.setenv("ASSIST_IMAP_PASSWORD", "wrong")
     base = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--user", "testuser", "--once"]

@@ -107,11 +107,18 @@ def tick(name: str, at: str | None, dest: str | None) -> None:
     _done(config, "tick", 1)
 
 
+BACKLOG = click.option("--backlog", metavar="DURATION|all",
+                       help="How far back the first run reads (default 1d: the last day's mail, by arrival; "
+                            "older mail is left alone); on a later run, how far back to read the mail it left "
+                            "alone.")
+
+
 @ingest.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @to_option
 def mbox(path: Path, dest: str | None) -> None:
-    """The messages of an mbox file not ingested before.
+    """The messages of an mbox file not ingested before, whatever their date: an archive is read whole
+    (a folder mail keeps arriving in: `assist ingest maildir` or `imap`, whose first run reads the last day).
 
     \b
     Example:
@@ -125,24 +132,29 @@ def mbox(path: Path, dest: str | None) -> None:
 
 @ingest.command()
 @click.argument("path", type=click.Path(path_type=Path))
+@BACKLOG
 @to_option
-def maildir(path: Path, dest: str | None) -> None:
-    """The messages of a Maildir folder not ingested before. A file that cannot be read (a named pipe,
-    a link to nothing) is named on stderr (exit 65) and tried again on the next run; the others go on.
+def maildir(path: Path, backlog: str | None, dest: str | None) -> None:
+    """The messages of a Maildir folder not ingested before; the first run reads the last day's mail,
+    not years of it (--backlog). A file that cannot be read (a named pipe, a link to nothing) is named on
+    stderr (exit 65) and tried again on the next run; the others go on.
 
     \b
-    Example:
+    Examples:
       assist ingest maildir ~/Maildir --to inbox
+      assist ingest maildir ~/Maildir --to inbox --backlog 7d   # also the last week's older mail
     """
     from .. import errors
     from ..ingest.local_mail import ingest_maildir
     from ..printable import printable
 
     config, sink = _sink(dest)
-    count, unreadable = ingest_maildir(path, sink, config.home)
+    done, unreadable = ingest_maildir(path, sink, config.home, _backlog(backlog))
     for problem in unreadable:
         click.echo(f"assist ingest maildir: {printable(problem)}; tried again on the next run", err=True)
-    _done(config, "maildir", count)
+    _done(config, "maildir", done.sent)
+    if done.left:
+        click.echo(f"assist ingest maildir: {done.left_alone()}", err=True)
     sys.exit(errors.DATAERR if unreadable else errors.OK)
 
 
@@ -213,9 +225,7 @@ def caldav(url: str | None, user: str | None, since: str | None, until: str | No
 @click.option("--folder", default="INBOX", show_default=True)
 @click.option("--once/--idle", default=True, show_default=True,
               help="Fetch what is new and exit (cron), or keep waiting with IMAP IDLE.")
-@click.option("--backlog", metavar="DURATION|all",
-              help="How far back the first run reads (default 1d: the last day's mail, by arrival; older "
-                   "mail is left alone); on a later run, how far back to read the mail it left alone.")
+@BACKLOG
 @to_option
 def imap(host: str | None, port: int | None, security: str, cafile: str | None, user: str | None,
          token_name: str | None, folder: str, once: bool, backlog: str | None, dest: str | None) -> None:

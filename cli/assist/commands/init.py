@@ -142,8 +142,9 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
         for line in setup.cron_lines(home, assist, imap=imap):
             click.echo(f"    {line}")
     if imap:
-        click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once; "
-                   "then assist queue ls --state hold (or assist top) for what waits for you")
+        click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once (the last "
+                   "day's mail; older mail with --backlog 7d); then assist queue ls --state hold (or assist top) "
+                   "for what waits for you")
     else:
         click.echo("  next: assist init --imap-host HOST --user LOGIN adds your mail account (or run assist init "
                    "on a terminal to be asked); assist ask needs none (assist ask --help)")

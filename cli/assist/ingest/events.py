@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,6 +151,25 @@ class State:
 
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(self.path, orjson.dumps(value), mode=0o600)
+
+
+FIRST_BACKLOG_S = 86400.0  # what the first run of a mail source reads: the last day's mail
+
+
+@dataclass
+class Read:
+    """What a run of a mail source did: how many messages it sent on, and how many older ones a first run
+    left alone (those that arrived before `before`), which a later run given a backlog reads."""
+    sent: int = 0
+    left: int = 0
+    before: float = 0.0
+
+    def left_alone(self) -> str:
+        import time
+
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.before))
+        return (f"left {self.left} older message(s) alone (arrived before {when}); `--backlog 30d` reads "
+                "those of the last 30 days, `--backlog all` every one")
 
 
 def safe_name(text: str) -> str:

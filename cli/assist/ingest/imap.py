@@ -26,31 +26,25 @@ from ..errors import AssistError, Unavailable
 from ..mail import ImapAccount, imap_folder
 from ..mail import imap_connect as connect
 from . import mail as message
-from .events import Sink, State, accepted_only, event
+from .events import FIRST_BACKLOG_S, Read, Sink, State, accepted_only, event
 
 if TYPE_CHECKING:
     from ..config import Config
 
 BATCH = 50
-FIRST_BACKLOG_S = 86400.0  # what a first run reads: the last day's mail
 REBUILT_MARGIN_S = 600.0  # a rebuilt folder is read from the last run less this (the server's clock is not ours)
 
 
 @dataclass
-class Polled:
-    sent: int = 0
-    left: int = 0  # older messages a first run (or a rebuilt folder) left alone
-    before: float = 0.0  # what arrived before this was left alone
-    rebuilt: bool = False  # the server gave the folder new UIDs since the last run
+class Polled(Read):
+    rebuilt: bool = False  # the server gave the folder new UIDs since the last run: `left` were read before
 
     def left_alone(self) -> str:
-        """What was not read, and how to read it."""
+        if not self.rebuilt:
+            return super().left_alone()
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.before))
-        if self.rebuilt:
-            return (f"the server renumbered the folder (UIDVALIDITY); {self.left} message(s) that arrived "
-                    f"before {when}, read before, are not read again")
-        return (f"left {self.left} older message(s) alone (arrived before {when}); `--backlog 30d` reads "
-                "those of the last 30 days, `--backlog all` every one")
+        return (f"the server renumbered the folder (UIDVALIDITY); {self.left} message(s) that arrived before "
+                f"{when}, read before, are not read again")
 
 
 def _select(conn: imaplib.IMAP4, folder: str) -> int:

@@ -8,26 +8,42 @@ import hashlib
 import mailbox
 import os
 import stat
+import time
 from pathlib import Path
 
 from ..errors import UsageError
 from ..jsonl import writable
-from .events import Sink, State, accepted_only, event, safe_name
+from .events import FIRST_BACKLOG_S, Read, Sink, State, accepted_only, event, safe_name
 from .mail import mail_data, read_start
 
 BATCH = 200
 
 
-def ingest_maildir(folder: Path, sink: Sink, home: Path) -> tuple[int, list[str]]:
-    """Messages in a Maildir's new/ and cur/ not seen before (by their unique file name key): (how many
-    were ingested, what could not be read, each as "new/NAME: why"; tried again on the next run)."""
+def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None = None) -> tuple[Read, list[str]]:
+    """Messages in a Maildir's new/ and cur/ not seen before (by their unique file name key): (what was
+    read, what could not be, each as "new/NAME: why"; tried again on the next run). The first run reads
+    what arrived (the file's time) in the last `backlog_s` (a day; math.inf: all) and leaves the rest alone
+    (the state's `left`); a later run given `backlog_s` reads those left that arrived within it."""
     if not (folder / "cur").is_dir() and not (folder / "new").is_dir():
         raise UsageError(f"{folder}: not a Maildir (no cur/ or new/ folder)")
     state = State(home, f"maildir-{safe_name(str(folder.resolve()))}")
-    seen = set(state.load().get("seen", []))
+    saved = state.load()
+    seen, left = set(saved.get("seen", [])), set(saved.get("left", []))
     # a key is a file's name, kept in the state as text (writable: a name that is not UTF-8 made so)
     found = maildir_files(folder)
-    keys = sorted(k for k in found if writable(k) not in seen)
+    keys = sorted(k for k in found if writable(k) not in seen and writable(k) not in left)
+    done = Read()
+    if not saved or (backlog_s is not None and left):
+        done.before = time.time() - (FIRST_BACKLOG_S if backlog_s is None else backlog_s)
+        if not saved:  # the first run: what arrived before is left alone
+            older = {k for k in keys if _arrived(folder / found[k]) < done.before}
+            keys = [k for k in keys if k not in older]
+            left = {writable(k) for k in older}
+            done.left = len(older)
+            state.save({"seen": sorted(seen), "left": sorted(left)})
+        else:  # the ones left alone, as far back as asked
+            keys = sorted({*keys, *(k for k in found if writable(k) in left
+                                    and _arrived(folder / found[k]) >= done.before)})
     count, unreadable = 0, []
     with accepted_only(state, sink):
         for start in range(0, len(keys), BATCH):
@@ -47,9 +63,19 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path) -> tuple[int, list[str]
                 read.append(key)
             sink.send(events)
             seen.update(writable(read))
-            state.save({"seen": sorted(seen)})
+            left.difference_update(writable(read))
+            state.save({"seen": sorted(seen), "left": sorted(left)} if left else {"seen": sorted(seen)})
             count += len(read)
-    return count, unreadable
+    done.sent = count
+    return done, unreadable
+
+
+def _arrived(path: Path) -> float:
+    """When a Maildir file arrived (its time; a mail program's renames keep it); one that went is new."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
 
 
 def maildir_files(folder: Path) -> dict[str, str]:
