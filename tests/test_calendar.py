@@ -288,3 +288,52 @@ def test_each_calendar_object_keeps_its_own_time_zone(home, radicale):
     assert r.code == 0, r.err
     starts = {e["summary"]: e["start"] for e in (orjson.loads(line)["data"] for line in r.out.splitlines())}
     assert starts == {"invitation@elsewhere": "2026-12-02T09:00:00+05:00", "mine@home": "2026-12-02T09:00:00+01:00"}
+
+
+ADDING = """
+[routes.cal]
+actions = ["calendar.add"]
+[actions.calendar]
+{where}
+"""
+
+
+def test_an_event_the_person_put_on_the_calendar_themselves_is_not_added_again(home, radicale, tmp_path):
+    """"Add lunch with Ana on Friday at 1pm" waits for approval; meanwhile the person puts it on the
+    calendar from their phone (or asks twice). Approved, it was on the calendar twice. An event with the
+    same summary (case and spaces aside) at the same moment (whatever the zone it is written in) is found,
+    on a CalDAV server or in an ICS file, and not added again; the result names the one found."""
+    from zoneinfo import ZoneInfo
+
+    import caldav
+
+    calendar = caldav.DAVClient(url=radicale, username="me", password="x").principal().make_calendar(name="home")
+    berlin = ZoneInfo("Europe/Berlin")
+    calendar.save_event(dtstart=dt.datetime(2026, 12, 4, 13, tzinfo=berlin),
+                        dtend=dt.datetime(2026, 12, 4, 14, tzinfo=berlin), summary="Lunch with Ana", uid="lunch@phone")
+    ics = tmp_path / "cal.ics"
+    ics.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//phone//EN\r\nBEGIN:VEVENT\r\nUID:dentist@phone\r\n"
+                   "DTSTAMP:20261201T000000Z\r\nDTSTART:20261201T080000Z\r\nSUMMARY:Dentist\r\nEND:VEVENT\r\n"
+                   "END:VCALENDAR\r\n")
+
+    def add(summary: str, start: str) -> dict:
+        doc = {"type": "email.received", "intent": {"route": "cal"}, "data": {"subject": "x"},
+               "result": {"parsed": {"actions": [{"type": "calendar.add",
+                                                  "args": {"summary": summary, "start": start}}]}}}
+        r = run(["act"], orjson.dumps(doc) + b"\n")
+        assert r.code == 0, r.err
+        [action] = r.lines[0]["actions"]
+        assert action["status"] == "done", action
+        return action["result"]
+
+    (home / "assist.toml").write_text(ADDING.format(where=f'caldav = "{radicale}"\nusername = "me"\ncalendar = "home"'))
+    found = add("lunch with  ANA", "2026-12-04T12:00:00+00:00")  # the same moment, written in UTC
+    assert found.get("found") == "lunch@phone" and "not_added" in found and len(calendar.events()) == 1, found
+    assert "found" not in add("Lunch with Ana", "2026-12-11T13:00:00+01:00")  # another Friday
+    assert "found" not in add("Call Ana", "2026-12-04T13:00:00+01:00")  # another event at that time
+    assert len(calendar.events()) == 3
+
+    (home / "assist.toml").write_text(ADDING.format(where=f'file = "{ics}"'))
+    assert add("Dentist", "2026-12-01T09:00:00+01:00")["found"] == "dentist@phone"
+    assert "found" not in add("Dentist", "2026-12-01T10:00:00+01:00")
+    assert ics.read_text().count("BEGIN:VEVENT") == 2

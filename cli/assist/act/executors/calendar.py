@@ -1,10 +1,11 @@
 """calendar.add: an event written to a CalDAV calendar ([actions.calendar] caldav) or an ICS file
 ([actions.calendar] file); the event's UID comes from the action key, so adding it again changes
-nothing."""
+nothing. Nor does adding an event the person put there themselves meanwhile (or asked for twice): one
+with the same summary, case and spaces aside, starting at the same moment is found and named instead."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..registry import ActionContext, ActionError, executor
@@ -47,6 +48,8 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     event.add("dtstamp", datetime.now().astimezone())
     if section.get("caldav"):
         result = _to_caldav(section, event, uid, ctx)
+        if result.get("found"):
+            return result
         return result if result.get("already") else _remembered(ctx, f"caldav:{result['caldav']}", event, result)
     path = ctx.config.resolve(section["file"])
     with one_at_a_time(ctx, "calendar"):  # read, added to and written whole: two at once kept one
@@ -54,6 +57,9 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
             cal = Calendar.from_ical(path.read_bytes())
             if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
                 return {"uid": uid, "already": True}
+            same = next((c for c in cal.walk("VEVENT") if _same(c, event)), None)
+            if same is not None:
+                return _found(same)
             cal.add_component(event)
         else:
             cal = _calendar_of(event)
@@ -74,6 +80,25 @@ def _remembered(ctx: ActionContext, source: str, event: Any, result: dict[str, A
         return {**result, "warning": f"the event is not in the calendar assist reads until its next read "
                                      f"(assist ingest): {exc.strerror or exc}"}
     return result
+
+
+def _same(found: Any, event: Any) -> bool:
+    """Whether a calendar's event is this one: the same summary (case and spaces aside), starting at the
+    same moment (both with a zone, or both floating)."""
+    def words(component: Any) -> list[str]:
+        return str(component.get("summary", "")).casefold().split()
+
+    try:
+        there, here = found.decoded("dtstart"), event.decoded("dtstart")
+    except (KeyError, ValueError):
+        return False
+    return (isinstance(there, datetime) and (there.tzinfo is None) == (here.tzinfo is None) and there == here
+            and words(found) == words(event))
+
+
+def _found(same: Any) -> dict[str, Any]:
+    return {"found": str(same.get("uid", ""))[:200],
+            "not_added": "an event of that summary at that time is on the calendar already"}
 
 
 def _calendar_of(event: Any) -> Any:
@@ -107,6 +132,11 @@ def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext
         except Exception as exc:  # caldav's NotFoundError: not there yet
             if type(exc).__name__ != "NotFoundError":
                 raise
+        start, day = event.decoded("dtstart"), timedelta(days=1)  # a day each side: a server may read a zone
+        nearby = chosen.search(start=start - day, end=start + day, event=True, expand=False)  # it does not know
+        same = next((o.icalendar_component for o in nearby if _same(o.icalendar_component, event)), None)
+        if same is not None:
+            return _found(same)
         chosen.save_event(_calendar_of(event).to_ical().decode())
     except OSError as exc:
         raise TemporaryError(f"calendar: {shown}: {exc}") from None
