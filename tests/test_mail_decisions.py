@@ -21,7 +21,7 @@ import pytest
 from assist.demo.servers import start_dovecot
 from assist.ingest.events import event
 from assist.ingest.mail import parse_message
-from conftest import ASSIST, REPO, Inbox, free_port, imap_section, jsonl, run
+from conftest import ASSIST, REPO, UNSURE_ROUTES, Inbox, free_port, imap_section, jsonl, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email" / "spamassassin"
 
@@ -624,6 +624,23 @@ examples = ["plant tulip bulbs", "mow the lawn"]
     (home / "assist.toml").write_text(config[:config.index("[routes.garden]")])
     r = run(["classify"], input=jsonl(similar), timeout=300)
     assert r.code == 0 and r.out == "" and "held: no confident route" in r.err, (r.out, r.err)
+
+
+def test_a_route_given_with_queue_approve_is_learned_by_assist_work_too(home):
+    """`assist init` schedules `assist work`, which skips the stages whose section a task has: an approved
+    task has its intent (the person's route), so the classify stage never saw it come back, and the
+    person's route was not learned by the usual deployment, only by `assist classify` run on its own."""
+    (home / "assist.toml").write_text(UNSURE_ROUTES)
+    text = {"type": "text", "data": {"text": "Riverside Allotment Society newsletter, issue 41: pruning roses"}}
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(text)).code == 0
+    assert run(["work", "--from", "inbox", "--once"]).code == 0
+    [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert run(["queue", "approve", held["id"], "--route", "shopping"]).code == 0
+    assert run(["work", "--from", "inbox", "--once"], timeout=300).code == 0
+    history = run(["classify", "history", "--json"]).json()
+    assert history and history[-1]["by_route"] == {"shopping": 1} and history[-1]["current"], history
+    [done] = [orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "done").glob("*.json")]
+    assert done["intent"]["route"] == "shopping" and done["intent"]["learned"] is True
 
 
 def test_feedback_from_another_encoder_is_embedded_again(routes_home):

@@ -62,6 +62,11 @@ class Stage:
     def process(self, task: Task, ctx: StageContext) -> Task | Hold:
         raise NotImplementedError
 
+    def still_wants(self, task: Task) -> bool:
+        """Whether a task that has this stage's section already (a pipeline skips it) must go through it
+        again: classify learns a route a person gave (stages/classify.py)."""
+        return False
+
     def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
         """Override to run a model once per batch; the default calls `process` per task."""
         out: list[Outcome] = []

@@ -48,6 +48,11 @@ class ClassifyStage(Stage):
 
         return open_stores(self.config).approvals.chosen_route(task["id"]) == intent.get("route")
 
+    def still_wants(self, task: Task) -> bool:
+        """A task whose route a person gave, not learned yet: learned here, placed as it is."""
+        intent = task.get("intent") or {}
+        return intent.get("by") == "person" and not intent.get("learned")
+
     def process_batch(self, tasks: list[Task], ctx: StageContext) -> list[Outcome]:
         by_person = {id(t) for t in tasks if self._routed_by_person(t)}
         learned = False

@@ -3,7 +3,8 @@
 A task goes through the stages in order; a stage that holds it or fails stops it there. Stages whose
 section the task already has are skipped (`intent`, `prompt`, `result`): a task retried after its model
 was down, or approved after a hold, resumes where it stopped instead of being classified and answered
-again. `act` resumes by itself (its plan and journal). Each stage adds its own trace entry, so the task
+again (a route a person gave still goes through classify, which learns it and places nothing: the
+stage's `still_wants`). `act` resumes by itself (its plan and journal). Each stage adds its own trace entry, so the task
 reads as if it had gone through the piped commands.
 """
 
@@ -59,7 +60,7 @@ class Pipeline(Stage):
         alive = list(range(len(tasks)))
         for stage in self.stages:
             section = DONE_WHEN.get(stage.name)
-            todo = [i for i in alive if not (section and tasks[i].get(section))]
+            todo = [i for i in alive if not (section and tasks[i].get(section)) or stage.still_wants(tasks[i])]
             if not todo:
                 continue
             started = time.perf_counter()
