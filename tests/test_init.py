@@ -332,12 +332,15 @@ def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp
 
     units = systemd_units(tmp_path / "my home", ASSIST, imap=True)
     assert sorted(units) == ["assist-correspondents.service", "assist-correspondents.timer",
-                             "assist-imap.service", "assist-junk.service", "assist-junk.timer", "assist-work.service"]
+                             "assist-imap.service", "assist-junk.service", "assist-junk.timer",
+                             "assist-tidy.service", "assist-tidy.timer", "assist-work.service"]
+    assert "queue tidy" in units["assist-tidy.service"] and "OnCalendar=hourly" in units["assist-tidy.timer"]
     assert "classify correspondents --from-sent" in units["assist-correspondents.service"]
     assert "classify junk" in units["assist-junk.service"] and "OnCalendar=daily" in units["assist-junk.timer"]
     from assist.init_home import cron_lines
 
-    assert len(cron_lines(tmp_path, ASSIST, imap=True)) == 2 and len(cron_lines(tmp_path, ASSIST, imap=False)) == 1
+    assert len(cron_lines(tmp_path, ASSIST, imap=True)) == 3 and len(cron_lines(tmp_path, ASSIST, imap=False)) == 1
+    assert "queue tidy" in cron_lines(tmp_path, ASSIST, imap=True)[1]
     assert "OnCalendar=daily" in units["assist-correspondents.timer"]
     for name, text in units.items():
         (tmp_path / name).write_text(text)

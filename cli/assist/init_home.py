@@ -212,8 +212,9 @@ class _Quiet:
 
 def cron_lines(home: Path, assist: str, imap: bool = True) -> list[str]:
     """Crontab lines: fetch, then work the queue (also when the fetch failed: the queue still drains); and
-    with a mail account, once a day, whom the person wrote to from elsewhere (their client's Sent folder)
-    and what they moved into Junk (or Lists) themselves."""
+    with a mail account, every hour, the held mail the person handled in their mail client (`queue
+    tidy`), and once a day, whom the person wrote to from elsewhere (their client's Sent folder) and what
+    they moved into Junk (or Lists) themselves."""
     import shlex
 
     env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
@@ -221,14 +222,16 @@ def cron_lines(home: Path, assist: str, imap: bool = True) -> list[str]:
     if not imap:  # no fetch that would fail every five minutes
         return [f"*/5 * * * * {work}"]
     return [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {work}",
+            f"41 * * * * {env} {cmd} queue tidy >/dev/null",
             f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null; "
             f"{env} {cmd} classify junk >/dev/null"]
 
 
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
-    """The user units that keep a worker running, and when there is a mail account an IMAP IDLE listener
-    and daily timers that read whom the person wrote to from the Sent folder, and what they moved into
-    Junk (or Lists) themselves."""
+    """The user units that keep a worker running, and when there is a mail account an IMAP IDLE listener,
+    an hourly timer for the held mail the person handled in their mail client (`queue tidy`), and daily
+    timers that read whom the person wrote to from the Sent folder, and what they moved into Junk (or
+    Lists) themselves."""
     common = f'[Service]\nEnvironment="ASSIST_HOME={home}"\nRestart=on-failure\nRestartSec=30\n'
     units = {
         "assist-imap.service": "[Unit]\nDescription=assist: new mail as it arrives (IMAP IDLE)\n"
@@ -253,6 +256,14 @@ def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
         "[Unit]\nDescription=assist: what you moved into Junk, learned as spam\nAfter=network-online.target\n\n"
         f'[Service]\nType=oneshot\nEnvironment="ASSIST_HOME={home}"\n'
         f"ExecStart=\"{assist}\" classify junk\nStandardOutput=null\n")
+    units["assist-tidy.service"] = (
+        "[Unit]\nDescription=assist: held mail you handled in your mail client, no longer asked about\n"
+        "After=network-online.target\n\n"
+        f'[Service]\nType=oneshot\nEnvironment="ASSIST_HOME={home}"\n'
+        f"ExecStart=\"{assist}\" queue tidy\nStandardOutput=null\n")
+    units["assist-tidy.timer"] = (
+        "[Unit]\nDescription=assist: held mail you handled elsewhere, every hour\n\n"
+        "[Timer]\nOnCalendar=hourly\nPersistent=true\nRandomizedDelaySec=5m\n\n[Install]\nWantedBy=timers.target\n")
     units["assist-junk.timer"] = (
         "[Unit]\nDescription=assist: what you moved into Junk, once a day\n\n"
         "[Timer]\nOnCalendar=daily\nPersistent=true\nRandomizedDelaySec=1h\n\n[Install]\nWantedBy=timers.target\n")
@@ -273,7 +284,7 @@ def install_units(home: Path, assist: str, imap: bool = True) -> list[str]:
     for name, text in units.items():
         (folder / name).write_text(text)
         said.append(f"wrote {folder / name}")
-    started = [n for n in units if n not in ("assist-correspondents.service", "assist-junk.service")]  # timers run them
+    started = [n for n, text in units.items() if "Type=oneshot" not in text]  # their timers run the others
     if shutil.which("systemctl") is None:
         return [*said, f"no systemctl here: enable them where systemd runs (systemctl --user enable --now "
                        f"{' '.join(n.removesuffix('.service') for n in started)})"]

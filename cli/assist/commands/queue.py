@@ -253,6 +253,39 @@ def reject(task_id: str, queue_name: str | None, reason: str) -> None:
 
 
 @queue.command()
+@click.option("--queue", "-q", "queue_name", default=None, callback=checked_queue, help="Only this queue.")
+@click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
+def tidy(queue_name: str | None, dry_run: bool) -> None:
+    """Stop asking about held mail you handled in your mail client meanwhile.
+
+    Each held mail is looked at on the IMAP server ([actions.imap]): one you moved into the folder a
+    route files in ("Receipts", "Junk") is approved on that route, as if you had chosen it (and learned
+    from); one you deleted, archived or answered (a reply in Sent) is closed, learning nothing; the
+    others still wait. `assist init`'s schedule runs it every hour.
+
+    \b
+    Examples:
+      assist queue tidy --dry-run
+      assist queue tidy
+    """
+    from ..handled import handled, held_mail, settle
+    from ..printable import printable
+
+    config = load_config()
+    b = backend(config)
+    found, waiting = handled(config, held_mail(b, _queues(b, queue_name)))
+    outcomes = [(item, None) for item in found] if dry_run else settle(config, b, found)
+    would = "would be " if dry_run else ""
+    for item, problem in outcomes:
+        what = f"{would}approved on route {item.route}" if item.verb == "approve" else f"{would}closed"
+        line = f"{item.queue}/{item.id} ({printable(item.about)}): {what}: {item.why}"
+        click.echo(line if problem is None else f"{item.queue}/{item.id}: left as it is ({problem})")
+    settled = sum(1 for _, problem in outcomes if problem is None)
+    click.echo(f"{settled} held task(s) handled in your mail client{' (dry run)' if dry_run else ''}; "
+               f"{waiting + len(outcomes) - settled} still wait for you")
+
+
+@queue.command()
 @click.option("--state", "-s", default="done", show_default=True, type=click.Choice(["done", "failed", "cancelled"]))
 @click.option("--older-than", default=None, metavar="DURATION",
               help="e.g. 7d, 12h, 30m. Without it: apply the configured retention.")

@@ -105,13 +105,13 @@ def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Fals
 
 
 def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
-    """Whether the Sent folder (_sent_folder) holds the message (None when no IMAP account is configured
+    """Whether the Sent folder (sent_folder) holds the message (None when no IMAP account is configured
     to tell). With no Sent folder, nothing can tell: an error naming the setting, not a "no" (a wrong
     folder name would have the mail sent twice)."""
     if not ctx.section("imap").get("host"):
         return None
     with session(ctx) as conn:
-        folder = _sent_folder(conn, ctx)
+        folder = sent_folder(conn, ctx.section("imap"))
         if folder is None:
             named = ctx.section("imap").get("sent", "Sent")
             raise ActionError(f"email: unsure whether the interrupted send went out: no folder {named!r} "
@@ -123,31 +123,35 @@ def reply_in_sent(ctx: ActionContext, message_id: str) -> str | None:
     """The Message-ID of a reply to message_id in the Sent folder (its In-Reply-To names exactly that
     id), whoever sent it: the person from their phone, or assist for another task. None when there is
     none, or nothing to look in (no IMAP account, no Sent folder)."""
+    if not ctx.section("imap").get("host"):
+        return None
+    with session(ctx) as conn:
+        return reply_in(conn, sent_folder(conn, ctx.section("imap")), message_id)
+
+
+def reply_in(conn: imaplib.IMAP4, folder: str | None, message_id: str) -> str | None:
+    """The Message-ID of a message in `folder` whose In-Reply-To names exactly message_id, else None."""
     import re
 
     from ...mail import imap_quote
 
-    if not ctx.section("imap").get("host"):
+    if folder is None or conn.select(_q(folder), readonly=True)[0] != "OK":
         return None
-    with session(ctx) as conn:
-        folder = _sent_folder(conn, ctx)
-        if folder is None or conn.select(_q(folder), readonly=True)[0] != "OK":
-            return None
-        status, data = conn.uid("SEARCH", "HEADER", "In-Reply-To", imap_quote(message_id))
-        for uid in (data[0] or b"").split() if status == "OK" else []:
-            headers = _headers(conn, uid, "IN-REPLY-TO MESSAGE-ID")
-            if headers and message_id in re.findall(r"<[^<>\s]+>", str(headers.get("In-Reply-To", ""))):
-                return " ".join(str(headers.get("Message-ID", "")).split())[:200] or "(no Message-ID)"
+    status, data = conn.uid("SEARCH", "HEADER", "In-Reply-To", imap_quote(message_id))
+    for uid in (data[0] or b"").split() if status == "OK" else []:
+        headers = _headers(conn, uid, "IN-REPLY-TO MESSAGE-ID")
+        if headers and message_id in re.findall(r"<[^<>\s]+>", str(headers.get("In-Reply-To", ""))):
+            return " ".join(str(headers.get("Message-ID", "")).split())[:200] or "(no Message-ID)"
     return None
 
 
-def _sent_folder(conn: imaplib.IMAP4, ctx: ActionContext) -> str | None:
+def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
     """The folder `[actions.imap] sent` names ("Sent"), else the one the server marks \\Sent, as `assist
     classify correspondents` reads it."""
     from ...mail import marked_sent_folder
 
-    named = ctx.section("imap").get("sent", "Sent")
-    return named if _exists(conn, named) else marked_sent_folder(conn)
+    named = imap.get("sent", "Sent")
+    return named if folder_exists(conn, named) else marked_sent_folder(conn)
 
 
 @executor("email.move", {"required": ["message_id", "to"],
@@ -157,9 +161,9 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         source = args.get("from", "INBOX")
         uid = one(conn, source, args["message_id"])
         if uid is None:
-            if _exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
+            if folder_exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
                 return {"already": True, **_filed(ctx)}  # moved before (a retry)
-            if _gone(conn, source, ctx):
+            if gone_from(conn, source, ctx.task.get("data")):
                 return {"gone": GONE.format(folder=source)}
             raise ActionError(f"email: no message {args['message_id']} in {source}")
         conn.create(_q(args["to"]))  # fails harmlessly when it exists
@@ -170,23 +174,24 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     return {"moved": 1, "to": args["to"], **_filed(ctx)}
 
 
-def _gone(conn: imaplib.IMAP4, folder: str, ctx: ActionContext) -> bool:
-    """Whether the task's mail has left the folder since it was ingested from it: the person moved or
-    deleted it first. Ingestion noted its UID (`data.imap`), and a folder never gives a UID twice under
-    one UIDVALIDITY; with no UID noted for this folder, or another UIDVALIDITY now, nothing can tell."""
-    noted = (ctx.task.get("data") or {}).get("imap")
+def gone_from(conn: imaplib.IMAP4, folder: str, data: Any) -> bool | None:
+    """Whether a task's mail (its `data`) has left the folder since it was ingested from it: the person
+    moved or deleted it. Ingestion noted its UID (`data.imap`), and a folder never gives a UID twice
+    under one UIDVALIDITY. None (falsy) when nothing can tell: no UID noted for this folder, or another
+    UIDVALIDITY now."""
+    noted = data.get("imap") if isinstance(data, dict) else None
     if not isinstance(noted, dict) or noted.get("folder") != folder:
-        return False
+        return None
     uid, validity = noted.get("uid"), noted.get("uidvalidity")
     if type(uid) is not int or type(validity) is not int or uid < 1:
-        return False
+        return None
     if conn.select(_q(folder), readonly=True)[0] != "OK":
-        return False
+        return None
     _, now = conn.response("UIDVALIDITY")
     if not now or not now[-1] or int(now[-1]) != validity:
-        return False
-    status, data = conn.uid("SEARCH", "UID", str(uid))
-    return status == "OK" and not (data[0] or b"").split()
+        return None
+    status, found = conn.uid("SEARCH", "UID", str(uid))
+    return not (found[0] or b"").split() if status == "OK" else None
 
 
 def _filed(ctx: ActionContext) -> dict[str, Any]:
@@ -216,7 +221,7 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         folder = args.get("folder", "INBOX")
         uid = one(conn, folder, args["message_id"])
         if uid is None:
-            if _gone(conn, folder, ctx):
+            if gone_from(conn, folder, ctx.task.get("data")):
                 return {"gone": GONE.format(folder=folder)}
             raise ActionError(f"email: no message {args['message_id']} in {folder}")
         op = "-FLAGS.SILENT" if args.get("unset") else "+FLAGS.SILENT"
@@ -244,7 +249,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if replied:
             return {"replied": replied, "not_drafted": REPLIED}
     with session(ctx) as conn:
-        if _exists(conn, folder) and find(conn, folder, msg["Message-ID"]):
+        if folder_exists(conn, folder) and find(conn, folder, msg["Message-ID"]):
             return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
         conn.create(_q(folder))
         status, _ = conn.append(_q(folder), "(\\Draft)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
@@ -253,6 +258,6 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         return {"folder": folder, "message_id": msg["Message-ID"]}
 
 
-def _exists(conn: imaplib.IMAP4, folder: str) -> bool:
+def folder_exists(conn: imaplib.IMAP4, folder: str) -> bool:
     status, data = conn.list('""', _q(folder))
     return status == "OK" and bool(data and data[0])

@@ -1,0 +1,112 @@
+"""Held mail the person handled in their mail client meanwhile (`assist queue tidy`).
+
+A held task is a question to the person; they may answer it elsewhere first, on their phone. Each held
+mail (an `email.*` task with the UID ingestion noted, `data.imap`) is looked at on the server:
+
+- gone from its folder (a folder never gives a UID twice under one UIDVALIDITY) and found in the folder
+  a route files in (act/executors/email_imap.py's fixed email.move, junk_folder.route_folders), for a
+  mail no route was sure of: approved on that route, as if the person had chosen it in `assist top`
+  (and so learned from, decide/learning.py); the route's own move then finds it there already;
+- gone otherwise (deleted, archived, filed elsewhere), or answered (a message in Sent whose In-Reply-To
+  is its Message-ID): closed, with why (`meta.last_error` "rejected: handled in your mail client: ..."),
+  learning nothing: a deleted mail says nothing of a route;
+- still there, unanswered, or read under another UIDVALIDITY (nothing can tell): left waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .queue.base import Backend
+
+BY = "mail-client"  # who decided, in the approval records
+
+
+@dataclass
+class Handled:
+    queue: str
+    id: str
+    about: str
+    verb: str  # "approve" (route) or "reject" (closed)
+    why: str
+    route: str | None = None
+
+
+def held_mail(backend: Backend, queues: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(queue, document) of each held mail whose UID ingestion noted."""
+    from .errors import AssistError
+
+    found = []
+    for name in queues:
+        q = backend.queue(name, create=False)
+        for info in q.list("hold"):
+            try:
+                _, doc = q.get(info.id)
+            except (AssistError, OSError):  # moved on meanwhile: not a question now
+                continue
+            data = doc.get("data")
+            if str(doc.get("type", "")).startswith("email.") and isinstance(data, dict) \
+                    and isinstance(data.get("imap"), dict) and isinstance(data.get("message_id"), str):
+                found.append((name, doc))
+    return found
+
+
+def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[list[Handled], int]:
+    """What the person did with each held mail, read-only: (what is to be done, how many still wait)."""
+    from .act.executors.email_imap import find, folder_exists, gone_from, reply_in, sent_folder
+    from .errors import UsageError
+    from .junk_folder import route_folders
+    from .mail import configured_account, imap_reading
+    from .queue.admin import about
+    from .task import takes
+
+    if not config.action_section("imap").get("host"):
+        raise UsageError("no IMAP account to look at the held mail in: configure [actions.imap] (`assist init`)")
+    if not held:
+        return [], 0
+    folders = route_folders(config)
+    out: list[Handled] = []
+    with imap_reading(configured_account(config), "the held mail's folders") as conn:
+        sent = sent_folder(conn, config.action_section("imap"))
+        present = {folder for folder in folders if folder_exists(conn, folder)}
+        for queue, doc in held:
+            data, task_type = doc["data"], str(doc.get("type", ""))
+            seen = f"{queue}/{doc['id']}", about(doc)
+            gone = gone_from(conn, str(data["imap"].get("folder")), data)
+            if gone:
+                unplaced = (doc.get("intent") or {}).get("route") == "fallback"
+                into = next((folder for folder in sorted(present) if unplaced
+                             and takes(config.routes.get(folders[folder], {}), task_type)
+                             and find(conn, folder, data["message_id"])), None)
+                if into is not None:
+                    out.append(Handled(queue, doc["id"], seen[1], "approve", f"you moved it into {into}",
+                                       folders[into]))
+                else:
+                    out.append(Handled(queue, doc["id"], seen[1], "reject",
+                                       f"you moved or deleted it (no longer in {data['imap'].get('folder')})"))
+            elif gone is False:
+                replied = reply_in(conn, sent, data["message_id"])
+                if replied:
+                    out.append(Handled(queue, doc["id"], seen[1], "reject", f"you replied ({replied})"))
+    return out, len(held) - len(out)
+
+
+def settle(config: Config, backend: Backend, found: list[Handled]) -> list[tuple[Handled, str | None]]:
+    """Carry out what `handled` found: (each, None, or why it could not be: the person decided first)."""
+    from .errors import AssistError
+    from .queue.admin import change
+    from .stores import open_stores
+
+    approvals = open_stores(config).approvals
+    done: list[tuple[Handled, str | None]] = []
+    for item in found:
+        try:
+            change(backend, item.id, item.verb, item.queue, reason=f"handled in your mail client: {item.why}",
+                   route=item.route, routes=config.routes, approvals=approvals, by=BY)
+            done.append((item, None))
+        except AssistError as exc:  # approved, rejected or moved on meanwhile
+            done.append((item, str(exc)))
+    return done
