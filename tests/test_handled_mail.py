@@ -66,10 +66,12 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         (home / "assist.toml").write_text(UNSURE_ROUTES + ANSWER + imap_section(imap, sent="Sent"))
         for n, subject in enumerate(["Your receipt", "Lunch?", "URGENT: the contract", "Photos", "Minutes"]):
             imap.deliver(mail(n, subject), n)
+        odd = b"Message-ID: <h5@example.org> and then some\r\nSubject: Odd one\r\n\r\nMail number 5.\r\n"
+        imap.deliver(odd, 5)  # a Message-ID no search may carry: looked at by its UID only
         assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
         assert run(["work", "--from", "inbox", "--once"]).code == 0
         waiting = held(home)
-        assert sorted(waiting) == ["Lunch?", "Minutes", "Photos", "URGENT: the contract", "Your receipt"]
+        assert sorted(waiting) == ["Lunch?", "Minutes", "Odd one", "Photos", "URGENT: the contract", "Your receipt"]
         assert waiting["URGENT: the contract"]["intent"]["route"] == "answer"  # its draft waits
 
         conn = imaplib.IMAP4("127.0.0.1", imap.port)
@@ -83,6 +85,8 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         conn.create('"Sent"')
         conn.create('"Archive"')
         conn.uid("MOVE", uids[0], '"Receipts"')  # filed where the receipts route files
+        _, found = conn.uid("SEARCH", None, "SUBJECT", '"Odd one"')
+        conn.uid("MOVE", found[0], '"Receipts"')  # where no Message-ID search can confirm it
         conn.uid("STORE", uids[1], "+FLAGS.SILENT", "(\\Deleted)")  # deleted
         conn.expunge()
         conn.uid("MOVE", uids[4], '"Archive"')  # archived: no route files there
@@ -92,7 +96,7 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
 
         dry = run(["queue", "tidy", "--dry-run"])
         assert dry.code == 0, dry.err
-        assert len(held(home)) == 5  # nothing done
+        assert len(held(home)) == 6  # nothing done
         said = run(["queue", "tidy"])
         assert said.code == 0, said.err
         assert dry.out.replace("would be ", "").splitlines()[:-1] == said.out.splitlines()[:-1]
@@ -101,6 +105,7 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
                    for line in lines), lines
         assert any("Lunch?" in line and "closed" in line and "moved or deleted" in line for line in lines), lines
         assert any("Minutes" in line and "closed" in line for line in lines), lines
+        assert any("Odd one" in line and "closed" in line for line in lines), lines
         assert any("URGENT" in line and "closed" in line and "<reply@phone.example>" in line for line in lines), lines
         assert "1 still wait" in lines[-1], lines
         assert sorted(held(home)) == ["Photos"]
@@ -114,7 +119,7 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         history = run(["classify", "history", "--json"]).json()  # learned as the person's correction
         assert history[-1]["by_route"] == {"receipts": 1} and receipt["intent"]["learned"] is True, history
         closed = [orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "cancelled").glob("*.json")]
-        assert len(closed) == 3 and all("handled in your mail client" in t["meta"]["last_error"] for t in closed)
+        assert len(closed) == 4 and all("handled in your mail client" in t["meta"]["last_error"] for t in closed)
     finally:
         imap.stop()
 

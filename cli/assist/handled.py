@@ -56,10 +56,13 @@ def held_mail(backend: Backend, queues: list[str]) -> list[tuple[str, dict[str, 
 
 def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[list[Handled], int]:
     """What the person did with each held mail, read-only: (what is to be done, how many still wait)."""
+    import re
+
     from .act.executors.email_imap import find, folder_exists, gone_from, reply_in, sent_folder
     from .errors import UsageError
     from .junk_folder import route_folders
     from .mail import configured_account, imap_reading
+    from .message_id import PATTERN
     from .queue.admin import about
     from .task import takes
 
@@ -73,24 +76,24 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
         sent = sent_folder(conn, config.action_section("imap"))
         present = {folder for folder in folders if folder_exists(conn, folder)}
         for queue, doc in held:
-            data, task_type = doc["data"], str(doc.get("type", ""))
-            seen = f"{queue}/{doc['id']}", about(doc)
+            data, task_type, subject = doc["data"], str(doc.get("type", "")), about(doc)
+            named = data["message_id"] if re.match(PATTERN, data["message_id"]) else None  # else: not searched
             gone = gone_from(conn, str(data["imap"].get("folder")), data)
             if gone:
                 unplaced = (doc.get("intent") or {}).get("route") == "fallback"
-                into = next((folder for folder in sorted(present) if unplaced
+                into = next((folder for folder in sorted(present) if unplaced and named
                              and takes(config.routes.get(folders[folder], {}), task_type)
-                             and find(conn, folder, data["message_id"])), None)
+                             and find(conn, folder, named)), None)
                 if into is not None:
-                    out.append(Handled(queue, doc["id"], seen[1], "approve", f"you moved it into {into}",
+                    out.append(Handled(queue, doc["id"], subject, "approve", f"you moved it into {into}",
                                        folders[into]))
                 else:
-                    out.append(Handled(queue, doc["id"], seen[1], "reject",
+                    out.append(Handled(queue, doc["id"], subject, "reject",
                                        f"you moved or deleted it (no longer in {data['imap'].get('folder')})"))
-            elif gone is False:
-                replied = reply_in(conn, sent, data["message_id"])
+            elif gone is False and named:
+                replied = reply_in(conn, sent, named)
                 if replied:
-                    out.append(Handled(queue, doc["id"], seen[1], "reject", f"you replied ({replied})"))
+                    out.append(Handled(queue, doc["id"], subject, "reject", f"you replied ({replied})"))
     return out, len(held) - len(out)
 
 
