@@ -1123,6 +1123,37 @@ def test_a_list_the_person_moved_back_stays_in_the_inbox_until_they_file_one_of_
         imap.stop()
 
 
+def test_a_list_mail_held_once_its_route_is_refused_says_why(home, monkeypatch):
+    """With the list's route refused and no other route sure of its next mail, that mail is held; the
+    question said only "no confident route", and the person, who had just moved the list's mail back,
+    could not tell why assist now asked about every one of them. It says which route is kept out, and why."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(UNSURE_ROUTES + """
+[classify]
+spam_route = ""
+[[rules]]
+name = "mailing-lists"
+route = "newsletter"
+match = {field = "data.headers.list-id", regex = "."}
+""" + filing_route("newsletter", "Lists") + imap_section(imap))
+        ilug = [(FIXTURES / "ham" / f"{n:05d}.eml").read_bytes() for n in (13, 18)]  # List-Id: ilug
+        imap.deliver(ilug[0], 1)
+        [first] = one_run(home)
+        assert first["intent"]["route"] == "newsletter"
+        person_moves(imap, message_from_bytes(ilug[0])["Message-ID"], "Lists", "INBOX")
+        one_run(home)  # the moved-back mail: read again, the list's refusal learned
+        imap.deliver(ilug[1], 3)
+        one_run(home)
+        held = {row["about"]: row["hold_reason"] for row in run(["queue", "ls", "--state", "hold", "--json"]).json()}
+        moved_back, later = held[message_from_bytes(ilug[0])["Subject"]], held[message_from_bytes(ilug[1])["Subject"]]
+        assert "newsletter kept out (you moved this mail back" in moved_back, held
+        assert "newsletter kept out (you moved this list's mail back)" in later, held
+    finally:
+        imap.stop()
+
+
 def test_a_mail_moved_back_is_not_given_the_route_that_filed_it_by_the_model_either(home):
     """The intent model, not a rule, chose the route that filed the mail away: moved back, the mail is
     placed by the model's next choice or held, never on that route; and the move back is the person's

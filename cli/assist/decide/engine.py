@@ -359,6 +359,9 @@ class DecisionEngine:
             doubt = {model.classes[c]: round(float(probs[row, c]), 4) for c in out_of_type if probs[row, c] >= 0.1}
             probs[row, out_of_type] = 0.0
             intent = model.decide(probs[row], threshold, route_thresholds=own)
+            if intent["route"] == "fallback" and refused(spam_signal.get(i, {})):  # from the rules too
+                intent["reason"] = (f"no confident route (best {intent['confidence']:.2f}) with "
+                                    f"{_kept_out(spam_signal[i])}; held for a person")
             if doubt:
                 intent["not_for_type"] = doubt
                 if intent["route"] == "fallback":
@@ -449,6 +452,17 @@ class DecisionEngine:
                 embedded.update(zip(rows, vectors, strict=True))
         self._hold_what_was_rejected(tasks, out, embedded)  # type: ignore[arg-type]
         return out  # type: ignore[return-value]
+
+
+def _kept_out(signals: dict[str, Any]) -> str:
+    """Which routes the person refused for a task, and how, as a hold reason says it."""
+    said = []
+    if signals.get("moved_back_from"):
+        said.append(f"{signals['moved_back_from']} kept out (you moved this mail back from where it filed it)")
+    lists = [r for r in signals.get("list_refuses") or [] if r != signals.get("moved_back_from")]
+    if lists:
+        said.append(f"{', '.join(lists)} kept out (you moved this list's mail back)")
+    return " and ".join(said)
 
 
 def _kept_vectors(texts: list[str], embedder: Any, path: Any) -> Any:
