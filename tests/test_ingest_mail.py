@@ -602,6 +602,39 @@ def test_the_first_maildir_run_reads_the_last_day_too(home, tmp_path):
     assert subjects(run(args)) == []
 
 
+def test_a_first_run_cut_short_still_leaves_the_old_mail_alone(home, imap_server, monkeypatch):
+    """The first run is cut short after a batch (the queue's disk full, a kill): the state has moved to
+    that batch's last UID, and the next run read every UID above it, the old mail among them. What the
+    first run left alone is in the state from its start, so the next run reads only the recent rest."""
+    from assist.config_file import load
+    from assist.ingest import imap
+    from assist.ingest.events import Sink, State
+    from assist.mail import ImapAccount
+
+    now = time.time()
+    for n, age in enumerate([5 * 86400, 60, 9 * 86400, 120, 7 * 86400, 180]):  # old and new, interleaved
+        imap_server.deliver(f"Message-ID: <c{n}@example.org>\r\nSubject: c{n}\r\n\r\nhi\r\n".encode(), n,
+                            arrived=now - age)
+
+    class Flaky(Sink):
+        def send(self, events):
+            if getattr(self, "fail", False) and getattr(self, "events", None):
+                raise OSError(28, "No space left on device")
+            self.events = [*getattr(self, "events", []), *events]
+
+    monkeypatch.setattr(imap, "BATCH", 1)
+    account = ImapAccount("127.0.0.1", imap_server.port, imap_server.user, imap_server.password, "INBOX", "plain")
+    state, config = State(home, "imap-cut"), load(home)
+    cut = Flaky(config, None)
+    cut.fail = True
+    with pytest.raises(OSError):
+        imap.poll(account, cut, state)
+    assert [e["data"]["subject"] for e in cut.events] == ["c1"]
+    rest = Flaky(config, None)
+    assert imap.poll(account, rest, state).sent == 2
+    assert [e["data"]["subject"] for e in rest.events] == ["c3", "c5"]
+
+
 def test_imap_errors_are_clear(home, imap_server, monkeypatch):
     monkeypatch.setenv("ASSIST_IMAP_PASSWORD", "wrong")
     base = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--user", "testuser", "--once"]
