@@ -66,19 +66,21 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         (home / "assist.toml").write_text(UNSURE_ROUTES + ANSWER + imap_section(imap, sent="Sent"))
         for n, subject in enumerate(["Your receipt", "Lunch?", "URGENT: the contract", "Photos", "Minutes"]):
             imap.deliver(mail(n, subject), n)
+        imap.deliver(mail(6, "URGENT: your order has shipped"), 6)  # the urgent rule's, held for its draft
         odd = b"Message-ID: <h5@example.org> and then some\r\nSubject: Odd one\r\n\r\nMail number 5.\r\n"
         imap.deliver(odd, 5)  # a Message-ID no search may carry: looked at by its UID only
         assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
         assert run(["work", "--from", "inbox", "--once"]).code == 0
         waiting = held(home)
-        assert sorted(waiting) == ["Lunch?", "Minutes", "Odd one", "Photos", "URGENT: the contract", "Your receipt"]
+        assert sorted(waiting) == ["Lunch?", "Minutes", "Odd one", "Photos", "URGENT: the contract",
+                                   "URGENT: your order has shipped", "Your receipt"]
         assert waiting["URGENT: the contract"]["intent"]["route"] == "answer"  # its draft waits
 
         conn = imaplib.IMAP4("127.0.0.1", imap.port)
         conn.login(imap.user, imap.password)
         conn.select("INBOX")
         uids = {}
-        for n in range(5):
+        for n in range(7):
             _, found = conn.uid("SEARCH", None, "HEADER", "Message-ID", f'"<h{n}@example.org>"')
             uids[n] = found[0]
         conn.create('"Receipts"')
@@ -90,13 +92,14 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         conn.uid("STORE", uids[1], "+FLAGS.SILENT", "(\\Deleted)")  # deleted
         conn.expunge()
         conn.uid("MOVE", uids[4], '"Archive"')  # archived: no route files there
+        conn.uid("MOVE", uids[6], '"Receipts"')  # not urgent: a receipt, the person says
         conn.logout()
         imap.deliver_to(".Sent", b"Message-ID: <reply@phone.example>\r\nIn-Reply-To: <h2@example.org>\r\n"
                                  b"Subject: Re: URGENT: the contract\r\n\r\nSigned, sending it now.\r\n")
 
         dry = run(["queue", "tidy", "--dry-run"])
         assert dry.code == 0, dry.err
-        assert len(held(home)) == 6  # nothing done
+        assert len(held(home)) == 7  # nothing done
         said = run(["queue", "tidy"])
         assert said.code == 0, said.err
         assert dry.out.replace("would be ", "").splitlines()[:-1] == said.out.splitlines()[:-1]
@@ -106,6 +109,8 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         assert any("Lunch?" in line and "closed" in line and "moved or deleted" in line for line in lines), lines
         assert any("Minutes" in line and "closed" in line for line in lines), lines
         assert any("Odd one" in line and "closed" in line for line in lines), lines
+        assert any("your order has shipped" in line and "closed" in line and "into Receipts" in line
+                   and "learned as receipts" in line for line in lines), lines
         assert any("URGENT" in line and "closed" in line and "<reply@phone.example>" in line for line in lines), lines
         assert "1 still wait" in lines[-1], lines
         assert sorted(held(home)) == ["Photos"]
@@ -116,10 +121,10 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
                 (orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "done").glob("*.json"))}
         receipt = done["Your receipt"]
         assert receipt["intent"]["route"] == "receipts" and receipt["actions"][0]["result"].get("already")
-        history = run(["classify", "history", "--json"]).json()  # learned as the person's correction
-        assert history[-1]["by_route"] == {"receipts": 1} and receipt["intent"]["learned"] is True, history
+        history = run(["classify", "history", "--json"]).json()  # learned as the person's corrections
+        assert history[-1]["by_route"] == {"receipts": 2} and receipt["intent"]["learned"] is True, history
         closed = [orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "cancelled").glob("*.json")]
-        assert len(closed) == 4 and all("handled in your mail client" in t["meta"]["last_error"] for t in closed)
+        assert len(closed) == 5 and all("handled in your mail client" in t["meta"]["last_error"] for t in closed)
     finally:
         imap.stop()
 

@@ -6,7 +6,9 @@ mail (an `email.*` task with the UID ingestion noted, `data.imap`) is looked at 
 - gone from its folder (a folder never gives a UID twice under one UIDVALIDITY) and found in the folder
   a route files in (act/executors/email_imap.py's fixed email.move, junk_folder.route_folders), for a
   mail no route was sure of: approved on that route, as if the person had chosen it in `assist top`
-  (and so learned from, decide/learning.py); the route's own move then finds it there already;
+  (and so learned from, decide/learning.py); the route's own move then finds it there already. For a
+  mail held with another route (its actions wait for approval): closed, and learned as `assist
+  classify junk` learns a move into that folder (spam into Junk, else that route);
 - gone otherwise (deleted, archived, filed elsewhere), or answered (a message in Sent whose In-Reply-To
   is its Message-ID): closed, with why (`meta.last_error` "rejected: handled in your mail client: ..."),
   learning nothing: a deleted mail says nothing of a route;
@@ -32,7 +34,8 @@ class Handled:
     about: str
     verb: str  # "approve" (route) or "reject" (closed)
     why: str
-    route: str | None = None
+    route: str | None = None  # approved on it
+    learned: dict[str, Any] | None = None  # closed, and this example learned (the folder it was moved into)
 
 
 def held_mail(backend: Backend, queues: list[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -59,8 +62,10 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
     import re
 
     from .act.executors.email_imap import find, folder_exists, gone_from, reply_in, sent_folder
+    from .decide.engine import DecisionEngine
+    from .decide.spam_policy import spam_route_name
     from .errors import UsageError
-    from .junk_folder import route_folders
+    from .junk_folder import moved_example, route_folders
     from .mail import configured_account, imap_reading
     from .message_id import PATTERN
     from .queue.admin import about
@@ -70,7 +75,8 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
         raise UsageError("no IMAP account to look at the held mail in: configure [actions.imap] (`assist init`)")
     if not held:
         return [], 0
-    folders = route_folders(config)
+    folders, spam_route = route_folders(config), spam_route_name(config)
+    engine = DecisionEngine(config)
     out: list[Handled] = []
     with imap_reading(configured_account(config), "the held mail's folders") as conn:
         sent = sent_folder(conn, config.action_section("imap"))
@@ -80,13 +86,18 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
             named = data["message_id"] if re.match(PATTERN, data["message_id"]) else None  # else: not searched
             gone = gone_from(conn, str(data["imap"].get("folder")), data)
             if gone:
-                unplaced = (doc.get("intent") or {}).get("route") == "fallback"
-                into = next((folder for folder in sorted(present) if unplaced and named
+                route = (doc.get("intent") or {}).get("route")
+                into = next((folder for folder in sorted(present) if named and folders[folder] != route
                              and takes(config.routes.get(folders[folder], {}), task_type)
                              and find(conn, folder, named)), None)
-                if into is not None:
+                if into is not None and route == "fallback":
                     out.append(Handled(queue, doc["id"], subject, "approve", f"you moved it into {into}",
                                        folders[into]))
+                elif into is not None and "sha256" in data:
+                    taught = folders[into]
+                    out.append(Handled(queue, doc["id"], subject, "reject", f"you moved it into {into}, learned as "
+                                       + ("spam" if taught == spam_route else taught), learned=moved_example(
+                                           engine, doc, taught, into, taught == spam_route)))
                 else:
                     out.append(Handled(queue, doc["id"], subject, "reject",
                                        f"you moved or deleted it (no longer in {data['imap'].get('folder')})"))
@@ -99,11 +110,13 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
 
 def settle(config: Config, backend: Backend, found: list[Handled]) -> list[tuple[Handled, str | None]]:
     """Carry out what `handled` found: (each, None, or why it could not be: the person decided first)."""
+    from .decide.engine import DecisionEngine
+    from .decide.learning import Feedback
     from .errors import AssistError
     from .queue.admin import change
     from .stores import open_stores
 
-    approvals = open_stores(config).approvals
+    approvals, feedback = open_stores(config).approvals, Feedback(config.home)
     done: list[tuple[Handled, str | None]] = []
     for item in found:
         try:
@@ -112,4 +125,6 @@ def settle(config: Config, backend: Backend, found: list[Handled]) -> list[tuple
             done.append((item, None))
         except AssistError as exc:  # approved, rejected or moved on meanwhile
             done.append((item, str(exc)))
+    if feedback.add_once(*[item.learned for item, problem in done if item.learned and problem is None]):
+        DecisionEngine(config).model()  # the new version, made now
     return done

@@ -134,7 +134,7 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[FolderMov
                 continue  # not made yet: nothing was moved there
             read, moved = found
             out.append(FolderMoves(name, route, route == spam_route, read, feedback.add_once(*[
-                _example(engine, {"type": "email.received", "data": data}, route, name, route == spam_route)
+                moved_example(engine, {"type": "email.received", "data": data}, route, name, route == spam_route)
                 for data in moved])))
     if any(each.learned for each in out):
         engine.model()  # the new version, made now
@@ -197,7 +197,7 @@ def _with_ids(conn: Any, uids: list[bytes], wanted: set[str]) -> list[bytes]:
     return out
 
 
-def _example(engine: Any, task: dict[str, Any], route: str, folder: str, spam: bool) -> dict[str, Any]:
+def moved_example(engine: Any, task: dict[str, Any], route: str, folder: str, spam: bool) -> dict[str, Any]:
     """What a mail the person moved into `folder` teaches: spam (into Junk), else `route`."""
     from .decide.learning import example, spam_example
 

@@ -259,9 +259,10 @@ def tidy(queue_name: str | None, dry_run: bool) -> None:
     """Stop asking about held mail you handled in your mail client meanwhile.
 
     Each held mail is looked at on the IMAP server ([actions.imap]): one you moved into the folder a
-    route files in ("Receipts", "Junk") is approved on that route, as if you had chosen it (and learned
-    from); one you deleted, archived or answered (a reply in Sent) is closed, learning nothing; the
-    others still wait. `assist init`'s schedule runs it every hour.
+    route files in ("Receipts", "Junk") is approved on that route, as if you had chosen it (one held
+    with another route is closed, and learned as that folder's route); one you deleted, archived or
+    answered (a reply in Sent) is closed, learning nothing; the others still wait. `assist init`'s
+    schedule runs it every hour.
 
     \b
     Examples:
