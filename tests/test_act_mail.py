@@ -531,3 +531,24 @@ args.in_reply_to = "{{{{ data.message_id }}}}"
     r = run(["act"], jsonl(mail_task(1, "mail")))  # q1 is answered now, by assist: not a second time either
     assert r.code == 0 and r.lines[0]["actions"][0]["result"]["replied"] == done[1]["result"]["message_id"]
     assert sum(sent.received.values()) == 1
+
+
+def test_a_routes_move_takes_the_mail_from_the_folder_it_was_read_from(mail, home):
+    """`assist ingest imap --folder Work`: the route's fixed email.move (no `from`, as the shipped routes
+    have it) looked for the mail in INBOX and failed for every mail of that folder. With no folder given,
+    email.move and email.flag look where ingestion read the mail (data.imap.folder), else INBOX."""
+    imap, _ = mail
+    conn = imap_session(imap)
+    conn.create('"Work"')
+    conn.logout()
+    imap.deliver_to(".Work", b"Message-ID: <w1@example.org>\r\nSubject: w1\r\nFrom: a@b.example\r\n\r\nhi\r\n")
+    config = home / "assist.toml"
+    config.write_text(config.read_text().replace('"2/h"', '"100/h"') + JUNK_ROUTE)
+    ingested = run(["ingest", "imap", "--once", "--folder", "Work"])
+    assert ingested.code == 0 and len(ingested.lines) == 1, ingested.err
+    r = run(["act"], jsonl({**ingested.lines[0], "intent": {"route": "junk"}}))
+    assert r.code == 0, r.err
+    assert [a["status"] for a in r.lines[0]["actions"]] == ["done", "done"], r.lines[0]["actions"]
+    conn = imap_session(imap)
+    assert conn.select('"Junk"', readonly=True) == ("OK", [b"1"]) and conn.select('"Work"') == ("OK", [b"0"])
+    conn.logout()

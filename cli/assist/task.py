@@ -107,6 +107,15 @@ def is_mail(task: Task) -> bool:
     return str(task.get("type", "")).startswith("email.")
 
 
+def mail_folder(task: Task) -> str:
+    """The folder a task's mail was read from (data.imap.folder), else INBOX: where an action that names
+    no folder finds it, and the only one a model may name for it."""
+    data = task.get("data")
+    noted = data.get("imap") if isinstance(data, dict) else None
+    folder = noted.get("folder") if isinstance(noted, dict) else None
+    return folder if isinstance(folder, str) and folder else "INBOX"
+
+
 def is_file_event(task: Task) -> bool:
     """A watched folder's event (`file.*`, ingest/watch.py): the only task whose data.path is a file of
     the person's that is its own."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..task import is_file_event, is_mail
+from ..task import is_file_event, is_mail, mail_folder
 from . import chat_markup
 from .registry import REGISTRY, ActionError, Executor, problems
 
@@ -39,9 +39,7 @@ def own_message(kind: str, task: dict[str, Any]) -> dict[str, str] | None:
     id_argument, folder_argument = NAMES_A_MESSAGE[kind]
     out = {id_argument: own}
     if folder_argument:
-        imap = data.get("imap") if isinstance(data, dict) else None
-        folder = imap.get("folder") if isinstance(imap, dict) else None
-        out[folder_argument] = folder if isinstance(folder, str) else "INBOX"
+        out[folder_argument] = mail_folder(task)
     return out
 
 
@@ -54,7 +52,7 @@ def not_own_message(kind: str, args: dict[str, Any], task: dict[str, Any]) -> st
         return ("the model named a message, and this task has no mail of its own "
                 + ("(data.message_id)" if is_mail(task) else f"(it is not a mail: {str(task.get('type'))[:60]})"))
     for argument, value in own.items():
-        if args.get(argument, "INBOX" if argument != "message_id" else None) != value:
+        if args.get(argument, value if argument != "message_id" else None) != value:  # no folder: its own
             return (f"the model named another message than its task's own ({argument} must be "
                     f"{'data.message_id' if argument == 'message_id' else repr(value)})")
     return None

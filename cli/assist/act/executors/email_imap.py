@@ -1,8 +1,9 @@
 """email.move, email.flag and email.draft over IMAP; and finding a sent message by its Message-ID.
 
 Messages are named by their Message-ID (the `data.message_id` of an email.received event), searched in
-the folder given (default INBOX). The account is `[actions.imap]`: host, port, security, username,
-token (or password_env), cafile, drafts (folder), sent (folder).
+the folder given (default: the folder the task's mail was read from, data.imap.folder, else INBOX). The
+account is `[actions.imap]`: host, port, security, username, token (or password_env), cafile, drafts
+(folder), sent (folder).
 
 A Message-ID comes from a mail, so from anyone: it must have the strict form `<left@right>` (act/headers.py)
 and is sent as a quoted string. IMAP's HEADER search matches substrings, so every message it finds is
@@ -20,6 +21,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from ...errors import TemporaryError
+from ...task import mail_folder
 from ..headers import ADDRESS, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
 
@@ -158,7 +160,7 @@ def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
                          "properties": {"message_id": MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
-        source = args.get("from", "INBOX")
+        source = args.get("from") or mail_folder(ctx.task)
         uid = one(conn, source, args["message_id"])
         if uid is None:
             if folder_exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
@@ -218,7 +220,7 @@ def _filed(ctx: ActionContext) -> dict[str, Any]:
                                         "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}})
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
-        folder = args.get("folder", "INBOX")
+        folder = args.get("folder") or mail_folder(ctx.task)
         uid = one(conn, folder, args["message_id"])
         if uid is None:
             if gone_from(conn, folder, ctx.task.get("data")):
