@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     imap, smtp_port = servers
     for n in range(3):
         imap.deliver(REPLY.format(n=n).encode(), n)
+    imap.deliver(REPLY.format(n=9).encode(), 9, arrived=time.time() - 400 * 86400)  # last year's
     for folder in ("", "cur", "new", "tmp"):  # and one mail in Sent: whom they wrote to
         (imap.maildir / ".Sent" / folder).mkdir(parents=True, exist_ok=True)
         os.chown(imap.maildir / ".Sent" / folder, imap.uid, imap.gid)
@@ -56,6 +58,8 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert r.code == 0, r.err
     assert "assist.toml: written" in r.out and "is there" in r.out
     assert "what would happen to the newest 3 message(s)" in r.out and "triage" in r.out
+    assert "the first run reads the 3 message(s) that arrived in the last day; 1 older one(s) are left alone" \
+        in r.out, r.out
     assert "correspondents: 1 address(es) you wrote to, from 1 sent message(s)" in r.out
     assert "crontab" in r.out and "ingest imap --once --to inbox" in r.out
     assert "classify correspondents --from-sent" in r.out  # daily: mail sent from the person's own client
@@ -68,7 +72,7 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert worked.code == 0, worked.err
     assert "Traceback" not in worked.err and "Exception ignored" not in worked.err  # llama.cpp closed at exit
     summary = (home / "notes" / "Inbox summary.md").read_text()
-    assert all(f"the budget meeting {n}" in summary for n in range(3))
+    assert all(f"the budget meeting {n}" in summary for n in range(3)) and "the budget meeting 9" not in summary
     # the preview changed nothing: ingestion found all three, once
     assert run(["ingest", "imap", "--once", "--to", "inbox"]).err.strip().endswith(": 0 event(s)")
 

@@ -160,15 +160,18 @@ def keep_password(home: Path, mail: MailAccount) -> str | None:
     return f"the mail password is in the token store as {TOKEN!r}"
 
 
-def newest(config: Any, count: int) -> list[dict[str, Any]]:
-    """The newest `count` messages of the configured IMAP account as events, read-only: nothing is marked
-    seen, and ingestion's own state is not touched."""
+def newest(config: Any, count: int) -> tuple[list[dict[str, Any]], tuple[int, int]]:
+    """The newest `count` messages of the configured IMAP account as events, and how many messages the
+    first run reads and leaves alone (ingest/imap.py), read-only: nothing is marked seen, and
+    ingestion's own state is not touched."""
+    from .ingest.imap import first_run_share
     from .ingest.mail import parse_message
     from .mail import configured_account, imap_reading
     from .task import normalize
 
     with imap_reading(configured_account(config), "the inbox") as conn:
         conn.select("INBOX", readonly=True)
+        share = first_run_share(conn)
         _, data = conn.uid("SEARCH", "ALL")
         uids = (data[0] or b"").split()[-count:]
         events = []
@@ -178,7 +181,7 @@ def newest(config: Any, count: int) -> list[dict[str, Any]]:
             if raw is not None:
                 events.append(normalize({"type": "email.received", "source": "imap:preview",
                                          "data": parse_message(raw)}, source="imap:preview"))
-        return events
+        return events, share
 
 
 def preview(config: Any, events: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -172,7 +172,7 @@ def _preview(config: Config, count: int) -> None:
     from ..printable import printable
 
     try:
-        events = setup.newest(config, count)
+        events, (recent, older) = setup.newest(config, count)
         rows = setup.preview(config, events)
     except AssistError as exc:
         click.echo(f"  preview: {printable(str(exc).splitlines()[0])}")
@@ -180,3 +180,5 @@ def _preview(config: Config, count: int) -> None:
     click.echo(f"  what would happen to the newest {len(rows)} message(s) (nothing is done now):")
     for subject, route, what in rows:  # a subject is the sender's: no escape sequence reaches the terminal
         click.echo(f"    {printable(subject)[:48]:<48}  {route:<11} {what}")
+    click.echo(f"  the first run reads the {recent} message(s) that arrived in the last day; {older} older one(s) "
+               "are left alone (assist ingest imap --backlog 7d reads further back)")

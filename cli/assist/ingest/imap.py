@@ -104,6 +104,13 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
             _logout(conn)
 
 
+def first_run_share(conn: imaplib.IMAP4) -> tuple[int, int]:
+    """(how many messages of the selected folder a first run reads, how many it leaves alone)."""
+    uids = _uids(conn, "UID 1:*", 0)
+    recent = len(_arrived(conn, uids[-1], time.time() - FIRST_BACKLOG_S)) if uids else 0
+    return recent, len(uids) - recent
+
+
 def _uids(conn: imaplib.IMAP4, criteria: str, above: int) -> list[int]:
     """The UIDs a SEARCH finds, above `above` (`UID n:*` finds the highest one even when it is below n)."""
     status, data = conn.uid("SEARCH", criteria)
