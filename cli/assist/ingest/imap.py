@@ -71,12 +71,13 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
             polled.rebuilt = "at" in saved
             since = saved["at"] - REBUILT_MARGIN_S if polled.rebuilt else \
                 began - (FIRST_BACKLOG_S if backlog_s is None else backlog_s)
-            highest = max(_uids(conn, "UID 1:*", 0), default=0)
+            uids = _uids(conn, "UID 1:*", 0)  # all of them, the first run's to read or leave alone
             saved = {"uidvalidity": uidvalidity, "last_uid": 0}
-            if since > 0 and highest:
-                saved["left"] = {"through_uid": highest, "before": since}
+            if since > 0 and uids:
+                saved["left"] = {"through_uid": uids[-1], "before": since}
         last, left = int(saved.get("last_uid", 0)), saved.get("left")
-        uids = _uids(conn, f"UID {last + 1}:*", last)
+        if not fresh:
+            uids = _uids(conn, f"UID {last + 1}:*", last)
         wanted = set(uids)
         if left:
             through, before = int(left["through_uid"]), float(left["before"])
@@ -128,8 +129,9 @@ def _arrived(conn: imaplib.IMAP4, through: int, since: float) -> dict[int, float
         status, lines = conn.uid("FETCH", ",".join(map(str, found[start: start + 500])), "(INTERNALDATE)")
         for line in lines if status == "OK" else []:
             uid, when = re.search(rb"UID (\d+)", line or b""), imaplib.Internaldate2tuple(line or b"")
-            if uid and when and time.mktime(when) >= since:
-                arrived[int(uid.group(1))] = time.mktime(when)
+            at = time.mktime(when) if when else None
+            if uid and at is not None and at >= since:
+                arrived[int(uid.group(1))] = at
     return arrived
 
 

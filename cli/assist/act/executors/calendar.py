@@ -48,9 +48,9 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     event.add("dtstamp", datetime.now().astimezone())
     if section.get("caldav"):
         result = _to_caldav(section, event, uid, ctx)
-        if result.get("found"):
+        if result.get("already") or result.get("found"):
             return result
-        return result if result.get("already") else _remembered(ctx, f"caldav:{result['caldav']}", event, result)
+        return _remembered(ctx, f"caldav:{result['caldav']}", event, result)
     path = ctx.config.resolve(section["file"])
     with one_at_a_time(ctx, "calendar"):  # read, added to and written whole: two at once kept one
         if path.exists():

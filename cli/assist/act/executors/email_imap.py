@@ -246,11 +246,11 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         msg["In-Reply-To"] = args["in_reply_to"]
         msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
     msg.set_content(args["body"])
-    if args.get("in_reply_to"):
-        replied = reply_in_sent(ctx, args["in_reply_to"])
+    with session(ctx) as conn:
+        replied = reply_in(conn, sent_folder(conn, ctx.section("imap")), args["in_reply_to"]) \
+            if args.get("in_reply_to") else None
         if replied:
             return {"replied": replied, "not_drafted": REPLIED}
-    with session(ctx) as conn:
         if folder_exists(conn, folder) and find(conn, folder, msg["Message-ID"]):
             return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
         conn.create(_q(folder))
