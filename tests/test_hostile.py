@@ -770,6 +770,23 @@ def test_config_check_warns_about_a_home_that_drafts_replies_to_strangers(home):
     assert not [w for w in shipped_warnings() if "never wrote to" in w]
 
 
+def test_config_check_warns_about_a_home_that_answers_the_backlog(home):
+    """A home made before mail of the backlog was marked (`assist ingest imap --backlog 30d`: weeks of
+    old mail) flags and drafts replies to last month's urgent mail. `assist config check` says what to
+    add to such a rule; the shipped file raises no such warning."""
+    guard = ', {not = {field = "data.backlog", equals = true}}'
+    shipped = (REPO / "assist.toml").read_text()
+    assert shipped.count(guard) == 2
+    (home / "assist.toml").write_text(shipped.replace(guard, "") + '\n[actions.imap]\nhost = "127.0.0.1"\n'
+                                      'username = "me"\npassword_env = "NOT_SET"\n')
+    check = run(["config", "check"])
+    assert check.code == 0, check.err
+    said = [line for line in check.err.splitlines() if "of the backlog" in line]
+    assert len(said) == 1 and "rules.0 (urgent): mail of the backlog" in said[0] and "email.draft" in said[0], said
+    assert 'add {not = {field = "data.backlog", equals = true}} to its match' in said[0]
+    assert not [w for w in shipped_warnings() if "of the backlog" in w]
+
+
 def test_config_check_warns_about_a_pattern_that_lets_options_through(home):
     (home / "assist.toml").write_text(FAST_CONFIG + '[actions.shell]\nallow = [["ls", {pattern = ".*"}]]\n')
     check = run(["config", "check"])

@@ -552,7 +552,8 @@ def test_the_first_run_reads_the_last_day_not_years_of_inbox(home, imap_server, 
     deliver(5, 2 * 365 * day)  # moved back into the INBOX by the person: old, yet new here
     deliver(6, 1800)
     assert subjects(run(args)) == ["m5", "m6"]
-    assert subjects(run([*args, "--backlog", "7d"])) == ["m2"]  # the left-alone mail the person asks for
+    week = run([*args, "--backlog", "7d"])
+    assert subjects(week) == ["m2"] and backlog(week) == ["m2"]  # the left-alone mail the person asks for
     assert subjects(run([*args, "--backlog", "7d"])) == []
     assert subjects(run([*args, "--backlog", "all"])) == ["m0", "m1"]
     bad = run([*args, "--backlog", "soon"])
@@ -568,6 +569,55 @@ def test_the_first_run_reads_the_last_day_not_years_of_inbox(home, imap_server, 
     state.unlink()
     everything = run([*args, "--backlog", "all"])  # a first run told to read it all
     assert len(subjects(everything)) == 8 and "alone" not in everything.err
+    # what arrived before the first run's day is the backlog, read after new mail (docs/ingest.md)
+    assert sorted(backlog(everything)) == ["m0", "m1", "m2", "m5"], everything.lines
+    assert "4 of them from the backlog" in everything.err, everything.err
+
+
+def backlog(r) -> list[str]:
+    """The subjects of the mail a run read as backlog: marked so, and queued behind new mail."""
+    out = []
+    for line in r.lines:
+        assert (line["priority"], line["data"].get("backlog")) in ((5, None), (8, True)), line
+        if line["data"].get("backlog"):
+            out.append(line["data"]["subject"])
+    return out
+
+
+def test_mail_read_from_the_backlog_waits_behind_new_mail(home, imap_server, monkeypatch):
+    """`--backlog 30d` hands weeks of mail to a model that takes seconds a mail (the triage route
+    summarises each): the person's new mail waited behind all of it, hours for a month of mail. What the
+    backlog reads is marked so (data.backlog) and queued at priority 8, behind new mail (5): the mail that
+    arrives while it is being worked through is served first. A mail moved into the INBOX after the first
+    run is new, however old."""
+    from assist.config_file import load
+
+    now = time.time()
+
+    def deliver(n: int, age_s: float) -> None:
+        imap_server.deliver(f"Message-ID: <b{n}@example.org>\r\nSubject: m{n}\r\n\r\nhi\r\n".encode(), n,
+                            arrived=now - age_s)
+
+    for n, age in enumerate([20 * 86400, 3 * 86400, 600]):
+        deliver(n, age)
+    monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
+    args = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap_server.port),
+            "--user", imap_server.user, "--once", "--to", "mail"]
+    first = run(args)
+    assert first.code == 0 and "1 event(s)" in first.err, first.err
+    deliver(3, 60)
+    deliver(4, 400 * 86400)  # moved back into the INBOX by the person: new here
+    later = run([*args, "--backlog", "30d"])
+    assert later.code == 0 and "4 event(s)" in later.err and "2 of them from the backlog" in later.err, later.err
+
+    queue = load(home).backend().queue("mail")
+    served = []
+    while leases := queue.claim(1):
+        doc = leases[0].doc
+        served.append((doc["data"]["subject"], doc["data"].get("backlog", False), doc["priority"]))
+        queue.ack(leases[0])
+    assert served[0] == ("m2", False, 5) and sorted(served[1:3]) == [("m3", False, 5), ("m4", False, 5)], served
+    assert sorted(served[3:]) == [("m0", True, 8), ("m1", True, 8)], served
 
 
 def test_the_first_maildir_run_reads_the_last_day_too(home, tmp_path):
@@ -595,8 +645,10 @@ def test_the_first_maildir_run_reads_the_last_day_too(home, tmp_path):
     first = run(args)
     assert subjects(first) == ["m3"] and "left 3 older message(s) alone" in first.err, first.err
     deliver(4, 400 * 86400)  # an old mail moved into the folder: new here
-    assert subjects(run(args)) == ["m4"]
-    assert subjects(run([*args, "--backlog", "7d"])) == ["m2"]
+    moved = run(args)
+    assert subjects(moved) == ["m4"] and backlog(moved) == []
+    week = run([*args, "--backlog", "7d"])
+    assert subjects(week) == ["m2"] and backlog(week) == ["m2"] and "1 of them from the backlog" in week.err
     assert subjects(run([*args, "--backlog", "7d"])) == []
     assert subjects(run([*args, "--backlog", "all"])) == ["m0", "m1"]
     assert subjects(run(args)) == []

@@ -118,7 +118,8 @@ def test_no_reply_is_drafted_to_a_mail_that_writes_to_the_assistant(routes_home)
 def urgent_rule_as_homes_had_it(shipped: str) -> str:
     """The shipped assist.toml with the urgent rule of homes made before 2026-12-04: a reply drafted to
     anyone, the spam model's score under 0.3 its only guard."""
-    new = ('{not = {field = "data.bulk", equals = true}},\n                {not = {field = '
+    new = ('{not = {field = "data.bulk", equals = true}}, {not = {field = "data.backlog", equals = true}},\n'
+           '                {not = {field = '
            '"signals.written_to_the_assistant", equals = true}},\n                {field = "signals.correspondent", '
            'equals = true}]}')
     old = ('{not = {field = "data.bulk", equals = true}}, {not = {field = "signals.spam", at_least = 0.3}},\n'
@@ -155,6 +156,25 @@ def test_no_reply_is_drafted_to_a_stranger_however_urgent(routes_home):
     known, = classify(mail(URGENT_INVOICE, 2))
     assert known["intent"]["route"] == "urgent" and known["intent"]["by"] == "rule:urgent"
     assert known["intent"]["signals"]["correspondent"] is True
+
+
+def test_mail_read_from_the_backlog_is_not_flagged_or_answered(routes_home):
+    """`assist ingest imap --backlog 30d` reads weeks of mail the first run left alone. Last month's
+    "URGENT: invoice overdue" from someone the person wrote to was flagged and had a reply drafted, each
+    waiting for approval: questions about mail long dealt with. Mail read from the backlog
+    (`data.backlog`) is summarised and filed like any other, and the urgent rules leave it alone."""
+    from assist.correspondents import Correspondents
+
+    Correspondents(routes_home).remember(["jordan.price@harbor-logistics.example"], None)
+    stranger_of_old = mail(URGENT_INVOICE.replace(b"jordan.price@", b"jo.price@"), 1)
+    fresh, old, old_stranger = mail(URGENT_INVOICE, 0), mail(URGENT_INVOICE, 2), stranger_of_old
+    for doc in (old, old_stranger):
+        doc["data"]["backlog"] = True
+    placed = [d["intent"] for d in classify(fresh, old, old_stranger)]
+    assert placed[0]["route"] == "urgent", placed[0]
+    for intent in placed[1:]:
+        assert intent["route"] not in ("urgent", "flag") and not intent["by"].startswith("rule:urgent"), intent
+    assert placed[1]["signals"]["correspondent"] is True
 
 
 def test_urgent_mail_from_someone_you_wrote_to_is_urgent_whatever_the_spam_model_says(routes_home):

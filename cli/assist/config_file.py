@@ -179,9 +179,9 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
 
 def _replies_drafted_unguarded(raw: dict[str, Any]) -> list[str]:
     """Rules that route mail to a route that drafts or sends mail with nothing keeping out a mail that
-    writes to the assistant, or mail from someone the person never wrote to (homes made before
-    `signals.written_to_the_assistant` and before replies went to correspondents only: the shipped
-    urgent rule has both)."""
+    writes to the assistant, mail from someone the person never wrote to, or mail of the backlog (homes
+    made before `signals.written_to_the_assistant`, before replies went to correspondents only and
+    before `data.backlog`: the shipped urgent rule has all three)."""
     from .task import writes_mail
 
     out = []
@@ -200,6 +200,10 @@ def _replies_drafted_unguarded(raw: dict[str, Any]) -> list[str]:
             out.append(f"{name}: mail from someone you never wrote to gets {writes}, a reply to whoever wrote it "
                        f"(fraud says \"urgent\" too); add {{field = \"signals.correspondent\", equals = true}} to its "
                        "match, and a rule after it for the rest (the shipped urgent-from-a-stranger: docs/classify.md)")
+        if writes and "data.backlog" not in match:
+            out.append(f"{name}: mail of the backlog (weeks old, read with `assist ingest imap --backlog`) gets "
+                       f"{writes}; add {{not = {{field = \"data.backlog\", equals = true}}}} to its match "
+                       "(docs/classify.md)")
     return out
 
 

@@ -110,7 +110,8 @@ def tick(name: str, at: str | None, dest: str | None) -> None:
 BACKLOG = click.option("--backlog", metavar="DURATION|all",
                        help="How far back the first run reads (default 1d: the last day's mail, by arrival; "
                             "older mail is left alone); on a later run, how far back to read the mail it left "
-                            "alone.")
+                            "alone. Mail over a day old read so is the backlog: served after new mail, and "
+                            "the urgent rules leave it alone (data.backlog).")
 
 
 @ingest.command()
@@ -153,6 +154,8 @@ def maildir(path: Path, backlog: str | None, dest: str | None) -> None:
     for problem in unreadable:
         click.echo(f"assist ingest maildir: {printable(problem)}; tried again on the next run", err=True)
     _done(config, "maildir", done.sent)
+    if done.backlog:
+        click.echo(f"assist ingest maildir: {done.from_the_backlog()}", err=True)
     if done.left:
         click.echo(f"assist ingest maildir: {done.left_alone()}", err=True)
     sys.exit(errors.DATAERR if unreadable else errors.OK)
@@ -267,6 +270,8 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
     if once:
         polled = poll(account, sink, state, backlog_s=backlog_s)
         _done(config, "imap", polled.sent)
+        if polled.backlog:
+            click.echo(f"assist ingest imap: {polled.from_the_backlog()}", err=True)
         if polled.left:
             click.echo(f"assist ingest imap: {polled.left_alone()}", err=True)
         return

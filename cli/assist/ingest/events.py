@@ -154,15 +154,27 @@ class State:
 
 
 FIRST_BACKLOG_S = 86400.0  # what the first run of a mail source reads: the last day's mail
+BACKLOG_PRIORITY = 8  # mail read with --backlog is served after new mail (priority 5)
+
+
+def from_the_backlog(doc: Task) -> Task:
+    """Mark a mail read with `--backlog` that arrived before the first run's day: `data.backlog` keeps
+    the shipped urgent rules off it (no flag or reply for last month's "URGENT"), and its priority puts
+    it behind new mail in the queue (weeks of mail take hours of a model's time)."""
+    doc["data"]["backlog"] = True
+    doc["priority"] = BACKLOG_PRIORITY
+    return doc
 
 
 @dataclass
 class Read:
-    """What a run of a mail source did: how many messages it sent on, and how many older ones a first run
-    left alone (those that arrived before `before`), which a later run given a backlog reads."""
+    """What a run of a mail source did: how many messages it sent on (`backlog` of them from the
+    backlog), and how many older ones a first run left alone (those that arrived before `before`), which
+    a later run given a backlog reads."""
     sent: int = 0
     left: int = 0
     before: float = 0.0
+    backlog: int = 0
 
     def left_alone(self) -> str:
         import time
@@ -170,6 +182,10 @@ class Read:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.before))
         return (f"left {self.left} older message(s) alone (arrived before {when}); `--backlog 30d` reads "
                 "those of the last 30 days, `--backlog all` every one")
+
+    def from_the_backlog(self) -> str:
+        return (f"{self.backlog} of them from the backlog (over a day old): served after new mail; the urgent "
+                "rules do not flag or answer them")
 
 
 def safe_name(text: str) -> str:

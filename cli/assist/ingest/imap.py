@@ -7,10 +7,11 @@ a message but never skip one.
 An INBOX holds years of mail, which a first run is not to classify and act on: it reads what arrived
 (the server's INTERNALDATE) in the last `backlog` (a day), and the state keeps what it left alone (the
 UIDs up to the highest then, that arrived before then: `left`), which a later run given a backlog reads
-as far back as asked. After the first run every new UID is read, whatever its date (a mail moved back
-into the folder keeps its old one). If the server's UIDVALIDITY changes (the folder rebuilt or moved:
-every UID is new), what arrived since the last run (less a margin for clocks) is read again and the rest
-is left alone, not the whole folder once more.
+as far back as asked, as backlog (events.from_the_backlog: served after new mail). After the first run
+every new UID is read, whatever its date (a mail moved back into the folder keeps its old one). If the
+server's UIDVALIDITY changes (the folder rebuilt or moved: every UID is new), what arrived since the
+last run (less a margin for clocks) is read again and the rest is left alone, not the whole folder once
+more.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..errors import AssistError, Unavailable
 from ..mail import ImapAccount, imap_folder
 from ..mail import imap_connect as connect
 from . import mail as message
-from .events import FIRST_BACKLOG_S, Read, Sink, State, accepted_only, event
+from .events import FIRST_BACKLOG_S, Read, Sink, State, accepted_only, event, from_the_backlog
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -76,6 +77,7 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
             if since > 0 and uids:
                 saved["left"] = {"through_uid": uids[-1], "before": since}
         last, left = int(saved.get("last_uid", 0)), saved.get("left")
+        through = max(uids, default=0) if fresh else int((left or {}).get("through_uid", 0))  # the first run's
         if not fresh:
             uids = _uids(conn, f"UID {last + 1}:*", last)
         wanted = set(uids)
@@ -90,11 +92,16 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
                 polled.before = cutoff
             left = {**left, "before": cutoff} if cutoff > 0 else None
         todo = sorted(wanted)
+        old: set[int] = set()
+        if backlog_s is not None and not polled.rebuilt and any(u <= through for u in todo):
+            recent = _arrived(conn, through, began - FIRST_BACKLOG_S)  # of the first run's UIDs, the last day's
+            old = {u for u in todo if u <= through and u not in recent}
         with accepted_only(state, sink):
             for start in range(0, len(todo), BATCH):
                 chunk = todo[start: start + BATCH]
-                events = [_fetch(conn, account, uid, uidvalidity, sink.config) for uid in chunk]
+                events = [_fetch(conn, account, uid, uidvalidity, sink.config, uid in old) for uid in chunk]
                 sink.send([e for e in events if e is not None])
+                polled.backlog += sum(1 for e in events if e is not None and e["data"].get("backlog"))
                 state.save({**saved, "last_uid": max(last, chunk[-1])})
                 polled.sent += len(chunk)
             done = {"uidvalidity": uidvalidity, "last_uid": max([last, *uids]), "at": began}
@@ -136,7 +143,7 @@ def _arrived(conn: imaplib.IMAP4, through: int, since: float) -> dict[int, float
 
 
 def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int,
-           config: Config) -> dict[str, Any] | None:
+           config: Config, backlog: bool = False) -> dict[str, Any] | None:
     # the message's size, and its bytes up to the cap (a partial fetch): a huge one is read from its start
     status, data = conn.uid("FETCH", str(uid), f"(RFC822.SIZE BODY.PEEK[]<0.{message.MAX_MESSAGE_BYTES}>)")
     part = next((part for part in data if isinstance(part, tuple)), None)
@@ -147,7 +154,7 @@ def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int
     doc = event("email.received", source, message.mail_data(part[1], config, int(size.group(1)) if size else None),
                 key=source)
     doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity}
-    return doc
+    return from_the_backlog(doc) if backlog else doc
 
 
 def _logout(conn: imaplib.IMAP4) -> None:

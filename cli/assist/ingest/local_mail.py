@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..jsonl import writable
-from .events import FIRST_BACKLOG_S, Read, Sink, State, accepted_only, event, safe_name
+from .events import FIRST_BACKLOG_S, Read, Sink, State, accepted_only, event, from_the_backlog, safe_name
 from .mail import mail_data, read_start
 
 BATCH = 200
@@ -33,6 +33,7 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
     found = maildir_files(folder)
     keys = sorted(k for k in found if writable(k) not in seen and writable(k) not in left)
     done = Read()
+    first_run = not saved
     if not saved or (backlog_s is not None and left):
         done.before = time.time() - (FIRST_BACKLOG_S if backlog_s is None else backlog_s)
         if not saved:  # the first run: what arrived before is left alone
@@ -44,6 +45,10 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
         else:  # the ones left alone, as far back as asked
             keys = sorted({*keys, *(k for k in found if writable(k) in left
                                     and _arrived(folder / found[k]) >= done.before)})
+    # of the mail there at the first run, what arrived before that run's day: read after new mail
+    day_ago = time.time() - FIRST_BACKLOG_S
+    old = {k for k in keys if (first_run or writable(k) in left) and _arrived(folder / found[k]) < day_ago} \
+        if backlog_s is not None else set()
     count, unreadable = 0, []
     with accepted_only(state, sink):
         for start in range(0, len(keys), BATCH):
@@ -59,7 +64,9 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
                 except OSError as exc:
                     unreadable.append(f"{writable(found[key])}: cannot be read ({exc.strerror or exc})")
                     continue
-                events.append(_event(sink, f"maildir://{folder.resolve()}/{key}", *message))
+                doc = _event(sink, f"maildir://{folder.resolve()}/{key}", *message)
+                events.append(from_the_backlog(doc) if key in old else doc)
+                done.backlog += key in old
                 read.append(key)
             sink.send(events)
             seen.update(writable(read))
