@@ -447,6 +447,33 @@ def test_maildir_and_mbox_ingest_each_message_once(home, tmp_path):
     assert run(["ingest", "maildir", str(tmp_path / "nope")]).code == 2
 
 
+def test_an_mbox_archives_old_mail_is_the_backlog(home, tmp_path):
+    """`assist ingest mbox` reads an archive whole: last year's "URGENT" from a correspondent got a flag
+    and a reply draft, and years of mail kept new mail waiting. A message delivered (its From_ line; else
+    its Date) over a day before it is read is the backlog, as with `--backlog`: marked, and served after
+    new mail. A spool mail keeps arriving in (/var/mail/me) has its new mail read as new."""
+    def mail(n: int, age_s: float) -> mailbox.mboxMessage:
+        msg = mailbox.mboxMessage(f"Message-ID: <x{n}@example.org>\nSubject: m{n}\n\nhi\n".encode())
+        msg.set_from("ana@example.org", time.gmtime(time.time() - age_s))
+        return msg
+
+    mb = mailbox.mbox(str(tmp_path / "box.mbox"))
+    mb.add(mail(0, 400 * 86400.0))
+    mb.add(mail(1, 3600.0))
+    undated = mailbox.mboxMessage(b"Subject: m2\nDate: Tue, 03 Jan 2023 10:00:00 +0000\n\nhi\n")
+    undated.set_from("MAILER-DAEMON not a date")  # a From_ line a program mangled: the Date header tells
+    mb.add(undated)
+    mb.flush()
+    archive = run(["ingest", "mbox", str(tmp_path / "box.mbox")])
+    assert archive.code == 0 and "2 of them from the backlog" in archive.err, archive.err
+    assert sorted(backlog(archive)) == ["m0", "m2"]
+    mb.add(mail(3, 60.0))  # delivered now
+    mb.flush()
+    spool = run(["ingest", "mbox", str(tmp_path / "box.mbox")])
+    assert [line["data"]["subject"] for line in spool.lines] == ["m3"] and backlog(spool) == []
+    assert "backlog" not in spool.err
+
+
 def test_a_maildir_file_that_cannot_be_read_is_named_and_the_others_go_on(home, tmp_path):
     """A named pipe in new/ made `assist ingest maildir` wait for ever (opening it waits for a writer), a
     link to nowhere ended it in a traceback, and no mail after them was read. Each is now named on stderr

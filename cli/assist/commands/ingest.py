@@ -120,6 +120,7 @@ BACKLOG = click.option("--backlog", metavar="DURATION|all",
 def mbox(path: Path, dest: str | None) -> None:
     """The messages of an mbox file not ingested before, whatever their date: an archive is read whole
     (a folder mail keeps arriving in: `assist ingest maildir` or `imap`, whose first run reads the last day).
+    A message delivered over a day ago is the backlog: served after new mail, and not flagged or answered.
 
     \b
     Example:
@@ -128,7 +129,10 @@ def mbox(path: Path, dest: str | None) -> None:
     from ..ingest.local_mail import ingest_mbox
 
     config, sink = _sink(dest)
-    _done(config, "mbox", ingest_mbox(path, sink, config.home))
+    done = ingest_mbox(path, sink, config.home)
+    _done(config, "mbox", done.sent)
+    if done.backlog:
+        click.echo(f"assist ingest mbox: {done.from_the_backlog()}", err=True)
 
 
 @ingest.command()

@@ -3,10 +3,12 @@ ingested once across runs (the state remembers which)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import mailbox
 import os
+import re
 import stat
 import time
 from pathlib import Path
@@ -119,26 +121,56 @@ def _event(sink: Sink, source: str, raw: bytes, size: int, key: str | None = Non
     return event("email.received", source, mail_data(raw, sink.config, size), key=key or source)
 
 
-def ingest_mbox(path: Path, sink: Sink, home: Path) -> int:
-    """Messages of an mbox file not seen before (by a digest of their bytes, so appends are picked up)."""
+def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
+    """Messages of an mbox file not seen before (by a digest of their bytes, so appends are picked up).
+    An archive is read whole: a message delivered over a day before it is read is the backlog
+    (events.from_the_backlog), as `--backlog` reads it from a Maildir or IMAP."""
     if not path.is_file():  # a named pipe is refused, not waited on
         raise UsageError(f"{path}: no such mbox file" if not path.exists() else f"{path}: not an mbox file")
     box = mailbox.mbox(str(path), create=False)
     state = State(home, f"mbox-{safe_name(str(path.resolve()))}")
     seen = set(state.load().get("seen", []))
-    pending, count = [], 0
+    pending: list[tuple[str, dict]] = []
+    done, day_ago = Read(), time.time() - FIRST_BACKLOG_S
     with accepted_only(state, sink):
         for key in box.keys():  # noqa: SIM118 - iterating a mailbox gives messages
             raw, size = _read(box, key)
             digest = hashlib.sha256(raw if size == len(raw) else raw + b"%d" % size).hexdigest()[:32]
             if digest in seen:
                 continue
-            pending.append((digest, _event(sink, f"mbox://{path.resolve()}#{key}", raw, size,
-                                           f"mbox:{path.resolve()}:{digest}")))
+            doc = _event(sink, f"mbox://{path.resolve()}#{key}", raw, size, f"mbox:{path.resolve()}:{digest}")
+            if _delivered(box, key, doc) < day_ago:
+                done.backlog += 1
+                from_the_backlog(doc)
+            pending.append((digest, doc))
             if len(pending) >= BATCH:
-                count += _flush(pending, seen, sink, state)
-        count += _flush(pending, seen, sink, state)
-    return count
+                done.sent += _flush(pending, seen, sink, state)
+        done.sent += _flush(pending, seen, sink, state)
+    return done
+
+
+_FROM_LINE_DATE = re.compile(r"\b([A-Z][a-z]{2}) +(\d{1,2}) (\d{1,2}):(\d{2})(?::(\d{2}))?(?: +\S+)? +(\d{4})\s*$")
+
+
+def _delivered(box: mailbox.mbox, key: str, doc: dict) -> float:
+    """When an mbox message was delivered: the date of its From_ line, which the delivery agent writes
+    (`From ana@example.org Thu Nov 26 08:15:00 2026`, taken as UTC: a day's cut-off does not mind the
+    zone); else its Date header (the sender's word: a mail dated old only waits longer); else now."""
+    import calendar
+
+    from ..timeutil import parse_rfc3339
+
+    with box.get_file(key, from_=True) as file:
+        line = file.readline(200).decode("ascii", "replace").strip()
+    found = _FROM_LINE_DATE.search(line)
+    if found:
+        month, day, hour, minute, second, year = found.groups()
+        with contextlib.suppress(ValueError):
+            parsed = time.strptime(f"{year} {month} {day} {hour}:{minute}:{second or 0}", "%Y %b %d %H:%M:%S")
+            return float(calendar.timegm(parsed))
+    with contextlib.suppress(ValueError, TypeError):
+        return parse_rfc3339(doc["data"]["date"]) / 1000
+    return time.time()
 
 
 def _flush(pending: list, seen: set, sink: Sink, state: State) -> int:
