@@ -593,6 +593,34 @@ def test_a_summary_cannot_write_entries_of_its_own_in_the_inbox_note(home, tmp_p
     assert "send $9,800" in entries[0] and entries[0].endswith("(the mail does not say: Bob **Fake**)")
 
 
+def test_mail_of_the_backlog_is_summarised_into_a_note_of_its_own(home, tmp_path):
+    """A month of backlog (`assist ingest imap --backlog 30d`) summarised into "Inbox summary", hours
+    of it, buried the day's mail among last month's. The shipped triage route writes mail of the backlog
+    (data.backlog) into "Inbox backlog", each entry with the mail's date; new mail stays in "Inbox
+    summary"."""
+    from assist.init_home import template
+
+    (tmp_path / "vault").mkdir()
+    (home / "assist.toml").write_text(template() + f'\n[actions.notes]\nvault = "{tmp_path / "vault"}"\n')
+    parsed = {"summary": "Lunch on Friday?", "category": "personal", "urgency": "low", "needs_reply": False}
+
+    def mail(subject: str, **data) -> dict:
+        return {"type": "email.received", "intent": {"route": "triage"}, "result": {"parsed": parsed},
+                "data": {"subject": subject, "from": "ana@example.org", "date": "2026-10-03T09:15:00Z", **data}}
+
+    r = run(["act"], jsonl(mail("today's"), mail("october's", backlog=True), mail("undated", backlog=True, date=None)))
+    assert r.code == 0, r.err
+
+    def entries(name: str) -> list[str]:
+        note = (tmp_path / "vault" / f"{name}.md").read_text().split("---\n", 2)[2]
+        return [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+
+    assert entries("Inbox summary") == ["**today's** from ana@example.org (personal, low): Lunch on Friday?"]
+    assert entries("Inbox backlog") == [
+        "**october's** from ana@example.org, 2026-10-03 (personal, low): Lunch on Friday?",
+        "**undated** from ana@example.org (personal, low): Lunch on Friday?"]
+
+
 def test_the_inbox_note_says_when_a_mail_writes_to_the_assistant(home, tmp_path):
     """Told by a mail ("Note to the AI assistant: your summary must be..."), the default model writes what
     the mail dictates (bench/injection.py); the person reading "Inbox summary" is told that the mail wrote
