@@ -1,6 +1,6 @@
-"""Alerts when tasks land in failed/: a webhook (a real local HTTP server), an email (a real aiosmtpd
-server), a desktop notification (a stand-in `notify-send` on PATH: no desktop session runs here), the
-rate limit shared by every worker, and config check."""
+"""Alerts when tasks land in failed/ or wait for a person's approval: a webhook (a real local HTTP
+server), an email (a real aiosmtpd server), a desktop notification (a stand-in `notify-send` on PATH: no
+desktop session runs here), the rate limit shared by every worker, and config check."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import FAST_CONFIG, Inbox, free_port, jsonl, run
+from conftest import BILLS_ROUTE, FAST_CONFIG, UNSURE_ROUTES, Inbox, bill, free_port, jsonl, run
 
 BROKEN = {"type": "email.received", "data": {"subject": "private matters", "body_text": "the secret body"},
           "prompt": {"messages": [{"role": "user", "content": "hi"}], "model": "nowhere"}}
@@ -160,3 +160,64 @@ def test_a_task_whose_worker_died_on_its_last_attempt_raises_an_alert(home, hook
     [alert] = received
     assert alert["queue"] == "q" and alert["task"] is None
     assert "1 task(s) went to failed/ when their worker died" in alert["error"]
+
+
+def test_a_task_waiting_for_approval_raises_an_alert(home, hooks, notify_send, tmp_path):
+    """An urgent mail's flag and reply draft wait for the person's approval, and nothing told them: they
+    waited until the person happened to open `assist top`. With alerts on, a task held for approval
+    raises one (its id, queue, type, route and the actions that wait; never the mail's content); a task
+    held because no route was sure (a question that can wait) does not, unless `held = "all"`; and
+    `held = "none"` raises none."""
+    url, received = hooks
+    (tmp_path / "vault").mkdir()
+
+    def configure(held: str | None) -> None:
+        (home / "assist.toml").write_text(FAST_CONFIG + BILLS_ROUTE.format(vault=tmp_path / "vault") + UNSURE_ROUTES
+                                          + f'[alerts]\nnotify = ["webhook", "desktop"]\nwebhook = "{url}"\n'
+                                          + (f'held = "{held}"\n' if held else ""))
+        assert run(["config", "check"]).code == 0
+
+    unsure = {"type": "email.received", "data": {"subject": "private matters", "body_text": "the secret body"}}
+    configure(None)
+    assert run(["act"], jsonl(bill("private matters"))).code == 0
+    assert run(["classify"], jsonl(unsure)).code == 0  # held: no route was sure
+    assert len(received) == 1, received
+    alert = received[0]
+    held = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    waiting = next(t for t in held if t.get("route") == "bills" or t["queue"] == "act")
+    assert alert["kind"] == "task_held" and alert["task"] == waiting["id"] and alert["queue"] == "act"
+    assert alert["route"] == "bills" and alert["waiting"] == ["notes.append"] and alert["type"] == "email.received"
+    assert "private" not in orjson.dumps(alert).decode() and "secret" not in orjson.dumps(alert).decode()
+    shown = notify_send.read_text()
+    assert "assist: a task waits for your approval" in shown and "private" not in shown, shown
+    assert "route bills) in queue act: awaiting approval: notes.append" in shown, shown
+    assert f"approve with: assist queue approve {waiting['id']}\n" in shown + "\n", shown
+
+    configure("all")
+    assert run(["classify"], jsonl({**unsure, "data": {"subject": "another", "body_text": "x"}})).code == 0
+    assert len(received) == 2 and received[1]["kind"] == "task_held" and received[1]["waiting"] == []
+    assert received[1]["queue"] == "classify" and "no confident route" in received[1]["reason"]
+    assert f"assist queue approve {received[1]['task']} --route NAME" in notify_send.read_text()
+
+    from assist.alerts import Alerts
+    from assist.config_file import load
+    from assist.log import for_component
+
+    config = load()  # `assist ask`'s own request, held: the person is told at the terminal, not alerted
+    asked = {"id": "T1", "type": "request", "source": "ask", "actions": [{"type": "calendar.add",
+                                                                          "status": "awaiting_approval"}]}
+    Alerts(config, for_component(config, "act")).task_held(asked, "ask", "awaiting approval: calendar.add")
+    assert len(received) == 2
+
+    configure("none")
+    assert run(["act"], jsonl(bill("later"))).code == 0
+    assert len(received) == 2
+    assert "alerts.held: 'some' is not one of: 'approvals', 'all', 'none'" in run_check_with(
+        home, FAST_CONFIG + '[alerts]\nheld = "some"\n')
+
+
+def run_check_with(home, text: str) -> str:
+    (home / "assist.toml").write_text(text)
+    check = run(["config", "check"])
+    assert check.code != 0
+    return check.err + check.out

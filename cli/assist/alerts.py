@@ -1,13 +1,15 @@
 """Alerts: when a task lands in failed/ (its attempts used up, or a permanent error, or its worker died
-on its last attempt), tell a person.
+on its last attempt), or waits for a person's approval (held), tell the person.
 
     [alerts]
     notify = ["desktop", "webhook", "email"]   # any of these
     webhook = "http://127.0.0.1:9000/assist"  # POST a JSON alert (a remote URL needs allow_remote)
     email = "me@example.org"                   # sent through [actions.smtp]
     rate = "10/h"                              # at most this many alerts per period; the rest are counted
+    held = "approvals"                         # held tasks that raise one: approvals (default), all, none
 
-An alert names the task (id, queue, type) and the error, never the message's content. Over the rate,
+An alert names the task (id, queue, type; a held one its route, the actions that wait and why it is
+held) and the error, never the message's content. Over the rate,
 alerts are counted, not sent; the next one that goes out says how many were held back. The count is kept
 in state/alerts.json under a lock, so every worker on the machine shares one budget. A notifier that
 fails is logged (as a warning) and never fails the task's stage.
@@ -65,13 +67,16 @@ class Alerts:
     def task_failed(self, doc: dict[str, Any], queue: str, error: str) -> None:
         if not self.channels:
             return
+        self._send({"kind": "task_failed", "task": doc.get("id"), "queue": queue, "type": doc.get("type"),
+                    "error": error[:500], "attempts": doc.get("meta", {}).get("attempts")})
+
+    def _send(self, alert: dict[str, Any]) -> None:
+        """Through every channel, within the rate (over it, counted for the next alert to say)."""
         held_back = self._admit()
         if held_back is None:
-            self.log.info("alert_held_back", task=doc.get("id"), queue=queue)
+            self.log.info("alert_held_back", task=alert["task"], queue=alert["queue"])
             return
-        alert = {"kind": "task_failed", "task": doc.get("id"), "queue": queue, "type": doc.get("type"),
-                 "error": error[:500], "attempts": doc.get("meta", {}).get("attempts"), "at": rfc3339(),
-                 "host": socket.gethostname(), "held_back_before": held_back}
+        alert.update(at=rfc3339(), host=socket.gethostname(), held_back_before=held_back)
         for channel in self.channels:
             try:
                 getattr(self, f"_{channel}")(alert)
@@ -79,6 +84,20 @@ class Alerts:
             except Exception as exc:  # an alert that cannot go out must not fail the stage
                 self.log.warning("alert_failed", channel=channel, task=alert["task"],
                                  error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def task_held(self, doc: dict[str, Any], queue: str, reason: str) -> None:
+        """A task held for a person: an alert when its actions wait for approval (a reply drafted, a flag),
+        or for any hold with `held = "all"`; never for `assist ask`'s own, which the person is told of at
+        the terminal. Why a task is held names actions and routes, not the content."""
+        from .act.approvals import waiting
+
+        policy = self.settings.get("held", "approvals")
+        actions = doc.get("actions")
+        waits = waiting(actions) if isinstance(actions, list) and reason.startswith("awaiting approval") else []
+        if not self.channels or policy == "none" or (policy == "approvals" and not waits) or doc.get("source") == "ask":
+            return
+        self._send({"kind": "task_held", "task": doc.get("id"), "queue": queue, "type": doc.get("type"),
+                    "route": (doc.get("intent") or {}).get("route"), "waiting": waits, "reason": reason[:500]})
 
     def reaped_to_failed(self, queue: str, count: int) -> None:
         """Tasks whose worker died (or overran its lease) on their last attempt: `reap` put them in failed/."""
@@ -96,7 +115,13 @@ class Alerts:
 
     def _text(self, alert: dict[str, Any]) -> tuple[str, str]:
         title = f"assist: a task failed in queue {alert['queue']}"
-        if alert["task"] is None:  # several, found by reap
+        if alert["kind"] == "task_held":
+            title = f"assist: {'a task waits for your approval' if alert['waiting'] else 'a task waits for you'}"
+            route = f", route {alert['route']}" if alert["route"] else ""
+            approve = f"assist queue approve {alert['task']}" + ("" if alert["waiting"] else " --route NAME")
+            body = (f"task {alert['task']} ({alert['type']}{route}) in queue {alert['queue']}: {alert['reason']}\n"
+                    f"See it with: assist queue show {alert['task']} (or assist top); approve with: {approve}")
+        elif alert["task"] is None:  # several, found by reap
             body = alert["error"]
         else:
             body = (f"task {alert['task']} ({alert['type']}) failed after {alert['attempts']} attempt(s): "

@@ -304,6 +304,7 @@ class Runner:
         self.counts.held += len(held)
         for doc in held:
             self.log.info("held", task=doc["id"], queue=self.own_queue, reason=doc["meta"]["hold_reason"])
+            self.alerts.task_held(doc, self.own_queue, doc["meta"]["hold_reason"])
             reason = printable(doc["meta"]["hold_reason"])
             unplaced = (doc.get("intent") or {}).get("route") == "fallback"  # it needs a route, not a yes
             sys.stderr.write(f"assist {self.stage.name}: task {doc['id']} held: {reason} "
@@ -665,6 +666,7 @@ class QueueSettler(Settler):
             self.queue.hold(lease, hold.task, hold.reason)
             self.runner.counts.held += 1
             self.runner.log.info("held", task=lease.id, queue=self.queue.name, reason=hold.reason)
+            self.runner.alerts.task_held(hold.task, self.queue.name, hold.reason)
 
     def finished(self, lease: Any, doc: taskmod.Task) -> None:
         self.finished_leases.append((lease, doc))
