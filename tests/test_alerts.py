@@ -193,11 +193,15 @@ def test_a_task_waiting_for_approval_raises_an_alert(home, hooks, notify_send, t
     assert "route bills) in queue act: awaiting approval: notes.append" in shown, shown
     assert f"approve with: assist queue approve {waiting['id']}\n" in shown + "\n", shown
 
+    assert run(["enqueue", "--queue", "mail"], jsonl(bill("from a queue"))).code == 0  # as assist work takes it
+    assert run(["act", "--from", "mail", "--once"]).code == 0
+    assert len(received) == 2 and received[1]["queue"] == "mail" and received[1]["waiting"] == ["notes.append"]
+
     configure("all")
     assert run(["classify"], jsonl({**unsure, "data": {"subject": "another", "body_text": "x"}})).code == 0
-    assert len(received) == 2 and received[1]["kind"] == "task_held" and received[1]["waiting"] == []
-    assert received[1]["queue"] == "classify" and "no confident route" in received[1]["reason"]
-    assert f"assist queue approve {received[1]['task']} --route NAME" in notify_send.read_text()
+    assert len(received) == 3 and received[2]["kind"] == "task_held" and received[2]["waiting"] == []
+    assert received[2]["queue"] == "classify" and "no confident route" in received[2]["reason"]
+    assert f"assist queue approve {received[2]['task']} --route NAME" in notify_send.read_text()
 
     from assist.alerts import Alerts
     from assist.config_file import load
@@ -207,11 +211,11 @@ def test_a_task_waiting_for_approval_raises_an_alert(home, hooks, notify_send, t
     asked = {"id": "T1", "type": "request", "source": "ask", "actions": [{"type": "calendar.add",
                                                                           "status": "awaiting_approval"}]}
     Alerts(config, for_component(config, "act")).task_held(asked, "ask", "awaiting approval: calendar.add")
-    assert len(received) == 2
+    assert len(received) == 3
 
     configure("none")
     assert run(["act"], jsonl(bill("later"))).code == 0
-    assert len(received) == 2
+    assert len(received) == 3
     assert "alerts.held: 'some' is not one of: 'approvals', 'all', 'none'" in run_check_with(
         home, FAST_CONFIG + '[alerts]\nheld = "some"\n')
 
