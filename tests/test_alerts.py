@@ -137,6 +137,39 @@ def test_a_desktop_notification_shows_an_error_as_text_not_markup(home, notify_s
     assert "<a " not in sent and "<m1" not in sent
 
 
+def test_a_desktop_notification_from_cron_reaches_the_session(home, tmp_path, monkeypatch):
+    """`assist init` schedules the worker with cron, whose jobs have no DBUS_SESSION_BUS_ADDRESS:
+    notify-send could not reach the desktop, and every desktop alert failed (a warning in a log nobody
+    reads). With no address set, the alert is sent to the session bus of the user's runtime folder
+    ($XDG_RUNTIME_DIR/bus, else /run/user/UID/bus) when there is one; an address that is set is kept."""
+    import socket
+
+    from assist.alerts import Alerts
+    from assist.config_file import load
+    from assist.log import for_component
+
+    bin_dir, seen = tmp_path / "bin", tmp_path / "bus-address"
+    bin_dir.mkdir()
+    stand_in = bin_dir / "notify-send"  # stands in for the desktop's notification service
+    stand_in.write_text(f'#!/bin/sh\nprintf "%s\\n" "$DBUS_SESSION_BUS_ADDRESS" >> {seen}\n')
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    bus = socket.socket(socket.AF_UNIX)
+    bus.bind(str(runtime / "bus"))  # the user's session bus
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    (home / "assist.toml").write_text('[alerts]\nnotify = ["desktop"]\n')
+    config = load()
+    alerts = Alerts(config, for_component(config, "act"))
+    alerts.task_failed({"id": "T1", "type": "t", "meta": {}}, "act", "boom")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/elsewhere/bus")
+    alerts.task_failed({"id": "T2", "type": "t", "meta": {}}, "act", "boom")
+    bus.close()
+    assert seen.read_text().splitlines() == [f"unix:path={runtime / 'bus'}", "unix:path=/elsewhere/bus"]
+
+
 def test_config_check_names_what_alerts_miss(home):
     (home / "assist.toml").write_text('[alerts]\nnotify = ["webhook", "email", "pager"]\nrate = "often"\n')
     r = run(["config", "check"])

@@ -17,6 +17,7 @@ fails is logged (as a warning) and never fails the task's stage.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from typing import TYPE_CHECKING, Any
@@ -165,4 +166,15 @@ class Alerts:
         # notification services read the body as markup (<b>, <a href>): an error quoting a Message-ID or a
         # model's argument is text
         subprocess.run(["notify-send", "--app-name=assist", "--urgency=critical", title,
-                        html.escape(body, quote=False)], check=True, timeout=10, capture_output=True)
+                        html.escape(body, quote=False)], check=True, timeout=10, capture_output=True,
+                       env=_with_session_bus(dict(os.environ)))
+
+
+def _with_session_bus(env: dict[str, str]) -> dict[str, str]:
+    """A cron job has no DBUS_SESSION_BUS_ADDRESS, so notify-send cannot reach the desktop: point it at
+    the user's session bus ($XDG_RUNTIME_DIR/bus, else /run/user/UID/bus) when there is one."""
+    if not env.get("DBUS_SESSION_BUS_ADDRESS"):
+        runtime = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
+        if os.path.exists(os.path.join(runtime, "bus")):
+            env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={os.path.join(runtime, 'bus')}"
+    return env
