@@ -150,6 +150,44 @@ def test_init_writes_a_spamd_it_was_given_and_the_home_checks_mail_with_it(home,
     assert "spamd: not used" in r.out and "spamd =" not in (home / "assist.toml").read_text()
 
 
+def test_init_turns_on_desktop_alerts_where_there_is_a_desktop(home, tmp_path, monkeypatch):
+    """An urgent mail's reply draft waits for approval, and nothing tells the person unless `[alerts]` is
+    on, which a new home left commented out. Where there is a desktop to tell (notify-send, and a session
+    bus), init turns desktop alerts on and says so; `--alerts none` leaves them off; on a machine with no
+    desktop it says how to be told another way."""
+    import socket
+
+    bin_dir, runtime = tmp_path / "bin", tmp_path / "runtime"
+    bin_dir.mkdir()
+    runtime.mkdir()
+    (bin_dir / "notify-send").write_text("#!/bin/sh\n")  # stands in for the desktop's notification service
+    (bin_dir / "notify-send").chmod(0o755)
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    (home / "assist.toml").unlink()
+    without = run(["init", "--no-model"], input="")  # no session bus yet: no desktop to tell
+    assert "alerts: no desktop here to notify" in without.out and "[alerts]\n" not in _written(home), without.out
+    bus = socket.socket(socket.AF_UNIX)
+    bus.bind(str(runtime / "bus"))  # the user's session bus
+    try:
+        (home / "assist.toml").unlink()
+        r = run(["init", "--no-model"], input="")
+        assert "alerts: desktop notifications" in r.out, r.out
+        assert '[alerts]\nnotify = ["desktop"]' in _written(home)
+        assert "assist.toml: unchanged" in run(["init", "--no-model"], input="").out
+        (home / "assist.toml").unlink()
+        off = run(["init", "--no-model", "--alerts", "none"], input="")
+        assert "alerts: off (--alerts none)" in off.out and "[alerts]\n" not in _written(home), off.out
+    finally:
+        bus.close()
+
+
+def _written(home: Path) -> str:
+    """The part of assist.toml init writes (below its marker)."""
+    return (home / "assist.toml").read_text().split("`assist init` writes this part")[1]
+
+
 def test_init_looks_for_a_spamd_where_debian_puts_it_and_refuses_one_elsewhere(home):
     """Without --spamd, init writes the spamd at 127.0.0.1:783 when one answers there, else says how to
     get one; a spamd on another machine (each mail would go there whole) is refused, nothing written."""

@@ -172,9 +172,24 @@ class Alerts:
 
 def _with_session_bus(env: dict[str, str]) -> dict[str, str]:
     """A cron job has no DBUS_SESSION_BUS_ADDRESS, so notify-send cannot reach the desktop: point it at
-    the user's session bus ($XDG_RUNTIME_DIR/bus, else /run/user/UID/bus) when there is one."""
-    if not env.get("DBUS_SESSION_BUS_ADDRESS"):
-        runtime = env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}"
-        if os.path.exists(os.path.join(runtime, "bus")):
-            env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={os.path.join(runtime, 'bus')}"
+    the user's session bus when there is one."""
+    bus = session_bus(env)
+    if bus:
+        env["DBUS_SESSION_BUS_ADDRESS"] = bus
     return env
+
+
+def session_bus(env: dict[str, str]) -> str | None:
+    """The address of the user's desktop session bus: the one set, else $XDG_RUNTIME_DIR/bus (else
+    /run/user/UID/bus) when that socket is there; None when there is no session to notify."""
+    if env.get("DBUS_SESSION_BUS_ADDRESS"):
+        return env["DBUS_SESSION_BUS_ADDRESS"]
+    path = os.path.join(env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}", "bus")
+    return f"unix:path={path}" if os.path.exists(path) else None
+
+
+def desktop_here() -> bool:
+    """Whether desktop alerts can be shown on this machine now: notify-send, and a session to show them in."""
+    import shutil
+
+    return shutil.which("notify-send") is not None and session_bus(dict(os.environ)) is not None

@@ -43,6 +43,7 @@ class Plan:
     pull_model: bool = True
     force: bool = False
     spamd: str | None = None  # HOST:PORT of a spamd asked about each mail
+    desktop_alerts: bool = False  # tell the person on their desktop when a task waits for them or fails
     said: list[str] = field(default_factory=list)
 
 
@@ -62,7 +63,7 @@ def _quote(value: str) -> str:
 
 def accounts(plan: Plan) -> str:
     """The part of assist.toml init writes: the notes folder, the calendar file events are added to, the
-    mail account and a local spamd."""
+    mail account, a local spamd and desktop alerts."""
     lines = [f"{MARKER} `assist init` writes this part (everything below this line) ---",
              "", "[actions.notes]", f"vault = {_quote(plan.notes)}",
              "", "[actions.calendar]", 'file = "calendar.ics"']
@@ -87,7 +88,23 @@ def accounts(plan: Plan) -> str:
                 lines.append(f"cafile = {_quote(mail.cafile)}")
     if plan.spamd:
         lines += ["", "[classify]", f"spamd = {_quote(plan.spamd)}"]
+    if plan.desktop_alerts:
+        lines += ["", "[alerts]", 'notify = ["desktop"]']
     return "\n".join(lines) + "\n"
+
+
+def find_desktop(asked: str | None) -> tuple[bool, str]:
+    """(whether to turn desktop alerts on, what to say): `asked` is --alerts ("desktop" or "none");
+    without it, on when this machine has a desktop session to notify (alerts.desktop_here)."""
+    from .alerts import desktop_here
+
+    if asked == "none":
+        return False, "alerts: off (--alerts none)"
+    if asked == "desktop" or desktop_here():
+        return True, ("alerts: desktop notifications when a reply or a flag waits for your approval, or a task "
+                      "fails ([alerts] in assist.toml)")
+    return False, ("alerts: no desktop here to notify (notify-send and a session); [alerts] in assist.toml can "
+                   "send a webhook or a mail instead (docs/management.md)")
 
 
 def find_spamd(asked: str | None) -> tuple[str | None, str]:

@@ -34,6 +34,9 @@ if TYPE_CHECKING:
               help="The folder of Markdown notes (relative: under the home).")
 @click.option("--spamd", metavar="HOST:PORT", help="A spamd to check each mail with (SpamAssassin's daemon), or "
               "none. Default: the one at 127.0.0.1:783 if it answers.")
+@click.option("--alerts", "alerts", type=click.Choice(["desktop", "none"]), default=None,
+              help="Desktop notifications when something waits for your approval or fails (default: on when "
+                   "this machine has a desktop session to show them in).")
 @click.option("--no-model", is_flag=True, help="Do not fetch the default language model now.")
 @click.option("--preview", "preview_count", type=click.IntRange(0, 50), default=5, show_default=True,
               help="Show what would happen to this many of the newest messages (nothing is done).")
@@ -43,11 +46,11 @@ if TYPE_CHECKING:
 def init(imap_host: str | None, imap_port: int | None, imap_security: str, user: str | None, password_stdin: bool,
          password_env: str | None, token: str | None, smtp_host: str | None, smtp_port: int | None,
          smtp_security: str, sender: str | None, cafile: str | None, notes: str, spamd: str | None,
-         no_model: bool, preview_count: int, systemd: bool, force: bool) -> None:
+         alerts: str | None, no_model: bool, preview_count: int, systemd: bool, force: bool) -> None:
     """Make a working home in one step: an assist.toml whose routes all work, the mail password in the
-    encrypted token store, a local spamd when there is one, the default model, a check, whom you wrote
-    to (the Sent folder's To and Cc: their mail is never filed in Junk unasked), a look at the newest
-    messages, and how to run it.
+    encrypted token store, a local spamd when there is one, desktop alerts when there is a desktop, the
+    default model, a check, whom you wrote to (the Sent folder's To and Cc: their mail is never filed in
+    Junk unasked), a look at the newest messages, and how to run it.
 
     The home is --home, else $ASSIST_HOME, else the nearest folder upward with an assist.toml, else the user
     data folder (~/.local/share/assist). Questions are asked on a terminal for what the flags leave out;
@@ -92,7 +95,9 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
         found, said = setup.find_spamd(spamd)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--spamd") from None
-    plan = setup.Plan(notes=notes, mail=mail, pull_model=not no_model, force=force, spamd=found, said=[said])
+    desktop, told = setup.find_desktop(alerts)
+    plan = setup.Plan(notes=notes, mail=mail, pull_model=not no_model, force=force, spamd=found,
+                      desktop_alerts=desktop, said=[said, told])
     sys.exit(_run(home, plan, preview_count, systemd))
 
 
