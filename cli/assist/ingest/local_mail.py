@@ -154,10 +154,9 @@ _FROM_LINE_DATE = re.compile(r"\b([A-Z][a-z]{2}) +(\d{1,2}) (\d{1,2}):(\d{2})(?:
 
 def _delivered(box: mailbox.mbox, key: str, doc: dict) -> float:
     """When an mbox message was delivered: the date of its From_ line, which the delivery agent writes
-    (`From ana@example.org Thu Nov 26 08:15:00 2026`, taken as UTC: a day's cut-off does not mind the
-    zone); else its Date header (the sender's word: a mail dated old only waits longer); else now."""
-    import calendar
-
+    (`From ana@example.org Thu Nov 26 08:15:00 2026`, in local time as most do; a day's cut-off does not
+    mind a zone's hours); else its Date header (the sender's word: a mail dated old only waits longer);
+    else now."""
     from ..timeutil import parse_rfc3339
 
     with box.get_file(key, from_=True) as file:
@@ -167,7 +166,7 @@ def _delivered(box: mailbox.mbox, key: str, doc: dict) -> float:
         month, day, hour, minute, second, year = found.groups()
         with contextlib.suppress(ValueError):
             parsed = time.strptime(f"{year} {month} {day} {hour}:{minute}:{second or 0}", "%Y %b %d %H:%M:%S")
-            return float(calendar.timegm(parsed))
+            return time.mktime(parsed)
     with contextlib.suppress(ValueError, TypeError):
         return parse_rfc3339(doc["data"]["date"]) / 1000
     return time.time()
