@@ -177,6 +177,30 @@ def test_mail_read_from_the_backlog_is_not_flagged_or_answered(routes_home):
     assert placed[1]["signals"]["correspondent"] is True
 
 
+def test_mail_of_the_backlog_is_not_asked_about_as_might_be_spam(routes_home):
+    """A month of backlog asked the person about every old mail the spam model was unsure of (0.5-0.8):
+    dozens of questions about mail they had kept in their INBOX for weeks, which says what they think of
+    it. Mail of the backlog is not asked about as might be spam: the rules and the intent model place it
+    (its summary goes into "Inbox backlog"); mail the model is sure of still goes to Junk."""
+    from assist.decide.spam import shipped
+
+    model = shipped()
+    odd = next(f for f in sorted((FIXTURES.parent / "flanker").rglob("*.eml"))
+               if 0.55 <= model.probability(parse_message(f.read_bytes())) < 0.75)
+    scam = FIXTURES / "spam" / "00008.eml"  # the model gives it 0.95
+    new, old, old_scam = mail(odd.read_bytes(), 1), mail(odd.read_bytes(), 2), mail(scam.read_bytes(), 3)
+    for doc in (old, old_scam):
+        doc["data"]["backlog"] = True
+    r = run(["classify"], input=jsonl(new, old, old_scam), timeout=300)
+    assert r.code == 0, r.err
+    placed = {d["source"]: d["intent"] for d in map(orjson.loads, r.out.splitlines())}
+    held = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert len(held) == 1 and held[0]["hold_reason"].startswith("might be spam"), held  # the new one
+    assert sorted(placed) == ["test:2", "test:3"]
+    assert placed["test:2"]["route"] != "fallback" and 0.55 <= placed["test:2"]["signals"]["spam"] < 0.75
+    assert placed["test:3"]["route"] == "spam" and placed["test:3"]["by"] == "spam:model"
+
+
 def test_urgent_mail_from_someone_you_wrote_to_is_urgent_whatever_the_spam_model_says(routes_home):
     """The spam model knows spam of 2002 and reads short personal mail as half spam: a friend's "URGENT:
     flight moved" scores 0.71, "ASAP: need your signature" 0.34, and the urgent rule's bound (under 0.3)

@@ -14,6 +14,12 @@ A mail the person took out of Junk (the same bytes as one the spam route filed t
 not filed there again, by the model, spamd or a header, nor asked about: `signals.rescued`, and the rules
 and the intent model place it.
 
+Mail of the backlog (`data.backlog`: weeks old, read with `assist ingest imap --backlog`) is not asked
+about as "might be spam": the person kept it in their INBOX all that while, which says what they think
+of it, and a month of backlog asked dozens of such questions. What the model is sure of still goes to
+Junk. Only mail ingestion marks mail so (by the server's arrival date), and only mail ingestion makes
+a mail: a feed's item cannot be one.
+
 Only a verdict of spam is ever taken from a header: every header can be written by the sender, and a
 spammer who writes "X-Spam-Flag: YES" files their own mail in Junk. A verdict of "not spam" is
 ignored, and so is a `data.spamd` when no spamd is configured (a task document cannot vouch for itself).
@@ -117,7 +123,7 @@ class SpamPolicy:
             intent = self._intent("fallback", by, p, evidence, threshold)
             intent["reason"] = f"from someone you wrote to, yet {by[5:]} says spam (model {p:.2f}); held for a person"
             return signals, intent
-        if p >= self.hold and not known:
+        if p >= self.hold and not known and data.get("backlog") is not True:
             intent = self._intent("fallback", "spam:model", p, evidence, threshold)
             margin = f"; a list's or bulk mail goes to Junk unasked from {threshold:.2f}" if p >= self.threshold else ""
             intent["reason"] = f"might be spam (model {p:.2f}{margin}); held for a person"

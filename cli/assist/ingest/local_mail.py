@@ -139,7 +139,7 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
             if digest in seen:
                 continue
             doc = _event(sink, f"mbox://{path.resolve()}#{key}", raw, size, f"mbox:{path.resolve()}:{digest}")
-            if _delivered(box, key, doc) < day_ago:
+            if _delivered(box, key) < day_ago:
                 done.backlog += 1
                 from_the_backlog(doc)
             pending.append((digest, doc))
@@ -152,23 +152,18 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
 _FROM_LINE_DATE = re.compile(r"\b([A-Z][a-z]{2}) +(\d{1,2}) (\d{1,2}):(\d{2})(?::(\d{2}))?(?: +\S+)? +(\d{4})\s*$")
 
 
-def _delivered(box: mailbox.mbox, key: str, doc: dict) -> float:
+def _delivered(box: mailbox.mbox, key: str) -> float:
     """When an mbox message was delivered: the date of its From_ line, which the delivery agent writes
     (`From ana@example.org Thu Nov 26 08:15:00 2026`, in local time as most do; a day's cut-off does not
-    mind a zone's hours); else its Date header (the sender's word: a mail dated old only waits longer);
-    else now."""
-    from ..timeutil import parse_rfc3339
-
+    mind a zone's hours); now when it has none (its Date header is the sender's to write)."""
     with box.get_file(key, from_=True) as file:
         line = file.readline(200).decode("ascii", "replace").strip()
     found = _FROM_LINE_DATE.search(line)
     if found:
         month, day, hour, minute, second, year = found.groups()
         with contextlib.suppress(ValueError):
-            parsed = time.strptime(f"{year} {month} {day} {hour}:{minute}:{second or 0}", "%Y %b %d %H:%M:%S")
-            return time.mktime(parsed)
-    with contextlib.suppress(ValueError, TypeError):
-        return parse_rfc3339(doc["data"]["date"]) / 1000
+            return time.mktime(time.strptime(f"{year} {month} {day} {hour}:{minute}:{second or 0}",
+                                             "%Y %b %d %H:%M:%S"))
     return time.time()
 
 
