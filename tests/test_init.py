@@ -58,6 +58,9 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert r.code == 0, r.err
     assert "assist.toml: written" in r.out and "is there" in r.out
     assert "what would happen to the newest 3 message(s)" in r.out and "triage" in r.out
+    old = next(line for line in r.out.splitlines() if "the budget meeting 9" in line)  # last year's: not read
+    assert "left alone by the first run (over a day old; --backlog reads it)" in old, old
+    assert "left alone" not in next(line for line in r.out.splitlines() if "the budget meeting 2" in line)
     assert "the first run reads the 3 message(s) that arrived in the last day; 1 older one(s) are left alone" \
         in r.out, r.out
     assert "correspondents: 1 address(es) you wrote to, from 1 sent message(s)" in r.out

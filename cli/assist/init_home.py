@@ -178,9 +178,13 @@ def keep_password(home: Path, mail: MailAccount) -> str | None:
 
 
 def newest(config: Any, count: int) -> tuple[list[dict[str, Any]], tuple[int, int]]:
-    """The newest `count` messages of the configured IMAP account as events, and how many messages the
-    first run reads and leaves alone (ingest/imap.py), read-only: nothing is marked seen, and
-    ingestion's own state is not touched."""
+    """The newest `count` messages of the configured IMAP account as events (one over a day old as the
+    backlog it is to the first run), and how many messages the first run reads and leaves alone
+    (ingest/imap.py), read-only: nothing is marked seen, and ingestion's own state is not touched."""
+    import imaplib
+    import time
+
+    from .ingest.events import FIRST_BACKLOG_S, from_the_backlog
     from .ingest.imap import first_run_share
     from .ingest.mail import parse_message
     from .mail import configured_account, imap_reading
@@ -193,11 +197,14 @@ def newest(config: Any, count: int) -> tuple[list[dict[str, Any]], tuple[int, in
         uids = (data[0] or b"").split()[-count:]
         events = []
         for uid in uids:
-            _, parts = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
-            raw = next((p[1] for p in parts if isinstance(p, tuple)), None)
-            if raw is not None:
-                events.append(normalize({"type": "email.received", "source": "imap:preview",
-                                         "data": parse_message(raw)}, source="imap:preview"))
+            _, parts = conn.uid("FETCH", uid.decode(), "(INTERNALDATE BODY.PEEK[])")
+            part = next((p for p in parts if isinstance(p, tuple)), None)
+            if part is not None:
+                event = normalize({"type": "email.received", "source": "imap:preview",
+                                   "data": parse_message(part[1])}, source="imap:preview")
+                arrived = imaplib.Internaldate2tuple(part[0])
+                old = arrived is not None and time.mktime(arrived) < time.time() - FIRST_BACKLOG_S
+                events.append(from_the_backlog(event) if old else event)  # as --backlog would read it
         return events, share
 
 
@@ -217,10 +224,12 @@ def preview(config: Any, events: list[dict[str, Any]]) -> list[tuple[str, str, s
             continue
         route = (task.get("intent") or {}).get("route", "?")
         if isinstance(outcome, Hold):
-            rows.append((task["data"].get("subject", ""), route, "held for you to route"))
-            continue
-        planned = plan(task, config)
-        what = ", ".join(f"{a['type']} ({a['status'].replace('_', ' ')})" for a in planned) or "a summary only"
+            what = "held for you to route"
+        else:
+            planned = plan(task, config)
+            what = ", ".join(f"{a['type']} ({a['status'].replace('_', ' ')})" for a in planned) or "a summary only"
+        if task["data"].get("backlog"):
+            what += "; left alone by the first run (over a day old; --backlog reads it)"
         rows.append((task["data"].get("subject", ""), route, what))
     return rows
 
