@@ -161,3 +161,53 @@ def test_stages_are_checked(home, cli):
     assert bad.code == 2 and "unknown stage(s) think" in bad.err
     order = cli(["work", "--stages", "run,classify"])
     assert order.code == 2 and "in the order classify, prompt, run, act" in order.err
+
+
+def test_a_second_cron_worker_steps_aside_while_one_drains_the_queue(home):
+    """cron starts `assist work --from inbox --once` every five minutes (`assist init`'s lines). A
+    backlog takes hours, and every tick started one more worker on the same queue, each loading the
+    model (2.4 GB) on the same two cores, until memory ran out. A `--once` worker that finds another one
+    draining its queue on this machine steps aside at once (exit 0, said); the one draining takes what
+    arrives meanwhile too. Here the first worker is busy in a webhook that answers when the test says."""
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from conftest import ASSIST, wait_for
+
+    release, calls = threading.Event(), []
+
+    class Held(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(self.path)
+            release.wait(60)
+            self.send_response(200)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Held)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    (home / "assist.toml").write_text(FAST_CONFIG + f'[routes.hook]\nactions = ["webhook.post"]\n'
+                                      f'fixed = [{{type = "webhook.post", args = {{url = "{url}/t", body = {{}}}}}}]\n'
+                                      f'[actions.webhook]\nallow = ["{url}/*"]\n')
+    tasks = [{"type": "tick", "data": {"n": n}, "intent": {"route": "hook"}} for n in range(5)]
+    assert run(["enqueue", "--queue", "inbox"], jsonl(*tasks)).code == 0
+    first = subprocess.Popen([ASSIST, "work", "--from", "inbox", "--once", "--stages", "act", "-j", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: calls, what="the first worker at work", timeout=120)
+        second = run(["work", "--from", "inbox", "--once", "--stages", "act"])
+        assert second.code == 0, second.err
+        assert "another worker is draining queue inbox on this machine" in second.err, second.err
+        assert len(calls) == 1  # the first's one task in hand; the second took nothing
+    finally:
+        release.set()
+        first.wait(120)
+        server.shutdown()
+    assert first.returncode == 0, first.stderr.read()
+    assert run(["work", "--from", "inbox", "--once", "--stages", "act"]).code == 0  # the next tick: none left
+    assert len(run(["queue", "ls", "--queue", "inbox", "--state", "done", "--json"]).json()) == 5

@@ -17,7 +17,8 @@ def stage_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--to", "dest", metavar="QUEUE", default=None, callback=queue_name,
                      help="Put results in this queue instead of writing them to stdout."),
         click.option("--once/--follow", default=True, show_default=True,
-                     help="With --from: drain the ready tasks then exit, or keep waiting for new ones."),
+                     help="With --from: drain the ready tasks (and what arrives meanwhile) then exit, or keep waiting "
+                          "for new ones. A --once worker steps aside while another drains the same queue here."),
         click.option("--concurrency", "-j", type=click.IntRange(1, 256), default=None,
                      help="Tasks (or batches) worked on at once (default: 1; assist work: 2)."),
         click.option("--timeout", "timeout", metavar="DURATION", default=None,
@@ -50,7 +51,8 @@ def run_stage(stage: Any, *, source: str | None, dest: str | None, once: bool, c
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timeout") from None
     options = RunOptions(source=source, dest=dest, once=once, concurrency=concurrency or 1, timeout_s=timeout_s,
-                         dead_letter=dead_letter, rejects_path=rejects, hold_queue=hold_queue)
+                         dead_letter=dead_letter, rejects_path=rejects, hold_queue=hold_queue,
+                         alone=bool(source and once))
     runner = Runner(stage, load(), options)
     code = runner.run()
     if runner.stuck:  # a stage's thread still runs, maybe in C (llama.cpp): the interpreter's shutdown would

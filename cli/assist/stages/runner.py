@@ -49,6 +49,7 @@ class RunOptions:
     rejects_path: str | None = None
     hold_queue: str | None = None  # reading stdin: the queue that keeps held tasks (default: the stage's)
     pass_on: bool = True  # False: finished tasks stay in the source queue's done/ only (assist ask)
+    alone: bool = False  # --once from a queue: step aside while another such worker of this home drains it
 
 
 @dataclass
@@ -339,6 +340,11 @@ class Runner:
     # -- queue mode ---------------------------------------------------------------------------------
 
     def run_queue(self) -> int:
+        draining = self._draining_alone() if self.opts.alone else None
+        if self.opts.alone and draining is None:
+            sys.stderr.write(f"assist {self.stage.name}: another worker is draining queue {self.opts.source} on this "
+                             "machine (it takes what arrives meanwhile too); this one steps aside\n")
+            return errors.OK
         queue = self.backend.queue(self.opts.source)  # type: ignore[arg-type]
         self._reap(queue)
         if not self.opts.once:
@@ -352,6 +358,21 @@ class Runner:
                 w.join()
         queue.close()
         return self.counts.exit_code()
+
+    def _draining_alone(self) -> Any:
+        """The lock a `--once` worker holds while it drains its queue, one worker per stage and queue of
+        this home (cron starts one every few minutes; a backlog takes hours, and each would load the
+        model); None when another holds it. The system lets go of it when the process ends, however."""
+        from filelock import FileLock, Timeout
+
+        folder = self.config.home / "state"
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder / f"draining-{self.stage.name}-{self.opts.source}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return None
+        return lock
 
     def _heartbeating(self, queue: Any) -> Any:
         """A context in which the leases of the batches being worked on are renewed."""
