@@ -87,6 +87,8 @@ from = "assistant@example.org"
     [msg] = messages
     [task] = run(["queue", "ls", "--state", "failed", "--json"]).json()
     assert msg["To"] == "me@example.org" and msg["Subject"] == "assist: a task failed in queue run"
+    # a robot's mail (RFC 3834): no vacation reply answers it, and assist reading it back takes it for bulk
+    assert msg["Auto-Submitted"] == "auto-generated"
     body = msg.get_payload(decode=True).decode()
     assert task["id"] in body and "models.nowhere" in body and f"assist queue retry {task['id']}" in body
     assert "secret body" not in body

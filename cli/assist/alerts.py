@@ -155,6 +155,7 @@ class Alerts:
         msg["From"] = smtp.get("from", "assist@localhost")
         msg["To"] = self.settings["email"]
         msg["Subject"] = title
+        msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to it; read back, it is bulk
         msg.set_content(body)
         smtp_send(msg, smtp, section_secret(smtp, self.config.home))
 
