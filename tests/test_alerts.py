@@ -182,6 +182,21 @@ def test_config_check_names_what_alerts_miss(home):
     assert "alerts.webhook: notify has webhook but no URL" in r.err and "[actions.smtp], which has no host" in r.err
 
 
+def test_config_check_warns_of_desktop_alerts_with_nothing_to_show_them(home, tmp_path, monkeypatch):
+    """Desktop alerts on a machine without notify-send (a server, a home copied from a laptop) fail, each
+    one a warning in a log nobody reads: `config check` says so, and how to get it."""
+    (home / "assist.toml").write_text('[alerts]\nnotify = ["desktop"]\n')
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    monkeypatch.setenv("PATH", str(bare))  # no notify-send there (assist itself is run by its full path)
+    r = run(["config", "check"])
+    assert r.code == 0 and "alerts.notify: desktop, but notify-send is not installed" in r.err, r.err
+    (bare / "notify-send").write_text("#!/bin/sh\n")  # stands in for the desktop's notification service
+    (bare / "notify-send").chmod(0o755)
+    r = run(["config", "check"])
+    assert r.code == 0 and "notify-send" not in r.err, r.err
+
+
 def test_a_task_whose_worker_died_on_its_last_attempt_raises_an_alert(home, hooks):
     from assist.config_file import load
     url, received = hooks

@@ -141,6 +141,12 @@ def warnings(raw: dict[str, Any], path: Path) -> list[str]:
         from .act.executors.shell import warnings as shell_warnings
 
         out += shell_warnings(allow)
+    if "desktop" in raw.get("alerts", {}).get("notify", []):
+        import shutil
+
+        if shutil.which("notify-send") is None:
+            out.append("alerts.notify: desktop, but notify-send is not installed here, so no desktop alert can be "
+                       "shown (apt install libnotify-bin; or a webhook or email instead: docs/management.md)")
     for name, route in raw.get("routes", {}).items():
         acting = [str(a.get("type")) for a in route.get("fixed", []) if isinstance(a, dict)
                   and "data.message_id" in str(a.get("args")) and str(a.get("type")).startswith(("email.", "gmail."))]
