@@ -211,3 +211,14 @@ def test_a_second_cron_worker_steps_aside_while_one_drains_the_queue(home):
     assert first.returncode == 0, first.stderr.read()
     assert run(["work", "--from", "inbox", "--once", "--stages", "act"]).code == 0  # the next tick: none left
     assert len(run(["queue", "ls", "--queue", "inbox", "--state", "done", "--json"]).json()) == 5
+
+
+def test_a_worker_that_cannot_take_the_draining_lock_drains_all_the_same(home):
+    """The lock a `--once` worker steps aside by cannot be had (its file cannot be made: here a folder
+    stands in its way): the worker says so in its log and drains the queue as before, rather than stop."""
+    assert run(["enqueue", "--queue", "q"], jsonl({"type": "t"}, {"type": "t"})).code == 0
+    (home / "state" / "draining-passthrough-q.lock").mkdir(parents=True)
+    r = run(["stage", "passthrough", "--from", "q", "--once"])
+    assert r.code == 0 and "Traceback" not in r.err, r.err
+    assert len(run(["queue", "ls", "--queue", "q", "--state", "done", "--json"]).json()) == 2
+    assert "draining_unlocked" in (home / "logs" / "passthrough.jsonl").read_text()

@@ -366,12 +366,15 @@ class Runner:
         from filelock import FileLock, Timeout
 
         folder = self.config.home / "state"
-        folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(folder / f"draining-{self.stage.name}-{self.opts.source}.lock"))
         try:
+            folder.mkdir(parents=True, exist_ok=True)
             lock.acquire(timeout=0)
         except Timeout:
             return None
+        except OSError as exc:  # no lock to be had (a read-only home): drain all the same, as before locks
+            self.log.warning("draining_unlocked", queue=self.opts.source, error=_error_text(exc))
+            return folder
         return lock
 
     def _heartbeating(self, queue: Any) -> Any:
