@@ -90,12 +90,14 @@ class Alerts:
         """A task held for a person: an alert when its actions wait for approval (a reply drafted, a flag),
         or for any hold with `held = "all"`; never for `assist ask`'s own, which the person is told of at
         the terminal. Why a task is held names actions and routes, not the content."""
+        policy = self.settings.get("held", "approvals")
+        if not self.channels or policy == "none" or doc.get("source") == "ask":
+            return
         from .act.approvals import waiting
 
-        policy = self.settings.get("held", "approvals")
         actions = doc.get("actions")
         waits = waiting(actions) if isinstance(actions, list) and reason.startswith("awaiting approval") else []
-        if not self.channels or policy == "none" or (policy == "approvals" and not waits) or doc.get("source") == "ask":
+        if policy == "approvals" and not waits:
             return
         self._send({"kind": "task_held", "task": doc.get("id"), "queue": queue, "type": doc.get("type"),
                     "route": (doc.get("intent") or {}).get("route"), "waiting": waits, "reason": reason[:500]})

@@ -115,6 +115,7 @@ class Runner:
         self._watchdog = Watchdog()
         self.restart = False  # stopped to start again with an edited assist.toml (run_stage does it)
         self._config_watch: Any = None
+        self._draining: Any = None  # a --once worker's lock on its queue (_drain_alone)
         if options.source and not options.once:
             self._config_watch = ConfigWatch(config.home, self.log, stage.name)
 
@@ -340,8 +341,7 @@ class Runner:
     # -- queue mode ---------------------------------------------------------------------------------
 
     def run_queue(self) -> int:
-        draining = self._draining_alone() if self.opts.alone else None
-        if self.opts.alone and draining is None:
+        if self.opts.alone and not self._drain_alone():
             sys.stderr.write(f"assist {self.stage.name}: another worker is draining queue {self.opts.source} on this "
                              "machine (it takes what arrives meanwhile too); this one steps aside\n")
             return errors.OK
@@ -359,23 +359,23 @@ class Runner:
         queue.close()
         return self.counts.exit_code()
 
-    def _draining_alone(self) -> Any:
-        """The lock a `--once` worker holds while it drains its queue, one worker per stage and queue of
-        this home (cron starts one every few minutes; a backlog takes hours, and each would load the
-        model); None when another holds it. The system lets go of it when the process ends, however."""
+    def _drain_alone(self) -> bool:
+        """Take the lock a `--once` worker holds while it drains its queue, one worker per stage and queue
+        of this home (cron starts one every few minutes; a backlog takes hours, and each would load the
+        model); False when another holds it. It is kept for the life of the process, and the system lets
+        go of it when the process ends, however it ends."""
         from filelock import FileLock, Timeout
 
         folder = self.config.home / "state"
-        lock = FileLock(str(folder / f"draining-{self.stage.name}-{self.opts.source}.lock"))
+        self._draining = FileLock(str(folder / f"draining-{self.stage.name}-{self.opts.source}.lock"))
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            lock.acquire(timeout=0)
+            self._draining.acquire(timeout=0)
         except Timeout:
-            return None
+            return False
         except OSError as exc:  # no lock to be had (a read-only home): drain all the same, as before locks
             self.log.warning("draining_unlocked", queue=self.opts.source, error=_error_text(exc))
-            return folder
-        return lock
+        return True
 
     def _heartbeating(self, queue: Any) -> Any:
         """A context in which the leases of the batches being worked on are renewed."""
