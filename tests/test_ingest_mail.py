@@ -602,6 +602,41 @@ def test_the_first_run_reads_the_last_day_not_years_of_inbox(home, imap_server, 
     assert "4 of them from the backlog" in everything.err, everything.err
 
 
+def test_a_renumbered_folder_does_not_read_the_same_mail_twice(home, imap_server, monkeypatch):
+    """The server gives the folder new UIDs (UIDVALIDITY: the mailbox rebuilt, restored or migrated), so
+    every message has a new UID and a new task id. A run then reads again what arrived since the last run
+    less a margin for clocks: the mail of those minutes that the last run read came again as new tasks,
+    summarised into the note again and a second reply drafted for the person to approve. A mail read
+    before (its Message-ID, or its bytes when it has none) is not read again. Dovecot renumbers the
+    folder for real here: its UID list and indexes removed, as a rebuild does."""
+    now = time.time()
+
+    def deliver(n: int, age_s: float, message_id: bool = True) -> None:
+        header = f"Message-ID: <r{n}@example.org>\r\n" if message_id else ""
+        imap_server.deliver(f"{header}Subject: m{n}\r\n\r\nhi {n}\r\n".encode(), n, arrived=now - age_s)
+
+    deliver(0, 120)
+    deliver(1, 60, message_id=False)
+    monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
+    args = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap_server.port),
+            "--user", imap_server.user, "--once", "--to", "inbox"]
+    first = run(args)
+    assert first.code == 0 and "2 event(s)" in first.err, first.err
+
+    state = next((home / "state").glob("imap-*.json"))
+    before = orjson.loads(state.read_bytes())["uidvalidity"]
+    time.sleep(1.1)  # dovecot takes the time as the new UIDVALIDITY
+    for index in imap_server.maildir.glob("dovecot*"):
+        index.unlink()  # the folder rebuilt: dovecot numbers its messages anew
+    deliver(2, 0)
+    again = run(args)
+    assert again.code == 0 and "renumbered the folder" in again.err, again.err
+    assert orjson.loads(state.read_bytes())["uidvalidity"] != before
+    assert "1 event(s)" in again.err and "2 read before" in again.err, again.err
+    rows = run(["queue", "ls", "--json"]).json()
+    assert sorted(r["about"] for r in rows) == ["m0", "m1", "m2"], rows
+
+
 def backlog(r) -> list[str]:
     """The subjects of the mail a run read as backlog: marked so, and queued behind new mail."""
     out = []

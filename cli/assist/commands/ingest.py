@@ -276,7 +276,7 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
         _done(config, "imap", polled.sent)
         if polled.backlog:
             click.echo(f"assist ingest imap: {polled.from_the_backlog()}", err=True)
-        if polled.left:
+        if polled.left or polled.repeated:
             click.echo(f"assist ingest imap: {polled.left_alone()}", err=True)
         return
     import signal

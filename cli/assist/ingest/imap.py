@@ -11,12 +11,15 @@ as far back as asked, as backlog (events.from_the_backlog: served after new mail
 every new UID is read, whatever its date (a mail moved back into the folder keeps its old one). If the
 server's UIDVALIDITY changes (the folder rebuilt or moved: every UID is new), what arrived since the
 last run (less a margin for clocks) is read again and the rest is left alone, not the whole folder once
-more.
+more; of what is read again, a mail an earlier run read (its Message-ID, or its bytes when it has none,
+kept for the mail read in the last 2 x REBUILT_MARGIN_S: `read_lately`) is skipped, since under its new UID it
+would be a new task, summarised and answered a second time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import imaplib
 import re
 import time
@@ -39,13 +42,15 @@ REBUILT_MARGIN_S = 600.0  # a rebuilt folder is read from the last run less this
 @dataclass
 class Polled(Read):
     rebuilt: bool = False  # the server gave the folder new UIDs since the last run: `left` were read before
+    repeated: int = 0  # of the rebuilt folder's recent mail, those an earlier run read (skipped)
 
     def left_alone(self) -> str:
         if not self.rebuilt:
             return super().left_alone()
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.before))
-        return (f"the server renumbered the folder (UIDVALIDITY); {self.left} message(s) that arrived before "
-                f"{when}, read before, are not read again")
+        skipped = [f"{self.left} message(s) that arrived before {when}"] if self.left else []
+        skipped += [f"{self.repeated} read before (the same Message-ID) since"] if self.repeated else []
+        return f"the server renumbered the folder (UIDVALIDITY); {' and '.join(skipped)} are not read again"
 
 
 def _select(conn: imaplib.IMAP4, folder: str) -> int:
@@ -67,6 +72,8 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
         began = time.time()
         saved = state.load()
         polled = Polled()
+        read_lately = {k: float(v) for k, v in dict(saved.get("read_lately") or {}).items()
+                  if float(v) >= began - 2 * REBUILT_MARGIN_S}  # fingerprint -> when the run that read it began
         fresh = saved.get("uidvalidity") != uidvalidity  # the first run, or every UID is new
         if fresh:
             polled.rebuilt = "at" in saved
@@ -99,12 +106,22 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
         with accepted_only(state, sink):
             for start in range(0, len(todo), BATCH):
                 chunk = todo[start: start + BATCH]
-                events = [_fetch(conn, account, uid, uidvalidity, sink.config, uid in old) for uid in chunk]
-                sink.send([e for e in events if e is not None])
-                polled.backlog += sum(1 for e in events if e is not None and e["data"].get("backlog"))
-                state.save({**saved, "last_uid": max(last, chunk[-1])})
-                polled.sent += len(chunk)
-            done = {"uidvalidity": uidvalidity, "last_uid": max([last, *uids]), "at": began}
+                events = []
+                for fetched in (_fetch(conn, account, uid, uidvalidity, sink.config, uid in old) for uid in chunk):
+                    if fetched is None:
+                        continue  # expunged since the search
+                    doc, fingerprint = fetched
+                    if polled.rebuilt and fingerprint in read_lately:
+                        polled.repeated += 1  # read before under its old UID
+                        continue
+                    if not doc["data"].get("backlog"):  # mail of weeks ago is not what a rebuild reads again
+                        read_lately[fingerprint] = began
+                    events.append(doc)
+                sink.send(events)
+                polled.backlog += sum(1 for e in events if e["data"].get("backlog"))
+                state.save({**saved, "last_uid": max(last, chunk[-1]), "read_lately": read_lately})
+                polled.sent += len(events)
+            done = {"uidvalidity": uidvalidity, "last_uid": max([last, *uids]), "at": began, "read_lately": read_lately}
             state.save({**done, "left": left} if left else done)
         return polled
     finally:
@@ -143,7 +160,9 @@ def _arrived(conn: imaplib.IMAP4, through: int, since: float) -> dict[int, float
 
 
 def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int,
-           config: Config, backlog: bool = False) -> dict[str, Any] | None:
+           config: Config, backlog: bool = False) -> tuple[dict[str, Any], str] | None:
+    """The event of one message, and what tells it from others whatever its UID: a hash of its
+    Message-ID, or of its bytes when it has none."""
     # the message's size, and its bytes up to the cap (a partial fetch): a huge one is read from its start
     status, data = conn.uid("FETCH", str(uid), f"(RFC822.SIZE BODY.PEEK[]<0.{message.MAX_MESSAGE_BYTES}>)")
     part = next((part for part in data if isinstance(part, tuple)), None)
@@ -154,7 +173,9 @@ def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int
     doc = event("email.received", source, message.mail_data(part[1], config, int(size.group(1)) if size else None),
                 key=source)
     doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity}
-    return from_the_backlog(doc) if backlog else doc
+    message_id = doc["data"].get("message_id")
+    told_by = message_id.encode("utf-8", "replace") if isinstance(message_id, str) and message_id else part[1]
+    return (from_the_backlog(doc) if backlog else doc), hashlib.sha256(told_by).hexdigest()[:16]
 
 
 def _logout(conn: imaplib.IMAP4) -> None:
