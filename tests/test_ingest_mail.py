@@ -447,6 +447,48 @@ def test_maildir_and_mbox_ingest_each_message_once(home, tmp_path):
     assert run(["ingest", "maildir", str(tmp_path / "nope")]).code == 2
 
 
+def test_what_left_a_maildir_or_an_mbox_is_forgotten_and_a_file_hidden_once_is_not_read_again(home, tmp_path):
+    """The state kept every message key a Maildir ever had (and every digest of an mbox), so it grew with
+    each mail for as long as assist ran, and was read and written whole on each run. What is missing from
+    two listings in a row (deleted, moved to another folder, an mbox compacted) is forgotten. Once is not
+    enough: a mail program renaming a file (its flags) while the folder is listed can hide it from that
+    listing, and a mail read again is a new summary and a second reply draft."""
+    folder = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True)
+    for name in ("a", "b", "c"):
+        mail = f"Message-ID: <{name}@example.org>\nSubject: {name}\n\nhi\n"
+        (folder / "new" / f"{name}.host").write_bytes(mail.encode())
+    args = ["ingest", "maildir", str(folder)]
+    assert len(run(args).lines) == 3
+    state = next((home / "state").glob("maildir-*.json"))
+
+    (folder / "new" / "b.host").unlink()  # deleted by the person
+    (folder / "new" / "c.host").rename(tmp_path / "c.host")  # out of sight for one listing (a rename)
+    assert run(args).lines == []
+    (tmp_path / "c.host").rename(folder / "cur" / "c.host:2,S")  # back, read and flagged by a mail program
+    again = run(args)
+    assert again.code == 0 and again.lines == [], again.lines  # c is not read a second time
+    assert orjson.loads(state.read_bytes())["seen"] == ["a.host", "c.host"]  # b is forgotten
+    (folder / "new" / "a.host").unlink()
+    (folder / "cur" / "c.host:2,S").unlink()
+    run(args)
+    run(args)
+    assert orjson.loads(state.read_bytes()) == {"seen": []}
+
+    mb = mailbox.mbox(str(tmp_path / "box.mbox"))
+    for n in range(3):
+        mb.add(f"Message-ID: <m{n}@example.org>\nSubject: m{n}\n\nhi {n}\n".encode())
+    mb.flush()
+    box = ["ingest", "mbox", str(tmp_path / "box.mbox")]
+    assert len(run(box).lines) == 3
+    mbox_state = next((home / "state").glob("mbox-*.json"))
+    mb.remove(next(iter(mb.keys())))  # the person deleted the first message; the mbox is rewritten
+    mb.flush()
+    assert run(box).lines == [] and run(box).lines == []
+    assert len(orjson.loads(mbox_state.read_bytes())["seen"]) == 2
+
+
 def test_an_mbox_archives_old_mail_is_the_backlog(home, tmp_path):
     """`assist ingest mbox` reads an archive whole: last year's "URGENT" from a correspondent got a flag
     and a reply draft, and years of mail kept new mail waiting. A message delivered (its From_ line, which

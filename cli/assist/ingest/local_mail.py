@@ -1,5 +1,12 @@
 """`assist ingest mbox FILE` and `assist ingest maildir DIR`: mail already on this machine, each message
-ingested once across runs (the state remembers which)."""
+ingested once across runs (the state remembers which).
+
+What the state remembers does not grow for ever: a message missing from two listings in a row (deleted,
+moved to another folder, an mbox compacted) is forgotten (`forget_gone`). Once is not enough: a mail
+program renaming a Maildir file while the folder is listed can hide it from that listing, and a message
+read again would be a new task. One that comes back after that is read as new, as a mail moved back into
+an IMAP folder is.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +28,21 @@ from .mail import mail_data, read_start
 BATCH = 200
 
 
+def forget_gone(known: list[set[str]], present: set[str], gone_before: list[str]) -> set[str]:
+    """Drop from each set of `known` what was missing from the last listing (`gone_before`) and is missing
+    from this one (`present`) too; returns what is missing for the first time, for the state to keep."""
+    missing = set().union(*known) - present
+    for keys in known:
+        keys.difference_update(missing.intersection(gone_before))
+    return missing.difference(gone_before)
+
+
+def _maildir_state(seen: set[str], left: set[str], gone: set[str]) -> dict[str, list[str]]:
+    out = {"seen": sorted(seen)}
+    out |= {"left": sorted(left)} if left else {}
+    return out | ({"gone": sorted(gone)} if gone else {})
+
+
 def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None = None) -> tuple[Read, list[str]]:
     """Messages in a Maildir's new/ and cur/ not seen before (by their unique file name key): (what was
     read, what could not be, each as "new/NAME: why"; tried again on the next run). The first run reads
@@ -33,6 +55,7 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
     seen, left = set(saved.get("seen", [])), set(saved.get("left", []))
     # a key is a file's name, kept in the state as text (writable: a name that is not UTF-8 made so)
     found = maildir_files(folder)
+    gone = forget_gone([seen, left], {writable(k) for k in found}, saved.get("gone", []))
     keys = sorted(k for k in found if writable(k) not in seen and writable(k) not in left)
     done = Read()
     first_run = not saved
@@ -43,7 +66,7 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
             keys = [k for k in keys if k not in older]
             left = {writable(k) for k in older}
             done.left = len(older)
-            state.save({"seen": sorted(seen), "left": sorted(left)})
+            state.save(_maildir_state(seen, left, gone))
         else:  # the ones left alone, as far back as asked
             keys = sorted({*keys, *(k for k in found if writable(k) in left
                                     and _arrived(folder / found[k]) >= done.before)})
@@ -73,8 +96,10 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
             sink.send(events)
             seen.update(writable(read))
             left.difference_update(writable(read))
-            state.save({"seen": sorted(seen), "left": sorted(left)} if left else {"seen": sorted(seen)})
+            state.save(_maildir_state(seen, left, gone))
             count += len(read)
+        if saved and _maildir_state(seen, left, gone) != saved:  # what went, though nothing came
+            state.save(_maildir_state(seen, left, gone))
     done.sent = count
     return done, unreadable
 
@@ -129,13 +154,16 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
         raise UsageError(f"{path}: no such mbox file" if not path.exists() else f"{path}: not an mbox file")
     box = mailbox.mbox(str(path), create=False)
     state = State(home, f"mbox-{safe_name(str(path.resolve()))}")
-    seen = set(state.load().get("seen", []))
+    saved = state.load()
+    seen = set(saved.get("seen", []))
+    present: set[str] = set()
     pending: list[tuple[str, dict]] = []
     done, day_ago = Read(), time.time() - FIRST_BACKLOG_S
     with accepted_only(state, sink):
         for key in box.keys():  # noqa: SIM118 - iterating a mailbox gives messages
             raw, size = _read(box, key)
             digest = hashlib.sha256(raw if size == len(raw) else raw + b"%d" % size).hexdigest()[:32]
+            present.add(digest)
             if digest in seen:
                 continue
             doc = _event(sink, f"mbox://{path.resolve()}#{key}", raw, size, f"mbox:{path.resolve()}:{digest}")
@@ -146,6 +174,10 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
             if len(pending) >= BATCH:
                 done.sent += _flush(pending, seen, sink, state)
         done.sent += _flush(pending, seen, sink, state)
+        gone = forget_gone([seen], present, saved.get("gone", []))
+        final = {"seen": sorted(seen)} | ({"gone": sorted(gone)} if gone else {})
+        if final != saved:
+            state.save(final)
     return done
 
 
