@@ -674,7 +674,9 @@ def test_the_inbox_note_says_when_the_provider_could_not_confirm_the_sender(home
     line: the person's provider checked it and said so at the top of the mail (Authentication-Results:
     dmarc=fail), and "Inbox summary" showed the entry as the boss's. The entry says the provider could
     not confirm it; a mail that passed, one whose only such header is lower down (the sender's own, under
-    the provider's), and one with none say nothing."""
+    the provider's), and one with none say nothing. A provider's header is long (Gmail's names each DKIM
+    signature and explains its SPF check before the DMARC result): only its first 300 characters were
+    read, and a failure at its end went unsaid."""
     from assist.init_home import template
 
     (tmp_path / "vault").mkdir()
@@ -682,7 +684,12 @@ def test_the_inbox_note_says_when_the_provider_could_not_confirm_the_sender(home
     mails = [("dmarc=fail (p=NONE) header.from=corp.example", ""),
              ("spf=pass dkim=pass header.d=corp.example; dmarc=pass header.from=corp.example", ""),
              ("spf=pass dkim=pass dmarc=pass header.from=corp.example", "dmarc=fail header.from=corp.example"),
-             (None, "")]
+             (None, ""),
+             ("\n\tdkim=pass header.i=@corp.example header.s=s2026 header.b=Qx7vPz3k;\n\tdkim=pass"
+              " header.i=@bounces.relay.example header.s=s1 header.b=Lm9TnR2a;\n\tspf=pass (mx.provider.example:"
+              " domain of bounces+4242-abcd-boss=corp.example@bounces.relay.example designates 203.0.113.25 as"
+              " permitted sender) smtp.mailfrom=\"bounces+4242-abcd-boss=corp.example@bounces.relay.example\";"
+              "\n\tdmarc=fail (p=NONE sp=NONE dis=NONE) header.from=corp.example", "")]
     box = tmp_path / "in.mbox"
     box.write_text("".join(
         "From boss@corp.example Fri Dec  4 09:00:00 2026\n"
@@ -700,9 +707,10 @@ def test_the_inbox_note_says_when_the_provider_could_not_confirm_the_sender(home
     assert r.code == 0, r.err
     note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
     lines = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
-    assert len(lines) == 4, lines
-    assert lines[0].endswith("(look: the provider could not confirm it is from corp.example: dmarc=fail)")
-    assert [line.endswith("wired today.") for line in lines[1:]] == [True, True, True], lines
+    assert len(lines) == 5, lines
+    unconfirmed = "(look: the provider could not confirm it is from corp.example: dmarc=fail)"
+    assert lines[0].endswith(unconfirmed) and lines[4].endswith(unconfirmed), lines
+    assert [line.endswith("wired today.") for line in lines[1:4]] == [True, True, True], lines
     from assist.lookalikes import sender  # a home made before: `data.from | sender_lookalike`, the From line only
 
     told = "from x@evil.example, whose name reads as boss@corp.example"

@@ -259,7 +259,7 @@ def mail_facts(msg: Message) -> dict[str, Any]:
     verdict = _provider_spam(headers)
     if verdict:
         facts["provider_spam"] = verdict
-    auth = _authentication(headers.get("authentication-results", ""))
+    auth = _authentication(_header(msg, "authentication-results") or "")  # whole: the verdict comes last
     if auth:
         facts["authentication"] = auth
     return facts
