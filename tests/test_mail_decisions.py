@@ -1031,6 +1031,56 @@ def spam_score(intent: dict) -> float:
     return intent["spam"]["model"] if "spam" in intent else intent["signals"]["spam"]
 
 
+GMAIL_LIKE = ('namespace inbox {\n  inbox = yes\n  mailbox "Spam" {\n    special_use = \\Junk\n    auto = create\n  }\n'
+              '  mailbox "Brouillons" {\n    special_use = \\Drafts\n    auto = create\n  }\n}\n')
+
+
+def test_junk_and_drafts_are_the_folders_the_server_marks_so_when_none_has_the_name(home, monkeypatch):
+    """Gmail's Junk is "[Gmail]/Spam" and its drafts "[Gmail]/Drafts" (Fastmail's "Spam", a French
+    Outlook's "Courrier indésirable" and "Brouillons"), while the shipped spam route files in "Junk" and
+    `assist init` writes drafts = "Drafts". assist made folders of those names: spam in a "Junk" folder
+    beside the real one, reply drafts where no mail client shows drafts, and `assist classify junk`
+    reading an empty "Junk" while the person moved spam into the real one. When no folder has the name,
+    the one the server marks (RFC 6154 \\Junk, \\Drafts) is used, as the Sent folder already was."""
+    imap = start_dovecot(extra_conf=GMAIL_LIKE)
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap, drafts="Drafts") + """
+[routes.urgent]
+actions = ["email.draft"]
+[[routes.urgent.fixed]]
+type = "email.draft"
+args.to = "{{ data.from }}"
+args.subject = "Re: {{ data.subject }}"
+args.body = "On it."
+args.in_reply_to = "{{ data.message_id }}"
+[[rules]]
+name = "urgent"
+route = "urgent"
+match = {field = "data.subject", regex = "URGENT"}
+""")
+        ham = (FIXTURES / "ham" / "00010.eml").read_bytes()  # "SA CGI Configurator Scripts", 0.11 spam
+        spam = (FIXTURES / "spam" / "00008.eml").read_bytes()
+        urgent = b"From: Ana <ana@example.org>\r\nMessage-ID: <u1@example.org>\r\nSubject: URGENT: keys\r\n\r\nhi\r\n"
+        ham_id, spam_id = message_from_bytes(ham)["Message-ID"], message_from_bytes(spam)["Message-ID"]
+        for n, raw in enumerate((ham, spam, urgent)):
+            imap.deliver(raw, n + 1)
+        placed = {d["data"]["message_id"]: d for d in one_run(home)}
+        assert placed[spam_id]["intent"]["route"] == "spam"
+        assert placed[spam_id]["actions"][0]["result"]["to"] == "Spam", placed[spam_id]["actions"]
+        [draft] = placed["<u1@example.org>"]["actions"]
+        assert draft["status"] == "done" and draft["result"]["folder"] == "Brouillons", draft
+        assert folder_ids(imap, "Spam") == [spam_id] and folder_ids(imap, "Brouillons")
+        assert not folder_ids(imap, "Junk") and not folder_ids(imap, "Drafts")  # no folder made beside them
+
+        person_moves(imap, ham_id, "INBOX", "Spam")
+        learned = run(["classify", "junk"])
+        assert learned.code == 0, learned.err
+        assert "read 2 message(s) in Spam; 1 you moved there learned as spam" in learned.out, learned.out
+    finally:
+        imap.stop()
+
+
 def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home, monkeypatch):
     """The person drags a mail assist filed in Junk back to the inbox: the next run must not file it in
     Junk again (it would fight the person for ever), and the spam model learns it as not spam. The

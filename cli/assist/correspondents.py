@@ -76,7 +76,7 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     from email.parser import BytesHeaderParser
 
     from .errors import AssistError, UsageError
-    from .mail import configured_account, imap_folder, imap_reading, marked_sent_folder
+    from .mail import configured_account, imap_folder, imap_reading, marked_folder
 
     section = config.action_section("imap")
     if not section.get("host"):
@@ -87,7 +87,7 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     sent_to: list[str] = []
     with imap_reading(account, f"the Sent folder {name!r}") as conn:
         status, _ = conn.select(imap_folder(name), readonly=True)
-        marked = marked_sent_folder(conn) if status != "OK" and folder is None else None
+        marked = marked_folder(conn, "Sent") if status != "OK" and folder is None else None
         if marked is not None:
             name = marked
             status, _ = conn.select(imap_folder(name), readonly=True)

@@ -61,11 +61,11 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
     """What the person did with each held mail, read-only: (what is to be done, how many still wait)."""
     import re
 
-    from .act.executors.email_imap import find, folder_exists, gone_from, reply_in, sent_folder
+    from .act.executors.email_imap import find, gone_from, reply_in, sent_folder
     from .decide.engine import DecisionEngine
     from .decide.spam_policy import spam_route_name
     from .errors import UsageError
-    from .junk_folder import moved_example, route_folders
+    from .junk_folder import moved_example, on_server, route_folders
     from .mail import configured_account, imap_reading
     from .message_id import PATTERN
     from .queue.admin import about
@@ -80,14 +80,14 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
     out: list[Handled] = []
     with imap_reading(configured_account(config), "the held mail's folders") as conn:
         sent = sent_folder(conn, config.action_section("imap"))
-        present = {folder for folder in folders if folder_exists(conn, folder)}
+        folders = on_server(conn, folders)  # the route's "Junk" is Gmail's "[Gmail]/Spam"
         for queue, doc in held:
             data, task_type, subject = doc["data"], str(doc.get("type", "")), about(doc)
             named = data["message_id"] if re.match(PATTERN, data["message_id"]) else None  # else: not searched
             gone = gone_from(conn, str(data["imap"].get("folder")), data)
             if gone:
                 route = (doc.get("intent") or {}).get("route")
-                into = next((folder for folder in sorted(present) if named and folders[folder] != route
+                into = next((folder for folder in sorted(folders) if named and folders[folder] != route
                              and takes(config.routes.get(folders[folder], {}), task_type)
                              and find(conn, folder, named)), None)
                 if into is not None and route == "fallback":

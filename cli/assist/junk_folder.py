@@ -53,6 +53,21 @@ def route_folders(config: Config, junk: str | None = None) -> dict[str, str]:
     return {folder: names[0] for folder, names in found.items() if len(names) == 1}
 
 
+def on_server(conn: Any, folders: dict[str, str], as_named: str | None = None) -> dict[str, str]:
+    """`folders` ({name: route}) by the names the server has for them: a route's "Junk" is the folder it
+    marks \\Junk where it has no "Junk" (Gmail's "[Gmail]/Spam": mail.folder_on_server); `as_named` is
+    taken as it is (a folder named on the command line). A folder not made yet is left out, and so is one
+    two routes' names come to."""
+    from .mail import folder_on_server
+
+    found: dict[str, list[str]] = {}
+    for name, route in folders.items():
+        there = name if name == as_named else folder_on_server(conn, name)
+        if there is not None:
+            found.setdefault(there, []).append(route)
+    return {there: routes[0] for there, routes in found.items() if len(set(routes)) == 1}
+
+
 @dataclass
 class Placed:
     """What classify did with the mail of the last `keep_done`, from the finished tasks of every queue (a
@@ -126,7 +141,7 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[FolderMov
     feedback = Feedback(config.home)
     out: list[FolderMoves] = []
     with imap_reading(account, repr(sorted(folders))) as conn:
-        for name, route in folders.items():
+        for name, route in on_server(conn, folders, folder).items():
             found = _moved_there(conn, name, route, route == spam_route, done, since, config)
             if found is None:
                 if name == folder:

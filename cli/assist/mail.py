@@ -139,19 +139,50 @@ def _short(exc: Exception) -> str:
     return text.decode(errors="replace") if isinstance(text, bytes) else str(text)
 
 
-def marked_sent_folder(conn: Any) -> str | None:
-    """The name of the folder the server marks \\Sent (RFC 6154 special use), if one is."""
+# The names a route or [actions.imap] gives a folder of a special use (RFC 6154), in any case: where the
+# server has no folder of that name, the one it marks with that use is meant (Gmail's "[Gmail]/Spam" for
+# "Junk", a French Outlook's "Brouillons" for "Drafts")
+SPECIAL_USES = {"junk": "Junk", "spam": "Junk", "drafts": "Drafts", "sent": "Sent", "trash": "Trash",
+                "archive": "Archive"}
+
+
+def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | None:
+    """`named` when the server has a folder of that name; else the folder it marks with `use` (by
+    default the special use the name is well known for: SPECIAL_USES); else None."""
+    if folder_exists(conn, named):
+        return named
+    use = use or SPECIAL_USES.get(named.strip().lower())
+    return marked_folder(conn, use) if use else None
+
+
+def folder_exists(conn: Any, name: str) -> bool:
+    """Whether the server has a folder of exactly this name (a "*" or "%" in it is a wildcard to LIST,
+    not a match; INBOX in any case is INBOX)."""
+    return any(listed == name or listed.upper() == name.upper() == "INBOX"
+               for _, listed in _listing(conn, imap_folder(name)))
+
+
+def marked_folder(conn: Any, use: str) -> str | None:
+    """The name of the folder the server marks with `use` ("Sent", "Junk", "Drafts": RFC 6154 special
+    use), if one is."""
+    flag = b"\\" + use.lower().encode()
+    return next((name for flags, name in _listing(conn, '"*"') if flag in flags), None)
+
+
+def _listing(conn: Any, pattern: str) -> list[tuple[list[bytes], str]]:
+    """(flags in lower case, name as imap_folder sends it again) of each folder a LIST finds."""
     import re
 
-    status, lines = conn.list()
+    status, lines = conn.list('""', pattern)
+    out = []
     for line in lines if status == "OK" else []:
         found = re.match(rb'\(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (.+)$', line) if isinstance(line, bytes) else None
-        if found and b"\\sent" in found.group(1).lower().split():
+        if found:
             name = found.group(2).strip()
             if name.startswith(b'"') and name.endswith(b'"'):
                 name = re.sub(rb'\\(.)', rb"\1", name[1:-1])
-            return folder_name(name.decode("utf-8", "replace"))  # as imap_folder will send it again
-    return None
+            out.append((found.group(1).lower().split(), folder_name(name.decode("utf-8", "replace"))))
+    return out
 
 
 def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:

@@ -150,30 +150,34 @@ def reply_in(conn: imaplib.IMAP4, folder: str | None, message_id: str) -> str | 
 def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
     """The folder `[actions.imap] sent` names ("Sent"), else the one the server marks \\Sent, as `assist
     classify correspondents` reads it."""
-    from ...mail import marked_sent_folder
+    from ...mail import folder_on_server
 
-    named = imap.get("sent", "Sent")
-    return named if folder_exists(conn, named) else marked_sent_folder(conn)
+    return folder_on_server(conn, imap.get("sent", "Sent"), "Sent")
 
 
 @executor("email.move", {"required": ["message_id", "to"],
                          "properties": {"message_id": MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    from ...mail import folder_on_server
+
     with session(ctx) as conn:
         source = args.get("from") or mail_folder(ctx.task)
+        to = folder_on_server(conn, args["to"])  # "Junk" is Gmail's "[Gmail]/Spam" (mail.SPECIAL_USES)
         uid = one(conn, source, args["message_id"])
         if uid is None:
-            if folder_exists(conn, args["to"]) and one(conn, args["to"], args["message_id"], readonly=True):
+            if to is not None and one(conn, to, args["message_id"], readonly=True):
                 return {"already": True, **_filed(ctx)}  # moved before (a retry)
             if gone_from(conn, source, ctx.task.get("data")):
                 return {"gone": GONE.format(folder=source)}
             raise ActionError(f"email: no message {args['message_id']} in {source}")
-        conn.create(_q(args["to"]))  # fails harmlessly when it exists
+        if to is None:
+            to = args["to"]
+            conn.create(_q(to))  # fails harmlessly when it was made meanwhile
         conn.select(_q(source))
-        status, _ = conn.uid("MOVE", uid.decode(), _q(args["to"]))
+        status, _ = conn.uid("MOVE", uid.decode(), _q(to))
         if status != "OK":
-            raise ActionError(f"email: the server refused to move it to {args['to']!r}")
-    return {"moved": 1, "to": args["to"], **_filed(ctx)}
+            raise ActionError(f"email: the server refused to move it to {to!r}")
+    return {"moved": 1, "to": to, **_filed(ctx)}
 
 
 def gone_from(conn: imaplib.IMAP4, folder: str, data: Any) -> bool | None:
@@ -236,7 +240,9 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                                          "body": {"type": "string", "maxLength": 5_000_000},
                                          "in_reply_to": MESSAGE_ID, "references": REFERENCES}})
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    folder = ctx.section("imap").get("drafts", "Drafts")
+    from ...mail import folder_on_server
+
+    named = ctx.section("imap").get("drafts", "Drafts")
     msg = EmailMessage()
     msg["From"] = ctx.section("smtp").get("from") or ctx.section("imap").get("username", "")
     msg["To"] = args["to"]
@@ -251,15 +257,15 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
             if args.get("in_reply_to") else None
         if replied:
             return {"replied": replied, "not_drafted": REPLIED}
-        if folder_exists(conn, folder) and find(conn, folder, msg["Message-ID"]):
+        folder = folder_on_server(conn, named, "Drafts")
+        if folder is not None and find(conn, folder, msg["Message-ID"]):
             return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
-        conn.create(_q(folder))
+        if folder is None:
+            folder = named
+            conn.create(_q(folder))
         status, _ = conn.append(_q(folder), "(\\Draft)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
         if status != "OK":
             raise ActionError(f"email: the server refused the draft in {folder!r}")
         return {"folder": folder, "message_id": msg["Message-ID"]}
 
 
-def folder_exists(conn: imaplib.IMAP4, folder: str) -> bool:
-    status, data = conn.list('""', _q(folder))
-    return status == "OK" and bool(data and data[0])
