@@ -94,6 +94,46 @@ def test_move_flag_and_draft_over_imap(mail):
     conn.logout()
 
 
+def test_a_copy_of_a_mail_is_filed_by_the_uid_it_was_read_from(mail, home):
+    """The same mail twice in the INBOX under one Message-ID: the list's copy and the one sent to the
+    person (Cc), as most providers keep them (Gmail keeps one). Filing the list's copy searched by
+    Message-ID, found two and refused as ambiguous: the task failed, and the person was alerted, for
+    every reply in a list thread they were in. Ingestion noted the UID each copy was read from: that
+    copy is filed, the other stays. Without a UID to tell by, two are still refused."""
+    imap, _ = mail
+    direct = (b"Message-ID: <t1@lists.example.org>\r\nSubject: Re: the release\r\nFrom: Bo <bo@example.org>\r\n"
+              b"\r\nShip it.\r\n")
+    imap.deliver(direct.replace(b"Subject:", b"List-Id: <dev.lists.example.org>\r\nSubject:"), 1)
+    imap.deliver(direct, 2)
+    config = home / "assist.toml"
+    config.write_text(config.read_text() + """
+[routes.lists]
+actions = ["email.move"]
+[[routes.lists.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Lists"
+""")
+    ingested = run(["ingest", "imap", "--once"])
+    assert ingested.code == 0 and len(ingested.lines) == 2, ingested.err
+    [listed] = [e for e in ingested.lines if e["data"]["headers"].get("list-id")]
+    r = run(["act"], jsonl(listed | {"intent": {"route": "lists"}}))
+    assert r.code == 0, r.err
+    assert r.lines[0]["actions"][0]["result"]["moved"] == 1
+    conn = imap_session(imap)
+    conn.select('"Lists"')
+    _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (LIST-ID)])")
+    assert b"dev.lists.example.org" in data[0][1]
+    conn.select("INBOX")
+    _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[HEADER])")
+    assert len([p for p in data if isinstance(p, tuple)]) == 1 and b"List-Id" not in data[0][1]
+    conn.append("INBOX", None, None, direct)  # a third copy, and a task that names no UID
+    conn.logout()
+    unnoted = {"type": "email.received", "intent": {"route": "lists"}, "data": {"message_id": "<t1@lists.example.org>"}}
+    refused = run(["act"], jsonl(unnoted))
+    assert refused.code == 1 and "ambiguous, nothing done" in refused.err, refused.err
+
+
 def test_a_mail_whose_message_id_carries_a_comment_is_filed(mail, home):
     """A relay may write a comment after the Message-ID (`<id@host> (added by postmaster@...)`, as one
     spam of the corpus has): read as the whole line, it was no Message-ID, and the spam route's move of the

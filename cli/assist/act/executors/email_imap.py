@@ -8,7 +8,8 @@ account is `[actions.imap]`: host, port, security, username, token (or password_
 A Message-ID comes from a mail, so from anyone: it must have the strict form `<left@right>` (act/headers.py)
 and is sent as a quoted string. IMAP's HEADER search matches substrings, so every message it finds is
 checked for that exact Message-ID, and an action goes ahead only on exactly one message: none is "not
-found", several are "ambiguous", and nothing is moved or flagged.
+found"; of several, the one the task's mail was read from (the UID ingestion noted), else "ambiguous",
+and nothing is moved or flagged.
 """
 
 from __future__ import annotations
@@ -97,13 +98,31 @@ def _headers(conn: imaplib.IMAP4, uid: bytes, fields: str) -> Any:
     return BytesHeaderParser().parsebytes(raw) if status == "OK" and raw is not None else None
 
 
-def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = False) -> bytes | None:
-    """The UID of the one message with this Message-ID, None when there is none; several are refused."""
+def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = False, data: Any = None) -> bytes | None:
+    """The UID of the one message with this Message-ID, None when there is none. Of several (a list's
+    copy of a mail and the one sent to the person share it), the one the task's mail was read from
+    (`data.imap`: this folder, this UIDVALIDITY, that UID among them); else several are refused."""
     uids = find(conn, folder, message_id, readonly=readonly)
+    noted = _noted_uid(conn, folder, data) if len(uids) > 1 else None
+    if noted in uids:
+        return noted
     if len(uids) > 1:
         raise ActionError(f"email: {len(uids)} messages in {folder} have the Message-ID {message_id}; "
                           "ambiguous, nothing done")
     return uids[0] if uids else None
+
+
+def _noted_uid(conn: imaplib.IMAP4, folder: str, data: Any) -> bytes | None:
+    """The UID ingestion noted for a task's mail (data.imap) when it is of this folder, selected, under
+    the UIDVALIDITY it has now."""
+    noted = data.get("imap") if isinstance(data, dict) else None
+    if not isinstance(noted, dict) or noted.get("folder") != folder:
+        return None
+    uid, validity = noted.get("uid"), noted.get("uidvalidity")
+    _, now = conn.response("UIDVALIDITY")
+    if type(uid) is not int or type(validity) is not int or not now or not now[-1] or int(now[-1]) != validity:
+        return None
+    return str(uid).encode()
 
 
 def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
@@ -163,7 +182,7 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
         source = args.get("from") or mail_folder(ctx.task)
         to = folder_on_server(conn, args["to"])  # "Junk" is Gmail's "[Gmail]/Spam" (mail.SPECIAL_USES)
-        uid = one(conn, source, args["message_id"])
+        uid = one(conn, source, args["message_id"], data=ctx.task.get("data"))
         if uid is None:
             if to is not None and one(conn, to, args["message_id"], readonly=True):
                 return {"already": True, **_filed(ctx)}  # moved before (a retry)
@@ -225,7 +244,7 @@ def _filed(ctx: ActionContext) -> dict[str, Any]:
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
         folder = args.get("folder") or mail_folder(ctx.task)
-        uid = one(conn, folder, args["message_id"])
+        uid = one(conn, folder, args["message_id"], data=ctx.task.get("data"))
         if uid is None:
             if gone_from(conn, folder, ctx.task.get("data")):
                 return {"gone": GONE.format(folder=folder)}
