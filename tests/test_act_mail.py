@@ -134,6 +134,47 @@ args.to = "Lists"
     assert refused.code == 1 and "ambiguous, nothing done" in refused.err, refused.err
 
 
+def test_folders_are_made_under_the_personal_namespace_of_a_server_that_has_one(home):
+    """Courier and Cyrus (and dovecot set up as they are) keep a person's folders under "INBOX." and
+    refuse any other: making "Lists" or "Junk" was refused ("Mailbox name should probably be prefixed
+    with: INBOX."), so every mail the shipped routes file failed. The server's personal namespace
+    (NAMESPACE, RFC 2342) is where a folder is looked for when it is not there by its name, and made."""
+    imap = start_dovecot(extra_conf='namespace inbox {\n  prefix = INBOX.\n  separator = .\n}\n')
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(imap_section(imap, drafts="Drafts") + """
+[routes.lists]
+actions = ["email.move", "email.draft"]
+""")
+        for n in range(3):
+            raw = f"Message-ID: <n{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@example.org\r\n\r\nhi\r\n"
+            imap.deliver(raw.encode(), n)
+        ingested = run(["ingest", "imap", "--once"])
+        assert ingested.code == 0 and len(ingested.lines) == 3, ingested.err
+
+        def filed(doc: dict, to: str) -> dict:
+            move = {"type": "email.move", "args": {"message_id": doc["data"]["message_id"], "to": to}}
+            return doc | {"intent": {"route": "lists"}, "result": {"parsed": {"actions": [move]}}}
+
+        first, second, third = sorted(ingested.lines, key=lambda d: d["data"]["subject"])
+        drafted = {"type": "email.draft", "args": {"to": "a@example.org", "subject": "Re: s2", "body": "Thanks!"}}
+        r = run(["act"], jsonl(filed(first, "Lists"), filed(second, "Lists"),
+                               third | {"intent": {"route": "lists"}, "result": {"parsed": {"actions": [drafted]}}}))
+        assert r.code == 0, r.err
+        assert [d["actions"][0]["result"].get("to") or d["actions"][0]["result"]["folder"] for d in r.lines] == \
+            ["INBOX.Lists", "INBOX.Lists", "INBOX.Drafts"]
+        conn = imap_session(imap)
+        assert conn.select('"INBOX.Lists"')[1] == [b"2"] and conn.select('"INBOX.Drafts"')[1] == [b"1"]
+        conn.create('"INBOX.Sent"')
+        conn.append('"INBOX.Sent"', None, None, b"From: me@example.org\r\nTo: Cy <cy@example.com>\r\n\r\nhi\r\n")
+        conn.logout()
+        people = run(["classify", "correspondents", "--from-sent"])  # [actions.imap] sent: "Sent"
+        assert people.code == 0 and "1 correspondent(s) kept" in people.out, people.err
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
 def test_a_mail_whose_message_id_carries_a_comment_is_filed(mail, home):
     """A relay may write a comment after the Message-ID (`<id@host> (added by postmaster@...)`, as one
     spam of the corpus has): read as the whole line, it was no Message-ID, and the spam route's move of the

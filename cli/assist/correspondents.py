@@ -76,7 +76,7 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     from email.parser import BytesHeaderParser
 
     from .errors import AssistError, UsageError
-    from .mail import configured_account, imap_folder, imap_reading, marked_folder
+    from .mail import configured_account, folder_on_server, imap_folder, imap_reading
 
     section = config.action_section("imap")
     if not section.get("host"):
@@ -86,11 +86,9 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
     own = ", ".join(filter(None, [config.action_section("smtp").get("from"), account.user]))
     sent_to: list[str] = []
     with imap_reading(account, f"the Sent folder {name!r}") as conn:
+        if folder is None:  # the configured name, under the person's namespace, or the one marked \Sent
+            name = folder_on_server(conn, name, "Sent") or name
         status, _ = conn.select(imap_folder(name), readonly=True)
-        marked = marked_folder(conn, "Sent") if status != "OK" and folder is None else None
-        if marked is not None:
-            name = marked
-            status, _ = conn.select(imap_folder(name), readonly=True)
         if status != "OK":
             raise UsageError(f"no folder {name!r} on {account.host}: give --folder, or set [actions.imap] sent")
         status, found = conn.uid("SEARCH", "ALL")

@@ -147,12 +147,30 @@ SPECIAL_USES = {"junk": "Junk", "spam": "Junk", "drafts": "Drafts", "sent": "Sen
 
 
 def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | None:
-    """`named` when the server has a folder of that name; else the folder it marks with `use` (by
-    default the special use the name is well known for: SPECIAL_USES); else None."""
-    if folder_exists(conn, named):
-        return named
+    """`named` when the server has a folder of that name, or has it under the person's namespace
+    ("INBOX.Lists": folder_to_make); else the folder it marks with `use` (by default the special use the
+    name is well known for: SPECIAL_USES); else None."""
+    for name in dict.fromkeys([named, folder_to_make(conn, named)]):
+        if folder_exists(conn, name):
+            return name
     use = use or SPECIAL_USES.get(named.strip().lower())
     return marked_folder(conn, use) if use else None
+
+
+def folder_to_make(conn: Any, named: str) -> str:
+    """Where a folder of this name is made: under the person's namespace when the server keeps their
+    folders under one (Courier and Cyrus: "INBOX.", NAMESPACE of RFC 2342) and refuses others."""
+    import re
+
+    if named.upper() == "INBOX":
+        return named
+    try:
+        status, data = conn.namespace()
+    except imaplib.IMAP4.error:  # a server without NAMESPACE
+        return named
+    personal = re.match(rb'\(\("((?:[^"\\]|\\.)*)"', data[0] or b"") if status == "OK" and data else None
+    prefix = folder_name(personal.group(1).decode("utf-8", "replace")) if personal else ""
+    return named if not prefix or named.upper().startswith(prefix.upper()) else prefix + named
 
 
 def folder_exists(conn: Any, name: str) -> bool:

@@ -177,7 +177,7 @@ def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
 @executor("email.move", {"required": ["message_id", "to"],
                          "properties": {"message_id": MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    from ...mail import folder_on_server
+    from ...mail import folder_on_server, folder_to_make
 
     with session(ctx) as conn:
         source = args.get("from") or mail_folder(ctx.task)
@@ -190,7 +190,7 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                 return {"gone": GONE.format(folder=source)}
             raise ActionError(f"email: no message {args['message_id']} in {source}")
         if to is None:
-            to = args["to"]
+            to = folder_to_make(conn, args["to"])
             conn.create(_q(to))  # fails harmlessly when it was made meanwhile
         conn.select(_q(source))
         status, _ = conn.uid("MOVE", uid.decode(), _q(to))
@@ -259,7 +259,7 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                                          "body": {"type": "string", "maxLength": 5_000_000},
                                          "in_reply_to": MESSAGE_ID, "references": REFERENCES}})
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    from ...mail import folder_on_server
+    from ...mail import folder_on_server, folder_to_make
 
     named = ctx.section("imap").get("drafts", "Drafts")
     msg = EmailMessage()
@@ -280,7 +280,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if folder is not None and find(conn, folder, msg["Message-ID"]):
             return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
         if folder is None:
-            folder = named
+            folder = folder_to_make(conn, named)
             conn.create(_q(folder))
         status, _ = conn.append(_q(folder), "(\\Draft)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
         if status != "OK":
