@@ -944,7 +944,7 @@ def test_smtp_with_auth(home, tmp_path, monkeypatch):
     inbox = Inbox()
 
     def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login == b"assistant" and auth_data.password == b"s3cret"
+        ok = auth_data.login == b"assistant" and auth_data.password in (b"s3cret", "pässwörd£".encode())
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
@@ -969,6 +969,16 @@ from = "assistant@example.org"
         r = act(send)
         assert r.code == 1 and "refused the login" in r.err and "wrong" not in r.err
         assert len(inbox.messages) == 1
+        # a password beyond ASCII (smtplib's login sends ASCII only: it raised UnicodeEncodeError) goes as
+        # UTF-8 (AUTH PLAIN, RFC 4616); a wrong one is refused like any other
+        monkeypatch.setenv("SMTP_PASSWORD", "pässwörd£")
+        r = act(task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s2", "body": "b"}}],
+                     route="r"))
+        assert r.code == 0 and len(inbox.messages) == 2, r.err
+        monkeypatch.setenv("SMTP_PASSWORD", "wrönġ")
+        r = act(task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s3", "body": "b"}}],
+                     route="r"))
+        assert r.code == 1 and "refused the login" in r.err and "Traceback" not in r.err, r.err
     finally:
         controller.stop()
 

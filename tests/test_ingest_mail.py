@@ -679,6 +679,25 @@ def test_a_renumbered_folder_does_not_read_the_same_mail_twice(home, imap_server
     assert sorted(r["about"] for r in rows) == ["m0", "m1", "m2"], rows
 
 
+def test_a_mail_password_beyond_ascii_logs_in(home, monkeypatch):
+    """A password with "ä" or "£" in it: imaplib's LOGIN sends ASCII only, and `assist ingest imap` (and
+    `assist init`, and every mail action) stopped with a UnicodeEncodeError traceback. It goes as UTF-8
+    (AUTHENTICATE PLAIN, RFC 4616); a wrong one is refused in one line."""
+    imap = start_dovecot(password="pässwörd£")
+    try:
+        imap.deliver(b"Message-ID: <p1@example.org>\r\nSubject: hi\r\n\r\nhi\r\n", 1)
+        args = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap.port), "--user", imap.user,
+                "--once"]
+        monkeypatch.setenv("ASSIST_IMAP_PASSWORD", "pässwörd£")
+        r = run(args)
+        assert r.code == 0 and [e["data"]["subject"] for e in r.lines] == ["hi"], r.err
+        monkeypatch.setenv("ASSIST_IMAP_PASSWORD", "wrönġ")
+        wrong = run(args)
+        assert wrong.code != 0 and "login as testuser refused" in wrong.err and "Traceback" not in wrong.err, wrong.err
+    finally:
+        imap.stop()
+
+
 def backlog(r) -> list[str]:
     """The subjects of the mail a run read as backlog: marked so, and queued behind new mail."""
     out = []

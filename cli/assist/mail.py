@@ -72,7 +72,10 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
             conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
             if account.security == "starttls":
                 conn.starttls(ssl_context=context)
-        conn.login(account.user, account.password)
+        if (account.user + account.password).isascii():
+            conn.login(account.user, account.password)
+        else:  # LOGIN is ASCII only in imaplib; PLAIN is UTF-8 (RFC 4616)
+            conn.authenticate("PLAIN", lambda _: _plain(account.user, account.password))
     except (TimeoutError, OSError) as exc:
         raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
     except imaplib.IMAP4.error as exc:
@@ -203,6 +206,24 @@ def _listing(conn: Any, pattern: str) -> list[tuple[list[bytes], str]]:
     return out
 
 
+def _plain(user: str, password: str) -> bytes:
+    """The SASL PLAIN message of a login (RFC 4616): UTF-8, so a password beyond ASCII goes as it is."""
+    return b"\0" + user.encode() + b"\0" + password.encode()
+
+
+def _smtp_login(server: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib's login, which sends ASCII only; beyond it, AUTH PLAIN in UTF-8."""
+    import base64
+
+    if (user + password).isascii():
+        server.login(user, password)
+        return
+    server.ehlo_or_helo_if_needed()
+    code, answer = server.docmd("AUTH", "PLAIN " + base64.b64encode(_plain(user, password)).decode())
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
+
+
 def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:
     """Send a message through the SMTP server of a config section ([actions.smtp]: host, port, security,
     username, cafile)."""
@@ -223,7 +244,7 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
                 server.starttls(context=context)
         try:
             if section.get("username"):
-                server.login(section["username"], password or "")
+                _smtp_login(server, section["username"], password or "")
             try:
                 server.send_message(msg)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
