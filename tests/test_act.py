@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -692,7 +693,7 @@ def test_the_inbox_note_says_when_the_provider_could_not_confirm_the_sender(home
               "\n\tdmarc=fail (p=NONE sp=NONE dis=NONE) header.from=corp.example", "")]
     box = tmp_path / "in.mbox"
     box.write_text("".join(
-        "From boss@corp.example Fri Dec  4 09:00:00 2026\n"
+        f"From boss@corp.example {time.asctime()}\n"  # delivered now: mail a day old is the backlog
         + (f"Authentication-Results: mx.provider.example; {top}\n" if top else "")
         + "Received: from mail.corp.example by mx.provider.example; Fri, 4 Dec 2026 09:00:00 +0000\n"
         + (f"Authentication-Results: mx.provider.example; {lower}\n" if lower else "")
