@@ -175,6 +175,42 @@ actions = ["email.move", "email.draft"]
         os.environ.pop("TEST_IMAP_PASSWORD", None)
 
 
+def test_a_mail_without_a_message_id_is_flagged_and_answered_in_a_draft(mail, home):
+    """A route's `{{ data.message_id }}` of a mail that has none is "": the flag is set on the mail the
+    task was read from (its UID), and a drafted reply is a new mail rather than a refused action (a mail
+    with no Message-ID cannot be replied to in its thread)."""
+    imap, _ = mail
+    imap.deliver(b"From: Ana <ana@example.org>\r\nSubject: URGENT: keys\r\n\r\nWhere are the keys?\r\n", 1)
+    config = home / "assist.toml"
+    config.write_text(config.read_text().replace('"2/h"', '"100/h"') + """
+[routes.urgent]
+actions = ["email.flag", "email.draft"]
+[[routes.urgent.fixed]]
+type = "email.flag"
+args.message_id = "{{ data.message_id }}"
+args.flag = "flagged"
+[[routes.urgent.fixed]]
+type = "email.draft"
+args.to = "{{ data.from }}"
+args.subject = "Re: {{ data.subject }}"
+args.body = "In the drawer."
+args.in_reply_to = "{{ data.message_id }}"
+""")
+    [event] = run(["ingest", "imap", "--once"]).lines
+    assert not event["data"].get("message_id")
+    r = run(["act"], jsonl(event | {"intent": {"route": "urgent"}}))
+    assert r.code == 0, r.err
+    assert [a["status"] for a in r.lines[0]["actions"]] == ["done", "done"], r.lines[0]["actions"]
+    conn = imap_session(imap)
+    conn.select("INBOX")
+    assert len(conn.uid("SEARCH", None, "FLAGGED")[1][0].split()) == 1
+    conn.select('"Drafts"')
+    _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    draft = message_from_bytes(data[0][1], policy=email_policy)
+    assert draft["To"] == "Ana <ana@example.org>" and draft["In-Reply-To"] is None and "drawer" in draft.get_content()
+    conn.logout()
+
+
 def test_a_mail_whose_message_id_carries_a_comment_is_filed(mail, home):
     """A relay may write a comment after the Message-ID (`<id@host> (added by postmaster@...)`, as one
     spam of the corpus has): read as the whole line, it was no Message-ID, and the spam route's move of the

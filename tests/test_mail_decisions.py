@@ -1081,6 +1081,28 @@ match = {field = "data.subject", regex = "URGENT"}
         imap.stop()
 
 
+def test_a_mail_without_a_message_id_is_filed_by_its_uid(home, monkeypatch):
+    """A mail can come without a Message-ID (a spammer's program, a script or a device wrote none, and not
+    every receiving server adds one: Postfix does not for mail from elsewhere), and the spam route names
+    the mail to move by it: the move was refused for an empty Message-ID, the task failed, the spam
+    stayed in the INBOX and the person was alerted. The mail is the one the task was read from (its UID,
+    data.imap), which the move and the flag use when there is no Message-ID to search for."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+        spam = raw_of("spam", 8, drop=("Message-ID",))
+        assert b"Message-ID" not in spam
+        imap.deliver(spam, 1)
+        [placed] = one_run(home)
+        assert placed["intent"]["route"] == "spam" and not placed["data"].get("message_id")
+        assert [(a["status"], a["result"]) for a in placed["actions"]] == [("done", {"moved": 1, "to": "Junk"})]
+        assert run(["queue", "ls", "--state", "failed", "--json"]).json() == []
+        assert len(folder_ids(imap, "Junk")) == 1 and folder_ids(imap, "INBOX") == []
+    finally:
+        imap.stop()
+
+
 def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home, monkeypatch):
     """The person drags a mail assist filed in Junk back to the inbox: the next run must not file it in
     Junk again (it would fight the person for ever), and the spam model learns it as not spam. The

@@ -31,6 +31,13 @@ FLAGS = {"seen": "\\Seen", "flagged": "\\Flagged", "answered": "\\Answered", "de
 GONE = "no longer in {folder}: moved or deleted in your mail client first, left there"
 REPLIED = "the mail has a reply in Sent already; not a second one"
 FOLDER = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\r\\n\"\\x00]+$"}
+# "" names the task's own mail by the UID it was read from: a mail without a Message-ID (a sender's
+# program wrote none, and not every server adds one), as a route's fixed `{{ data.message_id }}`
+# renders it. A model's action names its task's own Message-ID or nothing (act/plan.py own_message), so
+# "" comes from a route's configuration only. A draft's in_reply_to of "" is no thread: a mail without
+# a Message-ID cannot be answered in its own.
+THIS_OR_MESSAGE_ID = {"anyOf": [MESSAGE_ID, {"const": ""}]}
+_OWN = "(the task's own, by the UID it was read from: it has no Message-ID)"
 
 
 def account(ctx: ActionContext) -> Any:
@@ -101,7 +108,14 @@ def _headers(conn: imaplib.IMAP4, uid: bytes, fields: str) -> Any:
 def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = False, data: Any = None) -> bytes | None:
     """The UID of the one message with this Message-ID, None when there is none. Of several (a list's
     copy of a mail and the one sent to the person share it), the one the task's mail was read from
-    (`data.imap`: this folder, this UIDVALIDITY, that UID among them); else several are refused."""
+    (`data.imap`: this folder, this UIDVALIDITY, that UID among them); else several are refused. An
+    empty message_id (THIS_OR_MESSAGE_ID) is the task's mail by that UID alone, when it is still there."""
+    if message_id == "":
+        if conn.select(_q(folder), readonly=readonly)[0] != "OK":
+            raise ActionError(f"email: no folder {folder!r}")
+        uid = _noted_uid(conn, folder, data)
+        status, found = conn.uid("SEARCH", "UID", uid.decode()) if uid else ("NO", [b""])
+        return uid if status == "OK" and uid in (found[0] or b"").split() else None
     uids = find(conn, folder, message_id, readonly=readonly)
     noted = _noted_uid(conn, folder, data) if len(uids) > 1 else None
     if noted in uids:
@@ -175,7 +189,7 @@ def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
 
 
 @executor("email.move", {"required": ["message_id", "to"],
-                         "properties": {"message_id": MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
+                         "properties": {"message_id": THIS_OR_MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
@@ -188,7 +202,7 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                 return {"already": True, **_filed(ctx)}  # moved before (a retry)
             if gone_from(conn, source, ctx.task.get("data")):
                 return {"gone": GONE.format(folder=source)}
-            raise ActionError(f"email: no message {args['message_id']} in {source}")
+            raise ActionError(f"email: no message {args['message_id'] or _OWN} in {source}")
         if to is None:
             to = folder_to_make(conn, args["to"])
             conn.create(_q(to))  # fails harmlessly when it was made meanwhile
@@ -239,7 +253,7 @@ def _filed(ctx: ActionContext) -> dict[str, Any]:
 
 
 @executor("email.flag", {"required": ["message_id", "flag"],
-                         "properties": {"message_id": MESSAGE_ID, "folder": FOLDER,
+                         "properties": {"message_id": THIS_OR_MESSAGE_ID, "folder": FOLDER,
                                         "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}})
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
@@ -248,7 +262,7 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         if uid is None:
             if gone_from(conn, folder, ctx.task.get("data")):
                 return {"gone": GONE.format(folder=folder)}
-            raise ActionError(f"email: no message {args['message_id']} in {folder}")
+            raise ActionError(f"email: no message {args['message_id'] or _OWN} in {folder}")
         op = "-FLAGS.SILENT" if args.get("unset") else "+FLAGS.SILENT"
         conn.uid("STORE", uid.decode(), op, f"({FLAGS[args['flag']]})")
         return {"flagged": 1, "flag": args["flag"], "unset": bool(args.get("unset"))}
@@ -257,7 +271,7 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 @executor("email.draft", {"required": ["to", "subject", "body"],
                           "properties": {"to": ADDRESS, "subject": HEADER_TEXT,
                                          "body": {"type": "string", "maxLength": 5_000_000},
-                                         "in_reply_to": MESSAGE_ID, "references": REFERENCES}})
+                                         "in_reply_to": THIS_OR_MESSAGE_ID, "references": REFERENCES}})
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
