@@ -211,6 +211,41 @@ args.in_reply_to = "{{ data.message_id }}"
     conn.logout()
 
 
+def test_a_task_acts_on_its_own_copy_and_not_on_another_left_in_its_place(mail, home):
+    """Two copies under one Message-ID (the list's and the one sent to the person), and the person files
+    the list's in their mail client before assist's move comes to it: the search found the other copy,
+    the one left in the INBOX, and filed that in Lists in its place. A task acts on the mail it was read
+    from (its UID): gone, it is left to the person, and the other copy stays."""
+    imap, _ = mail
+    direct = (b"Message-ID: <t2@lists.example.org>\r\nSubject: Re: the release\r\nFrom: Bo <bo@example.org>\r\n"
+              b"\r\nShip it.\r\n")
+    imap.deliver(direct.replace(b"Subject:", b"List-Id: <dev.lists.example.org>\r\nSubject:"), 1)
+    imap.deliver(direct, 2)
+    config = home / "assist.toml"
+    config.write_text(config.read_text() + """
+[routes.lists]
+actions = ["email.move"]
+[[routes.lists.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Lists"
+""")
+    ingested = run(["ingest", "imap", "--once"])
+    [listed] = [e for e in ingested.lines if e["data"]["headers"].get("list-id")]
+    conn = imap_session(imap)
+    conn.create('"Archive"')
+    conn.select("INBOX")
+    assert conn.uid("MOVE", str(listed["data"]["imap"]["uid"]), '"Archive"')[0] == "OK"  # the person files it
+    r = run(["act"], jsonl(listed | {"intent": {"route": "lists"}}))
+    assert r.code == 0, r.err
+    assert "gone" in r.lines[0]["actions"][0]["result"], r.lines[0]["actions"]
+    conn.select("INBOX")
+    _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[HEADER])")
+    assert len([p for p in data if isinstance(p, tuple)]) == 1 and b"List-Id" not in data[0][1]  # still there
+    assert conn.select('"Lists"')[0] != "OK" or conn.select('"Lists"')[1] == [b"0"]
+    conn.logout()
+
+
 def test_a_mail_whose_message_id_carries_a_comment_is_filed(mail, home):
     """A relay may write a comment after the Message-ID (`<id@host> (added by postmaster@...)`, as one
     spam of the corpus has): read as the whole line, it was no Message-ID, and the spam route's move of the

@@ -8,8 +8,8 @@ account is `[actions.imap]`: host, port, security, username, token (or password_
 A Message-ID comes from a mail, so from anyone: it must have the strict form `<left@right>` (act/headers.py)
 and is sent as a quoted string. IMAP's HEADER search matches substrings, so every message it finds is
 checked for that exact Message-ID, and an action goes ahead only on exactly one message: none is "not
-found"; of several, the one the task's mail was read from (the UID ingestion noted), else "ambiguous",
-and nothing is moved or flagged.
+found", several "ambiguous", and nothing is moved or flagged. The task's own mail needs no search: the
+UID ingestion noted (`one`), when it still holds that Message-ID.
 """
 
 from __future__ import annotations
@@ -106,20 +106,26 @@ def _headers(conn: imaplib.IMAP4, uid: bytes, fields: str) -> Any:
 
 
 def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = False, data: Any = None) -> bytes | None:
-    """The UID of the one message with this Message-ID, None when there is none. Of several (a list's
-    copy of a mail and the one sent to the person share it), the one the task's mail was read from
-    (`data.imap`: this folder, this UIDVALIDITY, that UID among them); else several are refused. An
-    empty message_id (THIS_OR_MESSAGE_ID) is the task's mail by that UID alone, when it is still there."""
+    """The UID of the message to act on. The task's own mail, where ingestion noted its UID (`data.imap`:
+    this folder, this UIDVALIDITY) and that UID holds this Message-ID (or message_id is "":
+    THIS_OR_MESSAGE_ID): None when it is gone, whatever other copy is there (a list's copy of a mail and
+    the one sent to the person share a Message-ID). Else the one message with this Message-ID a search
+    finds, None when none; several are refused as ambiguous."""
+    from ...message_id import message_id as normalized
+
+    if conn.select(_q(folder), readonly=readonly)[0] != "OK":
+        raise ActionError(f"email: no folder {folder!r}")
+    noted = _noted_uid(conn, folder, data)
+    if noted is not None:
+        headers = _headers(conn, noted, "MESSAGE-ID")
+        if headers is None:
+            return None  # moved or deleted since it was read
+        value = headers.get("Message-ID")
+        if (normalized(" ".join(str(value).split())) if value is not None else "") == message_id:
+            return noted
     if message_id == "":
-        if conn.select(_q(folder), readonly=readonly)[0] != "OK":
-            raise ActionError(f"email: no folder {folder!r}")
-        uid = _noted_uid(conn, folder, data)
-        status, found = conn.uid("SEARCH", "UID", uid.decode()) if uid else ("NO", [b""])
-        return uid if status == "OK" and uid in (found[0] or b"").split() else None
+        return None
     uids = find(conn, folder, message_id, readonly=readonly)
-    noted = _noted_uid(conn, folder, data) if len(uids) > 1 else None
-    if noted in uids:
-        return noted
     if len(uids) > 1:
         raise ActionError(f"email: {len(uids)} messages in {folder} have the Message-ID {message_id}; "
                           "ambiguous, nothing done")
