@@ -69,10 +69,11 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         imap.deliver(mail(6, "URGENT: your order has shipped"), 6)  # the urgent rule's, held for its draft
         odd = b"Message-ID: <h5@example.org> and then some\r\nSubject: Odd one\r\n\r\nMail number 5.\r\n"
         imap.deliver(odd, 5)  # a Message-ID no search may carry: looked at by its UID only
+        imap.deliver(b"From: Ann <ann@example.org>\r\nSubject: No id\r\n\r\nMail number 7.\r\n", 7)  # none at all
         assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
         assert run(["work", "--from", "inbox", "--once"]).code == 0
         waiting = held(home)
-        assert sorted(waiting) == ["Lunch?", "Minutes", "Odd one", "Photos", "URGENT: the contract",
+        assert sorted(waiting) == ["Lunch?", "Minutes", "No id", "Odd one", "Photos", "URGENT: the contract",
                                    "URGENT: your order has shipped", "Your receipt"]
         assert waiting["URGENT: the contract"]["intent"]["route"] == "answer"  # its draft waits
 
@@ -90,6 +91,8 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         _, found = conn.uid("SEARCH", None, "SUBJECT", '"Odd one"')
         conn.uid("MOVE", found[0], '"Receipts"')  # where no Message-ID search can confirm it
         conn.uid("STORE", uids[1], "+FLAGS.SILENT", "(\\Deleted)")  # deleted
+        _, found = conn.uid("SEARCH", None, "SUBJECT", '"No id"')
+        conn.uid("STORE", found[0], "+FLAGS.SILENT", "(\\Deleted)")  # deleted too
         conn.expunge()
         conn.uid("MOVE", uids[4], '"Archive"')  # archived: no route files there
         conn.uid("MOVE", uids[6], '"Receipts"')  # not urgent: a receipt, the person says
@@ -99,7 +102,7 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
 
         dry = run(["queue", "tidy", "--dry-run"])
         assert dry.code == 0, dry.err
-        assert len(held(home)) == 7  # nothing done
+        assert len(held(home)) == 8  # nothing done
         said = run(["queue", "tidy"])
         assert said.code == 0, said.err
         assert dry.out.replace("would be ", "").splitlines()[:-1] == said.out.splitlines()[:-1]
@@ -109,6 +112,7 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         assert any("Lunch?" in line and "closed" in line and "moved or deleted" in line for line in lines), lines
         assert any("Minutes" in line and "closed" in line for line in lines), lines
         assert any("Odd one" in line and "closed" in line for line in lines), lines
+        assert any("No id" in line and "closed" in line and "moved or deleted" in line for line in lines), lines
         assert any("your order has shipped" in line and "closed" in line and "into Receipts" in line
                    and "learned as receipts" in line for line in lines), lines
         assert any("URGENT" in line and "closed" in line and "<reply@phone.example>" in line for line in lines), lines
@@ -124,7 +128,7 @@ def test_held_mail_the_person_handled_in_their_mail_client_is_no_longer_asked_ab
         history = run(["classify", "history", "--json"]).json()  # learned as the person's corrections
         assert history[-1]["by_route"] == {"receipts": 2} and receipt["intent"]["learned"] is True, history
         closed = [orjson.loads(p.read_bytes()) for p in (home / "spool" / "inbox" / "cancelled").glob("*.json")]
-        assert len(closed) == 5 and all("handled in your mail client" in t["meta"]["last_error"] for t in closed)
+        assert len(closed) == 6 and all("handled in your mail client" in t["meta"]["last_error"] for t in closed)
     finally:
         imap.stop()
 

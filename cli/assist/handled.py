@@ -52,7 +52,7 @@ def held_mail(backend: Backend, queues: list[str]) -> list[tuple[str, dict[str, 
                 continue
             data = doc.get("data")
             if str(doc.get("type", "")).startswith("email.") and isinstance(data, dict) \
-                    and isinstance(data.get("imap"), dict) and isinstance(data.get("message_id"), str):
+                    and isinstance(data.get("imap"), dict):  # a mail without a Message-ID is told by its UID
                 found.append((name, doc))
     return found
 
@@ -83,7 +83,8 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
         folders = on_server(conn, folders)  # the route's "Junk" is Gmail's "[Gmail]/Spam"
         for queue, doc in held:
             data, task_type, subject = doc["data"], str(doc.get("type", "")), about(doc)
-            named = data["message_id"] if re.match(PATTERN, data["message_id"]) else None  # else: not searched
+            named = data.get("message_id")
+            named = named if isinstance(named, str) and re.match(PATTERN, named) else None  # else: not searched
             gone = gone_from(conn, str(data["imap"].get("folder")), data)
             if gone:
                 route = (doc.get("intent") or {}).get("route")
