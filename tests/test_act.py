@@ -984,6 +984,40 @@ from = "assistant@example.org"
         controller.stop()
 
 
+def test_an_address_beyond_ascii_the_smtp_server_cannot_take_is_a_failure_not_an_unknown(home):
+    """A reply to "jörg@exämple.de" through a server that does not take addresses beyond ASCII (no
+    SMTPUTF8, RFC 6531; aiosmtpd set up so): nothing was sent, yet it was reported as a connection lost
+    while sending, "it may have gone out", and retried and looked for in Sent until the attempts ran out.
+    It is a failure that says why, at once; a name beyond ASCII with an ASCII address goes as before."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        _beyond_ascii(home, controller, inbox)
+    finally:
+        controller.stop()
+
+
+def _beyond_ascii(home, controller, inbox) -> None:
+    (home / "assist.toml").write_text(f"""
+[routes.r]
+actions = ["email.send"]
+[actions.smtp]
+host = "127.0.0.1"
+port = {controller.port}
+security = "plain"
+from = "assistant@example.org"
+""")
+    named = task([{"type": "email.send", "args": {"to": "Jörg Müller <joerg@example.de>", "subject": "s",
+                                                  "body": "b"}}], route="r")
+    assert act(named).code == 0 and len(inbox.messages) == 1
+    beyond = task([{"type": "email.send", "args": {"to": "jörg@exämple.de", "subject": "s", "body": "b"}}], route="r")
+    r = act(beyond)
+    assert r.code == 1 and "SMTPUTF8" in r.err and "may have gone out" not in r.err, r.err
+    [failed] = run(["queue", "ls", "--state", "failed", "--json"]).json()
+    assert failed["attempts"] <= 1 and "SMTPUTF8" in failed["last_error"] and len(inbox.messages) == 1, failed
+
+
 def test_webhook_retries_on_5xx(act_home, hooks):
     url, _ = hooks
     calls = []

@@ -249,6 +249,9 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
                 server.send_message(msg)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
                 raise  # the server said no: it was not sent
+            except smtplib.SMTPNotSupportedError:  # found before a word of the mail went: not sent
+                raise MailError(f"email: {host} does not take addresses beyond ASCII (no SMTPUTF8, RFC 6531); "
+                                "not sent") from None
             except OSError as exc:  # the connection went (SMTPServerDisconnected too): it may have been taken
                 raise OutcomeUnknown(f"email: the connection to {host}:{port} was lost while sending "
                                      f"({type(exc).__name__}): it may have gone out") from None
