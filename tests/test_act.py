@@ -953,18 +953,8 @@ def test_smtp_with_auth(home, tmp_path, monkeypatch):
     controller.start()
     try:
         monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
-        (home / "assist.toml").write_text(f"""
-[routes.r]
-actions = ["email.send"]
-[actions.smtp]
-host = "127.0.0.1"
-port = {controller.port}
-security = "plain"
-username = "assistant"
-password_env = "SMTP_PASSWORD"
-from = "assistant@example.org"
-""")
-        send = task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="r")
+        smtp_home(home, controller.port, 'username = "assistant"\npassword_env = "SMTP_PASSWORD"')
+        send = sending()
         assert act(send).code == 0 and len(inbox.messages) == 1
         monkeypatch.setenv("SMTP_PASSWORD", "wrong")
         r = act(send)
@@ -973,12 +963,10 @@ from = "assistant@example.org"
         # a password beyond ASCII (smtplib's login sends ASCII only: it raised UnicodeEncodeError) goes as
         # UTF-8 (AUTH PLAIN, RFC 4616); a wrong one is refused like any other
         monkeypatch.setenv("SMTP_PASSWORD", "pässwörd£")
-        r = act(task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s2", "body": "b"}}],
-                     route="r"))
+        r = act(sending(subject="s2"))
         assert r.code == 0 and len(inbox.messages) == 2, r.err
         monkeypatch.setenv("SMTP_PASSWORD", "wrönġ")
-        r = act(task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s3", "body": "b"}}],
-                     route="r"))
+        r = act(sending(subject="s3"))
         assert r.code == 1 and "refused the login" in r.err and "Traceback" not in r.err, r.err
     finally:
         controller.stop()
@@ -993,29 +981,32 @@ def test_an_address_beyond_ascii_the_smtp_server_cannot_take_is_a_failure_not_an
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
     controller.start()
     try:
-        _beyond_ascii(home, controller, inbox)
+        smtp_home(home, controller.port)
+        assert act(sending("Jörg Müller <joerg@example.de>")).code == 0 and len(inbox.messages) == 1
+        r = act(sending("jörg@exämple.de"))
+        assert r.code == 1 and "SMTPUTF8" in r.err and "may have gone out" not in r.err, r.err
+        [failed] = run(["queue", "ls", "--state", "failed", "--json"]).json()
+        assert failed["attempts"] <= 1 and "SMTPUTF8" in failed["last_error"] and len(inbox.messages) == 1, failed
     finally:
         controller.stop()
 
 
-def _beyond_ascii(home, controller, inbox) -> None:
+def smtp_home(home, port: int, login: str = "") -> None:
+    """A home whose route `r` sends mail through the SMTP server on `port` (`login`: its lines of it)."""
     (home / "assist.toml").write_text(f"""
 [routes.r]
 actions = ["email.send"]
 [actions.smtp]
 host = "127.0.0.1"
-port = {controller.port}
+port = {port}
 security = "plain"
+{login}
 from = "assistant@example.org"
 """)
-    named = task([{"type": "email.send", "args": {"to": "Jörg Müller <joerg@example.de>", "subject": "s",
-                                                  "body": "b"}}], route="r")
-    assert act(named).code == 0 and len(inbox.messages) == 1
-    beyond = task([{"type": "email.send", "args": {"to": "jörg@exämple.de", "subject": "s", "body": "b"}}], route="r")
-    r = act(beyond)
-    assert r.code == 1 and "SMTPUTF8" in r.err and "may have gone out" not in r.err, r.err
-    [failed] = run(["queue", "ls", "--state", "failed", "--json"]).json()
-    assert failed["attempts"] <= 1 and "SMTPUTF8" in failed["last_error"] and len(inbox.messages) == 1, failed
+
+
+def sending(to: str = "a@example.org", subject: str = "s") -> dict:
+    return task([{"type": "email.send", "args": {"to": to, "subject": subject, "body": "b"}}], route="r")
 
 
 def test_webhook_retries_on_5xx(act_home, hooks):

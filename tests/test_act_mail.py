@@ -94,13 +94,9 @@ def test_move_flag_and_draft_over_imap(mail):
     conn.logout()
 
 
-def test_a_copy_of_a_mail_is_filed_by_the_uid_it_was_read_from(mail, home):
-    """The same mail twice in the INBOX under one Message-ID: the list's copy and the one sent to the
-    person (Cc), as most providers keep them (Gmail keeps one). Filing the list's copy searched by
-    Message-ID, found two and refused as ambiguous: the task failed, and the person was alerted, for
-    every reply in a list thread they were in. Ingestion noted the UID each copy was read from: that
-    copy is filed, the other stays. Without a UID to tell by, two are still refused."""
-    imap, _ = mail
+def two_copies(imap, home) -> tuple[bytes, dict]:
+    """The same mail twice in the INBOX under one Message-ID, the list's copy first, and a route `lists`
+    that files mail in Lists: (the copy sent to the person, the list copy's event as ingested)."""
     direct = (b"Message-ID: <t1@lists.example.org>\r\nSubject: Re: the release\r\nFrom: Bo <bo@example.org>\r\n"
               b"\r\nShip it.\r\n")
     imap.deliver(direct.replace(b"Subject:", b"List-Id: <dev.lists.example.org>\r\nSubject:"), 1)
@@ -117,6 +113,17 @@ args.to = "Lists"
     ingested = run(["ingest", "imap", "--once"])
     assert ingested.code == 0 and len(ingested.lines) == 2, ingested.err
     [listed] = [e for e in ingested.lines if e["data"]["headers"].get("list-id")]
+    return direct, listed
+
+
+def test_a_copy_of_a_mail_is_filed_by_the_uid_it_was_read_from(mail, home):
+    """The same mail twice in the INBOX under one Message-ID: the list's copy and the one sent to the
+    person (Cc), as most providers keep them (Gmail keeps one). Filing the list's copy searched by
+    Message-ID, found two and refused as ambiguous: the task failed, and the person was alerted, for
+    every reply in a list thread they were in. Ingestion noted the UID each copy was read from: that
+    copy is filed, the other stays. Without a UID to tell by, two are still refused."""
+    imap, _ = mail
+    direct, listed = two_copies(imap, home)
     r = run(["act"], jsonl(listed | {"intent": {"route": "lists"}}))
     assert r.code == 0, r.err
     assert r.lines[0]["actions"][0]["result"]["moved"] == 1
@@ -217,21 +224,7 @@ def test_a_task_acts_on_its_own_copy_and_not_on_another_left_in_its_place(mail, 
     the one left in the INBOX, and filed that in Lists in its place. A task acts on the mail it was read
     from (its UID): gone, it is left to the person, and the other copy stays."""
     imap, _ = mail
-    direct = (b"Message-ID: <t2@lists.example.org>\r\nSubject: Re: the release\r\nFrom: Bo <bo@example.org>\r\n"
-              b"\r\nShip it.\r\n")
-    imap.deliver(direct.replace(b"Subject:", b"List-Id: <dev.lists.example.org>\r\nSubject:"), 1)
-    imap.deliver(direct, 2)
-    config = home / "assist.toml"
-    config.write_text(config.read_text() + """
-[routes.lists]
-actions = ["email.move"]
-[[routes.lists.fixed]]
-type = "email.move"
-args.message_id = "{{ data.message_id }}"
-args.to = "Lists"
-""")
-    ingested = run(["ingest", "imap", "--once"])
-    [listed] = [e for e in ingested.lines if e["data"]["headers"].get("list-id")]
+    _, listed = two_copies(imap, home)
     conn = imap_session(imap)
     conn.create('"Archive"')
     conn.select("INBOX")
