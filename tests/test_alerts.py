@@ -13,6 +13,7 @@ import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
+from assist.demo.servers import start_dovecot
 from conftest import BILLS_ROUTE, FAST_CONFIG, UNSURE_ROUTES, Inbox, bill, free_port, jsonl, run
 
 BROKEN = {"type": "email.received", "data": {"subject": "private matters", "body_text": "the secret body"},
@@ -92,6 +93,25 @@ from = "assistant@example.org"
     body = msg.get_payload(decode=True).decode()
     assert task["id"] in body and "models.nowhere" in body and f"assist queue retry {task['id']}" in body
     assert "secret body" not in body
+
+    # The alert arrives in the INBOX assist reads: it was read as new mail, summarised into the Inbox note,
+    # and when that failed too (the same fault), alerted about again, in a loop at the alerts' rate. assist
+    # knows its own alerts (their Message-IDs, random, kept in state/) and leaves them to the person; a
+    # mail that only looks like one (a sender can copy every header but an id it never saw) is mail.
+    imap = start_dovecot()
+    try:
+        imap.deliver(msg.as_bytes(), 1)
+        del msg["Message-ID"]
+        msg["Message-ID"] = "<forged.alert@assist.local>"
+        imap.deliver(msg.as_bytes(), 2)
+        os.environ["ASSIST_IMAP_PASSWORD"] = imap.password
+        read = run(["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap.port), "--user", imap.user,
+                    "--once"])
+    finally:
+        imap.stop()
+        os.environ.pop("ASSIST_IMAP_PASSWORD", None)
+    assert read.code == 0 and [e["data"]["message_id"] for e in read.lines] == ["<forged.alert@assist.local>"]
+    assert "1 event(s)" in read.err and "1 of assist's own alerts" in read.err, read.err
 
 
 @pytest.fixture

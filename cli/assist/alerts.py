@@ -13,6 +13,11 @@ held) and the error, never the message's content. Over the rate,
 alerts are counted, not sent; the next one that goes out says how many were held back. The count is kept
 in state/alerts.json under a lock, so every worker on the machine shares one budget. A notifier that
 fails is logged (as a warning) and never fails the task's stage.
+
+An alert mail goes to the person, often to the INBOX assist reads: read back as new mail, it was
+summarised into the Inbox note, and alerted about again when that failed too (the same fault), in a loop
+at the rate. Its Message-ID is random and kept (OwnAlerts, state/alerts-sent): mail ingestion leaves
+those to the person. A sender can copy every other header of one, not an id it never saw.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from .timeutil import rfc3339
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .config import Config
 
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|m|h|d)\s*$")  # 10/h, 2/30s
@@ -147,6 +154,7 @@ class Alerts:
 
     def _email(self, alert: dict[str, Any]) -> None:
         from email.message import EmailMessage
+        from email.utils import make_msgid
 
         from .auth.secrets import section_secret
         from .mail import smtp_send
@@ -158,7 +166,10 @@ class Alerts:
         msg["To"] = self.settings["email"]
         msg["Subject"] = title
         msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to it; read back, it is bulk
+        msg["Message-ID"] = make_msgid("alert", domain="assist.local")
         msg.set_content(body)
+        own = OwnAlerts(self.config.home)
+        own.add(msg["Message-ID"])  # before it goes: it can arrive before the send returns
         smtp_send(msg, smtp, section_secret(smtp, self.config.home))
 
     def _desktop(self, alert: dict[str, Any]) -> None:
@@ -196,3 +207,30 @@ def desktop_here() -> bool:
     import shutil
 
     return shutil.which("notify-send") is not None and session_bus(dict(os.environ)) is not None
+
+
+class OwnAlerts:
+    """The Message-IDs of the alert mails this home sent (digests, the newest KEEP), for mail ingestion
+    to leave to the person."""
+    KEEP = 1000
+
+    def __init__(self, home: Path):
+        from .digest_file import DigestFile
+
+        self._file = DigestFile(home / "state" / "alerts-sent", keep=self.KEEP)
+
+    @staticmethod
+    def _digest(message_id: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(message_id.encode("utf-8", "replace")).hexdigest()
+
+    def add(self, message_id: str) -> None:
+        self._file.add([self._digest(message_id)])
+
+    def holds(self, doc: dict[str, Any]) -> bool:
+        """Whether a mail event is one of these alerts."""
+        data = doc.get("data")
+        message_id = data.get("message_id") if isinstance(data, dict) else None
+        return isinstance(message_id, str) and bool(message_id) and self._digest(message_id) in self._file.known()
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,11 +21,14 @@ def _sink(dest: str | None):
     return config, Sink(config, dest)
 
 
-def _done(config, source: str, count: int) -> None:
+def _done(config, source: str, count: int, read: Any = None) -> None:
+    """Log and say how many events a run sent, and what else its mail source's `read` (events.Read) says."""
     from .. import log
 
     log.for_component(config, "ingest").info("ingested", source=source, count=count)
     click.echo(f"assist ingest {source}: {count} event(s)", err=True)
+    for line in read.said() if read is not None else []:
+        click.echo(f"assist ingest {source}: {line}", err=True)
 
 
 def _backlog(text: str | None) -> float | None:
@@ -130,9 +134,7 @@ def mbox(path: Path, dest: str | None) -> None:
 
     config, sink = _sink(dest)
     done = ingest_mbox(path, sink, config.home)
-    _done(config, "mbox", done.sent)
-    if done.backlog:
-        click.echo(f"assist ingest mbox: {done.from_the_backlog()}", err=True)
+    _done(config, "mbox", done.sent, done)
 
 
 @ingest.command()
@@ -157,11 +159,7 @@ def maildir(path: Path, backlog: str | None, dest: str | None) -> None:
     done, unreadable = ingest_maildir(path, sink, config.home, _backlog(backlog))
     for problem in unreadable:
         click.echo(f"assist ingest maildir: {printable(problem)}; tried again on the next run", err=True)
-    _done(config, "maildir", done.sent)
-    if done.backlog:
-        click.echo(f"assist ingest maildir: {done.from_the_backlog()}", err=True)
-    if done.left:
-        click.echo(f"assist ingest maildir: {done.left_alone()}", err=True)
+    _done(config, "maildir", done.sent, done)
     sys.exit(errors.DATAERR if unreadable else errors.OK)
 
 
@@ -273,11 +271,7 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
     backlog_s = _backlog(backlog)
     if once:
         polled = poll(account, sink, state, backlog_s=backlog_s)
-        _done(config, "imap", polled.sent)
-        if polled.backlog:
-            click.echo(f"assist ingest imap: {polled.from_the_backlog()}", err=True)
-        if polled.left or polled.repeated:
-            click.echo(f"assist ingest imap: {polled.left_alone()}", err=True)
+        _done(config, "imap", polled.sent, polled)
         return
     import signal
     import threading

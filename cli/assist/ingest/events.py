@@ -175,6 +175,7 @@ class Read:
     left: int = 0
     before: float = 0.0
     backlog: int = 0
+    alerts: int = 0  # assist's own alert mails (alerts.OwnAlerts), left to the person
 
     def left_alone(self) -> str:
         import time
@@ -182,6 +183,13 @@ class Read:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.before))
         return (f"left {self.left} older message(s) alone (arrived before {when}); `--backlog 30d` reads "
                 "those of the last 30 days, `--backlog all` every one")
+
+    def said(self) -> list[str]:
+        """What the run tells the person besides how many it sent, a line each."""
+        out = [self.from_the_backlog()] if self.backlog else []
+        out += [f"{self.alerts} of assist's own alerts left for you to read (not taken as new mail)"] \
+            if self.alerts else []
+        return out + ([self.left_alone()] if self.left else [])
 
     def from_the_backlog(self) -> str:
         return (f"{self.backlog} of them from the backlog (over a day old): served after new mail; the urgent "

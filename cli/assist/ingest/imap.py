@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..alerts import OwnAlerts
 from ..errors import AssistError, Unavailable
 from ..mail import ImapAccount, imap_folder
 from ..mail import imap_connect as connect
@@ -51,6 +52,9 @@ class Polled(Read):
         skipped = [f"{self.left} message(s) that arrived before {when}"] if self.left else []
         skipped += [f"{self.repeated} read before (the same Message-ID) since"] if self.repeated else []
         return f"the server renumbered the folder (UIDVALIDITY); {' and '.join(skipped)} are not read again"
+
+    def said(self) -> list[str]:
+        return super().said() + ([self.left_alone()] if self.repeated and not self.left else [])
 
 
 def _select(conn: imaplib.IMAP4, folder: str) -> int:
@@ -103,6 +107,7 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
         if backlog_s is not None and not polled.rebuilt and any(u <= through for u in todo):
             recent = _arrived(conn, through, began - FIRST_BACKLOG_S)  # of the first run's UIDs, the last day's
             old = {u for u in todo if u <= through and u not in recent}
+        own_alerts = OwnAlerts(sink.config.home)
         with accepted_only(state, sink):
             for start in range(0, len(todo), BATCH):
                 chunk = todo[start: start + BATCH]
@@ -113,6 +118,9 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
                     doc, fingerprint = fetched
                     if polled.rebuilt and fingerprint in read_lately:
                         polled.repeated += 1  # read before under its old UID
+                        continue
+                    if own_alerts.holds(doc):
+                        polled.alerts += 1
                         continue
                     if not doc["data"].get("backlog"):  # mail of weeks ago is not what a rebuild reads again
                         read_lately[fingerprint] = began

@@ -20,6 +20,7 @@ import stat
 import time
 from pathlib import Path
 
+from ..alerts import OwnAlerts
 from ..errors import UsageError
 from ..jsonl import writable
 from .events import FIRST_BACKLOG_S, Read, Sink, State, accepted_only, event, from_the_backlog, safe_name
@@ -75,6 +76,7 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
     old = {k for k in keys if (first_run or writable(k) in left) and _arrived(folder / found[k]) < day_ago} \
         if backlog_s is not None else set()
     count, unreadable = 0, []
+    own_alerts = OwnAlerts(home)
     with accepted_only(state, sink):
         for start in range(0, len(keys), BATCH):
             events, read = [], []
@@ -90,14 +92,17 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
                     unreadable.append(f"{writable(found[key])}: cannot be read ({exc.strerror or exc})")
                     continue
                 doc = _event(sink, f"maildir://{folder.resolve()}/{key}", *message)
+                read.append(key)
+                if own_alerts.holds(doc):
+                    done.alerts += 1
+                    continue
                 events.append(from_the_backlog(doc) if key in old else doc)
                 done.backlog += key in old
-                read.append(key)
             sink.send(events)
             seen.update(writable(read))
             left.difference_update(writable(read))
             state.save(_maildir_state(seen, left, gone))
-            count += len(read)
+            count += len(events)
         if saved and _maildir_state(seen, left, gone) != saved:  # what went, though nothing came
             state.save(_maildir_state(seen, left, gone))
     done.sent = count
@@ -159,6 +164,7 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
     present: set[str] = set()
     pending: list[tuple[str, dict]] = []
     done, day_ago = Read(), time.time() - FIRST_BACKLOG_S
+    own_alerts = OwnAlerts(home)
     with accepted_only(state, sink):
         for key in box.keys():  # noqa: SIM118 - iterating a mailbox gives messages
             raw, size = _read(box, key)
@@ -167,6 +173,10 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
             if digest in seen:
                 continue
             doc = _event(sink, f"mbox://{path.resolve()}#{key}", raw, size, f"mbox:{path.resolve()}:{digest}")
+            if own_alerts.holds(doc):
+                done.alerts += 1
+                seen.add(digest)  # kept with the next batch's
+                continue
             if _delivered(box, key) < day_ago:
                 done.backlog += 1
                 from_the_backlog(doc)
