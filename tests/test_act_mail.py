@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from assist.demo.servers import SentFolder, start_dovecot
-from conftest import ASSIST, free_port, imap_section, jsonl, run
+from conftest import ASSIST, Inbox, free_port, imap_section, jsonl, run
 
 
 @pytest.fixture
@@ -324,6 +324,56 @@ def test_rate_limit_is_shared_across_processes(mail):
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 0, 1]  # "2/h": two processes got a token, the third did not
     assert sum(b"rate limit 2/h reached" in err for _, err in results) == 1
+
+
+def test_a_mail_assist_sends_is_kept_in_sent_where_the_server_does_not_keep_it(home, mail):
+    """Gmail and Fastmail file in Sent what their SMTP server takes; a Postfix and dovecot server, like
+    most a person runs or rents, does not: a mail client keeps the copy itself. assist did not, so the
+    person could not see in their Sent folder what their assistant had sent for them, and a send cut short
+    was looked for there in vain and sent again. After a send, the copy is kept in Sent unless the server
+    filed its own (no second copy); a copy that cannot be kept is a warning, never a failure (the mail
+    went: failing would send it again)."""
+    imap, _ = mail
+    inbox = Inbox()  # an SMTP server that keeps nothing
+    plain = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    plain.start()
+    config = home / "assist.toml"
+    filing = config.read_text()
+    try:
+        def send(subject: str) -> dict:
+            doc = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+                {"type": "email.send", "args": {"to": "ana@example.org", "subject": subject, "body": "hi"}}]}}}
+            r = run(["act"], jsonl(doc))
+            assert r.code == 0, r.err
+            return r.lines[0]["actions"][0]
+
+        def in_sent(subject: str) -> list[bytes]:
+            conn = imap_session(imap)
+            conn.select('"Sent"', readonly=True)
+            _, found = conn.uid("SEARCH", None, "SUBJECT", f'"{subject}"')
+            flags = [conn.uid("FETCH", uid, "(FLAGS)")[1][0] for uid in (found[0] or b"").split()]
+            conn.logout()
+            return flags
+
+        assert send("by the provider")["status"] == "done"
+        assert len(in_sent("by the provider")) == 1  # the provider's copy, and no second one
+        config.write_text(filing.replace(f"port = {_smtp_port(filing)}", f"port = {plain.port}"))
+        done = send("kept by assist")
+        assert done["status"] == "done" and "warning" not in done["result"], done
+        [flags] = in_sent("kept by assist")
+        assert b"\\Seen" in flags and len(inbox.messages) == 1
+        config.write_text(config.read_text().replace(f"port = {imap.port}", f"port = {free_port()}"))
+        unkept = send("the IMAP server is away")
+        assert unkept["status"] == "done" and "no copy kept in Sent" in unkept["result"]["warning"], unkept
+        assert len(inbox.messages) == 2
+    finally:
+        plain.stop()
+
+
+def _smtp_port(config: str) -> int:
+    import re
+
+    return int(re.search(r"\[actions\.smtp\][^\[]*?port = (\d+)", config).group(1))
 
 
 def test_sends_under_sigkill_arrive_exactly_once(mail):

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
-from ...errors import TemporaryError
+from ...errors import AssistError, TemporaryError
 from ...task import mail_folder
 from ..headers import ADDRESS, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
@@ -143,6 +143,37 @@ def _noted_uid(conn: imaplib.IMAP4, folder: str, data: Any) -> bytes | None:
     if type(uid) is not int or type(validity) is not int or not now or not now[-1] or int(now[-1]) != validity:
         return None
     return str(uid).encode()
+
+
+SENT_LOOKS_S = (0.0, 0.3, 0.7)  # the waits before each look for the provider's own copy in Sent
+
+
+def keep_in_sent(msg: EmailMessage, ctx: ActionContext) -> str | None:
+    """After a send, a copy in the Sent folder, as a mail client keeps one: the person sees there what
+    assist sent for them, and a send cut short is looked for there (found_in_sent). Gmail and Fastmail
+    file their own copy: looked for first (three looks in a second), none is added then. The mail went,
+    so nothing here fails the action: a copy that cannot be kept is said (the returned warning)."""
+    from ...mail import folder_to_make
+
+    imap = ctx.section("imap")
+    if not imap.get("host"):
+        return None
+    try:
+        with session(ctx) as conn:
+            folder = sent_folder(conn, imap)
+            for wait in SENT_LOOKS_S:
+                if folder is None:
+                    break
+                time.sleep(wait)
+                if find(conn, folder, msg["Message-ID"]):
+                    return None  # the provider's own copy
+            if folder is None:
+                folder = folder_to_make(conn, imap.get("sent", "Sent"))
+                conn.create(_q(folder))
+            status, _ = conn.append(_q(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
+            return None if status == "OK" else f"sent; no copy kept in Sent (the server refused it in {folder!r})"
+    except (AssistError, OSError, imaplib.IMAP4.error) as exc:
+        return f"sent; no copy kept in Sent ({str(exc)[:200]})"
 
 
 def was_sent(ctx: ActionContext, message_id: str) -> bool | None:

@@ -1,4 +1,5 @@
-"""email.send and email.reply over SMTP (smtplib; TLS, STARTTLS and AUTH as configured).
+"""email.send and email.reply over SMTP (smtplib; TLS, STARTTLS and AUTH as configured), a copy kept in
+the Sent folder as a mail client keeps one (email_imap.keep_in_sent).
 
 The Message-ID is made from the action's idempotency key, so a send that was interrupted can be found on
 the server (or in the Sent folder) by that id instead of being sent blindly again. The addresses a mail
@@ -36,9 +37,13 @@ def send(msg: EmailMessage, ctx: ActionContext) -> dict[str, Any]:
         smtp_send(msg, section, password(section, ctx))
     except MailError as exc:
         raise ActionError(str(exc)) from None
+    from .email_imap import keep_in_sent
+
     result = {"message_id": msg["Message-ID"]}
-    problem = Correspondents(ctx.config.home).remember([msg["To"] or "", msg["Cc"] or ""], msg["From"])
-    return {**result, "warning": problem} if problem else result
+    problems = [keep_in_sent(msg, ctx),
+                Correspondents(ctx.config.home).remember([msg["To"] or "", msg["Cc"] or ""], msg["From"])]
+    said = "; ".join(p for p in problems if p)
+    return {**result, "warning": said} if said else result
 
 
 def _message(args: dict[str, Any], ctx: ActionContext) -> EmailMessage:
