@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import imaplib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
 from email import message_from_bytes
 from email.policy import default as email_policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -374,6 +377,77 @@ def _smtp_port(config: str) -> int:
     import re
 
     return int(re.search(r"\[actions\.smtp\][^\[]*?port = (\d+)", config).group(1))
+
+
+def test_a_mail_account_that_takes_only_oauth2_is_read_and_sent_through(home):
+    """Outlook.com and Microsoft 365 take no password over IMAP or SMTP any more, and Gmail none but an
+    app password: only an OAuth2 access token (SASL XOAUTH2). An [actions.imap] and [actions.smtp] `token`
+    naming an oauth2 entry of the token store signs in with its access token, refreshed by the store when
+    it is about to expire. Here dovecot checks each token with the provider (its oauth2 passdb asking a
+    token server that stands in for Microsoft's and Google's, which cannot run here), and aiosmtpd takes
+    XOAUTH2 as such an SMTP server does; a token the provider no longer knows is refused in one line."""
+    import tempfile
+
+    from aiosmtpd.smtp import AuthResult
+
+    from assist.auth.store import TokenStore
+    from helpers.token_server import TokenServer
+
+    class Provider(Inbox):  # an SMTP server that takes an access token the provider knows
+        async def auth_XOAUTH2(self, server, args):
+            said = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
+            return AuthResult(success=any(f"auth=Bearer {t}\x01" in said for t in tokens.valid_access))
+
+    with TokenServer(expires_in=3600) as tokens:
+        ext = Path(tempfile.mkdtemp(prefix="assist-oauth-"))
+        ext.chmod(0o755)
+        (ext / "oauth2.conf.ext").write_text(f"introspection_mode = post\nintrospection_url = {tokens.url}/introspect\n"
+                                             "username_attribute = username\nactive_attribute = active\n"
+                                             "active_value = true\n")
+        imap = start_dovecot(extra_conf="auth_mechanisms = xoauth2\npassdb {\n  driver = oauth2\n"
+                             f"  mechanisms = xoauth2\n  args = {ext / 'oauth2.conf.ext'}\n}}\n")
+        inbox = Provider()
+        smtp = Controller(inbox, hostname="127.0.0.1", port=free_port(), auth_require_tls=False, auth_required=True)
+        smtp.start()
+        try:
+            store = TokenStore(home)
+            store.init("file")
+            store.set("outlook", {"kind": "oauth2", "token_url": f"{tokens.url}/token", "client_id": "cid",
+                                  "client_secret": "csecret", "refresh_token": "RT-1"})
+            (home / "assist.toml").write_text(f"""
+[routes.mail]
+actions = ["email.send"]
+[actions.imap]
+host = "127.0.0.1"
+port = {imap.port}
+security = "plain"
+username = "testuser"
+token = "outlook"
+[actions.smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+username = "testuser"
+token = "outlook"
+from = "testuser@example.org"
+""")
+            imap.deliver(b"Message-ID: <o1@example.org>\r\nSubject: hello\r\n\r\nhi\r\n", 1)
+            read = run(["ingest", "imap", "--once"])
+            assert read.code == 0 and [e["data"]["subject"] for e in read.lines] == ["hello"], read.err
+            doc = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+                {"type": "email.send", "args": {"to": "ana@example.org", "subject": "s", "body": "b"}}]}}}
+            sent = run(["act"], jsonl(doc))
+            assert sent.code == 0 and len(inbox.messages) == 1, sent.err
+            assert tokens.refreshes == 1  # one access token, refreshed once, for both
+
+            tokens.valid_access.clear()  # revoked at the provider: the stored one is refused
+            refused = run(["ingest", "imap", "--once"])
+            assert refused.code != 0 and "login as testuser refused" in refused.err, refused.err
+            assert "Traceback" not in refused.err and "AT-1" not in refused.err
+        finally:
+            smtp.stop()
+            imap.stop()
+            shutil.rmtree(ext, ignore_errors=True)
 
 
 def test_sends_under_sigkill_arrive_exactly_once(mail):

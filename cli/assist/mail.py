@@ -3,6 +3,9 @@ actions) and sending a message over SMTP (the mail actions, alerts).
 
 A password is sent in clear only to this machine (`security = "plain"` elsewhere is refused); a server
 out of reach is Unavailable (IMAP) or TemporaryError (SMTP), a refusal is a MailError, each in one line.
+An account whose secret is an OAuth2 token of the token store (auth/oauth.py AccessToken: Outlook.com,
+Microsoft 365, Gmail without an app password) signs in with SASL XOAUTH2, the access token refreshed
+before it expires.
 """
 
 from __future__ import annotations
@@ -72,7 +75,9 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
             conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
             if account.security == "starttls":
                 conn.starttls(ssl_context=context)
-        if (account.user + account.password).isascii():
+        if _is_access_token(account.password):
+            conn.authenticate("XOAUTH2", lambda _: _xoauth2(account.user, account.password))
+        elif (account.user + account.password).isascii():
             conn.login(account.user, account.password)
         else:  # LOGIN is ASCII only in imaplib; PLAIN is UTF-8 (RFC 4616)
             conn.authenticate("PLAIN", lambda _: _plain(account.user, account.password))
@@ -206,20 +211,36 @@ def _listing(conn: Any, pattern: str) -> list[tuple[list[bytes], str]]:
     return out
 
 
+def _is_access_token(secret: str) -> bool:
+    from .auth.oauth import AccessToken
+
+    return isinstance(secret, AccessToken)
+
+
+def _xoauth2(user: str, token: str) -> bytes:
+    """The SASL XOAUTH2 message of a sign-in with an OAuth2 access token (Google's and Microsoft's)."""
+    return f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
+
+
 def _plain(user: str, password: str) -> bytes:
     """The SASL PLAIN message of a login (RFC 4616): UTF-8, so a password beyond ASCII goes as it is."""
     return b"\0" + user.encode() + b"\0" + password.encode()
 
 
 def _smtp_login(server: smtplib.SMTP, user: str, password: str) -> None:
-    """smtplib's login, which sends ASCII only; beyond it, AUTH PLAIN in UTF-8."""
+    """smtplib's login, which sends ASCII only; beyond it, AUTH PLAIN in UTF-8; with an OAuth2 access
+    token, AUTH XOAUTH2 (a refusal comes as a 334 challenge with the reason, answered empty for the 535)."""
     import base64
 
-    if (user + password).isascii():
+    if not _is_access_token(password) and (user + password).isascii():
         server.login(user, password)
         return
     server.ehlo_or_helo_if_needed()
-    code, answer = server.docmd("AUTH", "PLAIN " + base64.b64encode(_plain(user, password)).decode())
+    mechanism, message = ("XOAUTH2", _xoauth2(user, password)) if _is_access_token(password) \
+        else ("PLAIN", _plain(user, password))
+    code, answer = server.docmd("AUTH", f"{mechanism} {base64.b64encode(message).decode()}")
+    if code == 334:
+        code, answer = server.docmd("")
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, answer)
 

@@ -1,4 +1,6 @@
-"""A small real OAuth2 token endpoint (RFC 6749 §6, refresh_token grant) and a protected API, for tests."""
+"""A small real OAuth2 token endpoint (RFC 6749 §6, refresh_token grant), a protected API and a token
+introspection endpoint (RFC 7662, as dovecot's oauth2 passdb asks a provider), for tests: it stands in
+for Microsoft's and Google's, which cannot run here."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from urllib.parse import parse_qs
 
 
 class TokenServer:
-    def __init__(self, expires_in: int = 3600, rotate: bool = False):
+    def __init__(self, expires_in: int = 3600, rotate: bool = False, user: str = "testuser"):
         self.expires_in = expires_in
+        self.user = user  # whose the access tokens are
         self.rotate = rotate
         self.refresh_tokens = {"RT-1"}
         self.valid_access: set[str] = set()
@@ -33,6 +36,9 @@ class TokenServer:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if self.path == "/introspect":  # whose, if anyone's, an access token is
+                    active = form.get("token") in server.valid_access
+                    return self._send(200, {"active": True, "username": server.user} if active else {"active": False})
                 if self.path != "/token" or form.get("grant_type") != "refresh_token":
                     return self._send(400, {"error": "unsupported_grant_type"})
                 if form.get("client_id") != "cid" or form.get("client_secret") != "csecret":

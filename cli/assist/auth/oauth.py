@@ -12,6 +12,11 @@ from .store import TokenStore
 SKEW_S = 60  # refresh this long before the access token expires
 
 
+class AccessToken(str):
+    """An OAuth2 access token: a mail server is signed in to with it (SASL XOAUTH2), not given it as a
+    password (mail.py); anywhere else it is the bearer token it is."""
+
+
 class SignInAgain(AssistError):
     """The refresh token was revoked or expired: only the user can fix it, by signing in again."""
 
@@ -107,7 +112,7 @@ def secret(store: TokenStore, name: str) -> str:
     if kind == "oauth2":
         if _expiring(entry, SKEW_S):
             entry = refresh(store, name)
-        return entry["access_token"]
+        return AccessToken(entry["access_token"])
     return entry[{"bearer": "token", "api_key": "key"}.get(kind, "password")]
 
 
