@@ -379,13 +379,12 @@ def _smtp_port(config: str) -> int:
     return int(re.search(r"\[actions\.smtp\][^\[]*?port = (\d+)", config).group(1))
 
 
-def test_a_mail_account_that_takes_only_oauth2_is_read_and_sent_through(home):
-    """Outlook.com and Microsoft 365 take no password over IMAP or SMTP any more, and Gmail none but an
-    app password: only an OAuth2 access token (SASL XOAUTH2). An [actions.imap] and [actions.smtp] `token`
-    naming an oauth2 entry of the token store signs in with its access token, refreshed by the store when
-    it is about to expire. Here dovecot checks each token with the provider (its oauth2 passdb asking a
-    token server that stands in for Microsoft's and Google's, which cannot run here), and aiosmtpd takes
-    XOAUTH2 as such an SMTP server does; a token the provider no longer knows is refused in one line."""
+@pytest.fixture
+def oauth_mail(home):
+    """A mail account that takes only OAuth2: dovecot checking each access token with the provider (its
+    oauth2 passdb asking a token server that stands in for Microsoft's and Google's, which cannot run
+    here), an SMTP server taking XOAUTH2 as such a server does, and a home whose [actions.imap] and
+    [actions.smtp] name the token store's oauth2 entry. (the token server, dovecot, the SMTP inbox)"""
     import tempfile
 
     from aiosmtpd.smtp import AuthResult
@@ -431,24 +430,54 @@ username = "testuser"
 token = "outlook"
 from = "testuser@example.org"
 """)
-            imap.deliver(b"Message-ID: <o1@example.org>\r\nSubject: hello\r\n\r\nhi\r\n", 1)
-            read = run(["ingest", "imap", "--once"])
-            assert read.code == 0 and [e["data"]["subject"] for e in read.lines] == ["hello"], read.err
-            doc = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
-                {"type": "email.send", "args": {"to": "ana@example.org", "subject": "s", "body": "b"}}]}}}
-            sent = run(["act"], jsonl(doc))
-            assert sent.code == 0 and len(inbox.messages) == 1, sent.err
-            assert tokens.refreshes == 1  # one access token, refreshed once, for both
-
-            tokens.valid_access.clear()  # revoked at the provider: the stored one is refused
-            refused = run(["ingest", "imap", "--once"])
-            assert refused.code != 0 and "login as testuser refused" in refused.err, refused.err
-            assert "Traceback" not in refused.err and "AT-1" not in refused.err
+            yield tokens, imap, inbox
         finally:
             smtp.stop()
             imap.stop()
             shutil.rmtree(ext, ignore_errors=True)
 
+
+def test_a_mail_account_that_takes_only_oauth2_is_read_and_sent_through(oauth_mail):
+    """Outlook.com and Microsoft 365 take no password over IMAP or SMTP any more, and Gmail none but an
+    app password: only an OAuth2 access token (SASL XOAUTH2). An [actions.imap] and [actions.smtp] `token`
+    naming an oauth2 entry of the token store signs in with its access token, refreshed by the store when
+    it is about to expire. A token the provider no longer knows is refused in one line."""
+    tokens, imap, inbox = oauth_mail
+    imap.deliver(b"Message-ID: <o1@example.org>\r\nSubject: hello\r\n\r\nhi\r\n", 1)
+    read = run(["ingest", "imap", "--once"])
+    assert read.code == 0 and [e["data"]["subject"] for e in read.lines] == ["hello"], read.err
+    doc = {"type": "email.received", "intent": {"route": "mail"}, "result": {"parsed": {"actions": [
+        {"type": "email.send", "args": {"to": "ana@example.org", "subject": "s", "body": "b"}}]}}}
+    sent = run(["act"], jsonl(doc))
+    assert sent.code == 0 and len(inbox.messages) == 1, sent.err
+    assert tokens.refreshes == 1  # one access token, refreshed once, for both
+
+    tokens.valid_access.clear()  # revoked at the provider: the stored one is refused
+    refused = run(["ingest", "imap", "--once"])
+    assert refused.code != 0 and "login as testuser refused" in refused.err, refused.err
+    assert "Traceback" not in refused.err and "AT-1" not in refused.err
+
+
+def test_a_long_running_reader_signs_in_again_with_the_access_token_of_now(home, oauth_mail):
+    """`assist ingest imap --idle` runs for days and reconnects when the server drops it; an access token
+    lasts an hour. It signed in again with the token it read at its start: refused, for good, an hour in.
+    Each sign-in takes the token store's token of the moment (refreshed there when it is about to expire,
+    or by another process meanwhile)."""
+    from assist.config_file import load
+    from assist.ingest.events import Sink, State
+    from assist.ingest.imap import poll
+    from assist.mail import configured_account
+
+    tokens, imap, _ = oauth_mail
+    config = load(home)
+    account = configured_account(config)  # as `ingest imap --idle` holds it
+    state = State(home, "imap-oauth")
+    imap.deliver(b"Message-ID: <l1@example.org>\r\nSubject: first\r\n\r\nhi\r\n", 1)
+    assert poll(account, Sink(config, "inbox"), state).sent == 1
+    assert run(["token", "refresh", "outlook"]).code == 0  # the hour is up: a new access token, the old one gone
+    assert tokens.valid_access == {"AT-2"}
+    imap.deliver(b"Message-ID: <l2@example.org>\r\nSubject: second\r\n\r\nhi\r\n", 2)
+    assert poll(account, Sink(config, "inbox"), state).sent == 1
 
 def test_sends_under_sigkill_arrive_exactly_once(mail):
     _, sent = mail

@@ -14,7 +14,7 @@ import contextlib
 import imaplib
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from .errors import AssistError, ConfigError, OutcomeUnknown, TemporaryError, Un
 from .net import is_loopback
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from .config import Config
 
@@ -40,6 +40,12 @@ class ImapAccount:
     folder: str = "INBOX"
     security: str = "tls"  # tls, starttls or plain (plain only to this machine)
     cafile: str | None = None
+    # the secret of the moment, for a token-store entry: each sign-in takes it anew (an OAuth2 access
+    # token lasts an hour; `ingest imap --idle` signs in again after days)
+    renew: Callable[[], str] | None = field(default=None, repr=False)
+
+    def secret(self) -> str:
+        return self.renew() if self.renew is not None else self.password
 
     @property
     def name(self) -> str:
@@ -51,15 +57,18 @@ class ImapAccount:
 def configured_account(config: Config, folder: str = "INBOX") -> ImapAccount:
     """The account of [actions.imap] (what `assist init` writes), with its secret from the token store or
     the environment; UsageError when none is configured."""
-    from .auth.secrets import section_secret
+    from functools import partial
+
+    from .auth.secrets import secret, section_secret
 
     section = config.action_section("imap")
     if not section.get("host"):
         raise UsageError("no IMAP account: give --host and --user, or configure [actions.imap] (`assist init`)")
     security = section.get("security", "tls")
+    renew = partial(secret, config.home, section["token"]) if section.get("token") else None
     return ImapAccount(section["host"], section.get("port", 993 if security == "tls" else 143),
                        section.get("username", ""), section_secret(section, config.home) or "", folder, security,
-                       section.get("cafile"))
+                       section.get("cafile"), renew)
 
 
 def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
@@ -75,12 +84,13 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
             conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
             if account.security == "starttls":
                 conn.starttls(ssl_context=context)
-        if _is_access_token(account.password):
-            conn.authenticate("XOAUTH2", lambda _: _xoauth2(account.user, account.password))
-        elif (account.user + account.password).isascii():
-            conn.login(account.user, account.password)
+        password = account.secret()
+        if _is_access_token(password):
+            conn.authenticate("XOAUTH2", lambda _: _xoauth2(account.user, password))
+        elif (account.user + password).isascii():
+            conn.login(account.user, password)
         else:  # LOGIN is ASCII only in imaplib; PLAIN is UTF-8 (RFC 4616)
-            conn.authenticate("PLAIN", lambda _: _plain(account.user, account.password))
+            conn.authenticate("PLAIN", lambda _: _plain(account.user, password))
     except (TimeoutError, OSError) as exc:
         raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
     except imaplib.IMAP4.error as exc:

@@ -257,16 +257,20 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
     else:
         if not user:
             raise click.UsageError("--user is needed with --host")
+        renew = None
         if token_name:
+            from functools import partial
+
             from ..auth.secrets import secret
 
             password = secret(config.home, token_name)
+            renew = partial(secret, config.home, token_name)  # the token of each sign-in
         else:
             password = os.environ.get("ASSIST_IMAP_PASSWORD") or ""
             if not password:
                 raise click.UsageError("give --token NAME (see `assist token set`) or set ASSIST_IMAP_PASSWORD")
         account = ImapAccount(host, port or (993 if security == "tls" else 143), user, password, folder, security,
-                              cafile)
+                              cafile, renew)
     state = State(config.home, f"imap-{account.name}")
     backlog_s = _backlog(backlog)
     if once:
