@@ -395,7 +395,8 @@ def oauth_mail(home):
     class Provider(Inbox):  # an SMTP server that takes an access token the provider knows
         async def auth_XOAUTH2(self, server, args):
             said = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
-            return AuthResult(success=any(f"auth=Bearer {t}\x01" in said for t in tokens.valid_access))
+            return AuthResult(success=any(f"auth=Bearer {t}\x01" in said for t in tokens.valid_access),
+                              handled=False)  # a refusal is aiosmtpd's 535
 
     with TokenServer(expires_in=3600) as tokens:
         ext = Path(tempfile.mkdtemp(prefix="assist-oauth-"))
@@ -441,7 +442,8 @@ def test_a_mail_account_that_takes_only_oauth2_is_read_and_sent_through(oauth_ma
     """Outlook.com and Microsoft 365 take no password over IMAP or SMTP any more, and Gmail none but an
     app password: only an OAuth2 access token (SASL XOAUTH2). An [actions.imap] and [actions.smtp] `token`
     naming an oauth2 entry of the token store signs in with its access token, refreshed by the store when
-    it is about to expire. A token the provider no longer knows is refused in one line."""
+    it is about to expire. An access token the provider dropped before its time (a password changed) is
+    renewed once and the sign-in tried again; a refresh token it dropped too says to sign in again."""
     tokens, imap, inbox = oauth_mail
     imap.deliver(b"Message-ID: <o1@example.org>\r\nSubject: hello\r\n\r\nhi\r\n", 1)
     read = run(["ingest", "imap", "--once"])
@@ -452,10 +454,17 @@ def test_a_mail_account_that_takes_only_oauth2_is_read_and_sent_through(oauth_ma
     assert sent.code == 0 and len(inbox.messages) == 1, sent.err
     assert tokens.refreshes == 1  # one access token, refreshed once, for both
 
-    tokens.valid_access.clear()  # revoked at the provider: the stored one is refused
+    tokens.valid_access.clear()  # dropped at the provider an hour early: renewed, and in again
+    imap.deliver(b"Message-ID: <o2@example.org>\r\nSubject: again\r\n\r\nhi\r\n", 2)
+    again = run(["ingest", "imap", "--once"])
+    assert again.code == 0 and [e["data"]["subject"] for e in again.lines] == ["again"], again.err
+    tokens.valid_access.clear()
+    assert run(["act"], jsonl(doc)).code == 0 and len(inbox.messages) == 2 and tokens.refreshes == 3
+    tokens.valid_access.clear()
+    tokens.refresh_tokens.clear()  # the refresh token too: only the person can sign in again
     refused = run(["ingest", "imap", "--once"])
-    assert refused.code != 0 and "login as testuser refused" in refused.err, refused.err
-    assert "Traceback" not in refused.err and "AT-1" not in refused.err
+    assert refused.code != 0 and "sign in again" in refused.err and "assist token set outlook" in refused.err, refused.err
+    assert "Traceback" not in refused.err and "AT-" not in refused.err and "RT-1" not in refused.err
 
 
 def test_a_long_running_reader_signs_in_again_with_the_access_token_of_now(home, oauth_mail):

@@ -16,7 +16,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import AssistError, ConfigError, OutcomeUnknown, TemporaryError, Unavailable, UsageError
 from .net import is_loopback
@@ -24,6 +24,7 @@ from .net import is_loopback
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from .auth.oauth import AccessToken
     from .config import Config
 
 
@@ -86,7 +87,7 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
                 conn.starttls(ssl_context=context)
         password = account.secret()
         if _is_access_token(password):
-            conn.authenticate("XOAUTH2", lambda _: _xoauth2(account.user, password))
+            _sign_in_with_token(conn, account.user, password)
         elif (account.user + password).isascii():
             conn.login(account.user, password)
         else:  # LOGIN is ASCII only in imaplib; PLAIN is UTF-8 (RFC 4616)
@@ -221,10 +222,20 @@ def _listing(conn: Any, pattern: str) -> list[tuple[list[bytes], str]]:
     return out
 
 
-def _is_access_token(secret: str) -> bool:
+def _is_access_token(secret: str) -> TypeGuard[AccessToken]:
     from .auth.oauth import AccessToken
 
     return isinstance(secret, AccessToken)
+
+
+def _sign_in_with_token(conn: imaplib.IMAP4, user: str, token: AccessToken) -> None:
+    """XOAUTH2 with an access token; refused (the provider dropped it before its time), once more with a
+    new one from the token endpoint."""
+    try:
+        conn.authenticate("XOAUTH2", lambda _: _xoauth2(user, token))
+    except imaplib.IMAP4.error:
+        fresh = token.renewed()
+        conn.authenticate("XOAUTH2", lambda _: _xoauth2(user, fresh))
 
 
 def _xoauth2(user: str, token: str) -> bytes:
@@ -239,20 +250,28 @@ def _plain(user: str, password: str) -> bytes:
 
 def _smtp_login(server: smtplib.SMTP, user: str, password: str) -> None:
     """smtplib's login, which sends ASCII only; beyond it, AUTH PLAIN in UTF-8; with an OAuth2 access
-    token, AUTH XOAUTH2 (a refusal comes as a 334 challenge with the reason, answered empty for the 535)."""
-    import base64
-
+    token, AUTH XOAUTH2, once more with a new token when the provider dropped this one before its time."""
     if not _is_access_token(password) and (user + password).isascii():
         server.login(user, password)
         return
     server.ehlo_or_helo_if_needed()
-    mechanism, message = ("XOAUTH2", _xoauth2(user, password)) if _is_access_token(password) \
-        else ("PLAIN", _plain(user, password))
-    code, answer = server.docmd("AUTH", f"{mechanism} {base64.b64encode(message).decode()}")
-    if code == 334:
-        code, answer = server.docmd("")
+    if _is_access_token(password):
+        code, answer = _smtp_auth(server, "XOAUTH2", _xoauth2(user, password))
+        if code != 235:
+            code, answer = _smtp_auth(server, "XOAUTH2", _xoauth2(user, password.renewed()))
+    else:
+        code, answer = _smtp_auth(server, "PLAIN", _plain(user, password))
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, answer)
+
+
+def _smtp_auth(server: smtplib.SMTP, mechanism: str, message: bytes) -> tuple[int, bytes]:
+    """One AUTH with its initial response; a refusal that comes as a 334 challenge (XOAUTH2 says why
+    there) is answered empty for the final code."""
+    import base64
+
+    code, answer = server.docmd("AUTH", f"{mechanism} {base64.b64encode(message).decode()}")
+    return server.docmd("") if code == 334 else (code, answer)
 
 
 def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:

@@ -14,7 +14,11 @@ SKEW_S = 60  # refresh this long before the access token expires
 
 class AccessToken(str):
     """An OAuth2 access token: a mail server is signed in to with it (SASL XOAUTH2), not given it as a
-    password (mail.py); anywhere else it is the bearer token it is."""
+    password (mail.py); anywhere else it is the bearer token it is. `renewed()` is a new one from the
+    token endpoint, for a server that refused this one before its time (SignInAgain when the refresh
+    token is refused too)."""
+
+    renewed: Callable[[], AccessToken]
 
 
 class SignInAgain(AssistError):
@@ -112,7 +116,9 @@ def secret(store: TokenStore, name: str) -> str:
     if kind == "oauth2":
         if _expiring(entry, SKEW_S):
             entry = refresh(store, name)
-        return AccessToken(entry["access_token"])
+        token = AccessToken(entry["access_token"])
+        token.renewed = lambda: AccessToken(refresh(store, name, force=True)["access_token"])
+        return token
     return entry[{"bearer": "token", "api_key": "key"}.get(kind, "password")]
 
 
