@@ -169,9 +169,11 @@ def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | Non
     """`named` when the server has a folder of that name, or has it under the person's namespace
     ("INBOX.Lists": folder_to_make); else the folder it marks with `use` (by default the special use the
     name is well known for: SPECIAL_USES); else None."""
-    for name in dict.fromkeys([named, folder_to_make(conn, named)]):
-        if folder_exists(conn, name):
-            return name
+    if folder_exists(conn, named):
+        return named
+    under = folder_to_make(conn, named)
+    if under != named and folder_exists(conn, under):
+        return under
     use = use or SPECIAL_USES.get(named.strip().lower())
     return marked_folder(conn, use) if use else None
 
