@@ -976,13 +976,19 @@ def test_an_address_beyond_ascii_the_smtp_server_cannot_take_is_a_failure_not_an
     """A reply to "jörg@exämple.de" through a server that does not take addresses beyond ASCII (no
     SMTPUTF8, RFC 6531; aiosmtpd set up so): nothing was sent, yet it was reported as a connection lost
     while sending, "it may have gone out", and retried and looked for in Sent until the attempts ran out.
-    It is a failure that says why, at once; a name beyond ASCII with an ASCII address goes as before."""
+    It is a failure that says why, at once; a name beyond ASCII with an ASCII address goes as before, and
+    so does an ASCII mailbox at a domain beyond it ("joerg@bücher.de"), its domain written as the DNS
+    has it (IDNA: "xn--bcher-kva.de"), which any server takes."""
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
     controller.start()
     try:
         smtp_home(home, controller.port)
         assert act(sending("Jörg Müller <joerg@example.de>")).code == 0 and len(inbox.messages) == 1
+        r = act(sending("Jörg <joerg@bücher.de>"))
+        assert r.code == 0 and len(inbox.messages) == 2, r.err
+        assert inbox.messages[1]["To"].addresses[0].addr_spec == "joerg@xn--bcher-kva.de"
+        del inbox.messages[1]
         r = act(sending("jörg@exämple.de"))
         assert r.code == 1 and "SMTPUTF8" in r.err and "may have gone out" not in r.err, r.err
         [failed] = run(["queue", "ls", "--state", "failed", "--json"]).json()

@@ -276,6 +276,29 @@ def _smtp_auth(server: smtplib.SMTP, mechanism: str, message: bytes) -> tuple[in
     return server.docmd("") if code == 334 else (code, answer)
 
 
+def _ascii_domains(msg: EmailMessage) -> None:
+    """For a server that takes no address beyond ASCII (no SMTPUTF8): an ASCII mailbox at a domain beyond
+    it ("joerg@bücher.de") with the domain as the DNS has it (IDNA: "xn--bcher-kva.de"), in the headers
+    the envelope is made of. A mailbox beyond ASCII stays as it is (smtplib refuses it, and the send fails
+    saying so)."""
+    from email.headerregistry import Address
+
+    def ascii_domain(address: Address) -> Address:
+        if address.username.isascii() and not address.domain.isascii():
+            try:
+                return Address(address.display_name, address.username, address.domain.encode("idna").decode())
+            except UnicodeError:  # not a name the DNS could have
+                pass
+        return address
+
+    for name in ("From", "To", "Cc", "Bcc"):
+        addresses = list(getattr(msg[name], "addresses", None) or [])
+        written = [ascii_domain(a) for a in addresses]
+        if written != addresses:
+            del msg[name]
+            msg[name] = written
+
+
 def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:
     """Send a message through the SMTP server of a config section ([actions.smtp]: host, port, security,
     username, cafile)."""
@@ -297,6 +320,9 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
         try:
             if section.get("username"):
                 _smtp_login(server, section["username"], password or "")
+            server.ehlo_or_helo_if_needed()
+            if not server.has_extn("smtputf8"):
+                _ascii_domains(msg)
             try:
                 server.send_message(msg)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
