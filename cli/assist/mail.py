@@ -41,8 +41,8 @@ class ImapAccount:
     folder: str = "INBOX"
     security: str = "tls"  # tls, starttls or plain (plain only to this machine)
     cafile: str | None = None
-    # the secret of the moment, for a token-store entry: each sign-in takes it anew (an OAuth2 access
-    # token lasts an hour; `ingest imap --idle` signs in again after days)
+    # the secret of a token-store entry, read at each sign-in (an OAuth2 access token lasts an hour;
+    # `ingest imap --idle` signs in again after days); `password` is then not used
     renew: Callable[[], str] | None = field(default=None, repr=False)
 
     def secret(self) -> str:
@@ -68,14 +68,15 @@ def configured_account(config: Config, folder: str = "INBOX") -> ImapAccount:
     security = section.get("security", "tls")
     renew = partial(secret, config.home, section["token"]) if section.get("token") else None
     return ImapAccount(section["host"], section.get("port", 993 if security == "tls" else 143),
-                       section.get("username", ""), section_secret(section, config.home) or "", folder, security,
-                       section.get("cafile"), renew)
+                       section.get("username", ""), "" if renew else section_secret(section, config.home) or "",
+                       folder, security, section.get("cafile"), renew)
 
 
 def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
     if account.security == "plain" and not is_loopback(account.host):
         raise ConfigError([f"imap {account.host}: a password is only sent unencrypted to this machine; "
                            "use --tls or --starttls"])
+    password = account.secret()  # before connecting: a token that cannot be had is no connection to close
     context = ssl.create_default_context(cafile=account.cafile)
     try:
         if account.security == "tls":
@@ -85,7 +86,6 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
             conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
             if account.security == "starttls":
                 conn.starttls(ssl_context=context)
-        password = account.secret()
         if _is_access_token(password):
             _sign_in_with_token(conn, account.user, password)
         elif (account.user + password).isascii():

@@ -263,8 +263,7 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
 
             from ..auth.secrets import secret
 
-            password = secret(config.home, token_name)
-            renew = partial(secret, config.home, token_name)  # the token of each sign-in
+            password, renew = "", partial(secret, config.home, token_name)  # read at each sign-in
         else:
             password = os.environ.get("ASSIST_IMAP_PASSWORD") or ""
             if not password:

@@ -76,8 +76,9 @@ def poll(account: ImapAccount, sink: Sink, state: State, conn: imaplib.IMAP4 | N
         began = time.time()
         saved = state.load()
         polled = Polled()
+        # fingerprint -> when the run that read it began, for the runs a rebuilt folder could read again
         read_lately = {k: float(v) for k, v in dict(saved.get("read_lately") or {}).items()
-                  if float(v) >= began - 2 * REBUILT_MARGIN_S}  # fingerprint -> when the run that read it began
+                       if float(v) >= began - 2 * REBUILT_MARGIN_S}
         fresh = saved.get("uidvalidity") != uidvalidity  # the first run, or every UID is new
         if fresh:
             polled.rebuilt = "at" in saved

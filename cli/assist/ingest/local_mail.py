@@ -103,8 +103,9 @@ def ingest_maildir(folder: Path, sink: Sink, home: Path, backlog_s: float | None
             left.difference_update(writable(read))
             state.save(_maildir_state(seen, left, gone))
             count += len(events)
-        if saved and _maildir_state(seen, left, gone) != saved:  # what went, though nothing came
-            state.save(_maildir_state(seen, left, gone))
+        final = _maildir_state(seen, left, gone)
+        if saved and final != saved:  # what went, though nothing came
+            state.save(final)
     done.sent = count
     return done, unreadable
 

@@ -89,11 +89,15 @@ def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Tru
 
 
 def _message_id_of(conn: imaplib.IMAP4, uid: bytes) -> str | None:
+    """A message's Message-ID as ingestion reads it, "" when it has none; None when it cannot be fetched
+    (gone)."""
     from ...message_id import message_id
 
     headers = _headers(conn, uid, "MESSAGE-ID")
-    value = headers.get("Message-ID") if headers is not None else None
-    return message_id(" ".join(str(value).split())) if value is not None else None
+    if headers is None:
+        return None
+    value = headers.get("Message-ID")
+    return message_id(" ".join(str(value).split())) if value is not None else ""
 
 
 def _headers(conn: imaplib.IMAP4, uid: bytes, fields: str) -> Any:
@@ -111,17 +115,14 @@ def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Fals
     THIS_OR_MESSAGE_ID): None when it is gone, whatever other copy is there (a list's copy of a mail and
     the one sent to the person share a Message-ID). Else the one message with this Message-ID a search
     finds, None when none; several are refused as ambiguous."""
-    from ...message_id import message_id as normalized
-
     if conn.select(_q(folder), readonly=readonly)[0] != "OK":
         raise ActionError(f"email: no folder {folder!r}")
     noted = _noted_uid(conn, folder, data)
     if noted is not None:
-        headers = _headers(conn, noted, "MESSAGE-ID")
-        if headers is None:
+        held = _message_id_of(conn, noted)
+        if held is None:
             return None  # moved or deleted since it was read
-        value = headers.get("Message-ID")
-        if (normalized(" ".join(str(value).split())) if value is not None else "") == message_id:
+        if held == message_id:
             return noted
     if message_id == "":
         return None
