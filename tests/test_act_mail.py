@@ -10,6 +10,7 @@ import random
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from email import message_from_bytes
 from email.policy import default as email_policy
@@ -860,3 +861,66 @@ def test_a_routes_move_takes_the_mail_from_the_folder_it_was_read_from(mail, hom
     conn = imap_session(imap)
     assert conn.select('"Junk"', readonly=True) == ("OK", [b"1"]) and conn.select('"Work"') == ("OK", [b"0"])
     conn.logout()
+
+
+# what a server without MOVE (RFC 6851) says it can do, as hMailServer and older Exchange and Courier do:
+# dovecot runs MOVE all the same when asked, so its protocol log (rawlog) tells what assist asked for
+WITHOUT_MOVE = "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE CHILDREN SPECIAL-USE"
+
+
+@pytest.mark.parametrize("uidplus", [True, False], ids=["uidplus", "no-uidplus"])
+def test_a_server_without_move_has_mail_filed_by_copy_and_the_persons_deleted_mail_is_left_alone(home, uidplus):
+    """A server that cannot MOVE refused every mail a route files (spam into Junk, lists into Lists):
+    the mail is copied, marked deleted and expunged instead. Expunged alone (UID EXPUNGE, RFC 4315
+    UIDPLUS): an EXPUNGE of the folder would also remove for good the mail the person marked deleted
+    and kept there (a mail client set to mark, not move, what is deleted). Without UIDPLUS the folder
+    is expunged only when nothing else in it is marked deleted; else the mail stays marked, and the
+    result says so."""
+    rawlog = Path(tempfile.mkdtemp(prefix="rawlog-", dir="/tmp"))  # where dovecot's user (nobody) may write
+    rawlog.chmod(0o777)
+    capability = WITHOUT_MOVE + (" UIDPLUS" if uidplus else "")
+    imap = start_dovecot(extra_conf=f"imap_capability = {capability}\nprotocol imap {{\n  rawlog_dir = {rawlog}\n}}\n")
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(imap_section(imap) + """
+[routes.lists]
+actions = ["email.move"]
+[[routes.lists.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Lists"
+""")
+        for n in range(3):
+            raw = f"Message-ID: <w{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@example.org\r\n\r\nhi\r\n"
+            imap.deliver(raw.encode(), n)
+        first, second, third = sorted(run(["ingest", "imap", "--once"]).lines, key=lambda d: d["data"]["subject"])
+        moved = run(["act"], jsonl(first | {"intent": {"route": "lists"}}))
+        assert moved.code == 0, moved.err
+        conn = imap_session(imap)
+        conn.select("INBOX")
+        conn.uid("STORE", str(third["data"]["imap"]["uid"]), "+FLAGS", "(\\Deleted)")  # the person's
+        conn.logout()
+        kept = run(["act"], jsonl(second | {"intent": {"route": "lists"}}))
+        assert kept.code == 0, kept.err
+        asked = "".join(path.read_text() for path in rawlog.glob("*.in"))
+        assert " MOVE " not in asked and "COPY" in asked, asked
+        assert ("UID EXPUNGE" in asked) == uidplus
+        conn = imap_session(imap)
+        assert conn.select('"Lists"')[1] == [b"2"]
+        conn.select("INBOX")
+        _, left = conn.uid("SEARCH", None, "ALL")
+        _, deleted = conn.uid("SEARCH", None, "DELETED")
+        conn.logout()
+        ours = str(second["data"]["imap"]["uid"]).encode()
+        person = str(third["data"]["imap"]["uid"]).encode()
+        if uidplus:
+            assert left[0].split() == [person] and deleted[0].split() == [person]
+            assert "marked deleted" not in str(kept.lines[0]["actions"][0]["result"])
+        else:
+            assert sorted(deleted[0].split()) == sorted([ours, person])
+            assert "marked deleted" in kept.lines[0]["actions"][0]["result"]["warning"]
+        assert moved.lines[0]["actions"][0]["result"]["moved"] == 1
+    finally:
+        imap.stop()
+        shutil.rmtree(rawlog, ignore_errors=True)
+        os.environ.pop("TEST_IMAP_PASSWORD", None)

@@ -113,6 +113,14 @@ def imap_reading(account: ImapAccount, what: str) -> Iterator[imaplib.IMAP4]:
             conn.logout()
 
 
+def capabilities(conn: imaplib.IMAP4) -> set[str]:
+    """What the server says it can do, asked now: its list grows once signed in (dovecot's before sign-in
+    names no MOVE), and imaplib keeps the one from before."""
+    status, data = conn.capability()
+    said = data[-1] if status == "OK" and data and isinstance(data[-1], bytes) else b""
+    return set(said.decode(errors="replace").upper().split())
+
+
 def imap_quote(text: str) -> str:
     """A folder name (or search term) as an IMAP quoted string; a line break or NUL, which would end the
     command line, is refused."""

@@ -245,10 +245,38 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
             to = folder_to_make(conn, args["to"])
             conn.create(_q(to))  # fails harmlessly when it was made meanwhile
         conn.select(_q(source))
-        status, _ = conn.uid("MOVE", uid.decode(), _q(to))
-        if status != "OK":
+        kept = _move(conn, uid.decode(), source, to)
+    filed = _filed(ctx)
+    warnings = [warning for warning in (kept, filed.get("warning")) if warning]
+    return {"moved": 1, "to": to, **filed, **({"warning": "; ".join(warnings)} if warnings else {})}
+
+
+def _move(conn: imaplib.IMAP4, uid: str, source: str, to: str) -> str | None:
+    """Moves one mail (its UID in the selected folder `source`) to `to`: MOVE (RFC 6851) where the
+    server can; else (hMailServer, older Exchange and Courier) a COPY, the mail marked deleted and
+    expunged alone (UID EXPUNGE, RFC 4315 UIDPLUS). An EXPUNGE of the whole folder would also remove for
+    good what the person marked deleted and kept there, so without UIDPLUS it is done only when nothing
+    else there is marked deleted; else the mail stays, marked deleted: the warning returned says so."""
+    from ...mail import capabilities
+
+    can = capabilities(conn)
+    if "MOVE" in can:
+        if conn.uid("MOVE", uid, _q(to))[0] != "OK":
             raise ActionError(f"email: the server refused to move it to {to!r}")
-    return {"moved": 1, "to": to, **_filed(ctx)}
+        return None
+    if conn.uid("COPY", uid, _q(to))[0] != "OK":
+        raise ActionError(f"email: the server refused to copy it to {to!r}")
+    if conn.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")[0] != "OK":
+        return f"copied to {to}; the server refused to mark it deleted in {source}, where it still is"
+    if "UIDPLUS" in can:
+        conn.uid("EXPUNGE", uid)
+        return None
+    status, marked = conn.uid("SEARCH", "DELETED")
+    if status == "OK" and (marked[0] or b"").split() == [uid.encode()]:
+        conn.expunge()
+        return None
+    return (f"copied to {to}; still in {source}, marked deleted: other mail there is marked deleted too, "
+            "and this server can only remove all of it at once (your mail client's expunge or compact does)")
 
 
 def gone_from(conn: imaplib.IMAP4, folder: str, data: Any) -> bool | None:
