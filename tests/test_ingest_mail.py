@@ -958,3 +958,45 @@ def test_a_header_even_the_flat_reading_cannot_parse_is_read_as_text_and_the_nex
     odd = next(e["data"] for e in r.lines if "hello from the odd one" in e["data"]["body_text"])
     assert "mime_error" in odd and odd["from"] == "a@example.org" and odd["subject"] == "params"
     assert any(e["data"]["subject"] == "the next one" for e in r.lines)
+
+
+def test_imap_idle_on_a_server_without_idle_polls_instead(home):
+    """`ingest imap --idle` sent IDLE whether the server could or not: one without it (RFC 2177 is an
+    extension) answered BAD, the reader waited 25 minutes for news that never came, then read its own
+    DONE's refusal as the end of IDLE and stopped on a timeout. It polls there instead (each minute;
+    here each half second), which dovecot's protocol log shows: no IDLE asked."""
+    import shutil
+    import tempfile
+    import threading
+
+    from assist.config_file import load
+    from assist.ingest.events import Sink, State
+    from assist.ingest.imap import idle
+    from assist.mail import ImapAccount
+
+    rawlog = Path(tempfile.mkdtemp(prefix="rawlog-", dir="/tmp"))  # where dovecot's user (nobody) may write
+    rawlog.chmod(0o777)
+    server = start_dovecot(extra_conf="imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UIDPLUS\n"
+                                      f"protocol imap {{\n  rawlog_dir = {rawlog}\n}}\n")
+    stop = threading.Event()
+    try:
+        config = load(home)
+        account = ImapAccount("127.0.0.1", server.port, server.user, server.password, security="plain")
+        sink = Sink(config, "inbox")
+        reader = threading.Thread(target=idle, args=(account, sink, State(home, "imap-noidle"), stop, 0.5))
+        reader.start()
+        for n in range(2):
+            server.deliver(f"Message-ID: <i{n}@example.org>\r\nSubject: s{n}\r\n\r\nhi\r\n".encode(), n)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(run(["queue", "ls", "--json"]).json()) < n + 1:
+                time.sleep(0.2)
+            assert len(run(["queue", "ls", "--json"]).json()) == n + 1
+        stop.set()
+        reader.join(timeout=30)
+        assert not reader.is_alive()
+        asked = "".join(path.read_text() for path in rawlog.glob("*.in"))
+        assert "EXAMINE" in asked and " IDLE" not in asked, asked
+    finally:
+        stop.set()
+        server.stop()
+        shutil.rmtree(rawlog, ignore_errors=True)

@@ -229,7 +229,8 @@ def caldav(url: str | None, user: str | None, since: str | None, until: str | No
               help="The password, from the token store (else $ASSIST_IMAP_PASSWORD).")
 @click.option("--folder", default="INBOX", show_default=True)
 @click.option("--once/--idle", default=True, show_default=True,
-              help="Fetch what is new and exit (cron), or keep waiting with IMAP IDLE.")
+              help="Fetch what is new and exit (cron), or keep waiting with IMAP IDLE (polling each "
+                   "minute a server without IDLE).")
 @BACKLOG
 @to_option
 def imap(host: str | None, port: int | None, security: str, cafile: str | None, user: str | None,

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 BATCH = 50
+POLL_WITHOUT_IDLE_S = 60.0  # `--idle` against a server that cannot IDLE: how often it looks
 REBUILT_MARGIN_S = 600.0  # a rebuilt folder is read from the last run less this (the server's clock is not ours)
 
 
@@ -194,16 +195,23 @@ def _logout(conn: imaplib.IMAP4) -> None:
 
 def idle(account: ImapAccount, sink: Sink, state: State, stop: Any, wait_s: float = 25 * 60,
          backlog_s: float | None = None) -> None:
-    """Poll, then wait with IMAP IDLE (RFC 2177) for the server to announce new mail; again until stop."""
+    """Poll, then wait with IMAP IDLE (RFC 2177) for the server to announce new mail; again until stop.
+    A server without IDLE (an extension) is polled every POLL_WITHOUT_IDLE_S (or wait_s, if less)."""
+    from ..mail import capabilities
+
     backoff = 1.0
     while not stop.is_set():
         try:
             conn = connect(account)
             backoff = 1.0
+            can_idle = "IDLE" in capabilities(conn)
             while not stop.is_set():
                 poll(account, sink, state, conn, backlog_s)
                 backlog_s = None  # asked for once
-                _idle_once(conn, min(wait_s, 29 * 60), stop)
+                if can_idle:
+                    _idle_once(conn, min(wait_s, 29 * 60), stop)
+                else:
+                    stop.wait(min(wait_s, POLL_WITHOUT_IDLE_S))
         except Unavailable:
             stop.wait(backoff)
             backoff = min(backoff * 2, 300)
