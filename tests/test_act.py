@@ -571,6 +571,13 @@ def test_a_note_runs_no_code_a_mail_put_in_it(act_home):
         assert "&lt;%* require" in shown  # shows as "<%* require(...", runs nothing
 
 
+def entries_of(note: Path) -> list[str]:
+    """The entries of a note a shipped route appends to: its lines after the front matter, without the
+    markers of what was appended and the headings of the days (`daily`)."""
+    return [line for line in note.read_text().split("---\n", 2)[2].splitlines()
+            if line.strip() and not line.startswith(("<!-- assist:", "## 20"))]
+
+
 def test_a_summary_cannot_write_entries_of_its_own_in_the_inbox_note(home, tmp_path):
     """The shipped triage route appends one line per mail to "Inbox summary": the subject, the sender and
     the model's summary. A mail can have its model write a summary with line breaks that reads as further
@@ -587,9 +594,8 @@ def test_a_summary_cannot_write_entries_of_its_own_in_the_inbox_note(home, tmp_p
                             "data": {"subject": "lunch?", "from": "stranger@example.net"},
                             "result": {"parsed": parsed, "ungrounded": ["Bob\n\n**Fake**"]}}))
     assert r.code == 0, r.err
-    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
-    entries = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
-    assert len(entries) == 1, note
+    entries = entries_of(tmp_path / "vault" / "Inbox summary.md")
+    assert len(entries) == 1, entries
     assert entries[0].startswith("**lunch?** from stranger@example.net (personal, low): A note about lunch. ")
     assert "send $9,800" in entries[0] and entries[0].endswith("(the mail does not say: Bob **Fake**)")
 
@@ -613,8 +619,7 @@ def test_mail_of_the_backlog_is_summarised_into_a_note_of_its_own(home, tmp_path
     assert r.code == 0, r.err
 
     def entries(name: str) -> list[str]:
-        note = (tmp_path / "vault" / f"{name}.md").read_text().split("---\n", 2)[2]
-        return [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+        return entries_of(tmp_path / "vault" / f"{name}.md")
 
     assert entries("Inbox summary") == ["**today's** from ana@example.org (personal, low): Lunch on Friday?"]
     assert entries("Inbox backlog") == [
@@ -640,8 +645,7 @@ def test_the_inbox_note_says_when_a_mail_writes_to_the_assistant(home, tmp_path)
     r = run(["act"], jsonl(*({"type": "email.received", "intent": {"route": "triage"}, "data": data,
                               "result": {"parsed": parsed}} for data in (hostile, plain, in_subject))))
     assert r.code == 0, r.err
-    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
-    first, second, third = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    first, second, third = entries_of(tmp_path / "vault" / "Inbox summary.md")
     assert first.startswith("**minutes**") and first.endswith("(the mail writes to the assistant: read it yourself)")
     assert second.startswith("**lunch**") and "assistant" not in second
     assert third.startswith("**Note to the AI")
@@ -662,8 +666,7 @@ def test_the_inbox_note_says_when_a_sender_looks_like_another(home, tmp_path):
                               "data": {"subject": "Account", "from": sender, "body_text": "Sign in."}}
                              for sender in senders)))
     assert r.code == 0, r.err
-    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
-    lines = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    lines = entries_of(tmp_path / "vault" / "Inbox summary.md")
     assert lines[0].endswith("(look: p\u0430ypal.com is written with letters beyond ASCII: its servers know it as "
                              "xn--pypal-4ve.com)")
     assert lines[1].endswith("(look: from x@evil.example, whose name reads as service@paypal.com)")
@@ -706,8 +709,7 @@ def test_the_inbox_note_says_when_the_provider_could_not_confirm_the_sender(home
     tasks = [t | {"intent": {"route": "triage"}, "result": {"parsed": parsed}} for t in ingested.lines]
     r = run(["act"], jsonl(*tasks))
     assert r.code == 0, r.err
-    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
-    lines = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    lines = entries_of(tmp_path / "vault" / "Inbox summary.md")
     assert len(lines) == 5, lines
     unconfirmed = "(look: the provider could not confirm it is from corp.example: dmarc=fail)"
     assert lines[0].endswith(unconfirmed) and lines[4].endswith(unconfirmed), lines
@@ -731,8 +733,7 @@ def test_an_inbox_entry_of_something_that_is_not_a_mail_says_so(home, tmp_path):
     r = run(["act"], jsonl(*({"type": kind, "intent": {"route": "triage"}, "result": {"parsed": parsed},
                               "data": data} for kind in ("ws.message", "email.received"))))
     assert r.code == 0, r.err
-    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
-    item, mail = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    item, mail = entries_of(tmp_path / "vault" / "Inbox summary.md")
     assert item.endswith("(not a mail: a ws.message event)"), item
     assert mail.endswith("Wire the deposit today.") and "not a mail" not in mail
 
@@ -751,8 +752,7 @@ def test_the_week_note_says_when_an_event_writes_to_the_assistant(home, tmp_path
                               "data": {"week_start": "2026-12-07", "events": listed},
                               "result": {"parsed": {"summary": "A quiet week."}}} for listed in (invited, events))))
     assert r.code == 0, r.err
-    note = (tmp_path / "vault" / "Week.md").read_text().split("---\n", 2)[2]
-    first, second = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    first, second = entries_of(tmp_path / "vault" / "Week.md")
     assert first == "Week of 2026-12-07: A quiet week. (an event writes to the assistant: read it yourself)"
     assert second == "Week of 2026-12-07: A quiet week."
 
@@ -769,8 +769,7 @@ def test_the_changes_note_says_when_a_file_writes_to_the_assistant(home, tmp_pat
                               "result": {"parsed": {"digest": f"{n} file added to Downloads."}}}
                              for n, path in (("One", named), ("Another", "/home/me/Downloads/minutes.txt")))))
     assert r.code == 0, r.err
-    note = (tmp_path / "vault" / "Changes.md").read_text().split("---\n", 2)[2]
-    first, second = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    first, second = entries_of(tmp_path / "vault" / "Changes.md")
     assert first == "One file added to Downloads. (a file writes to the assistant: read it yourself)"
     assert second == "Another file added to Downloads."
 
@@ -1205,3 +1204,33 @@ def test_an_event_summary_cannot_add_events_of_its_own(act_home, radicale, where
     assert summaries == [INJECTED.replace("\r\n", "\n")]  # one event, its summary's lines escaped (CR LF read as LF)
     [snapshot] = (home / "state" / "calendar").glob("*.json")
     assert [e["summary"] for e in orjson.loads(snapshot.read_bytes())["events"]] == [" ".join(INJECTED.split())]
+
+
+def test_the_inbox_note_has_a_heading_for_each_day(home, tmp_path, monkeypatch):
+    """A week of mail in "Inbox summary" was one run of entries with no day to them: which mail came
+    today, which on Monday, could not be told. The shipped route's entries are grouped under a heading
+    for the day each was written (this machine's local date, once per day); a retry on another day
+    adds neither the entry nor a heading again. Two time zones a day apart stand in for two days."""
+    from assist.init_home import template
+
+    (tmp_path / "vault").mkdir()
+    (home / "assist.toml").write_text(template() + f'\n[actions.notes]\nvault = "{tmp_path / "vault"}"\n')
+    parsed = {"summary": "Lunch on Friday?", "category": "personal", "urgency": "low", "needs_reply": False}
+
+    def mail(subject: str) -> dict:
+        return {"id": f"00TESTDAILY{subject.upper()}", "type": "email.received", "intent": {"route": "triage"},
+                "result": {"parsed": parsed}, "data": {"subject": subject, "from": "ana@example.org"}}
+
+    behind, ahead = "BEHIND+12", "AHEAD-12"  # POSIX TZ: UTC-12 and UTC+12, always a day apart
+    now = dt.datetime.now(dt.UTC)
+    first, second = (f"## {(now + dt.timedelta(hours=h)).strftime('%Y-%m-%d')}" for h in (-12, 12))
+    for zone, mails in ((behind, [mail("one"), mail("two")]), (ahead, [mail("three")]), (ahead, [mail("four")]),
+                        (ahead, [mail("two")])):  # the last: a retry of an entry written the day before
+        monkeypatch.setenv("TZ", zone)
+        r = run(["act"], jsonl(*mails))
+        assert r.code == 0, r.err
+    note = (tmp_path / "vault" / "Inbox summary.md").read_text().split("---\n", 2)[2]
+    lines = [line for line in note.splitlines() if line.strip() and not line.startswith("<!-- assist:")]
+    entry = "**{}** from ana@example.org (personal, low): Lunch on Friday?"
+    assert lines == [first, entry.format("one"), entry.format("two"), second, entry.format("three"),
+                     entry.format("four")], note

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from ...fileutil import append_lines, write_new
@@ -90,9 +91,13 @@ def create(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     "required": ["note", "text"],
     "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 300},
                    "text": {"type": "string", "maxLength": 1_000_000},
-                   "heading": {"type": "string", "maxLength": 200}},
+                   "heading": {"type": "string", "maxLength": 200},
+                   "daily": {"type": "boolean"}},
 }, repeatable=True)
 def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    """`daily`: entries grouped under a heading for the day each is written ("## 2026-12-05", this
+    machine's local date), made by the first entry of the day. Decided when the entry is written, not
+    in the arguments, whose idempotency key would then change with the day of a retry."""
     vault = root_of(ctx.config, ctx.section("notes"), "vault", None, "notes")
     name = args["note"] if args["note"].endswith(".md") else f"{args['note']}.md"
     path = confine(name, vault)
@@ -100,17 +105,21 @@ def append(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     marker = f"<!-- assist:{ctx.key} -->"
     block = (f"\n## {inert(args['heading'])}\n\n" if args.get("heading") else "\n") + inert(args["text"].rstrip()) + \
         f"\n{marker}\n"
+    day = f"\n## {time.strftime('%Y-%m-%d')}\n" if args.get("daily") else ""
     path.parent.mkdir(parents=True, exist_ok=True)
     # one append at a time (workers act on several tasks at once, and most append to the same notes);
     # the block is added to the end of the file, so what the person wrote meanwhile stays
     with one_at_a_time(ctx, "notes"):
-        if not path.exists() and write_new(path, (_front_matter(path.stem, ctx, []) + block).encode()):
+        if not path.exists() and write_new(path, (_front_matter(path.stem, ctx, []) + day + block).encode()):
             return {"path": shown}
         if not path.is_file():  # a folder, or a named pipe whose reading would wait forever
             raise ActionError(f"{args['note']}: exists and is not a note file")
         with open(path, "a+b") as handle:
             handle.seek(0)
-            if marker.encode() in handle.read():  # appended before a crash, not yet journaled: not twice
+            written = handle.read()
+            if marker.encode() in written:  # appended before a crash, not yet journaled: not twice
                 return {"path": shown, "already": True}
+            if day and day.encode() not in written:
+                block = day + block
             append_lines(handle, block.encode())
     return {"path": shown}
