@@ -1368,3 +1368,47 @@ def test_a_mail_the_person_moves_into_junk_is_learned_as_spam(home, monkeypatch)
         assert len(run(["classify", "history", "--json"]).json()) == 1
     finally:
         imap.stop()
+
+
+@pytest.mark.parametrize("damaged", ["spam.npz", "intent.npz", "meta.json"])
+def test_a_damaged_learned_version_is_made_again_from_the_feedback(routes_home, damaged):
+    """What was learned is a cache of the feedback (state/learned/vN, made from state/feedback.jsonl). A
+    file of it damaged (a disk's bad sector, a backup restored half-way) failed every mail classify read
+    (a ValueError from numpy, or, for its meta.json, a new version made under the damaged one's number);
+    it is made again from the feedback, the person's corrections still in force, and said once."""
+    def next_issue(n: int) -> dict:
+        return mail(NEWSLETTER.format(pct=30, what="boots and jackets", n=n).encode(), n)
+
+    first = mail(NEWSLETTER.format(pct=20, what="tents and stoves", n=1).encode(), 1)
+    assert run(["enqueue", "--queue", "inbox"], input=jsonl(first)).code == 0
+    assert run(["classify", "--from", "inbox", "--to", "act", "--once"]).code == 0
+    assert run(["classify", "teach", first["id"], "newsletter"], timeout=300).code == 0
+    [version] = run(["classify", "history", "--json"]).json()
+    (routes_home / "state" / "learned" / f"v{version['version']}" / damaged).write_bytes(b"\x00garbage{\n")
+    r = run(["classify"], input=jsonl(next_issue(3)), timeout=300)
+    assert r.code == 0, r.err
+    assert "damaged" in r.err and "Traceback" not in r.err, r.err
+    [after] = [orjson.loads(line) for line in r.out.splitlines()]
+    assert after["intent"]["route"] != "spam" and after["intent"]["signals"]["spam"] < 0.5, after["intent"]
+    [made] = run(["classify", "history", "--json"]).json()  # the damaged version is gone, made again
+    assert made["current"] and made["examples"] == [first["id"]]
+    assert not any(b"garbage" in path.read_bytes() for path in (routes_home / "state" / "learned").rglob("*.*"))
+    again = run(["classify"], input=jsonl(next_issue(4)), timeout=300)
+    assert again.code == 0 and "damaged" not in again.err, again.err  # said once
+
+
+def test_a_damaged_intent_model_cache_is_trained_again(routes_home):
+    """state/intent-model.npz is the routes' examples trained once and kept: damaged, it failed every
+    mail classify read; it is trained again from the examples, and said."""
+    lunch = {"type": "email.received", "data": {"from": "ana@example.org", "subject": "lunch on friday?",
+                                                "body_text": "Shall we have lunch on Friday?"}}
+    [before] = classify(lunch)
+    cache = routes_home / "state" / "intent-model.npz"
+    cache.write_bytes(b"\x00garbage{\n")
+    r = run(["classify"], input=jsonl(lunch), timeout=300)
+    assert r.code == 0 and "damaged" in r.err and "Traceback" not in r.err, r.err
+    [after] = [orjson.loads(line) for line in r.out.splitlines()]
+    assert after["intent"]["route"] == before["intent"]["route"]
+    assert b"garbage" not in cache.read_bytes()
+    again = run(["classify"], input=jsonl(lunch), timeout=300)
+    assert again.code == 0 and "damaged" not in again.err, again.err

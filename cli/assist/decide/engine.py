@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..ai.written_to_the_assistant import written_to_the_assistant
 from ..task import is_mail, is_request, takes, writes_mail
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
+from .learning import DAMAGE, FEEDBACK, Learned
 from .rules import first_match, refused
 from .spam_policy import judged, spam_route_name
 
@@ -31,6 +32,11 @@ REQUEST_MODEL = "state/request-model.npz"
 # there at 0.64 counted once and "... in rome ..." did not; counted five times, 1.0 and 0.86, while
 # "what is the weather in london" and "play some jazz" stayed out of scope (2026-12-03)
 TAUGHT_WEIGHT = 5
+
+
+def _said_damaged(path: Any, why: Any, source: str = f"your corrections ({FEEDBACK})") -> None:
+    """What was learned is made from a source kept elsewhere: a damaged copy is made again, and said."""
+    sys.stderr.write(f"assist: {path}: damaged ({str(why)[:200]}); made again from {source}\n")
 
 
 class DecisionEngine:
@@ -105,9 +111,13 @@ class DecisionEngine:
         digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
         path = self.config.home / where
         if path.exists():
-            cached = IntentModel.load(path)
-            if cached.meta.get("examples_hash") == digest:
-                return cached
+            try:
+                cached = IntentModel.load(path)
+            except DAMAGE as exc:  # trained again below, and kept in its place
+                _said_damaged(path, exc, "the routes' examples")
+            else:
+                if cached.meta.get("examples_hash") == digest:
+                    return cached
         from .intent import train
 
         texts = [t for t, _ in examples]
@@ -135,27 +145,36 @@ class DecisionEngine:
         if stamp == self._stamp:
             return
         learned = self._learned(stamp) if stamp != "none" else None
-        if learned is not None and (learned.folder / "intent.npz").exists():
-            self._model = IntentModel.load(learned.folder / "intent.npz")
-        else:
+        try:
+            spam_model = self._load_learned(learned)
+        except DAMAGE as exc:  # a cache of the feedback: made again from it
+            assert learned is not None  # nothing is read without a version
+            _said_damaged(learned.folder, exc)
+            Learned(self.config.home).discard(learned.folder)
+            spam_model = self._load_learned(self._learned(stamp))
+        if self._model is None:
             self._model = self._load_model()
-        self._rejections = None
-        if learned is not None and (learned.folder / "rejections.npz").exists():
-            from .learning import Rejections
-
-            self._rejections = Rejections.load(learned.folder / "rejections.npz")
-        self._lists = {}
-        if learned is not None and (learned.folder / "lists.json").exists():
-            from .learning import ListRefusals
-
-            self._lists = ListRefusals.load(learned.folder / "lists.json").refused
-        spam_model = None
-        if learned is not None and (learned.folder / "spam.npz").exists():
-            from .spam import SpamModel
-
-            spam_model = SpamModel.load(learned.folder / "spam.npz")
         self._spam = SpamPolicy.from_config(self.config, spam_model)
         self._stamp = stamp
+
+    def _load_learned(self, learned: Any) -> Any:
+        """The intent model, rejections and list refusals of a learned version (None: the routes'
+        examples alone); its spam model returned, None when it has none."""
+        from .learning import ListRefusals, Rejections
+        from .spam import SpamModel
+
+        folder = learned.folder if learned is not None else None
+        self._model = self._rejections = None
+        self._lists = {}
+        if folder is None:
+            return None
+        if (folder / "intent.npz").exists():
+            self._model = IntentModel.load(folder / "intent.npz")
+        if (folder / "rejections.npz").exists():
+            self._rejections = Rejections.load(folder / "rejections.npz")
+        if (folder / "lists.json").exists():
+            self._lists = ListRefusals.load(folder / "lists.json").refused
+        return SpamModel.load(folder / "spam.npz") if (folder / "spam.npz").exists() else None
 
     def _basis(self) -> str:
         """What a learned version was made from besides the feedback: the routes' examples, the encoder,
@@ -189,6 +208,10 @@ class DecisionEngine:
         with learned.lock():  # another process may be making this very version: wait for it, use it
             if made(current := learned.current()):
                 return current
+            damaged = learned.damaged_current()
+            if damaged is not None:
+                _said_damaged(damaged, "its meta.json cannot be read")
+                learned.discard(damaged)
             from .spam_policy import SpamPolicy
 
             base = SpamPolicy.from_config(self.config)
@@ -470,7 +493,6 @@ def _kept_vectors(texts: list[str], embedder: Any, path: Any) -> Any:
     made and kept there."""
     import contextlib
     import io
-    import zipfile
 
     import numpy as np
 
@@ -481,7 +503,7 @@ def _kept_vectors(texts: list[str], embedder: Any, path: Any) -> Any:
         with np.load(path, allow_pickle=False) as found:
             if str(found["key"]) == key:
                 return found["vectors"]
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+    except DAMAGE:
         pass  # none yet, or not readable: made again
     vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
     buffer = io.BytesIO()

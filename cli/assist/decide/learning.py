@@ -25,10 +25,12 @@ examples the undone version added (they are not learned again).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,9 @@ import orjson
 
 from ..fileutil import append_lines, write_atomic
 
+# what reading a damaged file of a version raises (numpy's and JSON's complaints are ValueErrors; a zip
+# cut short is a BadZipFile)
+DAMAGE: tuple[type[Exception], ...] = (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile)
 FEEDBACK = "state/feedback.jsonl"
 LEARNED = "state/learned"
 KEEP_VERSIONS = 20
@@ -258,9 +263,27 @@ class Learned:
             return None  # not there, or not complete
         return Version(number, folder, meta)
 
+    def damaged_current(self) -> Path | None:
+        """The folder `current` names when it is there but its meta.json cannot be read (a damaged disk, a
+        backup restored half-way: a version is complete before it is named)."""
+        try:
+            folder = self.root / f"v{int((self.root / 'current').read_text().strip())}"
+        except (FileNotFoundError, ValueError):
+            return None
+        return folder if folder.is_dir() and self.version(int(folder.name[1:])) is None else None
+
+    def discard(self, folder: Path) -> None:
+        """A damaged version, gone: it is a cache of the feedback, which is made again from it."""
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            if (self.root / "current").read_text().strip() == folder.name[1:]:
+                (self.root / "current").unlink()
+
+    def _numbers(self) -> list[int]:
+        return sorted(int(p.name[1:]) for p in self.root.glob("v*") if p.name[1:].isdigit())
+
     def versions(self) -> list[Version]:
-        numbers = sorted(int(p.name[1:]) for p in self.root.glob("v*") if p.name[1:].isdigit())
-        return [v for v in (self.version(n) for n in numbers) if v is not None]
+        return [v for v in (self.version(n) for n in self._numbers()) if v is not None]
 
     def save(self, files: dict[str, Any], meta: dict[str, Any]) -> Version:
         """A new version from {name: object with .save(path)}, complete on disk before it is current."""
@@ -268,7 +291,7 @@ class Learned:
         for partial in self.root.glob(".v*"):  # left by a crash while training (saves are made under lock())
             shutil.rmtree(partial, ignore_errors=True)
         known = [v.number for v in self.versions()]
-        number = max(known, default=0) + 1
+        number = max(self._numbers(), default=0) + 1  # past a damaged one's folder too
         partial = self.root / f".v{number}.{os.getpid()}"
         partial.mkdir()
         for name, obj in files.items():
