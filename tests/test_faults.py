@@ -359,3 +359,32 @@ def test_the_all_extra_names_every_extra():
     [spec] = project["optional-dependencies"]["all"]
     assert set(spec.split("[")[1].rstrip("]").split(",")) == extras
 
+
+
+def test_a_damaged_journal_stops_act_with_one_line_and_keeps_its_tasks(home, tmp_path):
+    """state/actions.db records which actions ran (a retry never repeats one). Damaged (a disk that
+    failed, a backup restored half-way), `assist act` and `assist queue approve` stopped with a
+    sqlite3 traceback. It is one line naming the file and what to do, exit 73, and the tasks stay queued:
+    nothing acts without knowing what it did before."""
+    vault = tmp_path / "vault"
+    (home / "assist.toml").write_text(FAST_CONFIG + BILLS_ROUTE.format(vault=vault) + """
+[routes.log]
+actions = ["notes.append"]
+fixed = [{type = "notes.append", args = {note = "Log", text = "{{ data.subject }}"}}]
+""")
+    log = {"type": "t", "intent": {"route": "log"}}
+    enqueue(log | {"data": {"subject": "first"}}, queue="act")
+    assert run(["act", "--from", "act", "--once"]).code == 0
+    enqueue(log | {"data": {"subject": "second"}}, {"type": "t", "intent": {"route": "bills"},
+                                                   "data": {"subject": "rent"}}, queue="act")
+    journal = home / "state" / "actions.db"
+    journal.write_bytes(b"\x00garbage{\n" * 100)
+    for wal in journal.parent.glob("actions.db-*"):
+        wal.unlink()
+    r = run(["act", "--from", "act", "--once"])
+    assert r.code == 73 and "Traceback" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1 and f"{journal}: damaged" in r.err, r.err
+    assert len(names(home, "act", "new")) == 2 and not names(home, "act", "failed")
+    assert "second" not in (vault / "Log.md").read_text()
+    approve = run(["queue", "approve", names(home, "act", "new")[0].split("-")[-1][:-5], "--yes"])
+    assert approve.code == 73 and approve.err.count("\n") == 1 and f"{journal}: damaged" in approve.err, approve.err

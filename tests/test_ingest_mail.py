@@ -1000,3 +1000,27 @@ def test_imap_idle_on_a_server_without_idle_polls_instead(home):
         stop.set()
         server.stop()
         shutil.rmtree(rawlog, ignore_errors=True)
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"uidvalidity": 17, "last_u'], ids=["empty", "cut-short"])
+def test_a_damaged_imap_state_is_kept_aside_and_the_folder_read_as_on_a_first_run(home, imap_server, monkeypatch,
+                                                                                   damage):
+    """The state of a mail source (state/imap-*.json) damaged (a disk that failed, a hand edit) stopped
+    every run with a traceback, cron's every five minutes, and no mail was read again until someone
+    found the file. It is kept aside (NAME.json.damaged) and the folder read as on a first run: the
+    last day's mail (the queue keeps one of each, so what was read before is not a task twice), said."""
+    monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
+    args = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap_server.port),
+            "--user", imap_server.user, "--once", "--to", "inbox"]
+    imap_server.deliver(b"Message-ID: <s1@example.org>\r\nSubject: one\r\n\r\nhi\r\n", 1)
+    assert "1 event(s)" in run(args).err
+    [state] = (home / "state").glob("imap-*.json")
+    state.write_bytes(damage)
+    imap_server.deliver(b"Message-ID: <s2@example.org>\r\nSubject: two\r\n\r\nhi\r\n", 2)
+    r = run(args)
+    assert r.code == 0 and "Traceback" not in r.err, r.err
+    assert f"{state}: damaged" in r.err and f"kept as {state.name}.damaged" in r.err, r.err
+    assert state.with_name(state.name + ".damaged").read_bytes() == damage
+    assert sorted(row["about"] for row in run(["queue", "ls", "--json"]).json()) == ["one", "two"]
+    again = run(args)
+    assert again.code == 0 and "0 event(s)" in again.err and "damaged" not in again.err, again.err

@@ -13,6 +13,8 @@ them is seen to go; only then is the run's state kept.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,12 +141,29 @@ class State:
         self.path = home / "state" / f"{name}.json"
 
     def load(self) -> dict[str, Any]:
+        """What was saved; {} when nothing was. A damaged document (a disk that failed, a hand edit) is
+        kept aside as NAME.json.damaged and read as none, said on stderr: the source is read again as on
+        its first run, rather than not at all until someone finds the file."""
         import orjson
 
         try:
-            return orjson.loads(self.path.read_bytes())
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            why = str(exc).split(":")[0]
+        else:
+            if isinstance(value, dict):
+                return value
+            why = "not a JSON object"
+        aside = self.path.with_name(self.path.name + ".damaged")
+        with contextlib.suppress(FileNotFoundError):  # another run set it aside first
+            os.replace(self.path, aside)
+            sys.stderr.write(f"assist: {self.path}: damaged ({why}); kept as {aside.name}, and the source "
+                             "read as on its first run\n")
+        return {}
 
     def save(self, value: dict[str, Any]) -> None:
         import orjson

@@ -9,23 +9,40 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import CANTCREAT, StorageError
 from ..fileutil import write_atomic
 from . import base
 
+DAMAGED = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}  # what SQLite says of a damaged file
 
-def open_db(home: Path) -> sqlite3.Connection:
-    """state/actions.db: the journal and the approvals, synced on every write (autocommit, WAL)."""
-    path = home / "state" / "actions.db"
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    return db
+
+class Database:
+    """state/actions.db: the journal and the approvals, synced on every write (autocommit, WAL). A damaged
+    file (a disk that failed, a backup restored half-way) stops what uses it with one line saying what
+    to do: nothing acts without knowing what it did before."""
+
+    def __init__(self, home: Path):
+        self.path = home / "state" / "actions.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.execute("PRAGMA journal_mode=WAL")
+        self.execute("PRAGMA synchronous=FULL")
+
+    def execute(self, sql: str, values: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, values)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) not in DAMAGED:
+                raise
+            raise StorageError(
+                f"{self.path}: damaged ({exc}); it records which actions ran, so none runs until it is "
+                f"repaired: `sqlite3 {self.path} .recover | sqlite3 fixed.db`, then fixed.db in its place; or "
+                "move it aside to start anew (an action cut short before is then not known)", CANTCREAT) from None
 
 
 class Journal(base.Journal):
     def __init__(self, home: Path):
-        self.db = open_db(home)
+        self.db = Database(home)
         self.db.execute("CREATE TABLE IF NOT EXISTS journal (key TEXT PRIMARY KEY, task TEXT, type TEXT,"
                         " state TEXT, result TEXT, error TEXT, updated REAL)")
 
@@ -52,7 +69,7 @@ class Journal(base.Journal):
 
 class Approvals(base.Approvals):
     def __init__(self, home: Path):
-        self.db = open_db(home)
+        self.db = Database(home)
         self.db.execute("CREATE TABLE IF NOT EXISTS approvals (task TEXT, kind TEXT, value TEXT, by TEXT, at REAL,"
                         " PRIMARY KEY (task, kind, value))")
 
