@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -22,8 +23,9 @@ SECRET = "hook-secret-value"
 
 
 
-@pytest.fixture
-def server(home):
+@contextlib.contextmanager
+def started(home):
+    """`assist ingest http` taking HMAC-signed requests with the token "github": (url, store, process)."""
     store = TokenStore(home)
     store.init("file")
     store.set("github", {"kind": "api_key", "key": SECRET})
@@ -38,9 +40,17 @@ def server(home):
             break
         except requests.ConnectionError:
             time.sleep(0.05)
-    yield url, store
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield url, store, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(home):
+    with started(home) as (url, store, _):
+        yield url, store
 
 
 def stored(home) -> int:
@@ -162,3 +172,21 @@ def test_a_button_posts_a_request_that_the_pipeline_answers_from_the_calendar(se
     assert done["data"]["window"] == "on Friday 4 December"
     assert done["data"]["events"] == ["Fri 4 Dec 16:00-17:00 Call with the New York team"]
     assert "Call with the New York team" in done["prompt"]["messages"][-1]["content"]
+
+
+def test_a_damaged_replay_record_is_made_anew_and_replays_are_still_refused(home):
+    """state/ingest-http.db keeps the signatures of the last minutes, to refuse a request sent again.
+    Damaged (a disk that failed), `assist ingest http` did not start: a sqlite3 traceback, and every
+    webhook refused until someone found the file. It is kept aside and made anew, said on stderr; it only
+    ever holds minutes of signatures."""
+    db = home / "state" / "ingest-http.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    db.write_bytes(b"\x00garbage{\n" * 100)
+    with started(home) as (url, _, proc):
+        body = b'{"ref": "main"}'
+        headers = signed(body)
+        assert post(url, body, headers, name="push").status_code == 202
+        assert post(url, body, headers, name="push").status_code == 401  # the same request again
+    err = proc.stderr.read().decode()
+    assert f"{db}: damaged" in err and "Traceback" not in err, err
+    assert db.with_name(db.name + ".damaged").exists()

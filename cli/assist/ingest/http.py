@@ -19,10 +19,13 @@ one put_many (one sync), and each request is answered only after its task is on 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import queue as stdqueue
 import re
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -42,12 +45,32 @@ class Replays:
     def __init__(self, path: Any):
         import sqlite3
 
+        from ..stores.local import DAMAGED
+
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS seen (signature TEXT PRIMARY KEY, expires REAL)")
+        try:
+            self.db = self._open(path)
+        except sqlite3.DatabaseError as exc:  # it holds minutes of signatures: made anew
+            if getattr(exc, "sqlite_errorcode", None) not in DAMAGED:
+                raise
+            aside = path.with_name(path.name + ".damaged")
+            os.replace(path, aside)
+            for extra in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{path}{extra}")
+            sys.stderr.write(f"assist ingest http: {path}: damaged ({exc}); kept as {aside.name}, made anew\n")
+            self.db = self._open(path)
         self.lock = threading.Lock()
         self.swept = 0.0
+
+    @staticmethod
+    def _open(path: Any) -> Any:
+        import sqlite3
+
+        db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS seen (signature TEXT PRIMARY KEY, expires REAL)")
+        return db
 
     def first_use(self, signature: str) -> bool:
         import sqlite3
