@@ -291,3 +291,26 @@ def test_three_processes_adding_at_once_all_land(home, tmp_path):
     assert len(sources) == 1800
     found = run(["memory", "query", "b note number 123 about topic 4", "-k", "1", "--json"]).json()
     assert found[0]["source"].endswith("b.jsonl:123")
+
+
+def test_a_damaged_store_is_one_line_and_prompts_go_on_without_it(home, tmp_path, gguf):
+    """memory/chroma.sqlite3 damaged (a disk that failed, a backup restored half-way): `assist memory
+    query` ended in two tracebacks, and every mail the prompt stage read failed into failed/ (an
+    AttributeError from inside chroma). The memory is context, not the mail: prompts go on without it,
+    said on stderr; a memory command says in one line what is damaged and how to make it again."""
+    (home / "assist.toml").write_text(FAST_CONFIG + '[routes.triage]\ntemplate = "email-triage"\n')
+    (home / "models").mkdir()
+    (home / "models" / gguf.name).symlink_to(gguf)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "book-club.md").write_text((NOTES / "book-club.md").read_text())
+    assert run(["memory", "add", str(notes)]).code == 0
+    store = home / "memory" / "chroma.sqlite3"
+    store.write_bytes(b"\x00garbage{\n" * 1000)
+    query = run(["memory", "query", "book club"])
+    assert query.code == 69 and query.err.count("\n") == 1, query.err
+    assert f"{home / 'memory'}: damaged" in query.err and "assist memory add" in query.err, query.err
+    prompted = run(["prompt"], input=jsonl(book_club_mail(), book_club_mail()))
+    assert prompted.code == 0 and "Traceback" not in prompted.err, prompted.err
+    assert [doc["prompt"]["context"] for doc in prompted.lines] == [[], []]
+    assert prompted.err.count("\n") == 1 and "prompts go on without it" in prompted.err, prompted.err  # once

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ..errors import AssistError, ConfigError, NotFound
+from ..errors import AssistError, ConfigError, NotFound, Unavailable
 from .chunking import chunks, title_of
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ LOCK_TIMEOUT_S = 600  # the longest wait for another process's write (a large `m
 # chroma's defaults (100, 100, 16) found 13 of the 20 test notes among 10,000 texts where exact search
 # finds 18; these find 16, for ~10% slower adds and +0.2 ms per query
 HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32}
+# what chroma says of a damaged store: SQLite's "file is not a database" (26) or "malformed" (11)
+DAMAGED_STORE = re.compile(r"\(code: (26|11)\)|file is not a database|disk image is malformed")
 KEYWORDS = 2  # the query's longest keywords looked up in the full-text index
 KEYWORD_CANDIDATES = 20  # per keyword
 KEYWORD_WEIGHT = 0.3  # bonus for a chunk holding all the query's keywords, on top of cosine similarity
@@ -69,6 +71,10 @@ def keyword_share(wanted: list[str], doc: str) -> float:
         return 0.0
     stems = {w[:5] for w in _tokens(doc)}
     return sum(1 for w in wanted if w[:5] in stems) / len(wanted)
+
+
+class MemoryDamaged(Unavailable):
+    """The local store cannot be read: what uses it as context goes on without it (ai/prompting.py)."""
 
 
 @dataclass
@@ -207,6 +213,7 @@ class Memory:
         self._embedder: Any = None
         self._seen: bytes | None = None  # the stamp when the store was opened or last written here
         self._lock: Any = None
+        self._damaged: MemoryDamaged | None = None  # the local store found damaged, once
         self._threads = threading.RLock()  # `assist work -j N` shares one store between its workers
         if self.url:
             from ..net import require_local
@@ -235,7 +242,16 @@ class Memory:
             return chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=parts.port or 8000,
                                        ssl=parts.scheme == "https", settings=settings)
         self.path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(self.path), settings=settings)
+        if self._damaged is not None:  # chroma keeps a half-made client for the path: not asked again
+            raise self._damaged
+        try:
+            return chromadb.PersistentClient(path=str(self.path), settings=settings)
+        except Exception as exc:  # chroma's InternalError, naming SQLite's code
+            if not DAMAGED_STORE.search(str(exc)):
+                raise
+            self._damaged = MemoryDamaged(f"memory: {self.path}: damaged ({exc}); move it aside and add your "
+                                          "notes again (assist memory add PATH...)")
+            raise self._damaged from None
 
     @property
     def collection(self) -> Any:

@@ -12,6 +12,7 @@ document, a note quoting a mail) is no context: it is left out and named in `pro
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,7 @@ class PromptBuilder:
         self.proposals = proposals
         self.models = models or Models(config)
         self._memory = memory
+        self._said_damaged = False
         self._memory_lock = threading.Lock()
 
     def memory(self) -> Any:
@@ -100,7 +102,15 @@ class PromptBuilder:
         text = task_text(task)
         if not text:
             return [], []
-        found = self.memory().query(text, k=k, max_distance=settings.get("max_distance", 0.7))
+        from .memory import MemoryDamaged
+
+        try:
+            found = self.memory().query(text, k=k, max_distance=settings.get("max_distance", 0.7))
+        except MemoryDamaged as exc:  # context, not the mail: the prompt goes on without it
+            if not self._said_damaged:
+                self._said_damaged = True
+                sys.stderr.write(f"assist prompt: {exc}; prompts go on without it\n")
+            return [], []
         chunks = [{"id": c["id"], "text": c["text"], "source": c["source"], "title": c["title"],
                    "score": round(1 - c["distance"], 4)} for c in found]
         written = [written_to_the_assistant([c["title"], c["text"]]) for c in chunks]
