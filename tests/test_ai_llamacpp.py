@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jsonschema_rs
 import orjson
+import pytest
 
 from assist.ai import templates
 from assist.ingest.mail import parse_message
@@ -219,3 +220,36 @@ def given_model():
 
     [(model, _)] = list(llamacpp._loaded.values())[-1:]
     return model
+
+
+@pytest.mark.parametrize("damage", ["cut short", "header", "after its magic"])
+def test_a_damaged_model_file_stops_the_stage_and_keeps_the_task(home, gguf, cli, damage):
+    """A model file damaged after its pull (a copy cut short, a disk's bad sector): `assist models check`
+    said "ok" of it, and every mail the stage read failed into failed/ ("llama.cpp cannot load it"),
+    to be retried by hand once the model was whole again. The stage stops (69), the task stays queued,
+    and check and the stage say to pull it again; pulled, the kept task goes on."""
+    configure(home, '[routes.echo]\ntemplate = "echo"\n')
+    (home / "models").mkdir()
+    damaged = home / "models" / gguf.name
+    with gguf.open("rb") as whole, damaged.open("wb") as copy:
+        if damage == "cut short":
+            copy.write(whole.read(gguf.stat().st_size // 3))
+        else:  # the same size; llama.cpp cannot read what follows its first four bytes ("GGUF")
+            kept = 4 if damage == "after its magic" else 0
+            copy.write(whole.read(kept) + b"\0" * (4096 - kept))
+            whole.seek(4096)
+            copy.write(whole.read())
+    task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "echo"}}
+    answered = cli(["prompt"], input=jsonl(task))
+    assert answered.code == 69 and "Traceback" not in answered.err, answered.err
+    assert "models pull smollm2-135m" in answered.err, answered.err
+    assert len(list((home / "spool" / "prompt" / "new").glob("*.json"))) == 1
+    assert not list((home / "spool" / "prompt" / "failed").glob("*.json"))
+    checked = cli(["models", "check"])
+    if damage != "after its magic":  # what check can tell without reading the whole file
+        assert checked.code == 69 and "is damaged (" in checked.out, checked.out
+        assert "models pull smollm2-135m" in checked.out, checked.out
+    damaged.unlink()
+    damaged.symlink_to(gguf)  # pulled again
+    again = cli(["prompt"], input="")
+    assert again.code == 0 and len(again.lines) == 1, again.err

@@ -62,8 +62,8 @@ def _load(path: Path, **kwargs: Any) -> tuple[Any, threading.Lock]:
             try:  # llama.cpp prints load-time warnings to stderr even when not verbose
                 with suppress_stdout_stderr(disable=False):
                     model = llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
-            except (ValueError, RuntimeError) as exc:
-                raise ModelError(f"{path}: llama.cpp cannot load it ({exc})") from None
+            except (ValueError, RuntimeError) as exc:  # not a per-task fault: the stage stops, tasks kept
+                raise ModelMissing(f"{path}: llama.cpp cannot load it ({exc})") from None
             if not _loaded:
                 import atexit
 
@@ -141,8 +141,9 @@ class LlamaCppBackend(ModelBackend):
         models_dir = config.home / "models"
         # the catalog model this is, if one (`assist models pull` fetches it): with no path, the best one
         # pulled (else the default, missing until pulled); a path may name one ("smollm2-135m")
-        if "path" not in spec:
-            self.catalog: Packaged | None = best_pulled(models_dir) or DEFAULT
+        if "path" not in spec:  # a model of the catalog whose file is there but damaged is still the home's
+            self.catalog: Packaged | None = best_pulled(models_dir) or next(
+                (c for c in CATALOG if (models_dir / c.file).is_file()), DEFAULT)
         else:
             self.catalog = next((c for c in CATALOG if c.name == spec["path"]), None)
         if self.catalog is not None:
@@ -166,18 +167,43 @@ class LlamaCppBackend(ModelBackend):
         hint = f" (run `assist models pull {self.catalog.name}`)" if self.catalog else ""
         return ModelMissing(f"model {self.name}: {self.path} is missing{hint}")
 
+    def _check_file(self) -> None:
+        """The model's file is there and, as far as can be told without reading it all, whole: a catalog
+        model's size, and a GGUF file's first bytes. Damaged (a copy cut short, a disk's bad sector),
+        it is ModelMissing too: no task can succeed with it, so the stage stops and keeps them."""
+        try:
+            size = self.path.stat().st_size
+            with self.path.open("rb") as handle:
+                magic = handle.read(4)
+        except FileNotFoundError:
+            raise self._missing() from None
+        except OSError as exc:
+            raise ModelMissing(f"model {self.name}: {self.path} cannot be read ({exc.strerror})") from None
+        if self.catalog is not None and self.catalog.file == self.path.name and size != self.catalog.size:
+            raise self._damaged(f"{size:,} bytes, not the {self.catalog.size:,} it has when pulled")
+        if magic != b"GGUF":
+            raise self._damaged("it does not start as a GGUF file does")
+
+    def _damaged(self, why: str) -> ModelMissing:
+        again = f": run `assist models pull {self.catalog.name}` again" if self.catalog else ""
+        return ModelMissing(f"model {self.name}: {self.path} is damaged ({why}){again}")
+
+    def _load_checked(self, **kwargs: Any) -> tuple[Any, threading.Lock]:
+        self._check_file()
+        try:
+            return _load(self.path, **kwargs)
+        except ModelMissing as exc:
+            again = f" (if it is damaged: `assist models pull {self.catalog.name}` again)" if self.catalog else ""
+            raise ModelMissing(f"model {self.name}: {exc}{again}") from None
+
     def model(self) -> tuple[Any, threading.Lock]:
-        if not self.path.is_file():
-            raise self._missing()
-        return _load(self.path, n_ctx=self.context, n_threads=self.threads or default_threads(self.path))
+        return self._load_checked(n_ctx=self.context, n_threads=self.threads or default_threads(self.path))
 
     def _vocab(self) -> tuple[Any, threading.Lock]:
         for (path, _), loaded in _loaded.items():
             if path == str(self.path):
                 return loaded
-        if not self.path.is_file():
-            raise self._missing()
-        return _load(self.path, vocab_only=True)
+        return self._load_checked(vocab_only=True)
 
     def count_tokens(self, text: str) -> int:
         model, lock = self._vocab()
@@ -246,8 +272,7 @@ class LlamaCppBackend(ModelBackend):
                 raise ModelError(f"model {self.name}: {exc}") from None
 
     def health(self) -> None:
-        if not self.path.is_file():
-            raise self._missing()
+        self._check_file()
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
