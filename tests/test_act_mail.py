@@ -98,6 +98,16 @@ def test_move_flag_and_draft_over_imap(mail):
     conn.logout()
 
 
+LISTS_ROUTE = """
+[routes.lists]
+actions = ["email.move"]
+[[routes.lists.fixed]]
+type = "email.move"
+args.message_id = "{{ data.message_id }}"
+args.to = "Lists"
+"""  # a route that files its task's own mail in Lists
+
+
 def two_copies(imap, home) -> tuple[bytes, dict]:
     """The same mail twice in the INBOX under one Message-ID, the list's copy first, and a route `lists`
     that files mail in Lists: (the copy sent to the person, the list copy's event as ingested)."""
@@ -106,14 +116,7 @@ def two_copies(imap, home) -> tuple[bytes, dict]:
     imap.deliver(direct.replace(b"Subject:", b"List-Id: <dev.lists.example.org>\r\nSubject:"), 1)
     imap.deliver(direct, 2)
     config = home / "assist.toml"
-    config.write_text(config.read_text() + """
-[routes.lists]
-actions = ["email.move"]
-[[routes.lists.fixed]]
-type = "email.move"
-args.message_id = "{{ data.message_id }}"
-args.to = "Lists"
-""")
+    config.write_text(config.read_text() + LISTS_ROUTE)
     ingested = run(["ingest", "imap", "--once"])
     assert ingested.code == 0 and len(ingested.lines) == 2, ingested.err
     [listed] = [e for e in ingested.lines if e["data"]["headers"].get("list-id")]
@@ -882,14 +885,7 @@ def test_a_server_without_move_has_mail_filed_by_copy_and_the_persons_deleted_ma
     imap = start_dovecot(extra_conf=f"imap_capability = {capability}\nprotocol imap {{\n  rawlog_dir = {rawlog}\n}}\n")
     try:
         os.environ["TEST_IMAP_PASSWORD"] = imap.password
-        (home / "assist.toml").write_text(imap_section(imap) + """
-[routes.lists]
-actions = ["email.move"]
-[[routes.lists.fixed]]
-type = "email.move"
-args.message_id = "{{ data.message_id }}"
-args.to = "Lists"
-""")
+        (home / "assist.toml").write_text(imap_section(imap) + LISTS_ROUTE)
         for n in range(3):
             raw = f"Message-ID: <w{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@example.org\r\n\r\nhi\r\n"
             imap.deliver(raw.encode(), n)
