@@ -295,3 +295,57 @@ def run_check_with(home, text: str) -> str:
     check = run(["config", "check"])
     assert check.code != 0
     return check.err + check.out
+
+
+def test_a_stage_stopped_by_a_fault_is_alerted_once_it_lasts_and_once_a_day_after(home, hooks, gguf):
+    """A stage that stops (a model missing or damaged, a damaged journal, a full disk) stopped at every
+    cron tick with a line in a log nobody reads: no task failed, so no alert went out, and the person's
+    mail waited for days. The fault is alerted once it has lasted `[alerts] stopped` (30 minutes: a
+    moment's fault is no news), then once a day while it lasts; a run without it ends it, and the next
+    such fault is alerted again."""
+    url, received = hooks
+    alerts = f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n'
+    routes = '[routes.echo]\ntemplate = "echo"\n'
+    (home / "assist.toml").write_text(FAST_CONFIG + alerts + routes)
+    assert run(["config", "check"]).code == 0
+    task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "echo"}}
+    assert run(["enqueue", "--queue", "prompt"], jsonl(task)).code == 0
+    assert run(["prompt", "--from", "prompt", "--once"]).code == 69  # no model pulled
+    assert received == []  # a first sighting: it may pass
+    (home / "assist.toml").write_text(FAST_CONFIG + alerts + 'stopped = "0s"\n' + routes)
+    assert run(["prompt", "--from", "prompt", "--once"]).code == 69
+    assert run(["prompt", "--from", "prompt", "--once"]).code == 69
+    [alert] = received  # once, not at every tick
+    assert alert["kind"] == "stopped" and alert["command"] == "prompt", alert
+    assert "assist models pull" in alert["error"] and "held_back_before" in alert
+    (home / "models").mkdir()
+    (home / "models" / gguf.name).symlink_to(gguf)
+    assert run(["prompt", "--from", "prompt", "--once"]).code == 0  # pulled: the fault is over
+    (home / "models" / gguf.name).unlink()
+    assert run(["enqueue", "--queue", "prompt"], jsonl(task)).code == 0
+    assert run(["prompt", "--from", "prompt", "--once"]).code == 69
+    assert len(received) == 2 and received[1]["kind"] == "stopped"
+
+
+def test_mail_reading_stopped_by_a_refused_sign_in_is_alerted(home, hooks, monkeypatch):
+    """A changed password, a revoked app password or token: `assist ingest imap` was refused at every
+    tick, and no new mail was read, with nothing to tell the person. It is alerted (once it lasts), the
+    password never in it."""
+    url, received = hooks
+    imap = start_dovecot()
+    try:
+        (home / "assist.toml").write_text(FAST_CONFIG + f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n'
+                                                        'stopped = "0s"\n')
+        monkeypatch.setenv("ASSIST_IMAP_PASSWORD", "an-old-password")
+        args = ["ingest", "imap", "--plain", "--host", "127.0.0.1", "--port", str(imap.port), "--user", imap.user,
+                "--once", "--to", "inbox"]
+        refused = run(args)
+        assert refused.code == 1 and "refused" in refused.err
+        [alert] = received
+        assert alert["kind"] == "stopped" and alert["command"] == "ingest imap", alert
+        assert "login as testuser refused" in alert["error"] and "an-old-password" not in orjson.dumps(alert).decode()
+        monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap.password)
+        assert run(args).code == 0
+        assert not orjson.loads((home / "state" / "stopped.json").read_bytes())  # the fault is over
+    finally:
+        imap.stop()

@@ -7,6 +7,12 @@ on its last attempt), or waits for a person's approval (held), tell the person.
     email = "me@example.org"                   # sent through [actions.smtp]
     rate = "10/h"                              # at most this many alerts per period; the rest are counted
     held = "approvals"                         # held tasks that raise one: approvals (default), all, none
+    stopped = "30m"                            # a command stopped by the same fault this long: one alert
+
+A command a fault stops (a stage: a model missing or damaged, a damaged journal, a full disk; a mail
+reader: its sign-in refused) fails no task, and stops again at every cron tick: it is alerted once the
+same fault has lasted `stopped` (a moment's fault, a laptop offline, is no news), then once a day while
+it lasts; a run without it ends it (state/stopped.json).
 
 An alert names the task (id, queue, type; a held one its route, the actions that wait and why it is
 held) and the error, never the message's content. Over the rate,
@@ -22,9 +28,11 @@ those to the person. A sender can copy every other header of one, not an id it n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .timeutil import rfc3339
@@ -34,6 +42,8 @@ if TYPE_CHECKING:
 
     from .config import Config
 
+STOPPED_AFTER = "30m"
+STOPPED_AGAIN_S = 86400.0  # a fault that lasts is told again once a day
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|m|h|d)\s*$")  # 10/h, 2/30s
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_RATE = "10/h"
@@ -77,6 +87,21 @@ class Alerts:
             return
         self._send({"kind": "task_failed", "task": doc.get("id"), "queue": queue, "type": doc.get("type"),
                     "error": error[:500], "attempts": doc.get("meta", {}).get("attempts")})
+
+    def stopped(self, command: str, error: str) -> None:
+        """`command` ("prompt", "ingest imap") stopped by a fault: alerted once it has lasted `stopped`,
+        then once a day while it lasts."""
+        after = self.settings.get("stopped", STOPPED_AFTER)
+        if not self.channels or after == "none":
+            return
+        from .timeutil import parse_duration
+
+        if Stoppages(self.config.home).due(command, error[:500], parse_duration(after)):
+            self._send({"kind": "stopped", "task": None, "queue": None, "command": command, "error": error[:500]})
+
+    def going(self, command: str) -> None:
+        """`command` ran without a fault: the one that stopped it, if any, is over."""
+        Stoppages(self.config.home).over(command)
 
     def _send(self, alert: dict[str, Any]) -> None:
         """Through every channel, within the rate (over it, counted for the next alert to say)."""
@@ -125,7 +150,11 @@ class Alerts:
 
     def _text(self, alert: dict[str, Any]) -> tuple[str, str]:
         title = f"assist: a task failed in queue {alert['queue']}"
-        if alert["kind"] == "task_held":
+        if alert["kind"] == "stopped":
+            title = f"assist: {alert['command']} has stopped"
+            body = (f"assist {alert['command']} stops at each run: {alert['error']}\n"
+                    "It goes on once that is put right (assist logs shows its runs).")
+        elif alert["kind"] == "task_held":
             title = f"assist: {'a task waits for your approval' if alert['waiting'] else 'a task waits for you'}"
             route = f", route {alert['route']}" if alert["route"] else ""
             approve = f"assist queue approve {alert['task']}" + ("" if alert["waiting"] else " --route NAME")
@@ -182,6 +211,70 @@ class Alerts:
         subprocess.run(["notify-send", "--app-name=assist", "--urgency=critical", title,
                         html.escape(body, quote=False)], check=True, timeout=10, capture_output=True,
                        env=_with_session_bus(dict(os.environ)))
+
+
+@contextlib.contextmanager
+def watched(config: Config, command: str, log: Any) -> Iterator[None]:
+    """A command's run (`assist ingest imap`): the fault that stops it (an AssistError: its sign-in
+    refused, its server gone) is alerted once it lasts; a run without one ends it."""
+    from .errors import AssistError
+
+    alerts = Alerts(config, log)
+    try:
+        yield
+    except AssistError as exc:
+        alerts.stopped(command, str(exc))
+        raise
+    alerts.going(command)
+
+
+class Stoppages:
+    """The fault that stopped each command, while it lasts: {command: {error, since, alerted}} in
+    state/stopped.json, changed under a file lock (workers and cron ticks at once)."""
+
+    def __init__(self, home: Path):
+        self.path = home / "state" / "stopped.json"
+
+    def due(self, command: str, error: str, after_s: float) -> bool:
+        """Record that `error` stopped `command` now; whether it is to be alerted now: it has lasted
+        after_s and was not alerted in the last STOPPED_AGAIN_S."""
+        import time
+
+        now = time.time()
+
+        def change(faults: dict[str, Any]) -> bool:
+            seen = faults.get(command)
+            if not isinstance(seen, dict) or seen.get("error") != error:
+                seen = faults[command] = {"error": error, "since": now, "alerted": None}
+            alerted = seen.get("alerted")
+            due = now - float(seen.get("since") or now) >= after_s and \
+                (not isinstance(alerted, int | float) or now - alerted >= STOPPED_AGAIN_S)
+            if due:
+                seen["alerted"] = now
+            return due
+
+        return bool(self._change(change))
+
+    def over(self, command: str) -> None:
+        if self.path.exists():  # the common case, a command that runs as it should, reads nothing
+            self._change(lambda faults: faults.pop(command, None))
+
+    def _change(self, fn: Any) -> Any:
+        import orjson
+        from filelock import FileLock
+
+        from .fileutil import write_atomic
+
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with FileLock(str(self.path) + ".lock"):
+            try:
+                faults = orjson.loads(self.path.read_bytes())
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                faults = {}
+            faults = faults if isinstance(faults, dict) else {}
+            answer = fn(faults)
+            write_atomic(self.path, orjson.dumps(faults), sync=False)
+        return answer
 
 
 def _with_session_bus(env: dict[str, str]) -> dict[str, str]:

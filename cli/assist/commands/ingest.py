@@ -248,6 +248,7 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
     """
     import os
 
+    from ..alerts import watched
     from ..ingest.events import State
     from ..ingest.imap import idle, poll
     from ..mail import ImapAccount, configured_account
@@ -273,17 +274,18 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
                               cafile, renew)
     state = State(config.home, f"imap-{account.name}")
     backlog_s = _backlog(backlog)
-    if once:
-        polled = poll(account, sink, state, backlog_s=backlog_s)
-        _done(config, "imap", polled.sent, polled)
-        return
-    import signal
-    import threading
+    with watched(config, "ingest imap", sink.log):  # a refused sign-in is alerted once it lasts
+        if once:
+            polled = poll(account, sink, state, backlog_s=backlog_s)
+            _done(config, "imap", polled.sent, polled)
+            return
+        import signal
+        import threading
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    idle(account, sink, state, stop, backlog_s=backlog_s)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        idle(account, sink, state, stop, backlog_s=backlog_s)
     _done(config, "imap", sink.count)
 
 

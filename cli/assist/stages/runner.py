@@ -574,17 +574,21 @@ class Runner:
         if self._fault is not None:
             self.restart = False  # a fault is said and ends the worker, edited config or not
             return self._report_fault(self._fault)
+        self.alerts.going(self.stage.name)
         return code
 
     def _report_fault(self, exc: BaseException) -> int:
-        """One line for a fault a user can fix (exit 75, 73, 69); a bug also shows its traceback (70)."""
+        """One line for a fault a user can fix (exit 75, 73, 69); a bug also shows its traceback (70).
+        Either is alerted once it lasts (alerts.py: stopped)."""
         fault = worker_fault(exc, self.stage.name) or (exc if isinstance(exc, AssistError) else None)
         if fault is not None:
             self.log.error("stopped", error=_error_text(fault))
             sys.stderr.write(f"assist {self.stage.name}: stopped: {printable(_error_text(fault))}\n")
+            self.alerts.stopped(self.stage.name, _error_text(fault))
             return fault.exit_code
         import traceback
 
+        self.alerts.stopped(self.stage.name, f"the worker died (a bug): {_error_text(exc)}")
         self.log.error("worker_died", error=_error_text(exc))
         sys.stderr.write(f"assist {self.stage.name}: the worker died (a bug; its tasks were given back):\n")
         traceback.print_exception(exc, file=sys.stderr)
