@@ -349,3 +349,20 @@ def test_mail_reading_stopped_by_a_refused_sign_in_is_alerted(home, hooks, monke
         assert not orjson.loads((home / "state" / "stopped.json").read_bytes())  # the fault is over
     finally:
         imap.stop()
+
+
+def test_calendar_reading_stopped_by_its_server_gone_is_alerted_once(home, hooks, radicale):
+    """`assist ingest caldav` under cron whose server is gone (moved, down, its password changed) read
+    no calendar again, and said so only to cron: alerted once it lasts, once a day after; a run that
+    reads it again ends it."""
+    url, received = hooks
+    (home / "assist.toml").write_text(FAST_CONFIG + f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n'
+                                                    'stopped = "0s"\n')
+    gone = ["ingest", "caldav", "http://me:s3cret@127.0.0.1:9/", "--user", "me"]
+    assert run(gone).code == 69 and run(gone).code == 69
+    assert len(received) == 1, received
+    [alert] = received
+    assert alert["kind"] == "stopped" and alert["command"] == "ingest caldav", alert
+    assert "cannot" in alert["error"] and "s3cret" not in orjson.dumps(alert).decode(), alert
+    assert run(["ingest", "caldav", radicale, "--user", "me"]).code == 0
+    assert not orjson.loads((home / "state" / "stopped.json").read_bytes())

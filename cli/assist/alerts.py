@@ -96,7 +96,9 @@ class Alerts:
             return
         from .timeutil import parse_duration
 
-        if Stoppages(self.config.home).due(command, error[:500], parse_duration(after)):
+        # the same fault says the same: an address in memory ("object at 0x7f2c...") aside
+        same = re.sub(r"0x[0-9a-fA-F]+", "0x…", error[:500])
+        if Stoppages(self.config.home).due(command, same, parse_duration(after)):
             self._send({"kind": "stopped", "task": None, "queue": None, "command": command, "error": error[:500]})
 
     def going(self, command: str) -> None:

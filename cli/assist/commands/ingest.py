@@ -208,13 +208,15 @@ def caldav(url: str | None, user: str | None, since: str | None, until: str | No
       assist ingest caldav http://127.0.0.1:5232/ --user me --to inbox
       assist ingest caldav                # the server of [actions.calendar] caldav
     """
+    from ..alerts import watched
     from ..extras import require
     from ..ingest.calendars import ingest_caldav
 
     require("caldav", "calendar")
     require("recurring_ical_events", "calendar")
     config, sink = _sink(dest)
-    _done(config, "caldav", ingest_caldav(sink, config, url, user, since, until))
+    with watched(config, "ingest caldav", sink.log):  # a server gone or a refused sign-in: alerted once it lasts
+        _done(config, "caldav", ingest_caldav(sink, config, url, user, since, until))
 
 
 @ingest.command()

@@ -3,6 +3,7 @@ each occurrence once across runs, and the calendar snapshot the planner reads (a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,11 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
             events.sort(key=lambda e: (e["start"], e["uid"]))
             count += _emit(sink, config, f"caldav:{without_password(str(calendar.url))}", events, said)
     except (OSError, ValueError) as exc:
-        raise Unavailable(f"caldav {shown}: {str(exc).splitlines()[0][:200]}") from None
+        # requests' "HTTPConnectionPool(...): Max retries exceeded (... <urllib3... object at 0x...>: Failed
+        # to establish a new connection: [Errno 111] Connection refused)": the reason is the errno's
+        refused = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
+        raise Unavailable(f"caldav {shown}: " + (f"cannot connect ({refused[0]})" if refused else
+                                                 str(exc).splitlines()[0][:200])) from None
     except Exception as exc:  # caldav's own errors (AuthorizationError, NotFoundError...) derive from Exception
         if type(exc).__module__.startswith("caldav"):
             raise Unavailable(f"caldav {shown}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
