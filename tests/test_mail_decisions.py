@@ -6,6 +6,7 @@ real commands on the committed fixtures (tests/fixtures/email, real SpamAssassin
 from __future__ import annotations
 
 import hashlib
+import imaplib
 import os
 import shutil
 import signal
@@ -1412,3 +1413,33 @@ def test_a_damaged_intent_model_cache_is_trained_again(routes_home):
     assert b"garbage" not in cache.read_bytes()
     again = run(["classify"], input=jsonl(lunch), timeout=300)
     assert again.code == 0 and "damaged" not in again.err, again.err
+
+
+EXCHANGE_LIKE = ('namespace inbox {\n  inbox = yes\n  mailbox "Junk Email" {\n    auto = create\n  }\n'
+                 '  mailbox "Sent Items" {\n    auto = create\n  }\n}\n')  # named, not marked (no RFC 6154)
+
+
+def test_junk_and_sent_are_found_by_their_usual_names_on_a_server_that_marks_none(home, monkeypatch):
+    """A server that marks no folder's use (RFC 6154 is an extension: Exchange's IMAP, older Courier and
+    hosting set-ups) keeps spam in "Junk Email" and sent mail in "Sent Items": assist made a "Junk"
+    beside the first, which no mail client of the person shows as Junk, and read no Sent folder at all.
+    A folder of a well-known name for that use is the one meant."""
+    imap = start_dovecot(extra_conf=EXCHANGE_LIKE)
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+        spam = (FIXTURES / "spam" / "00008.eml").read_bytes()
+        imap.deliver(spam, 1)
+        [placed] = one_run(home)
+        assert placed["intent"]["route"] == "spam"
+        assert placed["actions"][0]["result"]["to"] == "Junk Email", placed["actions"]
+        assert folder_ids(imap, "Junk Email") == [message_from_bytes(spam)["Message-ID"]]
+        assert not folder_ids(imap, "Junk")  # no folder made beside it
+        conn = imaplib.IMAP4("127.0.0.1", imap.port)
+        conn.login(imap.user, imap.password)
+        conn.append('"Sent Items"', None, None, b"From: me@example.org\r\nTo: Cy <cy@example.com>\r\n\r\nhi\r\n")
+        conn.logout()
+        people = run(["classify", "correspondents", "--from-sent"])
+        assert people.code == 0 and "1 correspondent(s) kept" in people.out, (people.out, people.err)
+    finally:
+        imap.stop()

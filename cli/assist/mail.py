@@ -173,17 +173,40 @@ SPECIAL_USES = {"junk": "Junk", "spam": "Junk", "drafts": "Drafts", "sent": "Sen
                 "archive": "Archive"}
 
 
+# A server that marks no folder's use (RFC 6154 is an extension: Exchange's IMAP, older Courier and
+# hosting set-ups) names them as mail clients have: the names Thunderbird and Outlook know, in English
+USUAL_NAMES = {"Junk": ("Junk", "Spam", "Junk Email", "Junk E-mail", "Bulk Mail"),
+               "Drafts": ("Drafts", "Draft"),
+               "Sent": ("Sent", "Sent Items", "Sent Messages", "Sent Mail"),
+               "Trash": ("Trash", "Deleted Items", "Deleted Messages"),
+               "Archive": ("Archive", "Archives")}
+
+
 def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | None:
     """`named` when the server has a folder of that name, or has it under the person's namespace
     ("INBOX.Lists": folder_to_make); else the folder it marks with `use` (by default the special use the
-    name is well known for: SPECIAL_USES); else None."""
+    name is well known for: SPECIAL_USES); else, when it marks none and `named` is assist's own name for
+    the use ("Junk" of the shipped spam route, "Sent" and "Drafts" of `assist init`), one of the usual
+    names for that use (USUAL_NAMES, at the top or under the namespace): a name the person chose is
+    theirs, and a folder of another name is not taken for it (a send cut short is looked for there);
+    else None."""
     if folder_exists(conn, named):
         return named
     under = folder_to_make(conn, named)
     if under != named and folder_exists(conn, under):
         return under
     use = use or SPECIAL_USES.get(named.strip().lower())
-    return marked_folder(conn, use) if use else None
+    if not use:
+        return None
+    listing = _listing(conn, '"*"')
+    flag = b"\\" + use.lower().encode()
+    marked = next((name for flags, name in listing if flag in flags), None)
+    if marked is not None or named.strip().lower() != use.lower():
+        return marked
+    prefix = under[:len(under) - len(named)]  # the namespace's ("INBOX."), or ""
+    listed = {name.lower(): name for _, name in listing}
+    return next((listed[form.lower()] for usual in USUAL_NAMES.get(use, ()) for form in (usual, prefix + usual)
+                 if form.lower() in listed), None)
 
 
 def folder_to_make(conn: Any, named: str) -> str:
@@ -207,13 +230,6 @@ def folder_exists(conn: Any, name: str) -> bool:
     not a match; INBOX in any case is INBOX)."""
     return any(listed == name or listed.upper() == name.upper() == "INBOX"
                for _, listed in _listing(conn, imap_folder(name)))
-
-
-def marked_folder(conn: Any, use: str) -> str | None:
-    """The name of the folder the server marks with `use` ("Sent", "Junk", "Drafts": RFC 6154 special
-    use), if one is."""
-    flag = b"\\" + use.lower().encode()
-    return next((name for flags, name in _listing(conn, '"*"') if flag in flags), None)
 
 
 def _listing(conn: Any, pattern: str) -> list[tuple[list[bytes], str]]:
