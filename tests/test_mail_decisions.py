@@ -22,6 +22,7 @@ import pytest
 from assist.demo.servers import start_dovecot
 from assist.ingest.events import event
 from assist.ingest.mail import parse_message
+from assist.mail import imap_folder
 from conftest import ASSIST, REPO, UNSURE_ROUTES, Inbox, free_port, imap_section, jsonl, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email" / "spamassassin"
@@ -1415,16 +1416,20 @@ def test_a_damaged_intent_model_cache_is_trained_again(routes_home):
     assert again.code == 0 and "damaged" not in again.err, again.err
 
 
-EXCHANGE_LIKE = ('namespace inbox {\n  inbox = yes\n  mailbox "Junk Email" {\n    auto = create\n  }\n'
-                 '  mailbox "Sent Items" {\n    auto = create\n  }\n}\n')  # named, not marked (no RFC 6154)
+def named_not_marked(junk: str, sent: str) -> str:
+    """dovecot.conf for a server whose Junk and Sent folders have these names, unmarked (no RFC 6154)."""
+    return (f'namespace inbox {{\n  inbox = yes\n  mailbox "{junk}" {{\n    auto = create\n  }}\n'
+            f'  mailbox "{sent}" {{\n    auto = create\n  }}\n}}\n')
 
 
-def test_junk_and_sent_are_found_by_their_usual_names_on_a_server_that_marks_none(home, monkeypatch):
+@pytest.mark.parametrize(("junk", "sent"), [("Junk Email", "Sent Items"), ("Junk-E-Mail", "Gesendete Elemente")],
+                         ids=["exchange", "exchange-de"])
+def test_junk_and_sent_are_found_by_their_usual_names_on_a_server_that_marks_none(home, monkeypatch, junk, sent):
     """A server that marks no folder's use (RFC 6154 is an extension: Exchange's IMAP, older Courier and
     hosting set-ups) keeps spam in "Junk Email" and sent mail in "Sent Items": assist made a "Junk"
     beside the first, which no mail client of the person shows as Junk, and read no Sent folder at all.
     A folder of a well-known name for that use is the one meant."""
-    imap = start_dovecot(extra_conf=EXCHANGE_LIKE)
+    imap = start_dovecot(extra_conf=named_not_marked(junk, sent))
     try:
         monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
         (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
@@ -1432,12 +1437,12 @@ def test_junk_and_sent_are_found_by_their_usual_names_on_a_server_that_marks_non
         imap.deliver(spam, 1)
         [placed] = one_run(home)
         assert placed["intent"]["route"] == "spam"
-        assert placed["actions"][0]["result"]["to"] == "Junk Email", placed["actions"]
-        assert folder_ids(imap, "Junk Email") == [message_from_bytes(spam)["Message-ID"]]
+        assert placed["actions"][0]["result"]["to"] == junk, placed["actions"]
+        assert folder_ids(imap, junk) == [message_from_bytes(spam)["Message-ID"]]
         assert not folder_ids(imap, "Junk")  # no folder made beside it
         conn = imaplib.IMAP4("127.0.0.1", imap.port)
         conn.login(imap.user, imap.password)
-        conn.append('"Sent Items"', None, None, b"From: me@example.org\r\nTo: Cy <cy@example.com>\r\n\r\nhi\r\n")
+        conn.append(imap_folder(sent), None, None, b"From: me@example.org\r\nTo: Cy <cy@example.com>\r\n\r\nhi\r\n")
         conn.logout()
         people = run(["classify", "correspondents", "--from-sent"])
         assert people.code == 0 and "1 correspondent(s) kept" in people.out, (people.out, people.err)

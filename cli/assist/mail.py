@@ -174,12 +174,16 @@ SPECIAL_USES = {"junk": "Junk", "spam": "Junk", "drafts": "Drafts", "sent": "Sen
 
 
 # A server that marks no folder's use (RFC 6154 is an extension: Exchange's IMAP, older Courier and
-# hosting set-ups) names them as mail clients have: the names Thunderbird and Outlook know, in English
-USUAL_NAMES = {"Junk": ("Junk", "Spam", "Junk Email", "Junk E-mail", "Bulk Mail"),
-               "Drafts": ("Drafts", "Draft"),
-               "Sent": ("Sent", "Sent Items", "Sent Messages", "Sent Mail"),
-               "Trash": ("Trash", "Deleted Items", "Deleted Messages"),
-               "Archive": ("Archive", "Archives")}
+# hosting set-ups) names them as mail clients have: the names Thunderbird and Outlook give them, in
+# English, then as a German, French or Spanish Outlook or Thunderbird does
+USUAL_NAMES = {"Junk": ("Junk", "Spam", "Junk Email", "Junk E-mail", "Bulk Mail", "Junk-E-Mail",
+                        "Courrier indésirable", "Indésirables", "Correo no deseado"),
+               "Drafts": ("Drafts", "Draft", "Entwürfe", "Brouillons", "Borradores"),
+               "Sent": ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "Gesendete Elemente", "Gesendet",
+                        "Éléments envoyés", "Envoyés", "Elementos enviados", "Enviados"),
+               "Trash": ("Trash", "Deleted Items", "Deleted Messages", "Gelöschte Elemente", "Papierkorb",
+                         "Éléments supprimés", "Corbeille", "Elementos eliminados", "Papelera"),
+               "Archive": ("Archive", "Archives", "Archiv")}
 
 
 def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | None:
