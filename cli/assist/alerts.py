@@ -235,6 +235,7 @@ class Stoppages:
     state/stopped.json, changed under a file lock (workers and cron ticks at once)."""
 
     def __init__(self, home: Path):
+        self.home = home
         self.path = home / "state" / "stopped.json"
 
     def due(self, command: str, error: str, after_s: float) -> bool:
@@ -244,7 +245,7 @@ class Stoppages:
 
         now = time.time()
 
-        def change(faults: dict[str, Any]) -> bool:
+        def change(faults: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             seen = faults.get(command)
             if not isinstance(seen, dict) or seen.get("error") != error:
                 seen = faults[command] = {"error": error, "since": now, "alerted": None}
@@ -253,30 +254,18 @@ class Stoppages:
                 (not isinstance(alerted, int | float) or now - alerted >= STOPPED_AGAIN_S)
             if due:
                 seen["alerted"] = now
-            return due
+            return faults, due
 
-        return bool(self._change(change))
+        return bool(self._file().change(change))
 
     def over(self, command: str) -> None:
         if self.path.exists():  # the common case, a command that runs as it should, reads nothing
-            self._change(lambda faults: faults.pop(command, None))
+            self._file().change(lambda faults: ({k: v for k, v in faults.items() if k != command}, None))
 
-    def _change(self, fn: Any) -> Any:
-        import orjson
-        from filelock import FileLock
+    def _file(self) -> Any:
+        from .stores.local import LockedFile
 
-        from .fileutil import write_atomic
-
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with FileLock(str(self.path) + ".lock"):
-            try:
-                faults = orjson.loads(self.path.read_bytes())
-            except (FileNotFoundError, orjson.JSONDecodeError):
-                faults = {}
-            faults = faults if isinstance(faults, dict) else {}
-            answer = fn(faults)
-            write_atomic(self.path, orjson.dumps(faults), sync=False)
-        return answer
+        return LockedFile(self.home, self.path.name)
 
 
 def _with_session_bus(env: dict[str, str]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Atomic file replacement: write a temporary file beside the target, then rename it over the target.
 The temporary name carries the process and thread, so workers in one process never share one. Writing a
-new file that never replaces one. And appending whole lines to a file whose last line a crash may have
-cut short."""
+new file that never replaces one. Appending whole lines to a file whose last line a crash may have cut
+short. And setting a damaged file aside."""
 
 from __future__ import annotations
 
@@ -48,6 +48,17 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o644) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def set_aside(path: Path) -> Path | None:
+    """A damaged file kept beside itself as NAME.damaged, for a person to look at, out of the way of the
+    one made anew; None when another process set it aside first."""
+    aside = path.with_name(path.name + ".damaged")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:
+        return None
+    return aside
 
 
 def _beside(path: Path, kind: str) -> Path:

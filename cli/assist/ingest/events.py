@@ -13,7 +13,6 @@ them is seen to go; only then is the run's state kept.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import jsonl
 from ..errors import ReaderGone
-from ..fileutil import write_atomic
+from ..fileutil import set_aside, write_atomic
 from ..task import Task, normalize, stable_id
 
 if TYPE_CHECKING:
@@ -158,9 +157,8 @@ class State:
             if isinstance(value, dict):
                 return value
             why = "not a JSON object"
-        aside = self.path.with_name(self.path.name + ".damaged")
-        with contextlib.suppress(FileNotFoundError):  # another run set it aside first
-            os.replace(self.path, aside)
+        aside = set_aside(self.path)
+        if aside is not None:  # else another run set it aside first, and said so
             sys.stderr.write(f"assist: {self.path}: damaged ({why}); kept as {aside.name}, and the source "
                              "read as on its first run\n")
         return {}

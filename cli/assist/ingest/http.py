@@ -45,6 +45,7 @@ class Replays:
     def __init__(self, path: Any):
         import sqlite3
 
+        from ..fileutil import set_aside
         from ..stores.local import DAMAGED
 
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -53,12 +54,12 @@ class Replays:
         except sqlite3.DatabaseError as exc:  # it holds minutes of signatures: made anew
             if getattr(exc, "sqlite_errorcode", None) not in DAMAGED:
                 raise
-            aside = path.with_name(path.name + ".damaged")
-            os.replace(path, aside)
+            aside = set_aside(path)
             for extra in ("-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(f"{path}{extra}")
-            sys.stderr.write(f"assist ingest http: {path}: damaged ({exc}); kept as {aside.name}, made anew\n")
+            kept = f" kept as {aside.name}," if aside else ""
+            sys.stderr.write(f"assist ingest http: {path}: damaged ({exc});{kept} made anew\n")
             self.db = self._open(path)
         self.lock = threading.Lock()
         self.swept = 0.0

@@ -84,8 +84,8 @@ class Approvals(base.Approvals):
         return [{"kind": kind, "value": value, "by": by, "at": rfc3339(int(at * 1000))} for kind, value, by, at in rows]
 
 
-class _LockedFile:
-    """A small JSON document under state/, read and replaced under a file lock."""
+class LockedFile:
+    """A small JSON document under state/, read and replaced under a file lock (also alerts.Stoppages)."""
 
     def __init__(self, home: Path, name: str):
         self.path = home / "state" / name
@@ -117,7 +117,7 @@ class _LockedFile:
 
 class Limits(base.Limits):
     def __init__(self, home: Path):
-        self.file = _LockedFile(home, "limits.json")
+        self.file = LockedFile(home, "limits.json")
 
     def try_take(self, kind: str, capacity: float, rate: float) -> float:
         def take(buckets: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -135,7 +135,7 @@ class Limits(base.Limits):
 
 class AlertBudget(base.AlertBudget):
     def __init__(self, home: Path):
-        self.file = _LockedFile(home, "alerts.json")
+        self.file = LockedFile(home, "alerts.json")
 
     def admit(self, limit: int, period_s: float) -> int | None:
         def admit(record: dict[str, Any]) -> tuple[dict[str, Any], int | None]:
@@ -151,7 +151,7 @@ class AlertBudget(base.AlertBudget):
 
 class Health(base.Health):
     def __init__(self, home: Path):
-        self.file = _LockedFile(home, "model-health.json")
+        self.file = LockedFile(home, "model-health.json")
 
     def read(self) -> dict[str, dict[str, Any]]:
         return self.file.read()
