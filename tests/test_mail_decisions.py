@@ -232,6 +232,55 @@ def test_urgent_mail_from_someone_you_wrote_to_is_urgent_whatever_the_spam_model
         assert intent["route"] == "urgent" and intent["by"] == "rule:urgent" and intent["signals"]["spam"] >= 0.3
 
 
+def test_an_address_you_wrote_to_that_the_provider_could_not_confirm_earns_no_reply_and_no_pass(routes_home):
+    """Anyone can write a correspondent's address in a From line. When the person's provider says it could
+    not confirm it (Authentication-Results: dmarc=fail), the mail had a correspondent's privileges all the
+    same: an urgent one had a reply drafted (the forger's words steering it), and one that might be spam
+    was not asked about. Now such a mail is treated as a stranger's, except that what would go to Junk is
+    held (a sender whose own domain's DMARC is set up wrong is not lost there). Confirmed, or with no
+    verdict, the same mails are a correspondent's as before."""
+    from email.message import EmailMessage
+
+    from assist.correspondents import Correspondents
+
+    Correspondents(routes_home).remember(["Priya <priya@example.com>", "ana@example.org"], None)
+    failed = ("mx.example.org; spf=fail smtp.mailfrom=example.com; dkim=none; dmarc=fail (p=NONE) "
+              "header.from=example.com")
+
+    def from_priya(n: int, subject: str, body: str, verdict: str | None) -> dict:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "Priya <priya@example.com>", "Alex <alex@example.org>", subject
+        if verdict:
+            msg["Authentication-Results"] = verdict
+        msg.set_content(body)
+        return mail(msg.as_bytes(), n)
+
+    flight = ("URGENT: flight moved", "Our flight moved to 6am tomorrow, we need to leave at 3:30. Can you confirm?")
+    signature = ("ASAP: need your signature", "Hey, the landlord needs your signature on the lease today, can you "
+                 "sign and send it back? Thanks")
+    scam = message_from_bytes((FIXTURES / "spam" / "00008.eml").read_bytes(), policy=compat32)  # 0.95 by the model
+    del scam["From"]
+    scam["From"], scam["Authentication-Results"] = "Ana <ana@example.org>", failed.replace("example.com", "example.org")
+    out = {d["source"]: d["intent"] for d in classify(
+        from_priya(1, *flight, failed), from_priya(2, *signature, failed), mail(scam.as_bytes(), 3),
+        from_priya(4, *flight, failed.replace("=fail", "=pass")), from_priya(5, *signature, None))}
+    assert sorted(out) == ["test:2", "test:4", "test:5"]  # 1 and 3 held
+    assert "correspondent" not in out["test:2"]["signals"] and out["test:2"]["route"] not in ("urgent", "flag")
+    for confirmed in ("test:4", "test:5"):
+        assert out[confirmed]["route"] == "urgent" and out[confirmed]["signals"]["correspondent"] is True
+    held = {}
+    for task in run(["queue", "ls", "--state", "hold", "--json"]).json():
+        held[run(["queue", "show", task["id"]]).json()["task"]["source"]] = task["hold_reason"]
+    assert sorted(held) == ["test:1", "test:3"]
+    assert "might be spam" in held["test:1"] and "could not confirm it is from example.com" in held["test:1"]
+    assert "could not confirm it is from example.org" in held["test:3"] and "model says spam" in held["test:3"]
+    text = (routes_home / "assist.toml").read_text()  # and in a home with no spam decision
+    (routes_home / "assist.toml").write_text(text + '\n[classify]\nspam_route = ""\n')
+    out = {d["source"]: d["intent"] for d in classify(from_priya(6, *flight, failed), from_priya(7, *flight, None))}
+    assert "correspondent" not in out["test:6"].get("signals", {}) and out["test:6"]["route"] != "urgent"
+    assert out["test:7"]["route"] == "urgent" and out["test:7"]["signals"]["correspondent"] is True
+
+
 def test_whom_you_wrote_to_is_known_without_a_spam_decision_and_after_a_rescue(routes_home):
     """`signals.correspondent` is what the urgent rule drafts by. It is known for a home with no spam
     route (`spam_route = ""`: no spam decision), and for a mail the person took out of Junk (the spam

@@ -37,15 +37,16 @@ def sender(mail: Any) -> str:
     (`data.from | sender_lookalike`, as older homes have it), the first."""
     data = mail if isinstance(mail, dict) else {"from": mail}
     found = notices({"from": str(data.get("from") or "")})
-    unconfirmed = _not_confirmed(data)
+    unconfirmed = not_confirmed(data)
     return "; ".join([*found, unconfirmed] if unconfirmed else found)
 
 
-def _not_confirmed(data: dict[str, Any]) -> str | None:
-    """The provider's DMARC check of the From line's domain failed (Authentication-Results, the topmost:
-    the receiving provider's; ingest/mail.py): anyone can write any From line, and this one was not
-    confirmed. Only a failure is told: a sender can write a passing header of their own, which says
-    nothing more than no header; a failing one only casts doubt on their own mail."""
+def not_confirmed(data: dict[str, Any]) -> str | None:
+    """What to say when the provider's DMARC check of a mail's From domain failed (Authentication-Results,
+    the topmost: the receiving provider's; ingest/mail.py), else None: anyone can write any From line, and
+    this one was not confirmed. Only a failure counts: a sender can write a passing header of their own,
+    which says nothing more than no header; a failing one only casts doubt on their own mail. Also what
+    takes a correspondent's privileges from a mail (decide/spam_policy.py)."""
     from email.utils import parseaddr
 
     auth = data.get("authentication")

@@ -401,13 +401,17 @@ class DecisionEngine:
         return vectors
 
     def _wrote_to(self, task: dict[str, Any]) -> bool:
-        """Whether a mail is from someone the person wrote to (correspondents.py)."""
+        """Whether a mail is from someone the person wrote to (correspondents.py), and the person's provider
+        did not say it could not confirm its From line (lookalikes.not_confirmed)."""
         if self._people is None:
             from ..correspondents import Correspondents
 
             self._people = Correspondents(self.config.home)  # keeps what it read until the file changes
+        from ..lookalikes import not_confirmed
+
         data = task.get("data")
-        return isinstance(data, dict) and self._people.wrote_to(str(data.get("from") or ""))
+        return isinstance(data, dict) and self._people.wrote_to(str(data.get("from") or "")) \
+            and not_confirmed(data) is None
 
     def _no_reply_to_a_stranger(self, intent: dict[str, Any]) -> dict[str, Any]:
         """The model's route for a task, unless that route drafts or sends a reply (task.writes_mail) and

@@ -8,7 +8,10 @@ probability as `signals.spam` for rules to read (the default urgent rule wants i
 Mail from someone the person wrote to (correspondents.py; `signals.correspondent`) is never filed in
 Junk unasked, by the model, spamd or the provider's verdict: what they would file is held for the
 person, and "might be spam" is not asked. A From line can be forged, so a correspondent's name earns a
-question, not a pass into the inbox.
+question, not a pass into the inbox. When the person's provider says it could not confirm the From
+line (DMARC failed: lookalikes.not_confirmed), the mail is not a correspondent's (no
+`signals.correspondent`, so no reply drafted, and "might be spam" asked), yet what would go to Junk is
+still held: a correspondent whose own domain's DMARC is set up wrong fails it with every mail.
 
 A mail the person took out of Junk (the same bytes as one the spam route filed there: junked.py) is
 not filed there again, by the model, spamd or a header, nor asked about: `signals.rescued`, and the rules
@@ -97,8 +100,12 @@ class SpamPolicy:
         """(the signals for the rules: spam, the model's probability, correspondent when the mail is from
         someone the person wrote to, rescued when the person took it out of Junk; the intent when this
         step decides: spam, or held)."""
+        from ..lookalikes import not_confirmed
+
         p = round(self.model.probability(data), 4)
-        known = self.correspondents.wrote_to(str(data.get("from") or ""))
+        named = self.correspondents.wrote_to(str(data.get("from") or ""))  # a correspondent's address...
+        doubt = not_confirmed(data) if named else None  # ...which the provider could not confirm
+        known = named and doubt is None
         mark = {"correspondent": True} if known else {}
         if self.junked.holds(data.get("sha256")):
             return {"spam": p, "rescued": True, **mark}, None
@@ -115,18 +122,19 @@ class SpamPolicy:
         threshold = self.threshold + (BULK_MARGIN if data.get("bulk") is True else 0.0)
         by = ("spam:provider" if provider_says else "spam:model" if p >= threshold
               else "spam:spamd" if spamd_says else None)
-        if by == "spam:provider" and not known:
+        if by == "spam:provider" and not named:
             return signals, self._intent(self.route, by, 1.0, evidence, self.threshold)
-        if by is not None and not known:
+        if by is not None and not named:
             return signals, self._intent(self.route, by, p, evidence, threshold)
+        who = f"from an address you wrote to, but {doubt}" if doubt else "from someone you wrote to"
         if by is not None:
             intent = self._intent("fallback", by, p, evidence, threshold)
-            intent["reason"] = f"from someone you wrote to, yet {by[5:]} says spam (model {p:.2f}); held for a person"
+            intent["reason"] = f"{who}, yet {by[5:]} says spam (model {p:.2f}); held for a person"
             return signals, intent
         if p >= self.hold and not known and data.get("backlog") is not True:
             intent = self._intent("fallback", "spam:model", p, evidence, threshold)
             margin = f"; a list's or bulk mail goes to Junk unasked from {threshold:.2f}" if p >= self.threshold else ""
-            intent["reason"] = f"might be spam (model {p:.2f}{margin}); held for a person"
+            intent["reason"] = f"might be spam (model {p:.2f}{margin}{'; ' + who if doubt else ''}); held for a person"
             return signals, intent
         return signals, None
 
