@@ -275,6 +275,35 @@ def test_a_read_only_spool_is_one_line_and_exit_73(home, small_disk):
         subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
 
 
+
+def test_a_full_disk_under_the_dashboard_is_said_and_loses_no_task(home, small_disk):
+    """A person retries (or approves) a task on the dashboard while the spool's disk is full: the server
+    answered 500 "Internal Server Error", which the page could not read, and logged a traceback. Now the
+    answer is 507 with the one line the command line gives, and the task stays where it was."""
+    import requests
+
+    from test_serve import ROUTES, serving
+
+    config = ROUTES.format(vault=small_disk / "vault").replace("[queue]", f'[queue]\nurl = "{small_disk / "spool"}"')
+    broken = {"type": "text", "data": {"pad": "x" * 3000},
+              "prompt": {"messages": [{"role": "user", "content": "hi"}], "model": "nowhere"}}
+    (home / "assist.toml").write_text(config)
+    assert run(["enqueue", "--queue", "prompt"], jsonl(broken)).code == 0
+    assert run(["run", "--from", "prompt", "--once"]).code == 1
+    failed = small_disk / "spool" / "prompt" / "failed"
+    [held] = [p.name for p in failed.iterdir()]
+    with serving(home, config) as (base, bearer, _):
+        filler = fill(small_disk, 0)
+        r = requests.post(f"{base}/api/tasks/{held[:-5]}/retry", headers=bearer, timeout=10)
+        assert r.status_code == 507, r.text
+        assert "No space left on device" in r.json()["error"] and "\n" not in r.json()["error"]
+        assert [p.name for p in failed.iterdir()] == [held]
+        assert orjson.loads((failed / held).read_bytes())["data"]["pad"] == "x" * 3000
+        filler.unlink()
+        r = requests.post(f"{base}/api/tasks/{held[:-5]}/retry", headers=bearer, timeout=10)
+        assert r.status_code == 200, r.text
+        assert not list(failed.iterdir()) and len(list((small_disk / "spool" / "prompt" / "new").iterdir())) == 1
+
 # -- 5. duplicate ids: the first is kept, the line is named --------------------------------------------------
 
 

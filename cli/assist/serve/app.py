@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import monitor
-from ..errors import AssistError, NotFound, UsageError
+from ..errors import AssistError, NotFound, StorageError, UsageError, storage_error
 from ..log import LEVELS
 from ..logview import recent_records
 from ..queue import admin
@@ -162,8 +162,16 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
                 return error(404, str(exc))
             except UsageError as exc:
                 return error(400, str(exc))
+            except StorageError as exc:  # the disk is full, read-only or refused: nothing was changed
+                return error(507, str(exc))
             except AssistError as exc:
                 return error(409, str(exc))
+            except OSError as exc:
+                fault = storage_error(exc)
+                if fault is None:
+                    raise
+                log.warning("storage_fault", path=request.url.path, error=str(fault))
+                return error(507, str(fault))
 
         return endpoint
 
