@@ -1178,6 +1178,37 @@ from = "assistant@example.org"
         controller.stop()
 
 
+def test_starttls_to_an_smtp_server_that_offers_none_sends_nothing_and_says_so(home):
+    """[actions.smtp] security = "starttls" and a server (or something on the way) that offers no STARTTLS:
+    nothing was sent, as it should be, but the task was retried as if the server could not be reached
+    ("cannot reach 127.0.0.1:PORT (SMTPNotSupportedError)"), for ever. Now it fails at once, saying why."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        (home / "assist.toml").write_text(f"""
+[queue]
+max_attempts = 3
+backoff_base = "10ms"
+backoff_max = "20ms"
+[routes.r]
+actions = ["email.send"]
+[actions.smtp]
+host = "127.0.0.1"
+port = {controller.port}
+security = "starttls"
+from = "assistant@example.org"
+""")
+        r = act(task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="r"))
+        assert r.code == 1 and "offers no STARTTLS" in r.err and "not sent" in r.err, r.err
+        [failed] = run(["queue", "ls", "--state", "failed", "--json"]).json()
+        assert failed["attempts"] == 1 and not inbox.messages
+    finally:
+        controller.stop()
+
+
 INJECTED = ("Lunch\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil@x\r\nSUMMARY:Injected\r\n"
             "DTSTART:20261205T100000Z\r\nEND:VEVENT")
 

@@ -859,7 +859,23 @@ def test_imap_over_tls_and_starttls_checks_the_certificate(home, monkeypatch):
         r = run([*base, "--starttls", "--port", str(server.port), "--cafile", server.cafile])
         assert r.code == 0 and len(r.lines) == 1, r.err
         r = run([*base, "--tls", "--port", str(server.imaps_port)])  # a self-signed certificate is not trusted
-        assert r.code == 69 and "CERTIFICATE_VERIFY_FAILED" in r.err
+        assert r.code == 69 and "certificate is not trusted (self-signed certificate)" in r.err, r.err
+        assert "--cafile" in r.err and "_ssl.c" not in r.err and len(r.err.strip().splitlines()) == 1
+    finally:
+        server.stop()
+
+
+def test_starttls_on_a_server_that_offers_none_is_said_as_such(home, monkeypatch):
+    """A server without STARTTLS, or something on the way that took it out of the server's answer: the
+    password is not sent (imaplib refuses), and the person was told "login as testuser refused", exit 1,
+    which reads as a wrong password. Now it says what happened and what to choose instead, exit 69."""
+    server = start_dovecot()
+    try:
+        monkeypatch.setenv("ASSIST_IMAP_PASSWORD", server.password)
+        r = run(["ingest", "imap", "--host", "127.0.0.1", "--user", server.user, "--once", "--starttls",
+                 "--port", str(server.port)])
+        assert r.code == 69 and "offers no STARTTLS" in r.err and "refused" not in r.err, r.err
+        assert "nothing was sent" in r.err and len(r.err.strip().splitlines()) == 1
     finally:
         server.stop()
 

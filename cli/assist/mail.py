@@ -85,18 +85,38 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
         else:
             conn = imaplib.IMAP4(account.host, account.port, timeout=timeout_s)
             if account.security == "starttls":
-                conn.starttls(ssl_context=context)
+                _starttls(conn, account, context)
         if _is_access_token(password):
             _sign_in_with_token(conn, account.user, password)
         elif (account.user + password).isascii():
             conn.login(account.user, password)
         else:  # LOGIN is ASCII only in imaplib; PLAIN is UTF-8 (RFC 4616)
             conn.authenticate("PLAIN", lambda _: _plain(account.user, password))
+    except ssl.SSLCertVerificationError as exc:
+        raise Unavailable(f"imap {account.host}:{account.port}: {untrusted(exc)}") from None
     except (TimeoutError, OSError) as exc:
         raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
     except imaplib.IMAP4.error as exc:
         raise AssistError(f"imap {account.host}: login as {account.user} refused ({_short(exc)})") from None
     return conn
+
+
+def untrusted(exc: ssl.SSLCertVerificationError) -> str:
+    """What to say of a server certificate this machine does not trust: why, and the way to trust a
+    server of one's own (a private CA, a self-signed certificate such as Proton Bridge's)."""
+    return (f"the server's certificate is not trusted ({exc.verify_message}); nothing was sent. For a server "
+            "of your own, trust its certificate with --cafile FILE (cafile in [actions.imap] or [actions.smtp])")
+
+
+def _starttls(conn: imaplib.IMAP4, account: ImapAccount, context: ssl.SSLContext) -> None:
+    """STARTTLS, or Unavailable when the server offers none: it has none, or something on the way took it
+    out of the server's answer to read the password. Nothing is sent in the clear either way."""
+    if "STARTTLS" not in conn.capabilities:
+        conn.shutdown()
+        raise Unavailable(f"imap {account.host}:{account.port}: the server offers no STARTTLS (or something on "
+                          "the way removed it); nothing was sent. Choose --tls (port 993), or --plain for a server "
+                          "on this machine")
+    conn.starttls(ssl_context=context)
 
 
 @contextlib.contextmanager
@@ -344,6 +364,12 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
         else:
             server = smtplib.SMTP(host, port, timeout=30)
             if security == "starttls":
+                server.ehlo_or_helo_if_needed()
+                if not server.has_extn("starttls"):
+                    server.close()
+                    raise MailError(f"email: {host}:{port} offers no STARTTLS (or something on the way removed "
+                                    "it): not sent. Set [actions.smtp] security = \"tls\" (port 465), or \"plain\" "
+                                    "for a server on this machine")
                 server.starttls(context=context)
         try:
             if section.get("username"):
@@ -370,8 +396,7 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
     except smtplib.SMTPRecipientsRefused as exc:
         raise MailError(f"email: recipients refused: {', '.join(exc.recipients)}") from None
     except ssl.SSLCertVerificationError as exc:
-        raise MailError(f"email: {host}'s certificate is not trusted ({exc.verify_message}); "
-                        "set [actions.smtp] cafile for a private CA") from None
+        raise MailError(f"email: {host}:{port}: {untrusted(exc)}") from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
         raise TemporaryError(f"email: cannot reach {host}:{port} ({type(exc).__name__})") from None
     except smtplib.SMTPResponseException as exc:
