@@ -971,6 +971,23 @@ def test_smtp_with_auth(home, tmp_path, monkeypatch):
         controller.stop()
 
 
+def test_a_relay_that_takes_mail_without_a_sign_in_is_sent_through_with_a_username_set(home, monkeypatch):
+    """`assist init` writes the account's username into [actions.smtp]. A relay that asks for no sign-in
+    (postfix on this machine, a LAN relay: no AUTH in its EHLO) took no mail from such a home: smtplib's
+    login raised "SMTP AUTH extension not supported", read as "cannot reach" and retried for ever. With no
+    AUTH offered none is tried (the password is never sent); a server that offers it is signed in to."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())  # no AUTH offered
+    controller.start()
+    try:
+        monkeypatch.setenv("SMTP_PASSWORD", "s3cret")
+        smtp_home(home, controller.port, 'username = "assistant"\npassword_env = "SMTP_PASSWORD"')
+        r = act(sending())
+        assert r.code == 0 and len(inbox.messages) == 1, r.err
+    finally:
+        controller.stop()
+
+
 def test_an_address_beyond_ascii_the_smtp_server_cannot_take_is_a_failure_not_an_unknown(home):
     """A reply to "jörg@exämple.de" through a server that does not take addresses beyond ASCII (no
     SMTPUTF8, RFC 6531; aiosmtpd set up so): nothing was sent, yet it was reported as a connection lost

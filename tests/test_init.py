@@ -91,6 +91,50 @@ def test_the_preview_shows_a_hostile_subject_without_its_escape_sequences(home, 
     assert "\x1b" not in r.out and "\x07" not in r.out
 
 
+def test_an_account_that_does_not_work_is_said_before_anything_is_written(home, servers):
+    """A mistyped password, a server whose certificate this machine does not trust, an SMTP port that is
+    wrong: init wrote assist.toml, fetched the model, printed the crontab lines and "next: ...", exit 0,
+    with the failure on a line among others ("correspondents: ... refused"). The person's cron then failed
+    every five minutes, and init run again with the mistake mended kept the file it wrote the first time
+    ("kept your assist.toml"). Now init signs in first (nothing sent, nothing marked read) and stops there
+    with the reason, writing nothing; with the mistake mended it goes on as on a first run."""
+    imap, smtp_port = servers
+    (home / "assist.toml").unlink()
+    wrong = init(imap, smtp_port, "--no-model", password="not-the-password")
+    assert wrong.code == 1 and "login as testuser refused" in wrong.err and "nothing written" in wrong.err, wrong.err
+    assert "crontab" not in wrong.out and "next:" not in wrong.out
+    assert not (home / "assist.toml").exists() and not (home / "tokens.enc").exists()
+    closed = free_port()
+    r = run(["init", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port), "--imap-security", "plain",
+             "--user", imap.user, "--password-stdin", "--smtp-host", "127.0.0.1", "--smtp-port", str(closed),
+             "--smtp-security", "plain", "--no-model"], input=imap.password + "\n")
+    assert r.code == 75 and f"cannot reach 127.0.0.1:{closed}" in r.err and "nothing written" in r.err, r.err
+    assert not (home / "assist.toml").exists()
+    mended = init(imap, smtp_port, "--no-model", "--preview", "0")
+    assert mended.code == 0 and "assist.toml: written" in mended.out, mended.err
+    assert f"signed in to 127.0.0.1:{imap.port} as testuser" in mended.out
+    assert f"sending: 127.0.0.1:{smtp_port} takes mail without signing in" in mended.out  # sending nothing
+    assert not (home / "assist.toml.new").exists()
+
+
+def test_init_says_how_to_trust_a_server_of_ones_own(home):
+    """Proton Bridge, a home server: a certificate of its own. init said nothing of it but on its
+    correspondents and preview lines, and exit 0; now it stops, saying how to trust it (--cafile), and
+    with --cafile the home is made."""
+    imap = start_dovecot(tls=True)
+    try:
+        (home / "assist.toml").unlink()
+        base = ["init", "--imap-host", "127.0.0.1", "--imap-port", str(imap.imaps_port), "--user", imap.user,
+                "--password-stdin", "--no-model", "--preview", "0"]
+        r = run(base, input=imap.password + "\n")
+        assert r.code == 69 and "certificate is not trusted" in r.err and "--cafile" in r.err, r.err
+        assert not (home / "assist.toml").exists()
+        r = run([*base, "--cafile", imap.cafile], input=imap.password + "\n")
+        assert r.code == 0 and "signed in" in r.out and (home / "assist.toml").exists(), r.err
+    finally:
+        imap.stop()
+
+
 def test_init_again_changes_nothing_and_keeps_a_users_file(home, servers):
     imap, smtp_port = servers
     (home / "assist.toml").unlink()

@@ -1,6 +1,7 @@
 """`assist init`: a working home in one step.
 
-It writes an assist.toml from the template (the routes a user wants on day one, `defaults/assist.toml` in
+It signs in to the mail account first (a mistake is said before anything is written), then writes an
+assist.toml from the template (the routes a user wants on day one, `defaults/assist.toml` in
 the package, the checkout's own assist.toml in a checkout) with the account and folders it was given,
 keeps the mail password in the encrypted token store, fetches the default model, checks the result, looks
 at what would happen to the newest messages (changing nothing), and says how to run it from cron or
@@ -10,6 +11,9 @@ without keeping the old one and saying so.
 
 from __future__ import annotations
 
+import contextlib
+import imaplib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +169,33 @@ def ensure_token_store(home: Path) -> str | None:
         return None
     store.init("file")
     return f"token store: made {store.path} (its key in a 0600 file beside it)"
+
+
+def sign_in(home: Path, mail: MailAccount) -> list[str]:
+    """Sign in to the account's IMAP server, then its SMTP server when it has one, reading nothing and
+    sending nothing: what to say of each. AssistError, one line, for the first that does not work: a
+    mistake found now is not written into the home, and cron does not meet it every five minutes."""
+    from functools import partial
+
+    from .auth.secrets import secret
+    from .mail import ImapAccount, imap_connect, smtp_sign_in
+
+    renew = partial(secret, home, mail.token) if mail.token else None
+    password = "" if renew else mail.password or os.environ.get(mail.password_env or "", "")
+    port = mail.imap_port or (993 if mail.imap_security == "tls" else 143)
+    account = ImapAccount(mail.imap_host, port, mail.user, password, "INBOX", mail.imap_security, mail.cafile, renew)
+    conn = imap_connect(account)
+    with contextlib.suppress(OSError, imaplib.IMAP4.error):
+        conn.logout()
+    said = [f"mail: signed in to {mail.imap_host}:{port} as {mail.user}"]
+    if mail.smtp_host:
+        smtp = {"host": mail.smtp_host, "security": mail.smtp_security, "username": mail.user, "cafile": mail.cafile,
+                **({"port": mail.smtp_port} if mail.smtp_port else {})}
+        signed = smtp_sign_in(smtp, renew() if renew else password)
+        shown = f"{mail.smtp_host}:{mail.smtp_port or (465 if mail.smtp_security == 'tls' else 587)}"
+        said.append(f"sending: signed in to {shown} (nothing sent)" if signed else
+                    f"sending: {shown} takes mail without signing in (nothing sent)")
+    return said
 
 
 def keep_password(home: Path, mail: MailAccount) -> str | None:

@@ -350,6 +350,35 @@ def _ascii_domains(msg: EmailMessage) -> None:
 def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:
     """Send a message through the SMTP server of a config section ([actions.smtp]: host, port, security,
     username, cafile)."""
+    with _smtp_session(section, password) as (server, host, port):
+        server.ehlo_or_helo_if_needed()
+        if not server.has_extn("smtputf8"):
+            _ascii_domains(msg)
+        try:
+            server.send_message(msg)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
+            raise  # the server said no: it was not sent
+        except smtplib.SMTPNotSupportedError:  # found before a word of the mail went: not sent
+            raise MailError(f"email: {host} does not take addresses beyond ASCII (no SMTPUTF8, RFC 6531); "
+                            "not sent") from None
+        except OSError as exc:  # the connection went (SMTPServerDisconnected too): it may have been taken
+            raise OutcomeUnknown(f"email: the connection to {host}:{port} was lost while sending "
+                                 f"({type(exc).__name__}): it may have gone out") from None
+
+
+def smtp_sign_in(section: dict[str, Any], password: str | None) -> bool:
+    """Connect to the SMTP server of a config section and sign in, sending nothing (`assist init`): whether
+    it asked for a sign-in (a relay on this machine or the network may take mail without one). The same
+    one-line errors as smtp_send."""
+    with _smtp_session(section, password) as (server, _, _):
+        return server.has_extn("auth")
+
+
+@contextlib.contextmanager
+def _smtp_session(section: dict[str, Any], password: str | None) -> Iterator[tuple[smtplib.SMTP, str, int]]:
+    """(a connection to the SMTP server of a config section, encrypted as it says and signed in, its host,
+    its port); what goes wrong, in it or in what is done with it, is one line: MailError when the server
+    said no, TemporaryError when it could not be reached or said try later."""
     host = section.get("host")
     if not host:
         raise MailError("email: no SMTP server is configured ([actions.smtp] host)")
@@ -372,21 +401,10 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
                                     "for a server on this machine")
                 server.starttls(context=context)
         try:
-            if section.get("username"):
-                _smtp_login(server, section["username"], password or "")
             server.ehlo_or_helo_if_needed()
-            if not server.has_extn("smtputf8"):
-                _ascii_domains(msg)
-            try:
-                server.send_message(msg)
-            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException):
-                raise  # the server said no: it was not sent
-            except smtplib.SMTPNotSupportedError:  # found before a word of the mail went: not sent
-                raise MailError(f"email: {host} does not take addresses beyond ASCII (no SMTPUTF8, RFC 6531); "
-                                "not sent") from None
-            except OSError as exc:  # the connection went (SMTPServerDisconnected too): it may have been taken
-                raise OutcomeUnknown(f"email: the connection to {host}:{port} was lost while sending "
-                                     f"({type(exc).__name__}): it may have gone out") from None
+            if section.get("username") and server.has_extn("auth"):  # a relay that takes mail without: none
+                _smtp_login(server, section["username"], password or "")
+            yield server, host, port
         finally:
             with contextlib.suppress(OSError):  # sent or not, how the goodbye goes changes nothing
                 server.quit()

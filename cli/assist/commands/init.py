@@ -47,10 +47,12 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
          password_env: str | None, token: str | None, smtp_host: str | None, smtp_port: int | None,
          smtp_security: str, sender: str | None, cafile: str | None, notes: str, spamd: str | None,
          alerts: str | None, no_model: bool, preview_count: int, systemd: bool, force: bool) -> None:
-    """Make a working home in one step: an assist.toml whose routes all work, the mail password in the
-    encrypted token store, a local spamd when there is one, desktop alerts when there is a desktop, the
-    default model, a check, whom you wrote to (the Sent folder's To and Cc: their mail is never filed in
-    Junk unasked), a look at the newest messages, and how to run it.
+    """Make a working home in one step: first a sign-in to the mail account (IMAP, and SMTP when given;
+    nothing read or sent): a wrong password, port or certificate is said, and nothing is written. Then
+    an assist.toml whose routes all work, the mail password in the encrypted token store, a local spamd
+    when there is one, desktop alerts when there is a desktop, the default model, a check, whom you wrote
+    to (the Sent folder's To and Cc: their mail is never filed in Junk unasked), a look at the newest
+    messages, and how to run it.
 
     The home is --home, else $ASSIST_HOME, else the nearest folder upward with an assist.toml, else the user
     data folder (~/.local/share/assist). Questions are asked on a terminal for what the flags leave out;
@@ -104,8 +106,18 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
 def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
     from .. import init_home as setup
     from ..config_file import load, problems, read
-    from ..errors import CONFIG
+    from ..errors import CONFIG, AssistError
+    from ..printable import printable
+
     click.echo(f"assist init: home {home}")
+    if plan.mail is not None:
+        try:
+            for line in setup.sign_in(home, plan.mail):
+                click.echo(f"  {line}")
+        except AssistError as exc:
+            click.echo(f"  {printable(str(exc).splitlines()[0])}", err=True)
+            click.echo("  nothing written: mend it and run assist init again (assist init --help)", err=True)
+            return exc.exit_code
     made = setup.ensure_token_store(home)
     if made:
         click.echo(f"  {made}")
