@@ -351,7 +351,6 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
     """Send a message through the SMTP server of a config section ([actions.smtp]: host, port, security,
     username, cafile)."""
     with _smtp_session(section, password) as (server, host, port):
-        server.ehlo_or_helo_if_needed()
         if not server.has_extn("smtputf8"):
             _ascii_domains(msg)
         try:
@@ -376,9 +375,10 @@ def smtp_sign_in(section: dict[str, Any], password: str | None) -> bool:
 
 @contextlib.contextmanager
 def _smtp_session(section: dict[str, Any], password: str | None) -> Iterator[tuple[smtplib.SMTP, str, int]]:
-    """(a connection to the SMTP server of a config section, encrypted as it says and signed in, its host,
-    its port); what goes wrong, in it or in what is done with it, is one line: MailError when the server
-    said no, TemporaryError when it could not be reached or said try later."""
+    """(a connection to the SMTP server of a config section, greeted, encrypted as the section says and
+    signed in when the server asks for a sign-in, its host, its port); what goes wrong, in it or in what
+    is done with it, is one line: MailError when the server said no, TemporaryError when it could not be
+    reached or said try later."""
     host = section.get("host")
     if not host:
         raise MailError("email: no SMTP server is configured ([actions.smtp] host)")
