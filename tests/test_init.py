@@ -117,6 +117,25 @@ def test_an_account_that_does_not_work_is_said_before_anything_is_written(home, 
     assert not (home / "assist.toml.new").exists()
 
 
+def test_init_signs_in_with_an_entry_of_the_token_store(home, servers):
+    """--token NAME: the password (or an OAuth2 token) is an entry already in the token store; the sign-in
+    uses it, and a wrong one is said before anything is written."""
+    from assist.auth.store import TokenStore
+
+    imap, _ = servers
+    (home / "assist.toml").unlink()
+    store = TokenStore(home)
+    store.init("file")
+    args = ["init", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port), "--imap-security", "plain",
+            "--user", imap.user, "--token", "box", "--no-model", "--preview", "0"]
+    store.set("box", {"kind": "password", "username": imap.user, "password": "stale"})
+    r = run(args)
+    assert r.code == 1 and "login as testuser refused" in r.err and not (home / "assist.toml").exists(), r.err
+    store.set("box", {"kind": "password", "username": imap.user, "password": imap.password})
+    r = run(args)
+    assert r.code == 0 and "mail: signed in" in r.out and 'token = "box"' in (home / "assist.toml").read_text()
+
+
 def test_init_says_how_to_trust_a_server_of_ones_own(home):
     """Proton Bridge, a home server: a certificate of its own. init said nothing of it but on its
     correspondents and preview lines, and exit 0; now it stops, saying how to trust it (--cafile), and
