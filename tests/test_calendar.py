@@ -42,6 +42,49 @@ def test_an_ics_file_gives_each_occurrence_once_in_its_zone(home):
     assert "Fri 4 Dec 16:00-17:00 Call with the New York team" in lines
 
 
+SUMMER = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//assist tests//summer//EN
+BEGIN:VEVENT
+UID:summer-dentist@example.org
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=Europe/Berlin:20270405T090000
+DTEND;TZID=Europe/Berlin:20270405T100000
+SUMMARY:Dentist
+END:VEVENT
+BEGIN:VEVENT
+UID:winter-standup@example.org
+DTSTAMP:20261101T000000Z
+DTSTART;TZID=Europe/Berlin:20270322T091500
+DTEND;TZID=Europe/Berlin:20270322T093000
+RRULE:FREQ=WEEKLY;COUNT=3
+SUMMARY:Standup
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_the_machines_own_time_zone_is_kept_across_a_change_of_summer_time(home, tmp_path, monkeypatch):
+    """A home with no [calendar] timezone reads times in this machine's zone. That was taken as the
+    offset the machine had at that moment (+01:00 in a Berlin December), not its zone: an event at 09:00
+    in the summer (+02:00) was told to the person, and to the model, as 08:00, and a weekly 09:15 standup
+    as 09:15 in March and 08:15 from April. Now the zone is the machine's own (TZ, /etc/localtime), its
+    summer time included."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    ics = tmp_path / "summer.ics"
+    ics.write_text(SUMMER)
+    r = run(["ingest", "ics", str(ics), "--since", "2027-03-15", "--until", "2027-04-30"])
+    assert r.code == 0, r.err
+    starts = sorted(orjson.loads(line)["data"]["start"] for line in r.out.splitlines())
+    assert starts == ["2027-03-22T09:15:00+01:00", "2027-03-29T09:15:00+02:00", "2027-04-05T09:00:00+02:00",
+                      "2027-04-05T09:15:00+02:00"]
+    week = run(["ingest", "tick", "--name", "calendar.week", "--at", "2027-04-06T10:00"])
+    assert week.code == 0, week.err
+    [task] = [orjson.loads(line) for line in week.out.splitlines()]
+    assert [e["when"] for e in task["data"]["events"]] == ["Mon 5 Apr 09:00-10:00 Dentist",
+                                                          "Mon 5 Apr 09:15-09:30 Standup"]
+
+
 def test_the_weeks_task_before_any_calendar_is_read_is_refused(home):
     # else an empty week, and the summary tells you that you are free
     r = run(["ingest", "tick", "--name", "calendar.week", "--at", "2026-12-02T10:00"])

@@ -53,7 +53,7 @@ NEGATIVE_COUNT = re.compile(r";?COUNT=-\d+")  # dropped, as recurring-ical-event
 
 
 def zone(config: Config) -> tzinfo:
-    """[calendar] timezone (an IANA name), else this machine's."""
+    """[calendar] timezone (an IANA name), else this machine's (machine_zone)."""
     name = config.section("calendar").get("timezone")
     if name:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,6 +64,36 @@ def zone(config: Config) -> tzinfo:
             from .errors import ConfigError
 
             raise ConfigError([f"calendar.timezone: no time zone named {name!r} (e.g. Europe/Berlin)"]) from None
+    return machine_zone()
+
+
+def machine_zone() -> tzinfo:
+    """This machine's time zone by its IANA name, summer time included: $TZ ("Europe/Berlin", or a file
+    as ":/usr/share/zoneinfo/Europe/Berlin"), else the zone /etc/localtime is (a link into a zoneinfo
+    folder, or /etc/timezone's name beside it). Only when none names one, the offset it has now: the
+    offset of December is not that of April, so an event in summer would be told an hour off."""
+    import os
+    from zoneinfo import ZoneInfo
+
+    def named(text: str) -> ZoneInfo | None:
+        text = text.strip().lstrip(":")
+        text = text.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in text else text
+        try:
+            return ZoneInfo(text) if text and not text.startswith("/") else None
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            return None
+
+    candidates = [os.environ["TZ"]] if "TZ" in os.environ else [os.path.realpath("/etc/localtime")]
+    if "TZ" not in os.environ:
+        try:
+            with open("/etc/timezone") as debian:
+                candidates.append(debian.read())
+        except OSError:
+            pass
+    for candidate in candidates:
+        found = named(candidate)
+        if found is not None:
+            return found
     return datetime.now().astimezone().tzinfo or UTC
 
 

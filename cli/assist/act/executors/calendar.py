@@ -144,8 +144,8 @@ def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext
 
 
 def _in_a_named_zone(ctx: ActionContext, moment: datetime) -> datetime:
-    """The same instant in the home's named zone ([calendar] timezone), else in UTC: a bare offset
-    ("+01:00") would be written as a zone no calendar knows."""
+    """The same instant in the home's named zone ([calendar] timezone, else the machine's named one),
+    else in UTC: a bare offset ("+01:00") would be written as a zone no calendar knows."""
     from zoneinfo import ZoneInfo
 
     from ...agenda import zone
