@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from conftest import run
+from conftest import jsonl, run
 
 ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
 BERLIN = '\n[calendar]\ntimezone = "Europe/Berlin"\n'
@@ -156,6 +156,63 @@ def test_a_caldav_server_gives_its_events_once(home, radicale):
     down = run(["ingest", "caldav", "http://me:s3cret@127.0.0.1:9/", "--user", "me"])
     assert down.code == 69 and "caldav http://me:***@127.0.0.1:9/" in down.err and "Traceback" not in down.err
     assert "s3cret" not in down.err  # a password in the URL is never printed
+
+
+def test_a_caldav_server_with_a_certificate_of_its_own_is_trusted_when_told(home, tmp_path):
+    """Nextcloud or Radicale at home over HTTPS with a self-signed certificate: there was no way to trust
+    it but the system's store, and the refusal was requests' retry pool ("HTTPSConnectionPool(...): Max
+    retries exceeded ... SSLError(SSLCertVerificationError(1, ..."), cut at 200 characters. Now it says
+    the certificate is not trusted and how to trust it: --cafile, or cafile in [actions.calendar] (which
+    calendar.add uses too)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import caldav
+
+    from conftest import free_port
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True,
+                   capture_output=True)
+    port = free_port()
+    (tmp_path / "radicale.conf").write_text(
+        f"[server]\nhosts = 127.0.0.1:{port}\nssl = True\ncertificate = {tmp_path / 'cert.pem'}\n"
+        f"key = {tmp_path / 'key.pem'}\n[auth]\ntype = none\n[storage]\nfilesystem_folder = {tmp_path / 'col'}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(tmp_path / "radicale.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        url = f"https://127.0.0.1:{port}/"
+        client = caldav.DAVClient(url=url, username="me", password="x", ssl_verify_cert=str(tmp_path / "cert.pem"))
+        client.principal().make_calendar(name="home").save_event(
+            dtstart=dt.datetime(2026, 12, 2, 9, tzinfo=dt.UTC), dtend=dt.datetime(2026, 12, 2, 10, tzinfo=dt.UTC),
+            summary="Plumber", uid="plumber@test")
+        span = ["--since", "2026-11-30", "--until", "2026-12-07"]
+        r = run(["ingest", "caldav", url, "--user", "me", *span])
+        assert r.code == 69 and "certificate is not trusted (self-signed certificate)" in r.err, r.err
+        assert "--cafile" in r.err and "HTTPSConnectionPool" not in r.err and len(r.err.strip().splitlines()) == 1
+        r = run(["ingest", "caldav", url, "--user", "me", "--cafile", str(tmp_path / "cert.pem"), *span])
+        assert r.code == 0 and [orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()] == ["Plumber"]
+        (home / "assist.toml").write_text(ADDING.format(
+            where=f'caldav = "{url}"\nusername = "me"\ncafile = "{tmp_path / "cert.pem"}"'))
+        added = run(["act"], jsonl({"type": "email.received", "intent": {"route": "cal"}, "data": {"subject": "x"},
+                                    "result": {"parsed": {"actions": [{"type": "calendar.add", "args": {
+                                        "summary": "Boiler check", "start": "2026-12-03T10:00:00+00:00"}}]}}}))
+        assert added.code == 0 and added.lines[0]["actions"][0]["status"] == "done", added.err
+        r = run(["ingest", "caldav", *span])  # the server and certificate of [actions.calendar]
+        assert r.code == 0 and sorted(orjson.loads(line)["data"]["summary"] for line in r.out.splitlines()) == \
+            ["Boiler check"], r.err
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 FLOODS = """BEGIN:VCALENDAR

@@ -401,11 +401,29 @@ def caldav_account(config: Config, url: str | None, user: str | None) -> tuple[s
     return str(url), user or section.get("username", ""), section_secret(section, config.home) or ""
 
 
-def caldav_client(config: Config, url: str, user: str, password: str) -> Any:
+def caldav_client(config: Config, url: str, user: str, password: str, cafile: str | None = None) -> Any:
+    """A client of the CalDAV server at url; its certificate checked against `cafile` (else [actions.calendar]
+    cafile, else the system's trust store)."""
     import caldav
 
     from .net import require_local
 
     require_local(url, config, "caldav")
+    cafile = cafile or config.action_section("calendar").get("cafile")
     client: Any = caldav.DAVClient  # typed loosely upstream
-    return client(url=url, username=user or None, password=password if user else None, timeout=30)
+    return client(url=url, username=user or None, password=password if user else None, timeout=30,
+                  ssl_verify_cert=str(config.resolve(cafile)) if cafile else True)
+
+
+def unreachable(exc: BaseException) -> str:
+    """Why a CalDAV server could not be reached, from requests' words: "HTTPConnectionPool(...): Max
+    retries exceeded (... <urllib3... object at 0x...>: Failed to establish a new connection: [Errno 111]
+    Connection refused)" is the errno's reason, and a certificate refused says how to trust it."""
+    from .net import untrusted
+
+    text = str(exc)
+    refused_cert = re.search(r"certificate verify failed: ([^'\"()]+?)\s*(?:\(_ssl|['\"()]|$)", text)
+    if refused_cert:
+        return untrusted(refused_cert[1], "--cafile FILE (cafile in [actions.calendar])")
+    refused = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
+    return f"cannot connect ({refused[0]})" if refused else text.splitlines()[0][:200]

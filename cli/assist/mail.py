@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import AssistError, ConfigError, OutcomeUnknown, TemporaryError, Unavailable, UsageError
-from .net import is_loopback
+from .net import is_loopback, untrusted
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -93,7 +93,7 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
         else:  # LOGIN is ASCII only in imaplib; PLAIN is UTF-8 (RFC 4616)
             conn.authenticate("PLAIN", lambda _: _plain(account.user, password))
     except ssl.SSLCertVerificationError as exc:
-        raise Unavailable(f"imap {account.host}:{account.port}: {untrusted(exc)}") from None
+        raise Unavailable(f"imap {account.host}:{account.port}: {_untrusted(exc)}") from None
     except (TimeoutError, OSError) as exc:
         raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
     except imaplib.IMAP4.error as exc:
@@ -101,11 +101,8 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
     return conn
 
 
-def untrusted(exc: ssl.SSLCertVerificationError) -> str:
-    """What to say of a server certificate this machine does not trust: why, and the way to trust a
-    server of one's own (a private CA, a self-signed certificate such as Proton Bridge's)."""
-    return (f"the server's certificate is not trusted ({exc.verify_message}); nothing was sent. For a server "
-            "of your own, trust its certificate with --cafile FILE (cafile in [actions.imap] or [actions.smtp])")
+def _untrusted(exc: ssl.SSLCertVerificationError) -> str:
+    return untrusted(exc.verify_message, "--cafile FILE (cafile in [actions.imap] or [actions.smtp])")
 
 
 def _starttls(conn: imaplib.IMAP4, account: ImapAccount, context: ssl.SSLContext) -> None:
@@ -414,7 +411,7 @@ def _smtp_session(section: dict[str, Any], password: str | None) -> Iterator[tup
     except smtplib.SMTPRecipientsRefused as exc:
         raise MailError(f"email: recipients refused: {', '.join(exc.recipients)}") from None
     except ssl.SSLCertVerificationError as exc:
-        raise MailError(f"email: {host}:{port}: {untrusted(exc)}") from None
+        raise MailError(f"email: {host}:{port}: {_untrusted(exc)}") from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
         raise TemporaryError(f"email: cannot reach {host}:{port} ({type(exc).__name__})") from None
     except smtplib.SMTPResponseException as exc:

@@ -25,6 +25,14 @@ def is_loopback(host: str) -> bool:
     return host in LOOPBACK
 
 
+def untrusted(reason: str, how: str) -> str:
+    """What to say of a server certificate this machine does not trust: why (OpenSSL's reason, such as
+    "self-signed certificate"), and `how` a person trusts a server of their own (Proton Bridge's, a home
+    server's, a private CA's)."""
+    return (f"the server's certificate is not trusted ({reason}); nothing was sent. For a server of your own, "
+            f"trust its certificate with {how}")
+
+
 def remote_problem(url: str, allow_remote: bool, what: str) -> str | None:
     """Why `what` may not reach url (it is not this machine and allow_remote is false), or None."""
     if allow_remote or is_loopback(host_of(url) if "://" in url else url):

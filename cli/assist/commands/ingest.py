@@ -195,10 +195,13 @@ def ics(path: Path, since: str | None, until: str | None, dest: str | None) -> N
 @ingest.command()
 @click.argument("url", required=False)
 @click.option("--user", default=None, help="The login (default: [actions.calendar] username).")
+@click.option("--cafile", type=click.Path(dir_okay=False, exists=True),
+              help="Trust this CA (a server with a certificate of its own; default: [actions.calendar] cafile).")
 @SINCE
 @UNTIL
 @to_option
-def caldav(url: str | None, user: str | None, since: str | None, until: str | None, dest: str | None) -> None:
+def caldav(url: str | None, user: str | None, cafile: str | None, since: str | None, until: str | None,
+           dest: str | None) -> None:
     """The events of every calendar on a CalDAV server (Radicale, Nextcloud, Fastmail...) as
     calendar.event tasks, like `assist ingest ics`. The password comes from [actions.calendar] token
     (the token store) or password_env; the server must be on this machine unless allow_remote.
@@ -207,6 +210,7 @@ def caldav(url: str | None, user: str | None, since: str | None, until: str | No
     Examples:
       assist ingest caldav http://127.0.0.1:5232/ --user me --to inbox
       assist ingest caldav                # the server of [actions.calendar] caldav
+      assist ingest caldav https://localhost:5232/ --user me --cafile radicale.pem   # its own certificate
     """
     from ..alerts import watched
     from ..extras import require
@@ -216,7 +220,7 @@ def caldav(url: str | None, user: str | None, since: str | None, until: str | No
     require("recurring_ical_events", "calendar")
     config, sink = _sink(dest)
     with watched(config, "ingest caldav", sink.log):  # a server gone or a refused sign-in: alerted once it lasts
-        _done(config, "caldav", ingest_caldav(sink, config, url, user, since, until))
+        _done(config, "caldav", ingest_caldav(sink, config, url, user, since, until, cafile))
 
 
 @ingest.command()

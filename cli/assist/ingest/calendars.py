@@ -3,7 +3,6 @@ each occurrence once across runs, and the calendar snapshot the planner reads (a
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,7 +66,7 @@ def ingest_ics(path: Path, sink: Sink, config: Config, since: str | None = None,
 
 
 def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str | None = None,
-                  since: str | None = None, until: str | None = None) -> int:
+                  since: str | None = None, until: str | None = None, cafile: str | None = None) -> int:
     from ..printable import without_password
 
     url, user, password = agenda.caldav_account(config, url, user)
@@ -76,7 +75,7 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
     start, end = span(config, since, until)
     count = 0
     try:
-        client = agenda.caldav_client(config, url, user, password)
+        client = agenda.caldav_client(config, url, user, password, cafile)
         for calendar in client.principal().calendars():
             events: list[dict[str, Any]] = []
             said: list[tuple[str, str, str]] = []
@@ -91,11 +90,7 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
             events.sort(key=lambda e: (e["start"], e["uid"]))
             count += _emit(sink, config, f"caldav:{without_password(str(calendar.url))}", events, said)
     except (OSError, ValueError) as exc:
-        # requests' "HTTPConnectionPool(...): Max retries exceeded (... <urllib3... object at 0x...>: Failed
-        # to establish a new connection: [Errno 111] Connection refused)": the reason is the errno's
-        refused = re.search(r"\[Errno -?\d+\] [^'\")]+", str(exc))
-        raise Unavailable(f"caldav {shown}: " + (f"cannot connect ({refused[0]})" if refused else
-                                                 str(exc).splitlines()[0][:200])) from None
+        raise Unavailable(f"caldav {shown}: {agenda.unreachable(exc)}") from None
     except Exception as exc:  # caldav's own errors (AuthorizationError, NotFoundError...) derive from Exception
         if type(exc).__module__.startswith("caldav"):
             raise Unavailable(f"caldav {shown}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None

@@ -113,7 +113,7 @@ def _calendar_of(event: Any) -> Any:
 
 
 def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext) -> dict[str, Any]:
-    from ...agenda import caldav_account, caldav_client
+    from ...agenda import caldav_account, caldav_client, unreachable
     from ...errors import TemporaryError
     from ...printable import without_password
 
@@ -139,7 +139,7 @@ def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext
             return _found(same)
         chosen.save_event(_calendar_of(event).to_ical().decode())
     except OSError as exc:
-        raise TemporaryError(f"calendar: {shown}: {exc}") from None
+        raise TemporaryError(f"calendar: {shown}: {unreachable(exc)}") from None
     return {"uid": uid, "caldav": without_password(str(chosen.url))}
 
 
