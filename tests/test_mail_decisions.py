@@ -1443,6 +1443,7 @@ def test_a_damaged_learned_version_is_made_again_from_the_feedback(routes_home, 
     assert after["intent"]["route"] != "spam" and after["intent"]["signals"]["spam"] < 0.5, after["intent"]
     [made] = run(["classify", "history", "--json"]).json()  # the damaged version is gone, made again
     assert made["current"] and made["examples"] == [first["id"]]
+    assert made["version"] > version["version"]  # under a number of its own: a task's evidence names one
     assert not any(b"garbage" in path.read_bytes() for path in (routes_home / "state" / "learned").rglob("*.*"))
     again = run(["classify"], input=jsonl(next_issue(4)), timeout=300)
     assert again.code == 0 and "damaged" not in again.err, again.err  # said once

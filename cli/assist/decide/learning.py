@@ -282,6 +282,14 @@ class Learned:
     def _numbers(self) -> list[int]:
         return sorted(int(p.name[1:]) for p in self.root.glob("v*") if p.name[1:].isdigit())
 
+    def _last(self) -> int:
+        """The highest number a version was ever given (`last`): one discarded as damaged, or removed as
+        old, keeps its number, which the evidence of the tasks it decided names."""
+        try:
+            return int((self.root / "last").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return 0
+
     def versions(self) -> list[Version]:
         return [v for v in (self.version(n) for n in self._numbers()) if v is not None]
 
@@ -291,7 +299,7 @@ class Learned:
         for partial in self.root.glob(".v*"):  # left by a crash while training (saves are made under lock())
             shutil.rmtree(partial, ignore_errors=True)
         known = [v.number for v in self.versions()]
-        number = max(self._numbers(), default=0) + 1  # past a damaged one's folder too
+        number = max([*self._numbers(), self._last()]) + 1  # past a damaged one's folder too
         partial = self.root / f".v{number}.{os.getpid()}"
         partial.mkdir()
         for name, obj in files.items():
@@ -299,6 +307,7 @@ class Learned:
         meta = {**meta, "version": number, "at": int(time.time() * 1000)}
         write_atomic(partial / "meta.json", json.dumps(meta, indent=1).encode())
         os.rename(partial, self.root / f"v{number}")
+        write_atomic(self.root / "last", f"{number}\n".encode())
         self.point_at(number)
         for old in known[:-KEEP_VERSIONS]:
             shutil.rmtree(self.root / f"v{old}", ignore_errors=True)
