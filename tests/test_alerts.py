@@ -342,7 +342,7 @@ def test_mail_reading_stopped_by_a_refused_sign_in_is_alerted(home, hooks, monke
         refused = run(args)
         assert refused.code == 1 and "refused" in refused.err
         [alert] = received
-        assert alert["kind"] == "stopped" and alert["command"] == "ingest imap", alert
+        assert alert["kind"] == "stopped" and alert["command"] == "ingest imap testuser@127.0.0.1/INBOX", alert
         assert "login as testuser refused" in alert["error"] and "an-old-password" not in orjson.dumps(alert).decode()
         monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap.password)
         assert run(args).code == 0
@@ -351,10 +351,41 @@ def test_mail_reading_stopped_by_a_refused_sign_in_is_alerted(home, hooks, monke
         imap.stop()
 
 
+def test_a_mail_folder_gone_from_under_cron_is_alerted_and_each_reader_keeps_its_own_record(home, hooks, tmp_path):
+    """A Maildir or mbox on a drive that is not mounted (an external disk, a share): `assist ingest maildir`
+    under cron said "not a Maildir" at every tick, and nobody was told. It is alerted once it lasts. And
+    a home that reads two folders (two accounts) kept one record for both: the one that worked ended the
+    other's fault at every tick, so it was never alerted. Each reader has its own, named in the alert."""
+    url, received = hooks
+    (home / "assist.toml").write_text(FAST_CONFIG + f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n'
+                                                    'stopped = "0s"\n')
+    work, private = tmp_path / "work" / "Maildir", tmp_path / "private" / "Maildir"
+    for folder in (work, private):
+        for sub in ("cur", "new", "tmp"):
+            (folder / sub).mkdir(parents=True)
+    archive = tmp_path / "archive.mbox"
+    archive.write_bytes(b"From a@b Mon Jan  1 00:00:00 2026\nFrom: a@b\nSubject: old\n\nhi\n")
+    assert run(["ingest", "maildir", str(work)]).code == 0 and run(["ingest", "mbox", str(archive)]).code == 0
+    work.rename(tmp_path / "unmounted")
+    archive.rename(tmp_path / "archive.away")
+    for _ in range(2):  # two cron ticks: one alert each, and the private folder read fine between them
+        assert run(["ingest", "maildir", str(work)]).code == 2
+        assert run(["ingest", "maildir", str(private)]).code == 0
+        assert run(["ingest", "mbox", str(archive)]).code == 2
+    assert sorted(a["command"] for a in received) == [f"ingest maildir {work}", f"ingest mbox {archive}"], received
+    assert all(a["kind"] == "stopped" for a in received) and "not a Maildir" in received[0]["error"] + \
+        received[1]["error"]
+    (tmp_path / "unmounted").rename(work)
+    (tmp_path / "archive.away").rename(archive)
+    assert run(["ingest", "maildir", str(work)]).code == 0 and run(["ingest", "mbox", str(archive)]).code == 0
+    assert not orjson.loads((home / "state" / "stopped.json").read_bytes())  # both faults are over
+
+
 def test_calendar_reading_stopped_by_its_server_gone_is_alerted_once(home, hooks, radicale):
     """`assist ingest caldav` under cron whose server is gone (moved, down, its password changed) read
-    no calendar again, and said so only to cron: alerted once it lasts, once a day after; a run that
-    reads it again ends it."""
+    no calendar again, and said so only to cron: alerted once it lasts, once a day after. Another server
+    read fine does not end its record (each server has its own; a run that reads the same server again
+    does: the Maildir test above)."""
     url, received = hooks
     (home / "assist.toml").write_text(FAST_CONFIG + f'[alerts]\nnotify = ["webhook"]\nwebhook = "{url}"\n'
                                                     'stopped = "0s"\n')
@@ -362,7 +393,7 @@ def test_calendar_reading_stopped_by_its_server_gone_is_alerted_once(home, hooks
     assert run(gone).code == 69 and run(gone).code == 69
     assert len(received) == 1, received
     [alert] = received
-    assert alert["kind"] == "stopped" and alert["command"] == "ingest caldav", alert
+    assert alert["kind"] == "stopped" and alert["command"] == "ingest caldav http://me:***@127.0.0.1:9/", alert
     assert "cannot" in alert["error"] and "s3cret" not in orjson.dumps(alert).decode(), alert
     assert run(["ingest", "caldav", radicale, "--user", "me"]).code == 0
-    assert not orjson.loads((home / "state" / "stopped.json").read_bytes())
+    assert list(orjson.loads((home / "state" / "stopped.json").read_bytes())) == [alert["command"]]

@@ -10,9 +10,10 @@ on its last attempt), or waits for a person's approval (held), tell the person.
     stopped = "30m"                            # a command stopped by the same fault this long: one alert
 
 A command a fault stops (a stage: a model missing or damaged, a damaged journal, a full disk; a mail
-reader: its sign-in refused) fails no task, and stops again at every cron tick: it is alerted once the
-same fault has lasted `stopped` (a moment's fault, a laptop offline, is no news), then once a day while
-it lasts; a run without it ends it (state/stopped.json).
+reader: its sign-in refused, its folder gone) fails no task, and stops again at every cron tick: it is
+alerted once the same fault has lasted `stopped` (a moment's fault, a laptop offline, is no news), then
+once a day while it lasts; a run without it ends it (state/stopped.json). A reader's record is its
+source's ("ingest imap me@host/INBOX"): one account read fine does not end another's fault.
 
 An alert names the task (id, queue, type; a held one its route, the actions that wait and why it is
 held) and the error, never the message's content. Over the rate,

@@ -130,10 +130,12 @@ def mbox(path: Path, dest: str | None) -> None:
     Example:
       assist ingest mbox ~/mail/archive.mbox --to inbox
     """
+    from ..alerts import watched
     from ..ingest.local_mail import ingest_mbox
 
     config, sink = _sink(dest)
-    done = ingest_mbox(path, sink, config.home)
+    with watched(config, f"ingest mbox {path}", sink.log):  # a file on a drive not mounted: alerted once it lasts
+        done = ingest_mbox(path, sink, config.home)
     _done(config, "mbox", done.sent, done)
 
 
@@ -152,11 +154,13 @@ def maildir(path: Path, backlog: str | None, dest: str | None) -> None:
       assist ingest maildir ~/Maildir --to inbox --backlog 7d   # also the last week's older mail
     """
     from .. import errors
+    from ..alerts import watched
     from ..ingest.local_mail import ingest_maildir
     from ..printable import printable
 
     config, sink = _sink(dest)
-    done, unreadable = ingest_maildir(path, sink, config.home, _backlog(backlog))
+    with watched(config, f"ingest maildir {path}", sink.log):  # a folder not mounted: alerted once it lasts
+        done, unreadable = ingest_maildir(path, sink, config.home, _backlog(backlog))
     for problem in unreadable:
         click.echo(f"assist ingest maildir: {printable(problem)}; tried again on the next run", err=True)
     _done(config, "maildir", done.sent, done)
@@ -219,7 +223,11 @@ def caldav(url: str | None, user: str | None, cafile: str | None, since: str | N
     require("caldav", "calendar")
     require("recurring_ical_events", "calendar")
     config, sink = _sink(dest)
-    with watched(config, "ingest caldav", sink.log):  # a server gone or a refused sign-in: alerted once it lasts
+    from ..agenda import caldav_account
+    from ..printable import without_password
+
+    source = without_password(caldav_account(config, url, user)[0])  # each server a record of its own
+    with watched(config, f"ingest caldav {source}", sink.log):  # a server gone or a refused sign-in: alerted
         _done(config, "caldav", ingest_caldav(sink, config, url, user, since, until, cafile))
 
 
@@ -280,7 +288,8 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
                               cafile, renew)
     state = State(config.home, f"imap-{account.name}")
     backlog_s = _backlog(backlog)
-    with watched(config, "ingest imap", sink.log):  # a refused sign-in is alerted once it lasts
+    reader = f"ingest imap {account.user}@{account.host}/{account.folder}"  # each account a record of its own
+    with watched(config, reader, sink.log):  # a refused sign-in is alerted once it lasts
         if once:
             polled = poll(account, sink, state, backlog_s=backlog_s)
             _done(config, "imap", polled.sent, polled)
