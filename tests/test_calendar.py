@@ -171,12 +171,10 @@ def test_a_caldav_server_with_a_certificate_of_its_own_is_trusted_when_told(home
 
     import caldav
 
+    from assist.demo.servers import self_signed
     from conftest import free_port
 
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")], check=True,
-                   capture_output=True)
+    self_signed(tmp_path)
     port = free_port()
     (tmp_path / "radicale.conf").write_text(
         f"[server]\nhosts = 127.0.0.1:{port}\nssl = True\ncertificate = {tmp_path / 'cert.pem'}\n"

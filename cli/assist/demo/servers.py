@@ -136,6 +136,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A fresh self-signed certificate for localhost and 127.0.0.1, valid two days: (cert.pem, key.pem) in
+    folder, as a server of the person's own has (the tests' TLS servers)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
 def start_dovecot(timeout: float = 15, tls: bool = False, login: str = "testuser", password: str = "secret",
                   workdir: Path | None = None, extra_conf: str = "") -> Dovecot:
     """tls=True: also IMAPS on imaps_port and STARTTLS on port, with a fresh self-signed certificate.
@@ -155,10 +165,7 @@ def start_dovecot(timeout: float = 15, tls: bool = False, login: str = "testuser
     imaps_port, ssl, cafile = 0, "ssl = no", None
     if tls:
         imaps_port = _free_port()
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
-                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(workdir / "key.pem"),
-                        "-out", str(workdir / "cert.pem")], check=True, capture_output=True)
+        self_signed(workdir)
         ssl = f"ssl = yes\nssl_cert = <{workdir}/cert.pem\nssl_key = <{workdir}/key.pem"
         cafile = str(workdir / "cert.pem")
     maildir = workdir / "home" / login / "Maildir"
