@@ -164,15 +164,15 @@ def test_a_caldav_server_with_a_certificate_of_its_own_is_trusted_when_told(home
     retries exceeded ... SSLError(SSLCertVerificationError(1, ..."), cut at 200 characters. Now it says
     the certificate is not trusted and how to trust it: --cafile, or cafile in [actions.calendar] (which
     calendar.add uses too)."""
+    import contextlib
     import socket
     import subprocess
     import sys
-    import time
 
     import caldav
 
     from assist.demo.servers import self_signed
-    from conftest import free_port
+    from conftest import free_port, wait_for
 
     self_signed(tmp_path)
     port = free_port()
@@ -181,13 +181,14 @@ def test_a_caldav_server_with_a_certificate_of_its_own_is_trusted_when_told(home
         f"key = {tmp_path / 'key.pem'}\n[auth]\ntype = none\n[storage]\nfilesystem_folder = {tmp_path / 'col'}\n")
     proc = subprocess.Popen([sys.executable, "-m", "radicale", "--config", str(tmp_path / "radicale.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def listening() -> bool:
+        assert proc.poll() is None, "radicale exited"
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+        return False
+
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for(listening, timeout=120, what="radicale over TLS to listen")
         url = f"https://127.0.0.1:{port}/"
         client = caldav.DAVClient(url=url, username="me", password="x", ssl_verify_cert=str(tmp_path / "cert.pem"))
         client.principal().make_calendar(name="home").save_event(
