@@ -102,6 +102,7 @@ def test_an_account_that_does_not_work_is_said_before_anything_is_written(home, 
     (home / "assist.toml").unlink()
     wrong = init(imap, smtp_port, "--no-model", password="not-the-password")
     assert wrong.code == 1 and "login as testuser refused" in wrong.err and "nothing written" in wrong.err, wrong.err
+    assert "an app password" in wrong.err and "OAuth2" in wrong.err  # what the big providers want instead
     assert "crontab" not in wrong.out and "next:" not in wrong.out
     assert not (home / "assist.toml").exists() and not (home / "tokens.enc").exists()
     closed = free_port()

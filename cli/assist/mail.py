@@ -32,6 +32,11 @@ class MailError(AssistError):
     """The server refused (a login, a recipient, a message): trying again will not help."""
 
 
+class SignInRefused(MailError):
+    """The server refused the sign-in: a wrong password, or a kind of password the provider takes no more
+    (`assist init` says which kinds the big ones want)."""
+
+
 @dataclass
 class ImapAccount:
     host: str
@@ -97,7 +102,7 @@ def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:
     except (TimeoutError, OSError) as exc:
         raise Unavailable(f"imap {account.host}:{account.port}: cannot connect ({exc})") from None
     except imaplib.IMAP4.error as exc:
-        raise AssistError(f"imap {account.host}: login as {account.user} refused ({_short(exc)})") from None
+        raise SignInRefused(f"imap {account.host}: login as {account.user} refused ({_short(exc)})") from None
     return conn
 
 
@@ -407,7 +412,7 @@ def _smtp_session(section: dict[str, Any], password: str | None) -> Iterator[tup
                 server.quit()
             server.close()
     except smtplib.SMTPAuthenticationError as exc:
-        raise MailError(f"email: the SMTP server refused the login ({exc.smtp_code})") from None
+        raise SignInRefused(f"email: the SMTP server refused the login ({exc.smtp_code})") from None
     except smtplib.SMTPRecipientsRefused as exc:
         raise MailError(f"email: recipients refused: {', '.join(exc.recipients)}") from None
     except ssl.SSLCertVerificationError as exc:

@@ -115,7 +115,13 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
             for line in setup.sign_in(home, plan.mail):
                 click.echo(f"  {line}")
         except AssistError as exc:
+            from ..mail import SignInRefused
+
             click.echo(f"  {printable(str(exc).splitlines()[0])}", err=True)
+            if isinstance(exc, SignInRefused):
+                click.echo("  if the password is right, the provider may want another kind: Gmail, iCloud, Yahoo "
+                           "and Fastmail an app password made for assist in their account settings; Outlook.com "
+                           "and Microsoft 365 an OAuth2 sign-in (--token, docs/tokens.md)", err=True)
             click.echo("  nothing written: mend it and run assist init again (assist init --help)", err=True)
             return exc.exit_code
     made = setup.ensure_token_store(home)
