@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..config import Config
-    from ..init_home import Plan
+    from ..init_home import MailAccount, Plan
 
 
 @click.command()
@@ -55,10 +57,11 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
     messages, and how to run it.
 
     The home is --home, else $ASSIST_HOME, else the nearest folder upward with an assist.toml, else the user
-    data folder (~/.local/share/assist). Questions are asked on a terminal for what the flags leave out;
-    without a terminal, what is not given is left out (no mail account: the notes routes still work). Run
-    again, it changes nothing that is already right; an assist.toml of yours that differs is kept, and the
-    one init would write goes beside it (assist.toml.new) unless --force.
+    data folder (~/.local/share/assist). Questions are asked on a terminal for what the flags leave out (a
+    password refused is asked again); without a terminal, what is not given is left out (no mail account:
+    the notes routes still work). Run again, it changes nothing that is already right; an assist.toml of
+    yours that differs is kept, and the one init would write goes beside it (assist.toml.new) unless
+    --force.
 
     \b
     Examples:
@@ -75,7 +78,7 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
     asking = sys.stdin.isatty() and not password_stdin
     if imap_host is None and asking:
         imap_host = click.prompt("Mail server (IMAP) host, empty for none", default="", show_default=False) or None
-    mail = None
+    mail, ask_again = None, None
     if imap_host:
         if user is None:
             if not asking:
@@ -85,7 +88,9 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
         if password_stdin:
             password = sys.stdin.readline().rstrip("\n")
         elif not token and not password_env and asking:
-            password = click.prompt(f"Password for {user} (kept encrypted in {home}/tokens.enc)", hide_input=True)
+            question = f"Password for {user} (kept encrypted in {home}/tokens.enc)"
+            password = click.prompt(question, hide_input=True)
+            ask_again = lambda: click.prompt(question, hide_input=True)  # noqa: E731 (refused: asked again)
         if not (password or token or password_env):
             raise click.UsageError("give the mail password: --password-stdin, --password-env NAME or --token NAME")
         if smtp_host is None and asking:
@@ -100,30 +105,20 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
     desktop, told = setup.find_desktop(alerts)
     plan = setup.Plan(notes=notes, mail=mail, pull_model=not no_model, force=force, spamd=found,
                       desktop_alerts=desktop, said=[said, told])
-    sys.exit(_run(home, plan, preview_count, systemd))
+    sys.exit(_run(home, plan, preview_count, systemd, ask_again))
 
 
-def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
+def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
+         ask_again: Callable[[], str] | None = None) -> int:
     from .. import init_home as setup
     from ..config_file import load, problems, read
-    from ..errors import CONFIG, AssistError
-    from ..printable import printable
+    from ..errors import CONFIG
 
     click.echo(f"assist init: home {home}")
     if plan.mail is not None:
-        try:
-            for line in setup.sign_in(home, plan.mail):
-                click.echo(f"  {line}")
-        except AssistError as exc:
-            from ..mail import SignInRefused
-
-            click.echo(f"  {printable(str(exc).splitlines()[0])}", err=True)
-            if isinstance(exc, SignInRefused):
-                click.echo("  if the password is right, the provider may want another kind: Gmail, iCloud, Yahoo "
-                           "and Fastmail an app password made for assist in their account settings; Outlook.com "
-                           "and Microsoft 365 an OAuth2 sign-in (--token, docs/tokens.md)", err=True)
-            click.echo("  nothing written: mend it and run assist init again (assist init --help)", err=True)
-            return exc.exit_code
+        refused = _sign_in(home, plan.mail, ask_again)
+        if refused is not None:
+            return refused
     made = setup.ensure_token_store(home)
     if made:
         click.echo(f"  {made}")
@@ -172,6 +167,34 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool) -> int:
         click.echo("  next: assist init --imap-host HOST --user LOGIN adds your mail account (or run assist init "
                    "on a terminal to be asked); assist ask needs none (assist ask --help)")
     return 0 if not gaps else CONFIG
+
+
+def _sign_in(home: Path, mail: MailAccount, ask_again: Callable[[], str] | None) -> int | None:
+    """Sign in to the account before anything is written: None when it works, else the exit code, the
+    reason said. A password typed at the question and refused is asked again (three tries in all)."""
+    from .. import init_home as setup
+    from ..errors import AssistError
+    from ..mail import SignInRefused
+    from ..printable import printable
+
+    tries = 1
+    while True:
+        try:
+            for line in setup.sign_in(home, mail):
+                click.echo(f"  {line}")
+            return None
+        except AssistError as exc:
+            click.echo(f"  {printable(str(exc).splitlines()[0])}", err=True)
+            refused = isinstance(exc, SignInRefused)
+            if refused and ask_again is not None and tries < 3:
+                mail.password, tries = ask_again(), tries + 1
+                continue
+            if refused:
+                click.echo("  if the password is right, the provider may want another kind: Gmail, iCloud, Yahoo "
+                           "and Fastmail an app password made for assist in their account settings; Outlook.com "
+                           "and Microsoft 365 an OAuth2 sign-in (--token, docs/tokens.md)", err=True)
+            click.echo("  nothing written: mend it and run assist init again (assist init --help)", err=True)
+            return exc.exit_code
 
 
 def _correspondents(config: Config) -> None:
