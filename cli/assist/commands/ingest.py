@@ -216,16 +216,15 @@ def caldav(url: str | None, user: str | None, cafile: str | None, since: str | N
       assist ingest caldav                # the server of [actions.calendar] caldav
       assist ingest caldav https://localhost:5232/ --user me --cafile radicale.pem   # its own certificate
     """
+    from ..agenda import caldav_account
     from ..alerts import watched
     from ..extras import require
     from ..ingest.calendars import ingest_caldav
+    from ..printable import without_password
 
     require("caldav", "calendar")
     require("recurring_ical_events", "calendar")
     config, sink = _sink(dest)
-    from ..agenda import caldav_account
-    from ..printable import without_password
-
     source = without_password(caldav_account(config, url, user)[0])  # each server a record of its own
     with watched(config, f"ingest caldav {source}", sink.log):  # a server gone or a refused sign-in: alerted
         _done(config, "caldav", ingest_caldav(sink, config, url, user, since, until, cafile))
