@@ -71,6 +71,41 @@ def run(args: list[str], input: bytes | str | None = None, timeout: float = 120,
     return Result(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
+def on_a_terminal(args: list[str], prompt: str, answers: list[str]) -> tuple[int, str]:
+    """Run `assist ARGS` on a terminal of its own (its controlling one, as a login shell's: getpass reads
+    it) and type the next of `answers` each time `prompt` is shown; (exit code, what the terminal showed)."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    main, child = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin, the terminal's other end
+
+    proc = subprocess.Popen([ASSIST, *args], stdin=child, stdout=child, stderr=child, env=os.environ.copy(),
+                            preexec_fn=own_terminal)
+    os.close(child)
+    shown, typed = b"", 0
+    while True:
+        ready, _, _ = select.select([main], [], [], 300)  # a hang guard, not a timing
+        assert ready, f"no answer from assist in 300 s: {shown.decode(errors='replace')}"
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the other end closed: the command is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+        if shown.decode(errors="replace").count(prompt) > typed and typed < len(answers):
+            os.write(main, answers[typed].encode() + b"\n")
+            typed += 1
+    os.close(main)
+    return proc.wait(timeout=60), shown.decode(errors="replace").replace("\r\n", "\n")
+
+
 def jsonl(*docs: dict) -> bytes:
     return b"".join(orjson.dumps(d) + b"\n" for d in docs)
 

@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from assist.auth.store import TokenStore
-from conftest import ASSIST, Inbox, free_port, jsonl, run
+from conftest import ASSIST, Inbox, free_port, jsonl, on_a_terminal, run
 
 
 @pytest.fixture
@@ -184,28 +184,6 @@ def test_confirm_holds_then_approve_sends_exactly_once(act_home, smtp):
     assert again.code == 0 and len(inbox.messages) == 1
 
 
-def on_a_terminal(args: list[str], typed: str) -> tuple[int, str]:
-    """Run `assist ARGS` with a terminal as its stdin and stdout, `typed` typed at it; (exit code, what
-    the terminal showed)."""
-    import pty
-
-    main, child = pty.openpty()
-    proc = subprocess.Popen([ASSIST, *args], stdin=child, stdout=child, stderr=child, env=os.environ.copy())
-    os.close(child)
-    os.write(main, typed.encode())
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the other end closed: the command is done
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(main)
-    return proc.wait(timeout=60), shown.decode(errors="replace").replace("\r\n", "\n")
-
-
 def test_approving_on_a_terminal_shows_what_would_run_and_asks(act_home, smtp):
     """`assist act` says "assist queue approve ID"; the person approved a send whose addresses and text
     they had not seen (`queue ls` shows only "would run: email.send"). On a terminal, approve now shows
@@ -216,14 +194,14 @@ def test_approving_on_a_terminal_shows_what_would_run_and_asks(act_home, smtp):
     r = act(task([{"type": "email.send", "args": {"to": to, "subject": "figures", "body": body}}]))
     assert r.code == 0 and "awaiting approval" in r.err, r.err
     [held] = run(["queue", "ls", "--state", "hold", "--json"]).json()
-    code, shown = on_a_terminal(["queue", "approve", held["id"]], "n\n")
+    code, shown = on_a_terminal(["queue", "approve", held["id"]], "approve?", ["n"])
     assert code == 1, shown
     assert 'to: ann@example.org, "ann@example.org" <drop@evil.example>' in shown
     assert "      Also our passwords: hunter2" in shown  # the whole text, its lines kept
     assert "look: " in shown and "drop@evil.example" in shown.split("look: ", 1)[1]
     assert "not approved" in shown and inbox.messages == []
     assert run(["queue", "ls", "--state", "hold", "--json"]).json()[0]["id"] == held["id"]
-    code, shown = on_a_terminal(["queue", "approve", held["id"]], "y\n")
+    code, shown = on_a_terminal(["queue", "approve", held["id"]], "approve?", ["y"])
     assert code == 0 and f"approve: act/{held['id']}" in shown, shown
     assert act().code == 0 and len(inbox.messages) == 1
 

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 
 from assist.demo.servers import SentFolder, start_dovecot
 from assist.demo.showcase import mail_workdir
-from conftest import ASSIST, free_port, run
+from conftest import ASSIST, free_port, on_a_terminal, run
 
 REPLY = ("Message-ID: <r{n}@example.org>\r\nIn-Reply-To: <q{n}@example.org>\r\nFrom: Ann <ann@example.org>\r\n"
          "To: me@example.org\r\nSubject: Re: the budget meeting {n}\r\nDate: Mon, 30 Nov 2026 10:0{n}:00 +0000\r\n"
@@ -118,41 +118,6 @@ def test_an_account_that_does_not_work_is_said_before_anything_is_written(home, 
     assert not (home / "assist.toml.new").exists()
 
 
-def answered_on_a_terminal(args: list[str], prompt: str, answers: list[str]) -> tuple[int, str]:
-    """Run `assist ARGS` on a terminal of its own (its controlling one, as a login shell's: getpass reads
-    it) and type the next of `answers` each time `prompt` is shown; (exit code, what the terminal showed)."""
-    import fcntl
-    import pty
-    import select
-    import termios
-
-    main, child = pty.openpty()
-
-    def own_terminal() -> None:
-        os.setsid()
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin, the terminal's other end
-
-    proc = subprocess.Popen([ASSIST, *args], stdin=child, stdout=child, stderr=child, env=os.environ.copy(),
-                            preexec_fn=own_terminal)
-    os.close(child)
-    shown, typed = b"", 0
-    while True:
-        ready, _, _ = select.select([main], [], [], 60)
-        assert ready, f"no answer from assist in 60 s: {shown.decode(errors='replace')}"
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the other end closed: the command is done
-            break
-        if not chunk:
-            break
-        shown += chunk
-        if shown.decode(errors="replace").count(prompt) > typed and typed < len(answers):
-            os.write(main, answers[typed].encode() + b"\n")
-            typed += 1
-    os.close(main)
-    return proc.wait(timeout=60), shown.decode(errors="replace").replace("\r\n", "\n")
-
-
 def test_on_a_terminal_a_refused_password_is_asked_again(home, servers):
     """A password mistyped at init's question ended init (mend it and run again: every question again).
     On a terminal, the password is asked again, up to three times, before init gives up."""
@@ -161,12 +126,12 @@ def test_on_a_terminal_a_refused_password_is_asked_again(home, servers):
     args = ["init", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port), "--imap-security", "plain",
             "--user", imap.user, "--smtp-host", "", "--no-model", "--preview", "0", "--alerts", "none",
             "--spamd", "none"]
-    code, shown = answered_on_a_terminal(args, "Password for testuser", ["typo", imap.password])
+    code, shown = on_a_terminal(args, "Password for testuser", ["typo", imap.password])
     assert code == 0 and "login as testuser refused" in shown and "mail: signed in" in shown, shown
     assert shown.count("Password for testuser") == 2 and (home / "assist.toml").exists()
     assert imap.password not in shown  # not echoed
     (home / "assist.toml").unlink()
-    code, shown = answered_on_a_terminal(args, "Password for testuser", ["one", "two", "three"])
+    code, shown = on_a_terminal(args, "Password for testuser", ["one", "two", "three"])
     assert code == 1 and shown.count("Password for testuser") == 3 and "nothing written" in shown, shown
     assert not (home / "assist.toml").exists()
 

@@ -83,14 +83,15 @@ def machine_zone() -> tzinfo:
         except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
             return None
 
-    candidates = [os.environ["TZ"]] if "TZ" in os.environ else [os.path.realpath("/etc/localtime")]
-    if "TZ" not in os.environ:
+    def debian_name() -> str:
         try:
-            with open("/etc/timezone") as debian:
-                candidates.append(debian.read())
+            with open("/etc/timezone") as named_in:
+                return named_in.read()
         except OSError:
-            pass
-    for candidate in candidates:
+            return ""
+
+    tz = os.environ.get("TZ")
+    for candidate in [tz] if tz is not None else [os.path.realpath("/etc/localtime"), debian_name()]:
         found = named(candidate)
         if found is not None:
             return found

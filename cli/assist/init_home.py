@@ -12,7 +12,6 @@ without keeping the old one and saying so.
 from __future__ import annotations
 
 import contextlib
-import imaplib
 import os
 import time
 from dataclasses import dataclass, field
@@ -175,14 +174,15 @@ def sign_in(home: Path, mail: MailAccount) -> list[str]:
     """Sign in to the account's IMAP server, then its SMTP server when it has one, reading nothing and
     sending nothing: what to say of each. AssistError, one line, for the first that does not work: a
     mistake found now is not written into the home, and cron does not meet it every five minutes."""
+    import imaplib
     from functools import partial
 
     from .auth.secrets import secret
-    from .mail import ImapAccount, imap_connect, smtp_sign_in
+    from .mail import ImapAccount, imap_connect, imap_port, smtp_sign_in
 
     renew = partial(secret, home, mail.token) if mail.token else None
     password = "" if renew else mail.password or os.environ.get(mail.password_env or "", "")
-    port = mail.imap_port or (993 if mail.imap_security == "tls" else 143)
+    port = mail.imap_port or imap_port(mail.imap_security)
     account = ImapAccount(mail.imap_host, port, mail.user, password, "INBOX", mail.imap_security, mail.cafile, renew)
     conn = imap_connect(account)
     with contextlib.suppress(OSError, imaplib.IMAP4.error):
@@ -191,8 +191,8 @@ def sign_in(home: Path, mail: MailAccount) -> list[str]:
     if mail.smtp_host:
         smtp = {"host": mail.smtp_host, "security": mail.smtp_security, "username": mail.user, "cafile": mail.cafile,
                 **({"port": mail.smtp_port} if mail.smtp_port else {})}
-        signed = smtp_sign_in(smtp, renew() if renew else password)
-        shown = f"{mail.smtp_host}:{mail.smtp_port or (465 if mail.smtp_security == 'tls' else 587)}"
+        smtp_port, signed = smtp_sign_in(smtp, renew() if renew else password)
+        shown = f"{mail.smtp_host}:{smtp_port}"
         said.append(f"sending: signed in to {shown} (nothing sent)" if signed else
                     f"sending: {shown} takes mail without signing in (nothing sent)")
     return said

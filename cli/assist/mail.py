@@ -60,6 +60,11 @@ class ImapAccount:
         return safe_name(f"{self.user}@{self.host}-{self.folder}")
 
 
+def imap_port(security: str) -> int:
+    """IMAP's port for a security: 993 over TLS, else 143 (STARTTLS, or plain on this machine)."""
+    return 993 if security == "tls" else 143
+
+
 def configured_account(config: Config, folder: str = "INBOX") -> ImapAccount:
     """The account of [actions.imap] (what `assist init` writes), with its secret from the token store or
     the environment; UsageError when none is configured."""
@@ -72,7 +77,7 @@ def configured_account(config: Config, folder: str = "INBOX") -> ImapAccount:
         raise UsageError("no IMAP account: give --host and --user, or configure [actions.imap] (`assist init`)")
     security = section.get("security", "tls")
     renew = partial(secret, config.home, section["token"]) if section.get("token") else None
-    return ImapAccount(section["host"], section.get("port", 993 if security == "tls" else 143),
+    return ImapAccount(section["host"], section.get("port", imap_port(security)),
                        section.get("username", ""), "" if renew else section_secret(section, config.home) or "",
                        folder, security, section.get("cafile"), renew)
 
@@ -367,12 +372,12 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
                                  f"({type(exc).__name__}): it may have gone out") from None
 
 
-def smtp_sign_in(section: dict[str, Any], password: str | None) -> bool:
-    """Connect to the SMTP server of a config section and sign in, sending nothing (`assist init`): whether
-    it asked for a sign-in (a relay on this machine or the network may take mail without one). The same
-    one-line errors as smtp_send."""
-    with _smtp_session(section, password) as (server, _, _):
-        return server.has_extn("auth")
+def smtp_sign_in(section: dict[str, Any], password: str | None) -> tuple[int, bool]:
+    """Connect to the SMTP server of a config section and sign in, sending nothing (`assist init`): (its
+    port, whether it asked for a sign-in: a relay on this machine or the network may take mail without
+    one). The same one-line errors as smtp_send."""
+    with _smtp_session(section, password) as (server, _, port):
+        return port, server.has_extn("auth")
 
 
 @contextlib.contextmanager

@@ -264,7 +264,7 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
     from ..alerts import watched
     from ..ingest.events import State
     from ..ingest.imap import idle, poll
-    from ..mail import ImapAccount, configured_account
+    from ..mail import ImapAccount, configured_account, imap_port
 
     config, sink = _sink(dest)
     if host is None:
@@ -283,7 +283,7 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
             password = os.environ.get("ASSIST_IMAP_PASSWORD") or ""
             if not password:
                 raise click.UsageError("give --token NAME (see `assist token set`) or set ASSIST_IMAP_PASSWORD")
-        account = ImapAccount(host, port or (993 if security == "tls" else 143), user, password, folder, security,
+        account = ImapAccount(host, port or imap_port(security), user, password, folder, security,
                               cafile, renew)
     state = State(config.home, f"imap-{account.name}")
     backlog_s = _backlog(backlog)
