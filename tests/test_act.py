@@ -991,15 +991,16 @@ def test_an_address_beyond_ascii_the_smtp_server_cannot_take_is_a_failure_not_an
         controller.stop()
 
 
-def smtp_home(home, port: int, login: str = "") -> None:
-    """A home whose route `r` sends mail through the SMTP server on `port` (`login`: its lines of it)."""
-    (home / "assist.toml").write_text(f"""
+def smtp_home(home, port: int, login: str = "", security: str = "plain", before: str = "") -> None:
+    """A home whose route `r` sends mail through the SMTP server on `port` (`login`: its lines of it, and
+    any other of [actions.smtp]; `before`: sections ahead of the route)."""
+    (home / "assist.toml").write_text(f"""{before}
 [routes.r]
 actions = ["email.send"]
 [actions.smtp]
 host = "127.0.0.1"
 port = {port}
-security = "plain"
+security = "{security}"
 {login}
 from = "assistant@example.org"
 """)
@@ -1152,20 +1153,11 @@ def test_smtp_with_starttls_checks_the_certificate(home, tmp_path):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
     controller.start()
-    base = f"""
-[routes.r]
-actions = ["email.send"]
-[actions.smtp]
-host = "127.0.0.1"
-port = {controller.port}
-security = "starttls"
-from = "assistant@example.org"
-"""
     try:
-        send = task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="r")
-        (home / "assist.toml").write_text(base + f'cafile = "{tmp_path / "cert.pem"}"\n')
+        send = sending()
+        smtp_home(home, controller.port, f'cafile = "{cert}"', security="starttls")
         assert act(send).code == 0 and len(inbox.messages) == 1
-        (home / "assist.toml").write_text(base)  # the self-signed certificate is not trusted without cafile
+        smtp_home(home, controller.port, security="starttls")  # the self-signed certificate is not trusted
         r = act(send)
         assert r.code == 1 and "certificate is not trusted" in r.err and len(inbox.messages) == 1
     finally:
@@ -1182,20 +1174,9 @@ def test_starttls_to_an_smtp_server_that_offers_none_sends_nothing_and_says_so(h
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        (home / "assist.toml").write_text(f"""
-[queue]
-max_attempts = 3
-backoff_base = "10ms"
-backoff_max = "20ms"
-[routes.r]
-actions = ["email.send"]
-[actions.smtp]
-host = "127.0.0.1"
-port = {controller.port}
-security = "starttls"
-from = "assistant@example.org"
-""")
-        r = act(task([{"type": "email.send", "args": {"to": "a@example.org", "subject": "s", "body": "b"}}], route="r"))
+        smtp_home(home, controller.port, security="starttls",
+                  before='[queue]\nmax_attempts = 3\nbackoff_base = "10ms"\nbackoff_max = "20ms"\n')
+        r = act(sending())
         assert r.code == 1 and "offers no STARTTLS" in r.err and "not sent" in r.err, r.err
         [failed] = run(["queue", "ls", "--state", "failed", "--json"]).json()
         assert failed["attempts"] == 1 and not inbox.messages
