@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import imaplib
@@ -11,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from email import message_from_bytes
 from email.policy import default as email_policy
@@ -610,6 +612,51 @@ def test_a_send_the_server_took_is_done_whatever_it_says_to_goodbye(home):
         assert r.code == 0, r.err
         assert r.lines[0]["actions"][0]["status"] == "done"
         assert list(sent.received.values()) == [1]
+
+
+class TakesItKeepsNoCopyStallsGoodbye(SentFolder):
+    """A provider that keeps no copy of what it sends (most but Gmail and Fastmail), slow to answer the
+    QUIT that follows its 250: `quitting` is set once the sender has the 250 and says goodbye."""
+
+    def __init__(self, server: object):
+        super().__init__(server)  # type: ignore[arg-type]
+        self.quitting = threading.Event()
+
+    async def handle_DATA(self, srv: object, session: object, envelope: object) -> str:
+        msg = message_from_bytes(envelope.content, policy=email_policy)  # type: ignore[attr-defined]
+        self.received[str(msg["Message-ID"])] += 1
+        return "250 OK"
+
+    async def handle_QUIT(self, srv: object, session: object, envelope: object) -> str:
+        self.quitting.set()
+        await asyncio.sleep(60)
+        return "221 bye"
+
+
+def test_a_send_killed_once_the_server_took_it_is_not_sent_again(home):
+    """kill -9 (a power cut, the OOM killer) after the server answered 250, before the journal said
+    done: the retry looked for the mail in Sent, where a provider that keeps no copy has none (assist
+    puts its copy there after the send), and sent it a second time. The 250 is now journaled at once:
+    the retry records the mail as sent, saying that its copy in Sent may be missing."""
+    with provider(home, TakesItKeepsNoCopyStallsGoodbye) as sent:
+        planned = run(["act", "--dry-run"], jsonl(send_to("u@example.org"))).lines[0]
+        key = planned["actions"][0]["key"]
+        proc = subprocess.Popen([ASSIST, "act"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        assert proc.stdin is not None
+        proc.stdin.write(jsonl(planned))
+        proc.stdin.close()
+        assert sent.quitting.wait(120), "the send reached the goodbye"
+        proc.kill()
+        proc.wait()
+
+        r = run(["act"], jsonl(planned))
+
+        assert r.code == 0, r.err
+        assert list(sent.received.values()) == [1], "sent once"
+        [action] = r.lines[0]["actions"]
+        assert action["status"] == "done" and action["result"]["message_id"] == f"<{key}@assist.local>"
+        assert "Sent" in action["result"]["warning"], action["result"]
 
 
 class RefusesTheRecipient(SentFolder):

@@ -354,9 +354,11 @@ def _ascii_domains(msg: EmailMessage) -> None:
             msg[name] = written
 
 
-def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) -> None:
+def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None,
+              taken: Callable[[], None] = lambda: None) -> None:
     """Send a message through the SMTP server of a config section ([actions.smtp]: host, port, security,
-    username, cafile)."""
+    username, cafile); `taken` is called as soon as the server has answered that it took it, before the
+    goodbye (which may be slow)."""
     with _smtp_session(section, password) as (server, host, port):
         if not server.has_extn("smtputf8"):
             _ascii_domains(msg)
@@ -370,6 +372,7 @@ def smtp_send(msg: EmailMessage, section: dict[str, Any], password: str | None) 
         except OSError as exc:  # the connection went (SMTPServerDisconnected too): it may have been taken
             raise OutcomeUnknown(f"email: the connection to {host}:{port} was lost while sending "
                                  f"({type(exc).__name__}): it may have gone out") from None
+        taken()
 
 
 def smtp_sign_in(section: dict[str, Any], password: str | None) -> tuple[int, bool]:

@@ -4,7 +4,9 @@ what is done. An action found `started` but not finished was interrupted: an exe
 `repeatable` runs again; one with `check_done` is asked whether it happened (a mail found in Sent is
 done); for the others (shell.run, notes.create...) the action fails as "unsure" with its key, rather
 than happening twice. So is an action whose executor says the outcome is unknown (OutcomeUnknown: the
-connection dropped once the mail was handed over): left `started`, its retry asks first.
+connection dropped once the mail was handed over): left `started`, its retry asks first. An executor
+whose action has happened before its last steps says so (ctx.happened: the SMTP server took the mail, its
+copy in Sent is still to be kept): journaled as done then, a crash in those steps does not repeat it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def _perform(task: dict[str, Any], action: dict[str, Any], stores: Stores, confi
     journal = stores.journal
     key, kind = action["key"], action["type"]
     executor = REGISTRY[kind]
-    ctx = ActionContext(config, key, task)
+    ctx = ActionContext(config, key, task, lambda result: journal.done(key, task["id"], kind, result))
     prior = journal.get(key)
     if prior and prior["state"] == "done":
         action.update(status="done", result=prior["result"], error=None)

@@ -24,6 +24,9 @@ class ActionContext:
     config: Config
     key: str  # the action's idempotency key
     task: dict[str, Any]
+    # Record that the action happened, with its result, before the executor's last steps: a crash from here
+    # on does not repeat it (perform journals it as done; the final result replaces this one).
+    happened: Callable[[dict[str, Any]], None] = lambda result: None
 
     def section(self, name: str) -> dict[str, Any]:
         return self.config.action_section(name)

@@ -17,6 +17,7 @@ from ..access import password
 from ..headers import ADDRESSES, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
 
+STOPPED = "sent; stopped before its copy in Sent and its addresses as correspondents were kept"
 COMMON = {"to": ADDRESSES, "cc": ADDRESSES, "subject": HEADER_TEXT, "body": {"type": "string", "maxLength": 5_000_000}}
 
 
@@ -33,13 +34,13 @@ def send(msg: EmailMessage, ctx: ActionContext) -> dict[str, Any]:
     from ...mail import MailError, smtp_send
 
     section = ctx.section("smtp")
-    try:
-        smtp_send(msg, section, password(section, ctx))
+    result = {"message_id": msg["Message-ID"]}
+    try:  # once taken, a crash does not send it again (the provider may keep no copy in Sent to find)
+        smtp_send(msg, section, password(section, ctx), taken=lambda: ctx.happened({**result, "warning": STOPPED}))
     except MailError as exc:
         raise ActionError(str(exc)) from None
     from .email_imap import keep_in_sent
 
-    result = {"message_id": msg["Message-ID"]}
     problems = [keep_in_sent(msg, ctx),
                 Correspondents(ctx.config.home).remember([msg["To"] or "", msg["Cc"] or ""], msg["From"])]
     said = "; ".join(p for p in problems if p)
