@@ -473,3 +473,44 @@ def test_a_request_whose_text_is_not_text_is_answered_so_not_failed_inside(ask_h
     assert len(r.lines) == len(docs)
     for task in r.lines:
         assert task["data"]["answer"] == "this request has no text to answer (data.text)" and "prompt" not in task
+
+
+def test_a_mail_search_finds_names_and_words_beyond_ascii(home, monkeypatch):
+    """"mail from José" searched FROM "Jos" (Joshua's mail too), and "mail from Дмитрий" searched nothing at
+    all, so the newest mails of the inbox were given as found. Each word beyond ASCII now goes to the server
+    as UTF-8 (a literal, CHARSET UTF-8); a real dovecot, its mail's headers encoded as mail has them."""
+    from email.message import EmailMessage
+
+    from assist.asking import search_mail
+    from assist.config_file import load
+    from assist.demo.servers import start_dovecot
+    from conftest import imap_section
+
+    imap = start_dovecot()
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+    try:
+        for n, (sender, subject) in enumerate([("José Núñez <jose@example.es>", "Factura de marzo"),
+                                               ("Joshua Park <josh@example.org>", "Lunch"),
+                                               ("Дмитрий <dima@example.ru>", "Отчёт за март"),
+                                               ("Ana <ana@example.org>", "Überweisung bestätigt"),
+                                               ("Bob <bob@example.org>", "Factura pagada")]):
+            msg = EmailMessage()
+            msg["From"], msg["Subject"], msg["Message-ID"] = sender, subject, f"<s{n}@example.org>"
+            msg["Date"] = f"Tue, 1 Dec 2026 0{n}:00:00 +0000"
+            msg.set_content("Hola")
+            imap.deliver(msg.as_bytes(), n)
+        (home / "assist.toml").write_text(imap_section(imap))
+        config = load(home)
+
+        def found(text: str) -> list[str]:
+            return [line.split(": ", 1)[1] for line in search_mail(config, text)]
+
+        assert found("any mail from José") == ["Factura de marzo"]
+        assert found("any mail about Дмитрий") == ["Отчёт за март"]
+        assert found("mail from Дмитрий") == ["Отчёт за март"]
+        assert found("emails about Überweisung") == ["Überweisung bestätigt"]
+        assert found("mail from José about factura") == ["Factura de marzo"]  # Bob's factura is not José's
+        assert found("mail from Дмитрий about отчёт") == ["Отчёт за март"]  # two words beyond ASCII
+        assert found("mail from Дмитрий about factura") == []
+    finally:
+        imap.stop()

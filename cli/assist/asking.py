@@ -364,7 +364,10 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     if route == "search_mail":
         if not config.action_section("imap").get("host"):
             return "searching your mail needs your mail account: `assist init` sets it up ([actions.imap])"
-        data["found"] = search_mail(config, text)
+        try:
+            data["found"] = search_mail(config, text)
+        except CannotSearch as exc:
+            return str(exc)
         return None
     if route == "draft_email":
         address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)
@@ -380,32 +383,59 @@ STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "
               "inbox", "new", "unread", "did", "get", "got", "what", "which", "latest", "last", "recent", "please"}
 
 
+HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])"
+
+
+class CannotSearch(Exception):
+    """The mail server refused a search (a word beyond ASCII, where it knows no UTF-8): the answer says so."""
+
+
 def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
     """The newest mails of the configured account that match the request, one line each; IMAP SEARCH,
-    read-only, each term sent as a quoted string."""
+    read-only: "from X" is a FROM term, up to three other words TEXT terms, "unread" or "new" UNSEEN."""
     from .mail import configured_account, imap_reading
 
-    # terms are ASCII words (letters, digits, @ . + -) sent as quoted strings: nothing else reaches the line
-    criteria: list[str] = []
-    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE | re.ASCII)
-    if sender:
-        criteria += ["FROM", f'"{sender.group(1)}"']
+    # terms are words (letters and digits of any script, @ . + - _): nothing else reaches the line
+    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE)
+    terms = [("FROM", sender.group(1))] if sender else []
     about = re.search(r"\b(?:about|regarding|on)\s+(.+)$", text, re.IGNORECASE)
-    words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text, re.ASCII)
+    words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text)
              if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
-    for word in words:
-        criteria += ["TEXT", f'"{word}"']
-    if re.search(r"\b(unread|new)\b", text, re.IGNORECASE):
-        criteria.append("UNSEEN")
+    terms += [("TEXT", word) for word in words]
+    unseen = re.search(r"\b(unread|new)\b", text, re.IGNORECASE) is not None
     with imap_reading(configured_account(config), "the inbox") as conn:
         conn.select("INBOX", readonly=True)
-        status, found = conn.uid("SEARCH", *(criteria or ["ALL"]))
-        uids = found[0].split()[-limit:] if status == "OK" and found and found[0] else []
+        uids = _found(conn, terms, unseen)[-limit:]
         lines = []
         for uid in reversed(uids):
-            _, parts = conn.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])")
+            _, parts = conn.uid("FETCH", uid.decode(), HEADERS_SHOWN)
             lines.append(found_line(next((p[1] for p in parts if isinstance(p, tuple)), b"")))
         return lines
+
+
+def _found(conn: Any, terms: list[tuple[str, str]], unseen: bool) -> list[bytes]:
+    """The UIDs of the mails every term finds, oldest first. ASCII terms go as quoted strings; a term beyond
+    ASCII as UTF-8 (CHARSET UTF-8), a literal, which imaplib sends one of per command, last: one SEARCH
+    per such term, the answers intersected."""
+    from .printable import printable
+
+    plain = [part for key, term in terms if term.isascii() for part in (key, f'"{term}"')]
+    plain += ["UNSEEN"] if unseen else []
+    wide = [(key, term) for key, term in terms if not term.isascii()]
+    if not wide:
+        status, found = conn.uid("SEARCH", *(plain or ["ALL"]))
+        return found[0].split() if status == "OK" and found and found[0] else []
+    common: set[bytes] | None = None
+    for key, term in wide:
+        conn.literal = term.encode()
+        status, found = conn.uid("SEARCH", "CHARSET", "UTF-8", *plain, key)
+        if status != "OK":
+            said = printable(str(found[0] if found else b"", "ascii", "replace"))[:200]
+            raise CannotSearch(f"your mail server cannot search for {term!r}, a word beyond ASCII ({said}): "
+                               "ask with other words")
+        uids = set(found[0].split()) if found and found[0] else set()
+        common = uids if common is None else common & uids
+    return sorted(common or (), key=int)
 
 
 def found_line(raw: bytes) -> str:
