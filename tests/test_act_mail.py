@@ -967,3 +967,55 @@ def test_a_server_without_move_has_mail_filed_by_copy_and_the_persons_deleted_ma
         imap.stop()
         shutil.rmtree(rawlog, ignore_errors=True)
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def test_mail_actions_cut_short_by_a_crash_are_finished_once_not_left_unsure(home):
+    """kill -9, a reboot or the OOM killer while a mail was filed, flagged or drafted left the action
+    `started` in the journal: its retry failed it as "unsure whether it happened", and the task waited for
+    a person, its spam still in the inbox. Each is finished instead, and once: a move the dead run had
+    copied already (a server without MOVE) is not copied again, a draft it had put in Drafts is not put
+    there twice."""
+    imap = start_dovecot(extra_conf=f"imap_capability = {WITHOUT_MOVE} UIDPLUS\n")
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(imap_section(imap, drafts="Drafts") + LISTS_ROUTE
+                                          + '[routes.mail]\nactions = ["email.flag", "email.draft"]\n')
+        for n in range(2):
+            imap.deliver(f"Message-ID: <c{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@example.org\r\n\r\nhi\r\n"
+                         .encode(), n)
+        listed = {"type": "email.received", "intent": {"route": "lists"}, "data": {"message_id": "<c0@example.org>"}}
+        answered = {"type": "email.received", "intent": {"route": "mail"}, "data": {"message_id": "<c1@example.org>"},
+                    "result": {"parsed": {"actions": [
+                        {"type": "email.flag", "args": {"message_id": "<c1@example.org>", "flag": "flagged"}},
+                        {"type": "email.draft", "args": {"to": "a@example.org", "subject": "Re: s1", "body": "Yes",
+                                                         "in_reply_to": "<c1@example.org>"}}]}}}
+        planned = run(["act", "--dry-run"], jsonl(listed, answered)).lines
+        [move], [flag, draft] = planned[0]["actions"], planned[1]["actions"]
+        from assist.config_file import load
+        from assist.stores import open_stores
+
+        journal = open_stores(load(home)).journal
+        for task, action in ((planned[0], move), (planned[1], flag), (planned[1], draft)):
+            journal.started(action["key"], task["id"], action["type"])
+        conn = imap_session(imap)  # what the dead run did: the mail copied to Lists, the draft appended
+        conn.create('"Lists"')
+        conn.create('"Drafts"')
+        conn.select("INBOX")
+        conn.uid("COPY", conn.uid("SEARCH", None, "HEADER", "Message-ID", '"<c0@example.org>"')[1][0], '"Lists"')
+        conn.append('"Drafts"', "(\\Draft)", None,
+                    f"Message-ID: <{draft['key']}@assist.local>\r\nTo: a@example.org\r\nSubject: Re: s1\r\n\r\nYes\r\n"
+                    .encode())
+
+        r = run(["act"], jsonl(*planned))
+
+        assert r.code == 0, r.err
+        assert [a["status"] for task in r.lines for a in task["actions"]] == ["done", "done", "done"], r.lines
+        assert conn.select('"Lists"')[1] == [b"1"], "filed once"
+        assert conn.select('"Drafts"')[1] == [b"1"], "drafted once"
+        conn.select("INBOX")
+        assert conn.uid("SEARCH", None, "ALL")[1][0].split() == conn.uid("SEARCH", None, "FLAGGED")[1][0].split()
+        assert len(conn.uid("SEARCH", None, "ALL")[1][0].split()) == 1, "c0 left the inbox, c1 is flagged"
+        conn.logout()
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)

@@ -34,8 +34,9 @@ def _perform(task: dict[str, Any], action: dict[str, Any], stores: Stores, confi
     journal = stores.journal
     key, kind = action["key"], action["type"]
     executor = REGISTRY[kind]
-    ctx = ActionContext(config, key, task, lambda result: journal.done(key, task["id"], kind, result))
     prior = journal.get(key)
+    ctx = ActionContext(config, key, task, lambda result: journal.done(key, task["id"], kind, result),
+                        resumed=bool(prior and prior["state"] == "started"))
     if prior and prior["state"] == "done":
         action.update(status="done", result=prior["result"], error=None)
         return

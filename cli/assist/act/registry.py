@@ -27,6 +27,7 @@ class ActionContext:
     # Record that the action happened, with its result, before the executor's last steps: a crash from here
     # on does not repeat it (perform journals it as done; the final result replaces this one).
     happened: Callable[[dict[str, Any]], None] = lambda result: None
+    resumed: bool = False  # an earlier run started this action and was cut short: its work may be found
 
     def section(self, name: str) -> dict[str, Any]:
         return self.config.action_section(name)

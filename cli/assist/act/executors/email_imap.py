@@ -227,7 +227,8 @@ def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
 
 
 @executor("email.move", {"required": ["message_id", "to"],
-                         "properties": {"message_id": THIS_OR_MESSAGE_ID, "from": FOLDER, "to": FOLDER}})
+                         "properties": {"message_id": THIS_OR_MESSAGE_ID, "from": FOLDER, "to": FOLDER}},
+          repeatable=True)
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
@@ -241,30 +242,34 @@ def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
             if gone_from(conn, source, ctx.task.get("data")):
                 return {"gone": GONE.format(folder=source)}
             raise ActionError(f"email: no message {args['message_id'] or _OWN} in {source}")
+        copied = False
         if to is None:
             to = folder_to_make(conn, args["to"])
             conn.create(_q(to))  # fails harmlessly when it was made meanwhile
+        elif ctx.resumed:  # cut short after its COPY (a server without MOVE): not copied twice
+            copied = one(conn, to, args["message_id"], readonly=True) is not None
         conn.select(_q(source))
-        kept = _move(conn, uid.decode(), source, to)
+        kept = _move(conn, uid.decode(), source, to, copied)
     filed = _filed(ctx)
     warnings = [warning for warning in (kept, filed.get("warning")) if warning]
     return {"moved": 1, "to": to, **filed, **({"warning": "; ".join(warnings)} if warnings else {})}
 
 
-def _move(conn: imaplib.IMAP4, uid: str, source: str, to: str) -> str | None:
+def _move(conn: imaplib.IMAP4, uid: str, source: str, to: str, copied: bool = False) -> str | None:
     """Moves one mail (its UID in the selected folder `source`) to `to`: MOVE (RFC 6851) where the
-    server can; else (hMailServer, older Exchange and Courier) a COPY, the mail marked deleted and
-    expunged alone (UID EXPUNGE, RFC 4315 UIDPLUS). An EXPUNGE of the whole folder would also remove for
-    good what the person marked deleted and kept there, so without UIDPLUS it is done only when nothing
-    else there is marked deleted; else the mail stays, marked deleted: the warning returned says so."""
+    server can; else (hMailServer, older Exchange and Courier) a COPY (none when it is `copied` there
+    already), the mail marked deleted and expunged alone (UID EXPUNGE, RFC 4315 UIDPLUS). An EXPUNGE of
+    the whole folder would also remove for good what the person marked deleted and kept there, so
+    without UIDPLUS it is done only when nothing else there is marked deleted; else the mail stays,
+    marked deleted: the warning returned says so."""
     from ...mail import capabilities
 
     can = capabilities(conn)
-    if "MOVE" in can:
+    if "MOVE" in can and not copied:
         if conn.uid("MOVE", uid, _q(to))[0] != "OK":
             raise ActionError(f"email: the server refused to move it to {to!r}")
         return None
-    if conn.uid("COPY", uid, _q(to))[0] != "OK":
+    if not copied and conn.uid("COPY", uid, _q(to))[0] != "OK":
         raise ActionError(f"email: the server refused to copy it to {to!r}")
     if conn.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")[0] != "OK":
         return f"copied to {to}; the server refused to mark it deleted in {source}, where it still is"
@@ -320,7 +325,8 @@ def _filed(ctx: ActionContext) -> dict[str, Any]:
 
 @executor("email.flag", {"required": ["message_id", "flag"],
                          "properties": {"message_id": THIS_OR_MESSAGE_ID, "folder": FOLDER,
-                                        "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}})
+                                        "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}},
+          repeatable=True)
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     with session(ctx) as conn:
         folder = args.get("folder") or mail_folder(ctx.task)
@@ -337,7 +343,8 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 @executor("email.draft", {"required": ["to", "subject", "body"],
                           "properties": {"to": ADDRESS, "subject": HEADER_TEXT,
                                          "body": {"type": "string", "maxLength": 5_000_000},
-                                         "in_reply_to": THIS_OR_MESSAGE_ID, "references": REFERENCES}})
+                                         "in_reply_to": THIS_OR_MESSAGE_ID, "references": REFERENCES}},
+          repeatable=True)  # a draft put there before is found by its Message-ID, made from the key
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
