@@ -1019,3 +1019,49 @@ def test_mail_actions_cut_short_by_a_crash_are_finished_once_not_left_unsure(hom
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def bridge_shaped_dovecot():  # type: ignore[no-untyped-def]
+    """A dovecot shaped as Proton Mail Bridge shows an account: "/" between levels, the person's folders
+    under "Folders/" and labels under "Labels/" (both \\Noselect), Spam marked \\Junk, and no folder made
+    at the top (Bridge refuses such a CREATE: its imapservice/connector.go; here a global ACL)."""
+    acl = Path(tempfile.mkdtemp(prefix="acl-", dir="/tmp"))
+    acl.chmod(0o755)
+    (acl / "global").write_text("* owner lrwstipe\nFolders owner lrwstipekx\nFolders/* owner lrwstipekxa\n"
+                                "Labels owner lrwstipekx\nLabels/* owner lrwstipekxa\n")
+    (acl / "global").chmod(0o644)
+    imap = start_dovecot(extra_conf=f"mail_plugins = acl\nplugin {{\n  acl = vfile:{acl / 'global'}\n}}\n"
+                                    "namespace inbox {\n  inbox = yes\n  separator = /\n"
+                                    "  mailbox Spam {\n    special_use = \\Junk\n    auto = create\n  }\n}\n")
+    conn = imap_session(imap)
+    assert conn.create('"Lists"')[0] == "NO"  # as Bridge answers
+    for folder in ('"Folders/Receipts"', '"Labels/Family"'):  # the person's own, made in Proton's web app
+        assert conn.create(folder)[0] == "OK"
+    conn.logout()
+    return imap, acl
+
+
+def test_mail_is_filed_under_folders_on_proton_mail_bridge(home):
+    """Proton Mail Bridge makes no folder at the top: the shipped newsletter route's "Lists" was refused
+    ("the server refused to move it to 'Lists'"), for every newsletter. A folder of the person's on
+    Bridge is "Folders/NAME": there it is made, then found, as Proton's web app shows it."""
+    imap, acl = bridge_shaped_dovecot()
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = imap.password
+        (home / "assist.toml").write_text(imap_section(imap) + LISTS_ROUTE)
+        for n in range(2):
+            imap.deliver(f"Message-ID: <p{n}@example.org>\r\nSubject: s{n}\r\nFrom: a@example.org\r\n\r\nhi\r\n"
+                         .encode(), n)
+        for n in range(2):
+            task = {"type": "email.received", "intent": {"route": "lists"},
+                    "data": {"message_id": f"<p{n}@example.org>"}}
+            r = run(["act"], jsonl(task))
+            assert r.code == 0, r.err
+            assert r.lines[0]["actions"][0]["result"]["to"] == "Folders/Lists"
+        conn = imap_session(imap)
+        assert conn.select('"Folders/Lists"')[1] == [b"2"] and conn.select("INBOX")[1] == [b"0"]
+        conn.logout()
+    finally:
+        imap.stop()
+        shutil.rmtree(acl, ignore_errors=True)
+        os.environ.pop("TEST_IMAP_PASSWORD", None)

@@ -240,9 +240,15 @@ def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | Non
                  if form.lower() in listed), None)
 
 
+# Proton Mail Bridge shows a person's folders under "Folders/" and labels under "Labels/", two \\Noselect
+# folders, and makes no folder at the top (its imapservice/connector.go): its folders are made under "Folders/"
+BRIDGE_FOLDERS = ("Folders/", "Labels/")
+
+
 def folder_to_make(conn: Any, named: str) -> str:
     """Where a folder of this name is made: under the person's namespace when the server keeps their
-    folders under one (Courier and Cyrus: "INBOX.", NAMESPACE of RFC 2342) and refuses others."""
+    folders under one (Courier and Cyrus: "INBOX.", NAMESPACE of RFC 2342) and refuses others; under
+    "Folders/" on Proton Mail Bridge (BRIDGE_FOLDERS)."""
     import re
 
     if named.upper() == "INBOX":
@@ -250,10 +256,19 @@ def folder_to_make(conn: Any, named: str) -> str:
     try:
         status, data = conn.namespace()
     except imaplib.IMAP4.error:  # a server without NAMESPACE
-        return named
+        status, data = "NO", []
     personal = re.match(rb'\(\("((?:[^"\\]|\\.)*)"', data[0] or b"") if status == "OK" and data else None
     prefix = folder_name(personal.group(1).decode("utf-8", "replace")) if personal else ""
+    if not prefix and _bridge(conn):
+        return named if named.startswith(BRIDGE_FOLDERS) else BRIDGE_FOLDERS[0] + named
     return named if not prefix or named.upper().startswith(prefix.upper()) else prefix + named
+
+
+def _bridge(conn: Any) -> bool:
+    """Whether the server shows folders as Proton Mail Bridge does: "Folders" and "Labels" at the top, each
+    \\Noselect."""
+    tops = {name: flags for flags, name in _listing(conn, '"%"')}
+    return all(b"\\noselect" in tops.get(top[:-1], []) for top in BRIDGE_FOLDERS)
 
 
 def folder_exists(conn: Any, name: str) -> bool:
