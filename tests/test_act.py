@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -328,7 +329,9 @@ def test_notes_files_calendar_shell_and_webhooks(act_home, hooks):
     [out] = r.lines
     assert all(a["status"] == "done" for a in out["actions"]), out["actions"]
     note = (tmp / "vault" / "Meeting-Q3-plan.md").read_text()
-    assert note.startswith("---\ntitle: 'Meeting: Q3 plan'") and "tags: [work]" in note and note.endswith("Agenda\n")
+    [created_key] = [a["key"] for a in out["actions"] if a["type"] == "notes.create"]
+    assert note.startswith("---\ntitle: 'Meeting: Q3 plan'") and "tags: [work]" in note
+    assert note.endswith(f"Agenda\n<!-- assist:{created_key} -->\n")  # found by its key after a crash
     log = (tmp / "vault" / "Inbox log.md").read_text()
     assert "a message was triaged" in log and "<!-- assist:" in log
     assert (tmp / "files" / "reports" / "summary.md").read_text() == "# Summary"
@@ -375,6 +378,11 @@ def test_file_write_over_a_named_pipe_or_a_folder_fails_without_waiting(act_home
     assert (tmp / "files" / "folder").is_dir() and not any((tmp / "files" / "folder").iterdir())
 
 
+def unmarked(note: str) -> str:
+    """A note's text without the key of the action that wrote it (its last line, for a retry to find it)."""
+    return re.sub(r"<!-- assist:[0-9a-f]+ -->\n\Z", "", note)
+
+
 def test_notes_written_at_once_by_several_workers_lose_nothing(act_home):
     """`assist work` acts on two tasks at once (more with --concurrency), and every mail of the triage
     route appends to the same note. Each append read the note and wrote it whole again, so two at once
@@ -390,7 +398,7 @@ def test_notes_written_at_once_by_several_workers_lose_nothing(act_home):
     assert log.count("a message was triaged") == 24 and log.count("<!-- assist:") == 24
     created = sorted(p.name for p in (tmp / "vault").glob("Same-title*.md"))
     assert len(created) == 24, created
-    bodies = sorted((tmp / "vault" / name).read_text().rstrip().rsplit("\n", 1)[-1] for name in created)
+    bodies = sorted(unmarked((tmp / "vault" / name).read_text()).rstrip().rsplit("\n", 1)[-1] for name in created)
     assert bodies == sorted(f"body {n}" for n in range(24))
     assert (tmp / "cal.ics").read_text().count("BEGIN:VEVENT") == 24
 
@@ -458,7 +466,7 @@ def test_a_notes_title_cannot_break_its_front_matter(act_home):
         assert set(meta) == {"title", "created", "source"} and meta["source"] == f"assist task {out['id']}"
         assert meta["title"] == " ".join(titles[n].replace("\u2028", " ").replace("\x85", " ").split()).replace(
             "\x07", "").replace("\x1b", ""), meta["title"]
-        assert body.strip() == f"body {n}"
+        assert unmarked(body).strip() == f"body {n}"
 
 
 def written_into_notes(act_home, text: str, title: str = "From a mail",
@@ -1240,3 +1248,26 @@ def test_the_inbox_note_has_a_heading_for_each_day(home, tmp_path, monkeypatch):
     entry = "**{}** from ana@example.org (personal, low): Lunch on Friday?"
     assert lines == [first, entry.format("one"), entry.format("two"), second, entry.format("three"),
                      entry.format("four")], note
+
+
+def test_a_note_written_before_a_crash_is_found_not_written_twice(act_home):
+    """kill -9 after a note was written, before the journal said so: the retry failed as "unsure" (a
+    person to ask), and a note written again would have been "Plan 2.md" beside it. The note carries its
+    action's key: the retry finds it, done, one note."""
+    home, tmp = act_home
+    planned = act(task([{"type": "notes.create", "args": {"title": "Plan", "body": "B"}}]),
+                  args=("--dry-run",)).lines[0]
+    assert act(planned).code == 0
+    notes = sorted(p.name for p in (tmp / "vault").rglob("*.md"))
+    [create] = [a for a in planned["actions"] if a["type"] == "notes.create"]
+    from assist.config_file import load
+    from assist.stores import open_stores
+
+    open_stores(load(home)).journal.started(create["key"], planned["id"], "notes.create")  # as the crash left it
+
+    r = act(planned)
+
+    assert r.code == 0, r.err
+    [done] = [a for a in r.lines[0]["actions"] if a["type"] == "notes.create"]
+    assert done["status"] == "done" and done["result"]["path"] == "Plan.md", done
+    assert sorted(p.name for p in (tmp / "vault").rglob("*.md")) == notes and "Plan.md" in notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from ...fileutil import append_lines, write_new
@@ -73,18 +74,31 @@ def _front_matter(title: str, ctx: ActionContext, tags: list[str]) -> str:
                    "body": {"type": "string", "maxLength": 1_000_000},
                    "folder": {"type": "string", "maxLength": 200},
                    "tags": {"type": "array", "items": {"type": "string", "pattern": "^[\\w/-]+$"}, "maxItems": 20}},
-})
+}, repeatable=True)
 def create(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    """The note is marked with the action's key, as notes.append marks its block: a run cut short after
+    writing it (ctx.resumed) finds it among the notes of its name, rather than writing "NAME 2.md"."""
     vault = root_of(ctx.config, ctx.section("notes"), "vault", None, "notes")
     folder = args.get("folder", "")
     base = f"{folder}/{_slug(args['title'])}" if folder else _slug(args["title"])
-    content = (_front_matter(args["title"], ctx, args.get("tags", [])) + inert(args["body"].rstrip()) + "\n").encode()
+    marker = f"<!-- assist:{ctx.key} -->"
+    content = (_front_matter(args["title"], ctx, args.get("tags", [])) + inert(args["body"].rstrip())
+               + f"\n{marker}\n").encode()
     path, n = confine(f"{base}.md", vault), 2
     path.parent.mkdir(parents=True, exist_ok=True)
     while not write_new(path, content):  # never overwrite a note, another worker's new one included
+        if ctx.resumed and _holds(path, marker):
+            return {"path": str(path.relative_to(vault)), "already": True}
         path = confine(f"{base} {n}.md", vault)
         n += 1
     return {"path": str(path.relative_to(vault))}
+
+
+def _holds(path: Path, marker: str) -> bool:
+    try:
+        return path.is_file() and marker.encode() in path.read_bytes()
+    except OSError:
+        return False
 
 
 @executor("notes.append", {
