@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import imaplib
+import itertools
 import os
 import random
 import shutil
@@ -472,6 +473,67 @@ def test_a_mail_account_that_takes_only_oauth2_is_read_and_sent_through(oauth_ma
     assert refused.code != 0 and "sign in again" in refused.err, refused.err
     assert "assist token set outlook" in refused.err
     assert "Traceback" not in refused.err and "AT-" not in refused.err and "RT-1" not in refused.err
+
+
+DEVICE_SIGN_IN = ["token", "sign-in", "outlook", "--client-id", "pub",
+                  "--scopes", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"]
+
+
+def device_urls(tokens) -> list[str]:  # type: ignore[no-untyped-def]
+    return ["--device-url", f"{tokens.url}/devicecode", "--token-url", f"{tokens.url}/token"]
+
+
+def test_an_oauth2_account_is_signed_in_with_a_device_code_then_read_with_its_token(oauth_mail):
+    """Outlook.com and Microsoft 365 take only OAuth2, and the refresh token had to come from another tool.
+    `assist token sign-in` gets it itself with the device code flow (RFC 8628), as on a machine with no
+    browser: it says where to go and the code to type, waits while the person signs in elsewhere (the
+    provider answering "pending", then "slow down": each poll waits as long as the provider asks), and
+    stores what the provider gives. The account is then read with it, and it is refreshed."""
+    tokens, imap, _ = oauth_mail
+    tokens.device_answers = ["authorization_pending", "slow_down"]
+
+    r = run([*DEVICE_SIGN_IN, *device_urls(tokens)], timeout=120)
+
+    assert r.code == 0, r.err
+    assert f"open {tokens.url}/device and enter the code WDJB-MJHT" in r.err, r.err
+    assert r.out.strip() == "signed in: outlook (oauth2), refreshed as it expires"
+    assert tokens.device_scopes == "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"
+    waits = [later - earlier for earlier, later in itertools.pairwise(tokens.device_polls)]
+    # not a speed: the provider's pace kept (the interval it gave, 1 s, then 5 s more after "slow down")
+    assert len(tokens.device_polls) == 3 and waits[0] >= 1 and waits[1] >= 6, waits
+    imap.deliver(b"Message-ID: <d1@example.org>\r\nSubject: signed in\r\n\r\nhi\r\n", 1)
+    read = run(["ingest", "imap", "--once"])
+    assert read.code == 0 and [d["data"]["subject"] for d in read.lines] == ["signed in"], read.err
+    assert run(["token", "refresh", "outlook"]).code == 0  # a public client: no secret to send
+
+
+def test_a_device_sign_in_declined_or_pointing_at_a_hostile_address_stores_nothing(home):
+    """The person declines (or the code expires): said, exit 1, the stored entry untouched. The provider's
+    answer is shown on the person's terminal: an address with control characters (a hyperlink escape that
+    would show one address and open another) is refused before anything is shown or polled."""
+    from assist.auth.store import TokenStore
+    from helpers.token_server import TokenServer
+
+    with TokenServer() as tokens:
+        store = TokenStore(home)
+        store.init("file")
+        store.set("outlook", {"kind": "oauth2", "token_url": "https://example.org/token", "refresh_token": "RT-old"})
+        tokens.device_answers = ["authorization_pending", "access_denied"]
+        declined = run([*DEVICE_SIGN_IN, *device_urls(tokens)], timeout=120)
+        assert declined.code == 1 and "the sign-in was declined (access_denied): nothing stored" in declined.err, \
+            declined.err
+        tokens.device_answers = ["expired_token"]
+        expired = run([*DEVICE_SIGN_IN, *device_urls(tokens)], timeout=120)
+        assert expired.code == 1 and "the code expired before the sign-in (expired_token)" in expired.err
+        polls = len(tokens.device_polls)
+        tokens.verification_uri = "https://microsoft.com/devicelogin\x1b]8;;https://evil.example/\x07"
+        hostile = run([*DEVICE_SIGN_IN, *device_urls(tokens)], timeout=120)
+        assert hostile.code == 1 and "\x1b" not in hostile.err and "\x07" not in hostile.err
+        assert "is not a web address to show" in hostile.err, hostile.err
+        assert len(tokens.device_polls) == polls, "not polled"
+        assert TokenStore(home).get("outlook")["refresh_token"] == "RT-old"
+        assert run(["token", "sign-in", "outlook", "--client-id", "pub", "--device-url", "http://example.org/dc",
+                    "--token-url", f"{tokens.url}/token"]).code == 2  # a secret-bearing endpoint in clear text
 
 
 def test_a_long_running_reader_signs_in_again_with_the_access_token_of_now(home, oauth_mail):

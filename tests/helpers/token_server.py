@@ -1,13 +1,18 @@
-"""A small real OAuth2 token endpoint (RFC 6749 §6, refresh_token grant), a protected API and a token
+"""A small real OAuth2 token endpoint (RFC 6749 §6, refresh_token grant), a device authorization endpoint
+and its grant (RFC 8628, as Microsoft's identity platform answers it), a protected API and a token
 introspection endpoint (RFC 7662, as dovecot's oauth2 passdb asks a provider), for tests: it stands in
-for Microsoft's and Google's, which cannot run here."""
+for Microsoft's and Google's, which cannot run here. Client "cid" has the secret "csecret"; client "pub"
+is a public client (no secret), as an app registered for the device code flow is."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 class TokenServer:
@@ -19,6 +24,12 @@ class TokenServer:
         self.valid_access: set[str] = set()
         self.refreshes = 0
         self.lock = threading.Lock()
+        # the device code flow: how the person's sign-in elsewhere goes, one answer per poll after the first
+        # ("authorization_pending", "slow_down", "access_denied", "expired_token"; then the tokens)
+        self.device_answers: list[str] = []
+        self.device_polls: list[float] = []  # when each poll came (time.monotonic)
+        self.verification_uri = ""  # else the server's own /device
+        self.device_scopes = ""
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,9 +50,30 @@ class TokenServer:
                 if self.path == "/introspect":  # whose, if anyone's, an access token is
                     active = form.get("token") in server.valid_access
                     return self._send(200, {"active": True, "username": server.user} if active else {"active": False})
+                if self.path == "/devicecode":
+                    if form.get("client_id") != "pub":
+                        return self._send(400, {"error": "unauthorized_client"})
+                    server.device_scopes = form.get("scope", "")
+                    return self._send(200, {"device_code": "DC-1", "user_code": "WDJB-MJHT", "expires_in": 900,
+                                            "interval": 1, "verification_uri": server.verification_uri
+                                            or f"{server.url}/device"})
+                if self.path == "/token" and form.get("grant_type") == DEVICE_GRANT:
+                    server.device_polls.append(time.monotonic())
+                    if form.get("client_id") != "pub" or form.get("device_code") != "DC-1":
+                        return self._send(400, {"error": "invalid_grant"})
+                    if server.device_answers:
+                        return self._send(400, {"error": server.device_answers.pop(0)})
+                    with server.lock:
+                        server.refreshes += 1
+                        server.valid_access = {f"AT-{server.refreshes}"}
+                        server.refresh_tokens.add("RT-device")
+                    return self._send(200, {"access_token": f"AT-{server.refreshes}", "token_type": "Bearer",
+                                            "expires_in": server.expires_in, "refresh_token": "RT-device",
+                                            "scope": server.device_scopes})
                 if self.path != "/token" or form.get("grant_type") != "refresh_token":
                     return self._send(400, {"error": "unsupported_grant_type"})
-                if form.get("client_id") != "cid" or form.get("client_secret") != "csecret":
+                public = form.get("client_id") == "pub" and "client_secret" not in form
+                if not public and (form.get("client_id") != "cid" or form.get("client_secret") != "csecret"):
                     return self._send(401, {"error": "invalid_client"})
                 with server.lock:
                     if form.get("refresh_token") not in server.refresh_tokens:

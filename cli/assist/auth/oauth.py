@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,13 +62,94 @@ def refresh(store: TokenStore, name: str, *, force: bool = False, skew_s: float 
         if response.status_code != 200 or "access_token" not in body:
             raise AssistError(f"token {name!r}: unexpected answer from the token endpoint "
                               f"(HTTP {response.status_code})")
-        entry["access_token"] = body["access_token"]
-        if body.get("refresh_token"):  # a rotating refresh token replaces the old one
-            entry["refresh_token"] = body["refresh_token"]
-        expires_in = body.get("expires_in")
-        entry["expires_at"] = rfc3339(now_ms() + int(float(expires_in) * 1000)) if expires_in else None
-        entry["updated_at"] = rfc3339()
+        entry.update(_tokens(body, entry))
         return dict(entry)
+
+
+def _tokens(body: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    """What a token endpoint's answer changes in a stored entry: the access token, its expiry, and a
+    refresh token when one is given (a rotating one replaces the old)."""
+    expires_in = body.get("expires_in")
+    return {"access_token": body["access_token"],
+            "refresh_token": body.get("refresh_token") or entry.get("refresh_token"),
+            "expires_at": rfc3339(now_ms() + int(float(expires_in) * 1000)) if expires_in else None,
+            "updated_at": rfc3339()}
+
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+# Where a provider signs in with a device code, and the scopes for reading and sending mail (Google's
+# device flow allows no mail scope: a Gmail account signs in with an app password instead)
+DEVICE_PROVIDERS = {"microsoft": {
+    "device_url": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
+    "token_url": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+    "scopes": "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access",
+}}
+SHOWABLE = re.compile(r"https?://[\x21-\x7e]{1,500}")  # a web address in printable ASCII, nothing else
+USER_CODE = re.compile(r"[\x21-\x7e]{1,64}")
+
+
+def device_sign_in(name: str, device_url: str, token_url: str, client_id: str, scopes: list[str],
+                   show: Callable[[str, str, int], None]) -> dict[str, Any]:
+    """Sign in with a device code (RFC 8628), for a machine with no browser: the provider gives a code,
+    `show(address, code, seconds)` tells the person where to type it, and the token endpoint is polled
+    as often as the provider allows until they have signed in elsewhere. Returns the oauth2 entry to keep
+    (a public client: no secret); an AssistError when declined, expired or refused. The provider's
+    answer reaches the person's terminal: an address or code that is not plain printable text is refused."""
+    from ..printable import printable
+
+    response = _post(device_url, {"client_id": client_id, "scope": " ".join(scopes)}, 15.0, name)
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body.get("device_code"), str):
+        raise AssistError(f"token {name!r}: the device endpoint refused the sign-in "
+                          f"({printable(str(body.get('error') or f'HTTP {response.status_code}'))[:100]})")
+    address = body.get("verification_uri") or body.get("verification_url")  # Google's older name
+    code = body.get("user_code")
+    for what, value, form in (("address", address, SHOWABLE), ("code", code, USER_CODE)):
+        if not isinstance(value, str) or not form.fullmatch(value):
+            shown = printable(repr(value))[:120]
+            raise AssistError(f"token {name!r}: the provider's {what} {shown} is not "
+                              f"{'a web address' if what == 'address' else 'a code'} to show; nothing stored")
+    assert isinstance(address, str) and isinstance(code, str)
+    interval = _seconds(body.get("interval"), 5, 1, 60)
+    lasts = _seconds(body.get("expires_in"), 900, 60, 3600)
+    show(address, code, lasts)
+    deadline = time.monotonic() + lasts
+    while True:
+        time.sleep(interval)
+        if time.monotonic() > deadline:
+            raise AssistError(f"token {name!r}: the code expired before the sign-in (expired_token): run it "
+                              "again; nothing stored")
+        response = _post(token_url, {"grant_type": DEVICE_GRANT, "device_code": body["device_code"],
+                                     "client_id": client_id}, 15.0, name)
+        answer = _json(response)
+        error = str(answer.get("error") or "")
+        if response.status_code == 200 and isinstance(answer.get("access_token"), str):
+            break
+        if error == "authorization_pending" or response.status_code >= 500 or response.status_code == 429:
+            continue  # not yet, or a fault of the moment: asked again while the code lasts
+        if error == "slow_down":
+            interval += 5  # as RFC 8628 §3.5 asks
+            continue
+        said = printable(error or f"HTTP {response.status_code}")[:100]
+        if error in ("access_denied", "authorization_declined"):
+            raise AssistError(f"token {name!r}: the sign-in was declined ({said}): nothing stored")
+        if error in ("expired_token", "code_expired"):
+            raise AssistError(f"token {name!r}: the code expired before the sign-in ({said}): run it again; "
+                              "nothing stored")
+        raise AssistError(f"token {name!r}: the token endpoint refused the sign-in ({said}): nothing stored")
+    if not isinstance(answer.get("refresh_token"), str):
+        raise AssistError(f"token {name!r}: the provider gave no refresh token (ask for the scope offline_access): "
+                          "nothing stored")
+    return {"kind": "oauth2", "token_url": token_url, "client_id": client_id, "scopes": scopes,
+            **_tokens(answer, {})}
+
+
+def _seconds(value: Any, default: int, least: int, most: int) -> int:
+    """A number of seconds a provider gave, kept within bounds (the default when it gave none or nonsense)."""
+    try:
+        return min(max(int(value), least), most) if value is not None else default
+    except (TypeError, ValueError):
+        return default
 
 
 def _post(url: str, form: dict[str, str], timeout_s: float, name: str) -> Any:
@@ -94,8 +177,6 @@ def _post(url: str, form: dict[str, str], timeout_s: float, name: str) -> Any:
         except requests.Timeout:
             if attempt == 2:
                 raise TemporaryError(f"token {name!r}: the token endpoint {shown} timed out") from None
-        import time
-
         time.sleep(0.2 * 2**attempt)
     raise AssertionError("unreachable")
 

@@ -228,6 +228,64 @@ def refresh(name: str) -> None:
     click.echo(f"refreshed {name}: expires {entry.get('expires_at') or 'never'}")
 
 
+@token.command("sign-in")
+@click.argument("name")
+@click.option("--client-id", required=True,
+              help="Your app registration's client id (a public client that allows the device code flow).")
+@click.option("--provider", type=click.Choice(["microsoft"]),
+              help="Fill in the endpoints and mail scopes of Outlook.com and Microsoft 365.")
+@click.option("--tenant", default="common", show_default=True,
+              help="microsoft: your organisation (its tenant id or domain), or consumers / organizations.")
+@click.option("--device-url", help="The device authorization endpoint (RFC 8628), if not --provider's.")
+@click.option("--token-url", help="The token endpoint, if not --provider's.")
+@click.option("--scopes", help="Space-separated, if not --provider's mail scopes (IMAP, SMTP, offline_access).")
+def sign_in(name: str, client_id: str, provider: str | None, tenant: str, device_url: str | None,
+            token_url: str | None, scopes: str | None) -> None:
+    """Sign in to an OAuth2 provider with a device code and keep the tokens as NAME (kind oauth2).
+
+    For a mail account that takes only OAuth2 (Outlook.com, Microsoft 365), from a machine with or
+    without a browser: it prints an address and a code, you sign in there on any device, and the refresh
+    token is stored, from which the access token is renewed as it expires. The client id is that of an
+    app you register with the provider (docs/tokens.md says how): none ships with this program. Signing
+    in again under the same NAME replaces the entry; a declined or expired sign-in stores nothing (exit 1).
+    Then `assist init ... --token NAME` uses it for the mail account.
+
+    \b
+    Examples:
+      assist token sign-in outlook --provider microsoft --client-id YOUR-APP-ID
+      assist token sign-in work --provider microsoft --tenant example.com --client-id YOUR-APP-ID
+    """
+    from urllib.parse import urlsplit
+
+    from ..auth.oauth import DEVICE_PROVIDERS, device_sign_in
+    from ..net import is_loopback
+
+    preset = {key: value.format(tenant=tenant) for key, value in DEVICE_PROVIDERS[provider].items()} \
+        if provider else {}
+    device_url, token_url = device_url or preset.get("device_url"), token_url or preset.get("token_url")
+    scopes = scopes or preset.get("scopes")
+    for option, url in (("--device-url", device_url), ("--token-url", token_url)):
+        if not url:
+            raise click.UsageError(f"{option} is needed (or --provider)")
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname or "")):
+            raise click.BadParameter(f"{url}: tokens are asked for over https (http only on this machine)",
+                                     param_hint=option)
+    if not scopes:
+        raise click.UsageError("--scopes is needed (or --provider)")
+    store = _store()
+    store.names()  # opened before the person signs in: a store that is not there, or locked, says so now
+
+    def show(address: str, code: str, seconds: int) -> None:
+        click.echo(f"To sign in, open {address} and enter the code {code} (within {seconds // 60} minutes); "
+                   "waiting...", err=True)
+
+    entry = device_sign_in(name, str(device_url), str(token_url), client_id, scopes.split(), show)
+    store.set(name, entry)
+    _log().info("token_set", name=name, kind="oauth2", how="device code")
+    click.echo(f"signed in: {name} (oauth2), refreshed as it expires")
+
+
 @token.command("rotate-key")
 @click.option("--keyring", "where", flag_value="keyring", help="Keep the new key in the OS keyring.")
 @click.option("--passphrase", "where", flag_value="passphrase", help="Lock the store with a new passphrase.")
