@@ -1271,3 +1271,69 @@ def test_a_note_written_before_a_crash_is_found_not_written_twice(act_home):
     [done] = [a for a in r.lines[0]["actions"] if a["type"] == "notes.create"]
     assert done["status"] == "done" and done["result"]["path"] == "Plan.md", done
     assert sorted(p.name for p in (tmp / "vault").rglob("*.md")) == notes and "Plan.md" in notes
+
+
+def test_files_copied_or_moved_when_the_process_died_are_finished_once(act_home):
+    """kill -9 in the middle of a file.copy or file.move left it `started`: the retry failed as "unsure"
+    (a person to ask), and a copy cut short lay at its destination as a truncated file under the real
+    name. A copy is now written under a temporary name (`.NAME.KEY.assist-part`) and renamed into place
+    whole, and the retry finishes what the dead run began: the part thrown away and the copy made; a
+    move that happened, done; a move between file systems whose copy was made but whose original was
+    not yet removed, the original removed."""
+    home, tmp = act_home
+    files = tmp / "files"
+    report, scan, old = os.urandom(300_000), os.urandom(1000), os.urandom(1000)
+    (files / "report.pdf").write_bytes(report)
+    (files / "scan.pdf").write_bytes(scan)
+    (files / "old.pdf").write_bytes(old)
+    planned = act(persons_task(home, [{"type": "file.copy", "args": {"src": "report.pdf", "dest": "backup/report.pdf"}},
+                                      {"type": "file.move", "args": {"src": "scan.pdf", "dest": "filed/scan.pdf"}},
+                                      {"type": "file.move", "args": {"src": "old.pdf", "dest": "filed/old.pdf"}}]),
+                  args=("--dry-run",)).lines[0]
+    copy = planned["actions"][0]
+    from assist.config_file import load
+    from assist.stores import open_stores
+
+    journal = open_stores(load(home)).journal
+    for action in planned["actions"]:
+        journal.started(action["key"], planned["id"], action["type"])
+    (files / "backup").mkdir()  # what the dead run left:
+    (files / "backup" / f".report.pdf.{copy['key'][:12]}.assist-part").write_bytes(report[:4096])  # a copy cut short
+    (files / "filed").mkdir()
+    (files / "scan.pdf").rename(files / "filed" / "scan.pdf")  # a move done
+    (files / "filed" / "old.pdf").write_bytes(old)  # a move's copy to another file system, the original still there
+
+    r = act(planned)
+
+    assert r.code == 0, r.err
+    assert [a["status"] for a in r.lines[0]["actions"]] == ["done", "done", "done"], r.lines[0]["actions"]
+    assert sorted(p.name for p in (files / "backup").iterdir()) == ["report.pdf"]
+    assert (files / "backup" / "report.pdf").read_bytes() == report == (files / "report.pdf").read_bytes()
+    assert sorted(p.name for p in (files / "filed").iterdir()) == ["old.pdf", "scan.pdf"]
+    assert (files / "filed" / "scan.pdf").read_bytes() == scan and (files / "filed" / "old.pdf").read_bytes() == old
+    assert not (files / "scan.pdf").exists() and not (files / "old.pdf").exists()
+
+
+def test_a_folder_is_moved_to_another_file_system_whole(act_home):
+    """A move between file systems (the files root on disk, a tmpfs root) is a copy, renamed into place
+    whole, then the original removed: a folder with its files arrives, and nothing is left behind."""
+    import shutil
+    import tempfile
+
+    home, tmp = act_home
+    other = Path(tempfile.mkdtemp(prefix="assist-other-", dir="/dev/shm"))
+    try:
+        toml = home / "assist.toml"
+        toml.write_text(toml.read_text().replace('roots = {docs = ', f'roots = {{shm = "{other}", docs = '))
+        (tmp / "files" / "trip" / "photos").mkdir(parents=True)
+        (tmp / "files" / "trip" / "photos" / "a.jpg").write_bytes(b"jpeg")
+        (tmp / "files" / "trip" / "plan.txt").write_text("Lisbon")
+        r = act(persons_task(home, [{"type": "file.move", "args": {"root": "docs", "src": "trip", "dest_root": "shm",
+                                                                     "dest": "kept/trip"}}]))
+        assert r.code == 0, r.err
+        assert not (tmp / "files" / "trip").exists()
+        assert (other / "kept" / "trip" / "photos" / "a.jpg").read_bytes() == b"jpeg"
+        assert (other / "kept" / "trip" / "plan.txt").read_text() == "Lisbon"
+        assert sorted(p.name for p in (other / "kept").iterdir()) == ["trip"]
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
