@@ -5,12 +5,15 @@ keeps them in SQLite and files: the semantics are the same."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 import orjson
 import pytest
@@ -34,9 +37,8 @@ class Hosts:
     def run(self, host: str, args: list[str], input: bytes | None = None, timeout: float = 120):
         return subprocess.run([ASSIST, *args], input=input, capture_output=True, timeout=timeout, env=self.env(host))
 
-    def popen(self, host: str, args: list[str]) -> subprocess.Popen:
-        return subprocess.Popen([ASSIST, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=self.env(host))
+    def popen(self, host: str, args: list[str], stderr: int | IO[bytes] = subprocess.DEVNULL) -> subprocess.Popen:
+        return subprocess.Popen([ASSIST, *args], stdout=subprocess.DEVNULL, stderr=stderr, env=self.env(host))
 
 
 @pytest.fixture(params=["redis", "local"])
@@ -191,20 +193,25 @@ model = "m"
 def test_workers_show_by_host(deployment):
     hosts = deployment(QUEUE_SECTION)
     assert hosts.run("alpha", ["enqueue", "--queue", "act"], jsonl({"type": "t"})).returncode == 0
-    procs = [hosts.popen(host, ["stage", "passthrough", "--from", "idle", "--follow"]) for host in HOSTS]
-    try:
-        deadline = time.monotonic() + 60
-        found = []
-        while time.monotonic() < deadline:
-            found = orjson.loads(hosts.run("alpha", ["queue", "workers", "--json"]).stdout)
-            if len({w["host"] for w in found}) == 2:
-                break
-            time.sleep(0.3)
-        assert sorted({w["host"] for w in found}) == ["alpha", "beta"]
-        assert all(w["queue"] == "idle" and w["stage"] == "passthrough" for w in found)
-        stats = hosts.run("beta", ["queue", "stats"]).stdout.decode()
-        assert "workers: alpha 1, beta 1" in stats
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+    with contextlib.ExitStack() as files:
+        said = [files.enter_context(tempfile.TemporaryFile()) for _ in HOSTS]  # a stopped worker's words
+        procs = [hosts.popen(host, ["stage", "passthrough", "--from", "idle", "--follow"], stderr=err)
+                 for host, err in zip(HOSTS, said, strict=True)]
+        try:
+            deadline = time.monotonic() + 120  # a guard against a hang only: each worker registers as it starts
+            found = []
+            while time.monotonic() < deadline and all(proc.poll() is None for proc in procs):
+                found = orjson.loads(hosts.run("alpha", ["queue", "workers", "--json"]).stdout)
+                if len({w["host"] for w in found}) == 2:
+                    break
+                time.sleep(0.3)
+            stopped = {host: (proc.returncode, err.seek(0) or err.read().decode(errors="replace")[-2000:])
+                       for host, proc, err in zip(HOSTS, procs, said, strict=True) if proc.poll() is not None}
+            assert sorted({w["host"] for w in found}) == ["alpha", "beta"], (found, stopped)
+            assert all(w["queue"] == "idle" and w["stage"] == "passthrough" for w in found)
+            stats = hosts.run("beta", ["queue", "stats"]).stdout.decode()
+            assert "workers: alpha 1, beta 1" in stats
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
