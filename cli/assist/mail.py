@@ -240,7 +240,7 @@ def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | Non
                  if form.lower() in listed), None)
 
 
-# Proton Mail Bridge shows a person's folders under "Folders/" and labels under "Labels/", two \\Noselect
+# Proton Mail Bridge shows a person's folders under "Folders/" and labels under "Labels/", two \Noselect
 # folders, and makes no folder at the top (its imapservice/connector.go): its folders are made under "Folders/"
 BRIDGE_FOLDERS = ("Folders/", "Labels/")
 

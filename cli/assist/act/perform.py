@@ -1,12 +1,13 @@
 """Carrying out a plan exactly once: each action is journaled by its idempotency key before and after it
 runs (state/actions.db). A task that comes back (a retry, a redelivery after a crash, an approval) skips
 what is done. An action found `started` but not finished was interrupted: an executor that is
-`repeatable` runs again; one with `check_done` is asked whether it happened (a mail found in Sent is
-done); for the others (shell.run, notes.create...) the action fails as "unsure" with its key, rather
-than happening twice. So is an action whose executor says the outcome is unknown (OutcomeUnknown: the
-connection dropped once the mail was handed over): left `started`, its retry asks first. An executor
-whose action has happened before its last steps says so (ctx.happened: the SMTP server took the mail, its
-copy in Sent is still to be kept): journaled as done then, a crash in those steps does not repeat it.
+`repeatable` runs again, told so (ctx.resumed) to look for what the dead run did; one with `check_done`
+is asked whether it happened (a mail found in Sent is done); for the others (shell.run) the action fails
+as "unsure" with its key, rather than happening twice. An action whose executor says the outcome is
+unknown (OutcomeUnknown: the connection dropped once the mail was handed over) is left `started` the same
+way: its retry asks first. An executor whose action has happened before its last steps says so (ctx.happened: the
+SMTP server took the mail, its copy in Sent is still to be kept): journaled as done then, a crash in
+those steps does not repeat it.
 """
 
 from __future__ import annotations

@@ -255,11 +255,15 @@ def sign_in(name: str, client_id: str, provider: str | None, tenant: str, device
       assist token sign-in outlook --provider microsoft --client-id YOUR-APP-ID
       assist token sign-in work --provider microsoft --tenant example.com --client-id YOUR-APP-ID
     """
+    import re
     from urllib.parse import urlsplit
 
     from ..auth.oauth import DEVICE_PROVIDERS, device_sign_in
     from ..net import is_loopback
 
+    if not re.fullmatch(r"[\w.-]{1,100}", tenant):
+        raise click.BadParameter(f"{tenant!r}: a tenant id, a domain, consumers or organizations",
+                                 param_hint="--tenant")
     preset = {key: value.format(tenant=tenant) for key, value in DEVICE_PROVIDERS[provider].items()} \
         if provider else {}
     device_url, token_url = device_url or preset.get("device_url"), token_url or preset.get("token_url")
