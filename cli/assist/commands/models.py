@@ -110,19 +110,33 @@ def pull(name: str | None, wheels: Path | None) -> None:
 
 @models.command()
 @click.argument("names", nargs=-1)
-def check(names: tuple[str, ...]) -> None:
-    """Probe each model (or the named ones) now: can it answer? Exit 69 when one cannot.
+@click.option("--verify", is_flag=True, help="Also read each catalog model in models/ whole against the catalog's "
+              "sha256 (seconds a GB): damage inside a file of the right size, which still loads, is found.")
+def check(names: tuple[str, ...], verify: bool) -> None:
+    """Probe each model (or the named ones) now: can it answer? Exit 69 when one cannot, or with --verify
+    when a pulled model is damaged.
 
     \b
-    Example:
+    Examples:
       assist models check embedded
+      assist models check --verify
     """
     from ..ai.models import Models
+    from ..ai.pull import CATALOG
+    from ..ai.pull import verify as intact
 
-    chosen = Models(load_config())
+    config = load_config()
+    chosen = Models(config)
     down = 0
     for name in names or chosen.names():
         problem = chosen.probe(name)
         click.echo(f"{name}: {'ok' if problem is None else problem}")
         down += problem is not None
+    for item in CATALOG if verify else ():
+        path = config.home / "models" / item.file
+        if path.exists():
+            ok = intact(path, item)
+            click.echo(f"{item.file}: " + ("sha256 is the catalog's" if ok else
+                       f"damaged (its sha256 is not the catalog's): assist models pull {item.name}"))
+            down += not ok
     sys.exit(69 if down else 0)
