@@ -881,6 +881,34 @@ def test_gmail_send_draft_label_through_the_double_with_a_refresh_after_401(gmai
     assert TokenStore(home).get("gmail")["access_token"] == "AT-1"  # the new token was stored
 
 
+def test_gmail_actions_cut_short_by_a_crash_are_looked_for_not_done_twice(gmail, home):
+    """kill -9 after Gmail took a send or a draft, before the journal said so: the retry failed as
+    "unsure" (a person to ask). The send and the draft carry a Message-ID made from the action's key, so
+    the retry asks Gmail for it (users.messages.list / users.drafts.list, q=rfc822msgid:): found, done,
+    not sent or drafted twice; not found, sent. A label is set again."""
+    actions = [{"type": "gmail.send", "args": {"to": "ann@example.org", "subject": "Hi", "body": "Hello"}},
+               {"type": "gmail.draft", "args": {"to": "bob@example.org", "subject": "Re: x", "body": "Draft"}},
+               {"type": "gmail.label", "args": {"message_id": "m1", "add": ["Receipts"]}}]
+    own = {"subject": "hi", "message_id": "m1"}  # a label on the task's own message only
+    planned = act(task(actions, route="g", data=own), args=("--dry-run",)).lines[0]
+    assert act(planned).code == 0 and len(gmail.sent) == 1 and len(gmail.drafts) == 1
+    from assist.config_file import load
+    from assist.stores import open_stores
+
+    journal = open_stores(load(home)).journal
+    for action in planned["actions"]:
+        journal.started(action["key"], planned["id"], action["type"])  # as if the process died in each
+    again = act(planned)
+    assert again.code == 0, again.err
+    assert [a["status"] for a in again.lines[0]["actions"]] == ["done", "done", "done"]
+    assert len(gmail.sent) == 1 and len(gmail.drafts) == 1, "not sent or drafted twice"
+    assert again.lines[0]["actions"][0]["result"] == {"id": "m1", "found_in_sent": True}
+    assert again.lines[0]["actions"][2]["result"] == {"labels": ["INBOX", "Receipts"]}  # set again, no harm
+    other = act(task([actions[0]], route="g", id="never-sent"), args=("--dry-run",)).lines[0]
+    journal.started(other["actions"][0]["key"], other["id"], "gmail.send")  # died before Gmail took it
+    assert act(other).code == 0 and len(gmail.sent) == 2
+
+
 def test_gmail_with_a_revoked_refresh_token_fails_the_action_clearly(gmail, home):
     gmail.valid_access = set()
     gmail.refresh_token = "rotated-elsewhere"

@@ -1,5 +1,6 @@
 """A TEST DOUBLE of Gmail's REST API (the real one cannot be reached from here): the documented endpoints
-users.messages.send, users.drafts.create and users.messages.modify, behind bearer tokens issued by a
+users.messages.send, users.drafts.create, users.messages.modify, and users.messages.list and
+users.drafts.list with a search of one kind (q=rfc822msgid:ID), behind bearer tokens issued by a
 refresh_token grant on /token. It keeps what it was sent."""
 
 from __future__ import annotations
@@ -33,6 +34,21 @@ class GmailDouble:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_GET(self):
+                if self.headers.get("Authorization", "").removeprefix("Bearer ") not in double.valid_access:
+                    return self.reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+                path, _, query = self.path.partition("?")
+                wanted = parse_qs(query).get("q", [""])[0].removeprefix("rfc822msgid:")
+                kept = {"/gmail/v1/users/me/messages": ("messages", "m", double.sent),
+                        "/gmail/v1/users/me/drafts": ("drafts", "d", double.drafts)}.get(path)
+                if kept is None:
+                    return self.reply(404, {"error": "not found"})
+                field, prefix, messages = kept
+                found = [{"id": f"{prefix}{n + 1}"} for n, msg in enumerate(messages)
+                         if str(msg["Message-ID"]).strip("<>") == wanted.strip("<>")]
+                answer = {field: found} if found else {}  # Gmail leaves the list out when it is empty
+                return self.reply(200, {**answer, "resultSizeEstimate": len(found)})
 
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))

@@ -2,6 +2,7 @@
 
 `[actions.gmail] token = "gmail"` names an oauth2 entry of the token store; it is refreshed before it
 expires and once after a 401. Gmail is a remote service: it is used only with `allow_remote = true`.
+A send or draft cut short by a crash is looked for by the Message-ID made from its key; a label is set again.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ MAIL = {"to": ADDRESS, "subject": HEADER_TEXT,
         "thread_id": {"type": "string", "pattern": "^[0-9a-zA-Z]{1,64}$"}}
 
 
-def _call(ctx: ActionContext, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def _call(ctx: ActionContext, method: str, path: str, body: dict[str, Any] | None = None,
+          params: dict[str, str] | None = None) -> dict[str, Any]:
     import requests
 
     from ...auth.oauth import call_with_token
@@ -43,8 +45,8 @@ def _call(ctx: ActionContext, method: str, path: str, body: dict[str, Any]) -> d
         from ...net import request as http_request
 
         try:
-            return http_request(method, f"{api}/gmail/v1/users/me/{path}", check=check, json=body, timeout=30,
-                                headers={"Authorization": f"Bearer {token}"})
+            return http_request(method, f"{api}/gmail/v1/users/me/{path}", check=check, json=body, params=params,
+                                timeout=30, headers={"Authorization": f"Bearer {token}"})
         except requests.RequestException as exc:
             raise TemporaryError(f"gmail: cannot reach {host} ({type(exc).__name__})") from None
 
@@ -68,7 +70,17 @@ def _raw(args: dict[str, Any], ctx: ActionContext) -> str:
     return base64.urlsafe_b64encode(msg.as_bytes()).decode()
 
 
-@executor("gmail.send", {"required": ["to", "subject", "body"], "properties": MAIL})
+def _found(path: str, field: str, key: str, ctx: ActionContext) -> dict[str, Any] | bool:
+    """After a crash mid-send or mid-draft: Gmail's own copy, found by the Message-ID made from the key
+    (users.messages.list or users.drafts.list, q=rfc822msgid:); False when there is none."""
+    answer = _call(ctx, "GET", path, params={"q": f"rfc822msgid:{key}@assist.local"})
+    found = answer.get(field) or []
+    return {"id": found[0].get("id"), "found_in_sent" if path == "messages" else "found_in_drafts": True} \
+        if found and isinstance(found[0], dict) else False
+
+
+@executor("gmail.send", {"required": ["to", "subject", "body"], "properties": MAIL},
+          check_done=lambda key, ctx: _found("messages", "messages", key, ctx))
 def send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     body: dict[str, Any] = {"raw": _raw(args, ctx)}
     if args.get("thread_id"):
@@ -79,7 +91,8 @@ def send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     return {**result, "warning": problem} if problem else result
 
 
-@executor("gmail.draft", {"required": ["to", "subject", "body"], "properties": MAIL})
+@executor("gmail.draft", {"required": ["to", "subject", "body"], "properties": MAIL},
+          check_done=lambda key, ctx: _found("drafts", "drafts", key, ctx))
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     answer = _call(ctx, "POST", "drafts", {"message": {"raw": _raw(args, ctx)}})
     return {"draft_id": answer.get("id")}
@@ -90,7 +103,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     "properties": {"message_id": {"type": "string", "pattern": "^[0-9a-zA-Z]{1,64}$"},
                    "add": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 20},
                    "remove": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 20}},
-})
+}, repeatable=True)
 def label(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     answer = _call(ctx, "POST", f"messages/{args['message_id']}/modify",
                    {"addLabelIds": args.get("add", []), "removeLabelIds": args.get("remove", [])})
