@@ -2,7 +2,8 @@
 
 `[actions.gmail] token = "gmail"` names an oauth2 entry of the token store; it is refreshed before it
 expires and once after a 401. Gmail is a remote service: it is used only with `allow_remote = true`.
-A send or draft cut short by a crash is looked for by the Message-ID made from its key; a label is set again.
+A send or draft cut short by a crash is looked for by the Message-ID made from its key (not found, it
+is unsure, not sent again); a label is set again.
 """
 
 from __future__ import annotations
@@ -70,13 +71,14 @@ def _raw(args: dict[str, Any], ctx: ActionContext) -> str:
     return base64.urlsafe_b64encode(msg.as_bytes()).decode()
 
 
-def _found(path: str, field: str, key: str, ctx: ActionContext) -> dict[str, Any] | bool:
+def _found(path: str, field: str, key: str, ctx: ActionContext) -> dict[str, Any] | None:
     """After a crash mid-send or mid-draft: Gmail's own copy, found by the Message-ID made from the key
-    (users.messages.list or users.drafts.list, q=rfc822msgid:); False when there is none."""
+    (users.messages.list or users.drafts.list, q=rfc822msgid:). None (unsure, as before) when there is
+    none: that Gmail keeps the Message-ID a mail is given is not something it promises."""
     answer = _call(ctx, "GET", path, params={"q": f"rfc822msgid:{key}@assist.local"})
     found = answer.get(field) or []
     return {"id": found[0].get("id"), "found_in_sent" if path == "messages" else "found_in_drafts": True} \
-        if found and isinstance(found[0], dict) else False
+        if found and isinstance(found[0], dict) else None
 
 
 @executor("gmail.send", {"required": ["to", "subject", "body"], "properties": MAIL},
