@@ -1127,3 +1127,42 @@ def test_mail_is_filed_under_folders_on_proton_mail_bridge(home):
         imap.stop()
         shutil.rmtree(acl, ignore_errors=True)
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def test_a_mail_read_from_another_account_is_not_acted_on_in_the_configured_one(home):
+    """A home reads two accounts (`assist ingest imap --host ... --user ...` for the second), and its mail
+    actions act on [actions.imap]'s. A newsletter both accounts got, read from the second and routed to
+    Lists, had the first account's copy filed instead, and was said done. The account a mail was read from
+    is noted with it; an action on it in another account (another user signing in) is refused, saying so,
+    and nothing is moved. The same account read under another name of its host is acted on."""
+    first, second = start_dovecot(), start_dovecot(login="other")
+    try:
+        os.environ["TEST_IMAP_PASSWORD"] = first.password
+        (home / "assist.toml").write_text(imap_section(first) + LISTS_ROUTE)
+        newsletter = b"Message-ID: <n1@list.example>\r\nSubject: Weekly\r\nFrom: news@list.example\r\n\r\nhi\r\n"
+        first.deliver(newsletter, 1)
+        second.deliver(newsletter, 1)
+        os.environ["ASSIST_IMAP_PASSWORD"] = second.password
+        [read] = run(["ingest", "imap", "--host", "127.0.0.1", "--port", str(second.port), "--plain",
+                      "--user", second.user, "--once"]).lines
+
+        r = run(["act"], jsonl({**read, "intent": {"route": "lists"}}))
+
+        assert r.code == 1, r.err
+        assert f"read from {second.user}@127.0.0.1:{second.port}" in r.err and "nothing done" in r.err, r.err
+        for server in (first, second):
+            conn = imap_session(server)
+            assert conn.select("INBOX")[1] == [b"1"], "each account's copy where it was"
+            conn.logout()
+        os.environ["ASSIST_IMAP_PASSWORD"] = first.password
+        [own] = run(["ingest", "imap", "--host", "localhost", "--port", str(first.port), "--plain",
+                     "--user", first.user, "--once"]).lines
+        assert run(["act"], jsonl({**own, "intent": {"route": "lists"}})).code == 0
+        conn = imap_session(first)
+        assert conn.select("INBOX")[1] == [b"0"] and conn.select('"Lists"')[1] == [b"1"]
+        conn.logout()
+    finally:
+        first.stop()
+        second.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+        os.environ.pop("ASSIST_IMAP_PASSWORD", None)

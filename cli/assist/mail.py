@@ -54,6 +54,11 @@ class ImapAccount:
         return self.renew() if self.renew is not None else self.password
 
     @property
+    def address(self) -> str:
+        """Which account this is: user@host:port (noted with each mail read from it, data.imap.account)."""
+        return f"{self.user}@{self.host}:{self.port}"
+
+    @property
     def name(self) -> str:
         from .ingest.events import safe_name
 

@@ -182,7 +182,7 @@ def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int
     source = f"imap://{account.user}@{account.host}/{account.folder};UIDVALIDITY={uidvalidity}/;UID={uid}"
     doc = event("email.received", source, message.mail_data(part[1], config, int(size.group(1)) if size else None),
                 key=source)
-    doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity}
+    doc["data"]["imap"] = {"folder": account.folder, "uid": uid, "uidvalidity": uidvalidity, "account": account.address}
     message_id = doc["data"].get("message_id")
     told_by = message_id.encode("utf-8", "replace") if isinstance(message_id, str) and message_id else part[1]
     return (from_the_backlog(doc) if backlog else doc), hashlib.sha256(told_by).hexdigest()[:16]

@@ -48,6 +48,18 @@ def account(ctx: ActionContext) -> Any:
     return configured_account(ctx.config)
 
 
+def mine(ctx: ActionContext) -> None:
+    """Refuse an action on the task's own mail when it was read from another account than [actions.imap]'s
+    (data.imap.account; a home may read several): the copy this one has is not the one routed. Accounts are
+    told apart by the user who signs in (a host has other names: "localhost" for "127.0.0.1")."""
+    noted = (ctx.task.get("data") or {}).get("imap")
+    read_from = noted.get("account") if isinstance(noted, dict) else None
+    here = account(ctx)
+    if isinstance(read_from, str) and here.user and read_from.rsplit("@", 1)[0].lower() != here.user.lower():
+        raise ActionError(f"email: this mail was read from {read_from[:200]}, and the mail actions act on "
+                          f"{here.address} ([actions.imap]): nothing done")
+
+
 def _q(folder: str) -> str:
     from ...mail import imap_folder
 
@@ -232,6 +244,7 @@ def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
+    mine(ctx)
     with session(ctx) as conn:
         source = args.get("from") or mail_folder(ctx.task)
         to = folder_on_server(conn, args["to"])  # "Junk" is Gmail's "[Gmail]/Spam" (mail.SPECIAL_USES)
@@ -328,6 +341,7 @@ def _filed(ctx: ActionContext) -> dict[str, Any]:
                                         "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}},
           repeatable=True)
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    mine(ctx)
     with session(ctx) as conn:
         folder = args.get("folder") or mail_folder(ctx.task)
         uid = one(conn, folder, args["message_id"], data=ctx.task.get("data"))
