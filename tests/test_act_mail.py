@@ -9,6 +9,7 @@ import imaplib
 import itertools
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import time
 from email import message_from_bytes
 from email.policy import default as email_policy
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -534,6 +536,51 @@ def test_a_device_sign_in_declined_or_pointing_at_a_hostile_address_stores_nothi
         assert TokenStore(home).get("outlook")["refresh_token"] == "RT-old"
         assert run(["token", "sign-in", "outlook", "--client-id", "pub", "--device-url", "http://example.org/dc",
                     "--token-url", f"{tokens.url}/token"]).code == 2  # a secret-bearing endpoint in clear text
+
+
+def test_an_oauth2_account_is_signed_in_in_a_browser_then_read_with_its_token(oauth_mail):
+    """Google allows no mail scope to the device code flow, and a Google Workspace account whose
+    administrator allows no app password can only sign in in a browser. `assist token sign-in --auth-url`
+    listens on this machine (127.0.0.1) and prints the address to open; the person signs in there, the
+    provider sends the browser back with a code, and the code is exchanged for the tokens with PKCE (only
+    this process knows the verifier). A call back with another state (a page slipping in a sign-in of its
+    own) is turned away; a declined sign-in stores nothing."""
+    import requests
+
+    tokens, imap, _ = oauth_mail
+    sign_in = [ASSIST, "token", "sign-in", "outlook", "--client-id", "cid", "--auth-url", f"{tokens.url}/authorize",
+               "--token-url", f"{tokens.url}/token", "--scopes", "https://mail.google.com/"]
+
+    def started() -> tuple[subprocess.Popen, str]:
+        proc = subprocess.Popen(sign_in, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None and proc.stderr is not None
+        proc.stdin.write(b"csecret\n")  # the client secret, on stdin as every secret is
+        proc.stdin.close()
+        proc.stdin = None  # given: communicate() has nothing more to send
+        said = proc.stderr.readline().decode()
+        found = re.search(r"open (http\S+) in a browser", said)
+        assert found, said
+        return proc, found.group(1)
+
+    proc, address = started()
+    back = parse_qs(urlsplit(address).query)["redirect_uri"][0]
+    assert back.startswith("http://127.0.0.1:")
+    assert requests.get(f"{back}/?code=C-forged&state=another", timeout=30).status_code == 400
+    requests.get(address, timeout=30)  # the person's browser: they sign in, the provider sends it back
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.decode().strip() == "signed in: outlook (oauth2), refreshed as it expires"
+    imap.deliver(b"Message-ID: <b1@example.org>\r\nSubject: through the browser\r\n\r\nhi\r\n", 1)
+    read = run(["ingest", "imap", "--once"])
+    assert read.code == 0 and [d["data"]["subject"] for d in read.lines] == ["through the browser"], read.err
+    assert run(["token", "refresh", "outlook"]).code == 0  # with the client secret it was given
+
+    tokens.consent = False
+    proc, address = started()
+    requests.get(address, timeout=30)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "the sign-in was declined (access_denied): nothing stored" in err.decode()
+    assert run(["ingest", "imap", "--once"]).code == 0  # the first sign-in's tokens still work
 
 
 def test_a_long_running_reader_signs_in_again_with_the_access_token_of_now(home, oauth_mail):

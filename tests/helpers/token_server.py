@@ -2,10 +2,15 @@
 and its grant (RFC 8628, as Microsoft's identity platform answers it), a protected API and a token
 introspection endpoint (RFC 7662, as dovecot's oauth2 passdb asks a provider), for tests: it stands in
 for Microsoft's and Google's, which cannot run here. Client "cid" has the secret "csecret"; client "pub"
-is a public client (no secret), as an app registered for the device code flow is."""
+is a public client (no secret), as an app registered for the device code flow is. /authorize is the
+person's browser sign-in (RFC 6749 §4.1 with PKCE, RFC 7636, as Google's for installed apps): asked for
+it, the server consents at once (or declines, `consent = False`) and sends the browser back to the
+redirect_uri with a code; the code is exchanged once, for the verifier of its challenge."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
@@ -30,6 +35,8 @@ class TokenServer:
         self.device_polls: list[float] = []  # when each poll came (time.monotonic)
         self.verification_uri = ""  # else the server's own /device
         self.device_scopes = ""
+        self.consent = True  # what the person says at /authorize
+        self.authorized: dict[str, dict[str, str]] = {}  # code -> the /authorize request it answers
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,6 +77,22 @@ class TokenServer:
                     return self._send(200, {"access_token": f"AT-{server.refreshes}", "token_type": "Bearer",
                                             "expires_in": server.expires_in, "refresh_token": "RT-device",
                                             "scope": server.device_scopes})
+                if self.path == "/token" and form.get("grant_type") == "authorization_code":
+                    asked = server.authorized.pop(form.get("code", ""), None)  # a code is good once
+                    verifier = form.get("code_verifier", "").encode()
+                    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+                    if asked is None or asked["code_challenge"] != challenge \
+                            or asked["redirect_uri"] != form.get("redirect_uri"):
+                        return self._send(400, {"error": "invalid_grant"})
+                    if form.get("client_id") != "cid" or form.get("client_secret") != "csecret":
+                        return self._send(401, {"error": "invalid_client"})
+                    with server.lock:
+                        server.refreshes += 1
+                        server.valid_access = {f"AT-{server.refreshes}"}
+                        server.refresh_tokens.add("RT-browser")
+                    return self._send(200, {"access_token": f"AT-{server.refreshes}", "token_type": "Bearer",
+                                            "expires_in": server.expires_in, "refresh_token": "RT-browser",
+                                            "scope": asked.get("scope", "")})
                 if self.path != "/token" or form.get("grant_type") != "refresh_token":
                     return self._send(400, {"error": "unsupported_grant_type"})
                 public = form.get("client_id") == "pub" and "client_secret" not in form
@@ -89,6 +112,22 @@ class TokenServer:
                 return self._send(200, body)
 
             def do_GET(self):
+                path, _, query = self.path.partition("?")
+                if path == "/authorize":
+                    asked = {k: v[0] for k, v in parse_qs(query).items()}
+                    back = asked.get("redirect_uri", "")
+                    if asked.get("response_type") != "code" or asked.get("client_id") != "cid" \
+                            or asked.get("code_challenge_method") != "S256" or not back.startswith("http://127.0.0.1:"):
+                        return self._send(400, {"error": "invalid_request"})
+                    code = f"C-{len(server.authorized) + 1}"
+                    if server.consent:
+                        server.authorized[code] = asked
+                    said = f"code={code}" if server.consent else "error=access_denied"
+                    self.send_response(302)
+                    self.send_header("Location", f"{back}?{said}&state={asked.get('state', '')}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 if token in server.valid_access:
                     return self._send(200, {"ok": True})

@@ -77,13 +77,21 @@ def _tokens(body: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
 
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-# Where a provider signs in with a device code, and the scopes for reading and sending mail (Google's
-# device flow allows no mail scope: a Gmail account signs in with an app password instead)
-DEVICE_PROVIDERS = {"microsoft": {
-    "device_url": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
-    "token_url": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-    "scopes": "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access",
-}}
+# Where a provider signs in, and the scopes for reading and sending mail: Microsoft with a device code;
+# Google in a browser (its device flow allows no mail scope), asked for a refresh token
+PROVIDERS: dict[str, dict[str, Any]] = {
+    "microsoft": {
+        "device_url": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
+        "token_url": "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        "scopes": "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send "
+                  "offline_access"},
+    "google": {
+        "auth_url": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_url": "https://oauth2.googleapis.com/token",
+        "scopes": "https://mail.google.com/",
+        "asked": {"access_type": "offline", "prompt": "consent"}},
+}
+SIGN_IN_WAIT_S = 600  # how long a browser sign-in is waited for
 SHOWABLE = re.compile(r"https?://[\x21-\x7e]{1,500}")  # a web address in printable ASCII, nothing else
 USER_CODE = re.compile(r"[\x21-\x7e]{1,64}")
 
@@ -137,11 +145,93 @@ def device_sign_in(name: str, device_url: str, token_url: str, client_id: str, s
             raise AssistError(f"token {name!r}: the code expired before the sign-in ({said}): run it again; "
                               "nothing stored")
         raise AssistError(f"token {name!r}: the token endpoint refused the sign-in ({said}): nothing stored")
-    if not isinstance(answer.get("refresh_token"), str):
-        raise AssistError(f"token {name!r}: the provider gave no refresh token (ask for the scope offline_access): "
-                          "nothing stored")
-    return {"kind": "oauth2", "token_url": token_url, "client_id": client_id, "scopes": scopes,
-            **_tokens(answer, {})}
+    return _signed_in(name, token_url, client_id, None, scopes, answer)
+
+
+def browser_sign_in(name: str, auth_url: str, token_url: str, client_id: str, client_secret: str | None,
+                    scopes: list[str], show: Callable[[str], None], port: int = 0,
+                    asked: dict[str, str] | None = None) -> dict[str, Any]:
+    """Sign in in a browser (RFC 6749 §4.1, for an installed app: RFC 8252 and PKCE, RFC 7636): a listener
+    on 127.0.0.1 (`port`, else a free one) is where the provider sends the browser back, `show(address)`
+    tells the person what to open, and the code it brings (with this sign-in's state: another's is turned
+    away) is exchanged for the tokens with the verifier only this process knows. Returns the oauth2 entry
+    to keep; an AssistError when declined, not done in time or refused."""
+    import base64
+    import hashlib
+    import hmac
+    import secrets
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from ..printable import printable
+
+    verifier, state = secrets.token_urlsafe(64), secrets.token_urlsafe(24)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    answer: dict[str, str] = {}
+    arrived = threading.Event()
+
+    class Back(BaseHTTPRequestHandler):
+        timeout = 10  # a connection that says nothing does not hold the listener (one request at a time)
+
+        def log_message(self, *args: Any) -> None:  # nothing of a sign-in in the logs
+            pass
+
+        def do_GET(self) -> None:
+            query = {key: values[0] for key, values in parse_qs(urlsplit(self.path).query).items()}
+            ours = hmac.compare_digest(query.get("state", ""), state) and not arrived.is_set()
+            page = (("Signed in: assist has it. You may close this page." if "code" in query else
+                     "The sign-in did not happen: see the terminal.") if ours else "Not this sign-in.").encode()
+            self.send_response(200 if ours else 400)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            if ours:
+                answer.update(query)
+                arrived.set()
+
+    try:
+        listener = HTTPServer(("127.0.0.1", port), Back)
+    except OSError as exc:
+        raise AssistError(f"token {name!r}: cannot listen on 127.0.0.1:{port} for the sign-in ({exc.strerror})") \
+            from None
+    back = f"http://127.0.0.1:{listener.server_address[1]}"
+    address = auth_url + ("&" if "?" in auth_url else "?") + urlencode({
+        "response_type": "code", "client_id": client_id, "redirect_uri": back, "scope": " ".join(scopes),
+        "state": state, "code_challenge": challenge, "code_challenge_method": "S256", **(asked or {})})
+    threading.Thread(target=listener.serve_forever, name="sign-in", daemon=True).start()
+    try:
+        show(address)
+        if not arrived.wait(SIGN_IN_WAIT_S):
+            raise AssistError(f"token {name!r}: no sign-in within {SIGN_IN_WAIT_S // 60} minutes: run it again; "
+                              "nothing stored")
+    finally:
+        listener.shutdown()
+        listener.server_close()
+    if "code" not in answer:
+        said = printable(answer.get("error", "no code"))[:100]
+        raise AssistError(f"token {name!r}: the sign-in was declined ({said}): nothing stored")
+    form = {"grant_type": "authorization_code", "code": answer["code"], "redirect_uri": back,
+            "client_id": client_id, "code_verifier": verifier, **({"client_secret": client_secret} if client_secret
+                                                                 else {})}
+    response = _post(token_url, form, 15.0, name)
+    body = _json(response)
+    if response.status_code != 200 or not isinstance(body.get("access_token"), str):
+        said = printable(str(body.get("error") or f"HTTP {response.status_code}"))[:100]
+        raise AssistError(f"token {name!r}: the token endpoint refused the sign-in ({said}): nothing stored")
+    return _signed_in(name, token_url, client_id, client_secret, scopes, body)
+
+
+def _signed_in(name: str, token_url: str, client_id: str, client_secret: str | None, scopes: list[str],
+               body: dict[str, Any]) -> dict[str, Any]:
+    """The oauth2 entry a sign-in's tokens make; refused without a refresh token (it would last an hour)."""
+    if not isinstance(body.get("refresh_token"), str):
+        raise AssistError(f"token {name!r}: the provider gave no refresh token (ask for offline access: "
+                          "offline_access for Microsoft): nothing stored")
+    entry = {"kind": "oauth2", "token_url": token_url, "client_id": client_id, "scopes": scopes,
+             **_tokens(body, {})}
+    return {**entry, "client_secret": client_secret} if client_secret else entry
 
 
 def _seconds(value: Any, default: int, least: int, most: int) -> int:

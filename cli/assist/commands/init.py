@@ -191,9 +191,9 @@ def _sign_in(home: Path, mail: MailAccount, ask_again: Callable[[], str] | None)
                 continue
             if refused:
                 click.echo("  if the password is right, the provider may want another kind: Gmail, iCloud, Yahoo "
-                           "and Fastmail an app password made for assist in their account settings; Outlook.com "
-                           "and Microsoft 365 an OAuth2 sign-in (assist token sign-in NAME --provider microsoft, then "
-                           "--token NAME: docs/tokens.md)", err=True)
+                           "and Fastmail an app password made for assist in their account settings; Outlook.com, "
+                           "Microsoft 365 and Google Workspace an OAuth2 sign-in (assist token sign-in NAME "
+                           "--provider microsoft or google, then --token NAME: docs/tokens.md)", err=True)
             click.echo("  nothing written: mend it and run assist init again (assist init --help)", err=True)
             return exc.exit_code
 

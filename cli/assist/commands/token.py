@@ -230,64 +230,92 @@ def refresh(name: str) -> None:
 
 @token.command("sign-in")
 @click.argument("name")
-@click.option("--client-id", required=True,
-              help="Your app registration's client id (a public client that allows the device code flow).")
-@click.option("--provider", type=click.Choice(["microsoft"]),
-              help="Fill in the endpoints and mail scopes of Outlook.com and Microsoft 365.")
+@click.option("--client-id", required=True, help="Your app registration's client id.")
+@click.option("--provider", type=click.Choice(sorted(["microsoft", "google"])),
+              help="Fill in the endpoints and mail scopes: microsoft (Outlook.com, Microsoft 365) signs in with "
+                   "a device code, google (Gmail, Google Workspace) in a browser.")
 @click.option("--tenant", default="common", show_default=True,
               help="microsoft: your organisation (its tenant id or domain), or consumers / organizations.")
-@click.option("--device-url", help="The device authorization endpoint (RFC 8628), if not --provider's.")
+@click.option("--device-url", help="Sign in with a device code (RFC 8628) at this endpoint.")
+@click.option("--auth-url", help="Sign in in a browser at this authorization endpoint (with PKCE).")
 @click.option("--token-url", help="The token endpoint, if not --provider's.")
-@click.option("--scopes", help="Space-separated, if not --provider's mail scopes (IMAP, SMTP, offline_access).")
+@click.option("--scopes", help="Space-separated, if not --provider's mail scopes.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0,
+              help="Browser sign-in: the port on 127.0.0.1 the browser comes back to (default: a free one; fix "
+                   "it to forward it with ssh -L from the machine with the browser).")
 def sign_in(name: str, client_id: str, provider: str | None, tenant: str, device_url: str | None,
-            token_url: str | None, scopes: str | None) -> None:
-    """Sign in to an OAuth2 provider with a device code and keep the tokens as NAME (kind oauth2).
+            auth_url: str | None, token_url: str | None, scopes: str | None, port: int) -> None:
+    """Sign in to an OAuth2 provider and keep the tokens as NAME (kind oauth2), for a mail account that
+    takes only OAuth2.
 
-    For a mail account that takes only OAuth2 (Outlook.com, Microsoft 365), from a machine with or
-    without a browser: it prints an address and a code, you sign in there on any device, and the refresh
-    token is stored, from which the access token is renewed as it expires. The client id is that of an
-    app you register with the provider (docs/tokens.md says how): none ships with this program. Signing
-    in again under the same NAME replaces the entry; a declined or expired sign-in stores nothing (exit 1).
-    Then `assist init ... --token NAME` uses it for the mail account.
+    With a device code (Outlook.com, Microsoft 365), from a machine with or without a browser: it prints
+    an address and a code, and you sign in there on any device. In a browser (Gmail and Google Workspace,
+    whose device flow allows no mail scope): it prints an address to open in a browser on this machine
+    (or one whose port is forwarded here), and the provider sends the browser back to it. The client
+    secret, if your app has one (Google's do), is read from stdin or a hidden prompt. The refresh token is
+    stored, from which the access token is renewed as it expires. The client id is that of an app you
+    register with the provider (docs/tokens.md says how): none ships with this program. Signing in again
+    under the same NAME replaces the entry; a declined or expired sign-in stores nothing (exit 1). Then
+    `assist init ... --token NAME` uses it for the mail account.
 
     \b
     Examples:
       assist token sign-in outlook --provider microsoft --client-id YOUR-APP-ID
       assist token sign-in work --provider microsoft --tenant example.com --client-id YOUR-APP-ID
+      assist token sign-in gmail --provider google --client-id YOUR-CLIENT-ID.apps.googleusercontent.com
     """
     import re
     from urllib.parse import urlsplit
 
-    from ..auth.oauth import DEVICE_PROVIDERS, device_sign_in
+    from ..auth.oauth import PROVIDERS, browser_sign_in, device_sign_in
     from ..net import is_loopback
 
     if not re.fullmatch(r"[\w.-]{1,100}", tenant):
         raise click.BadParameter(f"{tenant!r}: a tenant id, a domain, consumers or organizations",
                                  param_hint="--tenant")
-    preset = {key: value.format(tenant=tenant) for key, value in DEVICE_PROVIDERS[provider].items()} \
-        if provider else {}
-    device_url, token_url = device_url or preset.get("device_url"), token_url or preset.get("token_url")
-    scopes = scopes or preset.get("scopes")
-    for option, url in (("--device-url", device_url), ("--token-url", token_url)):
-        if not url:
-            raise click.UsageError(f"{option} is needed (or --provider)")
-        parts = urlsplit(url)
+    preset = PROVIDERS[provider] if provider else {}
+    given = {"device_url": device_url, "auth_url": auth_url, "token_url": token_url, "scopes": scopes}
+    if device_url or auth_url:  # an endpoint given picks the way of signing in
+        preset = {key: value for key, value in preset.items() if key not in ("device_url", "auth_url")}
+    urls = {key: value or (preset[key].format(tenant=tenant) if key in preset else None)
+            for key, value in given.items()}
+    if not (urls["device_url"] or urls["auth_url"]) or not urls["token_url"] or not urls["scopes"]:
+        raise click.UsageError("give --provider, or --device-url (or --auth-url), --token-url and --scopes")
+    for key in ("device_url", "auth_url", "token_url"):
+        parts = urlsplit(urls[key] or "https://")
         if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname or "")):
-            raise click.BadParameter(f"{url}: tokens are asked for over https (http only on this machine)",
-                                     param_hint=option)
-    if not scopes:
-        raise click.UsageError("--scopes is needed (or --provider)")
+            raise click.BadParameter(f"{urls[key]}: tokens are asked for over https (http only on this machine)",
+                                     param_hint="--" + key.replace("_", "-"))
     store = _store()
     store.names()  # opened before the person signs in: a store that is not there, or locked, says so now
+    scope_list = str(urls["scopes"]).split()
+    if urls["device_url"]:
+        def show_code(address: str, code: str, seconds: int) -> None:
+            click.echo(f"To sign in, open {address} and enter the code {code} (within {seconds // 60} minutes); "
+                       "waiting...", err=True)
 
-    def show(address: str, code: str, seconds: int) -> None:
-        click.echo(f"To sign in, open {address} and enter the code {code} (within {seconds // 60} minutes); "
-                   "waiting...", err=True)
+        entry = device_sign_in(name, str(urls["device_url"]), str(urls["token_url"]), client_id, scope_list,
+                               show_code)
+    else:
+        secret = _client_secret()
 
-    entry = device_sign_in(name, str(device_url), str(token_url), client_id, scopes.split(), show)
+        def show_address(address: str) -> None:
+            click.echo(f"To sign in, open {address} in a browser on this machine; waiting...", err=True)
+
+        entry = browser_sign_in(name, str(urls["auth_url"]), str(urls["token_url"]), client_id, secret, scope_list,
+                                show_address, port, preset.get("asked"))
     store.set(name, entry)
-    _log().info("token_set", name=name, kind="oauth2", how="device code")
+    _log().info("token_set", name=name, kind="oauth2", how="device code" if urls["device_url"] else "browser")
     click.echo(f"signed in: {name} (oauth2), refreshed as it expires")
+
+
+def _client_secret() -> str | None:
+    """An app's client secret: stdin's first line, or a hidden prompt on a terminal; none when empty."""
+    if sys.stdin.isatty():
+        given = click.prompt("Client secret (Enter for none)", hide_input=True, default="", show_default=False)
+    else:
+        given = sys.stdin.readline()
+    return given.strip() or None
 
 
 @token.command("rotate-key")
