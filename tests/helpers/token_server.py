@@ -70,13 +70,7 @@ class TokenServer:
                         return self._send(400, {"error": "invalid_grant"})
                     if server.device_answers:
                         return self._send(400, {"error": server.device_answers.pop(0)})
-                    with server.lock:
-                        server.refreshes += 1
-                        server.valid_access = {f"AT-{server.refreshes}"}
-                        server.refresh_tokens.add("RT-device")
-                    return self._send(200, {"access_token": f"AT-{server.refreshes}", "token_type": "Bearer",
-                                            "expires_in": server.expires_in, "refresh_token": "RT-device",
-                                            "scope": server.device_scopes})
+                    return self._send(200, server.signed_in("RT-device", server.device_scopes))
                 if self.path == "/token" and form.get("grant_type") == "authorization_code":
                     asked = server.authorized.pop(form.get("code", ""), None)  # a code is good once
                     verifier = form.get("code_verifier", "").encode()
@@ -86,13 +80,7 @@ class TokenServer:
                         return self._send(400, {"error": "invalid_grant"})
                     if form.get("client_id") != "cid" or form.get("client_secret") != "csecret":
                         return self._send(401, {"error": "invalid_client"})
-                    with server.lock:
-                        server.refreshes += 1
-                        server.valid_access = {f"AT-{server.refreshes}"}
-                        server.refresh_tokens.add("RT-browser")
-                    return self._send(200, {"access_token": f"AT-{server.refreshes}", "token_type": "Bearer",
-                                            "expires_in": server.expires_in, "refresh_token": "RT-browser",
-                                            "scope": asked.get("scope", "")})
+                    return self._send(200, server.signed_in("RT-browser", asked.get("scope", "")))
                 if self.path != "/token" or form.get("grant_type") != "refresh_token":
                     return self._send(400, {"error": "unsupported_grant_type"})
                 public = form.get("client_id") == "pub" and "client_secret" not in form
@@ -136,6 +124,15 @@ class TokenServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def signed_in(self, refresh_token: str, scope: str) -> dict:
+        """The tokens a sign-in gives: a new access token, and a refresh token that refreshes from now on."""
+        with self.lock:
+            self.refreshes += 1
+            self.valid_access = {f"AT-{self.refreshes}"}
+            self.refresh_tokens.add(refresh_token)
+            return {"access_token": f"AT-{self.refreshes}", "token_type": "Bearer", "expires_in": self.expires_in,
+                    "refresh_token": refresh_token, "scope": scope}
 
     def __enter__(self) -> TokenServer:
         self.thread.start()
