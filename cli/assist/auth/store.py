@@ -52,6 +52,11 @@ def _key_check(key: bytes) -> bytes:
     return hmac.new(key, b"assist-tokens key check", hashlib.sha256).digest()[:8]
 
 
+def _no_token(name: str) -> str:
+    return (f"no token named {name!r} (see `assist token ls`; `assist token set {name}` or `assist token sign-in "
+            f"{name}` stores one)")
+
+
 class TokenStore:
     def __init__(self, home: Path, passphrase: str | None = None):
         self.home = home
@@ -209,7 +214,7 @@ class TokenStore:
     def get(self, name: str) -> dict[str, Any]:
         entries = self.load()["entries"]
         if name not in entries:
-            raise NotFound(f"no token named {name!r} (see `assist token ls`)")
+            raise NotFound(_no_token(name))
         return entries[name]
 
     def set(self, name: str, entry: dict[str, Any]) -> None:
@@ -221,7 +226,7 @@ class TokenStore:
     def update(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
         with self.transaction() as data:
             if name not in data["entries"]:
-                raise NotFound(f"no token named {name!r} (see `assist token ls`)")
+                raise NotFound(_no_token(name))
             entry = data["entries"][name]
             entry.update(changes)
             entry["updated_at"] = rfc3339()
@@ -230,7 +235,7 @@ class TokenStore:
     def remove(self, name: str) -> None:
         with self.transaction() as data:
             if data["entries"].pop(name, None) is None:
-                raise NotFound(f"no token named {name!r} (see `assist token ls`)")
+                raise NotFound(_no_token(name))
 
     def jwt_key(self) -> bytes:
         return keys.decode(self.load()["jwt_key"], "the store's JWT key")
