@@ -1176,6 +1176,84 @@ def test_mail_is_filed_under_folders_on_proton_mail_bridge(home):
         os.environ.pop("TEST_IMAP_PASSWORD", None)
 
 
+def other_account(server, name: str = "work", **extra: str) -> str:
+    """[actions.imap.accounts.NAME] for a second test dovecot (its password in $TEST_IMAP_PASSWORD_2)."""
+    lines = [f'{key} = "{value}"' for key, value in extra.items()]
+    return "\n".join([f"[actions.imap.accounts.{name}]", 'host = "127.0.0.1"', f"port = {server.port}",
+                      'security = "plain"', f'username = "{server.user}"', 'password_env = "TEST_IMAP_PASSWORD_2"',
+                      *lines]) + "\n"
+
+
+def test_a_second_account_configured_has_its_mail_filed_and_answered_in_it(home):
+    """A person with two accounts configures the second as [actions.imap.accounts.work] and reads it with
+    `assist ingest imap --account work`. Its mail is acted on where it is: a newsletter both accounts got,
+    routed to Lists, is filed in the work account (the first account's copy stays where it is); a reply
+    is drafted in the work account's Drafts, from its address; the main account's mail is acted on in the
+    main account as before."""
+    first, second = start_dovecot(), start_dovecot(login="other")
+    try:
+        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
+        (home / "assist.toml").write_text(imap_section(first) + other_account(second, drafts="Entwürfe")
+                                          + LISTS_ROUTE + '[routes.mail]\nactions = ["email.draft"]\n')
+        newsletter = b"Message-ID: <n1@list.example>\r\nSubject: Weekly\r\nFrom: news@list.example\r\n\r\nhi\r\n"
+        first.deliver(newsletter, 1)
+        second.deliver(newsletter, 1)
+        second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 2)
+
+        r = run(["ingest", "imap", "--account", "work", "--once"])
+        assert r.code == 0, r.err
+        read = {line["data"]["message_id"]: line for line in r.lines}
+        assert read["<n1@list.example>"]["data"]["imap"]["account"] == f"{second.user}@127.0.0.1:{second.port}"
+        reply = {"type": "email.draft", "args": {"to": "boss@corp.example", "subject": "Re: Budget",
+                                                 "body": "On it.", "in_reply_to": "<q1@corp.example>"}}
+        r = run(["act"], jsonl({**read["<n1@list.example>"], "intent": {"route": "lists"}},
+                               {**read["<q1@corp.example>"], "intent": {"route": "mail"},
+                                "result": {"parsed": {"actions": [reply]}}}))
+        assert r.code == 0, r.err
+
+        conn = imap_session(second)
+        assert conn.select("INBOX")[1] == [b"1"] and conn.select('"Lists"')[1] == [b"1"]
+        assert conn.select('"Entw&APw-rfe"')[1] == [b"1"], "the draft in the work account's Drafts"
+        _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+        draft = message_from_bytes(data[0][1], policy=email_policy)
+        assert draft["From"] == second.user and draft["In-Reply-To"] == "<q1@corp.example>"
+        conn.logout()
+        conn = imap_session(first)
+        assert conn.select("INBOX")[1] == [b"1"], "the main account's copy where it was"
+        assert conn.select('"Drafts"')[0] != "OK" and conn.select('"Lists"')[0] != "OK"
+        conn.logout()
+
+        [own] = run(["ingest", "imap", "--once"]).lines
+        assert run(["act"], jsonl({**own, "intent": {"route": "lists"}})).code == 0
+        conn = imap_session(first)
+        assert conn.select("INBOX")[1] == [b"0"] and conn.select('"Lists"')[1] == [b"1"]
+        conn.logout()
+    finally:
+        first.stop()
+        second.stop()
+        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
+            os.environ.pop(name, None)
+
+
+def test_an_account_not_configured_is_named_with_those_that_are(home):
+    """`--account` with a name the config has not: one line naming the ones it has, exit 2, nothing read;
+    --account and --host together are refused; a config whose account lacks a host or has a name that
+    is not a plain word is refused by `assist config check`."""
+    imap = start_dovecot()
+    try:
+        (home / "assist.toml").write_text(imap_section(imap) + other_account(imap, "work"))
+        r = run(["ingest", "imap", "--account", "home", "--once"])
+        assert r.code == 2 and "no account 'home' in [actions.imap.accounts] (configured: work)" in r.err, r.err
+        r = run(["ingest", "imap", "--account", "work", "--host", "127.0.0.1", "--user", "x", "--once"])
+        assert r.code == 2 and "give one of them" in r.err, r.err
+        (home / "assist.toml").write_text(imap_section(imap) + '[actions.imap.accounts."my work"]\nhost = "h"\n'
+                                          'username = "u"\n[actions.imap.accounts.home]\nusername = "u"\n')
+        r = run(["config", "check"])
+        assert r.code != 0 and "my work" in r.err and "actions.imap.accounts.home" in r.err, r.err
+    finally:
+        imap.stop()
+
+
 def test_a_mail_read_from_another_account_is_not_acted_on_in_the_configured_one(home):
     """A home reads two accounts (`assist ingest imap --host ... --user ...` for the second), and its mail
     actions act on [actions.imap]'s. A newsletter both accounts got, read from the second and routed to

@@ -137,3 +137,61 @@ def test_tidy_without_a_mail_account_says_so(home):
     (home / "assist.toml").write_text(UNSURE_ROUTES)
     r = run(["queue", "tidy"])
     assert r.code == 2 and "[actions.imap]" in r.err and "Traceback" not in r.err, r.err
+
+
+def test_held_mail_of_a_second_account_is_looked_at_in_that_account(home, monkeypatch):
+    """A person with two accounts ([actions.imap] and [actions.imap.accounts.work]) answers assist's
+    questions about the work account's mail in their mail client: they file one held mail in Receipts,
+    delete another. `assist queue tidy` looked for both in the main account, where neither is: the first
+    stayed a question, and the second too. Each held mail is now looked at in the account it was read
+    from: the filed one approved on its route, the deleted one closed, the one left alone still waits.
+    Before, that one was closed as "moved or deleted" when the two servers' inboxes had the same
+    UIDVALIDITY (its UID was not in the main account's inbox). The main account's held mail, untouched,
+    still waits; and a mail read from an account not configured is left waiting (nothing can tell)."""
+    main, work, stranger = start_dovecot(), start_dovecot(login="worker"), start_dovecot(login="someone")
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", main.password)
+        monkeypatch.setenv("TEST_IMAP_PASSWORD_2", work.password)
+        (home / "assist.toml").write_text(
+            UNSURE_ROUTES + ANSWER + imap_section(main, sent="Sent") + "[actions.imap.accounts.work]\n"
+            f'host = "127.0.0.1"\nport = {work.port}\nsecurity = "plain"\nusername = "{work.user}"\n'
+            'password_env = "TEST_IMAP_PASSWORD_2"\n')
+        main.deliver(mail(0, "Photos"), 0)
+        for n, subject in [(1, "Your receipt"), (2, "Lunch?"), (4, "Agenda")]:
+            work.deliver(mail(n, subject), n)
+        stranger.deliver(mail(3, "Elsewhere"), 3)
+        assert run(["ingest", "imap", "--once", "--to", "inbox"]).code == 0
+        assert run(["ingest", "imap", "--account", "work", "--once", "--to", "inbox"]).code == 0
+        monkeypatch.setenv("ASSIST_IMAP_PASSWORD", stranger.password)
+        assert run(["ingest", "imap", "--host", "127.0.0.1", "--port", str(stranger.port), "--plain",
+                    "--user", stranger.user, "--once", "--to", "inbox"]).code == 0
+        assert run(["work", "--from", "inbox", "--once"]).code == 0
+        assert sorted(held(home)) == ["Agenda", "Elsewhere", "Lunch?", "Photos", "Your receipt"]
+
+        conn = imaplib.IMAP4("127.0.0.1", work.port)
+        conn.login(work.user, work.password)
+        conn.select("INBOX")
+        conn.create('"Receipts"')
+        _, found = conn.uid("SEARCH", None, "SUBJECT", '"Your receipt"')
+        conn.uid("MOVE", found[0], '"Receipts"')
+        _, found = conn.uid("SEARCH", None, "SUBJECT", '"Lunch?"')
+        conn.uid("STORE", found[0], "+FLAGS.SILENT", "(\\Deleted)")
+        conn.expunge()
+        conn.logout()
+        conn = imaplib.IMAP4("127.0.0.1", stranger.port)
+        conn.login(stranger.user, stranger.password)
+        conn.select("INBOX")
+        conn.uid("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)")  # gone there: still nothing the config can see
+        conn.expunge()
+        conn.logout()
+
+        said = run(["queue", "tidy"])
+        assert said.code == 0, said.err
+        lines = said.out.splitlines()
+        assert any("Your receipt" in line and "approved on route receipts" in line for line in lines), lines
+        assert any("Lunch?" in line and "closed" in line and "moved or deleted" in line for line in lines), lines
+        assert "3 still wait" in lines[-1], lines
+        assert sorted(held(home)) == ["Agenda", "Elsewhere", "Photos"]
+    finally:
+        for server in (main, work, stranger):
+            server.stop()

@@ -1421,6 +1421,56 @@ def test_a_mail_the_person_moves_into_junk_is_learned_as_spam(home, monkeypatch)
         imap.stop()
 
 
+def test_a_second_accounts_junk_and_sent_folders_are_read_too(home, monkeypatch):
+    """A person with two accounts ([actions.imap], [actions.imap.accounts.work]) moves a mail of the work
+    account into its Junk, and writes to a colleague from it. `assist classify junk` and `assist classify
+    correspondents --from-sent` read [actions.imap]'s folders only: the move taught nothing, the colleague
+    was a stranger. Both now read every account configured (--account NAME: one), and a --folder, which
+    names one account's folder, is refused with two accounts unless --account says which."""
+    main, work = start_dovecot(), start_dovecot(login="worker")
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", main.password)
+        monkeypatch.setenv("TEST_IMAP_PASSWORD_2", work.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(main) + "[actions.imap.accounts.work]\n"
+                                          f'host = "127.0.0.1"\nport = {work.port}\nsecurity = "plain"\n'
+                                          f'username = "{work.user}"\npassword_env = "TEST_IMAP_PASSWORD_2"\n')
+        ham = (FIXTURES / "ham" / "00010.eml").read_bytes()
+        ham_id = message_from_bytes(ham)["Message-ID"]
+        work.deliver(ham, 1)
+        assert run(["ingest", "imap", "--account", "work", "--once", "--to", "inbox"]).code == 0
+        assert run(["work", "--from", "inbox", "--once"]).code == 0
+        assert folder_ids(work, "INBOX") == [ham_id]
+        conn = imaplib.IMAP4("127.0.0.1", work.port)
+        conn.login(work.user, work.password)
+        conn.create('"Junk"')
+        conn.logout()
+        person_moves(work, ham_id, "INBOX", "Junk")
+        for folder in ("", "cur", "new", "tmp"):
+            (work.maildir / ".Sent" / folder).mkdir(parents=True, exist_ok=True)
+            os.chown(work.maildir / ".Sent" / folder, work.uid, work.gid)
+        work.deliver_to(".Sent", f"From: {work.user}\r\nTo: Colleague <col@corp.example>\r\nSubject: hi\r\n\r\n"
+                                 "body\r\n".encode())
+
+        refused = run(["classify", "junk", "--folder", "Junk"])
+        assert refused.code == 2 and "give --account NAME too" in refused.err, refused.err
+        learned = run(["classify", "junk"])
+        assert learned.code == 0, learned.err
+        assert "work: read 1 message(s) in Junk; 1 you moved there learned as spam" in learned.out, learned.out
+        assert run(["classify", "history", "--json"]).json()[-1]["by_route"] == {"(spam)": 1}
+
+        from assist.correspondents import Correspondents
+
+        r = run(["classify", "correspondents", "--from-sent"])  # the main account has no Sent folder
+        assert r.code == 2 and f"no folder 'Sent' in {main.user}@127.0.0.1:{main.port}: give --folder, or set " \
+            "[actions.imap] sent (1 sent message(s) of the other accounts read)" in r.err, r.err
+        assert Correspondents(home).wrote_to("col@corp.example")
+        r = run(["classify", "correspondents", "--from-sent", "--account", "work"])
+        assert r.code == 0 and "read the headers of 1 sent message(s); 1 correspondent(s) kept" in r.out, r.err
+    finally:
+        main.stop()
+        work.stop()
+
+
 @pytest.mark.parametrize("damaged", ["spam.npz", "intent.npz", "meta.json"])
 def test_a_damaged_learned_version_is_made_again_from_the_feedback(routes_home, damaged):
     """What was learned is a cache of the feedback (state/learned/vN, made from state/feedback.jsonl). A

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .config import Config
+    from .mail import ImapAccount
 
 FILE = "state/correspondents"
 FETCH_BATCH = 500  # messages' headers asked for in one IMAP FETCH
@@ -69,28 +70,51 @@ class Correspondents:
         return len(found) == 1 and digest(found[0]) in self.known()
 
 
-def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, int]:
-    """Keep the To and Cc of every message in the Sent folder of [actions.imap] (`sent`, default "Sent";
-    when that is not there, the folder the server marks as Sent), read-only and headers only; not the
-    account's own address nor [actions.smtp] from. Returns (messages read, correspondents kept in all)."""
+def from_sent_folder(config: Config, folder: str | None = None, account: str | None = None) -> tuple[int, int]:
+    """Keep the To and Cc of every message in the Sent folder of each of the person's accounts
+    ([actions.imap], [actions.imap.accounts.NAME]; `account`: the one so named, "" [actions.imap]'s), its
+    `sent` (default "Sent"; when that is not there, the folder the server marks as Sent), read-only and
+    headers only; not the accounts' own addresses nor [actions.smtp] from. Returns (messages read,
+    correspondents kept in all)."""
+    from .errors import AssistError, UsageError
+    from .mail import accounts_to_read
+
+    accounts = accounts_to_read(config, account, folder, "a Sent folder")
+    own = ", ".join(filter(None, [config.action_section("smtp").get("from"), *(each.user for each in accounts),
+                                  *(each.settings.get("from", "") for each in accounts)]))
+    read, sent_to, missing = 0, list[str](), []
+    for each in accounts:
+        try:
+            headers = _sent_headers(each, folder)
+        except UsageError as exc:  # no such folder: the other accounts' are kept all the same
+            missing.append(str(exc))
+            continue
+        read, sent_to = read + len(headers), sent_to + [value for head in headers for value in head]
+    people = Correspondents(config.home)
+    problem = people.remember(sent_to, own)
+    if problem:
+        raise AssistError(problem)
+    if missing:
+        others = f" ({read} sent message(s) of the other accounts read)" if len(missing) < len(accounts) else ""
+        raise UsageError("; ".join(missing) + others)
+    return read, len(people.known())
+
+
+def _sent_headers(account: ImapAccount, folder: str | None) -> list[list[str]]:
+    """The To and Cc values of each message in the account's Sent folder (`folder`, else its `sent`)."""
     from email.parser import BytesHeaderParser
 
-    from .errors import AssistError, UsageError
-    from .mail import configured_account, folder_on_server, imap_folder, imap_reading
+    from .errors import UsageError
+    from .mail import folder_on_server, imap_folder, imap_reading
 
-    section = config.action_section("imap")
-    if not section.get("host"):
-        raise UsageError("no IMAP account to read a Sent folder from: configure [actions.imap] (`assist init`)")
-    name = folder or section.get("sent", "Sent")
-    account = configured_account(config)
-    own = ", ".join(filter(None, [config.action_section("smtp").get("from"), account.user]))
-    sent_to: list[str] = []
+    name = folder or account.settings.get("sent", "Sent")
+    out: list[list[str]] = []
     with imap_reading(account, f"the Sent folder {name!r}") as conn:
         if folder is None:  # the configured name, under the person's namespace, or the one marked \Sent
             name = folder_on_server(conn, name, "Sent") or name
         status, _ = conn.select(imap_folder(name), readonly=True)
         if status != "OK":
-            raise UsageError(f"no folder {name!r} on {account.host}: give --folder, or set [actions.imap] sent")
+            raise UsageError(f"no folder {name!r} in {account.address}: give --folder, or set {account.section} sent")
         status, found = conn.uid("SEARCH", "ALL")
         uids = found[0].split() if status == "OK" and found and found[0] else []
         for start in range(0, len(uids), FETCH_BATCH):
@@ -99,9 +123,5 @@ def from_sent_folder(config: Config, folder: str | None = None) -> tuple[int, in
             for part in parts if status == "OK" else []:
                 if isinstance(part, tuple):
                     head = BytesHeaderParser().parsebytes(part[1])
-                    sent_to += [str(v) for v in (head.get_all("to") or []) + (head.get_all("cc") or [])]
-    people = Correspondents(config.home)
-    problem = people.remember(sent_to, own)
-    if problem:
-        raise AssistError(problem)
-    return len(uids), len(people.known())
+                    out.append([str(v) for v in (head.get_all("to") or []) + (head.get_all("cc") or [])])
+    return out

@@ -13,6 +13,9 @@ mail (an `email.*` task with the UID ingestion noted, `data.imap`) is looked at 
   is its Message-ID): closed, with why (`meta.last_error` "rejected: handled in your mail client: ..."),
   learning nothing: a deleted mail says nothing of a route;
 - still there, unanswered, or read under another UIDVALIDITY (nothing can tell): left waiting.
+
+Each held mail is looked at in the account it was read from (data.imap.account: [actions.imap] or one of
+[actions.imap.accounts], mail.account_of); one read from an account not configured is left waiting.
 """
 
 from __future__ import annotations
@@ -59,27 +62,42 @@ def held_mail(backend: Backend, queues: list[str]) -> list[tuple[str, dict[str, 
 
 def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[list[Handled], int]:
     """What the person did with each held mail, read-only: (what is to be done, how many still wait)."""
+    from .errors import UsageError
+    from .mail import MailError, account_of
+
+    if not config.action_section("imap").get("host"):
+        raise UsageError("no IMAP account to look at the held mail in: configure [actions.imap] (`assist init`)")
+    by_account: dict[str, tuple[Any, list[tuple[str, dict[str, Any]]]]] = {}
+    for queue, doc in held:
+        try:
+            account = account_of(config, doc["data"]["imap"].get("account"))
+        except MailError:
+            continue  # read from an account not configured: nothing here can tell
+        by_account.setdefault(account.address, (account, []))[1].append((queue, doc))
+    out: list[Handled] = []
+    for account, its_mail in by_account.values():
+        out += _handled_in(config, account, its_mail)
+    return out, len(held) - len(out)
+
+
+def _handled_in(config: Config, account: Any, held: list[tuple[str, dict[str, Any]]]) -> list[Handled]:
+    """What the person did with each held mail read from `account`, looked at there."""
     import re
 
     from .act.executors.email_imap import find, gone_from, reply_in, sent_folder
     from .decide.engine import DecisionEngine
     from .decide.spam_policy import spam_route_name
-    from .errors import UsageError
     from .junk_folder import moved_example, on_server, route_folders
-    from .mail import configured_account, imap_reading
+    from .mail import imap_reading
     from .message_id import PATTERN
     from .queue.admin import about
     from .task import takes
 
-    if not config.action_section("imap").get("host"):
-        raise UsageError("no IMAP account to look at the held mail in: configure [actions.imap] (`assist init`)")
-    if not held:
-        return [], 0
     folders, spam_route = route_folders(config), spam_route_name(config)
     engine = DecisionEngine(config)
     out: list[Handled] = []
-    with imap_reading(configured_account(config), "the held mail's folders") as conn:
-        sent = sent_folder(conn, config.action_section("imap"))
+    with imap_reading(account, "the held mail's folders") as conn:
+        sent = sent_folder(conn, account.settings)
         folders = on_server(conn, folders)  # the route's "Junk" is Gmail's "[Gmail]/Spam"
         for queue, doc in held:
             data, task_type, subject = doc["data"], str(doc.get("type", "")), about(doc)
@@ -106,7 +124,7 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
                 replied = reply_in(conn, sent, named)
                 if replied:
                     out.append(Handled(queue, doc["id"], subject, "reject", f"you replied ({replied})"))
-    return out, len(held) - len(out)
+    return out
 
 
 def settle(config: Config, backend: Backend, found: list[Handled]) -> list[tuple[Handled, str | None]]:

@@ -11,7 +11,8 @@ folder as an example of that route (the intent model learns it, and the spam mod
 spam). What else is in those folders is not the person's doing and teaches nothing: the routes' own
 filing, and mail there before assist saw it.
 
-The folders are read from [actions.imap], read-only: the messages that arrived in the last `keep_done`
+The folders are read in each of the person's accounts ([actions.imap], [actions.imap.accounts.NAME]),
+read-only: the messages that arrived in the last `keep_done`
 (IMAP SEARCH SINCE; a move keeps a message's arrival date), each read as ingestion reads it (its first
 MAX_MESSAGE_BYTES) so that its digest is the one ingestion made. A folder two routes file in teaches
 nothing (which route the person meant cannot be told), nor one assist reads new mail from (the inbox).
@@ -108,22 +109,23 @@ class FolderMoves:
     spam: bool  # the spam route's folder: learned as spam by the spam model alone
     read: int
     learned: int
+    account: str = ""  # the NAME of [actions.imap.accounts.NAME]; "" for [actions.imap]
 
 
-def learn_from_junk(config: Config, folder: str | None = None) -> list[FolderMoves]:
-    """Read the folders routes file mail in (route_folders; `folder`: the Junk folder's name) and learn
-    what the person moved there. One FolderMoves a folder there is (a folder not made yet is skipped, unless
-    it is the Junk folder asked for by name)."""
+def learn_from_junk(config: Config, folder: str | None = None, account: str | None = None) -> list[FolderMoves]:
+    """Read the folders routes file mail in (route_folders; `folder`: the Junk folder's name), in each of
+    the person's accounts (`account`: the one so named, "" [actions.imap]'s), and learn what the person
+    moved there. One FolderMoves a folder there is (a folder not made yet is skipped, unless it is the Junk
+    folder asked for by name)."""
     from datetime import date, timedelta
 
     from .decide.engine import DecisionEngine
     from .decide.learning import Feedback
     from .decide.spam_policy import spam_route_name
     from .errors import UsageError
-    from .mail import configured_account, imap_reading
+    from .mail import accounts_to_read, imap_reading
 
-    if not config.action_section("imap").get("host"):
-        raise UsageError("no IMAP account to read a Junk folder from: configure [actions.imap] (`assist init`)")
+    accounts = accounts_to_read(config, account, folder, "a Junk folder")
     spam_route = spam_route_name(config)
     folders = route_folders(config, folder)
     if folder is not None and spam_route not in config.routes:
@@ -136,21 +138,21 @@ def learn_from_junk(config: Config, folder: str | None = None) -> list[FolderMov
     folders = {name: route for name, route in folders.items() if name not in done.read_from}  # the inbox's
     # mail is where ingestion found it, not where the person moved it (a route may move mail to the inbox)
     since = date.fromtimestamp(time.time() - config.queue_settings.keep_done_s) - timedelta(days=1)
-    account = configured_account(config)
     engine = DecisionEngine(config)
     feedback = Feedback(config.home)
     out: list[FolderMoves] = []
-    with imap_reading(account, repr(sorted(folders))) as conn:
-        for name, route in on_server(conn, folders, folder).items():
-            found = _moved_there(conn, name, route, route == spam_route, done, since, config)
-            if found is None:
-                if name == folder:
-                    raise UsageError(f"no folder {name!r} on {account.host}")
-                continue  # not made yet: nothing was moved there
-            read, moved = found
-            out.append(FolderMoves(name, route, route == spam_route, read, feedback.add_once(*[
-                moved_example(engine, {"type": "email.received", "data": data}, route, name, route == spam_route)
-                for data in moved])))
+    for each in accounts:
+        with imap_reading(each, repr(sorted(folders))) as conn:
+            for name, route in on_server(conn, folders, folder).items():
+                found = _moved_there(conn, name, route, route == spam_route, done, since, config)
+                if found is None:
+                    if name == folder:
+                        raise UsageError(f"no folder {name!r} on {each.host}")
+                    continue  # not made yet: nothing was moved there
+                read, moved = found
+                out.append(FolderMoves(name, route, route == spam_route, read, feedback.add_once(*[
+                    moved_example(engine, {"type": "email.received", "data": data}, route, name,
+                                  route == spam_route) for data in moved]), each.label))
     if any(each.learned for each in out):
         engine.model()  # the new version, made now
     return out

@@ -49,6 +49,9 @@ class ImapAccount:
     # the secret of a token-store entry, read at each sign-in (an OAuth2 access token lasts an hour;
     # `ingest imap --idle` signs in again after days); `password` is then not used
     renew: Callable[[], str] | None = field(default=None, repr=False)
+    # its section of the config ([actions.imap] or [actions.imap.accounts.NAME]: sent, drafts, from)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    label: str = ""  # the NAME of [actions.imap.accounts.NAME]; "" for [actions.imap]
 
     def secret(self) -> str:
         return self.renew() if self.renew is not None else self.password
@@ -64,27 +67,90 @@ class ImapAccount:
 
         return safe_name(f"{self.user}@{self.host}-{self.folder}")
 
+    @property
+    def section(self) -> str:
+        """Where it is configured, as a person reads it in assist.toml."""
+        return f"[actions.imap.accounts.{self.label}]" if self.label else "[actions.imap]"
+
+    def reads(self, noted: str) -> bool:
+        """Whether a mail noted as read from `noted` (data.imap.account, user@host:port) was read from this
+        account: the same user (a host has other names: "localhost" for "127.0.0.1")."""
+        return bool(self.user) and noted.rsplit("@", 1)[0].casefold() == self.user.casefold()
+
 
 def imap_port(security: str) -> int:
     """IMAP's port for a security: 993 over TLS, else 143 (STARTTLS, or plain on this machine)."""
     return 993 if security == "tls" else 143
 
 
-def configured_account(config: Config, folder: str = "INBOX") -> ImapAccount:
-    """The account of [actions.imap] (what `assist init` writes), with its secret from the token store or
-    the environment; UsageError when none is configured."""
+def configured_account(config: Config, folder: str = "INBOX", name: str = "") -> ImapAccount:
+    """The account of [actions.imap] (what `assist init` writes), or of [actions.imap.accounts.NAME] (another
+    account of the person's), with its secret from the token store or the environment; UsageError when
+    none is configured."""
     from functools import partial
 
     from .auth.secrets import secret, section_secret
 
     section = config.action_section("imap")
+    if name:
+        others = section.get("accounts") or {}
+        if name not in others:
+            known = ", ".join(sorted(others)) or "none"
+            raise UsageError(f"no account {name!r} in [actions.imap.accounts] (configured: {known})")
+        section = others[name]
     if not section.get("host"):
         raise UsageError("no IMAP account: give --host and --user, or configure [actions.imap] (`assist init`)")
     security = section.get("security", "tls")
     renew = partial(secret, config.home, section["token"]) if section.get("token") else None
     return ImapAccount(section["host"], section.get("port", imap_port(security)),
                        section.get("username", ""), "" if renew else section_secret(section, config.home) or "",
-                       folder, security, section.get("cafile"), renew)
+                       folder, security, section.get("cafile"), renew,
+                       {k: v for k, v in section.items() if k != "accounts"}, name)
+
+
+def configured_accounts(config: Config) -> list[ImapAccount]:
+    """Every account the person configured: [actions.imap] first, then each [actions.imap.accounts.NAME];
+    none when [actions.imap] has no host."""
+    if not config.action_section("imap").get("host"):
+        return []
+    names = sorted(config.action_section("imap").get("accounts") or {})
+    return [configured_account(config, name=name) for name in ["", *names]]
+
+
+def accounts_to_read(config: Config, name: str | None, folder: str | None, what: str) -> list[ImapAccount]:
+    """The accounts a command reads `what` (a folder of each) in: the one named (--account NAME; "" for
+    [actions.imap]'s), else every account configured. A folder given by name (--folder) is one account's:
+    with several configured, --account must say which. UsageError when none is configured."""
+    if not config.action_section("imap").get("host"):
+        raise UsageError(f"no IMAP account to read {what} from: configure [actions.imap] (`assist init`)")
+    if name is not None:
+        return [configured_account(config, name=name)]
+    accounts = configured_accounts(config)
+    if folder is not None and len(accounts) > 1:
+        raise UsageError(f"--folder names {what} of one account, and {len(accounts)} are configured: give "
+                         "--account NAME too (--account '' for [actions.imap]'s)")
+    return accounts
+
+
+def account_of(config: Config, noted: object) -> ImapAccount:
+    """The configured account a mail was read from (`noted`: its data.imap.account, user@host:port), told by
+    the user who signs in, and by host and port when two accounts have that user; [actions.imap]'s for
+    mail read from no account noted (a maildir, a mail ingested before accounts were noted). The note is
+    the task's, so it can only choose among the person's own accounts; MailError when it names none of
+    them, or several."""
+    accounts = configured_accounts(config)
+    if not accounts:
+        raise UsageError("no IMAP account: configure [actions.imap] (`assist init`)")
+    if not isinstance(noted, str):
+        return accounts[0]
+    same = [each for each in accounts if each.reads(noted)]
+    exact = [each for each in same if noted.casefold() == each.address.casefold()]
+    if len(same) == 1 or len(exact) == 1:
+        return same[0] if len(same) == 1 else exact[0]
+    mine = ", ".join(each.address for each in accounts)
+    why = "cannot be told apart among" if same else "is none of"
+    raise MailError(f"this mail was read from {noted[:200]}, which {why} the accounts configured ({mine}: "
+                    "[actions.imap] and [actions.imap.accounts.NAME])")
 
 
 def imap_connect(account: ImapAccount, timeout_s: float = 30) -> imaplib.IMAP4:

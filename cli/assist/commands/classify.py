@@ -14,6 +14,10 @@ from ._stage_options import run_stage, stage_options
 POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
+ACCOUNT = click.option("--account", default=None, metavar="NAME",
+                       help="Only the account of [actions.imap.accounts.NAME] ('' for [actions.imap]'s; default: "
+                            "every account configured).")
+
 @click.group(invoke_without_command=True)
 @stage_options
 @click.pass_context
@@ -275,7 +279,8 @@ def undo() -> None:
               help="First keep the To and Cc of the mail in the IMAP account's Sent folder (headers only).")
 @click.option("--folder", default=None, metavar="NAME",
               help="The Sent folder's name, when it is not [actions.imap] sent (default \"Sent\").")
-def correspondents(from_sent: bool, folder: str | None) -> None:
+@ACCOUNT
+def correspondents(from_sent: bool, folder: str | None, account: str | None) -> None:
     """The people you wrote to: the spam model never files their mail in Junk by itself (it is held for
     you instead, since a From line can be forged), and does not ask about what only might be spam. Every
     mail `assist act` sends adds its To and Cc; --from-sent adds those of the mail you sent before.
@@ -285,14 +290,15 @@ def correspondents(from_sent: bool, folder: str | None) -> None:
       assist classify correspondents
       assist classify correspondents --from-sent
       assist classify correspondents --from-sent --folder "[Gmail]/Sent Mail"
+      assist classify correspondents --from-sent --account work
     """
     from ..correspondents import Correspondents, from_sent_folder
 
     config = load_config()
-    if folder is not None and not from_sent:
-        raise click.UsageError("--folder names the Sent folder to read: give --from-sent too")
+    if (folder is not None or account is not None) and not from_sent:
+        raise click.UsageError("--folder and --account name the Sent folder to read: give --from-sent too")
     if from_sent:
-        read, kept = from_sent_folder(config, folder)
+        read, kept = from_sent_folder(config, folder, account)
         click.echo(f"read the headers of {read} sent message(s); {kept} correspondent(s) kept")
         return
     kept = len(Correspondents(config.home).known())
@@ -303,7 +309,8 @@ def correspondents(from_sent: bool, folder: str | None) -> None:
 @classify.command()
 @click.option("--folder", default=None, metavar="NAME",
               help="The Junk folder, when it is not where the spam route's email.move files mail (\"Junk\").")
-def junk(folder: str | None) -> None:
+@ACCOUNT
+def junk(folder: str | None, account: str | None) -> None:
     """Learn from the mail you moved yourself, in your mail client, into Junk or into another folder a
     route files mail in (the shipped newsletter route's Lists): a mail classify placed on another route
     in the last week (`[queue] keep_done`) that is now in that folder of the IMAP account. A mail in Junk
@@ -319,9 +326,9 @@ def junk(folder: str | None) -> None:
     """
     from ..junk_folder import learn_from_junk
 
-    found = learn_from_junk(load_config(), folder)
+    found = learn_from_junk(load_config(), folder, account)
     if not found:
         click.echo("nothing to read: no folder a route files mail in (Junk, Lists) is on the server yet")
     for each in found:
-        click.echo(f"read {each.read} message(s) in {each.folder}; {each.learned} you moved there learned as "
-                   f"{'spam' if each.spam else each.route}")
+        click.echo(f"{each.account + ': ' if each.account else ''}read {each.read} message(s) in {each.folder}; "
+                   f"{each.learned} you moved there learned as {'spam' if each.spam else each.route}")

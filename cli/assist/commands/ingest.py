@@ -231,7 +231,10 @@ def caldav(url: str | None, user: str | None, cafile: str | None, since: str | N
 
 
 @ingest.command()
-@click.option("--host", default=None, help="The IMAP server (default: the account of [actions.imap]).")
+@click.option("--account", "account_name", metavar="NAME", default="",
+              help="Another of your accounts, configured as [actions.imap.accounts.NAME] (default: the account "
+                   "of [actions.imap]).")
+@click.option("--host", default=None, help="The IMAP server of an account not configured (with --user).")
 @click.option("--port", type=int, default=None, help="Default: 993 with --tls, else 143.")
 @click.option("--tls", "security", flag_value="tls", default=True, help="IMAP over TLS (default).")
 @click.option("--starttls", "security", flag_value="starttls", help="Plain IMAP upgraded with STARTTLS.")
@@ -246,16 +249,20 @@ def caldav(url: str | None, user: str | None, cafile: str | None, since: str | N
                    "minute a server without IDLE).")
 @BACKLOG
 @to_option
-def imap(host: str | None, port: int | None, security: str, cafile: str | None, user: str | None,
-         token_name: str | None, folder: str, once: bool, backlog: str | None, dest: str | None) -> None:
+def imap(account_name: str, host: str | None, port: int | None, security: str, cafile: str | None,
+         user: str | None, token_name: str | None, folder: str, once: bool, backlog: str | None,
+         dest: str | None) -> None:
     """New messages of an IMAP folder, each ingested once across runs (UIDVALIDITY/UID state). Without
-    --host, the account of [actions.imap] (as `assist init` writes it). The first run reads the last
-    day's mail, not years of it: the rest is left alone until you ask for it with --backlog.
+    --host, the account of [actions.imap] (as `assist init` writes it), or with --account NAME the one of
+    [actions.imap.accounts.NAME]: the mail actions then act on each mail in the account it was read from.
+    The first run reads the last day's mail, not years of it: the rest is left alone until you ask for it
+    with --backlog.
 
     \b
     Examples:
       assist ingest imap --once --to inbox                  # the configured account
       assist ingest imap --once --to inbox --backlog 7d     # also the last week's older mail
+      assist ingest imap --account work --once --to inbox   # [actions.imap.accounts.work]
       assist token set fastmail --kind password --username me@fastmail.com   # once
       assist ingest imap --host imap.fastmail.com --user me@fastmail.com --token fastmail --once --to inbox
     """
@@ -266,9 +273,11 @@ def imap(host: str | None, port: int | None, security: str, cafile: str | None, 
     from ..ingest.imap import idle, poll
     from ..mail import ImapAccount, configured_account, imap_port
 
+    if account_name and host is not None:
+        raise click.UsageError("--account names a configured account; --host one that is not: give one of them")
     config, sink = _sink(dest)
     if host is None:
-        account = configured_account(config, folder)
+        account = configured_account(config, folder, account_name)
     else:
         if not user:
             raise click.UsageError("--user is needed with --host")

@@ -2,7 +2,8 @@
 
 Messages are named by their Message-ID (the `data.message_id` of an email.received event), searched in
 the folder given (default: the folder the task's mail was read from, data.imap.folder, else INBOX). The
-account is `[actions.imap]`: host, port, security, username, token (or password_env), cafile, drafts
+account is the one the mail was read from (`[actions.imap]`, or another of the person's accounts,
+`[actions.imap.accounts.NAME]`): host, port, security, username, token (or password_env), cafile, drafts
 (folder), sent (folder).
 
 A Message-ID comes from a mail, so from anyone: it must have the strict form `<left@right>` (act/headers.py)
@@ -40,24 +41,24 @@ THIS_OR_MESSAGE_ID = {"anyOf": [MESSAGE_ID, {"const": ""}]}
 _OWN = "(the task's own, by the UID it was read from: it has no Message-ID)"
 
 
-def account(ctx: ActionContext) -> Any:
-    from ...mail import configured_account
+def account(ctx: ActionContext, sending: bool = False) -> Any:
+    """The account an action acts in: the one its task's mail was read from (data.imap.account: one of the
+    person's accounts, [actions.imap] or [actions.imap.accounts.NAME], mail.account_of), [actions.imap]'s
+    for a task with none; `sending`: [actions.imap]'s, whose Sent folder keeps what [actions.smtp] sent.
+    A mail read from an account not configured is not acted on in another: the copy there is not the one
+    routed."""
+    from ...errors import UsageError
+    from ...mail import MailError, account_of, configured_account
 
     if not ctx.section("imap").get("host"):
         raise ActionError("email: no IMAP account is configured ([actions.imap] host)")
-    return configured_account(ctx.config)
-
-
-def mine(ctx: ActionContext) -> None:
-    """Refuse an action on the task's own mail when it was read from another account than [actions.imap]'s
-    (data.imap.account; a home may read several): the copy this one has is not the one routed. Accounts are
-    told apart by the user who signs in (a host has other names: "localhost" for "127.0.0.1")."""
+    if sending:
+        return configured_account(ctx.config)
     noted = (ctx.task.get("data") or {}).get("imap")
-    read_from = noted.get("account") if isinstance(noted, dict) else None
-    here = account(ctx)
-    if isinstance(read_from, str) and here.user and read_from.rsplit("@", 1)[0].lower() != here.user.lower():
-        raise ActionError(f"email: this mail was read from {read_from[:200]}, and the mail actions act on "
-                          f"{here.address} ([actions.imap]): nothing done")
+    try:
+        return account_of(ctx.config, noted.get("account") if isinstance(noted, dict) else None)
+    except (MailError, UsageError) as exc:
+        raise ActionError(f"email: {exc}: nothing done") from None
 
 
 def _q(folder: str) -> str:
@@ -67,13 +68,14 @@ def _q(folder: str) -> str:
 
 
 @contextlib.contextmanager
-def session(ctx: ActionContext) -> Iterator[imaplib.IMAP4]:
-    """A logged-in IMAP connection for one action; a server out of reach is a temporary error."""
+def session(ctx: ActionContext, sending: bool = False) -> Iterator[imaplib.IMAP4]:
+    """A logged-in IMAP connection for one action, to account(ctx, sending); a server out of reach is a
+    temporary error."""
     from ...errors import Unavailable
     from ...mail import imap_connect
 
     try:
-        conn = imap_connect(account(ctx))
+        conn = imap_connect(account(ctx, sending))
     except Unavailable as exc:
         raise TemporaryError(str(exc)) from None
     try:
@@ -172,7 +174,7 @@ def keep_in_sent(msg: EmailMessage, ctx: ActionContext) -> str | None:
     if not imap.get("host"):
         return None
     try:
-        with session(ctx) as conn:
+        with session(ctx, sending=True) as conn:
             folder = sent_folder(conn, imap)
             for wait in SENT_LOOKS_S:
                 if folder is None:
@@ -195,7 +197,7 @@ def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
     folder name would have the mail sent twice)."""
     if not ctx.section("imap").get("host"):
         return None
-    with session(ctx) as conn:
+    with session(ctx, sending=True) as conn:
         folder = sent_folder(conn, ctx.section("imap"))
         if folder is None:
             named = ctx.section("imap").get("sent", "Sent")
@@ -206,12 +208,17 @@ def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
 
 def reply_in_sent(ctx: ActionContext, message_id: str) -> str | None:
     """The Message-ID of a reply to message_id in the Sent folder (its In-Reply-To names exactly that
-    id), whoever sent it: the person from their phone, or assist for another task. None when there is
-    none, or nothing to look in (no IMAP account, no Sent folder)."""
+    id), whoever sent it: the person from their phone (in the Sent folder of the account the mail came
+    to), or assist for another task (in [actions.imap]'s, beside [actions.smtp]). None when there is none,
+    or nothing to look in (no IMAP account, no Sent folder)."""
     if not ctx.section("imap").get("host"):
         return None
-    with session(ctx) as conn:
-        return reply_in(conn, sent_folder(conn, ctx.section("imap")), message_id)
+    for sending in (False, True) if account(ctx).label else (True,):
+        with session(ctx, sending) as conn:
+            replied = reply_in(conn, sent_folder(conn, account(ctx, sending).settings), message_id)
+        if replied:
+            return replied
+    return None
 
 
 def reply_in(conn: imaplib.IMAP4, folder: str | None, message_id: str) -> str | None:
@@ -244,7 +251,6 @@ def sent_folder(conn: imaplib.IMAP4, imap: dict[str, Any]) -> str | None:
 def move(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
-    mine(ctx)
     with session(ctx) as conn:
         source = args.get("from") or mail_folder(ctx.task)
         to = folder_on_server(conn, args["to"])  # "Junk" is Gmail's "[Gmail]/Spam" (mail.SPECIAL_USES)
@@ -341,7 +347,6 @@ def _filed(ctx: ActionContext) -> dict[str, Any]:
                                         "flag": {"enum": sorted(FLAGS)}, "unset": {"type": "boolean"}}},
           repeatable=True)
 def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    mine(ctx)
     with session(ctx) as conn:
         folder = args.get("folder") or mail_folder(ctx.task)
         uid = one(conn, folder, args["message_id"], data=ctx.task.get("data"))
@@ -362,9 +367,11 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
-    named = ctx.section("imap").get("drafts", "Drafts")
+    here = account(ctx)  # the account of the mail replied to
+    named = here.settings.get("drafts", "Drafts")
     msg = EmailMessage()
-    msg["From"] = ctx.section("smtp").get("from") or ctx.section("imap").get("username", "")
+    sender = here.settings.get("from") if here.label else ctx.section("smtp").get("from")
+    msg["From"] = sender or here.user
     msg["To"] = args["to"]
     msg["Subject"] = args["subject"]
     msg["Message-ID"] = f"<{ctx.key}@assist.local>"
@@ -373,7 +380,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
     msg.set_content(args["body"])
     with session(ctx) as conn:
-        replied = reply_in(conn, sent_folder(conn, ctx.section("imap")), args["in_reply_to"]) \
+        replied = reply_in(conn, sent_folder(conn, here.settings), args["in_reply_to"]) \
             if args.get("in_reply_to") else None
         if replied:
             return {"replied": replied, "not_drafted": REPLIED}
