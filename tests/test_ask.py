@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -514,3 +515,38 @@ def test_a_mail_search_finds_names_and_words_beyond_ascii(home, monkeypatch):
         assert found("mail from Дмитрий about factura") == []
     finally:
         imap.stop()
+
+
+def test_a_mail_search_looks_in_every_account(home, monkeypatch):
+    """"any mail from Ana" searched [actions.imap]'s inbox only: Ana's mail to the work account
+    ([actions.imap.accounts.work]) was not found. Every account is searched, the newest mails first by
+    when they arrived (not by the Date a sender writes), a work account's marked with its name."""
+    from assist.asking import search_mail
+    from assist.config_file import load
+    from assist.demo.servers import start_dovecot
+    from conftest import imap_section
+
+    main, work = start_dovecot(), start_dovecot(login="worker")
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", main.password)
+    monkeypatch.setenv("TEST_IMAP_PASSWORD_2", work.password)
+    try:
+        def ana(subject: str, date: str) -> bytes:
+            return (f"From: Ana <ana@example.org>\r\nSubject: {subject}\r\nDate: {date}\r\n"
+                    f"Message-ID: <{subject.replace(' ', '.')}@example.org>\r\n\r\nHola\r\n").encode()
+
+        main.deliver(ana("Dinner", "Tue, 1 Dec 2026 10:00:00 +0000"), 1)
+        time.sleep(1.1)  # IMAP's arrival time is to the second
+        work.deliver(ana("Budget", "Mon, 1 Jan 2024 10:00:00 +0000"), 1)  # a Date in the past: arrived last
+        work.deliver(b"From: Bob <bob@example.org>\r\nSubject: Other\r\n\r\nHi\r\n", 2)
+        (home / "assist.toml").write_text(
+            imap_section(main) + "[actions.imap.accounts.work]\n"
+            f'host = "127.0.0.1"\nport = {work.port}\nsecurity = "plain"\nusername = "{work.user}"\n'
+            'password_env = "TEST_IMAP_PASSWORD_2"\n')
+        found = search_mail(load(home), "any mail from ana")
+        assert len(found) == 2, found
+        assert found[0].startswith("[work] ") and found[0].endswith(": Budget"), found
+        assert not found[1].startswith("[") and found[1].endswith(": Dinner"), found
+        assert search_mail(load(home), "any mail from ana", limit=1) == found[:1]
+    finally:
+        main.stop()
+        work.stop()

@@ -391,9 +391,10 @@ class CannotSearch(Exception):
 
 
 def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
-    """The newest mails of the configured account that match the request, one line each; IMAP SEARCH,
-    read-only: "from X" is a FROM term, up to three other words TEXT terms, "unread" or "new" UNSEEN."""
-    from .mail import configured_account, imap_reading
+    """The newest mails (by arrival) of the person's accounts that match the request, one line each, a
+    line of [actions.imap.accounts.NAME]'s marked "[NAME]"; IMAP SEARCH in each INBOX, read-only: "from X"
+    is a FROM term, up to three other words TEXT terms, "unread" or "new" UNSEEN."""
+    from .mail import configured_accounts
 
     # terms are words (letters and digits of any script, @ . + - _): nothing else reaches the line
     sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE)
@@ -403,14 +404,29 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
              if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
     terms += [("TEXT", word) for word in words]
     unseen = re.search(r"\b(unread|new)\b", text, re.IGNORECASE) is not None
-    with imap_reading(configured_account(config), "the inbox") as conn:
+    found = [each for account in configured_accounts(config) for each in _search(account, terms, unseen, limit)]
+    found.sort(key=lambda each: each[0], reverse=True)  # newest first; a sort keeps each account's order
+    return [line for _, line in found[:limit]]
+
+
+def _search(account: Any, terms: list[tuple[str, str]], unseen: bool, limit: int) -> list[tuple[float, str]]:
+    """(when it arrived, its line) of the newest `limit` mails of one account's INBOX that match, newest
+    first."""
+    import imaplib
+    import time
+
+    from .mail import imap_reading
+
+    mark = f"[{account.label}] " if account.label else ""
+    out = []
+    with imap_reading(account, "the inbox") as conn:
         conn.select("INBOX", readonly=True)
-        uids = _found(conn, terms, unseen)[-limit:]
-        lines = []
-        for uid in reversed(uids):
-            _, parts = conn.uid("FETCH", uid.decode(), HEADERS_SHOWN)
-            lines.append(found_line(next((p[1] for p in parts if isinstance(p, tuple)), b"")))
-        return lines
+        for uid in reversed(_found(conn, terms, unseen)[-limit:]):
+            _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
+            part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
+            arrived = imaplib.Internaldate2tuple(part[0])
+            out.append((time.mktime(arrived) if arrived else 0.0, mark + found_line(part[1])))
+    return out
 
 
 def _found(conn: Any, terms: list[tuple[str, str]], unseen: bool) -> list[bytes]:
