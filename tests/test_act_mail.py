@@ -1259,11 +1259,13 @@ def test_a_mail_read_from_another_account_is_not_acted_on_in_the_configured_one(
     actions act on [actions.imap]'s. A newsletter both accounts got, read from the second and routed to
     Lists, had the first account's copy filed instead, and was said done. The account a mail was read from
     is noted with it; an action on it in another account (another user signing in) is refused, saying so,
-    and nothing is moved. The same account read under another name of its host is acted on."""
+    and nothing is moved. A reply to it is a new mail, drafted in the configured account as before. The
+    same account read under another name of its host is acted on."""
     first, second = start_dovecot(), start_dovecot(login="other")
     try:
         os.environ["TEST_IMAP_PASSWORD"] = first.password
-        (home / "assist.toml").write_text(imap_section(first) + LISTS_ROUTE)
+        (home / "assist.toml").write_text(imap_section(first) + LISTS_ROUTE
+                                          + '[routes.mail]\nactions = ["email.draft"]\n')
         newsletter = b"Message-ID: <n1@list.example>\r\nSubject: Weekly\r\nFrom: news@list.example\r\n\r\nhi\r\n"
         first.deliver(newsletter, 1)
         second.deliver(newsletter, 1)
@@ -1279,6 +1281,13 @@ def test_a_mail_read_from_another_account_is_not_acted_on_in_the_configured_one(
             conn = imap_session(server)
             assert conn.select("INBOX")[1] == [b"1"], "each account's copy where it was"
             conn.logout()
+        reply = {"type": "email.draft", "args": {"to": "news@list.example", "subject": "Re: Weekly",
+                                                 "body": "Thanks", "in_reply_to": "<n1@list.example>"}}
+        r = run(["act"], jsonl({**read, "intent": {"route": "mail"}, "result": {"parsed": {"actions": [reply]}}}))
+        assert r.code == 0, r.err
+        conn = imap_session(first)
+        assert conn.select('"Drafts"')[1] == [b"1"]
+        conn.logout()
         os.environ["ASSIST_IMAP_PASSWORD"] = first.password
         [own] = run(["ingest", "imap", "--host", "localhost", "--port", str(first.port), "--plain",
                      "--user", first.user, "--once"]).lines

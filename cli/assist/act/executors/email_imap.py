@@ -41,12 +41,12 @@ THIS_OR_MESSAGE_ID = {"anyOf": [MESSAGE_ID, {"const": ""}]}
 _OWN = "(the task's own, by the UID it was read from: it has no Message-ID)"
 
 
-def account(ctx: ActionContext, sending: bool = False) -> Any:
+def account(ctx: ActionContext, sending: bool = False, strict: bool = True) -> Any:
     """The account an action acts in: the one its task's mail was read from (data.imap.account: one of the
     person's accounts, [actions.imap] or [actions.imap.accounts.NAME], mail.account_of), [actions.imap]'s
     for a task with none; `sending`: [actions.imap]'s, whose Sent folder keeps what [actions.smtp] sent.
-    A mail read from an account not configured is not acted on in another: the copy there is not the one
-    routed."""
+    A mail read from an account not configured is not moved or flagged in another (`strict`): the copy
+    there is not the one routed. A new mail (a draft) goes to [actions.imap]'s then."""
     from ...errors import UsageError
     from ...mail import MailError, account_of, configured_account
 
@@ -57,7 +57,11 @@ def account(ctx: ActionContext, sending: bool = False) -> Any:
     noted = (ctx.task.get("data") or {}).get("imap")
     try:
         return account_of(ctx.config, noted.get("account") if isinstance(noted, dict) else None)
-    except (MailError, UsageError) as exc:
+    except MailError as exc:
+        if not strict:
+            return configured_account(ctx.config)
+        raise ActionError(f"email: {exc}: nothing done") from None
+    except UsageError as exc:
         raise ActionError(f"email: {exc}: nothing done") from None
 
 
@@ -68,14 +72,14 @@ def _q(folder: str) -> str:
 
 
 @contextlib.contextmanager
-def session(ctx: ActionContext, sending: bool = False) -> Iterator[imaplib.IMAP4]:
-    """A logged-in IMAP connection for one action, to account(ctx, sending); a server out of reach is a
-    temporary error."""
+def session(ctx: ActionContext, sending: bool = False, strict: bool = True) -> Iterator[imaplib.IMAP4]:
+    """A logged-in IMAP connection for one action, to account(ctx, sending, strict); a server out of reach
+    is a temporary error."""
     from ...errors import Unavailable
     from ...mail import imap_connect
 
     try:
-        conn = imap_connect(account(ctx, sending))
+        conn = imap_connect(account(ctx, sending, strict))
     except Unavailable as exc:
         raise TemporaryError(str(exc)) from None
     try:
@@ -213,9 +217,9 @@ def reply_in_sent(ctx: ActionContext, message_id: str) -> str | None:
     or nothing to look in (no IMAP account, no Sent folder)."""
     if not ctx.section("imap").get("host"):
         return None
-    for sending in (False, True) if account(ctx).label else (True,):
-        with session(ctx, sending) as conn:
-            replied = reply_in(conn, sent_folder(conn, account(ctx, sending).settings), message_id)
+    for sending in (False, True) if account(ctx, strict=False).label else (True,):
+        with session(ctx, sending, strict=False) as conn:
+            replied = reply_in(conn, sent_folder(conn, account(ctx, sending, strict=False).settings), message_id)
         if replied:
             return replied
     return None
@@ -367,7 +371,7 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     from ...mail import folder_on_server, folder_to_make
 
-    here = account(ctx)  # the account of the mail replied to
+    here = account(ctx, strict=False)  # the account of the mail replied to
     named = here.settings.get("drafts", "Drafts")
     msg = EmailMessage()
     sender = here.settings.get("from") if here.label else ctx.section("smtp").get("from")
@@ -379,7 +383,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         msg["In-Reply-To"] = args["in_reply_to"]
         msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
     msg.set_content(args["body"])
-    with session(ctx) as conn:
+    with session(ctx, strict=False) as conn:
         replied = reply_in(conn, sent_folder(conn, here.settings), args["in_reply_to"]) \
             if args.get("in_reply_to") else None
         if replied:
