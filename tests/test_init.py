@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 
 from assist.demo.servers import SentFolder, start_dovecot
 from assist.demo.showcase import mail_workdir
-from conftest import ASSIST, free_port, on_a_terminal, run
+from conftest import ASSIST, free_port, imap_section, on_a_terminal, run
 
 REPLY = ("Message-ID: <r{n}@example.org>\r\nIn-Reply-To: <q{n}@example.org>\r\nFrom: Ann <ann@example.org>\r\n"
          "To: me@example.org\r\nSubject: Re: the budget meeting {n}\r\nDate: Mon, 30 Nov 2026 10:0{n}:00 +0000\r\n"
@@ -452,6 +452,32 @@ def test_init_systemd_writes_units_that_verify_and_only_what_the_home_can_run(ho
         assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
 
 
+def test_another_account_configured_gets_its_fetch_line_and_its_listener(home, tmp_path, monkeypatch):
+    """A person who added an account ([actions.imap.accounts.work]) runs `assist init` again: the crontab
+    lines fetch it too, after the first account's; with --systemd the listener template is written and its
+    instance for that account is the one to enable (assist-imap@work)."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(imap_section(imap) + "[actions.imap.accounts.work]\n"
+                                          f'host = "127.0.0.1"\nport = {imap.port}\nsecurity = "plain"\n'
+                                          f'username = "{imap.user}"\npassword_env = "TEST_IMAP_PASSWORD"\n')
+        r = run(["init", "--no-model", "--preview", "0"], input="")
+        fetch = next(line for line in r.out.splitlines() if "*/5 * * * *" in line)
+        first, other = fetch.index("ingest imap --once --to inbox;"), fetch.index("ingest imap --account work --once")
+        assert first < other < fetch.index("work --from"), fetch
+        monkeypatch.setenv("HOME", str(tmp_path / "user"))
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+        (tmp_path / "bin").mkdir()
+        monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no systemctl here: what to run where it is is said
+        r = run(["init", "--no-model", "--preview", "0", "--systemd"], input="")
+        units = tmp_path / "user" / ".config" / "systemd" / "user"
+        assert (units / "assist-imap@.service").is_file(), r.out
+        assert "assist-imap assist-imap@work" in r.out.replace(".service", ""), r.out
+    finally:
+        imap.stop()
+
+
 def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp_path):
     """With a mail account: the IMAP listener, and daily timers for whom the person wrote to (mail sent
     from their own client) and what they moved into Junk; every unit passes `systemd-analyze verify`."""
@@ -459,8 +485,9 @@ def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp
 
     units = systemd_units(tmp_path / "my home", ASSIST, imap=True)
     assert sorted(units) == ["assist-correspondents.service", "assist-correspondents.timer",
-                             "assist-imap.service", "assist-junk.service", "assist-junk.timer",
-                             "assist-tidy.service", "assist-tidy.timer", "assist-work.service"]
+                             "assist-imap.service", "assist-imap@.service", "assist-junk.service",
+                             "assist-junk.timer", "assist-tidy.service", "assist-tidy.timer", "assist-work.service"]
+    assert "ingest imap --account %i --idle" in units["assist-imap@.service"]  # assist-imap@work: the account
     assert "queue tidy" in units["assist-tidy.service"] and "OnCalendar=hourly" in units["assist-tidy.timer"]
     assert "classify correspondents --from-sent" in units["assist-correspondents.service"]
     assert "classify junk" in units["assist-junk.service"] and "OnCalendar=daily" in units["assist-junk.timer"]
@@ -470,8 +497,9 @@ def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp
     assert "queue tidy" in cron_lines(tmp_path, ASSIST, imap=True)[1]
     assert "OnCalendar=daily" in units["assist-correspondents.timer"]
     for name, text in units.items():
-        (tmp_path / name).write_text(text)
+        (tmp_path / name.replace("@.", "@work.")).write_text(text)  # a template is verified as an instance
     if shutil.which("systemd-analyze"):
-        verified = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / n) for n in units)],
+        verified = subprocess.run(["systemd-analyze", "verify",
+                                   *(str(tmp_path / n.replace("@.", "@work.")) for n in units)],
                                   capture_output=True, text=True)
         assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,25 +271,29 @@ class _Quiet:
         return lambda *args, **kwargs: None
 
 
-def cron_lines(home: Path, assist: str, imap: bool = True) -> list[str]:
-    """Crontab lines: fetch, then work the queue (also when the fetch failed: the queue still drains); and
-    with a mail account, every hour, the held mail the person handled in their mail client (`queue
-    tidy`), and once a day, whom the person wrote to from elsewhere (their client's Sent folder) and what
-    they moved into Junk (or Lists) themselves."""
+def cron_lines(home: Path, assist: str, imap: bool = True, accounts: Sequence[str] = ()) -> list[str]:
+    """Crontab lines: fetch (each of the person's other `accounts` too, [actions.imap.accounts.NAME]), then
+    work the queue (also when a fetch failed: the queue still drains); and with a mail account, every hour,
+    the held mail the person handled in their mail client (`queue tidy`), and once a day, whom the person
+    wrote to from elsewhere (their client's Sent folder) and what they moved into Junk (or Lists)
+    themselves."""
     import shlex
 
     env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
     work = f"{env} {cmd} work --from inbox --once >/dev/null"
     if not imap:  # no fetch that would fail every five minutes
         return [f"*/5 * * * * {work}"]
-    return [f"*/5 * * * * {env} {cmd} ingest imap --once --to inbox; {work}",
+    fetch = "".join(f"{env} {cmd} ingest imap{f' --account {shlex.quote(name)}' if name else ''} --once --to inbox; "
+                    for name in ["", *accounts])
+    return [f"*/5 * * * * {fetch}{work}",
             f"41 * * * * {env} {cmd} queue tidy >/dev/null",
             f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null; "
             f"{env} {cmd} classify junk >/dev/null"]
 
 
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
-    """The user units that keep a worker running, and when there is a mail account an IMAP IDLE listener,
+    """The user units that keep a worker running, and when there is a mail account an IMAP IDLE listener
+    (and its template for the person's other accounts: assist-imap@NAME for [actions.imap.accounts.NAME]),
     an hourly timer for the held mail the person handled in their mail client (`queue tidy`), and daily
     timers that read whom the person wrote to from the Sent folder, and what they moved into Junk (or
     Lists) themselves."""
@@ -305,6 +310,10 @@ def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
     if not imap:
         del units["assist-imap.service"]
         return units
+    units["assist-imap@.service"] = (
+        "[Unit]\nDescription=assist: new mail of the account %i as it arrives (IMAP IDLE)\n"
+        "After=network-online.target\n\n" + common
+        + f"ExecStart=\"{assist}\" ingest imap --account %i --idle --to inbox\n\n[Install]\nWantedBy=default.target\n")
     units["assist-correspondents.service"] = (
         "[Unit]\nDescription=assist: whom you wrote to, from the Sent folder\nAfter=network-online.target\n\n"
         f'[Service]\nType=oneshot\nEnvironment="ASSIST_HOME={home}"\n'
@@ -330,8 +339,9 @@ def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
     return units
 
 
-def install_units(home: Path, assist: str, imap: bool = True) -> list[str]:
-    """Write the units into ~/.config/systemd/user and enable them; what was done, line by line."""
+def install_units(home: Path, assist: str, imap: bool = True, accounts: Sequence[str] = ()) -> list[str]:
+    """Write the units into ~/.config/systemd/user and enable them (an IMAP listener for each of the
+    person's other `accounts` too); what was done, line by line."""
     import shutil
     import subprocess
 
@@ -344,7 +354,12 @@ def install_units(home: Path, assist: str, imap: bool = True) -> list[str]:
     for name, text in units.items():
         (folder / name).write_text(text)
         said.append(f"wrote {folder / name}")
-    started = [n for n, text in units.items() if "Type=oneshot" not in text]  # their timers run the others
+    started = []  # not the oneshots (their timers run them), nor a template (its instances: each account's)
+    for name, text in units.items():
+        if "Type=oneshot" not in text and "@." not in name:
+            started.append(name)
+        if name == "assist-imap.service":
+            started += [f"assist-imap@{account}.service" for account in accounts]
     if shutil.which("systemctl") is None:
         return [*said, f"no systemctl here: enable them where systemd runs (systemctl --user enable --now "
                        f"{' '.join(n.removesuffix('.service') for n in started)})"]

@@ -152,12 +152,13 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
         _preview(config, preview_count)
     assist = str(Path(sys.executable).parent / "assist")
     imap = bool(config.action_section("imap").get("host"))
+    accounts = sorted(config.action_section("imap").get("accounts") or {})  # the person's others, by name
     if systemd:
-        for line in setup.install_units(home, assist, imap=imap):
+        for line in setup.install_units(home, assist, imap=imap, accounts=accounts):
             click.echo(f"  {line}")
     else:
         click.echo("  to run it every five minutes, add these lines to `crontab -e` (or use --systemd):")
-        for line in setup.cron_lines(home, assist, imap=imap):
+        for line in setup.cron_lines(home, assist, imap=imap, accounts=accounts):
             click.echo(f"    {line}")
     if imap:
         click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once (the last "
