@@ -1241,6 +1241,60 @@ def test_a_second_account_configured_has_its_mail_filed_and_answered_in_it(home)
             os.environ.pop(name, None)
 
 
+def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
+    """An approved email.reply to a mail of the work account ([actions.imap.accounts.work]) went out through
+    [actions.smtp], from the person's own address: their private address, to their colleagues. A mail of an
+    account is answered through that account's server, `[actions.smtp.accounts.NAME]`, from its address, its
+    copy looked for in that account's Sent; without such a section the reply is refused, saying what to
+    configure, and nothing is sent. The main account's mail is still answered through [actions.smtp]."""
+    first, second = start_dovecot(), start_dovecot(login="other")
+    mine, theirs = SentFolder(first), SentFolder(second)
+    smtp_main = Controller(mine, hostname="127.0.0.1", port=free_port())
+    smtp_work = Controller(theirs, hostname="127.0.0.1", port=free_port())
+    smtp_main.start()
+    smtp_work.start()
+    try:
+        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
+        config = (imap_section(first) + other_account(second) + '[routes.mail]\nactions = ["email.reply"]\n'
+                  f'[actions.smtp]\nhost = "127.0.0.1"\nport = {smtp_main.port}\nsecurity = "plain"\n'
+                  'from = "me@home.example"\n')
+        work_smtp = (f'[actions.smtp.accounts.work]\nhost = "127.0.0.1"\nport = {smtp_work.port}\n'
+                     'security = "plain"\nfrom = "me@corp.example"\n')
+        (home / "assist.toml").write_text(config)
+        second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 1)
+        first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
+        [work_mail] = run(["ingest", "imap", "--account", "work", "--once"]).lines
+        [own_mail] = run(["ingest", "imap", "--once"]).lines
+
+        def answered(task: dict, to: str) -> dict:
+            reply = {"type": "email.reply", "args": {"to": to, "subject": "Re", "body": "Yes.",
+                                                     "in_reply_to": task["data"]["message_id"]}}
+            return {**task, "intent": {"route": "mail"}, "result": {"parsed": {"actions": [reply]}}}
+
+        r = run(["act"], jsonl(answered(work_mail, "boss@corp.example")))
+        assert r.code == 1 and "[actions.smtp.accounts.work]" in r.err and "nothing sent" in r.err, r.err
+        assert not mine.received and not theirs.received
+
+        (home / "assist.toml").write_text(config + work_smtp)
+        r = run(["act"], jsonl(answered(work_mail, "boss@corp.example"), answered(own_mail, "ana@home.example")))
+        assert r.code == 0, r.err
+        assert sum(theirs.received.values()) == 1 and sum(mine.received.values()) == 1
+        assert counts(second, "Sent") == [1], "the provider's copy found there: no second one"
+        conn = imap_session(second)
+        conn.select('"Sent"')
+        _, data = conn.uid("FETCH", "1", "(BODY.PEEK[])")
+        assert message_from_bytes(data[0][1])["From"] == "me@corp.example"
+        conn.logout()
+        assert counts(first, "Sent") == [1], "the main account's own reply only: no copy of the work one"
+    finally:
+        smtp_main.stop()
+        smtp_work.stop()
+        first.stop()
+        second.stop()
+        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
+            os.environ.pop(name, None)
+
+
 def test_an_account_not_configured_is_named_with_those_that_are(home):
     """`--account` with a name the config has not: one line naming the ones it has, exit 2, nothing read;
     --account and --host together are refused; a config whose account lacks a host or has a name that

@@ -41,19 +41,17 @@ THIS_OR_MESSAGE_ID = {"anyOf": [MESSAGE_ID, {"const": ""}]}
 _OWN = "(the task's own, by the UID it was read from: it has no Message-ID)"
 
 
-def account(ctx: ActionContext, sending: bool = False, strict: bool = True) -> Any:
+def account(ctx: ActionContext, strict: bool = True) -> Any:
     """The account an action acts in: the one its task's mail was read from (data.imap.account: one of the
     person's accounts, [actions.imap] or [actions.imap.accounts.NAME], mail.account_of), [actions.imap]'s
-    for a task with none; `sending`: [actions.imap]'s, whose Sent folder keeps what [actions.smtp] sent.
-    A mail read from an account not configured is not moved or flagged in another (`strict`): the copy
-    there is not the one routed. A new mail (a draft) goes to [actions.imap]'s then."""
+    for a task with none. A mail read from an account not configured is not moved or flagged in another
+    (`strict`): the copy there is not the one routed. A new mail (a draft, a reply sent through
+    [actions.smtp] and its copy in Sent) is [actions.imap]'s then."""
     from ...errors import UsageError
     from ...mail import MailError, account_of, configured_account
 
     if not ctx.section("imap").get("host"):
         raise ActionError("email: no IMAP account is configured ([actions.imap] host)")
-    if sending:
-        return configured_account(ctx.config)
     noted = (ctx.task.get("data") or {}).get("imap")
     try:
         return account_of(ctx.config, noted.get("account") if isinstance(noted, dict) else None)
@@ -72,14 +70,14 @@ def _q(folder: str) -> str:
 
 
 @contextlib.contextmanager
-def session(ctx: ActionContext, sending: bool = False, strict: bool = True) -> Iterator[imaplib.IMAP4]:
-    """A logged-in IMAP connection for one action, to account(ctx, sending, strict); a server out of reach
-    is a temporary error."""
+def session(ctx: ActionContext, strict: bool = True) -> Iterator[imaplib.IMAP4]:
+    """A logged-in IMAP connection for one action, to account(ctx, strict); a server out of reach is a
+    temporary error."""
     from ...errors import Unavailable
     from ...mail import imap_connect
 
     try:
-        conn = imap_connect(account(ctx, sending, strict))
+        conn = imap_connect(account(ctx, strict))
     except Unavailable as exc:
         raise TemporaryError(str(exc)) from None
     try:
@@ -174,11 +172,11 @@ def keep_in_sent(msg: EmailMessage, ctx: ActionContext) -> str | None:
     so nothing here fails the action: a copy that cannot be kept is said (the returned warning)."""
     from ...mail import folder_to_make
 
-    imap = ctx.section("imap")
-    if not imap.get("host"):
+    if not ctx.section("imap").get("host"):
         return None
+    imap = account(ctx, strict=False).settings  # the account whose server sent it (email_smtp.smtp_section)
     try:
-        with session(ctx, sending=True) as conn:
+        with session(ctx, strict=False) as conn:
             folder = sent_folder(conn, imap)
             for wait in SENT_LOOKS_S:
                 if folder is None:
@@ -201,28 +199,25 @@ def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
     folder name would have the mail sent twice)."""
     if not ctx.section("imap").get("host"):
         return None
-    with session(ctx, sending=True) as conn:
-        folder = sent_folder(conn, ctx.section("imap"))
+    here = account(ctx, strict=False)
+    with session(ctx, strict=False) as conn:
+        folder = sent_folder(conn, here.settings)
         if folder is None:
-            named = ctx.section("imap").get("sent", "Sent")
+            named = here.settings.get("sent", "Sent")
             raise ActionError(f"email: unsure whether the interrupted send went out: no folder {named!r} "
-                              "([actions.imap] sent); check before retrying")
+                              f"({here.section} sent); check before retrying")
         return bool(find(conn, folder, message_id))
 
 
 def reply_in_sent(ctx: ActionContext, message_id: str) -> str | None:
     """The Message-ID of a reply to message_id in the Sent folder (its In-Reply-To names exactly that
-    id), whoever sent it: the person from their phone (in the Sent folder of the account the mail came
-    to), or assist for another task (in [actions.imap]'s, beside [actions.smtp]). None when there is none,
-    or nothing to look in (no IMAP account, no Sent folder)."""
+    id), whoever sent it: the person from their phone, or assist for another task (in the Sent folder of
+    the account the mail came to, which both answer from). None when there is none, or nothing to look in
+    (no IMAP account, no Sent folder)."""
     if not ctx.section("imap").get("host"):
         return None
-    for sending in (False, True) if account(ctx, strict=False).label else (True,):
-        with session(ctx, sending, strict=False) as conn:
-            replied = reply_in(conn, sent_folder(conn, account(ctx, sending, strict=False).settings), message_id)
-        if replied:
-            return replied
-    return None
+    with session(ctx, strict=False) as conn:
+        return reply_in(conn, sent_folder(conn, account(ctx, strict=False).settings), message_id)
 
 
 def reply_in(conn: imaplib.IMAP4, folder: str | None, message_id: str) -> str | None:
@@ -374,8 +369,8 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     here = account(ctx, strict=False)  # the account of the mail replied to
     named = here.settings.get("drafts", "Drafts")
     msg = EmailMessage()
-    sender = here.settings.get("from") if here.label else ctx.section("smtp").get("from")
-    msg["From"] = sender or here.user
+    smtp = (ctx.section("smtp").get("accounts") or {}).get(here.label, {}) if here.label else ctx.section("smtp")
+    msg["From"] = here.settings.get("from") or smtp.get("from") or here.user  # as email_smtp.smtp_section sends
     msg["To"] = args["to"]
     msg["Subject"] = args["subject"]
     msg["Message-ID"] = f"<{ctx.key}@assist.local>"

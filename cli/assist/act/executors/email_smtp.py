@@ -29,11 +29,30 @@ def _list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
+def smtp_section(ctx: ActionContext) -> dict[str, Any]:
+    """The SMTP server a task's mail goes out through: [actions.smtp], or for a mail read from another of
+    the person's accounts ([actions.imap.accounts.NAME]) that account's, [actions.smtp.accounts.NAME]: an
+    answer goes out from the address the mail came to, never the person's other one. Without such a
+    section, nothing is sent."""
+    from .email_imap import account
+
+    main = ctx.section("smtp")
+    label = account(ctx, strict=False).label if ctx.section("imap").get("host") else ""
+    if not label:
+        return main
+    section = (main.get("accounts") or {}).get(label)
+    if not section:
+        raise ActionError(f"email: this mail came to your account {label!r}, and mail about it goes out "
+                          f"from that account: configure [actions.smtp.accounts.{label}] (its server and from): "
+                          "nothing sent")
+    return section
+
+
 def send(msg: EmailMessage, ctx: ActionContext) -> dict[str, Any]:
     """Send it; the result names the Message-ID (and says so if its addresses could not be kept)."""
     from ...mail import MailError, smtp_send
 
-    section = ctx.section("smtp")
+    section = smtp_section(ctx)
     result = {"message_id": msg["Message-ID"]}
     try:  # once taken, a crash does not send it again (the provider may keep no copy in Sent to find)
         smtp_send(msg, section, password(section, ctx), taken=lambda: ctx.happened({**result, "warning": STOPPED}))
@@ -48,7 +67,7 @@ def send(msg: EmailMessage, ctx: ActionContext) -> dict[str, Any]:
 
 
 def _message(args: dict[str, Any], ctx: ActionContext) -> EmailMessage:
-    sender = ctx.section("smtp").get("from")
+    sender = smtp_section(ctx).get("from")
     if not sender:
         raise ActionError("email: no sender is configured ([actions.smtp] from)")
     msg = EmailMessage()
