@@ -192,6 +192,22 @@ def test_held_mail_of_a_second_account_is_looked_at_in_that_account(home, monkey
         assert any("Lunch?" in line and "closed" in line and "moved or deleted" in line for line in lines), lines
         assert "3 still wait" in lines[-1], lines
         assert sorted(held(home)) == ["Agenda", "Elsewhere", "Photos"]
+
+        # the third account configured now, and out of reach: the others' mail is looked at all the same
+        with (home / "assist.toml").open("a") as config:
+            config.write(f'[actions.imap.accounts.old]\nhost = "127.0.0.1"\nport = {stranger.port}\n'
+                         f'security = "plain"\nusername = "{stranger.user}"\npassword_env = "ASSIST_IMAP_PASSWORD"\n')
+        stranger.stop()
+        conn = imaplib.IMAP4("127.0.0.1", work.port)
+        conn.login(work.user, work.password)
+        conn.select("INBOX")
+        conn.uid("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)")
+        conn.expunge()
+        conn.logout()
+        said = run(["queue", "tidy"])
+        assert said.code == 69 and f"imap 127.0.0.1:{stranger.port}: cannot connect" in said.err, said.err
+        assert any("Agenda" in line and "closed" in line for line in said.out.splitlines()), said.out
+        assert sorted(held(home)) == ["Elsewhere", "Photos"]
     finally:
         for server in (main, work, stranger):
             server.stop()

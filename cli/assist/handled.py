@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import Config
+    from .errors import AssistError
     from .queue.base import Backend
 
 BY = "mail-client"  # who decided, in the approval records
@@ -60,9 +61,10 @@ def held_mail(backend: Backend, queues: list[str]) -> list[tuple[str, dict[str, 
     return found
 
 
-def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[list[Handled], int]:
-    """What the person did with each held mail, read-only: (what is to be done, how many still wait)."""
-    from .errors import UsageError
+def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[list[Handled], int, list[AssistError]]:
+    """What the person did with each held mail, read-only: (what is to be done, how many still wait, the
+    faults of the accounts that could not be looked at: their mail still waits, the others' is done)."""
+    from .errors import AssistError, UsageError
     from .mail import MailError, account_of
 
     if not config.action_section("imap").get("host"):
@@ -75,9 +77,13 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
             continue  # read from an account not configured: nothing here can tell
         by_account.setdefault(account.address, (account, []))[1].append((queue, doc))
     out: list[Handled] = []
+    faults: list[AssistError] = []
     for account, its_mail in by_account.values():
-        out += _handled_in(config, account, its_mail)
-    return out, len(held) - len(out)
+        try:
+            out += _handled_in(config, account, its_mail)
+        except AssistError as exc:  # out of reach, a sign-in refused: that account's mail waits
+            faults.append(exc)
+    return out, len(held) - len(out), faults
 
 
 def _handled_in(config: Config, account: Any, held: list[tuple[str, dict[str, Any]]]) -> list[Handled]:

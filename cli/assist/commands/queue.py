@@ -258,7 +258,9 @@ def reject(task_id: str, queue_name: str | None, reason: str) -> None:
 def tidy(queue_name: str | None, dry_run: bool) -> None:
     """Stop asking about held mail you handled in your mail client meanwhile.
 
-    Each held mail is looked at on the IMAP server ([actions.imap]): one you moved into the folder a
+    Each held mail is looked at in the account it was read from ([actions.imap], or another of yours,
+    [actions.imap.accounts.NAME]; an account out of reach is said, and the others' mail looked at): one
+    you moved into the folder a
     route files in ("Receipts", "Junk") is approved on that route, as if you had chosen it (one held
     with another route is closed, and learned as that folder's route); one you deleted, archived or
     answered (a reply in Sent) is closed, learning nothing; the others still wait. `assist init`'s
@@ -274,7 +276,7 @@ def tidy(queue_name: str | None, dry_run: bool) -> None:
 
     config = load_config()
     b = backend(config)
-    found, waiting = handled(config, held_mail(b, _queues(b, queue_name)))
+    found, waiting, faults = handled(config, held_mail(b, _queues(b, queue_name)))
     outcomes = [(item, None) for item in found] if dry_run else settle(config, b, found)
     would = "would be " if dry_run else ""
     for item, problem in outcomes:
@@ -284,6 +286,10 @@ def tidy(queue_name: str | None, dry_run: bool) -> None:
     settled = sum(1 for _, problem in outcomes if problem is None)
     click.echo(f"{settled} held task(s) handled in your mail client{' (dry run)' if dry_run else ''}; "
                f"{waiting + len(outcomes) - settled} still wait for you")
+    for fault in faults[1:]:
+        click.echo(f"assist: {fault}", err=True)
+    if faults:
+        raise faults[0]  # its exit code: 69 for a server out of reach
 
 
 @queue.command()
