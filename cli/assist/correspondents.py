@@ -76,18 +76,18 @@ def from_sent_folder(config: Config, folder: str | None = None, account: str | N
     `sent` (default "Sent"; when that is not there, the folder the server marks as Sent), read-only and
     headers only; not the accounts' own addresses nor [actions.smtp] from. Returns (messages read,
     correspondents kept in all)."""
-    from .errors import AssistError, UsageError
+    from .errors import AssistError, joined
     from .mail import accounts_to_read
 
     accounts = accounts_to_read(config, account, folder, "a Sent folder")
     own = ", ".join(filter(None, [config.action_section("smtp").get("from"), *(each.user for each in accounts),
                                   *(each.settings.get("from", "") for each in accounts)]))
-    read, sent_to, missing = 0, list[str](), []
+    read, sent_to, missing = 0, list[str](), list[AssistError]()
     for each in accounts:
         try:
             headers = _sent_headers(each, folder)
-        except UsageError as exc:  # no such folder: the other accounts' are kept all the same
-            missing.append(str(exc))
+        except AssistError as exc:  # no such folder, out of reach: the other accounts' are kept all the same
+            missing.append(exc)
             continue
         read, sent_to = read + len(headers), sent_to + [value for head in headers for value in head]
     people = Correspondents(config.home)
@@ -96,7 +96,7 @@ def from_sent_folder(config: Config, folder: str | None = None, account: str | N
         raise AssistError(problem)
     if missing:
         others = f" ({read} sent message(s) of the other accounts read)" if len(missing) < len(accounts) else ""
-        raise UsageError("; ".join(missing) + others)
+        raise joined(missing, others)
     return read, len(people.known())
 
 

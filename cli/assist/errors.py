@@ -19,6 +19,16 @@ class AssistError(Exception):
     exit_code = TASKS_FAILED
 
 
+def joined(faults: list[AssistError], more: str = "") -> AssistError:
+    """Several faults (of several accounts, each tried) as one error: their messages, then `more`, and the
+    first one's exit code."""
+    if len(faults) == 1 and not more:
+        return faults[0]
+    error = AssistError("; ".join(str(each) for each in faults) + more)
+    error.exit_code = faults[0].exit_code
+    return error
+
+
 class UsageError(AssistError):
     exit_code = USAGE
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import Config
+    from .errors import AssistError
 
 DEFAULT_FOLDER = "Junk"
 
@@ -112,17 +113,18 @@ class FolderMoves:
     account: str = ""  # the NAME of [actions.imap.accounts.NAME]; "" for [actions.imap]
 
 
-def learn_from_junk(config: Config, folder: str | None = None, account: str | None = None) -> list[FolderMoves]:
+def learn_from_junk(config: Config, folder: str | None = None,
+                    account: str | None = None) -> tuple[list[FolderMoves], list[AssistError]]:
     """Read the folders routes file mail in (route_folders; `folder`: the Junk folder's name), in each of
     the person's accounts (`account`: the one so named, "" [actions.imap]'s), and learn what the person
-    moved there. One FolderMoves a folder there is (a folder not made yet is skipped, unless it is the Junk
-    folder asked for by name)."""
+    moved there: (one FolderMoves a folder there is, the faults of the accounts that could not be read).
+    A folder not made yet is skipped, unless it is the Junk folder asked for by name."""
     from datetime import date, timedelta
 
     from .decide.engine import DecisionEngine
     from .decide.learning import Feedback
     from .decide.spam_policy import spam_route_name
-    from .errors import UsageError
+    from .errors import AssistError, UsageError
     from .mail import accounts_to_read, imap_reading
 
     accounts = accounts_to_read(config, account, folder, "a Junk folder")
@@ -141,21 +143,27 @@ def learn_from_junk(config: Config, folder: str | None = None, account: str | No
     engine = DecisionEngine(config)
     feedback = Feedback(config.home)
     out: list[FolderMoves] = []
+    faults: list[AssistError] = []
     for each in accounts:
-        with imap_reading(each, repr(sorted(folders))) as conn:
-            for name, route in on_server(conn, folders, folder).items():
-                found = _moved_there(conn, name, route, route == spam_route, done, since, config)
-                if found is None:
-                    if name == folder:
-                        raise UsageError(f"no folder {name!r} on {each.host}")
-                    continue  # not made yet: nothing was moved there
-                read, moved = found
-                out.append(FolderMoves(name, route, route == spam_route, read, feedback.add_once(*[
-                    moved_example(engine, {"type": "email.received", "data": data}, route, name,
-                                  route == spam_route) for data in moved]), each.label))
+        try:
+            with imap_reading(each, repr(sorted(folders))) as conn:
+                for name, route in on_server(conn, folders, folder).items():
+                    found = _moved_there(conn, name, route, route == spam_route, done, since, config)
+                    if found is None:
+                        if name == folder:
+                            raise UsageError(f"no folder {name!r} on {each.host}")
+                        continue  # not made yet: nothing was moved there
+                    read, moved = found
+                    out.append(FolderMoves(name, route, route == spam_route, read, feedback.add_once(*[
+                        moved_example(engine, {"type": "email.received", "data": data}, route, name,
+                                      route == spam_route) for data in moved]), each.label))
+        except UsageError:
+            raise  # the folder named on the command line is not there
+        except AssistError as exc:  # out of reach, a sign-in refused: the other accounts are read
+            faults.append(exc)
     if any(each.learned for each in out):
         engine.model()  # the new version, made now
-    return out
+    return out, faults
 
 
 def _moved_there(conn: Any, folder: str, route: str, spam: bool, done: Placed, since: Any,

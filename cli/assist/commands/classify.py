@@ -283,7 +283,8 @@ def undo() -> None:
 def correspondents(from_sent: bool, folder: str | None, account: str | None) -> None:
     """The people you wrote to: the spam model never files their mail in Junk by itself (it is held for
     you instead, since a From line can be forged), and does not ask about what only might be spam. Every
-    mail `assist act` sends adds its To and Cc; --from-sent adds those of the mail you sent before.
+    mail `assist act` sends adds its To and Cc; --from-sent adds those of the mail you sent before, from
+    each of your accounts.
 
     \b
     Examples:
@@ -313,7 +314,8 @@ def correspondents(from_sent: bool, folder: str | None, account: str | None) -> 
 def junk(folder: str | None, account: str | None) -> None:
     """Learn from the mail you moved yourself, in your mail client, into Junk or into another folder a
     route files mail in (the shipped newsletter route's Lists): a mail classify placed on another route
-    in the last week (`[queue] keep_done`) that is now in that folder of the IMAP account. A mail in Junk
+    in the last week (`[queue] keep_done`) that is now in that folder, in each of your accounts (an account
+out of reach is said, exit 69, and the others are read). A mail in Junk
     is learned as spam by the spam model, one in Lists as the newsletter route (`assist classify
     history`: "(spam)", "newsletter"), each once; what the routes filed there themselves, and what your
     provider filed before assist saw it, teach nothing. The folders are only read. A mail you take back
@@ -324,11 +326,14 @@ def junk(folder: str | None, account: str | None) -> None:
       assist classify junk
       assist classify junk --folder "[Gmail]/Spam"
     """
+    from ..errors import joined
     from ..junk_folder import learn_from_junk
 
-    found = learn_from_junk(load_config(), folder, account)
-    if not found:
+    found, faults = learn_from_junk(load_config(), folder, account)
+    if not found and not faults:
         click.echo("nothing to read: no folder a route files mail in (Junk, Lists) is on the server yet")
     for each in found:
         click.echo(f"{each.account + ': ' if each.account else ''}read {each.read} message(s) in {each.folder}; "
                    f"{each.learned} you moved there learned as {'spam' if each.spam else each.route}")
+    if faults:
+        raise joined(faults)  # exit 69 for a server out of reach

@@ -271,6 +271,7 @@ def tidy(queue_name: str | None, dry_run: bool) -> None:
       assist queue tidy --dry-run
       assist queue tidy
     """
+    from ..errors import joined
     from ..handled import handled, held_mail, settle
     from ..printable import printable
 
@@ -286,10 +287,8 @@ def tidy(queue_name: str | None, dry_run: bool) -> None:
     settled = sum(1 for _, problem in outcomes if problem is None)
     click.echo(f"{settled} held task(s) handled in your mail client{' (dry run)' if dry_run else ''}; "
                f"{waiting + len(outcomes) - settled} still wait for you")
-    for fault in faults[1:]:
-        click.echo(f"assist: {fault}", err=True)
     if faults:
-        raise faults[0]  # its exit code: 69 for a server out of reach
+        raise joined(faults)  # exit 69 for a server out of reach
 
 
 @queue.command()
