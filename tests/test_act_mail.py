@@ -1298,7 +1298,8 @@ def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
 def test_an_account_not_configured_is_named_with_those_that_are(home):
     """`--account` with a name the config has not: one line naming the ones it has, exit 2, nothing read;
     --account and --host together are refused; a config whose account lacks a host or has a name that
-    is not a plain word is refused by `assist config check`."""
+    is not a plain word, or names an SMTP server for an account there is none of, is refused by
+    `assist config check`."""
     imap = start_dovecot()
     try:
         (home / "assist.toml").write_text(imap_section(imap) + other_account(imap, "work"))
@@ -1310,6 +1311,11 @@ def test_an_account_not_configured_is_named_with_those_that_are(home):
                                           'username = "u"\n[actions.imap.accounts.home]\nusername = "u"\n')
         r = run(["config", "check"])
         assert r.code != 0 and "my work" in r.err and "actions.imap.accounts.home" in r.err, r.err
+        (home / "assist.toml").write_text(imap_section(imap) + other_account(imap, "work")
+                                          + '[actions.smtp.accounts.wrok]\nhost = "h"\nfrom = "me@corp.example"\n')
+        r = run(["config", "check"])
+        assert r.code != 0 and "actions.smtp.accounts.wrok: no [actions.imap.accounts.wrok]" in r.err \
+            and "(configured: work)" in r.err, r.err
     finally:
         imap.stop()
 

@@ -51,6 +51,7 @@ def problems(raw: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
         (("routes", "models", "classify", "memory", "allow_remote"), lambda: _ai_problems(raw, path.parent)),
         (("alerts", "actions"), lambda: _alert_problems(raw)),
         (("actions",), lambda: _pattern_problems(raw)),
+        (("actions",), lambda: _account_problems(raw)),
         (("queue",), lambda: _queue_problems(raw)),
     ]
     for sections, run in checks:
@@ -63,6 +64,16 @@ def problems(raw: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
 
         gaps = [f"{path}: {p}" for p in action_gaps(raw)]
     return sorted(errors), gaps
+
+
+def _account_problems(raw: dict[str, Any]) -> list[str]:
+    """An SMTP server named for an account there is none of: a typo would leave that account's answers
+    refused, with the section said to be missing."""
+    actions = raw.get("actions", {})
+    accounts = actions.get("imap", {}).get("accounts") or {}
+    return [f"actions.smtp.accounts.{name}: no [actions.imap.accounts.{name}] whose mail it would answer "
+            f"(configured: {', '.join(sorted(accounts)) or 'none'})"
+            for name in sorted(actions.get("smtp", {}).get("accounts") or {}) if name not in accounts]
 
 
 def _queue_problems(raw: dict[str, Any]) -> list[str]:
