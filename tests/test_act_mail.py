@@ -1295,6 +1295,29 @@ def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
             os.environ.pop(name, None)
 
 
+def test_the_account_a_mail_was_read_from_is_told_by_its_user_then_its_address(home):
+    """data.imap.account (user@host:port, as ingestion notes it) names one of the configured accounts: by
+    its user, whatever the host is called; by host and port too when two accounts have that user (the same
+    login on two servers). A mail with no note (or one that is not text: a task's own field) is
+    [actions.imap]'s; a note naming no account, or two, is refused, never taken for another."""
+    from assist.config_file import load
+    from assist.mail import MailError, account_of
+
+    (home / "assist.toml").write_text(
+        '[actions.imap]\nhost = "mail.home.example"\nusername = "Me@Home.example"\n'
+        '[actions.imap.accounts.work]\nhost = "imap.corp.example"\nusername = "me"\n'
+        '[actions.imap.accounts.lab]\nhost = "imap.lab.example"\nport = 1143\nusername = "me"\n')
+    config = load(home)
+    assert account_of(config, "me@home.example@127.0.0.1:993").label == ""  # the user, any case, any host name
+    assert account_of(config, "me@imap.corp.example:993").label == "work"
+    assert account_of(config, "ME@imap.lab.example:1143").label == "lab"
+    assert account_of(config, None).label == "" and account_of(config, 42).label == ""
+    for noted in ("me@localhost:993", "someone@imap.corp.example:993", ""):
+        with pytest.raises(MailError) as refused:
+            account_of(config, noted)
+        assert "me@imap.corp.example:993" in str(refused.value)  # the accounts there are, named
+
+
 def test_an_account_not_configured_is_named_with_those_that_are(home):
     """`--account` with a name the config has not: one line naming the ones it has, exit 2, nothing read;
     --account and --host together are refused; a config whose account lacks a host or has a name that

@@ -75,7 +75,9 @@ class ImapAccount:
     def reads(self, noted: str) -> bool:
         """Whether a mail noted as read from `noted` (data.imap.account, user@host:port) was read from this
         account: the same user (a host has other names: "localhost" for "127.0.0.1")."""
-        return bool(self.user) and noted.rsplit("@", 1)[0].casefold() == self.user.casefold()
+        if not self.user:  # no user to tell it by: the address it was read at
+            return noted.casefold() == self.address.casefold()
+        return noted.rsplit("@", 1)[0].casefold() == self.user.casefold()
 
 
 def imap_port(security: str) -> int:
