@@ -1301,7 +1301,7 @@ def test_the_account_a_mail_was_read_from_is_told_by_its_user_then_its_address(h
     login on two servers). A mail with no note (or one that is not text: a task's own field) is
     [actions.imap]'s; a note naming no account, or two, is refused, never taken for another."""
     from assist.config_file import load
-    from assist.mail import MailError, account_of
+    from assist.mail import MailError, account_of, configured_accounts
 
     (home / "assist.toml").write_text(
         '[actions.imap]\nhost = "mail.home.example"\nusername = "Me@Home.example"\n'
@@ -1316,6 +1316,10 @@ def test_the_account_a_mail_was_read_from_is_told_by_its_user_then_its_address(h
         with pytest.raises(MailError) as refused:
             account_of(config, noted)
         assert "me@imap.corp.example:993" in str(refused.value)  # the accounts there are, named
+    (home / "assist.toml").write_text(  # one user on two servers of one host: two ingestion states
+        '[actions.imap]\nhost = "h"\nusername = "me"\n[actions.imap.accounts.a]\nhost = "h"\nport = 1143\n'
+        'username = "me"\n[actions.imap.accounts.b]\nhost = "h"\nport = 1144\nusername = "me"\n')
+    assert len({account.name for account in configured_accounts(load(home))}) == 3
 
 
 def test_an_account_not_configured_is_named_with_those_that_are(home):

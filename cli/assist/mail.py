@@ -63,9 +63,12 @@ class ImapAccount:
 
     @property
     def name(self) -> str:
+        """The name of its ingestion state. A configured other account's has its port too: two of them with
+        one user on one host are two accounts, whose UIDs must not be mixed (the older name, kept for the
+        accounts read before, has none)."""
         from .ingest.events import safe_name
 
-        return safe_name(f"{self.user}@{self.host}-{self.folder}")
+        return safe_name(f"{self.user}@{self.host}{f':{self.port}' if self.label else ''}-{self.folder}")
 
     @property
     def section(self) -> str:
