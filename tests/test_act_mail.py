@@ -1312,10 +1312,11 @@ def test_the_account_a_mail_was_read_from_is_told_by_its_user_then_its_address(h
     assert account_of(config, "me@imap.corp.example:993").label == "work"
     assert account_of(config, "ME@imap.lab.example:1143").label == "lab"
     assert account_of(config, None).label == "" and account_of(config, 42).label == ""
-    for noted in ("me@localhost:993", "someone@imap.corp.example:993", ""):
+    for noted in ("me@localhost:993", "someone@imap.corp.example:993", "", "x\r\n\x1b[2J@evil:1"):
         with pytest.raises(MailError) as refused:
             account_of(config, noted)
         assert "me@imap.corp.example:993" in str(refused.value)  # the accounts there are, named
+        assert str(refused.value).isprintable()  # a task's own field reaches a terminal as text only
     (home / "assist.toml").write_text(  # one user on two servers of one host: two ingestion states
         '[actions.imap]\nhost = "h"\nusername = "me"\n[actions.imap.accounts.a]\nhost = "h"\nport = 1143\n'
         'username = "me"\n[actions.imap.accounts.b]\nhost = "h"\nport = 1144\nusername = "me"\n')

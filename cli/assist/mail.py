@@ -152,9 +152,11 @@ def account_of(config: Config, noted: object) -> ImapAccount:
     exact = [each for each in same if noted.casefold() == each.address.casefold()]
     if len(same) == 1 or len(exact) == 1:
         return same[0] if len(same) == 1 else exact[0]
+    from .printable import printable
+
     mine = ", ".join(each.address for each in accounts)
     why = "cannot be told apart among" if same else "is none of"
-    raise MailError(f"this mail was read from {noted[:200]}, which {why} the accounts configured ({mine}: "
+    raise MailError(f"this mail was read from {printable(noted[:200])}, which {why} the accounts configured ({mine}: "
                     "[actions.imap] and [actions.imap.accounts.NAME])")
 
 
