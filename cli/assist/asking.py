@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .config import Config
+    from .mail import ImapAccount
 
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
@@ -409,7 +410,7 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
     return [line for _, line in found[:limit]]
 
 
-def _search(account: Any, terms: list[tuple[str, str]], unseen: bool, limit: int) -> list[tuple[float, str]]:
+def _search(account: ImapAccount, terms: list[tuple[str, str]], unseen: bool, limit: int) -> list[tuple[float, str]]:
     """(when it arrived, its line) of the newest `limit` mails of one account's INBOX that match, newest
     first."""
     import imaplib

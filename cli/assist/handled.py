@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import Config
+    from .decide.engine import DecisionEngine
     from .errors import AssistError
+    from .mail import ImapAccount
     from .queue.base import Backend
 
 BY = "mail-client"  # who decided, in the approval records
@@ -64,12 +66,13 @@ def held_mail(backend: Backend, queues: list[str]) -> list[tuple[str, dict[str, 
 def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[list[Handled], int, list[AssistError]]:
     """What the person did with each held mail, read-only: (what is to be done, how many still wait, the
     faults of the accounts that could not be looked at: their mail still waits, the others' is done)."""
+    from .decide.engine import DecisionEngine
     from .errors import AssistError, UsageError
     from .mail import MailError, account_of
 
     if not config.action_section("imap").get("host"):
         raise UsageError("no IMAP account to look at the held mail in: configure [actions.imap] (`assist init`)")
-    by_account: dict[str, tuple[Any, list[tuple[str, dict[str, Any]]]]] = {}
+    by_account: dict[str, tuple[ImapAccount, list[tuple[str, dict[str, Any]]]]] = {}
     for queue, doc in held:
         try:
             account = account_of(config, doc["data"]["imap"].get("account"))
@@ -78,20 +81,21 @@ def handled(config: Config, held: list[tuple[str, dict[str, Any]]]) -> tuple[lis
         by_account.setdefault(account.address, (account, []))[1].append((queue, doc))
     out: list[Handled] = []
     faults: list[AssistError] = []
+    engine = DecisionEngine(config)
     for account, its_mail in by_account.values():
         try:
-            out += _handled_in(config, account, its_mail)
+            out += _handled_in(config, engine, account, its_mail)
         except AssistError as exc:  # out of reach, a sign-in refused: that account's mail waits
             faults.append(exc)
     return out, len(held) - len(out), faults
 
 
-def _handled_in(config: Config, account: Any, held: list[tuple[str, dict[str, Any]]]) -> list[Handled]:
+def _handled_in(config: Config, engine: DecisionEngine, account: ImapAccount,
+                held: list[tuple[str, dict[str, Any]]]) -> list[Handled]:
     """What the person did with each held mail read from `account`, looked at there."""
     import re
 
     from .act.executors.email_imap import find, gone_from, reply_in, sent_folder
-    from .decide.engine import DecisionEngine
     from .decide.spam_policy import spam_route_name
     from .junk_folder import moved_example, on_server, route_folders
     from .mail import imap_reading
@@ -99,12 +103,11 @@ def _handled_in(config: Config, account: Any, held: list[tuple[str, dict[str, An
     from .queue.admin import about
     from .task import takes
 
-    folders, spam_route = route_folders(config), spam_route_name(config)
-    engine = DecisionEngine(config)
+    spam_route = spam_route_name(config)
     out: list[Handled] = []
     with imap_reading(account, "the held mail's folders") as conn:
         sent = sent_folder(conn, account.settings)
-        folders = on_server(conn, folders)  # the route's "Junk" is Gmail's "[Gmail]/Spam"
+        folders = on_server(conn, route_folders(config))  # the route's "Junk" is Gmail's "[Gmail]/Spam"
         for queue, doc in held:
             data, task_type, subject = doc["data"], str(doc.get("type", "")), about(doc)
             named = data.get("message_id")

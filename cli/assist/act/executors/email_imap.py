@@ -63,6 +63,13 @@ def account(ctx: ActionContext, strict: bool = True) -> Any:
         raise ActionError(f"email: {exc}: nothing done") from None
 
 
+def smtp_of(ctx: ActionContext, here: Any) -> dict[str, Any]:
+    """The SMTP server that sends for an account: [actions.smtp] for [actions.imap]'s, else
+    [actions.smtp.accounts.NAME] ({} when there is none)."""
+    main = ctx.section("smtp")
+    return ((main.get("accounts") or {}).get(here.label) or {}) if here.label else main
+
+
 def _q(folder: str) -> str:
     from ...mail import imap_folder
 
@@ -70,14 +77,14 @@ def _q(folder: str) -> str:
 
 
 @contextlib.contextmanager
-def session(ctx: ActionContext, strict: bool = True) -> Iterator[imaplib.IMAP4]:
-    """A logged-in IMAP connection for one action, to account(ctx, strict); a server out of reach is a
-    temporary error."""
+def session(ctx: ActionContext, here: Any = None) -> Iterator[imaplib.IMAP4]:
+    """A logged-in IMAP connection for one action, to `here` (an account already found), else account(ctx);
+    a server out of reach is a temporary error."""
     from ...errors import Unavailable
     from ...mail import imap_connect
 
     try:
-        conn = imap_connect(account(ctx, strict))
+        conn = imap_connect(here or account(ctx))
     except Unavailable as exc:
         raise TemporaryError(str(exc)) from None
     try:
@@ -174,9 +181,10 @@ def keep_in_sent(msg: EmailMessage, ctx: ActionContext) -> str | None:
 
     if not ctx.section("imap").get("host"):
         return None
-    imap = account(ctx, strict=False).settings  # the account whose server sent it (email_smtp.smtp_section)
+    here = account(ctx, strict=False)  # the account whose server sent it (smtp_of)
+    imap = here.settings
     try:
-        with session(ctx, strict=False) as conn:
+        with session(ctx, here) as conn:
             folder = sent_folder(conn, imap)
             for wait in SENT_LOOKS_S:
                 if folder is None:
@@ -200,7 +208,7 @@ def was_sent(ctx: ActionContext, message_id: str) -> bool | None:
     if not ctx.section("imap").get("host"):
         return None
     here = account(ctx, strict=False)
-    with session(ctx, strict=False) as conn:
+    with session(ctx, here) as conn:
         folder = sent_folder(conn, here.settings)
         if folder is None:
             named = here.settings.get("sent", "Sent")
@@ -216,8 +224,9 @@ def reply_in_sent(ctx: ActionContext, message_id: str) -> str | None:
     (no IMAP account, no Sent folder)."""
     if not ctx.section("imap").get("host"):
         return None
-    with session(ctx, strict=False) as conn:
-        return reply_in(conn, sent_folder(conn, account(ctx, strict=False).settings), message_id)
+    here = account(ctx, strict=False)
+    with session(ctx, here) as conn:
+        return reply_in(conn, sent_folder(conn, here.settings), message_id)
 
 
 def reply_in(conn: imaplib.IMAP4, folder: str | None, message_id: str) -> str | None:
@@ -369,8 +378,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     here = account(ctx, strict=False)  # the account of the mail replied to
     named = here.settings.get("drafts", "Drafts")
     msg = EmailMessage()
-    smtp = (ctx.section("smtp").get("accounts") or {}).get(here.label, {}) if here.label else ctx.section("smtp")
-    msg["From"] = here.settings.get("from") or smtp.get("from") or here.user  # as email_smtp.smtp_section sends
+    msg["From"] = here.settings.get("from") or smtp_of(ctx, here).get("from") or here.user  # as a send from it
     msg["To"] = args["to"]
     msg["Subject"] = args["subject"]
     msg["Message-ID"] = f"<{ctx.key}@assist.local>"
@@ -378,7 +386,7 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         msg["In-Reply-To"] = args["in_reply_to"]
         msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
     msg.set_content(args["body"])
-    with session(ctx, strict=False) as conn:
+    with session(ctx, here) as conn:
         replied = reply_in(conn, sent_folder(conn, here.settings), args["in_reply_to"]) \
             if args.get("in_reply_to") else None
         if replied:

@@ -34,17 +34,16 @@ def smtp_section(ctx: ActionContext) -> dict[str, Any]:
     the person's accounts ([actions.imap.accounts.NAME]) that account's, [actions.smtp.accounts.NAME]: an
     answer goes out from the address the mail came to, never the person's other one. Without such a
     section, nothing is sent."""
-    from .email_imap import account
+    from .email_imap import account, smtp_of
 
-    main = ctx.section("smtp")
-    label = account(ctx, strict=False).label if ctx.section("imap").get("host") else ""
-    if not label:
-        return main
-    section = (main.get("accounts") or {}).get(label)
-    if not section:
-        raise ActionError(f"email: this mail came to your account {label!r}, and mail about it goes out "
-                          f"from that account: configure [actions.smtp.accounts.{label}] (its server and from): "
-                          "nothing sent")
+    if not ctx.section("imap").get("host"):
+        return ctx.section("smtp")
+    here = account(ctx, strict=False)
+    section = smtp_of(ctx, here)
+    if here.label and not section:
+        raise ActionError(f"email: this mail came to your account {here.label!r}, and mail about it goes out "
+                          f"from that account: configure [actions.smtp.accounts.{here.label}] (its server and "
+                          "from): nothing sent")
     return section
 
 
