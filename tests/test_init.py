@@ -503,3 +503,135 @@ def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp
                                    *(str(tmp_path / n.replace("@.", "@work.")) for n in units)],
                                   capture_output=True, text=True)
         assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
+
+
+def _work_servers():
+    """A second mail account of the person's: its own dovecot and SMTP server (filing into its Sent)."""
+    work = start_dovecot(login="worker", password="pw-work-3Rt9-not-in-any-text")
+    smtp = Controller(SentFolder(work), hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    return work, smtp
+
+
+def add_account(work, smtp_port: int | None, *extra: str, name: str = "work", password: str | None = None):
+    sending = ["--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_port), "--smtp-security", "plain"]
+    sending = sending if smtp_port else []
+    args = ["init", "--account", name, "--imap-host", "127.0.0.1", "--imap-port", str(work.port),
+            "--imap-security", "plain", "--user", work.user, "--password-stdin", *sending, "--no-model", *extra]
+    return run(args, input=(password or work.password) + "\n", timeout=300)
+
+
+def test_init_adds_another_account_that_works_with_no_editing(home, servers):
+    """A person's second mail account was a section of assist.toml to write by hand, its password a token
+    to set by hand, nothing checked until cron met the mistake. `assist init --account work` does for it
+    what init does for the first: signs in first, keeps its password in the token store, adds its
+    sections to assist.toml (the rest left as it is), reads whom the person wrote to from its Sent, shows
+    what would happen to its newest mail, and prints the crontab lines that fetch it. Run again, or the
+    first account's init run again, nothing changes."""
+    import tomllib
+
+    from assist.auth.store import TokenStore
+
+    imap, smtp_port = servers
+    (home / "assist.toml").unlink()
+    assert init(imap, smtp_port, "--no-model", "--preview", "0").code == 0
+    mine = (home / "assist.toml").read_text()
+    work, smtp = _work_servers()
+    try:
+        work.deliver(b"Message-ID: <q1@corp.example>\r\nFrom: Boss <boss@corp.example>\r\nTo: worker@corp.example"
+                     b"\r\nSubject: Budget review\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nCan we meet?\r\n", 1)
+        work.deliver_to(".Sent", b"From: worker@corp.example\r\nTo: Dana <dana@corp.example>\r\nSubject: q\r\n\r\n")
+        r = add_account(work, smtp.port, "--from", "me@corp.example", "--preview", "3")
+        assert r.code == 0, r.err
+        assert f"mail: signed in to 127.0.0.1:{work.port} as worker" in r.out
+        assert "assist.toml: added [actions.imap.accounts.work] and [actions.smtp.accounts.work]" in r.out, r.out
+        text = (home / "assist.toml").read_text()
+        assert text.startswith(mine) and work.password not in text  # the rest as it was; no password in it
+        settings = tomllib.loads(text)["actions"]
+        assert settings["imap"]["accounts"]["work"]["port"] == work.port
+        assert settings["imap"]["accounts"]["work"]["token"] == "mail-work"
+        assert settings["imap"]["accounts"]["work"]["from"] == "me@corp.example"  # its drafts' From
+        assert settings["smtp"]["accounts"]["work"]["from"] == "me@corp.example"
+        assert TokenStore(home).get("mail-work")["password"] == work.password
+        assert TokenStore(home).get("mail")["password"] == imap.password  # the first account's, untouched
+        assert "correspondents: 1 address(es) you wrote to" in r.out, r.out
+        assert "what would happen to the newest 1 message(s)" in r.out and "Budget review" in r.out, r.out
+        fetch = next(line for line in r.out.splitlines() if "*/5 * * * *" in line)
+        assert "ingest imap --once --to inbox;" in fetch and "ingest imap --account work --once" in fetch
+        assert "next: assist ingest imap --account work --once" in r.out
+
+        read = run(["ingest", "imap", "--account", "work", "--once"])
+        assert read.code == 0 and "Budget review" in read.out, read.err
+        assert f"worker@127.0.0.1:{work.port}" in read.out  # noted as read from that account
+
+        again = add_account(work, smtp.port, "--from", "me@corp.example", "--preview", "0")
+        assert again.code == 0 and "assist.toml: unchanged" in again.out, again.out + again.err
+        first = init(imap, smtp_port, "--no-model", "--preview", "0")
+        assert first.code == 0 and "assist.toml: unchanged" in first.out, first.out + first.err
+        assert (home / "assist.toml").read_text() == text and not (home / "assist.toml.new").exists()
+    finally:
+        smtp.stop()
+        work.stop()
+
+
+def test_an_account_init_cannot_add_is_said_and_nothing_is_written(home, servers):
+    """Refused before anything is written: a wrong password (nor is a token kept), a name that is not a
+    plain word (it becomes a TOML table name, a crontab argument and a systemd instance), a name already
+    given to other settings, the account init set up first under another name, and --account before there
+    is a first account."""
+    from assist.auth.store import TokenStore
+
+    imap, smtp_port = servers
+    work, smtp = _work_servers()
+    try:
+        (home / "assist.toml").unlink()
+        first = add_account(work, None, "--preview", "0")
+        assert first.code == 78 and "no first account yet" in first.err and "assist init --imap-host" in first.err
+        assert not (home / "assist.toml").exists()
+        assert init(imap, smtp_port, "--no-model", "--preview", "0").code == 0
+        before = (home / "assist.toml").read_bytes()
+
+        wrong = add_account(work, smtp.port, "--preview", "0", password="not-the-password")
+        assert wrong.code == 1 and "login as worker refused" in wrong.err and "nothing written" in wrong.err
+        assert (home / "assist.toml").read_bytes() == before
+        assert "mail-work" not in [entry["name"] for entry in TokenStore(home).names()]
+
+        for name in ("work]\n[routes.evil", "a.b", "my work", "", "x" * 41):
+            bad = add_account(work, smtp.port, "--preview", "0", name=name)
+            assert bad.code == 2 and "--account" in bad.err and "letters, digits" in bad.err, (name, bad.err)
+        same = run(["init", "--account", "again", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port),
+                    "--imap-security", "plain", "--user", imap.user, "--password-stdin", "--no-model"],
+                   input=imap.password + "\n")
+        assert same.code == 2 and "already in assist.toml as [actions.imap]" in same.err, same.err
+        assert (home / "assist.toml").read_bytes() == before
+
+        home_wide = add_account(work, None, "--preview", "0", "--spamd", "none", "--force")
+        assert home_wide.code == 2 and "--spamd, --force: of the whole home" in home_wide.err, home_wide.err
+        assert add_account(work, None, "--preview", "0").code == 0
+        added = (home / "assist.toml").read_bytes()
+        other = add_account(work, None, "--preview", "0", "--imap-port", str(imap.port))
+        assert other.code == 2 and "an account named 'work' is already in" in other.err, other.err
+        assert (home / "assist.toml").read_bytes() == added
+    finally:
+        smtp.stop()
+        work.stop()
+
+
+def test_init_again_keeps_the_other_accounts_as_they_were_written(home):
+    """The first account's init, run again (or with --force), writes its part of assist.toml anew: the
+    other accounts' sections go with it, whatever their values (a name to quote, a list, a newline that
+    must not end its line), and read back the same."""
+    import tomllib
+
+    from assist.init_home import MailAccount, Plan, accounts, add_account, other_accounts, template
+
+    first = Plan(mail=MailAccount("imap.example.org", "me@example.org"))
+    (home / "assist.toml").write_text(template() + "\n" + accounts(first))
+    text, what = add_account(home, "work", MailAccount("imap.corp.example", "me@corp.example", smtp_host="smtp.corp"))
+    assert what == "added [actions.imap.accounts.work] and [actions.smtp.accounts.work]" and text is not None
+    hand = ('[actions.imap.accounts."my box"]\nhost = "imap.box.example"\nusername = "a\\nb"\n'
+            'folders = ["INBOX", "Fil\\"es"]\nport = 993\nverify = false\n')
+    (home / "assist.toml").write_text(text + "\n" + hand)
+    again = template() + "\n" + accounts(first, other_accounts(home))
+    assert again.startswith(text)  # as --account wrote them: init run again changes nothing of them
+    assert tomllib.loads(again)["actions"] == tomllib.loads((home / "assist.toml").read_text())["actions"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from typing import Any
 MARKER = "# --- accounts and folders:"
 LOCAL_SPAMD = "127.0.0.1:783"  # where Debian's spamd listens (apt install spamassassin)
 TOKEN = "mail"  # the token-store entry init keeps the mail password in
+# the NAME of another account ([actions.imap.accounts.NAME]): a TOML bare key, a crontab argument and a
+# systemd instance name (assist-imap@NAME) as it is
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 
 @dataclass
@@ -49,6 +53,12 @@ class Plan:
     spamd: str | None = None  # HOST:PORT of a spamd asked about each mail
     desktop_alerts: bool = False  # tell the person on their desktop when a task waits for them or fails
     said: list[str] = field(default_factory=list)
+    account: str = ""  # `mail` is another account of the person's, added under this name
+
+
+def token_name(account: str = "") -> str:
+    """The token-store entry an account's password is kept in: "mail", "mail-NAME" for another account."""
+    return f"{TOKEN}-{account}" if account else TOKEN
 
 
 def template() -> str:
@@ -62,39 +72,130 @@ def template() -> str:
 
 
 def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string (a control character escaped: no value can end its line)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
 
 
-def accounts(plan: Plan) -> str:
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _quote(name)
+
+
+def _value(value: Any) -> str:
+    """A TOML value, as init writes it (a string quoted, a list or a table inline)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(each) for each in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
+    return str(value)  # a number, a date
+
+
+def _table(header: str, items: dict[str, Any]) -> list[str]:
+    return ["", f"[{header}]", *(f"{_key(key)} = {_value(value)}" for key, value in items.items())]
+
+
+def _mail_settings(mail: MailAccount, token: str, named: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An account's IMAP section, and its SMTP section ({} when it sends through none); `named`: the
+    account's own From for its drafts too, when given (another account's section has room for it)."""
+    secret = {"password_env": mail.password_env} if mail.password_env else {"token": mail.token or token}
+    port = {"port": mail.imap_port} if mail.imap_port else {}
+    cafile = {"cafile": mail.cafile} if mail.cafile else {}
+    sender = {"from": mail.sender} if named and mail.sender else {}
+    imap = {"host": mail.imap_host, **port, "security": mail.imap_security, "username": mail.user, **secret,
+            "drafts": "Drafts", "sent": "Sent", **sender, **cafile}
+    if not mail.smtp_host:
+        return imap, {}
+    port = {"port": mail.smtp_port} if mail.smtp_port else {}
+    return imap, {"host": mail.smtp_host, **port, "security": mail.smtp_security, "username": mail.user, **secret,
+                  "from": mail.sender or mail.user, **cafile}
+
+
+def accounts(plan: Plan, others: str = "") -> str:
     """The part of assist.toml init writes: the notes folder, the calendar file events are added to, the
-    mail account, a local spamd and desktop alerts."""
+    mail account, a local spamd and desktop alerts; then the person's `others` (other_accounts)."""
     lines = [f"{MARKER} `assist init` writes this part (everything below this line) ---",
              "", "[actions.notes]", f"vault = {_quote(plan.notes)}",
              "", "[actions.calendar]", 'file = "calendar.ics"']
-    mail = plan.mail
-    if mail is not None:
-        secret = (f"token = {_quote(mail.token or TOKEN)}" if not mail.password_env
-                  else f"password_env = {_quote(mail.password_env)}")
-        lines += ["", "[actions.imap]", f"host = {_quote(mail.imap_host)}"]
-        if mail.imap_port:
-            lines.append(f"port = {mail.imap_port}")
-        lines += [f"security = {_quote(mail.imap_security)}", f"username = {_quote(mail.user)}", secret,
-                  'drafts = "Drafts"', 'sent = "Sent"']
-        if mail.cafile:
-            lines.append(f"cafile = {_quote(mail.cafile)}")
-        if mail.smtp_host:
-            lines += ["", "[actions.smtp]", f"host = {_quote(mail.smtp_host)}"]
-            if mail.smtp_port:
-                lines.append(f"port = {mail.smtp_port}")
-            lines += [f"security = {_quote(mail.smtp_security)}", f"username = {_quote(mail.user)}", secret,
-                      f"from = {_quote(mail.sender or mail.user)}"]
-            if mail.cafile:
-                lines.append(f"cafile = {_quote(mail.cafile)}")
+    if plan.mail is not None:
+        imap, smtp = _mail_settings(plan.mail, TOKEN)
+        lines += _table("actions.imap", imap) + (_table("actions.smtp", smtp) if smtp else [])
     if plan.spamd:
         lines += ["", "[classify]", f"spamd = {_quote(plan.spamd)}"]
     if plan.desktop_alerts:
         lines += ["", "[alerts]", 'notify = ["desktop"]']
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + others
+
+
+def _account_tables(name: str, imap: dict[str, Any] | None, smtp: dict[str, Any] | None) -> str:
+    lines = _table(f"actions.imap.accounts.{_key(name)}", imap) if imap is not None else []
+    lines += _table(f"actions.smtp.accounts.{_key(name)}", smtp) if smtp else []
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    import tomllib
+
+    try:
+        return tomllib.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
+def other_accounts(home: Path) -> str:
+    """The person's other accounts in their assist.toml ([actions.imap.accounts.NAME], each followed by
+    its [actions.smtp.accounts.NAME]), as `init --account` writes them: init run again for the first
+    account keeps them, and changes nothing when they are as it wrote them."""
+    raw = _read_toml(home / "assist.toml") or {}
+    actions = raw.get("actions", {})
+    imap = (actions.get("imap") or {}).get("accounts") or {}
+    smtp = (actions.get("smtp") or {}).get("accounts") or {}
+    return ("".join(_account_tables(name, imap[name], smtp.get(name)) for name in imap)
+            + "".join(_account_tables(name, None, smtp[name]) for name in smtp if name not in imap))
+
+
+def add_account(home: Path, name: str, mail: MailAccount) -> tuple[str | None, str]:
+    """assist.toml with another account of the person's added ([actions.imap.accounts.NAME], and
+    [actions.smtp.accounts.NAME] when it sends), the rest of the file as it is; and what that is.
+    (None, "unchanged") when it is there as it would be written. ConfigError when there is no first account
+    to add it to; UsageError for a name given to other settings, or a mailbox configured already."""
+    from .errors import ConfigError, UsageError
+    from .mail import imap_port
+
+    path = home / "assist.toml"
+    first = "set up your first with assist init --imap-host HOST --user LOGIN, then add this one"
+    raw = _read_toml(path) if path.is_file() else {}
+    if raw is None:
+        raise ConfigError([f"{path} cannot be read as TOML: mend it first (assist config check)"])
+    actions = raw.get("actions", {})
+    main = actions.get("imap") or {}
+    if not main.get("host"):
+        raise ConfigError([f"no first account yet in {path}: {first}"])
+    imap, smtp = _mail_settings(mail, token_name(name), named=True)
+    others = main.get("accounts") or {}
+    had, had_smtp = others.get(name), ((actions.get("smtp") or {}).get("accounts") or {}).get(name)
+    if had is not None or had_smtp is not None:
+        if had == imap and (had_smtp or {}) == smtp:
+            return None, "unchanged"
+        raise UsageError(f"an account named {name!r} is already in {path}, with other settings: edit it there "
+                         "(docs/ingest.md), or give this one another name")
+    port = mail.imap_port or imap_port(mail.imap_security)
+    for label, section in [("[actions.imap]", main), *((f"[actions.imap.accounts.{n}]", s) for n, s in others.items())]:
+        where = (section.get("host"), section.get("port") or imap_port(section.get("security", "tls")))
+        if (*where, section.get("username")) == (mail.imap_host, port, mail.user):
+            raise UsageError(f"{mail.user} at {mail.imap_host}:{port} is already in assist.toml as {label}")
+    text = path.read_text().rstrip("\n") + "\n" + _account_tables(name, imap, smtp)
+    import tomllib
+
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # accounts written inline, say: the person's file is theirs to edit
+        raise UsageError(f"{path}: the account cannot be added to it as it is written ({exc}): add "
+                         f"[actions.imap.accounts.{name}] by hand (docs/ingest.md)") from None
+    return text, f"added [actions.imap.accounts.{name}]" + (f" and [actions.smtp.accounts.{name}]" if smtp else "")
 
 
 def find_desktop(asked: str | None) -> tuple[bool, str]:
@@ -199,18 +300,20 @@ def sign_in(home: Path, mail: MailAccount) -> list[str]:
     return said
 
 
-def keep_password(home: Path, mail: MailAccount) -> str | None:
-    """Put the mail password in the token store; what was done, or None."""
+def keep_password(home: Path, mail: MailAccount, account: str = "") -> str | None:
+    """Put the mail password in the token store (as token_name(account)); what was done, or None."""
     if not mail.password or mail.token or mail.password_env:
         return None
     from .auth.store import TokenStore
 
-    TokenStore(home).set(TOKEN, {"kind": "password", "username": mail.user, "password": mail.password})
-    return f"the mail password is in the token store as {TOKEN!r}"
+    name = token_name(account)
+    TokenStore(home).set(name, {"kind": "password", "username": mail.user, "password": mail.password})
+    return f"the mail password is in the token store as {name!r}"
 
 
-def newest(config: Any, count: int) -> tuple[list[dict[str, Any]], tuple[int, int]]:
-    """The newest `count` messages of the configured IMAP account as events (one over a day old as the
+def newest(config: Any, count: int, account: str = "") -> tuple[list[dict[str, Any]], tuple[int, int]]:
+    """The newest `count` messages of the configured IMAP account (`account`: the one so named) as events
+    (one over a day old as the
     backlog it is to the first run), and how many messages the first run reads and leaves alone
     (ingest/imap.py), read-only: nothing is marked seen, and ingestion's own state is not touched."""
     import imaplib
@@ -222,7 +325,7 @@ def newest(config: Any, count: int) -> tuple[list[dict[str, Any]], tuple[int, in
     from .mail import configured_account, imap_reading
     from .task import normalize
 
-    with imap_reading(configured_account(config), "the inbox") as conn:
+    with imap_reading(configured_account(config, name=account), "the inbox") as conn:
         conn.select("INBOX", readonly=True)
         share = first_run_share(conn)
         _, data = conn.uid("SEARCH", "ALL")

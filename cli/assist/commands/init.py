@@ -15,7 +15,18 @@ if TYPE_CHECKING:
     from ..init_home import MailAccount, Plan
 
 
+def _account_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from ..init_home import ACCOUNT_NAME
+
+    if value is not None and not ACCOUNT_NAME.fullmatch(value):
+        raise click.BadParameter("a name of 1-40 letters, digits, - and _ (e.g. work)")
+    return value
+
+
 @click.command()
+@click.option("--account", metavar="NAME", callback=_account_name,
+              help="Add another mail account of yours under this name (the mail flags are its): signed in to "
+                   "first, its sections added to assist.toml, the rest left as it is.")
 @click.option("--imap-host", metavar="HOST", help="Your mail server (IMAP), e.g. imap.fastmail.com.")
 @click.option("--imap-port", type=int, default=None, help="Default: 993 with TLS, 143 otherwise.")
 @click.option("--imap-security", type=click.Choice(["tls", "starttls", "plain"]), default="tls", show_default=True,
@@ -45,10 +56,10 @@ if TYPE_CHECKING:
 @click.option("--systemd", is_flag=True,
               help="Install and start systemd user units instead of printing crontab lines.")
 @click.option("--force", is_flag=True, help="Replace an existing assist.toml (the old one is kept as a backup).")
-def init(imap_host: str | None, imap_port: int | None, imap_security: str, user: str | None, password_stdin: bool,
-         password_env: str | None, token: str | None, smtp_host: str | None, smtp_port: int | None,
-         smtp_security: str, sender: str | None, cafile: str | None, notes: str, spamd: str | None,
-         alerts: str | None, no_model: bool, preview_count: int, systemd: bool, force: bool) -> None:
+def init(account: str | None, imap_host: str | None, imap_port: int | None, imap_security: str, user: str | None,
+         password_stdin: bool, password_env: str | None, token: str | None, smtp_host: str | None,
+         smtp_port: int | None, smtp_security: str, sender: str | None, cafile: str | None, notes: str,
+         spamd: str | None, alerts: str | None, no_model: bool, preview_count: int, systemd: bool, force: bool) -> None:
     """Make a working home in one step: first a sign-in to the mail account (IMAP, and SMTP when given;
     nothing read or sent): a wrong password, port or certificate is said, and nothing is written. Then
     an assist.toml whose routes all work, the mail password in the encrypted token store, a local spamd
@@ -63,12 +74,19 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
     yours that differs is kept, and the one init would write goes beside it (assist.toml.new) unless
     --force.
 
+    Another account of yours (work, say) is added with --account NAME and its own mail flags: the same
+    sign-in first, its password kept as mail-NAME, [actions.imap.accounts.NAME] (and
+    [actions.smtp.accounts.NAME] with --smtp-host) added to your assist.toml, whom you wrote to from it, a
+    look at its newest mail, and the crontab lines (or units) that fetch every account. Its mail is acted on
+    in that account (docs/ingest.md, "More than one account").
+
     \b
     Examples:
       assist init                                          # asks
       assist init --imap-host imap.fastmail.com --user me@fastmail.com --smtp-host smtp.fastmail.com
       echo "$PASSWORD" | assist init --imap-host 127.0.0.1 --imap-security plain --user me --password-stdin
       assist init --spamd 127.0.0.1:783                    # SpamAssassin's spamd as one more spam signal
+      assist init --account work --imap-host outlook.office365.com --user me@corp.example --token work
     """
     from .. import init_home as setup
     from ..home import find_home
@@ -78,6 +96,13 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
     asking = sys.stdin.isatty() and not password_stdin
     if imap_host is None and asking:
         imap_host = click.prompt("Mail server (IMAP) host, empty for none", default="", show_default=False) or None
+    if account is not None and not imap_host:
+        raise click.UsageError("--account NAME adds a mail account: give its --imap-host and --user too")
+    home_wide = [flag for flag, given in (("--notes", notes != "notes"), ("--spamd", spamd), ("--alerts", alerts),
+                                          ("--force", force)) if given]
+    if account is not None and home_wide:
+        raise click.UsageError(f"{', '.join(home_wide)}: of the whole home, not of an account: run assist init "
+                               "without --account for that")
     mail, ask_again = None, None
     if imap_host:
         if user is None:
@@ -98,6 +123,9 @@ def init(imap_host: str | None, imap_port: int | None, imap_security: str, user:
                                      show_default=False) or None
         mail = setup.MailAccount(imap_host, user, imap_port, imap_security, smtp_host, smtp_port, smtp_security,
                                  sender, password, token, password_env, cafile)
+    if account is not None:  # the rest of the home is as the person has it
+        plan = setup.Plan(mail=mail, pull_model=not no_model, account=account)
+        sys.exit(_run(home, plan, preview_count, systemd, ask_again))
     try:
         found, said = setup.find_spamd(spamd)
     except ValueError as exc:
@@ -113,8 +141,10 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
     from .. import init_home as setup
     from ..config_file import load, problems, read
     from ..errors import CONFIG
+    from ..fileutil import write_atomic
 
     click.echo(f"assist init: home {home}")
+    added = setup.add_account(home, plan.account, plan.mail) if plan.account and plan.mail else None
     if plan.mail is not None:
         refused = _sign_in(home, plan.mail, ask_again)
         if refused is not None:
@@ -123,10 +153,16 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
     if made:
         click.echo(f"  {made}")
     if plan.mail is not None:
-        kept = setup.keep_password(home, plan.mail)
+        kept = setup.keep_password(home, plan.mail, plan.account)
         if kept:
             click.echo(f"  {kept}")
-    _, what = setup.write_config(home, setup.template() + "\n" + setup.accounts(plan), plan.force)
+    if added is not None:
+        text, what = added
+        if text is not None:
+            write_atomic(home / "assist.toml", text.encode(), mode=0o600)
+    else:
+        text = setup.template() + "\n" + setup.accounts(plan, setup.other_accounts(home))
+        _, what = setup.write_config(home, text, plan.force)
     click.echo(f"  assist.toml: {what}")
     for line in plan.said:
         click.echo(f"  {line}")
@@ -147,9 +183,9 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
             click.echo(f"  model: fetching {DEFAULT.name} ({DEFAULT.size / 1e6:,.0f} MB, {DEFAULT.license}) ...")
             pull(home / "models", DEFAULT, log=lambda m: click.echo(f"    {m}"), progress=sys.stderr.isatty())
     if plan.mail is not None:
-        _correspondents(config)
+        _correspondents(config, plan.account)
     if plan.mail is not None and preview_count:
-        _preview(config, preview_count)
+        _preview(config, preview_count, plan.account)
     assist = str(Path(sys.executable).parent / "assist")
     imap = bool(config.action_section("imap").get("host"))
     accounts = sorted(config.action_section("imap").get("accounts") or {})  # the person's others, by name
@@ -157,10 +193,15 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
         for line in setup.install_units(home, assist, imap=imap, accounts=accounts):
             click.echo(f"  {line}")
     else:
-        click.echo("  to run it every five minutes, add these lines to `crontab -e` (or use --systemd):")
+        click.echo("  to run it every five minutes, add these lines to `crontab -e`, in place of assist's lines "
+                   "there (or use --systemd):")
         for line in setup.cron_lines(home, assist, imap=imap, accounts=accounts):
             click.echo(f"    {line}")
-    if imap:
+    if plan.account:
+        click.echo(f"  next: assist ingest imap --account {plan.account} --once --to inbox && assist work --from "
+                   "inbox --once (that account's last day of mail); then assist queue ls --state hold (or assist "
+                   "top) for what waits for you")
+    elif imap:
         click.echo("  next: assist ingest imap --once --to inbox && assist work --from inbox --once (the last "
                    "day's mail; older mail with --backlog 7d); then assist queue ls --state hold (or assist top) "
                    "for what waits for you")
@@ -199,14 +240,14 @@ def _sign_in(home: Path, mail: MailAccount, ask_again: Callable[[], str] | None)
             return exc.exit_code
 
 
-def _correspondents(config: Config) -> None:
-    """Whom the person wrote to, from the Sent folder (headers only): their mail is never filed in Junk
-    unasked. A problem is one line; init goes on."""
+def _correspondents(config: Config, account: str = "") -> None:
+    """Whom the person wrote to, from the Sent folder (headers only; `account`: of that account only): their
+    mail is never filed in Junk unasked. A problem is one line; init goes on."""
     from ..correspondents import from_sent_folder
     from ..errors import AssistError
 
     try:
-        read, kept = from_sent_folder(config)
+        read, kept = from_sent_folder(config, account=account or None)
     except AssistError as exc:
         click.echo(f"  correspondents: {str(exc).splitlines()[0]} (later: assist classify correspondents --from-sent)")
         return
@@ -214,13 +255,13 @@ def _correspondents(config: Config) -> None:
                "their mail is never filed in Junk unasked")
 
 
-def _preview(config: Config, count: int) -> None:
+def _preview(config: Config, count: int, account: str = "") -> None:
     from .. import init_home as setup
     from ..errors import AssistError
     from ..printable import printable
 
     try:
-        events, (recent, older) = setup.newest(config, count)
+        events, (recent, older) = setup.newest(config, count, account)
         rows = setup.preview(config, events)
     except AssistError as exc:
         click.echo(f"  preview: {printable(str(exc).splitlines()[0])}")
