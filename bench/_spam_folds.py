@@ -35,7 +35,7 @@ def judge(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any],
     """Each (mail's data, is spam, fold, place in the bench's order) through SpamPolicy with its fold's
     model moved by the corrections so far: how many spam were filed in Junk, ham filed there, held, and
     the same from the bench's 101st message on."""
-    from assist.correspondents import Correspondents
+    from assist.correspondents import Correspondents, sender_key
     from assist.decide.learning import CORRECTION_STRENGTH
     from assist.decide.spam import adjust
     from assist.decide.spam_policy import DEFAULT_HOLD, DEFAULT_ROUTE, DEFAULT_THRESHOLD, SpamPolicy
@@ -44,6 +44,7 @@ def judge(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any],
     people, junked = Correspondents(home), Junked(home)
     corrected: list[dict[str, Any]] = []
     labels: list[bool] = []
+    said: dict[str, bool] = {}  # sender -> spam, the person's latest word (learning.SendersNotSpam)
     models: dict[int, tuple[int, Any]] = {}  # fold -> (corrections it has learned, its model)
     counts = dict.fromkeys(("spam", "caught", "ham_in_junk", "held", "spam_after", "caught_after", "held_after",
                             "n_after"), 0)
@@ -51,7 +52,9 @@ def judge(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any],
         if models.get(fold, (-1, None))[0] != len(corrected):
             models[fold] = (len(corrected),
                             adjust(bases[fold], corrected, labels, CORRECTION_STRENGTH) if corrected else bases[fold])
-        policy = SpamPolicy(DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, models[fold][1], spamd, people, junked)
+        not_spam = frozenset(sender for sender, is_spam in said.items() if not is_spam)
+        policy = SpamPolicy(DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, models[fold][1], spamd, people, junked,
+                            not_spam)
         _, intent = policy.judge(data)
         route = intent["route"] if intent else "rules"
         after = n >= 100
@@ -66,6 +69,9 @@ def judge(stream: list[tuple[dict[str, Any], bool, int, int]], bases: list[Any],
         if route == "fallback":  # the person gives it its true label, and the model learns it
             corrected.append(data)
             labels.append(spam)
+            sender = sender_key(data)
+            if sender:
+                said[sender] = spam
     return counts
 
 

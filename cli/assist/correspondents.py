@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterable
 from email.utils import getaddresses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import Config
@@ -34,6 +34,18 @@ def addresses(*values: str) -> list[str]:
     """The addresses (lowercased addr-specs) in header values such as "Ana <ana@example.org>, bo@x.org"."""
     found = [address.strip().lower() for _, address in getaddresses([str(v) for v in values if v])]
     return [a for a in dict.fromkeys(found) if "@" in a and " " not in a]
+
+
+def sender_key(data: dict[str, Any]) -> str | None:
+    """A digest of the one address a mail's From line gives; None when it gives none or several, or when
+    the person's provider said it could not confirm it (lookalikes.not_confirmed): what a person does with
+    one of a sender's mails is a word about the sender, not about whoever wrote their address."""
+    from .lookalikes import not_confirmed
+
+    found = addresses(str(data.get("from") or ""))
+    if len(found) != 1 or not_confirmed(data) is not None:
+        return None
+    return hashlib.sha256(b"assist-sender:" + found[0].encode()).hexdigest()
 
 
 def digest(address: str) -> str:
@@ -70,6 +82,16 @@ class Correspondents:
         return len(found) == 1 and digest(found[0]) in self.known()
 
 
+def own_addresses(config: Config) -> list[str]:
+    """The person's own addresses: each account's login and From ([actions.imap], its accounts, and
+    [actions.smtp] and its accounts). Spam "from yourself" is common: none of them is a correspondent,
+    nor a sender the person vouched for (decide/spam_policy.py)."""
+    imap, smtp = config.action_section("imap"), config.action_section("smtp")
+    sections = [imap, *(imap.get("accounts") or {}).values(), smtp, *(smtp.get("accounts") or {}).values()]
+    values = [str(s.get(key) or "") for s in sections if isinstance(s, dict) for key in ("username", "from")]
+    return addresses(*values)
+
+
 def from_sent_folder(config: Config, folder: str | None = None, account: str | None = None) -> tuple[int, int]:
     """Keep the To and Cc of every message in the Sent folder of each of the person's accounts
     ([actions.imap], [actions.imap.accounts.NAME]; `account`: the one so named, "" [actions.imap]'s), its
@@ -80,8 +102,7 @@ def from_sent_folder(config: Config, folder: str | None = None, account: str | N
     from .mail import accounts_to_read
 
     accounts = accounts_to_read(config, account, folder, "a Sent folder")
-    own = ", ".join(filter(None, [config.action_section("smtp").get("from"), *(each.user for each in accounts),
-                                  *(each.settings.get("from", "") for each in accounts)]))
+    own = ", ".join(own_addresses(config))
     read, sent_to, missing = 0, list[str](), list[AssistError]()
     for each in accounts:
         try:

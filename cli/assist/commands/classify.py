@@ -255,7 +255,9 @@ def history(as_json: bool) -> None:
         click.echo(f"{'*' if row['current'] else ' '} v{row['version']:<4} {rfc3339(row['at'])}  "
                    f"{len(row.get('examples', []))} example(s): {routes}; spam model from "
                    f"{row.get('spam_examples', 0)}; {row.get('rejected', 0)} rejected"
-                   + (f"; {row['lists_refused']} list(s) kept out of a route" if row.get("lists_refused") else ""))
+                   + (f"; {row['lists_refused']} list(s) kept out of a route" if row.get("lists_refused") else "")
+                   + (f"; {row['senders_not_spam']} sender(s) you said are not spam"
+                      if row.get("senders_not_spam") else ""))
 
 
 @classify.command()

@@ -52,6 +52,7 @@ class DecisionEngine:
         self._requests_stamp: str | None = None  # the feedback the request model was made with
         self._rejections: Rejections | None = None
         self._lists: dict[str, list[str]] = {}  # learning.ListRefusals: routes a person refused for a list
+        self._senders = frozenset[str]()  # learning.SendersNotSpam: senders a person said are not spam
         self._people: Any = None  # correspondents.Correspondents, read when a home has no spam decision
         self._filed: Any = None  # filed.Filed: the mail a route other than spam moved away
         self._lock = threading.RLock()  # `assist work -j N` shares one engine between its workers
@@ -154,18 +155,19 @@ class DecisionEngine:
             spam_model = self._load_learned(self._learned(stamp))
         if self._model is None:
             self._model = self._load_model()
-        self._spam = SpamPolicy.from_config(self.config, spam_model)
+        self._spam = SpamPolicy.from_config(self.config, spam_model, self._senders)
         self._stamp = stamp
 
     def _load_learned(self, learned: Any) -> Any:
         """The intent model, rejections and list refusals of a learned version (None: the routes'
         examples alone); its spam model returned, None when it has none."""
-        from .learning import ListRefusals, Rejections
+        from .learning import ListRefusals, Rejections, SendersNotSpam
         from .spam import SpamModel
 
         folder = learned.folder if learned is not None else None
         self._model = self._rejections = None
         self._lists = {}
+        self._senders = frozenset[str]()
         if folder is None:
             return None
         if (folder / "intent.npz").exists():
@@ -174,6 +176,8 @@ class DecisionEngine:
             self._rejections = Rejections.load(folder / "rejections.npz")
         if (folder / "lists.json").exists():
             self._lists = ListRefusals.load(folder / "lists.json").refused
+        if (folder / "senders.json").exists():
+            self._senders = frozenset(SendersNotSpam.load(folder / "senders.json").senders)
         return SpamModel.load(folder / "spam.npz") if (folder / "spam.npz").exists() else None
 
     def _basis(self) -> str:

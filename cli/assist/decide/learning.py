@@ -7,7 +7,9 @@ again, whoever placed it (a rule, the model). A rejection never places anything 
 person took out of Junk (junked.py) is kept as "not spam" for the spam model alone. An example of a
 list's mail (List-Id) carries a digest of the list: the person's latest rejection of a route for one of
 a list's mails (a rejection, a move back: filed.py) refuses that route for the whole list, until they
-give one of its mails that route again (ListRefusals, `lists.json` of a version).
+give one of its mails that route again (ListRefusals, `lists.json` of a version). An example of a mail
+carries a digest of its sender's address too: a sender whose mail the person's latest word says is not
+spam is not filed in Junk unasked (SendersNotSpam, `senders.json`).
 
 An example keeps what the models read, not the message: the sentence embedding of its text, the hashed
 features of the spam model (decide/spam.py), the subject, and the text itself only with `[classify]
@@ -72,6 +74,7 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
             rejected: bool = False) -> dict[str, Any]:
     """The example a person's route for `task` makes (what the models read of it, not the message);
     `rejected`: the person refused that route for it."""
+    from ..correspondents import sender_key
     from .intent import task_text
     from .spam import vector
     from .spam_policy import judged
@@ -90,6 +93,9 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
         idx, val = vector(data)
         entry["spam"] = {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]}
         entry["subject"] = str(data.get("subject") or "")[:300]
+        sender = sender_key(data)
+        if sender:
+            entry["sender"] = sender
     if keep_text:
         entry["text"] = text
     if rejected:
@@ -109,6 +115,36 @@ def list_key(data: dict[str, Any]) -> str | None:
         return None
     inside = re.search(r"<([^<>]+)>", value)
     return hashlib.sha256(b"assist-list:" + (inside.group(1) if inside else value).encode()).hexdigest()
+
+
+@dataclass
+class SendersNotSpam:
+    """The senders (correspondents.sender_key) whose mail the person's latest word says is not spam: one of their mails
+    taken out of Junk or given a route other than the spam route, and none given the spam route (or moved
+    into Junk) since. The spam decision files their mail in Junk unasked no more (decide/spam_policy.py),
+    as a mail client's "Not junk" trusts a sender (`senders.json` of a version)."""
+    senders: list[str]
+
+    def save(self, path: Path) -> None:
+        write_atomic(path, json.dumps(self.senders).encode())
+
+    @classmethod
+    def load(cls, path: Path) -> SendersNotSpam:
+        found = json.loads(path.read_text())
+        return cls([str(s) for s in found] if isinstance(found, list) else [])
+
+    @classmethod
+    def of(cls, entries: list[dict[str, Any]], spam_route: str | None) -> SendersNotSpam:
+        latest: dict[str, bool] = {}  # sender -> spam
+        for entry in sorted(entries, key=lambda e: e.get("at") or 0):
+            sender = entry.get("sender")
+            if not isinstance(sender, str) or entry.get("rejected") or entry.get("request"):
+                continue
+            if entry.get("spam_only"):
+                latest[sender] = entry.get("is_spam") is True
+            elif isinstance(entry.get("route"), str):
+                latest[sender] = entry["route"] == spam_route
+        return cls(sorted(sender for sender, spam in latest.items() if not spam))
 
 
 @dataclass
@@ -143,15 +179,18 @@ class ListRefusals:
 def spam_example(task: dict[str, Any], spam: bool, by: str) -> dict[str, Any]:
     """What the spam model reads of a mail, as spam or not by what the person did with it (took it out
     of Junk: junked.py). Only the spam model learns from it: a move says spam or not, not which route."""
+    from ..correspondents import sender_key
     from .spam import vector
 
     found = task.get("data")
     data: dict[str, Any] = found if isinstance(found, dict) else {}
     idx, val = vector(data)
-    return {"op": "add", "id": f"{'spam' if spam else 'not-spam'}:{data.get('sha256') or task.get('id')}",
-            "by": by, "at": int(time.time() * 1000), "spam_only": True, "is_spam": spam,
-            "spam": {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]},
-            "subject": str(data.get("subject") or "")[:300]}
+    entry = {"op": "add", "id": f"{'spam' if spam else 'not-spam'}:{data.get('sha256') or task.get('id')}",
+             "by": by, "at": int(time.time() * 1000), "spam_only": True, "is_spam": spam,
+             "spam": {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]},
+             "subject": str(data.get("subject") or "")[:300]}
+    sender = sender_key(data)
+    return {**entry, "sender": sender} if sender else entry
 
 
 def request_example(task: dict[str, Any], route: str, by: str) -> dict[str, Any]:
@@ -398,6 +437,9 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
     lists = ListRefusals.of([e for e in entries if not e.get("spam_only")])
     if lists.refused:
         files["lists.json"] = lists
+    senders = SendersNotSpam.of(entries, spam_route)
+    if senders.senders:
+        files["senders.json"] = senders
     mail = [e for e in routed if isinstance(e.get("spam"), dict)]
     if base_spam is not None and spam_route:
         files["spam.npz"] = adjust_vectors(base_spam, [(e["spam"]["i"], e["spam"]["v"]) for e in mail + judged],
@@ -410,6 +452,7 @@ def retrain(home: Path, embedder: Any, route_examples: list[tuple[str, str]], ba
         counts[label] = counts.get(label, 0) + 1
     meta = {"feedback": stamp, "examples": [e["id"] for e in entries], "by_route": counts,
             "rejected": len(refused_routes), "lists_refused": len(lists.refused),
+            "senders_not_spam": len(senders.senders),
             "route_examples": len(route_examples),
             "spam_examples": len(mail) + len(judged), "encoder": embedder.identity,
             "reason": reason, "learn_text": keep_text, "basis": basis}

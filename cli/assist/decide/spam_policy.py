@@ -15,7 +15,11 @@ still held: a correspondent whose own domain's DMARC is set up wrong fails it wi
 
 A mail the person took out of Junk (the same bytes as one the spam route filed there: junked.py) is
 not filed there again, by the model, spamd or a header, nor asked about: `signals.rescued`, and the rules
-and the intent model place it.
+and the intent model place it. Its sender, and the sender of a mail the person gave a route other than
+spam, is one they said is not spam (learning.SendersNotSpam: their latest word on the sender's mail),
+whose mail is then as a correspondent's here (held rather than filed in Junk, not asked "might be spam",
+`signals.sender_not_spam`), but earns no reply: a "Not junk" is not a word to someone. Not when the
+provider could not confirm the From line, nor for the person's own addresses, which spam forges most.
 
 Mail of the backlog (`data.backlog`: weeks old, read with `assist ingest imap --backlog`) is not asked
 about as "might be spam": the person kept it in their INBOX all that while, which says what they think
@@ -76,10 +80,14 @@ class SpamPolicy:
     spamd: bool  # whether a spamd is configured (else data.spamd is not read)
     correspondents: Correspondents
     junked: Junked
+    not_spam: frozenset[str] = frozenset()  # senders the person said are not spam (learning.SendersNotSpam)
+    own: frozenset[str] = frozenset()  # correspondents.sender_key of each of the person's own addresses
 
     @classmethod
-    def from_config(cls, config: Config, model: SpamModel | None = None) -> SpamPolicy | None:
-        """The policy the config asks for; None when it has no spam route (or `spam_route = ""`)."""
+    def from_config(cls, config: Config, model: SpamModel | None = None,
+                    not_spam: frozenset[str] = frozenset()) -> SpamPolicy | None:
+        """The policy the config asks for; None when it has no spam route (or `spam_route = ""`). `not_spam`:
+        the senders the person said are not spam (a learned version's)."""
         settings = config.section("classify")
         route = spam_route_name(config)
         if not route or route not in config.routes:
@@ -89,24 +97,30 @@ class SpamPolicy:
 
             model = SpamModel.load(config.resolve(settings["spam_model"])) if settings.get("spam_model") \
                 else shipped()
-        from ..correspondents import Correspondents
+        from ..correspondents import Correspondents, own_addresses, sender_key
         from ..junked import Junked
 
         threshold = float(config.routes[route].get("threshold", DEFAULT_THRESHOLD))
+        own = frozenset(filter(None, (sender_key({"from": address}) for address in own_addresses(config))))
         return cls(route, threshold, float(settings.get("spam_hold", DEFAULT_HOLD)), model,
-                   bool(settings.get("spamd")), Correspondents(config.home), Junked(config.home))
+                   bool(settings.get("spamd")), Correspondents(config.home), Junked(config.home), not_spam, own)
 
     def judge(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """(the signals for the rules: spam, the model's probability, correspondent when the mail is from
         someone the person wrote to, rescued when the person took it out of Junk; the intent when this
         step decides: spam, or held)."""
+        from ..correspondents import sender_key
         from ..lookalikes import not_confirmed
 
         p = round(self.model.probability(data), 4)
         named = self.correspondents.wrote_to(str(data.get("from") or ""))  # a correspondent's address...
         doubt = not_confirmed(data) if named else None  # ...which the provider could not confirm
         known = named and doubt is None
-        mark = {"correspondent": True} if known else {}
+        mark: dict[str, Any] = {"correspondent": True} if known else {}
+        sender = sender_key(data) if self.not_spam else None  # None too when the provider could not confirm
+        vouched = sender is not None and sender in self.not_spam and sender not in self.own
+        if vouched:
+            mark["sender_not_spam"] = True
         if self.junked.holds(data.get("sha256")):
             return {"spam": p, "rescued": True, **mark}, None
         signals: dict[str, Any] = {"spam": p, **mark}
@@ -122,16 +136,17 @@ class SpamPolicy:
         threshold = self.threshold + (BULK_MARGIN if data.get("bulk") is True else 0.0)
         by = ("spam:provider" if provider_says else "spam:model" if p >= threshold
               else "spam:spamd" if spamd_says else None)
-        if by == "spam:provider" and not named:
+        if by == "spam:provider" and not (named or vouched):
             return signals, self._intent(self.route, by, 1.0, evidence, self.threshold)
-        if by is not None and not named:
+        if by is not None and not (named or vouched):
             return signals, self._intent(self.route, by, p, evidence, threshold)
-        who = f"from an address you wrote to, but {doubt}" if doubt else "from someone you wrote to"
+        who = (f"from an address you wrote to, but {doubt}" if doubt else "from someone you wrote to" if named
+               else "from a sender you said is not spam")
         if by is not None:
             intent = self._intent("fallback", by, p, evidence, threshold)
             intent["reason"] = f"{who}, yet {by[5:]} says spam (model {p:.2f}); held for a person"
             return signals, intent
-        if p >= self.hold and not known and data.get("backlog") is not True:
+        if p >= self.hold and not (known or vouched) and data.get("backlog") is not True:
             intent = self._intent("fallback", "spam:model", p, evidence, threshold)
             margin = f"; a list's or bulk mail goes to Junk unasked from {threshold:.2f}" if p >= self.threshold else ""
             intent["reason"] = f"might be spam (model {p:.2f}{margin}{'; ' + who if doubt else ''}); held for a person"
