@@ -596,7 +596,7 @@ def test_an_account_init_cannot_add_is_said_and_nothing_is_written(home, servers
         assert (home / "assist.toml").read_bytes() == before
         assert "mail-work" not in [entry["name"] for entry in TokenStore(home).names()]
 
-        for name in ("work]\n[routes.evil", "a.b", "my work", "", "x" * 41):
+        for name in ("work]\n[routes.evil", "a.b", "my work", "", "x" * 41, "-x"):
             bad = add_account(work, smtp.port, "--preview", "0", name=name)
             assert bad.code == 2 and "--account" in bad.err and "letters, digits" in bad.err, (name, bad.err)
         same = run(["init", "--account", "again", "--imap-host", "127.0.0.1", "--imap-port", str(imap.port),

@@ -25,7 +25,7 @@ LOCAL_SPAMD = "127.0.0.1:783"  # where Debian's spamd listens (apt install spama
 TOKEN = "mail"  # the token-store entry init keeps the mail password in
 # the NAME of another account ([actions.imap.accounts.NAME]): a TOML bare key, a crontab argument and a
 # systemd instance name (assist-imap@NAME) as it is
-ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")  # as the config's schema has it
 
 
 @dataclass

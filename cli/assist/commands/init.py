@@ -19,7 +19,7 @@ def _account_name(ctx: click.Context, param: click.Parameter, value: str | None)
     from ..init_home import ACCOUNT_NAME
 
     if value is not None and not ACCOUNT_NAME.fullmatch(value):
-        raise click.BadParameter("a name of 1-40 letters, digits, - and _ (e.g. work)")
+        raise click.BadParameter("a name of 1-40 letters, digits, - and _, the first a letter or digit (e.g. work)")
     return value
 
 
