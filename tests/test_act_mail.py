@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 
 from assist.demo.servers import SentFolder, start_dovecot
 from assist.mail import imap_quote
-from conftest import ASSIST, Inbox, free_port, imap_section, jsonl, run
+from conftest import ASSIST, Inbox, free_port, imap_section, jsonl, on_a_terminal, run
 
 
 @pytest.fixture
@@ -1289,6 +1289,60 @@ def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
     finally:
         smtp_main.stop()
         smtp_work.stop()
+        first.stop()
+        second.stop()
+        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
+            os.environ.pop(name, None)
+
+
+def test_a_held_reply_says_which_of_the_persons_addresses_it_goes_out_from(home):
+    """With two accounts, a reply waiting for approval showed its To, subject and body, not its From: that
+    the answer to a work mail goes out from the work address, not the private one, was not for the person
+    to see before they said yes. Where they approve (`assist queue ls`, `queue approve` on a terminal, and
+    the overview `assist top` and the dashboard show) it now says the address it goes out from, found as
+    the send will find it; or, when the send would be refused, why. The task cannot say it: a mail that
+    claims another account in its document is placed by the person's configuration alone."""
+    from assist.config_file import load
+    from assist.monitor import overview
+
+    first, second = start_dovecot(), start_dovecot(login="other")
+    try:
+        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
+        config = (imap_section(first) + other_account(second) + '[routes.mail]\nactions = ["email.reply"]\n'
+                  'confirm = ["email.reply"]\n[actions.smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "plain"\n'
+                  'from = "me@home.example"\n')
+        (home / "assist.toml").write_text(config)
+        second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 1)
+        first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
+        [work_mail] = run(["ingest", "imap", "--account", "work", "--once"]).lines
+        [own_mail] = run(["ingest", "imap", "--once"]).lines
+
+        def answered(task: dict, to: str) -> dict:
+            reply = {"type": "email.reply", "args": {"to": to, "subject": "Re", "body": "Yes.",
+                                                     "in_reply_to": task["data"]["message_id"]}}
+            return {**task, "intent": {"route": "mail"}, "result": {"parsed": {"actions": [reply]}}}
+
+        r = run(["act"], jsonl(answered(work_mail, "boss@corp.example"), answered(own_mail, "ana@home.example")))
+        assert r.code == 0 and r.err.count("awaiting approval") == 2, r.err
+
+        def told() -> dict[str, list[str]]:
+            rows = run(["queue", "ls", "--state", "hold", "--json"]).json()
+            return {row["about"]: row["awaiting"][0].get("notices", []) for row in rows}
+
+        assert told() == {"Budget": ["it would not go out: this mail came to your account 'work', and mail about "
+                                     "it goes out from that account: configure [actions.smtp.accounts.work] "
+                                     "(its server and from): nothing sent"],
+                          "Dinner": ["it goes out from me@home.example"]}
+        (home / "assist.toml").write_text(config + '[actions.smtp.accounts.work]\nhost = "127.0.0.1"\nport = 2526\n'
+                                          'security = "plain"\nfrom = "Me at work <me@corp.example>"\n')
+        assert told()["Budget"] == ["it goes out from Me at work <me@corp.example> (your account work)"]
+        held = overview(load(home).backend(), home / "logs", load(home))["held"]  # what top and the dashboard show
+        assert sorted(n for row in held for a in row["awaiting"] for n in a["notices"]) == [
+            "it goes out from Me at work <me@corp.example> (your account work)", "it goes out from me@home.example"]
+        work_id = next(row["id"] for row in held if row["subject"] == "Budget")
+        code, shown = on_a_terminal(["queue", "approve", work_id], "approve?", ["n"])
+        assert code == 1 and "look: it goes out from Me at work <me@corp.example> (your account work)" in shown, shown
+    finally:
         first.stop()
         second.stop()
         for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):

@@ -328,11 +328,16 @@ def _remember(home: Path, path: Path, raw: dict[str, Any]) -> None:
         pass  # a read-only home only costs the check on every start
 
 
-def routes_now(config: Config) -> dict[str, dict[str, Any]]:
-    """The routes assist.toml names now, by name, for what runs long and offers them (the dashboard,
-    `assist top`): a route removed since the start is not offered; an edit that is not valid (yet) keeps
-    `config`'s."""
+def config_now(config: Config) -> Config:
+    """The configuration as assist.toml has it now, for what runs long (the dashboard, `assist top`): a
+    route removed since the start is not offered, an account added is known; an edit that is not valid
+    (yet) keeps `config`."""
     try:
-        return load(config.home).routes
+        return load(config.home)
     except ConfigError:
-        return config.routes
+        return config
+
+
+def routes_now(config: Config) -> dict[str, dict[str, Any]]:
+    """The routes assist.toml names now, by name (config_now)."""
+    return config_now(config).routes

@@ -13,12 +13,15 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .logview import LogTail, recent_records
 from .queue import admin
 from .queue.base import STATES, Backend
 from .timeutil import now_ms
+
+if TYPE_CHECKING:
+    from .config import Config
 
 
 def queues(backend: Backend) -> list[dict[str, Any]]:
@@ -33,9 +36,13 @@ def queues(backend: Backend) -> list[dict[str, Any]]:
 
 
 def tasks(backend: Backend, queue: str | None = None, state: str | None = None,
-          limit: int = 200) -> list[dict[str, Any]]:
+          limit: int = 200, config: Config | None = None) -> list[dict[str, Any]]:
     """Task rows (as `assist queue ls --json` prints them) with an `info` line; running ones also say
-    for how long and which command holds them."""
+    for how long and which command holds them. With the `config`, a held send says which of the
+    person's addresses it goes out from (email_smtp.told_from)."""
+    from .act.executors.email_smtp import told_from
+
+    sends_from = told_from(config) if config is not None else None
     names = backend.queues()
     if queue:
         if queue not in names:
@@ -45,7 +52,7 @@ def tasks(backend: Backend, queue: str | None = None, state: str | None = None,
     out = []
     now = now_ms()
     for row in rows:
-        item = row.as_dict()
+        item = row.as_dict(sends_from)
         item["info"] = admin.describe(item)
         if row.info.state == "cur":
             item["stage"] = _command_of(row.info.owner)
@@ -132,11 +139,11 @@ def by_host(found: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def overview(backend: Backend, log_folder: Path) -> dict[str, Any]:
-    """Everything a dashboard shows at once."""
+def overview(backend: Backend, log_folder: Path, config: Config | None = None) -> dict[str, Any]:
+    """Everything a dashboard shows at once (`config`: the configuration now, for the held tasks' rows)."""
     rows, records = queues(backend), problems(log_folder)
     alive = workers(backend)
-    return {"queues": rows, "running": tasks(backend, state="cur"), "held": tasks(backend, state="hold"),
+    return {"queues": rows, "running": tasks(backend, state="cur"), "held": tasks(backend, state="hold", config=config),
             "failed": tasks(backend, state="failed", limit=50), "errors": errors_by_component(records),
             "rates": rates(rows, records), "workers": alive, "workers_by_host": by_host(alive)}
 

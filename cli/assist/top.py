@@ -127,11 +127,12 @@ class Top(App[None]):
 
     def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0,
                  routes: Callable[[], dict[str, dict[str, Any]]] | None = None, approvals: Any = None,
-                 learn: Any = None):
+                 learn: Any = None, config: Callable[[], Any] | None = None):
         super().__init__()
         self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
         self.approvals, self.learn = approvals, learn
         self.routes_now = routes or dict  # the routes configured now (assist.toml may change while top runs)
+        self.config_now = config or (lambda: None)  # and the rest of it (which address a held send goes from)
         self.rows: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
@@ -153,7 +154,7 @@ class Top(App[None]):
 
     def refresh_data(self) -> None:
         try:
-            view = monitor.overview(self.backend, self.log_folder)
+            view = monitor.overview(self.backend, self.log_folder, self.config_now())
         except Exception as exc:  # a spool being created or removed under us: say so, look again soon
             self.query_one("#status", Static).update(f"cannot read the queues: {type(exc).__name__}: {exc}")
             return
@@ -259,5 +260,5 @@ class Top(App[None]):
 
 
 def run(backend: Any, log_folder: Path, interval_s: float, routes: Callable[[], dict[str, dict[str, Any]]],
-        approvals: Any, learn: Any = None) -> None:
-    Top(backend, log_folder, interval_s, routes, approvals, learn).run()
+        approvals: Any, learn: Any = None, config: Callable[[], Any] | None = None) -> None:
+    Top(backend, log_folder, interval_s, routes, approvals, learn, config).run()

@@ -71,7 +71,8 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
     wants to know in its state (when it is due, who holds it, what it would do, its last error).
     """
     states = _states(state)
-    b = backend(load_config())
+    config = load_config()
+    b = backend(config)
     queues = _queues(b, queue_name)
     if not queues:
         if as_json:
@@ -79,11 +80,13 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
         else:
             click.echo("no queues yet (tasks arrive with `assist enqueue` or `assist ingest ... --to QUEUE`)")
         return
+    from ..act.executors.email_smtp import told_from
     from ..queue.admin import describe, listing, shorten
     from ..timeutil import human_age, now_ms, parse_rfc3339
 
     rows, total = listing(b, queues, states, limit)
-    data = [r.as_dict() for r in rows]
+    sends_from = told_from(config)
+    data = [r.as_dict(sends_from) for r in rows]
     if as_json:
         print_json(data)
         return
@@ -143,12 +146,13 @@ def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> str 
     nothing approved). Returns the digest of the plan shown, so that only that plan is approved; None
     when the task has no actions waiting (a route to choose: --route)."""
     from ..act.approvals import plan_digest
+    from ..act.executors.email_smtp import told_from
     from ..errors import Conflict
     from ..queue.admin import awaiting, plan_text
     from ..queue.admin import show as show_task
 
     found = show_task(backend(config), task_id, queue_name)
-    planned = awaiting(found["task"]) if found["state"] == "hold" else []
+    planned = awaiting(found["task"], told_from(config)) if found["state"] == "hold" else []
     if not planned:
         return None
     task = found["task"]

@@ -35,7 +35,8 @@ class Row:
     info: TaskInfo
     doc: dict[str, Any] | None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, sends_from: SendsFrom | None = None) -> dict[str, Any]:
+        """The row as listings show it (`sends_from`: awaiting's)."""
         out: dict[str, Any] = {"id": self.info.id, "queue": self.info.queue, "state": self.info.state}
         if self.info.priority is not None:
             out["priority"] = self.info.priority
@@ -57,7 +58,7 @@ class Row:
                 out["last_error"] = meta["last_error"]
             if meta.get("hold_reason"):
                 out["hold_reason"] = meta["hold_reason"]
-            planned = awaiting(self.doc)
+            planned = awaiting(self.doc, sends_from)
             if planned:
                 from ..act.approvals import plan_digest
 
@@ -66,10 +67,14 @@ class Row:
         return out
 
 
-def awaiting(doc: dict[str, Any]) -> list[dict[str, Any]]:
+SendsFrom = Callable[[dict[str, Any], str], "str | None"]  # (task, action type) -> what to tell of its From
+
+
+def awaiting(doc: dict[str, Any], sends_from: SendsFrom | None = None) -> list[dict[str, Any]]:
     """The actions of a task that wait for a person: type and args, and the notices for the person
-    approving it (lookalikes.py): where each really goes, and, for a mail's task, where the mail is really
-    from (a reply drafted to a mail whose From line the provider could not confirm)."""
+    approving it (lookalikes.py): where each really goes, for a send the address it goes out from
+    (`sends_from`: email_smtp.told_from, when the person has several), and, for a mail's task, where the
+    mail is really from (a reply drafted to a mail whose From line the provider could not confirm)."""
     from ..lookalikes import notices, sender
     from ..task import is_mail
 
@@ -79,7 +84,9 @@ def awaiting(doc: dict[str, Any]) -> list[dict[str, Any]]:
     for action in doc.get("actions") or []:
         if isinstance(action, dict) and action.get("status") == "awaiting_approval":
             waiting = {"type": action.get("type"), "args": action.get("args", {})}
-            found = notices(waiting["args"]) + ([f"the mail behind it: {behind}"] if behind else [])
+            told = sends_from(doc, str(waiting["type"])) if sends_from else None
+            found = notices(waiting["args"]) + ([told] if told else [])
+            found += [f"the mail behind it: {behind}"] if behind else []
             if found:
                 waiting["notices"] = found
             out.append(waiting)

@@ -122,9 +122,9 @@ async def _first_to_finish(part: Any, scope: Any) -> None:
 
 def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None,
               routes: Callable[[], dict[str, dict[str, Any]]] | None = None, approvals: Any = None,
-              learn: Any = None) -> Any:
+              learn: Any = None, config: Callable[[], Any] | None = None) -> Any:
     """`routes` gives the routes configured now, by name (the file may have been edited since the server
-    started)."""
+    started), `config` the rest of it (which of the person's addresses a held send goes out from)."""
     import anyio
     import orjson
     from starlette.applications import Starlette
@@ -186,7 +186,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
     def overview(request: Request) -> Response:
         """What the dashboard shows; a held task no route placed lists the routes that take it."""
         configured = routes() if routes else {}
-        shown = monitor.overview(backend, log_folder)
+        shown = monitor.overview(backend, log_folder, config() if config else None)
         for row in shown["held"]:
             if row.get("route") == "fallback":
                 row["routes"] = offered_routes(configured, str(row.get("type", "")))

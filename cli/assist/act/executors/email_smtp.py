@@ -9,13 +9,17 @@ by the spam model alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...correspondents import Correspondents
 from ..access import password
 from ..headers import ADDRESSES, HEADER_TEXT, MESSAGE_ID, REFERENCES
 from ..registry import ActionContext, ActionError, executor
+
+if TYPE_CHECKING:
+    from ...config import Config
 
 STOPPED = "sent; stopped before its copy in Sent and its addresses as correspondents were kept"
 COMMON = {"to": ADDRESSES, "cc": ADDRESSES, "subject": HEADER_TEXT, "body": {"type": "string", "maxLength": 5_000_000}}
@@ -34,17 +38,46 @@ def smtp_section(ctx: ActionContext) -> dict[str, Any]:
     the person's accounts ([actions.imap.accounts.NAME]) that account's, [actions.smtp.accounts.NAME]: an
     answer goes out from the address the mail came to, never the person's other one. Without such a
     section, nothing is sent."""
+    return _sending(ctx)[0]
+
+
+def _sending(ctx: ActionContext) -> tuple[dict[str, Any], str]:
+    """(smtp_section, the NAME of the account it sends for: "" for [actions.smtp])."""
     from .email_imap import account, smtp_of
 
     if not ctx.section("imap").get("host"):
-        return ctx.section("smtp")
+        return ctx.section("smtp"), ""
     here = account(ctx, strict=False)
     section = smtp_of(ctx, here)
     if here.label and not section:
         raise ActionError(f"email: this mail came to your account {here.label!r}, and mail about it goes out "
                           f"from that account: configure [actions.smtp.accounts.{here.label}] (its server and "
                           "from): nothing sent")
-    return section
+    return section, here.label
+
+
+SENDS = ("email.send", "email.reply")
+
+
+def told_from(config: Config) -> Callable[[dict[str, Any], str], str | None] | None:
+    """For a person with more than one account: what to tell them, where they approve an action of a
+    task, of the address it goes out from (goes_out_from; None for an action that sends nothing: SENDS);
+    None with one account, whose address is the only one a send can go from (queue/admin.py awaiting)."""
+    if not config.action_section("imap").get("accounts"):
+        return None
+    return lambda task, kind: goes_out_from(config, task) if kind in SENDS else None
+
+
+def goes_out_from(config: Config, task: dict[str, Any]) -> str:
+    """The address a send of this task goes out from, found as the send finds it (the account its mail
+    came to, by the person's configuration alone: mail.account_of), or why it would not go out."""
+    try:
+        section, label = _sending(ActionContext(config, "", task))
+    except ActionError as exc:
+        return f"it would not go out: {str(exc).removeprefix('email: ')}"
+    if not section.get("from"):
+        return "it would not go out: no sender is configured ([actions.smtp] from)"
+    return f"it goes out from {section['from']}" + (f" (your account {label})" if label else "")
 
 
 def send(msg: EmailMessage, ctx: ActionContext) -> dict[str, Any]:
