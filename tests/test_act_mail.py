@@ -1241,6 +1241,22 @@ def test_a_second_account_configured_has_its_mail_filed_and_answered_in_it(home)
             os.environ.pop(name, None)
 
 
+def a_mail_in_each(first, second) -> tuple[dict, dict]:
+    """A mail to the work account (the second dovecot) and one to the first, each ingested from its own."""
+    second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 1)
+    first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
+    [work_mail] = run(["ingest", "imap", "--account", "work", "--once"]).lines
+    [own_mail] = run(["ingest", "imap", "--once"]).lines
+    return work_mail, own_mail
+
+
+def answered(task: dict, to: str) -> dict:
+    """The task with a reply to its mail proposed, on the route `mail`."""
+    reply = {"type": "email.reply", "args": {"to": to, "subject": "Re", "body": "Yes.",
+                                             "in_reply_to": task["data"]["message_id"]}}
+    return {**task, "intent": {"route": "mail"}, "result": {"parsed": {"actions": [reply]}}}
+
+
 def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
     """An approved email.reply to a mail of the work account ([actions.imap.accounts.work]) went out through
     [actions.smtp], from the person's own address: their private address, to their colleagues. A mail of an
@@ -1261,15 +1277,7 @@ def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
         work_smtp = (f'[actions.smtp.accounts.work]\nhost = "127.0.0.1"\nport = {smtp_work.port}\n'
                      'security = "plain"\nfrom = "me@corp.example"\n')
         (home / "assist.toml").write_text(config)
-        second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 1)
-        first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
-        [work_mail] = run(["ingest", "imap", "--account", "work", "--once"]).lines
-        [own_mail] = run(["ingest", "imap", "--once"]).lines
-
-        def answered(task: dict, to: str) -> dict:
-            reply = {"type": "email.reply", "args": {"to": to, "subject": "Re", "body": "Yes.",
-                                                     "in_reply_to": task["data"]["message_id"]}}
-            return {**task, "intent": {"route": "mail"}, "result": {"parsed": {"actions": [reply]}}}
+        work_mail, own_mail = a_mail_in_each(first, second)
 
         r = run(["act"], jsonl(answered(work_mail, "boss@corp.example")))
         assert r.code == 1 and "[actions.smtp.accounts.work]" in r.err and "nothing sent" in r.err, r.err
@@ -1312,15 +1320,7 @@ def test_a_held_reply_says_which_of_the_persons_addresses_it_goes_out_from(home)
                   'confirm = ["email.reply"]\n[actions.smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "plain"\n'
                   'from = "me@home.example"\n')
         (home / "assist.toml").write_text(config)
-        second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 1)
-        first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
-        [work_mail] = run(["ingest", "imap", "--account", "work", "--once"]).lines
-        [own_mail] = run(["ingest", "imap", "--once"]).lines
-
-        def answered(task: dict, to: str) -> dict:
-            reply = {"type": "email.reply", "args": {"to": to, "subject": "Re", "body": "Yes.",
-                                                     "in_reply_to": task["data"]["message_id"]}}
-            return {**task, "intent": {"route": "mail"}, "result": {"parsed": {"actions": [reply]}}}
+        work_mail, own_mail = a_mail_in_each(first, second)
 
         r = run(["act"], jsonl(answered(work_mail, "boss@corp.example"), answered(own_mail, "ana@home.example")))
         assert r.code == 0 and r.err.count("awaiting approval") == 2, r.err
