@@ -521,7 +521,7 @@ def add_account(work, smtp_port: int | None, *extra: str, name: str = "work", pa
     return run(args, input=(password or work.password) + "\n", timeout=300)
 
 
-def test_init_adds_another_account_that_works_with_no_editing(home, servers):
+def test_init_adds_another_account_that_works_with_no_editing(home, servers, tmp_path):
     """A person's second mail account was a section of assist.toml to write by hand, its password a token
     to set by hand, nothing checked until cron met the mistake. `assist init --account work` does for it
     what init does for the first: signs in first, keeps its password in the token store, adds its
@@ -536,6 +536,10 @@ def test_init_adds_another_account_that_works_with_no_editing(home, servers):
     (home / "assist.toml").unlink()
     assert init(imap, smtp_port, "--no-model", "--preview", "0").code == 0
     mine = (home / "assist.toml").read_text()
+    dotfiles = tmp_path / "dotfiles"  # where the person keeps it, linked into the home
+    dotfiles.mkdir()
+    (home / "assist.toml").rename(dotfiles / "assist.toml")
+    (home / "assist.toml").symlink_to(dotfiles / "assist.toml")
     work, smtp = _work_servers()
     try:
         work.deliver(b"Message-ID: <q1@corp.example>\r\nFrom: Boss <boss@corp.example>\r\nTo: worker@corp.example"
@@ -547,6 +551,7 @@ def test_init_adds_another_account_that_works_with_no_editing(home, servers):
         assert "assist.toml: added [actions.imap.accounts.work] and [actions.smtp.accounts.work]" in r.out, r.out
         text = (home / "assist.toml").read_text()
         assert text.startswith(mine) and work.password not in text  # the rest as it was; no password in it
+        assert (home / "assist.toml").is_symlink() and (dotfiles / "assist.toml").read_text() == text
         settings = tomllib.loads(text)["actions"]
         assert settings["imap"]["accounts"]["work"]["port"] == work.port
         assert settings["imap"]["accounts"]["work"]["token"] == "mail-work"

@@ -239,6 +239,14 @@ def find_spamd(asked: str | None) -> tuple[str | None, str]:
                    "records the error and goes on)")
 
 
+def replace_config(path: Path, text: str) -> None:
+    """Write assist.toml whole, where it is: a link to the person's own copy (their dotfiles) stays a
+    link, and the copy is what changes."""
+    from .fileutil import write_atomic
+
+    write_atomic(path.resolve(), text.encode(), mode=0o600)
+
+
 def write_config(home: Path, text: str, force: bool) -> tuple[Path, str]:
     """Write assist.toml; (the file written, what happened). An existing file that differs is kept:
     the new one goes beside it (assist.toml.new), or, with force, replaces it after a backup."""
@@ -254,9 +262,9 @@ def write_config(home: Path, text: str, force: bool) -> tuple[Path, str]:
             return proposed, f"kept your {path}; the one init would write is {proposed} (compare them, or --force)"
         backup = home / f"assist.toml.bak-{time.strftime('%Y%m%d-%H%M%S')}"
         backup.write_bytes(path.read_bytes())
-        write_atomic(path, text.encode(), mode=0o600)
+        replace_config(path, text)
         return path, f"replaced {path}; the old one is {backup}"
-    write_atomic(path, text.encode(), mode=0o600)
+    replace_config(path, text)
     return path, "written"
 
 

@@ -141,7 +141,6 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
     from .. import init_home as setup
     from ..config_file import load, problems, read
     from ..errors import CONFIG
-    from ..fileutil import write_atomic
 
     click.echo(f"assist init: home {home}")
     added = setup.add_account(home, plan.account, plan.mail) if plan.account and plan.mail else None
@@ -159,7 +158,7 @@ def _run(home: Path, plan: Plan, preview_count: int, systemd: bool,
     if added is not None:
         text, what = added
         if text is not None:
-            write_atomic(home / "assist.toml", text.encode(), mode=0o600)
+            setup.replace_config(home / "assist.toml", text)
     else:
         text = setup.template() + "\n" + setup.accounts(plan, setup.other_accounts(home))
         _, what = setup.write_config(home, text, plan.force)
