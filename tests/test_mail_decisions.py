@@ -1586,6 +1586,9 @@ def test_a_sender_the_person_took_out_of_junk_is_not_filed_there_again(routes_ho
     assert route == "held" and "from a sender you said is not spam, yet model says spam" in why, why
     [version] = run(["classify", "history", "--json"]).json()
     assert version["senders_not_spam"] == 1
+    [plain] = classify(mail(raw_of("ham", 1, add={"From": SERVICE}), 8))  # what the model does not doubt
+    signals = plain["intent"]["signals"]
+    assert signals["sender_not_spam"] is True and "correspondent" not in signals  # a sender, not a person
 
     forged = raw_of("spam", 14, add={"From": SERVICE, "Authentication-Results":
                                      "mx.example.org; spf=fail smtp.mailfrom=service.example; dmarc=fail "
