@@ -162,6 +162,8 @@ def add_account(home: Path, name: str, mail: MailAccount) -> tuple[str | None, s
     [actions.smtp.accounts.NAME] when it sends), the rest of the file as it is; and what that is.
     (None, "unchanged") when it is there as it would be written. ConfigError when there is no first account
     to add it to; UsageError for a name given to other settings, or a mailbox configured already."""
+    import tomllib
+
     from .errors import ConfigError, UsageError
     from .mail import imap_port
 
@@ -188,8 +190,6 @@ def add_account(home: Path, name: str, mail: MailAccount) -> tuple[str | None, s
         if (*where, section.get("username")) == (mail.imap_host, port, mail.user):
             raise UsageError(f"{mail.user} at {mail.imap_host}:{port} is already in assist.toml as {label}")
     text = path.read_text().rstrip("\n") + "\n" + _account_tables(name, imap, smtp)
-    import tomllib
-
     try:
         tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:  # accounts written inline, say: the person's file is theirs to edit

@@ -39,8 +39,8 @@ def tasks(backend: Backend, queue: str | None = None, state: str | None = None,
           limit: int = 200, config: Config | None = None) -> list[dict[str, Any]]:
     """Task rows (as `assist queue ls --json` prints them) with an `info` line; running ones also say
     for how long and which command holds them. With the `config`, a held send says which of the
-    person's addresses it goes out from (email_smtp.told_from)."""
-    from .act.executors.email_smtp import told_from
+    person's addresses it goes out from (act/sent_from.py)."""
+    from .act.sent_from import told_from
 
     sends_from = told_from(config) if config is not None else None
     names = backend.queues()

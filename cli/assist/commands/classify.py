@@ -18,6 +18,7 @@ ACCOUNT = click.option("--account", default=None, metavar="NAME",
                        help="Only the account of [actions.imap.accounts.NAME] ('' for [actions.imap]'s; default: "
                             "every account configured).")
 
+
 @click.group(invoke_without_command=True)
 @stage_options
 @click.pass_context
@@ -317,11 +318,11 @@ def junk(folder: str | None, account: str | None) -> None:
     """Learn from the mail you moved yourself, in your mail client, into Junk or into another folder a
     route files mail in (the shipped newsletter route's Lists): a mail classify placed on another route
     in the last week (`[queue] keep_done`) that is now in that folder, in each of your accounts (an account
-out of reach is said, exit 69, and the others are read). A mail in Junk
-    is learned as spam by the spam model, one in Lists as the newsletter route (`assist classify
-    history`: "(spam)", "newsletter"), each once; what the routes filed there themselves, and what your
-    provider filed before assist saw it, teach nothing. The folders are only read. A mail you take back
-    out of such a folder needs no command: the next classify sees it come back. Run it daily (cron).
+    out of reach is said, exit 69, and the others are read). A mail in Junk is learned as spam by the spam
+    model, one in Lists as the newsletter route (`assist classify history`: "(spam)", "newsletter"), each
+    once; what the routes filed there themselves, and what your provider filed before assist saw it, teach
+    nothing. The folders are only read. A mail you take back out of such a folder needs no command: the
+    next classify sees it come back. Run it daily (cron).
 
     \b
     Examples:

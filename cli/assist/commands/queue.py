@@ -80,7 +80,7 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
         else:
             click.echo("no queues yet (tasks arrive with `assist enqueue` or `assist ingest ... --to QUEUE`)")
         return
-    from ..act.executors.email_smtp import told_from
+    from ..act.sent_from import told_from
     from ..queue.admin import describe, listing, shorten
     from ..timeutil import human_age, now_ms, parse_rfc3339
 
@@ -146,7 +146,7 @@ def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> str 
     nothing approved). Returns the digest of the plan shown, so that only that plan is approved; None
     when the task has no actions waiting (a route to choose: --route)."""
     from ..act.approvals import plan_digest
-    from ..act.executors.email_smtp import told_from
+    from ..act.sent_from import told_from
     from ..errors import Conflict
     from ..queue.admin import awaiting, plan_text
     from ..queue.admin import show as show_task

@@ -73,7 +73,7 @@ SendsFrom = Callable[[dict[str, Any], str], "str | None"]  # (task, action type)
 def awaiting(doc: dict[str, Any], sends_from: SendsFrom | None = None) -> list[dict[str, Any]]:
     """The actions of a task that wait for a person: type and args, and the notices for the person
     approving it (lookalikes.py): where each really goes, for a send the address it goes out from
-    (`sends_from`: email_smtp.told_from, when the person has several), and, for a mail's task, where the
+    (`sends_from`: act/sent_from.py, when the person has several), and, for a mail's task, where the
     mail is really from (a reply drafted to a mail whose From line the provider could not confirm)."""
     from ..lookalikes import notices, sender
     from ..task import is_mail

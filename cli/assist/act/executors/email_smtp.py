@@ -9,7 +9,6 @@ by the spam model alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -56,16 +55,7 @@ def _sending(ctx: ActionContext) -> tuple[dict[str, Any], str]:
     return section, here.label
 
 
-SENDS = ("email.send", "email.reply")
-
-
-def told_from(config: Config) -> Callable[[dict[str, Any], str], str | None] | None:
-    """For a person with more than one account: what to tell them, where they approve an action of a
-    task, of the address it goes out from (goes_out_from; None for an action that sends nothing: SENDS);
-    None with one account, whose address is the only one a send can go from (queue/admin.py awaiting)."""
-    if not config.action_section("imap").get("accounts"):
-        return None
-    return lambda task, kind: goes_out_from(config, task) if kind in SENDS else None
+SENDS = ("email.send", "email.reply")  # what goes out from one of the person's addresses (act/sent_from.py)
 
 
 def goes_out_from(config: Config, task: dict[str, Any]) -> str:
