@@ -1349,6 +1349,59 @@ def test_a_held_reply_says_which_of_the_persons_addresses_it_goes_out_from(home)
             os.environ.pop(name, None)
 
 
+def test_a_held_mail_says_which_of_the_persons_accounts_it_came_to(home):
+    """With two accounts, a mail held for the person (might be spam: theirs to route) and an action on a mail
+    waiting for approval (a flag, a move, a draft: done in the account the mail came to) did not say which
+    account the mail came to: a phishing mail to the work address and one to the private address read alike.
+    Where the person decides (`assist queue ls`, `queue approve` on a terminal, `assist top` and the
+    dashboard) it now says so, found by the person's configuration as the actions will find it; a task that
+    names an account not configured is said to, never taken for another. With one account nothing is added."""
+    from assist.config_file import load
+    from assist.monitor import overview
+    from assist.task import new_id
+    from test_mail_decisions import phishing_mail
+
+    first, second = start_dovecot(), start_dovecot(login="other")
+    try:
+        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
+        routes = ('[routes.spam]\ntypes = ["email.*"]\nactions = ["email.move"]\n'
+                  '[routes.flag]\ntypes = ["email.*"]\nconfirm = ["email.flag"]\n[[routes.flag.fixed]]\n'
+                  'type = "email.flag"\nargs.message_id = "{{ data.message_id }}"\nargs.flag = "flagged"\n')
+        (home / "assist.toml").write_text(imap_section(first) + other_account(second) + routes)
+        second.deliver(phishing_mail(1), 1)  # "Your Apple ID was used to sign in": might be spam, to the work account
+        first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
+        [phishing] = run(["ingest", "imap", "--account", "work", "--once"]).lines
+        [own_mail] = run(["ingest", "imap", "--once"]).lines
+        assert run(["classify"], input=jsonl(phishing)).code == 0
+        noted = {**own_mail["data"]["imap"], "account": "boss@elsewhere.example:993"}  # no account of theirs
+        forged = {**own_mail, "id": new_id(), "key": "forged", "data": {**own_mail["data"], "subject": "Forged",
+                                                                          "imap": noted}}
+        r = run(["act"], jsonl(*({**task, "intent": {"route": "flag"}} for task in (own_mail, forged))))
+        assert r.code == 0 and r.err.count("awaiting approval") == 2, r.err
+
+        rows = {row["about"]: row for row in run(["queue", "ls", "--state", "hold", "--json"]).json()}
+        assert rows["Your Apple ID was used to sign in"]["came_to"] == "it came to other (your account work)"
+        assert rows["Dinner"]["came_to"] == f"it came to {first.user}"
+        assert rows["Dinner"]["awaiting"][0]["notices"] == [f"it came to {first.user}"]
+        assert "none of the accounts configured" in rows["Forged"]["came_to"]
+        listed = run(["queue", "ls", "--state", "hold"]).out
+        assert "your account work" in listed and f"look: it came to {first.user}" in listed, listed
+        held = overview(load(home).backend(), home / "logs", load(home))["held"]  # what top and the dashboard show
+        assert "it came to other (your account work)" in next(
+            row["info"] for row in held if row["subject"] == "Your Apple ID was used to sign in")
+        code, shown = on_a_terminal(["queue", "approve", rows["Dinner"]["id"]], "approve?", ["n"])
+        assert code == 1 and f"look: it came to {first.user}" in shown, shown
+
+        (home / "assist.toml").write_text(imap_section(first) + routes)  # one account: nothing to tell apart
+        alone = run(["queue", "ls", "--state", "hold", "--json"]).json()
+        assert not [row for row in alone if "came_to" in row or any(a.get("notices") for a in row.get("awaiting", []))]
+    finally:
+        first.stop()
+        second.stop()
+        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
+            os.environ.pop(name, None)
+
+
 def test_the_account_a_mail_was_read_from_is_told_by_its_user_then_its_address(home):
     """data.imap.account (user@host:port, as ingestion notes it) names one of the configured accounts: by
     its user, whatever the host is called; by host and port too when two accounts have that user (the same

@@ -38,11 +38,11 @@ def queues(backend: Backend) -> list[dict[str, Any]]:
 def tasks(backend: Backend, queue: str | None = None, state: str | None = None,
           limit: int = 200, config: Config | None = None) -> list[dict[str, Any]]:
     """Task rows (as `assist queue ls --json` prints them) with an `info` line; running ones also say
-    for how long and which command holds them. With the `config`, a held send says which of the
-    person's addresses it goes out from (act/sent_from.py)."""
-    from .act.sent_from import told_from
+    for how long and which command holds them. With the `config`, a held mail says which of the person's
+    accounts it came to, a held send the address it goes out from (act/which_account.py)."""
+    from .act.which_account import told
 
-    sends_from = told_from(config) if config is not None else None
+    accounts = told(config) if config is not None else None
     names = backend.queues()
     if queue:
         if queue not in names:
@@ -52,7 +52,7 @@ def tasks(backend: Backend, queue: str | None = None, state: str | None = None,
     out = []
     now = now_ms()
     for row in rows:
-        item = row.as_dict(sends_from)
+        item = row.as_dict(accounts)
         item["info"] = admin.describe(item)
         if row.info.state == "cur":
             item["stage"] = _command_of(row.info.owner)

@@ -80,13 +80,13 @@ def ls(queue_name: str | None, state: str | None, limit: int, as_json: bool) -> 
         else:
             click.echo("no queues yet (tasks arrive with `assist enqueue` or `assist ingest ... --to QUEUE`)")
         return
-    from ..act.sent_from import told_from
+    from ..act.which_account import told
     from ..queue.admin import describe, listing, shorten
     from ..timeutil import human_age, now_ms, parse_rfc3339
 
     rows, total = listing(b, queues, states, limit)
-    sends_from = told_from(config)
-    data = [r.as_dict(sends_from) for r in rows]
+    accounts = told(config)
+    data = [r.as_dict(accounts) for r in rows]
     if as_json:
         print_json(data)
         return
@@ -146,13 +146,13 @@ def _shown_and_agreed(config: Any, task_id: str, queue_name: str | None) -> str 
     nothing approved). Returns the digest of the plan shown, so that only that plan is approved; None
     when the task has no actions waiting (a route to choose: --route)."""
     from ..act.approvals import plan_digest
-    from ..act.sent_from import told_from
+    from ..act.which_account import told
     from ..errors import Conflict
     from ..queue.admin import awaiting, plan_text
     from ..queue.admin import show as show_task
 
     found = show_task(backend(config), task_id, queue_name)
-    planned = awaiting(found["task"], told_from(config)) if found["state"] == "hold" else []
+    planned = awaiting(found["task"], told(config)) if found["state"] == "hold" else []
     if not planned:
         return None
     task = found["task"]

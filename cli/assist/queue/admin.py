@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import AssistError, NotFound, UsageError
 from ..timeutil import now_ms, rfc3339
@@ -35,8 +35,8 @@ class Row:
     info: TaskInfo
     doc: dict[str, Any] | None
 
-    def as_dict(self, sends_from: SendsFrom | None = None) -> dict[str, Any]:
-        """The row as listings show it (`sends_from`: awaiting's)."""
+    def as_dict(self, told: AccountsTold | None = None) -> dict[str, Any]:
+        """The row as listings show it (`told`: which of the person's accounts, act/which_account.py)."""
         out: dict[str, Any] = {"id": self.info.id, "queue": self.info.queue, "state": self.info.state}
         if self.info.priority is not None:
             out["priority"] = self.info.priority
@@ -58,7 +58,10 @@ class Row:
                 out["last_error"] = meta["last_error"]
             if meta.get("hold_reason"):
                 out["hold_reason"] = meta["hold_reason"]
-            planned = awaiting(self.doc, sends_from)
+            came_to = told.came_to(self.doc) if told else None
+            if came_to:
+                out["came_to"] = came_to
+            planned = awaiting(self.doc, told)
             if planned:
                 from ..act.approvals import plan_digest
 
@@ -67,13 +70,18 @@ class Row:
         return out
 
 
-SendsFrom = Callable[[dict[str, Any], str], "str | None"]  # (task, action type) -> what to tell of its From
+class AccountsTold(Protocol):
+    """Which of the person's accounts a held task is about, when they have several (act/which_account.py)."""
+
+    def came_to(self, task: dict[str, Any]) -> str | None: ...
+
+    def notice(self, task: dict[str, Any], kind: str) -> str | None: ...
 
 
-def awaiting(doc: dict[str, Any], sends_from: SendsFrom | None = None) -> list[dict[str, Any]]:
+def awaiting(doc: dict[str, Any], told: AccountsTold | None = None) -> list[dict[str, Any]]:
     """The actions of a task that wait for a person: type and args, and the notices for the person
-    approving it (lookalikes.py): where each really goes, for a send the address it goes out from
-    (`sends_from`: act/sent_from.py, when the person has several), and, for a mail's task, where the
+    approving it (lookalikes.py): where each really goes, with several accounts the address a send goes
+    out from or the account an action on the mail is done in (`told`), and, for a mail's task, where the
     mail is really from (a reply drafted to a mail whose From line the provider could not confirm)."""
     from ..lookalikes import notices, sender
     from ..task import is_mail
@@ -84,8 +92,8 @@ def awaiting(doc: dict[str, Any], sends_from: SendsFrom | None = None) -> list[d
     for action in doc.get("actions") or []:
         if isinstance(action, dict) and action.get("status") == "awaiting_approval":
             waiting = {"type": action.get("type"), "args": action.get("args", {})}
-            told = sends_from(doc, str(waiting["type"])) if sends_from else None
-            found = notices(waiting["args"]) + ([told] if told else [])
+            account = told.notice(doc, str(waiting["type"])) if told else None
+            found = notices(waiting["args"]) + ([account] if account else [])
             found += [f"the mail behind it: {behind}"] if behind else []
             if found:
                 waiting["notices"] = found
@@ -196,7 +204,7 @@ def describe(row: dict[str, Any]) -> str:
         if awaiting:
             look = "; ".join(n for a in awaiting for n in a.get("notices", []))
             return "would run: " + ", ".join(a["type"] for a in awaiting) + (f" (look: {look})" if look else "")
-        return row.get("hold_reason", "")
+        return "; ".join(filter(None, (row.get("hold_reason", ""), row.get("came_to"))))
     return row.get("last_error", "")
 
 

@@ -55,7 +55,7 @@ def _sending(ctx: ActionContext) -> tuple[dict[str, Any], str]:
     return section, here.label
 
 
-SENDS = ("email.send", "email.reply")  # what goes out from one of the person's addresses (act/sent_from.py)
+SENDS = ("email.send", "email.reply")  # what goes out from one of the person's addresses (act/which_account.py)
 
 
 def goes_out_from(config: Config, task: dict[str, Any]) -> str:
