@@ -447,6 +447,25 @@ def test_phishing_that_reads_like_a_services_account_mail_is_never_let_through_u
     assert min(scores) >= 0.5, scores
 
 
+
+def test_a_services_mail_said_not_to_be_spam_does_not_let_phishing_in_its_words_through(routes_home):
+    """The attack through the person's own corrections: they said three of a service's mails (Postmark's
+    templates: a comment notice, a dunning notice, an invoice) are not spam, and the correction moved
+    every word those share with account mail, the words phishing is written in; then a stranger's "Your
+    Apple ID was used to sign in" went into the inbox unasked (0.40). A correction now moves what the
+    shipped model learned little about (this service's own words and sender) more than what hundreds of
+    its training mails taught it (decide/spam.py EVIDENCE_PULL): each phishing mail is still asked about,
+    or filed in Junk."""
+    service = sorted((REPO / "bench" / "data" / "service-mail" / "mail" / "postmark").glob("*.eml"))[:3]
+    for n, path in enumerate(service, 1):
+        task = mail(path.read_bytes(), 100 + n)
+        assert run(["enqueue", "--queue", "inbox"], input=jsonl(task)).code == 0
+        assert run(["classify", "--from", "inbox", "--to", "act", "--once"]).code == 0
+        assert run(["classify", "teach", task["id"], "triage"], timeout=300).code == 0
+    assert run(["classify", "history", "--json"]).json()[-1]["spam_examples"] == 3
+    placed_as = [placed(mail(phishing_mail(n), n)) for n in range(len(PHISHING))]
+    assert all(route in ("spam", "held") for route, _ in placed_as), placed_as
+
 def test_mail_from_someone_you_wrote_to_is_held_not_filed_in_junk(routes_home):
     """Whom a person writes to (`assist act` email.send over a real SMTP server: To and Cc) is a
     correspondent: a mail from them that the spam model would file in Junk is held for the person (a From
