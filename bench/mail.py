@@ -35,7 +35,9 @@ the issue's "hard ham in Junk" column and the share held are measured with it in
 `--unwanted DIR [--sample N]` counts instead how much of a folder of spam or phishing (a Junk folder
 exported, a public collection; one message a file) the spam decision files in Junk, holds for a person
 and lets through, with spamd beside it when installed, then what the shipped routes do with each
-(replies drafted first: there should be none); nobody corrects anything.
+(replies drafted first: there should be none); nobody corrects anything. With `--vouched DIR2` the spam
+decision's count is made once more after the person said the mails of DIR2 are not spam (the model moved
+as classify's retraining moves it): how far a person's corrections let unwanted mail through.
 """
 
 from __future__ import annotations
@@ -293,16 +295,19 @@ def interleave(parts: list[list[Any]]) -> list[Any]:
     return merged
 
 
-def unwanted(folder: Path, sample: int | None) -> None:
+def unwanted(folder: Path, sample: int | None, vouched: Path | None = None) -> None:
     """Mail that must not reach the inbox unasked, one message a file (a Junk folder exported, a public
     collection of phishing): how many the spam decision (decide/spam_policy.py, the shipped model, with
     spamd as well when it is installed) files in Junk, holds for a person, and lets through. Nobody
-    corrects anything here. `sample`: that many files of a fixed shuffle."""
+    corrects anything here; with `vouched` (a folder of mail, one message a file), once more after the
+    person said its mails are not spam, the model moved as classify's retraining moves it. `sample`: that
+    many files of a fixed shuffle."""
     from collections import Counter
 
     from assist.config import Config
     from assist.correspondents import Correspondents
-    from assist.decide.spam import shipped
+    from assist.decide.learning import CORRECTION_STRENGTH
+    from assist.decide.spam import adjust, shipped
     from assist.decide.spam_policy import DEFAULT_HOLD, DEFAULT_ROUTE, DEFAULT_THRESHOLD, SpamPolicy
     from assist.ingest.mail import mail_data
     from assist.junked import Junked
@@ -323,6 +328,11 @@ def unwanted(folder: Path, sample: int | None) -> None:
         if address:
             policies["assist + spamd"] = SpamPolicy(DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, model, True,
                                                     people, junked)
+        if vouched is not None:
+            said = [mail_data(f.read_bytes(), config) for f in message_files(vouched)]
+            moved = adjust(model, said, [False] * len(said), CORRECTION_STRENGTH)
+            policies[f"assist, {len(said)} mails of {vouched} said not spam"] = SpamPolicy(
+                DEFAULT_ROUTE, DEFAULT_THRESHOLD, DEFAULT_HOLD, moved, False, people, junked)
         counts: dict[str, Counter[str]] = {name: Counter() for name in [*policies, "spamd alone (threshold 5.0)"]}
         started = time.perf_counter()
         mails = []
@@ -362,12 +372,17 @@ def main() -> None:
                         help="instead, a folder of spam or phishing, one message a file: how much of it the "
                              "spam decision files in Junk, holds, and lets through")
     parser.add_argument("--sample", type=int, metavar="N", help="with --unwanted: N messages of a fixed shuffle")
+    parser.add_argument("--vouched", type=Path, metavar="DIR",
+                        help="with --unwanted: count again after the person said the mails of DIR (one message a "
+                             "file, e.g. bench/data/service-mail/mail) are not spam")
     parser.add_argument("--hard-ham", type=Path, metavar="DIR",
                         help="legitimate mail that reads like spam (one message a file, e.g. "
                              "bench/data/service-mail/mail) added to the run as hard ham; no model learns from it")
     args = parser.parse_args()
+    if args.vouched is not None and (args.unwanted is None or not message_files(args.vouched)):
+        parser.error("--vouched DIR goes with --unwanted, and DIR needs messages (one a file)")
     if args.unwanted is not None:
-        unwanted(args.unwanted, args.sample)
+        unwanted(args.unwanted, args.sample, args.vouched)
         return
     unseen = args.corpus is not None and args.corpus.resolve() != CORPUS.resolve()
     folder = args.corpus if unseen else CORPUS
