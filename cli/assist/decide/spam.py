@@ -107,7 +107,8 @@ class SpamModel:
         import numpy as np
 
         nonzero = np.flatnonzero(self.weights).astype(np.int32)
-        kept = {} if self.evidence is None else {"evidence": self.evidence[nonzero].astype(np.float16)}
+        kept = {} if self.evidence is None else {  # half precision: what a pull needs (65,504 at most)
+            "evidence": np.clip(self.evidence[nonzero], 0, 65_000).astype(np.float16)}
         buffer = io.BytesIO()
         np.savez_compressed(buffer, index=nonzero, weight=self.weights[nonzero].astype(np.float32),
                             bias=np.array(self.bias), meta=np.array(json.dumps(self.meta)), **kept)
