@@ -1195,50 +1195,58 @@ def other_account(server, name: str = "work", **extra: str) -> str:
                       *lines]) + "\n"
 
 
-def test_a_second_account_configured_has_its_mail_filed_and_answered_in_it(home):
-    """A person with two accounts configures the second as [actions.imap.accounts.work] and reads it with
-    `assist ingest imap --account work`. Its mail is acted on where it is: a newsletter both accounts got,
-    routed to Lists, is filed in the work account (the first account's copy stays where it is); a reply
-    is drafted in the work account's Drafts, from its address; the main account's mail is acted on in the
-    main account as before."""
+@pytest.fixture
+def two_accounts():
+    """Two real dovecots: the person's first account and their work one (other_account), the passwords in
+    $TEST_IMAP_PASSWORD and $TEST_IMAP_PASSWORD_2."""
     first, second = start_dovecot(), start_dovecot(login="other")
+    os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
     try:
-        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
-        (home / "assist.toml").write_text(imap_section(first) + other_account(second, drafts="Entwürfe")
-                                          + LISTS_ROUTE + '[routes.mail]\nactions = ["email.draft"]\n')
-        newsletter = b"Message-ID: <n1@list.example>\r\nSubject: Weekly\r\nFrom: news@list.example\r\n\r\nhi\r\n"
-        first.deliver(newsletter, 1)
-        second.deliver(newsletter, 1)
-        second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 2)
-
-        r = run(["ingest", "imap", "--account", "work", "--once"])
-        assert r.code == 0, r.err
-        read = {line["data"]["message_id"]: line for line in r.lines}
-        assert read["<n1@list.example>"]["data"]["imap"]["account"] == f"{second.user}@127.0.0.1:{second.port}"
-        reply = {"type": "email.draft", "args": {"to": "boss@corp.example", "subject": "Re: Budget",
-                                                 "body": "On it.", "in_reply_to": "<q1@corp.example>"}}
-        r = run(["act"], jsonl({**read["<n1@list.example>"], "intent": {"route": "lists"}},
-                               {**read["<q1@corp.example>"], "intent": {"route": "mail"},
-                                "result": {"parsed": {"actions": [reply]}}}))
-        assert r.code == 0, r.err
-
-        conn = imap_session(second)
-        assert conn.select("INBOX")[1] == [b"1"] and conn.select('"Lists"')[1] == [b"1"]
-        assert conn.select('"Entw&APw-rfe"')[1] == [b"1"], "the draft in the work account's Drafts"
-        _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
-        draft = message_from_bytes(data[0][1], policy=email_policy)
-        assert draft["From"] == second.user and draft["In-Reply-To"] == "<q1@corp.example>"
-        conn.logout()
-        assert counts(first, "INBOX", "Drafts", "Lists") == [1, None, None], "the main account's copy where it was"
-
-        [own] = run(["ingest", "imap", "--once"]).lines
-        assert run(["act"], jsonl({**own, "intent": {"route": "lists"}})).code == 0
-        assert counts(first, "INBOX", "Lists") == [0, 1]
+        yield first, second
     finally:
         first.stop()
         second.stop()
         for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
             os.environ.pop(name, None)
+
+
+def test_a_second_account_configured_has_its_mail_filed_and_answered_in_it(home, two_accounts):
+    """A person with two accounts configures the second as [actions.imap.accounts.work] and reads it with
+    `assist ingest imap --account work`. Its mail is acted on where it is: a newsletter both accounts got,
+    routed to Lists, is filed in the work account (the first account's copy stays where it is); a reply
+    is drafted in the work account's Drafts, from its address; the main account's mail is acted on in the
+    main account as before."""
+    first, second = two_accounts
+    (home / "assist.toml").write_text(imap_section(first) + other_account(second, drafts="Entwürfe")
+                                      + LISTS_ROUTE + '[routes.mail]\nactions = ["email.draft"]\n')
+    newsletter = b"Message-ID: <n1@list.example>\r\nSubject: Weekly\r\nFrom: news@list.example\r\n\r\nhi\r\n"
+    first.deliver(newsletter, 1)
+    second.deliver(newsletter, 1)
+    second.deliver(b"Message-ID: <q1@corp.example>\r\nSubject: Budget\r\nFrom: boss@corp.example\r\n\r\n?\r\n", 2)
+
+    r = run(["ingest", "imap", "--account", "work", "--once"])
+    assert r.code == 0, r.err
+    read = {line["data"]["message_id"]: line for line in r.lines}
+    assert read["<n1@list.example>"]["data"]["imap"]["account"] == f"{second.user}@127.0.0.1:{second.port}"
+    reply = {"type": "email.draft", "args": {"to": "boss@corp.example", "subject": "Re: Budget",
+                                             "body": "On it.", "in_reply_to": "<q1@corp.example>"}}
+    r = run(["act"], jsonl({**read["<n1@list.example>"], "intent": {"route": "lists"}},
+                           {**read["<q1@corp.example>"], "intent": {"route": "mail"},
+                            "result": {"parsed": {"actions": [reply]}}}))
+    assert r.code == 0, r.err
+
+    conn = imap_session(second)
+    assert conn.select("INBOX")[1] == [b"1"] and conn.select('"Lists"')[1] == [b"1"]
+    assert conn.select('"Entw&APw-rfe"')[1] == [b"1"], "the draft in the work account's Drafts"
+    _, data = conn.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    draft = message_from_bytes(data[0][1], policy=email_policy)
+    assert draft["From"] == second.user and draft["In-Reply-To"] == "<q1@corp.example>"
+    conn.logout()
+    assert counts(first, "INBOX", "Drafts", "Lists") == [1, None, None], "the main account's copy where it was"
+
+    [own] = run(["ingest", "imap", "--once"]).lines
+    assert run(["act"], jsonl({**own, "intent": {"route": "lists"}})).code == 0
+    assert counts(first, "INBOX", "Lists") == [0, 1]
 
 
 def a_mail_in_each(first, second) -> tuple[dict, dict]:
@@ -1257,20 +1265,19 @@ def answered(task: dict, to: str) -> dict:
     return {**task, "intent": {"route": "mail"}, "result": {"parsed": {"actions": [reply]}}}
 
 
-def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
+def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home, two_accounts):
     """An approved email.reply to a mail of the work account ([actions.imap.accounts.work]) went out through
     [actions.smtp], from the person's own address: their private address, to their colleagues. A mail of an
     account is answered through that account's server, `[actions.smtp.accounts.NAME]`, from its address, its
     copy looked for in that account's Sent; without such a section the reply is refused, saying what to
     configure, and nothing is sent. The main account's mail is still answered through [actions.smtp]."""
-    first, second = start_dovecot(), start_dovecot(login="other")
+    first, second = two_accounts
     mine, theirs = SentFolder(first), SentFolder(second)
     smtp_main = Controller(mine, hostname="127.0.0.1", port=free_port())
     smtp_work = Controller(theirs, hostname="127.0.0.1", port=free_port())
     smtp_main.start()
     smtp_work.start()
     try:
-        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
         config = (imap_section(first) + other_account(second) + '[routes.mail]\nactions = ["email.reply"]\n'
                   f'[actions.smtp]\nhost = "127.0.0.1"\nport = {smtp_main.port}\nsecurity = "plain"\n'
                   'from = "me@home.example"\n')
@@ -1297,13 +1304,9 @@ def test_a_reply_to_a_second_accounts_mail_goes_out_from_that_account(home):
     finally:
         smtp_main.stop()
         smtp_work.stop()
-        first.stop()
-        second.stop()
-        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
-            os.environ.pop(name, None)
 
 
-def test_a_held_reply_says_which_of_the_persons_addresses_it_goes_out_from(home):
+def test_a_held_reply_says_which_of_the_persons_addresses_it_goes_out_from(home, two_accounts):
     """With two accounts, a reply waiting for approval showed its To, subject and body, not its From: that
     the answer to a work mail goes out from the work address, not the private one, was not for the person
     to see before they said yes. Where they approve (`assist queue ls`, `queue approve` on a terminal, and
@@ -1313,43 +1316,36 @@ def test_a_held_reply_says_which_of_the_persons_addresses_it_goes_out_from(home)
     from assist.config_file import load
     from assist.monitor import overview
 
-    first, second = start_dovecot(), start_dovecot(login="other")
-    try:
-        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
-        config = (imap_section(first) + other_account(second) + '[routes.mail]\nactions = ["email.reply"]\n'
-                  'confirm = ["email.reply"]\n[actions.smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "plain"\n'
-                  'from = "me@home.example"\n')
-        (home / "assist.toml").write_text(config)
-        work_mail, own_mail = a_mail_in_each(first, second)
+    first, second = two_accounts
+    config = (imap_section(first) + other_account(second) + '[routes.mail]\nactions = ["email.reply"]\n'
+              'confirm = ["email.reply"]\n[actions.smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "plain"\n'
+              'from = "me@home.example"\n')
+    (home / "assist.toml").write_text(config)
+    work_mail, own_mail = a_mail_in_each(first, second)
 
-        r = run(["act"], jsonl(answered(work_mail, "boss@corp.example"), answered(own_mail, "ana@home.example")))
-        assert r.code == 0 and r.err.count("awaiting approval") == 2, r.err
+    r = run(["act"], jsonl(answered(work_mail, "boss@corp.example"), answered(own_mail, "ana@home.example")))
+    assert r.code == 0 and r.err.count("awaiting approval") == 2, r.err
 
-        def told() -> dict[str, list[str]]:
-            rows = run(["queue", "ls", "--state", "hold", "--json"]).json()
-            return {row["about"]: row["awaiting"][0].get("notices", []) for row in rows}
+    def told() -> dict[str, list[str]]:
+        rows = run(["queue", "ls", "--state", "hold", "--json"]).json()
+        return {row["about"]: row["awaiting"][0].get("notices", []) for row in rows}
 
-        assert told() == {"Budget": ["it would not go out: this mail came to your account 'work', and mail about "
-                                     "it goes out from that account: configure [actions.smtp.accounts.work] "
-                                     "(its server and from): nothing sent"],
-                          "Dinner": ["it goes out from me@home.example"]}
-        (home / "assist.toml").write_text(config + '[actions.smtp.accounts.work]\nhost = "127.0.0.1"\nport = 2526\n'
-                                          'security = "plain"\nfrom = "Me at work <me@corp.example>"\n')
-        assert told()["Budget"] == ["it goes out from Me at work <me@corp.example> (your account work)"]
-        held = overview(load(home).backend(), home / "logs", load(home))["held"]  # what top and the dashboard show
-        assert sorted(n for row in held for a in row["awaiting"] for n in a["notices"]) == [
-            "it goes out from Me at work <me@corp.example> (your account work)", "it goes out from me@home.example"]
-        work_id = next(row["id"] for row in held if row["subject"] == "Budget")
-        code, shown = on_a_terminal(["queue", "approve", work_id], "approve?", ["n"])
-        assert code == 1 and "look: it goes out from Me at work <me@corp.example> (your account work)" in shown, shown
-    finally:
-        first.stop()
-        second.stop()
-        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
-            os.environ.pop(name, None)
+    assert told() == {"Budget": ["it would not go out: this mail came to your account 'work', and mail about "
+                                 "it goes out from that account: configure [actions.smtp.accounts.work] "
+                                 "(its server and from): nothing sent"],
+                      "Dinner": ["it goes out from me@home.example"]}
+    (home / "assist.toml").write_text(config + '[actions.smtp.accounts.work]\nhost = "127.0.0.1"\nport = 2526\n'
+                                      'security = "plain"\nfrom = "Me at work <me@corp.example>"\n')
+    assert told()["Budget"] == ["it goes out from Me at work <me@corp.example> (your account work)"]
+    held = overview(load(home).backend(), home / "logs", load(home))["held"]  # what top and the dashboard show
+    assert sorted(n for row in held for a in row["awaiting"] for n in a["notices"]) == [
+        "it goes out from Me at work <me@corp.example> (your account work)", "it goes out from me@home.example"]
+    work_id = next(row["id"] for row in held if row["subject"] == "Budget")
+    code, shown = on_a_terminal(["queue", "approve", work_id], "approve?", ["n"])
+    assert code == 1 and "look: it goes out from Me at work <me@corp.example> (your account work)" in shown, shown
 
 
-def test_a_held_mail_says_which_of_the_persons_accounts_it_came_to(home):
+def test_a_held_mail_says_which_of_the_persons_accounts_it_came_to(home, two_accounts):
     """With two accounts, a mail held for the person (might be spam: theirs to route) and an action on a mail
     waiting for approval (a flag, a move, a draft: done in the account the mail came to) did not say which
     account the mail came to: a phishing mail to the work address and one to the private address read alike.
@@ -1361,45 +1357,38 @@ def test_a_held_mail_says_which_of_the_persons_accounts_it_came_to(home):
     from assist.task import new_id
     from test_mail_decisions import phishing_mail
 
-    first, second = start_dovecot(), start_dovecot(login="other")
-    try:
-        os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
-        routes = ('[routes.spam]\ntypes = ["email.*"]\nactions = ["email.move"]\n'
-                  '[routes.flag]\ntypes = ["email.*"]\nconfirm = ["email.flag"]\n[[routes.flag.fixed]]\n'
-                  'type = "email.flag"\nargs.message_id = "{{ data.message_id }}"\nargs.flag = "flagged"\n')
-        (home / "assist.toml").write_text(imap_section(first) + other_account(second) + routes)
-        second.deliver(phishing_mail(1), 1)  # "Your Apple ID was used to sign in": might be spam, to the work account
-        first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
-        [phishing] = run(["ingest", "imap", "--account", "work", "--once"]).lines
-        [own_mail] = run(["ingest", "imap", "--once"]).lines
-        assert run(["classify"], input=jsonl(phishing)).code == 0
-        noted = {**own_mail["data"]["imap"], "account": "boss@elsewhere.example:993"}  # no account of theirs
-        forged = {**own_mail, "id": new_id(), "key": "forged", "data": {**own_mail["data"], "subject": "Forged",
-                                                                          "imap": noted}}
-        r = run(["act"], jsonl(*({**task, "intent": {"route": "flag"}} for task in (own_mail, forged))))
-        assert r.code == 0 and r.err.count("awaiting approval") == 2, r.err
+    first, second = two_accounts
+    routes = ('[routes.spam]\ntypes = ["email.*"]\nactions = ["email.move"]\n'
+              '[routes.flag]\ntypes = ["email.*"]\nconfirm = ["email.flag"]\n[[routes.flag.fixed]]\n'
+              'type = "email.flag"\nargs.message_id = "{{ data.message_id }}"\nargs.flag = "flagged"\n')
+    (home / "assist.toml").write_text(imap_section(first) + other_account(second) + routes)
+    second.deliver(phishing_mail(1), 1)  # "Your Apple ID was used to sign in": might be spam, to the work account
+    first.deliver(b"Message-ID: <f1@home.example>\r\nSubject: Dinner\r\nFrom: ana@home.example\r\n\r\n?\r\n", 1)
+    [phishing] = run(["ingest", "imap", "--account", "work", "--once"]).lines
+    [own_mail] = run(["ingest", "imap", "--once"]).lines
+    assert run(["classify"], input=jsonl(phishing)).code == 0
+    noted = {**own_mail["data"]["imap"], "account": "boss@elsewhere.example:993"}  # no account of theirs
+    forged = {**own_mail, "id": new_id(), "key": "forged", "data": {**own_mail["data"], "subject": "Forged",
+                                                                      "imap": noted}}
+    r = run(["act"], jsonl(*({**task, "intent": {"route": "flag"}} for task in (own_mail, forged))))
+    assert r.code == 0 and r.err.count("awaiting approval") == 2, r.err
 
-        rows = {row["about"]: row for row in run(["queue", "ls", "--state", "hold", "--json"]).json()}
-        assert rows["Your Apple ID was used to sign in"]["came_to"] == "it came to other (your account work)"
-        assert rows["Dinner"]["came_to"] == f"it came to {first.user}"
-        assert rows["Dinner"]["awaiting"][0]["notices"] == [f"it came to {first.user}"]
-        assert "none of the accounts configured" in rows["Forged"]["came_to"]
-        listed = run(["queue", "ls", "--state", "hold"]).out
-        assert "your account work" in listed and f"look: it came to {first.user}" in listed, listed
-        held = overview(load(home).backend(), home / "logs", load(home))["held"]  # what top and the dashboard show
-        assert "it came to other (your account work)" in next(
-            row["info"] for row in held if row["subject"] == "Your Apple ID was used to sign in")
-        code, shown = on_a_terminal(["queue", "approve", rows["Dinner"]["id"]], "approve?", ["n"])
-        assert code == 1 and f"look: it came to {first.user}" in shown, shown
+    rows = {row["about"]: row for row in run(["queue", "ls", "--state", "hold", "--json"]).json()}
+    assert rows["Your Apple ID was used to sign in"]["came_to"] == "it came to other (your account work)"
+    assert rows["Dinner"]["came_to"] == f"it came to {first.user}"
+    assert rows["Dinner"]["awaiting"][0]["notices"] == [f"it came to {first.user}"]
+    assert "none of the accounts configured" in rows["Forged"]["came_to"]
+    listed = run(["queue", "ls", "--state", "hold"]).out
+    assert "your account work" in listed and f"look: it came to {first.user}" in listed, listed
+    held = overview(load(home).backend(), home / "logs", load(home))["held"]  # what top and the dashboard show
+    assert "it came to other (your account work)" in next(
+        row["info"] for row in held if row["subject"] == "Your Apple ID was used to sign in")
+    code, shown = on_a_terminal(["queue", "approve", rows["Dinner"]["id"]], "approve?", ["n"])
+    assert code == 1 and f"look: it came to {first.user}" in shown, shown
 
-        (home / "assist.toml").write_text(imap_section(first) + routes)  # one account: nothing to tell apart
-        alone = run(["queue", "ls", "--state", "hold", "--json"]).json()
-        assert not [row for row in alone if "came_to" in row or any(a.get("notices") for a in row.get("awaiting", []))]
-    finally:
-        first.stop()
-        second.stop()
-        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
-            os.environ.pop(name, None)
+    (home / "assist.toml").write_text(imap_section(first) + routes)  # one account: nothing to tell apart
+    alone = run(["queue", "ls", "--state", "hold", "--json"]).json()
+    assert not [row for row in alone if "came_to" in row or any(a.get("notices") for a in row.get("awaiting", []))]
 
 
 def test_the_account_a_mail_was_read_from_is_told_by_its_user_then_its_address(home):

@@ -336,8 +336,3 @@ def config_now(config: Config) -> Config:
         return load(config.home)
     except ConfigError:
         return config
-
-
-def routes_now(config: Config) -> dict[str, dict[str, Any]]:
-    """The routes assist.toml names now, by name (config_now)."""
-    return config_now(config).routes

@@ -126,13 +126,11 @@ class Top(App[None]):
     ]
 
     def __init__(self, backend: Any, log_folder: Path, interval_s: float = 1.0,
-                 routes: Callable[[], dict[str, dict[str, Any]]] | None = None, approvals: Any = None,
-                 learn: Any = None, config: Callable[[], Any] | None = None):
+                 config: Callable[[], Any] | None = None, approvals: Any = None, learn: Any = None):
         super().__init__()
         self.backend, self.log_folder, self.interval_s = backend, log_folder, interval_s
         self.approvals, self.learn = approvals, learn
-        self.routes_now = routes or dict  # the routes configured now (assist.toml may change while top runs)
-        self.config_now = config or (lambda: None)  # and the rest of it (which address a held send goes from)
+        self.config_now = config or (lambda: None)  # the configuration now (assist.toml may change while top runs)
         self.rows: dict[str, dict[str, Any]] = {}
 
     def compose(self) -> ComposeResult:
@@ -234,6 +232,11 @@ class Top(App[None]):
             return
         self._change(row, verb, None)
 
+    def routes_now(self) -> dict[str, dict[str, Any]]:
+        """The routes configured now, by name."""
+        now = self.config_now()
+        return now.routes if now is not None else {}
+
     def _change(self, row: dict[str, Any], verb: str, route: str | None, plan: str | None = None) -> None:
         """`plan`: what names the plan shown (approved only if it is still that one)."""
         try:
@@ -259,6 +262,6 @@ class Top(App[None]):
         self.push_screen(Inspect(inspected(shown)))
 
 
-def run(backend: Any, log_folder: Path, interval_s: float, routes: Callable[[], dict[str, dict[str, Any]]],
-        approvals: Any, learn: Any = None, config: Callable[[], Any] | None = None) -> None:
-    Top(backend, log_folder, interval_s, routes, approvals, learn, config).run()
+def run(backend: Any, log_folder: Path, interval_s: float, config: Callable[[], Any], approvals: Any,
+        learn: Any = None) -> None:
+    Top(backend, log_folder, interval_s, config, approvals, learn).run()

@@ -27,10 +27,10 @@ def top(interval: float) -> None:
     except ImportError as exc:
         raise click.UsageError(f"assist top needs the tui extra: pip install 'assist[tui]' ({exc.name} is missing)"
                                ) from None
-    from ..config_file import config_now, routes_now
+    from ..config_file import config_now
     from ..decide.engine import rejection_learner
     from ..stores import open_stores
 
     config = load_config()
-    run(config.backend(), config.home / "logs", interval, lambda: routes_now(config),
-        open_stores(config).approvals, rejection_learner(config, "top"), lambda: config_now(config))
+    run(config.backend(), config.home / "logs", interval, lambda: config_now(config),
+        open_stores(config).approvals, rejection_learner(config, "top"))

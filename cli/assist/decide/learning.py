@@ -77,9 +77,7 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
             rejected: bool = False) -> dict[str, Any]:
     """The example a person's route for `task` makes (what the models read of it, not the message);
     `rejected`: the person refused that route for it."""
-    from ..correspondents import sender_key
     from .intent import task_text
-    from .spam import vector
     from .spam_policy import judged
 
     text = task_text(task)
@@ -93,12 +91,7 @@ def example(task: dict[str, Any], route: str, by: str, embedder: Any, keep_text:
     if listed:
         entry["list"] = listed
     if judged(task):
-        idx, val = vector(data)
-        entry["spam"] = {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]}
-        entry["subject"] = str(data.get("subject") or "")[:300]
-        sender = sender_key(data)
-        if sender:
-            entry["sender"] = sender
+        entry.update(_mail_read(data))
     if keep_text:
         entry["text"] = text
     if rejected:
@@ -182,18 +175,23 @@ class ListRefusals:
 def spam_example(task: dict[str, Any], spam: bool, by: str) -> dict[str, Any]:
     """What the spam model reads of a mail, as spam or not by what the person did with it (took it out
     of Junk: junked.py). Only the spam model learns from it: a move says spam or not, not which route."""
+    found = task.get("data")
+    data: dict[str, Any] = found if isinstance(found, dict) else {}
+    return {"op": "add", "id": f"{'spam' if spam else 'not-spam'}:{data.get('sha256') or task.get('id')}",
+            "by": by, "at": int(time.time() * 1000), "spam_only": True, "is_spam": spam, **_mail_read(data)}
+
+
+def _mail_read(data: dict[str, Any]) -> dict[str, Any]:
+    """What an example keeps of a mail: the spam model's features, the subject, and a digest of its
+    sender (correspondents.sender_key) when there is one to trust."""
     from ..correspondents import sender_key
     from .spam import vector
 
-    found = task.get("data")
-    data: dict[str, Any] = found if isinstance(found, dict) else {}
     idx, val = vector(data)
-    entry = {"op": "add", "id": f"{'spam' if spam else 'not-spam'}:{data.get('sha256') or task.get('id')}",
-             "by": by, "at": int(time.time() * 1000), "spam_only": True, "is_spam": spam,
-             "spam": {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]},
-             "subject": str(data.get("subject") or "")[:300]}
+    read = {"spam": {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]},
+            "subject": str(data.get("subject") or "")[:300]}
     sender = sender_key(data)
-    return {**entry, "sender": sender} if sender else entry
+    return {**read, "sender": sender} if sender else read
 
 
 def request_example(task: dict[str, Any], route: str, by: str) -> dict[str, Any]:

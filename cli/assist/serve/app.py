@@ -121,10 +121,9 @@ async def _first_to_finish(part: Any, scope: Any) -> None:
 
 
 def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: ServeOptions | None = None,
-              routes: Callable[[], dict[str, dict[str, Any]]] | None = None, approvals: Any = None,
-              learn: Any = None, config: Callable[[], Any] | None = None) -> Any:
-    """`routes` gives the routes configured now, by name (the file may have been edited since the server
-    started), `config` the rest of it (which of the person's addresses a held send goes out from)."""
+              config: Callable[[], Any] | None = None, approvals: Any = None, learn: Any = None) -> Any:
+    """`config` gives the configuration now (config_file.config_now: the file may have been edited since
+    the server started): the routes offered, which of the person's accounts a held task is about."""
     import anyio
     import orjson
     from starlette.applications import Starlette
@@ -185,8 +184,9 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
 
     def overview(request: Request) -> Response:
         """What the dashboard shows; a held task no route placed lists the routes that take it."""
-        configured = routes() if routes else {}
-        shown = monitor.overview(backend, log_folder, config() if config else None)
+        now = config() if config else None
+        configured = now.routes if now is not None else {}
+        shown = monitor.overview(backend, log_folder, now)
         for row in shown["held"]:
             if row.get("route") == "fallback":
                 row["routes"] = offered_routes(configured, str(row.get("type", "")))
@@ -212,7 +212,7 @@ def build_app(backend: Any, log_folder: Path, auth: Auth, log: Any, options: Ser
             raise NotFound(f"no action {verb!r} (choose from {', '.join(admin.VERBS)})")
         done = admin.change(backend, request.path_params["id"], verb, request.query_params.get("queue") or None,
                             request.query_params.get("reason", ""), request.query_params.get("route") or None,
-                            routes() if routes else {}, approvals, by=f"api:{request.state.caller.subject}",
+                            config().routes if config else {}, approvals, by=f"api:{request.state.caller.subject}",
                             learn=learn, plan=request.query_params.get("plan") or None)
         log.info("task_changed", task=done["id"], queue=done["queue"], verb=verb, route=done.get("route"))
         return Json(done)

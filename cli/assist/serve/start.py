@@ -36,13 +36,12 @@ def start(config: Config, host: str | None, port: int | None, certfile: str | No
     from .app import build_app
 
     log = logmod.for_component(config, "serve")
-    from ..config_file import config_now, routes_now
+    from ..config_file import config_now
     from ..decide.engine import rejection_learner
     from ..stores import open_stores
 
-    app = build_app(config.backend(), config.home / "logs", auth, log, routes=lambda: routes_now(config),
-                    approvals=open_stores(config).approvals, learn=rejection_learner(config, "api"),
-                    config=lambda: config_now(config))
+    app = build_app(config.backend(), config.home / "logs", auth, log, config=lambda: config_now(config),
+                    approvals=open_stores(config).approvals, learn=rejection_learner(config, "api"))
     echo(f"assist serve: {base}/  (API description: {base}/openapi.json)", err=True)
     echo(f"sign in to the dashboard (link valid 10 minutes, once): {base}{login_path(auth.login_token())}", err=True)
     httpd.run(app, host, port, certfile=certfile, keyfile=keyfile, ws="websockets-sansio")
