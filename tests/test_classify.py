@@ -275,10 +275,9 @@ def test_out_of_scope_topics_are_columns_of_their_own_summed_into_one_class(tmp_
     assert topics_merged(["a", "oos:x", "oos:y", "oos:y", "oos:y"], 3) == ["a"] + ["oos:y"] * 4
 
 
-def test_typed_requests_go_to_their_default_route(home):
+def test_typed_requests_go_to_their_default_route(routed_home):
     """The default request routes with the packaged examples (SLURP and CLINC150), as `assist ask` takes
     them, for requests in none of those examples; out-of-scope text is answered directly by chat."""
-    (home / "assist.toml").write_text((Path(__file__).parents[1] / "assist.toml").read_text())
     expected = {"remind me to water the plants at six": "calendar_edit",
                 "what have i got on this weekend": "agenda",
                 "take bread off my shopping list": "note",

@@ -145,12 +145,12 @@ def test_refuses_to_start_without_a_way_to_check_callers(home):
     assert r.code == 2 and "token init" in r.err
 
 
-def test_a_button_posts_a_request_that_the_pipeline_answers_from_the_calendar(server, home, gguf):
+def test_a_button_posts_a_request_that_the_pipeline_answers_from_the_calendar(server, routed_home, gguf):
     """POST /trigger/ask {"text"} is a typed request: classified among the request routes, and the prompt
     stage gives it the calendar's facts (no model is asked here: the prompt is what is checked)."""
-    from conftest import REPO
-
-    (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + '\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    home = routed_home
+    with (home / "assist.toml").open("a") as f:
+        f.write('\n[calendar]\ntimezone = "Europe/Berlin"\n')
     (home / "models").mkdir()
     (home / "models" / gguf.name).symlink_to(gguf)  # the prompt is fitted to the model's context
     ics = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"

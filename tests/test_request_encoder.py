@@ -17,7 +17,7 @@ from assist.decide.embedder import MODEL_SHA256, Embedder, default_model
 from assist.decide.engine import DecisionEngine
 from assist.decide.int8_matmul import int8_products
 from assist.errors import ConfigError
-from conftest import REPO, jsonl, run
+from conftest import jsonl, run
 
 RNG = np.random.default_rng(11)
 
@@ -138,10 +138,9 @@ def test_the_shipped_adapters_pull_a_routes_requests_together_and_apart_from_oth
     assert margins(tuned) > margins(plain) + 0.03  # 0.43 against 0.36 with the shipped adapters
 
 
-def test_the_default_request_routes_take_the_requests_the_blueprint_names(home):
+def test_the_default_request_routes_take_the_requests_the_blueprint_names(routed_home):
     """Through `assist classify` with the default assist.toml: wordings of the blueprint's requests that
     no example holds as they are (the examples have "summarise my day", "what's next")."""
-    (home / "assist.toml").write_text((REPO / "assist.toml").read_text())
     expected = {"summarize my day": "agenda", "what is next": "agenda", "summarize my calendar week": "agenda",
                 "add lunch with Ana on Friday at 1pm": "calendar_edit", "find my notes about the boiler": "find_notes",
                 "draft an email to bob about the invoice": "draft_email", "did the bank write to me": "search_mail",
