@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
-FACTS = ("events", "elsewhere", "named", "window", "event", "found", "to", "answer", "prepared",
+FACTS = ("events", "elsewhere", "named", "window", "event", "found", "not_searched", "to", "answer", "prepared",
          "written_to_the_assistant")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -366,9 +366,11 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         if not config.action_section("imap").get("host"):
             return "searching your mail needs your mail account: `assist init` sets it up ([actions.imap])"
         try:
-            data["found"] = search_mail(config, text)
+            data["found"], not_searched = search_mail(config, text)
         except CannotSearch as exc:
             return str(exc)
+        if not_searched:
+            data["not_searched"] = not_searched
         return None
     if route == "draft_email":
         address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)
@@ -391,10 +393,16 @@ class CannotSearch(Exception):
     """The mail server refused a search (a word beyond ASCII, where it knows no UTF-8): the answer says so."""
 
 
-def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
+def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], list[str]]:
     """The newest mails (by arrival) of the person's accounts that match the request, one line each, a
     line of [actions.imap.accounts.NAME]'s marked "[NAME]"; IMAP SEARCH in each INBOX, read-only: "from X"
-    is a FROM term, up to three other words TEXT terms, "unread" or "new" UNSEEN."""
+    is a FROM term, up to three other words TEXT terms, "unread" or "new" UNSEEN. And each account that
+    could not be searched, with why ("me@corp.example (your account work): imap ...: cannot connect"): the
+    accounts are searched at once, and one down does not keep the others' mail from the person. When
+    none could be, the first one's error is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .errors import AssistError
     from .mail import configured_accounts
 
     # terms are words (letters and digits of any script, @ . + - _): nothing else reaches the line
@@ -405,9 +413,24 @@ def search_mail(config: Config, text: str, limit: int = 10) -> list[str]:
              if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
     terms += [("TEXT", word) for word in words]
     unseen = re.search(r"\b(unread|new)\b", text, re.IGNORECASE) is not None
-    found = [each for account in configured_accounts(config) for each in _search(account, terms, unseen, limit)]
-    found.sort(key=lambda each: each[0], reverse=True)  # newest first; a sort keeps each account's order
-    return [line for _, line in found[:limit]]
+
+    def searched(account: ImapAccount) -> list[tuple[float, str]] | AssistError | CannotSearch:
+        try:
+            return _search(account, terms, unseen, limit)
+        except (AssistError, CannotSearch) as exc:
+            return exc
+
+    accounts = configured_accounts(config)
+    with ThreadPoolExecutor(max_workers=max(1, len(accounts))) as pool:
+        outcomes = list(pool.map(searched, accounts))
+    failed = [(account, each) for account, each in zip(accounts, outcomes, strict=True) if not isinstance(each, list)]
+    if accounts and len(failed) == len(accounts):
+        raise failed[0][1]
+    found = sorted((each for lines in outcomes if isinstance(lines, list) for each in lines),
+                   key=lambda each: each[0], reverse=True)  # newest first; a sort keeps each account's order
+    not_searched = [f"{account.user}{f' (your account {account.label})' if account.label else ''}: {exc}"
+                    for account, exc in failed]
+    return [line for _, line in found[:limit]], not_searched
 
 
 def _search(account: ImapAccount, terms: list[tuple[str, str]], unseen: bool, limit: int) -> list[tuple[float, str]]:

@@ -89,6 +89,8 @@ def _facts(task: dict[str, Any]) -> None:
         click.echo("mails found:" + ("" if data["found"] else " none"))
     for line in data.get("events", data.get("found", [])):
         click.echo(f"  {printable(line)}")
+    for why in data.get("not_searched", []):  # an account that could not be read: its mail is not above
+        click.echo(f"  not searched: {printable(why)}")
     if data.get("elsewhere"):
         click.echo("what it names, at another time:")
         for line in data["elsewhere"]:
