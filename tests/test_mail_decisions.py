@@ -465,6 +465,13 @@ def test_a_services_mail_said_not_to_be_spam_does_not_let_phishing_in_its_words_
     assert run(["classify", "history", "--json"]).json()[-1]["spam_examples"] == 3
     placed_as = [placed(mail(phishing_mail(n), n)) for n in range(len(PHISHING))]
     assert all(route in ("spam", "held") for route, _ in placed_as), placed_as
+    # each correction starts again from the shipped model and its evidence, which no version copies
+    from assist.decide.spam import SpamModel, shipped
+
+    versions = sorted((routes_home / "state" / "learned").glob("**/spam.npz"))
+    assert len(versions) == 3 and all(SpamModel.load(v).evidence is None for v in versions), versions
+    assert shipped().evidence is not None
+
 
 def test_mail_from_someone_you_wrote_to_is_held_not_filed_in_junk(routes_home):
     """Whom a person writes to (`assist act` email.send over a real SMTP server: To and Cc) is a

@@ -186,7 +186,9 @@ def adjust_vectors(base: SpamModel, vectors: list[tuple[Any, Any]], labels: list
     found = minimize(loss, np.zeros(len(cols)), jac=True, method="L-BFGS-B", options={"maxiter": 200})
     weights = base.weights.copy()
     weights[cols] = (w0 + found.x).astype(np.float32)
-    return SpamModel(weights, base.bias, {**base.meta, "adjusted_with": len(vectors)}, base.evidence)
+    # no evidence: the next corrections start again from base (learning.retrain), so a learned version
+    # does not carry a copy of base's (150 KB of each version's 540)
+    return SpamModel(weights, base.bias, {**base.meta, "adjusted_with": len(vectors)})
 
 
 def out_of_fold(rows: list[dict[str, Any]], labels: list[bool], folds: int = 5, c: float = 10.0) -> list[float]:
