@@ -404,6 +404,7 @@ def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], 
 
     from .errors import AssistError
     from .mail import configured_accounts
+    from .printable import printable
 
     # terms are words (letters and digits of any script, @ . + - _): nothing else reaches the line
     sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE)
@@ -428,8 +429,9 @@ def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], 
         raise failed[0][1]
     found = sorted((each for lines in outcomes if isinstance(lines, list) for each in lines),
                    key=lambda each: each[0], reverse=True)  # newest first; a sort keeps each account's order
-    not_searched = [f"{account.user}{f' (your account {account.label})' if account.label else ''}: {exc}"
-                    for account, exc in failed]
+    # a server's words (a refusal's text) are bounded and printable, as a found mail's subject is
+    not_searched = [printable(f"{account.user}{f' (your account {account.label})' if account.label else ''}: "
+                              f"{exc}")[:300] for account, exc in failed]
     return [line for _, line in found[:limit]], not_searched
 
 
@@ -515,7 +517,7 @@ def prepare_request(config: Config, task: dict[str, Any], now: datetime | None =
     refusal = prepare(config, task, now.astimezone(tz))
     if refusal is not None:
         data["answer"] = refusal
-    elif written_to_the_assistant([data.get(key) for key in ("events", "elsewhere", "found")]):
+    elif written_to_the_assistant([data.get(key) for key in ("events", "elsewhere", "found", "not_searched")]):
         data["written_to_the_assistant"] = True  # an invitation's title, a found mail's subject: anyone's words
     return refusal
 
