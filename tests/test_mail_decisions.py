@@ -1067,7 +1067,7 @@ def folder_ids(imap, folder: str) -> list[str]:
     conn = imaplib.IMAP4("127.0.0.1", imap.port)
     conn.login(imap.user, imap.password)
     try:
-        status, _ = conn.select(f'"{folder}"', readonly=True)
+        status, _ = conn.select(imap_folder(folder), readonly=True)  # a name beyond ASCII as the server has it
         if status != "OK":
             return []
         _, found = conn.uid("SEARCH", None, "ALL")
@@ -1551,8 +1551,10 @@ def named_not_marked(junk: str, sent: str) -> str:
             f'  mailbox "{sent}" {{\n    auto = create\n  }}\n}}\n')
 
 
-@pytest.mark.parametrize(("junk", "sent"), [("Junk Email", "Sent Items"), ("Junk-E-Mail", "Gesendete Elemente")],
-                         ids=["exchange", "exchange-de"])
+@pytest.mark.parametrize(("junk", "sent"), [("Junk Email", "Sent Items"), ("Junk-E-Mail", "Gesendete Elemente"),
+                                            ("Ongewenste e-mail", "Verzonden items"),
+                                            ("Нежелательная почта", "Отправленные")],
+                         ids=["exchange", "exchange-de", "exchange-nl", "exchange-ru"])
 def test_junk_and_sent_are_found_by_their_usual_names_on_a_server_that_marks_none(home, monkeypatch, junk, sent):
     """A server that marks no folder's use (RFC 6154 is an extension: Exchange's IMAP, older Courier and
     hosting set-ups) keeps spam in "Junk Email" and sent mail in "Sent Items": assist made a "Junk"

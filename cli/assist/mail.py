@@ -280,15 +280,25 @@ SPECIAL_USES = {"junk": "Junk", "spam": "Junk", "drafts": "Drafts", "sent": "Sen
 
 # A server that marks no folder's use (RFC 6154 is an extension: Exchange's IMAP, older Courier and
 # hosting set-ups) names them as mail clients have: the names Thunderbird and Outlook give them, in
-# English, then as a German, French or Spanish Outlook or Thunderbird does
+# English, then as a German, French, Spanish, Italian, Portuguese, Dutch, Swedish, Danish or Russian
+# Outlook or Thunderbird does (Exchange's own names per language as exchangelib's folders list them).
+# None is another use's name in another language ("Lixo" alone is Thunderbird's Portuguese Trash)
 USUAL_NAMES = {"Junk": ("Junk", "Spam", "Junk Email", "Junk E-mail", "Bulk Mail", "Junk-E-Mail",
-                        "Courrier indésirable", "Indésirables", "Correo no deseado"),
-               "Drafts": ("Drafts", "Draft", "Entwürfe", "Brouillons", "Borradores"),
+                        "Courrier indésirable", "Courrier indésirables", "Indésirables", "Correo no deseado",
+                        "Posta indesiderata", "Lixo Eletrônico", "Lixo Eletrónico", "Ongewenste e-mail",
+                        "Skräppost", "Uønsket e-mail", "Нежелательная почта"),
+               "Drafts": ("Drafts", "Draft", "Entwürfe", "Brouillons", "Borradores", "Bozze", "Rascunhos",
+                          "Concepten", "Utkast", "Kladder", "Черновики"),
                "Sent": ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "Gesendete Elemente", "Gesendet",
-                        "Éléments envoyés", "Envoyés", "Elementos enviados", "Enviados"),
+                        "Éléments envoyés", "Envoyés", "Elementos enviados", "Enviados", "Posta inviata",
+                        "Elementi inviati", "Inviata", "Itens Enviados", "Verzonden items", "Skickat",
+                        "Sendt post", "Отправленные"),
                "Trash": ("Trash", "Deleted Items", "Deleted Messages", "Gelöschte Elemente", "Papierkorb",
-                         "Éléments supprimés", "Corbeille", "Elementos eliminados", "Papelera"),
-               "Archive": ("Archive", "Archives", "Archiv")}
+                         "Éléments supprimés", "Corbeille", "Elementos eliminados", "Papelera", "Posta eliminata",
+                         "Elementi eliminati", "Cestino", "Itens Excluídos", "Itens Eliminados", "Lixeira",
+                         "Verwijderde items", "Prullenbak", "Borttaget", "Papperskorgen", "Slettet post",
+                         "Papirkurv", "Удаленные", "Корзина"),
+               "Archive": ("Archive", "Archives", "Archiv", "Archivio", "Arquivo", "Archief", "Arkiv", "Архив")}
 
 
 def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | None:
