@@ -395,7 +395,8 @@ class CannotSearch(Exception):
 
 def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], list[str]]:
     """The newest mails (by arrival) of the person's accounts that match the request, one line each, a
-    line of [actions.imap.accounts.NAME]'s marked "[NAME]"; IMAP SEARCH in each INBOX, read-only: "from X"
+    line of [actions.imap.accounts.NAME]'s marked "[NAME]"; IMAP SEARCH, read-only, in each account's
+    inbox, archive and the routes' folders, never Junk (_searched_in): "from X"
     is a FROM term, up to three other words TEXT terms, "unread" or "new" UNSEEN. And each account that
     could not be searched, with why ("me@corp.example (your account work): imap ...: cannot connect"): the
     accounts are searched at once, and one down does not keep the others' mail from the person. When
@@ -417,7 +418,7 @@ def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], 
 
     def searched(account: ImapAccount) -> list[tuple[float, str]] | AssistError | CannotSearch:
         try:
-            return _search(account, terms, unseen, limit)
+            return _search(account, config, terms, unseen, limit)
         except (AssistError, CannotSearch) as exc:
             return exc
 
@@ -435,24 +436,49 @@ def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], 
     return [line for _, line in found[:limit]], not_searched
 
 
-def _search(account: ImapAccount, terms: list[tuple[str, str]], unseen: bool, limit: int) -> list[tuple[float, str]]:
-    """(when it arrived, its line) of the newest `limit` mails of one account's INBOX that match, newest
-    first."""
+def _search(account: ImapAccount, config: Config, terms: list[tuple[str, str]], unseen: bool,
+            limit: int) -> list[tuple[float, str]]:
+    """(when it arrived, its line) of the newest `limit` mails that match in each folder of one account a
+    search looks in (_searched_in), a line of a folder other than the inbox marked " (in FOLDER)"."""
     import imaplib
     import time
 
-    from .mail import imap_reading
+    from .mail import imap_folder, imap_reading
+    from .printable import printable
 
     mark = f"[{account.label}] " if account.label else ""
     out = []
     with imap_reading(account, "the inbox") as conn:
-        conn.select("INBOX", readonly=True)
-        for uid in reversed(_found(conn, terms, unseen)[-limit:]):
-            _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
-            part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
-            arrived = imaplib.Internaldate2tuple(part[0])
-            out.append((time.mktime(arrived) if arrived else 0.0, mark + found_line(part[1])))
+        for folder, said in _searched_in(conn, config):
+            if conn.select(imap_folder(folder), readonly=True)[0] != "OK":
+                continue  # gone since it was listed
+            where = f" (in {printable(said)[:100]})" if said else ""
+            for uid in reversed(_found(conn, terms, unseen)[-limit:]):
+                _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
+                part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
+                arrived = imaplib.Internaldate2tuple(part[0])
+                out.append((time.mktime(arrived) if arrived else 0.0, mark + found_line(part[1]) + where))
     return out
+
+
+def _searched_in(conn: Any, config: Config) -> list[tuple[str, str]]:
+    """(folder, how a match there is marked: "" for none) of one account's mail a search looks in: the
+    folder the server marks as holding all mail when there is one (\\All: Gmail's "[Gmail]/All Mail", the
+    inbox, the archive and every label, each mail once); else the inbox, the archive (\\Archive, else an
+    archive's usual name: mail.folder_on_server) and the folders the routes file mail in (Lists). Never
+    the spam route's Junk: what is there was judged spam, not the person's mail to answer from."""
+    from .decide.spam_policy import spam_route_name
+    from .junk_folder import route_folders
+    from .mail import folder_on_server, marked_folder
+
+    everything = marked_folder(conn, "All")
+    if everything is not None:
+        return [(everything, "")]
+    spam_route = spam_route_name(config)
+    named = ["Archive", *(folder for folder, route in route_folders(config).items() if route != spam_route)]
+    found = [folder_on_server(conn, name) for name in named]
+    kept = dict.fromkeys(folder for folder in found if folder and folder.upper() != "INBOX")
+    return [("INBOX", ""), *((folder, folder) for folder in kept)]
 
 
 def _found(conn: Any, terms: list[tuple[str, str]], unseen: bool) -> list[bytes]:

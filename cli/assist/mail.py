@@ -318,8 +318,7 @@ def folder_on_server(conn: Any, named: str, use: str | None = None) -> str | Non
     if not use:
         return None
     listing = _listing(conn, '"*"')
-    flag = b"\\" + use.lower().encode()
-    marked = next((name for flags, name in listing if flag in flags), None)
+    marked = _marked(listing, use)
     if marked is not None or named.strip().lower() != use.lower():
         return marked
     prefix = under[:len(under) - len(named)]  # the namespace's ("INBOX."), or ""
@@ -364,6 +363,17 @@ def folder_exists(conn: Any, name: str) -> bool:
     not a match; INBOX in any case is INBOX)."""
     return any(listed == name or listed.upper() == name.upper() == "INBOX"
                for _, listed in _listing(conn, imap_folder(name)))
+
+
+def marked_folder(conn: Any, use: str) -> str | None:
+    """The folder the server marks with this special use (RFC 6154: "All" is Gmail's "[Gmail]/All Mail"),
+    or None."""
+    return _marked(_listing(conn, '"*"'), use)
+
+
+def _marked(listing: list[tuple[list[bytes], str]], use: str) -> str | None:
+    flag = b"\\" + use.lower().encode()
+    return next((name for flags, name in listing if flag in flags), None)
 
 
 def _listing(conn: Any, pattern: str) -> list[tuple[list[bytes], str]]:
