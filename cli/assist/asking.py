@@ -396,11 +396,11 @@ class CannotSearch(Exception):
 def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], list[str]]:
     """The newest mails (by arrival) of the person's accounts that match the request, one line each, a
     line of [actions.imap.accounts.NAME]'s marked "[NAME]"; IMAP SEARCH, read-only, in each account's
-    inbox, archive and the routes' folders, never Junk (_searched_in): "from X"
-    is a FROM term, up to three other words TEXT terms, "unread" or "new" UNSEEN. And each account that
-    could not be searched, with why ("me@corp.example (your account work): imap ...: cannot connect"): the
-    accounts are searched at once, and one down does not keep the others' mail from the person. When
-    none could be, the first one's error is raised."""
+    inbox, archive and the routes' folders, never Junk (_searched_in): "from X" is a FROM term, up to
+    three other words TEXT terms, "unread" or "new" UNSEEN. And each account that could not be searched,
+    with why ("me@corp.example (your account work): imap ...: cannot connect"): the accounts are searched
+    at once, and one down does not keep the others' mail from the person. When none could be, the first
+    one's error is raised."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .errors import AssistError
@@ -448,7 +448,7 @@ def _search(account: ImapAccount, config: Config, terms: list[tuple[str, str]], 
 
     mark = f"[{account.label}] " if account.label else ""
     out = []
-    with imap_reading(account, "the inbox") as conn:
+    with imap_reading(account, "the mail to search") as conn:
         for folder, said in _searched_in(conn, config):
             if conn.select(imap_folder(folder), readonly=True)[0] != "OK":
                 continue  # gone since it was listed
