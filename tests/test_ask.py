@@ -128,6 +128,8 @@ def test_a_calendar_question_before_any_calendar_is_read_says_how_to_read_one(ho
     r = run(["ask", "--json", "what is on my calendar this week"], timeout=300)  # the first request: trained now
     assert r.code == 0, r.err
     assert (home / "state" / "request-model.npz").is_file()  # and kept for the next
+    # and the examples' vectors: a person's first correction does not embed the 4,333 of them again
+    assert (home / "state" / "request-model-vectors.npz").is_file()
     task = r.json()
     assert task["intent"]["route"] == "agenda" and "result" not in task and "events" not in task["data"]
     assert "no calendar has been read" in task["data"]["answer"] and "assist ingest ics" in task["data"]["answer"]

@@ -102,8 +102,9 @@ class DecisionEngine:
     def _trained(self, examples: list[tuple[str, str]], where: str, name: str,
                  recipe: Recipe | None = None, embedder: Any = None, kept: int = 0) -> IntentModel | None:
         """A model of these examples, from its cache file when that was made from the same ones the same way.
-        With examples after the first `kept` (a person's), the vectors of those first ones are kept in a
-        file beside the model's, so that the next example a person gives does not embed them all again."""
+        With `kept`, the vectors of the first `kept` examples (the routes' and the packaged ones; those after
+        are a person's) are kept in a file beside the model's from the first training on, so that no example
+        a person gives embeds them all again (the request model's 4,333: about 5 s on 2 cores, 6.7 MB)."""
         if len({n for _, n in examples if not is_oos(n)}) < 2:
             return None
         recipe = recipe or Recipe()
@@ -125,7 +126,7 @@ class DecisionEngine:
         if len(texts) > 500 and sys.stderr.isatty():  # the request model: ~15 s once, not a hang
             sys.stderr.write(f"assist: first use: learning to route {name} from {len(texts):,} examples "
                              "(kept until they change)...\n")
-        if 0 < kept < len(texts):
+        if 0 < kept <= len(texts):
             import numpy as np
 
             vectors = np.vstack([_kept_vectors(texts[:kept], embedder, path.with_name(path.stem + "-vectors.npz")),
