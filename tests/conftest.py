@@ -350,6 +350,31 @@ def imap_section(imap, **extra: str) -> str:
                       f'username = "{imap.user}"', 'password_env = "TEST_IMAP_PASSWORD"', *lines]) + "\n"
 
 
+def other_account(server, name: str = "work", **extra: str) -> str:
+    """[actions.imap.accounts.NAME] for a second test dovecot (its password in $TEST_IMAP_PASSWORD_2)."""
+    lines = [f'{key} = "{value}"' for key, value in extra.items()]
+    return "\n".join([f"[actions.imap.accounts.{name}]", 'host = "127.0.0.1"', f"port = {server.port}",
+                      'security = "plain"', f'username = "{server.user}"', 'password_env = "TEST_IMAP_PASSWORD_2"',
+                      *lines]) + "\n"
+
+
+@pytest.fixture
+def two_accounts():
+    """Two real dovecots: the person's first account and their work one (other_account), the passwords in
+    $TEST_IMAP_PASSWORD and $TEST_IMAP_PASSWORD_2."""
+    from assist.demo.servers import start_dovecot
+
+    first, second = start_dovecot(), start_dovecot(login="other")
+    os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
+    try:
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
+            os.environ.pop(name, None)
+
+
 UNSURE_ROUTES = """
 [routes.shopping]
 examples = ["add milk to my shopping list", "put eggs on the grocery list", "we need more bread"]

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 
 from assist.demo.servers import SentFolder, start_dovecot
 from assist.mail import imap_quote
-from conftest import ASSIST, Inbox, free_port, imap_section, jsonl, on_a_terminal, run
+from conftest import ASSIST, Inbox, free_port, imap_section, jsonl, on_a_terminal, other_account, run
 
 
 @pytest.fixture
@@ -1185,29 +1185,6 @@ def test_mail_is_filed_under_folders_on_proton_mail_bridge(home):
         imap.stop()
         shutil.rmtree(acl, ignore_errors=True)
         os.environ.pop("TEST_IMAP_PASSWORD", None)
-
-
-def other_account(server, name: str = "work", **extra: str) -> str:
-    """[actions.imap.accounts.NAME] for a second test dovecot (its password in $TEST_IMAP_PASSWORD_2)."""
-    lines = [f'{key} = "{value}"' for key, value in extra.items()]
-    return "\n".join([f"[actions.imap.accounts.{name}]", 'host = "127.0.0.1"', f"port = {server.port}",
-                      'security = "plain"', f'username = "{server.user}"', 'password_env = "TEST_IMAP_PASSWORD_2"',
-                      *lines]) + "\n"
-
-
-@pytest.fixture
-def two_accounts():
-    """Two real dovecots: the person's first account and their work one (other_account), the passwords in
-    $TEST_IMAP_PASSWORD and $TEST_IMAP_PASSWORD_2."""
-    first, second = start_dovecot(), start_dovecot(login="other")
-    os.environ["TEST_IMAP_PASSWORD"], os.environ["TEST_IMAP_PASSWORD_2"] = first.password, second.password
-    try:
-        yield first, second
-    finally:
-        first.stop()
-        second.stop()
-        for name in ("TEST_IMAP_PASSWORD", "TEST_IMAP_PASSWORD_2"):
-            os.environ.pop(name, None)
 
 
 def test_a_second_account_configured_has_its_mail_filed_and_answered_in_it(home, two_accounts):

@@ -529,7 +529,7 @@ def test_a_mail_search_looks_in_every_account(home, monkeypatch):
     from assist.asking import search_mail
     from assist.config_file import load
     from assist.demo.servers import start_dovecot
-    from conftest import imap_section
+    from conftest import imap_section, other_account
 
     main, work = start_dovecot(), start_dovecot(login="worker")
     monkeypatch.setenv("TEST_IMAP_PASSWORD", main.password)
@@ -543,10 +543,7 @@ def test_a_mail_search_looks_in_every_account(home, monkeypatch):
         time.sleep(1.1)  # IMAP's arrival time is to the second
         work.deliver(ana("Budget", "Mon, 1 Jan 2024 10:00:00 +0000"), 1)  # a Date in the past: arrived last
         work.deliver(b"From: Bob <bob@example.org>\r\nSubject: Other\r\n\r\nHi\r\n", 2)
-        (home / "assist.toml").write_text(
-            imap_section(main) + "[actions.imap.accounts.work]\n"
-            f'host = "127.0.0.1"\nport = {work.port}\nsecurity = "plain"\nusername = "{work.user}"\n'
-            'password_env = "TEST_IMAP_PASSWORD_2"\n')
+        (home / "assist.toml").write_text(imap_section(main) + other_account(work))
         found, not_searched = search_mail(load(home), "any mail from ana")
         assert not_searched == []
         assert len(found) == 2, found
@@ -558,46 +555,37 @@ def test_a_mail_search_looks_in_every_account(home, monkeypatch):
         work.stop()
 
 
-def test_a_mail_search_answers_from_the_accounts_it_can_read_and_names_the_one_it_cannot(ask_home, monkeypatch):
+def test_a_mail_search_answers_from_the_accounts_it_can_read_and_names_the_one_it_cannot(ask_home, two_accounts):
     """With two accounts and the work account's server down, "any mail from ana" failed whole (exit 69,
     cannot connect): the person saw not even the mail of the account that answered. The accounts are
     searched at once; the answer is the mail of those read, and names each one not read and why, to the
     person and to the model (so that it does not say "none" of mail it could not see). With none read,
     the error is what it was."""
-    from assist.demo.servers import start_dovecot
-    from conftest import imap_section
+    from conftest import imap_section, other_account
 
-    main, work = start_dovecot(), start_dovecot(login="worker")
-    monkeypatch.setenv("TEST_IMAP_PASSWORD", main.password)
-    monkeypatch.setenv("TEST_IMAP_PASSWORD_2", work.password)
-    try:
-        main.deliver(b"From: Ana <ana@example.org>\r\nSubject: Dinner\r\nMessage-ID: <d1@example.org>\r\n\r\n"
-                     b"Hola\r\n", 1)
-        with (ask_home / "assist.toml").open("a") as toml:
-            toml.write(imap_section(main) + "[actions.imap.accounts.work]\n"
-                       f'host = "127.0.0.1"\nport = {work.port}\nsecurity = "plain"\nusername = "{work.user}"\n'
-                       'password_env = "TEST_IMAP_PASSWORD_2"\n')
-        work.stop()
-        asked = run(["ask", "--json", "any mail from ana"], timeout=300)
-        assert asked.code == 0, asked.err
-        task = asked.json()
-        assert task["intent"]["route"] == "search_mail"
-        [line] = task["data"]["found"]
-        assert line.endswith(": Dinner"), line
-        [why] = task["data"]["not_searched"]
-        assert why.startswith(f"{work.user} (your account work): imap 127.0.0.1:{work.port}: cannot connect"), why
-        told = task["prompt"]["messages"][-1]["content"]
-        assert "Not searched" in told and f"{work.user} (your account work)" in told, told
-        shown = run(["ask", "any mail from ana"], timeout=300)
-        assert shown.code == 0 and "Dinner" in shown.out, shown
-        assert f"not searched: {work.user} (your account work): imap 127.0.0.1:{work.port}: cannot connect" \
-            in shown.out, shown.out
-        main.stop()
-        neither = run(["ask", "any mail from ana"], timeout=300)
-        assert neither.code == 69 and "cannot connect" in neither.err and "Traceback" not in neither.err, neither
-    finally:
-        main.stop()
-        work.stop()
+    main, work = two_accounts
+    main.deliver(b"From: Ana <ana@example.org>\r\nSubject: Dinner\r\nMessage-ID: <d1@example.org>\r\n\r\n"
+                 b"Hola\r\n", 1)
+    with (ask_home / "assist.toml").open("a") as toml:
+        toml.write(imap_section(main) + other_account(work))
+    work.stop()
+    asked = run(["ask", "--json", "any mail from ana"], timeout=300)
+    assert asked.code == 0, asked.err
+    task = asked.json()
+    assert task["intent"]["route"] == "search_mail"
+    [line] = task["data"]["found"]
+    assert line.endswith(": Dinner"), line
+    [why] = task["data"]["not_searched"]
+    assert why.startswith(f"{work.user} (your account work): imap 127.0.0.1:{work.port}: cannot connect"), why
+    told = task["prompt"]["messages"][-1]["content"]
+    assert "Not searched" in told and f"{work.user} (your account work)" in told, told
+    shown = run(["ask", "any mail from ana"], timeout=300)
+    assert shown.code == 0 and "Dinner" in shown.out, shown
+    assert f"not searched: {work.user} (your account work): imap 127.0.0.1:{work.port}: cannot connect" \
+        in shown.out, shown.out
+    main.stop()
+    neither = run(["ask", "any mail from ana"], timeout=300)
+    assert neither.code == 69 and "cannot connect" in neither.err and "Traceback" not in neither.err, neither
 
 
 def test_a_servers_refusal_reaches_the_answer_bounded_and_printable(home, monkeypatch):
