@@ -164,6 +164,14 @@ def test_ask_in_a_home_without_request_routes_says_how_to_get_them(home):
     assert str(home / "assist.toml") in r.err and "Traceback" not in r.err and r.out == ""
 
 
+def test_ask_in_a_folder_with_no_assist_toml_says_there_is_none(tmp_path):
+    # no assist.toml at all: the error named a file that is not there, as if its routes were wrong
+    r = run(["--home", str(tmp_path), "ask", "what is on my calendar this week"], timeout=300)
+    assert r.code == 78 and "Traceback" not in r.err and r.out == "", r
+    assert f"no assist.toml in {tmp_path}" in r.err and "assist init" in r.err, r.err
+    assert not (tmp_path / "assist.toml").exists()
+
+
 def test_a_request_no_route_is_sure_of_is_said_when_no_route_answers_such(home):
     # request routes, but not the one that answers what none of them is sure of (`chat`)
     (home / "assist.toml").write_text(

@@ -562,8 +562,11 @@ def ask(config: Config, text: str, now: datetime | None = None, on_piece: Callab
     if not any(route.get("request") for route in config.routes.values()):
         from .errors import ConfigError
 
-        raise ConfigError([f"{config.path or config.home / 'assist.toml'}: routes: no request routes (request = "
-                           "true) to answer with: `assist init` writes the default ones (docs/ask.md)"])
+        if config.path is None:
+            raise ConfigError([f"no assist.toml in {config.home}: `assist init` writes one, with the routes "
+                               "that answer requests (docs/ask.md)"])
+        raise ConfigError([f"{config.path}: routes: no request routes (request = true) to answer with: "
+                           "`assist init` writes the default ones (docs/ask.md)"])
     tz = agenda.zone(config)
     now = (now or datetime.now(tz)).astimezone(tz)
     task = normalize({"type": "request", "data": {"text": text, "asked_at": now.isoformat()}}, source="ask")
