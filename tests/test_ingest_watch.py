@@ -21,8 +21,9 @@ def spooled(home: Path) -> list[dict]:
     return [orjson.loads((folder / n).read_bytes()) for n in sorted(os.listdir(folder))]
 
 
-def settle(home: Path, expect: int, timeout: float = 30) -> list[dict]:
-    """Wait until `expect` events are stored, then a little longer to see that no more come."""
+def settle(home: Path, expect: int, timeout: float = 300) -> list[dict]:
+    """Wait until `expect` events are stored (the timeout a hang guard: a busy machine is slow), then a
+    little longer to see that no more come."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(spooled(home)) < expect:
         time.sleep(0.1)
@@ -37,7 +38,10 @@ def watcher(home, tmp_path):
     (folder / "existing.txt").write_text("v1\n")
     proc = subprocess.Popen([ASSIST, "ingest", "watch", str(folder), "--to", "files", "--debounce", "300ms"],
                             stderr=subprocess.PIPE, env=os.environ.copy())
-    time.sleep(1.0)  # the watch is set up
+    # what changes once the watch is in place gives events: it says when (on a busy machine a second was
+    # not always enough to start, and the first of 1,000 files were written before it watched)
+    ready = proc.stderr.readline().decode()
+    assert ready.startswith(f"assist ingest watch: watching {folder}, events to queue files"), ready
     yield folder, proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -96,7 +100,7 @@ def test_a_deleted_watched_folder_is_a_clear_error(home, watcher):
     import shutil
 
     shutil.rmtree(folder)
-    code = proc.wait(timeout=20)
+    code = proc.wait(timeout=120)  # a hang guard
     err = proc.stderr.read().decode()
     assert code == 1 and "the watched folder does not exist (or was deleted)" in err and str(folder) in err
     assert "Traceback" not in err

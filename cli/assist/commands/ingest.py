@@ -433,7 +433,9 @@ def watch(folders: tuple[Path, ...], globs: tuple[str, ...], ignore: tuple[str, 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    _done(config, "watch", follow(roots, keep, sink, debounce_s, stop))
+    where = ", ".join(str(root) for root in roots)
+    _done(config, "watch", follow(roots, keep, sink, debounce_s, stop, on_ready=lambda: click.echo(
+        f"assist ingest watch: watching {where}, events {f'to queue {dest}' if dest else 'on stdout'}", err=True)))
 
 
 @ingest.command()

@@ -164,8 +164,10 @@ class Debouncer:
             self.emit(events)
 
 
-def follow(roots: list[Path], keep: Filter, sink: Sink, debounce_s: float, stop: threading.Event) -> int:
-    """Watch until stop is set; raises AssistError if a watched folder disappears."""
+def follow(roots: list[Path], keep: Filter, sink: Sink, debounce_s: float, stop: threading.Event,
+           on_ready: Callable[[], None] | None = None) -> int:
+    """Watch until stop is set (on_ready is called once the watch is in place: what changes from then on
+    gives events); raises AssistError if a watched folder disappears."""
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers import Observer
 
@@ -185,6 +187,8 @@ def follow(roots: list[Path], keep: Filter, sink: Sink, debounce_s: float, stop:
     for root in roots:
         observer.schedule(Handler(), str(root), recursive=True)
     observer.start()
+    if on_ready is not None:
+        on_ready()
     try:
         while not stop.wait(min(0.1, debounce_s / 2)):
             debouncer.flush()
