@@ -5,8 +5,9 @@
     Banking77  train on 80% of train.jsonl (threshold fitted out of fold), report on the held-back 20%
     SLURP      5-fold cross-validation on devel.jsonl (threshold fitted out of fold in each fold)
 
-A held-out split, when you have one (JSON lines of {"text", "label"}, as the shared files), is reported on
-instead, with the model trained on all of the shared split:
+A held-out split, when you have one (JSON lines of {"text", "label"} as the shared files, or of [text,
+label]; or CLINC150's own data_full.json, its test and oos_test lists), is reported on instead, with the
+model trained on all of the shared split:
 
     --clinc-test FILE     CLINC150's test split: trained on train.jsonl and val.jsonl (threshold out of fold)
     --banking-test FILE   Banking77's test split: trained on train.jsonl
@@ -32,8 +33,42 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def load(path: Path) -> tuple[list[str], list[str]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r["text"] for r in rows], [r["label"] for r in rows]
+    """(texts, labels) of JSON lines of {"text", "label"} (the shared files) or of [text, label]; or of
+    CLINC150's own data_full.json (its "test" and "oos_test" lists). A line of another shape stops the
+    run, naming it."""
+    content = path.read_text(encoding="utf-8")
+    try:
+        whole = json.loads(content)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict) and isinstance(whole.get("test"), list):
+        pairs = whole["test"] + whole.get("oos_test", [])
+        rows = [(n, row) for n, row in enumerate(pairs, 1)]
+    else:
+        rows = [(n, _parsed(line)) for n, line in enumerate(content.splitlines(), 1) if line.strip()]
+    texts, labels = [], []
+    for n, row in rows:
+        if isinstance(row, dict) and isinstance(row.get("text"), str) and isinstance(row.get("label"), str):
+            row = [row["text"], row["label"]]
+        if not (isinstance(row, list) and len(row) == 2 and all(isinstance(x, str) for x in row)):
+            sys.exit(f'bench/classify_eval.py: {path}: line {n} is not {{"text": ..., "label": ...}} '
+                     "nor [text, label]")
+        texts.append(row[0])
+        labels.append(row[1])
+    return texts, labels
+
+
+def _parsed(line: str) -> Any:
+    """A line's JSON value, None when it is not JSON."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def shown(value: float | None) -> str:
+    """A measure to four places, or "-" where there was nothing to measure."""
+    return "-" if value is None else f"{value:.4f}"
 
 
 def parse_args() -> argparse.Namespace:
@@ -105,18 +140,19 @@ def main() -> None:
 
     print(f"{'data set':12}{'examples':>10}{'in-scope acc':>14}{'top-1 acc':>11}{'macro-F1':>10}{'OOS recall':>12}"
           f"{'OOS prec':>10}")
-    for name, r in report.items():
+    for name, r in report.items():  # "-": not measured (a data set with no out-of-scope texts, or none rejected)
         print(f"{name:12}{r['examples']:>10}{r['in_scope_accuracy']:>14.4f}{r['top1_accuracy']:>11.4f}"
-              f"{r.get('macro_f1') or 0:>10.4f}"
-              f"{(r.get('oos_recall') if r.get('oos_recall') is not None else float('nan')):>12.4f}"
-              f"{(r.get('oos_precision') if r.get('oos_precision') is not None else float('nan')):>10.4f}")
+              f"{shown(r.get('macro_f1')):>10}{shown(r.get('oos_recall')):>12}{shown(r.get('oos_precision')):>10}")
     clinc = report["CLINC150"]
     print(f"\nCLINC150 operating curve on {where} (threshold: in-scope accuracy / OOS recall):")
     for point in clinc["curve"]:
-        print(f"  {point['threshold']:.2f}: {point['in_scope_accuracy']:.4f} / {point['oos_recall']:.4f}")
-    met = clinc["in_scope_accuracy"] >= 0.955 and clinc["oos_recall"] >= 0.55
-    print(f"CLINC150 targets (issue #19): in-scope accuracy >= 0.955 with OOS recall >= 0.55 "
-          f"({'met' if met else 'NOT met'}; {clinc['oos_examples']} OOS texts reported on)")
+        print(f"  {point['threshold']:.2f}: {point['in_scope_accuracy']:.4f} / {shown(point['oos_recall'])}")
+    if clinc["oos_recall"] is None:
+        verdict = "not measured: no out-of-scope texts (label \"oos\") to report on"
+    else:
+        met = clinc["in_scope_accuracy"] >= 0.955 and clinc["oos_recall"] >= 0.55
+        verdict = f"{'met' if met else 'NOT met'}; {clinc['oos_examples']} OOS texts reported on"
+    print(f"CLINC150 targets (issue #19): in-scope accuracy >= 0.955 with OOS recall >= 0.55 ({verdict})")
     print(json.dumps(report, indent=1)[:3000])
 
 
