@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -252,6 +253,17 @@ def fresh_redis(redis_url) -> str:
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def bench_module(name: str) -> Any:
+    """bench/NAME.py loaded as a module (bench/ is scripts, not a package), for tests of what it reads."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

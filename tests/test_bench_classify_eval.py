@@ -3,24 +3,15 @@ such splits come in, and says which line it cannot read instead of failing in th
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from conftest import REPO
-
-
-def bench_classify_eval():
-    spec = importlib.util.spec_from_file_location("bench_classify_eval", REPO / "bench" / "classify_eval.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import bench_module
 
 
 def test_a_held_out_split_is_read_as_json_lines_pairs_or_clinc150s_own_file(tmp_path):
-    bench = bench_classify_eval()
+    bench = bench_module("classify_eval")
     lines = tmp_path / "test.jsonl"  # the shared files' shape, and [text, label] pairs, blank lines between
     lines.write_text('{"text": "what is my balance", "label": "balance"}\n\n["play some jazz", "play_music"]\n')
     assert bench.load(lines) == (["what is my balance", "play some jazz"], ["balance", "play_music"])
@@ -33,7 +24,7 @@ def test_a_held_out_split_is_read_as_json_lines_pairs_or_clinc150s_own_file(tmp_
 
 @pytest.mark.parametrize("bad", ['{"text": "no label here"}', "text\tlabel", '["one", "two", "three"]'])
 def test_a_line_of_another_shape_is_named_not_a_traceback(tmp_path, bad):
-    bench = bench_classify_eval()
+    bench = bench_module("classify_eval")
     split = tmp_path / "test.jsonl"
     split.write_text('{"text": "fine", "label": "ok"}\n' + bad + "\n")
     with pytest.raises(SystemExit) as stopped:
@@ -43,5 +34,5 @@ def test_a_line_of_another_shape_is_named_not_a_traceback(tmp_path, bad):
 
 
 def test_a_measure_with_nothing_to_measure_is_shown_as_a_dash():
-    bench = bench_classify_eval()
+    bench = bench_module("classify_eval")
     assert (bench.shown(None), bench.shown(0.55), bench.shown(1.0)) == ("-", "0.5500", "1.0000")

