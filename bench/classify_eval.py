@@ -37,31 +37,28 @@ def load(path: Path) -> tuple[list[str], list[str]]:
     CLINC150's own data_full.json (its "test" and "oos_test" lists). A line of another shape stops the
     run, naming it."""
     content = path.read_text(encoding="utf-8")
-    try:
-        whole = json.loads(content)
-    except ValueError:
-        whole = None
-    if isinstance(whole, dict) and isinstance(whole.get("test"), list):
-        pairs = whole["test"] + whole.get("oos_test", [])
-        rows = [(n, row) for n, row in enumerate(pairs, 1)]
+    whole = _parsed(content)
+    if isinstance(whole, dict) and isinstance(whole.get("test"), list):  # CLINC150's data_full.json
+        rows = [(f"entry {n} of test and oos_test", row)
+                for n, row in enumerate(whole["test"] + whole.get("oos_test", []), 1)]
     else:
-        rows = [(n, _parsed(line)) for n, line in enumerate(content.splitlines(), 1) if line.strip()]
+        rows = [(f"line {n}", _parsed(line)) for n, line in enumerate(content.splitlines(), 1) if line.strip()]
     texts, labels = [], []
-    for n, row in rows:
+    for where, row in rows:
         if isinstance(row, dict) and isinstance(row.get("text"), str) and isinstance(row.get("label"), str):
             row = [row["text"], row["label"]]
         if not (isinstance(row, list) and len(row) == 2 and all(isinstance(x, str) for x in row)):
-            sys.exit(f'bench/classify_eval.py: {path}: line {n} is not {{"text": ..., "label": ...}} '
+            sys.exit(f'bench/classify_eval.py: {path}: {where} is not {{"text": ..., "label": ...}} '
                      "nor [text, label]")
         texts.append(row[0])
         labels.append(row[1])
     return texts, labels
 
 
-def _parsed(line: str) -> Any:
-    """A line's JSON value, None when it is not JSON."""
+def _parsed(text: str) -> Any:
+    """A text's JSON value, None when it is not JSON."""
     try:
-        return json.loads(line)
+        return json.loads(text)
     except ValueError:
         return None
 
