@@ -1,4 +1,5 @@
-"""Intent model accuracy on the shared data sets (run by `scripts/bench classify_eval`; ~3 minutes).
+"""The accuracy of the intent model `assist classify train` makes (decide/intent.py LABELLED) on the shared
+data sets (run by `scripts/bench classify_eval`; ~8 minutes).
 
     CLINC150   train on train.jsonl and half of val.jsonl (the threshold from 5-fold out-of-fold predictions
                over those), report on the other half of val.jsonl, with the operating curve
@@ -85,10 +86,14 @@ def main() -> None:
     args = parse_args()
     if not DATA.is_dir():
         sys.exit(f"bench/classify_eval.py: {DATA} is absent; the data sets are not part of the repository")
+    from functools import partial
+
     from assist.decide.embedder import Embedder
-    from assist.decide.intent import evaluate, train
+    from assist.decide.intent import LABELLED, evaluate
+    from assist.decide.intent import train as fit
 
     embed = Embedder().embed
+    train = partial(fit, recipe=LABELLED)  # what `assist classify train` makes: the texts' words read too
     rng = np.random.RandomState(0)
     report = {}
 
@@ -97,15 +102,17 @@ def main() -> None:
     val_texts, val_labels = load(DATA / "clinc150" / "val.jsonl")
     val_vectors = embed(val_texts)
     if args.clinc_test:
-        model = train(embed(texts), labels, val_vectors, val_labels)
+        model = train(embed(texts), labels, val_vectors, val_labels, texts=texts, val_texts=val_texts)
         rep_texts, rep_labels = load(args.clinc_test)
         rep_vectors, where = embed(rep_texts), f"{args.clinc_test} (trained on all of train and val)"
     else:
         order = rng.permutation(len(val_texts))
         fit_idx, rep_idx = order[: len(order) // 2], order[len(order) // 2:]
-        model = train(embed(texts), labels, val_vectors[fit_idx], [val_labels[i] for i in fit_idx])
+        model = train(embed(texts), labels, val_vectors[fit_idx], [val_labels[i] for i in fit_idx],
+                      texts=texts, val_texts=[val_texts[i] for i in fit_idx])
         rep_vectors, rep_labels, where = val_vectors[rep_idx], [val_labels[i] for i in rep_idx], "the report half"
-    report["CLINC150"] = evaluate(model, rep_vectors, rep_labels)
+        rep_texts = [val_texts[i] for i in rep_idx]
+    report["CLINC150"] = evaluate(model, rep_vectors, rep_labels, rep_texts)
     report["CLINC150"]["oos_examples"] = sum(label == "oos" for label in rep_labels)
     report["CLINC150"]["seconds"] = round(time.perf_counter() - start, 1)
 
@@ -113,26 +120,27 @@ def main() -> None:
     texts, labels = load(DATA / "banking77" / "train.jsonl")
     vectors = embed(texts)
     if args.banking_test:
-        model = train(vectors, labels)
+        model = train(vectors, labels, texts=texts)
         test_texts, test_labels = load(args.banking_test)
-        report["Banking77"] = evaluate(model, embed(test_texts), test_labels)
+        report["Banking77"] = evaluate(model, embed(test_texts), test_labels, test_texts)
     else:
         order = rng.permutation(len(texts))
         cut = int(len(order) * 0.8)
-        model = train(vectors[order[:cut]], [labels[i] for i in order[:cut]])
-        report["Banking77"] = evaluate(model, vectors[order[cut:]], [labels[i] for i in order[cut:]])
+        model = train(vectors[order[:cut]], [labels[i] for i in order[:cut]], texts=[texts[i] for i in order[:cut]])
+        report["Banking77"] = evaluate(model, vectors[order[cut:]], [labels[i] for i in order[cut:]],
+                                       [texts[i] for i in order[cut:]])
     report["Banking77"]["seconds"] = round(time.perf_counter() - start, 1)
 
     start = time.perf_counter()
     texts, labels = load(DATA / "slurp" / "devel.jsonl")
     vectors = embed(texts)
     if args.slurp_test:
-        model = train(vectors, labels)
+        model = train(vectors, labels, texts=texts)
         test_texts, test_labels = load(args.slurp_test)
-        report["SLURP"] = evaluate(model, embed(test_texts), test_labels)
+        report["SLURP"] = evaluate(model, embed(test_texts), test_labels, test_texts)
         report["SLURP"]["seconds"] = round(time.perf_counter() - start, 1)
     else:
-        report["SLURP"] = slurp_folds(vectors, labels, train, evaluate)
+        report["SLURP"] = slurp_folds(vectors, labels, texts, train, evaluate)
         report["SLURP"]["seconds"] = round(time.perf_counter() - start, 1)
 
     print(f"{'data set':12}{'examples':>10}{'in-scope acc':>14}{'top-1 acc':>11}{'macro-F1':>10}{'OOS recall':>12}"
@@ -153,16 +161,17 @@ def main() -> None:
     print(json.dumps(report, indent=1)[:3000])
 
 
-def slurp_folds(vectors: Any, labels: list[str], train: Any, evaluate: Any) -> dict[str, Any]:
+def slurp_folds(vectors: Any, labels: list[str], texts: list[str], train: Any, evaluate: Any) -> dict[str, Any]:
     """SLURP by 5-fold cross-validation (a label with fewer than 5 examples left out)."""
     from sklearn.model_selection import StratifiedKFold
 
     y = np.array(labels)
     keep = np.array([np.sum(y == label) >= 5 for label in y])  # 5 folds need 5 examples of a label
+    kept = [text for text, k in zip(texts, keep, strict=True) if k]
     accuracies, top1 = [], []
     for fit, held in StratifiedKFold(5, shuffle=True, random_state=0).split(vectors[keep], y[keep]):
-        model = train(vectors[keep][fit], list(y[keep][fit]))
-        result = evaluate(model, vectors[keep][held], list(y[keep][held]))
+        model = train(vectors[keep][fit], list(y[keep][fit]), texts=[kept[i] for i in fit])
+        result = evaluate(model, vectors[keep][held], list(y[keep][held]), [kept[i] for i in held])
         accuracies.append(result["in_scope_accuracy"])
         top1.append(result["top1_accuracy"])
     return {"examples": int(keep.sum()), "dropped_rare_labels": int((~keep).sum()),

@@ -23,6 +23,14 @@ examples = ["play some jazz", "put on my workout playlist", "play the latest alb
             "i want to hear some music", "start my morning playlist"]
 """
 
+# five examples each of two routes and of out-of-scope requests, for the models trained in a test
+EXAMPLES = [(t, "shopping") for t in ("add milk to my shopping list", "put eggs on the grocery list",
+                                      "we need more bread", "remember to buy coffee", "add apples to the list")]
+EXAMPLES += [(t, "music") for t in ("play some jazz", "put on my workout playlist", "play the latest album",
+                                    "i want to hear some music", "start my morning playlist")]
+EXAMPLES += [(t, "oos") for t in ("what is the weather in paris", "how tall is the eiffel tower",
+                                  "book a table for two", "what time is it in tokyo", "order a taxi")]
+
 
 def test_rule_operators_and_first_match_wins():
     task = {"type": "email.received", "data": {"from": "News <news@shop.example>", "subject": "50% OFF today",
@@ -70,6 +78,9 @@ def model_file(tmp_path_factory):
 
 
 def test_train_and_eval_on_held_out_data(model_file):
+    from assist.decide.intent import IntentModel
+
+    assert IntentModel.load(model_file).word_features > 0  # labelled texts: their words are read too
     r = run(["classify", "eval", str(CLINC / "test.jsonl"), "--model", str(model_file), "--json"])
     assert r.code == 0, r.err
     result = r.json()
@@ -210,6 +221,35 @@ def test_a_person_routes_a_held_task_and_classify_keeps_that(home):
     assert run(["queue", "approve", placed["id"], "--route", "music"]).code == 2
 
 
+def test_the_threshold_rejects_out_of_scope_examples_without_the_out_of_scope_classs_help():
+    """Out of fold, the out-of-scope class wins on examples like those it learned from; a new out-of-scope
+    text often is not like them. So the threshold of a model trained on labelled texts (LABELLED) is
+    chosen to reject them by their best route's probability alone: here every out-of-scope example's
+    best route has 0.30-0.40 and the class wins with the rest, and the in-scope examples' routes have
+    0.45 and up."""
+    import numpy as np
+
+    from assist.decide.intent import choose_threshold
+
+    classes = ["a", "b", "oos"]
+    rng = np.random.default_rng(1)
+    rows, truth = [], []
+    for n in range(100):
+        route = rng.uniform(0.45, 0.99)
+        rows.append([route, 1 - route, 0.0] if n % 2 else [1 - route, route, 0.0])
+        truth.append("a" if n % 2 else "b")
+    for _ in range(40):
+        route = rng.uniform(0.30, 0.40)
+        rows.append([route, 0.0, 1 - route])
+        truth.append("oos")
+    probs = np.array(rows)
+    threshold = choose_threshold(probs, classes, truth, oos_recall=0.65, alone=True)
+    assert (probs[100:, 0] < threshold).mean() >= 0.65  # rejected by the threshold itself
+    assert threshold <= 0.45  # and no in-scope example lost for it
+    # with the class counted, the lowest threshold of all does
+    assert choose_threshold(probs, classes, truth, oos_recall=0.65) == 0.02
+
+
 def test_a_model_that_reads_words_keeps_them_as_hashes_and_loads_the_same(tmp_path):
     """The request recipe: embeddings and hashed words, a linear SVM made into probabilities by a fitted
     temperature; the saved model holds no word and gives the same probabilities once loaded."""
@@ -218,13 +258,7 @@ def test_a_model_that_reads_words_keeps_them_as_hashes_and_loads_the_same(tmp_pa
     from assist.decide.embedder import shared
     from assist.decide.intent import IntentModel, Recipe, train
 
-    examples = [(t, "shopping") for t in ("add milk to my shopping list", "put eggs on the grocery list",
-                                          "we need more bread", "remember to buy coffee", "add apples to the list")]
-    examples += [(t, "music") for t in ("play some jazz", "put on my workout playlist", "play the latest album",
-                                        "i want to hear some music", "start my morning playlist")]
-    examples += [(t, "oos") for t in ("what is the weather in paris", "how tall is the eiffel tower",
-                                      "book a table for two", "what time is it in tokyo", "order a taxi")]
-    texts, labels = [t for t, _ in examples], [n for _, n in examples]
+    texts, labels = [t for t, _ in EXAMPLES], [n for _, n in EXAMPLES]
     embed = shared().embed
     model = train(embed(texts), labels, recipe=Recipe(head="svm", c=0.5, oos_weight=0.5, word_features=1 << 12),
                   texts=texts)
@@ -238,6 +272,23 @@ def test_a_model_that_reads_words_keeps_them_as_hashes_and_loads_the_same(tmp_pa
     assert b"grocery" not in (tmp_path / "m.npz").read_bytes()
     loaded = IntentModel.load(tmp_path / "m.npz")
     assert np.allclose(loaded.probabilities(embed(probe), probe), probs, atol=1e-6)
+
+
+def test_a_label_of_one_example_leaves_the_others_to_fit_the_threshold_and_temperature():
+    """Labelled data where a label has one example (SLURP's devel has several): that example is never
+    held out, the others fit the threshold and the SVM's temperature. Without a temperature its margins
+    made flat probabilities, and every text fell under the threshold."""
+    from assist.decide.embedder import shared
+    from assist.decide.intent import LABELLED, train
+
+    examples = [*EXAMPLES, ("set an alarm for seven", "alarm")]
+    texts, labels = [t for t, _ in examples], [n for _, n in examples]
+    embed = shared().embed
+    model = train(embed(texts), labels, recipe=LABELLED, texts=texts)
+    assert model.meta["temperature"] > 0 and model.meta["threshold_from"].startswith("5-fold")
+    probe = ["add bananas to the grocery list", "play my jazz playlist"]
+    probs = model.probabilities(embed(probe), probe)
+    assert [model.decide(row)["route"] for row in probs] == ["shopping", "music"]
 
 
 def test_out_of_scope_topics_are_columns_of_their_own_summed_into_one_class(tmp_path):

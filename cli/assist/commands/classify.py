@@ -62,29 +62,34 @@ def _load_jsonl(path: Path) -> tuple[list[str], list[str]]:
 @click.option("--val", "val_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="More labelled examples (a validation split): trained on and cross-validated with the rest.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The model file.")
-@click.option("--c", "c", type=POSITIVE, default=10.0, show_default=True,
+@click.option("--c", "c", type=POSITIVE, default=0.5, show_default=True,
               help="Inverse regularisation strength: larger fits the examples closer.")
 def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
     """Train the intent model on labelled JSON lines ({"text", "label"}; label "oos" = out of scope,
     learned as a class of its own; "oos:TOPIC", e.g. "oos:weather", learns each topic apart and still
-    decides one out-of-scope class). The head is fitted on all of it (--val too); the threshold on
-    5-fold out-of-fold predictions, to reject at least 55% of the out-of-scope examples.
+    decides one out-of-scope class). The model reads each text's meaning (its sentence embedding) and
+    its words; the head is fitted on all of it (--val too); the threshold on 5-fold out-of-fold
+    predictions, to reject 65% of the out-of-scope examples by their best route's score alone (the
+    out-of-scope class rejects more on top).
 
     \b
     Example:
       assist classify train train.jsonl --val val.jsonl --out ~/assist/intent.npz
     """
+    from dataclasses import replace
+
     from ..decide.embedder import shared
-    from ..decide.intent import Recipe
+    from ..decide.intent import LABELLED
     from ..decide.intent import train as fit
 
     texts, labels = _load_jsonl(train_file)
     embedder = shared()
-    val_vectors, val_labels = None, None
+    val_vectors, val_labels, val_texts = None, None, None
     if val_file:
         val_texts, val_labels = _load_jsonl(val_file)
         val_vectors = embedder.embed(val_texts)
-    model = fit(embedder.embed(texts), labels, val_vectors, val_labels, name=out.stem, recipe=Recipe(c=c))
+    model = fit(embedder.embed(texts), labels, val_vectors, val_labels, name=out.stem,
+                recipe=replace(LABELLED, c=c), texts=texts, val_texts=val_texts)
     model.save(out)
     routes = [c for c in model.classes if c != "oos"]
     oos = f", {model.meta['oos_examples']} out of scope" if model.meta.get("oos_examples") else ""
