@@ -203,15 +203,18 @@ def best_in_scope(probs: Any, classes: list[str]) -> tuple[Any, Any]:
 
 
 def operating_curve(probs: Any, classes: list[str], truth: list[str],
-                    thresholds: tuple[float, ...] = GRID) -> list[dict[str, Any]]:
+                    thresholds: tuple[float, ...] = GRID, alone: bool = False) -> list[dict[str, Any]]:
     """At each threshold: in-scope accuracy (a rejected in-scope text counts as wrong) and the share of
-    out-of-scope texts rejected."""
+    out-of-scope texts rejected; with `alone`, rejected by their best route's probability alone, not
+    where the out-of-scope class wins (choose_threshold)."""
     import numpy as np
 
     index, conf = best_in_scope(probs, classes)
     pred = np.array(classes)[index]
     y = np.array(truth)
     inscope = y != OOS
+    if alone and OOS in classes:
+        conf = np.where(inscope, conf, np.delete(probs, classes.index(OOS), axis=1).max(axis=1))
     out = []
     for t in thresholds:
         decided = np.where(conf >= t, pred, OOS)
@@ -234,21 +237,14 @@ def choose_threshold(probs: Any, classes: list[str], truth: list[str],
     import numpy as np
 
     y = np.array(truth)
-    index, conf = best_in_scope(probs, classes)
     if not (y == OOS).any():
+        index, conf = best_in_scope(probs, classes)
         correct = conf[np.array(classes)[index] == y]
         return float(np.quantile(correct, 0.03)) if len(correct) else 0.5
-    pred = np.array(classes)[index]
-    inscope = y != OOS
-    if alone and OOS in classes:  # the out-of-scope examples by their best route's probability alone
-        routes = np.delete(probs, classes.index(OOS), axis=1)
-        conf = np.where(inscope, conf, routes.max(axis=1))
     best = (GRID[-1], -1.0)
-    for threshold in GRID:
-        accepted = conf >= threshold
-        accuracy = float((accepted[inscope] & (pred[inscope] == y[inscope])).mean()) if inscope.any() else 0.0
-        if float((~accepted[~inscope]).mean()) >= oos_recall and accuracy > best[1]:
-            best = (threshold, accuracy)
+    for point in operating_curve(probs, classes, truth, alone=alone):
+        if point["oos_recall"] >= oos_recall and point["in_scope_accuracy"] > best[1]:
+            best = (point["threshold"], point["in_scope_accuracy"])
     return float(best[0])
 
 
@@ -352,7 +348,7 @@ def out_of_fold(x: Any, y: Any, recipe: Recipe, folds: int = 5) -> tuple[Any, An
 
     counts = Counter(y)
     rows = np.array([counts[label] >= 2 for label in y])
-    held_labels = {label for label in y[rows]}
+    held_labels = set(y[rows])
     if len(held_labels) < 2:
         return None
     folds = min(folds, min(counts[label] for label in held_labels))
