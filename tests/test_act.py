@@ -881,6 +881,24 @@ def test_gmail_send_draft_label_through_the_double_with_a_refresh_after_401(gmai
     assert TokenStore(home).get("gmail")["access_token"] == "AT-1"  # the new token was stored
 
 
+def test_gmail_send_keeps_whom_you_wrote_to_but_never_your_own_address(gmail, home):
+    """A mail sent with gmail.send makes its addresses correspondents (decide/spam_policy.py), as
+    email.send does; one sent to yourself (a reminder, a summary) did that of your own address, and
+    spam "from yourself" then had a correspondent's privileges. `[actions.gmail] address` is the
+    account's own, never kept."""
+    from assist.correspondents import Correspondents
+
+    with open(home / "assist.toml", "a") as f:
+        f.write('address = "Me <Me@Example.org>"\n')
+    r = act(task([{"type": "gmail.send", "args": {"to": to, "subject": "Hi", "body": "Hello"}}
+                  for to in ("ann@example.org", "me@example.org")], route="g"))
+    assert r.code == 0, r.err
+    assert [a["status"] for a in r.lines[0]["actions"]] == ["done", "done"] and len(gmail.sent) == 2
+    assert len((home / "state" / "correspondents").read_text().split()) == 1
+    people = Correspondents(home)
+    assert people.wrote_to("ann@example.org") and not people.wrote_to("me@example.org")
+
+
 def test_gmail_actions_cut_short_by_a_crash_are_looked_for_not_done_twice(gmail, home):
     """kill -9 after Gmail took a send or a draft, before the journal said so: the retry failed as
     "unsure" (a person to ask). The send and the draft carry a Message-ID made from the action's key, so

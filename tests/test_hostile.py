@@ -1190,8 +1190,8 @@ def test_a_from_line_names_a_correspondent_only_by_its_address(tmp_path):
     line a crash cut short is not an address."""
     from assist.correspondents import Correspondents
 
-    people = Correspondents(tmp_path)
-    assert people.remember(["Ana <ana@example.org>"], "me@example.org") is None
+    people = Correspondents(tmp_path, ["me@example.org"])
+    assert people.remember(["Ana <ana@example.org>", "Me <me@example.org>"]) is None
     assert people.wrote_to("ANA@example.org") and people.wrote_to('"Ana Lopez" <ana@example.org>')
     for forged in ('"ana@example.org" <x@evil.example>', "ana@example.org <x@evil.example>",
                    "ana@example.org, x@evil.example", "x@evil.example (ana@example.org)", "", "ana"):
@@ -1204,7 +1204,7 @@ def test_a_from_line_names_a_correspondent_only_by_its_address(tmp_path):
         assert not people.wrote_to(data["from"]), data["from"]
     with open(tmp_path / "state" / "correspondents", "a") as f:
         f.write("0123abcd")  # torn
-    assert people.remember(["bo@example.net"], None) is None
+    assert people.remember(["bo@example.net"]) is None
     assert people.wrote_to("ana@example.org") and people.wrote_to("bo@example.net")
     assert len((tmp_path / "state" / "correspondents").read_text().split()) == 3
 

@@ -53,21 +53,29 @@ def digest(address: str) -> str:
 
 
 class Correspondents:
-    """state/correspondents of one home (digest_file.py)."""
+    """state/correspondents of one home (digest_file.py). `own`: the person's own addresses (header
+    values), which are never kept nor taken for a correspondent's, whatever the file holds (a version
+    before kept them from a mail sent to oneself; an account added to the config since)."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, own: Iterable[str] = ()):
         from .digest_file import DigestFile
 
         self.path = home / FILE
         self._file = DigestFile(self.path)
+        self._own = frozenset(addresses(*own))
 
-    def remember(self, sent_to: Iterable[str], sender: str | None) -> str | None:
-        """Keep the addresses a mail was sent to (header values), not the sender's own. Called once the
+    @classmethod
+    def of(cls, config: Config, *also_own: str) -> Correspondents:
+        """The correspondents of a config's home, its accounts' addresses (own_addresses) and `also_own`
+        (the From of a mail being sent) left out."""
+        return cls(config.home, [*own_addresses(config), *also_own])
+
+    def remember(self, sent_to: Iterable[str]) -> str | None:
+        """Keep the addresses a mail was sent to (header values), not the person's own. Called once the
         mail is sent, so a fault here is said (the returned text), never raised: a send that looked
         failed would be sent again."""
-        own = set(addresses(sender)) if sender else set()
         try:
-            self._file.add(digest(a) for a in addresses(*sent_to) if a not in own)
+            self._file.add(digest(a) for a in addresses(*sent_to) if a not in self._own)
         except OSError as exc:
             return f"the addresses were not kept as correspondents: {exc.strerror or exc}"
         return None
@@ -79,16 +87,17 @@ class Correspondents:
     def wrote_to(self, from_value: str) -> bool:
         """Whether the (one) address of a From header is someone this person wrote to."""
         found = addresses(from_value)
-        return len(found) == 1 and digest(found[0]) in self.known()
+        return len(found) == 1 and found[0] not in self._own and digest(found[0]) in self.known()
 
 
 def own_addresses(config: Config) -> list[str]:
     """The person's own addresses: each account's login and From ([actions.imap], its accounts, and
-    [actions.smtp] and its accounts). Spam "from yourself" is common: none of them is a correspondent,
-    nor a sender the person vouched for (decide/spam_policy.py)."""
+    [actions.smtp] and its accounts) and [actions.gmail] address. Spam "from yourself" is common: none of
+    them is a correspondent, nor a sender the person vouched for (decide/spam_policy.py)."""
     imap, smtp = config.action_section("imap"), config.action_section("smtp")
     sections = [imap, *(imap.get("accounts") or {}).values(), smtp, *(smtp.get("accounts") or {}).values()]
     values = [str(s.get(key) or "") for s in sections if isinstance(s, dict) for key in ("username", "from")]
+    values.append(str(config.action_section("gmail").get("address") or ""))
     return addresses(*values)
 
 
@@ -102,7 +111,6 @@ def from_sent_folder(config: Config, folder: str | None = None, account: str | N
     from .mail import accounts_to_read
 
     accounts = accounts_to_read(config, account, folder, "a Sent folder")
-    own = ", ".join(own_addresses(config))
     read, sent_to, missing = 0, list[str](), list[AssistError]()
     for each in accounts:
         try:
@@ -111,8 +119,8 @@ def from_sent_folder(config: Config, folder: str | None = None, account: str | N
             missing.append(exc)
             continue
         read, sent_to = read + len(headers), sent_to + [value for head in headers for value in head]
-    people = Correspondents(config.home)
-    problem = people.remember(sent_to, own)
+    people = Correspondents.of(config)
+    problem = people.remember(sent_to)
     if problem:
         raise AssistError(problem)
     if missing:

@@ -411,7 +411,7 @@ class DecisionEngine:
         if self._people is None:
             from ..correspondents import Correspondents
 
-            self._people = Correspondents(self.config.home)  # keeps what it read until the file changes
+            self._people = Correspondents.of(self.config)  # keeps what it read until the file changes
         from ..lookalikes import not_confirmed
 
         data = task.get("data")

@@ -103,7 +103,7 @@ class SpamPolicy:
         threshold = float(config.routes[route].get("threshold", DEFAULT_THRESHOLD))
         own = frozenset(filter(None, (sender_key({"from": address}) for address in own_addresses(config))))
         return cls(route, threshold, float(settings.get("spam_hold", DEFAULT_HOLD)), model,
-                   bool(settings.get("spamd")), Correspondents(config.home), Junked(config.home), not_spam, own)
+                   bool(settings.get("spamd")), Correspondents.of(config), Junked(config.home), not_spam, own)
 
     def judge(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """(the signals for the rules: spam, the model's probability, correspondent when the mail is from

@@ -83,7 +83,7 @@ def send(msg: EmailMessage, ctx: ActionContext) -> dict[str, Any]:
     from .email_imap import keep_in_sent
 
     problems = [keep_in_sent(msg, ctx),
-                Correspondents(ctx.config.home).remember([msg["To"] or "", msg["Cc"] or ""], msg["From"])]
+                Correspondents.of(ctx.config, msg["From"]).remember([msg["To"] or "", msg["Cc"] or ""])]
     said = "; ".join(p for p in problems if p)
     return {**result, "warning": said} if said else result
 

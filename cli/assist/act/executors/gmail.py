@@ -89,7 +89,7 @@ def send(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
         body["threadId"] = args["thread_id"]
     answer = _call(ctx, "POST", "messages/send", body)
     result = {"id": answer.get("id"), "thread_id": answer.get("threadId")}
-    problem = Correspondents(ctx.config.home).remember([str(args["to"])], None)
+    problem = Correspondents.of(ctx.config).remember([str(args["to"])])
     return {**result, "warning": problem} if problem else result
 
 
