@@ -349,6 +349,63 @@ def test_a_regularisation_that_is_not_positive_is_refused_before_training(home, 
         assert r.code == 2 and "'--c': 0.0 is not in the range x>0" in r.err and "Traceback" not in r.err, r.err
 
 
+def test_training_and_eval_data_that_cannot_make_or_test_a_model_is_named_not_a_traceback(home, tmp_path):
+    """Training data of one route (or none), a folder with no mail, too few mails to cross-validate, a
+    file given as a model that is not one, an eval file with no examples: each ended in a traceback
+    (scikit-learn's, numpy's, a format string's). Each is one line naming the input, exit 2 (usage: a bad
+    argument), and nothing is written."""
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"text": "turn on the lights", "label": "lights"}\n{"text": "lights off", "label": "lights"}\n'
+                   '{"text": "what is the weather", "label": "oos"}\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    not_a_model = tmp_path / "model.npz"
+    not_a_model.write_bytes(b"PK\x03\x04 not a zip")
+    (tmp_path / "none").mkdir()
+    mail = tmp_path / "three"
+    mail.mkdir()
+    for n in (1, 2, 3):
+        (mail / f"{n}.eml").write_bytes((REPO / "tests" / "fixtures" / "email" / "spamassassin" / "ham"
+                                         / f"{n:05d}.eml").read_bytes())
+    out = tmp_path / "out.npz"
+    cases = [
+        (["classify", "train", str(one), "--out", str(out)], f"{one}: the model needs examples of at least two routes"),
+        (["classify", "train", str(empty), "--out", str(out)], f"{empty}: no examples"),
+        (["classify", "spam-train", "--ham", str(mail), "--spam", str(tmp_path / "none"), "--out", str(out)],
+         f"--spam {tmp_path / 'none'}: no mail"),
+        (["classify", "spam-train", "--ham", str(mail), "--spam", str(mail), "--out", str(out)],
+         "5-fold: at least 5 mails of each kind"),
+        (["classify", "eval", str(CLINC / "test.jsonl"), "--model", str(not_a_model)],
+         f"{not_a_model}: not a model assist can read"),
+        (["classify", "eval", str(empty), "--model", str(not_a_model)], f"{empty}: no examples"),
+    ]
+    for command, said in cases:
+        r = run(command)
+        assert r.code == 2 and said in r.err and "Traceback" not in r.err, (command, r.err)
+        assert len([line for line in r.err.splitlines() if line.strip()]) <= 3, r.err  # click's usage, the error
+    assert not out.exists()
+
+
+def test_a_configured_model_file_that_is_not_one_stops_the_stage_and_keeps_its_tasks(home, tmp_path):
+    """`[classify] model` or `spam_model` naming a file that is not a model failed every task with numpy's
+    "This file contains pickled (object) data": no file named, each task in failed/ for a fault of the
+    config. Now the stage stops on it, exit 78, naming the key and the file; the tasks stay queued."""
+    bad = tmp_path / "garbage.npz"
+    bad.write_bytes(b"\x93NUMPY garbage")
+    for key, task in (("model", {"type": "note", "data": {"text": "play some jazz"}}),
+                      ("spam_model", {"type": "email.received", "data": {"from": "a@example.org", "subject": "hi",
+                                                                         "body_text": "hello"}})):
+        (home / "assist.toml").write_text(f'[classify]\n{key} = "{bad}"\n[routes.spam]\nactions = []\n'
+                                          + SHOPPING_AND_MUSIC)
+        assert run(["enqueue", "--queue", "inbox"], input=jsonl(task)).code == 0
+        r = run(["classify", "--from", "inbox", "--to", "act"])
+        assert r.code == 78 and f"classify.{key}: {bad}: not a model assist can read" in r.err, r.err
+        assert "Traceback" not in r.err and "pickled" not in r.err, r.err
+        listed = run(["queue", "ls", "--json"]).json()
+        assert [t["state"] for t in listed if t["queue"] == "inbox"] == ["new"], listed
+        run(["queue", "cancel", listed[0]["id"]])
+
+
 RULED = """
 [routes.{first}]
 actions = []

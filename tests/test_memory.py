@@ -201,10 +201,27 @@ def test_adding_missing_paths_and_bad_jsonl_say_so(home, tmp_path):
     assert [line.split(": line ")[1].split(":")[0] for line in result.err.splitlines()] == ["2", "3", "4", "5", "8"]
     assert all(line.startswith(f"assist memory add: {bad}: line ") for line in result.err.splitlines())
     assert "the id 'key' of line 7 again" in result.err
-    assert "added 2 chunks from 1 files; 5 bad lines left out" in result.out
+    assert "added 2 chunks from 1 files; 5 left out (said above)" in result.out
     found = run(["memory", "query", "where is the spare key", "-k", "2", "--json"])
     assert sorted(c["text"] for c in orjson.loads(found.out)) == [
         "the boat is moored at pier seven", "the spare key is under the blue pot"]
+
+
+def test_a_file_that_is_not_text_is_named_and_left_out(home, tmp_path):
+    """`assist memory add report.pdf` read the PDF's bytes as text: chunks of binary in the store, and in
+    the prompts they were found for. A file with a NUL byte in its start (a PDF, an image, an archive) is
+    named and left out, the other files go in (exit 65)."""
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 44 /Filter /FlateDecode >>\nstream\n"
+                    b"x\x9c\x00\x01\xff\xfe\nendstream\nendobj\n")
+    note = tmp_path / "boat.md"
+    note.write_text("# Boat\n\nThe boat is moored at pier seven.\n")
+    result = run(["memory", "add", str(pdf), str(note)])
+    assert result.code == 65, result.err
+    assert f"assist memory add: {pdf}: not a text file (a PDF, an image, an archive?): left out" in result.err
+    assert "added 1 chunks from 2 files; 1 left out (said above)" in result.out
+    listed = run(["memory", "ls", "--json"])
+    assert listed.json() == {str(note.resolve()): 1}, listed.out
 
 
 def test_a_chroma_server_by_url(home, tmp_path):

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..config import Config
 
 TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".org"}
+BINARY_SNIFF = 8192  # a NUL byte in a file's first bytes: not text (as git and grep tell)
 DEFAULT_COLLECTION = "notes"
 SPARE = ".embedded-again"  # suffix of the collection filled with new vectors when the encoder changed
 ADD_BATCH = 256
@@ -101,8 +102,8 @@ def _chunk_id(source: str, index: int) -> str:
 
 def file_chunks(path: Path) -> tuple[list[Chunk], list[str]]:
     """A text or Markdown file's chunks; a .jsonl file gives one or more chunks per line
-    (`{"text": ..., "id"?: ..., "title"?: ...}`). With them, what was wrong with the lines left out
-    ("FILE: line N: ..."): the good lines of a file go in without the bad ones."""
+    (`{"text": ..., "id"?: ..., "title"?: ...}`). With them, what was left out ("FILE: line N: ...": the
+    good lines of a file go in without the bad ones; "FILE: not a text file": a PDF's bytes are no note)."""
     source = str(path.resolve())
     if path.suffix == ".jsonl":
         out: list[Chunk] = []
@@ -127,7 +128,10 @@ def file_chunks(path: Path) -> tuple[list[Chunk], list[str]]:
             for i, piece in enumerate(chunks(row["text"])):
                 out.append(Chunk(_chunk_id(base, i), piece, base, str(row.get("title", "")), i))
         return out, bad
-    text = path.read_text(encoding="utf-8", errors="replace")
+    raw = path.read_bytes()
+    if b"\x00" in raw[:BINARY_SNIFF]:
+        return [], [f"{path}: not a text file (a PDF, an image, an archive?): left out"]
+    text = raw.decode("utf-8", errors="replace")
     title = title_of(text, path.stem)
     return [Chunk(_chunk_id(source, i), piece, source, title, i) for i, piece in enumerate(chunks(text))], []
 

@@ -54,6 +54,8 @@ def _load_jsonl(path: Path) -> tuple[list[str], list[str]]:
             labels.append(str(row["label"]))
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise click.UsageError(f"{path}: line {number}: expected {{\"text\": ..., \"label\": ...}}") from None
+    if not texts:
+        raise click.UsageError(f"{path}: no examples (JSON lines of {{\"text\": ..., \"label\": ...}})")
     return texts, labels
 
 
@@ -79,14 +81,19 @@ def train(train_file: Path, val_file: Path | None, out: Path, c: float) -> None:
     from dataclasses import replace
 
     from ..decide.embedder import shared
-    from ..decide.intent import LABELLED
+    from ..decide.intent import LABELLED, routes_of
     from ..decide.intent import train as fit
 
     texts, labels = _load_jsonl(train_file)
-    embedder = shared()
     val_vectors, val_labels, val_texts = None, None, None
     if val_file:
         val_texts, val_labels = _load_jsonl(val_file)
+    found = routes_of(labels + (val_labels or []))
+    if len(found) < 2:
+        raise click.UsageError(f"{train_file}{f' and {val_file}' if val_file else ''}: the model needs examples "
+                               f"of at least two routes; found {', '.join(sorted(found)) or 'none'}")
+    embedder = shared()
+    if val_texts:
         val_vectors = embedder.embed(val_texts)
     model = fit(embedder.embed(texts), labels, val_vectors, val_labels, name=out.stem,
                 recipe=replace(LABELLED, c=c), texts=texts, val_texts=val_texts)
@@ -119,11 +126,13 @@ def spam_train(ham_paths: tuple[Path, ...], spam_paths: tuple[Path, ...], out: P
     Example:
       assist classify spam-train --ham ~/Mail/archive --ham ~/Mail/Sent --spam ~/Mail/Junk --out ~/assist/spam.npz
     """
-    from ..decide.spam import operating_points, out_of_fold, read_mail, train
+    from ..decide.spam import CV_FOLDS, operating_points, out_of_fold, train
 
-    ham = [mail for path in ham_paths for mail in read_mail(path)]
-    spam = [mail for path in spam_paths for mail in read_mail(path)]
+    ham, spam = _mail_of("--ham", ham_paths), _mail_of("--spam", spam_paths)
     rows, labels = ham + spam, [False] * len(ham) + [True] * len(spam)
+    if cv and min(len(ham), len(spam)) < CV_FOLDS:
+        raise click.UsageError(f"{CV_FOLDS}-fold: at least {CV_FOLDS} mails of each kind are needed to cross-validate "
+                               f"({len(ham)} other mails, {len(spam)} spam); --no-cv trains without it")
     if cv:
         for point in operating_points(out_of_fold(rows, labels, c=c), labels):
             click.echo(f"  threshold {point['threshold']:.1f}: {point['spam_caught']:.1%} of spam caught, "
@@ -131,6 +140,20 @@ def spam_train(ham_paths: tuple[Path, ...], spam_paths: tuple[Path, ...], out: P
     model = train(rows, labels, c=c, name=out.stem)
     model.save(out)
     click.echo(f"trained {out}: {len(spam)} spam, {len(ham)} other mails")
+
+
+def _mail_of(flag: str, paths: tuple[Path, ...]) -> list[dict[str, Any]]:
+    """The mails of each path given with a flag; a path with none is named."""
+    from ..decide.spam import read_mail
+
+    out = []
+    for path in paths:
+        found = read_mail(path)
+        if not found:
+            raise click.UsageError(f"{flag} {path}: no mail (a folder of one message a file, a Maildir, or an "
+                                   "mbox file)")
+        out += found
+    return out
 
 
 @classify.command("eval")
@@ -148,9 +171,11 @@ def evaluate(test_file: Path, model_file: Path, as_json: bool) -> None:
     from ..decide.embedder import shared
     from ..decide.intent import IntentModel
     from ..decide.intent import evaluate as score
+    from ..decide.model_file import read_model
 
     texts, labels = _load_jsonl(test_file)
-    result = score(IntentModel.load(model_file), shared().embed(texts), labels, texts)
+    model = read_model(IntentModel.load, model_file)
+    result = score(model, shared().embed(texts), labels, texts)
     if as_json:
         print_json(result)
         return

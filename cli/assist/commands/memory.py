@@ -42,8 +42,9 @@ def _memory(ctx: click.Context) -> Any:
 def add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Add files, folders of Markdown or text notes, or JSONL files ({"text", "id"?, "title"?} per line).
     Adding a file again replaces its chunks. A JSONL line that is not such an object (or repeats an
-    id) is named on stderr and left out, the others go in (exit 65). A link in a folder to a file
-    outside it is left out and named (add the file itself to have it).
+    id), or a file that is not text (a PDF, an image), is named on stderr and left out, the others go in
+    (exit 65). A link in a folder to a file outside it is left out and named (add the file itself to
+    have it).
 
     \b
     Example:
@@ -68,7 +69,7 @@ def add(ctx: click.Context, paths: tuple[Path, ...]) -> None:
                      if interactive else None)
     if interactive:
         click.echo(err=True)
-    click.echo(f"added {done} chunks from {len(files)} files" + (f"; {len(bad)} bad lines left out" if bad else ""))
+    click.echo(f"added {done} chunks from {len(files)} files" + (f"; {len(bad)} left out (said above)" if bad else ""))
     if bad:
         sys.exit(DATAERR)
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ..ai.written_to_the_assistant import written_to_the_assistant
 from ..task import is_mail, is_request, takes, writes_mail
 from .intent import NOTHING_TO_CLASSIFY, IntentModel, Recipe, is_oos, task_text
-from .learning import DAMAGE, FEEDBACK, Learned
+from .learning import FEEDBACK, Learned
+from .model_file import DAMAGE
 from .rules import first_match, refused
 from .spam_policy import judged, spam_route_name
 
@@ -351,7 +352,9 @@ class DecisionEngine:
 
     def _load_model(self) -> IntentModel | None:
         if self.settings.get("model"):
-            return IntentModel.load(self.config.resolve(self.settings["model"]))
+            from .model_file import configured_model
+
+            return configured_model(IntentModel.load, self.config, "model")
         return self._trained(self._route_examples(), DEFAULT_MODEL, "routes")
 
     def _by_model(self, tasks: list[dict[str, Any]], rows: list[int], texts: list[str], requests: bool,

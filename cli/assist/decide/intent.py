@@ -98,6 +98,11 @@ def scope(label: str) -> str:
     return OOS if is_oos(label) else label
 
 
+def routes_of(labels: list[str]) -> set[str]:
+    """The routes training labels name (not the out-of-scope ones): a model needs two."""
+    return {label for label in labels if not is_oos(label)}
+
+
 @dataclass
 class IntentModel:
     classes: list[str]  # what it decides between: routes, and "oos" when it knows out-of-scope examples
@@ -282,7 +287,7 @@ def train(vectors: Any, labels: list[str], val_vectors: Any = None, val_labels: 
         texts = None if texts is None else list(texts) + list(val_texts or [])
     y = np.array(topics_merged(list(labels), folds))
     decided = np.array([scope(label) for label in labels])
-    if len(set(decided[decided != OOS])) < 2:
+    if len(routes_of(labels)) < 2:
         raise ValueError("training needs examples of at least two routes")
     x = features(vectors, texts, recipe.word_features)
     columns, weights, bias = _fit_head(x, y, recipe)

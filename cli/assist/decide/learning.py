@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,6 @@ import orjson
 
 from ..fileutil import append_lines, write_atomic
 
-# what reading a damaged file of a version raises (numpy's and JSON's complaints are ValueErrors; a zip
-# cut short is a BadZipFile)
-DAMAGE: tuple[type[Exception], ...] = (ValueError, KeyError, EOFError, OSError, zipfile.BadZipFile)
 FEEDBACK = "state/feedback.jsonl"
 LEARNED = "state/learned"
 KEEP_VERSIONS = 20

@@ -93,9 +93,10 @@ class SpamPolicy:
         if not route or route not in config.routes:
             return None
         if model is None:
+            from .model_file import configured_model
             from .spam import SpamModel, shipped
 
-            model = SpamModel.load(config.resolve(settings["spam_model"])) if settings.get("spam_model") \
+            model = configured_model(SpamModel.load, config, "spam_model") if settings.get("spam_model") \
                 else shipped()
         from ..correspondents import Correspondents, own_addresses, sender_key
         from ..junked import Junked

@@ -82,11 +82,13 @@ def _is_temporary(exc: BaseException) -> bool:
 
 def worker_fault(exc: BaseException, command: str) -> AssistError | None:
     """The error that stops a worker rather than failing a task: a full or read-only disk, a missing
-    optional extra, a model not pulled yet. None for anything else (a task's own failure)."""
+    optional extra, a model not pulled yet, a model file of the config that is not one. None for anything
+    else (a task's own failure: a route naming a model that is not configured fails its tasks only)."""
     from ..ai.backends.base import ModelMissing
+    from ..decide.model_file import ConfiguredNotAModel
     from ..extras import missing_extra
 
-    if isinstance(exc, ModelMissing):
+    if isinstance(exc, ModelMissing | ConfiguredNotAModel):
         return exc
     return errors.storage_error(exc) or missing_extra(exc, command)
 
