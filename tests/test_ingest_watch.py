@@ -106,6 +106,15 @@ def test_a_deleted_watched_folder_is_a_clear_error(home, watcher):
     assert "Traceback" not in err
 
 
+def test_a_file_given_as_the_folder_to_watch_is_said_to_be_a_file(home, tmp_path):
+    """`assist ingest watch notes.md` said "the watched folder does not exist (or was deleted)" of a file
+    that is there: it says what it is and what to do instead."""
+    note = tmp_path / "notes.md"
+    note.write_text("hi\n")
+    r = run(["ingest", "watch", str(note), "--once"])
+    assert r.code == 1 and f"{note}: not a folder (watch the folder it is in, with --glob" in r.err, r.err
+
+
 def test_once_compares_with_the_last_run(home, tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()

@@ -71,6 +71,8 @@ def scan(roots: list[Path], keep: Filter) -> dict[str, list[int]]:
 
 def _check_roots(roots: list[Path]) -> None:
     for root in roots:
+        if root.exists() and not root.is_dir():
+            raise AssistError(f"{root}: not a folder (watch the folder it is in, with --glob for its name)")
         if not root.is_dir():
             raise AssistError(f"{root}: the watched folder does not exist (or was deleted)")
 
