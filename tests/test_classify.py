@@ -410,6 +410,34 @@ def test_a_configured_model_file_that_is_not_one_stops_the_stage_and_keeps_its_t
         run(["queue", "cancel", listed[0]["id"]])
 
 
+def test_config_check_names_model_files_that_are_not_there_or_not_models(home, tmp_path):
+    """`assist config check` said "ok" of a `[classify] model` that is not there or not a model, and of an
+    encoder or tokenizer file that is not there: the first mail then stopped the stage. Each is named."""
+    bad = tmp_path / "garbage.npz"
+    bad.write_bytes(b"not a model")
+    (home / "assist.toml").write_text(f'[classify]\nmodel = "{bad}"\nspam_model = "missing.npz"\n'
+                                      'encoder = "missing.onnx"\ntokenizer = "tokenizer.json"\n')
+    r = run(["config", "check"])
+    assert r.code == 78, r.err
+    assert f"classify.model: {bad}: not a model assist can read" in r.err
+    assert f"classify.spam_model: {home / 'missing.npz'}: not a model assist can read (No such file" in r.err
+    assert f"classify.encoder: no such file: {home / 'missing.onnx'}" in r.err
+    assert f"classify.tokenizer: no such file: {home / 'tokenizer.json'}" in r.err
+
+
+def test_an_encoders_or_tokenizers_path_is_taken_from_the_home_as_every_path_of_the_config(home, tmp_path):
+    """`[classify] tokenizer = "tokenizer.json"` was looked for in the folder the command ran in (cron's is
+    not the home), where every other relative path of assist.toml is taken from the home."""
+    from assist.decide.embedder import TOKENIZER
+
+    (home / "tokenizer.json").write_bytes(TOKENIZER.read_bytes())
+    (home / "assist.toml").write_text('[classify]\ntokenizer = "tokenizer.json"\n' + SHOPPING_AND_MUSIC)
+    assert run(["config", "check"]).code == 0
+    r = run(["classify"], input=jsonl({"type": "note", "data": {"text": "put on some jazz"}}), cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert r.json()["intent"]["route"] == "music"
+
+
 RULED = """
 [routes.{first}]
 actions = []

@@ -227,10 +227,9 @@ class Memory:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from ..decide.embedder import shared
+            from ..decide.embedder import configured
 
-            section = self.config.section("classify")
-            self._embedder = shared(section.get("encoder"), section.get("tokenizer"))
+            self._embedder = configured(self.config)
         return self._embedder
 
     def client(self) -> Any:

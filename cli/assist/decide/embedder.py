@@ -14,9 +14,12 @@ import sys
 import threading
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER = Path(__file__).resolve().parent.parent / "models" / "minilm" / "tokenizer.json"
@@ -191,6 +194,15 @@ def shared(model: str | None = None, tokenizer: str | None = None, requests: boo
     `requests`: the packaged encoder tuned for typed requests (request_encoder.py); another encoder
     (`model`) is used for requests as it is."""
     return _tuned_for_requests() if requests and not model else _shared(model, tokenizer)
+
+
+def configured(config: Config, requests: bool = False) -> Embedder:
+    """shared() for the encoder and tokenizer `[classify] encoder` and `tokenizer` name (paths as every
+    path of the config: a relative one from the home), else the packaged ones."""
+    settings = config.section("classify")
+    model, tokenizer = (str(config.resolve(str(settings[key]))) if settings.get(key) else None
+                        for key in ("encoder", "tokenizer"))
+    return shared(model, tokenizer, requests)
 
 
 @cache

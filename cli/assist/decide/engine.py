@@ -60,16 +60,16 @@ class DecisionEngine:
 
     def embedder(self) -> Any:
         if self._embedder is None:
-            from .embedder import shared
+            from .embedder import configured
 
-            self._embedder = shared(self.settings.get("encoder"), self.settings.get("tokenizer"))
+            self._embedder = configured(self.config)
         return self._embedder
 
     def request_embedder(self) -> Any:
         """The encoder of typed requests: the packaged one tuned for them, or `[classify] encoder`."""
-        from .embedder import shared
+        from .embedder import configured
 
-        return shared(self.settings.get("encoder"), self.settings.get("tokenizer"), requests=True)
+        return configured(self.config, requests=True)
 
     def _route_examples(self) -> list[tuple[str, str]]:
         """The examples of the routes of mail and other events (not the request routes)."""

@@ -37,6 +37,26 @@ def read_model(load: Callable[[Path], Model], path: Path) -> Model:
         raise NotAModel(f"{path}: not a model assist can read ({why})") from None
 
 
+def file_problems(config: Config) -> list[str]:
+    """What `assist config check` says of the files `[classify]` names: a model that is not there or not
+    one ("classify.KEY: ..."); an encoder or tokenizer that is not there (loading one is classify's work)."""
+    from .intent import IntentModel
+    from .spam import SpamModel
+
+    settings = config.section("classify")
+    out = []
+    for key, load in (("model", IntentModel.load), ("spam_model", SpamModel.load)):
+        if settings.get(key):
+            try:
+                read_model(load, config.resolve(str(settings[key])))
+            except NotAModel as exc:
+                out.append(f"classify.{key}: {exc}")
+    for key in ("encoder", "tokenizer"):
+        if settings.get(key) and not config.resolve(str(settings[key])).is_file():
+            out.append(f"classify.{key}: no such file: {config.resolve(str(settings[key]))}")
+    return out
+
+
 def configured_model(load: Callable[[Path], Model], config: Config, key: str) -> Model:
     """The model file `[classify] KEY` names; one that is not a model is a fault of the config (exit 78:
     a stage stops on it and its tasks stay queued)."""
