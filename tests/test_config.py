@@ -79,6 +79,23 @@ def test_check_names_file_key_and_problem_for_every_error(home):
     assert len(lines) == 5
 
 
+def test_a_value_of_neither_allowed_kind_is_explained_as_what_its_key_takes(home):
+    """Every value the schema takes in two kinds was "not a duration": a list of roots for the files
+    actions, a rule's match, an argument of a shell allowlist entry. Each says what its key takes."""
+    (home / "assist.toml").write_text('[actions.files]\nroots = ["~/Documents"]\n'
+                                      '[actions.shell]\nallow = [["ls", 5]]\n'
+                                      '[queue]\nlease = "soon"\n[alerts]\nstopped = "soon"\n'
+                                      '[routes.r]\n[[rules]]\nname = "x"\nroute = "r"\nmatch = {foo = 1}\n')
+    r = run(["config", "check"])
+    assert r.code == 78
+    said = {line.split(": ")[2]: line.split(": ", 3)[3] for line in r.err.splitlines()}  # assist: FILE: KEY: ...
+    assert said["actions.files.roots"].startswith("['~/Documents'] is not a folder nor a table of named folders")
+    assert said["actions.shell.allow.0.1"].startswith("5 is not an argument (a string) nor {pattern = ")
+    assert said["rules.0.match"].startswith("{'foo': 1} is not a match: {field = ..., and one of equals, glob")
+    assert said["queue.lease"].startswith("'soon' is not a duration") and said["alerts.stopped"].startswith(
+        "'soon' is not a duration")
+
+
 def test_toml_syntax_error_is_one_clear_line(home):
     (home / "assist.toml").write_text("[queue\n")
     r = run(["config", "check"])

@@ -264,7 +264,16 @@ def _explain(error: Any) -> str:
         return "unknown key(s): " + ", ".join(repr(k) for k in error.kind.unexpected)
     if kind == "Enum":
         return f"{value!r} is not one of: " + ", ".join(repr(o) for o in error.kind.options)
-    if kind == "OneOfNotValid":
+    if kind == "OneOfNotValid":  # a value the schema takes in two kinds: what the key takes, by its schema
+        schema = [str(p) for p in error.schema_path]
+        if schema[-2:] == ["roots", "oneOf"]:
+            return (f'{value!r} is not a folder nor a table of named folders (roots = "~/Documents", or '
+                    'roots = {docs = "~/Documents", notes = "~/Notes"})')
+        if schema[-4:] == ["allow", "items", "items", "oneOf"]:
+            return f'{value!r} is not an argument (a string) nor {{pattern = "REGEX"}}'
+        if schema[:2] == ["$defs", "match"]:
+            return (f"{value!r} is not a match: {{field = ..., and one of equals, glob, regex, contains, below, "
+                    "at_least}, {any = [...]}, {all = [...]} or {not = {...}} (docs/classify.md)")
         return f"{value!r} is not a duration (use seconds or a string such as 90s, 15m, 7d)"
     return error.message
 

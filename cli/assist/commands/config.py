@@ -23,9 +23,10 @@ def check() -> None:
     It finds everything at once: the schema (unknown keys, wrong types, durations), rules (patterns,
     routes), the routes' actions (unknown types, fixed actions and their arguments), models and templates,
     alerts, shell patterns, and what a route needs that is not configured (the mail account, the notes
-    folder: the file loads, but that route's tasks would fail), and the model files [classify] names. Warnings (things that work but are riskier
-    than they look, such as a shell allowlist entry for a program that can run others) are printed as
-    `warning: FILE: KEY: ...` and do not change the exit code.
+    folder: the file loads, but that route's tasks would fail), and the model files [classify] names.
+    Warnings (things that work but are riskier than they look, such as a shell allowlist entry for a
+    program that can run others) are printed as `warning: FILE: KEY: ...` and do not change the exit
+    code.
 
     \b
     Example:
