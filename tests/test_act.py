@@ -842,6 +842,21 @@ def test_executor_errors_fail_the_action_clearly(act_home):
     assert (tmp / "files" / "exists.txt").read_text() == "keep me"
 
 
+def test_a_calendar_file_that_is_not_one_is_named_and_left_as_it_is(act_home):
+    """`[actions.calendar] file` naming a file that is not a calendar (another file, bytes) failed the
+    action with the parser's complaint, quoting the file's bytes and not naming it. It names the file, and
+    the file is not written."""
+    home, tmp = act_home
+    junk = b"\x89PNG\r\n\x1a\n not a calendar \xff\xfe"
+    (tmp / "cal.ics").write_bytes(junk)
+    r = act(persons_task(home, [{"type": "calendar.add", "args": {"summary": "x", "start": "2026-12-01T10:00:00"}}]))
+    assert r.code == 1 and "Traceback" not in r.err
+    failed = run(["queue", "show", r.err.split("task ")[1].split(" ")[0]]).json()["task"]["actions"]
+    error = failed[-1]["error"]
+    assert f"calendar: {tmp / 'cal.ics'}: not an iCalendar file" in error and "PNG" not in error, error
+    assert (tmp / "cal.ics").read_bytes() == junk
+
+
 @pytest.fixture
 def gmail(home):
     from helpers.gmail_double import GmailDouble

@@ -54,7 +54,11 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     path = ctx.config.resolve(section["file"])
     with one_at_a_time(ctx, "calendar"):  # read, added to and written whole: two at once kept one
         if path.exists():
-            cal = Calendar.from_ical(path.read_bytes())
+            try:
+                cal = Calendar.from_ical(path.read_bytes())
+            except ValueError:  # the parser's complaint quotes the file's bytes: not said
+                raise ActionError(f"calendar: {path}: not an iCalendar file assist can read ([actions.calendar] "
+                                  "file; it is left as it is)") from None
             if any(str(c.get("uid")) == uid for c in cal.walk("VEVENT")):
                 return {"uid": uid, "already": True}
             same = next((c for c in cal.walk("VEVENT") if _same(c, event)), None)
