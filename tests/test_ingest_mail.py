@@ -544,6 +544,20 @@ def test_a_maildir_file_that_cannot_be_read_is_named_and_the_others_go_on(home, 
     assert mbox.code == 2 and "box.mbox: not an mbox file" in mbox.err, mbox.err
 
 
+def test_a_file_given_as_an_mbox_that_holds_no_message_is_said_not_to_be_one(home, tmp_path):
+    """Thunderbird keeps an index beside each mbox (`Inbox.msf`); given that, or any file in which no
+    line starts a message ("From "), `ingest mbox` said "0 event(s)", exit 0, as of an empty mailbox.
+    It says the file is not an mbox (exit 2); an empty file is an empty mailbox still."""
+    index = tmp_path / "Inbox.msf"
+    index.write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->\n< <(a=c)> // (f=iso-8859-1)\n  (8A=threadParent)>\n")
+    r = run(["ingest", "mbox", str(index)])
+    assert r.code == 2 and f"{index}: not an mbox file (no line in it starts a message" in r.err, r.err
+    empty = tmp_path / "empty.mbox"
+    empty.write_bytes(b"")
+    r = run(["ingest", "mbox", str(empty)])
+    assert r.code == 0 and r.lines == [], r.err
+
+
 def test_stdin_and_tick(home):
     r = run(["ingest", "stdin", "--type", "note"], 'buy milk\n{"type": "email.received", "data": {}}\n{"type": 1}\n')
     assert r.code == 65 and "line 3" in r.err

@@ -159,6 +159,8 @@ def ingest_mbox(path: Path, sink: Sink, home: Path) -> Read:
     if not path.is_file():  # a named pipe is refused, not waited on
         raise UsageError(f"{path}: no such mbox file" if not path.exists() else f"{path}: not an mbox file")
     box = mailbox.mbox(str(path), create=False)
+    if not box.keys() and path.stat().st_size:  # Thunderbird's index beside an mbox, any other file
+        raise UsageError(f"{path}: not an mbox file (no line in it starts a message: \"From \")")
     state = State(home, f"mbox-{safe_name(str(path.resolve()))}")
     saved = state.load()
     seen = set(saved.get("seen", []))
