@@ -887,6 +887,9 @@ allow = ["http://*.hooks.example:{near_port}/*", "{near_url}*", "{near_url}/*"]
     [out] = r.lines
     assert [a["status"] for a in out["actions"]] == ["refused", "refused", "refused", "done"], out["actions"]
     assert [x["path"] for x in near.received] == ["/fine"]
+    # a refusal says where the body would have gone (the host a URL really names), never its path
+    assert out["actions"][1]["error"] == f"webhook to {far_url}/… is not in [actions.webhook] allow"
+    assert not any("steal" in a["error"] or "/y" in a["error"] for a in out["actions"][:3]), out["actions"]
 
 
 SLACK = ["https://hooks.slack.com/services/*"]

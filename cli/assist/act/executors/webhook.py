@@ -33,7 +33,8 @@ def post(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     url = args["url"]
 
     def check(target: str) -> None:
-        what = "webhook" if target == url else f"webhook: {site_of(url)} redirected to {site_of(target)}, which"
+        what = f"webhook to {site_of(url)}" if target == url else \
+            f"webhook: {site_of(url)} redirected to {site_of(target)}, which"
         if not url_allowed(target, section.get("allow", [])):
             raise Refused(f"{what} is not in [actions.webhook] allow" if target == url else
                           f"{what} is not in [actions.webhook] allow; not followed")
