@@ -842,6 +842,20 @@ def test_executor_errors_fail_the_action_clearly(act_home):
     assert (tmp / "files" / "exists.txt").read_text() == "keep me"
 
 
+def test_a_notes_vault_or_files_root_that_is_a_file_is_said_to_be_one(act_home):
+    """`[actions.notes] vault` naming a file failed notes.append with Python's "FileExistsError: [Errno
+    17] File exists"; it says the vault is not a folder, and the file is left as it is."""
+    home, tmp = act_home
+    (tmp / "vault").rmdir()
+    (tmp / "vault").write_text("a file\n")
+    r = act(persons_task(home, [{"type": "notes.append", "args": {"note": "Inbox", "text": "hello"}}]))
+    assert r.code == 1 and "Traceback" not in r.err
+    failed = run(["queue", "show", r.err.split("task ")[1].split(" ")[0]]).json()["task"]["actions"]
+    error = failed[-1]["error"]
+    assert error == f"notes: {tmp / 'vault'} is not a folder ([actions.notes] vault)", error
+    assert (tmp / "vault").read_text() == "a file\n"
+
+
 def test_a_calendar_file_that_is_not_one_is_named_and_left_as_it_is(act_home):
     """`[actions.calendar] file` naming a file that is not a calendar (another file, bytes) failed the
     action with the parser's complaint, quoting the file's bytes and not naming it. It names the file, and

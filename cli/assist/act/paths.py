@@ -21,12 +21,16 @@ def root_of(config: Config, section: dict, key: str, name: str | None, what: str
     if isinstance(value, str):
         if name not in (None, "default"):
             raise ActionError(f"{what}: no folder named {name!r} is configured")
-        return config.resolve(value).resolve()
-    if name is None and len(value) == 1:
-        name = next(iter(value))
-    if name not in value:
-        raise ActionError(f"{what}: no folder named {name!r} is configured (one of: {', '.join(value)})")
-    return config.resolve(value[name]).resolve()
+        root, said = config.resolve(value).resolve(), key
+    else:
+        if name is None and len(value) == 1:
+            name = next(iter(value))
+        if name not in value:
+            raise ActionError(f"{what}: no folder named {name!r} is configured (one of: {', '.join(value)})")
+        root, said = config.resolve(value[name]).resolve(), f"{key}.{name}"
+    if root.exists() and not root.is_dir():
+        raise ActionError(f"{what}: {root} is not a folder ([actions.{what}] {said})")
+    return root
 
 
 def confine(relative: str, root: Path) -> Path:
