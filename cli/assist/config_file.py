@@ -63,10 +63,6 @@ def problems(raw: dict[str, Any], path: Path) -> tuple[list[str], list[str]]:
         from .act.checks import gaps as action_gaps
 
         gaps = [f"{path}: {p}" for p in action_gaps(raw)]
-    if not broken & {"", "classify"}:
-        from .decide.model_file import file_problems
-
-        gaps += [f"{path}: {p}" for p in file_problems(Config(home=path.parent, path=path, raw=raw))]
     return sorted(errors), gaps
 
 

@@ -45,6 +45,11 @@ def check() -> None:
         return
     raw = read(path)
     errors, gaps = problems(raw, path)
+    if not errors:  # the model files are read here only: every command's loading of the config stays light
+        from ..config import Config
+        from ..decide.model_file import file_problems
+
+        gaps += [f"{path}: {p}" for p in file_problems(Config(home=home, path=path, raw=raw))]
     for line in [*errors, *gaps]:
         click.echo(f"assist: {line}", err=True)
     for line in warnings(raw, path) if not errors else []:
