@@ -27,6 +27,29 @@ def test_env_wins_over_discovery_and_home_flag_wins_over_env(tmp_path, monkeypat
     assert f"home    {flag_home}" in r.out
 
 
+def test_the_home_and_queue_flags_also_work_after_the_command(tmp_path, monkeypatch):
+    """`assist init --help` says "the home is --home": typed after the command, as a person reads it, the
+    flag is taken as if it came first (click said "No such option")."""
+    monkeypatch.delenv("ASSIST_HOME", raising=False)
+    flag_home = tmp_path / "flag"
+    flag_home.mkdir()
+    r = run(["config", "paths", "--home", str(flag_home)], cwd=tmp_path)
+    assert r.code == 0 and f"home    {flag_home}" in r.out, r.err
+    r = run(["config", "paths", f"--home={flag_home}"], cwd=tmp_path)
+    assert r.code == 0 and f"home    {flag_home}" in r.out, r.err
+    spool = tmp_path / "elsewhere"
+    r = run(["--home", str(flag_home), "enqueue", "--queue", "inbox", "--queue-url", str(spool)],
+            input='{"type": "text", "data": {"text": "hi"}}\n', cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert len(list((spool / "inbox" / "new").iterdir())) == 1
+    # after `--`, words are the command's own, never taken for the flag
+    r = run(["--home", str(flag_home), "config", "paths", "--", "--home", str(spool)], cwd=tmp_path)
+    assert r.code == 2 and "unexpected extra arguments (--home" in r.err, r.err
+    # a value the flag needs is still asked for
+    r = run(["config", "paths", "--home"], cwd=tmp_path)
+    assert r.code == 2 and "--home" in r.err
+
+
 def test_without_any_home_the_user_data_folder_is_used(tmp_path, monkeypatch):
     monkeypatch.delenv("ASSIST_HOME", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))

@@ -12,7 +12,7 @@ import click
 import pytest
 
 from assist.commands._help_doc import commands, render
-from assist.main import main
+from assist.main import GLOBAL_FLAGS, main
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "bench").glob("*.md"))]
@@ -85,6 +85,7 @@ def test_every_command_shown_exists_with_its_options(page, line):
         pytest.fail(f"{page}: cannot read {line!r}")
     command, rest = resolve(words[1:])
     known = {opt for param in command.params for opt in [*param.opts, *param.secondary_opts]}
+    known |= set(GLOBAL_FLAGS)  # taken after the command too (main.global_flags_first)
     for word in rest:
         if word.startswith("--"):
             assert word.split("=")[0] in known, f"{page}: {line!r}: {command.name} has no option {word}"

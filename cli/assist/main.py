@@ -57,10 +57,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False), envvar="ASSIST_HOME",
-              help="The assist home (default: $ASSIST_HOME, else the nearest folder upward with assist.toml, "
-                   "else the user data folder).")
+              help="The assist home, before or after the command (default: $ASSIST_HOME, else the nearest "
+                   "folder upward with assist.toml, else the user data folder).")
 @click.option("--queue-url", envvar="ASSIST_QUEUE_URL", metavar="URL",
-              help="Use this queue instead of queue.url: a spool folder or redis://host:port/db.")
+              help="Use this queue instead of queue.url: a spool folder or redis://host:port/db (before or "
+                   "after the command).")
 @click.version_option(package_name="assist", message="assist %(version)s")
 def main(home: str | None, queue_url: str | None) -> None:
     """assist: a local-first orchestration layer for a personal AI assistant.
@@ -91,6 +92,37 @@ def _command() -> str:
                                                             "config", "classify", "stage") else _invoked[0]
 
 
+GLOBAL_FLAGS = ("--home", "--queue-url")
+
+
+def global_flags_first(args: list[str]) -> list[str]:
+    """args with --home and --queue-url moved before the command when typed after it (`assist init --home
+    DIR`, as the help's "the home is --home" reads), up to a `--`, after which words are the command's own.
+    A flag without its value stays where it is, for click to say so."""
+    at = 0
+    while at < len(args) and args[at].startswith("-"):  # the group's own options, and their values
+        at += 2 if args[at] in GLOBAL_FLAGS else 1
+    if at >= len(args) or args[at] not in COMMANDS:
+        return args
+    moved: list[str] = []
+    rest: list[str] = []
+    i = at + 1
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg.split("=", 1)[0] in GLOBAL_FLAGS and "=" in arg:
+            moved.append(arg)
+        elif arg in GLOBAL_FLAGS and i + 1 < len(args):
+            moved += args[i:i + 2]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return [*args[:at], *moved, args[at], *rest]
+
+
 def _fail(exc: AssistError) -> None:
     from .printable import printable
 
@@ -105,7 +137,7 @@ def cli() -> None:
     from .extras import missing_extra
 
     try:
-        main.main(prog_name="assist")
+        main.main(args=global_flags_first(sys.argv[1:]), prog_name="assist")
     except AssistError as exc:
         _fail(exc)
     except BrokenPipeError:
