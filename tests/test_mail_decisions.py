@@ -1313,6 +1313,40 @@ def test_a_mail_the_person_takes_back_out_of_any_folder_assist_filed_it_in_stays
         imap.stop()
 
 
+def test_a_mail_the_person_takes_out_of_junk_is_not_filed_elsewhere_by_another_route(home, monkeypatch):
+    """The person takes a list's mail out of Junk into the inbox (a mail client's "Not spam" does the
+    same). The spam route is kept out, but the list rule then filed it in Lists: assist moved the mail
+    the person had just put where they wanted it. A mail the person moved back stays where they put it:
+    no route moves it again (its email.move is refused, saying why), and it is still placed, summarised
+    and learned from."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap))
+        raw = b"X-Spam-Flag: YES\r\n" + (FIXTURES / "ham" / "00001.eml").read_bytes()  # the provider said spam
+        message_id = message_from_bytes(raw)["Message-ID"]
+        imap.deliver(raw, 1)
+        [first] = one_run(home)
+        assert first["intent"]["route"] == "spam" and folder_ids(imap, "Junk") == [message_id]
+
+        person_moves(imap, message_id, "Junk", "INBOX")
+        [back] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
+        assert back["intent"]["signals"]["moved_back_from"] == "spam", back["intent"]
+        assert back["intent"]["route"] == "newsletter"  # what it is; filed nowhere
+        [move] = back["actions"]
+        assert move["type"] == "email.move" and move["status"] == "refused", move
+        assert "you moved this mail back" in move["error"], move["error"]
+        assert folder_ids(imap, "INBOX") == [message_id] and folder_ids(imap, "Lists") == []
+        assert run(["queue", "ls", "--state", "failed", "--json"]).json() == []
+        # a copy of it sent again (other bytes) is filed as any mail
+        imap.deliver(b"Received: from relay.example.net by mx.example.org; Tue, 1 Dec 2026 10:00:00 +0000\r\n"
+                     + raw[len(b"X-Spam-Flag: YES\r\n"):], 3)
+        [copy] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 3]
+        assert copy["intent"]["route"] == "newsletter" and [a["status"] for a in copy["actions"]] == ["done"]
+    finally:
+        imap.stop()
+
+
 def test_a_list_the_person_moved_back_stays_in_the_inbox_until_they_file_one_of_its_mails_again(
         home, monkeypatch):
     """A person who drags a list's mail back out of Lists wants that list in the inbox (what a mail

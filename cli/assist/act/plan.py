@@ -202,6 +202,18 @@ def _model_args(kind: Any, args: Any, config: Config) -> Any:
     return {**args, "body": chat_markup.quiet(chat_markup.escaped(args["body"], escape), args.get("url"), config)}
 
 
+def moved_back(kind: str, task: dict[str, Any]) -> str | None:
+    """Why a move of a mail the person moved back is refused, else None. The person took it out of where a
+    route filed it (out of Junk, say, with a mail client's "Not spam") and put it where they want it:
+    another route that would file it elsewhere (a list's mail into Lists) would fight them too. Read from
+    the intent classify gave (decide/engine.py); a task's own false claim of it can only stop a move."""
+    signals = (task.get("intent") or {}).get("signals") or {}
+    back = signals.get("moved_back_from") if isinstance(signals, dict) else None
+    if kind != "email.move" or not back or not is_mail(task):
+        return None
+    return f"you moved this mail back from where route {str(back)[:60]!r} filed it: it stays where you put it"
+
+
 def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
     """The task's actions with a status each: planned, awaiting_approval or refused.
 
@@ -237,7 +249,7 @@ def plan(task: dict[str, Any], config: Config) -> list[dict[str, Any]]:
             entry.update(status="refused", error="bad arguments: " + "; ".join(found[:3]))
         elif why := (named_by_data(fixed[index], task) if origin == "route"
                      else not_own_message(kind, args, task) or not_own_file(kind, args, task, config)
-                     or hidden_place(kind, args)):
+                     or hidden_place(kind, args)) or moved_back(kind, task):
             entry.update(status="refused", error=why)
         elif kind in confirm:
             entry["status"] = "awaiting_approval"
