@@ -40,8 +40,19 @@ def wait_for(predicate, timeout=20.0):
 
 
 def test_finished_tasks_keep_no_content_in_done(home):
+    # what the actions carried too: a drafted reply, a note of the mail, a file of it (a route's template
+    # can put the body itself there); where they went, and how they ended, are kept
+    acted = [{"type": "email.draft", "args": {"to": "a@b", "subject": "Re: hello", "body": "about the secret plan"},
+              "origin": "model", "status": "done", "key": "k1", "result": {"folder": "Drafts"}, "error": None},
+             {"type": "notes.append", "args": {"note": "Inbox", "text": "hello: the secret plan"},
+              "origin": "route", "status": "done", "key": "k2", "result": None, "error": None},
+             {"type": "file.write", "args": {"path": "mail.txt", "content": "the secret plan"},
+              "origin": "route", "status": "refused", "key": "k3", "result": None, "error": "no roots"},
+             {"type": "calendar.add", "args": {"summary": "Plan", "start": "2026-12-01T09:00:00Z",
+                                               "description": "the secret plan"},
+              "origin": "model", "status": "done", "key": "k4", "result": None, "error": None}]
     mail = {"type": "email", "data": {"subject": "hello", "body_text": "the secret plan", "from": "a@b"},
-            "result": {"text": "a reply quoting the secret plan", "model": "m", "ms": 5}}
+            "result": {"text": "a reply quoting the secret plan", "model": "m", "ms": 5}, "actions": acted}
     run(["enqueue", "--queue", "in"], jsonl(mail, {"type": "t", "data": {"n": 1}}))
     assert run(["stage", "passthrough", "--from", "in", "--to", "out", "--once"]).code == 0
     assert run(["stage", "passthrough", "--from", "out", "--once"]).code == 0
@@ -49,7 +60,14 @@ def test_finished_tasks_keep_no_content_in_done(home):
         email, plain = sorted(docs(home, queue, "done"), key=lambda d: d["type"])
         assert "body_text" not in email["data"] and "text" not in email["result"]
         assert email["data"]["subject"] == "hello" and email["result"]["model"] == "m"
-        assert email["meta"]["content_removed"] == ["data.body_text", "result.text"]
+        assert email["meta"]["content_removed"] == ["data.body_text", "result.text", "actions.args.body",
+                                                     "actions.args.text", "actions.args.content",
+                                                     "actions.args.description"]
+        assert [a["args"] for a in email["actions"]] == [
+            {"to": "a@b", "subject": "Re: hello"}, {"note": "Inbox"}, {"path": "mail.txt"},
+            {"summary": "Plan", "start": "2026-12-01T09:00:00Z"}]
+        assert [(a["type"], a["status"], a["key"]) for a in email["actions"]] == [
+            (a["type"], a["status"], a["key"]) for a in acted]
         assert plain["data"] == {"n": 1} and "content_removed" not in plain["meta"]
         raw = b"".join((home / "spool" / queue / "done" / n).read_bytes() for n in names(home, queue, "done"))
         assert b"secret plan" not in raw
@@ -58,6 +76,7 @@ def test_finished_tasks_keep_no_content_in_done(home):
     assert run(["stage", "passthrough", "--from", "kept", "--once"]).code == 0
     [kept] = docs(home, "kept", "done")
     assert kept["data"]["body_text"] == "the secret plan" and "content_removed" not in kept["meta"]
+    assert kept["actions"] == acted
 
 
 def test_stdin_to_stdout_keeps_order_and_adds_a_trace(home):
