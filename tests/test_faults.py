@@ -304,6 +304,53 @@ def test_a_full_disk_under_the_dashboard_is_said_and_loses_no_task(home, small_d
         assert r.status_code == 200, r.text
         assert not list(failed.iterdir()) and len(list((small_disk / "spool" / "prompt" / "new").iterdir())) == 1
 
+NOTES_ROUTE = """
+[routes.triage]
+actions = ["notes.append"]
+
+[actions.notes]
+vault = "{vault}"
+"""
+
+
+def test_a_notes_vault_on_a_full_disk_stops_act_and_the_note_is_written_once_space_is_back(home, small_disk):
+    """The vault's disk is full when a summary is to be appended: the action failed for good ("OSError:
+    [Errno 28] ..."), the task went to failed/ and waited for a person. Nothing was written, and a full
+    disk passes: act stops (75, one line) as on a full spool, the task stays queued, and the next run
+    writes the note, once."""
+    (home / "assist.toml").write_text(FAST_CONFIG + NOTES_ROUTE.format(vault=small_disk / "vault"))
+    note = {"type": "note.in", "intent": {"route": "triage"}, "data": {"subject": "hi"},
+            "result": {"parsed": {"actions": [{"type": "notes.append",
+                                               "args": {"note": "Inbox", "text": "y" * 40_000}}]}}}
+    enqueue(note, queue="acts")
+    filler = fill(small_disk, 0)
+    r = run(["act", "--from", "acts", "--once"])
+    assert r.code == 75 and "No space left on device" in r.err and "Traceback" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert len(names(home, "acts", "new")) == 1 and not names(home, "acts", "failed")
+    filler.unlink()
+    r = run(["act", "--from", "acts", "--once"])
+    assert r.code == 0, r.err
+    [done] = docs(home, "acts", "done")
+    assert [a["status"] for a in done["actions"]] == ["done"]
+    assert (small_disk / "vault" / "Inbox.md").read_text().count("y" * 40_000) == 1
+
+
+def test_a_notes_vault_that_cannot_be_written_is_said_in_words_not_as_a_python_error(home, small_disk):
+    (home / "assist.toml").write_text(FAST_CONFIG + NOTES_ROUTE.format(vault=small_disk / "vault"))
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        r = run(["act"], jsonl({"type": "note.in", "intent": {"route": "triage"}, "data": {"subject": "hi"},
+                                "result": {"parsed": {"actions": [{"type": "notes.append",
+                                                                   "args": {"note": "Inbox", "text": "x"}}]}}}))
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    said = f"notes.append: {small_disk / 'vault'}: Read-only file system"
+    assert r.code == 1 and said in r.err and "Errno" not in r.err and "Traceback" not in r.err, r.err
+    [kept] = docs(home, "act", "failed")  # kept for a retry once the vault can be written
+    assert [(a["status"], a["error"]) for a in kept["actions"]] == [("failed", said.split(": ", 1)[1])]
+
+
 # -- 5. duplicate ids: the first is kept, the line is named --------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AssistError, OutcomeUnknown, TemporaryError
+from ..errors import TEMPFAIL, AssistError, OutcomeUnknown, TemporaryError, storage_error
 from .registry import REGISTRY, ActionContext, Refused
 
 if TYPE_CHECKING:
@@ -68,12 +68,24 @@ def _perform(task: dict[str, Any], action: dict[str, Any], stores: Stores, confi
         journal.failed(key, task["id"], kind, str(exc)[:500])
         log.warning("refused", task=task["id"], action=kind, error=str(exc)[:200])
         return
+    except OSError as exc:  # a local write: the notes vault's, a root's
+        full = storage_error(exc)
+        if full is not None and full.exit_code == TEMPFAIL:  # a full disk wrote nothing (fileutil): the stage
+            journal.forget(key)  # stops, the task stays queued, and the next run does it
+            raise full from None
+        error = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else f"{type(exc).__name__}: {exc}"
+        _failed(action, journal, log, task["id"], kind, key, error)
+        return
     except Exception as exc:  # an ActionError, or a bug in an executor: this action fails, others go on
         error = str(exc) if isinstance(exc, AssistError) else f"{type(exc).__name__}: {exc}"
-        action.update(status="failed", error=error[:500])
-        journal.failed(key, task["id"], kind, error[:500])
-        log.warning("action_failed", task=task["id"], action=kind, error=error[:200])
+        _failed(action, journal, log, task["id"], kind, key, error)
         return
     journal.done(key, task["id"], kind, result)
     action.update(status="done", result=result, error=None)
     log.info("action_done", task=task["id"], action=kind)
+
+
+def _failed(action: dict[str, Any], journal: Any, log: Any, task_id: str, kind: str, key: str, error: str) -> None:
+    action.update(status="failed", error=error[:500])
+    journal.failed(key, task_id, kind, error[:500])
+    log.warning("action_failed", task=task_id, action=kind, error=error[:200])
