@@ -405,6 +405,9 @@ def test_a_wheel_with_only_the_demo_extra_runs_the_demo_then_init_and_a_first_ru
         assert notes[0].read_text().splitlines()[-1].strip() in shown.stdout
         # --yes approved the draft there and then: it is in the Drafts folder of the demo's IMAP server
         assert "approved: 1 done" in shown.stdout
+        # each progress line ends where its work ended (it said "0/1 messages handled" before "approved")
+        progress = [line.split(",")[0].strip() for line in shown.stdout.splitlines() if "messages handled" in line]
+        assert progress[-1] == "1/1 messages handled" and "3/3 messages handled" in progress, shown.stdout
         drafts = mail_workdir(demo_home) / "home" / "demo" / "Maildir" / ".Drafts"
         assert len([p for p in drafts.rglob("*,S=*") if p.is_file()]) == 1
     finally:

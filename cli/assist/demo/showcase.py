@@ -86,7 +86,9 @@ def _tasks(home: Path) -> list[dict[str, Any]]:
 def _progress(home: Path, ids: set[str], stop: threading.Event, out: Any) -> None:
     """A progress line over the messages of this run: redrawn in place on a terminal, else a line a change."""
     started, shown, tty = time.monotonic(), -1, sys.stdout.isatty() and out is say
-    while not stop.wait(0.5):
+    finished = False
+    while not finished:  # once more after the work ends: the line shows where it ended, not a moment before
+        finished = stop.wait(0.5)
         handled = sum(1 for t in _tasks(home) if t["id"] in ids and t["_where"] in ("done", "hold", "failed"))
         line = f"   {handled}/{len(ids)} messages handled, {time.monotonic() - started:.0f} s"
         if tty:
