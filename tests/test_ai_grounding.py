@@ -14,6 +14,17 @@ def test_names_numbers_and_dates_the_mail_does_not_state_are_named():
     assert unfounded(said, MAIL) == ["15,000", "Bob", "Friday"]
 
 
+def test_a_link_the_mail_does_not_have_is_named_by_its_host():
+    """A summary that sends the person to a site the mail never names (the small model's "your events are
+    on my website here: https://calendar-online.com/") says so; the mail's own link is grounded, and a
+    link's path and digits are no facts of their own."""
+    mail = MAIL + " Slides: https://Files.example.org/q3/deck-2002.pdf"
+    said = ("Ana shares the deck at https://files.example.org/q3/deck-2002.pdf; pay at www.pay-example.net/12 "
+            "or [https://files.example.org](http://files.example.org.evil.example/login).")
+    assert unfounded(said, mail) == ["www.pay-example.net",
+                                     "files.example.org.evil.example"]
+
+
 def test_what_the_mail_states_in_other_forms_is_grounded():
     # the possessive, a month and a weekday by their first three letters, the sentence's first word
     said = "Ana's team meets Dave at 14:30 on Tuesday, September 3; Budget for Q3 is 12,500 EUR."

@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assist.asking import check_answer, event_from, events_named, named_elsewhere, unsupported_times, window_for
+from assist.asking import (
+    answer_notices,
+    check_answer,
+    event_from,
+    events_named,
+    named_elsewhere,
+    unsupported_links,
+    unsupported_times,
+    window_for,
+)
 from conftest import REPO, jsonl, run
 
 ICS = Path(__file__).parent / "fixtures" / "calendar" / "three-weeks.ics"
@@ -68,6 +77,8 @@ def test_the_weeks_answer_names_every_event_of_the_week_and_no_other(ask_home, r
     assert ("(check: the answer says" in shown.out) == bool(
         unsupported_times(shown.out.split("Lunch with Ana")[1], ["12:30-13:30", "what do i have tomorrow"]))
     assert "writes to the assistant" not in shown.out and "written_to_the_assistant" not in task["data"]
+    given = " ".join(m["content"] for m in task["prompt"]["messages"])
+    assert task["result"]["unsupported_links"] == unsupported_links(task["result"]["text"], given)
 
 
 def test_an_invitation_that_writes_to_the_assistant_is_said_so(ask_home, radicale):
@@ -375,6 +386,31 @@ def test_a_requests_facts_are_the_calendars_not_the_documents(ask_home):
     assert "written_to_the_assistant" not in task["data"]  # the calendar's events say nothing to the assistant
     content = task["prompt"]["messages"][-1]["content"]
     assert "Lunch with Ana" in content and "5000" not in content and "dentist" not in content
+
+
+def test_a_link_the_answer_makes_up_is_flagged():
+    """Asked for next week's events, the small model answered "you can find all your events on my website
+    here: [https://calendar-online.com/](http://www.calendarmycouncil.org/)": links that nothing it was
+    given (the events, mails, notes, the question) holds. Its words are printed as they are; such a link
+    is then said not to be trusted. A link it was given (a note's, a found mail's) is not flagged."""
+    messages = [{"role": "system", "content": "You answer from the facts."},
+                {"role": "user", "content": "Events: Fri 11 Dec 13:00-14:00 Lunch with Ana "
+                                            "(menu: https://Bistro.example.org/menu)\nQuestion: next week?"}]
+    made_up = ("Lunch with Ana, menu at https://bistro.example.org/menu. Find all your events on my website "
+               "here: [https://calendar-online.com/](http://www.calendarmycouncil.org/), or at www.exampłe.org "
+               "and https://bistro.example.org.evil.example/x.")
+    task = {"type": "request", "data": {"text": "what is on my calendar next week"},
+            "prompt": {"messages": messages}, "result": {"text": made_up}}
+    check_answer(task)
+    flagged = ["calendar-online.com", "www.calendarmycouncil.org", "www.exampłe.org", "bistro.example.org.evil.example"]
+    assert task["result"]["unsupported_links"] == flagged
+    assert answer_notices(task) == [
+        "(check: the answer links to calendar-online.com, www.calendarmycouncil.org, www.exampłe.org, "
+        "bistro.example.org.evil.example, which nothing it was given has: do not trust those links)"]
+    task["result"]["text"] = "Lunch with Ana at 13:00; the menu: https://bistro.example.org/menu"
+    check_answer(task)
+    assert task["result"]["unsupported_links"] == [] and answer_notices(task) == []
+    assert unsupported_links("see \x1b]8;;http://evil.example\x07here", "") == ["evil.example"]
 
 
 def test_the_event_a_question_names_is_found_by_its_words():

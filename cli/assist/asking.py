@@ -145,17 +145,45 @@ def unsupported_times(answer: str, facts: list[str]) -> list[str]:
     return said
 
 
+def unsupported_links(answer: str, given: str) -> list[str]:
+    """The hosts of the links an answer has that nothing the model was given (`given`: its prompt, with
+    the events, mails, notes and the question) names, each once, as written: a small model asked for
+    next week's events answered "find all your events on my website here: https://calendar-online.com/"."""
+    from .ai.grounding import link_hosts
+
+    known = given.lower()
+    return [host for host in link_hosts(answer)
+            if not re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", known)]
+
+
 def check_answer(task: dict[str, Any]) -> None:
-    """Keep in an answered request's result the times its answer names that none of its facts (the
-    events it was given, the question, the window) has: `result.unsupported_times`. Requests without
-    events are left as they are."""
+    """Keep in an answered request's result what its words say that nothing it was given does: the times
+    none of its events (and the question, the window) has, `result.unsupported_times` (a request with
+    events), and the links none of its prompt has, `result.unsupported_links`."""
     data, result = task.get("data"), task.get("result")
-    if not isinstance(data, dict) or not isinstance(result, dict) or not isinstance(data.get("events"), list):
+    if not isinstance(data, dict) or not isinstance(result, dict) or not isinstance(result.get("text"), str):
         return
-    if isinstance(result.get("text"), str):
+    if isinstance(data.get("events"), list):
         facts = [str(e) for e in [*data["events"], *(data.get("elsewhere") or [])]] + [
             str(data.get("text") or ""), str(data.get("window") or "")]
         result["unsupported_times"] = unsupported_times(result["text"], facts)
+    messages = (task.get("prompt") or {}).get("messages")
+    given = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict)) \
+        if isinstance(messages, list) else ""
+    result["unsupported_links"] = unsupported_links(result["text"], given)
+
+
+def answer_notices(task: dict[str, Any]) -> list[str]:
+    """What to say under an answer that check_answer found wanting: the facts printed above it are right."""
+    result = task.get("result") or {}
+    said = []
+    if result.get("unsupported_times"):  # the model restated a time wrongly
+        said.append(f"(check: the answer says {', '.join(result['unsupported_times'])}, which none of the events "
+                    "above has; the events are right)")
+    if result.get("unsupported_links"):  # a link made up, or from nowhere the person knows
+        said.append(f"(check: the answer links to {', '.join(result['unsupported_links'])}, which nothing it was "
+                    "given has: do not trust those links)")
+    return said
 
 
 def event_from(text: str, now: datetime) -> dict[str, Any] | None:

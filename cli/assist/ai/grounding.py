@@ -21,16 +21,35 @@ COMMON = {"the", "a", "an", "i", "i'm", "he", "she", "they", "we", "it", "this",
 NUMBER = re.compile(r"\d[\d,.:/-]*\d|\d")
 WORD = re.compile(r"[A-Za-z][\w'&-]*")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# a link: a scheme's or a www. one, up to what ends a link in text or markup
+LINK = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\[\]{}\"'`\x00-\x1f\x7f]+")
+
+
+def link_hosts(text: str) -> list[str]:
+    """The hosts of the links a text has, each once, in order, lower case."""
+    from urllib.parse import urlsplit
+
+    hosts: list[str] = []
+    for found in LINK.finditer(text):
+        url = found.group(0).rstrip(".,;:!?*_")
+        try:
+            host = urlsplit(url if "://" in url else "//" + url).hostname
+        except ValueError:
+            host = None
+        if host and host not in hosts:
+            hosts.append(host)
+    return hosts
 
 
 def specifics(text: str) -> list[str]:
-    """The names, numbers and dates a text states: numbers, and capitalised words that do not open a
-    sentence."""
-    found = NUMBER.findall(text)
-    for sentence in SENTENCE_END.split(text):
+    """The names, numbers, dates and links (their hosts) a text states: numbers, capitalised words that do
+    not open a sentence, and the hosts of its links (a made-up "https://calendar-online.com")."""
+    words_only = LINK.sub(" ", text)
+    found = NUMBER.findall(words_only)
+    for sentence in SENTENCE_END.split(words_only):
         words = WORD.findall(sentence)
         found += [w for w in words[1:] if w[0].isupper() and w.lower() not in COMMON]
-    return found
+    return found + link_hosts(text)
 
 
 # a month or a weekday is stated by its first three letters too ("Sep" for "September", "Tue" for "Tuesday")

@@ -29,6 +29,7 @@ def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
       echo "remember to call the plumber" | assist ask
     """
     from .. import agenda
+    from ..asking import answer_notices
     from ..asking import ask as answer
     from ..extras import require
     from ..printable import printable
@@ -63,10 +64,8 @@ def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
         return
     if streamed:
         click.echo("")
-    wrong = (task.get("result") or {}).get("unsupported_times")
-    if wrong:  # the model restated a time wrongly: the events printed above are the facts
-        click.echo(f"(check: the answer says {printable(', '.join(wrong))}, which none of the events above has; "
-                   "the events are right)")
+    for notice in answer_notices(task):  # what the model's words say that nothing it was given does
+        click.echo(printable(notice))
     if task["data"].get("written_to_the_assistant"):  # the answer may say what an invitation or a mail told it
         click.echo(f"({'a mail' if 'found' in task['data'] else 'an event'} above writes to the assistant: "
                    "read it yourself)")

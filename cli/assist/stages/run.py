@@ -41,7 +41,7 @@ class RunStage(Stage):
         if task.get("type") == "request":
             from ..asking import check_answer
 
-            check_answer(task)  # an agenda answer's times against its events, as `assist ask` does
+            check_answer(task)  # an answer's times against its events, its links against its prompt, as `ask` does
         fields: dict[str, Any] = {"task": task["id"], "model": result["model"], "ms": result["ms"],
                                   **result["usage"]}
         if result.get("fallbacks"):
