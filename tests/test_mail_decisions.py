@@ -1254,6 +1254,58 @@ def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home
         imap.stop()
 
 
+PARCEL_SCAM = ("From: Paketdienst <service{n}@zustellung{n}.example>\r\nTo: me@example.org\r\n"
+               "Subject: {subject}\r\nMessage-ID: <{n}@zustellung.example>\r\n"
+               "Date: Mon, 30 Nov 2026 09:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+               "Sehr geehrter Kunde, Ihr Paket konnte heute nicht zugestellt werden, da die Versandkosten von "
+               "{fee} EUR nicht bezahlt wurden. Bitte bezahlen Sie die Gebühr über den folgenden Link, damit wir "
+               "die Lieferung erneut planen können.\r\n{extra}")
+
+
+def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, monkeypatch):
+    """A scam the spam model let through (a parcel fee in German, 0.07) is finished: summarised, its body
+    removed from the record. The person says it was spam (classify teach). Learned from its subject
+    alone, the next mail of the campaign still went through (0.25); the mail is still in the person's
+    account, so it is read again from there and learned whole: the next one is stopped. The attack: the
+    original gone, a mail with its Message-ID and other words in the inbox is not what is learned."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+
+        def scam(n: int, subject: str, fee: str, extra: str = "") -> bytes:
+            return PARCEL_SCAM.format(n=n, subject=subject, fee=fee, extra=extra).encode()
+
+        imap.deliver(scam(1, "Ihr Paket konnte nicht zugestellt werden", "1,99"), 1)
+        imap.deliver(scam(3, "Paket wartet", "3,10"), 2)
+        done = {d["data"]["imap"]["uid"]: d for d in one_run(home)}
+        assert done[1]["intent"]["route"] == "reading" and spam_score(done[1]["intent"]) < 0.5, done[1]["intent"]
+        assert "data.body_text" in done[1]["meta"]["content_removed"]
+        # the person deletes the second in their mail client, and a mail with its Message-ID and other
+        # words arrives
+        conn = imaplib.IMAP4("127.0.0.1", imap.port)
+        conn.login(imap.user, imap.password)
+        conn.select("INBOX")
+        conn.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
+        conn.expunge()
+        conn.logout()
+        imap.deliver(scam(3, "Paket wartet", "3,10", extra="Grüße von Tante Erna, bis Sonntag!\r\n"), 3)
+
+        taught = run(["classify", "teach", done[1]["id"], "spam"], timeout=300)
+        assert taught.code == 0, taught.err
+        assert "read again from INBOX" in taught.out, taught.out
+        [entry] = [orjson.loads(line) for line in (home / "state" / "feedback.jsonl").read_text().splitlines()]
+        assert "text" not in entry and b"Versandkosten" not in (home / "state" / "feedback.jsonl").read_bytes()
+        [after] = classify(mail(scam(2, "Zustellung fehlgeschlagen", "2,49"), 2))
+        assert after["intent"]["route"] == "spam" or spam_score(after["intent"]) >= 0.5, after["intent"]
+
+        fallback = run(["classify", "teach", done[2]["id"], "spam"], timeout=300)
+        assert fallback.code == 0, fallback.err
+        assert "subject and headers only" in fallback.out and "not found in INBOX" in fallback.out, fallback.out
+    finally:
+        imap.stop()
+
+
 def filing_route(name: str, folder: str) -> str:
     """A mail route that files its mail in `folder` (its fixed email.move), as TOML."""
     return f"""
@@ -1274,6 +1326,40 @@ name = "mailing-lists"
 route = "newsletter"
 match = {field = "data.headers.list-id", regex = "."}
 """ + filing_route("newsletter", "Lists")
+
+
+def test_a_look_at_a_filed_mail_teaches_nothing(home, monkeypatch):
+    """`assist classify explain ID` of a spam assist filed in Junk, or of a list's mail it filed in Lists,
+    saw the mail's bytes among those it had filed and took it for one the person moved back: it said the
+    spam would go to `reading`, and learned it as not spam (its sender vouched for: the spammer's next
+    mail kept out of Junk) and the list's route as refused. A look changes nothing; the explanation is
+    of the mail as it is, not as one moved back. Nor does `classify teach ID spam` of the mail in Junk
+    learn the opposite of what the person said."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(LISTS_HOME + imap_section(imap))
+        imap.deliver((FIXTURES / "spam" / "00008.eml").read_bytes(), 1)  # "Is Your Family Protected?", 0.94
+        imap.deliver((FIXTURES / "ham" / "00001.eml").read_bytes(), 2)  # a list's mail (List-Id)
+        done = {d["data"]["imap"]["uid"]: d for d in one_run(home)}
+        assert done[1]["intent"]["route"] == "spam" and done[2]["intent"]["route"] == "newsletter"
+        assert len(folder_ids(imap, "Junk")) == 1 and len(folder_ids(imap, "Lists")) == 1
+
+        for uid, route in ((1, "spam"), (2, "newsletter")):
+            explained = run(["classify", "explain", done[uid]["id"]], timeout=300)
+            assert explained.code == 0, explained.err
+            intent = orjson.loads(explained.out)
+            assert intent["route"] == route, intent
+            signals = intent.get("signals") or {}
+            assert not signals.get("rescued") and "moved_back_from" not in signals, intent
+        assert not (home / "state" / "feedback.jsonl").exists()
+
+        taught = run(["classify", "teach", done[1]["id"], "spam"], timeout=300)
+        assert taught.code == 0 and "classify would now say spam" in taught.out, (taught.out, taught.err)
+        [version] = run(["classify", "history", "--json"]).json()
+        assert version["by_route"] == {"spam": 1}, version
+    finally:
+        imap.stop()
 
 
 def test_a_mail_the_person_takes_back_out_of_any_folder_assist_filed_it_in_stays_where_they_put_it(home, monkeypatch):

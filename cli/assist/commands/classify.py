@@ -197,7 +197,9 @@ def evaluate(test_file: Path, model_file: Path, as_json: bool) -> None:
 def explain(text: str | None, task_type: str, task_id: str | None) -> None:
     """Show how a text or a queued task would be routed: rules, model scores, threshold. A text is
     explained as a task of --type (default `text`, an event of no particular kind): routes with `types`
-    take only those (docs/classify.md), so ask as a mail for the mail routes.
+    take only those (docs/classify.md), so ask as a mail for the mail routes. A finished mail, whose
+    record keeps no body, is read again from your account, as `classify teach` does. A look teaches
+    nothing, and a mail a route filed away is explained as it is, not as one you moved back.
 
     \b
     Examples:
@@ -215,10 +217,26 @@ def explain(text: str | None, task_type: str, task_id: str | None) -> None:
         backend = config.backend()
         info = resolve(backend, task_id)
         _, task = backend.queue(info.queue, create=False).get(info.id)
+        task, read = _whole(config, task)
+        if read is not None:
+            click.echo(f"{info.id}: explained {read}", err=True)
     else:
         task = {"id": "explain", "type": task_type, "data": {"text": text}}
-    [intent] = DecisionEngine(config).decide([task])
+    [intent] = DecisionEngine(config).decide([task], look=True)
     print_json(intent)
+
+
+def _whole(config: Any, task: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A finished mail with its body: read again from the person's account (mail_again.py); with what it
+    said of that (None: the task had its body)."""
+    from ..mail_again import body_removed, read_again
+
+    if not body_removed(task):
+        return task, None
+    found = read_again(config, task)
+    if found.data is not None:
+        return {**task, "data": found.data}, f"its mail read again from {found.said}"
+    return task, f"from its subject and headers only: its body was removed when it finished, and {found.said}"
 
 
 @classify.command()
@@ -227,7 +245,9 @@ def explain(text: str | None, task_type: str, task_id: str | None) -> None:
 def teach(task_id: str, route: str) -> None:
     """Tell classify a task's right route, after the fact (a finished task, a mail it misfiled): kept as
     an example like a route given with `assist queue approve ID --route R`, and learned from at once.
-    A finished task teaches from what it kept (its subject and headers; the body was removed).
+    A finished mail, whose body its record no longer has, is read again from your account (where a route
+    filed it, else where it was read) and learned whole; when it is not there any more, from its subject
+    and headers only, and it says so.
 
     \b
     Examples:
@@ -248,12 +268,14 @@ def teach(task_id: str, route: str) -> None:
     task_type = str(task.get("type", ""))
     if not takes(config.route(route), task_type):
         raise click.UsageError(f"{info.id}: {not_taken(route, config.routes, task_type)}")
+    task, read = _whole(config, task)
+    how = "" if read is None else f" ({read})" if read.startswith("its mail read again") else f", {read}"
     engine = DecisionEngine(config)
     if not engine.learn(task, route, "person:teach"):
         raise click.UsageError(f"{info.id} is a typed request without words: nothing to learn from")
     engine.model()  # trains the new version now
-    [intent] = engine.decide([task])
-    click.echo(f"learned: {info.id} is {route}; classify would now say {intent['route']} "
+    [intent] = engine.decide([task], look=True)
+    click.echo(f"learned: {info.id} is {route}{how}; classify would now say {intent['route']} "
                f"({intent['confidence']:.2f}, {intent['by']})")
 
 

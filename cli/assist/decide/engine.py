@@ -434,27 +434,33 @@ class DecisionEngine:
                 "reason": f"the model's route for it, {route} ({intent['confidence']:.2f}), has {', '.join(writes)} "
                           "write to its sender, someone you never wrote to; held for a person"}
 
-    def decide(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The intent of each task, with its evidence."""
+    def decide(self, tasks: list[dict[str, Any]], look: bool = False) -> list[dict[str, Any]]:
+        """The intent of each task, with its evidence. `look`: the tasks are looked at, not arriving
+        (`classify explain`, the preview of `classify teach`): nothing is learned, and a task decided
+        before is not taken for a mail the person moved back (its mail's bytes were kept when its own
+        route filed it)."""
         out: list[dict[str, Any] | None] = []
         pending, texts, spam_signal = [], [], {}
         spam = self.spam_policy() if any(judged(t) for t in tasks) else None
         for i, task in enumerate(tasks):
             signals: dict[str, Any] = {}
+            again = look and isinstance(task.get("intent"), dict)
             if spam is not None and judged(task):
-                signals, decided = spam.judge(task["data"])
+                signals, decided = spam.judge(task["data"], arrived=not again)
                 if decided is not None:
                     out.append(decided)
                     continue
                 if signals.get("rescued"):  # taken out of Junk: not filed there again (spam_policy.py)
                     signals = {**signals, "moved_back_from": spam.route}
-                    self._learn_not_spam(task)
+                    if not look:
+                        self._learn_not_spam(task)
             elif is_mail(task) and self._wrote_to(task):  # no spam decision (spam_route = ""): still known
                 signals = {"correspondent": True}
-            back = None if "moved_back_from" in signals else self._moved_back(task)
+            back = None if "moved_back_from" in signals or again else self._moved_back(task)
             if back is not None:  # the person undid a route's filing: that route is not taken for it again
                 signals = {**signals, "moved_back_from": back}
-                self._learn_moved_back(task, back)
+                if not look:
+                    self._learn_moved_back(task, back)
             list_refuses = self._list_refuses(task)
             if list_refuses:  # the person refused these routes for its list's mail
                 signals = {**signals, "list_refuses": list_refuses}

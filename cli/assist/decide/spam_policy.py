@@ -106,10 +106,10 @@ class SpamPolicy:
         return cls(route, threshold, float(settings.get("spam_hold", DEFAULT_HOLD)), model,
                    bool(settings.get("spamd")), Correspondents.of(config), Junked(config.home), not_spam, own)
 
-    def judge(self, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def judge(self, data: dict[str, Any], arrived: bool = True) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """(the signals for the rules: spam, the model's probability, correspondent when the mail is from
-        someone the person wrote to, rescued when the person took it out of Junk; the intent when this
-        step decides: spam, or held)."""
+        someone the person wrote to, rescued when the person took it out of Junk: it `arrived` again with
+        the bytes of a mail filed there; the intent when this step decides: spam, or held)."""
         from ..correspondents import sender_key
         from ..lookalikes import not_confirmed
 
@@ -122,7 +122,7 @@ class SpamPolicy:
         vouched = sender is not None and sender in self.not_spam and sender not in self.own
         if vouched:
             mark["sender_not_spam"] = True
-        if self.junked.holds(data.get("sha256")):
+        if arrived and self.junked.holds(data.get("sha256")):
             return {"spam": p, "rescued": True, **mark}, None
         signals: dict[str, Any] = {"spam": p, **mark}
         evidence: dict[str, Any] = {"model": p, **mark}

@@ -140,7 +140,7 @@ def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Fals
     finds, None when none; several are refused as ambiguous."""
     if conn.select(_q(folder), readonly=readonly)[0] != "OK":
         raise ActionError(f"email: no folder {folder!r}")
-    noted = _noted_uid(conn, folder, data)
+    noted = noted_uid(conn, folder, data)
     if noted is not None:
         held = _message_id_of(conn, noted)
         if held is None:
@@ -156,7 +156,7 @@ def one(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = Fals
     return uids[0] if uids else None
 
 
-def _noted_uid(conn: imaplib.IMAP4, folder: str, data: Any) -> bytes | None:
+def noted_uid(conn: imaplib.IMAP4, folder: str, data: Any) -> bytes | None:
     """The UID ingestion noted for a task's mail (data.imap) when it is of this folder, selected, under
     the UIDVALIDITY it has now."""
     noted = data.get("imap") if isinstance(data, dict) else None
