@@ -1266,8 +1266,9 @@ def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, monkeypa
     """A scam the spam model let through (a parcel fee in German, 0.07) is finished: summarised, its body
     removed from the record. The person says it was spam (classify teach). Learned from its subject
     alone, the next mail of the campaign still went through (0.25); the mail is still in the person's
-    account, so it is read again from there and learned whole: the next one is stopped. The attack: the
-    original gone, a mail with its Message-ID and other words in the inbox is not what is learned."""
+    account, so it is read again from there (or from Junk, where the person moved it) and learned whole:
+    the next one is stopped. The attack: the original gone, a mail with its Message-ID and other words in
+    the inbox is not what is learned."""
     imap = start_dovecot()
     try:
         monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
@@ -1278,6 +1279,7 @@ def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, monkeypa
 
         imap.deliver(scam(1, "Ihr Paket konnte nicht zugestellt werden", "1,99"), 1)
         imap.deliver(scam(3, "Paket wartet", "3,10"), 2)
+        imap.deliver(scam(4, "Letzte Erinnerung: Paket", "1,49"), 3)
         done = {d["data"]["imap"]["uid"]: d for d in one_run(home)}
         assert done[1]["intent"]["route"] == "reading" and spam_score(done[1]["intent"]) < 0.5, done[1]["intent"]
         assert "data.body_text" in done[1]["meta"]["content_removed"]
@@ -1288,8 +1290,9 @@ def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, monkeypa
         conn.select("INBOX")
         conn.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
         conn.expunge()
+        conn.create("Junk")
         conn.logout()
-        imap.deliver(scam(3, "Paket wartet", "3,10", extra="Grüße von Tante Erna, bis Sonntag!\r\n"), 3)
+        imap.deliver(scam(3, "Paket wartet", "3,10", extra="Grüße von Tante Erna, bis Sonntag!\r\n"), 4)
 
         taught = run(["classify", "teach", done[1]["id"], "spam"], timeout=300)
         assert taught.code == 0, taught.err
@@ -1302,6 +1305,9 @@ def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, monkeypa
         fallback = run(["classify", "teach", done[2]["id"], "spam"], timeout=300)
         assert fallback.code == 0, fallback.err
         assert "subject and headers only" in fallback.out and "not found in INBOX" in fallback.out, fallback.out
+        person_moves(imap, "<4@zustellung.example>", "INBOX", "Junk")  # the person filed it themselves
+        moved = run(["classify", "teach", done[3]["id"], "spam"], timeout=300)
+        assert moved.code == 0 and "read again from Junk" in moved.out, (moved.out, moved.err)
     finally:
         imap.stop()
 

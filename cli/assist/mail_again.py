@@ -3,7 +3,8 @@
 subject and headers alone teaches the models little.
 
 The mail is looked for where it was left: the folder a route moved it to, then the one it was read from,
-in the account it was read from (mail.account_of: only one of the person's own). It is found by the UID
+then the folders routes file in (the person may have moved it to Junk themselves), in the account it was
+read from (mail.account_of: only one of the person's own). It is found by the UID
 ingestion noted or by its Message-ID, read as ingestion reads it (its first MAX_MESSAGE_BYTES), and used
 only when its bytes are the ones ingestion read (data.sha256): anyone can write a mail with another's
 Message-ID, and what a person said of one mail is not learned from another's words.
@@ -53,6 +54,7 @@ def read_again(config: Config, task: dict[str, Any]) -> ReadAgain:
     """`task`'s mail read again from its account (ReadAgain.data), else why not (a mail read from no IMAP
     account, an account out of reach, a mail moved elsewhere or deleted)."""
     from .errors import AssistError
+    from .junk_folder import on_server, route_folders
     from .mail import account_of, imap_reading
 
     data = task.get("data")
@@ -63,6 +65,7 @@ def read_again(config: Config, task: dict[str, Any]) -> ReadAgain:
     try:
         account = account_of(config, noted.get("account"))
         with imap_reading(account, " or ".join(folders)) as conn:
+            folders = list(dict.fromkeys([*folders, *on_server(conn, route_folders(config))]))
             for folder in folders:
                 raw = _the_same(conn, folder, data)
                 if raw is not None:
