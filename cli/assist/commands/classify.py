@@ -246,8 +246,8 @@ def teach(task_id: str, route: str) -> None:
     """Tell classify a task's right route, after the fact (a finished task, a mail it misfiled): kept as
     an example like a route given with `assist queue approve ID --route R`, and learned from at once.
     A finished mail, whose body its record no longer has, is read again from your account (where a route
-    filed it, where it was read, or in Junk and the other folders routes file in) and learned whole; when it is not there any more, from its subject
-    and headers only, and it says so.
+    filed it, where it was read, or in Junk and the other folders routes file in) and learned whole;
+    when it is not there any more, from its subject and headers only, and it says so.
 
     \b
     Examples:
