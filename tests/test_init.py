@@ -66,7 +66,8 @@ def test_init_makes_a_home_that_works_with_no_editing(home, servers, gguf):
     assert "correspondents: 1 address(es) you wrote to, from 1 sent message(s)" in r.out
     assert "crontab" in r.out and "ingest imap --once --to inbox" in r.out
     assert "classify correspondents --from-sent" in r.out  # daily: mail sent from the person's own client
-    assert "classify junk" in r.out  # daily: what the person moved into Junk in their own client
+    assert "queue tidy >/dev/null; " in r.out and "classify junk" in r.out  # hourly: what the person moved
+    # into Junk in their own client
     assert imap.password not in (home / "assist.toml").read_text()  # the password is in the token store
     assert run(["config", "check"]).code == 0
     # the first run, as cron would: no flag, no editing
@@ -493,7 +494,7 @@ def test_with_a_mail_account_the_units_listen_and_read_the_sent_folder_daily(tmp
     assert "ingest imap --account %i --idle" in units["assist-imap@.service"]  # assist-imap@work: the account
     assert "queue tidy" in units["assist-tidy.service"] and "OnCalendar=hourly" in units["assist-tidy.timer"]
     assert "classify correspondents --from-sent" in units["assist-correspondents.service"]
-    assert "classify junk" in units["assist-junk.service"] and "OnCalendar=daily" in units["assist-junk.timer"]
+    assert "classify junk" in units["assist-junk.service"] and "OnCalendar=hourly" in units["assist-junk.timer"]
     from assist.init_home import cron_lines
 
     assert len(cron_lines(tmp_path, ASSIST, imap=True)) == 3 and len(cron_lines(tmp_path, ASSIST, imap=False)) == 1

@@ -385,9 +385,9 @@ class _Quiet:
 def cron_lines(home: Path, assist: str, imap: bool = True, accounts: Sequence[str] = ()) -> list[str]:
     """Crontab lines: fetch (each of the person's other `accounts` too, [actions.imap.accounts.NAME]), then
     work the queue (also when a fetch failed: the queue still drains); and with a mail account, every hour,
-    the held mail the person handled in their mail client (`queue tidy`), and once a day, whom the person
-    wrote to from elsewhere (their client's Sent folder) and what they moved into Junk (or Lists)
-    themselves."""
+    the held mail the person handled in their mail client (`queue tidy`) and what they moved into Junk (or
+    Lists) themselves (`classify junk`: a campaign's next mails are caught within the hour, not the next
+    day), and once a day whom the person wrote to from elsewhere (their client's Sent folder)."""
     import shlex
 
     env, cmd = f"ASSIST_HOME={shlex.quote(str(home))}", shlex.quote(assist)
@@ -397,17 +397,16 @@ def cron_lines(home: Path, assist: str, imap: bool = True, accounts: Sequence[st
     fetch = "".join(f"{env} {cmd} ingest imap{f' --account {shlex.quote(name)}' if name else ''} --once --to inbox; "
                     for name in ["", *accounts])
     return [f"*/5 * * * * {fetch}{work}",
-            f"41 * * * * {env} {cmd} queue tidy >/dev/null",
-            f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null; "
-            f"{env} {cmd} classify junk >/dev/null"]
+            f"41 * * * * {env} {cmd} queue tidy >/dev/null; {env} {cmd} classify junk >/dev/null",
+            f"17 4 * * * {env} {cmd} classify correspondents --from-sent >/dev/null"]
 
 
 def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
     """The user units that keep a worker running, and when there is a mail account an IMAP IDLE listener
     (and its template for the person's other accounts: assist-imap@NAME for [actions.imap.accounts.NAME]),
-    an hourly timer for the held mail the person handled in their mail client (`queue tidy`), and daily
-    timers that read whom the person wrote to from the Sent folder, and what they moved into Junk (or
-    Lists) themselves."""
+    hourly timers for the held mail the person handled in their mail client (`queue tidy`) and what they
+    moved into Junk (or Lists) themselves, and a daily one that reads whom the person wrote to from the
+    Sent folder."""
     common = f'[Service]\nEnvironment="ASSIST_HOME={home}"\nRestart=on-failure\nRestartSec=30\n'
     units = {
         "assist-imap.service": "[Unit]\nDescription=assist: new mail as it arrives (IMAP IDLE)\n"
@@ -445,8 +444,8 @@ def systemd_units(home: Path, assist: str, imap: bool = True) -> dict[str, str]:
         "[Unit]\nDescription=assist: held mail you handled elsewhere, every hour\n\n"
         "[Timer]\nOnCalendar=hourly\nPersistent=true\nRandomizedDelaySec=5m\n\n[Install]\nWantedBy=timers.target\n")
     units["assist-junk.timer"] = (
-        "[Unit]\nDescription=assist: what you moved into Junk, once a day\n\n"
-        "[Timer]\nOnCalendar=daily\nPersistent=true\nRandomizedDelaySec=1h\n\n[Install]\nWantedBy=timers.target\n")
+        "[Unit]\nDescription=assist: what you moved into Junk, every hour\n\n"
+        "[Timer]\nOnCalendar=hourly\nPersistent=true\nRandomizedDelaySec=5m\n\n[Install]\nWantedBy=timers.target\n")
     return units
 
 

@@ -374,7 +374,7 @@ def junk(folder: str | None, account: str | None) -> None:
     model, one in Lists as the newsletter route (`assist classify history`: "(spam)", "newsletter"), each
     once; what the routes filed there themselves, and what your provider filed before assist saw it, teach
     nothing. The folders are only read. A mail you take back out of such a folder needs no command: the
-    next classify sees it come back. Run it daily (cron).
+    next classify sees it come back. Run it hourly (`assist init`'s crontab lines and timers do).
 
     \b
     Examples:
