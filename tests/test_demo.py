@@ -128,6 +128,13 @@ def test_the_demo_stops_its_servers_on_every_way_out(gguf, tmp_path):
             assert "nothing new" in "".join(seen), "".join(seen) + demo.stderr.read()
             conf = str(mail_workdir(home) / "dovecot.conf")
             assert running(conf), "the demo's dovecot is not up while it waits"
+            if n == 0:  # what it says to type in another terminal signs in to the demo's mail server
+                said = demo.stdout.readline().strip()
+                assert said.startswith("export ASSIST_HOME="), said
+                signed_in = subprocess.run(["bash", "-c", f"{said}; {ASSIST} classify junk"], capture_output=True,
+                                           text=True, timeout=300, env={k: v for k, v in os.environ.items()
+                                                                        if not k.startswith("ASSIST_")})
+                assert signed_in.returncode == 0, signed_in.stderr
             demo.send_signal(how)
             assert demo.wait(timeout=60) == expected, demo.stderr.read()
             # SIGKILL: no cleanup runs; the kernel ends dovecot with its parent (PR_SET_PDEATHSIG)

@@ -836,6 +836,26 @@ def test_imap_errors_are_clear(home, imap_server, monkeypatch):
     assert r.code == 78 and "unencrypted" in r.err
 
 
+def test_a_password_variable_that_is_not_set_is_said_not_taken_for_a_wrong_password(home, imap_server, monkeypatch):
+    """`password_env` names a variable of the person's shell; cron and systemd start without it. The sign-in
+    went ahead with no password, and the person read "login as testuser refused": a wrong password, they
+    thought. The variable is named, and no sign-in is tried."""
+    monkeypatch.delenv("MY_IMAP_PASSWORD", raising=False)
+    (home / "assist.toml").write_text(f"""
+[actions.imap]
+host = "127.0.0.1"
+port = {imap_server.port}
+security = "plain"
+username = "{imap_server.user}"
+password_env = "MY_IMAP_PASSWORD"
+""")
+    r = run(["ingest", "imap", "--once"])
+    assert r.code == 78 and "MY_IMAP_PASSWORD" in r.err and "is not set" in r.err, (r.code, r.err)
+    assert "refused" not in r.err and "Traceback" not in r.err
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    monkeypatch.setenv("MY_IMAP_PASSWORD", imap_server.password)
+    assert run(["ingest", "imap", "--once"]).code == 0
+
 def test_imap_idle_picks_up_new_mail(home, imap_server, monkeypatch):
     monkeypatch.setenv("ASSIST_IMAP_PASSWORD", imap_server.password)
     import signal

@@ -46,15 +46,15 @@ class ImapAccount:
     folder: str = "INBOX"
     security: str = "tls"  # tls, starttls or plain (plain only to this machine)
     cafile: str | None = None
-    # the secret of a token-store entry, read at each sign-in (an OAuth2 access token lasts an hour;
-    # `ingest imap --idle` signs in again after days); `password` is then not used
-    renew: Callable[[], str] | None = field(default=None, repr=False)
+    # the secret of a token-store entry or of password_env, read at each sign-in (an OAuth2 access token
+    # lasts an hour; `ingest imap --idle` signs in again after days); `password` is then not used
+    renew: Callable[[], str | None] | None = field(default=None, repr=False)
     # its section of the config ([actions.imap] or [actions.imap.accounts.NAME]: sent, drafts, from)
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
     label: str = ""  # the NAME of [actions.imap.accounts.NAME]; "" for [actions.imap]
 
     def secret(self) -> str:
-        return self.renew() if self.renew is not None else self.password
+        return (self.renew() or "") if self.renew is not None else self.password
 
     @property
     def address(self) -> str:
@@ -94,7 +94,7 @@ def configured_account(config: Config, folder: str = "INBOX", name: str = "") ->
     none is configured."""
     from functools import partial
 
-    from .auth.secrets import secret, section_secret
+    from .auth.secrets import section_secret
 
     section = config.action_section("imap")
     if name:
@@ -106,9 +106,12 @@ def configured_account(config: Config, folder: str = "INBOX", name: str = "") ->
     if not section.get("host"):
         raise UsageError("no IMAP account: give --host and --user, or configure [actions.imap] (`assist init`)")
     security = section.get("security", "tls")
-    renew = partial(secret, config.home, section["token"]) if section.get("token") else None
+    # read at each sign-in: a token-store entry, or a variable that may not be set (ConfigError then: that
+    # account is not read, the others are)
+    renew = partial(section_secret, section, config.home) if section.get("token") or section.get("password_env") \
+        else None
     return ImapAccount(section["host"], section.get("port", imap_port(security)),
-                       section.get("username", ""), "" if renew else section_secret(section, config.home) or "",
+                       section.get("username", ""), "",
                        folder, security, section.get("cafile"), renew,
                        {k: v for k, v in section.items() if k != "accounts"}, name)
 

@@ -18,9 +18,18 @@ def secret(home: Path, name: str) -> str:
 
 def section_secret(section: dict[str, Any], home: Path) -> str | None:
     """A config section's secret: `token` names a token-store entry, `password_env` an environment
-    variable; None when it has neither."""
+    variable; None when it has neither. ConfigError when the variable is not set: cron and systemd start
+    without the person's shell's variables, and a sign-in with no password reads as a wrong password."""
     if section.get("token"):
         return secret(home, section["token"])
-    if section.get("password_env"):
-        return os.environ.get(section["password_env"])
+    name = section.get("password_env")
+    if name:
+        found = os.environ.get(str(name))
+        if found is None:
+            from ..errors import ConfigError
+
+            raise ConfigError([f"password_env = {str(name)!r}: {name} is not set here (cron and systemd start without "
+                               "your shell's variables); keep the password in the token store instead: "
+                               "`assist token set NAME --kind password`, then token = \"NAME\" in its place"])
+        return found
     return None

@@ -265,7 +265,6 @@ def _next_steps(home: Path, imap: Any, held: list[dict[str, Any]], out: Any, kee
     import shlex
 
     assist = shlex.quote(str(Path(sys.executable).parent / "assist"))
-    prefix = f"ASSIST_HOME={shlex.quote(str(home))} {assist}"
     if not keep:
         if held:
             out(f"next:    {assist} demo --dir {shlex.quote(str(home))} --keep     keeps the mail servers up to "
@@ -275,9 +274,11 @@ def _next_steps(home: Path, imap: Any, held: list[dict[str, Any]], out: Any, kee
     interrupting = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         out("the demo's servers stay up until Ctrl-C. Meanwhile, in another terminal:")
-        out(f"   {prefix} queue ls --state hold        what waits for you")
-        out(f"   {prefix} queue approve ID && {prefix} work --from inbox --once")
-        out(f"   {prefix} top    or    {prefix} serve  (the web dashboard)")
+        # the demo's home reads its mail password from the environment (demo_config): another terminal has none
+        out(f"   export ASSIST_HOME={shlex.quote(str(home))} {PASSWORD_ENV}={PASSWORD}")
+        out(f"   {assist} queue ls --state hold        what waits for you")
+        out(f"   {assist} queue approve ID && {assist} work --from inbox --once")
+        out(f"   {assist} top    or    {assist} serve  (the web dashboard)")
         out(f"   IMAP: 127.0.0.1:{imap.port}, user {LOGIN}, password {PASSWORD} (a throwaway account, loopback only)")
         signal.pause() if hasattr(signal, "pause") else time.sleep(1 << 30)
     except KeyboardInterrupt:
