@@ -1312,6 +1312,40 @@ def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, monkeypa
         imap.stop()
 
 
+def test_the_persons_latest_word_about_a_mail_is_the_one_learned(home, monkeypatch):
+    """The person takes a mail out of Junk (learned as not spam), then thinks again and says it is spam
+    after all (classify teach). Both examples were kept: the same mail learned as spam and as not spam,
+    which cancel out, and the next copy went on through. The latest word about a mail replaces an earlier
+    one, whichever way each came; and a word said twice (a move into Junk, then a teach) counts once."""
+    imap = start_dovecot()
+    try:
+        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+        raw = (FIXTURES / "spam" / "00008.eml").read_bytes()  # "Is Your Family Protected?", 0.94 spam
+        message_id = message_from_bytes(raw)["Message-ID"]
+        imap.deliver(raw, 1)
+        one_run(home)
+        person_moves(imap, message_id, "Junk", "INBOX")
+        [rescued] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
+        assert rescued["intent"]["signals"]["rescued"] is True
+        [out_of_junk] = classify(mail(raw))
+        assert spam_score(out_of_junk["intent"]) < 0.5, out_of_junk["intent"]
+
+        taught = run(["classify", "teach", rescued["id"], "spam"], timeout=300)
+        assert taught.code == 0, taught.err
+        version = run(["classify", "history", "--json"]).json()[-1]
+        assert version["by_route"] == {"spam": 1} and version["spam_examples"] == 1, version
+        [again] = classify(mail(raw))
+        assert again["intent"]["route"] == "spam", again["intent"]
+
+        person_moves(imap, message_id, "INBOX", "Junk")  # and files it there themselves: the same word
+        assert run(["classify", "junk"], timeout=300).code == 0
+        version = run(["classify", "history", "--json"]).json()[-1]
+        assert version["spam_examples"] == 1, version
+    finally:
+        imap.stop()
+
+
 def filing_route(name: str, folder: str) -> str:
     """A mail route that files its mail in `folder` (its fixed email.move), as TOML."""
     return f"""

@@ -219,7 +219,7 @@ def explain(text: str | None, task_type: str, task_id: str | None) -> None:
         _, task = backend.queue(info.queue, create=False).get(info.id)
         task, read = _whole(config, task)
         if read is not None:
-            click.echo(f"{info.id}: explained {read}", err=True)
+            click.echo(f"{info.id}: {read}", err=True)
     else:
         task = {"id": "explain", "type": task_type, "data": {"text": text}}
     [intent] = DecisionEngine(config).decide([task], look=True)

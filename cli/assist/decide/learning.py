@@ -186,6 +186,9 @@ def _mail_read(data: dict[str, Any]) -> dict[str, Any]:
     idx, val = vector(data)
     read = {"spam": {"i": idx.tolist(), "v": [round(float(v), 5) for v in val]},
             "subject": str(data.get("subject") or "")[:300]}
+    digest = data.get("sha256")
+    if isinstance(digest, str) and len(digest) == 64:
+        read["mail"] = digest  # the mail it is a word about (Feedback.entries)
     sender = sender_key(data)
     return {**read, "sender": sender} if sender else read
 
@@ -218,7 +221,7 @@ class Feedback:
 
     def add_once(self, *entries: dict[str, Any]) -> int:
         """Add the examples no example in force has the id of (a move noticed again): how many were added."""
-        known = {e["id"] for e in self.entries()}
+        known = {e["id"] for e in self.entries(by_mail=False)}  # one a later word replaced is not added again
         added = 0
         for entry in entries:
             if entry["id"] not in known:
@@ -230,8 +233,11 @@ class Feedback:
     def withdraw(self, ids: list[str], why: str) -> None:
         self._append({"op": "withdraw", "ids": ids, "why": why, "at": int(time.time() * 1000)})
 
-    def entries(self) -> list[dict[str, Any]]:
-        """The examples in force: a later one for a task replaces an earlier one; withdrawn ones are gone."""
+    def entries(self, by_mail: bool = True) -> list[dict[str, Any]]:
+        """The examples in force: a later one for a task replaces an earlier one; withdrawn ones are gone.
+        `by_mail`: and a later word about a mail replaces an earlier one about the same mail (its digest,
+        `mail`), whichever way it came (a teach after a move into Junk, a teach of a mail taken out of
+        Junk): the person's latest word counts, once. A rejection is a word about a route, kept beside."""
         found: dict[str, dict[str, Any]] = {}
         withdrawn: set[str] = set()
         try:
@@ -251,7 +257,11 @@ class Feedback:
                 withdrawn.discard(entry["id"])
             elif entry.get("op") == "withdraw":
                 withdrawn.update(str(i) for i in entry.get("ids", []))
-        return [e for key, e in found.items() if key not in withdrawn]
+        kept = [e for key, e in found.items() if key not in withdrawn]
+        if not by_mail:
+            return kept
+        latest = {e["mail"]: e["id"] for e in kept if isinstance(e.get("mail"), str) and not e.get("rejected")}
+        return [e for e in kept if e.get("rejected") or latest.get(e.get("mail")) in (None, e["id"])]
 
     def stamp(self) -> str:
         """Changes whenever an example is added or withdrawn."""
@@ -471,7 +481,7 @@ def _undo(home: Path, learned: Learned) -> tuple[Version, Version | None]:
     if current is None or not current.meta.get("examples"):
         raise UsageError("nothing to undo: nothing learned is in use (assist classify history)")
     feedback = Feedback(home)
-    active = {e["id"] for e in feedback.entries()}
+    active = {e["id"] for e in feedback.entries(by_mail=False)}
     # the newest earlier version made only from examples still in force (none withdrawn since)
     earlier = [v for v in learned.versions() if v.number < current.number
                and set(v.meta.get("examples", [])) <= active]
