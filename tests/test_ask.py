@@ -12,13 +12,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from assist.ai.grounding import strings
 from assist.asking import (
     answer_notices,
     check_answer,
     event_from,
     events_named,
     named_elsewhere,
+    says_none,
     unsupported_links,
+    unsupported_names,
     unsupported_times,
     window_for,
 )
@@ -79,6 +82,8 @@ def test_the_weeks_answer_names_every_event_of_the_week_and_no_other(ask_home, r
     assert "writes to the assistant" not in shown.out and "written_to_the_assistant" not in task["data"]
     given = " ".join(m["content"] for m in task["prompt"]["messages"])
     assert task["result"]["unsupported_links"] == unsupported_links(task["result"]["text"], given)
+    facts = " ".join([given, *strings(task["data"])])  # the events, the question, the window
+    assert task["result"]["unsupported_names"] == unsupported_names(task["result"]["text"], facts)
 
 
 def test_an_invitation_that_writes_to_the_assistant_is_said_so(ask_home, radicale):
@@ -412,6 +417,63 @@ def test_a_link_the_answer_makes_up_is_flagged():
     assert task["result"]["unsupported_links"] == [] and answer_notices(task) == []
     assert unsupported_links("see \x1b]8;;http://evil.example\x07here", "") == ["evil.example"]
 
+
+def test_names_an_answer_makes_up_about_the_facts_it_was_given_are_flagged():
+    """Asked to find mails about entrepreneurs, the small model listed six from the search and answered
+    "Aaron Levinsky, a former NFL quarterback who became the first African-American to win three Super
+    Bowl LII championships." The found mails printed above are right; the names its words add, which
+    nothing it was given has, are said not to come from them. An answer that restates the facts is not
+    flagged, and a chat answer (no facts given: the model's own knowledge) is not checked."""
+    found = ["2002-08-23 08:11 Chuck Murcko <chuck@topsail.org>: Re: Entrepreneurs (in Lists)",
+             "2002-08-22 20:58 harley@argote.ch: Entrepreneurs (in Lists)"]
+    messages = [{"role": "system", "content": "You answer questions about the user's mail."},
+                {"role": "user", "content": "Messages found:\n" + "\n".join(f"- {m}" for m in found)}]
+    made_up = ("Aaron Levinsky, a former NFL quarterback who became the first African-American to win three "
+               "Super Bowl LII championships.")
+    task = {"type": "request", "data": {"text": "find mails about entrepreneurs", "found": found},
+            "prompt": {"messages": messages}, "result": {"text": made_up}}
+    check_answer(task)
+    assert task["result"]["unsupported_names"] == ["Levinsky", "NFL", "African-American", "Super Bowl LII"]
+    assert answer_notices(task) == [
+        "(check: the answer names Levinsky, NFL, African-American, Super Bowl LII, which nothing it was given "
+        "has: the facts above are right)"]
+    task["result"]["text"] = ("You have two mails about Entrepreneurs in Lists, from Chuck Murcko and harley on "
+                              "Thursday 22 and Friday 23 August, at 8:11 AM.")
+    check_answer(task)
+    assert task["result"]["unsupported_names"] == [] and answer_notices(task) == []
+    chat = {"type": "request", "data": {"text": "who won the super bowl in 2018"},
+            "prompt": {"messages": messages[:1]}, "result": {"text": "The Philadelphia Eagles won Super Bowl LII."}}
+    check_answer(chat)
+    assert "unsupported_names" not in chat["result"] and answer_notices(chat) == []
+    assert unsupported_names("On Friday you meet Ana and Bob at Café Nord.", "fri 4 dec lunch with ana") == [
+        "Bob", "Café Nord"]
+
+@pytest.mark.parametrize(("answer", "none"), [
+    ("No mail from Harley found.", True),  # what the 1.5B model answered under three mails from harley
+    ("You have no events this week.", True),
+    ("I could not find any messages about that.", True),
+    ("There are no messages matching your search.", True),
+    ("Nothing was found.", True),
+    ("Harley wrote three mails about Entrepreneurs; no reply is needed.", False),
+    ("You have two events; there is no meeting after lunch on Thursday.", False),  # one day of the week
+    ("There are no meetings on Friday.", False),
+    ("The user found several messages about entrepreneurs.", False),
+])
+def test_an_answer_that_says_there_is_none_under_the_facts_found_is_flagged(answer, none):
+    """The facts printed above an answer are right; an answer that says there is none of them (the 1.5B
+    model, asked for mail from harley, listed three and answered "No mail from Harley found.") is said to
+    be wrong. Nothing is said when nothing was found, or of an answer that only says "no" of something else."""
+    found = ["2002-08-23 08:44 harley@argote.ch: Re: Entrepreneurs (in Lists)"]
+    assert says_none(answer) is none
+    task = {"type": "request", "data": {"text": "any mail from harley", "found": found},
+            "prompt": {"messages": [{"role": "user", "content": found[0]}]}, "result": {"text": answer}}
+    check_answer(task)
+    assert bool(task["result"].get("says_none")) is none
+    assert ("(check: the answer says there is none, and 1 was found above: the facts above are right)"
+            in answer_notices(task)) is none
+    task["data"]["found"], task["result"] = [], {"text": answer}
+    check_answer(task)
+    assert not task["result"].get("says_none")
 
 def test_the_event_a_question_names_is_found_by_its_words():
     events = [{"summary": s} for s in ("Team standup", "Lunch with Ana", "Team dinner", "Mum's birthday",

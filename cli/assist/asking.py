@@ -156,10 +156,69 @@ def unsupported_links(answer: str, given: str) -> list[str]:
             if not re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", known)]
 
 
+NAME_WORD = re.compile(r"[^\W\d_][\w'&-]*")
+NOT_NAMES = {"am", "pm"}  # of a time (unsupported_times is about those), as weekdays and months are
+
+
+def unsupported_names(answer: str, given: str) -> list[str]:
+    """The names an answer states that nothing it was given (`given`) does, each once, as written: runs of
+    capitalised words that do not open a sentence ("Super Bowl LII"), weekdays, months, AM and PM aside. A
+    small model asked to find mails about entrepreneurs listed the search's six and answered "Aaron
+    Levinsky, a former NFL quarterback who became the first African-American to win three Super Bowl LII
+    championships"."""
+    from .ai.grounding import CALENDAR_NAMES, COMMON, LINK, SENTENCE_END, grounded
+
+    known = given.lower()
+    said: list[str] = []
+    for sentence in SENTENCE_END.split(LINK.sub(" ", answer)):
+        runs: list[list[str]] = []
+        joined_to = -1  # where the last name word ended: the next one joins its run if only spaces are between
+        for k, found in enumerate(NAME_WORD.finditer(sentence)):
+            word = found.group(0)
+            if k == 0 or not word[0].isupper() or word.lower() in COMMON | CALENDAR_NAMES | NOT_NAMES:
+                joined_to = -1
+                continue
+            if joined_to >= 0 and not sentence[joined_to:found.start()].strip():
+                runs[-1].append(word)
+            else:
+                runs.append([word])
+            joined_to = found.end()
+        said += [" ".join(run) for run in runs if not all(grounded(w, known) for w in run)]
+    return list(dict.fromkeys(said))
+
+
+# an answer that says there is none of what it was given: "No mail from Harley found." under three mails
+# from harley (the 1.5B model). "no meeting on Friday" (one day of a week) and "no reply is needed" are not
+SAYS_NONE = re.compile(
+    r"(?i)\b(?:no|not any|zero)\s+(?:[\w-]+\s+){0,2}?(?:e-?mails?|mails?|messages?|events?|meetings?|appointments?|"
+    r"notes?|results?)\b(?!\s+(?:on|after|before|at|until)\b)"
+    r"|\b(?:could not|couldn't|did not|didn't|can't|cannot|was unable to)\s+find\b"
+    r"|\bnothing\s+(?:was\s+)?found\b|\bnone\s+(?:was|were)\s+found\b")
+
+
+def says_none(answer: str) -> bool:
+    """Whether an answer says there is none (of the mails, events or notes asked about)."""
+    return SAYS_NONE.search(answer) is not None
+
+
+def facts_given(task: dict[str, Any]) -> int:
+    """How many facts an answer was given: the events, the mails found, the notes (0 for a chat answer)."""
+    data, prompt = task.get("data") or {}, task.get("prompt") or {}
+    for each in (data.get("events"), data.get("found"), prompt.get("context")):
+        if isinstance(each, list) and each:
+            return len(each)
+    return 0
+
+
 def check_answer(task: dict[str, Any]) -> None:
     """Keep in an answered request's result what its words say that nothing it was given does: the times
     none of its events (and the question, the window) has, `result.unsupported_times` (a request with
-    events), and the links none of its prompt has, `result.unsupported_links`."""
+    events), the links none of its prompt has, `result.unsupported_links`, and for an answer from facts
+    (events, mails found, notes) the names none of them has, `result.unsupported_names`, and whether it
+    says there is none of them, `result.says_none` (a chat answer, from the model's own knowledge, is not
+    checked so)."""
+    from .ai.grounding import strings
+
     data, result = task.get("data"), task.get("result")
     if not isinstance(data, dict) or not isinstance(result, dict) or not isinstance(result.get("text"), str):
         return
@@ -167,10 +226,15 @@ def check_answer(task: dict[str, Any]) -> None:
         facts = [str(e) for e in [*data["events"], *(data.get("elsewhere") or [])]] + [
             str(data.get("text") or ""), str(data.get("window") or "")]
         result["unsupported_times"] = unsupported_times(result["text"], facts)
-    messages = (task.get("prompt") or {}).get("messages")
+    prompt = task.get("prompt") or {}
+    messages = prompt.get("messages")
     given = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict)) \
         if isinstance(messages, list) else ""
     result["unsupported_links"] = unsupported_links(result["text"], given)
+    if isinstance(data.get("events"), list) or isinstance(data.get("found"), list) or prompt.get("context"):
+        result["unsupported_names"] = unsupported_names(result["text"], " ".join([given, *strings(data)]))
+    if facts_given(task) and says_none(result["text"]):
+        result["says_none"] = True
 
 
 def answer_notices(task: dict[str, Any]) -> list[str]:
@@ -183,6 +247,13 @@ def answer_notices(task: dict[str, Any]) -> list[str]:
     if result.get("unsupported_links"):  # a link made up, or from nowhere the person knows
         said.append(f"(check: the answer links to {', '.join(result['unsupported_links'])}, which nothing it was "
                     "given has: do not trust those links)")
+    if result.get("says_none"):  # the model denied what is printed above its words
+        n = facts_given(task)
+        said.append(f"(check: the answer says there is none, and {n} {'was' if n == 1 else 'were'} found above: the "
+                    "facts above are right)")
+    if result.get("unsupported_names"):  # names the model added to the facts it was given
+        said.append(f"(check: the answer names {', '.join(result['unsupported_names'])}, which nothing it was "
+                    "given has: the facts above are right)")
     return said
 
 
