@@ -1095,6 +1095,18 @@ examples = ["Can we meet on Thursday to go over the budget?", "Here are the phot
 """
 
 
+@pytest.fixture
+def junk_imap(home, monkeypatch):
+    """The person's account on a real dovecot, and a home whose spam route files in its Junk (JUNK_HOME)."""
+    imap = start_dovecot()
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+    (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+    try:
+        yield imap
+    finally:
+        imap.stop()
+
+
 def folder_ids(imap, folder: str) -> list[str]:
     import imaplib
 
@@ -1214,44 +1226,39 @@ def test_a_mail_without_a_message_id_is_filed_by_its_uid(home, monkeypatch):
         imap.stop()
 
 
-def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home, monkeypatch):
+def test_a_mail_the_person_takes_out_of_junk_stays_out_and_teaches_not_spam(home, junk_imap):
     """The person drags a mail assist filed in Junk back to the inbox: the next run must not file it in
     Junk again (it would fight the person for ever), and the spam model learns it as not spam. The
     attack: the spammer sends it again, the same Message-ID and text, to be taken for a rescue; a copy
     sent again has other bytes (another Received line) and goes to Junk, and nothing is learned."""
-    imap = start_dovecot()
-    try:
-        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
-        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
-        raw = (FIXTURES / "spam" / "00008.eml").read_bytes()  # "Is Your Family Protected?", 0.94 spam
-        message_id = message_from_bytes(raw)["Message-ID"]
+    imap = junk_imap
+    raw = (FIXTURES / "spam" / "00008.eml").read_bytes()  # "Is Your Family Protected?", 0.94 spam
+    message_id = message_from_bytes(raw)["Message-ID"]
 
-        imap.deliver(raw, 1)
-        one_run(home)
-        assert folder_ids(imap, "Junk") == [message_id] and folder_ids(imap, "INBOX") == []
+    imap.deliver(raw, 1)
+    one_run(home)
+    assert folder_ids(imap, "Junk") == [message_id] and folder_ids(imap, "INBOX") == []
 
-        resent = b"Received: from relay.example.net by mx.example.org; Tue, 1 Dec 2026 10:00:00 +0000\r\n" + raw
-        imap.deliver(resent, 2)
-        [copy] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
-        assert copy["intent"]["route"] == "spam" and "rescued" not in copy["intent"].get("signals", {})
-        assert folder_ids(imap, "Junk") == [message_id, message_id] and folder_ids(imap, "INBOX") == []
-        assert not (home / "state" / "feedback.jsonl").exists()  # nothing learned from a spammer's copy
+    resent = b"Received: from relay.example.net by mx.example.org; Tue, 1 Dec 2026 10:00:00 +0000\r\n" + raw
+    imap.deliver(resent, 2)
+    [copy] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
+    assert copy["intent"]["route"] == "spam" and "rescued" not in copy["intent"].get("signals", {})
+    assert folder_ids(imap, "Junk") == [message_id, message_id] and folder_ids(imap, "INBOX") == []
+    assert not (home / "state" / "feedback.jsonl").exists()  # nothing learned from a spammer's copy
 
-        person_moves(imap, message_id, "Junk", "INBOX")  # the first: the one the person got
-        [rescued] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 3]  # a new UID in the inbox
-        assert rescued["intent"]["route"] == "reading" and rescued["intent"]["signals"]["rescued"] is True
-        assert folder_ids(imap, "INBOX") == [message_id] and folder_ids(imap, "Junk") == [message_id]
-        assert spam_score(rescued["intent"]) >= 0.8  # the spam model's score before it learned
-        [version] = run(["classify", "history", "--json"]).json()
-        assert version["by_route"] == {"(not spam)": 1} and version["spam_examples"] == 1
+    person_moves(imap, message_id, "Junk", "INBOX")  # the first: the one the person got
+    [rescued] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 3]  # a new UID in the inbox
+    assert rescued["intent"]["route"] == "reading" and rescued["intent"]["signals"]["rescued"] is True
+    assert folder_ids(imap, "INBOX") == [message_id] and folder_ids(imap, "Junk") == [message_id]
+    assert spam_score(rescued["intent"]) >= 0.8  # the spam model's score before it learned
+    [version] = run(["classify", "history", "--json"]).json()
+    assert version["by_route"] == {"(not spam)": 1} and version["spam_examples"] == 1
 
-        [again] = classify(mail(raw))  # the same text, delivered some other way: the model learned it
-        assert again["intent"]["route"] == "reading" and spam_score(again["intent"]) < 0.5
-        assert len((home / "state" / "feedback.jsonl").read_text().splitlines()) == 1
-        assert run(["work", "--from", "inbox", "--once"]).code == 0  # nothing new: nothing learned twice
-        assert len(run(["classify", "history", "--json"]).json()) == 1
-    finally:
-        imap.stop()
+    [again] = classify(mail(raw))  # the same text, delivered some other way: the model learned it
+    assert again["intent"]["route"] == "reading" and spam_score(again["intent"]) < 0.5
+    assert len((home / "state" / "feedback.jsonl").read_text().splitlines()) == 1
+    assert run(["work", "--from", "inbox", "--once"]).code == 0  # nothing new: nothing learned twice
+    assert len(run(["classify", "history", "--json"]).json()) == 1
 
 
 PARCEL_SCAM = ("From: Paketdienst <service{n}@zustellung{n}.example>\r\nTo: me@example.org\r\n"
@@ -1262,88 +1269,78 @@ PARCEL_SCAM = ("From: Paketdienst <service{n}@zustellung{n}.example>\r\nTo: me@e
                "die Lieferung erneut planen können.\r\n{extra}")
 
 
-def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, monkeypatch):
+def test_teaching_a_finished_mail_reads_it_again_from_the_account(home, junk_imap):
     """A scam the spam model let through (a parcel fee in German, 0.07) is finished: summarised, its body
     removed from the record. The person says it was spam (classify teach). Learned from its subject
     alone, the next mail of the campaign still went through (0.25); the mail is still in the person's
     account, so it is read again from there (or from Junk, where the person moved it) and learned whole:
     the next one is stopped. The attack: the original gone, a mail with its Message-ID and other words in
     the inbox is not what is learned."""
-    imap = start_dovecot()
-    try:
-        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
-        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
+    imap = junk_imap
 
-        def scam(n: int, subject: str, fee: str, extra: str = "") -> bytes:
-            return PARCEL_SCAM.format(n=n, subject=subject, fee=fee, extra=extra).encode()
+    def scam(n: int, subject: str, fee: str, extra: str = "") -> bytes:
+        return PARCEL_SCAM.format(n=n, subject=subject, fee=fee, extra=extra).encode()
 
-        imap.deliver(scam(1, "Ihr Paket konnte nicht zugestellt werden", "1,99"), 1)
-        imap.deliver(scam(3, "Paket wartet", "3,10"), 2)
-        imap.deliver(scam(4, "Letzte Erinnerung: Paket", "1,49"), 3)
-        done = {d["data"]["imap"]["uid"]: d for d in one_run(home)}
-        assert done[1]["intent"]["route"] == "reading" and spam_score(done[1]["intent"]) < 0.5, done[1]["intent"]
-        assert "data.body_text" in done[1]["meta"]["content_removed"]
-        # the person deletes the second in their mail client, and a mail with its Message-ID and other
-        # words arrives
-        conn = imaplib.IMAP4("127.0.0.1", imap.port)
-        conn.login(imap.user, imap.password)
-        conn.select("INBOX")
-        conn.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
-        conn.expunge()
-        conn.create("Junk")
-        conn.logout()
-        imap.deliver(scam(3, "Paket wartet", "3,10", extra="Grüße von Tante Erna, bis Sonntag!\r\n"), 4)
+    imap.deliver(scam(1, "Ihr Paket konnte nicht zugestellt werden", "1,99"), 1)
+    imap.deliver(scam(3, "Paket wartet", "3,10"), 2)
+    imap.deliver(scam(4, "Letzte Erinnerung: Paket", "1,49"), 3)
+    done = {d["data"]["imap"]["uid"]: d for d in one_run(home)}
+    assert done[1]["intent"]["route"] == "reading" and spam_score(done[1]["intent"]) < 0.5, done[1]["intent"]
+    assert "data.body_text" in done[1]["meta"]["content_removed"]
+    # the person deletes the second in their mail client, and a mail with its Message-ID and other
+    # words arrives
+    conn = imaplib.IMAP4("127.0.0.1", imap.port)
+    conn.login(imap.user, imap.password)
+    conn.select("INBOX")
+    conn.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
+    conn.expunge()
+    conn.create("Junk")
+    conn.logout()
+    imap.deliver(scam(3, "Paket wartet", "3,10", extra="Grüße von Tante Erna, bis Sonntag!\r\n"), 4)
 
-        taught = run(["classify", "teach", done[1]["id"], "spam"], timeout=300)
-        assert taught.code == 0, taught.err
-        assert "read again from INBOX" in taught.out, taught.out
-        [entry] = [orjson.loads(line) for line in (home / "state" / "feedback.jsonl").read_text().splitlines()]
-        assert "text" not in entry and b"Versandkosten" not in (home / "state" / "feedback.jsonl").read_bytes()
-        [after] = classify(mail(scam(2, "Zustellung fehlgeschlagen", "2,49"), 2))
-        assert after["intent"]["route"] == "spam" or spam_score(after["intent"]) >= 0.5, after["intent"]
+    taught = run(["classify", "teach", done[1]["id"], "spam"], timeout=300)
+    assert taught.code == 0, taught.err
+    assert "read again from INBOX" in taught.out, taught.out
+    [entry] = [orjson.loads(line) for line in (home / "state" / "feedback.jsonl").read_text().splitlines()]
+    assert "text" not in entry and b"Versandkosten" not in (home / "state" / "feedback.jsonl").read_bytes()
+    [after] = classify(mail(scam(2, "Zustellung fehlgeschlagen", "2,49"), 2))
+    assert after["intent"]["route"] == "spam" or spam_score(after["intent"]) >= 0.5, after["intent"]
 
-        fallback = run(["classify", "teach", done[2]["id"], "spam"], timeout=300)
-        assert fallback.code == 0, fallback.err
-        assert "subject and headers only" in fallback.out and "not found in INBOX" in fallback.out, fallback.out
-        person_moves(imap, "<4@zustellung.example>", "INBOX", "Junk")  # the person filed it themselves
-        moved = run(["classify", "teach", done[3]["id"], "spam"], timeout=300)
-        assert moved.code == 0 and "read again from Junk" in moved.out, (moved.out, moved.err)
-    finally:
-        imap.stop()
+    fallback = run(["classify", "teach", done[2]["id"], "spam"], timeout=300)
+    assert fallback.code == 0, fallback.err
+    assert "subject and headers only" in fallback.out and "not found in INBOX" in fallback.out, fallback.out
+    person_moves(imap, "<4@zustellung.example>", "INBOX", "Junk")  # the person filed it themselves
+    moved = run(["classify", "teach", done[3]["id"], "spam"], timeout=300)
+    assert moved.code == 0 and "read again from Junk" in moved.out, (moved.out, moved.err)
 
 
-def test_the_persons_latest_word_about_a_mail_is_the_one_learned(home, monkeypatch):
+def test_the_persons_latest_word_about_a_mail_is_the_one_learned(home, junk_imap):
     """The person takes a mail out of Junk (learned as not spam), then thinks again and says it is spam
     after all (classify teach). Both examples were kept: the same mail learned as spam and as not spam,
     which cancel out, and the next copy went on through. The latest word about a mail replaces an earlier
     one, whichever way each came; and a word said twice (a move into Junk, then a teach) counts once."""
-    imap = start_dovecot()
-    try:
-        monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
-        (home / "assist.toml").write_text(JUNK_HOME + imap_section(imap))
-        raw = (FIXTURES / "spam" / "00008.eml").read_bytes()  # "Is Your Family Protected?", 0.94 spam
-        message_id = message_from_bytes(raw)["Message-ID"]
-        imap.deliver(raw, 1)
-        one_run(home)
-        person_moves(imap, message_id, "Junk", "INBOX")
-        [rescued] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
-        assert rescued["intent"]["signals"]["rescued"] is True
-        [out_of_junk] = classify(mail(raw))
-        assert spam_score(out_of_junk["intent"]) < 0.5, out_of_junk["intent"]
+    imap = junk_imap
+    raw = (FIXTURES / "spam" / "00008.eml").read_bytes()  # "Is Your Family Protected?", 0.94 spam
+    message_id = message_from_bytes(raw)["Message-ID"]
+    imap.deliver(raw, 1)
+    one_run(home)
+    person_moves(imap, message_id, "Junk", "INBOX")
+    [rescued] = [d for d in one_run(home) if d["data"]["imap"]["uid"] == 2]
+    assert rescued["intent"]["signals"]["rescued"] is True
+    [out_of_junk] = classify(mail(raw))
+    assert spam_score(out_of_junk["intent"]) < 0.5, out_of_junk["intent"]
 
-        taught = run(["classify", "teach", rescued["id"], "spam"], timeout=300)
-        assert taught.code == 0, taught.err
-        version = run(["classify", "history", "--json"]).json()[-1]
-        assert version["by_route"] == {"spam": 1} and version["spam_examples"] == 1, version
-        [again] = classify(mail(raw))
-        assert again["intent"]["route"] == "spam", again["intent"]
+    taught = run(["classify", "teach", rescued["id"], "spam"], timeout=300)
+    assert taught.code == 0, taught.err
+    version = run(["classify", "history", "--json"]).json()[-1]
+    assert version["by_route"] == {"spam": 1} and version["spam_examples"] == 1, version
+    [again] = classify(mail(raw))
+    assert again["intent"]["route"] == "spam", again["intent"]
 
-        person_moves(imap, message_id, "INBOX", "Junk")  # and files it there themselves: the same word
-        assert run(["classify", "junk"], timeout=300).code == 0
-        version = run(["classify", "history", "--json"]).json()[-1]
-        assert version["spam_examples"] == 1, version
-    finally:
-        imap.stop()
+    person_moves(imap, message_id, "INBOX", "Junk")  # and files it there themselves: the same word
+    assert run(["classify", "junk"], timeout=300).code == 0
+    version = run(["classify", "history", "--json"]).json()[-1]
+    assert version["spam_examples"] == 1, version
 
 
 def filing_route(name: str, folder: str) -> str:
