@@ -172,7 +172,7 @@ def _moved_there(conn: Any, folder: str, route: str, spam: bool, done: Placed, s
     Only the messages whose Message-ID is one of mail classify placed on another route (or that have
     none) are fetched whole: a week of a list's mail is not downloaded every day."""
     from .filed import Filed
-    from .ingest.mail import MAX_MESSAGE_BYTES, parse_message
+    from .ingest.mail import parse_message
     from .junked import Junked
     from .mail import imap_folder
 
@@ -185,8 +185,7 @@ def _moved_there(conn: Any, folder: str, route: str, spam: bool, done: Placed, s
     junked, filed = Junked(config.home), Filed(config.home)
     moved = []
     for uid in _with_ids(conn, uids, wanted):
-        status, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
-        raw = next((p[1] for p in parts if isinstance(p, tuple)), None) if status == "OK" else None
+        raw = as_ingested(conn, uid)
         if raw is None:
             continue  # expunged since the search
         digest = hashlib.sha256(raw).hexdigest()
@@ -196,6 +195,15 @@ def _moved_there(conn: Any, folder: str, route: str, spam: bool, done: Placed, s
             continue  # assist moved it there (it came back, and the person moved it there again)
         moved.append({**parse_message(raw), "sha256": digest})
     return len(uids), moved
+
+
+def as_ingested(conn: Any, uid: bytes) -> bytes | None:
+    """A message of the selected folder read as ingestion reads it (its first MAX_MESSAGE_BYTES, so that its
+    digest is the one ingestion made, data.sha256), unread; None when it is gone."""
+    from .ingest.mail import MAX_MESSAGE_BYTES
+
+    status, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
+    return next((p[1] for p in parts or [] if isinstance(p, tuple)), None) if status == "OK" else None
 
 
 def _with_ids(conn: Any, uids: list[bytes], wanted: set[str]) -> list[bytes]:

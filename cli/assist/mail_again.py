@@ -81,7 +81,7 @@ def _the_same(conn: Any, folder: str, data: dict[str, Any]) -> bytes | None:
     """The bytes of the message in `folder` that are the mail ingestion read (data.sha256), else None."""
     from .act.executors.email_imap import find, noted_uid
     from .act.registry import ActionError
-    from .ingest.mail import MAX_MESSAGE_BYTES
+    from .junk_folder import as_ingested
     from .mail import imap_folder
 
     if conn.select(imap_folder(folder), readonly=True)[0] != "OK":
@@ -92,8 +92,7 @@ def _the_same(conn: Any, folder: str, data: dict[str, Any]) -> bytes | None:
         with contextlib.suppress(ActionError):  # not a Message-ID's form: only the noted UID
             uids += find(conn, folder, message_id)
     for uid in dict.fromkeys(uids):
-        status, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>)")
-        raw = next((p[1] for p in parts or [] if isinstance(p, tuple)), None) if status == "OK" else None
+        raw = as_ingested(conn, uid)
         if raw is not None and hashlib.sha256(raw).hexdigest() == data["sha256"]:
             return raw
     return None

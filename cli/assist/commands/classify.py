@@ -268,8 +268,9 @@ def teach(task_id: str, route: str) -> None:
     task_type = str(task.get("type", ""))
     if not takes(config.route(route), task_type):
         raise click.UsageError(f"{info.id}: {not_taken(route, config.routes, task_type)}")
-    task, read = _whole(config, task)
-    how = "" if read is None else f" ({read})" if read.startswith("its mail read again") else f", {read}"
+    whole, read = _whole(config, task)
+    how = "" if read is None else f" ({read})" if whole is not task else f", {read}"
+    task = whole
     engine = DecisionEngine(config)
     if not engine.learn(task, route, "person:teach"):
         raise click.UsageError(f"{info.id} is a typed request without words: nothing to learn from")
