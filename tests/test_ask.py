@@ -20,6 +20,7 @@ from assist.asking import (
     events_named,
     named_elsewhere,
     says_none,
+    unsupported_dates,
     unsupported_links,
     unsupported_names,
     unsupported_times,
@@ -73,6 +74,8 @@ def test_the_weeks_answer_names_every_event_of_the_week_and_no_other(ask_home, r
     # the answer's times were checked against the events: what is flagged is in its words, and in no event
     assert task["result"]["unsupported_times"] == unsupported_times(
         task["result"]["text"], [*events, task["data"]["text"], "this week"])
+    assert task["result"]["unsupported_dates"] == unsupported_dates(
+        task["result"]["text"], [*events, task["data"]["text"], "this week"], NOW)
     shown = run(["ask", "--now", NOW.isoformat(), "what do i have tomorrow"], timeout=300)
     assert shown.code == 0, shown.err
     facts = shown.out.split("your events tomorrow:")[1].splitlines()[1:2]  # printed before the model's words
@@ -260,6 +263,53 @@ def test_an_answer_that_restates_a_time_wrongly_is_flagged(answer, wrong):
     assert unsupported_times(answer, facts) == wrong
     # the edges of a part of the day asked about are no restated times
     assert unsupported_times("You are free after 6 PM.", [*facts, "on Friday 4 December, in the afternoon"]) == []
+
+
+WEEK = ["Mon 7 Dec 09:00-09:30 Standup with platform team", "Tue 8 Dec 13:00-14:00 Lunch with Ana Souza (Cafe Lisboa)",
+        "Thu 10 Dec 15:00-16:00 Dentist", "Fri 11 Dec 17:00-18:00 Quarterly review with Sam Lee"]
+
+
+@pytest.mark.parametrize(("answer", "wrong"), [
+    # what smollm2 answered to "summarise my calendar week" on Monday 7 December
+    ("This week's schedule is: Mon 7 Dec 09:31-24:00 Standup with platform team, Tue 8 Dec 15:00-Tonight with "
+     "Ana Souza (Cafe Lisboa); Thu 12 Nov 17:00-Thurday review, Tue 14 Dec 19:00-Fri Mon 15:00; Fri 18 Jan 23:00",
+     ["Thu 12 Nov", "Tue 14 Dec", "Fri 18 Jan"]),
+    # what the 1.5B model answered to the same and to "when is my lunch with Ana": right
+    ("- **Monday 7 Dec**: Standup with platform team at 09:00 AM.\n- **Tuesday 8 Dec**: Lunch with Ana Souza "
+     "(Cafe Lisboa) from 13:00 PM to 14:00 PM.\n- **Thursday 10 Dec**: Dentist appointment at 15:00 PM.", []),
+    ("Your lunch with Ana Souza is scheduled for 13:00-14:00 on Tuesday, December 8th.", []),
+    ("Your dentist appointment is on Wednesday 10 December at 15:00.", ["Wednesday 10 December"]),  # a Thursday
+    ("The dentist is on Wed 9 Dec at 15:00.", ["Wed 9 Dec"]),  # no event that day
+    ("You are free on Wednesday 9 December; the dentist is on the 10th of December.", []),  # said free
+    ("Lunch is on 2026-12-08, the review on 2026-12-12.", ["2026-12-12"]),
+    ("Today, 7 December, starts with the standup; the review is on Dec. 11.", []),
+    ("You may 2 days of meetings in March and sun 3 of them.", []),  # no date: words that start like one
+])
+def test_an_answer_that_puts_an_event_on_another_day_is_flagged(answer, wrong):
+    """The events printed above an answer are right; a day its words name that none of them is on (nor the
+    question, nor today), or a weekday that is not its date's, is said to be wrong. A day said to be free
+    is no event's day."""
+    facts = [*WEEK, "summarise my calendar week", "this week"]
+    asked = dt.datetime(2026, 12, 7, 3, 52, tzinfo=BERLIN)
+    assert unsupported_dates(answer, facts, asked) == wrong
+
+
+def test_a_wrong_day_in_an_answer_about_events_is_said_below_it():
+    """check_answer keeps the wrong days in the result, and the person reads them under the answer; the
+    words of a time (PM) and of a date (Dec) are not taken for names nothing gave."""
+    task = {"type": "request", "data": {"text": "summarise my calendar week", "events": WEEK, "window": "this week",
+                                        "asked_at": "2026-12-07T02:52:49+00:00"},
+            "prompt": {"messages": [{"role": "user", "content": "\n".join(WEEK)}]},
+            "result": {"text": "Your dentist is on Thu 10 Dec at 3:00 PM and the review on Fri 18 Dec at 5:00 PM."}}
+    check_answer(task)
+    assert task["result"]["unsupported_dates"] == ["Fri 18 Dec"]
+    assert task["result"]["unsupported_names"] == []
+    assert answer_notices(task) == [
+        "(check: the answer says Fri 18 Dec, which is the day of none of the events above; the events are right)"]
+    assert unsupported_names("Lunch is at 13:00-Tonight, then Tomorrow's standup.", "lunch standup") == []
+    task["result"] = {"text": "Your dentist is on Thursday, December 10th, at 3:00 PM."}
+    check_answer(task)
+    assert task["result"]["unsupported_dates"] == [] and answer_notices(task) == []
 
 
 def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):

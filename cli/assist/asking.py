@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import agenda
@@ -156,8 +156,94 @@ def unsupported_links(answer: str, given: str) -> list[str]:
             if not re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", known)]
 
 
+SHORTENED = ("sept", "tues", "thurs", "thur")
+
+
+def _words_of(names: tuple[str, ...]) -> str:
+    """A pattern of the names and their short forms, longest first ("december|dec")."""
+    forms = {name for name in names} | {name[:3] for name in names} | {
+        short for short in SHORTENED if any(name.startswith(short) for name in names)}
+    return "|".join(sorted(forms, key=len, reverse=True))
+
+
+# a date in prose: "Thu 10 Dec", "Thursday, December 10th", "10th of December", "Dec. 10", "2026-12-10"; not
+# a time ("Dec 15:00" is 15:00 of a day said before) nor a word that starts like a month ("10 marketing")
+MONTH_WORDS, DAY_WORDS = _words_of(MONTHS), _words_of(DAYS)
+DATE = re.compile(
+    rf"(?i:\b(?:(?P<weekday>{DAY_WORDS})\.?,?\s+(?:the\s+)?)?)"
+    rf"(?:(?<![\d:.])(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<month>(?i:{MONTH_WORDS}))\b\.?"
+    rf"|\b(?P<month_first>(?=[A-Z])(?i:{MONTH_WORDS}))\b\.?\s+(?P<day_after>\d{{1,2}})(?:st|nd|rd|th)?\b(?![:.]\d))"
+    r"|\b(?P<year>\d{4})-(?P<month_number>\d{2})-(?P<day_number>\d{2})\b")
+# a sentence that says a day is free names no event's day
+SAYS_FREE = re.compile(r"(?i)\b(?:free|nothing|clear|empty|no\s+(?:\w+\s+)?(?:events?|meetings?|plans?|"
+                       r"appointments?)|not\s+busy)\b")
+
+
+def _named(word: str, names: tuple[str, ...]) -> int | None:
+    """The number (from 1) of the month or weekday `word` is, whole or as it is shortened ("Dec", "Sept",
+    "Thurs"; "Marc" is none), else None."""
+    word = word.lower().rstrip(".")
+    return next((n for n, name in enumerate(names, 1)
+                 if word in (name, name[:3]) or (word in SHORTENED and name.startswith(word))), None)
+
+
+def _dates(text: str) -> list[tuple[str, int, int, int | None]]:
+    """The dates a text states: (as written, month, day, the weekday it gives them or None)."""
+    out = []
+    for found in DATE.finditer(text):
+        if found.group("year"):
+            month, day = int(found.group("month_number")), int(found.group("day_number"))
+            weekday = None
+        else:
+            month = _named(found.group("month") or found.group("month_first"), MONTHS) or 0
+            day = int(found.group("day") or found.group("day_after"))
+            weekday = _named(found.group("weekday"), DAYS) if found.group("weekday") else None
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            start = found.start("weekday") if weekday else found.start("day") if found.group("day") else \
+                found.start()
+            if found.group("month_first") and not weekday:
+                start = found.start("month_first")
+            out.append((text[start:found.end()].strip(" ,"), month, day, weekday))
+    return out
+
+
+def unsupported_dates(answer: str, facts: list[str], asked: datetime) -> list[str]:
+    """The days an answer names, as written, that none of the facts (the events, the question, the window)
+    does, nor the day of `asked` or the one before or after it, unless their sentence says the day is free;
+    and a day given a weekday that is not its own ("Wednesday 10 December" of a Thursday). smollm2, asked
+    to summarise a week of four events, put them on "Thu 12 Nov" and "Fri 18 Jan"."""
+    known = {(day.month, day.day) for day in (asked + timedelta(days=n) for n in (-1, 0, 1))}
+    for fact in facts:
+        known |= {(month, day) for _, month, day, _ in _dates(fact)}
+    said = []
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", answer):
+        for written, month, day, weekday in _dates(sentence):
+            year = min((asked.year + n for n in (-1, 0, 1)),  # the year that puts it nearest the question
+                       key=lambda y: abs((_date_or_far(y, month, day) - asked.date()).days))
+            wrong_weekday = weekday is not None and _date_or_far(year, month, day).isoweekday() != weekday
+            if wrong_weekday or ((month, day) not in known and not SAYS_FREE.search(sentence)):
+                said.append(written)
+    return list(dict.fromkeys(said))
+
+
+def _date_or_far(year: int, month: int, day: int) -> date:
+    """The date, or one far from any (31 February is no day of any year)."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return date(1, 1, 1)
+
+
 NAME_WORD = re.compile(r"[^\W\d_][\w'&-]*")
-NOT_NAMES = {"am", "pm"}  # of a time (unsupported_times is about those), as weekdays and months are
+# of a time (unsupported_times is about those), as weekdays and months are
+TIME_WORDS = {"am", "pm", "today", "tonight", "tomorrow", "yesterday", "noon", "midnight"}
+
+
+def _a_day_word(word: str) -> bool:
+    """Whether a word names a month or a weekday, whole or shortened ("Dec", "Thu"): unsupported_dates checks
+    those."""
+    word = word.lower().removesuffix("'s")
+    return word in TIME_WORDS or bool(_named(word, MONTHS) or _named(word, DAYS))
 
 
 def unsupported_names(answer: str, given: str) -> list[str]:
@@ -166,7 +252,7 @@ def unsupported_names(answer: str, given: str) -> list[str]:
     small model asked to find mails about entrepreneurs listed the search's six and answered "Aaron
     Levinsky, a former NFL quarterback who became the first African-American to win three Super Bowl LII
     championships"."""
-    from .ai.grounding import CALENDAR_NAMES, COMMON, LINK, SENTENCE_END, grounded
+    from .ai.grounding import COMMON, LINK, SENTENCE_END, grounded
 
     known = given.lower()
     said: list[str] = []
@@ -175,7 +261,7 @@ def unsupported_names(answer: str, given: str) -> list[str]:
         joined_to = -1  # where the last name word ended: the next one joins its run if only spaces are between
         for k, found in enumerate(NAME_WORD.finditer(sentence)):
             word = found.group(0)
-            if k == 0 or not word[0].isupper() or word.lower() in COMMON | CALENDAR_NAMES | NOT_NAMES:
+            if k == 0 or not word[0].isupper() or word.lower() in COMMON or _a_day_word(word):
                 joined_to = -1
                 continue
             if joined_to >= 0 and not sentence[joined_to:found.start()].strip():
@@ -212,11 +298,11 @@ def facts_given(task: dict[str, Any]) -> int:
 
 def check_answer(task: dict[str, Any]) -> None:
     """Keep in an answered request's result what its words say that nothing it was given does: the times
-    none of its events (and the question, the window) has, `result.unsupported_times` (a request with
-    events), the links none of its prompt has, `result.unsupported_links`, and for an answer from facts
-    (events, mails found, notes) the names none of them has, `result.unsupported_names`, and whether it
-    says there is none of them, `result.says_none` (a chat answer, from the model's own knowledge, is not
-    checked so)."""
+    none of its events (and the question, the window) has, `result.unsupported_times`, and the days,
+    `result.unsupported_dates` (a request with events), the links none of its prompt has,
+    `result.unsupported_links`, and for an answer from facts (events, mails found, notes) the names none of
+    them has, `result.unsupported_names`, and whether it says there is none of them, `result.says_none` (a
+    chat answer, from the model's own knowledge, is not checked so)."""
     from .ai.grounding import strings
 
     data, result = task.get("data"), task.get("result")
@@ -226,6 +312,7 @@ def check_answer(task: dict[str, Any]) -> None:
         facts = [str(e) for e in [*data["events"], *(data.get("elsewhere") or [])]] + [
             str(data.get("text") or ""), str(data.get("window") or "")]
         result["unsupported_times"] = unsupported_times(result["text"], facts)
+        result["unsupported_dates"] = unsupported_dates(result["text"], facts, _asked(data))
     prompt = task.get("prompt") or {}
     messages = prompt.get("messages")
     given = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict)) \
@@ -237,6 +324,13 @@ def check_answer(task: dict[str, Any]) -> None:
         result["says_none"] = True
 
 
+def _asked(data: dict[str, Any]) -> datetime:
+    """When a request was asked (data.asked_at), else now."""
+    with contextlib.suppress(TypeError, ValueError):
+        return datetime.fromisoformat(str(data.get("asked_at")))
+    return datetime.now().astimezone()
+
+
 def answer_notices(task: dict[str, Any]) -> list[str]:
     """What to say under an answer that check_answer found wanting: the facts printed above it are right."""
     result = task.get("result") or {}
@@ -244,6 +338,9 @@ def answer_notices(task: dict[str, Any]) -> list[str]:
     if result.get("unsupported_times"):  # the model restated a time wrongly
         said.append(f"(check: the answer says {', '.join(result['unsupported_times'])}, which none of the events "
                     "above has; the events are right)")
+    if result.get("unsupported_dates"):  # the model put an event on another day
+        said.append(f"(check: the answer says {', '.join(result['unsupported_dates'])}, which is the day of none of "
+                    "the events above; the events are right)")
     if result.get("unsupported_links"):  # a link made up, or from nowhere the person knows
         said.append(f"(check: the answer links to {', '.join(result['unsupported_links'])}, which nothing it was "
                     "given has: do not trust those links)")
