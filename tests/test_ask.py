@@ -504,6 +504,10 @@ def test_names_an_answer_makes_up_about_the_facts_it_was_given_are_flagged():
     ("I could not find any messages about that.", True),
     ("There are no messages matching your search.", True),
     ("Nothing was found.", True),
+    ("No, you do not have mail about entrepreneurs.", True),  # the 1.5B model, under six found
+    ("You don't have any new emails from Harley.", True),
+    ("There aren't any messages about the budget.", True),
+    ("You do not have to reply to Harley.", False),
     ("Harley wrote three mails about Entrepreneurs; no reply is needed.", False),
     ("You have two events; there is no meeting after lunch on Thursday.", False),  # one day of the week
     ("There are no meetings on Friday.", False),
@@ -674,6 +678,12 @@ def test_a_mail_search_finds_names_and_words_beyond_ascii(home, monkeypatch):
         assert found("mail from José about factura") == ["Factura de marzo"]  # Bob's factura is not José's
         assert found("mail from Дмитрий about отчёт") == ["Отчёт за март"]  # two words beyond ASCII
         assert found("mail from Дмитрий about factura") == []
+        # the sender said another way: "did chuck write to me" searched TEXT chuck, write, to, and found nothing
+        assert found("did José write to me") == ["Factura de marzo"]
+        assert found("has Joshua sent me anything?") == ["Lunch"]
+        assert found("did josé email me about factura") == ["Factura de marzo"]
+        assert found("do i have any mail about factura") == ["Factura pagada", "Factura de marzo"]  # no sender
+        assert found("has anyone emailed me about factura") == ["Factura pagada", "Factura de marzo"]
     finally:
         imap.stop()
 

@@ -276,7 +276,9 @@ def unsupported_names(answer: str, given: str) -> list[str]:
 # an answer that says there is none of what it was given: "No mail from Harley found." under three mails
 # from harley (the 1.5B model). "no meeting on Friday" (one day of a week) and "no reply is needed" are not
 SAYS_NONE = re.compile(
-    r"(?i)\b(?:no|not any|zero)\s+(?:[\w-]+\s+){0,2}?(?:e-?mails?|mails?|messages?|events?|meetings?|appointments?|"
+    r"(?i)\b(?:no|not any|zero|(?:do|does|did)\s+not\s+have(?:\s+any)?|(?:don't|doesn't|didn't)\s+have(?:\s+any)?|"
+    r"(?:are|were)\s+not\s+any|(?:aren't|weren't)\s+any)"
+    r"\s+(?:[\w-]+\s+){0,2}?(?:e-?mails?|mails?|messages?|events?|meetings?|appointments?|"
     r"notes?|results?)\b(?!\s+(?:on|after|before|at|until)\b)"
     r"|\b(?:could not|couldn't|did not|didn't|can't|cannot|was unable to)\s+find\b"
     r"|\bnothing\s+(?:was\s+)?found\b|\bnone\s+(?:was|were)\s+found\b")
@@ -579,7 +581,13 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
 
 STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "me", "any", "the", "a", "an", "from",
               "about", "do", "i", "have", "is", "there", "are", "show", "find", "search", "check", "for", "in",
-              "inbox", "new", "unread", "did", "get", "got", "what", "which", "latest", "last", "recent", "please"}
+              "inbox", "new", "unread", "did", "get", "got", "what", "which", "latest", "last", "recent", "please",
+              "has", "to", "anything", "write", "wrote", "written", "send", "sent", "emailed", "mailed", "reply",
+              "replied", "say", "said"}
+# the sender of a question that does not say "from": "did Ana write to me", "has Bob sent me anything"
+NOT_SENDERS = {"i", "you", "we", "they", "he", "she", "it", "anyone", "anybody", "someone", "somebody", "nobody"}
+SENT_BY = re.compile(r"(?i)\b(?:did|has)\s+([\w.@+-]+)\s+(?:ever\s+|already\s+)?(?:write|written|wrote|send|sent|"
+                     r"e-?mail(?:ed)?|mail(?:ed)?|reply|replied|answer(?:ed)?|say|said)\b")
 
 
 HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])"
@@ -604,7 +612,9 @@ def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], 
     from .printable import printable
 
     # terms are words (letters and digits of any script, @ . + - _): nothing else reaches the line
-    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE)
+    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE) or re.search(SENT_BY, text)
+    if sender and sender.group(1).lower() in NOT_SENDERS:  # "did I reply to Ana", "has anyone written"
+        sender = None
     terms = [("FROM", sender.group(1))] if sender else []
     about = re.search(r"\b(?:about|regarding|on)\s+(.+)$", text, re.IGNORECASE)
     words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text)
