@@ -71,3 +71,32 @@ def test_what_a_summary_invented_is_content_and_leaves_a_finished_task():
                             "meta": {}})
     assert kept is not None and kept["result"] == {"model": "m"}
     assert "result.ungrounded" in kept["meta"]["content_removed"]
+
+
+def test_a_draft_that_states_what_it_was_not_given_or_leaves_blanks_is_said_so_to_the_approver(tmp_path):
+    """Asked to "draft an email to ana@example.org about lunch on friday", the 1.5B model wrote "lunch on
+    Friday at 12:00 PM ... held in the cafeteria ... Best regards, [Your Name]". The draft waits for the
+    person's approval; the person approving it is told what the model added (a time nobody gave) and the
+    blanks it left, as they are told where a mail really goes. A list's tag quoted in a reply is no blank."""
+    from assist.ai.grounding import check
+    from assist.ai.templates import load
+    from assist.queue.admin import awaiting
+
+    for name in ("email-from-request", "reply-draft"):  # the templates that write a mail's body check it
+        assert "body" in load(name, tmp_path).grounded
+    body = ("Dear Ana,\nI am writing to request a lunch on Friday at 12:00 PM.\nBest regards,\n[Your Name]\n"
+            "and see [ILUG] Sun Solaris")
+    request = 'The user asked: "draft an email to ana@example.org about lunch on friday, re [ILUG] Sun Solaris"'
+    task = {"type": "request", "data": {"text": "draft an email to ana@example.org about lunch on friday"},
+            "prompt": {"grounded": ["body"], "messages": [{"role": "user", "content": request}]},
+            "result": {"parsed": {"subject": "Lunch", "body": body}},
+            "actions": [{"type": "email.draft", "status": "awaiting_approval",
+                         "args": {"to": "ana@example.org", "subject": "Lunch", "body": body}}]}
+    check(task)
+    assert task["result"]["ungrounded"] == ["12:00", "Your", "Name"]  # the blank's words are not said below
+    [waiting] = awaiting(task)
+    assert waiting["notices"] == ["the draft says 12:00, which nothing it was given does",
+                                  "blanks to fill in before it goes: [Your Name]"]
+    task["actions"][0]["args"]["body"] = task["result"]["parsed"]["body"] = "Dear Ana, lunch on Friday? Ana"
+    check(task)
+    assert awaiting(task)[0].get("notices") is None

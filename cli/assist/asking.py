@@ -759,6 +759,7 @@ def ask(config: Config, text: str, now: datetime | None = None, on_piece: Callab
     """Classify, prepare (on_facts sees the task then), answer (streamed to on_piece), then plan the
     route's actions from the queue `ask`. The task as it ends."""
     from .act.plan import proposal_schema
+    from .ai import grounding
     from .ai.models import Models
     from .ai.prompting import PromptBuilder
     from .ai.running import run_prompt
@@ -787,6 +788,7 @@ def ask(config: Config, text: str, now: datetime | None = None, on_piece: Callab
     if section is not None:
         task["prompt"] = section
         task["result"] = run_prompt(section, models, on_piece if section.get("schema") is None else None)
+        grounding.check(task)  # a draft's body (the template's `grounded`), as `assist run` does
         check_answer(task)
     route = config.routes.get(task["intent"]["route"], {})
     if route.get("fixed") or route.get("actions") or route.get("confirm"):

@@ -17,7 +17,8 @@ from typing import Any
 # words that open or glue sentences, or name what every summary names: not facts a model could invent
 COMMON = {"the", "a", "an", "i", "i'm", "he", "she", "they", "we", "it", "this", "that", "these", "his", "her", "their",
           "email", "mail", "message", "sender", "user", "list", "mailing", "post", "re", "fwd", "subject", "from",
-          "and", "or", "but", "in", "on", "at", "to", "for", "of", "with", "about", "is", "are", "was", "be"}
+          "and", "or", "but", "in", "on", "at", "to", "for", "of", "with", "about", "is", "are", "was", "be",
+          "am", "pm"}  # of a time: the number is the fact
 NUMBER = re.compile(r"\d[\d,.:/-]*\d|\d")
 WORD = re.compile(r"[A-Za-z][\w'&-]*")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -118,3 +119,25 @@ def check(task: dict[str, Any]) -> None:
     missing = unfounded_fields(result.get("parsed"), fields, source)
     if missing:
         result["ungrounded"] = missing
+
+
+# a blank a model left for the person to fill in: "[Your Name]", "[Date]", "[insert phone number]" (not a list's
+# tag such as "[ILUG]", quoted in a reply)
+BLANK = re.compile(r"(?i)\[[^\[\]\n]{0,30}\b(?:your|name|date|time|recipient|company|address|phone|number|insert|"
+                   r"title|position|signature|contact|e-?mail)\b[^\[\]\n]{0,30}\]")
+
+
+def draft_notices(task: dict[str, Any], args: Any) -> list[str]:
+    """What the person approving a mail the model wrote (an action's `body`) is told of it: what it states
+    that nothing the model was given does (result.ungrounded, by the template's `grounded = ["body"]`), and
+    the blanks it left."""
+    body = args.get("body") if isinstance(args, dict) else None
+    if not isinstance(body, str):
+        return []
+    result = task.get("result")
+    result = result if isinstance(result, dict) else {}
+    blanks = list(dict.fromkeys(BLANK.findall(body)))
+    words = BLANK.sub(" ", body)
+    added = [w for w in result.get("ungrounded") or [] if isinstance(w, str) and w in words]
+    return ([f"the draft says {', '.join(added)}, which nothing it was given does"] if added else []) + (
+        [f"blanks to fill in before it goes: {', '.join(blanks)}"] if blanks else [])

@@ -101,18 +101,19 @@ def _facts(task: dict[str, Any]) -> None:
 
 def _actions(task: dict[str, Any]) -> None:
     from ..asking import ASK_QUEUE
-    from ..lookalikes import notices
     from ..printable import printable
+    from ..queue.admin import awaiting
 
     parsed = (task.get("result") or {}).get("parsed")
     if isinstance(parsed, dict):
         for key, value in parsed.items():
             click.echo(f"{key}: {printable(str(value))}")
+    planned = iter(awaiting(task))  # the waiting actions, in order, with what the person approving is told
     for action in task.get("actions", []):
         status = action.get("status")
         if status == "awaiting_approval":
             click.echo(f"waiting for your approval: {action['type']} {printable(str(action.get('args', {})))}")
-            for notice in notices(action.get("args", {})):  # where it really goes
+            for notice in next(planned, {}).get("notices", []):  # where it really goes, what a draft added
                 click.echo(f"  look: {printable(notice)}")
             click.echo(f"  assist queue approve {task['id']} && assist act --from {ASK_QUEUE} --once")
         else:

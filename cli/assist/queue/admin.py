@@ -80,9 +80,11 @@ class AccountsTold(Protocol):
 
 def awaiting(doc: dict[str, Any], told: AccountsTold | None = None) -> list[dict[str, Any]]:
     """The actions of a task that wait for a person: type and args, and the notices for the person
-    approving it (lookalikes.py): where each really goes, with several accounts the address a send goes
+    approving it (lookalikes.py): where each really goes, what a draft the model wrote says that nothing it
+    was given does and the blanks it left (ai/grounding.py), with several accounts the address a send goes
     out from or the account an action on the mail is done in (`told`), and, for a mail's task, where the
     mail is really from (a reply drafted to a mail whose From line the provider could not confirm)."""
+    from ..ai.grounding import draft_notices
     from ..lookalikes import notices, sender
     from ..task import is_mail
 
@@ -93,7 +95,7 @@ def awaiting(doc: dict[str, Any], told: AccountsTold | None = None) -> list[dict
         if isinstance(action, dict) and action.get("status") == "awaiting_approval":
             waiting = {"type": action.get("type"), "args": action.get("args", {})}
             account = told.notice(doc, str(waiting["type"])) if told else None
-            found = notices(waiting["args"]) + ([account] if account else [])
+            found = notices(waiting["args"]) + draft_notices(doc, waiting["args"]) + ([account] if account else [])
             found += [f"the mail behind it: {behind}"] if behind else []
             if found:
                 waiting["notices"] = found
