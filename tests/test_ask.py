@@ -284,12 +284,14 @@ WEEK = ["Mon 7 Dec 09:00-09:30 Standup with platform team", "Tue 8 Dec 13:00-14:
     ("Lunch is on 2026-12-08, the review on 2026-12-12.", ["2026-12-12"]),
     ("Today, 7 December, starts with the standup; the review is on Dec. 11.", []),
     ("You may 2 days of meetings in March and sun 3 of them.", []),  # no date: words that start like one
+    ("On Wednesday 16 December you are on holiday, until Friday 18 December.", []),  # within the holiday
+    ("You are back from holiday on Monday 21 December.", ["Monday 21 December"]),
 ])
 def test_an_answer_that_puts_an_event_on_another_day_is_flagged(answer, wrong):
     """The events printed above an answer are right; a day its words name that none of them is on (nor the
     question, nor today), or a weekday that is not its date's, is said to be wrong. A day said to be free
     is no event's day."""
-    facts = [*WEEK, "summarise my calendar week", "this week"]
+    facts = [*WEEK, "Mon 14 Dec-Fri 18 Dec (all day) Holiday", "summarise my calendar week", "this week"]
     asked = dt.datetime(2026, 12, 7, 3, 52, tzinfo=BERLIN)
     assert unsupported_dates(answer, facts, asked) == wrong
 

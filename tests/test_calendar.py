@@ -436,3 +436,22 @@ def test_an_event_the_person_put_on_the_calendar_themselves_is_not_added_again(h
     assert add("Dentist", "2026-12-01T09:00:00+01:00")["found"] == "dentist@phone"
     assert "found" not in add("Dentist", "2026-12-01T10:00:00+01:00")
     assert ics.read_text().count("BEGIN:VEVENT") == 2
+
+
+def test_an_event_over_several_days_is_described_with_its_last_day():
+    """"Mon 7 Dec (all day) Holiday" of a holiday until Friday told the model, and the person, one day; and
+    an answer naming Friday would be flagged as no event's day (asking.unsupported_dates). An all-day
+    event's end is the day after its last (RFC 5545)."""
+    import datetime as dt
+
+    from assist.agenda import describe
+
+    utc = dt.UTC
+    assert describe({"start": "2026-12-07", "end": "2026-12-12", "all_day": True, "summary": "Holiday"}, utc) == \
+        "Mon 7 Dec-Fri 11 Dec (all day) Holiday"
+    assert describe({"start": "2026-12-05", "end": "2026-12-06", "all_day": True, "summary": "Mum's birthday"},
+                    utc) == "Sat 5 Dec (all day) Mum's birthday"
+    assert describe({"start": "2026-12-11T22:00:00+00:00", "end": "2026-12-12T02:00:00+00:00", "summary": "Party"},
+                    utc) == "Fri 11 Dec 22:00-Sat 12 Dec 02:00 Party"
+    assert describe({"start": "2026-12-11T09:00:00+00:00", "end": "2026-12-11T10:00:00+00:00", "summary": "Call"},
+                    utc) == "Fri 11 Dec 09:00-10:00 Call"

@@ -382,11 +382,18 @@ def week_of(moment: datetime) -> tuple[datetime, datetime]:
 
 def describe(event: dict[str, Any], tz: tzinfo) -> str:
     """One line a person reads: "Tue 2 Dec 09:00-10:00 Dentist (Main St 4)", "Sat 5 Dec (all day) Mum's
-    birthday" (a model read "Sat 5 Dec Mum's birthday" as a party at 5 pm)."""
+    birthday" (a model read "Sat 5 Dec Mum's birthday" as a party at 5 pm), "Mon 7 Dec-Fri 11 Dec (all day)
+    Holiday", "Fri 11 Dec 22:00-Sat 12 Dec 02:00 Party"."""
     begins = _sort_key(event["start"], tz).astimezone(tz)
-    when = begins.strftime("%a %-d %b") + (" (all day)" if event.get("all_day") else begins.strftime(" %H:%M"))
-    if event.get("end") and not event.get("all_day"):
-        when += "-" + _sort_key(event["end"], tz).astimezone(tz).strftime("%H:%M")
+    ends = _sort_key(event["end"], tz).astimezone(tz) if event.get("end") else None
+    day = "%a %-d %b"
+    if event.get("all_day"):  # its end is the day after its last
+        last = ends - timedelta(days=1) if ends is not None else begins
+        when = begins.strftime(day) + (last.strftime(f"-{day}") if last.date() > begins.date() else "") + " (all day)"
+    else:
+        when = begins.strftime(f"{day} %H:%M")
+        if ends is not None:  # "Fri 11 Dec 22:00-Sat 12 Dec 02:00" over midnight
+            when += ends.strftime(f"-{day} %H:%M" if ends.date() > begins.date() else "-%H:%M")
     where = f" ({event['location']})" if event.get("location") else ""
     return f"{when} {event['summary']}{where}"
 

@@ -203,7 +203,7 @@ def _dates(text: str) -> list[tuple[str, int, int, int | None]]:
                 found.start()
             if found.group("month_first") and not weekday:
                 start = found.start("month_first")
-            out.append((text[start:found.end()].strip(" ,"), month, day, weekday))
+            out.append((text[start:found.end()].strip(" ,."), month, day, weekday))
     return out
 
 
@@ -214,7 +214,13 @@ def unsupported_dates(answer: str, facts: list[str], asked: datetime) -> list[st
     to summarise a week of four events, put them on "Thu 12 Nov" and "Fri 18 Jan"."""
     known = {(day.month, day.day) for day in (asked + timedelta(days=n) for n in (-1, 0, 1))}
     for fact in facts:
-        known |= {(month, day) for _, month, day, _ in _dates(fact)}
+        stated = _dates(fact)
+        known |= {(month, day) for _, month, day, _ in stated}
+        if "(all day)" in fact and len(stated) == 2:  # "Mon 7 Dec-Fri 11 Dec (all day) Holiday": every day of it
+            first, last = (_date_or_far(asked.year, month, day) for _, month, day, _ in stated)
+            last = last if last >= first else _date_or_far(asked.year + 1, stated[1][1], stated[1][2])
+            known |= {((first + timedelta(days=n)).month, (first + timedelta(days=n)).day)
+                      for n in range(min((last - first).days, 366))}
     said = []
     for sentence in re.split(r"(?<=[.!?;])\s+|\n+", answer):
         for written, month, day, weekday in _dates(sentence):
