@@ -100,3 +100,22 @@ def test_a_draft_that_states_what_it_was_not_given_or_leaves_blanks_is_said_so_t
     task["actions"][0]["args"]["body"] = task["result"]["parsed"]["body"] = "Dear Ana, lunch on Friday? Ana"
     check(task)
     assert awaiting(task)[0].get("notices") is None
+
+
+def test_a_reply_that_repeats_the_mail_it_answers_is_said_so_to_the_approver():
+    """The demo's urgent mail from Sam ("Legal needs the signed contract ... Could you send it over? Best,
+    Sam"): the 1.5B model's reply draft was that mail again, signed Sam. The person approving it is told; a
+    reply that quotes a line of the mail is not."""
+    from assist.ai.grounding import draft_notices
+
+    mail = ("Hi,\n\nLegal needs the signed contract for the Harbor project before 3pm today, otherwise the start "
+            "date slips by a month. Could you send it over?\n\nThanks,\nSam")
+    task = {"type": "email.received", "data": {"from": "Sam Lee <sam.lee@example.org>", "body_text": mail}}
+    copied = ("Hello,\n\nLegal needs the signed contract for the Harbor project before 3pm today, otherwise the "
+              "start date slips by a month. Could you send it over?\n\nBest,\nSam")
+    assert draft_notices(task, {"body": copied}) == [
+        "the draft repeats the mail it answers (89% of its words, in the same order): it is no reply"]
+    reply = ("Hi Sam,\n\nI will send the signed contract for the Harbor project before 3pm today, so the start "
+             "date does not slip.\n\nBest regards")
+    assert draft_notices(task, {"body": reply}) == []  # 54% of its words in the mail's runs: it restates the ask
+    assert draft_notices({"data": {"body_text": 5}}, {"body": copied}) == []  # no mail's text: nothing to say

@@ -129,8 +129,8 @@ BLANK = re.compile(r"(?i)\[[^\[\]\n]{0,30}\b(?:your|name|date|time|recipient|com
 
 def draft_notices(task: dict[str, Any], args: Any) -> list[str]:
     """What the person approving a mail the model wrote (an action's `body`) is told of it: what it states
-    that nothing the model was given does (result.ungrounded, by the template's `grounded = ["body"]`), and
-    the blanks it left."""
+    that nothing the model was given does (result.ungrounded, by the template's `grounded = ["body"]`), the
+    blanks it left, and whether it repeats the mail it answers (data.body_text)."""
     body = args.get("body") if isinstance(args, dict) else None
     if not isinstance(body, str):
         return []
@@ -139,5 +139,27 @@ def draft_notices(task: dict[str, Any], args: Any) -> list[str]:
     blanks = list(dict.fromkeys(BLANK.findall(body)))
     words = BLANK.sub(" ", body)
     added = [w for w in result.get("ungrounded") or [] if isinstance(w, str) and w in words]
+    data = task.get("data")
+    answered = data.get("body_text") if isinstance(data, dict) else None
+    repeated = repeated_share(body, answered) if isinstance(answered, str) else 0.0
     return ([f"the draft says {', '.join(added)}, which nothing it was given does"] if added else []) + (
-        [f"blanks to fill in before it goes: {', '.join(blanks)}"] if blanks else [])
+        [f"blanks to fill in before it goes: {', '.join(blanks)}"] if blanks else []) + (
+        [f"the draft repeats the mail it answers ({repeated:.0%} of its words, in the same order): it is no reply"]
+        if repeated >= REPEATED else [])
+
+
+REPEATED = 0.75  # of a draft's words in runs of three of the mail it answers: the mail again, not a reply
+
+
+def repeated_share(draft: str, mail: str) -> float:
+    """The share of a draft's words that are in runs of three words the mail has too (0 for a draft of under
+    eight words): the 1.5B model's "reply" to an urgent mail was that mail again, signed by its sender."""
+    words, theirs = re.findall(r"\w+", draft.lower()), re.findall(r"\w+", mail.lower())
+    if len(words) < 8:
+        return 0.0
+    runs = set(zip(theirs, theirs[1:], theirs[2:], strict=False))
+    covered = set()
+    for i in range(len(words) - 2):
+        if tuple(words[i:i + 3]) in runs:
+            covered |= {i, i + 1, i + 2}
+    return len(covered) / len(words)
