@@ -93,7 +93,7 @@ def test_a_draft_that_states_what_it_was_not_given_or_leaves_blanks_is_said_so_t
             "actions": [{"type": "email.draft", "status": "awaiting_approval",
                          "args": {"to": "ana@example.org", "subject": "Lunch", "body": body}}]}
     check(task)
-    assert task["result"]["ungrounded"] == ["12:00", "Your", "Name"]  # the blank's words are not said below
+    assert task["result"]["ungrounded"] == ["12:00", "Name"]  # the blank's words are not said below
     [waiting] = awaiting(task)
     assert waiting["notices"] == ["the draft says 12:00, which nothing it was given does",
                                   "blanks to fill in before it goes: [Your Name]"]
@@ -119,3 +119,11 @@ def test_a_reply_that_repeats_the_mail_it_answers_is_said_so_to_the_approver():
              "date does not slip.\n\nBest regards")
     assert draft_notices(task, {"body": reply}) == []  # 54% of its words in the mail's runs: it restates the ask
     assert draft_notices({"data": {"body_text": 5}}, {"body": copied}) == []  # no mail's text: nothing to say
+
+
+def test_a_letters_greeting_lines_and_closing_are_no_facts():
+    """The 1.5B model's reply "Hello Sam,\n\nThank you for your prompt response. ..." had "Thank" taken for a
+    name the mail does not give (a new line starts a sentence), and "Kind Regards" would have had
+    "Regards"."""
+    reply = "Hello Sam,\n\nThank you for your prompt response. I will send it by 3pm.\nKind Regards,\nAna"
+    assert unfounded(reply, "from Sam Lee to Ana: could you send the contract before 3pm") == []

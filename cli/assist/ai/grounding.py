@@ -18,10 +18,11 @@ from typing import Any
 COMMON = {"the", "a", "an", "i", "i'm", "he", "she", "they", "we", "it", "this", "that", "these", "his", "her", "their",
           "email", "mail", "message", "sender", "user", "list", "mailing", "post", "re", "fwd", "subject", "from",
           "and", "or", "but", "in", "on", "at", "to", "for", "of", "with", "about", "is", "are", "was", "be",
-          "am", "pm"}  # of a time: the number is the fact
+          "am", "pm",  # of a time: the number is the fact
+          "dear", "hello", "hi", "thank", "thanks", "regards", "best", "kind", "sincerely", "cheers"}  # a letter's
 NUMBER = re.compile(r"\d[\d,.:/-]*\d|\d")
 WORD = re.compile(r"[A-Za-z][\w'&-]*")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")  # a line of a letter starts anew ("Hello Sam,\n\nThank you")
 # a link: a scheme's or a www. one, up to what ends a link in text or markup
 LINK = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>()\[\]{}\"'`\x00-\x1f\x7f]+")
 
