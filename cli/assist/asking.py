@@ -161,7 +161,7 @@ SHORTENED = ("sept", "tues", "thurs", "thur")
 
 def _words_of(names: tuple[str, ...]) -> str:
     """A pattern of the names and their short forms, longest first ("december|dec")."""
-    forms = {name for name in names} | {name[:3] for name in names} | {
+    forms = set(names) | {name[:3] for name in names} | {
         short for short in SHORTENED if any(name.startswith(short) for name in names)}
     return "|".join(sorted(forms, key=len, reverse=True))
 
@@ -198,12 +198,9 @@ def _dates(text: str) -> list[tuple[str, int, int, int | None]]:
             month = _named(found.group("month") or found.group("month_first"), MONTHS) or 0
             day = int(found.group("day") or found.group("day_after"))
             weekday = _named(found.group("weekday"), DAYS) if found.group("weekday") else None
-        if 1 <= month <= 12 and 1 <= day <= 31:
-            start = found.start("weekday") if weekday else found.start("day") if found.group("day") else \
-                found.start()
-            if found.group("month_first") and not weekday:
-                start = found.start("month_first")
-            out.append((text[start:found.end()].strip(" ,."), month, day, weekday))
+        if 1 <= month <= 12 and 1 <= day <= 31:  # as written: from its weekday, else from its first figure or word
+            first = next(name for name in ("weekday", "day", "month_first", "year") if found.group(name))
+            out.append((text[found.start(first):found.end()].strip(" ,."), month, day, weekday))
     return out
 
 
