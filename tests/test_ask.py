@@ -499,6 +499,11 @@ def test_names_an_answer_makes_up_about_the_facts_it_was_given_are_flagged():
     assert "unsupported_names" not in chat["result"] and answer_notices(chat) == []
     assert unsupported_names("On Friday you meet Ana and Bob at Café Nord.", "fri 4 dec lunch with ana") == [
         "Bob", "Café Nord"]
+    # a year and an amount are stated as a name is: smollm2 answered "Chuck Murcko, in 2018" of a 2002 mail
+    given = "2002-08-23 08:11 chuck murcko: re: entrepreneurs; the budget is 12,500 eur"
+    assert unsupported_names("Chuck Murcko wrote in 2018 about $5,000 and 12,500 EUR, in 2002.", given) == [
+        "2018", "$5,000"]
+    assert unsupported_names("You have 3 mails, 2 of them from Chuck, at 8:11.", given) == []  # counts, times
 
 @pytest.mark.parametrize(("answer", "none"), [
     ("No mail from Harley found.", True),  # what the 1.5B model answered under three mails from harley

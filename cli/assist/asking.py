@@ -273,7 +273,18 @@ def unsupported_names(answer: str, given: str) -> list[str]:
                 runs.append([word])
             joined_to = found.end()
         said += [" ".join(run) for run in runs if not all(grounded(w, known) for w in run)]
+    figures = re.sub(r"(?<=\d),(?=\d{3})", "", known)  # "12,500" as "12500"
+    for figure in YEAR_OR_AMOUNT.findall(LINK.sub(" ", answer)):
+        number = re.sub(r"[^\d.]", "", figure.replace(",", "")).strip(".")
+        if not re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", figures):
+            said.append(figure.strip())
     return list(dict.fromkeys(said))
+
+
+# a year or an amount of money: facts a model invents as it invents names ("Chuck Murcko, in 2018" of a
+# mail of 2002); counts and times are not (unsupported_times checks times)
+YEAR_OR_AMOUNT = re.compile(r"(?i)[$€£]\s?\d[\d,]*(?:\.\d+)?|\b(?:19|20)\d{2}\b(?![:.]\d)"
+                            r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|eur|gbp|dollars|euros|pounds)\b")
 
 
 # an answer that says there is none of what it was given: "No mail from Harley found." under three mails
