@@ -220,11 +220,12 @@ def unsupported_dates(answer: str, facts: list[str], asked: datetime) -> list[st
                       for n in range(min((last - first).days, 366))}
     said = []
     for sentence in re.split(r"(?<=[.!?;])\s+|\n+", answer):
+        free = SAYS_FREE.search(sentence) is not None
         for written, month, day, weekday in _dates(sentence):
             year = min((asked.year + n for n in (-1, 0, 1)),  # the year that puts it nearest the question
                        key=lambda y: abs((_date_or_far(y, month, day) - asked.date()).days))
             wrong_weekday = weekday is not None and _date_or_far(year, month, day).isoweekday() != weekday
-            if wrong_weekday or ((month, day) not in known and not SAYS_FREE.search(sentence)):
+            if wrong_weekday or ((month, day) not in known and not free):
                 said.append(written)
     return list(dict.fromkeys(said))
 
@@ -273,12 +274,15 @@ def unsupported_names(answer: str, given: str) -> list[str]:
                 runs.append([word])
             joined_to = found.end()
         said += [" ".join(run) for run in runs if not all(grounded(w, known) for w in run)]
-    figures = re.sub(r"(?<=\d),(?=\d{3})", "", known)  # "12,500" as "12500"
-    for figure in YEAR_OR_AMOUNT.findall(LINK.sub(" ", answer)):
-        number = re.sub(r"[^\d.]", "", figure.replace(",", "")).strip(".")
-        if not re.search(rf"(?<![\d.]){re.escape(number)}(?!\d)", figures):
-            said.append(figure.strip())
+    numbers = {_number(n) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", known)}  # read once: "12,500" is 12500
+    said += [figure.strip() for figure in YEAR_OR_AMOUNT.findall(LINK.sub(" ", answer))
+             if _number(re.sub(r"[^\d.,]", "", figure)) not in numbers]
     return list(dict.fromkeys(said))
+
+
+def _number(written: str) -> str:
+    """A figure as digits: "12,500" and "12500.00" are "12500"."""
+    return re.sub(r"\.0*$", "", written.replace(",", "").strip("."))
 
 
 # a year or an amount of money: facts a model invents as it invents names ("Chuck Murcko, in 2018" of a
