@@ -312,6 +312,10 @@ def test_a_wrong_day_in_an_answer_about_events_is_said_below_it():
     task["result"] = {"text": "Your dentist is on Thursday, December 10th, at 3:00 PM."}
     check_answer(task)
     assert task["result"]["unsupported_dates"] == [] and answer_notices(task) == []
+    for asked in ("9999-12-31T23:59:59", "0001-01-01T00:00:00", "2026-02-30", None):  # a piped task's own field
+        task["data"]["asked_at"], task["result"] = asked, {"text": "It is on Thu 10 Dec, or Fri 31 Dec 9999."}
+        check_answer(task)  # read as asked now: no failure inside
+        assert set(task["result"]["unsupported_dates"]) <= {"Thu 10 Dec", "Fri 31 Dec"}
 
 
 def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):

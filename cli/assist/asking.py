@@ -209,6 +209,8 @@ def unsupported_dates(answer: str, facts: list[str], asked: datetime) -> list[st
     does, nor the day of `asked` or the one before or after it, unless their sentence says the day is free;
     and a day given a weekday that is not its own ("Wednesday 10 December" of a Thursday). smollm2, asked
     to summarise a week of four events, put them on "Thu 12 Nov" and "Fri 18 Jan"."""
+    if not 1 < asked.year < 9999:  # a piped task's own asked_at, where the day after or the year before is none
+        asked = datetime.now(asked.tzinfo)
     known = {(day.month, day.day) for day in (asked + timedelta(days=n) for n in (-1, 0, 1))}
     for fact in facts:
         stated = _dates(fact)
