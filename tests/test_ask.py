@@ -223,6 +223,11 @@ def test_an_event_is_read_from_the_words(text, summary, start, minutes):
 
 def test_a_request_without_a_time_is_no_event_and_windows_follow_the_words():
     assert event_from("add lunch with Ana", NOW) is None
+    # a day and no time: the whole day, as a calendar app makes it ("say when" before)
+    assert event_from("add dentist on friday", NOW) == {"summary": "Dentist", "start": "2026-12-04",
+                                                        "end": "2026-12-05"}
+    assert event_from("put mum's birthday in my calendar on 18 December", NOW) == {
+        "summary": "Mum's birthday", "start": "2026-12-18", "end": "2026-12-19"}
     assert window_for("what is on my calendar this week", NOW)[1:] == (
         dt.datetime(2026, 11, 30, tzinfo=BERLIN), dt.datetime(2026, 12, 7, tzinfo=BERLIN))
     assert window_for("what do i have tomorrow", NOW)[0] == "tomorrow"

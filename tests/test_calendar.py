@@ -455,3 +455,42 @@ def test_an_event_over_several_days_is_described_with_its_last_day():
                     utc) == "Fri 11 Dec 22:00-Sat 12 Dec 02:00 Party"
     assert describe({"start": "2026-12-11T09:00:00+00:00", "end": "2026-12-11T10:00:00+00:00", "summary": "Call"},
                     utc) == "Fri 11 Dec 09:00-10:00 Call"
+
+
+def test_an_event_of_a_day_and_no_time_is_added_for_the_whole_day(home, radicale, tmp_path):
+    """"add dentist on friday" said "say when: a day and a time"; a calendar app makes it an event of the
+    whole day, and so does assist now: dates (RFC 5545's VALUE=DATE, its end the day after), on a CalDAV
+    server and in an ICS file, found rather than added again, and a date beside a time is refused."""
+    import caldav
+
+    calendar = caldav.DAVClient(url=radicale, username="me", password="x").principal().make_calendar(name="home")
+    ics = tmp_path / "cal.ics"
+
+    def add(args: dict) -> dict:
+        doc = {"type": "email.received", "intent": {"route": "cal"}, "data": {"subject": "x"},
+               "result": {"parsed": {"actions": [{"type": "calendar.add", "args": args}]}}}
+        r = run(["act"], orjson.dumps(doc) + b"\n")
+        if r.code == 1:  # the action failed: the task is kept aside, its error said
+            return {"status": "failed", "error": r.err}
+        assert r.code == 0, r.err
+        [action] = r.lines[0]["actions"]
+        return action
+
+    for where in (f'caldav = "{radicale}"\nusername = "me"\ncalendar = "home"', f'file = "{ics}"'):
+        (home / "assist.toml").write_text(ADDING.format(where=where))
+        done = add({"summary": "Dentist", "start": "2026-12-04", "end": "2026-12-05"})
+        assert done["status"] == "done" and "found" not in done["result"], done
+        again = add({"summary": "dentist", "start": "2026-12-04"})  # the same day's: found, not added
+        assert again["status"] == "done" and again["result"].get("not_added"), again
+        mixed = add({"summary": "Dentist", "start": "2026-12-04", "end": "2026-12-04T10:00:00+01:00"})
+        assert mixed["status"] == "failed" and "both" in mixed["error"], mixed
+    [added] = calendar.events()
+    assert added.icalendar_component.decoded("dtstart") == dt.date(2026, 12, 4)
+    assert added.icalendar_component.decoded("dtend") == dt.date(2026, 12, 5)
+    assert ics.read_text().count("BEGIN:VEVENT") == 1 and "DTSTART;VALUE=DATE:20261204" in ics.read_text()
+    from assist.agenda import between
+    from assist.config_file import load
+
+    # the calendar assist reads has it at once, as the person reads it
+    seen = between(load(home), dt.datetime(2026, 12, 4, tzinfo=dt.UTC), dt.datetime(2026, 12, 5, tzinfo=dt.UTC))
+    assert [(e["summary"], e.get("all_day")) for e in seen] == [("Dentist", True)] * 2  # one in each calendar

@@ -378,27 +378,30 @@ def answer_notices(task: dict[str, Any]) -> list[str]:
 
 def event_from(text: str, now: datetime) -> dict[str, Any] | None:
     """{"summary", "start", "end"} of an event a request describes ("add lunch with Ana on Friday at
-    1pm", "dentist tomorrow at 9:30 for 45 minutes"), in now's zone; None without a day or a time."""
+    1pm", "dentist tomorrow at 9:30 for 45 minutes"), in now's zone; of a day and no time ("add dentist on
+    friday"), the whole day: dates, its end the day after; None without a day or a time."""
     rest = COMMAND.sub("", text)
     rest = CALENDAR_WORDS.sub("", rest)
     day, rest = _day(rest, now)
     at, rest = _time(rest)
-    if at is None:
+    if at is None and day is None:
         return None
-    day = day or now  # a time alone: today
     minutes = 60
     length = LENGTH.search(rest)
     if length:
         amount = 1.0 if length.group(1).lower() in ("a", "an") else float(length.group(1))
         minutes = int(amount * (60 if length.group(2).lower().startswith("h") else 1))
         rest = rest[:length.start()] + rest[length.end():]
-    start = datetime.combine(day.date(), at, now.tzinfo)
     summary = re.sub(r"\s+", " ", re.sub(r"\b(?:on|at|for)\s*$", "", rest.strip(" ,.;:-"))).strip(" ,.;:-")
     summary = re.sub(r"^(?:a|an|the)\s+", "", summary, flags=re.IGNORECASE)
     if not summary:
         return None
-    return {"summary": summary[0].upper() + summary[1:], "start": start.isoformat(),
-            "end": (start + timedelta(minutes=minutes)).isoformat()}
+    summary = summary[0].upper() + summary[1:]
+    if at is None:  # a day's event, as a calendar app makes it
+        first = (day or now).date()
+        return {"summary": summary, "start": first.isoformat(), "end": (first + timedelta(days=1)).isoformat()}
+    start = datetime.combine((day or now).date(), at, now.tzinfo)  # a time alone: today
+    return {"summary": summary, "start": start.isoformat(), "end": (start + timedelta(minutes=minutes)).isoformat()}
 
 
 PARTS_OF_DAY = (("morning", 0, 12), ("afternoon", 12, 18), ("evening", 18, 24), ("tonight", 18, 24))
@@ -577,7 +580,7 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             return "changing or removing events is not something assist does yet: only adding them"
         found = event_from(text, now)
         if found is None:
-            return "say when: a day and a time (\"add lunch with Ana on Friday at 1pm\")"
+            return "say when: a day, and a time unless it takes all day (\"add lunch with Ana on Friday at 1pm\")"
         data["event"] = found
         return None
     if route == "search_mail":

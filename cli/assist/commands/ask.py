@@ -96,7 +96,9 @@ def _facts(task: dict[str, Any]) -> None:
             click.echo(f"  {printable(line)}")
     if "event" in data:
         event = data["event"]
-        click.echo(f"event: {printable(event['summary'])}, {event['start']} to {event['end']}")
+        all_day = "T" not in str(event["start"])  # a day's event: dates
+        when = f"{event['start']} (all day)" if all_day else f"{event['start']} to {event['end']}"
+        click.echo(f"event: {printable(event['summary'])}, {printable(when)}")
 
 
 def _actions(task: dict[str, Any]) -> None:

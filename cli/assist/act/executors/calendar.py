@@ -1,11 +1,13 @@
 """calendar.add: an event written to a CalDAV calendar ([actions.calendar] caldav) or an ICS file
 ([actions.calendar] file); the event's UID comes from the action key, so adding it again changes
 nothing. Nor does adding an event the person put there themselves meanwhile (or asked for twice): one
-with the same summary, case and spaces aside, starting at the same moment is found and named instead."""
+with the same summary, case and spaces aside, starting at the same moment is found and named instead.
+A start that is a date ("2026-12-04") is an event of the whole day (its end, when given, the day after
+its last)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from ..registry import ActionContext, ActionError, executor
@@ -15,8 +17,8 @@ from ._io import one_at_a_time, write_atomic
 @executor("calendar.add", {
     "required": ["summary", "start"],
     "properties": {"summary": {"type": "string", "minLength": 1, "maxLength": 500},
-                   "start": {"type": "string", "format": "date-time"},
-                   "end": {"type": "string", "format": "date-time"},
+                   "start": {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]},
+                   "end": {"type": "string", "anyOf": [{"format": "date-time"}, {"format": "date"}]},
                    "location": {"type": "string", "maxLength": 500},
                    "description": {"type": "string", "maxLength": 100_000}},
 }, repeatable=True)
@@ -27,15 +29,16 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     if not section.get("file") and not section.get("caldav"):
         raise ActionError("calendar: no calendar is configured ([actions.calendar] caldav or file)")
     uid = f"{ctx.key}@assist.local"
-    try:
-        start = datetime.fromisoformat(args["start"].replace("Z", "+00:00"))
-        end = datetime.fromisoformat(args["end"].replace("Z", "+00:00")) if args.get("end") else None
-    except ValueError:  # not quoted: a model wrote it, from a mail
-        raise ActionError("calendar: start or end is not a date and time (ISO 8601: 2026-12-04T13:00, "
-                          "with an offset or in [actions.calendar] timezone)") from None
-    if end is not None and end < start:
+    start, end = _moment(args["start"]), (_moment(args["end"]) if args.get("end") else None)
+    if isinstance(start, datetime) != isinstance(end, datetime) and end is not None:
+        raise ActionError("calendar: start and end must both be dates (a whole day) or both dates and times")
+    if not isinstance(start, datetime) and end is None:
+        end = start + timedelta(days=1)  # a day's event ends the day after (RFC 5545)
+    if end is not None and end < start:  # both dates or both datetimes, as checked
         raise ActionError("calendar: the event ends before it starts")
-    start, end = _in_a_named_zone(ctx, start), (_in_a_named_zone(ctx, end) if end is not None else None)
+    if isinstance(start, datetime):
+        start = _in_a_named_zone(ctx, start)
+        end = _in_a_named_zone(ctx, end) if isinstance(end, datetime) else None
     event = Event()
     event.add("uid", uid)
     event.add("summary", args["summary"])
@@ -71,6 +74,17 @@ def add(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     return _remembered(ctx, f"ics:{path.resolve()}", event, {"uid": uid, "file": str(path)})
 
 
+def _moment(text: str) -> date | datetime:
+    """A date and time, or a date alone (an event of the whole day), as ISO 8601 writes them."""
+    try:
+        if "T" not in text and len(text.strip()) == 10:
+            return date.fromisoformat(text.strip())
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:  # not quoted: a model wrote it, from a mail
+        raise ActionError("calendar: start or end is not a date and time (ISO 8601: 2026-12-04T13:00, with an "
+                          "offset or in [actions.calendar] timezone) nor a date (2026-12-04)") from None
+
+
 def _remembered(ctx: ActionContext, source: str, event: Any, result: dict[str, Any]) -> dict[str, Any]:
     """The added event in the calendar snapshot `assist ask` reads (agenda.py), as the next read of its
     source would put it; if that cannot be written the event is still added: the result says so."""
@@ -96,7 +110,9 @@ def _same(found: Any, event: Any) -> bool:
         there, here = found.decoded("dtstart"), event.decoded("dtstart")
     except (KeyError, ValueError):
         return False
-    return (isinstance(there, datetime) and (there.tzinfo is None) == (here.tzinfo is None) and there == here
+    if isinstance(there, datetime) != isinstance(here, datetime):  # a day's event and a timed one
+        return False
+    return ((not isinstance(there, datetime) or (there.tzinfo is None) == (here.tzinfo is None)) and there == here
             and words(found) == words(event))
 
 
@@ -137,6 +153,8 @@ def _to_caldav(section: dict[str, Any], event: Any, uid: str, ctx: ActionContext
             if type(exc).__name__ != "NotFoundError":
                 raise
         start, day = event.decoded("dtstart"), timedelta(days=1)  # a day each side: a server may read a zone
+        if not isinstance(start, datetime):  # a day's event: searched from its midnight
+            start = datetime.combine(start, time(), UTC)
         nearby = chosen.search(start=start - day, end=start + day, event=True, expand=False)  # it does not know
         same = next((o.icalendar_component for o in nearby if _same(o.icalendar_component, event)), None)
         if same is not None:
