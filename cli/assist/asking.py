@@ -33,6 +33,27 @@ FACTS = ("events", "elsewhere", "named", "window", "event", "found", "not_search
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
+SHORTENED = ("sept", "tues", "thurs", "thur")
+
+
+def _words_of(names: tuple[str, ...]) -> str:
+    """A pattern of the names and their short forms, longest first ("december|dec")."""
+    forms = set(names) | {name[:3] for name in names} | {
+        short for short in SHORTENED if any(name.startswith(short) for name in names)}
+    return "|".join(sorted(forms, key=len, reverse=True))
+
+
+MONTH_WORDS, DAY_WORDS = _words_of(MONTHS), _words_of(DAYS)  # "december|dec", "thursday|thurs|thu"
+
+
+def _named(word: str, names: tuple[str, ...]) -> int | None:
+    """The number (from 1) of the month or weekday `word` is, whole or as it is shortened ("Dec", "Sept",
+    "Thurs"; "Marc" is none), else None."""
+    word = word.lower().rstrip(".")
+    return next((n for n, name in enumerate(names, 1)
+                 if word in (name, name[:3]) or (word in SHORTENED and name.startswith(word))), None)
+
+
 TIME = re.compile(r"\b(?:at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?=\W|$)", re.IGNORECASE)
 LENGTH = re.compile(r"\bfor\s+(an?|\d+(?:\.\d+)?)\s*(hour|hr|minute|min)s?\b", re.IGNORECASE)
 COMMAND = re.compile(r"^\s*(?:please\s+)?(?:add|schedule|put|create|book|set\s+up|make|plan|arrange|new)\s+"
@@ -58,13 +79,12 @@ def _day(text: str, now: datetime) -> tuple[datetime | None, str]:
         if ahead == 0 and (found.group(1) or "").strip() == "next":
             ahead = 7
         return now + timedelta(days=ahead), text[:found.start()] + text[found.end():]
-    month = "|".join(m[:3] + r"\w*" for m in MONTHS)
-    found = re.search(rf"\b(?:on\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({month})\b", lowered) or \
-        re.search(rf"\b(?:on\s+)?({month})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", lowered)
+    found = re.search(rf"\b(?:on\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({MONTH_WORDS})\b", lowered) \
+        or re.search(rf"\b(?:on\s+)?({MONTH_WORDS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", lowered)
     if found:
         first, second = found.group(1), found.group(2)
         day_text, month_text = (first, second) if first.isdigit() else (second, first)
-        number = next(i for i, m in enumerate(MONTHS, 1) if m.startswith(month_text[:3]))
+        number = _named(month_text, MONTHS) or 0  # one of MONTH_WORDS: never 0
         year = now.year + (1 if (number, int(day_text)) < (now.month, now.day) else 0)
         try:
             return now.replace(year=year, month=number, day=int(day_text)), text[:found.start()] + text[found.end():]
@@ -156,19 +176,8 @@ def unsupported_links(answer: str, given: str) -> list[str]:
             if not re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-]|\.[\w-])", known)]
 
 
-SHORTENED = ("sept", "tues", "thurs", "thur")
-
-
-def _words_of(names: tuple[str, ...]) -> str:
-    """A pattern of the names and their short forms, longest first ("december|dec")."""
-    forms = set(names) | {name[:3] for name in names} | {
-        short for short in SHORTENED if any(name.startswith(short) for name in names)}
-    return "|".join(sorted(forms, key=len, reverse=True))
-
-
 # a date in prose: "Thu 10 Dec", "Thursday, December 10th", "10th of December", "Dec. 10", "2026-12-10"; not
 # a time ("Dec 15:00" is 15:00 of a day said before) nor a word that starts like a month ("10 marketing")
-MONTH_WORDS, DAY_WORDS = _words_of(MONTHS), _words_of(DAYS)
 DATE = re.compile(
     rf"(?i:\b(?:(?P<weekday>{DAY_WORDS})\.?,?\s+(?:the\s+)?)?)"
     rf"(?:(?<![\d:.])(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<month>(?i:{MONTH_WORDS}))\b\.?"
@@ -177,14 +186,6 @@ DATE = re.compile(
 # a sentence that says a day is free names no event's day
 SAYS_FREE = re.compile(r"(?i)\b(?:free|nothing|clear|empty|no\s+(?:\w+\s+)?(?:events?|meetings?|plans?|"
                        r"appointments?)|not\s+busy)\b")
-
-
-def _named(word: str, names: tuple[str, ...]) -> int | None:
-    """The number (from 1) of the month or weekday `word` is, whole or as it is shortened ("Dec", "Sept",
-    "Thurs"; "Marc" is none), else None."""
-    word = word.lower().rstrip(".")
-    return next((n for n, name in enumerate(names, 1)
-                 if word in (name, name[:3]) or (word in SHORTENED and name.startswith(word))), None)
 
 
 def _dates(text: str) -> list[tuple[str, int, int, int | None]]:
@@ -252,6 +253,12 @@ def _a_day_word(word: str) -> bool:
     return word in TIME_WORDS or bool(_named(word, MONTHS) or _named(word, DAYS))
 
 
+# a year or an amount of money: facts a model invents as it invents names ("Chuck Murcko, in 2018" of a
+# mail of 2002); counts and times are not (unsupported_times checks times)
+YEAR_OR_AMOUNT = re.compile(r"(?i)[$€£]\s?\d[\d,]*(?:\.\d+)?|\b(?:19|20)\d{2}\b(?![:.]\d)"
+                            r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|eur|gbp|dollars|euros|pounds)\b")
+
+
 def unsupported_names(answer: str, given: str) -> list[str]:
     """The names an answer states that nothing it was given (`given`) does, each once, as written: runs of
     capitalised words that do not open a sentence ("Super Bowl LII"), weekdays, months, AM and PM aside. A
@@ -285,12 +292,6 @@ def unsupported_names(answer: str, given: str) -> list[str]:
 def _number(written: str) -> str:
     """A figure as digits: "12,500" and "12500.00" are "12500"."""
     return re.sub(r"\.0*$", "", written.replace(",", "").strip("."))
-
-
-# a year or an amount of money: facts a model invents as it invents names ("Chuck Murcko, in 2018" of a
-# mail of 2002); counts and times are not (unsupported_times checks times)
-YEAR_OR_AMOUNT = re.compile(r"(?i)[$€£]\s?\d[\d,]*(?:\.\d+)?|\b(?:19|20)\d{2}\b(?![:.]\d)"
-                            r"|\b\d[\d,]*(?:\.\d+)?\s?(?:usd|eur|gbp|dollars|euros|pounds)\b")
 
 
 # an answer that says there is none of what it was given: "No mail from Harley found." under three mails
