@@ -24,12 +24,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .config import Config
-    from .mail import ImapAccount
 
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
-FACTS = ("events", "elsewhere", "named", "window", "event", "found", "not_searched", "to", "answer", "prepared",
-         "written_to_the_assistant")
+FACTS = ("events", "elsewhere", "named", "window", "event", "found", "found_total", "not_searched", "to", "answer",
+         "prepared", "written_to_the_assistant", "now")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -56,7 +55,8 @@ def _named(word: str, names: tuple[str, ...]) -> int | None:
 
 TIME = re.compile(r"\b(?:at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?=\W|$)", re.IGNORECASE)
 LENGTH = re.compile(r"\bfor\s+(an?|\d+(?:\.\d+)?)\s*(hour|hr|minute|min)s?\b", re.IGNORECASE)
-COMMAND = re.compile(r"^\s*(?:please\s+)?(?:add|schedule|put|create|book|set\s+up|make|plan|arrange|new)\s+"
+COMMAND = re.compile(r"^\s*(?:please\s+)?(?:add|schedule|put|create|book|set\s+up|make|plan|arrange|new|"
+                     r"remember(?:\s+that)?|remind\s+me(?:\s+(?:to|that|of|about))?)\s+"
                      r"(?:(?:an?\s+)?(?:event|meeting|appointment|entry)(?:\s+(?:for|called|named))?\s+)?",
                      re.IGNORECASE)
 CALENDAR_WORDS = re.compile(r"\s*\b(?:to|in|on|into)\s+(?:my|the)\s+(?:calendar|agenda|schedule|diary)\b",
@@ -546,6 +546,7 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
     route = task["intent"]["route"]
+    data["now"] = now.strftime("%A %-d %B %Y, %H:%M")  # the model knows no date but the one it is told
     if route == "fallback":  # no request route was sure, and [classify] request_fallback is not a route here
         fallback = config.section("classify").get("request_fallback", "chat")
         return (f"no request route was sure what this asks, and [classify] request_fallback ({fallback}) is not "
@@ -585,16 +586,28 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         data["event"] = found
         return None
     if route == "search_mail":
+        from .mail_search import CannotSearch, counted, query_of, search_mail
+
         if not config.action_section("imap").get("host"):
             return "searching your mail needs your mail account: `assist init` sets it up ([actions.imap])"
+        when, since, before, rest = mail_window(text, now)
+        query = query_of(rest, since, before, when)
         try:
-            data["found"], not_searched = search_mail(config, text)
+            searched = search_mail(config, query)
         except CannotSearch as exc:
             return str(exc)
-        if not_searched:
-            data["not_searched"] = not_searched
-        return None
+        data["found"] = searched.lines
+        if when:
+            data["window"] = when
+        if searched.total > len(searched.lines):
+            data["found_total"] = searched.total
+        if searched.not_searched:
+            data["not_searched"] = searched.not_searched
+        return counted(query, searched)  # a count, nothing found, Junk: no model writes that answer
     if route == "draft_email":
+        if re.search(r"(?i)\b(?:forward|fwd)\b", text):  # a model would write a mail it never saw
+            return ("forwarding a mail is not something assist does yet: forward it from your mail app (a mail "
+                    "written here would be the model's words, not the mail)")
         address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)
         if address is None:
             return "give the address to write to (\"email ana@example.org that I will be late\")"
@@ -603,152 +616,78 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     return None
 
 
-STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "me", "any", "the", "a", "an", "from",
-              "about", "do", "i", "have", "is", "there", "are", "show", "find", "search", "check", "for", "in",
-              "inbox", "new", "unread", "did", "get", "got", "what", "which", "latest", "last", "recent", "please",
-              "has", "to", "anything", "write", "wrote", "written", "send", "sent", "emailed", "mailed", "reply",
-              "replied", "say", "said"}
-# the sender of a question that does not say "from": "did Ana write to me", "has Bob sent me anything"
-NOT_SENDERS = {"i", "you", "we", "they", "he", "she", "it", "anyone", "anybody", "someone", "somebody", "nobody"}
-SENT_BY = re.compile(r"(?i)\b(?:did|has)\s+([\w.@+-]+)\s+(?:ever\s+|already\s+)?(?:write|written|wrote|send|sent|"
-                     r"e-?mail(?:ed)?|mail(?:ed)?|reply|replied|answer(?:ed)?|say|said)\b")
+# when mail came: the last few days, today, yesterday, this or last week or month; since, on or last a day
+SPAN = re.compile(r"\b(?:(?:in|over|during|within|for)\s+)?(?:the\s+)?(?:last|past)\s+(\d{1,3}|a|one|two|three|four|"
+                  r"five|six|seven|ten|few)\s+(day|week|month)s?\b", re.IGNORECASE)
+SPAN_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10, "few": 3}
+DAY_WORD = re.compile(r"\b(?:(?:from|on|since)\s+)?(today|tonight|this\s+(?:morning|afternoon|evening)|yesterday|"
+                      r"last\s+night)\b", re.IGNORECASE)
+WEEK_OR_MONTH = re.compile(r"\b(?:(?:from|in|during|since)\s+)?(this|last)\s+(week|month)(?:'s)?\b", re.IGNORECASE)
+A_DAY = re.compile(rf"\b(since|on|from|last)\s+(?:(?P<weekday>{DAY_WORDS})|(?:the\s+)?(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?"
+                   rf"(?:\s+of)?\s+(?P<m1>{MONTH_WORDS})|(?P<m2>{MONTH_WORDS})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?|"
+                   rf"the\s+(?P<d3>\d{{1,2}})(?:st|nd|rd|th))\b", re.IGNORECASE)
+A_MONTH = re.compile(rf"\b(?:in|during|from|since)\s+({'|'.join(MONTHS)})\b", re.IGNORECASE)
 
 
-HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])"
+def mail_window(text: str, now: datetime) -> tuple[str, datetime | None, datetime | None, str]:
+    """When the mail a request asks about came, by the person's clock: (how to say it, since, before, the
+    text without those words); ("", None, None, text) for any time. A weekday or a date is the last one
+    (today's, when it is today's); a day of the month alone, "on the 3rd", this month's or the last's.
+    A day inside what the mail is about is a word of it ("about the monday meeting")."""
+    today = datetime.combine(now.date(), time(), now.tzinfo)
+
+    def cut(found: re.Match[str]) -> str:
+        return text[:found.start()] + text[found.end():]
+
+    found = SPAN.search(text)
+    if found:
+        count, unit = SPAN_NUMBERS.get(found.group(1).lower()) or int(found.group(1)), found.group(2).lower()
+        since = now - timedelta(days=count * {"day": 1, "week": 7, "month": 30}[unit])
+        return f"in the last {count} {unit}{'s' if count > 1 else ''}", since, None, cut(found)
+    found = DAY_WORD.search(text)
+    if found:
+        yesterday = found.group(1).lower() in ("yesterday", "last night")
+        since = today - timedelta(days=1) if yesterday else today
+        return ("yesterday" if yesterday else "today"), since, since + timedelta(days=1), cut(found)
+    found = WEEK_OR_MONTH.search(text)
+    if found:
+        this, week = found.group(1).lower() == "this", found.group(2).lower() == "week"
+        start = agenda.week_of(now)[0] if week else today.replace(day=1)
+        earlier = start - timedelta(days=7) if week else (start - timedelta(days=1)).replace(day=1)
+        return f"{found.group(1).lower()} {found.group(2).lower()}", *((start, None) if this else (earlier, start)), \
+            cut(found)
+    found = A_DAY.search(text)
+    day = _last_day(found, now) if found else None
+    if found and day is not None:
+        start = datetime.combine(day, time(), now.tzinfo)
+        if found.group(1).lower() == "since":
+            return start.strftime("since %A %-d %B"), start, None, cut(found)
+        return start.strftime("on %A %-d %B"), start, start + timedelta(days=1), cut(found)
+    found = A_MONTH.search(text)
+    if found:
+        number = MONTHS.index(found.group(1).lower()) + 1
+        start = today.replace(year=now.year - (number > now.month), month=number, day=1)
+        after = start.replace(year=start.year + (number == 12), month=number % 12 + 1)
+        return start.strftime("in %B %Y"), start, None if found.group(0).lower().startswith("since") else after, \
+            cut(found)
+    return "", None, None, text
 
 
-class CannotSearch(Exception):
-    """The mail server refused a search (a word beyond ASCII, where it knows no UTF-8): the answer says so."""
-
-
-def search_mail(config: Config, text: str, limit: int = 10) -> tuple[list[str], list[str]]:
-    """The newest mails (by arrival) of the person's accounts that match the request, one line each, a
-    line of [actions.imap.accounts.NAME]'s marked "[NAME]"; IMAP SEARCH, read-only, in each account's
-    inbox, archive and the routes' folders, never Junk (_searched_in): "from X" is a FROM term, up to
-    three other words TEXT terms, "unread" or "new" UNSEEN. And each account that could not be searched,
-    with why ("me@corp.example (your account work): imap ...: cannot connect"): the accounts are searched
-    at once, and one down does not keep the others' mail from the person. When none could be, the first
-    one's error is raised."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .errors import AssistError
-    from .mail import configured_accounts
-    from .printable import printable
-
-    # terms are words (letters and digits of any script, @ . + - _): nothing else reaches the line
-    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE) or re.search(SENT_BY, text)
-    if sender and sender.group(1).lower() in NOT_SENDERS:  # "did I reply to Ana", "has anyone written"
-        sender = None
-    terms = [("FROM", sender.group(1))] if sender else []
-    about = re.search(r"\b(?:about|regarding|on)\s+(.+)$", text, re.IGNORECASE)
-    words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text)
-             if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
-    terms += [("TEXT", word) for word in words]
-    unseen = re.search(r"\b(unread|new)\b", text, re.IGNORECASE) is not None
-
-    def searched(account: ImapAccount) -> list[tuple[float, str]] | AssistError | CannotSearch:
-        try:
-            return _search(account, config, terms, unseen, limit)
-        except (AssistError, CannotSearch) as exc:
-            return exc
-
-    accounts = configured_accounts(config)
-    with ThreadPoolExecutor(max_workers=max(1, len(accounts))) as pool:
-        outcomes = list(pool.map(searched, accounts))
-    failed = [(account, each) for account, each in zip(accounts, outcomes, strict=True) if not isinstance(each, list)]
-    if accounts and len(failed) == len(accounts):
-        raise failed[0][1]
-    found = sorted((each for lines in outcomes if isinstance(lines, list) for each in lines),
-                   key=lambda each: each[0], reverse=True)  # newest first; a sort keeps each account's order
-    # a server's words (a refusal's text) are bounded and printable, as a found mail's subject is
-    not_searched = [printable(f"{account.user}{f' (your account {account.label})' if account.label else ''}: "
-                              f"{exc}")[:300] for account, exc in failed]
-    return [line for _, line in found[:limit]], not_searched
-
-
-def _search(account: ImapAccount, config: Config, terms: list[tuple[str, str]], unseen: bool,
-            limit: int) -> list[tuple[float, str]]:
-    """(when it arrived, its line) of the newest `limit` mails that match in each folder of one account a
-    search looks in (_searched_in), a line of a folder other than the inbox marked " (in FOLDER)"."""
-    import imaplib
-    import time
-
-    from .mail import imap_folder, imap_reading
-    from .printable import printable
-
-    mark = f"[{account.label}] " if account.label else ""
-    out = []
-    with imap_reading(account, "the mail to search") as conn:
-        for folder, said in _searched_in(conn, config):
-            if conn.select(imap_folder(folder), readonly=True)[0] != "OK":
-                continue  # gone since it was listed
-            where = f" (in {printable(said)[:100]})" if said else ""
-            for uid in reversed(_found(conn, terms, unseen)[-limit:]):
-                _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
-                part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
-                arrived = imaplib.Internaldate2tuple(part[0])
-                out.append((time.mktime(arrived) if arrived else 0.0, mark + found_line(part[1]) + where))
-    return out
-
-
-def _searched_in(conn: Any, config: Config) -> list[tuple[str, str]]:
-    """(folder, how a match there is marked: "" for none) of one account's mail a search looks in: the
-    folder the server marks as holding all mail when there is one (\\All: Gmail's "[Gmail]/All Mail", the
-    inbox, the archive and every label, each mail once); else the inbox, the archive (\\Archive, else an
-    archive's usual name: mail.folder_on_server) and the folders the routes file mail in (Lists). Never
-    the spam route's Junk: what is there was judged spam, not the person's mail to answer from."""
-    from .decide.spam_policy import spam_route_name
-    from .junk_folder import route_folders
-    from .mail import folder_on_server, marked_folder
-
-    everything = marked_folder(conn, "All")
-    if everything is not None:
-        return [(everything, "")]
-    spam_route = spam_route_name(config)
-    named = ["Archive", *(folder for folder, route in route_folders(config).items() if route != spam_route)]
-    found = [folder_on_server(conn, name) for name in named]
-    kept = dict.fromkeys(folder for folder in found if folder and folder.upper() != "INBOX")
-    return [("INBOX", ""), *((folder, folder) for folder in kept)]
-
-
-def _found(conn: Any, terms: list[tuple[str, str]], unseen: bool) -> list[bytes]:
-    """The UIDs of the mails every term finds, oldest first. ASCII terms go as quoted strings; a term beyond
-    ASCII as UTF-8 (CHARSET UTF-8), a literal, which imaplib sends one of per command, last: one SEARCH
-    per such term, the answers intersected."""
-    from .printable import printable
-
-    plain = [part for key, term in terms if term.isascii() for part in (key, f'"{term}"')]
-    plain += ["UNSEEN"] if unseen else []
-    wide = [(key, term) for key, term in terms if not term.isascii()]
-    if not wide:
-        status, found = conn.uid("SEARCH", *(plain or ["ALL"]))
-        return found[0].split() if status == "OK" and found and found[0] else []
-    common: set[bytes] | None = None
-    for key, term in wide:
-        conn.literal = term.encode()
-        status, found = conn.uid("SEARCH", "CHARSET", "UTF-8", *plain, key)
-        if status != "OK":
-            said = printable(str(found[0] if found else b"", "ascii", "replace"))[:200]
-            raise CannotSearch(f"your mail server cannot search for {term!r}, a word beyond ASCII ({said}): "
-                               "ask with other words")
-        uids = set(found[0].split()) if found and found[0] else set()
-        common = uids if common is None else common & uids
-    return sorted(common or (), key=int)
-
-
-def found_line(raw: bytes) -> str:
-    """One found mail's date, sender and subject, from its header lines as the server sent them: read as
-    ingestion reads a stranger's mail (each header cut before it is parsed), one printable line; and where
-    it is really from when its sender reads as another or the provider could not confirm it (lookalikes)."""
-    from .ingest.mail import parse_message
-    from .lookalikes import sender
-    from .printable import printable
-
-    data = parse_message(raw)
-    date = (data.get("date") or "")[:16].replace("T", " ")
-    look = sender(data)
-    return printable(f"{date} {data.get('from', '')}: {data.get('subject', '')}".strip())[:200] + (
-        f" (look: {printable(look)[:200]})" if look else "")
+def _last_day(found: re.Match[str], now: datetime) -> date | None:
+    """The day an A_DAY match names, the last one up to today; None for a date no calendar has."""
+    if found.group("weekday"):
+        back = (now.weekday() - ((_named(found.group("weekday"), DAYS) or 1) - 1)) % 7
+        return now.date() - timedelta(days=back or (7 if found.group(1).lower() == "last" else 0))
+    number = int(found.group("d1") or found.group("d2") or found.group("d3"))
+    month_text = found.group("m1") or found.group("m2")
+    candidates = [(now.year, _named(month_text, MONTHS) or 0), (now.year - 1, _named(month_text, MONTHS) or 0)] \
+        if month_text else [(now.year, now.month), (now.year - (now.month == 1), (now.month - 2) % 12 + 1)]
+    for year, month in candidates:
+        with contextlib.suppress(ValueError):
+            day = date(year, month, number)
+            if day <= now.date():
+                return day
+    return None
 
 
 NO_TEXT = "this request has no text to answer (data.text)"

@@ -26,6 +26,7 @@ def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
     Examples:
       assist ask what is on my calendar this week
       assist ask "add lunch with Ana on Friday at 1pm"
+      assist ask did ana write to me since monday
       echo "remember to call the plumber" | assist ask
     """
     from .. import agenda
@@ -80,12 +81,12 @@ def _facts(task: dict[str, Any]) -> None:
 
     data, intent = task.get("data", {}), task.get("intent", {})
     click.echo(f"({intent.get('route')}: {intent.get('by')}, {intent.get('confidence', 0):.2f})", err=True)
-    if data.get("answer"):
-        click.echo(printable(data["answer"]))
     if "events" in data:
         click.echo(f"your events {data.get('window', '')}:" + ("" if data["events"] else " none"))
-    if "found" in data:
-        click.echo("mails found:" + ("" if data["found"] else " none"))
+    if data.get("found"):  # none found: the answer says what was searched for
+        total = data.get("found_total")
+        click.echo(f"mails found{' ' + printable(data['window']) if data.get('window') else ''}:"
+                   + (f" {total}, the newest {len(data['found'])}" if total else ""))
     for line in data.get("events", data.get("found", [])):
         click.echo(f"  {printable(line)}")
     for why in data.get("not_searched", []):  # an account that could not be read: its mail is not above
@@ -99,6 +100,8 @@ def _facts(task: dict[str, Any]) -> None:
         all_day = "T" not in str(event["start"])  # a day's event: dates
         when = f"{event['start']} (all day)" if all_day else f"{event['start']} to {event['end']}"
         click.echo(f"event: {printable(event['summary'])}, {printable(when)}")
+    if data.get("answer"):  # what could not be done, or nothing found: said without the model
+        click.echo(printable(data["answer"]))
 
 
 def _actions(task: dict[str, Any]) -> None:

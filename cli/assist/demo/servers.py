@@ -96,13 +96,20 @@ class Dovecot:
             os.utime(tmp, (arrived, arrived))
         os.rename(tmp, self.maildir / "new" / name)
 
-    def deliver_to(self, folder: str, raw: bytes) -> None:
-        """Drop a message into a Maildir++ subfolder such as ".Sent"."""
+    def deliver_to(self, folder: str, raw: bytes, arrived: float | None = None) -> None:
+        """Drop a message into a Maildir++ subfolder such as ".Sent" (arriving at `arrived`, as deliver)."""
         name = f"{time.time_ns()}.{os.getpid()}.assist-test"
         base = self.maildir / folder
+        for sub in ("tmp", "new", "cur"):  # a folder the server has not made yet: made as its user
+            if not (base / sub).is_dir():
+                (base / sub).mkdir(parents=True)
+                for made in (base, base / sub):
+                    os.chown(made, self.uid, self.gid)
         tmp = base / "tmp" / name
         tmp.write_bytes(raw)
         os.chown(tmp, self.uid, self.gid)
+        if arrived is not None:
+            os.utime(tmp, (arrived, arrived))
         os.rename(tmp, base / "new" / name)
 
     def stop(self) -> None:

@@ -1,0 +1,260 @@
+"""Searching the person's mail for a request ("any mail from ana about the invoice", "how many emails did I
+get today"): an IMAP SEARCH of each account, read-only, in the folders the person keeps mail in, never
+Junk. The words are read here (MailQuery); when the mail came is read by asking.mail_window, by the
+person's clock, and kept to the second by each mail's arrival (INTERNALDATE), not the Date its sender wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .mail import ImapAccount
+
+STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "me", "any", "the", "a", "an", "from",
+              "about", "do", "i", "have", "is", "there", "are", "show", "find", "search", "check", "for", "in",
+              "inbox", "new", "unread", "did", "get", "got", "what", "which", "latest", "last", "recent", "please",
+              "has", "to", "anything", "write", "wrote", "written", "send", "sent", "emailed", "mailed", "reply",
+              "replied", "say", "said",
+              # a question's own words ("how many emails came", "who wrote"), not the mail's
+              "how", "many", "much", "who", "whom", "when", "was", "were", "come", "came", "arrive", "arrived",
+              "receive", "received", "count", "number", "of", "all", "list", "tell", "you", "can", "could", "went",
+              "gone", "put", "moved", "filed", "marked", "caught", "into"}
+# the sender of a question that does not say "from": "did Ana write to me", "has Bob sent me anything"
+NOT_SENDERS = {"i", "you", "we", "they", "he", "she", "it", "anyone", "anybody", "someone", "somebody", "nobody"}
+SENT_BY = re.compile(r"(?i)\b(?:did|has)\s+([\w.@+-]+)\s+(?:ever\s+|already\s+)?(?:write|written|wrote|send|sent|"
+                     r"e-?mail(?:ed)?|mail(?:ed)?|reply|replied|answer(?:ed)?|say|said)\b")
+
+HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])"
+IMAP_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WHERE = "in your inbox, archive and the folders your routes file mail in (Junk is not searched)"
+# a question about what was filed as spam ("what went to junk today"), not about mail that speaks of spam
+JUNK = re.compile(r"(?i)\b(?:junk|spam)(?:\s+(?:folder|mail|mails|emails))?\b")
+HOW_MANY = re.compile(r"(?i)\bhow\s+many\b|\bcount\b|\bnumber\s+of\b")
+
+
+class CannotSearch(Exception):
+    """The mail server refused a search (a word beyond ASCII, where it knows no UTF-8): the answer says so."""
+
+
+class MailQuery(NamedTuple):
+    """What a request searches for: terms are words (letters and digits of any script, @ . + - _), so
+    nothing else reaches the protocol line; `since` and `before` bound when the mail arrived."""
+
+    sender: str | None
+    words: list[str]
+    unseen: bool
+    since: datetime | None = None
+    before: datetime | None = None
+    when: str = ""  # how the window is said: "today", "since Monday 7 December"; "" for any time
+    junk: bool = False  # the spam route's folder, and only it
+    counted: bool = False  # "how many": the answer is the count
+
+
+class MailFound(NamedTuple):
+    lines: list[str]  # the newest mails found, one line each, newest first
+    not_searched: list[str]  # each account that could not be searched, with why
+    total: int  # how many mails matched in all (the lines are the newest of them)
+
+
+def query_of(text: str, since: datetime | None = None, before: datetime | None = None, when: str = "") -> MailQuery:
+    """The request's search: "from X" (or "did X write") its sender, "unread" or "new" unread mail, and up
+    to three other words (those after "about", when it says so) that the mail's text has."""
+    about_at = re.search(r"\b(?:about|regarding)\b", text, re.IGNORECASE)
+    junk = JUNK.search(text[:about_at.start()] if about_at else text)
+    if junk:
+        text = text[:junk.start()] + text[junk.end():]
+    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE) or re.search(SENT_BY, text)
+    if sender and sender.group(1).lower() in NOT_SENDERS:  # "did I reply to Ana", "has anyone written"
+        sender = None
+    about = re.search(r"\b(?:about|regarding|on)\s+(.+)$", text, re.IGNORECASE)
+    words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text)
+             if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
+    unseen = re.search(r"\b(unread|new)\b", text, re.IGNORECASE) is not None
+    return MailQuery(sender.group(1) if sender else None, words, unseen, since, before, when, junk is not None,
+                     HOW_MANY.search(text) is not None)
+
+
+def counted(query: MailQuery, found: MailFound) -> str | None:
+    """The answer that needs no model, when every account was searched: how many mails matched what and
+    where, when that is the question ("how many"), when none did, and for Junk (judged spam: no model
+    reads it); None when the model is to answer."""
+    if found.not_searched or not (query.counted or query.junk or not found.lines):
+        return None
+    said = ("No" if not found.total else str(found.total)) + (" unread" if query.unseen else "")
+    said += " mail" + ("s" if found.total > 1 else "")
+    said += f" from {query.sender}" if query.sender else ""
+    said += " with " + ", ".join(f'"{word}"' for word in query.words) if query.words else ""
+    said += f" that arrived {query.when}" if query.when else ""
+    shown = len(found.lines)
+    return f"{said}, {'in Junk' if query.junk else WHERE}" + (
+        f"; the newest {shown} are above." if found.total > shown else ".")
+
+
+def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
+    """The newest mails (by arrival) of the person's accounts that match, one line each, a line of
+    [actions.imap.accounts.NAME]'s marked "[NAME]"; IMAP SEARCH, read-only, in each account's inbox,
+    archive and the routes' folders, never Junk (_searched_in). And each account that could not be
+    searched, with why ("me@corp.example (your account work): imap ...: cannot connect"): the accounts are
+    searched at once, and one down does not keep the others' mail from the person. When none could be,
+    the first one's error is raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .errors import AssistError
+    from .mail import configured_accounts
+    from .printable import printable
+
+    def searched(account: ImapAccount) -> tuple[list[tuple[float, str]], int] | AssistError | CannotSearch:
+        try:
+            return _search(account, config, query, limit)
+        except (AssistError, CannotSearch) as exc:
+            return exc
+
+    accounts = configured_accounts(config)
+    with ThreadPoolExecutor(max_workers=max(1, len(accounts))) as pool:
+        outcomes = list(pool.map(searched, accounts))
+    failed = [(account, each) for account, each in zip(accounts, outcomes, strict=True) if not isinstance(each, tuple)]
+    if accounts and len(failed) == len(accounts):
+        raise failed[0][1]
+    read = [each for each in outcomes if isinstance(each, tuple)]
+    found = sorted((line for lines, _ in read for line in lines),
+                   key=lambda each: each[0], reverse=True)  # newest first; a sort keeps each account's order
+    # a server's words (a refusal's text) are bounded and printable, as a found mail's subject is
+    not_searched = [printable(f"{account.user}{f' (your account {account.label})' if account.label else ''}: "
+                              f"{exc}")[:300] for account, exc in failed]
+    return MailFound([line for _, line in found[:limit]], not_searched, sum(total for _, total in read))
+
+
+def _search(account: ImapAccount, config: Config, query: MailQuery,
+            limit: int) -> tuple[list[tuple[float, str]], int]:
+    """(when it arrived, its line) of the newest `limit` mails that match in each folder of one account a
+    search looks in (_searched_in), a line of a folder other than the inbox marked " (in FOLDER)"; and how
+    many matched in all."""
+    from .mail import imap_folder, imap_reading
+    from .printable import printable
+
+    mark = f"[{account.label}] " if account.label else ""
+    out, total = [], 0
+    with imap_reading(account, "the mail to search") as conn:
+        for folder, said in _searched_in(conn, config, query.junk):
+            if conn.select(imap_folder(folder), readonly=True)[0] != "OK":
+                continue  # gone since it was listed
+            where = f" (in {printable(said)[:100]})" if said else ""
+            uids = _found(conn, query)
+            if query.since or query.before:  # the server's SINCE and BEFORE are days of its own clock
+                uids = [uid for uid, arrived in _arrivals(conn, uids) if _within(arrived, query)]
+            total += len(uids)
+            for uid in reversed(uids[-limit:]):
+                _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
+                part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
+                arrived = _arrival(part[0])
+                out.append((arrived.timestamp() if arrived else 0.0, mark + found_line(part[1]) + where))
+    return out, total
+
+
+def _within(arrived: datetime | None, query: MailQuery) -> bool:
+    return arrived is not None and (query.since is None or arrived >= query.since) and (
+        query.before is None or arrived < query.before)
+
+
+INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+
+
+def _arrival(response: bytes) -> datetime | None:
+    """The arrival time a FETCH response states ('INTERNALDATE "09-Dec-2026 11:00:00 +0000"')."""
+    found = INTERNALDATE.search(response)
+    if not found:
+        return None
+    try:
+        day, month, rest = found.group(1).decode("ascii").strip().split("-", 2)
+        return datetime.strptime(f"{day}-{IMAP_MONTHS.index(month) + 1}-{rest}", "%d-%m-%Y %H:%M:%S %z")
+    except ValueError:
+        return None
+
+
+def _arrivals(conn: Any, uids: list[bytes]) -> list[tuple[bytes, datetime | None]]:
+    """(uid, when it arrived) of each of `uids`, in their order, asked for in batches."""
+    arrived: dict[bytes, datetime | None] = {}
+    for start in range(0, len(uids), 500):
+        _, parts = conn.uid("FETCH", b",".join(uids[start:start + 500]).decode(), "(INTERNALDATE)")
+        for part in parts:
+            line = part[0] if isinstance(part, tuple) else part
+            uid = re.search(rb"\bUID (\d+)", line) if isinstance(line, bytes) else None
+            if uid:
+                arrived[uid.group(1)] = _arrival(line)
+    return [(uid, arrived.get(uid)) for uid in uids]
+
+
+def _imap_day(moment: datetime) -> str:
+    return f"{moment.day}-{IMAP_MONTHS[moment.month - 1]}-{moment.year}"
+
+
+def _searched_in(conn: Any, config: Config, junk: bool = False) -> list[tuple[str, str]]:
+    """(folder, how a match there is marked: "" for none) of one account's mail a search looks in: the
+    folder the server marks as holding all mail when there is one (\\All: Gmail's "[Gmail]/All Mail", the
+    inbox, the archive and every label, each mail once); else the inbox, the archive (\\Archive, else an
+    archive's usual name: mail.folder_on_server) and the folders the routes file mail in (Lists). Never
+    the spam route's Junk: what is there was judged spam, not the person's mail to answer from; with
+    `junk`, that folder alone (what the person asked about)."""
+    from .decide.spam_policy import spam_route_name
+    from .junk_folder import route_folders
+    from .mail import folder_on_server, marked_folder
+
+    spam_route = spam_route_name(config)
+    if junk:
+        named = [folder for folder, route in route_folders(config).items() if route == spam_route] or ["Junk"]
+        return [(folder, "") for folder in (folder_on_server(conn, name) for name in named) if folder]
+    everything = marked_folder(conn, "All")
+    if everything is not None:
+        return [(everything, "")]
+    named = ["Archive", *(folder for folder, route in route_folders(config).items() if route != spam_route)]
+    found = [folder_on_server(conn, name) for name in named]
+    kept = dict.fromkeys(folder for folder in found if folder and folder.upper() != "INBOX")
+    return [("INBOX", ""), *((folder, folder) for folder in kept)]
+
+
+def _found(conn: Any, query: MailQuery) -> list[bytes]:
+    """The UIDs of the mails every term finds, oldest first; within a day either side of the query's window
+    (the server's days are of its clock). ASCII terms go as quoted strings; a term beyond ASCII as UTF-8
+    (CHARSET UTF-8), a literal, which imaplib sends one of per command, last: one SEARCH per such term,
+    the answers intersected."""
+    from .printable import printable
+
+    terms = ([("FROM", query.sender)] if query.sender else []) + [("TEXT", word) for word in query.words]
+    plain = [part for key, term in terms if term.isascii() for part in (key, f'"{term}"')]
+    plain += ["UNSEEN"] if query.unseen else []
+    plain += ["SINCE", _imap_day(query.since - timedelta(days=1))] if query.since else []
+    plain += ["BEFORE", _imap_day(query.before + timedelta(days=1))] if query.before else []
+    wide = [(key, term) for key, term in terms if not term.isascii()]
+    if not wide:
+        status, found = conn.uid("SEARCH", *(plain or ["ALL"]))
+        return found[0].split() if status == "OK" and found and found[0] else []
+    common: set[bytes] | None = None
+    for key, term in wide:
+        conn.literal = term.encode()
+        status, found = conn.uid("SEARCH", "CHARSET", "UTF-8", *plain, key)
+        if status != "OK":
+            said = printable(str(found[0] if found else b"", "ascii", "replace"))[:200]
+            raise CannotSearch(f"your mail server cannot search for {term!r}, a word beyond ASCII ({said}): "
+                               "ask with other words")
+        uids = set(found[0].split()) if found and found[0] else set()
+        common = uids if common is None else common & uids
+    return sorted(common or (), key=int)
+
+
+def found_line(raw: bytes) -> str:
+    """One found mail's date, sender and subject, from its header lines as the server sent them: read as
+    ingestion reads a stranger's mail (each header cut before it is parsed), one printable line; and where
+    it is really from when its sender reads as another or the provider could not confirm it (lookalikes)."""
+    from .ingest.mail import parse_message
+    from .lookalikes import sender
+    from .printable import printable
+
+    data = parse_message(raw)
+    date = (data.get("date") or "")[:16].replace("T", " ")
+    look = sender(data)
+    return printable(f"{date} {data.get('from', '')}: {data.get('subject', '')}".strip())[:200] + (
+        f" (look: {printable(look)[:200]})" if look else "")

@@ -1,0 +1,155 @@
+"""`assist ask` searching the person's mail (mail_search.py) for when it came, on a real dovecot.
+
+"how many emails did I get today" searched the words "how", "many" and "today" in the mail's text, found
+none of the thirty that had arrived that morning, and smollm2-135m answered that a month has 365 days.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import REPO, run
+
+NEW_YORK = ZoneInfo("America/New_York")
+NOW = datetime(2026, 12, 9, 10, 0, tzinfo=NEW_YORK)  # a Wednesday; the week began on Monday 7 December
+
+# (sender, subject, when it arrived in New York)
+MAILS = [
+    ("ana@example.org", "Early today", datetime(2026, 12, 9, 6, 0)),
+    ("ana@example.org", "Late yesterday", datetime(2026, 12, 8, 23, 30)),  # 9 December already in UTC
+    ("bob@example.org", "Sent on Monday", datetime(2026, 12, 7, 12, 0)),
+    ("ana@example.org", "Last week's", datetime(2026, 12, 2, 12, 0)),
+    ("ana@example.org", "Monday meeting notes", datetime(2026, 11, 20, 12, 0)),
+]
+
+
+@pytest.fixture
+def mailbox(routed_home):
+    """A home in New York whose account's inbox holds MAILS, each arrived (INTERNALDATE) when it says."""
+    from assist.demo.servers import start_dovecot
+    from conftest import imap_section
+
+    imap = start_dovecot()
+    os.environ["TEST_IMAP_PASSWORD"] = imap.password
+    try:
+        for n, (sender, subject, arrived) in enumerate(MAILS):
+            imap.deliver(f"From: {sender}\r\nSubject: {subject}\r\nMessage-ID: <{n}@example.org>\r\n"
+                         f"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nThe budget\r\n".encode(), n,
+                         arrived.replace(tzinfo=NEW_YORK).timestamp())  # a Date long past: arrival counts
+        home = routed_home
+        (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + imap_section(imap)
+                                          + '[calendar]\ntimezone = "America/New_York"\n')
+        yield imap, home
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def prepared(home, text: str) -> dict:  # type: ignore[no-untyped-def]
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    task = {"type": "request", "intent": {"route": "search_mail"}, "data": {"text": text}}
+    prepare_request(load(home), task, NOW)
+    return task["data"]
+
+
+def subjects(data: dict) -> list[str]:  # type: ignore[type-arg]
+    return [line.split(": ", 1)[1] for line in data["found"]]
+
+
+def test_a_mail_search_reads_when_the_mail_came(mailbox):
+    """Today, yesterday, a weekday, this week and last, since a day, the last few days and a month are when
+    the mail arrived, by the person's clock (the late mail of yesterday was today in UTC, the server's);
+    they are not words to look for in the mail, nor are the question's ("how many")."""
+    _, home = mailbox
+    asked = {
+        "how many emails did I get today": ["Early today"],
+        "any mail yesterday": ["Late yesterday"],
+        "did bob write on monday": ["Sent on Monday"],
+        "what did ana send me this week": ["Early today", "Late yesterday"],
+        "emails since monday": ["Early today", "Late yesterday", "Sent on Monday"],
+        "show me last week's mail": ["Last week's"],
+        "any mail in the last 3 days": ["Early today", "Late yesterday", "Sent on Monday"],
+        "mail from ana in november": ["Monday meeting notes"],
+        "what came on 2 december": ["Last week's"],
+        # a day inside what the mail is about is a word of it, not when it came
+        "any mail about the monday meeting": ["Monday meeting notes"],
+        "any mail about the budget": [subject for _, subject, _ in MAILS],
+    }
+    for text, expected in asked.items():
+        data = prepared(home, text)
+        assert subjects(data) == expected, (text, data["found"])
+    assert prepared(home, "any mail yesterday")["window"] == "yesterday"
+    assert prepared(home, "emails since monday")["window"] == "since Monday 7 December"
+
+
+def test_nothing_found_is_said_without_the_model(mailbox):
+    """With no mail found, smollm2-135m answered "You're asking about the number of days in a month, which
+    is 365". What was searched for, and where, is the answer."""
+    _, home = mailbox
+    data = prepared(home, "any unread mail from carol@example.org about the invoice today")
+    assert data["found"] == []
+    assert data["answer"] == ('No unread mail from carol@example.org with "invoice" that arrived today, in '
+                              "your inbox, archive and the folders your routes file mail in (Junk is not searched).")
+    assert prepared(home, "anything from dave")["answer"].startswith("No mail from dave, in your inbox")
+    asked = run(["ask", "do i have any emails from dave@example.org"], timeout=300)  # no model is asked
+    assert asked.code == 0, asked.err
+    assert asked.out == ("No mail from dave@example.org, in your inbox, archive and the folders your routes file "
+                         "mail in (Junk is not searched).\n"), asked.out
+
+
+def test_how_many_is_answered_from_every_mail_found_not_the_ten_shown(mailbox):
+    """The ten newest mails are listed; the prompt said "The search found 10 messages" of twelve."""
+    imap, home = mailbox
+    for n in range(11):
+        imap.deliver(f"From: carl@example.org\r\nSubject: Report {n}\r\nMessage-ID: <r{n}@example.org>\r\n\r\n"
+                     "Hi\r\n".encode(), 100 + n, datetime(2026, 12, 9, 7, n, tzinfo=NEW_YORK).timestamp())
+    data = prepared(home, "how many emails did I get today")
+    assert len(data["found"]) == 10 and data["found_total"] == 12
+    assert subjects(data)[0] == "Report 10"
+    # a count is counted, not written by a model (smollm2-135m: "Severmma, a freelance writer from the UK")
+    assert data["answer"] == ("12 mails that arrived today, in your inbox, archive and the folders your routes "
+                              "file mail in (Junk is not searched); the newest 10 are above.")
+    assert prepared(home, "how many mails from ana")["answer"].startswith("4 mails from ana, in your inbox")
+    assert "answer" not in prepared(home, "any mail from ana")  # the model answers what is not a count
+
+    from assist.ai import templates
+
+    [*_, asked] = templates.load("mail-answer", home).render(data=data)
+    text = asked["content"]
+    assert "The search found 12 messages" in text and "the newest 10" in text
+
+
+def test_what_went_to_junk_is_listed_and_counted_never_read_by_the_model(routed_home):
+    """"which mails went to junk today" searched the inbox for "went" and "junk". Asked about Junk (or
+    spam), the spam route's folder is searched instead, and only there; what is in it is listed and
+    counted, and no model reads it (it was judged spam)."""
+    from assist.demo.servers import start_dovecot
+    from conftest import imap_section
+
+    imap = start_dovecot(extra_conf='namespace inbox {\n  inbox = yes\n  mailbox "Junk" {\n    special_use = '
+                                    '\\Junk\n    auto = create\n  }\n}\n')
+    os.environ["TEST_IMAP_PASSWORD"] = imap.password
+    try:
+        for folder, subject, arrived in [(".Junk", "You have won", datetime(2026, 12, 9, 8, 0)),
+                                         (".Junk", "Cheap pills", datetime(2026, 12, 1, 8, 0)),
+                                         ("", "Our spam filters", datetime(2026, 12, 9, 9, 0))]:
+            raw = f"From: x@example.org\r\nSubject: {subject}\r\nMessage-ID: <{subject}>\r\n\r\nHi\r\n".encode()
+            imap.deliver_to(folder, raw, arrived.replace(tzinfo=NEW_YORK).timestamp())  # APPEND: not in the future
+        (routed_home / "assist.toml").write_text((REPO / "assist.toml").read_text() + imap_section(imap)
+                                                 + '[calendar]\ntimezone = "America/New_York"\n')
+        data = prepared(routed_home, "which mails went to junk today")
+        assert subjects(data) == ["You have won"]
+        assert data["answer"] == "1 mail that arrived today, in Junk."
+        data = prepared(routed_home, "anything in my spam folder?")
+        assert subjects(data) == ["You have won", "Cheap pills"] and data["answer"] == "2 mails, in Junk."
+        assert subjects(prepared(routed_home, "any mail about spam filters")) == ["Our spam filters"]
+        assert prepared(routed_home, "any mail from ana in junk")["answer"] == "No mail from ana, in Junk."
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
