@@ -163,6 +163,19 @@ def test_a_mail_search_without_a_mail_account_says_how_to_get_one(routed_home): 
     assert "--host" not in r.err + r.out  # `assist ask` has no such flag
 
 
+def test_an_event_asked_for_at_the_ends_of_the_calendar_is_read_as_asked_now(routed_home):
+    """"add lunch tomorrow at 1pm" piped with asked_at 9999-12-31 failed inside (OverflowError)."""
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    for asked in ("9999-12-31T23:59:59", "0001-01-01T00:00:00"):
+        task = {"type": "request", "intent": {"route": "calendar_edit"},
+                "data": {"text": "add lunch tomorrow at 1pm", "asked_at": asked}}
+        assert prepare_request(load(routed_home), task) is None
+        tomorrow = dt.date.today() + dt.timedelta(days=1)
+        assert task["data"]["event"]["start"][:10] in (str(tomorrow), str(tomorrow + dt.timedelta(days=1)))
+
+
 def test_a_question_answered_from_what_the_model_knows_is_told_when_it_is_asked(routed_home):
     """"what's the date" was answered "The date of the event is 2017-3-4": the model is not told the time,
     and a request's document could say it is any day. It is told the moment the request is answered for,

@@ -88,6 +88,20 @@ def test_a_mail_search_reads_when_the_mail_came(mailbox):
     assert prepared(home, "emails since monday")["window"] == "since Monday 7 December"
 
 
+def test_a_piped_requests_own_time_at_the_ends_of_the_calendar_is_read_as_now(mailbox):
+    """A request's asked_at is its document's (a pipe, a webhook): "any mail yesterday" asked on 9999-12-31
+    or 0001-01-01 failed inside (OverflowError: the day before, the week after). Such a moment is now."""
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    _, home = mailbox
+    for asked in ("9999-12-31T23:59:59", "0001-01-01T00:00:00+05:00"):
+        for text in ("any mail yesterday", "any mail this week", "mail in december", "in the last 3 months"):
+            task = {"type": "request", "intent": {"route": "search_mail"}, "data": {"text": text, "asked_at": asked}}
+            prepare_request(load(home), task)  # no failure inside: a window of this year's days
+            assert task["data"]["window"] and "found" in task["data"], (asked, text)
+
+
 def test_nothing_found_is_said_without_the_model(mailbox):
     """With no mail found, smollm2-135m answered "You're asking about the number of days in a month, which
     is 365". What was searched for, and where, is the answer."""
@@ -153,3 +167,38 @@ def test_what_went_to_junk_is_listed_and_counted_never_read_by_the_model(routed_
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+WHEN_WORDS = ["today", "yesterday", "tomorrow", "tonight", "last", "this", "next", "past", "in", "the", "on", "since",
+              "from", "of", "week", "weeks", "month", "months", "days", "day", "night", "morning", "monday", "sun",
+              "december", "dec", "january", "feb", "may", "3rd", "31st", "29", "0", "999", "1", "few", "a", "at",
+              "1pm", "noon", "for", "2", "hours", "'s", "about", "mail", "add", "remind", "me", "to", "am", "free"]
+
+
+def test_any_words_at_any_moment_make_a_window_and_never_fail_inside():
+    """Property: the words a person types (or a pipe's document holds) and the moment it says it was asked
+    are anyone's; mail_window, window_for and event_from read any of them at any moment of the calendar
+    (its first and last days too, where the day before or the year after is none) and fail on none."""
+    from datetime import timedelta, timezone
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from assist.asking import asked_when, event_from, mail_window, window_for
+
+    moments = st.builds(lambda when, hours: when.replace(tzinfo=timezone(timedelta(hours=hours))),
+                        st.datetimes(), st.integers(-12, 14))
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.sampled_from(WHEN_WORDS), max_size=8).map(" ".join), moments)
+    def reads(text: str, asked: datetime) -> None:
+        now = asked_when({"asked_at": asked.isoformat()}, NEW_YORK)
+        assert 1 < now.year < 9999
+        when, since, before, rest = mail_window(text, now)
+        assert (since is None or before is None or since < before) and len(rest) <= len(text)
+        assert bool(when) == (since is not None)
+        _, start, end = window_for(text, now)
+        assert start < end
+        event_from(text, now)
+
+    reads()

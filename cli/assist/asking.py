@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from . import agenda
@@ -210,8 +210,6 @@ def unsupported_dates(answer: str, facts: list[str], asked: datetime) -> list[st
     does, nor the day of `asked` or the one before or after it, unless their sentence says the day is free;
     and a day given a weekday that is not its own ("Wednesday 10 December" of a Thursday). smollm2, asked
     to summarise a week of four events, put them on "Thu 12 Nov" and "Fri 18 Jan"."""
-    if not 1 < asked.year < 9999:  # a piped task's own asked_at, where the day after or the year before is none
-        asked = datetime.now(asked.tzinfo)
     known = {(day.month, day.day) for day in (asked + timedelta(days=n) for n in (-1, 0, 1))}
     for fact in facts:
         stated = _dates(fact)
@@ -335,7 +333,7 @@ def check_answer(task: dict[str, Any]) -> None:
         facts = [str(e) for e in [*data["events"], *(data.get("elsewhere") or [])]] + [
             str(data.get("text") or ""), str(data.get("window") or "")]
         result["unsupported_times"] = unsupported_times(result["text"], facts)
-        result["unsupported_dates"] = unsupported_dates(result["text"], facts, _asked(data))
+        result["unsupported_dates"] = unsupported_dates(result["text"], facts, asked_when(data, agenda.machine_zone()))
     prompt = task.get("prompt") or {}
     messages = prompt.get("messages")
     given = " ".join(str(m.get("content", "")) for m in messages if isinstance(m, dict)) \
@@ -347,11 +345,15 @@ def check_answer(task: dict[str, Any]) -> None:
         result["says_none"] = True
 
 
-def _asked(data: dict[str, Any]) -> datetime:
-    """When a request was asked (data.asked_at), else now."""
-    with contextlib.suppress(TypeError, ValueError):
-        return datetime.fromisoformat(str(data.get("asked_at")))
-    return datetime.now().astimezone()
+def asked_when(data: dict[str, Any], tz: tzinfo) -> datetime:
+    """When a request was asked (data.asked_at, in tz when it names no offset), else now; now too for a
+    moment at the ends of the calendar, where the day before or the year after is none (asked_at is the
+    task document's own: "9999-12-31" from a pipe failed inside)."""
+    with contextlib.suppress(TypeError, ValueError, OverflowError):
+        asked = agenda.moment(str(data["asked_at"]), tz) if data.get("asked_at") else None
+        if asked is not None and 1 < asked.year < 9999:
+            return asked.astimezone(tz)
+    return datetime.now(tz)
 
 
 def answer_notices(task: dict[str, Any]) -> list[str]:
@@ -704,12 +706,7 @@ def prepare_request(config: Config, task: dict[str, Any], now: datetime | None =
     if not isinstance(data.get("text"), str) or not data["text"].strip():  # a webhook's or a pipe's document
         data["answer"] = NO_TEXT
         return NO_TEXT
-    if now is None:
-        try:
-            now = agenda.moment(str(data["asked_at"]), tz) if data.get("asked_at") else datetime.now(tz)
-        except ValueError:
-            now = datetime.now(tz)
-    refusal = prepare(config, task, now.astimezone(tz))
+    refusal = prepare(config, task, (now or asked_when(data, tz)).astimezone(tz))
     if refusal is not None:
         data["answer"] = refusal
     elif written_to_the_assistant([data.get(key) for key in ("events", "elsewhere", "found", "not_searched")]):
