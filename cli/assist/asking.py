@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
-FACTS = ("events", "elsewhere", "named", "window", "event", "found", "found_total", "not_searched", "to", "answer",
-         "prepared", "written_to_the_assistant", "now")
+FACTS = ("events", "elsewhere", "named", "window", "event", "found", "found_total", "found_says", "not_searched", "to",
+         "answer", "prepared", "written_to_the_assistant", "now")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -599,6 +599,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         except CannotSearch as exc:
             return str(exc)
         data["found"] = searched.lines
+        if any(searched.says):
+            data["found_says"] = searched.says
         if when:
             data["window"] = when
         if searched.total > len(searched.lines):
@@ -709,7 +711,8 @@ def prepare_request(config: Config, task: dict[str, Any], now: datetime | None =
     refusal = prepare(config, task, (now or asked_when(data, tz)).astimezone(tz))
     if refusal is not None:
         data["answer"] = refusal
-    elif written_to_the_assistant([data.get(key) for key in ("events", "elsewhere", "found", "not_searched")]):
+    elif written_to_the_assistant([data.get(key) for key in ("events", "elsewhere", "found", "found_says",
+                                                             "not_searched")]):
         data["written_to_the_assistant"] = True  # an invitation's title, a found mail's subject: anyone's words
     return refusal
 

@@ -22,7 +22,8 @@ STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "
               # a question's own words ("how many emails came", "who wrote"), not the mail's
               "how", "many", "much", "who", "whom", "when", "was", "were", "come", "came", "arrive", "arrived",
               "receive", "received", "count", "number", "of", "all", "list", "tell", "you", "can", "could", "went",
-              "gone", "put", "moved", "filed", "marked", "caught", "into"}
+              "gone", "put", "moved", "filed", "marked", "caught", "into", "summarise", "summarize", "summary",
+              "read", "says", "saying", "what's", "whats"}
 # the sender of a question that does not say "from": "did Ana write to me", "has Bob sent me anything"
 NOT_SENDERS = {"i", "you", "we", "they", "he", "she", "it", "anyone", "anybody", "someone", "somebody", "nobody"}
 SENT_BY = re.compile(r"(?i)\b(?:did|has)\s+([\w.@+-]+)\s+(?:ever\s+|already\s+)?(?:write|written|wrote|send|sent|"
@@ -58,6 +59,12 @@ class MailFound(NamedTuple):
     lines: list[str]  # the newest mails found, one line each, newest first
     not_searched: list[str]  # each account that could not be searched, with why
     total: int  # how many mails matched in all (the lines are the newest of them)
+    says: list[str]  # what each of the newest SAYS of them says (its start, its own words), "" beyond
+
+
+SAYS = 3  # the newest mails found whose words a model reads ("what did sam say about the contract")
+SAYS_CHARS = 500  # of each: its start
+SAYS_READ = 16384  # bytes of the mail fetched to read that start from
 
 
 def query_of(text: str, since: datetime | None = None, before: datetime | None = None, when: str = "") -> MailQuery:
@@ -107,7 +114,7 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
     from .mail import configured_accounts
     from .printable import printable
 
-    def searched(account: ImapAccount) -> tuple[list[tuple[float, str]], int] | AssistError | CannotSearch:
+    def searched(account: ImapAccount) -> tuple[list[tuple[float, str, str]], int] | AssistError | CannotSearch:
         try:
             return _search(account, config, query, limit)
         except (AssistError, CannotSearch) as exc:
@@ -125,14 +132,16 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
     # a server's words (a refusal's text) are bounded and printable, as a found mail's subject is
     not_searched = [printable(f"{account.user}{f' (your account {account.label})' if account.label else ''}: "
                               f"{exc}")[:300] for account, exc in failed]
-    return MailFound([line for _, line in found[:limit]], not_searched, sum(total for _, total in read))
+    return MailFound([line for _, line, _ in found[:limit]], not_searched, sum(total for _, total in read),
+                     [says for _, _, says in found[:min(limit, SAYS)]] if not (query.counted or query.junk) else [])
 
 
 def _search(account: ImapAccount, config: Config, query: MailQuery,
-            limit: int) -> tuple[list[tuple[float, str]], int]:
-    """(when it arrived, its line) of the newest `limit` mails that match in each folder of one account a
-    search looks in (_searched_in), a line of a folder other than the inbox marked " (in FOLDER)"; and how
-    many matched in all."""
+            limit: int) -> tuple[list[tuple[float, str, str]], int]:
+    """(when it arrived, its line, what it says) of the newest `limit` mails that match in each folder of one
+    account a search looks in (_searched_in), a line of a folder other than the inbox marked " (in
+    FOLDER)", what the newest SAYS say read unless the answer is a count or about Junk; and how many
+    matched in all."""
     from .mail import imap_folder, imap_reading
     from .printable import printable
 
@@ -147,12 +156,26 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
             if query.since or query.before:  # the server's SINCE and BEFORE are days of its own clock
                 uids = [uid for uid, arrived in _arrivals(conn, uids) if _within(arrived, query)]
             total += len(uids)
-            for uid in reversed(uids[-limit:]):
+            for n, uid in enumerate(reversed(uids[-limit:])):
                 _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
                 part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
                 arrived = _arrival(part[0])
-                out.append((arrived.timestamp() if arrived else 0.0, mark + found_line(part[1]) + where))
+                says = _says(conn, uid) if n < SAYS and not (query.counted or query.junk) else ""
+                out.append((arrived.timestamp() if arrived else 0.0, mark + found_line(part[1]) + where, says))
     return out, total
+
+
+def _says(conn: Any, uid: bytes) -> str:
+    """The start of what a mail says, in its own words (ai/mail_view.readable_body: not the mail it
+    quotes, nor its signature), read from its first SAYS_READ bytes as ingestion reads a mail; one line."""
+    from .ai.mail_view import readable_body
+    from .ingest.mail import parse_message
+    from .printable import printable
+
+    _, parts = conn.uid("FETCH", uid.decode(), f"(BODY.PEEK[]<0.{SAYS_READ}>)")
+    raw = next((p[1] for p in parts if isinstance(p, tuple) and isinstance(p[1], bytes)), b"")
+    words = " ".join(readable_body(str(parse_message(raw).get("body_text") or "")).split())
+    return printable(words if len(words) <= SAYS_CHARS else words[:SAYS_CHARS].rsplit(" ", 1)[0] + " …")
 
 
 def _within(arrived: datetime | None, query: MailQuery) -> bool:
