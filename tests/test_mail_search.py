@@ -240,6 +240,11 @@ def test_what_a_mail_says_is_given_to_the_model_not_only_its_subject(routed_home
         assert '- ' + data["found"][2] + '\n  It says: "Please sign the contract by Friday and send it to Lee."' \
             in asked["content"]
         assert "found_says" not in prepared(routed_home, "how many mails did sam send")
+        # a request piped through the stages is finished as mail is: what the mails say is not kept in done/
+        from assist.redaction import without_content
+
+        kept = without_content({"type": "request", "data": data, "meta": {}})
+        assert kept is not None and "found_says" not in kept["data"] and kept["data"]["found"] == data["found"]
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)
