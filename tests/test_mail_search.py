@@ -248,3 +248,44 @@ def test_what_a_mail_says_is_given_to_the_model_not_only_its_subject(routed_home
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+def test_a_mail_to_someone_by_name_goes_to_the_address_the_person_wrote_to(routed_home):
+    """"email sam that I will be late" said "give the address to write to". A name is looked up in the
+    mail (From lines, never Junk), and only an address the person has written to is taken: a stranger
+    who signs as Sam, newer, is not; two people of that name are named and the person asked to choose."""
+    from assist.config_file import load
+    from assist.correspondents import Correspondents
+    from assist.demo.servers import start_dovecot
+    from conftest import imap_section
+
+    imap = start_dovecot()
+    os.environ["TEST_IMAP_PASSWORD"] = imap.password
+    try:
+        for n, sender in enumerate(["Sam Lee <sam.lee@example.org>", "Samantha <samantha@example.org>",
+                                    "Ana <ana@one.example>", "Ana B <ana@two.example>", "Sam <sam@evil.example>"]):
+            imap.deliver(f"From: {sender}\r\nSubject: hi {n}\r\n\r\nHi\r\n".encode(), n,
+                         datetime(2026, 12, 8, 9, n, tzinfo=NEW_YORK).timestamp())
+        (routed_home / "assist.toml").write_text((REPO / "assist.toml").read_text() + imap_section(imap))
+        config = load(routed_home)
+        Correspondents.of(config).remember(["sam.lee@example.org", "samantha@example.org", "ana@one.example",
+                                            "ana@two.example"])
+
+        def draft(text: str) -> tuple[str | None, dict]:  # type: ignore[type-arg]
+            from assist.asking import prepare_request
+
+            task = {"type": "request", "intent": {"route": "draft_email"}, "data": {"text": text}}
+            return prepare_request(config, task, NOW), task["data"]
+
+        assert draft("email sam that I will be late") == (None, draft("email sam that I will be late")[1])
+        assert draft("email sam that I will be late")[1]["to"] == "sam.lee@example.org"
+        assert draft("send an email to Sam saying the plan holds")[1]["to"] == "sam.lee@example.org"
+        refusal, data = draft("write to ana about lunch")
+        assert "to" not in data and refusal == ("who is ana: ana@two.example or ana@one.example? give the "
+                                                "address (\"email ana@two.example that I will be late\")")
+        refusal, data = draft("tell bob i will be late")
+        assert "to" not in data and refusal.startswith("give the address to write to: no one called bob whom you "
+                                                       "have written to is in your mail")
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)

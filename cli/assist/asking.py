@@ -614,7 +614,7 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
                     "written here would be the model's words, not the mail)")
         address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)
         if address is None:
-            return "give the address to write to (\"email ana@example.org that I will be late\")"
+            return _address_of_name(config, text, data)
         data["to"] = address.group(0)
         return None
     return None
@@ -631,6 +631,38 @@ A_DAY = re.compile(rf"\b(since|on|from|last)\s+(?:(?P<weekday>{DAY_WORDS})|(?:th
                    rf"(?:\s+of)?\s+(?P<m1>{MONTH_WORDS})|(?P<m2>{MONTH_WORDS})\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?|"
                    rf"the\s+(?P<d3>\d{{1,2}})(?:st|nd|rd|th))\b", re.IGNORECASE)
 A_MONTH = re.compile(rf"\b(?:in|during|from|since)\s+({'|'.join(MONTHS)})\b", re.IGNORECASE)
+
+
+# whom a request writes to, by name: "email sam that", "send an email to Sam saying", "write to ana", "tell bob"
+RECIPIENT = re.compile(r"(?i)^\s*(?:please\s+)?(?:(?:send|write|drop)\s+(?:an?\s+)?(?:e-?mail|mail|message|note|"
+                       r"line)\s+to|e-?mail|mail|message|write\s+to|reply\s+to|answer|tell)\s+([^\W\d_][\w'-]*)")
+NOT_RECIPIENTS = {"me", "myself", "them", "him", "her", "us", "everyone", "everybody", "all", "back", "the", "a",
+                  "an", "my", "our", "their", "his", "this", "that", "it"}
+NO_ADDRESS = "give the address to write to (\"email ana@example.org that I will be late\")"
+
+
+def _address_of_name(config: Config, text: str, data: dict[str, Any]) -> str | None:
+    """data["to"]: the address of the one person the request names ("email sam that ...") whom the person
+    has written to (correspondents.py), found in the From lines of their mail; else why not. A stranger who
+    signs with that name is never taken: only an address the person chose before."""
+    from .correspondents import Correspondents, addresses
+    from .mail_search import senders_named
+
+    named = RECIPIENT.search(text)
+    name = named.group(1).removesuffix("'s") if named else ""
+    if not name or name.lower() in NOT_RECIPIENTS or not config.action_section("imap").get("host"):
+        return NO_ADDRESS
+    people = Correspondents.of(config)
+    known = list(dict.fromkeys(addresses(line)[0] for line in senders_named(config, name)
+                               if len(addresses(line)) == 1 and people.wrote_to(line)))
+    if len(known) == 1:
+        data["to"] = known[0]
+        return None
+    if known:
+        listed = ", ".join(known[:-1][:4]) + f" or {known[-1]}"
+        return f"who is {name}: {listed}? give the address (\"email {known[0]} that I will be late\")"
+    return (f"give the address to write to: no one called {name} whom you have written to is in your mail "
+            f"(\"email {name.lower()}@example.org that I will be late\")")
 
 
 def mail_window(text: str, now: datetime) -> tuple[str, datetime | None, datetime | None, str]:

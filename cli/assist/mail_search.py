@@ -136,6 +136,33 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
                      [says for _, _, says in found[:min(limit, SAYS)]] if not (query.counted or query.junk) else [])
 
 
+def senders_named(config: Config, name: str, limit: int = 50) -> list[str]:
+    """The From lines of the newest mails (`limit` a folder) whose sender has `name` as a word of their
+    name or address, in every account's folders a search looks in (never Junk), each once; an account that
+    cannot be read gives none."""
+    from .errors import AssistError
+    from .mail import configured_accounts, imap_folder, imap_reading
+
+    query = MailQuery(name, [], False)
+    found: list[str] = []
+    for account in configured_accounts(config):
+        try:
+            with imap_reading(account, "the mail to look the name up in") as conn:
+                for folder, _ in _searched_in(conn, config):
+                    if conn.select(imap_folder(folder), readonly=True)[0] != "OK":
+                        continue
+                    uids = _found(conn, query)[-limit:]
+                    if not uids:
+                        continue
+                    _, parts = conn.uid("FETCH", b",".join(uids).decode(), "(BODY.PEEK[HEADER.FIELDS (FROM)])")
+                    found += [p[1].decode("utf-8", "replace") for p in reversed(parts)
+                              if isinstance(p, tuple) and isinstance(p[1], bytes)]
+        except (AssistError, CannotSearch):
+            continue
+    words = re.compile(rf"(?i)(?<![\w.]){re.escape(name)}(?![\w])")
+    return list(dict.fromkeys(line.partition(":")[2].strip() for line in found if words.search(line.partition(":")[2])))
+
+
 def _search(account: ImapAccount, config: Config, query: MailQuery,
             limit: int) -> tuple[list[tuple[float, str, str]], int]:
     """(when it arrived, its line, what it says) of the newest `limit` mails that match in each folder of one
