@@ -237,6 +237,31 @@ def imap_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def imap_day(moment: float) -> str:
+    """A day as IMAP's SEARCH SINCE and BEFORE take it ("7-Dec-2026"), of a time, in UTC."""
+    import time
+
+    return time.strftime("%d-%b-%Y", time.gmtime(max(moment, 0)))
+
+
+def arrivals(conn: Any, uids: list[bytes]) -> dict[bytes, float]:
+    """{UID: when it arrived (INTERNALDATE, a time)} of the selected folder's `uids`, asked for in batches;
+    a UID the server does not answer for is left out."""
+    import re
+    import time
+
+    arrived: dict[bytes, float] = {}
+    for start in range(0, len(uids), 500):
+        status, lines = conn.uid("FETCH", b",".join(uids[start:start + 500]).decode(), "(INTERNALDATE)")
+        for line in lines if status == "OK" else []:
+            line = line[0] if isinstance(line, tuple) else line
+            uid = re.search(rb"UID (\d+)", line) if isinstance(line, bytes) else None
+            when = imaplib.Internaldate2tuple(line) if uid else None
+            if uid and when:
+                arrived[uid.group(1)] = time.mktime(when)
+    return arrived
+
+
 def imap_folder(name: str) -> str:
     """A folder name as IMAP names folders, quoted: what is not printable ASCII in modified UTF-7 (RFC 3501
     5.1.3: "Entwürfe" is Entw&APw-rfe, "&" is &-), since imaplib sends commands as ASCII. A line break or

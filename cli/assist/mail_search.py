@@ -7,7 +7,7 @@ person's clock, and kept to the second by each mail's arrival (INTERNALDATE), no
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -30,7 +30,6 @@ SENT_BY = re.compile(r"(?i)\b(?:did|has)\s+([\w.@+-]+)\s+(?:ever\s+|already\s+)?
                      r"e-?mail(?:ed)?|mail(?:ed)?|reply|replied|answer(?:ed)?|say|said)\b")
 
 HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])"
-IMAP_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 WHERE = "in your inbox, archive and the folders your routes file mail in (Junk is not searched)"
 # a question about what was filed as spam ("what went to junk today"), not about mail that speaks of spam
 JUNK = re.compile(r"(?i)\b(?:junk|spam)(?:\s+(?:folder|mail|mails|emails))?\b")
@@ -133,7 +132,7 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
     not_searched = [printable(f"{account.user}{f' (your account {account.label})' if account.label else ''}: "
                               f"{exc}")[:300] for account, exc in failed]
     return MailFound([line for _, line, _ in found[:limit]], not_searched, sum(total for _, total in read),
-                     [says for _, _, says in found[:min(limit, SAYS)]] if not (query.counted or query.junk) else [])
+                     [says for _, _, says in found[:min(limit, SAYS)]])  # "" for a count's, Junk's (_search)
 
 
 def senders_named(config: Config, name: str, limit: int = 50) -> list[str]:
@@ -160,7 +159,8 @@ def senders_named(config: Config, name: str, limit: int = 50) -> list[str]:
         except (AssistError, CannotSearch):
             continue
     words = re.compile(rf"(?i)(?<![\w.]){re.escape(name)}(?![\w])")
-    return list(dict.fromkeys(line.partition(":")[2].strip() for line in found if words.search(line.partition(":")[2])))
+    values = (line.partition(":")[2].strip() for line in found)
+    return list(dict.fromkeys(value for value in values if words.search(value)))
 
 
 def _search(account: ImapAccount, config: Config, query: MailQuery,
@@ -169,7 +169,10 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
     account a search looks in (_searched_in), a line of a folder other than the inbox marked " (in
     FOLDER)", what the newest SAYS say read unless the answer is a count or about Junk; and how many
     matched in all."""
-    from .mail import imap_folder, imap_reading
+    import imaplib
+    import time
+
+    from .mail import arrivals, imap_folder, imap_reading
     from .printable import printable
 
     mark = f"[{account.label}] " if account.label else ""
@@ -181,14 +184,15 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
             where = f" (in {printable(said)[:100]})" if said else ""
             uids = _found(conn, query)
             if query.since or query.before:  # the server's SINCE and BEFORE are days of its own clock
-                uids = [uid for uid, arrived in _arrivals(conn, uids) if _within(arrived, query)]
+                arrived = arrivals(conn, uids)
+                uids = [uid for uid in uids if _within(arrived.get(uid), query)]
             total += len(uids)
             for n, uid in enumerate(reversed(uids[-limit:])):
                 _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
                 part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
-                arrived = _arrival(part[0])
+                when = imaplib.Internaldate2tuple(part[0])
                 says = _says(conn, uid) if n < SAYS and not (query.counted or query.junk) else ""
-                out.append((arrived.timestamp() if arrived else 0.0, mark + found_line(part[1]) + where, says))
+                out.append((time.mktime(when) if when else 0.0, mark + found_line(part[1]) + where, says))
     return out, total
 
 
@@ -205,41 +209,9 @@ def _says(conn: Any, uid: bytes) -> str:
     return printable(words if len(words) <= SAYS_CHARS else words[:SAYS_CHARS].rsplit(" ", 1)[0] + " …")
 
 
-def _within(arrived: datetime | None, query: MailQuery) -> bool:
-    return arrived is not None and (query.since is None or arrived >= query.since) and (
-        query.before is None or arrived < query.before)
-
-
-INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-
-
-def _arrival(response: bytes) -> datetime | None:
-    """The arrival time a FETCH response states ('INTERNALDATE "09-Dec-2026 11:00:00 +0000"')."""
-    found = INTERNALDATE.search(response)
-    if not found:
-        return None
-    try:
-        day, month, rest = found.group(1).decode("ascii").strip().split("-", 2)
-        return datetime.strptime(f"{day}-{IMAP_MONTHS.index(month) + 1}-{rest}", "%d-%m-%Y %H:%M:%S %z")
-    except ValueError:
-        return None
-
-
-def _arrivals(conn: Any, uids: list[bytes]) -> list[tuple[bytes, datetime | None]]:
-    """(uid, when it arrived) of each of `uids`, in their order, asked for in batches."""
-    arrived: dict[bytes, datetime | None] = {}
-    for start in range(0, len(uids), 500):
-        _, parts = conn.uid("FETCH", b",".join(uids[start:start + 500]).decode(), "(INTERNALDATE)")
-        for part in parts:
-            line = part[0] if isinstance(part, tuple) else part
-            uid = re.search(rb"\bUID (\d+)", line) if isinstance(line, bytes) else None
-            if uid:
-                arrived[uid.group(1)] = _arrival(line)
-    return [(uid, arrived.get(uid)) for uid in uids]
-
-
-def _imap_day(moment: datetime) -> str:
-    return f"{moment.day}-{IMAP_MONTHS[moment.month - 1]}-{moment.year}"
+def _within(arrived: float | None, query: MailQuery) -> bool:
+    return arrived is not None and (query.since is None or arrived >= query.since.timestamp()) and (
+        query.before is None or arrived < query.before.timestamp())
 
 
 def _searched_in(conn: Any, config: Config, junk: bool = False) -> list[tuple[str, str]]:
@@ -271,13 +243,14 @@ def _found(conn: Any, query: MailQuery) -> list[bytes]:
     (the server's days are of its clock). ASCII terms go as quoted strings; a term beyond ASCII as UTF-8
     (CHARSET UTF-8), a literal, which imaplib sends one of per command, last: one SEARCH per such term,
     the answers intersected."""
+    from .mail import imap_day
     from .printable import printable
 
     terms = ([("FROM", query.sender)] if query.sender else []) + [("TEXT", word) for word in query.words]
     plain = [part for key, term in terms if term.isascii() for part in (key, f'"{term}"')]
     plain += ["UNSEEN"] if query.unseen else []
-    plain += ["SINCE", _imap_day(query.since - timedelta(days=1))] if query.since else []
-    plain += ["BEFORE", _imap_day(query.before + timedelta(days=1))] if query.before else []
+    plain += ["SINCE", imap_day(query.since.timestamp() - 86400)] if query.since else []
+    plain += ["BEFORE", imap_day(query.before.timestamp() + 86400)] if query.before else []
     wide = [(key, term) for key, term in terms if not term.isascii()]
     if not wide:
         status, found = conn.uid("SEARCH", *(plain or ["ALL"]))

@@ -155,18 +155,11 @@ def _uids(conn: imaplib.IMAP4, criteria: str, above: int) -> list[int]:
 def _arrived(conn: imaplib.IMAP4, through: int, since: float) -> dict[int, float]:
     """{UID: arrival} of the messages up to UID `through` that arrived at `since` or after (INTERNALDATE;
     SEARCH SINCE takes a day, without its time, so the day before is searched, then each date read)."""
-    day = time.strftime("%d-%b-%Y", time.gmtime(max(since - 86400, 0)))
-    status, data = conn.uid("SEARCH", f"UID 1:{through}", "SINCE", day)
-    found = [u for u in (int(x) for x in (data[0] or b"").split()) if u <= through] if status == "OK" else []
-    arrived: dict[int, float] = {}
-    for start in range(0, len(found), 500):
-        status, lines = conn.uid("FETCH", ",".join(map(str, found[start: start + 500])), "(INTERNALDATE)")
-        for line in lines if status == "OK" else []:
-            uid, when = re.search(rb"UID (\d+)", line or b""), imaplib.Internaldate2tuple(line or b"")
-            at = time.mktime(when) if when else None
-            if uid and at is not None and at >= since:
-                arrived[int(uid.group(1))] = at
-    return arrived
+    from ..mail import arrivals, imap_day
+
+    status, data = conn.uid("SEARCH", f"UID 1:{through}", "SINCE", imap_day(since - 86400))
+    found = [x for x in (data[0] or b"").split() if int(x) <= through] if status == "OK" else []
+    return {int(uid): at for uid, at in arrivals(conn, found).items() if at >= since}
 
 
 def _fetch(conn: imaplib.IMAP4, account: ImapAccount, uid: int, uidvalidity: int,
