@@ -977,7 +977,7 @@ def test_every_executor_refuses_bad_arguments_without_a_traceback(act_home):
     from assist.act.plan import executors
 
     names = sorted(executors())
-    assert len(names) == 17
+    assert len(names) == 18
     config = (act_home[0] / "assist.toml").read_text()
     (act_home[0] / "assist.toml").write_text(config.replace(
         'actions = ["notes.append"', "actions = [" + ", ".join(f'"{n}"' for n in names) + ', "notes.append"'))

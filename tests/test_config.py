@@ -66,7 +66,8 @@ def test_check_accepts_the_repository_config_once_it_has_a_mail_account(monkeypa
     r = run(["config", "check"])
     assert r.code == 78 and r.out == "", r.err
     [line] = r.err.strip().splitlines()
-    assert "actions.imap.host: not set, and routes spam, newsletter, urgent, flag, draft_email need it" in line
+    assert ("actions.imap.host: not set, and routes spam, newsletter, urgent, flag, draft_email, forward_email "
+            "need it") in line
     cfg = load()
     assert cfg.queue_settings.max_attempts == 5 and cfg.queue_settings.lease_s == 300
     mine = tmp_path / "mine"

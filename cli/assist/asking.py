@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
 FACTS = ("events", "elsewhere", "named", "window", "event", "found", "found_total", "found_says", "not_searched", "to",
-         "answer", "prepared", "written_to_the_assistant", "now")
+         "answer", "prepared", "written_to_the_assistant", "now", "forward", "imap")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -610,13 +610,74 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         return counted(query, searched)  # a count, nothing found, Junk: no model writes that answer
     if route == "draft_email":
         if re.search(r"(?i)\b(?:forward|fwd)\b", text):  # a model would write a mail it never saw
-            return ("forwarding a mail is not something assist does yet: forward it from your mail app (a mail "
-                    "written here would be the model's words, not the mail)")
-        address = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)
+            how = ("ask as \"forward the mail from sam about the contract to bob@example.org\"" if "forward_email"
+                   in config.routes else "this home has no route forward_email and no rule forward, which the "
+                   "assist.toml `assist init` writes now has")
+            return f"a model does not forward mail, it would write one it never saw: {how} (docs/ask.md)"
+        address = ADDRESS.search(text)
         if address is None:
             return _address_of_name(config, text, data)
         data["to"] = address.group(0)
         return None
+    if route == "forward_email":
+        return _mail_to_forward(config, text, now, data)
+    return None
+
+
+ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# "forward sam's mail about the contract to bob@example.org", "can you fwd the invoice from acme to ana":
+# what to forward, then (after the last "to", in a word to three) whom to
+FORWARD = re.compile(r"(?i)^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?(?:forward|fwd)\s+"
+                     r"(?P<rest>.*?)[\s.!?]*$", re.DOTALL)
+NOT_MAILS = {"it", "this", "that", "them", "these", "those", "one", "forward", "fwd"}  # "forward it": which?
+
+
+def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, Any]) -> str | None:
+    """data.to, data.forward (the newest mail of the person's the words find, never Junk's: its
+    Message-ID) and data.imap (where it is, as ingestion notes a mail it read), data.found its line; else
+    why not. No model reads or writes it: the draft is the mail as it came (email.forward)."""
+    from .mail_search import CannotSearch, counted, query_of, search_mail
+
+    if not config.action_section("imap").get("host"):
+        return "forwarding your mail needs your mail account: `assist init` sets it up ([actions.imap])"
+    asked = FORWARD.search(text)
+    parts = re.split(r"(?i)\s+to\s+", asked.group("rest") if asked else text)
+    whom = parts.pop() if len(parts) > 1 and len(parts[-1].split()) <= 3 else ""
+    what = " to ".join(parts)
+    address = ADDRESS.search(whom)
+    example = "(\"forward the mail from sam about the contract to bob@example.org\")"
+    if address is not None:
+        data["to"] = address.group(0)
+    elif not whom or whom.split()[0].lower() in NOT_RECIPIENTS:  # "to my accountant": which address?
+        return f"say whom to forward it to: their address, or the name of someone you have written to {example}"
+    else:
+        name = re.sub(r"\W+$", "", whom.split()[0]).removesuffix("'s")
+        known = _addresses_named(config, name)
+        if len(known) != 1:
+            return _whom_to_write(name, known, "give the address to forward it to",
+                                  f"forward the mail to {known[0] if known else name.lower() + '@example.org'}")
+        data["to"] = known[0]
+    when, since, before, rest = mail_window(what, now)
+    query = query_of(" ".join(w for w in rest.split() if w.lower() not in NOT_MAILS), since, before, when)
+    if query.junk:
+        return "a mail in Junk is not forwarded from here: move it out of Junk first, then ask again"
+    if not query.sender and not query.words and not query.since:
+        return f"say which mail: who it is from or what it is about {example}"
+    try:
+        searched = search_mail(config, query, limit=1)
+    except CannotSearch as exc:
+        return str(exc)
+    if not searched.lines:  # "No mail from sam with "contract", in your inbox, ...: nothing to forward"
+        said = counted(query, searched)
+        return f"{said.removesuffix('.')}: nothing to forward" if said else \
+            "; ".join(["no mail found to forward", *searched.not_searched])
+    found = searched.where[0]
+    data["found"] = searched.lines
+    if searched.total > 1:
+        data["found_total"] = searched.total
+    data["forward"] = {"message_id": found.message_id}
+    data["imap"] = {"account": found.account, "folder": found.folder, "uid": found.uid,
+                    "uidvalidity": found.uidvalidity}
     return None
 
 
@@ -643,26 +704,37 @@ NO_ADDRESS = "give the address to write to (\"email ana@example.org that I will 
 
 def _address_of_name(config: Config, text: str, data: dict[str, Any]) -> str | None:
     """data["to"]: the address of the one person the request names ("email sam that ...") whom the person
-    has written to (correspondents.py), found in the From lines of their mail; else why not. A stranger who
-    signs with that name is never taken: only an address the person chose before."""
-    from .correspondents import Correspondents, addresses
-    from .mail_search import senders_named
-
+    has written to; else why not."""
     named = RECIPIENT.search(text)
     name = named.group(1).removesuffix("'s") if named else ""
     if not name or name.lower() in NOT_RECIPIENTS or not config.action_section("imap").get("host"):
         return NO_ADDRESS
-    people = Correspondents.of(config)
-    known = list(dict.fromkeys(addresses(line)[0] for line in senders_named(config, name)
-                               if len(addresses(line)) == 1 and people.wrote_to(line)))
+    known = _addresses_named(config, name)
     if len(known) == 1:
         data["to"] = known[0]
         return None
+    return _whom_to_write(name, known, "give the address to write to",
+                          f"email {known[0] if known else name.lower() + '@example.org'} that I will be late")
+
+
+def _addresses_named(config: Config, name: str) -> list[str]:
+    """The addresses of the people called `name` whom the person has written to (correspondents.py),
+    found in the From lines of their mail (never Junk's). A stranger who signs with that name is never
+    among them: only an address the person chose before."""
+    from .correspondents import Correspondents, addresses
+    from .mail_search import senders_named
+
+    people = Correspondents.of(config)
+    return list(dict.fromkeys(addresses(line)[0] for line in senders_named(config, name)
+                              if len(addresses(line)) == 1 and people.wrote_to(line)))
+
+
+def _whom_to_write(name: str, known: list[str], ask: str, example: str) -> str:
+    """Why a name is not an address: several people have it (`known`), or no one the person wrote to."""
     if known:
         listed = ", ".join(known[:-1][:4]) + f" or {known[-1]}"
-        return f"who is {name}: {listed}? give the address (\"email {known[0]} that I will be late\")"
-    return (f"give the address to write to: no one called {name} whom you have written to is in your mail "
-            f"(\"email {name.lower()}@example.org that I will be late\")")
+        return f'who is {name}: {listed}? give the address ("{example}")'
+    return f'{ask}: no one called {name} whom you have written to is in your mail ("{example}")'
 
 
 def mail_window(text: str, now: datetime) -> tuple[str, datetime | None, datetime | None, str]:

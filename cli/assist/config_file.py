@@ -205,7 +205,7 @@ def _replies_drafted_unguarded(raw: dict[str, Any]) -> list[str]:
     routes = raw.get("routes", {})
     for index, rule in enumerate(raw.get("rules", [])):
         route = routes.get(rule.get("route")) if isinstance(rule, dict) else None
-        if not isinstance(route, dict):
+        if not isinstance(route, dict) or route.get("request"):  # a request route takes no mail (task.takes)
             continue
         writes = ", ".join(writes_mail(route))
         match, name = str(rule.get("match")), f"rules.{index} ({rule.get('name', '?')})"

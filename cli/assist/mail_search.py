@@ -29,7 +29,12 @@ NOT_SENDERS = {"i", "you", "we", "they", "he", "she", "it", "anyone", "anybody",
 SENT_BY = re.compile(r"(?i)\b(?:did|has)\s+([\w.@+-]+)\s+(?:ever\s+|already\s+)?(?:write|written|wrote|send|sent|"
                      r"e-?mail(?:ed)?|mail(?:ed)?|reply|replied|answer(?:ed)?|say|said)\b")
 
-HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS)])"
+# the sender of "sam's mail", "ana's invoice" (not "last week's", "today's": when it came, asking.mail_window)
+OWNER = re.compile(r"(?i)\b([^\W\d_][\w.@+-]*)['\u2019]s\b")
+NOT_OWNERS = {"it", "that", "what", "there", "here", "who", "let", "he", "she", "today", "yesterday", "tonight",
+              "week", "month", "year", "everyone", "everybody", "someone", "somebody", "one"}
+
+HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESULTS MESSAGE-ID)])"
 WHERE = "in your inbox, archive and the folders your routes file mail in (Junk is not searched)"
 # a question about what was filed as spam ("what went to junk today"), not about mail that speaks of spam
 JUNK = re.compile(r"(?i)\b(?:junk|spam)(?:\s+(?:folder|mail|mails|emails))?\b")
@@ -54,11 +59,22 @@ class MailQuery(NamedTuple):
     counted: bool = False  # "how many": the answer is the count
 
 
+class Where(NamedTuple):
+    """Where a found mail is: as ingestion notes a mail it read (data.imap), and its Message-ID ("" for none)."""
+
+    account: str  # user@host:port (ImapAccount.address)
+    folder: str
+    uid: int
+    uidvalidity: int | None
+    message_id: str
+
+
 class MailFound(NamedTuple):
     lines: list[str]  # the newest mails found, one line each, newest first
     not_searched: list[str]  # each account that could not be searched, with why
     total: int  # how many mails matched in all (the lines are the newest of them)
     says: list[str]  # what each of the newest SAYS of them says (its start, its own words), "" beyond
+    where: tuple[Where, ...] = ()  # where each line's mail is
 
 
 SAYS = 3  # the newest mails found whose words a model reads ("what did sam say about the contract")
@@ -73,9 +89,12 @@ def query_of(text: str, since: datetime | None = None, before: datetime | None =
     junk = JUNK.search(text[:about_at.start()] if about_at else text)
     if junk:
         text = text[:junk.start()] + text[junk.end():]
-    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE) or re.search(SENT_BY, text)
+    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE) or re.search(SENT_BY, text) \
+        or next((found for found in OWNER.finditer(text) if found.group(1).lower() not in NOT_OWNERS), None)
     if sender and sender.group(1).lower() in NOT_SENDERS:  # "did I reply to Ana", "has anyone written"
         sender = None
+    if sender and sender.re is OWNER:  # "sam's mail": its "s" is no word of the mail
+        text = text[:sender.start()] + text[sender.end():]
     about = re.search(r"\b(?:about|regarding|on)\s+(.+)$", text, re.IGNORECASE)
     words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text)
              if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
@@ -113,7 +132,7 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
     from .mail import configured_accounts
     from .printable import printable
 
-    def searched(account: ImapAccount) -> tuple[list[tuple[float, str, str]], int] | AssistError | CannotSearch:
+    def searched(account: ImapAccount) -> tuple[list[tuple[float, str, str, Where]], int] | AssistError | CannotSearch:
         try:
             return _search(account, config, query, limit)
         except (AssistError, CannotSearch) as exc:
@@ -131,8 +150,9 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
     # a server's words (a refusal's text) are bounded and printable, as a found mail's subject is
     not_searched = [printable(f"{account.user}{f' (your account {account.label})' if account.label else ''}: "
                               f"{exc}")[:300] for account, exc in failed]
-    return MailFound([line for _, line, _ in found[:limit]], not_searched, sum(total for _, total in read),
-                     [says for _, _, says in found[:min(limit, SAYS)]])  # "" for a count's, Junk's (_search)
+    return MailFound([line for _, line, _, _ in found[:limit]], not_searched, sum(total for _, total in read),
+                     [says for _, _, says, _ in found[:min(limit, SAYS)]],  # "" for a count's, Junk's (_search)
+                     tuple(where for *_, where in found[:limit]))
 
 
 def senders_named(config: Config, name: str, limit: int = 50) -> list[str]:
@@ -164,14 +184,15 @@ def senders_named(config: Config, name: str, limit: int = 50) -> list[str]:
 
 
 def _search(account: ImapAccount, config: Config, query: MailQuery,
-            limit: int) -> tuple[list[tuple[float, str, str]], int]:
-    """(when it arrived, its line, what it says) of the newest `limit` mails that match in each folder of one
-    account a search looks in (_searched_in), a line of a folder other than the inbox marked " (in
-    FOLDER)", what the newest SAYS say read unless the answer is a count or about Junk; and how many
+            limit: int) -> tuple[list[tuple[float, str, str, Where]], int]:
+    """(when it arrived, its line, what it says, where it is) of the newest `limit` mails that match in each
+    folder of one account a search looks in (_searched_in), a line of a folder other than the inbox marked
+    " (in FOLDER)", what the newest SAYS say read unless the answer is a count or about Junk; and how many
     matched in all."""
     import imaplib
     import time
 
+    from .ingest.mail import parse_message
     from .mail import arrivals, imap_folder, imap_reading
     from .printable import printable
 
@@ -182,6 +203,7 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
             if conn.select(imap_folder(folder), readonly=True)[0] != "OK":
                 continue  # gone since it was listed
             where = f" (in {printable(said)[:100]})" if said else ""
+            validity = (conn.response("UIDVALIDITY")[1] or [None])[-1]
             uids = _found(conn, query)
             if query.since or query.before:  # the server's SINCE and BEFORE are days of its own clock
                 arrived = arrivals(conn, uids)
@@ -192,7 +214,10 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
                 part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
                 when = imaplib.Internaldate2tuple(part[0])
                 says = _says(conn, uid) if n < SAYS and not (query.counted or query.junk) else ""
-                out.append((time.mktime(when) if when else 0.0, mark + found_line(part[1]) + where, says))
+                headers = parse_message(part[1])
+                out.append((time.mktime(when) if when else 0.0, mark + _line(headers) + where, says,
+                            Where(account.address, folder, int(uid), int(validity) if validity else None,
+                                  _strict(headers.get("message_id")))))
     return out, total
 
 
@@ -268,15 +293,27 @@ def _found(conn: Any, query: MailQuery) -> list[bytes]:
     return sorted(common or (), key=int)
 
 
+def _strict(found: object) -> str:
+    """A found mail's Message-ID, "" when it has none of the strict form an action may name (message_id.py)."""
+    from .message_id import PATTERN
+
+    return found if isinstance(found, str) and re.fullmatch(PATTERN, found) else ""
+
+
 def found_line(raw: bytes) -> str:
     """One found mail's date, sender and subject, from its header lines as the server sent them: read as
     ingestion reads a stranger's mail (each header cut before it is parsed), one printable line; and where
     it is really from when its sender reads as another or the provider could not confirm it (lookalikes)."""
     from .ingest.mail import parse_message
+
+    return _line(parse_message(raw))
+
+
+def _line(data: dict[str, Any]) -> str:
+    """found_line of the headers read (ingest/mail.parse_message)."""
     from .lookalikes import sender
     from .printable import printable
 
-    data = parse_message(raw)
     date = (data.get("date") or "")[:16].replace("T", " ")
     look = sender(data)
     return printable(f"{date} {data.get('from', '')}: {data.get('subject', '')}".strip())[:200] + (

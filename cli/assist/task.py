@@ -137,7 +137,7 @@ def takes(route: dict[str, Any], task_type: str) -> bool:
 
 # the actions that send mail to an address their arguments name: one a model proposes can go anywhere
 SENDS_MAIL = ("email.send", "email.reply", "gmail.send")
-WRITES_MAIL = (*SENDS_MAIL, "email.draft", "gmail.draft")  # a reply a model wrote, sent or in Drafts
+WRITES_MAIL = (*SENDS_MAIL, "email.draft", "email.forward", "gmail.draft")  # mail to an address, sent or in Drafts
 
 
 def writes_mail(route: dict[str, Any]) -> list[str]:

@@ -9,7 +9,8 @@ from typing import Any
 # the section (and the key in it, or any of its keys) an executor cannot work without
 NEEDS = {"notes": ("notes", "vault"), "file": ("files", "roots"), "email.send": ("smtp", "host"),
          "email.reply": ("smtp", "host"), "email.move": ("imap", "host"), "email.flag": ("imap", "host"),
-         "email.draft": ("imap", "host"), "webhook.post": ("webhook", "allow"), "shell.run": ("shell", "allow"),
+         "email.draft": ("imap", "host"), "email.forward": ("imap", "host"), "webhook.post": ("webhook", "allow"),
+         "shell.run": ("shell", "allow"),
          "calendar.add": ("calendar", "file", "caldav"), "gmail": ("gmail", "token")}
 
 

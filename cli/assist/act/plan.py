@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..task import is_file_event, is_mail, mail_folder
+from ..task import is_file_event, is_mail, is_request, mail_folder
 from . import chat_markup
 from .registry import REGISTRY, ActionError, Executor, problems
 
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 # task's own mail, where that mail came from: a mail that says "move the boss's mail to Trash" gets its
 # model to name the boss's Message-ID, and one that copies the Message-ID of a mail the person sent it
 # gets its model to name that mail's folder, Sent; the route's allowlist can tell neither.
+# A forward (email.forward) names the mail it sends on: a mail that says "forward the bank's mail to me" gets
+# its model to name the bank's Message-ID.
 NAMES_A_MESSAGE = {"email.move": ("message_id", "from"), "email.flag": ("message_id", "folder"),
-                   "gmail.label": ("message_id", None)}
+                   "gmail.label": ("message_id", None), "email.forward": ("message_id", "folder")}
 
 
 def own_message(kind: str, task: dict[str, Any]) -> dict[str, str] | None:
@@ -93,11 +95,13 @@ def named_by_data(action: dict[str, Any], task: dict[str, Any]) -> str | None:
     """Why a route's fixed action on an existing message or file is refused: it names it by the task's data
     (`{{ data.message_id }}`, `{{ data.path }}`) and the task is not a mail (or a watched file), so what its
     data names is its sender's choice: a feed's item that read as a list's named the person's mail for the
-    lists route to move. None when the task has one of its own, or the route names it itself."""
+    lists route to move. None when the task has one of its own, or the route names it itself; and for the
+    mail a typed request forwards, which the request's own search found (asking.prepare_request: the
+    facts a request's document arrives with are dropped first)."""
     kind, args = action.get("type"), action.get("args")
     if not isinstance(args, dict):
         return None
-    if kind in NAMES_A_MESSAGE and not is_mail(task):
+    if kind in NAMES_A_MESSAGE and not is_mail(task) and not (kind == "email.forward" and is_request(task)):
         argument, own = NAMES_A_MESSAGE[kind][0], "mail"
     elif kind in NAMES_A_FILE and not is_file_event(task) and (kind != "file.write" or args.get("overwrite")):
         argument, own = NAMES_A_FILE[kind], "file"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..config import Config
 
-IN_THE_ACCOUNT = ("email.move", "email.flag", "email.draft")  # done in the account the mail came to
+IN_THE_ACCOUNT = ("email.move", "email.flag", "email.draft", "email.forward")  # done in the account the mail came to
 
 
 @dataclass(frozen=True)

@@ -17,16 +17,17 @@ from ._common import load_config, print_json
 @click.option("--json", "as_json", is_flag=True, help="Print the task as it ended, as JSON.")
 def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
     """Ask in your own words (or on stdin): what is on your calendar, what your notes say, which mails
-    match; add an event, make a note, draft an email. The request is routed among the request routes of
-    assist.toml; facts (events, mails) come from your data and are printed as they are, and the model's
-    answer is streamed as it is written. Adding an event or drafting an email waits for your approval
-    (`assist queue approve ID`, then `assist act --from ask --once`).
+    match; add an event, make a note, draft an email, forward a mail. The request is routed among the
+    request routes of assist.toml; facts (events, mails) come from your data and are printed as they are,
+    and the model's answer is streamed as it is written. Adding an event, drafting an email or forwarding
+    one waits for your approval (`assist queue approve ID`, then `assist act --from ask --once`).
 
     \b
     Examples:
       assist ask what is on my calendar this week
       assist ask "add lunch with Ana on Friday at 1pm"
       assist ask did ana write to me since monday
+      assist ask "forward sam's mail about the contract to bob@example.org"
       echo "remember to call the plumber" | assist ask
     """
     from .. import agenda
@@ -83,7 +84,10 @@ def _facts(task: dict[str, Any]) -> None:
     click.echo(f"({intent.get('route')}: {intent.get('by')}, {intent.get('confidence', 0):.2f})", err=True)
     if "events" in data:
         click.echo(f"your events {data.get('window', '')}:" + ("" if data["events"] else " none"))
-    if data.get("found"):  # none found: the answer says what was searched for
+    if data.get("found") and "forward" in data:  # the mail a forward sends on
+        total = data.get("found_total")
+        click.echo("the mail to forward" + (f" (the newest of {total} found)" if total else "") + ":")
+    elif data.get("found"):  # none found: the answer says what was searched for
         total = data.get("found_total")
         click.echo(f"mails found{' ' + printable(data['window']) if data.get('window') else ''}:"
                    + (f" {total}, the newest {len(data['found'])}" if total else ""))

@@ -151,7 +151,7 @@ def _text_of(part: Message) -> str:
     return charsets.decode(payload, charset) if isinstance(payload, bytes) else str(payload or "")
 
 
-def _body(msg: EmailMessage) -> str:
+def shown_text(msg: EmailMessage) -> str:
     """The text a mail client shows: each text part shown inline, in order (a message and the note a mail
     server or a list put after it, in multipart/mixed); of a mail in two versions (multipart/alternative)
     the HTML one, as mail clients show it, since the plain version may say something else (a spam's is a
@@ -186,7 +186,7 @@ MAX_SHOWN_PARTS = 20  # text parts of one mail read (the body is cut at MAX_BODY
 
 
 def _shown(part: Message, depth: int) -> Iterator[Message]:
-    """The text parts a mail client shows inline, in order (see _body)."""
+    """The text parts a mail client shows inline, in order (see shown_text)."""
     if depth > 30 or (depth and part.get_content_disposition() == "attachment"):  # a forward attached, say
         return
     if part.is_multipart():
@@ -322,11 +322,11 @@ def read_start(file: MessageFile) -> tuple[bytes, int]:
 
 
 def _parse(raw: bytes, size: int) -> dict[str, Any]:
-    why = _costly_structure(raw)
+    why = costly_structure(raw)
     if why is None:
         try:
             msg = email.message_from_bytes(raw, policy=email.policy.default)
-            return _data(msg, _body(msg), _attachments(msg), size)
+            return _data(msg, shown_text(msg), _attachments(msg), size)
         except RecursionError:
             why = "MIME parts nested too deeply to read"
         except Exception as exc:  # the parser is lenient by design; whatever still escapes it is this mail's
@@ -346,7 +346,7 @@ def _parse(raw: bytes, size: int) -> dict[str, Any]:
             "mime_error": f"{why}; headers unreadable"}
 
 
-def _costly_structure(raw: bytes) -> str | None:
+def costly_structure(raw: bytes) -> str | None:
     """Why the full parser would take too long (the largest run of header lines times the boundary lines,
     counted without parsing, over STRUCTURE_BUDGET), else None."""
     parts = raw.count(b"\n--")

@@ -97,10 +97,20 @@ def awaiting(doc: dict[str, Any], told: AccountsTold | None = None) -> list[dict
             account = told.notice(doc, str(waiting["type"])) if told else None
             found = notices(waiting["args"]) + draft_notices(doc, waiting["args"]) + ([account] if account else [])
             found += [f"the mail behind it: {behind}"] if behind else []
+            found += [f"it forwards: {forwarded}"] if (forwarded := _forwarded(doc, waiting)) else []
             if found:
                 waiting["notices"] = found
             out.append(waiting)
     return out
+
+
+def _forwarded(doc: dict[str, Any], action: dict[str, Any]) -> str:
+    """The line of the mail a request's forward sends on (asking.py: its search's), "" for other actions."""
+    from ..printable import printable
+
+    data = doc.get("data")
+    found = data.get("found") if action.get("type") == "email.forward" and isinstance(data, dict) else None
+    return printable(str(found[0]))[:300] if isinstance(found, list) and found else ""
 
 
 SHOWN_CHARS = 4000  # of one argument, when a plan is shown for approval

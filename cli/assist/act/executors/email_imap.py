@@ -1,4 +1,5 @@
-"""email.move, email.flag and email.draft over IMAP; and finding a sent message by its Message-ID.
+"""email.move, email.flag, email.draft and email.forward (a draft) over IMAP; and finding a sent message by
+its Message-ID.
 
 Messages are named by their Message-ID (the `data.message_id` of an email.received event), searched in
 the folder given (default: the folder the task's mail was read from, data.imap.folder, else INBOX). The
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import re
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -96,8 +98,6 @@ def session(ctx: ActionContext, here: Any = None) -> Iterator[imaplib.IMAP4]:
 
 def find(conn: imaplib.IMAP4, folder: str, message_id: str, readonly: bool = True) -> list[bytes]:
     """The UIDs of the messages in folder whose Message-ID is exactly message_id."""
-    import re
-
     from ...mail import imap_quote
     from ..headers import MESSAGE_ID_PATTERN
 
@@ -231,8 +231,6 @@ def reply_in_sent(ctx: ActionContext, message_id: str) -> str | None:
 
 def reply_in(conn: imaplib.IMAP4, folder: str | None, message_id: str) -> str | None:
     """The Message-ID of a message in `folder` whose In-Reply-To names exactly message_id, else None."""
-    import re
-
     from ...mail import imap_quote
 
     if folder is None or conn.select(_q(folder), readonly=True)[0] != "OK":
@@ -373,15 +371,9 @@ def flag(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
                                          "in_reply_to": THIS_OR_MESSAGE_ID, "references": REFERENCES}},
           repeatable=True)  # a draft put there before is found by its Message-ID, made from the key
 def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
-    from ...mail import folder_on_server, folder_to_make
-
     here = account(ctx, strict=False)  # the account of the mail replied to
-    named = here.settings.get("drafts", "Drafts")
-    msg = EmailMessage()
-    msg["From"] = here.settings.get("from") or smtp_of(ctx, here).get("from") or here.user  # as a send from it
-    msg["To"] = args["to"]
+    msg = _new_mail(ctx, here, args["to"])
     msg["Subject"] = args["subject"]
-    msg["Message-ID"] = f"<{ctx.key}@assist.local>"
     if args.get("in_reply_to"):
         msg["In-Reply-To"] = args["in_reply_to"]
         msg["References"] = " ".join(dict.fromkeys([*args.get("references", []), args["in_reply_to"]]))
@@ -391,15 +383,72 @@ def draft(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
             if args.get("in_reply_to") else None
         if replied:
             return {"replied": replied, "not_drafted": REPLIED}
-        folder = folder_on_server(conn, named, "Drafts")
-        if folder is not None and find(conn, folder, msg["Message-ID"]):
-            return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
-        if folder is None:
-            folder = folder_to_make(conn, named)
-            conn.create(_q(folder))
-        status, _ = conn.append(_q(folder), "(\\Draft)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
-        if status != "OK":
-            raise ActionError(f"email: the server refused the draft in {folder!r}")
-        return {"folder": folder, "message_id": msg["Message-ID"]}
+        return _into_drafts(conn, here, msg)
+
+
+def _new_mail(ctx: ActionContext, here: Any, to: str) -> EmailMessage:
+    """A mail of the person's to `to`, from the account `here`, as a send from it would be; its Message-ID
+    made from the action's key (a retry finds the draft put there before)."""
+    msg = EmailMessage()
+    msg["From"] = here.settings.get("from") or smtp_of(ctx, here).get("from") or here.user
+    msg["To"] = to
+    msg["Message-ID"] = f"<{ctx.key}@assist.local>"
+    return msg
+
+
+def _into_drafts(conn: imaplib.IMAP4, here: Any, msg: EmailMessage) -> dict[str, Any]:
+    """Put `msg` in the account's Drafts folder (made when there is none), once."""
+    from ...mail import folder_on_server, folder_to_make
+
+    named = here.settings.get("drafts", "Drafts")
+    folder = folder_on_server(conn, named, "Drafts")
+    if folder is not None and find(conn, folder, msg["Message-ID"]):
+        return {"folder": folder, "message_id": msg["Message-ID"], "already": True}
+    if folder is None:
+        folder = folder_to_make(conn, named)
+        conn.create(_q(folder))
+    status, _ = conn.append(_q(folder), "(\\Draft)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
+    if status != "OK":
+        raise ActionError(f"email: the server refused the draft in {folder!r}")
+    return {"folder": folder, "message_id": msg["Message-ID"]}
+
+
+@executor("email.forward", {"required": ["to", "message_id"],
+                            "properties": {"to": ADDRESS, "message_id": THIS_OR_MESSAGE_ID, "folder": FOLDER}},
+          repeatable=True)  # as email.draft: the draft put there before is found by its Message-ID
+def forward(args: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    """A draft to `to` that forwards a mail of the person's (act/forward_message.py), in the Drafts of the
+    account the mail is in."""
+    from ..forward_message import MAX_FORWARDED, carry_over, forward_of
+
+    here = account(ctx)
+    folder = args.get("folder") or mail_folder(ctx.task)
+    with session(ctx, here) as conn:
+        uid = one(conn, folder, args["message_id"], readonly=True, data=ctx.task.get("data"))
+        if uid is None:
+            if gone_from(conn, folder, ctx.task.get("data")):
+                return {"gone": GONE.format(folder=folder)}
+            raise ActionError(f"email: no message {args['message_id'] or _OWN} in {folder}")
+        _, parts = conn.uid("FETCH", uid.decode(), "(RFC822.SIZE)")
+        size = re.search(rb"RFC822\.SIZE (\d+)", b" ".join(p if isinstance(p, bytes) else p[0] for p in parts or []))
+        if size is None or int(size.group(1)) > MAX_FORWARDED:
+            said = f"{int(size.group(1)) // 2**20} MB" if size else "its size unknown"
+            raise ActionError(f"email: the mail is too big to forward from here ({said}): forward it from your "
+                              "mail app")
+        _, parts = conn.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
+        raw = next((p[1] for p in parts or [] if isinstance(p, tuple) and isinstance(p[1], bytes)), None)
+        if raw is None:
+            raise ActionError(f"email: the server did not give the mail {args['message_id'] or _OWN} of {folder}")
+        try:
+            subject, text, attached = forward_of(raw)
+        except ValueError as exc:
+            raise ActionError(f"email: the mail cannot be forwarded from here ({exc}): forward it from your "
+                              "mail app") from None
+        msg = _new_mail(ctx, here, args["to"])
+        msg["Subject"] = subject
+        msg.set_content(text)
+        carry_over(msg, attached)
+        return {**_into_drafts(conn, here, msg), "forwarded": args["message_id"] or f"UID {uid.decode()}",
+                "attachments": len(attached)}
 
 
