@@ -911,3 +911,33 @@ def test_a_mail_search_looks_beyond_the_inbox_but_never_in_junk(home, monkeypatc
                 assert [line.split(": ", 1)[1] for line in found] == ["Invoice 4 in the inbox", "Invoice 3 archived"]
         finally:
             imap.stop()
+
+
+def test_gmails_all_mail_is_searched_without_the_persons_own_sent_mail(home, monkeypatch):
+    """Gmail's All Mail holds the mail the person sent too: "who wrote to me about the invoice" listed their
+    own reply to Ana as a mail to them, and a count counted it. Their own mail (the account's address, the
+    From its mail goes out with) is left out there, as Sent is not searched elsewhere."""
+    import imaplib
+
+    from assist.config_file import load
+    from assist.demo.servers import start_dovecot
+    from assist.mail import imap_folder
+    from assist.mail_search import query_of, search_mail
+    from conftest import imap_section
+
+    imap = start_dovecot(extra_conf=ALL_MAIL, login="me@work.example")  # Gmail's username is the address
+    monkeypatch.setenv("TEST_IMAP_PASSWORD", imap.password)
+    try:
+        conn = imaplib.IMAP4("127.0.0.1", imap.port)
+        conn.login(imap.user, imap.password)
+        for n, sender in enumerate(["Ana <ana@example.org>", "Me <me@example.org>", "Me <me@work.example>"]):
+            raw = (f"From: {sender}\r\nSubject: The invoice {n}\r\nMessage-ID: <{n}@example.org>\r\n\r\n"
+                   "About the invoice\r\n").encode()
+            assert conn.append(imap_folder("All Mail"), None, imaplib.Time2Internaldate(1795000000 + n), raw)[0] == "OK"
+        conn.logout()
+        (home / "assist.toml").write_text((REPO / "assist.toml").read_text() + imap_section(imap)
+                                          + '[actions.smtp]\nhost = "127.0.0.1"\nfrom = "Me <me@example.org>"\n')
+        found = search_mail(load(home), query_of("who wrote to me about the invoice"))
+        assert [line.split(": ", 1)[1] for line in found.lines] == ["The invoice 0"] and found.total == 1
+    finally:
+        imap.stop()

@@ -38,6 +38,7 @@ HEADERS_SHOWN = "(BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE AUTHENTICATION-RESU
 WHERE = "in your inbox, archive and the folders your routes file mail in (Junk is not searched)"
 # a question about what was filed as spam ("what went to junk today"), not about mail that speaks of spam
 JUNK = re.compile(r"(?i)\b(?:junk|spam)(?:\s+(?:folder|mail|mails|emails))?\b")
+OWN_ADDRESS = re.compile(r'[^\s"\\]+@[^\s"\\]+')  # one of the person's addresses, as a quoted string may hold it
 HOW_MANY = re.compile(r"(?i)\bhow\s+many\b|\bcount\b|\bnumber\s+of\b")
 
 
@@ -192,11 +193,13 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
     import imaplib
     import time
 
+    from .correspondents import own_addresses
     from .ingest.mail import parse_message
     from .mail import arrivals, imap_folder, imap_reading
     from .printable import printable
 
     mark = f"[{account.label}] " if account.label else ""
+    own = own_addresses(config)
     out, total = [], 0
     with imap_reading(account, "the mail to search") as conn:
         for folder, said in _searched_in(conn, config, query.junk):
@@ -204,7 +207,7 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
                 continue  # gone since it was listed
             where = f" (in {printable(said)[:100]})" if said else ""
             validity = (conn.response("UIDVALIDITY")[1] or [None])[-1]
-            uids = _found(conn, query)
+            uids = _found(conn, query, own)
             if query.since or query.before:  # the server's SINCE and BEFORE are days of its own clock
                 arrived = arrivals(conn, uids)
                 uids = [uid for uid in uids if _within(arrived.get(uid), query)]
@@ -263,8 +266,9 @@ def _searched_in(conn: Any, config: Config, junk: bool = False) -> list[tuple[st
     return [("INBOX", ""), *((folder, folder) for folder in kept)]
 
 
-def _found(conn: Any, query: MailQuery) -> list[bytes]:
-    """The UIDs of the mails every term finds, oldest first; within a day either side of the query's window
+def _found(conn: Any, query: MailQuery, own: list[str] | None = None) -> list[bytes]:
+    """The UIDs of the mails every term finds, oldest first, none from the `own` addresses (the person's
+    own mail: Gmail's All Mail holds what they sent); within a day either side of the query's window
     (the server's days are of its clock). ASCII terms go as quoted strings; a term beyond ASCII as UTF-8
     (CHARSET UTF-8), a literal, which imaplib sends one of per command, last: one SEARCH per such term,
     the answers intersected."""
@@ -273,6 +277,9 @@ def _found(conn: Any, query: MailQuery) -> list[bytes]:
 
     terms = ([("FROM", query.sender)] if query.sender else []) + [("TEXT", word) for word in query.words]
     plain = [part for key, term in terms if term.isascii() for part in (key, f'"{term}"')]
+    asked = (query.sender or "").lower()  # "any mail from me@example.org": that is asked for
+    mine = [address for address in own or [] if OWN_ADDRESS.fullmatch(address) and address != asked]
+    plain += [part for address in mine for part in ("NOT", "FROM", f'"{address}"')]
     plain += ["UNSEEN"] if query.unseen else []
     plain += ["SINCE", imap_day(query.since.timestamp() - 86400)] if query.since else []
     plain += ["BEFORE", imap_day(query.before.timestamp() + 86400)] if query.before else []
