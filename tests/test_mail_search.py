@@ -289,3 +289,24 @@ def test_a_mail_to_someone_by_name_goes_to_the_address_the_person_wrote_to(route
     finally:
         imap.stop()
         os.environ.pop("TEST_IMAP_PASSWORD", None)
+
+
+@pytest.mark.parametrize("route", ["chat", "agenda"])
+def test_what_someone_whose_mail_you_have_said_is_searched_for_in_the_mail(mailbox, route):
+    """"what did Padraig say about solaris" went to chat (14 of 40 such questions, bench/mail_answers.py),
+    and smollm2 made up what he said. A question of what someone said, wrote or sent, whom the person's
+    mail has mail from, is the mail search's; of someone it has none from ("what did Einstein say about
+    time") it stays where the request model put it."""
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    _, home = mailbox
+    task = {"type": "request", "intent": {"route": route, "by": "model:requests"},
+            "data": {"text": "what did ana say about the budget"}}
+    assert prepare_request(load(home), task, NOW) is None
+    assert task["intent"]["route"] == "search_mail" and task["intent"]["by"] == "mail:named"
+    assert subjects(task["data"])[0] == "Early today"
+    for text in ("what did einstein say about time", "what did i say about the budget"):
+        task = {"type": "request", "intent": {"route": "chat", "by": "model:requests"}, "data": {"text": text}}
+        prepare_request(load(home), task, NOW)
+        assert task["intent"]["route"] == "chat" and "found" not in task["data"], text

@@ -537,6 +537,28 @@ def _events_a_chat_question_names(config: Config, task: dict[str, Any],
     return _events_named_in_calendar(config, text, now)
 
 
+# "what did padraig say about solaris", "what has ana written", "what did bob send me": what someone said
+SAID_BY = re.compile(r"(?i)^\W*what\s+(?:did|does|has|have)\s+([^\W\d_][\w.@+-]*)\s+(?:ever\s+|just\s+)?"
+                     r"(?:say|said|write|wrote|written|send|sent|e-?mail(?:ed)?|mail(?:ed)?|ask(?:ed)?|tell|told|"
+                     r"want(?:ed)?|reply|replied|answer(?:ed)?)\b")
+
+
+def _asks_what_a_sender_said(config: Config, task: dict[str, Any]) -> bool:
+    """Whether a request the request model sent to be answered directly (`chat`) or to the agenda asks what
+    someone said, wrote or sent whom the person's mail has mail from (never Junk's): the mail search's to
+    answer, not the model's to make up (bench/mail_answers.py: 14 of 40 such questions went to chat, one to the agenda). Of
+    someone it has none from ("what did Einstein say about time"), the request stays where it was put."""
+    from .mail_search import NOT_SENDERS, senders_named
+
+    fallback = config.section("classify").get("request_fallback", "chat")
+    asked = SAID_BY.search(str(task["data"].get("text") or ""))
+    if (task.get("intent") or {}).get("route") not in (fallback, "agenda") or asked is None \
+            or asked.group(1).lower() in NOT_SENDERS | NOT_RECIPIENTS or "search_mail" not in config.routes \
+            or not config.action_section("imap").get("host"):
+        return False
+    return bool(senders_named(config, asked.group(1)))
+
+
 def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     """Put in the task's data the facts its route needs; a sentence for the person when the request
     cannot be served as asked (nothing is planned then)."""
@@ -547,6 +569,9 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     if named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
+    elif _asks_what_a_sender_said(config, task):
+        task["intent"] = {**task["intent"], "route": "search_mail", "by": "mail:named", "confidence": 1.0,
+                          "reason": "asks what someone whose mail you have said"}
     route = task["intent"]["route"]
     data["now"] = now.strftime("%A %-d %B %Y, %H:%M")  # the model knows no date but the one it is told
     if route == "fallback":  # no request route was sure, and [classify] request_fallback is not a route here

@@ -1,0 +1,178 @@
+"""How `assist ask` answers questions about the person's mail (run by `scripts/bench mail_answers`): the 40
+mails of bench/data/quality (SpamAssassin's public corpus, with the key facts of each written down:
+bench/data/quality/README.md) delivered to a real dovecot, and of each the question a person would ask of
+it, made from its sender and subject ("what did Gary say about raid"), through the real `asking.ask`:
+routing among the request routes, the IMAP search, the model's answer and its check. The default model
+(`--model` for another catalog model).
+
+The anchor, measured in the same run with no model: the newest mail found, said as "NAME wrote about
+SUBJECT: " and the first sentence of what it says (the words the model is given).
+
+Per question:
+- routed: the request went to search_mail;
+- found: the mail asked about is the newest the search found (the model is given what it says);
+- sender named: the answer names who wrote (a word of their name, or their address);
+- key-fact recall: of the mail's key facts (labels.jsonl, each a list of alternatives, matched as lower-case
+  substrings), the share the answer has; and of those within what the model is given (the start of what
+  the mail says, its subject), the share it has;
+- flagged: answers `assist ask` prints a check under (asking.answer_notices: a name, a link or a "none"
+  that nothing it was given has);
+- "the user": answers that speak of the person as "the user" rather than "you";
+- words per answer, seconds per answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "bench" / "data" / "quality"
+NOW = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
+
+
+def labels() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / "labels.jsonl").read_text().splitlines() if line.strip()]
+
+
+def question(data: dict[str, Any]) -> tuple[str, list[str]]:
+    """The question a person would ask of a mail, and the words that name its sender: "what did NAME say
+    about WORD", NAME the first word of the sender's name (else their address's first part), WORD the
+    subject's longest word a search would look for."""
+    from assist.mail_search import STOP_WORDS
+
+    name, address = parseaddr(str(data.get("from") or ""))
+    words = [w for w in re.findall(r"[^\W\d_]+", name) if len(w) > 1]
+    who = words[0] if words else re.split(r"[^\w]", address.partition("@")[0])[0] or address
+    subject = [w for w in re.findall(r"[^\W\d_]{4,}", str(data.get("subject") or ""))
+               if w.lower() not in STOP_WORDS | {"fwd", "re", "fw"}]
+    about = max(subject, key=len).lower() if subject else ""
+    asked = f"what did {who} say about {about}" if about else f"what did {who} write"
+    local = [w for w in re.split(r"[._+-]", address.partition("@")[0]) if len(w) > 2]  # hauns_froehlingsdorf
+    return asked, [w.lower() for w in [*words, *local, address] if w]
+
+
+def recall(text: str, facts: list[list[str]]) -> tuple[int, int]:
+    low = text.lower()
+    return sum(any(alt.lower() in low for alt in fact) for fact in facts), len(facts)
+
+
+def anchor(data: dict[str, Any]) -> str:
+    """The answer with no model: who wrote, about what, and the first sentence of what the newest says."""
+    found, says = data.get("found") or [], data.get("found_says") or []
+    if not found:
+        return "No mail found."
+    line = found[0].split(" ", 2)[-1]  # "Gary <g@x>: Subject"
+    first = re.split(r"(?<=[.!?])\s", says[0], maxsplit=1)[0] if says and says[0] else ""
+    return f"{line.replace(': ', ' wrote about: ', 1)}. {first}"
+
+
+def run(model: str) -> dict[str, Any]:
+    from assist.ai.pull import find, pull
+    from assist.asking import answer_notices, ask
+    from assist.config_file import load
+    from assist.demo.servers import start_dovecot
+    from assist.ingest.mail import parse_message
+
+    item = find(model)
+    gguf = pull(REPO / "models", item, log=lambda m: print(m, file=sys.stderr))
+    rows = labels()
+    imap = start_dovecot()
+    os.environ["BENCH_IMAP_PASSWORD"] = imap.password
+    per: list[dict[str, Any]] = []
+    try:
+        mails = {}
+        for n, row in enumerate(rows):
+            raw = (DATA / row["file"]).read_bytes()
+            mails[row["file"]] = parse_message(raw)
+            imap.deliver(raw, n, (NOW - timedelta(hours=len(rows) - n)).timestamp())  # each its own arrival
+        with tempfile.TemporaryDirectory(prefix="bench-mail-answers-") as tmp:
+            home = Path(tmp)
+            (home / "models").mkdir()
+            (home / "models" / gguf.name).symlink_to(gguf)
+            (home / "assist.toml").write_text(
+                (REPO / "assist.toml").read_text()
+                + f'[actions.imap]\nhost = "127.0.0.1"\nport = {imap.port}\nsecurity = "plain"\n'
+                  f'username = "{imap.user}"\npassword_env = "BENCH_IMAP_PASSWORD"\n'
+                + f'\n[models.embedded]\nbackend = "llamacpp"\npath = "{item.name}"\nseed = 1\n')
+            os.environ["ASSIST_HOME"] = str(home)
+            config = load(home)
+            ask(config, "how many emails did i get today", NOW)  # the request model trained, the model loaded
+            for row in rows:
+                data = mails[row["file"]]
+                text, sender = question(data)
+                started = time.perf_counter()
+                task = ask(config, text, NOW)
+                seconds = time.perf_counter() - started
+                answer = str((task.get("result") or {}).get("text") or task["data"].get("answer") or "")
+                read = task["data"].get("found_says") or []  # the newest few, whose words the model is given
+                given = " ".join([*(task["data"].get("found") or [])[:len(read)], *read])
+                within = [fact for fact in row["facts"] if any(alt.lower() in given.lower() for alt in fact)]
+                subject = " ".join(str(data.get("subject") or "").split())[:40]
+                newest = any(subject in line for line in (task["data"].get("found") or [])[:max(1, len(read))])
+                per.append({"file": row["file"], "question": text, "answer": answer, "seconds": seconds,
+                            "routed": task["intent"]["route"] == "search_mail", "found": newest,
+                            "sender": any(s in answer.lower() for s in sender),
+                            "recall": recall(answer, row["facts"]), "recall_given": recall(answer, within),
+                            "flagged": bool(answer_notices(task)), "the_user": "the user" in answer.lower(),
+                            "words": len(answer.split()), "anchor": anchor(task["data"]),
+                            "anchor_sender": any(s in anchor(task["data"]).lower() for s in sender),
+                            "anchor_recall": recall(anchor(task["data"]), row["facts"]),
+                            "anchor_recall_given": recall(anchor(task["data"]), within)})
+                print(f"{row['file']}: {text!r} -> {answer[:160]!r}", file=sys.stderr)
+    finally:
+        imap.stop()
+    return {"model": item.name, "per": per}
+
+
+def share(rows: list[dict[str, Any]], key: str) -> float:
+    return sum(bool(r[key]) for r in rows) / max(1, len(rows))
+
+
+def ratio(rows: list[dict[str, Any]], key: str) -> float:
+    got, total = sum(r[key][0] for r in rows), sum(r[key][1] for r in rows)
+    return got / total if total else 0.0
+
+
+def report(result: dict[str, Any]) -> None:
+    rows = result["per"]
+    answered = [r for r in rows if r["routed"] and r["found"]]
+    print(f"{result['model']}: {len(rows)} questions, {share(rows, 'routed'):.0%} routed to search_mail, "
+          f"{share(rows, 'found'):.0%} found the mail asked about among the newest, "
+          f"{sum(r['seconds'] for r in rows) / max(1, len(rows)):.1f} s/answer")
+    print(f"  of the {len(answered)} found, | model | anchor (no model: who, subject, first sentence) |")
+    print(f"  sender named               | {share(answered, 'sender'):.0%} | {share(answered, 'anchor_sender'):.0%} |")
+    for label, key in (("key-fact recall           ", "recall"), ("of the facts it was given ", "recall_given")):
+        model, anchored = ratio(answered, key), ratio(answered, f"anchor_{key}")
+        print(f"  {label} | {model:.2f} | {anchored:.2f} | ratio {model / anchored if anchored else 0:.2f}")
+    print(f"  flagged by the check       | {share(answered, 'flagged'):.0%} | - |")
+    print(f"  says \"the user\"            | {share(answered, 'the_user'):.0%} | - |")
+    words = sum(r["words"] for r in answered) / max(1, len(answered))
+    print(f"  words per answer           | {words:.0f} | "
+          f"{sum(len(r['anchor'].split()) for r in answered) / max(1, len(answered)):.0f} |")
+
+
+def main() -> None:
+    from assist.ai.pull import DEFAULT
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default=DEFAULT.name, help="a catalog model's name (default: the default)")
+    parser.add_argument("--json", type=Path, help="also write every question, answer and figure to this file")
+    args = parser.parse_args()
+    result = run(args.model)
+    report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
