@@ -546,8 +546,9 @@ SAID_BY = re.compile(r"(?i)^\W*what\s+(?:did|does|has|have)\s+([^\W\d_][\w.@+-]*
 def _asks_what_a_sender_said(config: Config, task: dict[str, Any]) -> bool:
     """Whether a request the request model sent to be answered directly (`chat`) or to the agenda asks what
     someone said, wrote or sent whom the person's mail has mail from (never Junk's): the mail search's to
-    answer, not the model's to make up (bench/mail_answers.py: 14 of 40 such questions went to chat, one to the agenda). Of
-    someone it has none from ("what did Einstein say about time"), the request stays where it was put."""
+    answer, not the model's to make up (bench/mail_answers.py: 14 of 40 such questions went to chat, one
+    to the agenda). Of someone it has none from ("what did Einstein say about time"), the request stays
+    where it was put."""
     from .mail_search import NOT_SENDERS, senders_named
 
     fallback = config.section("classify").get("request_fallback", "chat")
