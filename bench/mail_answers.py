@@ -18,6 +18,8 @@ Per question:
 - flagged: answers `assist ask` prints a check under (asking.answer_notices: a name, a link or a "none"
   that nothing it was given has);
 - "the user": answers that speak of the person as "the user" rather than "you";
+- has them write it: answers that say the person wrote, sent or replied (none of these mails is theirs:
+  "You wrote to Adam, who replied that ...");
 - words per answer, seconds per answer.
 """
 
@@ -37,6 +39,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data" / "quality"
+# an answer that has the person write a mail they were sent ("You wrote to Adam, who replied ...")
+THEY_WROTE = re.compile(r"(?i)\b(?:you|the user)\s+(?:wrote|sent|emailed|mailed|replied|asked)\b")
 NOW = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
 
 
@@ -124,6 +128,7 @@ def run(model: str) -> dict[str, Any]:
                             "sender": any(s in answer.lower() for s in sender),
                             "recall": recall(answer, row["facts"]), "recall_given": recall(answer, within),
                             "flagged": bool(answer_notices(task)), "the_user": "the user" in answer.lower(),
+                            "they_wrote": bool(THEY_WROTE.search(answer)),
                             "words": len(answer.split()), "anchor": anchor(task["data"]),
                             "anchor_sender": any(s in anchor(task["data"]).lower() for s in sender),
                             "anchor_recall": recall(anchor(task["data"]), row["facts"]),
@@ -156,6 +161,7 @@ def report(result: dict[str, Any]) -> None:
         print(f"  {label} | {model:.2f} | {anchored:.2f} | ratio {model / anchored if anchored else 0:.2f}")
     print(f"  flagged by the check       | {share(answered, 'flagged'):.0%} | - |")
     print(f"  says \"the user\"            | {share(answered, 'the_user'):.0%} | - |")
+    print(f"  has them write it          | {share(answered, 'they_wrote'):.0%} | - |")
     words = sum(r["words"] for r in answered) / max(1, len(answered))
     print(f"  words per answer           | {words:.0f} | "
           f"{sum(len(r['anchor'].split()) for r in answered) / max(1, len(answered)):.0f} |")

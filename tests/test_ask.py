@@ -503,6 +503,23 @@ def test_a_requests_facts_are_the_calendars_not_the_documents(ask_home):
     assert "Lunch with Ana" in content and "5000" not in content and "dentist" not in content
 
 
+@pytest.mark.parametrize("answer", ["You wrote to Adam L. Beberg, who replied that the decline is real.",
+                                    "You sent wintermute a question, and he said to type lsmod."])
+def test_an_answer_that_has_the_person_write_a_mail_they_were_sent_is_flagged(answer):
+    """The default model answered "what did Adam say about decline" with "You wrote to Adam L. Beberg, who
+    replied ..." (2 of 40, bench/mail_answers.py): the mails found were sent to the person (their own is not
+    searched), so an answer that says they wrote one is said to be wrong below it."""
+    found = ["2002-09-02 14:40 Adam L. Beberg <beberg@example.org>: Tech's Major Decline"]
+    task = {"type": "request", "data": {"text": "what did adam say about decline", "found": found},
+            "prompt": {"messages": []}, "result": {"text": answer}}
+    check_answer(task)
+    assert answer_notices(task) == ["(check: the answer says you wrote or sent one of these mails; each was "
+                                    "sent to you by the sender above)"]
+    task["result"]["text"] = "Adam L. Beberg wrote to you: enrollment of foreign students keeps the numbers up."
+    check_answer(task)
+    assert answer_notices(task) == []
+
+
 def test_a_link_the_answer_makes_up_is_flagged():
     """Asked for next week's events, the small model answered "you can find all your events on my website
     here: [https://calendar-online.com/](http://www.calendarmycouncil.org/)": links that nothing it was

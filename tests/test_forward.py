@@ -266,3 +266,20 @@ def test_every_fixture_mail_forwards_with_its_named_attachments_and_no_traceback
         carried = [part.get_filename() for part in again.iter_attachments()]
         named = [a["name"] for a in parse_message(raw).get("attachments", []) if a["name"] != "(unnamed)"]
         assert all(" ".join(name.split()) in carried for name in named), (path, named, carried)
+
+
+def test_a_mail_too_big_to_forward_fails_saying_so_and_drafts_nothing(mailbox, monkeypatch):
+    """Over MAX_FORWARDED (25 MB: what providers send), the action fails with why, before the mail is read."""
+    import assist.act.forward_message as forward_message
+    from assist.act.executors.email_imap import forward
+    from assist.act.registry import ActionContext, ActionError
+    from assist.config_file import load
+
+    imap, home = mailbox
+    _, data = prepared(home, "forward sam's mail about the contract to bob@example.com")
+    monkeypatch.setattr(forward_message, "MAX_FORWARDED", 1000)  # the contract mail has a 1 kB attachment
+    task = {"id": "t1", "type": "request", "data": data}
+    with pytest.raises(ActionError, match=r"the mail is too big to forward from here \(0 MB\): forward it from"):
+        forward({"to": "bob@example.com", "message_id": data["forward"]["message_id"], "folder": "INBOX"},
+                ActionContext(load(home), "k1", task))
+    assert drafts(imap) == []

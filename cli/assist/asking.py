@@ -303,6 +303,10 @@ SAYS_NONE = re.compile(
     r"|\bnothing\s+(?:was\s+)?found\b|\bnone\s+(?:was|were)\s+found\b")
 
 
+# an answer about mail found that has the person write one ("You wrote to Adam, who replied ...")
+YOU_WROTE = re.compile(r"(?i)\byou\s+(?:wrote|sent|emailed|mailed|replied)\b")
+
+
 def says_none(answer: str) -> bool:
     """Whether an answer says there is none (of the mails, events or notes asked about)."""
     return SAYS_NONE.search(answer) is not None
@@ -323,7 +327,8 @@ def check_answer(task: dict[str, Any]) -> None:
     `result.unsupported_dates` (a request with events), the links none of its prompt has,
     `result.unsupported_links`, and for an answer from facts (events, mails found, notes) the names none of
     them has, `result.unsupported_names`, and whether it says there is none of them, `result.says_none` (a
-    chat answer, from the model's own knowledge, is not checked so)."""
+    chat answer, from the model's own knowledge, is not checked so); of mails found, whether it says the
+    person wrote one, `result.says_you_wrote`."""
     from .ai.grounding import strings
 
     data, result = task.get("data"), task.get("result")
@@ -343,6 +348,9 @@ def check_answer(task: dict[str, Any]) -> None:
         result["unsupported_names"] = unsupported_names(result["text"], " ".join([given, *strings(data)]))
     if facts_given(task) and says_none(result["text"]):
         result["says_none"] = True
+    result.pop("says_you_wrote", None)
+    if data.get("found") and YOU_WROTE.search(result["text"]):
+        result["says_you_wrote"] = True
 
 
 def asked_when(data: dict[str, Any], tz: tzinfo) -> datetime:
@@ -373,6 +381,9 @@ def answer_notices(task: dict[str, Any]) -> list[str]:
         n = facts_given(task)
         said.append(f"(check: the answer says there is none, and {n} {'was' if n == 1 else 'were'} found above: the "
                     "facts above are right)")
+    if result.get("says_you_wrote"):  # the person's own mail is not searched: each found was sent to them
+        said.append("(check: the answer says you wrote or sent one of these mails; each was sent to you by the "
+                    "sender above)")
     if result.get("unsupported_names"):  # names the model added to the facts it was given
         said.append(f"(check: the answer names {', '.join(result['unsupported_names'])}, which nothing it was "
                     "given has: the facts above are right)")
