@@ -100,6 +100,16 @@ def test_a_request_to_forward_goes_to_the_forward_route_by_its_rule(routed_home,
     assert intent["route"] == "forward_email" and intent["by"] == "rule:forward", intent
 
 
+def test_sams_mail_is_mail_from_sam_and_a_party_at_anas_is_what_it_is_about():
+    from assist.mail_search import query_of
+
+    assert query_of("sam's mail about the contract") == query_of("mail from sam about the contract")
+    assert query_of("sam's mail about the contract").sender == "sam"
+    about = query_of("any mail about the party at ana's")
+    assert about.sender is None and "ana" in about.words
+    assert query_of("last week's mail").sender is None and query_of("what's new").sender is None
+
+
 def test_the_mail_to_forward_is_the_newest_the_words_find_never_one_in_junk(mailbox):
     _, home = mailbox
     refusal, data = prepared(home, "forward sam's mail about the contract to bob@example.com")

@@ -90,8 +90,9 @@ def query_of(text: str, since: datetime | None = None, before: datetime | None =
     junk = JUNK.search(text[:about_at.start()] if about_at else text)
     if junk:
         text = text[:junk.start()] + text[junk.end():]
+    before_about = text[:about_at.start()] if about_at else text  # "the party at ana's" is what it is about
     sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE) or re.search(SENT_BY, text) \
-        or next((found for found in OWNER.finditer(text) if found.group(1).lower() not in NOT_OWNERS), None)
+        or next((found for found in OWNER.finditer(before_about) if found.group(1).lower() not in NOT_OWNERS), None)
     if sender and sender.group(1).lower() in NOT_SENDERS:  # "did I reply to Ana", "has anyone written"
         sender = None
     if sender and sender.re is OWNER:  # "sam's mail": its "s" is no word of the mail
