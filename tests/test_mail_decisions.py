@@ -338,7 +338,7 @@ def test_a_route_writes_to_whom_the_task_or_a_model_chooses():
 
     shipped = tomllib.loads((REPO / "assist.toml").read_text())["routes"]
     assert {name: writes_mail(route) for name, route in shipped.items() if writes_mail(route)} == {
-        "urgent": ["email.draft"], "draft_email": ["email.draft"]}
+        "urgent": ["email.draft"], "draft_email": ["email.draft"], "forward_email": ["email.forward"]}
     to_me = {"type": "email.send", "args": {"to": "me@example.org", "subject": "s", "body": "{{ parsed.summary }}"}}
     assert writes_mail({"actions": ["email.send"], "fixed": [to_me]}) == []  # the model cannot propose another
     assert writes_mail({"actions": ["email.send"]}) == ["email.send"]  # a model's action: any address
