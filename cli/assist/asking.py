@@ -548,9 +548,9 @@ def _events_a_chat_question_names(config: Config, task: dict[str, Any],
     return _events_named_in_calendar(config, text, now)
 
 
-# "what did padraig say about solaris", "what has ana written", "what did bob send me": what someone said
-SAID_BY = re.compile(r"(?i)^\W*what\s+(?:did|does|has|have)\s+([^\W\d_][\w.@+-]*)\s+(?:ever\s+|just\s+)?"
-                     r"(?:say|said|write|wrote|written|send|sent|e-?mail(?:ed)?|mail(?:ed)?|ask(?:ed)?|tell|told|"
+# "what did padraig say about solaris", "what has ana written", "what did the clinic send me": what someone said
+SAID_BY = re.compile(r"(?i)^\W*what\s+(?:did|does|has|have)\s+(?:(?:the|my|our)\s+)?([^\W\d_][\w.@+-]*)\s+"
+                     r"(?:ever\s+|just\s+)?(?:say|said|write|wrote|written|send|sent|e-?mail(?:ed)?|mail(?:ed)?|ask(?:ed)?|tell|told|"
                      r"want(?:ed)?|reply|replied|answer(?:ed)?)\b")
 
 
@@ -719,9 +719,18 @@ def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, A
 
 
 # when mail came: the last few days, today, yesterday, this or last week or month; since, on or last a day
-SPAN = re.compile(r"\b(?:(?:in|over|during|within|for)\s+)?(?:the\s+)?(?:last|past)\s+(\d{1,3}|a|one|two|three|four|"
-                  r"five|six|seven|ten|few)\s+(day|week|month)s?\b", re.IGNORECASE)
-SPAN_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10, "few": 3}
+NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "few": 3,
+                "couple": 2, "couple of": 2, "a couple of": 2}
+NUMBER = r"\d{1,3}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)).replace(" ", r"\s+")
+# "in the last 3 days", "in the past hour", "for the last two hours", "the past week" (7 days; "last week" is the
+# calendar's, WEEK_OR_MONTH)
+SPAN = re.compile(rf"\b(?:(?:in|over|during|within|for)\s+)?(?:the\s+)?(last|past)\s+(?:({NUMBER})\s+)?"
+                  r"(minute|min|hour|hr|day|week|month)s?\b", re.IGNORECASE)
+SPAN_SECONDS = {"minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400}
+# "since three pm", "since 9am", "since 14:30", "since noon": today's, or yesterday's when it is still to come
+SINCE_HOUR = re.compile(rf"\bsince\s+(?:({NUMBER})(?:[:.](\d{{2}}))?\s*(am|pm|a\.m\.|p\.m\.|o'?clock)(?=\W|$)|"
+                        r"(\d{1,2})[:.](\d{2})\b|(noon|midday))", re.IGNORECASE)
 DAY_WORD = re.compile(r"\b(?:(?:from|on|since)\s+)?(today|tonight|this\s+(?:morning|afternoon|evening)|yesterday|"
                       r"last\s+night)\b", re.IGNORECASE)
 WEEK_OR_MONTH = re.compile(r"\b(?:(?:from|in|during|since)\s+)?(this|last)\s+(week|month)(?:'s)?\b", re.IGNORECASE)
@@ -784,11 +793,21 @@ def mail_window(text: str, now: datetime) -> tuple[str, datetime | None, datetim
     def cut(found: re.Match[str]) -> str:
         return text[:found.start()] + text[found.end():]
 
-    found = SPAN.search(text)
-    if found:
-        count, unit = SPAN_NUMBERS.get(found.group(1).lower()) or int(found.group(1)), found.group(2).lower()
-        since = now - timedelta(days=count * {"day": 1, "week": 7, "month": 30}[unit])
-        return f"in the last {count} {unit}{'s' if count > 1 else ''}", since, None, cut(found)
+    for span in SPAN.finditer(text):
+        said, unit = span.group(2), span.group(3).lower()
+        if said is None and span.group(1).lower() == "last" and unit in ("day", "week", "month"):
+            continue  # "last week": the calendar's, below
+        count = 1 if said is None else NUMBER_WORDS.get(re.sub(r"\s+", " ", said.lower())) or int(said)
+        unit = {"min": "minute", "hr": "hour"}.get(unit, unit)
+        since = now - timedelta(seconds=count * SPAN_SECONDS[unit])
+        return f"in the last {unit}" if count == 1 else f"in the last {count} {unit}s", since, None, cut(span)
+    hour = SINCE_HOUR.search(text)
+    at = _hour_said(hour) if hour else None
+    if hour and at is not None:
+        since = today.replace(hour=at.hour, minute=at.minute)
+        if since > now:
+            return f"since yesterday at {at.strftime('%H:%M')}", since - timedelta(days=1), None, cut(hour)
+        return f"since {at.strftime('%H:%M')}", since, None, cut(hour)
     found = DAY_WORD.search(text)
     if found:
         yesterday = found.group(1).lower() in ("yesterday", "last night")
@@ -816,6 +835,22 @@ def mail_window(text: str, now: datetime) -> tuple[str, datetime | None, datetim
         return start.strftime("in %B %Y"), start, None if found.group(0).lower().startswith("since") else after, \
             cut(found)
     return "", None, None, text
+
+
+def _hour_said(found: re.Match[str]) -> time | None:
+    """The time of day a SINCE_HOUR match says; None for one no clock has ("since 13pm")."""
+    if found.group(6):
+        return time(12)
+    if found.group(4):
+        hour, minute = int(found.group(4)), int(found.group(5))
+    else:
+        said = re.sub(r"\s+", " ", found.group(1).lower())
+        hour, minute = NUMBER_WORDS.get(said) or int(said), int(found.group(2) or 0)
+        half = found.group(3).lower().replace(".", "")
+        if half in ("am", "pm") and not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half == "pm" else 0) if half in ("am", "pm") else hour
+    return time(hour, minute) if hour < 24 and minute < 60 else None
 
 
 def _last_day(found: re.Match[str], now: datetime) -> date | None:

@@ -14,20 +14,61 @@ if TYPE_CHECKING:
     from .config import Config
     from .mail import ImapAccount
 
-STOP_WORDS = {"email", "emails", "mail", "mails", "message", "messages", "my", "me", "any", "the", "a", "an", "from",
-              "about", "do", "i", "have", "is", "there", "are", "show", "find", "search", "check", "for", "in",
-              "inbox", "new", "unread", "did", "get", "got", "what", "which", "latest", "last", "recent", "please",
-              "has", "to", "anything", "write", "wrote", "written", "send", "sent", "emailed", "mailed", "reply",
-              "replied", "say", "said",
-              # a question's own words ("how many emails came", "who wrote"), not the mail's
-              "how", "many", "much", "who", "whom", "when", "was", "were", "come", "came", "arrive", "arrived",
-              "receive", "received", "count", "number", "of", "all", "list", "tell", "you", "can", "could", "went",
-              "gone", "put", "moved", "filed", "marked", "caught", "into", "summarise", "summarize", "summary",
-              "read", "says", "saying", "what's", "whats"}
+# English words that name nothing a mail is searched for ("and", "if", "with", "at"): never a search's word
+FUNCTION_WORDS = {
+    "a", "an", "the", "this", "that", "these", "those", "my", "our", "your", "his", "her", "their", "its", "i", "me",
+    "we", "us", "you", "he", "him", "she", "they", "them", "it", "and", "or", "but", "nor", "if", "whether", "than",
+    "then", "so", "of", "to", "in", "on", "at", "by", "for", "with", "from", "into", "onto", "up", "down", "out", "off",
+    "over", "as", "about", "regarding", "concerning", "is", "are", "was", "were", "be", "been", "being", "am", "do",
+    "does", "did", "done", "have", "has", "had", "having", "can", "could", "will", "would", "shall", "should", "may",
+    "might", "must", "not", "no", "yes", "any", "some", "all", "each", "every", "there", "here", "what", "which",
+    "who", "whom", "whose", "when", "where", "why", "how", "what's", "whats", "yet", "just", "still", "already",
+    "also", "too", "very", "since", "until", "ago", "s", "t", "ve", "ll", "re", "d", "m",
+}
+# a mail, a mailbox: what every searched mail is, so never a word it is searched for
+MAIL_NOUNS = {"email", "emails", "e-mail", "e-mails", "mail", "mails", "message", "messages", "inbox", "mailbox",
+              "gmail", "outlook"}
+# a request's own words, said to the assistant ("hey, let me know if ...", "check", "how many"), and of how
+# the mail is to be shown ("the subjects and senders"): not the mail's, unless they follow "about"
+REQUEST_WORDS = {
+    "hey", "hi", "ok", "okay", "please", "olly", "siri", "alexa", "assistant", "let", "know", "tell", "show", "find",
+    "search", "check", "look", "see", "open", "bring", "give", "pull", "display", "list", "read", "report", "notify",
+    "refresh", "fetch", "want", "need", "like", "get", "got", "gotten", "anything", "everything", "something",
+    "new", "unread", "latest", "last", "recent", "recently", "newest", "incoming", "personal", "important",
+    "write", "wrote", "written", "send", "sent", "emailed", "mailed", "reply", "replied", "replies", "say", "said",
+    "says", "saying", "answered", "back", "many", "much", "come", "came", "arrive", "arrived", "receive",
+    "received", "accumulated", "went", "gone", "put", "moved", "filed", "marked", "caught",
+    "summarise", "summarize", "summary", "activity", "alerts", "updates", "update", "news", "subject", "subjects",
+    "sender", "senders", "line", "lines", "time", "stamp", "timestamp", "mentioning", "mentions", "mention",
+    "containing", "contains", "contain", "word", "words",
+}
+# the person's mailbox said another way ("on my email account", "my gmail app")
+MAILBOX = re.compile(r"(?i)\b(?:e-?mail|mail|gmail|outlook)\s+(?:account|box|app|client)s?\b")
+STOP_WORDS = FUNCTION_WORDS | MAIL_NOUNS | REQUEST_WORDS
+# where what the mail is about begins: "about the invoice", "in regard to my promotion", "having to do with
+# budgets", "that contains the word meeting"
+ABOUT = re.compile(r"(?i)\b(?:about|regarding|concerning|on|(?:in|with)\s+regards?\s+to|(?:having\s+)?to\s+do\s+"
+                   r"with|related\s+to|(?:that\s+|which\s+)?(?:contain(?:s|ing)?|mention(?:s|ing)?)(?:\s+the\s+"
+                   r"words?)?|with\s+the\s+words?)\s+(.+)$")
 # the sender of a question that does not say "from": "did Ana write to me", "has Bob sent me anything"
-NOT_SENDERS = {"i", "you", "we", "they", "he", "she", "it", "anyone", "anybody", "someone", "somebody", "nobody"}
-SENT_BY = re.compile(r"(?i)\b(?:did|has)\s+([\w.@+-]+)\s+(?:ever\s+|already\s+)?(?:write|written|wrote|send|sent|"
-                     r"e-?mail(?:ed)?|mail(?:ed)?|reply|replied|answer(?:ed)?|say|said)\b")
+NOT_SENDERS = {"i", "you", "we", "they", "he", "she", "it", "anyone", "anybody", "someone", "somebody", "nobody",
+               "who", "what", "which", "that", "this", "everyone", "everybody", "one"}
+SOMEONE = r"(?:(?:the|my|our)\s+)?([\w.@+-]+)"  # "ana", "the clinic", "my mom": the sender is the last word
+SENT_BY = re.compile(rf"(?i)\b(?:did|has|have)\s+{SOMEONE}\s+(?:ever\s+|already\s+|just\s+)?(?:write|written|"
+                     r"wrote|send|sent|e-?mail(?:ed)?|mail(?:ed)?|reply|replied|answer(?:ed)?|say|said|get\s+back|"
+                     r"gotten\s+back|got\s+back)\b")
+# "casey emails me", "what andrew emailed me about", "if lena sent the slides", "the electrician got back to me"
+SENDS = re.compile(rf"(?i)\b{SOMEONE}\s+(?:has\s+|have\s+|just\s+)?(?:e-?mails|e-?mailed|mails|mailed|writes|wrote|"
+                   r"written|sends|sent|replied|replies|answered|got\s+back|gotten\s+back|wrote\s+back)\b")
+# "from John Smith", "from the council", "from Dr. Okafor": a name of one or two words
+FROM = re.compile(r"(?i)\bfrom\s+(?:(?:the|my|our|your|this|that|a|an)\s+)?(?:(?:dr|mr|mrs|ms|prof)\.?\s+)?"
+                  r"([\w.@+-]+)(?:\s+([^\W\d_][\w'-]*))?")
+
+# what follows a sender's name and is no part of it ("from sam yesterday evening": asking.mail_window cut "yesterday")
+TIME_WORDS = {"morning", "afternoon", "evening", "night", "tonight", "today", "yesterday", "tomorrow", "week",
+              "weekend", "month", "year", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+CLOCK = re.compile(r"(?i)\d{1,2}(?:[:.]\d{2})?(?:am|pm)")
 
 # the sender of "sam's mail", "ana's invoice" (not "last week's", "today's": when it came, asking.mail_window)
 OWNER = re.compile(r"(?i)\b([^\W\d_][\w.@+-]*)['\u2019]s\b")
@@ -84,25 +125,52 @@ SAYS_READ = 16384  # bytes of the mail fetched to read that start from
 
 
 def query_of(text: str, since: datetime | None = None, before: datetime | None = None, when: str = "") -> MailQuery:
-    """The request's search: "from X" (or "did X write") its sender, "unread" or "new" unread mail, and up
-    to three other words (those after "about", when it says so) that the mail's text has."""
-    about_at = re.search(r"\b(?:about|regarding)\b", text, re.IGNORECASE)
+    """The request's search: its sender ("from X", "did X write", "X emailed me", "X's mail"), "unread" or
+    "new" unread mail, and up to three words the mail's text has: those after "about" (or "regarding",
+    "in regard to", "that mentions"), when it says so, else the request's own but those it says to the
+    assistant ("hey, let me know if ..."). When the mail came is asking.mail_window's, read before."""
+    text = MAILBOX.sub(" ", text)
+    about_at = ABOUT.search(text)
     junk = JUNK.search(text[:about_at.start()] if about_at else text)
     if junk:
         text = text[:junk.start()] + text[junk.end():]
-    before_about = text[:about_at.start()] if about_at else text  # "the party at ana's" is what it is about
-    sender = re.search(r"\bfrom\s+([\w.@+-]+)", text, re.IGNORECASE) or re.search(SENT_BY, text) \
-        or next((found for found in OWNER.finditer(before_about) if found.group(1).lower() not in NOT_OWNERS), None)
-    if sender and sender.group(1).lower() in NOT_SENDERS:  # "did I reply to Ana", "has anyone written"
-        sender = None
-    if sender and sender.re is OWNER:  # "sam's mail": its "s" is no word of the mail
-        text = text[:sender.start()] + text[sender.end():]
-    about = re.search(r"\b(?:about|regarding|on)\s+(.+)$", text, re.IGNORECASE)
-    words = [w for w in re.findall(r"[\w@.+-]+", about.group(1) if about else text)
-             if w.lower() not in STOP_WORDS and (not sender or w != sender.group(1))][:3]
-    unseen = re.search(r"\b(unread|new)\b", text, re.IGNORECASE) is not None
-    return MailQuery(sender.group(1) if sender else None, words, unseen, since, before, when, junk is not None,
-                     HOW_MANY.search(text) is not None)
+        about_at = ABOUT.search(text)
+    asked = text[:about_at.start()] if about_at else text  # "the party at ana's" is what it is about
+    counted = HOW_MANY.search(asked) is not None  # not "about the number of seats"
+    asked = HOW_MANY.sub(" ", asked)
+    sender = _sender(asked)
+    if sender is not None:
+        asked = asked.replace(sender[1], " ")
+    if about_at:
+        words = [w for w in _words(about_at.group(1)) if w.lower() not in FUNCTION_WORDS | MAIL_NOUNS]
+    else:  # "any mail from sam yesterday evening at 6pm": when it came is no word of it
+        words = [w for w in _words(asked) if w.lower() not in STOP_WORDS | TIME_WORDS and not CLOCK.fullmatch(w)]
+    unseen = re.search(r"\b(unread|new)\b", asked, re.IGNORECASE) is not None
+    return MailQuery(sender[0] if sender else None, words[:3], unseen, since, before, when, junk is not None, counted)
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".") for w in re.findall(r"[\w@.+-]+", text) if w.strip(".")]
+
+
+def _sender(text: str) -> tuple[str, str] | None:
+    """Who sent the mail a request asks about, and the words of the request that say so."""
+    found = FROM.search(text)
+    if found and found.group(1).strip(".").lower() not in STOP_WORDS:
+        name = found.group(1).strip(".")
+        second = found.group(2)
+        if second and second.lower() not in STOP_WORDS | TIME_WORDS and "@" not in name:  # "from John Smith"
+            return f"{name} {second}", found.group(0)
+        return name, found.group(0)[:found.end(1) - found.start(0)]
+    for pattern in (SENT_BY, SENDS):
+        for found in pattern.finditer(text):
+            name = found.group(1).strip(".")
+            if name.lower() not in NOT_SENDERS | STOP_WORDS:
+                return name, found.group(0)
+    for found in OWNER.finditer(text):  # "sam's mail": its "s" is no word of the mail
+        if found.group(1).lower() not in NOT_OWNERS | STOP_WORDS:
+            return found.group(1), found.group(0)
+    return None
 
 
 def counted(query: MailQuery, found: MailFound) -> str | None:
