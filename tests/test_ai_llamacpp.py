@@ -119,6 +119,23 @@ def test_stream_shows_the_reply_as_it_comes(llm_home, cli):
     assert text and text.strip() in answered.err
 
 
+def test_a_streamed_reply_says_when_it_was_cut_at_its_length(llm_home):
+    """`assist ask` streams the answer: the reply's finish_reason was always "stop", so an answer cut at its
+    max_tokens mid-name was printed with nothing to say so. The stream's end says why it ended."""
+    from assist.ai.models import Models
+    from assist.ai.running import run_prompt
+    from assist.config_file import load
+
+    models = Models(load(llm_home))
+    asked = {"messages": [{"role": "user", "content": "Count from one to fifty in words."}]}
+    pieces: list[str] = []
+    cut = run_prompt({**asked, "options": {"max_tokens": 4}}, models, on_piece=pieces.append)
+    assert cut["finish_reason"] == "length" and "".join(pieces) == cut["text"]
+    whole = run_prompt({"messages": [{"role": "user", "content": "Say hi."}], "options": {"max_tokens": 200}},
+                       models, on_piece=pieces.append)
+    assert whole["finish_reason"] == "stop"
+
+
 def test_missing_model_file_says_how_to_get_it(home, gguf, cli):
     configure(home, '[routes.echo]\ntemplate = "echo"\n')
     task = {"type": "text", "data": {"text": "x"}, "intent": {"route": "echo"}}

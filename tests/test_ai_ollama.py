@@ -47,7 +47,14 @@ def test_chat_sets_num_ctx_from_the_prompt_and_passes_the_schema(home, ollama):
 def test_streaming_ndjson(home, ollama):
     backend = Models(load(home)).get("local")
     ollama.replies.append("one two three four")
-    pieces = list(backend.stream([{"role": "user", "content": "count"}], Options()))
+    stream = backend.stream([{"role": "user", "content": "count"}], Options())
+    pieces = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as ended:
+            assert ended.value == "stop"  # the last line's done_reason
+            break
     assert "".join(pieces).split() == ["one", "two", "three", "four"] and len(pieces) == 4
     assert ollama.requests[-1]["stream"] is True
 

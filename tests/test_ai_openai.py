@@ -53,6 +53,11 @@ def test_completion_json_and_streaming(server, llm_home):
     assert reply.prompt_tokens > 5 and reply.completion_tokens > 0
     pieces = list(backend.stream([{"role": "user", "content": "Count from one to five."}], Options(max_tokens=24)))
     assert len(pieces) > 3 and "".join(pieces).strip()
+    stream = backend.stream([{"role": "user", "content": "Count from one to fifty in words."}], Options(max_tokens=3))
+    with pytest.raises(StopIteration) as ended:  # the server's finish_reason: cut at max_tokens
+        while True:
+            next(stream)
+    assert ended.value.value == "length"
 
 
 def arrived(home: Path) -> list[dict]:

@@ -34,13 +34,18 @@ def _ask(backend: ModelBackend, messages: list[dict[str, str]], options: Options
         reply.text = writable(reply.text)
         return reply
     pieces = []
-    for piece in backend.stream(messages, options):
-        piece = writable(piece)
+    stream = backend.stream(messages, options)
+    while True:
+        try:
+            piece = writable(next(stream))
+        except StopIteration as ended:  # the stream's return value: why the reply ended
+            finish_reason = ended.value or "stop"
+            break
         on_piece(piece)
         pieces.append(piece)
     text = "".join(pieces)
     return Completion(text=text, prompt_tokens=backend.count_messages(messages),
-                      completion_tokens=backend.count_tokens(text))
+                      completion_tokens=backend.count_tokens(text), finish_reason=finish_reason)
 
 
 def run_prompt(prompt: dict[str, Any], models: Models,

@@ -8,7 +8,7 @@ and `ModelError` (the request itself is wrong: retrying will not help).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +71,12 @@ class ModelBackend:
     def complete(self, messages: Messages, options: Options) -> Completion:
         raise NotImplementedError
 
-    def stream(self, messages: Messages, options: Options) -> Iterator[str]:
-        """The reply in pieces as they are generated. The default yields the whole reply at once."""
-        yield self.complete(messages, options).text
+    def stream(self, messages: Messages, options: Options) -> Generator[str, None, str]:
+        """The reply in pieces as they are generated, and in the end (the generator's return value) why it
+        ended: "stop", or "length" at max_tokens. The default yields the whole reply at once."""
+        reply = self.complete(messages, options)
+        yield reply.text
+        return reply.finish_reason
 
     def health(self) -> None:
         """Return if the model can answer now; raise ModelUnavailable (with the reason) otherwise."""

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,16 +260,20 @@ class LlamaCppBackend(ModelBackend):
                           completion_tokens=int(usage.get("completion_tokens", 0)),
                           finish_reason=choice.get("finish_reason") or "stop", model_ms=model_ms)
 
-    def stream(self, messages: Messages, options: Options) -> Iterator[str]:
+    def stream(self, messages: Messages, options: Options) -> Generator[str, None, str]:
         model, lock = self.model()
+        ended = "stop"
         with lock:
             try:
                 for chunk in model.create_chat_completion(**self._kwargs(messages, options, True)):
-                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    choice = chunk["choices"][0]
+                    ended = choice.get("finish_reason") or ended
+                    piece = choice.get("delta", {}).get("content")
                     if piece:
                         yield piece
             except ValueError as exc:
                 raise ModelError(f"model {self.name}: {exc}") from None
+        return ended
 
     def health(self) -> None:
         self._check_file()

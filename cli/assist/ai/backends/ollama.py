@@ -3,7 +3,7 @@ the prompt's token count plus the reply's budget, so a small prompt does not pay
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import orjson
@@ -45,7 +45,7 @@ class OllamaBackend(HttpBackend):
         except (ValueError, KeyError, TypeError):
             raise ModelError(f"model {self.name}: unexpected reply from {self.shown}") from None
 
-    def stream(self, messages: Messages, options: Options) -> Iterator[str]:
+    def stream(self, messages: Messages, options: Options) -> Generator[str, None, str]:
         reply = self.request("POST", "/api/chat", json=self._body(messages, options, True), stream=True)
         with reply:
             try:
@@ -57,11 +57,12 @@ class OllamaBackend(HttpBackend):
                     if piece:
                         yield piece
                     if data.get("done"):
-                        return
+                        return str(data.get("done_reason") or "stop")
             except (orjson.JSONDecodeError, AttributeError):
                 raise ModelError(f"model {self.name}: unexpected stream from {self.shown}") from None
             except OSError as exc:
                 raise ModelUnavailable(f"model {self.name}: stream from {self.shown} broke off ({exc})") from None
+        return "stop"
 
     def health(self) -> None:
         reply = self.request("GET", "/api/tags", timeout_s=min(self.timeout_s, 5.0))

@@ -3,7 +3,7 @@ server, vLLM, LocalAI), or a remote one (Groq, OpenRouter) when `allow_remote = 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import orjson
@@ -43,8 +43,9 @@ class OpenAIBackend(HttpBackend):
         except (ValueError, KeyError, IndexError, TypeError):
             raise ModelError(f"model {self.name}: unexpected reply from {self.shown}") from None
 
-    def stream(self, messages: Messages, options: Options) -> Iterator[str]:
+    def stream(self, messages: Messages, options: Options) -> Generator[str, None, str]:
         reply = self.request("POST", "/chat/completions", json=self._body(messages, options, True), stream=True)
+        ended = "stop"
         with reply:
             try:
                 for line in reply.iter_lines():
@@ -52,14 +53,17 @@ class OpenAIBackend(HttpBackend):
                         continue
                     payload = line[5:].strip()
                     if payload == b"[DONE]":
-                        return
-                    piece = orjson.loads(payload)["choices"][0].get("delta", {}).get("content")
+                        return ended
+                    choice = orjson.loads(payload)["choices"][0]
+                    ended = choice.get("finish_reason") or ended
+                    piece = choice.get("delta", {}).get("content")
                     if piece:
                         yield piece
             except (orjson.JSONDecodeError, KeyError, IndexError):
                 raise ModelError(f"model {self.name}: unexpected stream from {self.shown}") from None
             except OSError as exc:
                 raise ModelUnavailable(f"model {self.name}: stream from {self.shown} broke off ({exc})") from None
+        return ended
 
     def health(self) -> None:
         self.request("GET", "/models", timeout_s=min(self.timeout_s, 5.0))
