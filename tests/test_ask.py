@@ -290,6 +290,36 @@ def test_a_request_without_a_time_is_no_event_and_windows_follow_the_words():
     assert window_for("anything on tonight?", NOW)[1] == dt.datetime(2026, 12, 2, 18, tzinfo=BERLIN)
 
 
+def test_a_calendar_question_is_asked_of_the_time_it_names():
+    """"what was on yesterday", "anything this afternoon?", "events in february", "what do i have in the next
+    5 days" were each read as this week, and "last monday" as the coming one: the agenda listed the wrong days'
+    events and the model answered from them. Measured on people's own questions by `scripts/bench
+    calendar_questions` (SLURP's calendar_query requests: 43 of 97 windows right before, 76 after)."""
+    def at(day: int, hour: int = 0, month: int = 12, year: int = 2026) -> dt.datetime:
+        return dt.datetime(year, month, day, hour, tzinfo=BERLIN)
+
+    asked = {  # NOW: Wednesday 2 December 2026, 10:00
+        "what was on yesterday": ("yesterday", at(1), at(2)),
+        "what did I have last monday": ("on Monday 30 November", at(30, month=11), at(1)),
+        "anything this afternoon?": ("today, in the afternoon", at(2, 12), at(2, 18)),
+        "events in february": ("in February 2027", at(1, month=2, year=2027), at(1, month=3, year=2027)),
+        "what's on next month": ("in January 2027", at(1, month=1, year=2027), at(1, month=2, year=2027)),
+        "anything this month?": ("in December 2026", at(1), at(1, month=1, year=2027)),
+        "what do i have in the next 5 days": ("in the next 5 days", NOW, NOW + dt.timedelta(days=5)),
+        "what's left of the week": ("the rest of this week", NOW, at(7)),
+        "am i free between 2 and 4pm on friday": ("on Friday 4 December, 14:00-16:00", at(4, 14), at(4, 16)),
+        "anything between eight am and five pm tomorrow": ("tomorrow, 08:00-17:00", at(3, 8), at(3, 17)),
+        "what's on march twenty first": ("on Sunday 21 March", at(21, month=3, year=2027), at(22, month=3, year=2027)),
+        "upcoming events": ("coming up", NOW, NOW + dt.timedelta(days=30)),
+        "what's coming up this week": ("this week", at(30, month=11), at(7)),
+        "the concert on saturday night": ("on Saturday 5 December, in the night", at(5, 18), at(6)),
+    }
+    for text, window in asked.items():
+        assert window_for(text, NOW) == window, text
+    assert event_from("add dinner with ana tomorrow at seven pm", NOW) == {
+        "summary": "Dinner with ana", "start": "2026-12-03T19:00:00+01:00", "end": "2026-12-03T20:00:00+01:00"}
+
+
 def test_a_day_of_the_month_alone_is_the_coming_one():
     """"On the 8th" once fell back to this week, and the model said the 8th was free."""
     assert window_for("what is on my calendar on the 8th", NOW)[:2] == (
@@ -518,6 +548,22 @@ def test_an_answer_that_has_the_person_write_a_mail_they_were_sent_is_flagged(an
     task["result"]["text"] = "Adam L. Beberg wrote to you: enrollment of foreign students keeps the numbers up."
     check_answer(task)
     assert answer_notices(task) == []
+
+
+def test_an_answer_cut_at_its_length_says_so():
+    """"summarise my unread mail" with ten mails found: the default model went through them one by one
+    and its answer stopped mid-name at the route's max_tokens, with nothing to say it was cut."""
+    found = ["2002-08-23 01:20 Russell Turpin <deafbox@example.org>: Re: The case for spam"]
+    task = {"type": "request", "data": {"text": "summarise my unread mail", "found": found},
+            "prompt": {"messages": []}, "result": {"text": "Russell Turpin", "finish_reason": "length"}}
+    check_answer(task)
+    assert answer_notices(task) == ["(the answer was cut where it reached its length, the route's max_tokens: the "
+                                    "facts above are whole)"]
+    task["result"]["finish_reason"] = "stop"
+    assert answer_notices(task) == []
+    chat = {"type": "request", "data": {"text": "tell me a long story"}, "prompt": {"messages": []},
+            "result": {"text": "Once upon", "finish_reason": "length"}}
+    assert answer_notices(chat) == ["(the answer was cut where it reached its length, the route's max_tokens)"]
 
 
 def test_a_link_the_answer_makes_up_is_flagged():

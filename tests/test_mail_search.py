@@ -139,6 +139,24 @@ def test_how_many_is_answered_from_every_mail_found_not_the_ten_shown(mailbox):
     assert "The search found 12 messages" in text and "the newest 10" in text
 
 
+def test_a_question_asked_as_let_me_know_if_is_answered_yes_or_no(mailbox):
+    """"let me know if i have new emails from sam": the prompt told the model the answer is yes only for a
+    question that begins "did", "is", "any"..., and the default model answered "Sam Lee wrote to you. He
+    asked if there are new emails from Sam"."""
+    from assist.ai import templates
+
+    _, home = mailbox
+
+    def told(text: str) -> str:
+        [*_, asked] = templates.load("mail-answer", home).render(data=prepared(home, text))
+        return asked["content"]
+
+    for text in ("let me know if ana wrote to me", "can you check whether bob emailed me", "tell me if ana sent mail"):
+        assert "The answer is yes." in told(text), text
+    assert "The answer is no." in told("let me know if carol@example.org wrote to me")
+    assert "The answer is" not in told("what did ana send me")
+
+
 def test_what_went_to_junk_is_listed_and_counted_never_read_by_the_model(routed_home):
     """"which mails went to junk today" searched the inbox for "went" and "junk". Asked about Junk (or
     spam), the spam route's folder is searched instead, and only there; what is in it is listed and
@@ -173,7 +191,8 @@ WHEN_WORDS = ["today", "yesterday", "tomorrow", "tonight", "last", "this", "next
               "from", "of", "week", "weeks", "month", "months", "days", "day", "night", "morning", "monday", "sun",
               "december", "dec", "january", "feb", "may", "3rd", "31st", "29", "0", "999", "1", "few", "a", "at",
               "1pm", "noon", "for", "2", "hours", "'s", "about", "mail", "add", "remind", "me", "to", "am", "free",
-              "hour", "minute", "couple", "twelve", "9am", "14:30", "13pm", "pm", "o'clock", "midday"]
+              "hour", "minute", "couple", "twelve", "9am", "14:30", "13pm", "pm", "o'clock", "midday", "between",
+              "and", "upcoming", "rest", "seventh", "twenty", "first", "nine", "night", "coming", "up", "current"]
 
 
 def test_any_words_at_any_moment_make_a_window_and_never_fail_inside():

@@ -65,18 +65,22 @@ CALENDAR_WORDS = re.compile(r"\s*\b(?:to|in|on|into)\s+(?:my|the)\s+(?:calendar|
 
 def _day(text: str, now: datetime) -> tuple[datetime | None, str]:
     """The day a text names (today, tomorrow, a weekday, a date), and the text without those words."""
+    text = _spoken_dates(text)
     lowered = text.lower()
     found = re.search(r"\b(?:on\s+)?(?:the\s+)?day after tomorrow\b", lowered)
     if found:
         return now + timedelta(days=2), text[:found.start()] + text[found.end():]
-    for word, days in (("tomorrow", 1), ("today", 0), ("tonight", 0)):
+    for word, days in (("tomorrow", 1), ("today", 0), ("tonight", 0), ("yesterday", -1)):
         found = re.search(rf"\b(?:on\s+)?{word}\b", lowered)
         if found:
             return now + timedelta(days=days), text[:found.start()] + text[found.end():]
-    found = re.search(r"\b(?:on\s+)?(next\s+|this\s+)?(" + "|".join(DAYS) + r")\b", lowered)
-    if found:  # the coming one (today's weekday: today, or in a week when "next")
+    found = re.search(r"\b(?:on\s+)?(next\s+|this\s+|last\s+)?(" + "|".join(DAYS) + r")\b", lowered)
+    if found:  # the coming one (today's weekday: today, or in a week when "next"); "last": the one before
+        which = (found.group(1) or "").strip()
         ahead = (DAYS.index(found.group(2)) - now.weekday()) % 7
-        if ahead == 0 and (found.group(1) or "").strip() == "next":
+        if which == "last":
+            ahead = ahead - 7 if ahead else -7
+        elif ahead == 0 and which == "next":
             ahead = 7
         return now + timedelta(days=ahead), text[:found.start()] + text[found.end():]
     found = re.search(rf"\b(?:on\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({MONTH_WORDS})\b", lowered) \
@@ -95,6 +99,42 @@ def _day(text: str, now: datetime) -> tuple[datetime | None, str]:
         day = _day_of_month(int(found.group(1)), now)
         return (day, text[:found.start()] + text[found.end():]) if day else (None, text)
     return None, text
+
+
+# a day of the month said in words, as speech is written down: "march seventh", "the twenty first of june"
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",
+            "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+            "twentieth")
+CARDINALS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+             "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
+SPOKEN_DAYS = {word: n for words in (ORDINALS, CARDINALS) for n, word in enumerate(words, 1)}
+SPOKEN_DAYS |= {f"twenty {word}": 20 + n for word, n in list(SPOKEN_DAYS.items()) if n < 10}
+SPOKEN_DAYS |= {"thirtieth": 30, "thirty": 30, "thirty first": 31, "thirty one": 31}
+SPOKEN_DAY = "|".join(sorted(SPOKEN_DAYS, key=len, reverse=True)).replace(" ", r"[\s-]+")
+SPOKEN_DATE = re.compile(rf"(?i)\b(?:({MONTH_WORDS})\s+(?:the\s+)?({SPOKEN_DAY})|(?:the\s+)?({SPOKEN_DAY})\s+of\s+"
+                         rf"({MONTH_WORDS}))\b")
+
+
+HOUR_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+# an hour said in words: "at nine pm", "between two and four pm", "between eight ten"
+SPOKEN_HOUR = re.compile(rf"(?i)\b({HOUR_WORDS})(?=\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)\b)")
+SPOKEN_RANGE = re.compile(rf"(?i)\bbetween\s+({HOUR_WORDS})\s+(and\s+|to\s+)?({HOUR_WORDS})\b")
+
+
+def _spoken_dates(text: str) -> str:
+    """The text with a day of the month said in words beside its month in figures ("march seventh": "march 7"),
+    and an hour said in words ("nine pm": "9 pm")."""
+    def figures(found: re.Match[str]) -> str:
+        month, said = (found.group(1), found.group(2)) if found.group(1) else (found.group(4), found.group(3))
+        number = SPOKEN_DAYS[re.sub(r"[\s-]+", " ", said.lower())]
+        return f"{month} {number}"
+
+    def hour(word: str) -> str:
+        return str(SPOKEN_DAYS[word.lower()])
+
+    text = SPOKEN_DATE.sub(figures, text)
+    text = SPOKEN_RANGE.sub(lambda f: f"between {hour(f.group(1))} {f.group(2) or ''}{hour(f.group(3))}", text)
+    return SPOKEN_HOUR.sub(lambda f: hour(f.group(1)), text)
 
 
 def _day_of_month(number: int, now: datetime) -> datetime | None:
@@ -387,6 +427,9 @@ def answer_notices(task: dict[str, Any]) -> list[str]:
     if result.get("unsupported_names"):  # names the model added to the facts it was given
         said.append(f"(check: the answer names {', '.join(result['unsupported_names'])}, which nothing it was "
                     "given has: the facts above are right)")
+    if result.get("finish_reason") == "length":  # it ended mid-sentence ("... Russell Turpin")
+        said.append("(the answer was cut where it reached its length, the route's max_tokens" +
+                    (": the facts above are whole)" if facts_given(task) else ")"))
     return said
 
 
@@ -418,7 +461,8 @@ def event_from(text: str, now: datetime) -> dict[str, Any] | None:
     return {"summary": summary, "start": start.isoformat(), "end": (start + timedelta(minutes=minutes)).isoformat()}
 
 
-PARTS_OF_DAY = (("morning", 0, 12), ("afternoon", 12, 18), ("evening", 18, 24), ("tonight", 18, 24))
+PARTS_OF_DAY = (("morning", 0, 12), ("afternoon", 12, 18), ("evening", 18, 24), ("tonight", 18, 24),
+                ("night", 18, 24))
 
 
 def _parts_named(text: str) -> list[tuple[str, int, int]]:
@@ -433,6 +477,11 @@ def window_for(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     label, start, end = _days_asked(text, now)
     if end - start != timedelta(days=1):
         return label, start, end
+    hours = _hours_between(_day(text, now)[1])
+    if hours:
+        opens, closes = hours
+        return f"{label}, {opens:%H:%M}-{closes:%H:%M}", start.replace(hour=opens.hour, minute=opens.minute), \
+            start.replace(hour=closes.hour, minute=closes.minute)
     named = _parts_named(text)
     if named:
         word, first, last = named[0]
@@ -445,16 +494,54 @@ def window_for(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     return label, start, end
 
 
+# "between 2 and 4pm", "between 8am and 5pm", "between 8 10" (after _spoken_dates: "between eight ten")
+BETWEEN = re.compile(r"(?i)\bbetween\s+(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?\s+(?:and\s+|to\s+|-\s*)?(\d{1,2})"
+                     r"(?:[:.](\d{2}))?\s*(am|pm)?\b")
+
+
+def _hours_between(text: str) -> tuple[time, time] | None:
+    """The hours a BETWEEN names, the first before the second; am or pm said once is said of both, and
+    an hour from 1 to 7 said with neither is the afternoon's ("between 2 and 4")."""
+    found = BETWEEN.search(text)
+    if not found:
+        return None
+    halves = [(found.group(3) or found.group(6) or "").lower(), (found.group(6) or "").lower()]
+    clocks = []
+    for hour_text, minute_text, half in ((found.group(1), found.group(2), halves[0]),
+                                         (found.group(4), found.group(5), halves[1])):
+        hour, minute = int(hour_text), int(minute_text or 0)
+        if (half and not 1 <= hour <= 12) or hour > 23 or minute > 59:
+            return None
+        if half:
+            hour = hour % 12 + (12 if half == "pm" else 0)
+        elif 1 <= hour <= 7:
+            hour += 12
+        clocks.append(time(hour, minute))
+    return (clocks[0], clocks[1]) if clocks[0] < clocks[1] else None
+
+
 def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     lowered = text.lower()
     today = datetime.combine(now.date(), time(), now.tzinfo)
     if re.search(r"\btomorrow\b", lowered):
         return "tomorrow", today + timedelta(days=1), today + timedelta(days=2)
-    if re.search(r"\b(today|tonight)\b", lowered):
+    if re.search(r"\byesterday\b", lowered):
+        return "yesterday", today - timedelta(days=1), today
+    if re.search(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening)|my\s+day)\b", lowered):
         return "today", today, today + timedelta(days=1)
     week_start, week_end = agenda.week_of(now)
+    if re.search(r"\b(?:rest\s+of\s+(?:the|this)\s+week|left\s+(?:this|of\s+the)\s+week)\b", lowered):
+        return "the rest of this week", now, week_end
+    ahead = AHEAD.search(text)
+    if ahead:
+        count = 3 if ahead.group(1) is None or ahead.group(1).lower() == "few" else \
+            NUMBER_WORDS.get(ahead.group(1).lower()) or int(ahead.group(1))
+        days = min(count * (7 if ahead.group(2).lower() == "week" else 1), 366)
+        return f"in the next {days} days", now, now + timedelta(days=days)
     if re.search(r"\bnext week\b", lowered):
         return "next week", week_end, week_end + timedelta(days=7)
+    if re.search(r"\blast week\b", lowered):
+        return "last week", week_start - timedelta(days=7), week_start
     if re.search(r"\bweekend\b", lowered):
         saturday = week_start + timedelta(days=5)
         return "this weekend", saturday, week_end
@@ -462,7 +549,41 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     if day is not None:
         start = datetime.combine(day.date(), time(), now.tzinfo)
         return start.strftime("on %A %-d %B"), start, start + timedelta(days=1)
+    month = A_MONTH_ASKED.search(text)
+    if month:
+        return _month_asked(month, today)
+    # "when is my next meeting", "upcoming events": the first few ahead (prepare lists three)
+    if COMING_UP.search(text) and not re.search(r"\bthis\s+week\b", lowered):
+        return "coming up", now, now + timedelta(days=COMING_DAYS)
     return "this week", week_start, week_end
+
+
+# "in the next 3 days", "over the coming two weeks", "the next few days"
+AHEAD = re.compile(r"(?i)\b(?:next|coming)\s+(?:(\d{1,3}|few|a|one|two|three|four|five|six|seven|eight|nine|ten|"
+                   r"eleven|twelve|fourteen|twenty|thirty)\s+)?(day|week)s\b")
+# "this month", "next month", "in march", "during june": a whole month
+A_MONTH_ASKED = re.compile(rf"(?i)\b(?:(this|current|next|last)\s+month|(?:in|during|for|throughout)\s+"
+                           rf"({'|'.join(MONTHS)})\b)")
+COMING_UP = re.compile(r"(?i)\b(?:next|upcoming|up\s*coming|coming\s+up|pending|ahead)\b")
+COMING_DAYS = 30  # how far ahead "coming up" looks (the agenda lists the first three)
+
+
+def _month_asked(found: re.Match[str], today: datetime) -> tuple[str, datetime, datetime]:
+    """The month an A_MONTH_ASKED match names: (how to say it, its first day, the first of the next); a month
+    named is this one or the next to come."""
+    first = today.replace(day=1)
+    if found.group(2):
+        number = MONTHS.index(found.group(2).lower()) + 1
+        start = first.replace(year=first.year + (number < first.month), month=number)
+    else:
+        which = found.group(1).lower()
+        step = {"next": 1, "last": -1}.get(which, 0)
+        start = first
+        if step:
+            month = first.month + step
+            start = first.replace(year=first.year + (month > 12) - (month < 1), month=(month - 1) % 12 + 1)
+    end = start.replace(year=start.year + (start.month == 12), month=start.month % 12 + 1)
+    return start.strftime("in %B %Y"), start, end
 
 
 # words of a calendar question that name no event ("when is the team dinner": team, dinner are left)
@@ -595,15 +716,14 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             return ("no calendar has been read yet: `assist ingest ics FILE` or `assist ingest caldav URL` "
                     "reads one (docs/ask.md)")
         label, start, end = window_for(text, now)
-        no_day = label == "this week" and not re.search(r"\bthis week\b", text.lower())
+        no_day = label == "coming up" or (label == "this week" and not re.search(r"\bthis week\b", text.lower()))
         if no_day and not named:
             named, named_when = _events_named_in_calendar(config, text, now)
         data["named"] = bool(named)
         if named:  # "when is the holiday party": that event, whichever week it is in
             label = named_when
             data["events"] = [agenda.describe(e, tz) for e in named]
-        elif re.search(r"\b(next|upcoming)\b", text.lower()) and not re.search(r"next week", text.lower()):
-            label, start, end = "coming up", now, now + timedelta(days=30)
+        elif label == "coming up":
             data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
         else:
             listed = agenda.between(config, start, end)
