@@ -332,6 +332,38 @@ def test_what_someone_whose_mail_you_have_said_is_searched_for_in_the_mail(mailb
         assert task["intent"]["route"] == "chat" and "found" not in task["data"], text
 
 
+@pytest.mark.parametrize("route", ["chat", "agenda"])
+def test_anything_from_someone_or_what_came_in_is_searched_for_in_the_mail(mailbox, route):
+    """The request model sent "anything from sam?" and "what came in today" to chat, and "did anything come
+    in" and "what arrived this morning" to the agenda: the model made up an answer, or the calendar's events
+    were listed. Anything from someone whose mail the person has, and what came or arrived, are the mail
+    search's; anything from someone they have none from stays where it was put."""
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    _, home = mailbox
+
+    def prepared_as(text: str) -> dict:  # type: ignore[type-arg]
+        task = {"type": "request", "intent": {"route": route, "by": "model:requests"}, "data": {"text": text}}
+        prepare_request(load(home), task, NOW)  # the agenda's: "no calendar has been read yet"
+        return task
+
+    asked = {
+        "anything from ana?": ("mail:named", ["Early today", "Late yesterday", "Last week's", "Monday meeting notes"]),
+        "any news from Bob": ("mail:named", ["Sent on Monday"]),
+        "what came in today": ("mail:arrived", ["Early today"]),
+        "did anything come in since monday": ("mail:arrived", ["Early today", "Late yesterday", "Sent on Monday"]),
+        "what arrived this morning": ("mail:arrived", ["Early today"]),
+    }
+    for text, (by, expected) in asked.items():
+        task = prepared_as(text)
+        assert (task["intent"]["route"], task["intent"]["by"]) == ("search_mail", by), text
+        assert subjects(task["data"]) == expected, text
+    for text in ("anything from einstein?", "what came up today", "when does ana come in"):
+        task = prepared_as(text)
+        assert task["intent"]["route"] == route and "found" not in task["data"], text
+
+
 def test_a_request_said_as_people_say_it_searches_only_the_mails_own_words():
     """"hey check emails" searched for mail with the word "hey" and found none; "let me know if I have new
     emails from Ana" searched for "let", "know" and "if"; "any new email from the boss" searched mail from

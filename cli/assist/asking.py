@@ -675,21 +675,36 @@ SAID_BY = re.compile(r"(?i)^\W*what\s+(?:did|does|has|have)\s+(?:(?:the|my|our)\
                      r"want(?:ed)?|reply|replied|answer(?:ed)?)\b")
 
 
-def _asks_what_a_sender_said(config: Config, task: dict[str, Any]) -> bool:
-    """Whether a request the request model sent to be answered directly (`chat`) or to the agenda asks what
-    someone said, wrote or sent whom the person's mail has mail from (never Junk's): the mail search's to
-    answer, not the model's to make up (bench/mail_answers.py: 14 of 40 such questions went to chat, one
-    to the agenda). Of someone it has none from ("what did Einstein say about time"), the request stays
-    where it was put."""
+# "anything from sam?", "any news from grandma", "is there anything new from the school": mail from someone
+ANYTHING_FROM = re.compile(r"(?i)^\W*(?:(?:is\s+there|do\s+i\s+have|have\s+i\s+got|did\s+i\s+get)\s+)?"
+                           r"(?:(?:any(?:thing)?|something)(?:\s+new)?(?:\s+(?:news|word))?|news|word)\s+from\s+"
+                           r"(?:(?:the|my|our)\s+)?([^\W\d_][\w.@+-]*)")
+# "what came in today", "did anything come in", "what arrived this morning": mail that arrived (not "what came up")
+ARRIVED = re.compile(r"(?i)\b(?:what|anything|something|nothing|much|any\s+(?:new\s+)?(?:e-?)?mails?)\s+"
+                     r"(?:else\s+|new\s+)?(?:has\s+|have\s+|had\s+)?(?:came|come|arrived|arrive)\b(?!\s+up\b)")
+
+
+def _mail_asked_for(config: Config, task: dict[str, Any]) -> tuple[str, str] | None:
+    """Whether a request the request model sent to be answered directly (`chat`) or to the agenda asks of
+    the person's mail, as (by, why): what someone said, wrote or sent, or anything from someone, whom the
+    mail has mail from (never Junk's), or what came in or arrived. The mail search's to answer, not the
+    model's to make up (bench/mail_answers.py: 14 of 40 what-did-they-say questions went to chat, one to
+    the agenda; "anything from sam?" and "what came in today" to chat). Of someone it has none from ("what
+    did Einstein say about time"), the request stays where it was put."""
     from .mail_search import NOT_SENDERS, senders_named
 
     fallback = config.section("classify").get("request_fallback", "chat")
-    asked = SAID_BY.search(str(task["data"].get("text") or ""))
-    if (task.get("intent") or {}).get("route") not in (fallback, "agenda") or asked is None \
-            or asked.group(1).lower() in NOT_SENDERS | NOT_RECIPIENTS or "search_mail" not in config.routes \
+    text = str(task["data"].get("text") or "")
+    if (task.get("intent") or {}).get("route") not in (fallback, "agenda") or "search_mail" not in config.routes \
             or not config.action_section("imap").get("host"):
-        return False
-    return bool(senders_named(config, asked.group(1)))
+        return None
+    asked = SAID_BY.search(text) or ANYTHING_FROM.search(text)
+    if asked is not None and asked.group(1).lower() not in NOT_SENDERS | NOT_RECIPIENTS \
+            and senders_named(config, asked.group(1)):
+        return "mail:named", "asks what someone whose mail you have said"
+    if ARRIVED.search(text):
+        return "mail:arrived", "asks what mail came in"
+    return None
 
 
 def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
@@ -702,9 +717,9 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     if named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
-    elif _asks_what_a_sender_said(config, task):
-        task["intent"] = {**task["intent"], "route": "search_mail", "by": "mail:named", "confidence": 1.0,
-                          "reason": "asks what someone whose mail you have said"}
+    elif (mail_asked := _mail_asked_for(config, task)) is not None:
+        task["intent"] = {**task["intent"], "route": "search_mail", "by": mail_asked[0], "confidence": 1.0,
+                          "reason": mail_asked[1]}
     route = task["intent"]["route"]
     data["now"] = now.strftime("%A %-d %B %Y, %H:%M")  # the model knows no date but the one it is told
     if route == "fallback":  # no request route was sure, and [classify] request_fallback is not a route here
