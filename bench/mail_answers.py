@@ -52,10 +52,10 @@ def question(data: dict[str, Any]) -> tuple[str, list[str]]:
     """The question a person would ask of a mail, and the words that name its sender: "what did NAME say
     about WORD", NAME the first word of the sender's name (else their address's first part), WORD the
     subject's longest word a search would look for."""
-    from assist.mail_search import STOP_WORDS
+    from assist.mail_search import FUNCTION_WORDS, STOP_WORDS
 
-    name, address = parseaddr(str(data.get("from") or ""))
-    words = [w for w in re.findall(r"[^\W\d_]+", name) if len(w) > 1]
+    name, address = parseaddr(str(data.get("from") or ""))  # "That Goddess Chick": "what did Goddess say"
+    words = [w for w in re.findall(r"[^\W\d_]+", name) if len(w) > 1 and w.lower() not in FUNCTION_WORDS]
     who = words[0] if words else re.split(r"[^\w]", address.partition("@")[0])[0] or address
     subject = [w for w in re.findall(r"[^\W\d_]{4,}", str(data.get("subject") or ""))
                if w.lower() not in STOP_WORDS | {"fwd", "re", "fw"}]
