@@ -222,6 +222,10 @@ def test_any_words_at_any_moment_make_a_window_and_never_fail_inside():
         event_from(text, now)
 
     reads()
+    # the far ends, which 800 draws need not reach: a span back past year 1, and ahead past 9999
+    far_back, far_ahead = datetime(50, 1, 1, tzinfo=NEW_YORK), datetime(9998, 12, 31, 23, tzinfo=NEW_YORK)
+    assert mail_window("in the last 999 months", far_back)[1] is not None
+    assert window_for("what's on in the next 999 weeks", far_ahead)[2].year == 9999
 
 
 def test_what_a_mail_says_is_given_to_the_model_not_only_its_subject(routed_home):

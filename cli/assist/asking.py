@@ -536,7 +536,7 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     if ahead:
         count = 3 if ahead.group(1) is None or ahead.group(1).lower() == "few" else \
             NUMBER_WORDS.get(ahead.group(1).lower()) or int(ahead.group(1))
-        days = min(count * (7 if ahead.group(2).lower() == "week" else 1), 366)
+        days = min(count * (7 if ahead.group(2).lower() == "week" else 1), 365)  # asked in 9998 at the latest
         return f"in the next {days} days", now, now + timedelta(days=days)
     if re.search(r"\bnext week\b", lowered):
         return "next week", week_end, week_end + timedelta(days=7)
@@ -934,7 +934,8 @@ def mail_window(text: str, now: datetime) -> tuple[str, datetime | None, datetim
             continue  # "last week": the calendar's, below
         count = 1 if said is None else NUMBER_WORDS.get(re.sub(r"\s+", " ", said.lower())) or int(said)
         unit = {"min": "minute", "hr": "hour"}.get(unit, unit)
-        since = now - timedelta(seconds=count * SPAN_SECONDS[unit])
+        back = (now - now.replace(year=1, month=1, day=2)).total_seconds()  # "the last 999 months" in year 50
+        since = now - timedelta(seconds=min(count * SPAN_SECONDS[unit], back))
         return f"in the last {unit}" if count == 1 else f"in the last {count} {unit}s", since, None, cut(span)
     hour = SINCE_HOUR.search(text)
     at = _hour_said(hour) if hour else None
