@@ -115,7 +115,12 @@ SPOKEN_DATE = re.compile(rf"(?i)\b(?:({MONTH_WORDS})\s+(?:the\s+)?({SPOKEN_DAY})
                          rf"({MONTH_WORDS}))\b")
 
 
-HOUR_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+HOUR_WORDS = "|".join(CARDINALS[:12])
+# a count in words: "the last two hours", "the next fourteen days", "a couple of days"
+NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fourteen": 14, "fifteen": 15, "twenty": 20,
+                "thirty": 30, "few": 3, "couple": 2, "couple of": 2, "a couple of": 2}
+NUMBER = r"\d{1,3}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)).replace(" ", r"\s+")
 # an hour said in words: "at nine pm", "between two and four pm", "between eight ten"
 SPOKEN_HOUR = re.compile(rf"(?i)\b({HOUR_WORDS})(?=\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)\b)")
 SPOKEN_RANGE = re.compile(rf"(?i)\bbetween\s+({HOUR_WORDS})\s+(and\s+|to\s+)?({HOUR_WORDS})\b")
@@ -534,8 +539,8 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
         return "the rest of this week", now, week_end
     ahead = AHEAD.search(text)
     if ahead:
-        count = 3 if ahead.group(1) is None or ahead.group(1).lower() == "few" else \
-            NUMBER_WORDS.get(ahead.group(1).lower()) or int(ahead.group(1))
+        said = ahead.group(1)
+        count = 3 if said is None else NUMBER_WORDS.get(re.sub(r"\s+", " ", said.lower())) or int(said)
         days = min(count * (7 if ahead.group(2).lower() == "week" else 1), 365)  # asked in 9998 at the latest
         return f"in the next {days} days", now, now + timedelta(days=days)
     if re.search(r"\bnext week\b", lowered):
@@ -559,8 +564,7 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
 
 
 # "in the next 3 days", "over the coming two weeks", "the next few days"
-AHEAD = re.compile(r"(?i)\b(?:next|coming)\s+(?:(\d{1,3}|few|a|one|two|three|four|five|six|seven|eight|nine|ten|"
-                   r"eleven|twelve|fourteen|twenty|thirty)\s+)?(day|week)s\b")
+AHEAD = re.compile(rf"(?i)\b(?:next|coming)\s+(?:({NUMBER})\s+)?(day|week)s\b")
 # "this month", "next month", "in march", "during june": a whole month
 A_MONTH_ASKED = re.compile(rf"(?i)\b(?:(this|current|next|last)\s+month|(?:in|during|for|throughout)\s+"
                            rf"({'|'.join(MONTHS)})\b)")
@@ -854,10 +858,6 @@ def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, A
 
 
 # when mail came: the last few days, today, yesterday, this or last week or month; since, on or last a day
-NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "few": 3,
-                "couple": 2, "couple of": 2, "a couple of": 2}
-NUMBER = r"\d{1,3}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)).replace(" ", r"\s+")
 # "in the last 3 days", "in the past hour", "for the last two hours", "the past week" (7 days; "last week" is the
 # calendar's, WEEK_OR_MONTH)
 SPAN = re.compile(rf"\b(?:(?:in|over|during|within|for)\s+)?(?:the\s+)?(last|past)\s+(?:({NUMBER})\s+)?"
