@@ -668,6 +668,65 @@ def test_the_event_a_question_names_is_found_by_its_words():
     assert events_named("when is the next train", events) == []
 
 
+def test_the_words_that_name_an_event_are_those_no_event_type_says():
+    """"What time is the piano lesson" names an event; "when is my next meeting" names none but the kind."""
+    from assist.asking import event_words
+
+    assert event_words("what time is the piano lesson?") == ["piano", "lesson"]
+    assert event_words("when is my next dentist appointment") == ["dentist"]
+    assert event_words("what time is the evening meeting i have with John") == ["john"]
+    assert event_words("when's the next train") == ["train"]
+    for generic in ("when is my next meeting", "when is the next appointment on my calendar", "when am i free",
+                    "when is my next reminder", "when is the event", "what's on my calendar"):
+        assert event_words(generic) == [], generic
+
+
+def _calendar_question(home: Path, text: str) -> dict:
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    task = {"type": "request", "intent": {"route": "agenda"}, "data": {"text": text}}
+    prepare_request(load(home), task, NOW)
+    return task["data"]
+
+
+def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):
+    """"What time is the piano lesson", of a calendar with no such event, listed the week's events and the
+    1.5B answered "The piano lesson is scheduled for 18:00-19:00 on Wednesday" (yoga's time). "When is
+    the holiday party" got "Friday, December 18th from 7 PM to 2 AM" of an event at 17:00-22:00. A
+    question that only asks when a named event is has its answer in the calendar: that, or that no event
+    has that name, is the answer, and no model writes it."""
+    with (routed_home / "assist.toml").open("a") as toml:
+        toml.write('\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    piano = _calendar_question(routed_home, "what time is the piano lesson")
+    assert piano["answer"] == ('No event of your calendar from 7 days ago to 90 days ahead has "piano" or "lesson" '
+                               "in its name.")
+    assert "events" not in piano
+    wedding = _calendar_question(routed_home, "when is the wedding scheduled")
+    assert wedding["answer"].startswith('No event of your calendar from 7 days ago to 90 days ahead has "wedding"')
+    party = _calendar_question(routed_home, "when is the holiday party?")
+    assert party["events"] == ["Fri 18 Dec 18:00-23:00 Holiday party"] and party["named"] is True
+    assert party["answer"] == "Coming up: Fri 18 Dec 18:00-23:00 Holiday party."
+    shown = run(["ask", "--now", NOW.isoformat(), "when is the holiday party?"])
+    assert shown.code == 0 and shown.out == "Coming up: Fri 18 Dec 18:00-23:00 Holiday party.\n", shown  # once
+    standup = _calendar_question(routed_home, "when was the team standup")
+    assert standup["answer"] == "In the last 7 days: Mon 30 Nov 09:00-09:15 Team standup."
+    # a kind of event, no name: the next ones, for the model to answer from
+    meeting = _calendar_question(routed_home, "when is my next meeting")
+    assert "answer" not in meeting and len(meeting["events"]) == 3
+    # a day named: that day's events for the model, told that nothing has the name at all
+    thursday = _calendar_question(routed_home, "what time is the piano lesson on thursday")
+    assert "answer" not in thursday and thursday["events"] == ["Thu 3 Dec 12:30-13:30 Lunch with Ana"]
+    assert thursday["not_named"] == ["piano", "lesson"]
+    from assist.ai import templates
+
+    [*_, asked] = templates.load("agenda-answer", routed_home).render(data=thursday)
+    assert 'has "piano" or "lesson" in its name' in asked["content"]
+    yoga = _calendar_question(routed_home, "what time is yoga on thursday")  # elsewhere, so named
+    assert "not_named" not in yoga and yoga["elsewhere"] == ["Wed 9 Dec 18:00-19:00 Yoga"]
+
+
 def test_an_event_asked_of_a_day_it_is_not_on_is_told_with_its_own_day():
     """"What time is yoga on thursday" when Thursday has only lunch: the 1.5B answered "Yoga is
     scheduled for 13:30" (lunch's end). The model is told the day does not have it, and when it is."""

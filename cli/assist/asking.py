@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
-FACTS = ("events", "elsewhere", "named", "window", "event", "found", "found_total", "found_says", "not_searched", "to",
-         "answer", "prepared", "written_to_the_assistant", "now", "forward", "imap")
+FACTS = ("events", "elsewhere", "not_named", "named", "window", "event", "found", "found_total", "found_says",
+         "not_searched", "to", "answer", "prepared", "written_to_the_assistant", "now", "forward", "imap")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -616,6 +616,23 @@ def _name_words(text: str) -> set[str]:
     return {w for w in words if len(w) > 2 and not w[0].isdigit() and w not in NOT_NAMES}
 
 
+# words for a kind of event, not its name ("when is my next meeting": the next events, whatever they are called)
+KINDS = {"meeting", "meetings", "appointment", "appointments", "reminder", "reminders", "call", "calls", "scheduled",
+         "booked", "planned", "thing", "things", "first", "last", "earliest", "latest", "due"}
+
+
+def event_words(text: str) -> list[str]:
+    """The words of a question that could only be an event's name, in its order: "what time is the piano
+    lesson" piano, lesson; "when is my next meeting" none (a kind of event: KINDS)."""
+    words = (w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower()))
+    return list(dict.fromkeys(w for w in words if len(w) > 2 and not w[0].isdigit() and w not in NOT_NAMES | KINDS))
+
+
+def _none_named(words: list[str]) -> str:
+    said = " or ".join(filter(None, [", ".join(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"']))
+    return f"No event of your calendar from {PAST_DAYS} days ago to {NAMED_DAYS} days ahead has {said} in its name."
+
+
 def _shared(asked: set[str], event: dict[str, Any]) -> int:
     """How many of a question's name words an event's name has."""
     return len(asked & _name_words(str(event.get("summary", ""))))
@@ -739,9 +756,15 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         if no_day and not named:
             named, named_when = _events_named_in_calendar(config, text, now)
         data["named"] = bool(named)
+        asks_when = no_day and WHEN_ASKED.search(text) is not None  # and of no day: "when is the team dinner"
         if named:  # "when is the holiday party": that event, whichever week it is in
             label = named_when
             data["events"] = [agenda.describe(e, tz) for e in named]
+            if asks_when:  # the answer is the calendar's own line (the 1.5B gave 17:00-22:00 as "7 PM to 2 AM")
+                data["window"] = label
+                return f"{label[0].upper()}{label[1:]}: {'; '.join(data['events'])}."
+        elif asks_when and (words := event_words(text)):  # "what time is the piano lesson": none has the name
+            return _none_named(words)  # (the week's events listed, the 1.5B gave the lesson yoga's time)
         elif label == "coming up":
             data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
         else:
@@ -753,6 +776,9 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             elsewhere = named_elsewhere(text, listed, coming)
             if elsewhere:
                 data["elsewhere"] = [agenda.describe(e, tz) for e in elsewhere]
+            elif WHEN_ASKED.search(text) and (words := event_words(text)) \
+                    and not any(_shared(set(words), e) for e in [*listed, *coming]):
+                data["not_named"] = words  # "what time is the piano lesson on thursday": none has that name
         data["window"] = label
         return None
     if route == "calendar_edit":

@@ -82,6 +82,8 @@ def _facts(task: dict[str, Any]) -> None:
 
     data, intent = task.get("data", {}), task.get("intent", {})
     click.echo(f"({intent.get('route')}: {intent.get('by')}, {intent.get('confidence', 0):.2f})", err=True)
+    if "events" in data and data.get("answer"):  # "when is the holiday party": the answer is the event's line
+        data = {key: value for key, value in data.items() if key != "events"}
     if "events" in data:
         click.echo(f"your events {data.get('window', '')}:" + ("" if data["events"] else " none"))
     if data.get("found") and "forward" in data:  # the mail a forward sends on
