@@ -712,9 +712,14 @@ def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):
     assert shown.code == 0 and shown.out == "Coming up: Fri 18 Dec 18:00-23:00 Holiday party.\n", shown  # once
     standup = _calendar_question(routed_home, "when was the team standup")
     assert standup["answer"] == "In the last 7 days: Mon 30 Nov 09:00-09:15 Team standup."
-    # a kind of event, no name: the next ones, for the model to answer from
-    meeting = _calendar_question(routed_home, "when is my next meeting")
-    assert "answer" not in meeting and len(meeting["events"]) == 3
+    # the next one, whatever it is called: its line (the 1.5B named the second of the three it was given)
+    for text in ("when is my next meeting", "what's next?", "whats next on my calendar",
+                 "what is my next appointment on my calendar"):
+        assert _calendar_question(routed_home, text)["answer"] == "Next: Thu 3 Dec 12:30-13:30 Lunch with Ana.", text
+    # more than the next one: the next three, for the model to answer from
+    for text in ("what are my next meetings", "upcoming events", "when is my next meeting and where is it"):
+        upcoming = _calendar_question(routed_home, text)
+        assert "answer" not in upcoming and len(upcoming["events"]) == 3, text
     # a day named: that day's events for the model, told that nothing has the name at all
     thursday = _calendar_question(routed_home, "what time is the piano lesson on thursday")
     assert "answer" not in thursday and thursday["events"] == ["Thu 3 Dec 12:30-13:30 Lunch with Ana"]

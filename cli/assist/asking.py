@@ -570,6 +570,10 @@ A_MONTH_ASKED = re.compile(rf"(?i)\b(?:(this|current|next|last)\s+month|(?:in|du
                            rf"({'|'.join(MONTHS)})\b)")
 COMING_UP = re.compile(r"(?i)\b(?:next|upcoming|up\s*coming|coming\s+up|pending|ahead)\b")
 COMING_DAYS = 30  # how far ahead "coming up" looks (the agenda lists the first three)
+# "what's next", "when is my next meeting", "what is my next appointment on my calendar": the next one alone
+NEXT_ONE = re.compile(r"(?i)^\W*(?:when|what\s+time|what\s+day|which\s+day|what)(?:'s|s|\s+is)?\s+"
+                      r"(?:(?:my|the|our)\s+)?next(?:\s+(?:meeting|appointment|event|thing|call|reminder|one))?"
+                      r"(?:\s+(?:on|in)\s+my\s+(?:calendar|schedule|agenda|diary))?[\s?.!]*$")
 
 
 def _month_asked(found: re.Match[str], today: datetime) -> tuple[str, datetime, datetime]:
@@ -767,6 +771,10 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             return _none_named(words)  # (the week's events listed, the 1.5B gave the lesson yoga's time)
         elif label == "coming up":
             data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
+            if NEXT_ONE.search(text):  # "when is my next meeting": the first (the 1.5B named the second)
+                data["window"] = label
+                return f"Next: {data['events'][0]}." if data["events"] else \
+                    f"Nothing is on your calendar in the next {COMING_DAYS} days."
         else:
             listed = agenda.between(config, start, end)
             data["events"] = [agenda.describe(e, tz) for e in listed]
