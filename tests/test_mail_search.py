@@ -27,6 +27,9 @@ MAILS = [
 ]
 
 
+EVERY = ["Early today", "Late yesterday", "Sent on Monday", "Last week's", "Monday meeting notes"]  # newest first
+
+
 @pytest.fixture
 def mailbox(routed_home):
     """A home in New York whose account's inbox holds MAILS, each arrived (INTERNALDATE) when it says."""
@@ -358,12 +361,22 @@ def test_anything_from_someone_or_what_came_in_is_searched_for_in_the_mail(mailb
         "what came in today": ("mail:arrived", ["Early today"]),
         "did anything come in since monday": ("mail:arrived", ["Early today", "Late yesterday", "Sent on Monday"]),
         "what arrived this morning": ("mail:arrived", ["Early today"]),
+        "what came in overnight": ("mail:arrived", ["Early today", "Late yesterday"]),  # since 18:00 yesterday
+        # what is new: the unread mail (every mail of this inbox is)
+        "what did I miss?": ("mail:new", EVERY),
+        "anything new": ("mail:new", EVERY),
+        "hey, catch me up": ("mail:new", EVERY),
+        "did i miss anything today": ("mail:new", ["Early today"]),
+        "what's new since monday?": ("mail:new", ["Early today", "Late yesterday", "Sent on Monday"]),
+        "any updates overnight": ("mail:new", ["Early today", "Late yesterday"]),
     }
     for text, (by, expected) in asked.items():
         task = prepared_as(text)
         assert (task["intent"]["route"], task["intent"]["by"]) == ("search_mail", by), text
         assert subjects(task["data"]) == expected, text
-    for text in ("anything from einstein?", "what came up today", "when does ana come in"):
+    assert "answer" not in prepared_as("what did i miss")["data"]  # the model answers from what was found
+    for text in ("anything from einstein?", "what came up today", "when does ana come in", "what's new with you",
+                 "what's new in science", "did i miss the bus", "anything new about black holes?"):
         task = prepared_as(text)
         assert task["intent"]["route"] == route and "found" not in task["data"], text
 
@@ -390,12 +403,16 @@ def test_a_request_said_as_people_say_it_searches_only_the_mails_own_words():
         "look for the booking confirmation from the hotel": ("hotel", ["booking", "confirmation"]),
         "mail from Sam this evening at 6pm": ("Sam", []),
         "what did the council write about the parking permit": ("council", ["parking", "permit"]),
+        "what did i miss": (None, []),
+        "catch me up on my email": (None, []),
     }
     for text, (sender, words) in asked.items():
         query = query_of(text)
         assert (query.sender, query.words) == (sender, words), (text, query)
     assert query_of("please check if I have new mail from Ana Lima").unseen
     assert not query_of("any mail about the new lease").unseen  # what it is about, not unread mail
+    assert query_of("what did i miss").unseen and query_of("did i miss any mail from ana").unseen
+    assert not query_of("any mail about the missed payment").unseen
     assert query_of("how many emails did Ana send").counted and query_of("how many emails did Ana send").sender == "Ana"
     seats = query_of("did anyone email me about the number of seats")  # a word of the mail, not a count
     assert not seats.counted and seats.words == ["number", "seats"]

@@ -709,6 +709,20 @@ ARRIVED = re.compile(r"(?i)\b(?:what|anything|something|nothing|much|any\s+(?:ne
                      r"(?:else\s+|new\s+)?(?:has\s+|have\s+|had\s+)?(?:came|come|arrived|arrive)\b(?!\s+up\b)")
 
 
+# "what did I miss?", "anything new today", "catch me up", "what's new since monday", "any updates overnight":
+# the whole request, said of no one and nothing ("what's new with you", "anything new about black holes" are not)
+CAUGHT_UP = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so|and)\W+)?(?:what\s+(?:did|have)\s+i\s+miss(?:ed)?|"
+                       r"did\s+i\s+miss\s+anything|(?:is\s+there\s+|have\s+i\s+got\s+)?(?:anything|something)\s+new|"
+                       r"what(?:'?s|\s+is)\s+new|catch\s+me\s+up|any\s+(?:news|updates))"
+                       r"(?:\s+(?:for\s+me|(?:in|on)\s+my\s+(?:e-?mails?|mail|inbox)))?(?P<when>.*?)[\s?.!]*$")
+
+
+def _caught_up(text: str) -> bool:
+    """Whether a request asks only what is new or what the person missed, when at most (CAUGHT_UP)."""
+    found = CAUGHT_UP.search(text)
+    return found is not None and not re.search(r"\w", mail_window(found.group("when"), datetime.now())[3])
+
+
 def _mail_asked_for(config: Config, task: dict[str, Any]) -> tuple[str, str] | None:
     """Whether a request the request model sent to be answered directly (`chat`) or to the agenda asks of
     the person's mail, as (by, why): what someone said, wrote or sent, or anything from someone, whom the
@@ -729,6 +743,8 @@ def _mail_asked_for(config: Config, task: dict[str, Any]) -> tuple[str, str] | N
         return "mail:named", "asks what someone whose mail you have said"
     if ARRIVED.search(text):
         return "mail:arrived", "asks what mail came in"
+    if _caught_up(text):
+        return "mail:new", "asks what is new"
     return None
 
 
@@ -900,6 +916,8 @@ SPAN_SECONDS = {"minute": 60, "min": 60, "hour": 3600, "hr": 3600, "day": 86400,
 # "since three pm", "since 9am", "since 14:30", "since noon": today's, or yesterday's when it is still to come
 SINCE_HOUR = re.compile(rf"\bsince\s+(?:({NUMBER})(?:[:.](\d{{2}}))?\s*(am|pm|a\.m\.|p\.m\.|o'?clock)(?=\W|$)|"
                         r"(\d{1,2})[:.](\d{2})\b|(noon|midday))", re.IGNORECASE)
+OVERNIGHT = re.compile(r"\b(?:overnight|over\s+night)\b", re.IGNORECASE)
+EVENING_HOUR = 18  # "overnight" is since this hour of the day before
 DAY_WORD = re.compile(r"\b(?:(?:from|on|since)\s+)?(today|tonight|this\s+(?:morning|afternoon|evening)|yesterday|"
                       r"last\s+night)\b", re.IGNORECASE)
 WEEK_OR_MONTH = re.compile(r"\b(?:(?:from|in|during|since)\s+)?(this|last)\s+(week|month)(?:'s)?\b", re.IGNORECASE)
@@ -978,6 +996,9 @@ def mail_window(text: str, now: datetime) -> tuple[str, datetime | None, datetim
         if since > now:
             return f"since yesterday at {at.strftime('%H:%M')}", since - timedelta(days=1), None, cut(hour)
         return f"since {at.strftime('%H:%M')}", since, None, cut(hour)
+    found = OVERNIGHT.search(text)
+    if found:  # "what came in overnight": since the evening before
+        return "overnight", today - timedelta(days=1) + timedelta(hours=EVENING_HOUR), None, cut(found)
     found = DAY_WORD.search(text)
     if found:
         yesterday = found.group(1).lower() in ("yesterday", "last night")

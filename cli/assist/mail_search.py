@@ -40,7 +40,7 @@ REQUEST_WORDS = {
     "received", "accumulated", "went", "gone", "put", "moved", "filed", "marked", "caught",
     "summarise", "summarize", "summary", "activity", "alerts", "updates", "update", "news", "subject", "subjects",
     "sender", "senders", "line", "lines", "time", "stamp", "timestamp", "mentioning", "mentions", "mention",
-    "containing", "contains", "contain", "word", "words",
+    "containing", "contains", "contain", "word", "words", "miss", "missed", "catch",
 }
 # the person's mailbox said another way ("on my email account", "my gmail app")
 MAILBOX = re.compile(r"(?i)\b(?:e-?mail|mail|gmail|outlook)\s+(?:account|box|app|client)s?\b")
@@ -145,7 +145,7 @@ def query_of(text: str, since: datetime | None = None, before: datetime | None =
         words = [w for w in _words(about_at.group(1)) if w.lower() not in FUNCTION_WORDS | MAIL_NOUNS]
     else:  # "any mail from sam yesterday evening at 6pm": when it came is no word of it
         words = [w for w in _words(asked) if w.lower() not in STOP_WORDS | TIME_WORDS and not CLOCK.fullmatch(w)]
-    unseen = re.search(r"\b(unread|new)\b", asked, re.IGNORECASE) is not None
+    unseen = re.search(r"\b(unread|new|miss|missed)\b", asked, re.IGNORECASE) is not None  # "what did i miss"
     return MailQuery(sender[0] if sender else None, words[:3], unseen, since, before, when, junk is not None, counted)
 
 
