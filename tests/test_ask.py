@@ -316,6 +316,11 @@ def test_a_calendar_question_is_asked_of_the_time_it_names():
     }
     for text, window in asked.items():
         assert window_for(text, NOW) == window, text
+    sunday = at(6, 20)  # "this week" of a Sunday evening was that evening alone: the week ahead is meant
+    for text in ("what's on my calendar this week", "summarise my week", "what do I have?"):
+        assert window_for(text, sunday) == ("today and next week", at(6), at(14)), text
+    assert window_for("what did I have last week", sunday)[1:] == (at(23, month=11), at(30, month=11))
+    assert window_for("what's left of the week", sunday) == ("the rest of this week", sunday, at(7))
     assert event_from("add dinner with ana tomorrow at seven pm", NOW) == {
         "summary": "Dinner with ana", "start": "2026-12-03T19:00:00+01:00", "end": "2026-12-03T20:00:00+01:00"}
 

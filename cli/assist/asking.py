@@ -560,7 +560,12 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     # "when is my next meeting", "upcoming events": the first few ahead (prepare lists three)
     if COMING_UP.search(text) and not re.search(r"\bthis\s+week\b", lowered):
         return "coming up", now, now + timedelta(days=COMING_DAYS)
+    if now.weekday() == 6:  # on a Sunday this week is its last day: the week ahead is meant, or both
+        return SUNDAYS_WEEK, today, week_end + timedelta(days=7)
     return "this week", week_start, week_end
+
+
+SUNDAYS_WEEK = "today and next week"  # "this week", or no time said, on a Sunday
 
 
 # "in the next 3 days", "over the coming two weeks", "the next few days"
@@ -772,7 +777,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             return ("no calendar has been read yet: `assist ingest ics FILE` or `assist ingest caldav URL` "
                     "reads one (docs/ask.md)")
         label, start, end = window_for(text, now)
-        no_day = label == "coming up" or (label == "this week" and not re.search(r"\bthis week\b", text.lower()))
+        no_day = label == "coming up" or (label in ("this week", SUNDAYS_WEEK)
+                                          and not re.search(r"\bthis week\b", text.lower()))
         if no_day and not named:
             named, named_when = _events_named_in_calendar(config, text, now)
         data["named"] = bool(named)
