@@ -374,7 +374,13 @@ def test_anything_from_someone_or_what_came_in_is_searched_for_in_the_mail(mailb
         task = prepared_as(text)
         assert (task["intent"]["route"], task["intent"]["by"]) == ("search_mail", by), text
         assert subjects(task["data"]) == expected, text
-    assert "answer" not in prepared_as("what did i miss")["data"]  # the model answers from what was found
+    missed = prepared_as("what did i miss")["data"]
+    assert "answer" not in missed and missed["unread"] is True  # the model answers from what was found,
+    from assist.ai import templates  # told it is the unread mail
+
+    [*_, asked_of_model] = templates.load("mail-answer", home).render(data=missed)
+    assert "The search found 5 unread messages" in asked_of_model["content"]
+    assert "unread" not in prepared_as("what came in today")["data"]
     for text in ("anything from einstein?", "what came up today", "when does ana come in", "what's new with you",
                  "what's new in science", "did i miss the bus", "anything new about black holes?"):
         task = prepared_as(text)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ASK_QUEUE = "ask"
 # what prepare() puts in a request's data: never taken from the task as it arrives
-FACTS = ("events", "elsewhere", "not_named", "named", "window", "event", "found", "found_total", "found_says",
+FACTS = ("events", "elsewhere", "not_named", "named", "window", "event", "found", "found_total", "found_says", "unread",
          "not_searched", "to", "answer", "prepared", "written_to_the_assistant", "now", "forward", "imap")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -831,6 +831,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         except CannotSearch as exc:
             return str(exc)
         data["found"] = searched.lines
+        if query.unseen:
+            data["unread"] = True  # "what did I miss": the unread mail, said so to the person and the model
         if any(searched.says):
             data["found_says"] = searched.says
         if when:

@@ -91,7 +91,8 @@ def _facts(task: dict[str, Any]) -> None:
         click.echo("the mail to forward" + (f" (the newest of {total} found)" if total else "") + ":")
     elif data.get("found"):  # none found: the answer says what was searched for
         total = data.get("found_total")
-        click.echo(f"mails found{' ' + printable(data['window']) if data.get('window') else ''}:"
+        click.echo(f"{'unread ' if data.get('unread') else ''}mails found"
+                   f"{' ' + printable(data['window']) if data.get('window') else ''}:"
                    + (f" {total}, the newest {len(data['found'])}" if total else ""))
     for line in data.get("events", data.get("found", [])):
         click.echo(f"  {printable(line)}")
