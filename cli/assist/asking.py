@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from .config import Config
 
 ASK_QUEUE = "ask"
+# how much of a request is read for days, names and addresses (the model is given it whole): a reader's
+# work can grow as the square of what it reads, and a webhook's request can be a mebibyte of it
+READ_CHARS = 1000
 # what prepare() puts in a request's data: never taken from the task as it arrives
 FACTS = ("events", "elsewhere", "not_named", "named", "window", "event", "found", "found_total", "found_says", "unread",
          "not_searched", "to", "answer", "prepared", "written_to_the_assistant", "now", "forward", "imap")
@@ -685,14 +688,13 @@ def _events_named_in_calendar(config: Config, text: str, now: datetime) -> tuple
     return [], ""
 
 
-def _events_a_chat_question_names(config: Config, task: dict[str, Any],
+def _events_a_chat_question_names(config: Config, task: dict[str, Any], text: str,
                                   now: datetime) -> tuple[list[dict[str, Any]], str]:
     """The calendar events a request sent to be answered directly (`chat`: small talk, or no route was
     sure) asks the time of ("when is lunch with Ana" beside "Lunch with Ana" on Thursday, "what time is
     yoga"), [] for any other request: those are the agenda's to answer from the calendar, not the model's
     to guess. Wrongly taken, it costs an answer that lists the event; the other way, an answer made up."""
     fallback = config.section("classify").get("request_fallback", "chat")
-    text = str(task["data"].get("text") or "")
     if (task.get("intent") or {}).get("route") != fallback or "agenda" not in config.routes \
             or not WHEN_ASKED.search(text):
         return [], ""
@@ -728,7 +730,7 @@ def _caught_up(text: str) -> bool:
     return found is not None and not re.search(r"\w", mail_window(found.group("when"), datetime.now())[3])
 
 
-def _mail_asked_for(config: Config, task: dict[str, Any]) -> tuple[str, str] | None:
+def _mail_asked_for(config: Config, task: dict[str, Any], text: str) -> tuple[str, str] | None:
     """Whether a request the request model sent to be answered directly (`chat`) or to the agenda asks of
     the person's mail, as (by, why): what someone said, wrote or sent, or anything from someone, whom the
     mail has mail from (never Junk's), or what came in or arrived. The mail search's to answer, not the
@@ -738,7 +740,6 @@ def _mail_asked_for(config: Config, task: dict[str, Any]) -> tuple[str, str] | N
     from .mail_search import NOT_SENDERS, senders_named
 
     fallback = config.section("classify").get("request_fallback", "chat")
-    text = str(task["data"].get("text") or "")
     if (task.get("intent") or {}).get("route") not in (fallback, "agenda") or "search_mail" not in config.routes \
             or not config.action_section("imap").get("host"):
         return None
@@ -757,13 +758,13 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     """Put in the task's data the facts its route needs; a sentence for the person when the request
     cannot be served as asked (nothing is planned then)."""
     data = task["data"]
-    text = data["text"]
+    text = data["text"][:READ_CHARS]  # anyone's, of any length: what is asked is said first
     tz = agenda.zone(config)
-    named, named_when = _events_a_chat_question_names(config, task, now)
+    named, named_when = _events_a_chat_question_names(config, task, text, now)
     if named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
-    elif (mail_asked := _mail_asked_for(config, task)) is not None:
+    elif (mail_asked := _mail_asked_for(config, task, text)) is not None:
         task["intent"] = {**task["intent"], "route": "search_mail", "by": mail_asked[0], "confidence": 1.0,
                           "reason": mail_asked[1]}
     route = task["intent"]["route"]
