@@ -19,7 +19,7 @@ from ._io import one_at_a_time
 # note's words come from mail and from models that read it, so each is escaped with a backslash and shows
 # as the text it is (a link too: LINK_SIGNS below), and a link to another note of the vault (`![[Budget]]`)
 # stays. Backslashes just before are doubled, so `\![x](...)` cannot undo it.
-LOADS = re.compile(r"(\\*)(!(?=\[)(?!\[\[[^\[\]\n\\]*\]\](?!\())|<(?=[A-Za-z/!?])|`)")
+LOADS = re.compile(r"(?<!\\)(\\*)(!(?=\[)(?!\[\[[^\[\]\n\\]*\]\](?!\())|<(?=[A-Za-z/!?])|`)")
 # What plugins of a vault run when a note is shown or made: Dataview (its JavaScript queries turned on, as
 # many do) runs a code span starting `$=` and a ```dataviewjs block, Templater ("trigger on new file
 # creation") a <% ... %> tag, with Node's child_process at hand. So a backtick is escaped too (in LOADS:
@@ -32,7 +32,9 @@ TILDE_FENCE = re.compile(r"^( {0,3})(?=~~~)", re.MULTILINE)
 # "[" is escaped, but a wiki link's to another note of the vault ([[Budget]]): the link shows as the text
 # it is, where it goes included. A subject in brackets ("[ILUG] ...") makes no link and stays as it is.
 LINK_SIGNS = re.compile(r"\]\s*[(\[:]")
-BRACKET = re.compile(r"\[\[[^\[\]\n\\]*\]\](?!\()|(\\*)\[")  # a wiki link's name has no backslash: "\]" is no end
+# a wiki link's name has no backslash ("\]" is no end); a run of backslashes is read from its first only, in
+# LOADS too (from each of its backslashes again, a mebibyte of them was hours of work)
+BRACKET = re.compile(r"\[\[[^\[\]\n\\]*\]\](?!\()|(?<!\\)(\\*)\[")
 
 
 NO_DIRECTION_CONTROLS = dict.fromkeys(map(ord, BIDI_CONTROLS))
