@@ -311,6 +311,9 @@ def test_a_calendar_question_is_asked_of_the_time_it_names():
         "anything between eight am and five pm tomorrow": ("tomorrow, 08:00-17:00", at(3, 8), at(3, 17)),
         "what's on march twenty first": ("on Sunday 21 March", at(21, month=3, year=2027), at(22, month=3, year=2027)),
         "upcoming events": ("coming up", NOW, NOW + dt.timedelta(days=30)),
+        "when are the meetings": ("coming up", NOW, NOW + dt.timedelta(days=30)),  # when, of no day: ahead
+        "when am i free": ("this week", at(30, month=11), at(7)),  # free time: the week's, between its events
+        "when was the meeting": ("this week", at(30, month=11), at(7)),
         "what's coming up this week": ("this week", at(30, month=11), at(7)),
         "the concert on saturday night": ("on Saturday 5 December, in the night", at(5, 18), at(6)),
     }

@@ -560,8 +560,10 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     month = A_MONTH_ASKED.search(text)
     if month:
         return _month_asked(month, today)
-    # "when is my next meeting", "upcoming events": the first few ahead (prepare lists three)
-    if COMING_UP.search(text) and not re.search(r"\bthis\s+week\b", lowered):
+    # "when is my next meeting", "upcoming events", "when are the meetings" (of no day, not of free time, not
+    # past): the first few ahead (prepare lists three)
+    asks_when = WHEN_ASKED.search(text) and not PAST_TENSE.search(text) and not FREE_OR_BUSY.search(text)
+    if (COMING_UP.search(text) or asks_when) and not re.search(r"\bthis\s+week\b", lowered):
         return "coming up", now, now + timedelta(days=COMING_DAYS)
     if now.weekday() == 6:  # on a Sunday this week is its last day: the week ahead is meant, or both
         return SUNDAYS_WEEK, today, week_end + timedelta(days=7)
@@ -578,6 +580,7 @@ A_MONTH_ASKED = re.compile(rf"(?i)\b(?:(this|current|next|last)\s+month|(?:in|du
                            rf"({'|'.join(MONTHS)})\b)")
 COMING_UP = re.compile(r"(?i)\b(?:next|upcoming|up\s*coming|coming\s+up|pending|ahead)\b")
 COMING_DAYS = 30  # how far ahead "coming up" looks (the agenda lists the first three)
+FREE_OR_BUSY = re.compile(r"(?i)\b(?:free|busy|available|availability|open)\b")
 # "what's next", "when is my next meeting", "what is my next appointment on my calendar": the next one alone
 NEXT_ONE = re.compile(r"(?i)^\W*(?:when|what\s+time|what\s+day|which\s+day|what)(?:'s|s|\s+is)?\s+"
                       r"(?:(?:my|the|our)\s+)?next(?:\s+(?:meeting|appointment|event|thing|call|reminder|one))?"
