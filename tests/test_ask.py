@@ -720,6 +720,9 @@ def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):
     assert shown.code == 0 and shown.out == "Coming up: Fri 18 Dec 18:00-23:00 Holiday party.\n", shown  # once
     standup = _calendar_question(routed_home, "when was the team standup")
     assert standup["answer"] == "In the last 7 days: Mon 30 Nov 09:00-09:15 Team standup."
+    # named in part ("team", not "offsite"): the events are the model's to answer from, not the answer
+    offsite = _calendar_question(routed_home, "when is the team offsite")
+    assert "answer" not in offsite and offsite["named"] is True and "team" in offsite["events"][0].lower()
     # the next one, whatever it is called: its line (the 1.5B named the second of the three it was given)
     for text in ("when is my next meeting", "what's next?", "whats next on my calendar",
                  "what is my next appointment on my calendar"):

@@ -790,7 +790,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         if named:  # "when is the holiday party": that event, whichever week it is in
             label = named_when
             data["events"] = [agenda.describe(e, tz) for e in named]
-            if asks_when:  # the answer is the calendar's own line (the 1.5B gave 17:00-22:00 as "7 PM to 2 AM")
+            if asks_when and _shared(set(event_words(text)), named[0]) == len(event_words(text)):
+                # named whole: the answer is the calendar's own line (the 1.5B gave 17:00-22:00 as "7 PM to 2 AM")
                 data["window"] = label
                 return f"{label[0].upper()}{label[1:]}: {'; '.join(data['events'])}."
         elif asks_when and (words := event_words(text)):  # "what time is the piano lesson": none has the name
