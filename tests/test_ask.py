@@ -312,6 +312,16 @@ def test_a_calendar_question_is_asked_of_the_time_it_names():
         "what's on march twenty first": ("on Sunday 21 March", at(21, month=3, year=2027), at(22, month=3, year=2027)),
         "upcoming events": ("coming up", NOW, NOW + dt.timedelta(days=30)),
         "when are the meetings": ("coming up", NOW, NOW + dt.timedelta(days=30)),  # when, of no day: ahead
+        # a year, said in figures or in words (a voice assistant writes them so): that year's day, not the coming one
+        "what is my schedule for june fourteenth two thousand and seventeen": (
+            "on Wednesday 14 June 2017", at(14, month=6, year=2017), at(15, month=6, year=2017)),
+        "check the third event of twenty second of march twenty seventeen": (
+            "on Wednesday 22 March 2017", at(22, month=3, year=2017), at(23, month=3, year=2017)),
+        "am i free on april one two thousand and seventeen": (
+            "on Saturday 1 April 2017", at(1, month=4, year=2017), at(2, month=4, year=2017)),
+        "what was on december 1st, 2025": ("on Monday 1 December 2025", at(1, year=2025), at(2, year=2025)),
+        "what's on 3 march 2027": ("on Wednesday 3 March", at(3, month=3, year=2027), at(4, month=3, year=2027)),
+        "anything on march twenty": ("on Saturday 20 March", at(20, month=3, year=2027), at(21, month=3, year=2027)),
         "when am i free": ("this week", at(30, month=11), at(7)),  # free time: the week's, between its events
         "when was the meeting": ("this week", at(30, month=11), at(7)),
         "what's coming up this week": ("this week", at(30, month=11), at(7)),

@@ -195,7 +195,8 @@ WHEN_WORDS = ["today", "yesterday", "tomorrow", "tonight", "last", "this", "next
               "december", "dec", "january", "feb", "may", "3rd", "31st", "29", "0", "999", "1", "few", "a", "at",
               "1pm", "noon", "for", "2", "hours", "'s", "about", "mail", "add", "remind", "me", "to", "am", "free",
               "hour", "minute", "couple", "twelve", "9am", "14:30", "13pm", "pm", "o'clock", "midday", "between",
-              "and", "upcoming", "rest", "seventh", "twenty", "first", "nine", "night", "coming", "up", "current"]
+              "and", "upcoming", "rest", "seventh", "twenty", "first", "nine", "night", "coming", "up", "current",
+              "thousand", "2017", "0001", "9999", "9998", "0002", ",", "december 1st,", "december 31", "january 1"]
 
 
 def test_any_words_at_any_moment_make_a_window_and_never_fail_inside():

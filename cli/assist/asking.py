@@ -66,6 +66,9 @@ CALENDAR_WORDS = re.compile(r"\s*\b(?:to|in|on|into)\s+(?:my|the)\s+(?:calendar|
                             re.IGNORECASE)
 
 
+YEAR = r"(?:,?\s+(\d{4})\b)?"  # after a date: "december 1st, 2025"
+
+
 def _day(text: str, now: datetime) -> tuple[datetime | None, str]:
     """The day a text names (today, tomorrow, a weekday, a date), and the text without those words."""
     text = _spoken_dates(text)
@@ -86,13 +89,17 @@ def _day(text: str, now: datetime) -> tuple[datetime | None, str]:
         elif ahead == 0 and which == "next":
             ahead = 7
         return now + timedelta(days=ahead), text[:found.start()] + text[found.end():]
-    found = re.search(rf"\b(?:on\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({MONTH_WORDS})\b", lowered) \
-        or re.search(rf"\b(?:on\s+)?({MONTH_WORDS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b", lowered)
+    found = re.search(rf"\b(?:on\s+)?(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+({MONTH_WORDS})\b{YEAR}",
+                      lowered) \
+        or re.search(rf"\b(?:on\s+)?({MONTH_WORDS})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b{YEAR}", lowered)
     if found:
         first, second = found.group(1), found.group(2)
         day_text, month_text = (first, second) if first.isdigit() else (second, first)
         number = _named(month_text, MONTHS) or 0  # one of MONTH_WORDS: never 0
-        year = now.year + (1 if (number, int(day_text)) < (now.month, now.day) else 0)
+        year = int(found.group(3)) if found.group(3) else \
+            now.year + (1 if (number, int(day_text)) < (now.month, now.day) else 0)
+        if not 1 < year < 9999:  # as a moment asked at is (asked_when): a day either side is a day
+            return None, text
         try:
             return now.replace(year=year, month=number, day=int(day_text)), text[:found.start()] + text[found.end():]
         except ValueError:
@@ -118,6 +125,15 @@ SPOKEN_DATE = re.compile(rf"(?i)\b(?:({MONTH_WORDS})\s+(?:the\s+)?({SPOKEN_DAY})
                          rf"({MONTH_WORDS}))\b")
 
 
+# a year said in words after a date, as speech is written down: "june 14 two thousand and seventeen",
+# "march 22 twenty seventeen" (after SPOKEN_DATE has written the day in figures)
+YEAR_UNITS = {word: n for n, word in enumerate(CARDINALS[:9], 1)}
+YEAR_NUMBERS = {**{word: n for n, word in enumerate(CARDINALS, 1)},
+                **{f"{tens} {unit}": base + n for tens, base in (("twenty", 20), ("thirty", 30))
+                   for unit, n in YEAR_UNITS.items()}, "thirty": 30}
+YEAR_WORDS = "|".join(sorted(YEAR_NUMBERS, key=len, reverse=True)).replace(" ", r"[\s-]+")
+DATED_YEAR = re.compile(rf"(?i)\b((?:{MONTH_WORDS})\s+\d{{1,2}}|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?"
+                        rf"(?:{MONTH_WORDS})),?\s+(?:two\s+thousand(?:\s+and)?(?:[\s-]+({YEAR_WORDS}))?|twenty[\s-]+({YEAR_WORDS}))\b")
 HOUR_WORDS = "|".join(CARDINALS[:12])
 # a count in words: "the last two hours", "the next fourteen days", "a couple of days"
 NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -140,7 +156,13 @@ def _spoken_dates(text: str) -> str:
     def hour(word: str) -> str:
         return str(SPOKEN_DAYS[word.lower()])
 
-    text = SPOKEN_DATE.sub(figures, text)
+    def year(found: re.Match[str]) -> str:
+        said = re.sub(r"[\s-]+", " ", (found.group(2) or found.group(3) or "").lower())
+        if found.group(3) is not None and YEAR_NUMBERS[said] < 10:  # "twenty five": no year ("twenty oh five" is)
+            return found.group(0)
+        return f"{found.group(1)} {2000 + YEAR_NUMBERS.get(said, 0)}"
+
+    text = DATED_YEAR.sub(year, SPOKEN_DATE.sub(figures, text))
     text = SPOKEN_RANGE.sub(lambda f: f"between {hour(f.group(1))} {f.group(2) or ''}{hour(f.group(3))}", text)
     return SPOKEN_HOUR.sub(lambda f: hour(f.group(1)), text)
 
@@ -556,7 +578,8 @@ def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     day, _ = _day(text, now)
     if day is not None:
         start = datetime.combine(day.date(), time(), now.tzinfo)
-        return start.strftime("on %A %-d %B"), start, start + timedelta(days=1)
+        near = start.year == now.year or 0 <= (start - today).days < 365  # (no sum: 9999 has no year after)
+        return start.strftime("on %A %-d %B" + ("" if near else " %Y")), start, start + timedelta(days=1)
     month = A_MONTH_ASKED.search(text)
     if month:
         return _month_asked(month, today)
