@@ -753,6 +753,30 @@ def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):
     assert "not_named" not in yoga and yoga["elsewhere"] == ["Wed 9 Dec 18:00-19:00 Yoga"]
 
 
+def test_a_time_the_calendar_was_not_read_for_is_not_said_to_be_free(routed_home):
+    """The calendar is read for a span (a week back to four months ahead unless --since/--until say
+    otherwise). Asked of March when it was read to the new year, the agenda had no events and the model
+    said the whole month was free. Of a time wholly outside what was read, the answer says nothing is known
+    of it; partly outside, the model is told which part was read and not to call the rest free."""
+    from assist.ai import templates
+
+    with (routed_home / "assist.toml").open("a") as toml:
+        toml.write('\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    march = _calendar_question(routed_home, "am i free in march")
+    assert march["answer"] == ("Nothing is known of your calendar in March 2027: it was read from 23 November 2026 "
+                               "to 1 January 2027 (`assist ingest ics FILE --since DATE --until DATE`, or `assist "
+                               "ingest caldav`, reads other dates).")
+    ahead = _calendar_question(routed_home, "what do i have in the next 60 days")
+    assert "answer" not in ahead and ahead["read"] == "from 23 November 2026 to 1 January 2027"
+    assert "Holiday party" in " ".join(ahead["events"])
+    [*_, asked] = templates.load("agenda-answer", routed_home).render(data=ahead)
+    assert "read only from 23 November 2026 to 1 January 2027" in asked["content"]
+    assert "is free" not in asked["content"] and "free" not in asked["content"].split("read only")[0]
+    week = _calendar_question(routed_home, "what's on this week")
+    assert "read" not in week and "answer" not in week
+
+
 def test_an_event_asked_of_a_day_it_is_not_on_is_told_with_its_own_day():
     """"What time is yoga on thursday" when Thursday has only lunch: the 1.5B answered "Yoga is
     scheduled for 13:30" (lunch's end). The model is told the day does not have it, and when it is."""

@@ -330,14 +330,15 @@ def _snapshot(config: Config, source: str) -> Iterator[Path]:
         yield path
 
 
-def _write(path: Path, source: str, events: list[dict[str, Any]]) -> None:
-    write_atomic(path, json.dumps({"source": source, "events": events}, ensure_ascii=False).encode())
+def _write(path: Path, source: str, events: list[dict[str, Any]], read: list[str] | None) -> None:
+    kept = {"source": source, "events": events, **({"read": read} if read else {})}
+    write_atomic(path, json.dumps(kept, ensure_ascii=False).encode())
 
 
-def save(config: Config, source: str, events: list[dict[str, Any]]) -> None:
-    """Replace the snapshot of one source (an ICS file, a CalDAV calendar)."""
+def save(config: Config, source: str, events: list[dict[str, Any]], read: tuple[datetime, datetime]) -> None:
+    """Replace the snapshot of one source (an ICS file, a CalDAV calendar), read from read[0] to read[1]."""
     with _snapshot(config, source) as path:
-        _write(path, source, events)
+        _write(path, source, events, [read[0].isoformat(), read[1].isoformat()])
 
 
 def add(config: Config, source: str, event: dict[str, Any]) -> None:
@@ -345,15 +346,30 @@ def add(config: Config, source: str, event: dict[str, Any]) -> None:
     question sees it before the source is read again (which replaces the snapshot whole)."""
     with _snapshot(config, source) as path:
         try:
-            events = json.loads(path.read_text()).get("events", [])
+            snapshot = json.loads(path.read_text())
         except (OSError, ValueError):
-            events = []
-        _write(path, source, [e for e in events if occurrence_key(e) != occurrence_key(event)] + [event])
+            snapshot = {}
+        events = snapshot.get("events", [])
+        _write(path, source, [e for e in events if occurrence_key(e) != occurrence_key(event)] + [event],
+               snapshot.get("read"))
 
 
 def read_any(config: Config) -> bool:
     """Whether a calendar has been read here (`assist ingest ics`/`caldav`, or an event added)."""
     return any((config.home / FOLDER).glob("*.json"))
+
+
+def read_span(config: Config) -> tuple[datetime, datetime] | None:
+    """The time every calendar read here was read for (from the latest start to the earliest end): outside it
+    some calendar's events are not known. None when no snapshot says (those written before it was kept)."""
+    spans = []
+    for path in (config.home / FOLDER).glob("*.json"):
+        try:
+            since, until = json.loads(path.read_text())["read"]
+            spans.append((datetime.fromisoformat(since), datetime.fromisoformat(until)))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return (max(s for s, _ in spans), min(u for _, u in spans)) if spans else None
 
 
 def between(config: Config, start: datetime, end: datetime) -> list[dict[str, Any]]:

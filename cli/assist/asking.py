@@ -30,8 +30,9 @@ ASK_QUEUE = "ask"
 # work can grow as the square of what it reads, and a webhook's request can be a mebibyte of it
 READ_CHARS = 1000
 # what prepare() puts in a request's data: never taken from the task as it arrives
-FACTS = ("events", "elsewhere", "not_named", "named", "window", "event", "found", "found_total", "found_says", "unread",
-         "not_searched", "to", "answer", "prepared", "written_to_the_assistant", "now", "forward", "imap")
+FACTS = ("events", "elsewhere", "not_named", "read", "named", "window", "event", "found", "found_total",
+         "found_says", "unread", "not_searched", "to", "answer", "prepared", "written_to_the_assistant", "now",
+         "forward", "imap")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -750,6 +751,21 @@ CAUGHT_UP = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so|and)\W+)?(?:what\s+(?:d
                        r"(?:\s+(?:for\s+me|(?:in|on)\s+my\s+(?:e-?mails?|mail|inbox)))?(?P<when>.*?)[\s?.!]*$")
 
 
+def _unread(config: Config, data: dict[str, Any], label: str, start: datetime, end: datetime) -> str | None:
+    """Of a window the calendars were not read for (agenda.read_span), the answer: nothing is known of it
+    (asked of March when they were read to January, the model said March was free). Partly outside, the
+    part read is kept as data.read, for the model not to call the rest free."""
+    known = agenda.read_span(config)
+    if known is None or (known[0] <= start and end <= known[1]):
+        return None
+    read = f"from {known[0]:%-d %B %Y} to {known[1]:%-d %B %Y}"
+    if end <= known[0] or start >= known[1]:
+        return (f"Nothing is known of your calendar {label}: it was read {read} (`assist ingest ics FILE --since "
+                "DATE --until DATE`, or `assist ingest caldav`, reads other dates).")
+    data["read"] = read
+    return None
+
+
 def _caught_up(text: str) -> bool:
     """Whether a request asks only what is new or what the person missed, when at most (CAUGHT_UP)."""
     found = CAUGHT_UP.search(text)
@@ -819,6 +835,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
                 return f"{label[0].upper()}{label[1:]}: {'; '.join(data['events'])}."
         elif asks_when and (words := event_words(text)):  # "what time is the piano lesson": none has the name
             return _none_named(words)  # (the week's events listed, the 1.5B gave the lesson yoga's time)
+        elif (unknown := _unread(config, data, label, start, end)) is not None:
+            return unknown
         elif label == "coming up":
             data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
             if NEXT_ONE.search(text):  # "when is my next meeting": the first (the 1.5B named the second)

@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
 
 def _emit(sink: Sink, config: Config, source: str, events: list[dict[str, Any]],
-          said: list[tuple[str, str, str]]) -> int:
+          said: list[tuple[str, str, str]], read: tuple[datetime, datetime]) -> int:
     """Send the occurrences not sent before; the state forgets those that left the window. The events
     left out or read once (agenda.check) are named on stderr and in the log."""
     from .. import log
 
     for uid, what, why in said:
         log.for_component(config, "ingest", echo=True).warning(what, source=source, uid=uid[:200], why=why)
-    agenda.save(config, source, events)
+    agenda.save(config, source, events, read)
     state = State(config.home, f"calendar-{safe_name(source)}")
     seen = set(state.load().get("seen", []))
     keyed = [(agenda.occurrence_key(e), e) for e in events]
@@ -62,7 +62,7 @@ def ingest_ics(path: Path, sink: Sink, config: Config, since: str | None = None,
         events, said = agenda.expand(text, tz, start, end)
     except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{path}: not an iCalendar file we can read ({str(exc).splitlines()[0][:200]})") from None
-    return _emit(sink, config, f"ics:{path.resolve()}", events, said)
+    return _emit(sink, config, f"ics:{path.resolve()}", events, said, (start, end))
 
 
 def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str | None = None,
@@ -88,7 +88,8 @@ def ingest_caldav(sink: Sink, config: Config, url: str | None = None, user: str 
                 events += some
                 said += of_these
             events.sort(key=lambda e: (e["start"], e["uid"]))
-            count += _emit(sink, config, f"caldav:{without_password(str(calendar.url))}", events, said)
+            source = f"caldav:{without_password(str(calendar.url))}"
+            count += _emit(sink, config, source, events, said, (start, end))
     except (OSError, ValueError) as exc:
         raise Unavailable(f"caldav {shown}: {agenda.unreachable(exc)}") from None
     except Exception as exc:  # caldav's own errors (AuthorizationError, NotFoundError...) derive from Exception
