@@ -730,9 +730,13 @@ def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):
     assert shown.code == 0 and shown.out == "Coming up: Fri 18 Dec 18:00-23:00 Holiday party.\n", shown  # once
     standup = _calendar_question(routed_home, "when was the team standup")
     assert standup["answer"] == "In the last 7 days: Mon 30 Nov 09:00-09:15 Team standup."
-    # named in part ("team", not "offsite"): the events are the model's to answer from, not the answer
+    # named in part ("team", not "offsite"): said so, with what has the rest (the 1.5B, given these events,
+    # answered "The team is offsite on Thursday at 10:30 PM")
     offsite = _calendar_question(routed_home, "when is the team offsite")
-    assert "answer" not in offsite and offsite["named"] is True and "team" in offsite["events"][0].lower()
+    assert offsite["answer"] == (
+        'No event of your calendar from 7 days ago to 90 days ahead has "offsite" in its name. Coming up with '
+        '"team": Fri 4 Dec 16:00-17:00 Call with the New York team; Mon 7 Dec 09:00-09:15 Team standup; '
+        "Thu 10 Dec 19:30-22:00 Team dinner.")
     # the next one, whatever it is called: its line (the 1.5B named the second of the three it was given)
     for text in ("when is my next meeting", "what's next?", "whats next on my calendar",
                  "what is my next appointment on my calendar"):
@@ -773,6 +777,11 @@ def test_a_time_the_calendar_was_not_read_for_is_not_said_to_be_free(routed_home
     [*_, asked] = templates.load("agenda-answer", routed_home).render(data=ahead)
     assert "read only from 23 November 2026 to 1 January 2027" in asked["content"]
     assert "is free" not in asked["content"] and "free" not in asked["content"].split("read only")[0]
+    from assist.asking import answer_notices  # said under the answer, whatever the model wrote
+
+    assert answer_notices({"data": ahead, "result": {"text": "You have the holiday party."}})[-1] == (
+        "(your calendar was read from 23 November 2026 to 1 January 2027: of the time asked about outside that, "
+        "nothing is known)")
     week = _calendar_question(routed_home, "what's on this week")
     assert "read" not in week and "answer" not in week
 

@@ -461,6 +461,9 @@ def answer_notices(task: dict[str, Any]) -> list[str]:
     if result.get("finish_reason") == "length":  # it ended mid-sentence ("... Russell Turpin")
         said.append("(the answer was cut where it reached its length, the route's max_tokens" +
                     (": the facts above are whole)" if facts_given(task) else ")"))
+    read = (task.get("data") or {}).get("read")
+    if read and result:  # asked of a time the calendars were read for in part only
+        said.append(f"(your calendar was read {read}: of the time asked about outside that, nothing is known)")
     return said
 
 
@@ -667,6 +670,20 @@ def event_words(text: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if len(w) > 2 and not w[0].isdigit() and w not in NOT_NAMES | KINDS))
 
 
+def _when_named(text: str, named: list[dict[str, Any]], label: str, lines: list[str]) -> str:
+    """The answer to when the events a question names are: their lines, and first the words of the question
+    no event has when there are some ("when is the team offsite" of "Team dinner": the 1.5B answered "The
+    team is offsite on Thursday at 10:30 PM")."""
+    names = set().union(*(_name_words(str(e.get("summary", ""))) for e in named))
+    missing = [w for w in event_words(text) if w not in names]
+    when = f"{label[0].upper()}{label[1:]}"
+    if not missing:
+        return f"{when}: {'; '.join(lines)}."
+    asked = (w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower()))
+    having = " or ".join(f'"{w}"' for w in dict.fromkeys(asked) if w in names and w not in NOT_NAMES)
+    return f"{_none_named(missing)} {when} with {having}: {'; '.join(lines)}."
+
+
 def _none_named(words: list[str]) -> str:
     said = " or ".join(filter(None, [", ".join(f'"{w}"' for w in words[:-1]), f'"{words[-1]}"']))
     return f"No event of your calendar from {PAST_DAYS} days ago to {NAMED_DAYS} days ahead has {said} in its name."
@@ -829,10 +846,9 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         if named:  # "when is the holiday party": that event, whichever week it is in
             label = named_when
             data["events"] = [agenda.describe(e, tz) for e in named]
-            if asks_when and _shared(set(event_words(text)), named[0]) == len(event_words(text)):
-                # named whole: the answer is the calendar's own line (the 1.5B gave 17:00-22:00 as "7 PM to 2 AM")
+            if asks_when:  # the answer is the calendar's own line (the 1.5B gave 17:00-22:00 as "7 PM to 2 AM")
                 data["window"] = label
-                return f"{label[0].upper()}{label[1:]}: {'; '.join(data['events'])}."
+                return _when_named(text, named, label, data["events"])
         elif asks_when and (words := event_words(text)):  # "what time is the piano lesson": none has the name
             return _none_named(words)  # (the week's events listed, the 1.5B gave the lesson yoga's time)
         elif (unknown := _unread(config, data, label, start, end)) is not None:
