@@ -653,9 +653,13 @@ WHEN_WORDS = {*DAYS, *MONTHS, "today", "tomorrow", "tonight", "yesterday", "morn
 NOT_NAMES = QUESTION_WORDS | WHEN_WORDS
 
 
+def _said(text: str) -> list[str]:
+    """The words of a text, lower-cased, in its order, each once, without a possessive ("mum's": mum)."""
+    return list(dict.fromkeys(w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower())))
+
+
 def _name_words(text: str) -> set[str]:
-    words = {w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower())}
-    return {w for w in words if len(w) > 2 and not w[0].isdigit() and w not in NOT_NAMES}
+    return {w for w in _said(text) if len(w) > 2 and not w[0].isdigit() and w not in NOT_NAMES}
 
 
 # words for a kind of event, not its name ("when is my next meeting": the next events, whatever they are called)
@@ -666,8 +670,8 @@ KINDS = {"meeting", "meetings", "appointment", "appointments", "reminder", "remi
 def event_words(text: str) -> list[str]:
     """The words of a question that could only be an event's name, in its order: "what time is the piano
     lesson" piano, lesson; "when is my next meeting" none (a kind of event: KINDS)."""
-    words = (w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower()))
-    return list(dict.fromkeys(w for w in words if len(w) > 2 and not w[0].isdigit() and w not in NOT_NAMES | KINDS))
+    names = _name_words(text)
+    return [w for w in _said(text) if w in names and w not in KINDS]
 
 
 def _when_named(text: str, named: list[dict[str, Any]], label: str, lines: list[str]) -> str:
@@ -679,8 +683,7 @@ def _when_named(text: str, named: list[dict[str, Any]], label: str, lines: list[
     when = f"{label[0].upper()}{label[1:]}"
     if not missing:
         return f"{when}: {'; '.join(lines)}."
-    asked = (w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower()))
-    having = " or ".join(f'"{w}"' for w in dict.fromkeys(asked) if w in names and w not in NOT_NAMES)
+    having = " or ".join(f'"{w}"' for w in _said(text) if w in names and w not in NOT_NAMES)
     return f"{_none_named(missing)} {when} with {having}: {'; '.join(lines)}."
 
 
@@ -768,7 +771,8 @@ CAUGHT_UP = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so|and)\W+)?(?:what\s+(?:d
                        r"(?:\s+(?:for\s+me|(?:in|on)\s+my\s+(?:e-?mails?|mail|inbox)))?(?P<when>.*?)[\s?.!]*$")
 
 
-def _unread(config: Config, data: dict[str, Any], label: str, start: datetime, end: datetime) -> str | None:
+def _outside_what_was_read(config: Config, data: dict[str, Any], label: str, start: datetime,
+                           end: datetime) -> str | None:
     """Of a window the calendars were not read for (agenda.read_span), the answer: nothing is known of it
     (asked of March when they were read to January, the model said March was free). Partly outside, the
     part read is kept as data.read, for the model not to call the rest free."""
@@ -851,7 +855,7 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
                 return _when_named(text, named, label, data["events"])
         elif asks_when and (words := event_words(text)):  # "what time is the piano lesson": none has the name
             return _none_named(words)  # (the week's events listed, the 1.5B gave the lesson yoga's time)
-        elif (unknown := _unread(config, data, label, start, end)) is not None:
+        elif (unknown := _outside_what_was_read(config, data, label, start, end)) is not None:
             return unknown
         elif label == "coming up":
             data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, start, end)][:3]
