@@ -21,6 +21,21 @@ Per question:
 - has them write it: answers that say the person wrote, sent or replied (none of these mails is theirs:
   "You wrote to Adam, who replied that ...");
 - words per answer, seconds per answer.
+
+Then (`--part many`, or both by default) the questions of many mails a person asks ("summarise my unread
+mail", "what came in today", "anything new overnight"), each of which finds several of the 40: what
+assist answers (since 2026-12-07 with no model, what the newest three say: mail_search.said_by_the_newest;
+the model's answers, measured before, are in bench/README.md). Of the newest three found (the mails whose
+words are read), per answer:
+- senders named: the share of the three whose sender the answer names;
+- key-fact recall of what it was given: of the three mails' key facts within their subject and the start
+  of what they say, the share the answer has;
+- misattributed: key facts the answer says after naming one sender that are another of the three's
+  (and not this one's): "Gary wrote to you about the Dell and DNUK" when Padraig wrote that;
+- beyond the three: answers that name a sender of the listing the model was not given the words of
+  (it copies the listing rather than says what the mails say);
+- cut: answers that ran into the route's max_tokens; flagged: as above; words and seconds per answer.
+The anchor, with no model: "NAME wrote about SUBJECT: " and the first sentence of each of the three.
 """
 
 from __future__ import annotations
@@ -42,6 +57,11 @@ DATA = REPO / "bench" / "data" / "quality"
 # an answer that has the person write a mail they were sent ("You wrote to Adam, who replied ...")
 THEY_WROTE = re.compile(r"(?i)\b(?:you|the user)\s+(?:wrote|sent|emailed|mailed|replied|asked)\b")
 NOW = datetime(2026, 12, 9, 15, 0, tzinfo=UTC)
+# questions of many mails, as a person asks them (the 40 mails arrive one an hour up to 14:00 on NOW's day)
+MANY = ("summarise my unread mail", "what did i miss?", "any new mail?", "what came in today",
+        "summarise the mail of the last three hours", "what mail did i get yesterday", "hey check my email",
+        "read me my emails from this morning", "give me a summary of my email from the last 6 hours",
+        "anything new overnight")
 
 
 def labels() -> list[dict[str, Any]]:
@@ -80,7 +100,88 @@ def anchor(data: dict[str, Any]) -> str:
     return f"{line.replace(': ', ' wrote about: ', 1)}. {first}"
 
 
-def run(model: str) -> dict[str, Any]:
+def anchor_many(data: dict[str, Any]) -> str:
+    """The answer of many mails with no model: who wrote, about what, and the first sentence, of each the
+    model is given the words of."""
+    found, says = data.get("found") or [], data.get("found_says") or []
+    said = []
+    for line, words in zip(found, says, strict=False):
+        if words:
+            first = re.split(r"(?<=[.!?])\s", words, maxsplit=1)[0]
+            said.append(f"{line.split(' ', 2)[-1].replace(': ', ' wrote about: ', 1)}. {first}")
+    return " ".join(said) or "No mail found."
+
+
+def _mentions(answer: str, words: list[str]) -> int | None:
+    """Where the answer first names a sender (any of their words, as a word), else None."""
+    low = answer.lower()
+    at = [m.start() for w in words if len(w) > 2 for m in [re.search(rf"(?<!\w){re.escape(w)}(?!\w)", low)] if m]
+    return min(at) if at else None
+
+
+def many_figures(answer: str, given: list[tuple[list[str], list[list[str]], str]],
+                 beyond: list[list[str]]) -> dict[str, Any]:
+    """An answer of many mails against the mails it was given the words of (each: its sender's words, its
+    key facts within what it was given, and that: its line and what it says) and the senders of the
+    listing beyond them."""
+    named = [(at, n) for n, (sender, *_) in enumerate(given) if (at := _mentions(answer, sender)) is not None]
+    named.sort()
+    wrong = 0
+    for k, (at, n) in enumerate(named):  # what is said from one sender's name to the next is said of them
+        part = answer[at:named[k + 1][0] if k + 1 < len(named) else len(answer)].lower()
+        same = [m for m, each in enumerate(given) if each[0] == given[n][0]]  # two mails of one sender
+        own = " ".join(given[m][2] for m in same).lower()
+        for m, (_, facts, _) in enumerate(given):  # a fact of another's that this one's words do not have
+            if m not in same:
+                wrong += sum(any(alt.lower() in part and alt.lower() not in own for alt in fact) for fact in facts)
+    facts = [fact for _, each, _ in given for fact in each]
+    return {"senders": (len(named), len(given)), "recall_given": recall(answer, facts), "misattributed": wrong,
+            "beyond": any(_mentions(answer, sender) is not None for sender in beyond)}
+
+
+def _sender_words(line: str) -> list[str]:
+    """The words that name the sender of a listing line ("2026-12-09 14:00 Gary Lee <g@x.org>: Subject")."""
+    name, address = parseaddr(line.split(" ", 2)[-1].split(": ", 1)[0])
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+", name) if len(w) > 2]
+    local = [w.lower() for w in re.split(r"[._+-]", address.partition("@")[0]) if len(w) > 2]
+    return [*words, *local, address.lower()] if address else words
+
+
+def ask_many(config: Any, mails: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The questions of many mails (MANY) through `ask`, each with its figures and the anchor's."""
+    from assist.asking import answer_notices, ask
+
+    by_subject = {" ".join(str(mails[r["file"]].get("subject") or "").split())[:40]: r for r in rows}
+    per = []
+    for text in MANY:
+        started = time.perf_counter()
+        task = ask(config, text, NOW)
+        seconds = time.perf_counter() - started
+        data = task["data"]
+        answer = str((task.get("result") or {}).get("text") or data.get("answer") or "")
+        found, says = data.get("found") or [], data.get("found_says") or []
+        given = []
+        for line, words in zip(found, says, strict=False):
+            row = next((r for subject, r in by_subject.items() if subject and subject in line), None)
+            within = [fact for fact in (row or {}).get("facts", [])
+                      if any(alt.lower() in (line + " " + words).lower() for alt in fact)]
+            given.append((_sender_words(line), within, line + " " + words))
+        beyond = [sender for line in found[len(says):] if (sender := _sender_words(line)) not in
+                  [each[0] for each in given]]  # a sender of a mail given the words of is not beyond them
+        base = anchor_many(data)
+        per.append({"question": text, "answer": answer, "seconds": seconds, "found": len(found),
+                    "total": data.get("found_total") or len(found), "given": len(given),
+                    "route": task["intent"]["route"],
+                    "cut": (task.get("result") or {}).get("finish_reason") == "length",
+                    "flagged": any(not n.startswith("(the answer was cut") for n in answer_notices(task)),
+                    "words": len(answer.split()), "anchor": base,
+                    **many_figures(answer, given, beyond),
+                    **{f"anchor_{k}": v for k, v in many_figures(base, given, beyond).items()}})
+        print(f"{text!r} -> {answer[:240]!r}", file=sys.stderr)
+    return per
+
+
+def run(model: str, parts: str = "both") -> dict[str, Any]:
     from assist.ai.pull import find, pull
     from assist.asking import answer_notices, ask
     from assist.config_file import load
@@ -111,7 +212,8 @@ def run(model: str) -> dict[str, Any]:
             os.environ["ASSIST_HOME"] = str(home)
             config = load(home)
             ask(config, "how many emails did i get today", NOW)  # the request model trained, the model loaded
-            for row in rows:
+            many = ask_many(config, mails, rows) if parts in ("many", "both") else []
+            for row in rows if parts in ("one", "both") else []:
                 data = mails[row["file"]]
                 text, sender = question(data)
                 started = time.perf_counter()
@@ -136,7 +238,7 @@ def run(model: str) -> dict[str, Any]:
                 print(f"{row['file']}: {text!r} -> {answer[:160]!r}", file=sys.stderr)
     finally:
         imap.stop()
-    return {"model": item.name, "per": per}
+    return {"model": item.name, "per": per, "many": many}
 
 
 def share(rows: list[dict[str, Any]], key: str) -> float:
@@ -148,8 +250,32 @@ def ratio(rows: list[dict[str, Any]], key: str) -> float:
     return got / total if total else 0.0
 
 
+def report_many(result: dict[str, Any]) -> None:
+    rows = result["many"]
+    print(f"{result['model']}: {len(rows)} questions of many mails, "
+          f"{sum(r['route'] == 'search_mail' for r in rows)} routed to search_mail, "
+          f"{sum(r['found'] > 1 for r in rows)} found more than one, "
+          f"{sum(r['seconds'] for r in rows) / max(1, len(rows)):.1f} s/answer")
+    print("  of the newest three found (their words read) | assist | anchor (who, subject, first sentence) |")
+    for label, key in (("senders named             ", "senders"), ("key-fact recall of those  ", "recall_given")):
+        model, anchored = ratio(rows, key), ratio(rows, f"anchor_{key}")
+        print(f"  {label} | {model:.2f} | {anchored:.2f} |")
+    print(f"  facts misattributed       | {sum(r['misattributed'] for r in rows)} | "
+          f"{sum(r['anchor_misattributed'] for r in rows)} |")
+    print(f"  names a sender beyond them | {sum(r['beyond'] for r in rows)} of {len(rows)} | "
+          f"{sum(r['anchor_beyond'] for r in rows)} |")
+    print(f"  cut at max_tokens          | {sum(r['cut'] for r in rows)} | - |")
+    print(f"  flagged (but cut)          | {sum(r['flagged'] for r in rows)} | - |")
+    print(f"  words per answer           | {sum(r['words'] for r in rows) / max(1, len(rows)):.0f} | "
+          f"{sum(len(r['anchor'].split()) for r in rows) / max(1, len(rows)):.0f} |")
+
+
 def report(result: dict[str, Any]) -> None:
+    if result["many"]:
+        report_many(result)
     rows = result["per"]
+    if not rows:
+        return
     answered = [r for r in rows if r["routed"] and r["found"]]
     print(f"{result['model']}: {len(rows)} questions, {share(rows, 'routed'):.0%} routed to search_mail, "
           f"{share(rows, 'found'):.0%} found the mail asked about among the newest, "
@@ -172,9 +298,11 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=DEFAULT.name, help="a catalog model's name (default: the default)")
+    parser.add_argument("--part", choices=("one", "many", "both"), default="both",
+                        help="questions of one mail, of many, or both (default)")
     parser.add_argument("--json", type=Path, help="also write every question, answer and figure to this file")
     args = parser.parse_args()
-    result = run(args.model)
+    result = run(args.model, args.part)
     report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

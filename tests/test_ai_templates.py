@@ -216,6 +216,48 @@ def test_a_mail_reaches_the_model_without_quotes_signature_and_list_footer():
     assert "Exmh-workers mailing list" not in user["content"]
     signed = mail_view({"body_text": "Thursday at 3pm works.\n\n-- \nBob Smith\nCEO, Example Ltd\n+1 555 0100"})
     assert signed["body"] == "Thursday at 3pm works." and not signed["list"] and signed["facts"] == ""
+    # what they answer, quoted as exmh's users quote: its headers indented, its words after "| "
+    assert "I can't reproduce this error" in data["body_text"] and "Message-ID:  <1029945287" in data["body_text"]
+    assert view["body"].startswith("For me it is very repeatable") and "Message-ID" not in view["body"]
+
+
+@pytest.mark.parametrize(("body", "read"), [
+    # a reply above the mail it answers, as Outlook and Yahoo quote it: the headers, then its words whole
+    ("Thursday works.\n\n-----Original Message-----\nFrom: Ann\nSent: Monday\nTo: Bob\nSubject: lunch\n\n"
+     "Can you do Wednesday? Send the contract first.", "Thursday works."),
+    ("Hey, it's not easy being green.\nleslie\n  From: Dino\n  To: list@example.org\n  Sent: Thursday\n\n"
+     "  Damn kermit...boring...", "Hey, it's not easy being green.\nleslie"),
+    # a forward: its headers go, what it forwards is the substance
+    ("FYI\n---------- Forwarded message ---------\nFrom: Ann <a@x.org>\nDate: Mon, 1 Dec\nSubject: plan\n\n"
+     "The plan is on.", "FYI\n---------- Forwarded message ---------\n\nThe plan is on."),
+    ("From: Ann\nTo: all staff\n\nThe office is closed on Friday.", "The office is closed on Friday."),
+    # a table's rows are the sender's; a line of one header is a sentence
+    ("Totals:\n| Q1 | 10 |\n| Q2 | 12 |\n| said before\nFrom: the 3rd we move.", "Totals:\n| Q1 | 10 |\n| Q2 | 12 |\n"
+     "From: the 3rd we move."),
+    # Yahoo! Groups' footer, its name in its rule
+    ("Owlman is a work of genius\n\n------------------------ Yahoo! Groups Sponsor ---------------------~-->\n"
+     "4 DVDs Free\nhttp://us.click.yahoo.com/x\n----------~->\n\nTo unsubscribe from this group, send an email",
+     "Owlman is a work of genius"),
+])
+def test_the_readable_body_is_what_the_sender_wrote(body, read):
+    """A mail quoted whole below a reply (from its headers on) is not what its sender says ("what did i
+    miss" was answered with the headers of the mail kre answered, "Date: Thu, 22 Aug 2002 ... From: Chris
+    Garrigues ..."), nor a list's sponsor; a forwarded mail is, without its headers."""
+    from assist.ai.mail_view import readable_body
+
+    assert readable_body(body) == read
+
+
+@pytest.mark.parametrize("shape", ["From: a\nTo: b\n\n", "Forwarded\nFrom: a\nTo: b\n", "| a\n", "-" * 30 + " x ",
+                                   "-" * 20 + " " + "-" * 40, "From: " + " " * 50])
+def test_a_body_made_to_be_slow_to_read_is_read_in_one_pass(shape):
+    """A mail is anyone's, up to 64 MiB: a mebibyte of quoted headers, forwards, quotes or rules is read in
+    one pass (a quadratic reader does not finish under the test run's hang guard)."""
+    from assist.ai.mail_view import readable_body
+
+    body = "hello\n" + shape * ((1 << 20) // len(shape)) + "\nbye"
+    assert readable_body(body).startswith("hello")
+    assert readable_body(shape * ((1 << 20) // len(shape)) + "\nbye").endswith("bye")
 
 
 @pytest.mark.parametrize(("question", "events", "answer"), [

@@ -456,6 +456,10 @@ def test_mail_search_notes_and_a_draft_from_typed_requests(ask_home):
         assert eve.code == 0 and eve.out.rstrip().endswith("(a mail above writes to the assistant: read it yourself)")
         carl = run(["ask", "do i have any emails from carl@example.org"], timeout=300)  # the provider's check read
         assert "(look: the provider could not confirm it is from example.org: dmarc=fail)" in carl.out, carl.out
+        missed = run(["ask", "--json", "what did i miss?"], timeout=300)  # five unread: the newest say, no model
+        assert missed.code == 0 and "result" not in missed.json(), missed.err
+        shown = run(["ask", "what did i miss?"], timeout=300).out
+        assert "\nWhat the newest 3 say, in their own words:\n- " in shown and shown.count("): Hello\n") == 3, shown
 
         noted = run(["ask", "--json", "remember to buy milk and eggs"], timeout=300)
         assert noted.code == 0, noted.err
@@ -706,6 +710,34 @@ def _calendar_question(home: Path, text: str) -> dict:
     task = {"type": "request", "intent": {"route": "agenda"}, "data": {"text": text}}
     prepare_request(load(home), task, NOW)
     return task["data"]
+
+
+def test_what_the_person_has_on_at_a_time_is_the_calendars_to_answer(routed_home):
+    """The request model sent "what do i have today" to chat, 0.97 sure, where the model answers from
+    nothing it was given. A request that asks only what the person has on at a time it names is the
+    agenda's; one that asks of anything besides (a list, the TV, rewards) stays where it was put."""
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    with (routed_home / "assist.toml").open("a") as toml:
+        toml.write('\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+
+    def routed(text: str) -> dict:  # type: ignore[type-arg]
+        task = {"type": "request", "intent": {"route": "chat", "by": "model:requests"}, "data": {"text": text}}
+        prepare_request(load(routed_home), task, NOW)
+        return task
+
+    tomorrow = routed("what do i have tomorrow")
+    assert (tomorrow["intent"]["route"], tomorrow["intent"]["by"]) == ("agenda", "calendar:plans")
+    assert tomorrow["data"]["events"] == ["Thu 3 Dec 12:30-13:30 Lunch with Ana"]
+    for text in ("what do i have today", "what have i got on tomorrow?", "what am i doing this weekend",
+                 "whats on friday evening", "hey, what do i have on my calendar on december 10th",
+                 "what is on november twenty"):
+        assert routed(text)["intent"]["route"] == "agenda", text
+    for text in ("what do i have to do to see my rewards", "what do i have on my list of reminders",
+                 "what's on tv tonight", "what is on the list for today", "what am i doing wrong", "what do i have"):
+        assert routed(text)["intent"]["route"] == "chat", text
 
 
 def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):

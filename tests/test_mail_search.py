@@ -278,6 +278,62 @@ def test_what_a_mail_says_is_given_to_the_model_not_only_its_subject(routed_home
         os.environ.pop("TEST_IMAP_PASSWORD", None)
 
 
+def test_what_the_newest_of_what_arrived_say_is_said_in_their_own_words_without_a_model(routed_home):
+    """"what did i miss?" of many mails had the 1.5B model copy out the listing and what three mails say,
+    in quotes, until it was cut at max_tokens (9 of 10 such questions), and told to say each in a line, it
+    said less than their first sentences (bench/README.md, mail_answers). A question of what arrived, of
+    no sender and no words, is answered with what the newest say, as a mail client previews them: no
+    greeting, not the mail they answer, the first sentences, cut at a word; each line printable. A question
+    of someone's mail, or of words, is still the model's, and so is one of a single mail. The newest are
+    the newest to arrive: Ana's, of the lowest UID here, was not read when the three of higher UIDs were."""
+    from assist.demo.servers import start_dovecot
+    from assist.mail_search import PREVIEW_CHARS
+    from conftest import imap_section
+
+    bodies = [("Ana Lima <ana@example.org>", "Review", "Hi Bob,\nCan we move the review to Monday? The room is "
+               "taken on Friday.\nIt was booked in March by the sales team.\n\nOn Mon, Bob wrote:\n> Friday?"),
+              ("bob@example.org", "Re: lunch", "Thursday works.\n\n-----Original Message-----\nFrom: Ana\n"
+               "Sent: Monday\nTo: Bob\nSubject: lunch\n\nCan you do Wednesday?"),
+              ("\x1b]0;x\x07Eve <eve@example.org>", "Hello", "\x1b[2Jhello\x07 there"),
+              ("Carl <carl@example.org>", "Log", "word " * 120)]
+    imap = start_dovecot()
+    os.environ["TEST_IMAP_PASSWORD"] = imap.password
+    try:
+        for n, (sender, subject, body) in enumerate(bodies):
+            raw = f"From: {sender}\nSubject: {subject}\nMessage-ID: <p{n}@example.org>\n\n{body}\n"
+            arrived = datetime(2026, 12, 9, 6, 3 - n, tzinfo=NEW_YORK).timestamp()  # the lowest UID the newest
+            imap.deliver(raw.replace("\n", "\r\n").encode(), n, arrived)
+        (routed_home / "assist.toml").write_text((REPO / "assist.toml").read_text() + imap_section(imap))
+        missed = prepared(routed_home, "what did i miss?")
+        said = missed["answer"].split("\n")
+        assert said[:3] == ["What the newest 3 say, in their own words:",
+                            "- Ana Lima (Review): Can we move the review to Monday? The room is taken on Friday.",
+                            "- bob@example.org (Re: lunch): Thursday works."]
+        assert said[3].startswith("- ") and said[3].endswith(" (Hello): \ufffd[2Jhello\ufffd there") and len(said) == 4
+        assert said[3].isprintable() and len(missed["found"]) == 4
+        today = prepared(routed_home, "summarise the mail that came in today")
+        assert today["answer"].startswith("What the newest 3 say") and today["answer"] == missed["answer"]
+        for text in ("what did ana say", "what did i miss about the review", "any mail from carl"):
+            assert "answer" not in prepared(routed_home, text), text  # the model's, from what they say
+        assert prepared(routed_home, "how many unread mails do i have")["answer"].startswith("4 unread mails")
+        from assist.redaction import without_content  # what the mails say is not kept in done/
+
+        kept = without_content({"type": "request", "data": missed, "meta": {}})
+        assert kept is not None and "answer" not in kept["data"] and "found_says" not in kept["data"]
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+    from assist.mail_search import MailFound, MailQuery, preview, said_by_the_newest
+
+    long = preview("word " * 120)
+    assert long.startswith("word word") and long.endswith(" …") and len(long) <= PREVIEW_CHARS + 2
+
+    hostile = MailFound(["a", "b"], [], 2, ["x\x1b[2Jy", "z"], (), ("Eve\x07", "Bob"))  # not from _search: still
+    assert said_by_the_newest(MailQuery(None, [], True), hostile) is not None  # made of its printable parts
+    down = hostile._replace(not_searched=["me@corp.example: cannot connect"])
+    assert said_by_the_newest(MailQuery(None, [], True), down) is None  # the model says which was not read
+
+
 def test_a_mail_to_someone_by_name_goes_to_the_address_the_person_wrote_to(routed_home):
     """"email sam that I will be late" said "give the address to write to". A name is looked up in the
     mail (From lines, never Junk), and only an address the person has written to is taken: a stranger
@@ -375,12 +431,13 @@ def test_anything_from_someone_or_what_came_in_is_searched_for_in_the_mail(mailb
         task = prepared_as(text)
         assert (task["intent"]["route"], task["intent"]["by"]) == ("search_mail", by), text
         assert subjects(task["data"]) == expected, text
-    missed = prepared_as("what did i miss")["data"]
-    assert "answer" not in missed and missed["unread"] is True  # the model answers from what was found,
-    from assist.ai import templates  # told it is the unread mail
+    missed = prepared_as("did i miss anything today")["data"]
+    assert "answer" not in missed and missed["unread"] is True  # the model answers from the one found,
+    from assist.ai import templates  # told it is the unread mail (of many: what the newest say, no model)
 
     [*_, asked_of_model] = templates.load("mail-answer", home).render(data=missed)
-    assert "The search found 5 unread messages" in asked_of_model["content"]
+    assert "The search found 1 unread message" in asked_of_model["content"]
+    assert prepared_as("what did i miss")["data"]["answer"].startswith("What the newest 3 say")
     assert "unread" not in prepared_as("what came in today")["data"]
     for text in ("anything from einstein?", "what came up today", "when does ana come in", "what's new with you",
                  "what's new in science", "did i miss the bus", "anything new about black holes?"):

@@ -748,6 +748,34 @@ def _events_a_chat_question_names(config: Config, task: dict[str, Any], text: st
     return _events_named_in_calendar(config, text, now)
 
 
+# "what do I have today", "what have I got on tomorrow", "what am I doing this weekend", "what's on friday
+# evening": the whole request the person's plans of a time (the request model sent "what do i have today" to
+# chat, 0.97 sure, and the model made a day up)
+PLANS_ASKED = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so)\W+)?what(?:\s+do\s+i\s+have|\s+have\s+i\s+got|"
+                         r"\s+am\s+i\s+doing|\s+is\s+on|'?s\s+on)\b(?P<when>[\w\s,:.']*?)[\s?.!]*$")
+NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
+                "thirty", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+                "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
+                "seventeenth", "eighteenth", "nineteenth", "twentieth", "thirtieth")
+# the words of such a time, and of where it is (a number, a clock time, a date's ordinal besides)
+PLAN_WORDS = frozenset({"today", "tonight", "tomorrow", "this", "next", "coming", "week", "weekend", "morning",
+                        "afternoon", "evening", "night", "noon", "on", "for", "in", "the", "rest", "of", "day",
+                        "at", "my", "calendar", "schedule", "agenda", "diary", "up", "going", "planned",
+                        "scheduled", "and", "then", "later", "am", "pm", "to", "do", *DAYS, *MONTHS,
+                        *NUMBER_WORDS})
+PLAN_TIME = frozenset({"today", "tonight", "tomorrow", "week", "weekend", "morning", "afternoon", "evening",
+                       "night", "noon", *DAYS, *MONTHS})
+
+
+def _plans_asked(text: str) -> bool:
+    """Whether a request asks only what the person has on at a time it names (PLANS_ASKED)."""
+    found = PLANS_ASKED.search(text)
+    words = re.findall(r"[a-z]+|\d+(?:st|nd|rd|th|am|pm)?(?::\d\d)?", (found.group("when") if found else "").lower())
+    return bool(words) and any(w in PLAN_TIME or w[0].isdigit() for w in words) and all(
+        w in PLAN_WORDS or w[0].isdigit() for w in words)
+
+
 # "what did padraig say about solaris", "what has ana written", "what did the clinic send me": what someone said
 SAID_BY = re.compile(r"(?i)^\W*what\s+(?:did|does|has|have)\s+(?:(?:the|my|our)\s+)?([^\W\d_][\w.@+-]*)\s+"
                      r"(?:ever\s+|just\s+)?(?:say|said|write|wrote|written|send|sent|e-?mail(?:ed)?|mail(?:ed)?|ask(?:ed)?|tell|told|"
@@ -824,9 +852,13 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     text = data["text"][:READ_CHARS]  # anyone's, of any length: what is asked is said first
     tz = agenda.zone(config)
     named, named_when = _events_a_chat_question_names(config, task, text, now)
+    fallback = config.section("classify").get("request_fallback", "chat")
     if named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
+    elif task["intent"].get("route") == fallback and "agenda" in config.routes and _plans_asked(text):
+        task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:plans", "confidence": 1.0,
+                          "reason": "asks what you have on at a time"}
     elif (mail_asked := _mail_asked_for(config, task, text)) is not None:
         task["intent"] = {**task["intent"], "route": "search_mail", "by": mail_asked[0], "confidence": 1.0,
                           "reason": mail_asked[1]}
@@ -886,7 +918,7 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         data["event"] = found
         return None
     if route == "search_mail":
-        from .mail_search import CannotSearch, counted, query_of, search_mail
+        from .mail_search import CannotSearch, counted, query_of, said_by_the_newest, search_mail
 
         if not config.action_section("imap").get("host"):
             return "searching your mail needs your mail account: `assist init` sets it up ([actions.imap])"
@@ -907,7 +939,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             data["found_total"] = searched.total
         if searched.not_searched:
             data["not_searched"] = searched.not_searched
-        return counted(query, searched)  # a count, nothing found, Junk: no model writes that answer
+        # a count, nothing found, Junk, what the newest of what arrived say: no model writes that answer
+        return counted(query, searched) or said_by_the_newest(query, searched)
     if route == "draft_email":
         if re.search(r"(?i)\b(?:forward|fwd)\b", text):  # a model would write a mail it never saw
             how = ("ask as \"forward the mail from sam about the contract to bob@example.org\"" if "forward_email"

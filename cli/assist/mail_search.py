@@ -117,11 +117,18 @@ class MailFound(NamedTuple):
     total: int  # how many mails matched in all (the lines are the newest of them)
     says: list[str]  # what each of the newest SAYS of them says (its start, its own words), "" beyond
     where: tuple[Where, ...] = ()  # where each line's mail is
+    said_by: tuple[str, ...] = ()  # who sent each line's mail (their name, else their address) and its subject
 
 
+Found = tuple[float, str, str, str, Where]  # a mail found: when it arrived, its line, what it says, by, where
 SAYS = 3  # the newest mails found whose words a model reads ("what did sam say about the contract")
 SAYS_CHARS = 500  # of each: its start
 SAYS_READ = 16384  # bytes of the mail fetched to read that start from
+PREVIEW_CHARS = 200  # of what each says, in an answer of many mails with no model (said_by_the_newest)
+# "Hi all,", "Hello Bob!", "Dear Ms Lee,": no news of what a mail says
+GREETING = re.compile(r"(?i)^(?:hi|hello|hey|dear|greetings|folks|all|good\s+(?:morning|afternoon|evening))\b"
+                      r"[^.!?,:;]{0,40}[,!:;]\s*")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
 def query_of(text: str, since: datetime | None = None, before: datetime | None = None, when: str = "") -> MailQuery:
@@ -202,7 +209,7 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
     from .mail import configured_accounts
     from .printable import printable
 
-    def searched(account: ImapAccount) -> tuple[list[tuple[float, str, str, Where]], int] | AssistError | CannotSearch:
+    def searched(account: ImapAccount) -> tuple[list[Found], int] | AssistError | CannotSearch:
         try:
             return _search(account, config, query, limit)
         except (AssistError, CannotSearch) as exc:
@@ -220,9 +227,9 @@ def search_mail(config: Config, query: MailQuery, limit: int = 10) -> MailFound:
     # a server's words (a refusal's text) are bounded and printable, as a found mail's subject is
     not_searched = [printable(f"{account.user}{f' (your account {account.label})' if account.label else ''}: "
                               f"{exc}")[:300] for account, exc in failed]
-    return MailFound([line for _, line, _, _ in found[:limit]], not_searched, sum(total for _, total in read),
-                     [says for _, _, says, _ in found[:min(limit, SAYS)]],  # "" for a count's, Junk's (_search)
-                     tuple(where for *_, where in found[:limit]))
+    return MailFound([line for _, line, *_ in found[:limit]], not_searched, sum(total for _, total in read),
+                     [says for _, _, says, *_ in found[:min(limit, SAYS)]],  # "" for a count's, Junk's (_search)
+                     tuple(where for *_, where in found[:limit]), tuple(by for *_, by, _ in found[:limit]))
 
 
 def senders_named(config: Config, name: str, limit: int = 50) -> list[str]:
@@ -254,11 +261,11 @@ def senders_named(config: Config, name: str, limit: int = 50) -> list[str]:
 
 
 def _search(account: ImapAccount, config: Config, query: MailQuery,
-            limit: int) -> tuple[list[tuple[float, str, str, Where]], int]:
-    """(when it arrived, its line, what it says, where it is) of the newest `limit` mails that match in each
-    folder of one account a search looks in (_searched_in), a line of a folder other than the inbox marked
-    " (in FOLDER)", what the newest SAYS say read unless the answer is a count or about Junk; and how many
-    matched in all."""
+            limit: int) -> tuple[list[Found], int]:
+    """(when it arrived, its line, what it says, who sent it about what, where it is) of the newest `limit` mails that
+    match in each folder of one account a search looks in (_searched_in), a line of a folder other than the
+    inbox marked " (in FOLDER)", what the newest SAYS say read unless the answer is a count or about Junk;
+    and how many matched in all."""
     import imaplib
     import time
 
@@ -281,13 +288,16 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
                 arrived = arrivals(conn, uids)
                 uids = [uid for uid in uids if _within(arrived.get(uid), query)]
             total += len(uids)
-            for n, uid in enumerate(reversed(uids[-limit:])):
+            fetched = []
+            for uid in reversed(uids[-limit:]):
                 _, parts = conn.uid("FETCH", uid.decode(), f"(INTERNALDATE {HEADERS_SHOWN[1:]}")
                 part = next((p for p in parts if isinstance(p, tuple)), (b"", b""))
                 when = imaplib.Internaldate2tuple(part[0])
+                fetched.append((time.mktime(when) if when else 0.0, uid, parse_message(part[1])))
+            fetched.sort(key=lambda each: each[0], reverse=True)  # what the newest say: newest by arrival, as
+            for n, (came, uid, headers) in enumerate(fetched):  # the answer has them, not by UID
                 says = _says(conn, uid) if n < SAYS and not (query.counted or query.junk) else ""
-                headers = parse_message(part[1])
-                out.append((time.mktime(when) if when else 0.0, mark + _line(headers) + where, says,
+                out.append((came, mark + _line(headers) + where, says, _said_by(headers),
                             Where(account.address, folder, int(uid), int(validity) if validity else None,
                                   _strict(headers.get("message_id")))))
     return out, total
@@ -304,6 +314,47 @@ def _says(conn: Any, uid: bytes) -> str:
     raw = next((p[1] for p in parts if isinstance(p, tuple) and isinstance(p[1], bytes)), b"")
     words = " ".join(readable_body(str(parse_message(raw).get("body_text") or "")).split())
     return printable(words if len(words) <= SAYS_CHARS else words[:SAYS_CHARS].rsplit(" ", 1)[0] + " …")
+
+
+def said_by_the_newest(query: MailQuery, found: MailFound) -> str | None:
+    """The answer that needs no model to a question of what arrived, of no sender and no words ("what did
+    I miss", "summarise my unread mail", "what came in today"), when two mails or more were read and every
+    account searched: what the newest say, each its start in its own words (preview). A 1.5B model given
+    them copied them out and was cut at max_tokens (9 of 10 answers), and told to say each in a line said
+    less than their first sentences do, or wrote a prompt's example as a mail's news (bench/README.md,
+    mail_answers)."""
+    if found.not_searched or query.sender or query.words or query.counted or query.junk:
+        return None
+    read = [(by, says) for by, says in zip(found.said_by, found.says, strict=False) if says]
+    if len(read) < 2:
+        return None
+    return f"What the newest {len(read)} say, in their own words:\n" + "\n".join(
+        f"- {by}: {preview(says)}" for by, says in read)
+
+
+def preview(says: str) -> str:
+    """The start of what a mail says as a mail client previews it: no greeting, its first sentences up to
+    PREVIEW_CHARS, cut at a word."""
+    text = GREETING.sub("", says, count=1) or says
+    kept = ""
+    for sentence in SENTENCE_END.split(text):
+        if kept and len(kept) + len(sentence) >= PREVIEW_CHARS // 2:
+            break
+        kept = f"{kept} {sentence}".strip()
+    return kept if len(kept) <= PREVIEW_CHARS else kept[:PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def _said_by(headers: dict[str, Any]) -> str:
+    """Who sent a mail (the From header's name, else its address) and its subject: "Ana Lima (Review)";
+    one printable line."""
+    from email.utils import parseaddr
+
+    from .printable import printable
+
+    name, address = parseaddr(str(headers.get("from") or ""))
+    who = " ".join((name or address or str(headers.get("from") or "someone")).split())[:100]
+    subject = " ".join(str(headers.get("subject") or "").split())[:100]
+    return printable(f"{who} ({subject})" if subject else who)
 
 
 def _within(arrived: float | None, query: MailQuery) -> bool:

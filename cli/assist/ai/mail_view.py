@@ -19,24 +19,45 @@ from .written_to_the_assistant import written_to_the_assistant
 QUOTE_INTRO = re.compile(r"^(on .{0,200}(wrote|writes):|.{0,120}\b(wrote|writes):|-+ ?original message ?-+)\s*$",
                          re.IGNORECASE)
 SIGNATURE = re.compile(r"^-- ?$")
-# a list footer: a rule of _ or - and a line about the list, or the classic Mailman / Yahoo groups lines
-FOOTER_RULE = re.compile(r"^[_=-]{20,}\s*$")
+# a mail quoted or forwarded whole begins with its headers, two or more in a row ("From: Ann" / "Sent:
+# Monday" / "To: ..." / "Subject: ...", or "Date:" / "From:" / "Message-ID:" indented over a "| " quote)
+QUOTED_HEADER = re.compile(r"^\s*(?:date|from|to|cc|sent|subject|message-id|reply-to):\s", re.IGNORECASE)
+FORWARDED = re.compile(r"\bforward(?:ed|ing)?\b", re.IGNORECASE)  # "---------- Forwarded message ---------"
+# a list footer: a rule of _ or - (as Yahoo! Groups has it, with its name inside) and a line about the
+# list, or the classic Mailman / Yahoo groups lines
+FOOTER_RULE = re.compile(r"^[_=-]{20,}(?:\s.{0,60}?[_=-]{20,}(?:~-*>)?)?\s*$")
 FOOTER_WORDS = re.compile(r"(mailing list|listinfo|unsubscribe|list-request|yahoo! groups|mailman)", re.IGNORECASE)
 ATTACHED_LISTED = 10  # attachments named to a model
 
 
 def readable_body(text: str) -> str:
-    """The body without quoted lines (and the line introducing them), the signature and a list footer."""
+    """The body without quoted lines (and the line introducing them: "> " or "| ", a line of a table
+    excepted), the signature, a list footer and a mail quoted below it whole (from its headers on: what is
+    kept is what the sender wrote, not what they answer; a forwarded mail's headers only)."""
     lines = text.replace("\r\n", "\n").split("\n")
     kept: list[str] = []
-    for index, line in enumerate(lines):
+    said, last = False, ""  # whether the sender wrote a word yet; the last line not blank
+    index = 0
+    while index < len(lines):
+        line = lines[index]
         stripped = line.strip()
+        index += 1
         if SIGNATURE.match(line):
             break
-        if FOOTER_RULE.match(stripped) and any(FOOTER_WORDS.search(x) for x in lines[index + 1:index + 6]):
+        if FOOTER_RULE.match(stripped) and any(FOOTER_WORDS.search(x) for x in lines[index:index + 5]):
             break
-        if stripped.startswith(">") or QUOTE_INTRO.match(stripped):
+        if QUOTED_HEADER.match(line) and index < len(lines) and QUOTED_HEADER.match(lines[index]):
+            if said and not FORWARDED.search(last):
+                break  # what follows is the mail they answer
+            while index < len(lines) and QUOTED_HEADER.match(lines[index]):
+                index += 1
             continue
+        if stripped:
+            last = stripped
+        if stripped.startswith(">") or (stripped.startswith("|") and not stripped.endswith("|")) \
+                or QUOTE_INTRO.match(stripped):
+            continue
+        said = said or bool(stripped)
         kept.append(line.rstrip())
     text = "\n".join(kept).strip()
     return re.sub(r"\n{3,}", "\n\n", text)

@@ -107,8 +107,8 @@ def _facts(task: dict[str, Any]) -> None:
         all_day = "T" not in str(event["start"])  # a day's event: dates
         when = f"{event['start']} (all day)" if all_day else f"{event['start']} to {event['end']}"
         click.echo(f"event: {printable(event['summary'])}, {printable(when)}")
-    if data.get("answer"):  # what could not be done, or nothing found: said without the model
-        click.echo(printable(data["answer"]))
+    if data.get("answer"):  # what could not be done, nothing found, what mails say: said without the model
+        click.echo(printable(data["answer"], keep_lines=True))  # its lines are made of printable ones
 
 
 def _actions(task: dict[str, Any]) -> None:
