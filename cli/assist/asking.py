@@ -753,17 +753,12 @@ def _events_a_chat_question_names(config: Config, task: dict[str, Any], text: st
 # chat, 0.97 sure, and the model made a day up)
 PLANS_ASKED = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so)\W+)?what(?:\s+do\s+i\s+have|\s+have\s+i\s+got|"
                          r"\s+am\s+i\s+doing|\s+is\s+on|'?s\s+on)\b(?P<when>[\w\s,:.']*?)[\s?.!]*$")
-NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-                "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
-                "thirty", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-                "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
-                "seventeenth", "eighteenth", "nineteenth", "twentieth", "thirtieth")
 # the words of such a time, and of where it is (a number, a clock time, a date's ordinal besides)
 PLAN_WORDS = frozenset({"today", "tonight", "tomorrow", "this", "next", "coming", "week", "weekend", "morning",
                         "afternoon", "evening", "night", "noon", "on", "for", "in", "the", "rest", "of", "day",
                         "at", "my", "calendar", "schedule", "agenda", "diary", "up", "going", "planned",
                         "scheduled", "and", "then", "later", "am", "pm", "to", "do", *DAYS, *MONTHS,
-                        *NUMBER_WORDS})
+                        *(word for said in SPOKEN_DAYS for word in said.split())})  # "november twenty first"
 PLAN_TIME = frozenset({"today", "tonight", "tomorrow", "week", "weekend", "morning", "afternoon", "evening",
                        "night", "noon", *DAYS, *MONTHS})
 
