@@ -326,6 +326,16 @@ def test_a_calendar_question_is_asked_of_the_time_it_names():
         "when was the meeting": ("this week", at(30, month=11), at(7)),
         "what's coming up this week": ("this week", at(30, month=11), at(7)),
         "the concert on saturday night": ("on Saturday 5 December, in the night", at(5, 18), at(6)),
+        # from one day to another ("between today and the twenty first" was today alone, "between monday and
+        # wednesday" Monday alone): every day of it; a weekday before the first, the one after it
+        "tell me all the events between today and the twenty first": (
+            "from Wednesday 2 December to Monday 21 December", at(2), at(22)),
+        "what is on between monday and wednesday": ("from Monday 7 December to Wednesday 9 December", at(7), at(10)),
+        "anything from friday to monday?": ("from Friday 4 December to Monday 7 December", at(4), at(8)),
+        "from december 28 to january 3": (
+            "from Monday 28 December 2026 to Sunday 3 January 2027", at(28), at(4, month=1, year=2027)),
+        "am i free from 2 to 4 tomorrow": ("tomorrow", at(3), at(4)),  # hours, not days: the day
+        "between the first meeting and lunch": ("this week", at(30, month=11), at(7)),
     }
     for text, window in asked.items():
         assert window_for(text, NOW) == window, text

@@ -554,9 +554,43 @@ def _hours_between(text: str) -> tuple[time, time] | None:
     return (clocks[0], clocks[1]) if clocks[0] < clocks[1] else None
 
 
+# "between today and the 21st", "from monday to wednesday", "from december 10 until the twentieth": the days
+# from the first to the last, each read as a day is (_day; the last also as an ordinal in words)
+DAY_SPAN = re.compile(r"(?i)\b(?:between|from)\s+(?P<first>[\w ,'-]{1,40}?)\s+(?:and|to|until|till|through|thru)\s+"
+                      r"(?P<last>[\w ,'-]{1,40})")
+ORDINAL_DAY = re.compile(r"(?i)^\W*(?:the\s+)?(" + "|".join(sorted(
+    (said for said in SPOKEN_DAYS if said.split()[-1] in (*ORDINALS, "thirtieth")), key=len, reverse=True))
+    .replace(" ", r"[\s-]+") + r")\b")
+
+
+def _span_asked(text: str, now: datetime) -> tuple[str, datetime, datetime] | None:
+    """The days from one to another a question asks about (DAY_SPAN), when it names two days that far apart
+    (a weekday before the first: the one after it); else None."""
+    found = DAY_SPAN.search(text)
+    if found is None:
+        return None
+    first = _day(found.group("first"), now)[0]
+    ordinal = ORDINAL_DAY.match(found.group("last"))
+    last = _day(found.group("last"), now)[0] or (
+        _day_of_month(SPOKEN_DAYS[re.sub(r"[\s-]+", " ", ordinal.group(1).lower())], now) if ordinal else None)
+    if first is None or last is None:
+        return None
+    start = datetime.combine(first.date(), time(), now.tzinfo)
+    end = datetime.combine(last.date(), time(), now.tzinfo) + timedelta(days=1)
+    if end <= start:  # "from friday to monday": the Monday after
+        end += timedelta(days=7)
+    if not timedelta(days=1) < end - start <= timedelta(days=366):
+        return None
+    said = "%A %-d %B" + ("" if start.year == end.year == now.year else " %Y")
+    return f"from {start.strftime(said)} to {(end - timedelta(days=1)).strftime(said)}", start, end
+
+
 def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     lowered = text.lower()
     today = datetime.combine(now.date(), time(), now.tzinfo)
+    span = _span_asked(text, now)
+    if span is not None:
+        return span
     if re.search(r"\btomorrow\b", lowered):
         return "tomorrow", today + timedelta(days=1), today + timedelta(days=2)
     if re.search(r"\byesterday\b", lowered):
