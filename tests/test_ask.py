@@ -750,6 +750,70 @@ def test_what_the_person_has_on_at_a_time_is_the_calendars_to_answer(routed_home
         assert routed(text)["intent"]["route"] == "chat", text
 
 
+def test_a_briefing_is_the_days_events_and_what_the_newest_unread_mail_says(routed_home):
+    """"brief me" went to chat (0.55), where the model answers from nothing it was given. A briefing is the
+    day's events and the unread mail, each from where it is kept, with no model: what a calendar or an
+    account that is missing or cannot be read holds is said so."""
+    import imaplib
+    import os
+
+    from assist.asking import prepare_request
+    from assist.config_file import load
+    from assist.demo.servers import start_dovecot
+    from conftest import imap_section
+
+    thursday = dt.datetime(2026, 12, 3, 8, 0, tzinfo=BERLIN)
+
+    def briefed(text: str = "brief me", route: str = "chat") -> dict:  # type: ignore[type-arg]
+        task = {"type": "request", "intent": {"route": route, "by": "model:requests"}, "data": {"text": text}}
+        prepare_request(load(routed_home), task, thursday)
+        assert (task["intent"]["route"], task["intent"]["by"]) == ("agenda", "calendar:briefing"), text
+        return task["data"]
+
+    assert briefed()["answer"] == ("No calendar has been read yet (`assist ingest ics FILE` or `assist ingest "
+                                   "caldav URL`).")  # and no mail account: nothing more to say
+    with (routed_home / "assist.toml").open("a") as toml:
+        toml.write('\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    assert briefed("give me my morning briefing", "agenda")["answer"] == \
+        "Today, Thursday 3 December: Thu 3 Dec 12:30-13:30 Lunch with Ana."
+    imap = start_dovecot()
+    os.environ["TEST_IMAP_PASSWORD"] = imap.password
+    try:
+        for n, (sender, subject, body) in enumerate([
+                ("bob@example.org", "Old news", "Read already."),
+                ("Ana Lima <ana@example.org>", "Review", "Hi Bob,\nCan we move the review to Monday?"),
+                ("carl@example.org", "Re: lunch", "Thursday works.\n\nOn Mon, Ana wrote:\n> Thursday?")]):
+            raw = f"From: {sender}\nSubject: {subject}\nMessage-ID: <b{n}@example.org>\n\n{body}\n"
+            imap.deliver(raw.replace("\n", "\r\n").encode(), n, thursday.timestamp() - 3600 * (3 - n))
+        conn = imaplib.IMAP4("127.0.0.1", imap.port)
+        conn.login(imap.user, imap.password)
+        conn.select("INBOX")
+        conn.uid("STORE", "1", "+FLAGS", "(\\Seen)")  # Bob's was read
+        conn.logout()
+        with (routed_home / "assist.toml").open("a") as toml:
+            toml.write(imap_section(imap))
+        data = briefed("daily briefing please")
+        assert data["answer"].split("\n") == [
+            "Today, Thursday 3 December: Thu 3 Dec 12:30-13:30 Lunch with Ana.",
+            "2 unread mails; what the newest 2 say, in their own words:",
+            "- carl@example.org (Re: lunch): Thursday works.",
+            "- Ana Lima (Review): Can we move the review to Monday?"]
+        shown = run(["ask", "--now", thursday.isoformat(), "brief me"])
+        assert shown.code == 0 and shown.out.endswith(data["answer"] + "\n"), shown.out
+        assert "your events" not in shown.out  # said once, in the briefing
+        imap.stop()
+        down = briefed()["answer"].split("\n")  # the server gone: the day's events, and why there is no mail
+        assert down[0].startswith("Today,") and down[1].startswith("Your mail could not be read: imap 127.0.0.1:")
+    finally:
+        imap.stop()
+        os.environ.pop("TEST_IMAP_PASSWORD", None)
+    for text in ("brief me on the project", "what is a briefing", "give me a briefing on nvidia"):
+        task = {"type": "request", "intent": {"route": "chat", "by": "model:requests"}, "data": {"text": text}}
+        prepare_request(load(routed_home), task, thursday)
+        assert task["intent"]["route"] == "chat", text
+
+
 def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):
     """"What time is the piano lesson", of a calendar with no such event, listed the week's events and the
     1.5B answered "The piano lesson is scheduled for 18:00-19:00 on Wednesday" (yoga's time). "When is

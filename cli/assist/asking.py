@@ -797,6 +797,44 @@ PLAN_TIME = frozenset({"today", "tonight", "tomorrow", "week", "weekend", "morni
                        "night", "noon", *DAYS, *MONTHS})
 
 
+# "brief me", "give me my morning briefing", "daily briefing please": the day's events and the unread mail
+BRIEFING = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so|please)\W+)?(?:(?:can|could|would)\s+you\s+)?"
+                      r"(?:brief\s+me|(?:(?:give|read|send)\s+me\s+(?:my|the|a|today'?s)|what(?:'?s|\s+is)\s+(?:my|"
+                      r"today'?s)|my|today'?s)?\s*(?:morning|daily|day'?s)?\s*briefing)(?:\s+(?:for\s+)?(?:today|this\s+morning|please))?"
+                      r"[\s?.!]*$")
+
+
+def _briefing(config: Config, data: dict[str, Any], now: datetime) -> str:
+    """The day's briefing, with no model: today's events, then how many mails are unread and what the newest
+    say (mail_search.newest_said), each from where it is kept; what cannot be read is said so."""
+    from .errors import AssistError
+    from .mail_search import CannotSearch, MailQuery, newest_said, search_mail
+
+    tz = agenda.zone(config)
+    today = datetime.combine(now.date(), time(), now.tzinfo)
+    if agenda.read_any(config):
+        data["events"] = [agenda.describe(e, tz) for e in agenda.between(config, today, today + timedelta(days=1))]
+        data["window"] = "today"
+        said = [f"Today, {now:%A %-d %B}: " + ("; ".join(data["events"]) if data["events"] else
+                                               "nothing on your calendar") + "."]
+    else:
+        said = ["No calendar has been read yet (`assist ingest ics FILE` or `assist ingest caldav URL`)."]
+    if "search_mail" not in config.routes or not config.action_section("imap").get("host"):
+        return "\n".join(said)
+    try:
+        found = search_mail(config, MailQuery(None, [], True))
+    except (AssistError, CannotSearch) as exc:
+        return "\n".join([*said, f"Your mail could not be read: {exc}"])
+    data["found"], data["unread"] = found.lines, True
+    read = newest_said(found)
+    said.append("No unread mail." if not found.total else f"{found.total} unread mail{'s' if found.total > 1 else ''}"
+                + (f"; what the newest {len(read)} say, in their own words:" if len(read) > 1 else
+                   ", in its own words:" if read else "."))
+    said += read
+    said += [f"Not searched: {why}" for why in found.not_searched]
+    return "\n".join(said)
+
+
 def _plans_asked(text: str) -> bool:
     """Whether a request asks only what the person has on at a time it names (PLANS_ASKED)."""
     found = PLANS_ASKED.search(text)
@@ -882,7 +920,10 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     tz = agenda.zone(config)
     named, named_when = _events_a_chat_question_names(config, task, text, now)
     fallback = config.section("classify").get("request_fallback", "chat")
-    if named:
+    if task["intent"].get("route") in (fallback, "agenda") and "agenda" in config.routes and BRIEFING.search(text):
+        task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:briefing", "confidence": 1.0,
+                          "reason": "asks for the day's briefing"}
+    elif named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
     elif task["intent"].get("route") == fallback and "agenda" in config.routes and _plans_asked(text):
@@ -898,6 +939,8 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
         return (f"no request route was sure what this asks, and [classify] request_fallback ({fallback}) is not "
                 "a route of this home to answer it: nothing was done")
     if route == "agenda":
+        if task["intent"].get("by") == "calendar:briefing":  # the day's events and the unread mail, no model
+            return _briefing(config, data, now)
         if not agenda.read_any(config):  # else "no events", and the model tells you that you are free
             return ("no calendar has been read yet: `assist ingest ics FILE` or `assist ingest caldav URL` "
                     "reads one (docs/ask.md)")

@@ -325,11 +325,13 @@ def said_by_the_newest(query: MailQuery, found: MailFound) -> str | None:
     mail_answers)."""
     if found.not_searched or query.sender or query.words or query.counted or query.junk:
         return None
-    read = [(by, says) for by, says in zip(found.said_by, found.says, strict=False) if says]
-    if len(read) < 2:
-        return None
-    return f"What the newest {len(read)} say, in their own words:\n" + "\n".join(
-        f"- {by}: {preview(says)}" for by, says in read)
+    read = newest_said(found)
+    return f"What the newest {len(read)} say, in their own words:\n" + "\n".join(read) if len(read) > 1 else None
+
+
+def newest_said(found: MailFound) -> list[str]:
+    """A line for each of the newest mails found whose words were read: "- NAME (SUBJECT): " and its preview."""
+    return [f"- {by}: {preview(says)}" for by, says in zip(found.said_by, found.says, strict=False) if says]
 
 
 def preview(says: str) -> str:
