@@ -799,9 +799,9 @@ PLAN_TIME = frozenset({"today", "tonight", "tomorrow", "week", "weekend", "morni
 
 # "brief me", "give me my morning briefing", "daily briefing please": the day's events and the unread mail
 BRIEFING = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so|please)\W+)?(?:(?:can|could|would)\s+you\s+)?"
-                      r"(?:brief\s+me|(?:(?:give|read|send)\s+me\s+(?:my|the|a|today'?s)|what(?:'?s|\s+is)\s+(?:my|"
-                      r"today'?s)|my|today'?s)?\s*(?:morning|daily|day'?s)?\s*briefing)(?:\s+(?:for\s+)?(?:today|this\s+morning|please))?"
-                      r"[\s?.!]*$")
+                      r"(?:brief\s+me|(?:(?:give|read|send)\s+me\s+(?:my|the|a|today'?s)|"
+                      r"what(?:'?s|\s+is)\s+(?:my|today'?s)|my|today'?s)?\s*(?:morning|daily|day'?s)?\s*briefing)"
+                      r"(?:\s+(?:for\s+)?(?:today|this\s+morning|please))?[\s?.!]*$")
 
 
 def _briefing(config: Config, data: dict[str, Any], now: datetime) -> str:
@@ -827,12 +827,13 @@ def _briefing(config: Config, data: dict[str, Any], now: datetime) -> str:
         return "\n".join([*said, f"Your mail could not be read: {exc}"])
     data["found"], data["unread"] = found.lines, True
     read = newest_said(found)
-    said.append("No unread mail." if not found.total else f"{found.total} unread mail{'s' if found.total > 1 else ''}"
-                + (f"; what the newest {len(read)} say, in their own words:" if len(read) > 1 else
-                   ", in its own words:" if read else "."))
-    said += read
-    said += [f"Not searched: {why}" for why in found.not_searched]
-    return "\n".join(said)
+    if not found.total:
+        said.append("No unread mail.")
+    else:
+        said.append(f"{found.total} unread mail{'s' if found.total > 1 else ''}" + (
+            f"; what the newest {len(read)} say, in their own words:" if len(read) > 1
+            else ", in its own words:" if read else "."))
+    return "\n".join([*said, *read, *(f"Not searched: {why}" for why in found.not_searched)])
 
 
 def _plans_asked(text: str) -> bool:
