@@ -295,8 +295,8 @@ def test_a_calendar_question_is_asked_of_the_time_it_names():
     5 days" were each read as this week, and "last monday" as the coming one: the agenda listed the wrong days'
     events and the model answered from them. Measured on people's own questions by `scripts/bench
     calendar_questions` (SLURP's calendar_query requests: 43 of 97 windows right before, 76 after)."""
-    def at(day: int, hour: int = 0, month: int = 12, year: int = 2026) -> dt.datetime:
-        return dt.datetime(year, month, day, hour, tzinfo=BERLIN)
+    def at(day: int, hour: int = 0, minute: int = 0, month: int = 12, year: int = 2026) -> dt.datetime:
+        return dt.datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
     asked = {  # NOW: Wednesday 2 December 2026, 10:00
         "what was on yesterday": ("yesterday", at(1), at(2)),
@@ -334,7 +334,15 @@ def test_a_calendar_question_is_asked_of_the_time_it_names():
         "anything from friday to monday?": ("from Friday 4 December to Monday 7 December", at(4), at(8)),
         "from december 28 to january 3": (
             "from Monday 28 December 2026 to Sunday 3 January 2027", at(28), at(4, month=1, year=2027)),
-        "am i free from 2 to 4 tomorrow": ("tomorrow", at(3), at(4)),  # hours, not days: the day
+        # hours, not days: those hours of the day ("from 9am to 5pm on friday" was 9:00 alone)
+        "am i free from 2 to 4 tomorrow": ("tomorrow, 14:00-16:00", at(3, 14), at(3, 16)),
+        "am i free from 9am to 5pm on friday": ("on Friday 4 December, 09:00-17:00", at(4, 9), at(4, 17)),
+        "anything from nine to five on monday": ("on Monday 7 December, 09:00-17:00", at(7, 9), at(7, 17)),
+        "from 10:30 until 12 on thursday": ("on Thursday 3 December, 10:30-12:00", at(3, 10, 30), at(3, 12)),
+        # days of one month, the month said once: every day of them, not the last alone
+        "what's on from 3 to 5 december": ("from Thursday 3 December to Saturday 5 December", at(3), at(6)),
+        "between 28 and 31 december": ("from Monday 28 December to Thursday 31 December", at(28),
+                                       at(1, month=1, year=2027)),
         "between the first meeting and lunch": ("this week", at(30, month=11), at(7)),
     }
     for text, window in asked.items():
@@ -801,7 +809,7 @@ def test_a_briefing_is_the_days_events_and_what_the_newest_unread_mail_says(rout
             "- Ana Lima (Review): Can we move the review to Monday?"]
         shown = run(["ask", "--now", thursday.isoformat(), "brief me"])
         assert shown.code == 0 and shown.out.endswith(data["answer"] + "\n"), shown.out
-        assert "your events" not in shown.out  # said once, in the briefing
+        assert "your events" not in shown.out and "mails found" not in shown.out  # said once, in the briefing
         imap.stop()
         down = briefed()["answer"].split("\n")  # the server gone: the day's events, and why there is no mail
         assert down[0].startswith("Today,") and down[1].startswith("Your mail could not be read: imap 127.0.0.1:")
@@ -812,6 +820,39 @@ def test_a_briefing_is_the_days_events_and_what_the_newest_unread_mail_says(rout
         task = {"type": "request", "intent": {"route": "chat", "by": "model:requests"}, "data": {"text": text}}
         prepare_request(load(routed_home), task, thursday)
         assert task["intent"]["route"] == "chat", text
+
+
+def test_whether_the_person_is_free_is_the_calendars_to_say(routed_home):
+    """"am i free today" went to chat (0.64), where SmolLM2 said "yes, you are indeed free today" of a day
+    with a meeting; "am i free from 9am to 5pm on friday" went to the agenda and was asked "the full date
+    and time". Whether a day, a part of it or some hours are free is what their events say: each of them,
+    or that there are none, with no model. A question that names something else ("for lunch") or a longer
+    time stays the model's, given the events."""
+    from assist.asking import prepare_request
+    from assist.config_file import load
+
+    with (routed_home / "assist.toml").open("a") as toml:
+        toml.write('\n[calendar]\ntimezone = "Europe/Berlin"\n')
+    assert run(["ingest", "ics", str(ICS), "--since", "2026-11-23", "--until", "2027-01-01"]).code == 0
+    task = {"type": "request", "intent": {"route": "chat", "by": "model:requests"}, "data": {"text": "am i free today"}}
+    prepare_request(load(routed_home), task, NOW.replace(day=3))
+    assert (task["intent"]["route"], task["intent"]["by"]) == ("agenda", "calendar:free")
+    assert task["data"]["answer"] == ("Today you have 1 event: Thu 3 Dec 12:30-13:30 Lunch with Ana; nothing else "
+                                      "is on your calendar then.")
+    answers = {  # NOW: Wednesday 2 December 2026, 10:00
+        "am i free from 9am to 5pm on friday": "On Friday 4 December, 09:00-17:00 you have 1 event: Fri 4 Dec "
+                                                "16:00-17:00 Call with the New York team; nothing else is on your "
+                                                "calendar then.",
+        "am i free tomorrow between 2 and 4pm": "Tomorrow, 14:00-16:00: nothing is on your calendar, you are free.",
+        "is my calendar clear tonight": "Tonight: nothing is on your calendar, you are free.",
+        "am i busy on thursday afternoon": "On Thursday 3 December, in the afternoon you have 1 event: Thu 3 Dec "
+                                           "12:30-13:30 Lunch with Ana; nothing else is on your calendar then.",
+    }
+    for text, answer in answers.items():
+        assert _calendar_question(routed_home, text)["answer"] == answer, text
+    for text in ("am i free for lunch on friday", "am i free next week", "when am i free tomorrow"):
+        data = _calendar_question(routed_home, text)
+        assert "answer" not in data and "events" in data, text  # the model's, with the events
 
 
 def test_a_when_question_is_answered_by_the_calendar_not_the_model(routed_home):

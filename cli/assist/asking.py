@@ -143,7 +143,7 @@ NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "fiv
 NUMBER = r"\d{1,3}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)).replace(" ", r"\s+")
 # an hour said in words: "at nine pm", "between two and four pm", "between eight ten"
 SPOKEN_HOUR = re.compile(rf"(?i)\b({HOUR_WORDS})(?=\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock)\b)")
-SPOKEN_RANGE = re.compile(rf"(?i)\bbetween\s+({HOUR_WORDS})\s+(and\s+|to\s+)?({HOUR_WORDS})\b")
+SPOKEN_RANGE = re.compile(rf"(?i)\b(between|from)\s+({HOUR_WORDS})\s+(and\s+|to\s+|until\s+|till\s+)?({HOUR_WORDS})\b")
 
 
 def _spoken_dates(text: str) -> str:
@@ -164,7 +164,7 @@ def _spoken_dates(text: str) -> str:
         return f"{found.group(1)} {2000 + YEAR_NUMBERS.get(said, 0)}"
 
     text = DATED_YEAR.sub(year, SPOKEN_DATE.sub(figures, text))
-    text = SPOKEN_RANGE.sub(lambda f: f"between {hour(f.group(1))} {f.group(2) or ''}{hour(f.group(3))}", text)
+    text = SPOKEN_RANGE.sub(lambda f: f"{f.group(1)} {hour(f.group(2))} {f.group(3) or ''}{hour(f.group(4))}", text)
     return SPOKEN_HOUR.sub(lambda f: hour(f.group(1)), text)
 
 
@@ -528,9 +528,11 @@ def window_for(text: str, now: datetime) -> tuple[str, datetime, datetime]:
     return label, start, end
 
 
-# "between 2 and 4pm", "between 8am and 5pm", "between 8 10" (after _spoken_dates: "between eight ten")
-BETWEEN = re.compile(r"(?i)\bbetween\s+(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?\s+(?:and\s+|to\s+|-\s*)?(\d{1,2})"
-                     r"(?:[:.](\d{2}))?\s*(am|pm)?\b")
+# "between 2 and 4pm", "between 8am and 5pm", "between 8 10" (after _spoken_dates: "between eight ten"),
+# "from 9am to 5pm", "from 9-5"; not a day of a month ("from 3 to 5 december")
+BETWEEN = re.compile(r"(?i)\b(?:between|from)\s+(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm)?"
+                     r"(?:\s+(?:and|to|until|till)\s+|\s*-\s*|\s+)"
+                     rf"(\d{{1,2}})(?:[:.](\d{{2}}))?\s*(am|pm)?\b(?!\s*(?:of\s+)?(?:{MONTH_WORDS})\b)")
 
 
 def _hours_between(text: str) -> tuple[time, time] | None:
@@ -573,6 +575,11 @@ def _span_asked(text: str, now: datetime) -> tuple[str, datetime, datetime] | No
     ordinal = ORDINAL_DAY.match(found.group("last"))
     last = _day(found.group("last"), now)[0] or (
         _day_of_month(SPOKEN_DAYS[re.sub(r"[\s-]+", " ", ordinal.group(1).lower())], now) if ordinal else None)
+    bare = re.fullmatch(r"(?i)(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?", found.group("first").strip())
+    said_month = re.search(rf"(?i)\b(?:{MONTH_WORDS})\b", found.group("last"))
+    if first is None and last is not None and bare and said_month and 1 <= int(bare.group(1)) < last.day:
+        first = last.replace(day=int(bare.group(1)))  # "from 3 to 5 december": the 3rd of that month
+        first = last.replace(day=int(bare.group(1)))
     if first is None or last is None:
         return None
     start = datetime.combine(first.date(), time(), now.tzinfo)
@@ -581,8 +588,9 @@ def _span_asked(text: str, now: datetime) -> tuple[str, datetime, datetime] | No
         end += timedelta(days=7)
     if not timedelta(days=1) < end - start <= timedelta(days=366):
         return None
-    said = "%A %-d %B" + ("" if start.year == end.year == now.year else " %Y")
-    return f"from {start.strftime(said)} to {(end - timedelta(days=1)).strftime(said)}", start, end
+    closing = end - timedelta(days=1)
+    said = "%A %-d %B" + ("" if start.year == closing.year == now.year else " %Y")
+    return f"from {start.strftime(said)} to {closing.strftime(said)}", start, end
 
 
 def _days_asked(text: str, now: datetime) -> tuple[str, datetime, datetime]:
@@ -797,6 +805,25 @@ PLAN_TIME = frozenset({"today", "tonight", "tomorrow", "week", "weekend", "morni
                        "night", "noon", *DAYS, *MONTHS})
 
 
+# "am i free on friday afternoon", "am i busy tomorrow", "am i available from 9am to 5pm on friday", "is my
+# calendar clear tonight": of a day or part of one, answered from the calendar (SmolLM2, given no events,
+# asked for "the full date and time")
+FREE_ASKED = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so|and)\W+)?(?:am\s+i|will\s+i\s+be|are\s+we|"
+                        r"is\s+my\s+(?:calendar|schedule|diary|day))\s+(?:free|busy|available|open|clear|booked|empty)\b")
+
+FREE_WORDS = frozenset({"free", "busy", "available", "open", "clear", "booked", "empty", "from", "until", "till",
+                        "between"})  # of such a question, none names an event ("am i free for lunch": lunch does)
+
+
+def _free_or_not(label: str, lines: list[str]) -> str:
+    """Whether the person is free in a window, as its events say: none, or each of them."""
+    when = f"{label[0].upper()}{label[1:]}"
+    if not lines:
+        return f"{when}: nothing is on your calendar, you are free."
+    count = f"{len(lines)} event{'s' if len(lines) > 1 else ''}"
+    return f"{when} you have {count}: {'; '.join(lines)}; nothing else is on your calendar then."
+
+
 # "brief me", "give me my morning briefing", "daily briefing please": the day's events and the unread mail
 BRIEFING = re.compile(r"(?i)^\W*(?:(?:hey|hi|ok|okay|so|please)\W+)?(?:(?:can|could|would)\s+you\s+)?"
                       r"(?:brief\s+me|(?:(?:give|read|send)\s+me\s+(?:my|the|a|today'?s)|"
@@ -927,6 +954,9 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
     elif named:
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:named", "confidence": 1.0,
                           "reason": "asks when an event of the calendar is"}
+    elif task["intent"].get("route") == fallback and "agenda" in config.routes and FREE_ASKED.search(text):
+        task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:free", "confidence": 1.0,
+                          "reason": "asks whether you are free"}
     elif task["intent"].get("route") == fallback and "agenda" in config.routes and _plans_asked(text):
         task["intent"] = {**task["intent"], "route": "agenda", "by": "calendar:plans", "confidence": 1.0,
                           "reason": "asks what you have on at a time"}
@@ -980,6 +1010,10 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             elif WHEN_ASKED.search(text) and (words := event_words(text)) \
                     and not any(_shared(set(words), e) for e in [*listed, *coming]):
                 data["not_named"] = words  # "what time is the piano lesson on thursday": none has that name
+            elif FREE_ASKED.search(text) and end - start <= timedelta(days=1) and "read" not in data \
+                    and not _name_words(text) - FREE_WORDS:  # "am i free from 9am to 5pm on friday": the calendar says
+                data["window"] = label
+                return _free_or_not(label, data["events"])
         data["window"] = label
         return None
     if route == "calendar_edit":

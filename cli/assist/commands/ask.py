@@ -84,6 +84,8 @@ def _facts(task: dict[str, Any]) -> None:
     click.echo(f"({intent.get('route')}: {intent.get('by')}, {intent.get('confidence', 0):.2f})", err=True)
     if "events" in data and data.get("answer"):  # "when is the holiday party": the answer is the event's line
         data = {key: value for key, value in data.items() if key != "events"}
+    if intent.get("by") == "calendar:briefing":  # the day's events and the unread mail: all in its answer
+        data = {key: value for key, value in data.items() if key not in ("found", "not_searched")}
     if "events" in data:
         click.echo(f"your events {data.get('window', '')}:" + ("" if data["events"] else " none"))
     if data.get("found") and "forward" in data:  # the mail a forward sends on
