@@ -36,6 +36,19 @@ words are read), per answer:
   (it copies the listing rather than says what the mails say);
 - cut: answers that ran into the route's max_tokens; flagged: as above; words and seconds per answer.
 The anchor, with no model: "NAME wrote about SUBJECT: " and the first sentence of each of the three.
+
+Then (`--part replies`, not part of both) of each mail a typed reply, "reply to NAME's mail about WORD saying
+I will get back to you on this tomorrow", through the real `asking.ask` (the senders are people the person
+has written to, as a reply by name needs): the draft_email route finds the mail and the model writes the
+reply. Per request:
+- made: a draft was planned (not refused: "who is ana: ...?" when two senders have the name);
+- the mail: the draft answers the mail asked about (its Message-ID), threaded (In-Reply-To, "Re: " subject);
+- on topic: the draft's body has one of the mail's key facts at least; recall: the share of them it has;
+- said: the body says what was asked ("tomorrow");
+- flagged: the grounding check names what the body states and nothing it was given does; blanks:
+  "[Your Name]" and the like left to fill.
+The anchor, in the same run: the same request as the route was before 2026-12-08, the model given the
+request alone (no mail: a new mail to the sender, no thread).
 """
 
 from __future__ import annotations
@@ -181,6 +194,68 @@ def ask_many(config: Any, mails: dict[str, Any], rows: list[dict[str, Any]]) -> 
     return per
 
 
+REPLY_SAID = "I will get back to you on this tomorrow"
+
+
+def _draft_figures(body: str, facts: list[list[str]], task: dict[str, Any]) -> dict[str, Any]:
+    from assist.ai.grounding import BLANK
+
+    return {"on_topic": recall(body, facts)[0] > 0, "recall": recall(body, facts),
+            "said": "tomorrow" in body.lower(), "flagged": bool((task.get("result") or {}).get("ungrounded")),
+            "blanks": bool(BLANK.search(body)), "words": len(body.split())}
+
+
+def ask_replies(config: Any, mails: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A typed reply to each mail through `ask` (its draft planned, not approved), with its figures, and the
+    anchor's: the same request's prompt without the mail (the route as it was), through the same model."""
+    import copy
+
+    from assist.act.plan import proposal_schema
+    from assist.ai import grounding
+    from assist.ai.models import Models
+    from assist.ai.prompting import PromptBuilder
+    from assist.ai.running import run_prompt
+    from assist.asking import ask
+    from assist.correspondents import Correspondents
+
+    Correspondents.of(config).remember([str(data.get("from") or "") for data in mails.values()])
+    models = Models(config)
+    per = []
+    for row in rows:
+        data = mails[row["file"]]
+        asked, _ = question(data)
+        who, _, about = asked.removeprefix("what did ").partition(" say about ")
+        text = f"reply to {who.removesuffix(' write')}'s mail{f' about {about}' if about else ''} saying {REPLY_SAID}"
+        started = time.perf_counter()
+        task = ask(config, text, NOW)
+        seconds = time.perf_counter() - started
+        drafts = [a for a in task.get("actions", []) if a.get("type") == "email.draft"]
+        args = drafts[0]["args"] if drafts else {}
+        reply = task["data"].get("reply") or {}
+        subject = " ".join(str(data.get("subject") or "").split())
+        figures: dict[str, Any] = {"file": row["file"], "request": text, "seconds": seconds, "made": bool(drafts),
+                                   "refusal": task["data"].get("answer"), "body": args.get("body", "")}
+        figures["the_mail"] = bool(reply) and reply.get("message_id") == data.get("message_id")
+        figures["threaded"] = figures["the_mail"] and args.get("in_reply_to") == data.get("message_id") and \
+            args.get("subject", "").lower().removeprefix("re: ") == subject.lower().removeprefix("re: ")
+        figures.update(_draft_figures(args.get("body", ""), row["facts"], task) if drafts else {})
+        if drafts:  # the anchor: the prompt as the route had it, with no mail
+            before = copy.deepcopy(task)
+            for key in ("reply", "found"):
+                before["data"].pop(key, None)
+            section = PromptBuilder(config, models, proposals=proposal_schema).build(before)
+            before["prompt"] = section
+            before["result"] = run_prompt(section, models, None)
+            grounding.check(before)
+            body = str((before["result"].get("parsed") or {}).get("body") or "")
+            figures.update({f"anchor_{k}": v for k, v in _draft_figures(body, row["facts"], before).items()})
+            figures["anchor_body"] = body
+        per.append(figures)
+        print(f"{row['file']}: {text!r} -> {figures.get('body', '')[:160]!r} | {figures.get('refusal')}",
+              file=sys.stderr)
+    return per
+
+
 def run(model: str, parts: str = "both") -> dict[str, Any]:
     from assist.ai.pull import find, pull
     from assist.asking import answer_notices, ask
@@ -213,6 +288,7 @@ def run(model: str, parts: str = "both") -> dict[str, Any]:
             config = load(home)
             ask(config, "how many emails did i get today", NOW)  # the request model trained, the model loaded
             many = ask_many(config, mails, rows) if parts in ("many", "both") else []
+            replies = ask_replies(config, mails, rows) if parts == "replies" else []
             for row in rows if parts in ("one", "both") else []:
                 data = mails[row["file"]]
                 text, sender = question(data)
@@ -238,7 +314,7 @@ def run(model: str, parts: str = "both") -> dict[str, Any]:
                 print(f"{row['file']}: {text!r} -> {answer[:160]!r}", file=sys.stderr)
     finally:
         imap.stop()
-    return {"model": item.name, "per": per, "many": many}
+    return {"model": item.name, "per": per, "many": many, "replies": replies}
 
 
 def share(rows: list[dict[str, Any]], key: str) -> float:
@@ -270,7 +346,26 @@ def report_many(result: dict[str, Any]) -> None:
           f"{sum(len(r['anchor'].split()) for r in rows) / max(1, len(rows)):.0f} |")
 
 
+def report_replies(result: dict[str, Any]) -> None:
+    rows = result["replies"]
+    made = [r for r in rows if r["made"]]
+    print(f"{result['model']}: {len(rows)} typed replies, {len(made)} drafts made "
+          f"({len(rows) - len(made)} refused), {sum(r['seconds'] for r in rows) / max(1, len(rows)):.1f} s/reply")
+    print(f"  to the mail asked about    | {sum(r['the_mail'] for r in rows)} | - |")
+    print(f"  threaded (In-Reply-To, Re:) | {sum(r['threaded'] for r in rows)} | 0 (a new mail) |")
+    print("  of the drafts made         | assist | anchor (the request alone, no mail) |")
+    print(f"  on topic (a key fact)      | {share(made, 'on_topic'):.0%} | {share(made, 'anchor_on_topic'):.0%} |")
+    print(f"  key-fact recall            | {ratio(made, 'recall'):.2f} | {ratio(made, 'anchor_recall'):.2f} |")
+    print(f"  says what was asked        | {share(made, 'said'):.0%} | {share(made, 'anchor_said'):.0%} |")
+    print(f"  flagged by the check       | {share(made, 'flagged'):.0%} | {share(made, 'anchor_flagged'):.0%} |")
+    print(f"  blanks left to fill        | {share(made, 'blanks'):.0%} | {share(made, 'anchor_blanks'):.0%} |")
+    print(f"  words per draft            | {sum(r['words'] for r in made) / max(1, len(made)):.0f} | "
+          f"{sum(r['anchor_words'] for r in made) / max(1, len(made)):.0f} |")
+
+
 def report(result: dict[str, Any]) -> None:
+    if result["replies"]:
+        report_replies(result)
     if result["many"]:
         report_many(result)
     rows = result["per"]
@@ -298,8 +393,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=DEFAULT.name, help="a catalog model's name (default: the default)")
-    parser.add_argument("--part", choices=("one", "many", "both"), default="both",
-                        help="questions of one mail, of many, or both (default)")
+    parser.add_argument("--part", choices=("one", "many", "both", "replies"), default="both",
+                        help="questions of one mail, of many, or both (default); or typed replies to each mail")
     parser.add_argument("--json", type=Path, help="also write every question, answer and figure to this file")
     args = parser.parse_args()
     result = run(args.model, args.part)

@@ -32,7 +32,7 @@ READ_CHARS = 1000
 # what prepare() puts in a request's data: never taken from the task as it arrives
 FACTS = ("events", "elsewhere", "not_named", "read", "named", "window", "event", "found", "found_total",
          "found_says", "unread", "not_searched", "to", "answer", "prepared", "written_to_the_assistant", "now",
-         "forward", "imap")
+         "forward", "imap", "reply")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -1056,9 +1056,12 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             return f"a model does not forward mail, it would write one it never saw: {how} (docs/ask.md)"
         address = ADDRESS.search(text)
         if address is None:
-            return _address_of_name(config, text, data)
-        data["to"] = address.group(0)
-        return None
+            refusal = _address_of_name(config, text, data, _replied_sender(text) if REPLY.search(text) else None)
+            if refusal is not None:
+                return refusal
+        else:
+            data["to"] = address.group(0)
+        return _mail_replied_to(config, text, now, data) if REPLY.search(text) else None
     if route == "forward_email":
         return _mail_to_forward(config, text, now, data)
     return None
@@ -1143,17 +1146,64 @@ A_MONTH = re.compile(rf"\b(?:in|during|from|since)\s+({'|'.join(MONTHS)})\b", re
 
 # whom a request writes to, by name: "email sam that", "send an email to Sam saying", "write to ana", "tell bob"
 RECIPIENT = re.compile(r"(?i)^\s*(?:please\s+)?(?:(?:send|write|drop)\s+(?:an?\s+)?(?:e-?mail|mail|message|note|"
-                       r"line)\s+to|e-?mail|mail|message|write\s+to|reply\s+to|answer|tell)\s+([^\W\d_][\w'-]*)")
+                       r"line)\s+to|e-?mail|mail|message|write\s+(?:back\s+)?to|reply\s+to|respond\s+to|answer|tell)"
+                       r"\s+([^\W\d_][\w'-]*)")
+# "reply to dana that we are on it", "answer sam's mail about the contract: signed", "write back to ana saying
+# yes": a reply to their newest mail (the words before what to say find which), threaded as one
+REPLY = re.compile(r"(?i)^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?"
+                   r"(?:reply|respond|answer|write\s+back)\b")
+REPLY_WORDS = {"reply", "respond", "answer", "write", "back", "to"}
+SAYING = re.compile(r"(?i)\s+(?:that|saying|and\s+(?:say|tell\s+\w+)|telling\s+\w+|to\s+say)\s+|\s*[:,;]\s+")
 NOT_RECIPIENTS = {"me", "myself", "them", "him", "her", "us", "everyone", "everybody", "all", "back", "the", "a",
                   "an", "my", "our", "their", "his", "this", "that", "it"}
 NO_ADDRESS = "give the address to write to (\"email ana@example.org that I will be late\")"
 
 
-def _address_of_name(config: Config, text: str, data: dict[str, Any]) -> str | None:
-    """data["to"]: the address of the one person the request names ("email sam that ...") whom the person
-    has written to; else why not."""
+def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, Any]) -> str | None:
+    """data.reply (the newest mail from data.to the request's words find, never Junk's: its Message-ID, its
+    subject as the reply's, the start of what it says for the model to answer) and data.found its line;
+    else why not. The model given "reply to dana that we are on it" wrote a new mail about "the project
+    deadline" to a mail about a booking site that was down, with a subject of its own and no thread."""
+    from .mail_search import CannotSearch, MailQuery, counted, query_of, search_mail
+
+    if not config.action_section("imap").get("host"):
+        return "replying to a mail needs your mail account: `assist init` sets it up ([actions.imap])"
     named = RECIPIENT.search(text)
-    name = named.group(1).removesuffix("'s") if named else ""
+    name = (named.group(1).removesuffix("'s") if named else "").lower()
+    which = ADDRESS.sub(" ", SAYING.split(text, maxsplit=1)[0])  # "reply to sam's mail about the contract"
+    when, since, before, rest = mail_window(which, now)
+    words = [w for w in query_of(rest).words if w.lower() not in {*NOT_MAILS, *REPLY_WORDS, name}]
+    query = MailQuery(data["to"], words, False, since, before, when)
+    try:
+        searched = search_mail(config, query, limit=1)
+    except CannotSearch as exc:
+        return str(exc)
+    if not searched.lines:  # "No mail from dana@example.org with "invoice", in your inbox, ...: nothing to ..."
+        said = counted(query, searched)
+        return (f"{said.removesuffix('.')}: nothing to reply to (\"email {data['to']} that ...\" writes a new mail)"
+                if said else "; ".join(["no mail found to reply to", *searched.not_searched]))
+    found = searched.where[0]
+    subject = found.subject if re.match(r"(?i)re\s*:", found.subject) else f"Re: {found.subject}".strip()
+    data["found"] = searched.lines
+    data["reply"] = {"message_id": found.message_id, "subject": subject, "says": searched.says[0]}
+    return None
+
+
+def _replied_sender(text: str) -> str | None:
+    """Whom a reply that names no one after its verb answers: "reply to the contract mail from sam" sam."""
+    from .mail_search import query_of
+
+    named = RECIPIENT.search(text)
+    if named and named.group(1).removesuffix("'s").lower() not in NOT_RECIPIENTS:
+        return None
+    return query_of(ADDRESS.sub(" ", SAYING.split(text, maxsplit=1)[0])).sender
+
+
+def _address_of_name(config: Config, text: str, data: dict[str, Any], name: str | None = None) -> str | None:
+    """data["to"]: the address of the one person the request names ("email sam that ...", or `name`) whom
+    the person has written to; else why not."""
+    named = RECIPIENT.search(text)
+    name = name or (named.group(1).removesuffix("'s") if named else "")
     if not name or name.lower() in NOT_RECIPIENTS or not config.action_section("imap").get("host"):
         return NO_ADDRESS
     known = _addresses_named(config, name)
@@ -1293,7 +1343,7 @@ def prepare_request(config: Config, task: dict[str, Any], now: datetime | None =
     if refusal is not None:
         data["answer"] = refusal
     elif written_to_the_assistant([data.get(key) for key in ("events", "elsewhere", "found", "found_says",
-                                                             "not_searched")]):
+                                                             "not_searched", "reply")]):
         data["written_to_the_assistant"] = True  # an invitation's title, a found mail's subject: anyone's words
     return refusal
 

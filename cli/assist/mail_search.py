@@ -102,13 +102,15 @@ class MailQuery(NamedTuple):
 
 
 class Where(NamedTuple):
-    """Where a found mail is: as ingestion notes a mail it read (data.imap), and its Message-ID ("" for none)."""
+    """Where a found mail is: as ingestion notes a mail it read (data.imap); and what names it, its
+    Message-ID ("" for none) and its subject (one printable line, as a reply's Subject takes it)."""
 
     account: str  # user@host:port (ImapAccount.address)
     folder: str
     uid: int
     uidvalidity: int | None
     message_id: str
+    subject: str = ""
 
 
 class MailFound(NamedTuple):
@@ -299,7 +301,8 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
                 says = _says(conn, uid) if n < SAYS and not (query.counted or query.junk) else ""
                 out.append((came, mark + _line(headers) + where, says, _said_by(headers),
                             Where(account.address, folder, int(uid), int(validity) if validity else None,
-                                  _strict(headers.get("message_id")))))
+                                  _strict(headers.get("message_id")),
+                                  printable(" ".join(str(headers.get("subject") or "").split()))[:200])))
     return out, total
 
 

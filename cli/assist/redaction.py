@@ -15,9 +15,9 @@ from typing import Any
 # or a file of the mail, an event's description) are the mail's content in other words, or the mail itself
 # when a route's template puts its body there; where they went (to, subject, path, note) is kept.
 ACTION_ARGS = "actions.args."
-CONTENT_FIELDS = ("data.body_text", "data.body_html", "data.text", "data.found_says", "data.answer", "prompt.messages",
-                  "result.text", "result.parsed", "result.ungrounded", "actions.args.body", "actions.args.text",
-                  "actions.args.content", "actions.args.description")
+CONTENT_FIELDS = ("data.body_text", "data.body_html", "data.text", "data.found_says", "data.answer", "data.reply",
+                  "prompt.messages", "result.text", "result.parsed", "result.ungrounded", "actions.args.body",
+                  "actions.args.text", "actions.args.content", "actions.args.description")
 
 
 def without_content(doc: dict[str, Any], fields: tuple[str, ...] | list[str] = CONTENT_FIELDS

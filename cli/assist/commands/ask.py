@@ -91,6 +91,8 @@ def _facts(task: dict[str, Any]) -> None:
     if data.get("found") and "forward" in data:  # the mail a forward sends on
         total = data.get("found_total")
         click.echo("the mail to forward" + (f" (the newest of {total} found)" if total else "") + ":")
+    elif data.get("found") and "reply" in data:  # the mail a reply answers
+        click.echo("the mail to reply to:")
     elif data.get("found"):  # none found: the answer says what was searched for
         total = data.get("found_total")
         click.echo(f"{'unread ' if data.get('unread') else ''}mails found"
