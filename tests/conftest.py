@@ -362,6 +362,26 @@ def imap_section(imap, **extra: str) -> str:
                       f'username = "{imap.user}"', 'password_env = "TEST_IMAP_PASSWORD"', *lines]) + "\n"
 
 
+def drafts(imap) -> list[Any]:  # type: ignore[no-untyped-def]
+    """The messages in a test dovecot's Drafts folder, parsed (email.policy.default); [] when it has none."""
+    import email
+    import imaplib
+    from email.policy import default
+
+    conn = imaplib.IMAP4("127.0.0.1", imap.port)
+    conn.login(imap.user, imap.password)
+    try:
+        if conn.select('"Drafts"')[0] != "OK":
+            return []
+        out = []
+        for uid in conn.uid("SEARCH", None, "ALL")[1][0].split():
+            raw = next(p[1] for p in conn.uid("FETCH", uid.decode(), "(BODY.PEEK[])")[1] if isinstance(p, tuple))
+            out.append(email.message_from_bytes(raw, policy=default))
+        return out
+    finally:
+        conn.logout()
+
+
 def other_account(server, name: str = "work", **extra: str) -> str:
     """[actions.imap.accounts.NAME] for a second test dovecot (its password in $TEST_IMAP_PASSWORD_2)."""
     lines = [f'{key} = "{value}"' for key, value in extra.items()]

@@ -8,16 +8,13 @@ deadline", with a subject of its own and no thread, to a mail that said the book
 
 from __future__ import annotations
 
-import email
-import imaplib
 import os
 from datetime import datetime
-from email.policy import default
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import REPO, imap_section, run
+from conftest import REPO, drafts, imap_section, run
 
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 12, 9, 10, 0, tzinfo=NEW_YORK)
@@ -62,21 +59,6 @@ def prepared(home, text: str, data: dict | None = None) -> tuple[str | None, dic
 
     task = {"type": "request", "intent": {"route": "draft_email"}, "data": {"text": text, **(data or {})}}
     return prepare_request(load(home), task, NOW), task["data"]
-
-
-def drafts(imap) -> list[email.message.EmailMessage]:  # type: ignore[no-untyped-def]
-    conn = imaplib.IMAP4("127.0.0.1", imap.port)
-    conn.login(imap.user, imap.password)
-    try:
-        if conn.select('"Drafts"')[0] != "OK":
-            return []
-        out = []
-        for uid in conn.uid("SEARCH", None, "ALL")[1][0].split():
-            raw = next(p[1] for p in conn.uid("FETCH", uid.decode(), "(BODY.PEEK[])")[1] if isinstance(p, tuple))
-            out.append(email.message_from_bytes(raw, policy=default))
-        return out
-    finally:
-        conn.logout()
 
 
 @pytest.mark.parametrize(("text", "replied", "subject"), [

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .config import Config
+    from .mail_search import MailFound, MailQuery
 
 ASK_QUEUE = "ask"
 # how much of a request is read for days, names and addresses (the model is given it whole): a reader's
@@ -1079,7 +1080,7 @@ def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, A
     """data.to, data.forward (the newest mail of the person's the words find, never Junk's: its
     Message-ID) and data.imap (where it is, as ingestion notes a mail it read), data.found its line; else
     why not. No model reads or writes it: the draft is the mail as it came (email.forward)."""
-    from .mail_search import CannotSearch, counted, query_of, search_mail
+    from .mail_search import query_of
 
     if not config.action_section("imap").get("host"):
         return "forwarding your mail needs your mail account: `assist init` sets it up ([actions.imap])"
@@ -1106,14 +1107,9 @@ def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, A
         return "a mail in Junk is not forwarded from here: move it out of Junk first, then ask again"
     if not query.sender and not query.words and not query.since:
         return f"say which mail: who it is from or what it is about {example}"
-    try:
-        searched = search_mail(config, query, limit=1)
-    except CannotSearch as exc:
-        return str(exc)
-    if not searched.lines:  # "No mail from sam with "contract", in your inbox, ...: nothing to forward"
-        said = counted(query, searched)
-        return f"{said.removesuffix('.')}: nothing to forward" if said else \
-            "; ".join(["no mail found to forward", *searched.not_searched])
+    searched = _the_newest(config, query, "forward")
+    if isinstance(searched, str):
+        return searched
     found = searched.where[0]
     data["found"] = searched.lines
     if searched.total > 1:
@@ -1122,6 +1118,22 @@ def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, A
     data["imap"] = {"account": found.account, "folder": found.folder, "uid": found.uid,
                     "uidvalidity": found.uidvalidity}
     return None
+
+
+def _the_newest(config: Config, query: MailQuery, doing: str, instead: str = "") -> MailFound | str:
+    """The search for the one mail a request acts on (its newest match, never Junk's), else why there is
+    none: "No mail from sam with "contract", in your inbox, ...: nothing to forward"."""
+    from .mail_search import CannotSearch, counted, search_mail
+
+    try:
+        searched = search_mail(config, query, limit=1)
+    except CannotSearch as exc:
+        return str(exc)
+    if not searched.lines:
+        said = counted(query, searched)
+        return f"{said.removesuffix('.')}: nothing to {doing}{instead}" if said else \
+            "; ".join([f"no mail found to {doing}", *searched.not_searched])
+    return searched
 
 
 # when mail came: the last few days, today, yesterday, this or last week or month; since, on or last a day
@@ -1164,7 +1176,7 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
     subject as the reply's, the start of what it says for the model to answer) and data.found its line;
     else why not. The model given "reply to dana that we are on it" wrote a new mail about "the project
     deadline" to a mail about a booking site that was down, with a subject of its own and no thread."""
-    from .mail_search import CannotSearch, MailQuery, counted, query_of, search_mail
+    from .mail_search import MailQuery, query_of
 
     if not config.action_section("imap").get("host"):
         return "replying to a mail needs your mail account: `assist init` sets it up ([actions.imap])"
@@ -1174,14 +1186,9 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
     when, since, before, rest = mail_window(which, now)
     words = [w for w in query_of(rest).words if w.lower() not in {*NOT_MAILS, *REPLY_WORDS, name}]
     query = MailQuery(data["to"], words, False, since, before, when)
-    try:
-        searched = search_mail(config, query, limit=1)
-    except CannotSearch as exc:
-        return str(exc)
-    if not searched.lines:  # "No mail from dana@example.org with "invoice", in your inbox, ...: nothing to ..."
-        said = counted(query, searched)
-        return (f"{said.removesuffix('.')}: nothing to reply to (\"email {data['to']} that ...\" writes a new mail)"
-                if said else "; ".join(["no mail found to reply to", *searched.not_searched]))
+    searched = _the_newest(config, query, "reply to", f" (\"email {data['to']} that ...\" writes a new mail)")
+    if isinstance(searched, str):
+        return searched
     found = searched.where[0]
     subject = found.subject if re.match(r"(?i)re\s*:", found.subject) else f"Re: {found.subject}".strip()
     data["found"] = searched.lines
