@@ -82,6 +82,7 @@ def test_a_reply_answers_that_persons_newest_mail_the_words_find_never_junks(mai
 @pytest.mark.parametrize(("text", "said"), [
     ("reply to sam's mail about the invoice that it is paid", 'No mail from sam@example.org with "invoice"'),
     ("reply to bob that I agree", "give the address to write to: no one called bob"),
+    ("reply to it saying yes", "say whose mail to reply to"),
 ])
 def test_a_reply_that_cannot_be_made_says_why_and_plans_nothing(mailbox, text, said):
     _, home = mailbox

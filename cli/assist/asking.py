@@ -1057,7 +1057,10 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
             return f"a model does not forward mail, it would write one it never saw: {how} (docs/ask.md)"
         address = ADDRESS.search(text)
         if address is None:
-            refusal = _address_of_name(config, text, data, _replied_sender(text) if REPLY.search(text) else None)
+            replying = REPLY.search(text) is not None
+            refusal = _address_of_name(config, text, data, _replied_sender(text) if replying else None)
+            if refusal == NO_ADDRESS and replying:  # "reply to it": whose?
+                return "say whose mail to reply to: their name or address (\"reply to sam that I will sign it\")"
             if refusal is not None:
                 return refusal
         else:

@@ -17,10 +17,11 @@ from ._common import load_config, print_json
 @click.option("--json", "as_json", is_flag=True, help="Print the task as it ended, as JSON.")
 def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
     """Ask in your own words (or on stdin): what is on your calendar, what your notes say, which mails
-    match; add an event, make a note, draft an email, forward a mail. The request is routed among the
-    request routes of assist.toml; facts (events, mails) come from your data and are printed as they are,
-    and the model's answer is streamed as it is written. Adding an event, drafting an email or forwarding
-    one waits for your approval (`assist queue approve ID`, then `assist act --from ask --once`).
+    match; add an event, make a note, draft an email, reply to a mail, forward one. The request is routed
+    among the request routes of assist.toml; facts (events, mails) come from your data and are printed as
+    they are, and the model's answer is streamed as it is written. Adding an event, drafting an email, a
+    reply or a forward waits for your approval (`assist queue approve ID`, then `assist act --from ask
+    --once`).
 
     \b
     Examples:
@@ -28,6 +29,7 @@ def ask(words: tuple[str, ...], now_text: str | None, as_json: bool) -> None:
       assist ask "add lunch with Ana on Friday at 1pm"
       assist ask did ana write to me since monday
       assist ask "forward sam's mail about the contract to bob@example.org"
+      assist ask "reply to dana that we are on it"
       echo "remember to call the plumber" | assist ask
     """
     from .. import agenda
