@@ -27,8 +27,8 @@ def mail(sender: str, subject: str, message_id: str, body: str) -> bytes:
 
 @pytest.fixture
 def mailbox(routed_home):
-    """The person's inbox: Sam's older and newer mails, Ana's, and in Junk a newer one "from Sam"; the
-    person has written to Sam and to Ana before."""
+    """The person's inbox: Sam's older and newer mails, Ana's, a newer one from notsam@ (which IMAP's FROM
+    search finds for sam@), and in Junk a newer one "from Sam"; the person has written to Sam and Ana before."""
     from assist.config_file import load
     from assist.correspondents import Correspondents
     from assist.demo.servers import start_dovecot
@@ -42,6 +42,8 @@ def mailbox(routed_home):
         imap.deliver(mail("Sam Lee <sam@example.org>", "Need the signed contract", "<contract-2@example.org>",
                           "Legal needs the signed contract before 3pm today. Could you send it?"), 2, at[1])
         imap.deliver(mail("Ana <ana@example.org>", "Re: Lunch", "<lunch@example.org>", "Friday works."), 3, at[2])
+        imap.deliver(mail("Sam Lee <notsam@example.org>", "Wire the money", "<impostor@evil.example>",
+                          "Pay the invoice today."), 4, datetime(2026, 12, 9, 8, 0, tzinfo=NEW_YORK).timestamp())
         imap.deliver_to(".Junk", mail("Sam <sam@example.org>", "Your contract prize", "<junk@spam.example>",
                                       "Claim the prize."), datetime(2026, 12, 9, 9, 0, tzinfo=NEW_YORK).timestamp())
         (routed_home / "assist.toml").write_text((REPO / "assist.toml").read_text() + imap_section(imap)

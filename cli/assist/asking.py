@@ -1123,15 +1123,23 @@ def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, A
     return None
 
 
-def _the_newest(config: Config, query: MailQuery, doing: str, instead: str = "") -> MailFound | str:
-    """The search for the one mail a request acts on (its newest match, never Junk's), else why there is
-    none: "No mail from sam with "contract", in your inbox, ...: nothing to forward"."""
+def _the_newest(config: Config, query: MailQuery, doing: str, instead: str = "", sender: str = "") -> MailFound | str:
+    """The search for the one mail a request acts on (its newest match, never Junk's; from `sender`'s
+    address exactly, when given, of the newest ten), else why there is none: "No mail from sam with
+    "contract", in your inbox, ...: nothing to forward"."""
     from .mail_search import CannotSearch, counted, search_mail
 
     try:
-        searched = search_mail(config, query, limit=1)
+        searched = search_mail(config, query, limit=10 if sender else 1)
     except CannotSearch as exc:
         return str(exc)
+    if sender:  # its first such: its line, where it is, what it says ("" beyond the newest three) and by whom
+        at = next((n for n, where in enumerate(searched.where) if where.sender == sender.lower()), None)
+        picked = [] if at is None else [at]
+        searched = searched._replace(
+            lines=[searched.lines[n] for n in picked], where=tuple(searched.where[n] for n in picked),
+            says=[(searched.says[n] if n < len(searched.says) else "") for n in picked],
+            said_by=tuple(searched.said_by[n] for n in picked), total=searched.total if picked else 0)
     if not searched.lines:
         said = counted(query, searched)
         return f"{said.removesuffix('.')}: nothing to {doing}{instead}" if said else \
@@ -1189,7 +1197,8 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
     when, since, before, rest = mail_window(which, now)
     words = [w for w in query_of(rest).words if w.lower() not in {*NOT_MAILS, *REPLY_WORDS, name}]
     query = MailQuery(data["to"], words, False, since, before, when)
-    searched = _the_newest(config, query, "reply to", f" (\"email {data['to']} that ...\" writes a new mail)")
+    searched = _the_newest(config, query, "reply to", f" (\"email {data['to']} that ...\" writes a new mail)",
+                           sender=data["to"])
     if isinstance(searched, str):
         return searched
     found = searched.where[0]

@@ -103,7 +103,8 @@ class MailQuery(NamedTuple):
 
 class Where(NamedTuple):
     """Where a found mail is: as ingestion notes a mail it read (data.imap); and what names it, its
-    Message-ID ("" for none) and its subject (one printable line, as a reply's Subject takes it)."""
+    Message-ID ("" for none), its subject (one printable line, as a reply's Subject takes it) and its
+    sender's address (lower-case; a search FROM finds "notsam@x.org" for "sam@x.org")."""
 
     account: str  # user@host:port (ImapAccount.address)
     folder: str
@@ -111,6 +112,7 @@ class Where(NamedTuple):
     uidvalidity: int | None
     message_id: str
     subject: str = ""
+    sender: str = ""
 
 
 class MailFound(NamedTuple):
@@ -270,6 +272,7 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
     and how many matched in all."""
     import imaplib
     import time
+    from email.utils import parseaddr
 
     from .correspondents import own_addresses
     from .ingest.mail import parse_message
@@ -302,7 +305,8 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
                 out.append((came, mark + _line(headers) + where, says, _said_by(headers),
                             Where(account.address, folder, int(uid), int(validity) if validity else None,
                                   _strict(headers.get("message_id")),
-                                  printable(" ".join(str(headers.get("subject") or "").split()))[:200])))
+                                  printable(" ".join(str(headers.get("subject") or "").split()))[:200],
+                                  parseaddr(str(headers.get("from") or ""))[1].lower())))
     return out, total
 
 
