@@ -106,6 +106,18 @@ def test_the_mail_to_forward_is_the_newest_the_words_find_never_one_in_junk(mail
     assert data["imap"]["folder"] == "INBOX"
 
 
+def test_a_mail_from_an_address_is_that_addresss_not_one_that_ends_with_it(mailbox):
+    """IMAP's FROM search finds "notsam@example.org" for "sam@example.org": the mail forwarded is from the
+    address asked for exactly."""
+    imap, home = mailbox
+    imap.deliver(b"From: Sam Lee <notsam@example.org>\r\nSubject: The contract, new bank details\r\nMessage-ID: "
+                 b"<impostor@evil.example>\r\n\r\nPay the contract to this account.\r\n", 5,
+                 datetime(2026, 12, 9, 8, 0, tzinfo=NEW_YORK).timestamp())
+    refusal, data = prepared(home, "forward the mail from sam@example.org about the contract to bob@example.com")
+    assert refusal is None, refusal
+    assert data["forward"]["message_id"] == "<contract-2@example.org>"
+
+
 @pytest.mark.parametrize(("text", "said"), [
     ("forward the contract mail", "say whom to forward it to"),
     ("forward the mail about the invoice to bob@example.com", 'No mail with "invoice"'),

@@ -1110,7 +1110,8 @@ def _mail_to_forward(config: Config, text: str, now: datetime, data: dict[str, A
         return "a mail in Junk is not forwarded from here: move it out of Junk first, then ask again"
     if not query.sender and not query.words and not query.since:
         return f"say which mail: who it is from or what it is about {example}"
-    searched = _the_newest(config, query, "forward")
+    exactly = query.sender if query.sender and "@" in query.sender else ""  # an address: that one's mail
+    searched = _the_newest(config, query, "forward", sender=exactly)
     if isinstance(searched, str):
         return searched
     found = searched.where[0]
@@ -1139,7 +1140,8 @@ def _the_newest(config: Config, query: MailQuery, doing: str, instead: str = "",
         searched = searched._replace(
             lines=[searched.lines[n] for n in picked], where=tuple(searched.where[n] for n in picked),
             says=[(searched.says[n] if n < len(searched.says) else "") for n in picked],
-            said_by=tuple(searched.said_by[n] for n in picked), total=searched.total if picked else 0)
+            said_by=tuple(searched.said_by[n] for n in picked),
+            total=sum(where.sender == sender.lower() for where in searched.where))  # of the newest ten
     if not searched.lines:
         said = counted(query, searched)
         return f"{said.removesuffix('.')}: nothing to {doing}{instead}" if said else \
