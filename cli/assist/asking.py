@@ -1171,12 +1171,13 @@ A_MONTH = re.compile(rf"\b(?:in|during|from|since)\s+({'|'.join(MONTHS)})\b", re
 
 # whom a request writes to, by name: "email sam that", "send an email to Sam saying", "write to ana", "tell bob"
 RECIPIENT = re.compile(r"(?i)^\s*(?:please\s+)?(?:(?:send|write|drop)\s+(?:an?\s+)?(?:e-?mail|mail|message|note|"
-                       r"line)\s+to|e-?mail|mail|message|write\s+(?:back\s+)?to|reply\s+to|respond\s+to|answer|tell)"
-                       r"\s+([^\W\d_][\w'-]*)")
+                       r"line)\s+to|e-?mail|mail|message|write\s+(?:back\s+)?to|reply\s+to|respond\s+to|answer|tell|"
+                       r"(?:draft|write|send|compose)\s+(?:an?\s+)?(?:reply|answer|response)\s+to)\s+([^\W\d_][\w'-]*)")
 # "reply to dana that we are on it", "answer sam's mail about the contract: signed", "write back to ana saying
 # yes": a reply to their newest mail (the words before what to say find which), threaded as one
 REPLY = re.compile(r"(?i)^\W*(?:please\s+)?(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?"
-                   r"(?:reply|respond|answer|write\s+back)\b")
+                   r"(?:reply|respond|answer|write\s+back|(?:draft|write|send|compose)\s+(?:an?\s+)?(?:reply|answer|"
+                   r"response)\s+to)\b")
 REPLY_WORDS = {"reply", "respond", "answer", "write", "back", "to"}
 SAYING = re.compile(r"(?i)\s+(?:that|saying|and\s+(?:say|tell\s+\w+)|telling\s+\w+|to\s+say)\s+|\s*[:,;]\s+")
 NOT_RECIPIENTS = {"me", "myself", "them", "him", "her", "us", "everyone", "everybody", "all", "back", "the", "a",
@@ -1193,9 +1194,12 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
 
     if not config.action_section("imap").get("host"):
         return "replying to a mail needs your mail account: `assist init` sets it up ([actions.imap])"
+    if len(SAYING.split(text, maxsplit=1)) < 2:  # "reply to dana": the 1.5B promised "I am available until noon"
+        return "say what to reply (\"reply to dana that we are on it\", \"answer sam's mail about the contract: " \
+            "signed\"): the reply says what you say, and nothing else"
     named = RECIPIENT.search(text)
     name = (named.group(1).removesuffix("'s") if named else "").lower()
-    which = ADDRESS.sub(" ", SAYING.split(text, maxsplit=1)[0])  # "reply to sam's mail about the contract"
+    which = ADDRESS.sub(" ", REPLY.sub(" ", SAYING.split(text, maxsplit=1)[0], count=1))  # "sam's mail about ..."
     when, since, before, rest = mail_window(which, now)
     words = [w for w in query_of(rest).words if w.lower() not in {*NOT_MAILS, *REPLY_WORDS, name}]
     query = MailQuery(data["to"], words, False, since, before, when)
