@@ -70,6 +70,8 @@ def prepared(home, text: str, data: dict | None = None) -> tuple[str | None, dic
     ("reply to sam@example.org, it is signed", "<contract-2@example.org>", "Re: Need the signed contract"),
     ("reply to the mail from sam about the draft saying fine", "<contract-1@example.org>", "Re: The contract, a draft"),
     ("write a reply to ana saying see you", "<lunch@example.org>", "Re: Lunch"),
+    ("reply to the mail about the draft of the contract saying fine", "<contract-1@example.org>",
+     "Re: The contract, a draft"),  # named by its words alone, from someone the person wrote to
 ])
 def test_a_reply_answers_that_persons_newest_mail_the_words_find_never_junks(mailbox, text, replied, subject):
     _, home = mailbox
@@ -86,6 +88,9 @@ def test_a_reply_answers_that_persons_newest_mail_the_words_find_never_junks(mai
     ("reply to sam's mail about the invoice that it is paid", 'No mail from sam@example.org with "invoice"'),
     ("reply to bob that I agree", "give the address to write to: no one called bob"),
     ("reply to it saying yes", "say whose mail to reply to"),
+    ("reply to the mail about the prize saying thanks", 'No mail with "prize"'),  # Junk's is not answered
+    ("reply to the mail about the money saying paid", "the newest such mail is from notsam@example.org, whom you "
+                                                      "have not written to: to answer it, say the address"),
     ("reply to sam", "say what to reply"),  # the 1.5B wrote "I am available until noon" of nothing asked
     ("draft a reply to sam's mail about the contract", "say what to reply"),
 ])

@@ -1055,17 +1055,13 @@ def prepare(config: Config, task: dict[str, Any], now: datetime) -> str | None:
                    in config.routes else "this home has no route forward_email and no rule forward, which the "
                    "assist.toml `assist init` writes now has")
             return f"a model does not forward mail, it would write one it never saw: {how} (docs/ask.md)"
+        if REPLY.search(text):
+            return _mail_replied_to(config, text, now, data)
         address = ADDRESS.search(text)
         if address is None:
-            replying = REPLY.search(text) is not None
-            refusal = _address_of_name(config, text, data, _replied_sender(text) if replying else None)
-            if refusal == NO_ADDRESS and replying:  # "reply to it": whose?
-                return "say whose mail to reply to: their name or address (\"reply to sam that I will sign it\")"
-            if refusal is not None:
-                return refusal
-        else:
-            data["to"] = address.group(0)
-        return _mail_replied_to(config, text, now, data) if REPLY.search(text) else None
+            return _address_of_name(config, text, data)
+        data["to"] = address.group(0)
+        return None
     if route == "forward_email":
         return _mail_to_forward(config, text, now, data)
     return None
@@ -1202,6 +1198,14 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
     which = ADDRESS.sub(" ", REPLY.sub(" ", SAYING.split(text, maxsplit=1)[0], count=1))  # "sam's mail about ..."
     when, since, before, rest = mail_window(which, now)
     words = [w for w in query_of(rest).words if w.lower() not in {*NOT_MAILS, *REPLY_WORDS, name}]
+    address = ADDRESS.search(SAYING.split(text, maxsplit=1)[0])
+    refusal = None
+    if address is not None:
+        data["to"] = address.group(0)
+    elif (refusal := _address_of_name(config, text, data, _replied_sender(text))) == NO_ADDRESS:
+        refusal = _sender_of_the_mail(config, MailQuery(None, words, False, since, before, when), data)
+    if refusal is not None:
+        return refusal
     query = MailQuery(data["to"], words, False, since, before, when)
     searched = _the_newest(config, query, "reply to", f" (\"email {data['to']} that ...\" writes a new mail)",
                            sender=data["to"])
@@ -1211,6 +1215,25 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
     subject = found.subject if re.match(r"(?i)re\s*:", found.subject) else f"Re: {found.subject}".strip()
     data["found"] = searched.lines
     data["reply"] = {"message_id": found.message_id, "subject": subject, "says": searched.says[0]}
+    return None
+
+
+def _sender_of_the_mail(config: Config, query: MailQuery, data: dict[str, Any]) -> str | None:
+    """data["to"]: of a reply that names no one, the sender of the newest mail its words find ("reply to the
+    contract mail saying signed"), when the person has written to them (a phisher's newer mail about the
+    contract is not answered unasked); else why not."""
+    from .correspondents import Correspondents
+
+    if not query.words:  # "reply to it": whose?
+        return "say whose mail to reply to: their name or address (\"reply to sam that I will sign it\")"
+    searched = _the_newest(config, query, "reply to")
+    if isinstance(searched, str):
+        return searched
+    sender = searched.where[0].sender
+    if not sender or not Correspondents.of(config).wrote_to(sender):
+        return (f"the newest such mail is from {sender or 'no address'}, whom you have not written to: to answer it, "
+                f"say the address (\"reply to {sender or 'them'} that ...\")")
+    data["to"] = sender
     return None
 
 

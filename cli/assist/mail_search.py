@@ -306,7 +306,7 @@ def _search(account: ImapAccount, config: Config, query: MailQuery,
                             Where(account.address, folder, int(uid), int(validity) if validity else None,
                                   _strict(headers.get("message_id")),
                                   printable(" ".join(str(headers.get("subject") or "").split()))[:200],
-                                  parseaddr(str(headers.get("from") or ""))[1].lower())))
+                                  printable(parseaddr(str(headers.get("from") or ""))[1].lower())[:320])))
     return out, total
 
 
