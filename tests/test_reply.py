@@ -101,6 +101,26 @@ def test_a_reply_that_cannot_be_made_says_why_and_plans_nothing(mailbox, text, s
     assert data["answer"] == refusal and "reply" not in data
 
 
+def test_of_two_people_of_a_name_the_reply_is_to_the_one_whose_mail_the_words_find(mailbox):
+    """Two Sams the person has written to: "reply to sam" asks which; "reply to sam's mail about the
+    invoice" is to the one Sam who wrote about an invoice."""
+    from assist.config_file import load
+    from assist.correspondents import Correspondents
+
+    imap, home = mailbox
+    imap.deliver(mail("Sam Ortiz <sam.ortiz@example.org>", "Invoice 42", "<invoice@example.org>", "It is due."), 6,
+                 datetime(2026, 12, 8, 7, 0, tzinfo=NEW_YORK).timestamp())
+    Correspondents.of(load(home)).remember(["sam.ortiz@example.org"])
+    refusal, _ = prepared(home, "reply to sam that it is paid")
+    assert refusal is not None and refusal.startswith("who is sam:"), refusal
+    refusal, data = prepared(home, "reply to sam's mail about the invoice saying it is paid")
+    assert refusal is None and data["to"] == "sam.ortiz@example.org", refusal
+    assert data["reply"]["message_id"] == "<invoice@example.org>"
+    refusal, data = prepared(home, "reply to sam's mail about the contract saying signed")
+    assert refusal is None and data["to"] == "sam@example.org"
+    assert data["reply"]["subject"] == "Re: Need the signed contract"
+
+
 def test_a_piped_requests_own_mail_to_reply_to_is_not_taken(mailbox):
     """The document's data.reply is its author's: dropped, and the mail found again; a mail that is no
     reply asked for gets none."""

@@ -1199,11 +1199,12 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
     when, since, before, rest = mail_window(which, now)
     words = [w for w in query_of(rest).words if w.lower() not in {*NOT_MAILS, *REPLY_WORDS, name}]
     address = ADDRESS.search(SAYING.split(text, maxsplit=1)[0])
+    anyones = MailQuery(None, words, False, since, before, when)  # the mail by its words, from whomever
     refusal = None
     if address is not None:
         data["to"] = address.group(0)
-    elif (refusal := _address_of_name(config, text, data, _replied_sender(text))) == NO_ADDRESS:
-        refusal = _sender_of_the_mail(config, MailQuery(None, words, False, since, before, when), data)
+    elif (refusal := _address_of_name(config, text, data, _replied_sender(text), anyones)) == NO_ADDRESS:
+        refusal = _sender_of_the_mail(config, anyones, data)
     if refusal is not None:
         return refusal
     query = MailQuery(data["to"], words, False, since, before, when)
@@ -1247,14 +1248,20 @@ def _replied_sender(text: str) -> str | None:
     return query_of(ADDRESS.sub(" ", SAYING.split(text, maxsplit=1)[0])).sender
 
 
-def _address_of_name(config: Config, text: str, data: dict[str, Any], name: str | None = None) -> str | None:
+def _address_of_name(config: Config, text: str, data: dict[str, Any], name: str | None = None,
+                     replied: MailQuery | None = None) -> str | None:
     """data["to"]: the address of the one person the request names ("email sam that ...", or `name`) whom
-    the person has written to; else why not."""
+    the person has written to; of several, the one with mail that a reply's search (`replied`, its words)
+    finds, when only one has ("reply to john's mail about the budget"); else why not."""
     named = RECIPIENT.search(text)
     name = name or (named.group(1).removesuffix("'s") if named else "")
     if not name or name.lower() in NOT_RECIPIENTS or not config.action_section("imap").get("host"):
         return NO_ADDRESS
     known = _addresses_named(config, name)
+    if len(known) > 1 and replied is not None and replied.words:
+        having = [address for address in known
+                  if not isinstance(_the_newest(config, replied._replace(sender=address), "", sender=address), str)]
+        known = having if len(having) == 1 else known
     if len(known) == 1:
         data["to"] = known[0]
         return None
