@@ -55,6 +55,24 @@ def mailbox(routed_home):
         os.environ.pop("TEST_IMAP_PASSWORD", None)
 
 
+@pytest.mark.parametrize("text", ["reply to newscientist's mail about revealed saying thanks",
+                                  "please write back to ana saying yes", "can you draft a reply to sam: signed"])
+def test_a_request_to_reply_goes_to_the_draft_route_by_its_rule(routed_home, text):
+    """The request model sent "reply to newscientist's mail about ..." to chat, where the model answered "you
+    cannot look up the fact"; "please respond to me in spanish" is no reply (CLINC150's change_language)."""
+    from assist.config_file import load
+    from assist.decide.engine import DecisionEngine
+    from assist.task import normalize
+
+    def decided(said: str) -> dict:  # type: ignore[type-arg]
+        [intent] = DecisionEngine(load(routed_home)).decide([normalize({"type": "request", "data": {"text": said}},
+                                                                       source="ask")])
+        return intent
+
+    assert (decided(text)["route"], decided(text)["by"]) == ("draft_email", "rule:reply")
+    assert decided("please respond to me in spanish")["by"] != "rule:reply"
+
+
 def prepared(home, text: str, data: dict | None = None) -> tuple[str | None, dict]:  # type: ignore[type-arg]
     from assist.asking import prepare_request
     from assist.config_file import load
