@@ -580,7 +580,6 @@ def _span_asked(text: str, now: datetime) -> tuple[str, datetime, datetime] | No
     said_month = re.search(rf"(?i)\b(?:{MONTH_WORDS})\b", found.group("last"))
     if first is None and last is not None and bare and said_month and 1 <= int(bare.group(1)) < last.day:
         first = last.replace(day=int(bare.group(1)))  # "from 3 to 5 december": the 3rd of that month
-        first = last.replace(day=int(bare.group(1)))
     if first is None or last is None:
         return None
     start = datetime.combine(first.date(), time(), now.tzinfo)
@@ -1130,14 +1129,13 @@ def _the_newest(config: Config, query: MailQuery, doing: str, instead: str = "",
         searched = search_mail(config, query, limit=10 if sender else 1)
     except CannotSearch as exc:
         return str(exc)
-    if sender:  # its first such: its line, where it is, what it says ("" beyond the newest three) and by whom
-        at = next((n for n, where in enumerate(searched.where) if where.sender == sender.lower()), None)
-        picked = [] if at is None else [at]
+    if sender:  # the newest of that address's: its line, where it is, what it says ("" beyond the newest three)
+        theirs = [n for n, where in enumerate(searched.where) if where.sender == sender.lower()]
+        first = theirs[:1]
         searched = searched._replace(
-            lines=[searched.lines[n] for n in picked], where=tuple(searched.where[n] for n in picked),
-            says=[(searched.says[n] if n < len(searched.says) else "") for n in picked],
-            said_by=tuple(searched.said_by[n] for n in picked),
-            total=sum(where.sender == sender.lower() for where in searched.where))  # of the newest ten
+            lines=[searched.lines[n] for n in first], where=tuple(searched.where[n] for n in first),
+            says=[searched.says[n] if n < len(searched.says) else "" for n in first],
+            said_by=tuple(searched.said_by[n] for n in first), total=len(theirs))  # of the newest ten
     if not searched.lines:
         said = counted(query, searched)
         return f"{said.removesuffix('.')}: nothing to {doing}{instead}" if said else \
@@ -1190,15 +1188,16 @@ def _mail_replied_to(config: Config, text: str, now: datetime, data: dict[str, A
 
     if not config.action_section("imap").get("host"):
         return "replying to a mail needs your mail account: `assist init` sets it up ([actions.imap])"
-    if len(SAYING.split(text, maxsplit=1)) < 2:  # "reply to dana": the 1.5B promised "I am available until noon"
+    head, *said = SAYING.split(text, maxsplit=1)  # which mail, and what to say to it
+    if not said:  # "reply to dana": the 1.5B promised "I am available until noon"
         return "say what to reply (\"reply to dana that we are on it\", \"answer sam's mail about the contract: " \
             "signed\"): the reply says what you say, and nothing else"
     named = RECIPIENT.search(text)
     name = (named.group(1).removesuffix("'s") if named else "").lower()
-    which = ADDRESS.sub(" ", REPLY.sub(" ", SAYING.split(text, maxsplit=1)[0], count=1))  # "sam's mail about ..."
+    which = ADDRESS.sub(" ", REPLY.sub(" ", head, count=1))  # "sam's mail about the contract"
     when, since, before, rest = mail_window(which, now)
     words = [w for w in query_of(rest).words if w.lower() not in {*NOT_MAILS, *REPLY_WORDS, name}]
-    address = ADDRESS.search(SAYING.split(text, maxsplit=1)[0])
+    address = ADDRESS.search(head)
     anyones = MailQuery(None, words, False, since, before, when)  # the mail by its words, from whomever
     refusal = None
     if address is not None:
